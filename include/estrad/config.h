@@ -1,0 +1,104 @@
+/*
+ * config: the one JSON configuration file. Loading validates everything an
+ * operator can get wrong (unknown keys, types, ranges, files, key/cert
+ * pairs, references between sections) and reports every problem as
+ * "FILE:LINE: key.path: problem" before the daemon listens. The result is
+ * an immutable struct config; nothing else parses the file.
+ */
+#ifndef ESTRAD_CONFIG_H
+#define ESTRAD_CONFIG_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+enum upstream_auth { UPSTREAM_AUTH_NONE, UPSTREAM_AUTH_BASIC,
+	UPSTREAM_AUTH_DIGEST, UPSTREAM_AUTH_MAX };
+
+struct cfg_tls {
+	char	*certificate;		/* server chain, PEM, leaf first */
+	char	*key;
+	char	*client_ca;		/* trust anchors for client certs */
+	long	 client_verify_depth;
+};
+
+struct cfg_limits {
+	long	 max_header_bytes;
+	long	 max_body_bytes;
+	long	 read_timeout_ms;
+	long	 idle_timeout_ms;
+};
+
+struct cfg_upstream {
+	char	*name;
+	char	*url;			/* base, ending in /.well-known/est */
+	char	*ca_bundle;		/* trust anchors for the CA's cert */
+	char	*client_certificate;	/* the RA certificate (RFC 7030 §3.7) */
+	char	*client_key;
+	enum upstream_auth auth;
+	char	*username;
+	char	*password_file;
+	char	*password;		/* read from password_file; wiped */
+	long	 connect_timeout_ms;
+	long	 timeout_ms;
+	long	 max_in_flight;
+	long	 max_response_bytes;
+	long	 retry_after;		/* seconds, on 503 at the cap */
+};
+
+struct cfg_localca {
+	char	*name;
+	char	*certificate;		/* the issuing CA certificate */
+	char	*key;
+	char	*chain;			/* CA chain for cacerts, root included */
+	long	 validity_days;
+};
+
+enum route_backend { ROUTE_BACKEND_UPSTREAM, ROUTE_BACKEND_LOCAL_CA };
+
+struct cfg_route {
+	char	*label;			/* NULL for the bare path */
+	enum route_backend backend;
+	size_t	 upstream;		/* index into config.upstreams */
+	char	*upstream_label;	/* label at the CA, NULL for none */
+	size_t	 local_ca;		/* index into config.local_cas */
+};
+
+struct config {
+	char	*path;
+	char	*log_level;
+	char	**listen;		/* "host:port", "[v6]:port" */
+	size_t	 nlisten;
+	struct cfg_tls tls;
+	struct cfg_limits limits;
+	struct cfg_upstream *upstreams;
+	size_t	 nupstreams;
+	struct cfg_localca *local_cas;
+	size_t	 nlocal_cas;
+	struct cfg_route *routes;	/* the bare path's route, if any, too */
+	size_t	 nroutes;
+};
+
+/* One problem found while loading: "FILE:LINE: key.path: problem". */
+struct config_errors {
+	char	**lines;
+	size_t	 n;
+};
+
+/*
+ * Load and validate path. Returns a new config (free with config_free), or
+ * NULL with every problem appended to errs (free with
+ * config_errors_clear). Reads files: start-up and reload only.
+ */
+struct config *config_load(const char *path, struct config_errors *errs);
+void config_free(struct config *cfg);
+void config_errors_clear(struct config_errors *errs);
+
+/* Parse "ipv4:port" or "[ipv6]:port" (port 0 allowed). 0 or -1. */
+int config_parse_address(const char *text, struct sockaddr_storage *ss,
+    socklen_t *sslen);
+
+/* The route for label (NULL: the bare path), or NULL if none. */
+const struct cfg_route *config_route(const struct config *cfg,
+    const char *label);
+
+#endif

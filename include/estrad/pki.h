@@ -1,0 +1,27 @@
+/*
+ * pki: loading certificates and keys from files, with errors an operator
+ * can act on (the file, and OpenSSL's reason). Used by config validation
+ * and by the modules that hold the loaded objects. Blocking file reads:
+ * start-up and reload only, never on the request path.
+ */
+#ifndef ESTRAD_PKI_H
+#define ESTRAD_PKI_H
+
+#include <stddef.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/*
+ * Read every PEM certificate in path, in file order. Returns a new stack
+ * (caller frees with sk_X509_pop_free(.., X509_free)) holding at least one
+ * certificate, or NULL with a one-line reason in err.
+ */
+STACK_OF(X509) *pki_load_certs(const char *path, char *err, size_t errlen);
+
+/* Read a PEM private key (unencrypted). NULL with a reason in err. */
+EVP_PKEY *pki_load_key(const char *path, char *err, size_t errlen);
+
+/* 1 if key is the private half of cert's public key, else 0. */
+int pki_key_matches_cert(EVP_PKEY *key, X509 *cert);
+
+#endif

@@ -1,0 +1,1159 @@
+/*
+ * config: loads the one JSON file against schema tables (one row per key:
+ * type, bounds, default), in the manner of tmux's options-table.c. The
+ * same rows validate, fill defaults and feed docs/configuration.md.
+ *
+ * jansson gives no positions for parsed values, so a small locator walks
+ * the raw text once and records the line of every key path; every problem
+ * is reported as "FILE:LINE: key.path: problem", all of them in one run.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "estrad/config.h"
+#include "estrad/log.h"
+#include "estrad/pki.h"
+#include "estrad/router.h"
+
+#define CFG_MAX_FILE	(1024 * 1024)
+#define CFG_MAX_DEPTH	32
+
+/* ---- the locator: key path -> line in the raw text ------------------ */
+
+struct loc_entry {
+	char	*path;
+	int	 line;
+};
+
+struct locator {
+	const char	*p, *end;
+	int		 line;
+	struct loc_entry *v;
+	size_t		 n, cap;
+};
+
+static void
+loc_record(struct locator *l, const char *path, int line)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct loc_entry *v = realloc(l->v, cap * sizeof(*v));
+		if (v == NULL)
+			return;
+		l->v = v;
+		l->cap = cap;
+	}
+	if ((l->v[l->n].path = strdup(path)) == NULL)
+		return;
+	l->v[l->n++].line = line;
+}
+
+static void
+loc_ws(struct locator *l)
+{
+	for (; l->p < l->end; l->p++) {
+		if (*l->p == '\n')
+			l->line++;
+		else if (*l->p != ' ' && *l->p != '\t' && *l->p != '\r')
+			break;
+	}
+}
+
+/* Copy a JSON string (escapes kept as written, which suffices for keys). */
+static void
+loc_string(struct locator *l, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	l->p++;				/* opening quote */
+	while (l->p < l->end && *l->p != '"') {
+		if (*l->p == '\\' && l->p + 1 < l->end)
+			l->p++;
+		if (n + 1 < outlen)
+			out[n++] = *l->p;
+		l->p++;
+	}
+	if (l->p < l->end)
+		l->p++;			/* closing quote */
+	out[n] = '\0';
+}
+
+static void loc_value(struct locator *, const char *, int);
+
+static void
+loc_object(struct locator *l, const char *path, int depth)
+{
+	char key[256], child[1024];
+
+	l->p++;
+	for (;;) {
+		loc_ws(l);
+		if (l->p >= l->end || *l->p == '}')
+			break;
+		if (*l->p == ',') {
+			l->p++;
+			continue;
+		}
+		if (*l->p != '"')
+			break;		/* not JSON: jansson has said so */
+		int line = l->line;
+		loc_string(l, key, sizeof(key));
+		snprintf(child, sizeof(child), "%s%s%s", path,
+		    *path ? "." : "", key);
+		loc_record(l, child, line);
+		loc_ws(l);
+		if (l->p < l->end && *l->p == ':')
+			l->p++;
+		loc_value(l, child, depth + 1);
+	}
+	if (l->p < l->end)
+		l->p++;
+}
+
+static void
+loc_array(struct locator *l, const char *path, int depth)
+{
+	char	child[1024];
+	int	idx = 0;
+
+	l->p++;
+	for (;;) {
+		loc_ws(l);
+		if (l->p >= l->end || *l->p == ']')
+			break;
+		if (*l->p == ',') {
+			l->p++;
+			continue;
+		}
+		snprintf(child, sizeof(child), "%s[%d]", path, idx++);
+		loc_record(l, child, l->line);
+		loc_value(l, child, depth + 1);
+	}
+	if (l->p < l->end)
+		l->p++;
+}
+
+static void
+loc_value(struct locator *l, const char *path, int depth)
+{
+	char scratch[8];
+
+	loc_ws(l);
+	if (l->p >= l->end || depth > CFG_MAX_DEPTH)
+		return;
+	switch (*l->p) {
+	case '{':
+		loc_object(l, path, depth);
+		break;
+	case '[':
+		loc_array(l, path, depth);
+		break;
+	case '"':
+		loc_string(l, scratch, sizeof(scratch));
+		break;
+	default:	/* number, true, false, null */
+		while (l->p < l->end && strchr(",]} \t\r\n", *l->p) == NULL)
+			l->p++;
+	}
+}
+
+static void
+loc_free(struct locator *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].path);
+	free(l->v);
+}
+
+/* The line of path, or of its nearest recorded ancestor, or 1. */
+static int
+loc_line(const struct locator *l, const char *path)
+{
+	char	buf[1024];
+	char	*cut;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (;;) {
+		for (size_t i = 0; i < l->n; i++)
+			if (strcmp(l->v[i].path, buf) == 0)
+				return l->v[i].line;
+		cut = strrchr(buf, '.');
+		char *br = strrchr(buf, '[');
+		if (br != NULL && (cut == NULL || br > cut))
+			cut = br;
+		if (cut == NULL)
+			return 1;
+		*cut = '\0';
+	}
+}
+
+/* ---- error collection ------------------------------------------------ */
+
+struct cfg_ctx {
+	const char		*file;
+	struct locator		 loc;
+	struct config_errors	*errs;
+	struct config		*cfg;
+};
+
+static void
+cfg_verr(struct config_errors *errs, const char *file, int line,
+    const char *path, const char *fmt, va_list ap)
+{
+	char	 msg[768], *out;
+	char	**lines;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (asprintf(&out, "%s:%d: %s: %s", file, line,
+	    *path ? path : "-", msg) == -1)
+		return;
+	if ((lines = realloc(errs->lines, (errs->n + 1) * sizeof(*lines)))
+	    == NULL) {
+		free(out);
+		return;
+	}
+	errs->lines = lines;
+	errs->lines[errs->n++] = out;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+cfg_err(struct cfg_ctx *ctx, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cfg_verr(ctx->errs, ctx->file, loc_line(&ctx->loc, path), path, fmt,
+	    ap);
+	va_end(ap);
+}
+
+/* For problems whose line is known without the locator. */
+static void __attribute__((format(printf, 4, 5)))
+cfg_err_line(struct cfg_ctx *ctx, int line, const char *path,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cfg_verr(ctx->errs, ctx->file, line, path, fmt, ap);
+	va_end(ap);
+}
+
+void
+config_errors_clear(struct config_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		free(errs->lines[i]);
+	free(errs->lines);
+	errs->lines = NULL;
+	errs->n = 0;
+}
+
+/* ---- schema tables --------------------------------------------------- */
+
+enum cfg_type {
+	CFG_STRING,
+	CFG_FILE,	/* a string naming a file that must be readable */
+	CFG_LONG,
+	CFG_SECONDS,	/* a number of seconds, stored as milliseconds */
+	CFG_ENUM,	/* a string from names[], stored as an int */
+	CFG_CUSTOM	/* handled by its section's own code */
+};
+
+struct cfg_field {
+	const char	*key;
+	enum cfg_type	 type;
+	size_t		 offset;
+	int		 required;
+	double		 min, max;	/* CFG_LONG, CFG_SECONDS */
+	double		 dflt;		/* CFG_LONG, CFG_SECONDS, CFG_ENUM */
+	const char	*dflt_str;	/* CFG_STRING */
+	const char *const *names;	/* CFG_ENUM */
+};
+
+#define F_STR(s, k, m, req, d) \
+	{ k, CFG_STRING, offsetof(s, m), req, 0, 0, 0, d, NULL }
+#define F_FILE(s, k, m, req) \
+	{ k, CFG_FILE, offsetof(s, m), req, 0, 0, 0, NULL, NULL }
+#define F_LONG(s, k, m, lo, hi, d) \
+	{ k, CFG_LONG, offsetof(s, m), 0, lo, hi, d, NULL, NULL }
+#define F_SEC(s, k, m, lo, hi, d) \
+	{ k, CFG_SECONDS, offsetof(s, m), 0, lo, hi, d, NULL, NULL }
+#define F_ENUM(s, k, m, n, d) \
+	{ k, CFG_ENUM, offsetof(s, m), 0, 0, 0, d, NULL, n }
+#define F_CUSTOM(k) \
+	{ k, CFG_CUSTOM, 0, 0, 0, 0, 0, NULL, NULL }
+#define F_END	{ NULL, 0, 0, 0, 0, 0, 0, NULL, NULL }
+
+static const char *const upstream_auth_names[] = {
+	"none", "basic", "digest", NULL
+};
+
+static const struct cfg_field top_fields[] = {
+	F_STR(struct config, "log_level", log_level, 0, "info"),
+	F_CUSTOM("listen"),
+	F_CUSTOM("tls"),
+	F_CUSTOM("limits"),
+	F_CUSTOM("upstreams"),
+	F_CUSTOM("local_cas"),
+	F_CUSTOM("default"),
+	F_CUSTOM("labels"),
+	F_END
+};
+
+static const struct cfg_field tls_fields[] = {
+	F_FILE(struct cfg_tls, "certificate", certificate, 1),
+	F_FILE(struct cfg_tls, "key", key, 1),
+	F_FILE(struct cfg_tls, "client_ca", client_ca, 0),
+	F_LONG(struct cfg_tls, "client_verify_depth", client_verify_depth,
+	    1, 16, 4),
+	F_END
+};
+
+static const struct cfg_field limits_fields[] = {
+	F_LONG(struct cfg_limits, "max_header_bytes", max_header_bytes,
+	    1024, 1048576, 8192),
+	F_LONG(struct cfg_limits, "max_body_bytes", max_body_bytes,
+	    1024, 16777216, 65536),
+	F_SEC(struct cfg_limits, "read_timeout", read_timeout_ms,
+	    0.1, 3600, 30),
+	F_SEC(struct cfg_limits, "idle_timeout", idle_timeout_ms,
+	    0.1, 86400, 60),
+	F_END
+};
+
+static const struct cfg_field upstream_fields[] = {
+	F_STR(struct cfg_upstream, "url", url, 1, NULL),
+	F_FILE(struct cfg_upstream, "ca_bundle", ca_bundle, 0),
+	F_FILE(struct cfg_upstream, "client_certificate", client_certificate,
+	    0),
+	F_FILE(struct cfg_upstream, "client_key", client_key, 0),
+	F_ENUM(struct cfg_upstream, "auth", auth, upstream_auth_names, 0),
+	F_STR(struct cfg_upstream, "username", username, 0, NULL),
+	F_FILE(struct cfg_upstream, "password_file", password_file, 0),
+	F_SEC(struct cfg_upstream, "connect_timeout", connect_timeout_ms,
+	    0.1, 300, 5),
+	F_SEC(struct cfg_upstream, "timeout", timeout_ms, 0.1, 3600, 30),
+	F_LONG(struct cfg_upstream, "max_in_flight", max_in_flight,
+	    1, 100000, 64),
+	F_LONG(struct cfg_upstream, "max_response_bytes", max_response_bytes,
+	    1024, 67108864, 1048576),
+	F_LONG(struct cfg_upstream, "retry_after", retry_after, 1, 86400, 5),
+	F_END
+};
+
+static const struct cfg_field localca_fields[] = {
+	F_FILE(struct cfg_localca, "certificate", certificate, 1),
+	F_FILE(struct cfg_localca, "key", key, 1),
+	F_FILE(struct cfg_localca, "chain", chain, 0),
+	F_LONG(struct cfg_localca, "validity_days", validity_days,
+	    1, 3650, 365),
+	F_END
+};
+
+/* Routes name their backend by string; resolved to indexes afterwards. */
+struct route_raw {
+	char	*upstream;
+	char	*local_ca;
+	char	*upstream_label;
+};
+
+static const struct cfg_field route_fields[] = {
+	F_STR(struct route_raw, "upstream", upstream, 0, NULL),
+	F_STR(struct route_raw, "local_ca", local_ca, 0, NULL),
+	F_STR(struct route_raw, "upstream_label", upstream_label, 0, NULL),
+	F_END
+};
+
+static const char *
+json_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:	return "an object";
+	case JSON_ARRAY:	return "an array";
+	case JSON_STRING:	return "a string";
+	case JSON_INTEGER:	return "an integer";
+	case JSON_REAL:		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:	return "a boolean";
+	default:		return "null";
+	}
+}
+
+static void
+child_path(char *out, size_t outlen, const char *path, const char *key)
+{
+	/* A path cut at 1 KiB still points the operator at the spot. */
+	if (snprintf(out, outlen, "%s%s%s", path, *path ? "." : "", key) < 0)
+		out[0] = '\0';
+}
+
+static int
+field_file(struct cfg_ctx *ctx, const char *path, const char *file)
+{
+	FILE *fp;
+
+	if ((fp = fopen(file, "r")) == NULL) {
+		cfg_err(ctx, path, "cannot read %s: %s", file, strerror(errno));
+		return -1;
+	}
+	fclose(fp);
+	return 0;
+}
+
+static int
+field_enum(struct cfg_ctx *ctx, const char *path, const struct cfg_field *f,
+    const json_t *v, int *out)
+{
+	char	allowed[256] = "";
+
+	if (json_is_string(v))
+		for (int i = 0; f->names[i] != NULL; i++)
+			if (strcmp(json_string_value(v), f->names[i]) == 0) {
+				*out = i;
+				return 0;
+			}
+	for (int i = 0; f->names[i] != NULL; i++) {
+		strncat(allowed, i ? ", " : "", sizeof(allowed) -
+		    strlen(allowed) - 1);
+		strncat(allowed, f->names[i], sizeof(allowed) -
+		    strlen(allowed) - 1);
+	}
+	cfg_err(ctx, path, "must be one of %s", allowed);
+	return -1;
+}
+
+static int
+field_number(struct cfg_ctx *ctx, const char *path, const struct cfg_field *f,
+    const json_t *v, void *slot)
+{
+	double d;
+
+	if (f->type == CFG_LONG && !json_is_integer(v)) {
+		cfg_err(ctx, path, "must be an integer, not %s",
+		    json_type_name(v));
+		return -1;
+	}
+	if (!json_is_number(v)) {
+		cfg_err(ctx, path, "must be a number of seconds, not %s",
+		    json_type_name(v));
+		return -1;
+	}
+	d = json_number_value(v);
+	if (d < f->min || d > f->max) {
+		cfg_err(ctx, path, "%g is out of range [%g, %g]", d, f->min,
+		    f->max);
+		return -1;
+	}
+	*(long *)slot = f->type == CFG_LONG ? (long)d : (long)(d * 1000.0);
+	return 0;
+}
+
+static int
+field_default(const struct cfg_field *f, void *slot)
+{
+	switch (f->type) {
+	case CFG_STRING:
+		if (f->dflt_str != NULL &&
+		    (*(char **)slot = strdup(f->dflt_str)) == NULL)
+			return -1;
+		return 0;
+	case CFG_LONG:
+		*(long *)slot = (long)f->dflt;
+		return 0;
+	case CFG_SECONDS:
+		*(long *)slot = (long)(f->dflt * 1000.0);
+		return 0;
+	case CFG_ENUM:
+		*(int *)slot = (int)f->dflt;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+field_load(struct cfg_ctx *ctx, const char *path, const struct cfg_field *f,
+    const json_t *v, void *slot)
+{
+	switch (f->type) {
+	case CFG_STRING:
+	case CFG_FILE:
+		if (!json_is_string(v) || json_string_length(v) == 0) {
+			cfg_err(ctx, path, "must be a non-empty string, not %s",
+			    json_is_string(v) ? "empty" : json_type_name(v));
+			return -1;
+		}
+		if ((*(char **)slot = strdup(json_string_value(v))) == NULL)
+			return -1;
+		return f->type == CFG_FILE ?
+		    field_file(ctx, path, json_string_value(v)) : 0;
+	case CFG_LONG:
+	case CFG_SECONDS:
+		return field_number(ctx, path, f, v, slot);
+	case CFG_ENUM:
+		return field_enum(ctx, path, f, v, (int *)slot);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Fill base from obj per fields: unknown keys, missing required keys,
+ * types and ranges are errors. Returns 0 or the number of errors.
+ */
+static int
+section_load(struct cfg_ctx *ctx, const json_t *obj, const char *path,
+    const struct cfg_field *fields, void *base)
+{
+	const char		*key;
+	const json_t		*v;
+	const struct cfg_field	*f;
+	char			 cp[1024];
+	int			 nerr = 0;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		for (f = fields; f->key != NULL; f++)
+			if (strcmp(f->key, key) == 0)
+				break;
+		if (f->key == NULL) {
+			child_path(cp, sizeof(cp), path, key);
+			cfg_err(ctx, cp, "unknown key");
+			nerr++;
+		}
+	}
+	for (f = fields; f->key != NULL; f++) {
+		void *slot = (char *)base + f->offset;
+		if (f->type == CFG_CUSTOM)
+			continue;
+		child_path(cp, sizeof(cp), path, f->key);
+		if ((v = json_object_get(obj, f->key)) == NULL) {
+			if (f->required) {
+				cfg_err(ctx, cp, "is required");
+				nerr++;
+			} else if (field_default(f, slot) == -1)
+				nerr++;
+			continue;
+		}
+		if (field_load(ctx, cp, f, v, slot) == -1)
+			nerr++;
+	}
+	return nerr;
+}
+
+/* An object at obj[key], or NULL (missing: NULL without error). */
+static const json_t *
+object_at(struct cfg_ctx *ctx, const json_t *obj, const char *path,
+    const char *key, int *nerr)
+{
+	const json_t	*v = json_object_get(obj, key);
+	char		 cp[1024];
+
+	if (v == NULL || json_is_object(v))
+		return v;
+	child_path(cp, sizeof(cp), path, key);
+	cfg_err(ctx, cp, "must be an object, not %s", json_type_name(v));
+	(*nerr)++;
+	return NULL;
+}
+
+/* ---- sections with their own shape ----------------------------------- */
+
+/*
+ * "a.b.c.d:port" or "[v6]:port"; port 0 asks the kernel for a free one.
+ * (evutil_parse_sockaddr_port refuses port 0, which tests and labs use.)
+ */
+int
+config_parse_address(const char *text, struct sockaddr_storage *ss,
+    socklen_t *sslen)
+{
+	char		 host[64];
+	const char	*colon = strrchr(text, ':');
+	char		*end;
+	long		 port;
+	size_t		 hlen;
+
+	if (colon == NULL || colon[1] == '\0')
+		return -1;
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port < 0 || port > 65535)
+		return -1;
+	hlen = (size_t)(colon - text);
+	if (hlen >= 2 && text[0] == '[' && text[hlen - 1] == ']') {
+		text++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*sslen = sizeof(*s4);
+		return 0;
+	}
+	if (text[-1] == '[' && inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*sslen = sizeof(*s6);
+		return 0;
+	}
+	return -1;
+}
+
+static int
+listen_load(struct cfg_ctx *ctx, const json_t *root)
+{
+	const json_t		*arr = json_object_get(root, "listen");
+	const json_t		*v;
+	size_t			 i;
+	char			 cp[64];
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	int			 nerr = 0;
+
+	if (arr == NULL) {
+		cfg_err(ctx, "listen", "is required (e.g. [\"127.0.0.1:8443\"])");
+		return 1;
+	}
+	if (!json_is_array(arr) || json_array_size(arr) == 0) {
+		cfg_err(ctx, "listen", "must be a non-empty array of "
+		    "\"host:port\" strings");
+		return 1;
+	}
+	ctx->cfg->listen = calloc(json_array_size(arr), sizeof(char *));
+	if (ctx->cfg->listen == NULL)
+		return 1;
+	json_array_foreach(arr, i, v) {
+		snprintf(cp, sizeof(cp), "listen[%zu]", i);
+		if (!json_is_string(v) || config_parse_address(
+		    json_string_value(v), &ss, &sslen) != 0) {
+			cfg_err(ctx, cp, "must be \"address:port\" "
+			    "(\"[v6address]:port\" for IPv6)");
+			nerr++;
+			continue;
+		}
+		ctx->cfg->listen[ctx->cfg->nlisten++] =
+		    strdup(json_string_value(v));
+	}
+	return nerr;
+}
+
+static int
+tls_check(struct cfg_ctx *ctx)
+{
+	struct cfg_tls	*tls = &ctx->cfg->tls;
+	STACK_OF(X509)	*certs = NULL;
+	EVP_PKEY	*key = NULL;
+	char		 err[512];
+	int		 nerr = 0;
+
+	if (tls->certificate != NULL &&
+	    (certs = pki_load_certs(tls->certificate, err, sizeof(err))) ==
+	    NULL) {
+		cfg_err(ctx, "tls.certificate", "%s", err);
+		nerr++;
+	}
+	if (tls->key != NULL &&
+	    (key = pki_load_key(tls->key, err, sizeof(err))) == NULL) {
+		cfg_err(ctx, "tls.key", "%s", err);
+		nerr++;
+	}
+	if (certs != NULL && key != NULL &&
+	    !pki_key_matches_cert(key, sk_X509_value(certs, 0))) {
+		cfg_err(ctx, "tls.key", "%s does not match the certificate "
+		    "in %s", tls->key, tls->certificate);
+		nerr++;
+	}
+	sk_X509_pop_free(certs, X509_free);
+	EVP_PKEY_free(key);
+	if (tls->client_ca != NULL &&
+	    (certs = pki_load_certs(tls->client_ca, err, sizeof(err))) ==
+	    NULL) {
+		cfg_err(ctx, "tls.client_ca", "%s", err);
+		nerr++;
+	}
+	sk_X509_pop_free(certs, X509_free);
+	return nerr;
+}
+
+/* A certificate and key pair named by two keys of one section. */
+static int
+pair_check(struct cfg_ctx *ctx, const char *path, const char *cert_key,
+    const char *certfile, const char *key_key, const char *keyfile)
+{
+	STACK_OF(X509)	*certs = NULL;
+	EVP_PKEY	*key = NULL;
+	char		 cp[1024], err[512];
+	int		 nerr = 0;
+
+	if ((certfile == NULL) != (keyfile == NULL)) {
+		child_path(cp, sizeof(cp), path, certfile ? key_key : cert_key);
+		cfg_err(ctx, cp, "is required with %s",
+		    certfile ? cert_key : key_key);
+		return 1;
+	}
+	if (certfile == NULL)
+		return 0;
+	child_path(cp, sizeof(cp), path, cert_key);
+	if ((certs = pki_load_certs(certfile, err, sizeof(err))) == NULL) {
+		cfg_err(ctx, cp, "%s", err);
+		nerr++;
+	}
+	child_path(cp, sizeof(cp), path, key_key);
+	if ((key = pki_load_key(keyfile, err, sizeof(err))) == NULL) {
+		cfg_err(ctx, cp, "%s", err);
+		nerr++;
+	}
+	if (certs != NULL && key != NULL &&
+	    !pki_key_matches_cert(key, sk_X509_value(certs, 0))) {
+		cfg_err(ctx, cp, "%s does not match the certificate in %s",
+		    keyfile, certfile);
+		nerr++;
+	}
+	sk_X509_pop_free(certs, X509_free);
+	EVP_PKEY_free(key);
+	return nerr;
+}
+
+static int
+certs_check(struct cfg_ctx *ctx, const char *path, const char *file)
+{
+	STACK_OF(X509)	*certs;
+	char		 err[512];
+
+	if (file == NULL)
+		return 0;
+	if ((certs = pki_load_certs(file, err, sizeof(err))) == NULL) {
+		cfg_err(ctx, path, "%s", err);
+		return 1;
+	}
+	sk_X509_pop_free(certs, X509_free);
+	return 0;
+}
+
+static int
+password_read(struct cfg_ctx *ctx, const char *path, struct cfg_upstream *u)
+{
+	char	 buf[512];
+	size_t	 n;
+	FILE	*fp;
+
+	if ((fp = fopen(u->password_file, "r")) == NULL)
+		return 1;	/* already reported by the field check */
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = '\0';
+	if (n == 0) {
+		cfg_err(ctx, path, "%s is empty", u->password_file);
+		return 1;
+	}
+	u->password = strdup(buf);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return u->password == NULL;
+}
+
+static int
+upstream_check(struct cfg_ctx *ctx, const char *path, struct cfg_upstream *u)
+{
+	char	cp[1024];
+	int	nerr = 0;
+
+	child_path(cp, sizeof(cp), path, "url");
+	if (u->url != NULL && strncmp(u->url, "https://", 8) != 0) {
+		/* RFC 7030 §3.3: EST runs over TLS only. */
+		cfg_err(ctx, cp, "must be an https:// URL");
+		nerr++;
+	} else if (u->url != NULL && u->url[strlen(u->url) - 1] == '/') {
+		cfg_err(ctx, cp, "must not end in '/' (the operation path "
+		    "is appended)");
+		nerr++;
+	}
+	child_path(cp, sizeof(cp), path, "ca_bundle");
+	nerr += certs_check(ctx, cp, u->ca_bundle);
+	nerr += pair_check(ctx, path, "client_certificate",
+	    u->client_certificate, "client_key", u->client_key);
+	child_path(cp, sizeof(cp), path, "auth");
+	if (u->auth != UPSTREAM_AUTH_NONE &&
+	    (u->username == NULL || u->password_file == NULL)) {
+		cfg_err(ctx, cp, "%s needs username and password_file",
+		    upstream_auth_names[u->auth]);
+		nerr++;
+	} else if (u->auth == UPSTREAM_AUTH_NONE &&
+	    (u->username != NULL || u->password_file != NULL)) {
+		cfg_err(ctx, cp, "is \"none\" but username or password_file "
+		    "is set");
+		nerr++;
+	} else if (u->password_file != NULL) {
+		child_path(cp, sizeof(cp), path, "password_file");
+		nerr += password_read(ctx, cp, u);
+	}
+	return nerr;
+}
+
+static int
+localca_check(struct cfg_ctx *ctx, const char *path, struct cfg_localca *ca)
+{
+	char	cp[1024];
+	int	nerr;
+
+	nerr = pair_check(ctx, path, "certificate", ca->certificate, "key",
+	    ca->key);
+	child_path(cp, sizeof(cp), path, "chain");
+	return nerr + certs_check(ctx, cp, ca->chain);
+}
+
+static int
+upstreams_load(struct cfg_ctx *ctx, const json_t *root)
+{
+	const json_t	*obj, *v;
+	const char	*name;
+	char		 cp[1024];
+	int		 nerr = 0;
+	struct config	*cfg = ctx->cfg;
+
+	if ((obj = object_at(ctx, root, "", "upstreams", &nerr)) == NULL)
+		return nerr;
+	cfg->upstreams = calloc(json_object_size(obj) + 1, sizeof(*cfg->upstreams));
+	if (cfg->upstreams == NULL)
+		return 1;
+	json_object_foreach((json_t *)obj, name, v) {
+		struct cfg_upstream *u = &cfg->upstreams[cfg->nupstreams++];
+		child_path(cp, sizeof(cp), "upstreams", name);
+		u->name = strdup(name);
+		if (!json_is_object(v)) {
+			cfg_err(ctx, cp, "must be an object");
+			nerr++;
+			continue;
+		}
+		int n = section_load(ctx, v, cp, upstream_fields, u);
+		nerr += n;
+		if (n == 0)
+			nerr += upstream_check(ctx, cp, u);
+	}
+	return nerr;
+}
+
+static int
+local_cas_load(struct cfg_ctx *ctx, const json_t *root)
+{
+	const json_t	*obj, *v;
+	const char	*name;
+	char		 cp[1024];
+	int		 nerr = 0;
+	struct config	*cfg = ctx->cfg;
+
+	if ((obj = object_at(ctx, root, "", "local_cas", &nerr)) == NULL)
+		return nerr;
+	cfg->local_cas = calloc(json_object_size(obj) + 1, sizeof(*cfg->local_cas));
+	if (cfg->local_cas == NULL)
+		return 1;
+	json_object_foreach((json_t *)obj, name, v) {
+		struct cfg_localca *ca = &cfg->local_cas[cfg->nlocal_cas++];
+		child_path(cp, sizeof(cp), "local_cas", name);
+		ca->name = strdup(name);
+		if (!json_is_object(v)) {
+			cfg_err(ctx, cp, "must be an object");
+			nerr++;
+			continue;
+		}
+		int n = section_load(ctx, v, cp, localca_fields, ca);
+		nerr += n;
+		if (n == 0)
+			nerr += localca_check(ctx, cp, ca);
+	}
+	return nerr;
+}
+
+static int
+route_resolve(struct cfg_ctx *ctx, const char *path, struct route_raw *raw,
+    struct cfg_route *r)
+{
+	struct config	*cfg = ctx->cfg;
+	char		 cp[1024];
+
+	if ((raw->upstream == NULL) == (raw->local_ca == NULL)) {
+		cfg_err(ctx, path, "needs exactly one of \"upstream\" or "
+		    "\"local_ca\"");
+		return 1;
+	}
+	if (raw->local_ca != NULL) {
+		child_path(cp, sizeof(cp), path, "local_ca");
+		r->backend = ROUTE_BACKEND_LOCAL_CA;
+		for (r->local_ca = 0; r->local_ca < cfg->nlocal_cas;
+		    r->local_ca++)
+			if (strcmp(cfg->local_cas[r->local_ca].name,
+			    raw->local_ca) == 0)
+				break;
+		if (r->local_ca == cfg->nlocal_cas) {
+			cfg_err(ctx, cp, "no local CA named \"%s\" in "
+			    "local_cas", raw->local_ca);
+			return 1;
+		}
+		if (raw->upstream_label != NULL) {
+			child_path(cp, sizeof(cp), path, "upstream_label");
+			cfg_err(ctx, cp, "applies only to upstream routes");
+			return 1;
+		}
+		return 0;
+	}
+	child_path(cp, sizeof(cp), path, "upstream");
+	r->backend = ROUTE_BACKEND_UPSTREAM;
+	for (r->upstream = 0; r->upstream < cfg->nupstreams; r->upstream++)
+		if (strcmp(cfg->upstreams[r->upstream].name, raw->upstream) == 0)
+			break;
+	if (r->upstream == cfg->nupstreams) {
+		cfg_err(ctx, cp, "no upstream named \"%s\" in upstreams",
+		    raw->upstream);
+		return 1;
+	}
+	if (raw->upstream_label != NULL &&
+	    !router_label_valid(raw->upstream_label)) {
+		child_path(cp, sizeof(cp), path, "upstream_label");
+		cfg_err(ctx, cp, "\"%s\" is not a valid CA label",
+		    raw->upstream_label);
+		return 1;
+	}
+	r->upstream_label = raw->upstream_label;
+	raw->upstream_label = NULL;
+	return 0;
+}
+
+static int
+route_load(struct cfg_ctx *ctx, const char *path, const char *label,
+    const json_t *v)
+{
+	struct config		*cfg = ctx->cfg;
+	struct cfg_route	*r = &cfg->routes[cfg->nroutes];
+	struct route_raw	 raw = { NULL, NULL, NULL };
+	int			 nerr;
+
+	if (!json_is_object(v)) {
+		cfg_err(ctx, path, "must be an object");
+		return 1;
+	}
+	nerr = section_load(ctx, v, path, route_fields, &raw);
+	if (nerr == 0)
+		nerr = route_resolve(ctx, path, &raw, r);
+	if (nerr == 0 && label != NULL && (r->label = strdup(label)) == NULL)
+		nerr = 1;
+	if (nerr == 0)
+		cfg->nroutes++;
+	else
+		free(r->upstream_label);
+	free(raw.upstream);
+	free(raw.local_ca);
+	free(raw.upstream_label);
+	return nerr;
+}
+
+static int
+routes_load(struct cfg_ctx *ctx, const json_t *root)
+{
+	const json_t	*labels, *v;
+	const char	*name;
+	char		 cp[1024];
+	int		 nerr = 0;
+	size_t		 max;
+
+	labels = object_at(ctx, root, "", "labels", &nerr);
+	max = 1 + (labels ? json_object_size(labels) : 0);
+	if ((ctx->cfg->routes = calloc(max, sizeof(struct cfg_route))) == NULL)
+		return 1;
+	if ((v = json_object_get(root, "default")) != NULL)
+		nerr += route_load(ctx, "default", NULL, v);
+	if (labels != NULL)
+		json_object_foreach((json_t *)labels, name, v) {
+			child_path(cp, sizeof(cp), "labels", name);
+			if (!router_label_valid(name)) {
+				cfg_err(ctx, cp, "not a valid CA label (1-64 "
+				    "of A-Z a-z 0-9 - . _ ~, not an EST "
+				    "operation name)");
+				nerr++;
+				continue;
+			}
+			nerr += route_load(ctx, cp, name, v);
+		}
+	if (nerr == 0 && ctx->cfg->nroutes == 0) {
+		cfg_err(ctx, "labels", "no route: set \"default\" or at least "
+		    "one label");
+		nerr++;
+	}
+	return nerr;
+}
+
+/* ---- the whole file -------------------------------------------------- */
+
+static char *
+file_slurp(const char *path, size_t *len, char *err, size_t errlen)
+{
+	FILE	*fp;
+	char	*buf;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	if ((buf = malloc(CFG_MAX_FILE + 1)) == NULL) {
+		fclose(fp);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	*len = fread(buf, 1, CFG_MAX_FILE + 1, fp);
+	if (ferror(fp) || *len > CFG_MAX_FILE) {
+		snprintf(err, errlen, ferror(fp) ? "cannot read: %s" :
+		    "larger than 1 MiB%s", ferror(fp) ? strerror(errno) : "");
+		fclose(fp);
+		free(buf);
+		return NULL;
+	}
+	fclose(fp);
+	buf[*len] = '\0';
+	return buf;
+}
+
+static int
+config_build(struct cfg_ctx *ctx, const json_t *root)
+{
+	struct config	*cfg = ctx->cfg;
+	const json_t	*v;
+	int		 nerr;
+
+	if (!json_is_object(root)) {
+		cfg_err(ctx, "", "the top level must be an object");
+		return 1;
+	}
+	nerr = section_load(ctx, root, "", top_fields, cfg);
+	if (cfg->log_level != NULL && log_level_from_name(cfg->log_level) < 0) {
+		cfg_err(ctx, "log_level", "must be one of error, warn, info, "
+		    "debug");
+		nerr++;
+	}
+	nerr += listen_load(ctx, root);
+	if ((v = object_at(ctx, root, "", "tls", &nerr)) == NULL && nerr == 0) {
+		cfg_err(ctx, "tls", "is required (certificate and key)");
+		nerr++;
+	} else if (v != NULL) {
+		int n = section_load(ctx, v, "tls", tls_fields, &cfg->tls);
+		nerr += n ? n : tls_check(ctx);
+	}
+	if ((v = object_at(ctx, root, "", "limits", &nerr)) != NULL)
+		nerr += section_load(ctx, v, "limits", limits_fields,
+		    &cfg->limits);
+	else
+		nerr += section_load(ctx, json_object(), "limits",
+		    limits_fields, &cfg->limits);
+	nerr += upstreams_load(ctx, root);
+	nerr += local_cas_load(ctx, root);
+	nerr += routes_load(ctx, root);
+	return nerr;
+}
+
+struct config *
+config_load(const char *path, struct config_errors *errs)
+{
+	struct cfg_ctx	 ctx = { .file = path, .errs = errs };
+	json_error_t	 jerr;
+	json_t		*root = NULL;
+	char		*text, err[256];
+	size_t		 len;
+
+	if ((text = file_slurp(path, &len, err, sizeof(err))) == NULL) {
+		cfg_err_line(&ctx, 0, "", "%s", err);
+		return NULL;
+	}
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		cfg_err_line(&ctx, jerr.line, "", "JSON syntax: %s", jerr.text);
+		free(text);
+		return NULL;
+	}
+	ctx.loc.p = text;
+	ctx.loc.end = text + len;
+	ctx.loc.line = 1;
+	loc_value(&ctx.loc, "", 0);
+	if ((ctx.cfg = calloc(1, sizeof(*ctx.cfg))) == NULL ||
+	    (ctx.cfg->path = strdup(path)) == NULL ||
+	    config_build(&ctx, root) != 0) {
+		config_free(ctx.cfg);
+		ctx.cfg = NULL;
+		if (errs->n == 0)
+			cfg_err(&ctx, "", "out of memory");
+	}
+	json_decref(root);
+	loc_free(&ctx.loc);
+	free(text);
+	return ctx.cfg;
+}
+
+static void
+upstream_clear(struct cfg_upstream *u)
+{
+	free(u->name);
+	free(u->url);
+	free(u->ca_bundle);
+	free(u->client_certificate);
+	free(u->client_key);
+	free(u->username);
+	free(u->password_file);
+	if (u->password != NULL)
+		OPENSSL_clear_free(u->password, strlen(u->password));
+}
+
+void
+config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free(cfg->path);
+	free(cfg->log_level);
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		free(cfg->listen[i]);
+	free(cfg->listen);
+	free(cfg->tls.certificate);
+	free(cfg->tls.key);
+	free(cfg->tls.client_ca);
+	for (size_t i = 0; i < cfg->nupstreams; i++)
+		upstream_clear(&cfg->upstreams[i]);
+	free(cfg->upstreams);
+	for (size_t i = 0; i < cfg->nlocal_cas; i++) {
+		free(cfg->local_cas[i].name);
+		free(cfg->local_cas[i].certificate);
+		free(cfg->local_cas[i].key);
+		free(cfg->local_cas[i].chain);
+	}
+	free(cfg->local_cas);
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		free(cfg->routes[i].label);
+		free(cfg->routes[i].upstream_label);
+	}
+	free(cfg->routes);
+	free(cfg);
+}
+
+const struct cfg_route *
+config_route(const struct config *cfg, const char *label)
+{
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		const char *l = cfg->routes[i].label;
+		if ((label == NULL && l == NULL) ||
+		    (label != NULL && l != NULL && strcmp(label, l) == 0))
+			return &cfg->routes[i];
+	}
+	return NULL;
+}

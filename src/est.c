@@ -1,0 +1,482 @@
+/*
+ * est: one EST request from arrival to answer. The stages run in order:
+ *
+ *   route    path -> (label, operation), method, media type  (RFC 7030 §3.2)
+ *   decode   body -> PKCS#10, self-signature verified        (RFC 7030 §3.4)
+ *   auth     who the client is                    (the auth module, to come)
+ *   policy   whether the CA should see this CSR   (the policy module, to come)
+ *   backend  upstream CA over libcurl, or the local CA
+ *   relay    the backend's status, type, Retry-After and bytes, unchanged
+ *
+ * A struct est_req owns everything of one request. Every exit goes through
+ * est_req_answer(), which sends, writes the access line and frees; a
+ * client that leaves first ends in est_req_abandon(), which cancels the
+ * upstream transfer and frees without answering.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/rand.h>
+
+#include "estrad/csr.h"
+#include "estrad/est.h"
+#include "estrad/listener.h"
+#include "estrad/localca.h"
+#include "estrad/log.h"
+#include "estrad/reply.h"
+#include "estrad/router.h"
+#include "estrad/upstream.h"
+
+struct est_server {
+	struct event_base	*srv_base;
+	struct config		*srv_cfg;
+	struct listener		*srv_listener;
+	struct upstream_ctx	*srv_upstreams;
+	struct localca		**srv_localcas;
+	uint32_t		 srv_id_prefix;	/* random per process */
+	uint64_t		 srv_next_id;
+};
+
+struct est_req {
+	struct est_server	 *rq_srv;
+	struct evhttp_request	 *rq_http;
+	struct evhttp_connection *rq_conn;
+	struct event		 *rq_close_watch;
+	struct upstream_xfer	 *rq_xfer;
+	struct csr		 *rq_csr;
+	const struct cfg_route	 *rq_backend;
+	struct est_route	  rq_route;
+	int			  rq_routed;
+	long			  rq_upstream_status;
+	struct timespec		  rq_start;
+	char			  rq_id[32];
+	char			  rq_peer[64];
+	char			  rq_method[12];
+	char			  rq_path[128];	/* sanitized, for the log */
+};
+
+static double
+ms_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) * 1000.0 +
+	    (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+/* Client-controlled text goes to the log only through this filter. */
+static void
+log_safe_copy(char *out, size_t outlen, const char *in)
+{
+	size_t i = 0;
+
+	for (; in != NULL && *in != '\0' && i + 1 < outlen; in++)
+		out[i++] = (*in > ' ' && *in < 0x7f && *in != '"' &&
+		    *in != '\\') ? *in : '?';
+	out[i] = '\0';
+}
+
+static void
+est_access_log(struct est_req *rq, const struct est_reply *reply)
+{
+	char upstream[24] = "-";
+
+	if (rq->rq_upstream_status > 0)
+		snprintf(upstream, sizeof(upstream), "%ld",
+		    rq->rq_upstream_status);
+	log_info("access id=%s peer=%s method=%s path=%s label=%s op=%s "
+	    "status=%d upstream=%s bytes=%zu ms=%.1f reason=\"%s\"",
+	    rq->rq_id, rq->rq_peer, rq->rq_method, rq->rq_path,
+	    rq->rq_routed && rq->rq_route.has_label ? rq->rq_route.label : "-",
+	    rq->rq_routed ? est_op_name(rq->rq_route.op) : "-",
+	    reply->status, upstream, reply->body_len, ms_since(&rq->rq_start),
+	    reply->reason);
+}
+
+static void
+est_req_free(struct est_req *rq)
+{
+	if (rq->rq_close_watch != NULL)
+		event_free(rq->rq_close_watch);
+	if (rq->rq_conn != NULL)
+		evhttp_connection_set_closecb(rq->rq_conn, NULL, NULL);
+	upstream_cancel(rq->rq_xfer);
+	csr_free(rq->rq_csr);
+	free(rq);
+}
+
+/* The one way out with an answer. Takes and clears reply. */
+static void
+est_req_answer(struct est_req *rq, struct est_reply *reply)
+{
+	struct evkeyvalq	*hdrs = evhttp_request_get_output_headers(
+	    rq->rq_http);
+	struct evbuffer		*out = evhttp_request_get_output_buffer(
+	    rq->rq_http);
+	const struct cfg_limits	*lim = &rq->rq_srv->srv_cfg->limits;
+	struct timeval		 idle;
+	char			 len[32];
+
+	if (reply->content_type[0] != '\0')
+		evhttp_add_header(hdrs, "Content-Type", reply->content_type);
+	if (reply->retry_after[0] != '\0')
+		evhttp_add_header(hdrs, "Retry-After", reply->retry_after);
+	if (reply->status == 405 && rq->rq_routed)
+		evhttp_add_header(hdrs, "Allow",
+		    router_allowed_method(rq->rq_route.op));
+	/* Always a length, never chunked (RFC 8951 interop). */
+	snprintf(len, sizeof(len), "%zu", reply->body_len);
+	evhttp_add_header(hdrs, "Content-Length", len);
+	evhttp_add_header(hdrs, "X-Request-Id", rq->rq_id);
+	if (reply->body_len > 0)
+		evbuffer_add(out, reply->body, reply->body_len);
+	est_access_log(rq, reply);
+	/* From now on the connection is idle between requests. */
+	idle.tv_sec = lim->idle_timeout_ms / 1000;
+	idle.tv_usec = (lim->idle_timeout_ms % 1000) * 1000;
+	evhttp_connection_set_timeout_tv(rq->rq_conn, &idle);
+	evhttp_connection_set_closecb(rq->rq_conn, NULL, NULL);
+	evhttp_send_reply(rq->rq_http, reply->status, NULL, NULL);
+	est_reply_clear(reply);
+	rq->rq_conn = NULL;
+	est_req_free(rq);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+est_req_fail(struct est_req *rq, int status, const char *fmt, ...)
+{
+	struct est_reply	reply;
+	char			reason[sizeof(reply.reason)];
+	va_list			ap;
+
+	memset(&reply, 0, sizeof(reply));
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	est_reply_error(&reply, status, "%s", reason);
+	est_req_answer(rq, &reply);
+}
+
+/* The client is gone before its answer: cancel, log, free; no reply. */
+static void
+est_req_abandon(struct est_req *rq)
+{
+	struct est_reply reply;
+
+	memset(&reply, 0, sizeof(reply));
+	reply.status = 499;	/* nginx's "client closed request" */
+	snprintf(reply.reason, sizeof(reply.reason),
+	    "client closed the connection before the answer");
+	est_access_log(rq, &reply);
+	est_req_free(rq);
+}
+
+/* evhttp is freeing the connection under a pending request. */
+static void
+est_on_conn_close(struct evhttp_connection *conn, void *arg)
+{
+	struct est_req *rq = arg;
+
+	rq->rq_conn = NULL;
+	rq->rq_http = NULL;
+	est_req_abandon(rq);
+}
+
+/*
+ * EV_CLOSED on the client's socket while we wait for the CA: the client
+ * hung up. libevent 2.1 stops reading a connection once a request is
+ * dispatched, so without this watch nobody would notice.
+ */
+static void
+est_on_client_closed(evutil_socket_t fd, short what, void *arg)
+{
+	struct est_req			*rq = arg;
+	struct evhttp_connection	*conn = rq->rq_conn;
+
+	rq->rq_conn = NULL;
+	evhttp_connection_set_closecb(conn, NULL, NULL);
+	est_req_abandon(rq);
+	evhttp_connection_free(conn);
+}
+
+static void
+est_watch_client(struct est_req *rq)
+{
+	struct bufferevent	*bev;
+	evutil_socket_t		 fd;
+
+	if (!(event_base_get_features(rq->rq_srv->srv_base) &
+	    EV_FEATURE_EARLY_CLOSE))
+		return;
+	bev = evhttp_connection_get_bufferevent(rq->rq_conn);
+	if (bev == NULL || (fd = bufferevent_getfd(bev)) < 0)
+		return;
+	rq->rq_close_watch = event_new(rq->rq_srv->srv_base, fd, EV_CLOSED,
+	    est_on_client_closed, rq);
+	if (rq->rq_close_watch != NULL)
+		event_add(rq->rq_close_watch, NULL);
+}
+
+/* ---- backends ---------------------------------------------------------- */
+
+static void
+est_on_upstream_done(void *arg, struct est_reply *reply, long upstream_status)
+{
+	struct est_req *rq = arg;
+
+	rq->rq_xfer = NULL;	/* upstream frees it after we return */
+	rq->rq_upstream_status = upstream_status;
+	est_req_answer(rq, reply);
+}
+
+static void
+est_forward(struct est_req *rq, const unsigned char *body, size_t len)
+{
+	struct upstream_request	 ureq;
+	struct est_reply	 refusal;
+
+	memset(&ureq, 0, sizeof(ureq));
+	memset(&refusal, 0, sizeof(refusal));
+	ureq.upstream = rq->rq_backend->upstream;
+	ureq.label = rq->rq_backend->upstream_label;
+	ureq.op = rq->rq_route.op;
+	if (body != NULL) {
+		ureq.content_type = evhttp_find_header(
+		    evhttp_request_get_input_headers(rq->rq_http),
+		    "Content-Type");
+		ureq.body = body;
+		ureq.body_len = len;
+	}
+	ureq.done = est_on_upstream_done;
+	ureq.arg = rq;
+	rq->rq_xfer = upstream_submit(rq->rq_srv->srv_upstreams, &ureq,
+	    &refusal);
+	if (rq->rq_xfer == NULL) {
+		est_req_answer(rq, &refusal);
+		return;
+	}
+	evhttp_connection_set_closecb(rq->rq_conn, est_on_conn_close, rq);
+	est_watch_client(rq);
+}
+
+static void
+est_local(struct est_req *rq)
+{
+	struct localca		*ca = rq->rq_srv->srv_localcas[
+	    rq->rq_backend->local_ca];
+	struct est_reply	 reply;
+
+	memset(&reply, 0, sizeof(reply));
+	switch (rq->rq_route.op) {
+	case EST_OP_CACERTS:
+		localca_cacerts(ca, &reply);
+		break;
+	case EST_OP_CSRATTRS:
+		localca_csrattrs(ca, &reply);
+		break;
+	case EST_OP_SIMPLEENROLL:
+	case EST_OP_SIMPLEREENROLL:
+		localca_enroll(ca, rq->rq_csr, &reply);
+		break;
+	default:
+		est_reply_error(&reply, 501, "%s is not offered by this CA",
+		    est_op_name(rq->rq_route.op));
+	}
+	est_req_answer(rq, &reply);
+}
+
+/* ---- stages ------------------------------------------------------------- */
+
+static enum est_method
+est_method_of(struct evhttp_request *http, char *name, size_t namelen)
+{
+	switch (evhttp_request_get_command(http)) {
+	case EVHTTP_REQ_GET:
+		snprintf(name, namelen, "GET");
+		return EST_METHOD_GET;
+	case EVHTTP_REQ_POST:
+		snprintf(name, namelen, "POST");
+		return EST_METHOD_POST;
+	default:
+		snprintf(name, namelen, "OTHER");
+		return EST_METHOD_OTHER;
+	}
+}
+
+/* Route: returns 0, or -1 after answering. */
+static int
+est_stage_route(struct est_req *rq, enum est_method method)
+{
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(
+	    rq->rq_http);
+	const char		*path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char		*reason, *ctype;
+	struct est_route	*r = &rq->rq_route;
+
+	if (router_parse_path(path, r, &reason) == -1) {
+		est_req_fail(rq, 404, "%s", reason);
+		return -1;
+	}
+	rq->rq_routed = 1;
+	rq->rq_backend = config_route(rq->rq_srv->srv_cfg,
+	    r->has_label ? r->label : NULL);
+	if (rq->rq_backend == NULL) {
+		if (r->has_label)
+			est_req_fail(rq, 404, "unknown CA label \"%s\"",
+			    r->label);
+		else
+			est_req_fail(rq, 404, "no default CA here; use a CA "
+			    "label in the path");
+		return -1;
+	}
+	if (!router_method_ok(r->op, method)) {
+		est_req_fail(rq, 405, "%s needs %s", est_op_name(r->op),
+		    router_allowed_method(r->op));
+		return -1;
+	}
+	ctype = evhttp_find_header(evhttp_request_get_input_headers(
+	    rq->rq_http), "Content-Type");
+	if (method == EST_METHOD_POST &&
+	    !router_content_type_ok(r->op, ctype)) {
+		est_req_fail(rq, 415, "%s needs Content-Type %s",
+		    est_op_name(r->op), router_expected_type(r->op));
+		return -1;
+	}
+	return 0;
+}
+
+/* Decode: enroll bodies must be a PKCS#10 whose signature verifies. */
+static int
+est_stage_decode(struct est_req *rq, const unsigned char *body, size_t len)
+{
+	const char *reason;
+
+	switch (rq->rq_route.op) {
+	case EST_OP_SIMPLEENROLL:
+	case EST_OP_SIMPLEREENROLL:
+	case EST_OP_SERVERKEYGEN:
+		break;
+	default:
+		return 0;
+	}
+	rq->rq_csr = csr_parse_body((const char *)body, len, &reason);
+	if (rq->rq_csr == NULL) {
+		est_req_fail(rq, 400, "%s", reason);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+est_req_identify(struct est_req *rq)
+{
+	struct est_server	*srv = rq->rq_srv;
+	const char		*host = NULL;
+	ev_uint16_t		 port = 0;
+
+	snprintf(rq->rq_id, sizeof(rq->rq_id), "%08x-%06llx",
+	    srv->srv_id_prefix, (unsigned long long)++srv->srv_next_id);
+	evhttp_connection_get_peer(rq->rq_conn, (char **)&host, &port);
+	snprintf(rq->rq_peer, sizeof(rq->rq_peer), "%s%s%s:%u",
+	    host && strchr(host, ':') ? "[" : "", host ? host : "?",
+	    host && strchr(host, ':') ? "]" : "", port);
+	log_safe_copy(rq->rq_path, sizeof(rq->rq_path),
+	    evhttp_request_get_uri(rq->rq_http));
+}
+
+static void
+est_on_request(struct evhttp_request *http, void *arg)
+{
+	struct est_server	*srv = arg;
+	struct est_req		*rq;
+	struct evbuffer		*in;
+	const unsigned char	*body;
+	size_t			 len;
+	enum est_method		 method;
+
+	if ((rq = calloc(1, sizeof(*rq))) == NULL) {
+		evhttp_send_error(http, 500, NULL);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &rq->rq_start);
+	rq->rq_srv = srv;
+	rq->rq_http = http;
+	rq->rq_conn = evhttp_request_get_connection(http);
+	est_req_identify(rq);
+	method = est_method_of(http, rq->rq_method, sizeof(rq->rq_method));
+	if (est_stage_route(rq, method) == -1)
+		return;
+	in = evhttp_request_get_input_buffer(http);
+	len = evbuffer_get_length(in);
+	body = method == EST_METHOD_POST ? evbuffer_pullup(in, -1) : NULL;
+	if (method == EST_METHOD_POST && body == NULL)
+		body = (const unsigned char *)"";
+	if (est_stage_decode(rq, body, len) == -1)
+		return;
+	/* Client authentication and CSR policy slot in here. */
+	if (rq->rq_backend->backend == ROUTE_BACKEND_LOCAL_CA)
+		est_local(rq);
+	else
+		est_forward(rq, body, len);
+}
+
+/* ---- server ------------------------------------------------------------ */
+
+struct est_server *
+est_server_new(struct event_base *base, struct config *cfg)
+{
+	struct est_server	*srv;
+	char			 err[512];
+
+	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
+		config_free(cfg);
+		return NULL;
+	}
+	srv->srv_base = base;
+	srv->srv_cfg = cfg;
+	RAND_bytes((unsigned char *)&srv->srv_id_prefix,
+	    sizeof(srv->srv_id_prefix));
+	srv->srv_localcas = calloc(cfg->nlocal_cas + 1, sizeof(struct localca *));
+	if (srv->srv_localcas == NULL)
+		goto fail;
+	for (size_t i = 0; i < cfg->nlocal_cas; i++)
+		if ((srv->srv_localcas[i] = localca_new(&cfg->local_cas[i], err,
+		    sizeof(err))) == NULL) {
+			log_err("local CA %s: %s", cfg->local_cas[i].name, err);
+			goto fail;
+		}
+	if ((srv->srv_upstreams = upstream_ctx_new(base, cfg)) == NULL ||
+	    (srv->srv_listener = listener_new(base, cfg, est_on_request,
+	    srv)) == NULL)
+		goto fail;
+	return srv;
+fail:
+	est_server_free(srv);
+	return NULL;
+}
+
+void
+est_server_free(struct est_server *srv)
+{
+	if (srv == NULL)
+		return;
+	/* The listener first: freeing evhttp abandons pending requests,
+	 * which cancel their transfers while the multi handle exists. */
+	listener_free(srv->srv_listener);
+	upstream_ctx_free(srv->srv_upstreams);
+	for (size_t i = 0; srv->srv_localcas && i < srv->srv_cfg->nlocal_cas;
+	    i++)
+		localca_free(srv->srv_localcas[i]);
+	free(srv->srv_localcas);
+	config_free(srv->srv_cfg);
+	free(srv);
+}

@@ -1,0 +1,482 @@
+/*
+ * upstream: the RA's side toward the CA (RFC 7030 §3.7). Each transfer is
+ * a curl easy handle on one shared multi handle, so connections to a CA
+ * are reused across requests. The multi handle is driven by libevent: one
+ * event per curl socket (kept with curl_multi_assign) and one timer, as in
+ * curl's docs/examples/multi-event.c. Never call curl from its own timer
+ * callback: a zero timeout arms a zero-delay event instead.
+ *
+ * What comes back is relayed unchanged: status, Content-Type, Retry-After
+ * and the body bytes. Only failures to get an answer at all are ours to
+ * name, through upstream_outcomes[].
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "estrad/log.h"
+#include "estrad/upstream.h"
+
+struct upstream {
+	const struct cfg_upstream	*up_cfg;
+	long				 up_in_flight;
+};
+
+struct upstream_ctx {
+	struct event_base	*uc_base;
+	CURLM			*uc_multi;
+	struct event		*uc_timer;
+	struct upstream		*uc_upstreams;
+	size_t			 uc_n;
+};
+
+struct upstream_xfer {
+	struct upstream_ctx	*ux_ctx;
+	struct upstream		*ux_up;
+	CURL			*ux_easy;
+	struct curl_slist	*ux_headers;
+	unsigned char		*ux_request;	/* the client's bytes, copied */
+	size_t			 ux_request_len;
+	struct est_reply	 ux_reply;	/* built as the answer arrives */
+	size_t			 ux_body_cap;
+	int			 ux_too_large;
+	upstream_done_cb	 ux_done;
+	void			*ux_arg;
+	char			 ux_error[CURL_ERROR_SIZE];
+};
+
+/* The one table from "no answer" outcomes to the client's status. */
+static const struct {
+	CURLcode	 code;
+	int		 status;
+	const char	*what;
+} upstream_outcomes[] = {
+	{ CURLE_OPERATION_TIMEDOUT,	504, "upstream CA timed out" },
+	{ CURLE_COULDNT_CONNECT,	502, "upstream CA unreachable" },
+	{ CURLE_COULDNT_RESOLVE_HOST,	502, "upstream CA name not found" },
+	{ CURLE_PEER_FAILED_VERIFICATION, 502,
+	  "upstream CA certificate does not verify" },
+	{ CURLE_SSL_CONNECT_ERROR,	502, "TLS with upstream CA failed" },
+	{ CURLE_SSL_CERTPROBLEM,	502, "RA client certificate problem" },
+	{ CURLE_GOT_NOTHING,		502, "upstream CA closed without answer" },
+	{ CURLE_RECV_ERROR,		502, "upstream CA connection broke" },
+	{ CURLE_SEND_ERROR,		502, "upstream CA connection broke" },
+	{ CURLE_PARTIAL_FILE,		502, "upstream CA answer truncated" },
+};
+
+static void upstream_check_done(struct upstream_ctx *);
+
+/* ---- libevent <-> curl glue ------------------------------------------ */
+
+static void
+upstream_on_socket(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream_ctx	*ctx = arg;
+	int			 running, flags = 0;
+
+	if (what & EV_READ)
+		flags |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(ctx->uc_multi, fd, flags, &running);
+	upstream_check_done(ctx);
+}
+
+static void
+upstream_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream_ctx	*ctx = arg;
+	int			 running;
+
+	curl_multi_socket_action(ctx->uc_multi, CURL_SOCKET_TIMEOUT, 0,
+	    &running);
+	upstream_check_done(ctx);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: curl says which socket wants which events. */
+static int
+upstream_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
+    void *socketp)
+{
+	struct upstream_ctx	*ctx = userp;
+	struct event		*ev = socketp;
+	short			 kind = EV_PERSIST;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (ev != NULL)
+			event_free(ev);
+		curl_multi_assign(ctx->uc_multi, s, NULL);
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		kind |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		kind |= EV_WRITE;
+	if (ev != NULL) {
+		event_del(ev);
+		event_assign(ev, ctx->uc_base, s, kind, upstream_on_socket, ctx);
+	} else {
+		ev = event_new(ctx->uc_base, s, kind, upstream_on_socket, ctx);
+		if (ev == NULL)
+			return -1;
+		curl_multi_assign(ctx->uc_multi, s, ev);
+	}
+	event_add(ev, NULL);
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: one timer for the whole multi handle. */
+static int
+upstream_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct upstream_ctx	*ctx = userp;
+	struct timeval		 tv;
+
+	if (timeout_ms < 0) {
+		evtimer_del(ctx->uc_timer);
+		return 0;
+	}
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	evtimer_add(ctx->uc_timer, &tv);
+	return 0;
+}
+
+/* ---- one transfer ------------------------------------------------------ */
+
+static size_t
+upstream_on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct upstream_xfer	*x = arg;
+	struct est_reply	*r = &x->ux_reply;
+	size_t			 n = size * nmemb;
+	size_t			 max = (size_t)x->ux_up->up_cfg->max_response_bytes;
+
+	if (r->body_len + n > max) {
+		x->ux_too_large = 1;
+		return 0;		/* curl fails with CURLE_WRITE_ERROR */
+	}
+	if (r->body_len + n > x->ux_body_cap) {
+		size_t cap = x->ux_body_cap ? x->ux_body_cap : 4096;
+		while (cap < r->body_len + n)
+			cap *= 2;
+		unsigned char *b = realloc(r->body, cap);
+		if (b == NULL)
+			return 0;
+		r->body = b;
+		x->ux_body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, data, n);
+	r->body_len += n;
+	return n;
+}
+
+/* Copy a header's value, trimmed, if line is "name: value". */
+static int
+header_value(const char *line, size_t len, const char *name, char *out,
+    size_t outlen)
+{
+	size_t nlen = strlen(name), vlen;
+
+	if (len <= nlen || strncasecmp(line, name, nlen) != 0 ||
+	    line[nlen] != ':')
+		return 0;
+	line += nlen + 1;
+	len -= nlen + 1;
+	while (len > 0 && (*line == ' ' || *line == '\t'))
+		line++, len--;
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n' ||
+	    line[len - 1] == ' ' || line[len - 1] == '\t'))
+		len--;
+	vlen = len < outlen - 1 ? len : outlen - 1;
+	memcpy(out, line, vlen);
+	out[vlen] = '\0';
+	return 1;
+}
+
+static size_t
+upstream_on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct upstream_xfer	*x = arg;
+	struct est_reply	*r = &x->ux_reply;
+	size_t			 n = size * nmemb;
+
+	/* A new status line (after a 100 or a Digest 401): start over. */
+	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		r->content_type[0] = '\0';
+		r->retry_after[0] = '\0';
+		r->body_len = 0;
+		return n;
+	}
+	if (!header_value(data, n, "Content-Type", r->content_type,
+	    sizeof(r->content_type)))
+		header_value(data, n, "Retry-After", r->retry_after,
+		    sizeof(r->retry_after));
+	return n;
+}
+
+static int
+upstream_url(struct upstream_xfer *x, const struct upstream_request *ureq)
+{
+	char	url[2048];
+	int	n;
+
+	n = snprintf(url, sizeof(url), "%s/%s%s%s", x->ux_up->up_cfg->url,
+	    ureq->label ? ureq->label : "", ureq->label ? "/" : "",
+	    est_op_name(ureq->op));
+	if (n < 0 || (size_t)n >= sizeof(url))
+		return -1;
+	return curl_easy_setopt(x->ux_easy, CURLOPT_URL, url) == CURLE_OK ?
+	    0 : -1;
+}
+
+static int
+upstream_tls_opts(CURL *e, const struct cfg_upstream *u)
+{
+	CURLcode rc = CURLE_OK;
+
+	rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	rc |= curl_easy_setopt(e, CURLOPT_SSLVERSION,
+	    (long)CURL_SSLVERSION_TLSv1_2);
+	if (u->ca_bundle != NULL)
+		rc |= curl_easy_setopt(e, CURLOPT_CAINFO, u->ca_bundle);
+	if (u->client_certificate != NULL) {
+		rc |= curl_easy_setopt(e, CURLOPT_SSLCERT,
+		    u->client_certificate);
+		rc |= curl_easy_setopt(e, CURLOPT_SSLKEY, u->client_key);
+	}
+	if (u->auth != UPSTREAM_AUTH_NONE) {
+		rc |= curl_easy_setopt(e, CURLOPT_HTTPAUTH,
+		    u->auth == UPSTREAM_AUTH_BASIC ? CURLAUTH_BASIC :
+		    CURLAUTH_DIGEST);
+		rc |= curl_easy_setopt(e, CURLOPT_USERNAME, u->username);
+		rc |= curl_easy_setopt(e, CURLOPT_PASSWORD, u->password);
+	}
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+static int
+upstream_body_opts(struct upstream_xfer *x, const struct upstream_request *ureq)
+{
+	char		 ct[256];
+	CURL		*e = x->ux_easy;
+	CURLcode	 rc = CURLE_OK;
+
+	if (ureq->body == NULL)
+		return 0;
+	/* The exact bytes the client sent, no re-encoding (RFC 7030 §4.2). */
+	if ((x->ux_request = malloc(ureq->body_len ? ureq->body_len : 1))
+	    == NULL)
+		return -1;
+	memcpy(x->ux_request, ureq->body, ureq->body_len);
+	x->ux_request_len = ureq->body_len;
+	snprintf(ct, sizeof(ct), "Content-Type: %s", ureq->content_type);
+	x->ux_headers = curl_slist_append(x->ux_headers, ct);
+	/* No "Expect: 100-continue" round trip for a few hundred bytes. */
+	x->ux_headers = curl_slist_append(x->ux_headers, "Expect:");
+	if (x->ux_headers == NULL)
+		return -1;
+	rc |= curl_easy_setopt(e, CURLOPT_POST, 1L);
+	rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->ux_request);
+	rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)x->ux_request_len);
+	rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->ux_headers);
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+static int
+upstream_easy_setup(struct upstream_xfer *x,
+    const struct upstream_request *ureq)
+{
+	const struct cfg_upstream	*u = x->ux_up->up_cfg;
+	CURL				*e = x->ux_easy;
+	CURLcode			 rc = CURLE_OK;
+
+	rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->ux_error);
+	rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
+	rc |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	    u->connect_timeout_ms);
+	rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, u->timeout_ms);
+	rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, upstream_on_body);
+	rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	rc |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, upstream_on_header);
+	rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "estrad/" ESTRAD_VERSION);
+	if (rc != CURLE_OK || upstream_url(x, ureq) == -1 ||
+	    upstream_tls_opts(e, u) == -1 || upstream_body_opts(x, ureq) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+upstream_xfer_free(struct upstream_xfer *x)
+{
+	if (x == NULL)
+		return;
+	if (x->ux_easy != NULL)
+		curl_easy_cleanup(x->ux_easy);
+	curl_slist_free_all(x->ux_headers);
+	free(x->ux_request);
+	est_reply_clear(&x->ux_reply);
+	x->ux_up->up_in_flight--;
+	free(x);
+}
+
+struct upstream_xfer *
+upstream_submit(struct upstream_ctx *ctx, const struct upstream_request *ureq,
+    struct est_reply *refusal)
+{
+	struct upstream		*up = &ctx->uc_upstreams[ureq->upstream];
+	struct upstream_xfer	*x;
+
+	if (up->up_in_flight >= up->up_cfg->max_in_flight) {
+		est_reply_error(refusal, 503, "upstream %s: %ld requests in "
+		    "flight, the most allowed; retry later", up->up_cfg->name,
+		    up->up_in_flight);
+		snprintf(refusal->retry_after, sizeof(refusal->retry_after),
+		    "%ld", up->up_cfg->retry_after);
+		return NULL;
+	}
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		goto fail;
+	x->ux_ctx = ctx;
+	x->ux_up = up;
+	up->up_in_flight++;
+	x->ux_done = ureq->done;
+	x->ux_arg = ureq->arg;
+	if ((x->ux_easy = curl_easy_init()) == NULL ||
+	    upstream_easy_setup(x, ureq) == -1 ||
+	    curl_multi_add_handle(ctx->uc_multi, x->ux_easy) != CURLM_OK)
+		goto fail;
+	return x;
+fail:
+	log_err("upstream %s: cannot set up a transfer", up->up_cfg->name);
+	upstream_xfer_free(x);
+	est_reply_error(refusal, 500, "internal error");
+	return NULL;
+}
+
+void
+upstream_cancel(struct upstream_xfer *x)
+{
+	if (x == NULL)
+		return;
+	curl_multi_remove_handle(x->ux_ctx->uc_multi, x->ux_easy);
+	upstream_xfer_free(x);
+}
+
+/* Turn a finished transfer into the client's reply. */
+static long
+upstream_result(struct upstream_xfer *x, CURLcode code)
+{
+	struct est_reply	*r = &x->ux_reply;
+	const char		*name = x->ux_up->up_cfg->name;
+	long			 status = 0;
+
+	curl_easy_getinfo(x->ux_easy, CURLINFO_RESPONSE_CODE, &status);
+	if (code == CURLE_OK && status >= 200 && status <= 599) {
+		r->status = (int)status;
+		snprintf(r->reason, sizeof(r->reason), "upstream %s answered "
+		    "%ld", name, status);
+		return status;
+	}
+	if (code == CURLE_WRITE_ERROR && x->ux_too_large) {
+		est_reply_error(r, 502, "upstream %s: answer larger than %ld "
+		    "bytes", name, x->ux_up->up_cfg->max_response_bytes);
+		return status;
+	}
+	for (size_t i = 0; i < sizeof(upstream_outcomes) /
+	    sizeof(upstream_outcomes[0]); i++)
+		if (upstream_outcomes[i].code == code) {
+			est_reply_error(r, upstream_outcomes[i].status,
+			    "%s (%s): %s", upstream_outcomes[i].what, name,
+			    x->ux_error[0] ? x->ux_error :
+			    curl_easy_strerror(code));
+			return status;
+		}
+	est_reply_error(r, 502, "upstream %s failed: %s", name,
+	    x->ux_error[0] ? x->ux_error : curl_easy_strerror(code));
+	return status;
+}
+
+static void
+upstream_check_done(struct upstream_ctx *ctx)
+{
+	CURLMsg			*msg;
+	int			 left;
+	struct upstream_xfer	*x;
+	CURLcode		 code;
+	long			 status;
+
+	while ((msg = curl_multi_info_read(ctx->uc_multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		/* Copy out of msg before remove_handle invalidates it. */
+		code = msg->data.result;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &x);
+		curl_multi_remove_handle(ctx->uc_multi, x->ux_easy);
+		status = upstream_result(x, code);
+		if (x->ux_reply.status >= 500 && status == 0)
+			log_warn("%s", x->ux_reply.reason);
+		struct est_reply reply = x->ux_reply;
+		memset(&x->ux_reply, 0, sizeof(x->ux_reply));
+		x->ux_done(x->ux_arg, &reply, status);
+		upstream_xfer_free(x);
+	}
+}
+
+/* ---- context ------------------------------------------------------------ */
+
+struct upstream_ctx *
+upstream_ctx_new(struct event_base *base, const struct config *cfg)
+{
+	struct upstream_ctx *ctx;
+
+	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
+		return NULL;
+	ctx->uc_base = base;
+	ctx->uc_n = cfg->nupstreams;
+	ctx->uc_upstreams = calloc(cfg->nupstreams + 1,
+	    sizeof(*ctx->uc_upstreams));
+	if (ctx->uc_upstreams == NULL)
+		goto fail;
+	for (size_t i = 0; i < cfg->nupstreams; i++)
+		ctx->uc_upstreams[i].up_cfg = &cfg->upstreams[i];
+	if ((ctx->uc_multi = curl_multi_init()) == NULL ||
+	    (ctx->uc_timer = evtimer_new(base, upstream_on_timer, ctx)) ==
+	    NULL)
+		goto fail;
+	curl_multi_setopt(ctx->uc_multi, CURLMOPT_SOCKETFUNCTION,
+	    upstream_socket_cb);
+	curl_multi_setopt(ctx->uc_multi, CURLMOPT_SOCKETDATA, ctx);
+	curl_multi_setopt(ctx->uc_multi, CURLMOPT_TIMERFUNCTION,
+	    upstream_timer_cb);
+	curl_multi_setopt(ctx->uc_multi, CURLMOPT_TIMERDATA, ctx);
+	return ctx;
+fail:
+	upstream_ctx_free(ctx);
+	return NULL;
+}
+
+void
+upstream_ctx_free(struct upstream_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	/* Transfers still running belong to requests being torn down,
+	 * which cancel them first; the multi handle closes the rest. */
+	if (ctx->uc_multi != NULL)
+		curl_multi_cleanup(ctx->uc_multi);
+	if (ctx->uc_timer != NULL)
+		event_free(ctx->uc_timer);
+	free(ctx->uc_upstreams);
+	free(ctx);
+}
