@@ -3,9 +3,8 @@
  * type, bounds, default), in the manner of tmux's options-table.c. The
  * same rows validate, fill defaults and feed docs/configuration.md.
  *
- * jansson gives no positions for parsed values, so a small locator walks
- * the raw text once and records the line of every key path; every problem
- * is reported as "FILE:LINE: key.path: problem", all of them in one run.
+ * Every problem is reported as "FILE:LINE: key.path: problem", all of them
+ * in one run; config_locate.c finds the lines.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -20,181 +19,12 @@
 #include <netinet/in.h>
 
 #include "estrad/config.h"
+#include "estrad/config_locate.h"
 #include "estrad/log.h"
 #include "estrad/pki.h"
 #include "estrad/router.h"
 
 #define CFG_MAX_FILE	(1024 * 1024)
-#define CFG_MAX_DEPTH	32
-
-/* ---- the locator: key path -> line in the raw text ------------------ */
-
-struct loc_entry {
-	char	*path;
-	int	 line;
-};
-
-struct locator {
-	const char	*p, *end;
-	int		 line;
-	struct loc_entry *v;
-	size_t		 n, cap;
-};
-
-static void
-loc_record(struct locator *l, const char *path, int line)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct loc_entry *v = realloc(l->v, cap * sizeof(*v));
-		if (v == NULL)
-			return;
-		l->v = v;
-		l->cap = cap;
-	}
-	if ((l->v[l->n].path = strdup(path)) == NULL)
-		return;
-	l->v[l->n++].line = line;
-}
-
-static void
-loc_ws(struct locator *l)
-{
-	for (; l->p < l->end; l->p++) {
-		if (*l->p == '\n')
-			l->line++;
-		else if (*l->p != ' ' && *l->p != '\t' && *l->p != '\r')
-			break;
-	}
-}
-
-/* Copy a JSON string (escapes kept as written, which suffices for keys). */
-static void
-loc_string(struct locator *l, char *out, size_t outlen)
-{
-	size_t n = 0;
-
-	l->p++;				/* opening quote */
-	while (l->p < l->end && *l->p != '"') {
-		if (*l->p == '\\' && l->p + 1 < l->end)
-			l->p++;
-		if (n + 1 < outlen)
-			out[n++] = *l->p;
-		l->p++;
-	}
-	if (l->p < l->end)
-		l->p++;			/* closing quote */
-	out[n] = '\0';
-}
-
-static void loc_value(struct locator *, const char *, int);
-
-static void
-loc_object(struct locator *l, const char *path, int depth)
-{
-	char key[256], child[1024];
-
-	l->p++;
-	for (;;) {
-		loc_ws(l);
-		if (l->p >= l->end || *l->p == '}')
-			break;
-		if (*l->p == ',') {
-			l->p++;
-			continue;
-		}
-		if (*l->p != '"')
-			break;		/* not JSON: jansson has said so */
-		int line = l->line;
-		loc_string(l, key, sizeof(key));
-		snprintf(child, sizeof(child), "%s%s%s", path,
-		    *path ? "." : "", key);
-		loc_record(l, child, line);
-		loc_ws(l);
-		if (l->p < l->end && *l->p == ':')
-			l->p++;
-		loc_value(l, child, depth + 1);
-	}
-	if (l->p < l->end)
-		l->p++;
-}
-
-static void
-loc_array(struct locator *l, const char *path, int depth)
-{
-	char	child[1024];
-	int	idx = 0;
-
-	l->p++;
-	for (;;) {
-		loc_ws(l);
-		if (l->p >= l->end || *l->p == ']')
-			break;
-		if (*l->p == ',') {
-			l->p++;
-			continue;
-		}
-		snprintf(child, sizeof(child), "%s[%d]", path, idx++);
-		loc_record(l, child, l->line);
-		loc_value(l, child, depth + 1);
-	}
-	if (l->p < l->end)
-		l->p++;
-}
-
-static void
-loc_value(struct locator *l, const char *path, int depth)
-{
-	char scratch[8];
-
-	loc_ws(l);
-	if (l->p >= l->end || depth > CFG_MAX_DEPTH)
-		return;
-	switch (*l->p) {
-	case '{':
-		loc_object(l, path, depth);
-		break;
-	case '[':
-		loc_array(l, path, depth);
-		break;
-	case '"':
-		loc_string(l, scratch, sizeof(scratch));
-		break;
-	default:	/* number, true, false, null */
-		while (l->p < l->end && strchr(",]} \t\r\n", *l->p) == NULL)
-			l->p++;
-	}
-}
-
-static void
-loc_free(struct locator *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i].path);
-	free(l->v);
-}
-
-/* The line of path, or of its nearest recorded ancestor, or 1. */
-static int
-loc_line(const struct locator *l, const char *path)
-{
-	char	buf[1024];
-	char	*cut;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (;;) {
-		for (size_t i = 0; i < l->n; i++)
-			if (strcmp(l->v[i].path, buf) == 0)
-				return l->v[i].line;
-		cut = strrchr(buf, '.');
-		char *br = strrchr(buf, '[');
-		if (br != NULL && (cut == NULL || br > cut))
-			cut = br;
-		if (cut == NULL)
-			return 1;
-		*cut = '\0';
-	}
-}
 
 /* ---- error collection ------------------------------------------------ */
 
@@ -450,7 +280,7 @@ field_number(struct cfg_ctx *ctx, const char *path, const struct cfg_field *f,
 	}
 	d = json_number_value(v);
 	if (d < f->min || d > f->max) {
-		cfg_err(ctx, path, "%g is out of range [%g, %g]", d, f->min,
+		cfg_err(ctx, path, "%.10g is out of range [%.10g, %.10g]", d, f->min,
 		    f->max);
 		return -1;
 	}
@@ -581,6 +411,7 @@ config_parse_address(const char *text, struct sockaddr_storage *ss,
 	char		*end;
 	long		 port;
 	size_t		 hlen;
+	int		 bracketed = 0;
 
 	if (colon == NULL || colon[1] == '\0')
 		return -1;
@@ -591,6 +422,7 @@ config_parse_address(const char *text, struct sockaddr_storage *ss,
 	if (hlen >= 2 && text[0] == '[' && text[hlen - 1] == ']') {
 		text++;
 		hlen -= 2;
+		bracketed = 1;
 	}
 	if (hlen == 0 || hlen >= sizeof(host))
 		return -1;
@@ -599,13 +431,13 @@ config_parse_address(const char *text, struct sockaddr_storage *ss,
 	memset(ss, 0, sizeof(*ss));
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+	if (!bracketed && inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons((uint16_t)port);
 		*sslen = sizeof(*s4);
 		return 0;
 	}
-	if (text[-1] == '[' && inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+	if (bracketed && inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons((uint16_t)port);
 		*sslen = sizeof(*s6);
@@ -679,6 +511,7 @@ tls_check(struct cfg_ctx *ctx)
 		nerr++;
 	}
 	sk_X509_pop_free(certs, X509_free);
+	certs = NULL;
 	EVP_PKEY_free(key);
 	if (tls->client_ca != NULL &&
 	    (certs = pki_load_certs(tls->client_ca, err, sizeof(err))) ==
@@ -1083,10 +916,7 @@ config_load(const char *path, struct config_errors *errs)
 		free(text);
 		return NULL;
 	}
-	ctx.loc.p = text;
-	ctx.loc.end = text + len;
-	ctx.loc.line = 1;
-	loc_value(&ctx.loc, "", 0);
+	loc_scan(&ctx.loc, text, len);
 	if ((ctx.cfg = calloc(1, sizeof(*ctx.cfg))) == NULL ||
 	    (ctx.cfg->path = strdup(path)) == NULL ||
 	    config_build(&ctx, root) != 0) {

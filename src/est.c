@@ -343,6 +343,12 @@ est_stage_route(struct est_req *rq, enum est_method method)
 		    router_allowed_method(r->op));
 		return -1;
 	}
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(rq->rq_http)) >
+	    (size_t)rq->rq_srv->srv_cfg->limits.max_body_bytes) {
+		est_req_fail(rq, 413, "body larger than %ld bytes",
+		    rq->rq_srv->srv_cfg->limits.max_body_bytes);
+		return -1;
+	}
 	ctype = evhttp_find_header(evhttp_request_get_input_headers(
 	    rq->rq_http), "Content-Type");
 	if (method == EST_METHOD_POST &&

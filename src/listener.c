@@ -172,7 +172,16 @@ listener_limits(struct evhttp *http, const struct cfg_limits *limits)
 	struct timeval tv;
 
 	evhttp_set_max_headers_size(http, limits->max_header_bytes);
-	evhttp_set_max_body_size(http, limits->max_body_bytes);
+	/*
+	 * est.c answers bodies over max_body_bytes with a text/plain 413 and
+	 * an access line. evhttp's own limit, at twice that, bounds the
+	 * memory a connection can hold; past it libevent 2.1 answers 413
+	 * itself, with its fixed HTML page, and est.c never sees the request.
+	 * Lingering close reads and drops the rest of such a body first, so
+	 * the client gets that answer instead of a reset mid-upload.
+	 */
+	evhttp_set_max_body_size(http, 2 * limits->max_body_bytes);
+	evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
 	/* libevent 2.1 has one inactivity timer per connection; it covers
 	 * the TLS handshake and reading the first request. est.c switches a
 	 * connection to idle_timeout once it has been answered. */

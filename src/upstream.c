@@ -373,37 +373,41 @@ upstream_cancel(struct upstream_xfer *x)
 	upstream_xfer_free(x);
 }
 
-/* Turn a finished transfer into the client's reply. */
+/*
+ * Turn a finished transfer into the client's reply. When the CA gave no
+ * answer, the client learns what kind of failure it was; the CA's address
+ * and curl's details go to the log only.
+ */
 static long
 upstream_result(struct upstream_xfer *x, CURLcode code)
 {
 	struct est_reply	*r = &x->ux_reply;
-	const char		*name = x->ux_up->up_cfg->name;
+	const struct cfg_upstream *u = x->ux_up->up_cfg;
+	const char		*what = "upstream CA failed";
 	long			 status = 0;
+	int			 client_status = 502;
 
 	curl_easy_getinfo(x->ux_easy, CURLINFO_RESPONSE_CODE, &status);
 	if (code == CURLE_OK && status >= 200 && status <= 599) {
 		r->status = (int)status;
 		snprintf(r->reason, sizeof(r->reason), "upstream %s answered "
-		    "%ld", name, status);
+		    "%ld", u->name, status);
 		return status;
 	}
-	if (code == CURLE_WRITE_ERROR && x->ux_too_large) {
-		est_reply_error(r, 502, "upstream %s: answer larger than %ld "
-		    "bytes", name, x->ux_up->up_cfg->max_response_bytes);
-		return status;
-	}
-	for (size_t i = 0; i < sizeof(upstream_outcomes) /
-	    sizeof(upstream_outcomes[0]); i++)
-		if (upstream_outcomes[i].code == code) {
-			est_reply_error(r, upstream_outcomes[i].status,
-			    "%s (%s): %s", upstream_outcomes[i].what, name,
-			    x->ux_error[0] ? x->ux_error :
-			    curl_easy_strerror(code));
-			return status;
-		}
-	est_reply_error(r, 502, "upstream %s failed: %s", name,
+	if (code == CURLE_WRITE_ERROR && x->ux_too_large)
+		what = "upstream CA answer too large";
+	else
+		for (size_t i = 0; i < sizeof(upstream_outcomes) /
+		    sizeof(upstream_outcomes[0]); i++)
+			if (upstream_outcomes[i].code == code) {
+				what = upstream_outcomes[i].what;
+				client_status = upstream_outcomes[i].status;
+				break;
+			}
+	log_warn("upstream %s: %s: %s", u->name, what,
+	    x->ux_too_large ? "over max_response_bytes" :
 	    x->ux_error[0] ? x->ux_error : curl_easy_strerror(code));
+	est_reply_error(r, client_status, "%s", what);
 	return status;
 }
 
@@ -424,8 +428,6 @@ upstream_check_done(struct upstream_ctx *ctx)
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &x);
 		curl_multi_remove_handle(ctx->uc_multi, x->ux_easy);
 		status = upstream_result(x, code);
-		if (x->ux_reply.status >= 500 && status == 0)
-			log_warn("%s", x->ux_reply.reason);
 		struct est_reply reply = x->ux_reply;
 		memset(&x->ux_reply, 0, sizeof(x->ux_reply));
 		x->ux_done(x->ux_arg, &reply, status);

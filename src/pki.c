@@ -1,0 +1,174 @@
+/*
+ * pki: certificates and private keys from PEM files. It owns one promise:
+ * every failure comes back as a single line an operator can act on, naming
+ * the file and giving the system's or OpenSSL's reason ("cannot open
+ * /x/y.pem: No such file or directory"). The OpenSSL error queue is left
+ * empty on return, so a later log_ssl_errors() does not report stale
+ * errors. Blocking reads: start-up and reload only.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "estrad/pki.h"
+
+/* OpenSSL's reason for the most recent error, then an empty queue. */
+static const char *
+pki_ssl_reason(void)
+{
+	const char *r = ERR_reason_error_string(ERR_peek_last_error());
+
+	ERR_clear_error();
+	return r != NULL ? r : "unknown error";
+}
+
+/*
+ * Open path for reading as a BIO. A directory opens fine with fopen() and
+ * only fails later with a confusing PEM error, so refuse anything but a
+ * regular file here.
+ */
+static BIO *
+pki_open(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	FILE *fp;
+	BIO *bio;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "cannot open %s: %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(fp), &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		fclose(fp);
+		return NULL;
+	}
+	if ((bio = BIO_new_fp(fp, BIO_CLOSE)) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, pki_ssl_reason());
+		fclose(fp);
+	}
+	return bio;
+}
+
+/* 1 if the queued error only says the PEM reader found no more blocks. */
+static int
+pki_pem_eof(void)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	return e == 0 || (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+	    ERR_GET_REASON(e) == PEM_R_NO_START_LINE);
+}
+
+STACK_OF(X509) *
+pki_load_certs(const char *path, char *err, size_t errlen)
+{
+	STACK_OF(X509) *certs = NULL;
+	BIO *bio;
+	X509 *x;
+
+	ERR_clear_error();
+	if ((bio = pki_open(path, err, errlen)) == NULL)
+		return NULL;
+	if ((certs = sk_X509_new_null()) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, pki_ssl_reason());
+		goto fail;
+	}
+	/* Other PEM blocks (a key next to the certificate) are skipped. */
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (!sk_X509_push(certs, x)) {
+			X509_free(x);
+			snprintf(err, errlen, "%s: %s", path,
+			    pki_ssl_reason());
+			goto fail;
+		}
+	}
+	if (!pki_pem_eof()) {
+		snprintf(err, errlen, "%s: bad certificate #%d: %s", path,
+		    sk_X509_num(certs) + 1, pki_ssl_reason());
+		goto fail;
+	}
+	ERR_clear_error();
+	if (sk_X509_num(certs) == 0) {
+		snprintf(err, errlen, "%s: no certificate found", path);
+		goto fail;
+	}
+	BIO_free(bio);
+	return certs;
+fail:
+	sk_X509_pop_free(certs, X509_free);
+	BIO_free(bio);
+	return NULL;
+}
+
+/*
+ * Refuse encrypted keys instead of letting OpenSSL's default callback
+ * prompt on a terminal a daemon does not have.
+ */
+static int
+pki_no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	return -1;
+}
+
+/*
+ * OpenSSL 3's decoders say "unsupported" for a file with no key in it and
+ * "bad password read" for an encrypted one; say what they mean.
+ */
+static const char *
+pki_key_reason(void)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+	    ERR_GET_REASON(e) == PEM_R_BAD_PASSWORD_READ) {
+		ERR_clear_error();
+		return "encrypted, and only unencrypted keys are supported";
+	}
+	if (ERR_GET_LIB(e) == ERR_LIB_OSSL_DECODER &&
+	    ERR_GET_REASON(e) == ERR_R_UNSUPPORTED) {
+		ERR_clear_error();
+		return "no private key in the file";
+	}
+	return pki_ssl_reason();
+}
+
+EVP_PKEY *
+pki_load_key(const char *path, char *err, size_t errlen)
+{
+	EVP_PKEY *key;
+	BIO *bio;
+
+	ERR_clear_error();
+	if ((bio = pki_open(path, err, errlen)) == NULL)
+		return NULL;
+	key = PEM_read_bio_PrivateKey(bio, NULL, pki_no_passphrase, NULL);
+	if (key == NULL)
+		snprintf(err, errlen, "%s: not a PEM private key: %s", path,
+		    pki_key_reason());
+	BIO_free(bio);
+	return key;
+}
+
+int
+pki_key_matches_cert(EVP_PKEY *key, X509 *cert)
+{
+	EVP_PKEY *pub;
+	int ok;
+
+	if (key == NULL || cert == NULL ||
+	    (pub = X509_get0_pubkey(cert)) == NULL) {
+		ERR_clear_error();
+		return 0;
+	}
+	/* 0 differs, -1 other key type, -2 cannot compare: all "no". */
+	ok = EVP_PKEY_eq(pub, key) == 1;
+	ERR_clear_error();
+	return ok;
+}

@@ -1,0 +1,430 @@
+# shellcheck shell=bash
+#
+# lib.sh: helpers for the estrad integration cases. Each case is a small
+# bash script that sources this file, talks to the lab started by the
+# "integration_lab_up" fixture (tests/lab up) over real TLS with curl and
+# the openssl CLI, and ends in pass, fail or skip.
+#
+# Environment (set by tests/integration/CMakeLists.txt):
+#   LAB_DIR        the lab directory; its lab.env is sourced here
+#   WORK_ROOT      parent of the per-case work directories
+#   ESTRAD_BIN     the daemon (lab.env also carries it)
+#   SILENT_SERVER  tests/tools/silent_server
+#   TEST_DATA      tests/data
+#
+# Each case gets a fresh $WORK. It is removed when the case passes and kept
+# (with every log the case started) when it fails; a failure prints the
+# tails of the daemon logs involved.
+
+# Variables set here are read by the cases that source this file.
+# shellcheck disable=SC2034
+
+set -uo pipefail
+
+T_NAME=$(basename "$0" .sh)
+: "${LAB_DIR:?LAB_DIR is not set (run through ctest, or export it)}"
+if [ ! -f "$LAB_DIR/lab.env" ]; then
+	echo "FAIL [$T_NAME]: no $LAB_DIR/lab.env: did 'tests/lab up $LAB_DIR' run?" >&2
+	exit 1
+fi
+# shellcheck disable=SC1091
+. "$LAB_DIR/lab.env"
+WORK=${WORK_ROOT:-$LAB_DIR/../work}/$T_NAME
+rm -rf "$WORK"
+mkdir -p "$WORK"
+
+T_OK=0
+T_PIDS=()			# processes this case started, stopped on exit
+T_LOGS=("$PROXY_LOG" "$CA_LOG")	# logs shown on failure
+T_CURL_TIMEOUT=${T_CURL_TIMEOUT:-15}
+SANITIZER_RE='ERROR: (Address|Leak)Sanitizer|runtime error:'
+
+# ------------------------------------------------------------ outcome
+
+t_cleanup() {
+	local pid log san=0
+	for pid in "${T_PIDS[@]}"; do
+		stop_pid "$pid"
+	done
+	# A sanitizer build reports at exit: the daemons this case started
+	# must leave no report (the lab's own are checked by "lab down").
+	for log in "${T_LOGS[@]:2}"; do
+		if grep -qE "$SANITIZER_RE" "$log" 2>/dev/null; then
+			echo "FAIL [$T_NAME]: sanitizer report in $log:" >&2
+			grep -m 5 -E "$SANITIZER_RE" "$log" >&2
+			T_OK=0 san=1
+		fi
+	done
+	if [ "$T_OK" = 1 ]; then
+		rm -rf "$WORK"
+	else
+		echo "[$T_NAME] work files and logs kept in $WORK" >&2
+	fi
+	[ "$san" = 0 ] || exit 1
+}
+trap t_cleanup EXIT
+
+note() {
+	echo "[$T_NAME] $*"
+}
+
+show_logs() {
+	local log
+	for log in "${T_LOGS[@]}"; do
+		[ -f "$log" ] || continue
+		echo "---- tail of $log ----" >&2
+		tail -n 25 "$log" >&2
+	done
+	echo "----" >&2
+}
+
+# fail MESSAGE: the case failed; show why and the daemon logs.
+fail() {
+	echo "FAIL [$T_NAME]: $*" >&2
+	show_logs
+	exit 1
+}
+
+# skip MESSAGE: the case cannot run here (ctest SKIP_RETURN_CODE 77).
+skip() {
+	echo "SKIP [$T_NAME]: $*"
+	T_OK=1
+	exit 77
+}
+
+pass() {
+	T_OK=1
+	echo "PASS [$T_NAME]"
+	exit 0
+}
+
+now_ms() {
+	date +%s%3N
+}
+
+# ------------------------------------------------------------ HTTP
+
+# req NAME METHOD URL [curl args...]
+# Makes one request with curl, trusting the lab root. The body lands in
+# $WORK/NAME.body, the response headers in $WORK/NAME.hdr, curl's errors in
+# $WORK/NAME.err; sets STATUS (000 if no HTTP answer), BODY, HDR, ELAPSED_MS.
+req() {
+	local name=$1 method=$2 url=$3 t0
+	shift 3
+	BODY=$WORK/$name.body
+	HDR=$WORK/$name.hdr
+	t0=$(now_ms)
+	STATUS=$(curl -sS -g --max-time "$T_CURL_TIMEOUT" --cacert "$TRUST" \
+	    -X "$method" -D "$HDR" -o "$BODY" -w '%{http_code}' "$@" "$url" \
+	    2>"$WORK/$name.err")
+	ELAPSED_MS=$(($(now_ms) - t0))
+	[ -n "$STATUS" ] || STATUS=000
+	[ -f "$BODY" ] || : >"$BODY"
+	[ -f "$HDR" ] || : >"$HDR"
+}
+
+# post_csr NAME URL FILE [curl args...]: POST FILE as application/pkcs10.
+post_csr() {
+	local name=$1 url=$2 file=$3
+	shift 3
+	req "$name" POST "$url" -H 'Content-Type: application/pkcs10' \
+	    --data-binary "@$file" "$@"
+}
+
+# check_status EXPECTED: the last req answered EXPECTED.
+check_status() {
+	if [ "$STATUS" != "$1" ]; then
+		fail "$(basename "$BODY" .body): expected HTTP $1, got $STATUS;" \
+		    "curl: $(head -c 300 "${BODY%.body}.err")" \
+		    "body: $(head -c 300 "$BODY")"
+	fi
+}
+
+# header NAME [HDRFILE]: value of the (last) response header NAME, CR removed.
+header() {
+	grep -i "^$1:" "${2:-$HDR}" | tail -n 1 | sed 's/^[^:]*:[[:space:]]*//' |
+	    tr -d '\r'
+}
+
+has_header() {
+	grep -qi "^$1:" "${2:-$HDR}"
+}
+
+# check_header NAME VALUE: exact value.
+check_header() {
+	local v
+	has_header "$1" || fail "$(basename "$HDR"): no $1 header"
+	v=$(header "$1")
+	[ "$v" = "$2" ] || fail "$(basename "$HDR"): $1 is '$v', expected '$2'"
+}
+
+# check_framing: Content-Length present and right, no chunked encoding
+# (RFC 8951 interop: some clients need Content-Length).
+check_framing() {
+	local cl size
+	has_header Content-Length || fail "$(basename "$HDR"): no Content-Length"
+	! has_header Transfer-Encoding ||
+	    fail "$(basename "$HDR"): Transfer-Encoding: $(header Transfer-Encoding)"
+	cl=$(header Content-Length)
+	size=$(stat -c %s "$BODY")
+	[ "$cl" = "$size" ] ||
+	    fail "$(basename "$HDR"): Content-Length $cl but $size body bytes"
+}
+
+# check_error STATUS PHRASE: a text/plain one-line error containing PHRASE.
+check_error() {
+	local ct lines
+	check_status "$1"
+	ct=$(header Content-Type)
+	case $ct in
+	text/plain | "text/plain;"*) ;;
+	*) fail "$(basename "$BODY" .body): HTTP $1 with Content-Type '$ct', not text/plain" ;;
+	esac
+	[ -s "$BODY" ] || fail "$(basename "$BODY" .body): HTTP $1 with an empty body"
+	lines=$(tr -d '\r' <"$BODY" | sed '/^$/d' | wc -l)
+	[ "$lines" -le 1 ] ||
+	    fail "$(basename "$BODY" .body): error body has $lines lines: $(head -c 300 "$BODY")"
+	if [ -n "${2:-}" ] && ! grep -qiF -- "$2" "$BODY"; then
+		fail "$(basename "$BODY" .body): reason '$(head -c 200 "$BODY")' lacks '$2'"
+	fi
+	check_framing
+}
+
+# ------------------------------------------------------------ PKI
+
+# make_csr NAME [SUBJECT] [SAN]: a fresh EC P-256 key $WORK/NAME.key and a
+# CSR for it: $WORK/NAME.der (DER), NAME.b64 (one line, base64 -w0),
+# NAME.pem (PEM), NAME.pub (its public key, PEM).
+make_csr() {
+	local name=$1 subj=${2:-/CN=lab-device} san=${3:-}
+	local args=()
+	[ -n "$san" ] && args=(-addext "subjectAltName=$san")
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+	    -out "$WORK/$name.key" 2>/dev/null || fail "genpkey $name"
+	openssl req -new -key "$WORK/$name.key" -subj "$subj" "${args[@]}" \
+	    -config /dev/null -sha256 -outform DER -out "$WORK/$name.der" ||
+	    fail "openssl req $name"
+	base64 -w0 "$WORK/$name.der" >"$WORK/$name.b64"
+	openssl req -inform DER -in "$WORK/$name.der" -out "$WORK/$name.pem"
+	openssl req -inform DER -in "$WORK/$name.der" -pubkey -noout \
+	    >"$WORK/$name.pub" || fail "req -pubkey $name"
+}
+
+# split_certs FILE PREFIX: each PEM certificate of FILE to PREFIX.N.pem;
+# prints the count.
+split_certs() {
+	awk -v p="$2" '
+	    /-----BEGIN CERTIFICATE-----/ { n++; f = p "." n ".pem" }
+	    f { print > f }
+	    /-----END CERTIFICATE-----/ { close(f); f = "" }
+	    END { print n + 0 }' "$1"
+}
+
+# p7_certs BODYFILE OUT: decode a base64 certs-only PKCS#7 into PEM
+# certificates in OUT; prints the count.
+p7_certs() {
+	tr -d '\r' <"$1" | base64 -d >"$2.p7.der" 2>/dev/null ||
+	    fail "$(basename "$1"): body is not base64"
+	openssl pkcs7 -inform DER -in "$2.p7.der" -print_certs -out "$2" \
+	    2>"$2.err" || fail "$(basename "$1"): not a PKCS#7: $(head -c 300 "$2.err")"
+	grep -c -- '-----BEGIN CERTIFICATE-----' "$2"
+}
+
+fingerprint() {
+	openssl x509 -in "$1" -noout -fingerprint -sha256
+}
+
+# check_issued NAME CSRNAME ISSUER_PEM: the last response ($BODY) is a
+# certs-only PKCS#7 holding exactly one certificate, for CSRNAME's public
+# key, issued by ISSUER_PEM and verifying to the lab root. Leaves the
+# certificate in $WORK/NAME.cert.pem.
+check_issued() {
+	local name=$1 csr=$2 issuer=$3 n out
+	n=$(p7_certs "$BODY" "$WORK/$name.certs.pem")
+	[ "$n" = 1 ] || fail "$name: PKCS#7 holds $n certificates, expected 1"
+	cp "$WORK/$name.certs.pem" "$WORK/$name.cert.pem"
+	openssl x509 -in "$WORK/$name.cert.pem" -pubkey -noout \
+	    >"$WORK/$name.cert.pub" || fail "$name: cannot read the certificate"
+	cmp -s "$WORK/$name.cert.pub" "$WORK/$csr.pub" ||
+	    fail "$name: the certificate's public key is not the CSR's"
+	out=$(openssl verify -CAfile "$ROOT_CERT" -untrusted "$issuer" \
+	    "$WORK/$name.cert.pem" 2>&1) ||
+	    fail "$name: openssl verify against $(basename "$issuer"): $out"
+	[ "$(openssl x509 -in "$WORK/$name.cert.pem" -noout -issuer -nameopt RFC2253)" = \
+	    "$(openssl x509 -in "$issuer" -noout -subject -nameopt RFC2253 | sed 's/^subject/issuer/')" ] ||
+	    fail "$name: issuer is $(openssl x509 -in "$WORK/$name.cert.pem" -noout -issuer)"
+}
+
+# enroll_ok NAME URL FILE CSRNAME ISSUER [curl args]: POST, expect 200 and a
+# certificate for CSRNAME from ISSUER.
+enroll_ok() {
+	local name=$1 url=$2 file=$3 csr=$4 issuer=$5
+	shift 5
+	post_csr "$name" "$url" "$file" "$@"
+	check_status 200
+	check_issued "$name" "$csr" "$issuer"
+}
+
+# ------------------------------------------------------------ daemons
+
+# log_port LOG HOSTRE: the port of the first "listening on HOST:PORT" line
+# whose HOST matches the sed regex HOSTRE.
+log_port() {
+	sed -n "s/.*listening on $2:\([0-9][0-9]*\).*/\1/p" "$1" 2>/dev/null |
+	    head -n 1
+}
+
+# wait_log_port PID LOG HOSTRE: wait (5 s) for the port; prints it.
+wait_log_port() {
+	local pid=$1 log=$2 re=$3 port i
+	for ((i = 0; i < 50; i++)); do
+		port=$(log_port "$log" "$re")
+		[ -n "$port" ] && { echo "$port"; return 0; }
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_estrad NAME CONFIG: start an extra daemon (stopped when the case
+# ends); sets XPID, XLOG and XPORT (its 127.0.0.1 port), XURL (its
+# https://127.0.0.1:XPORT/.well-known/est).
+start_estrad() {
+	local name=$1 cfg=$2
+	XLOG=$WORK/$name.log
+	setsid "$ESTRAD_BIN" -c "$cfg" </dev/null >"$XLOG" 2>&1 &
+	XPID=$!
+	T_PIDS+=("$XPID")
+	T_LOGS+=("$XLOG")
+	XPORT=$(wait_log_port "$XPID" "$XLOG" '127\.0\.0\.1') ||
+	    fail "$name: estrad -c $cfg did not log 'listening on 127.0.0.1:PORT'"
+	XURL=https://127.0.0.1:$XPORT/.well-known/est
+}
+
+# running PID: alive and not a zombie.
+running() {
+	kill -0 "$1" 2>/dev/null &&
+	    [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+# stop_pid PID: TERM and wait (1.5 s), then KILL; reap it if it is ours.
+stop_pid() {
+	local i
+	kill -TERM "$1" 2>/dev/null || return 0
+	for ((i = 0; i < 30; i++)); do
+		running "$1" || break
+		sleep 0.05
+	done
+	running "$1" && kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null || true
+}
+
+# check_alive PID WHAT
+check_alive() {
+	running "$1" || fail "$2 (pid $1) is not running any more"
+}
+
+# proxy_config FILE: a proxy config like the lab's, built from variables:
+#   P_URL        the upstream "ca" base URL (default: the lab CA)
+#   P_TIMEOUT, P_CONNECT_TIMEOUT, P_MAX_IN_FLIGHT, P_RETRY_AFTER
+#   P_READ_TIMEOUT, P_IDLE_TIMEOUT (limits)
+#   P_LISTEN     JSON array of listen addresses (default ["127.0.0.1:0"])
+#   P_LABELS     extra JSON members for "labels" (default none)
+# A second upstream "lab" always points at the lab's CA, and label "real"
+# routes to it, so a case can check a daemon whose "ca" is broken.
+proxy_config() {
+	local labels='"real": { "upstream": "lab" }'
+	local listen='["127.0.0.1:0"]'
+	[ -n "${P_LISTEN:-}" ] && listen=$P_LISTEN
+	[ -n "${P_LABELS:-}" ] && labels="$labels, $P_LABELS"
+	cat >"$1" <<EOF
+{
+  "log_level": "info",
+  "listen": $listen,
+  "tls": {
+    "certificate": "$PROXY_SERVER_CERT",
+    "key": "$PROXY_SERVER_KEY",
+    "client_ca": "$ROOT_CERT",
+    "client_verify_depth": 4
+  },
+  "limits": {
+    "max_header_bytes": 8192,
+    "max_body_bytes": 65536,
+    "read_timeout": ${P_READ_TIMEOUT:-30},
+    "idle_timeout": ${P_IDLE_TIMEOUT:-60}
+  },
+  "upstreams": {
+    "ca": {
+      "url": "${P_URL:-$CA_URL}",
+      "ca_bundle": "$ROOT_CERT",
+      "client_certificate": "$RA_CERT",
+      "client_key": "$RA_KEY",
+      "connect_timeout": ${P_CONNECT_TIMEOUT:-5},
+      "timeout": ${P_TIMEOUT:-30},
+      "max_in_flight": ${P_MAX_IN_FLIGHT:-64},
+      "retry_after": ${P_RETRY_AFTER:-5}
+    },
+    "lab": {
+      "url": "$CA_URL",
+      "ca_bundle": "$ROOT_CERT",
+      "client_certificate": "$RA_CERT",
+      "client_key": "$RA_KEY",
+      "connect_timeout": 5,
+      "timeout": 30,
+      "max_in_flight": 64,
+      "retry_after": 5
+    }
+  },
+  "default": { "upstream": "ca" },
+  "labels": { $labels }
+}
+EOF
+}
+
+# start_silent: start tests/tools/silent_server; sets SILENT_PID,
+# SILENT_PORT, SILENT_URL and SILENT_LOG ("accepted N" / "closed N").
+start_silent() {
+	local i
+	[ -x "${SILENT_SERVER:-}" ] || fail "no silent_server binary (SILENT_SERVER='${SILENT_SERVER:-}')"
+	SILENT_LOG=$WORK/silent.log
+	"$SILENT_SERVER" >"$WORK/silent.port" 2>"$SILENT_LOG" </dev/null &
+	SILENT_PID=$!
+	T_PIDS+=("$SILENT_PID")
+	for ((i = 0; i < 50; i++)); do
+		SILENT_PORT=$(head -n 1 "$WORK/silent.port")
+		[ -n "$SILENT_PORT" ] && break
+		sleep 0.1
+	done
+	[ -n "$SILENT_PORT" ] || fail "silent_server printed no port"
+	SILENT_URL=https://127.0.0.1:$SILENT_PORT/.well-known/est
+}
+
+# wait_grep SECONDS FILE PATTERN: until FILE has a line matching PATTERN.
+wait_grep() {
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		grep -q -- "$3" "$2" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Is the proxy still fine? The lab proxy answers cacerts and runs.
+check_proxy_healthy() {
+	check_alive "$PROXY_PID" "the lab proxy"
+	req health GET "$EST_URL/cacerts"
+	check_status 200
+}
+
+# listen_port PID: the TCP port PID listens on (IPv4), from /proc (no ss).
+listen_port() {
+	local inodes hex
+	inodes=$(ls -l "/proc/$1/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | tr '\n' ' ')
+	[ -n "$inodes" ] || return 1
+	hex=$(awk -v inodes=" $inodes" '
+	    NR > 1 && $4 == "0A" && index(inodes, " " $10 " ") {
+		split($2, a, ":"); print a[2]; exit
+	    }' /proc/net/tcp 2>/dev/null)
+	[ -n "$hex" ] || return 1
+	echo $((16#$hex))
+}

@@ -1,0 +1,377 @@
+/*
+ * Config loader tests: one row per mistake an operator can make, each
+ * checked against the exact "FILE:LINE: key.path: problem" line.
+ * Certificates and keys are made here, in a temporary directory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "estrad/config.h"
+
+static char dir[] = "/tmp/estrad-test-config-XXXXXX";
+
+static EVP_PKEY *
+write_key(const char *name)
+{
+	char		 path[256];
+	EVP_PKEY	*key = EVP_EC_gen("P-256");
+	FILE		*fp;
+
+	assert_non_null(key);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(fp = fopen(path, "w"));
+	assert_int_equal(PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL,
+	    NULL), 1);
+	fclose(fp);
+	return key;
+}
+
+static void
+write_cert(const char *name, EVP_PKEY *key)
+{
+	char		 path[256];
+	X509		*x = X509_new();
+	X509_NAME	*n = X509_get_subject_name(x);
+	FILE		*fp;
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"test", -1, -1, 0);
+	X509_set_issuer_name(x, n);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(fp = fopen(path, "w"));
+	PEM_write_X509(fp, x);
+	fclose(fp);
+	X509_free(x);
+}
+
+static int
+setup(void **state)
+{
+	EVP_PKEY	*key, *other;
+	FILE		*fp;
+	char		 path[256];
+
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	key = write_key("key.pem");
+	other = write_key("other.key");
+	write_cert("cert.pem", key);
+	snprintf(path, sizeof(path), "%s/junk.pem", dir);
+	fp = fopen(path, "w");
+	fputs("this is not PEM\n", fp);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/password", dir);
+	fp = fopen(path, "w");
+	fputs("s3cret\n", fp);
+	fclose(fp);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(other);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Write text with every "@D@" replaced by dir; returns the file's path. */
+static const char *
+write_config(const char *text)
+{
+	static char	 path[256];
+	FILE		*fp;
+
+	snprintf(path, sizeof(path), "%s/estrad.json", dir);
+	assert_non_null(fp = fopen(path, "w"));
+	for (const char *p = text; *p; p++) {
+		if (strncmp(p, "@D@", 3) == 0) {
+			fputs(dir, fp);
+			p += 2;
+		} else
+			fputc(*p, fp);
+	}
+	fclose(fp);
+	return path;
+}
+
+#define TLS_OK \
+	"  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\"},\n"
+#define LOCAL_OK \
+	"  \"local_cas\": {\"lab\": {\"certificate\": \"@D@/cert.pem\", " \
+	"\"key\": \"@D@/key.pem\"}},\n"
+#define LISTEN_OK	"  \"listen\": [\"127.0.0.1:0\"],\n"
+#define ROUTE_OK	"  \"default\": {\"local_ca\": \"lab\"}\n"
+
+struct config_case {
+	const char	*name;
+	const char	*text;
+	const char	*want;	/* the first error, after "FILE:"; @D@ = dir */
+	size_t		 nerr;
+};
+
+static const struct config_case cases[] = {
+	{ "unknown top-level key",
+	  "{\n" LISTEN_OK "  \"bogus\": 1,\n" TLS_OK LOCAL_OK ROUTE_OK "}\n",
+	  "3: bogus: unknown key", 1 },
+	{ "unknown nested key",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"limits\": {\n    \"max_body\": 5\n  },\n" ROUTE_OK "}\n",
+	  "6: limits.max_body: unknown key", 1 },
+	{ "listen not an array",
+	  "{\n  \"listen\": \"127.0.0.1:8443\",\n" TLS_OK LOCAL_OK ROUTE_OK "}\n",
+	  "2: listen: must be a non-empty array of \"host:port\" strings", 1 },
+	{ "listen bad address",
+	  "{\n  \"listen\": [\"127.0.0.1:0\",\n   \"localhost:99999\"],\n"
+	  TLS_OK LOCAL_OK ROUTE_OK "}\n",
+	  "3: listen[1]: must be \"address:port\" (\"[v6address]:port\" for "
+	  "IPv6)", 1 },
+	{ "listen missing",
+	  "{\n" TLS_OK LOCAL_OK ROUTE_OK "}\n",
+	  "1: listen: is required (e.g. [\"127.0.0.1:8443\"])", 1 },
+	{ "integer out of range",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"limits\": {\"max_body_bytes\": 10},\n" ROUTE_OK "}\n",
+	  "5: limits.max_body_bytes: 10 is out of range [1024, 16777216]", 1 },
+	{ "integer given as a string",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"limits\": {\"max_header_bytes\": \"8192\"},\n" ROUTE_OK "}\n",
+	  "5: limits.max_header_bytes: must be an integer, not a string", 1 },
+	{ "seconds given as a string",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"limits\": {\"read_timeout\": \"30\"},\n" ROUTE_OK "}\n",
+	  "5: limits.read_timeout: must be a number of seconds, not a string",
+	  1 },
+	{ "seconds out of range",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"limits\": {\"idle_timeout\": 0},\n" ROUTE_OK "}\n",
+	  "5: limits.idle_timeout: 0 is out of range [0.1, 86400]", 1 },
+	{ "tls missing",
+	  "{\n" LISTEN_OK LOCAL_OK ROUTE_OK "}\n",
+	  "1: tls: is required (certificate and key)", 1 },
+	{ "tls key missing",
+	  "{\n" LISTEN_OK "  \"tls\": {\"certificate\": \"@D@/cert.pem\"},\n"
+	  LOCAL_OK ROUTE_OK "}\n",
+	  "3: tls.key: is required", 1 },
+	{ "tls key file missing",
+	  "{\n" LISTEN_OK "  \"tls\": {\"certificate\": \"@D@/cert.pem\",\n"
+	  "          \"key\": \"@D@/nokey.pem\"},\n" LOCAL_OK ROUTE_OK "}\n",
+	  "4: tls.key: cannot read @D@/nokey.pem: No such file or directory",
+	  1 },
+	{ "tls key does not match",
+	  "{\n" LISTEN_OK "  \"tls\": {\"certificate\": \"@D@/cert.pem\",\n"
+	  "          \"key\": \"@D@/other.key\"},\n" LOCAL_OK ROUTE_OK "}\n",
+	  "4: tls.key: @D@/other.key does not match the certificate in "
+	  "@D@/cert.pem", 1 },
+	{ "wrong type for a path",
+	  "{\n" LISTEN_OK "  \"tls\": {\"certificate\": 7, \"key\": "
+	  "\"@D@/key.pem\"},\n" LOCAL_OK ROUTE_OK "}\n",
+	  "3: tls.certificate: must be a non-empty string, not an integer", 1 },
+	{ "upstream not https",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"upstreams\": {\n    \"ca\": {\"url\": \"http://ca/.well-known/est\"}\n"
+	  "  },\n  \"default\": {\"upstream\": \"ca\"}\n}\n",
+	  "5: upstreams.ca.url: must be an https:// URL", 1 },
+	{ "upstream url required",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"upstreams\": {\n    \"ca\": {\"timeout\": 3}\n"
+	  "  },\n  \"default\": {\"upstream\": \"ca\"}\n}\n",
+	  "5: upstreams.ca.url: is required", 1 },
+	{ "client certificate without key",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"upstreams\": {\"ca\": {\"url\": \"https://ca/.well-known/est\",\n"
+	  "    \"client_certificate\": \"@D@/cert.pem\"}},\n"
+	  "  \"default\": {\"upstream\": \"ca\"}\n}\n",
+	  "4: upstreams.ca.client_key: is required with client_certificate",
+	  1 },
+	{ "upstream auth without credentials",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"upstreams\": {\"ca\": {\"url\": \"https://ca/.well-known/est\",\n"
+	  "    \"auth\": \"basic\"}},\n"
+	  "  \"default\": {\"upstream\": \"ca\"}\n}\n",
+	  "5: upstreams.ca.auth: basic needs username and password_file", 1 },
+	{ "upstream auth unknown",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"upstreams\": {\"ca\": {\"url\": \"https://ca/.well-known/est\",\n"
+	  "    \"auth\": \"ntlm\"}},\n"
+	  "  \"default\": {\"upstream\": \"ca\"}\n}\n",
+	  "5: upstreams.ca.auth: must be one of none, basic, digest", 1 },
+	{ "route to an unknown upstream",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"default\": {\"upstream\": \"nope\"}\n}\n",
+	  "5: default.upstream: no upstream named \"nope\" in upstreams", 1 },
+	{ "route with two backends",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"labels\": {\n    \"east\": {\"upstream\": \"x\", \"local_ca\": "
+	  "\"lab\"}\n  }\n}\n",
+	  "6: labels.east: needs exactly one of \"upstream\" or \"local_ca\"",
+	  1 },
+	{ "operation name as a label",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"labels\": {\n    \"cacerts\": {\"local_ca\": \"lab\"}\n  }\n}\n",
+	  "6: labels.cacerts: not a valid CA label (1-64 of A-Z a-z 0-9 - . _ ~, "
+	  "not an EST operation name)", 1 },
+	{ "no route at all",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK "  \"log_level\": \"info\"\n}\n",
+	  "1: labels: no route: set \"default\" or at least one label", 1 },
+	{ "bad log level",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK "  \"log_level\": \"loud\",\n"
+	  ROUTE_OK "}\n",
+	  "5: log_level: must be one of error, warn, info, debug", 1 },
+	{ "JSON syntax error",
+	  "{\n" LISTEN_OK TLS_OK "  \"x\": [1, 2,,]\n}\n",
+	  "4: -: JSON syntax: unexpected token near ','", 1 },
+	{ "duplicate key",
+	  "{\n" LISTEN_OK LISTEN_OK TLS_OK LOCAL_OK ROUTE_OK "}\n",
+	  "3: -: JSON syntax: duplicate object key near '\"listen\"'", 1 },
+	{ "several errors in one run",
+	  "{\n" LISTEN_OK "  \"a\": 1,\n  \"b\": 2,\n" TLS_OK LOCAL_OK
+	  ROUTE_OK "}\n",
+	  "3: a: unknown key", 2 },
+};
+
+/* Expand "@D@" in want. */
+static void
+expand(char *out, size_t outlen, const char *want)
+{
+	size_t n = 0;
+
+	for (const char *p = want; *p && n + 1 < outlen; p++) {
+		if (strncmp(p, "@D@", 3) == 0) {
+			n += (size_t)snprintf(out + n, outlen - n, "%s", dir);
+			p += 2;
+		} else
+			out[n++] = *p;
+	}
+	out[n] = '\0';
+}
+
+static void
+test_errors(void **state)
+{
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct config_case *c = &cases[i];
+		struct config_errors	 errs = { NULL, 0 };
+		const char		*path = write_config(c->text);
+		char			 want[1024], full[1200];
+		struct config		*cfg;
+
+		print_message("case: %s\n", c->name);
+		cfg = config_load(path, &errs);
+		assert_null(cfg);
+		expand(want, sizeof(want), c->want);
+		snprintf(full, sizeof(full), "%s:%s", path, want);
+		assert_true(errs.n >= 1);
+		assert_string_equal(errs.lines[0], full);
+		assert_int_equal(errs.n, c->nerr);
+		config_errors_clear(&errs);
+	}
+}
+
+static void
+test_valid_and_defaults(void **state)
+{
+	struct config_errors	 errs = { NULL, 0 };
+	const char		*path = write_config("{\n"
+	    "  \"listen\": [\"127.0.0.1:0\", \"[::1]:8443\"],\n" TLS_OK LOCAL_OK
+	    "  \"upstreams\": {\"ca\": {\"url\": \"https://ca:8443/.well-known/est\",\n"
+	    "    \"auth\": \"digest\", \"username\": \"ra\",\n"
+	    "    \"password_file\": \"@D@/password\", \"timeout\": 2.5}},\n"
+	    "  \"labels\": {\"east\": {\"upstream\": \"ca\", "
+	    "\"upstream_label\": \"branch\"},\n"
+	    "             \"lab\": {\"local_ca\": \"lab\"}},\n" ROUTE_OK "}\n");
+	struct config		*cfg = config_load(path, &errs);
+	const struct cfg_route	*r;
+
+	for (size_t i = 0; i < errs.n; i++)
+		print_message("unexpected: %s\n", errs.lines[i]);
+	assert_non_null(cfg);
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(cfg->nlisten, 2);
+	assert_string_equal(cfg->log_level, "info");
+	assert_int_equal(cfg->limits.max_body_bytes, 65536);
+	assert_int_equal(cfg->limits.max_header_bytes, 8192);
+	assert_int_equal(cfg->limits.read_timeout_ms, 30000);
+	assert_int_equal(cfg->limits.idle_timeout_ms, 60000);
+	assert_int_equal(cfg->tls.client_verify_depth, 4);
+	assert_int_equal(cfg->upstreams[0].timeout_ms, 2500);
+	assert_int_equal(cfg->upstreams[0].connect_timeout_ms, 5000);
+	assert_int_equal(cfg->upstreams[0].max_in_flight, 64);
+	assert_int_equal(cfg->upstreams[0].auth, UPSTREAM_AUTH_DIGEST);
+	assert_string_equal(cfg->upstreams[0].password, "s3cret");
+	assert_int_equal(cfg->local_cas[0].validity_days, 365);
+	assert_non_null(r = config_route(cfg, "east"));
+	assert_int_equal(r->backend, ROUTE_BACKEND_UPSTREAM);
+	assert_string_equal(r->upstream_label, "branch");
+	assert_non_null(r = config_route(cfg, NULL));
+	assert_int_equal(r->backend, ROUTE_BACKEND_LOCAL_CA);
+	assert_null(config_route(cfg, "west"));
+	config_free(cfg);
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct config_errors errs = { NULL, 0 };
+
+	assert_null(config_load("/nonexistent/estrad.json", &errs));
+	assert_int_equal(errs.n, 1);
+	assert_string_equal(errs.lines[0], "/nonexistent/estrad.json:0: -: "
+	    "cannot open: No such file or directory");
+	config_errors_clear(&errs);
+}
+
+static void
+test_parse_address(void **state)
+{
+	static const struct {
+		const char	*text;
+		int		 ok;
+	} rows[] = {
+		{ "127.0.0.1:0", 1 }, { "0.0.0.0:8443", 1 }, { "[::1]:443", 1 },
+		{ "[::]:65535", 1 }, { "::1:443", 0 }, { "127.0.0.1", 0 },
+		{ "127.0.0.1:", 0 }, { "127.0.0.1:65536", 0 },
+		{ "127.0.0.1:-1", 0 }, { "localhost:443", 0 },
+		{ "[127.0.0.1]:443", 0 }, { ":443", 0 }, { "1.2.3.4:44x", 0 },
+	};
+	struct sockaddr_storage	ss;
+	socklen_t		len;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		print_message("address %s\n", rows[i].text);
+		assert_int_equal(config_parse_address(rows[i].text, &ss, &len),
+		    rows[i].ok ? 0 : -1);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_valid_and_defaults),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_parse_address),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
