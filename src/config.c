@@ -885,12 +885,12 @@ config_build(struct cfg_ctx *ctx, const json_t *root)
 		int n = section_load(ctx, v, "tls", tls_fields, &cfg->tls);
 		nerr += n ? n : tls_check(ctx);
 	}
-	if ((v = object_at(ctx, root, "", "limits", &nerr)) != NULL)
-		nerr += section_load(ctx, v, "limits", limits_fields,
-		    &cfg->limits);
-	else
-		nerr += section_load(ctx, json_object(), "limits",
-		    limits_fields, &cfg->limits);
+	/* An absent "limits" is an empty one: every default applies. */
+	json_t *empty = json_object();
+	if ((v = object_at(ctx, root, "", "limits", &nerr)) == NULL)
+		v = empty;
+	nerr += section_load(ctx, v, "limits", limits_fields, &cfg->limits);
+	json_decref(empty);
 	nerr += upstreams_load(ctx, root);
 	nerr += local_cas_load(ctx, root);
 	nerr += routes_load(ctx, root);
