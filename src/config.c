@@ -651,64 +651,66 @@ localca_check(struct cfg_ctx *ctx, const char *path, struct cfg_localca *ca)
 	return nerr + certs_check(ctx, cp, ca->chain);
 }
 
-static int
-upstreams_load(struct cfg_ctx *ctx, const json_t *root)
-{
-	const json_t	*obj, *v;
-	const char	*name;
-	char		 cp[1024];
-	int		 nerr = 0;
-	struct config	*cfg = ctx->cfg;
+/*
+ * Sections that are objects of named entries ("upstreams", "local_cas"):
+ * each entry is loaded against the same field table, then checked as a
+ * whole once its own fields are sound.
+ */
+struct named_section {
+	const char		*key;
+	const struct cfg_field	*fields;
+	size_t			 entry_size;
+	size_t			 name_offset;
+	int			(*check)(struct cfg_ctx *, const char *, void *);
+};
 
-	if ((obj = object_at(ctx, root, "", "upstreams", &nerr)) == NULL)
-		return nerr;
-	cfg->upstreams = calloc(json_object_size(obj) + 1, sizeof(*cfg->upstreams));
-	if (cfg->upstreams == NULL)
-		return 1;
-	json_object_foreach((json_t *)obj, name, v) {
-		struct cfg_upstream *u = &cfg->upstreams[cfg->nupstreams++];
-		child_path(cp, sizeof(cp), "upstreams", name);
-		u->name = strdup(name);
-		if (!json_is_object(v)) {
-			cfg_err(ctx, cp, "must be an object");
-			nerr++;
-			continue;
-		}
-		int n = section_load(ctx, v, cp, upstream_fields, u);
-		nerr += n;
-		if (n == 0)
-			nerr += upstream_check(ctx, cp, u);
-	}
-	return nerr;
+static int
+upstream_check_entry(struct cfg_ctx *ctx, const char *path, void *entry)
+{
+	return upstream_check(ctx, path, entry);
 }
 
 static int
-local_cas_load(struct cfg_ctx *ctx, const json_t *root)
+localca_check_entry(struct cfg_ctx *ctx, const char *path, void *entry)
+{
+	return localca_check(ctx, path, entry);
+}
+
+static const struct named_section upstreams_section = {
+	"upstreams", upstream_fields, sizeof(struct cfg_upstream),
+	offsetof(struct cfg_upstream, name), upstream_check_entry
+};
+static const struct named_section local_cas_section = {
+	"local_cas", localca_fields, sizeof(struct cfg_localca),
+	offsetof(struct cfg_localca, name), localca_check_entry
+};
+
+/* Fill *entries (calloc'd, owned by the config) and *n from root[key]. */
+static int
+named_section_load(struct cfg_ctx *ctx, const json_t *root,
+    const struct named_section *ns, void **entries, size_t *n)
 {
 	const json_t	*obj, *v;
 	const char	*name;
 	char		 cp[1024];
 	int		 nerr = 0;
-	struct config	*cfg = ctx->cfg;
 
-	if ((obj = object_at(ctx, root, "", "local_cas", &nerr)) == NULL)
+	if ((obj = object_at(ctx, root, "", ns->key, &nerr)) == NULL)
 		return nerr;
-	cfg->local_cas = calloc(json_object_size(obj) + 1, sizeof(*cfg->local_cas));
-	if (cfg->local_cas == NULL)
+	if ((*entries = calloc(json_object_size(obj) + 1, ns->entry_size)) ==
+	    NULL)
 		return 1;
 	json_object_foreach((json_t *)obj, name, v) {
-		struct cfg_localca *ca = &cfg->local_cas[cfg->nlocal_cas++];
-		child_path(cp, sizeof(cp), "local_cas", name);
-		ca->name = strdup(name);
+		char *entry = (char *)*entries + (*n)++ * ns->entry_size;
+		child_path(cp, sizeof(cp), ns->key, name);
+		*(char **)(entry + ns->name_offset) = strdup(name);
 		if (!json_is_object(v)) {
 			cfg_err(ctx, cp, "must be an object");
 			nerr++;
 			continue;
 		}
-		int n = section_load(ctx, v, cp, localca_fields, ca);
-		nerr += n;
-		if (n == 0)
-			nerr += localca_check(ctx, cp, ca);
+		int nfield = section_load(ctx, v, cp, ns->fields, entry);
+		nerr += nfield ? nfield : ns->check(ctx, cp, entry);
 	}
 	return nerr;
 }
@@ -861,10 +863,44 @@ file_slurp(const char *path, size_t *len, char *err, size_t errlen)
 }
 
 static int
+tls_load(struct cfg_ctx *ctx, const json_t *root)
+{
+	const json_t	*v;
+	int		 nerr = 0;
+
+	if (json_object_get(root, "tls") == NULL) {
+		cfg_err(ctx, "tls", "is required (certificate and key)");
+		return 1;
+	}
+	if ((v = object_at(ctx, root, "", "tls", &nerr)) == NULL)
+		return nerr;
+	nerr = section_load(ctx, v, "tls", tls_fields, &ctx->cfg->tls);
+	return nerr ? nerr : tls_check(ctx);
+}
+
+static int
+limits_load(struct cfg_ctx *ctx, const json_t *root)
+{
+	const json_t	*v;
+	json_t		*empty;
+	int		 nerr = 0;
+
+	/* An absent "limits" is an empty one: every default applies. */
+	if ((empty = json_object()) == NULL)
+		return 1;
+	if ((v = object_at(ctx, root, "", "limits", &nerr)) == NULL)
+		v = empty;
+	nerr += section_load(ctx, v, "limits", limits_fields,
+	    &ctx->cfg->limits);
+	json_decref(empty);
+	return nerr;
+}
+
+static int
 config_build(struct cfg_ctx *ctx, const json_t *root)
 {
 	struct config	*cfg = ctx->cfg;
-	const json_t	*v;
+	void		*entries = NULL;
 	int		 nerr;
 
 	if (!json_is_object(root)) {
@@ -878,23 +914,16 @@ config_build(struct cfg_ctx *ctx, const json_t *root)
 		nerr++;
 	}
 	nerr += listen_load(ctx, root);
-	if ((v = object_at(ctx, root, "", "tls", &nerr)) == NULL && nerr == 0) {
-		cfg_err(ctx, "tls", "is required (certificate and key)");
-		nerr++;
-	} else if (v != NULL) {
-		int n = section_load(ctx, v, "tls", tls_fields, &cfg->tls);
-		nerr += n ? n : tls_check(ctx);
-	}
-	/* An absent "limits" is an empty one: every default applies. */
-	json_t *empty = json_object();
-	if ((v = object_at(ctx, root, "", "limits", &nerr)) == NULL)
-		v = empty;
-	nerr += section_load(ctx, v, "limits", limits_fields, &cfg->limits);
-	json_decref(empty);
-	nerr += upstreams_load(ctx, root);
-	nerr += local_cas_load(ctx, root);
-	nerr += routes_load(ctx, root);
-	return nerr;
+	nerr += tls_load(ctx, root);
+	nerr += limits_load(ctx, root);
+	nerr += named_section_load(ctx, root, &upstreams_section, &entries,
+	    &cfg->nupstreams);
+	cfg->upstreams = entries;
+	entries = NULL;
+	nerr += named_section_load(ctx, root, &local_cas_section, &entries,
+	    &cfg->nlocal_cas);
+	cfg->local_cas = entries;
+	return nerr + routes_load(ctx, root);
 }
 
 struct config *

@@ -243,6 +243,12 @@ static const struct config_case cases[] = {
 	{ "duplicate key",
 	  "{\n" LISTEN_OK LISTEN_OK TLS_OK LOCAL_OK ROUTE_OK "}\n",
 	  "3: -: JSON syntax: duplicate object key near '\"listen\"'", 1 },
+	{ "tls missing among other errors",
+	  "{\n" LISTEN_OK "  \"zz\": 1,\n" LOCAL_OK ROUTE_OK "}\n",
+	  "3: zz: unknown key", 2 },
+	{ "tls not an object",
+	  "{\n" LISTEN_OK "  \"tls\": [],\n" LOCAL_OK ROUTE_OK "}\n",
+	  "3: tls: must be an object, not an array", 1 },
 	{ "several errors in one run",
 	  "{\n" LISTEN_OK "  \"a\": 1,\n  \"b\": 2,\n" TLS_OK LOCAL_OK
 	  ROUTE_OK "}\n",
