@@ -330,6 +330,9 @@ check_alive() {
 #   P_READ_TIMEOUT, P_IDLE_TIMEOUT (limits)
 #   P_LISTEN     JSON array of listen addresses (default ["127.0.0.1:0"])
 #   P_LABELS     extra JSON members for "labels" (default none)
+#   P_UPSTREAM_EXTRA  extra JSON members for the upstream "ca", e.g.
+#                '"auth": "basic", "username": "u", "password_file": "/f"'
+#                (default none)
 # A second upstream "lab" always points at the lab's CA, and label "real"
 # routes to it, so a case can check a daemon whose "ca" is broken.
 proxy_config() {
@@ -362,7 +365,7 @@ proxy_config() {
       "connect_timeout": ${P_CONNECT_TIMEOUT:-5},
       "timeout": ${P_TIMEOUT:-30},
       "max_in_flight": ${P_MAX_IN_FLIGHT:-64},
-      "retry_after": ${P_RETRY_AFTER:-5}
+      "retry_after": ${P_RETRY_AFTER:-5}${P_UPSTREAM_EXTRA:+, $P_UPSTREAM_EXTRA}
     },
     "lab": {
       "url": "$CA_URL",
@@ -427,4 +430,65 @@ listen_port() {
 	    }' /proc/net/tcp 2>/dev/null)
 	[ -n "$hex" ] || return 1
 	echo $((16#$hex))
+}
+
+# start_recorder NAME ANSWER [UNTIL]: a recording CA for one connection
+# (openssl s_server with the lab CA's server certificate, demanding a client
+# certificate that verifies to the lab root). The bytes it receives land in
+# $WORK/NAME.rec, its diagnostics in $WORK/NAME.err. Once the request is in
+# (a line containing the fixed string UNTIL; by default the empty line that
+# ends the headers, which is the whole of a GET) it sends the file ANSWER
+# as it is, then holds the connection until "recorder_done NAME" (or 15 s).
+# Sets REC_PID, REC_PORT, REC_URL (https://127.0.0.1:REC_PORT/.well-known/est)
+# and REC_FILE.
+start_recorder() {
+	local name=$1 answer=$2 until=${3:-} i
+	REC_FILE=$WORK/$name.rec
+	: >"$REC_FILE"
+	{
+		for ((i = 0; i < 100; i++)); do
+			if [ -n "$until" ]; then
+				grep -qF -- "$until" "$REC_FILE" && break
+			else
+				grep -qx $'\r' "$REC_FILE" && break
+			fi
+			sleep 0.1
+		done
+		cat "$answer"
+		# Hold stdin open (EOF would end s_server) until the case is done.
+		for ((i = 0; i < 150; i++)); do
+			[ -e "$WORK/$name.done" ] && break
+			sleep 0.1
+		done
+	} 2>/dev/null | openssl s_server -accept 127.0.0.1:0 -naccept 1 -quiet \
+	    -cert "$PKI_DIR/ca-server.pem" -cert_chain "$ISSUING_CERT" \
+	    -key "$PKI_DIR/ca-server.key" -Verify 3 -CAfile "$ROOT_CERT" \
+	    >"$REC_FILE" 2>"$WORK/$name.err" &
+	REC_PID=$!
+	T_PIDS+=("$REC_PID")
+	T_LOGS+=("$WORK/$name.err")
+	REC_PORT=
+	for ((i = 0; i < 50; i++)); do
+		REC_PORT=$(listen_port "$REC_PID")
+		[ -n "$REC_PORT" ] && break
+		sleep 0.1
+	done
+	[ -n "$REC_PORT" ] || fail "cannot find the recording CA $name's port in /proc"
+	REC_URL=https://127.0.0.1:$REC_PORT/.well-known/est
+}
+
+# recorder_done NAME: let the recording CA NAME end its connection.
+recorder_done() {
+	: >"$WORK/$1.done"
+}
+
+# recorded_request NAME: split what the recording CA NAME received into
+# $WORK/NAME.up.hdr (request line and headers, CRLF kept) and
+# $WORK/NAME.up.body.
+recorded_request() {
+	local rec=$WORK/$1.rec end
+	end=$(grep -n -m1 $'^\r$' "$rec" | cut -d: -f1)
+	[ -n "$end" ] || fail "$1: no end of headers in the recorded request: $(head -c 300 "$rec")"
+	head -n "$end" "$rec" >"$WORK/$1.up.hdr"
+	tail -n +"$((end + 1))" "$rec" >"$WORK/$1.up.body"
 }
