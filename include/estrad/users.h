@@ -1,0 +1,43 @@
+/*
+ * users: the user files. Digest users in Apache htdigest format
+ * (user:realm:HA1), Basic users in htpasswd format with bcrypt or
+ * SHA-512-crypt hashes. Loading reads files (start-up and SIGHUP only);
+ * lookups are pure. Basic verification is deliberately slow (that is what
+ * bcrypt is for): run it on a worker, never on the event loop.
+ */
+#ifndef ESTRAD_USERS_H
+#define ESTRAD_USERS_H
+
+#include <stddef.h>
+
+#include "estrad/digest.h"
+
+struct users;
+
+/*
+ * Load an htdigest file. A line's HA1 of 32 hex digits is MD5, of 64 is
+ * SHA-256 (`printf '%s' user:realm:password | sha256sum`); one user may
+ * have one of each. Blank lines and lines starting with '#' are skipped.
+ * NULL with "FILE:LINE: problem" in err on any bad line.
+ */
+struct users *users_load_htdigest(const char *path, char *err, size_t errlen);
+/* The stored HA1 hex for (user, realm) and alg's hash, or NULL. */
+const char *users_digest_ha1(const struct users *u, const char *user,
+    const char *realm, enum digest_alg alg);
+
+/*
+ * Load an htpasswd file (user:hash). Only bcrypt ($2a$, $2b$, $2y$) and
+ * SHA-512-crypt ($6$) hashes are accepted; anything else (MD5-crypt,
+ * SHA-1, crypt(3) DES, plain text) is an error naming the line.
+ */
+struct users *users_load_htpasswd(const char *path, char *err, size_t errlen);
+/* The stored hash for user, or NULL. */
+const char *users_basic_hash(const struct users *u, const char *user);
+/* 1 if password matches hash (libcrypt, constant-time compare), else 0.
+ * Slow and thread-safe: for a worker thread. */
+int users_basic_verify(const char *hash, const char *password);
+
+size_t users_count(const struct users *u);
+void users_free(struct users *u);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * config_schema: validate a JSON object against a table of fields and
+ * report every problem as "FILE:LINE: key.path: problem" (the line comes
+ * from config_locate). In the manner of tmux's options-table.c: the same
+ * rows validate, fill defaults and document.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "estrad/config_schema.h"
+
+static void
+cfg_verr(struct config_errors *errs, const char *file, int line,
+    const char *path, const char *fmt, va_list ap)
+{
+	char	 msg[768], *out;
+	char	**lines;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (asprintf(&out, "%s:%d: %s: %s", file, line,
+	    *path ? path : "-", msg) == -1)
+		return;
+	if ((lines = realloc(errs->lines, (errs->n + 1) * sizeof(*lines)))
+	    == NULL) {
+		free(out);
+		return;
+	}
+	errs->lines = lines;
+	errs->lines[errs->n++] = out;
+}
+
+void
+cfg_err(struct cfg_ctx *ctx, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cfg_verr(ctx->errs, ctx->file, loc_line(&ctx->loc, path), path, fmt,
+	    ap);
+	va_end(ap);
+}
+
+/* For problems whose line is known without the locator. */
+void
+cfg_err_line(struct cfg_ctx *ctx, int line, const char *path,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cfg_verr(ctx->errs, ctx->file, line, path, fmt, ap);
+	va_end(ap);
+}
+
+void
+config_errors_clear(struct config_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		free(errs->lines[i]);
+	free(errs->lines);
+	errs->lines = NULL;
+	errs->n = 0;
+}
+
+/* ---- schema tables --------------------------------------------------- */
+
+const char *
+json_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:	return "an object";
+	case JSON_ARRAY:	return "an array";
+	case JSON_STRING:	return "a string";
+	case JSON_INTEGER:	return "an integer";
+	case JSON_REAL:		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:	return "a boolean";
+	default:		return "null";
+	}
+}
+
+void
+child_path(char *out, size_t outlen, const char *path, const char *key)
+{
+	/* A path cut at 1 KiB still points the operator at the spot. */
+	if (snprintf(out, outlen, "%s%s%s", path, *path ? "." : "", key) < 0)
+		out[0] = '\0';
+}
+
+static int
+field_file(struct cfg_ctx *ctx, const char *path, const char *file)
+{
+	FILE *fp;
+
+	if ((fp = fopen(file, "r")) == NULL) {
+		cfg_err(ctx, path, "cannot read %s: %s", file, strerror(errno));
+		return -1;
+	}
+	fclose(fp);
+	return 0;
+}
+
+static int
+field_enum(struct cfg_ctx *ctx, const char *path, const struct cfg_field *f,
+    const json_t *v, int *out)
+{
+	char	allowed[256] = "";
+
+	if (json_is_string(v))
+		for (int i = 0; f->names[i] != NULL; i++)
+			if (strcmp(json_string_value(v), f->names[i]) == 0) {
+				*out = i;
+				return 0;
+			}
+	for (int i = 0; f->names[i] != NULL; i++) {
+		strncat(allowed, i ? ", " : "", sizeof(allowed) -
+		    strlen(allowed) - 1);
+		strncat(allowed, f->names[i], sizeof(allowed) -
+		    strlen(allowed) - 1);
+	}
+	cfg_err(ctx, path, "must be one of %s", allowed);
+	return -1;
+}
+
+static int
+field_number(struct cfg_ctx *ctx, const char *path, const struct cfg_field *f,
+    const json_t *v, void *slot)
+{
+	double d;
+
+	if (f->type == CFG_LONG && !json_is_integer(v)) {
+		cfg_err(ctx, path, "must be an integer, not %s",
+		    json_type_name(v));
+		return -1;
+	}
+	if (!json_is_number(v)) {
+		cfg_err(ctx, path, "must be a number of seconds, not %s",
+		    json_type_name(v));
+		return -1;
+	}
+	d = json_number_value(v);
+	if (d < f->min || d > f->max) {
+		cfg_err(ctx, path, "%.10g is out of range [%.10g, %.10g]", d, f->min,
+		    f->max);
+		return -1;
+	}
+	*(long *)slot = f->type == CFG_LONG ? (long)d : (long)(d * 1000.0);
+	return 0;
+}
+
+static int
+field_default(const struct cfg_field *f, void *slot)
+{
+	switch (f->type) {
+	case CFG_STRING:
+		if (f->dflt_str != NULL &&
+		    (*(char **)slot = strdup(f->dflt_str)) == NULL)
+			return -1;
+		return 0;
+	case CFG_LONG:
+		*(long *)slot = (long)f->dflt;
+		return 0;
+	case CFG_SECONDS:
+		*(long *)slot = (long)(f->dflt * 1000.0);
+		return 0;
+	case CFG_ENUM:
+		*(int *)slot = (int)f->dflt;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+field_load(struct cfg_ctx *ctx, const char *path, const struct cfg_field *f,
+    const json_t *v, void *slot)
+{
+	switch (f->type) {
+	case CFG_STRING:
+	case CFG_FILE:
+		if (!json_is_string(v) || json_string_length(v) == 0) {
+			cfg_err(ctx, path, "must be a non-empty string, not %s",
+			    json_is_string(v) ? "empty" : json_type_name(v));
+			return -1;
+		}
+		if ((*(char **)slot = strdup(json_string_value(v))) == NULL)
+			return -1;
+		return f->type == CFG_FILE ?
+		    field_file(ctx, path, json_string_value(v)) : 0;
+	case CFG_LONG:
+	case CFG_SECONDS:
+		return field_number(ctx, path, f, v, slot);
+	case CFG_ENUM:
+		return field_enum(ctx, path, f, v, (int *)slot);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Fill base from obj per fields: unknown keys, missing required keys,
+ * types and ranges are errors. Returns 0 or the number of errors.
+ */
+int
+section_load(struct cfg_ctx *ctx, const json_t *obj, const char *path,
+    const struct cfg_field *fields, void *base)
+{
+	const char		*key;
+	const json_t		*v;
+	const struct cfg_field	*f;
+	char			 cp[1024];
+	int			 nerr = 0;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		for (f = fields; f->key != NULL; f++)
+			if (strcmp(f->key, key) == 0)
+				break;
+		if (f->key == NULL) {
+			child_path(cp, sizeof(cp), path, key);
+			cfg_err(ctx, cp, "unknown key");
+			nerr++;
+		}
+	}
+	for (f = fields; f->key != NULL; f++) {
+		void *slot = (char *)base + f->offset;
+		if (f->type == CFG_CUSTOM)
+			continue;
+		child_path(cp, sizeof(cp), path, f->key);
+		if ((v = json_object_get(obj, f->key)) == NULL) {
+			if (f->required) {
+				cfg_err(ctx, cp, "is required");
+				nerr++;
+			} else if (field_default(f, slot) == -1)
+				nerr++;
+			continue;
+		}
+		if (field_load(ctx, cp, f, v, slot) == -1)
+			nerr++;
+	}
+	return nerr;
+}
+
+/* An object at obj[key], or NULL (missing: NULL without error). */
+const json_t *
+object_at(struct cfg_ctx *ctx, const json_t *obj, const char *path,
+    const char *key, int *nerr)
+{
+	const json_t	*v = json_object_get(obj, key);
+	char		 cp[1024];
+
+	if (v == NULL || json_is_object(v))
+		return v;
+	child_path(cp, sizeof(cp), path, key);
+	cfg_err(ctx, cp, "must be an object, not %s", json_type_name(v));
+	(*nerr)++;
+	return NULL;
+}
