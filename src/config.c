@@ -36,6 +36,7 @@ static const struct cfg_field top_fields[] = {
 	F_STR(struct config, "log_level", log_level, 0, "info"),
 	F_CUSTOM("listen"),
 	F_CUSTOM("tls"),
+	F_CUSTOM("auth"),
 	F_CUSTOM("limits"),
 	F_CUSTOM("upstreams"),
 	F_CUSTOM("local_cas"),
@@ -48,8 +49,27 @@ static const struct cfg_field tls_fields[] = {
 	F_FILE(struct cfg_tls, "certificate", certificate, 1),
 	F_FILE(struct cfg_tls, "key", key, 1),
 	F_FILE(struct cfg_tls, "client_ca", client_ca, 0),
+	F_FILE(struct cfg_tls, "client_crl", client_crl, 0),
 	F_LONG(struct cfg_tls, "client_verify_depth", client_verify_depth,
 	    1, 16, 4),
+	F_END
+};
+
+static const struct cfg_field auth_fields[] = {
+	F_STR(struct cfg_auth, "realm", realm, 0, "estrealm"),
+	F_FILE(struct cfg_auth, "nonce_secret_file", nonce_secret_file, 0),
+	F_LONG(struct cfg_auth, "nonce_lifetime", nonce_lifetime, 10, 86400,
+	    300),
+	F_LONG(struct cfg_auth, "replay_slots", replay_slots, 16, 1048576,
+	    16384),
+	F_FILE(struct cfg_auth, "digest_users", digest_users, 0),
+	F_FILE(struct cfg_auth, "basic_users", basic_users, 0),
+	F_LONG(struct cfg_auth, "basic_workers", basic_workers, 1, 64, 2),
+	F_LONG(struct cfg_auth, "max_failures", max_failures, 1, 1000000, 10),
+	F_LONG(struct cfg_auth, "failure_window", failure_window, 1, 86400,
+	    60),
+	F_LONG(struct cfg_auth, "failure_slots", failure_slots, 16, 1048576,
+	    16384),
 	F_END
 };
 
@@ -105,6 +125,7 @@ static const struct cfg_field route_fields[] = {
 	F_STR(struct route_raw, "upstream", upstream, 0, NULL),
 	F_STR(struct route_raw, "local_ca", local_ca, 0, NULL),
 	F_STR(struct route_raw, "upstream_label", upstream_label, 0, NULL),
+	F_CUSTOM("auth"),
 	F_END
 };
 
@@ -197,6 +218,27 @@ listen_load(struct cfg_ctx *ctx, const json_t *root)
 }
 
 static int
+crl_check(struct cfg_ctx *ctx)
+{
+	const struct cfg_tls	*tls = &ctx->cfg->tls;
+	STACK_OF(X509_CRL)	*crls;
+	char			 err[512];
+
+	if (tls->client_crl == NULL)
+		return 0;
+	if (tls->client_ca == NULL) {
+		cfg_err(ctx, "tls.client_crl", "needs tls.client_ca");
+		return 1;
+	}
+	if ((crls = pki_load_crls(tls->client_crl, err, sizeof(err))) == NULL) {
+		cfg_err(ctx, "tls.client_crl", "%s", err);
+		return 1;
+	}
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	return 0;
+}
+
+static int
 tls_check(struct cfg_ctx *ctx)
 {
 	struct cfg_tls	*tls = &ctx->cfg->tls;
@@ -232,7 +274,7 @@ tls_check(struct cfg_ctx *ctx)
 		nerr++;
 	}
 	sk_X509_pop_free(certs, X509_free);
-	return nerr;
+	return nerr + crl_check(ctx);
 }
 
 /* A certificate and key pair named by two keys of one section. */
@@ -481,6 +523,120 @@ route_resolve(struct cfg_ctx *ctx, const char *path, struct route_raw *raw,
 	return 0;
 }
 
+static const char *const auth_method_names[AUTH_METHOD_MAX + 1] = {
+	"digest", "basic", "cert", NULL
+};
+
+/*
+ * Who may do what, by default: cacerts and csrattrs are open (RFC 7030
+ * §4.1.1, §4.5.1); enrollment by Digest or a client certificate;
+ * re-enrollment only with the certificate being renewed (§3.3.2). Basic
+ * is never on unless a route lists it.
+ */
+static const unsigned auth_defaults[EST_OP_MAX] = {
+	[EST_OP_CACERTS] = 0,
+	[EST_OP_CSRATTRS] = 0,
+	[EST_OP_SIMPLEENROLL] = AUTH_BIT(AUTH_METHOD_DIGEST) |
+	    AUTH_BIT(AUTH_METHOD_CERT),
+	[EST_OP_SIMPLEREENROLL] = AUTH_BIT(AUTH_METHOD_CERT),
+	[EST_OP_SERVERKEYGEN] = AUTH_BIT(AUTH_METHOD_DIGEST) |
+	    AUTH_BIT(AUTH_METHOD_CERT),
+	[EST_OP_FULLCMC] = AUTH_BIT(AUTH_METHOD_DIGEST) |
+	    AUTH_BIT(AUTH_METHOD_CERT),
+};
+
+static const char *const auth_method_needs[AUTH_METHOD_MAX] = {
+	"auth.digest_users", "auth.basic_users", "tls.client_ca"
+};
+
+/* The methods this configuration can verify at all. */
+static unsigned
+auth_usable(const struct config *cfg)
+{
+	return (cfg->auth.digest_users ? AUTH_BIT(AUTH_METHOD_DIGEST) : 0) |
+	    (cfg->auth.basic_users ? AUTH_BIT(AUTH_METHOD_BASIC) : 0) |
+	    (cfg->tls.client_ca ? AUTH_BIT(AUTH_METHOD_CERT) : 0);
+}
+
+/* One "op": ["digest", "cert"] entry; returns its bits or -1. */
+static long
+auth_list_load(struct cfg_ctx *ctx, const char *path, const json_t *list)
+{
+	const json_t	*m;
+	size_t		 i;
+	unsigned	 bits = 0, usable = auth_usable(ctx->cfg);
+	int		 k;
+
+	if (!json_is_array(list)) {
+		cfg_err(ctx, path, "must be an array of methods (digest, "
+		    "basic, cert); [] leaves the operation open");
+		return -1;
+	}
+	json_array_foreach(list, i, m) {
+		for (k = 0; k < AUTH_METHOD_MAX; k++)
+			if (json_is_string(m) && strcmp(json_string_value(m),
+			    auth_method_names[k]) == 0)
+				break;
+		if (k == AUTH_METHOD_MAX) {
+			cfg_err(ctx, path, "unknown method (digest, basic, "
+			    "cert)");
+			return -1;
+		}
+		if (!(usable & AUTH_BIT(k))) {
+			cfg_err(ctx, path, "%s needs %s", auth_method_names[k],
+			    auth_method_needs[k]);
+			return -1;
+		}
+		bits |= AUTH_BIT(k);
+	}
+	return bits;
+}
+
+static int
+route_auth_load(struct cfg_ctx *ctx, const char *path, const json_t *route,
+    struct cfg_route *r)
+{
+	const json_t	*obj, *list;
+	const char	*key;
+	char		 cp[1024], ops[128] = "";
+	int		 nerr = 0, explicit[EST_OP_MAX] = { 0 };
+	unsigned	 usable = auth_usable(ctx->cfg);
+
+	for (int op = 0; op < EST_OP_MAX; op++)
+		r->auth[op] = auth_defaults[op] & usable;
+	if ((obj = object_at(ctx, route, path, "auth", &nerr)) != NULL)
+		json_object_foreach((json_t *)obj, key, list) {
+			enum est_op op = est_op_from_name(key, strlen(key));
+			char ap[1024];
+			child_path(ap, sizeof(ap), path, "auth");
+			child_path(cp, sizeof(cp), ap, key);
+			if (op == EST_OP_MAX) {
+				cfg_err(ctx, cp, "not an EST operation");
+				nerr++;
+				continue;
+			}
+			long bits = auth_list_load(ctx, cp, list);
+			if (bits < 0) {
+				nerr++;
+				continue;
+			}
+			r->auth[op] = (unsigned)bits;
+			explicit[op] = 1;
+		}
+	for (int op = 0; op < EST_OP_MAX; op++)
+		if (!explicit[op] && auth_defaults[op] && !r->auth[op])
+			snprintf(ops + strlen(ops), sizeof(ops) - strlen(ops),
+			    "%s%s", *ops ? ", " : "", est_op_name(op));
+	/* Derived from other keys: only worth saying once those are sound. */
+	if (nerr == 0 && *ops && ctx->errs->n == 0) {
+		cfg_err(ctx, path, "%s would admit no client: set "
+		    "auth.digest_users or tls.client_ca, or list the methods "
+		    "in \"auth\"", ops);
+		nerr++;
+	}
+	return nerr;
+}
+
 static int
 route_load(struct cfg_ctx *ctx, const char *path, const char *label,
     const json_t *v)
@@ -497,12 +653,18 @@ route_load(struct cfg_ctx *ctx, const char *path, const char *label,
 	nerr = section_load(ctx, v, path, route_fields, &raw);
 	if (nerr == 0)
 		nerr = route_resolve(ctx, path, &raw, r);
+	if (nerr == 0)
+		nerr = route_auth_load(ctx, path, v, r);
 	if (nerr == 0 && label != NULL && (r->label = strdup(label)) == NULL)
 		nerr = 1;
 	if (nerr == 0)
 		cfg->nroutes++;
-	else
+	else {
+		/* The slot is reused by the next route: leave it clean. */
 		free(r->upstream_label);
+		free(r->label);
+		memset(r, 0, sizeof(*r));
+	}
 	free(raw.upstream);
 	free(raw.local_ca);
 	free(raw.upstream_label);
@@ -574,6 +736,57 @@ file_slurp(const char *path, size_t *len, char *err, size_t errlen)
 	return buf;
 }
 
+/* The nonce secret: at least 32 bytes of the file, kept, wiped on free. */
+static int
+nonce_secret_read(struct cfg_ctx *ctx, struct cfg_auth *a)
+{
+	unsigned char	 buf[256];
+	size_t		 n;
+	FILE		*fp;
+
+	if ((fp = fopen(a->nonce_secret_file, "r")) == NULL)
+		return 1;	/* already reported by the field check */
+	n = fread(buf, 1, sizeof(buf), fp);
+	fclose(fp);
+	if (n < 32) {
+		cfg_err(ctx, "auth.nonce_secret_file", "%s holds %zu bytes; at "
+		    "least 32 are needed (head -c 32 /dev/urandom > FILE)",
+		    a->nonce_secret_file, n);
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return 1;
+	}
+	if ((a->nonce_secret = malloc(n)) != NULL) {
+		memcpy(a->nonce_secret, buf, n);
+		a->nonce_secret_len = n;
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return a->nonce_secret == NULL;
+}
+
+static int
+auth_load(struct cfg_ctx *ctx, const json_t *root)
+{
+	struct cfg_auth	*a = &ctx->cfg->auth;
+	const json_t	*v;
+	json_t		*empty;
+	int		 nerr = 0;
+
+	if ((empty = json_object()) == NULL)
+		return 1;
+	if ((v = object_at(ctx, root, "", "auth", &nerr)) == NULL)
+		v = empty;
+	nerr += section_load(ctx, v, "auth", auth_fields, a);
+	json_decref(empty);
+	/* The realm is sent inside a quoted-string (RFC 7616 §3.3). */
+	if (a->realm != NULL && strpbrk(a->realm, "\"\\") != NULL) {
+		cfg_err(ctx, "auth.realm", "must not contain '\"' or '\\'");
+		nerr++;
+	}
+	if (nerr == 0 && a->nonce_secret_file != NULL)
+		nerr += nonce_secret_read(ctx, a);
+	return nerr;
+}
+
 static int
 tls_load(struct cfg_ctx *ctx, const json_t *root)
 {
@@ -627,6 +840,7 @@ config_build(struct cfg_ctx *ctx, const json_t *root)
 	}
 	nerr += listen_load(ctx, root);
 	nerr += tls_load(ctx, root);
+	nerr += auth_load(ctx, root);
 	nerr += limits_load(ctx, root);
 	nerr += named_section_load(ctx, root, &upstreams_section, &entries,
 	    &cfg->nupstreams);
@@ -699,6 +913,14 @@ config_free(struct config *cfg)
 	free(cfg->tls.certificate);
 	free(cfg->tls.key);
 	free(cfg->tls.client_ca);
+	free(cfg->tls.client_crl);
+	free(cfg->auth.realm);
+	free(cfg->auth.nonce_secret_file);
+	if (cfg->auth.nonce_secret != NULL)
+		OPENSSL_clear_free(cfg->auth.nonce_secret,
+		    cfg->auth.nonce_secret_len);
+	free(cfg->auth.digest_users);
+	free(cfg->auth.basic_users);
 	for (size_t i = 0; i < cfg->nupstreams; i++)
 		upstream_clear(&cfg->upstreams[i]);
 	free(cfg->upstreams);

@@ -113,14 +113,45 @@ loc_array(struct locator *l, const char *path, int depth)
 		l->p++;
 }
 
+/* Step over one value without recording: for nesting past the limit. */
+static void
+loc_skip(struct locator *l)
+{
+	int	nest = 0;
+	char	scratch[2];
+
+	do {
+		if (*l->p == '"') {
+			loc_string(l, scratch, sizeof(scratch));
+			continue;
+		}
+		if (*l->p == '{' || *l->p == '[')
+			nest++;
+		else if (*l->p == '}' || *l->p == ']')
+			nest--;
+		else if (nest == 0 && strchr(",]} \t\r\n", *l->p) != NULL)
+			return;
+		if (*l->p == '\n')
+			l->line++;
+		l->p++;
+	} while (l->p < l->end && nest > 0);
+	while (nest == 0 && l->p < l->end &&
+	    strchr(",]} \t\r\n", *l->p) == NULL)
+		l->p++;
+}
+
 static void
 loc_value(struct locator *l, const char *path, int depth)
 {
 	char scratch[8];
 
 	loc_ws(l);
-	if (l->p >= l->end || depth > LOC_MAX_DEPTH)
+	if (l->p >= l->end)
 		return;
+	if (depth > LOC_MAX_DEPTH) {
+		loc_skip(l);
+		return;
+	}
 	switch (*l->p) {
 	case '{':
 		loc_object(l, path, depth);

@@ -88,7 +88,13 @@ log_safe_copy(char *out, size_t outlen, const char *in)
 static void
 est_access_log(struct est_req *rq, const struct est_reply *reply)
 {
-	char upstream[24] = "-";
+	char upstream[24] = "-", reason[sizeof(reply->reason)];
+	size_t i;
+
+	/* Keep reason="..." one quoted field whatever the reason quotes. */
+	for (i = 0; reply->reason[i] != '\0' && i + 1 < sizeof(reason); i++)
+		reason[i] = reply->reason[i] == '"' ? '\'' : reply->reason[i];
+	reason[i] = '\0';
 
 	if (rq->rq_upstream_status > 0)
 		snprintf(upstream, sizeof(upstream), "%ld",
@@ -99,7 +105,7 @@ est_access_log(struct est_req *rq, const struct est_reply *reply)
 	    rq->rq_routed && rq->rq_route.has_label ? rq->rq_route.label : "-",
 	    rq->rq_routed ? est_op_name(rq->rq_route.op) : "-",
 	    reply->status, upstream, reply->body_len, ms_since(&rq->rq_start),
-	    reply->reason);
+	    reason);
 }
 
 static void
@@ -133,11 +139,17 @@ est_req_answer(struct est_req *rq, struct est_reply *reply)
 	if (reply->status == 405 && rq->rq_routed)
 		evhttp_add_header(hdrs, "Allow",
 		    router_allowed_method(rq->rq_route.op));
-	/* Always a length, never chunked (RFC 8951 interop). */
-	snprintf(len, sizeof(len), "%zu", reply->body_len);
-	evhttp_add_header(hdrs, "Content-Length", len);
+	/* Always a length, never chunked (RFC 8951 interop); but 204 and
+	 * 304 carry neither (RFC 9110 §8.6). */
+	if (reply->status != 204 && reply->status != 304) {
+		snprintf(len, sizeof(len), "%zu", reply->body_len);
+		evhttp_add_header(hdrs, "Content-Length", len);
+	}
 	evhttp_add_header(hdrs, "X-Request-Id", rq->rq_id);
-	if (reply->body_len > 0)
+	/* An answer to HEAD has the headers of GET's, and no body. */
+	if (reply->body_len > 0 && reply->status != 204 &&
+	    reply->status != 304 &&
+	    evhttp_request_get_command(rq->rq_http) != EVHTTP_REQ_HEAD)
 		evbuffer_add(out, reply->body, reply->body_len);
 	est_access_log(rq, reply);
 	/* From now on the connection is idle between requests. */
@@ -291,6 +303,9 @@ est_local(struct est_req *rq)
 		est_reply_error(&reply, 501, "%s is not offered by this CA",
 		    est_op_name(rq->rq_route.op));
 	}
+	if (reply.reason[0] == '\0')
+		snprintf(reply.reason, sizeof(reply.reason), "local CA %s",
+		    rq->rq_srv->srv_cfg->local_cas[rq->rq_backend->local_ca].name);
 	est_req_answer(rq, &reply);
 }
 
@@ -299,17 +314,23 @@ est_local(struct est_req *rq)
 static enum est_method
 est_method_of(struct evhttp_request *http, char *name, size_t namelen)
 {
-	switch (evhttp_request_get_command(http)) {
-	case EVHTTP_REQ_GET:
-		snprintf(name, namelen, "GET");
-		return EST_METHOD_GET;
-	case EVHTTP_REQ_POST:
-		snprintf(name, namelen, "POST");
-		return EST_METHOD_POST;
-	default:
-		snprintf(name, namelen, "OTHER");
-		return EST_METHOD_OTHER;
-	}
+	static const struct {
+		enum evhttp_cmd_type	 cmd;
+		const char		*name;
+	} names[] = {
+		{ EVHTTP_REQ_GET, "GET" }, { EVHTTP_REQ_POST, "POST" },
+		{ EVHTTP_REQ_HEAD, "HEAD" }, { EVHTTP_REQ_PUT, "PUT" },
+		{ EVHTTP_REQ_DELETE, "DELETE" }, { EVHTTP_REQ_OPTIONS, "OPTIONS" },
+		{ EVHTTP_REQ_PATCH, "PATCH" },
+	};
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(http);
+
+	snprintf(name, namelen, "OTHER");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].cmd == cmd)
+			snprintf(name, namelen, "%s", names[i].name);
+	return cmd == EVHTTP_REQ_GET ? EST_METHOD_GET :
+	    cmd == EVHTTP_REQ_POST ? EST_METHOD_POST : EST_METHOD_OTHER;
 }
 
 /* Route: returns 0, or -1 after answering. */

@@ -8,6 +8,7 @@
  * that is sent must verify.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,9 @@ struct listener {
 	SSL_CTX			 *lst_ssl;
 	struct evhttp		 *lst_http;
 };
+
+/* How long to stop accepting when out of file descriptors. */
+#define LISTENER_PAUSE_MS	1000
 
 static int
 tls_client_verify(SSL_CTX *ssl, const struct cfg_tls *tls)
@@ -80,6 +84,11 @@ tls_context_new(const struct cfg_tls *tls)
 		log_ssl_errors(LOG_LEVEL_ERR, tls->key);
 		goto fail;
 	}
+	/* Without a session id context, OpenSSL fails every resumption
+	 * attempt when peer verification is on, instead of a full handshake. */
+	if (SSL_CTX_set_session_id_context(ssl,
+	    (const unsigned char *)"estrad", 6) != 1)
+		goto fail;
 	if (tls_client_verify(ssl, tls) == -1)
 		goto fail;
 	return ssl;
@@ -129,6 +138,38 @@ sockaddr_text(const struct sockaddr *sa, char *out, size_t outlen)
 	}
 }
 
+static void
+listener_on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	evconnlistener_enable(arg);
+}
+
+/*
+ * accept() failed. Out of descriptors (EMFILE, ENFILE), retrying at once
+ * would spin the loop and flood the log: this listener pauses for a while
+ * so connections can finish and free some. (libevent hands us evhttp's
+ * callback argument, not ours, so the pause needs no state of ours: a
+ * one-shot timer carries the listener.)
+ */
+static void
+listener_on_accept_error(struct evconnlistener *ecl, void *arg)
+{
+	int		err = EVUTIL_SOCKET_ERROR();
+	struct timeval	pause = { LISTENER_PAUSE_MS / 1000,
+	    (LISTENER_PAUSE_MS % 1000) * 1000 };
+
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+		log_warn("accept: %s", evutil_socket_error_to_string(err));
+		return;
+	}
+	log_warn("accept: %s; not accepting for %d ms",
+	    evutil_socket_error_to_string(err), LISTENER_PAUSE_MS);
+	evconnlistener_disable(ecl);
+	if (event_base_once(evconnlistener_get_base(ecl), -1, EV_TIMEOUT,
+	    listener_on_resume, ecl, &pause) == -1)
+		evconnlistener_enable(ecl);
+}
+
 static int
 listener_bind(struct listener *lst, const char *addr)
 {
@@ -158,6 +199,7 @@ listener_bind(struct listener *lst, const char *addr)
 		log_err("listen %s: cannot attach to the HTTP server", addr);
 		return -1;
 	}
+	evconnlistener_set_error_cb(ecl, listener_on_accept_error);
 	/* Port 0 asks the kernel for one: say which, for tests and labs. */
 	getsockname(evconnlistener_get_fd(ecl), (struct sockaddr *)&ss,
 	    &boundlen);

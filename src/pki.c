@@ -10,9 +10,11 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/buffer.h>
 #include <openssl/pem.h>
 
 #include "estrad/pki.h"
@@ -117,6 +119,45 @@ pki_no_passphrase(char *buf, int size, int rwflag, void *arg)
 	return -1;
 }
 
+STACK_OF(X509_CRL) *
+pki_load_crls(const char *path, char *err, size_t errlen)
+{
+	STACK_OF(X509_CRL)	*crls = NULL;
+	BIO			*bio;
+	X509_CRL		*crl;
+
+	ERR_clear_error();
+	if ((bio = pki_open(path, err, errlen)) == NULL)
+		return NULL;
+	if ((crls = sk_X509_CRL_new_null()) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, pki_ssl_reason());
+		goto fail;
+	}
+	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+		if (!sk_X509_CRL_push(crls, crl)) {
+			X509_CRL_free(crl);
+			snprintf(err, errlen, "%s: %s", path, pki_ssl_reason());
+			goto fail;
+		}
+	}
+	if (!pki_pem_eof()) {
+		snprintf(err, errlen, "%s: bad CRL #%d: %s", path,
+		    sk_X509_CRL_num(crls) + 1, pki_ssl_reason());
+		goto fail;
+	}
+	ERR_clear_error();
+	if (sk_X509_CRL_num(crls) == 0) {
+		snprintf(err, errlen, "%s: no CRL found", path);
+		goto fail;
+	}
+	BIO_free(bio);
+	return crls;
+fail:
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	BIO_free(bio);
+	return NULL;
+}
+
 /*
  * OpenSSL 3's decoders say "unsupported" for a file with no key in it and
  * "bad password read" for an encrypted one; say what they mean.
@@ -171,4 +212,38 @@ pki_key_matches_cert(EVP_PKEY *key, X509 *cert)
 	ok = EVP_PKEY_eq(pub, key) == 1;
 	ERR_clear_error();
 	return ok;
+}
+
+int
+pki_read_file(const char *path, unsigned char **out, size_t *outlen,
+    char *err, size_t errlen)
+{
+	BIO		*bio, *mem = NULL;
+	BUF_MEM		*bm;
+	unsigned char	 chunk[4096];
+	int		 n;
+
+	*out = NULL;
+	if ((bio = pki_open(path, err, errlen)) == NULL)
+		return -1;
+	if ((mem = BIO_new(BIO_s_secmem())) == NULL)
+		goto fail;
+	while ((n = BIO_read(bio, chunk, sizeof(chunk))) > 0)
+		if (BIO_write(mem, chunk, n) != n)
+			goto fail;
+	BIO_get_mem_ptr(mem, &bm);
+	if ((*out = malloc(bm->length ? bm->length : 1)) == NULL)
+		goto fail;
+	memcpy(*out, bm->data, bm->length);
+	*outlen = bm->length;
+	OPENSSL_cleanse(chunk, sizeof(chunk));
+	BIO_free(mem);
+	BIO_free(bio);
+	return 0;
+fail:
+	snprintf(err, errlen, "%s: cannot read into memory", path);
+	OPENSSL_cleanse(chunk, sizeof(chunk));
+	BIO_free(mem);
+	BIO_free(bio);
+	return -1;
 }

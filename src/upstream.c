@@ -18,12 +18,25 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include <openssl/crypto.h>
+
 #include "estrad/log.h"
+#include "estrad/pki.h"
 #include "estrad/upstream.h"
+
+/* A file's bytes, read once at start-up (curl would read it per
+ * connection, on the event loop). */
+struct upstream_blob {
+	unsigned char	*ub_data;
+	size_t		 ub_len;
+};
 
 struct upstream {
 	const struct cfg_upstream	*up_cfg;
 	long				 up_in_flight;
+	struct upstream_blob		 up_ca_bundle;
+	struct upstream_blob		 up_cert;
+	struct upstream_blob		 up_key;	/* wiped on free */
 };
 
 struct upstream_ctx {
@@ -234,21 +247,38 @@ upstream_url(struct upstream_xfer *x, const struct upstream_request *ureq)
 	    0 : -1;
 }
 
-static int
-upstream_tls_opts(CURL *e, const struct cfg_upstream *u)
+/* CURL_BLOB_NOCOPY: the upstream outlives its transfers, and the key
+ * then exists in one place only. */
+static struct curl_blob
+upstream_curl_blob(const struct upstream_blob *b)
 {
-	CURLcode rc = CURLE_OK;
+	struct curl_blob cb = { b->ub_data, b->ub_len, CURL_BLOB_NOCOPY };
+
+	return cb;
+}
+
+static int
+upstream_tls_opts(CURL *e, const struct upstream *up)
+{
+	const struct cfg_upstream	*u = up->up_cfg;
+	struct curl_blob		 blob;
+	CURLcode			 rc = CURLE_OK;
 
 	rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	rc |= curl_easy_setopt(e, CURLOPT_SSLVERSION,
 	    (long)CURL_SSLVERSION_TLSv1_2);
-	if (u->ca_bundle != NULL)
-		rc |= curl_easy_setopt(e, CURLOPT_CAINFO, u->ca_bundle);
-	if (u->client_certificate != NULL) {
-		rc |= curl_easy_setopt(e, CURLOPT_SSLCERT,
-		    u->client_certificate);
-		rc |= curl_easy_setopt(e, CURLOPT_SSLKEY, u->client_key);
+	if (up->up_ca_bundle.ub_data != NULL) {
+		blob = upstream_curl_blob(&up->up_ca_bundle);
+		rc |= curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	if (up->up_cert.ub_data != NULL) {
+		blob = upstream_curl_blob(&up->up_cert);
+		rc |= curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &blob);
+		rc |= curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		blob = upstream_curl_blob(&up->up_key);
+		rc |= curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &blob);
+		rc |= curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
 	}
 	if (u->auth != UPSTREAM_AUTH_NONE) {
 		rc |= curl_easy_setopt(e, CURLOPT_HTTPAUTH,
@@ -310,8 +340,12 @@ upstream_easy_setup(struct upstream_xfer *x,
 	rc |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, upstream_on_header);
 	rc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
 	rc |= curl_easy_setopt(e, CURLOPT_USERAGENT, "estrad/" ESTRAD_VERSION);
+	/* A transfer removed mid-lookup must not wait for the resolver
+	 * thread on the event loop: let it finish detached. */
+	rc |= curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
 	if (rc != CURLE_OK || upstream_url(x, ureq) == -1 ||
-	    upstream_tls_opts(e, u) == -1 || upstream_body_opts(x, ureq) == -1)
+	    upstream_tls_opts(e, x->ux_up) == -1 ||
+	    upstream_body_opts(x, ureq) == -1)
 		return -1;
 	return 0;
 }
@@ -388,10 +422,18 @@ upstream_result(struct upstream_xfer *x, CURLcode code)
 	int			 client_status = 502;
 
 	curl_easy_getinfo(x->ux_easy, CURLINFO_RESPONSE_CODE, &status);
-	if (code == CURLE_OK && status >= 200 && status <= 599) {
+	if (code == CURLE_OK && ((status >= 200 && status <= 299) ||
+	    (status >= 400 && status <= 599))) {
 		r->status = (int)status;
 		snprintf(r->reason, sizeof(r->reason), "upstream %s answered "
 		    "%ld", u->name, status);
+		return status;
+	}
+	if (code == CURLE_OK) {
+		/* A redirect (estrad does not follow: the CA is configured,
+		 * not discovered) or a status EST does not use. */
+		log_warn("upstream %s: unexpected status %ld", u->name, status);
+		est_reply_error(r, 502, "upstream CA answered %ld", status);
 		return status;
 	}
 	if (code == CURLE_WRITE_ERROR && x->ux_too_large)
@@ -437,6 +479,40 @@ upstream_check_done(struct upstream_ctx *ctx)
 
 /* ---- context ------------------------------------------------------------ */
 
+static int
+upstream_blob_read(struct upstream_blob *b, const char *path)
+{
+	char err[512];
+
+	if (path == NULL)
+		return 0;
+	if (pki_read_file(path, &b->ub_data, &b->ub_len, err, sizeof(err))
+	    == -1) {
+		log_err("upstream: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+upstream_load_files(struct upstream *up, const struct cfg_upstream *u)
+{
+	up->up_cfg = u;
+	if (upstream_blob_read(&up->up_ca_bundle, u->ca_bundle) == -1 ||
+	    upstream_blob_read(&up->up_cert, u->client_certificate) == -1 ||
+	    upstream_blob_read(&up->up_key, u->client_key) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+upstream_blob_clear(struct upstream_blob *b)
+{
+	if (b->ub_data != NULL)
+		OPENSSL_clear_free(b->ub_data, b->ub_len);
+	b->ub_data = NULL;
+}
+
 struct upstream_ctx *
 upstream_ctx_new(struct event_base *base, const struct config *cfg)
 {
@@ -451,7 +527,9 @@ upstream_ctx_new(struct event_base *base, const struct config *cfg)
 	if (ctx->uc_upstreams == NULL)
 		goto fail;
 	for (size_t i = 0; i < cfg->nupstreams; i++)
-		ctx->uc_upstreams[i].up_cfg = &cfg->upstreams[i];
+		if (upstream_load_files(&ctx->uc_upstreams[i],
+		    &cfg->upstreams[i]) == -1)
+			goto fail;
 	if ((ctx->uc_multi = curl_multi_init()) == NULL ||
 	    (ctx->uc_timer = evtimer_new(base, upstream_on_timer, ctx)) ==
 	    NULL)
@@ -479,6 +557,11 @@ upstream_ctx_free(struct upstream_ctx *ctx)
 		curl_multi_cleanup(ctx->uc_multi);
 	if (ctx->uc_timer != NULL)
 		event_free(ctx->uc_timer);
+	for (size_t i = 0; ctx->uc_upstreams != NULL && i < ctx->uc_n; i++) {
+		upstream_blob_clear(&ctx->uc_upstreams[i].up_ca_bundle);
+		upstream_blob_clear(&ctx->uc_upstreams[i].up_cert);
+		upstream_blob_clear(&ctx->uc_upstreams[i].up_key);
+	}
 	free(ctx->uc_upstreams);
 	free(ctx);
 }

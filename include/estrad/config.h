@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "estrad/router.h"
+
 enum upstream_auth { UPSTREAM_AUTH_NONE, UPSTREAM_AUTH_BASIC,
 	UPSTREAM_AUTH_DIGEST, UPSTREAM_AUTH_MAX };
 
@@ -18,7 +20,28 @@ struct cfg_tls {
 	char	*certificate;		/* server chain, PEM, leaf first */
 	char	*key;
 	char	*client_ca;		/* trust anchors for client certs */
+	char	*client_crl;		/* CRLs for client certs (PEM) */
 	long	 client_verify_depth;
+};
+
+/* How a client may prove who it is (RFC 7030 §3.2.3, §3.3.2). */
+enum auth_method { AUTH_METHOD_DIGEST, AUTH_METHOD_BASIC, AUTH_METHOD_CERT,
+	AUTH_METHOD_MAX };
+#define AUTH_BIT(m)	(1u << (m))
+
+struct cfg_auth {
+	char		*realm;
+	char		*nonce_secret_file;
+	unsigned char	*nonce_secret;	/* its bytes; wiped on free */
+	size_t		 nonce_secret_len;
+	long		 nonce_lifetime;	/* seconds */
+	long		 replay_slots;
+	char		*digest_users;		/* htdigest file */
+	char		*basic_users;		/* htpasswd file */
+	long		 basic_workers;		/* threads for bcrypt */
+	long		 max_failures;		/* per address, per user */
+	long		 failure_window;	/* seconds */
+	long		 failure_slots;
 };
 
 struct cfg_limits {
@@ -61,6 +84,7 @@ struct cfg_route {
 	size_t	 upstream;		/* index into config.upstreams */
 	char	*upstream_label;	/* label at the CA, NULL for none */
 	size_t	 local_ca;		/* index into config.local_cas */
+	unsigned auth[EST_OP_MAX];	/* AUTH_BITs that suffice; 0: open */
 };
 
 struct config {
@@ -70,6 +94,7 @@ struct config {
 	size_t	 nlisten;
 	struct cfg_tls tls;
 	struct cfg_limits limits;
+	struct cfg_auth auth;
 	struct cfg_upstream *upstreams;
 	size_t	 nupstreams;
 	struct cfg_localca *local_cas;

@@ -18,8 +18,19 @@
  */
 STACK_OF(X509) *pki_load_certs(const char *path, char *err, size_t errlen);
 
+/* Read every PEM CRL in path (at least one), or NULL with a reason. */
+STACK_OF(X509_CRL) *pki_load_crls(const char *path, char *err,
+    size_t errlen);
+
 /* Read a PEM private key (unencrypted). NULL with a reason in err. */
 EVP_PKEY *pki_load_key(const char *path, char *err, size_t errlen);
+
+/*
+ * Read a whole file into a malloc'd buffer (caller frees; wipe it first
+ * if it holds a key). Returns 0, or -1 with a reason in err.
+ */
+int pki_read_file(const char *path, unsigned char **out, size_t *outlen,
+    char *err, size_t errlen);
 
 /* 1 if key is the private half of cert's public key, else 0. */
 int pki_key_matches_cert(EVP_PKEY *key, X509 *cert);

@@ -115,7 +115,8 @@ write_config(const char *text)
 }
 
 #define TLS_OK \
-	"  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\"},\n"
+	"  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\", " \
+	"\"client_ca\": \"@D@/cert.pem\"},\n"
 #define LOCAL_OK \
 	"  \"local_cas\": {\"lab\": {\"certificate\": \"@D@/cert.pem\", " \
 	"\"key\": \"@D@/key.pem\"}},\n"
@@ -249,6 +250,51 @@ static const struct config_case cases[] = {
 	{ "tls not an object",
 	  "{\n" LISTEN_OK "  \"tls\": [],\n" LOCAL_OK ROUTE_OK "}\n",
 	  "3: tls: must be an object, not an array", 1 },
+	{ "enrollment open to no one",
+	  "{\n" LISTEN_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\"},\n"
+	  LOCAL_OK "  \"labels\": {\"lab\": {\"local_ca\": \"lab\"}}\n}\n",
+	  "5: labels.lab: simpleenroll, simplereenroll, serverkeygen, fullcmc "
+	  "would admit no client: set auth.digest_users or tls.client_ca, or "
+	  "list the methods in \"auth\"", 1 },
+	{ "auth method that cannot work",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
+	  "    \"auth\": {\"simpleenroll\": [\"digest\"]}}}\n}\n",
+	  "6: labels.lab.auth.simpleenroll: digest needs auth.digest_users", 1 },
+	{ "auth method unknown",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
+	  "    \"auth\": {\"simpleenroll\": [\"password\"]}}}\n}\n",
+	  "6: labels.lab.auth.simpleenroll: unknown method (digest, basic, cert)",
+	  1 },
+	{ "auth for an unknown operation",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
+	  "    \"auth\": {\"enroll\": []}}}\n}\n",
+	  "6: labels.lab.auth.enroll: not an EST operation", 1 },
+	{ "nonce secret too short",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"auth\": {\"nonce_secret_file\": \"@D@/password\"},\n" ROUTE_OK "}\n",
+	  "5: auth.nonce_secret_file: @D@/password holds 7 bytes; at least 32 "
+	  "are needed (head -c 32 /dev/urandom > FILE)", 1 },
+	{ "realm with a quote",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"auth\": {\"realm\": \"a\\\"b\"},\n" ROUTE_OK "}\n",
+	  "5: auth.realm: must not contain '\"' or '\\'", 1 },
+	{ "CRL without client CA",
+	  "{\n" LISTEN_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\", "
+	  "\"client_crl\": \"@D@/cert.pem\"},\n" LOCAL_OK
+	  "  \"default\": {\"local_ca\": \"lab\", \"auth\": {\"simpleenroll\": [], "
+	  "\"simplereenroll\": [], \"serverkeygen\": [], \"fullcmc\": []}}\n}\n",
+	  "3: tls.client_crl: needs tls.client_ca", 1 },
+	/* Deeper than the locator walks: it must skip, not loop. */
+	{ "deep nesting",
+	  "{\n  \"listen\": " "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"a]b\""
+	  "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],\n"
+	  "  \"x\": 1\n}\n",
+	  "3: x: unknown key", 4 },
 	{ "several errors in one run",
 	  "{\n" LISTEN_OK "  \"a\": 1,\n  \"b\": 2,\n" TLS_OK LOCAL_OK
 	  ROUTE_OK "}\n",
