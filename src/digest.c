@@ -284,12 +284,60 @@ digest_parse_check(struct digest_auth *out, unsigned seen,
 	return 0;
 }
 
+/*
+ * One "name = value" list element at p, stored into out when the name is
+ * known. Returns the position after it (at ',' or the end), or NULL with
+ * *reason.
+ */
+static const char *
+digest_parse_param(const char *p, struct digest_auth *out, unsigned *seen,
+    const char **reason)
+{
+	char			 val[DIGEST_URI_MAX];
+	const char		*name = p;
+	size_t			 nlen, vlen, cap = 0;
+	enum digest_param_id	 id;
+
+	while (digest_is_tchar((unsigned char)*p))
+		p++;
+	nlen = (size_t)(p - name);
+	p = digest_skip_ows(p);
+	if (nlen == 0 || *p != '=') {
+		*reason = REASON_BAD;
+		return NULL;
+	}
+	p = digest_skip_ows(p + 1);
+	/* Unknown parameters (RFC 7616 §3.4) are read and ignored. */
+	if ((id = digest_param_lookup(name, nlen)) != DP_MAX) {
+		if (*seen & (1u << id)) {
+			*reason = "duplicate Digest parameter";
+			return NULL;
+		}
+		*seen |= 1u << id;
+		cap = sizeof(val);
+	}
+	if ((p = digest_lex_value(p, val, cap, &vlen, reason)) == NULL)
+		return NULL;
+	if (id != DP_MAX) {
+		if (vlen >= cap) {
+			*reason = digest_params[id].too_long;
+			return NULL;
+		}
+		if (digest_param_set(out, id, val, vlen, reason) == -1)
+			return NULL;
+	}
+	p = digest_skip_ows(p);
+	if (*p != ',' && *p != '\0') {
+		*reason = REASON_BAD;
+		return NULL;
+	}
+	return p;
+}
+
 int
 digest_parse(const char *value, struct digest_auth *out, const char **reason)
 {
-	char		 val[DIGEST_URI_MAX];
-	const char	*p, *name;
-	size_t		 nlen, vlen;
+	const char	*p, *scheme;
 	unsigned	 seen = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -297,62 +345,32 @@ digest_parse(const char *value, struct digest_auth *out, const char **reason)
 	*reason = "not a Digest Authorization header";
 	if (value == NULL)
 		return -1;
-	p = digest_skip_ows(value);
-	for (name = p; digest_is_tchar((unsigned char)*p); p++)
-		;
-	if (p - name != 6 || strncasecmp(name, "Digest", 6) != 0)
+	/* RFC 9110 §11.4: the scheme is a case-insensitive token. */
+	p = scheme = digest_skip_ows(value);
+	while (digest_is_tchar((unsigned char)*p))
+		p++;
+	if (p - scheme != 6 || strncasecmp(scheme, "Digest", 6) != 0)
 		return -1;
 	if (*p != '\0' && *p != ' ' && *p != '\t') {
 		*reason = REASON_BAD;
 		return -1;
 	}
 	for (;;) {
-		enum digest_param_id	 id;
-		size_t			 cap = 0;
-
 		/* RFC 9110 §5.6.1: empty list elements are ignored. */
 		while (*(p = digest_skip_ows(p)) == ',')
 			p++;
 		if (*p == '\0')
 			break;
-		for (name = p; digest_is_tchar((unsigned char)*p); p++)
-			;
-		nlen = (size_t)(p - name);
-		p = digest_skip_ows(p);
-		if (nlen == 0 || *p != '=') {
-			*reason = REASON_BAD;
-			return -1;
-		}
-		p = digest_skip_ows(p + 1);
-		id = digest_param_lookup(name, nlen);
-		if (id != DP_MAX) {
-			if (seen & (1u << id)) {
-				*reason = "duplicate Digest parameter";
-				return -1;
-			}
-			seen |= 1u << id;
-			cap = sizeof(val);
-		}
-		/* Unknown parameters (RFC 7616 §3.4) are read and ignored. */
-		if ((p = digest_lex_value(p, val, cap, &vlen, reason)) == NULL)
-			return -1;
-		if (id != DP_MAX && vlen >= cap) {
-			*reason = digest_params[id].too_long;
-			return -1;
-		}
-		if (id != DP_MAX &&
-		    digest_param_set(out, id, val, vlen, reason) == -1)
-			return -1;
-		p = digest_skip_ows(p);
-		if (*p != ',' && *p != '\0') {
-			*reason = REASON_BAD;
-			return -1;
-		}
+		if ((p = digest_parse_param(p, out, &seen, reason)) == NULL)
+			goto fail;
 	}
 	if (digest_parse_check(out, seen, reason) == -1)
-		return -1;
+		goto fail;
 	*reason = NULL;
 	return 0;
+fail:
+	memset(out, 0, sizeof(*out));	/* nothing half-parsed gets used */
+	return -1;
 }
 
 /* ---- response computation ---- */

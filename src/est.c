@@ -24,8 +24,11 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/bufferevent_ssl.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 
+#include "estrad/auth.h"
 #include "estrad/csr.h"
 #include "estrad/est.h"
 #include "estrad/listener.h"
@@ -40,6 +43,7 @@ struct est_server {
 	struct config		*srv_cfg;
 	struct listener		*srv_listener;
 	struct upstream_ctx	*srv_upstreams;
+	struct auth_ctx		*srv_auth;
 	struct localca		**srv_localcas;
 	uint32_t		 srv_id_prefix;	/* random per process */
 	uint64_t		 srv_next_id;
@@ -51,6 +55,8 @@ struct est_req {
 	struct evhttp_connection *rq_conn;
 	struct event		 *rq_close_watch;
 	struct upstream_xfer	 *rq_xfer;
+	struct auth_job		 *rq_auth_job;
+	struct auth_identity	  rq_identity;
 	struct csr		 *rq_csr;
 	const struct cfg_route	 *rq_backend;
 	struct est_route	  rq_route;
@@ -59,6 +65,7 @@ struct est_req {
 	struct timespec		  rq_start;
 	char			  rq_id[32];
 	char			  rq_peer[64];
+	char			  rq_peer_addr[48];	/* no port */
 	char			  rq_method[12];
 	char			  rq_path[128];	/* sanitized, for the log */
 };
@@ -89,6 +96,7 @@ static void
 est_access_log(struct est_req *rq, const struct est_reply *reply)
 {
 	char upstream[24] = "-", reason[sizeof(reply->reason)];
+	char user[sizeof(rq->rq_identity.name)];
 	size_t i;
 
 	/* Keep reason="..." one quoted field whatever the reason quotes. */
@@ -99,11 +107,16 @@ est_access_log(struct est_req *rq, const struct est_reply *reply)
 	if (rq->rq_upstream_status > 0)
 		snprintf(upstream, sizeof(upstream), "%ld",
 		    rq->rq_upstream_status);
+	/* A user name or certificate subject is the client's text too. */
+	log_safe_copy(user, sizeof(user), rq->rq_identity.name[0] ?
+	    rq->rq_identity.name : "-");
 	log_info("access id=%s peer=%s method=%s path=%s label=%s op=%s "
-	    "status=%d upstream=%s bytes=%zu ms=%.1f reason=\"%s\"",
+	    "auth=%s user=%s status=%d upstream=%s bytes=%zu ms=%.1f "
+	    "reason=\"%s\"",
 	    rq->rq_id, rq->rq_peer, rq->rq_method, rq->rq_path,
 	    rq->rq_routed && rq->rq_route.has_label ? rq->rq_route.label : "-",
 	    rq->rq_routed ? est_op_name(rq->rq_route.op) : "-",
+	    auth_method_name(rq->rq_identity.method), user,
 	    reply->status, upstream, reply->body_len, ms_since(&rq->rq_start),
 	    reason);
 }
@@ -116,6 +129,7 @@ est_req_free(struct est_req *rq)
 	if (rq->rq_conn != NULL)
 		evhttp_connection_set_closecb(rq->rq_conn, NULL, NULL);
 	upstream_cancel(rq->rq_xfer);
+	auth_cancel(rq->rq_auth_job);
 	csr_free(rq->rq_csr);
 	free(rq);
 }
@@ -136,6 +150,9 @@ est_req_answer(struct est_req *rq, struct est_reply *reply)
 		evhttp_add_header(hdrs, "Content-Type", reply->content_type);
 	if (reply->retry_after[0] != '\0')
 		evhttp_add_header(hdrs, "Retry-After", reply->retry_after);
+	for (int i = 0; i < reply->nchallenges; i++)
+		evhttp_add_header(hdrs, "WWW-Authenticate",
+		    reply->challenges[i]);
 	if (reply->status == 405 && rq->rq_routed)
 		evhttp_add_header(hdrs, "Allow",
 		    router_allowed_method(rq->rq_route.op));
@@ -157,7 +174,9 @@ est_req_answer(struct est_req *rq, struct est_reply *reply)
 	idle.tv_usec = (lim->idle_timeout_ms % 1000) * 1000;
 	evhttp_connection_set_timeout_tv(rq->rq_conn, &idle);
 	evhttp_connection_set_closecb(rq->rq_conn, NULL, NULL);
-	evhttp_send_reply(rq->rq_http, reply->status, NULL, NULL);
+	/* libevent 2.1 knows no phrase for 429 (RFC 6585). */
+	evhttp_send_reply(rq->rq_http, reply->status,
+	    reply->status == 429 ? "Too Many Requests" : NULL, NULL);
 	est_reply_clear(reply);
 	rq->rq_conn = NULL;
 	est_req_free(rq);
@@ -238,6 +257,17 @@ est_watch_client(struct est_req *rq)
 		event_add(rq->rq_close_watch, NULL);
 }
 
+/* The request now waits for something (a CA, a worker): notice if its
+ * client leaves meanwhile. */
+static void
+est_req_wait(struct est_req *rq)
+{
+	if (rq->rq_close_watch != NULL)
+		return;
+	evhttp_connection_set_closecb(rq->rq_conn, est_on_conn_close, rq);
+	est_watch_client(rq);
+}
+
 /* ---- backends ---------------------------------------------------------- */
 
 static void
@@ -276,8 +306,7 @@ est_forward(struct est_req *rq, const unsigned char *body, size_t len)
 		est_req_answer(rq, &refusal);
 		return;
 	}
-	evhttp_connection_set_closecb(rq->rq_conn, est_on_conn_close, rq);
-	est_watch_client(rq);
+	est_req_wait(rq);
 }
 
 static void
@@ -416,8 +445,90 @@ est_req_identify(struct est_req *rq)
 	snprintf(rq->rq_peer, sizeof(rq->rq_peer), "%s%s%s:%u",
 	    host && strchr(host, ':') ? "[" : "", host ? host : "?",
 	    host && strchr(host, ':') ? "]" : "", port);
+	snprintf(rq->rq_peer_addr, sizeof(rq->rq_peer_addr), "%s",
+	    host ? host : "?");
 	log_safe_copy(rq->rq_path, sizeof(rq->rq_path),
 	    evhttp_request_get_uri(rq->rq_http));
+}
+
+/* X509 of a client certificate that verified, or NULL. */
+static X509 *
+est_peer_cert(struct est_req *rq)
+{
+	struct bufferevent	*bev = evhttp_connection_get_bufferevent(
+	    rq->rq_conn);
+	SSL			*ssl = bev ? bufferevent_openssl_get_ssl(bev) :
+	    NULL;
+
+	if (ssl == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
+		return NULL;
+	return SSL_get0_peer_certificate(ssl);
+}
+
+/* Decode, (policy,) backend: the client is known by now. */
+static void
+est_req_proceed(struct est_req *rq)
+{
+	struct evbuffer		*in = evhttp_request_get_input_buffer(
+	    rq->rq_http);
+	size_t			 len = evbuffer_get_length(in);
+	const unsigned char	*body = NULL;
+
+	if (router_method_ok(rq->rq_route.op, EST_METHOD_POST) &&
+	    (body = evbuffer_pullup(in, -1)) == NULL)
+		body = (const unsigned char *)"";
+	if (est_stage_decode(rq, body, len) == -1)
+		return;
+	/* The CSR policy slots in here. */
+	if (rq->rq_backend->backend == ROUTE_BACKEND_LOCAL_CA)
+		est_local(rq);
+	else
+		est_forward(rq, body, len);
+}
+
+static void
+est_on_auth_done(void *arg, enum auth_verdict verdict,
+    struct est_reply *denial, const struct auth_identity *id)
+{
+	struct est_req *rq = arg;
+
+	rq->rq_auth_job = NULL;
+	if (verdict != AUTH_ALLOW) {
+		est_req_answer(rq, denial);
+		return;
+	}
+	rq->rq_identity = *id;
+	est_req_proceed(rq);
+}
+
+/* Authenticate (RFC 7030 §3.2.3): before the CSR is even decoded. */
+static void
+est_stage_auth(struct est_req *rq)
+{
+	struct auth_subject	s;
+	struct est_reply	denial;
+
+	memset(&s, 0, sizeof(s));
+	memset(&denial, 0, sizeof(denial));
+	s.method = rq->rq_method;
+	s.uri = evhttp_request_get_uri(rq->rq_http);
+	s.authorization = evhttp_find_header(evhttp_request_get_input_headers(
+	    rq->rq_http), "Authorization");
+	s.peer_addr = rq->rq_peer_addr;
+	s.peer_cert = est_peer_cert(rq);
+	s.allowed = rq->rq_backend->auth[rq->rq_route.op];
+	switch (auth_check(rq->rq_srv->srv_auth, &s, &rq->rq_identity,
+	    &denial, est_on_auth_done, rq, &rq->rq_auth_job)) {
+	case AUTH_ALLOW:
+		est_req_proceed(rq);
+		break;
+	case AUTH_DENY:
+		est_req_answer(rq, &denial);
+		break;
+	case AUTH_PENDING:
+		est_req_wait(rq);
+		break;
+	}
 }
 
 static void
@@ -425,9 +536,6 @@ est_on_request(struct evhttp_request *http, void *arg)
 {
 	struct est_server	*srv = arg;
 	struct est_req		*rq;
-	struct evbuffer		*in;
-	const unsigned char	*body;
-	size_t			 len;
 	enum est_method		 method;
 
 	if ((rq = calloc(1, sizeof(*rq))) == NULL) {
@@ -438,22 +546,12 @@ est_on_request(struct evhttp_request *http, void *arg)
 	rq->rq_srv = srv;
 	rq->rq_http = http;
 	rq->rq_conn = evhttp_request_get_connection(http);
+	rq->rq_identity.method = AUTH_METHOD_MAX;
 	est_req_identify(rq);
 	method = est_method_of(http, rq->rq_method, sizeof(rq->rq_method));
 	if (est_stage_route(rq, method) == -1)
 		return;
-	in = evhttp_request_get_input_buffer(http);
-	len = evbuffer_get_length(in);
-	body = method == EST_METHOD_POST ? evbuffer_pullup(in, -1) : NULL;
-	if (method == EST_METHOD_POST && body == NULL)
-		body = (const unsigned char *)"";
-	if (est_stage_decode(rq, body, len) == -1)
-		return;
-	/* Client authentication and CSR policy slot in here. */
-	if (rq->rq_backend->backend == ROUTE_BACKEND_LOCAL_CA)
-		est_local(rq);
-	else
-		est_forward(rq, body, len);
+	est_stage_auth(rq);
 }
 
 /* ---- server ------------------------------------------------------------ */
@@ -481,6 +579,10 @@ est_server_new(struct event_base *base, struct config *cfg)
 			log_err("local CA %s: %s", cfg->local_cas[i].name, err);
 			goto fail;
 		}
+	if ((srv->srv_auth = auth_new(base, cfg, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		goto fail;
+	}
 	if ((srv->srv_upstreams = upstream_ctx_new(base, cfg)) == NULL ||
 	    (srv->srv_listener = listener_new(base, cfg, est_on_request,
 	    srv)) == NULL)
@@ -500,10 +602,17 @@ est_server_free(struct est_server *srv)
 	 * which cancel their transfers while the multi handle exists. */
 	listener_free(srv->srv_listener);
 	upstream_ctx_free(srv->srv_upstreams);
+	auth_free(srv->srv_auth);
 	for (size_t i = 0; srv->srv_localcas && i < srv->srv_cfg->nlocal_cas;
 	    i++)
 		localca_free(srv->srv_localcas[i]);
 	free(srv->srv_localcas);
 	config_free(srv->srv_cfg);
 	free(srv);
+}
+
+void
+est_server_reload(struct est_server *srv)
+{
+	auth_reload_users(srv->srv_auth);
 }

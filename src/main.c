@@ -46,6 +46,13 @@ on_signal_stop(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(base, NULL);
 }
 
+static void
+on_signal_reload(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("SIGHUP: reloading users");
+	est_server_reload(arg);
+}
+
 static struct config *
 load_or_report(const char *path)
 {
@@ -65,7 +72,7 @@ run(struct config *cfg, int debug)
 {
 	struct event_base	*base;
 	struct est_server	*srv;
-	struct event		*sigint, *sigterm;
+	struct event		*sigint, *sigterm, *sighup;
 	int			 level = log_level_from_name(cfg->log_level);
 
 	log_init(debug ? LOG_LEVEL_DEBUG : (enum log_level)level);
@@ -81,13 +88,16 @@ run(struct config *cfg, int debug)
 	}
 	sigint = evsignal_new(base, SIGINT, on_signal_stop, base);
 	sigterm = evsignal_new(base, SIGTERM, on_signal_stop, base);
+	sighup = evsignal_new(base, SIGHUP, on_signal_reload, srv);
 	evsignal_add(sigint, NULL);
 	evsignal_add(sigterm, NULL);
+	evsignal_add(sighup, NULL);
 	log_info("estrad %s started", ESTRAD_VERSION);
 	event_base_dispatch(base);
 	est_server_free(srv);
 	event_free(sigint);
 	event_free(sigterm);
+	event_free(sighup);
 	event_base_free(base);
 	curl_global_cleanup();
 	log_info("stopped");

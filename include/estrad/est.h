@@ -20,5 +20,7 @@ struct est_server;
 struct est_server *est_server_new(struct event_base *base,
     struct config *cfg);
 void est_server_free(struct est_server *srv);
+/* SIGHUP: reload what can change without a restart (today: users). */
+void est_server_reload(struct est_server *srv);
 
 #endif

@@ -12,8 +12,13 @@
 #define EST_CT_CSRATTRS		"application/csrattrs"
 #define EST_CT_TEXT		"text/plain"
 
+#define EST_REPLY_CHALLENGES	3
+
 struct est_reply {
 	int		 status;		/* HTTP status for the client */
+	/* WWW-Authenticate values, one header each (RFC 7616 §3.7). */
+	char		 challenges[EST_REPLY_CHALLENGES][400];
+	int		 nchallenges;
 	char		 content_type[128];	/* "" for none */
 	char		 retry_after[32];	/* "" for none; seconds */
 	unsigned char	*body;			/* malloc'd, owned */

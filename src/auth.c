@@ -1,0 +1,458 @@
+/*
+ * auth: client authentication, decided before a CSR is looked at
+ * (RFC 7030 §3.2.3, §3.3). A verified TLS client certificate satisfies
+ * "cert" on its own (§3.3.2); otherwise Digest (RFC 7616) or, where a
+ * route enables it, Basic. Every answer that asks for credentials carries
+ * one challenge per scheme the operation accepts: Digest SHA-256 first,
+ * then Digest MD5 (what most EST clients speak), then Basic.
+ *
+ * Failed attempts are counted per address and per user name in bounded
+ * memory (limiter.c); past the limit the answer is 429 with Retry-After.
+ * Unknown users and wrong passwords get the same answer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "estrad/auth.h"
+#include "estrad/b64.h"
+#include "estrad/digest.h"
+#include "estrad/limiter.h"
+#include "estrad/log.h"
+#include "estrad/users.h"
+#include "estrad/worker.h"
+
+#define AUTH_SECRET_LEN		32
+#define AUTH_MAX_QUEUED		1024	/* Basic checks waiting for a thread */
+#define AUTH_BUSY_RETRY		"1"
+
+struct auth_ctx {
+	const struct config	*ac_cfg;
+	struct digest_nonces	*ac_nonces;
+	struct users		*ac_digest_users;	/* NULL: none */
+	struct users		*ac_basic_users;
+	struct limiter		*ac_limiter;
+	struct worker		*ac_worker;		/* for Basic only */
+};
+
+/* A Basic check in flight on a worker thread. */
+struct auth_job {
+	struct auth_ctx		*aj_ctx;
+	char			*aj_hash;	/* copies: the worker never */
+	char			*aj_password;	/* touches shared state */
+	char			 aj_user[256];
+	char			 aj_peer_addr[80];
+	unsigned		 aj_allowed;
+	int			 aj_ok;		/* written by the worker */
+	int			 aj_cancelled;
+	auth_done_cb		 aj_done;
+	void			*aj_arg;
+};
+
+static const char *const auth_method_names[AUTH_METHOD_MAX] = {
+	"digest", "basic", "cert"
+};
+
+const char *
+auth_method_name(enum auth_method m)
+{
+	return m < AUTH_METHOD_MAX ? auth_method_names[m] : "-";
+}
+
+/* ---- answers -------------------------------------------------------------- */
+
+static void
+auth_challenges(struct auth_ctx *ctx, unsigned allowed, int stale,
+    struct est_reply *r)
+{
+	static const enum digest_alg algs[] = { DIGEST_ALG_SHA256,
+	    DIGEST_ALG_MD5 };
+	const char	*realm = ctx->ac_cfg->auth.realm;
+	time_t		 now = time(NULL);
+
+	r->nchallenges = 0;
+	if (allowed & AUTH_BIT(AUTH_METHOD_DIGEST))
+		for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+			if (digest_challenge(ctx->ac_nonces, realm, algs[i],
+			    stale, now, r->challenges[r->nchallenges],
+			    sizeof(r->challenges[0])) == 0)
+				r->nchallenges++;
+	if (allowed & AUTH_BIT(AUTH_METHOD_BASIC))
+		snprintf(r->challenges[r->nchallenges++],
+		    sizeof(r->challenges[0]),
+		    "Basic realm=\"%s\", charset=\"UTF-8\"", realm);
+}
+
+static enum auth_verdict
+auth_deny(struct est_reply *r, int status, const char *reason)
+{
+	est_reply_error(r, status, "%s", reason);
+	return AUTH_DENY;
+}
+
+/* 401 for credentials that did not prove anything; counted. */
+static enum auth_verdict
+auth_fail(struct auth_ctx *ctx, const struct auth_subject *s,
+    const char *user, struct est_reply *r, const char *reason)
+{
+	char key[300];
+	time_t now = time(NULL);
+
+	snprintf(key, sizeof(key), "a:%s", s->peer_addr);
+	limiter_fail(ctx->ac_limiter, key, now);
+	if (user != NULL && *user != '\0') {
+		snprintf(key, sizeof(key), "u:%s", user);
+		limiter_fail(ctx->ac_limiter, key, now);
+	}
+	auth_deny(r, 401, reason);
+	auth_challenges(ctx, s->allowed, 0, r);
+	return AUTH_DENY;
+}
+
+/* 429 if key has failed too often; AUTH_ALLOW to go on. */
+static enum auth_verdict
+auth_throttle(struct auth_ctx *ctx, const char *prefix, const char *what,
+    struct est_reply *r)
+{
+	char	key[300];
+	long	wait;
+
+	snprintf(key, sizeof(key), "%s%s", prefix, what);
+	if ((wait = limiter_blocked(ctx->ac_limiter, key, time(NULL))) <= 0)
+		return AUTH_ALLOW;
+	auth_deny(r, 429, "too many failed attempts; retry later");
+	snprintf(r->retry_after, sizeof(r->retry_after), "%ld", wait);
+	return AUTH_DENY;
+}
+
+/* ---- methods -------------------------------------------------------------- */
+
+static enum auth_verdict
+auth_cert(X509 *cert, struct auth_identity *id)
+{
+	BIO	*bio = BIO_new(BIO_s_mem());
+	int	 n;
+
+	id->method = AUTH_METHOD_CERT;
+	snprintf(id->name, sizeof(id->name), "?");
+	if (bio != NULL && X509_NAME_print_ex(bio, X509_get_subject_name(cert),
+	    0, XN_FLAG_RFC2253) >= 0 &&
+	    (n = BIO_read(bio, id->name, sizeof(id->name) - 1)) >= 0)
+		id->name[n] = '\0';
+	BIO_free(bio);
+	return AUTH_ALLOW;
+}
+
+static enum auth_verdict
+auth_digest(struct auth_ctx *ctx, const struct auth_subject *s,
+    struct auth_identity *id, struct est_reply *r)
+{
+	struct digest_auth	 a;
+	const char		*reason, *ha1;
+	enum nonce_verdict	 nv;
+	time_t			 now = time(NULL);
+
+	if (digest_parse(s->authorization, &a, &reason) == -1)
+		return auth_fail(ctx, s, NULL, r, reason);
+	if (auth_throttle(ctx, "u:", a.username, r) == AUTH_DENY)
+		return AUTH_DENY;
+	if (strcmp(a.realm, ctx->ac_cfg->auth.realm) != 0)
+		return auth_fail(ctx, s, a.username, r, "wrong realm");
+	/* RFC 7616 §3.4.6: the uri must be this request's target, CA label
+	 * included, or a response for another operation could be replayed. */
+	if (strcmp(a.uri, s->uri) != 0)
+		return auth_fail(ctx, s, a.username, r,
+		    "Digest uri is not the request target");
+	if ((nv = digest_nonce_verify(ctx->ac_nonces, a.nonce, now)) ==
+	    NONCE_BAD)
+		return auth_fail(ctx, s, a.username, r, "unknown nonce");
+	ha1 = ctx->ac_digest_users == NULL ? NULL : users_digest_ha1(
+	    ctx->ac_digest_users, a.username, a.realm, a.alg);
+	if (ha1 == NULL || !digest_response_ok(&a, ha1, s->method))
+		return auth_fail(ctx, s, a.username, r,
+		    "wrong user name or password");
+	if (nv == NONCE_OK)
+		nv = digest_nonce_use(ctx->ac_nonces, a.nonce, a.nc_value, now);
+	if (nv == NONCE_REPLAY)
+		return auth_fail(ctx, s, a.username, r,
+		    "Digest nonce count replayed");
+	if (nv == NONCE_STALE) {
+		/* Right password, old nonce: retry with a fresh one, uncounted. */
+		auth_deny(r, 401, "nonce expired");
+		auth_challenges(ctx, s->allowed, 1, r);
+		return AUTH_DENY;
+	}
+	id->method = AUTH_METHOD_DIGEST;
+	snprintf(id->name, sizeof(id->name), "%s", a.username);
+	return AUTH_ALLOW;
+}
+
+static void
+auth_job_free(struct auth_job *job)
+{
+	if (job->aj_password != NULL)
+		OPENSSL_clear_free(job->aj_password, strlen(job->aj_password));
+	free(job->aj_hash);
+	free(job);
+}
+
+/* On a worker thread: only the job's own copies are used. */
+static void
+auth_basic_work(void *arg)
+{
+	struct auth_job *job = arg;
+
+	job->aj_ok = users_basic_verify(job->aj_hash, job->aj_password);
+}
+
+/* Back on the event loop. */
+static void
+auth_basic_done(void *arg)
+{
+	struct auth_job		*job = arg;
+	struct auth_identity	 id;
+	struct est_reply	 denial;
+	struct auth_subject	 s;
+
+	if (job->aj_cancelled) {
+		auth_job_free(job);
+		return;
+	}
+	memset(&denial, 0, sizeof(denial));
+	if (job->aj_ok) {
+		id.method = AUTH_METHOD_BASIC;
+		snprintf(id.name, sizeof(id.name), "%s", job->aj_user);
+		job->aj_done(job->aj_arg, AUTH_ALLOW, &denial, &id);
+	} else {
+		memset(&s, 0, sizeof(s));
+		s.peer_addr = job->aj_peer_addr;
+		s.allowed = job->aj_allowed;
+		auth_fail(job->aj_ctx, &s, job->aj_user, &denial,
+		    "wrong user name or password");
+		job->aj_done(job->aj_arg, AUTH_DENY, &denial, NULL);
+	}
+	auth_job_free(job);
+}
+
+/* Split "Basic base64(user:password)"; returns a job or NULL. */
+static struct auth_job *
+auth_basic_job(const char *value, const char **reason)
+{
+	struct auth_job	*job = NULL;
+	unsigned char	*raw = NULL;
+	size_t		 len = 0;
+	char		*colon;
+
+	value += strlen("Basic");
+	if (b64_decode_lenient(value, strlen(value), &raw, &len, reason) == -1)
+		goto fail;
+	if ((job = calloc(1, sizeof(*job))) == NULL ||
+	    (job->aj_password = calloc(1, len + 1)) == NULL)
+		goto fail;
+	memcpy(job->aj_password, raw, len);
+	if (memchr(raw, '\0', len) != NULL ||
+	    (colon = strchr(job->aj_password, ':')) == NULL ||
+	    (size_t)(colon - job->aj_password) >= sizeof(job->aj_user))
+		goto fail;
+	*colon = '\0';
+	snprintf(job->aj_user, sizeof(job->aj_user), "%s", job->aj_password);
+	memmove(job->aj_password, colon + 1, strlen(colon + 1) + 1);
+	OPENSSL_clear_free(raw, len);
+	return job;
+fail:
+	*reason = "malformed Basic credentials";
+	OPENSSL_clear_free(raw, len);
+	if (job != NULL)
+		auth_job_free(job);
+	return NULL;
+}
+
+static enum auth_verdict
+auth_basic(struct auth_ctx *ctx, const struct auth_subject *s,
+    struct est_reply *r, auth_done_cb done, void *arg, struct auth_job **out)
+{
+	struct auth_job	*job;
+	const char	*reason, *hash;
+
+	if ((job = auth_basic_job(s->authorization, &reason)) == NULL)
+		return auth_fail(ctx, s, NULL, r, reason);
+	if (auth_throttle(ctx, "u:", job->aj_user, r) == AUTH_DENY) {
+		auth_job_free(job);
+		return AUTH_DENY;
+	}
+	hash = ctx->ac_basic_users == NULL ? NULL :
+	    users_basic_hash(ctx->ac_basic_users, job->aj_user);
+	if (hash == NULL) {
+		auth_fail(ctx, s, job->aj_user, r, "wrong user name or password");
+		auth_job_free(job);
+		return AUTH_DENY;
+	}
+	job->aj_ctx = ctx;
+	job->aj_allowed = s->allowed;
+	job->aj_done = done;
+	job->aj_arg = arg;
+	snprintf(job->aj_peer_addr, sizeof(job->aj_peer_addr), "%s",
+	    s->peer_addr);
+	if ((job->aj_hash = strdup(hash)) == NULL ||
+	    worker_submit(ctx->ac_worker, auth_basic_work, auth_basic_done,
+	    job) == -1) {
+		auth_job_free(job);
+		auth_deny(r, 503, "too many password checks waiting; retry");
+		snprintf(r->retry_after, sizeof(r->retry_after), "%s",
+		    AUTH_BUSY_RETRY);
+		return AUTH_DENY;
+	}
+	*out = job;
+	return AUTH_PENDING;
+}
+
+static int
+auth_scheme_is(const char *value, const char *scheme)
+{
+	size_t n = strlen(scheme);
+
+	return strncasecmp(value, scheme, n) == 0 &&
+	    (value[n] == ' ' || value[n] == '\t');
+}
+
+enum auth_verdict
+auth_check(struct auth_ctx *ctx, const struct auth_subject *s,
+    struct auth_identity *id, struct est_reply *r, auth_done_cb done,
+    void *arg, struct auth_job **job)
+{
+	const unsigned http = AUTH_BIT(AUTH_METHOD_DIGEST) |
+	    AUTH_BIT(AUTH_METHOD_BASIC);
+
+	*job = NULL;
+	id->method = AUTH_METHOD_MAX;
+	snprintf(id->name, sizeof(id->name), "-");
+	if (s->allowed == 0)
+		return AUTH_ALLOW;
+	if ((s->allowed & AUTH_BIT(AUTH_METHOD_CERT)) && s->peer_cert != NULL)
+		return auth_cert(s->peer_cert, id);
+	if (!(s->allowed & http))
+		return auth_deny(r, 403, "a TLS client certificate is "
+		    "required for this operation");
+	if (auth_throttle(ctx, "a:", s->peer_addr, r) == AUTH_DENY)
+		return AUTH_DENY;
+	if (s->authorization == NULL) {
+		auth_deny(r, 401, "authentication required");
+		auth_challenges(ctx, s->allowed, 0, r);
+		return AUTH_DENY;
+	}
+	if ((s->allowed & AUTH_BIT(AUTH_METHOD_DIGEST)) &&
+	    auth_scheme_is(s->authorization, "Digest"))
+		return auth_digest(ctx, s, id, r);
+	if ((s->allowed & AUTH_BIT(AUTH_METHOD_BASIC)) &&
+	    auth_scheme_is(s->authorization, "Basic"))
+		return auth_basic(ctx, s, r, done, arg, job);
+	auth_deny(r, 401, "authentication scheme not accepted here");
+	auth_challenges(ctx, s->allowed, 0, r);
+	return AUTH_DENY;
+}
+
+void
+auth_cancel(struct auth_job *job)
+{
+	/* The worker may be running it: auth_basic_done frees it. */
+	if (job != NULL)
+		job->aj_cancelled = 1;
+}
+
+/* ---- context --------------------------------------------------------------- */
+
+static int
+auth_load_users(const struct cfg_auth *a, struct users **digest,
+    struct users **basic, char *err, size_t errlen)
+{
+	*digest = *basic = NULL;
+	if (a->digest_users != NULL &&
+	    (*digest = users_load_htdigest(a->digest_users, err, errlen)) ==
+	    NULL)
+		return -1;
+	if (a->basic_users != NULL &&
+	    (*basic = users_load_htpasswd(a->basic_users, err, errlen)) ==
+	    NULL) {
+		users_free(*digest);
+		*digest = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+struct auth_ctx *
+auth_new(struct event_base *base, const struct config *cfg, char *err,
+    size_t errlen)
+{
+	const struct cfg_auth	*a = &cfg->auth;
+	struct auth_ctx		*ctx;
+	unsigned char		 secret[AUTH_SECRET_LEN];
+
+	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
+		return NULL;
+	ctx->ac_cfg = cfg;
+	/* Without a configured secret, nonces are valid in this process
+	 * only; replicas behind one name need the same secret file. */
+	if (a->nonce_secret == NULL && RAND_bytes(secret, sizeof(secret)) != 1)
+		goto fail;
+	ctx->ac_nonces = digest_nonces_new(a->nonce_secret ? a->nonce_secret :
+	    secret, a->nonce_secret ? a->nonce_secret_len : sizeof(secret),
+	    a->nonce_lifetime, (size_t)a->replay_slots);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	if (ctx->ac_nonces == NULL || (ctx->ac_limiter = limiter_new(
+	    (size_t)a->failure_slots, a->max_failures, a->failure_window)) ==
+	    NULL)
+		goto fail;
+	if (auth_load_users(a, &ctx->ac_digest_users, &ctx->ac_basic_users,
+	    err, errlen) == -1)
+		goto fail_quiet;
+	if (a->basic_users != NULL && (ctx->ac_worker = worker_new(base,
+	    (int)a->basic_workers, AUTH_MAX_QUEUED)) == NULL)
+		goto fail;
+	return ctx;
+fail:
+	snprintf(err, errlen, "cannot set up authentication");
+fail_quiet:
+	auth_free(ctx);
+	return NULL;
+}
+
+void
+auth_reload_users(struct auth_ctx *ctx)
+{
+	struct users	*digest, *basic;
+	char		 err[512];
+
+	if (auth_load_users(&ctx->ac_cfg->auth, &digest, &basic, err,
+	    sizeof(err)) == -1) {
+		log_err("reload: %s; keeping the users loaded before", err);
+		return;
+	}
+	users_free(ctx->ac_digest_users);
+	users_free(ctx->ac_basic_users);
+	ctx->ac_digest_users = digest;
+	ctx->ac_basic_users = basic;
+	log_info("reload: users loaded (digest %zu, basic %zu)",
+	    digest ? users_count(digest) : 0, basic ? users_count(basic) : 0);
+}
+
+void
+auth_free(struct auth_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	/* First: pending Basic checks complete (their requests are gone
+	 * and cancelled them) while everything they use still exists. */
+	worker_free(ctx->ac_worker);
+	digest_nonces_free(ctx->ac_nonces);
+	users_free(ctx->ac_digest_users);
+	users_free(ctx->ac_basic_users);
+	limiter_free(ctx->ac_limiter);
+	free(ctx);
+}
