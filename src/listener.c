@@ -24,6 +24,7 @@
 
 #include "estrad/listener.h"
 #include "estrad/log.h"
+#include "estrad/pki.h"
 
 /* TLS 1.2 suites: ECDHE and AEAD only. TLS 1.3 suites are all AEAD. */
 #define LISTENER_CIPHERS \
@@ -41,6 +42,33 @@ struct listener {
 /* How long to stop accepting when out of file descriptors. */
 #define LISTENER_PAUSE_MS	1000
 
+/*
+ * Revocation: the client certificate (not its issuers) is checked against
+ * the CRLs in the file; a certificate whose issuer has no CRL there fails,
+ * since "no CRL" must not read as "not revoked".
+ */
+static int
+tls_client_crls(SSL_CTX *ssl, const struct cfg_tls *tls)
+{
+	X509_STORE		*store = SSL_CTX_get_cert_store(ssl);
+	STACK_OF(X509_CRL)	*crls;
+	char			 err[512];
+	int			 rc = 0;
+
+	if ((crls = pki_load_crls(tls->client_crl, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return -1;
+	}
+	for (int i = 0; i < sk_X509_CRL_num(crls); i++)
+		if (X509_STORE_add_crl(store, sk_X509_CRL_value(crls, i)) != 1)
+			rc = -1;
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	if (rc == -1)
+		log_ssl_errors(LOG_LEVEL_ERR, tls->client_crl);
+	return rc;
+}
+
 static int
 tls_client_verify(SSL_CTX *ssl, const struct cfg_tls *tls)
 {
@@ -54,6 +82,8 @@ tls_client_verify(SSL_CTX *ssl, const struct cfg_tls *tls)
 		return -1;
 	}
 	SSL_CTX_set_client_CA_list(ssl, names);
+	if (tls->client_crl != NULL && tls_client_crls(ssl, tls) == -1)
+		return -1;
 	/* Ask, do not demand: no SSL_VERIFY_FAIL_IF_NO_PEER_CERT. */
 	SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_verify_depth(ssl, (int)tls->client_verify_depth);
