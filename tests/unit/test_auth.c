@@ -1,0 +1,348 @@
+/*
+ * auth decision tables: for each combination of allowed methods and what
+ * the request offers (nothing, a certificate, Digest, Basic, garbage), the
+ * verdict, the status and the challenges; failure counting up to 429.
+ * Digest credentials are computed here from the challenge's nonce.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "estrad/auth.h"
+#include "estrad/digest.h"
+
+#define D	AUTH_BIT(AUTH_METHOD_DIGEST)
+#define B	AUTH_BIT(AUTH_METHOD_BASIC)
+#define C	AUTH_BIT(AUTH_METHOD_CERT)
+#define URI	"/.well-known/est/simpleenroll"
+
+static char		 dir[] = "/tmp/estrad-test-auth-XXXXXX";
+static struct config	 cfg;
+static struct event_base *base;
+static struct auth_ctx	*ctx;
+static X509		*cert;
+
+static void
+write_file(const char *name, const char *text, char **path)
+{
+	FILE *fp;
+
+	assert_true(asprintf(path, "%s/%s", dir, name) > 0);
+	assert_non_null(fp = fopen(*path, "w"));
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static X509 *
+make_cert(void)
+{
+	EVP_PKEY	*key = EVP_EC_gen("P-256");
+	X509		*x = X509_new();
+	X509_NAME	*n = X509_get_subject_name(x);
+
+	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
+	    (const unsigned char *)"Example", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"device-17", -1, -1, 0);
+	X509_set_pubkey(x, key);
+	EVP_PKEY_free(key);
+	return x;
+}
+
+static int
+setup(void **state)
+{
+	char line[200], ha1[DIGEST_HEX_MAX];
+
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	digest_ha1_hex(DIGEST_ALG_MD5, "alice", "estrealm", "Circle of Life",
+	    ha1, sizeof(ha1));
+	snprintf(line, sizeof(line), "alice:estrealm:%s\n", ha1);
+	write_file("users.htdigest", line, &cfg.auth.digest_users);
+	cfg.auth.realm = "estrealm";
+	cfg.auth.nonce_lifetime = 300;
+	cfg.auth.replay_slots = 64;
+	cfg.auth.max_failures = 3;
+	cfg.auth.failure_window = 60;
+	cfg.auth.failure_slots = 64;
+	cfg.auth.basic_workers = 1;
+	base = event_base_new();
+	cert = make_cert();
+	return base != NULL ? 0 : -1;
+}
+
+/* A fresh context per test, so failure counts do not carry over. */
+static int
+ctx_new(long max_failures)
+{
+	char err[256];
+
+	cfg.auth.max_failures = max_failures;
+	ctx = auth_new(base, &cfg, err, sizeof(err));
+	return ctx != NULL ? 0 : -1;
+}
+
+static int
+ctx_lenient(void **state)
+{
+	return ctx_new(1000);
+}
+
+static int
+ctx_strict(void **state)
+{
+	return ctx_new(3);
+}
+
+static int
+ctx_free(void **state)
+{
+	auth_free(ctx);
+	ctx = NULL;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[300];
+
+	event_base_free(base);
+	X509_free(cert);
+	free(cfg.auth.digest_users);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The nonce of the challenge with algorithm alg in r. */
+static void
+challenge_nonce(const struct est_reply *r, const char *alg, char *out,
+    size_t outlen)
+{
+	for (int i = 0; i < r->nchallenges; i++) {
+		const char *c = r->challenges[i], *p;
+		char want[40];
+		snprintf(want, sizeof(want), "algorithm=%s,", alg);
+		if (strstr(c, want) == NULL || (p = strstr(c, "nonce=\"")) == NULL)
+			continue;
+		p += 7;
+		snprintf(out, outlen, "%.*s", (int)strcspn(p, "\""), p);
+		return;
+	}
+	fail_msg("no %s challenge", alg);
+}
+
+/* An Authorization header for alice answering nonce. */
+static void
+digest_header(const char *user, const char *password, const char *realm,
+    const char *uri, const char *nonce, const char *nc, char *out,
+    size_t outlen)
+{
+	struct digest_auth	a;
+	char			ha1[DIGEST_HEX_MAX], resp[DIGEST_HEX_MAX];
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.username, sizeof(a.username), "%s", user);
+	snprintf(a.realm, sizeof(a.realm), "%s", realm);
+	snprintf(a.nonce, sizeof(a.nonce), "%s", nonce);
+	snprintf(a.uri, sizeof(a.uri), "%s", uri);
+	snprintf(a.cnonce, sizeof(a.cnonce), "0a4f113b");
+	snprintf(a.nc, sizeof(a.nc), "%s", nc);
+	snprintf(a.qop, sizeof(a.qop), "auth");
+	a.alg = DIGEST_ALG_MD5;
+	assert_int_equal(digest_ha1_hex(DIGEST_ALG_MD5, user, realm, password,
+	    ha1, sizeof(ha1)), 0);
+	assert_int_equal(digest_response_hex(&a, ha1, "POST", resp,
+	    sizeof(resp)), 0);
+	snprintf(out, outlen, "Digest username=\"%s\", realm=\"%s\", "
+	    "nonce=\"%s\", uri=\"%s\", algorithm=MD5, qop=auth, nc=%s, "
+	    "cnonce=\"0a4f113b\", response=\"%s\"", user, realm, nonce, uri,
+	    nc, resp);
+}
+
+static enum auth_verdict
+check(const char *addr, unsigned allowed, const char *authz, X509 *peer,
+    struct auth_identity *id, struct est_reply *r)
+{
+	struct auth_subject	s = { "POST", URI, authz, addr, peer, allowed };
+	struct auth_job		*job;
+
+	memset(r, 0, sizeof(*r));
+	return auth_check(ctx, &s, id, r, NULL, NULL, &job);
+}
+
+static void
+test_without_credentials(void **state)
+{
+	static const struct {
+		unsigned	 allowed;
+		int		 with_cert;
+		enum auth_verdict verdict;
+		int		 status;
+		int		 nchallenges;
+		enum auth_method method;
+	} rows[] = {
+		{ 0, 0, AUTH_ALLOW, 0, 0, AUTH_METHOD_MAX },	/* open */
+		{ 0, 1, AUTH_ALLOW, 0, 0, AUTH_METHOD_MAX },
+		{ D | C, 0, AUTH_DENY, 401, 2, AUTH_METHOD_MAX },
+		{ D | C, 1, AUTH_ALLOW, 0, 0, AUTH_METHOD_CERT },
+		{ C, 0, AUTH_DENY, 403, 0, AUTH_METHOD_MAX },
+		{ C, 1, AUTH_ALLOW, 0, 0, AUTH_METHOD_CERT },
+		{ D, 1, AUTH_DENY, 401, 2, AUTH_METHOD_MAX },	/* cert not listed */
+		{ B, 0, AUTH_DENY, 401, 1, AUTH_METHOD_MAX },
+		{ D | B, 0, AUTH_DENY, 401, 3, AUTH_METHOD_MAX },
+	};
+	struct auth_identity	id;
+	struct est_reply	r;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		print_message("row %zu\n", i);
+		assert_int_equal(check("192.0.2.1", rows[i].allowed, NULL,
+		    rows[i].with_cert ? cert : NULL, &id, &r), rows[i].verdict);
+		assert_int_equal(id.method, rows[i].method);
+		if (rows[i].verdict == AUTH_DENY) {
+			assert_int_equal(r.status, rows[i].status);
+			assert_int_equal(r.nchallenges, rows[i].nchallenges);
+		}
+		est_reply_clear(&r);
+	}
+	/* Challenge order: SHA-256, then MD5 (RFC 7616 §3.7), then Basic. */
+	check("192.0.2.1", D | B, NULL, NULL, &id, &r);
+	assert_non_null(strstr(r.challenges[0], "algorithm=SHA-256,"));
+	assert_non_null(strstr(r.challenges[1], "algorithm=MD5,"));
+	assert_string_equal(r.challenges[2],
+	    "Basic realm=\"estrealm\", charset=\"UTF-8\"");
+	est_reply_clear(&r);
+	/* The certificate's subject is the identity. */
+	check("192.0.2.1", C, NULL, cert, &id, &r);
+	assert_string_equal(id.name, "CN=device-17,O=Example");
+}
+
+static void
+test_digest(void **state)
+{
+	static const struct {
+		const char	*user, *password, *realm, *uri, *nc;
+		enum auth_verdict verdict;
+		const char	*reason;
+	} rows[] = {
+		{ "alice", "Circle of Life", "estrealm", URI, "00000001",
+		  AUTH_ALLOW, NULL },
+		{ "alice", "Circle of Life", "estrealm", URI, "00000001",
+		  AUTH_DENY, "Digest nonce count replayed" },
+		{ "alice", "Circle of Life", "estrealm", URI, "00000002",
+		  AUTH_ALLOW, NULL },
+		{ "alice", "wrong", "estrealm", URI, "00000003", AUTH_DENY,
+		  "wrong user name or password" },
+		{ "mallory", "Circle of Life", "estrealm", URI, "00000004",
+		  AUTH_DENY, "wrong user name or password" },
+		{ "alice", "Circle of Life", "other", URI, "00000005",
+		  AUTH_DENY, "wrong realm" },
+		{ "alice", "Circle of Life", "estrealm",
+		  "/.well-known/est/east/simpleenroll", "00000006", AUTH_DENY,
+		  "Digest uri is not the request target" },
+	};
+	struct auth_identity	id;
+	struct est_reply	r;
+	char			nonce[128], hdr[1024];
+
+	check("192.0.2.2", D, NULL, NULL, &id, &r);
+	challenge_nonce(&r, "MD5", nonce, sizeof(nonce));
+	est_reply_clear(&r);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		print_message("row %zu\n", i);
+		digest_header(rows[i].user, rows[i].password, rows[i].realm,
+		    rows[i].uri, nonce, rows[i].nc, hdr, sizeof(hdr));
+		/* A fresh address per row: this test is not about 429. */
+		char addr[32];
+		snprintf(addr, sizeof(addr), "198.51.100.%zu", i);
+		assert_int_equal(check(addr, D, hdr, NULL, &id, &r),
+		    rows[i].verdict);
+		if (rows[i].verdict == AUTH_ALLOW) {
+			assert_int_equal(id.method, AUTH_METHOD_DIGEST);
+			assert_string_equal(id.name, rows[i].user);
+		} else {
+			assert_int_equal(r.status, 401);
+			assert_string_equal(r.reason, rows[i].reason);
+			assert_int_equal(r.nchallenges, 2);
+		}
+		est_reply_clear(&r);
+	}
+	/* A forged nonce and a malformed header. */
+	digest_header("alice", "Circle of Life", "estrealm", URI,
+	    "AAAAAGsJCUtdK6ToYwDFOfDLn4temVM1LZWdnhVnLag", "00000001", hdr,
+	    sizeof(hdr));
+	assert_int_equal(check("203.0.113.1", D, hdr, NULL, &id, &r), AUTH_DENY);
+	assert_string_equal(r.reason, "unknown nonce");
+	est_reply_clear(&r);
+	assert_int_equal(check("203.0.113.2", D, "Digest username=", NULL, &id,
+	    &r), AUTH_DENY);
+	assert_int_equal(r.status, 401);
+	est_reply_clear(&r);
+	/* Basic is not accepted where only Digest is. */
+	assert_int_equal(check("203.0.113.3", D, "Basic YWxpY2U6eA==", NULL,
+	    &id, &r), AUTH_DENY);
+	assert_string_equal(r.reason, "authentication scheme not accepted here");
+	est_reply_clear(&r);
+}
+
+static void
+test_failures_block(void **state)
+{
+	struct auth_identity	id;
+	struct est_reply	r;
+	char			nonce[128], hdr[1024];
+
+	check("192.0.2.9", D, NULL, NULL, &id, &r);
+	challenge_nonce(&r, "MD5", nonce, sizeof(nonce));
+	est_reply_clear(&r);
+	for (int i = 1; i <= 3; i++) {
+		char nc[9];
+		snprintf(nc, sizeof(nc), "%08x", i);
+		digest_header("bob", "nope", "estrealm", URI, nonce, nc, hdr,
+		    sizeof(hdr));
+		assert_int_equal(check("192.0.2.9", D, hdr, NULL, &id, &r),
+		    AUTH_DENY);
+		assert_int_equal(r.status, 401);
+		est_reply_clear(&r);
+	}
+	/* The address is blocked now, whoever asks and whatever it sends. */
+	assert_int_equal(check("192.0.2.9", D, NULL, NULL, &id, &r), AUTH_DENY);
+	assert_int_equal(r.status, 429);
+	assert_true(atoi(r.retry_after) > 0 && atoi(r.retry_after) <= 60);
+	est_reply_clear(&r);
+	/* So is the user name, from another address. */
+	digest_header("bob", "nope", "estrealm", URI, nonce, "00000004", hdr,
+	    sizeof(hdr));
+	assert_int_equal(check("192.0.2.10", D, hdr, NULL, &id, &r), AUTH_DENY);
+	assert_int_equal(r.status, 429);
+	est_reply_clear(&r);
+	/* Others are not. */
+	assert_int_equal(check("192.0.2.11", D, NULL, NULL, &id, &r), AUTH_DENY);
+	assert_int_equal(r.status, 401);
+	est_reply_clear(&r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_without_credentials,
+		    ctx_lenient, ctx_free),
+		cmocka_unit_test_setup_teardown(test_digest, ctx_lenient,
+		    ctx_free),
+		cmocka_unit_test_setup_teardown(test_failures_block, ctx_strict,
+		    ctx_free),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
