@@ -343,10 +343,16 @@ password_read(struct cfg_ctx *ctx, const char *path, struct cfg_upstream *u)
 		return 1;	/* already reported by the field check */
 	n = fread(buf, 1, sizeof(buf) - 1, fp);
 	fclose(fp);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
 	buf[n] = '\0';
-	if (n == 0) {
+	/* The first line is the password; a cut one would fail obscurely. */
+	if (strchr(buf, '\n') == NULL && n == sizeof(buf) - 1) {
+		cfg_err(ctx, path, "%s: the password is longer than %zu bytes",
+		    u->password_file, sizeof(buf) - 2);
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return 1;
+	}
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (buf[0] == '\0') {
 		cfg_err(ctx, path, "%s is empty", u->password_file);
 		return 1;
 	}
