@@ -23,6 +23,7 @@
 #include "estrad/log.h"
 #include "estrad/pki.h"
 #include "estrad/router.h"
+#include "estrad/users.h"
 
 #define CFG_MAX_FILE	(1024 * 1024)
 
@@ -769,6 +770,36 @@ nonce_secret_read(struct cfg_ctx *ctx, struct cfg_auth *a)
 	return a->nonce_secret == NULL;
 }
 
+/*
+ * Load the user files once to find their errors now, with -n too; auth.c
+ * loads them again for use (and on SIGHUP).
+ */
+static int
+users_check(struct cfg_ctx *ctx, const struct cfg_auth *a)
+{
+	struct users	*u;
+	char		 err[512];
+	int		 nerr = 0;
+
+	if (a->digest_users != NULL) {
+		if ((u = users_load_htdigest(a->digest_users, err,
+		    sizeof(err))) == NULL) {
+			cfg_err(ctx, "auth.digest_users", "%s", err);
+			nerr++;
+		}
+		users_free(u);
+	}
+	if (a->basic_users != NULL) {
+		if ((u = users_load_htpasswd(a->basic_users, err,
+		    sizeof(err))) == NULL) {
+			cfg_err(ctx, "auth.basic_users", "%s", err);
+			nerr++;
+		}
+		users_free(u);
+	}
+	return nerr;
+}
+
 static int
 auth_load(struct cfg_ctx *ctx, const json_t *root)
 {
@@ -790,7 +821,7 @@ auth_load(struct cfg_ctx *ctx, const json_t *root)
 	}
 	if (nerr == 0 && a->nonce_secret_file != NULL)
 		nerr += nonce_secret_read(ctx, a);
-	return nerr;
+	return nerr + users_check(ctx, a);
 }
 
 static int

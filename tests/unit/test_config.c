@@ -295,6 +295,11 @@ static const struct config_case cases[] = {
 	  "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],\n"
 	  "  \"x\": 1\n}\n",
 	  "3: x: unknown key", 4 },
+	{ "digest users file with a bad line",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"auth\": {\"digest_users\": \"@D@/password\"},\n" ROUTE_OK "}\n",
+	  "5: auth.digest_users: @D@/password:1: missing field (want "
+	  "user:realm:HA1)", 1 },
 	{ "several errors in one run",
 	  "{\n" LISTEN_OK "  \"a\": 1,\n  \"b\": 2,\n" TLS_OK LOCAL_OK
 	  ROUTE_OK "}\n",
