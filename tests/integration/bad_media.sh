@@ -13,9 +13,9 @@ check_error 415
 req re_octet POST "$EST_URL/east/simplereenroll" -H 'Content-Type: application/octet-stream' \
     --data-binary "@$WORK/ok.b64" --cert "$CLIENT_CERT" --key "$CLIENT_KEY"
 check_error 415
-# Parameters and case do not matter.
+# Parameters and case do not matter (the lab user enrolls).
 req params POST "$EST_URL/simpleenroll" -H 'Content-Type: Application/PKCS10; charset=us-ascii' \
-    --data-binary "@$WORK/ok.b64"
+    --data-binary "@$WORK/ok.b64" "${DIGEST_AUTH[@]}"
 check_status 200
 check_proxy_healthy
 pass

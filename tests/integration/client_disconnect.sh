@@ -38,7 +38,10 @@ check_proxy_healthy
 start_silent
 P_URL=$SILENT_URL P_TIMEOUT=20 proxy_config "$WORK/proxy.json"
 start_estrad proxy "$WORK/proxy.json"
-T_CURL_TIMEOUT=1 post_csr gaveup "$XURL/simpleenroll" "$WORK/dev.b64"
+# One request (a certificate, not the two of a Digest exchange), so the
+# client gives up with no answer at all.
+T_CURL_TIMEOUT=1 post_csr gaveup "$XURL/simpleenroll" "$WORK/dev.b64" \
+    --cert "$CLIENT_CERT" --key "$CLIENT_KEY"
 [ "$STATUS" = 000 ] || fail "expected the client to give up, got HTTP $STATUS"
 T_CURL_TIMEOUT=1 req gaveup_get GET "$XURL/cacerts"
 [ "$STATUS" = 000 ] || fail "expected the client to give up, got HTTP $STATUS"

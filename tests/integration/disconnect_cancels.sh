@@ -10,7 +10,10 @@ P_URL=$SILENT_URL P_TIMEOUT=20 proxy_config "$WORK/proxy.json"
 start_estrad proxy "$WORK/proxy.json"
 
 make_csr dev "/CN=cancel-device"
-T_CURL_TIMEOUT=1 post_csr gaveup "$XURL/simpleenroll" "$WORK/dev.b64"
+# One request (a certificate, not the two of a Digest exchange), so the
+# client gives up with no answer at all.
+T_CURL_TIMEOUT=1 post_csr gaveup "$XURL/simpleenroll" "$WORK/dev.b64" \
+    --cert "$CLIENT_CERT" --key "$CLIENT_KEY"
 [ "$STATUS" = 000 ] || fail "expected the client to give up, got HTTP $STATUS"
 grep -q '^accepted 1' "$SILENT_LOG" || fail "the proxy never connected to the silent CA"
 wait_grep 3 "$SILENT_LOG" '^closed 1' ||

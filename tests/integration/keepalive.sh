@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # HTTP/1.1 keep-alive: several requests from one curl run share one
-# connection (num_connects is 1, then 0), including after a POST.
+# connection (num_connects is 1, then 0), including after a POST (which
+# takes two requests, a 401 Digest challenge and the authenticated retry,
+# on the same connection).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -15,7 +17,7 @@ echo "$out" >"$WORK/gets.out"
 make_csr dev "/CN=keepalive-device"
 out=$(curl -sS -v --max-time 15 --cacert "$TRUST" -w '%{http_code} %{num_connects}\n' \
     -o /dev/null -H 'Content-Type: application/pkcs10' --data-binary "@$WORK/dev.b64" \
-    "$EST_URL/simpleenroll" \
+    "${DIGEST_AUTH[@]}" "$EST_URL/simpleenroll" \
     --next --cacert "$TRUST" -w '%{http_code} %{num_connects}\n' -o /dev/null \
     "$EST_URL/cacerts" 2>"$WORK/curl2.err") || fail "curl: $(tail -n 3 "$WORK/curl2.err")"
 [ "$out" = $'200 1\n200 0' ] ||

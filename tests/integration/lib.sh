@@ -37,6 +37,11 @@ T_OK=0
 T_PIDS=()			# processes this case started, stopped on exit
 T_LOGS=("$PROXY_LOG" "$CA_LOG")	# logs shown on failure
 T_CURL_TIMEOUT=${T_CURL_TIMEOUT:-15}
+# The lab proxy's enroll operations want Digest (or a client certificate):
+# curl arguments for the lab user. post_csr adds them unless T_AUTH says
+# otherwise.
+DIGEST_AUTH=(--digest -u "$EST_USER:$EST_PASS")
+BASIC_AUTH=(--basic -u "$BASIC_USER:$BASIC_PASS")
 SANITIZER_RE='ERROR: (Address|Leak)Sanitizer|runtime error:'
 
 # ------------------------------------------------------------ outcome
@@ -123,12 +128,29 @@ req() {
 	[ -f "$HDR" ] || : >"$HDR"
 }
 
-# post_csr NAME URL FILE [curl args...]: POST FILE as application/pkcs10.
+# post_csr NAME URL FILE [curl args...]: POST FILE as application/pkcs10,
+# with credentials chosen by T_AUTH:
+#   digest                curl --digest as the lab's EST_USER (the default)
+#   basic                 Basic as the lab's BASIC_USER
+#   none                  no HTTP credentials (an Authorization header may
+#                         still come in the args); the default when the args
+#                         hold --cert: the certificate authenticates, and
+#                         curl --digest would send its first POST with an
+#                         empty body, expecting a 401 that never comes
 post_csr() {
-	local name=$1 url=$2 file=$3
+	local name=$1 url=$2 file=$3 auth=() mode=digest a
 	shift 3
+	for a in "$@"; do
+		[ "$a" = --cert ] && mode=none
+	done
+	case ${T_AUTH:-$mode} in
+	digest) auth=("${DIGEST_AUTH[@]}") ;;
+	basic) auth=("${BASIC_AUTH[@]}") ;;
+	none) ;;
+	*) fail "post_csr: unknown T_AUTH '$T_AUTH'" ;;
+	esac
 	req "$name" POST "$url" -H 'Content-Type: application/pkcs10' \
-	    --data-binary "@$file" "$@"
+	    --data-binary "@$file" "${auth[@]}" "$@"
 }
 
 # check_status EXPECTED: the last req answered EXPECTED.
@@ -171,6 +193,13 @@ check_framing() {
 	    fail "$(basename "$HDR"): Content-Length $cl but $size body bytes"
 }
 
+# check_body TEXT: the last response's body is exactly TEXT and a newline
+# (the one-line reason of an error answer).
+check_body() {
+	printf '%s\n' "$1" | cmp -s - "$BODY" ||
+	    fail "$(basename "$BODY" .body): body '$(head -c 300 "$BODY")', expected '$1'"
+}
+
 # check_error STATUS PHRASE: a text/plain one-line error containing PHRASE.
 check_error() {
 	local ct lines
@@ -188,6 +217,123 @@ check_error() {
 		fail "$(basename "$BODY" .body): reason '$(head -c 200 "$BODY")' lacks '$2'"
 	fi
 	check_framing
+}
+
+# ------------------------------------------------------------ HTTP auth
+
+# hash_hex ALG STRING: the lowercase hex digest of STRING for a Digest
+# algorithm (MD5, SHA-256 or their -sess variants). The string goes
+# through a pipe, never a command line.
+hash_hex() {
+	case $1 in
+	MD5 | MD5-sess) printf '%s' "$2" | md5sum | cut -d' ' -f1 ;;
+	SHA-256 | SHA-256-sess) printf '%s' "$2" | sha256sum | cut -d' ' -f1 ;;
+	*) echo "hash_hex: unknown algorithm '$1'" >&2; return 1 ;;
+	esac
+}
+
+# digest_challenge ALG [HDRFILE]: the Digest challenge with algorithm=ALG
+# in the last response; sets CH (the header value), CH_NONCE and
+# CH_OPAQUE.
+digest_challenge() {
+	local hdr=${2:-$HDR}
+	CH=$(tr -d '\r' <"$hdr" | grep '^WWW-Authenticate: Digest ' |
+	    grep -F "algorithm=$1," | head -n 1 | sed 's/^WWW-Authenticate: //')
+	[ -n "$CH" ] || fail "$(basename "$hdr"): no Digest challenge with algorithm=$1: $(grep -i '^www-authenticate' "$hdr")"
+	CH_NONCE=$(printf '%s' "$CH" | sed -n 's/.* nonce="\([^"]*\)".*/\1/p')
+	CH_OPAQUE=$(printf '%s' "$CH" | sed -n 's/.* opaque="\([^"]*\)".*/\1/p')
+	[ -n "$CH_NONCE" ] || fail "no nonce in the challenge '$CH'"
+}
+
+# digest_authz USER REALM PASSWORD ALG METHOD URI NONCE NC [CNONCE [OPAQUE]]:
+# an Authorization header value for qop=auth (RFC 7616 §3.4.1-3.4.3),
+# computed here rather than by curl (which picks the algorithm itself), in
+# DIGEST_AUTHZ. NC is 8 hex digits.
+digest_authz() {
+	local user=$1 realm=$2 pass=$3 alg=$4 method=$5 uri=$6 nonce=$7 nc=$8
+	local cnonce=${9:-} opaque=${10:-} ha1 ha2 resp
+	[ -n "$cnonce" ] || cnonce=$(openssl rand -hex 8)
+	ha1=$(hash_hex "$alg" "$user:$realm:$pass") || fail "digest_authz: algorithm $alg"
+	case $alg in
+	*-sess) ha1=$(hash_hex "$alg" "$ha1:$nonce:$cnonce") ;;
+	esac
+	ha2=$(hash_hex "$alg" "$method:$uri")
+	resp=$(hash_hex "$alg" "$ha1:$nonce:$nc:$cnonce:auth:$ha2")
+	DIGEST_AUTHZ="Digest username=\"$user\", realm=\"$realm\", nonce=\"$nonce\", uri=\"$uri\", algorithm=$alg, qop=auth, nc=$nc, cnonce=\"$cnonce\", response=\"$resp\"${opaque:+, opaque=\"$opaque\"}"
+}
+
+# hex2bin HEX: the bytes (NULs included) on stdout.
+hex2bin() {
+	local hex=$1 i
+	for ((i = 0; i < ${#hex}; i += 2)); do
+		printf '%b' "\\x${hex:i:2}"
+	done
+}
+
+# mint_nonce SECRETFILE TIMESTAMP: a nonce as estrad makes them (src/digest.c):
+# base64url, unpadded, of 8-byte big-endian TIMESTAMP || 8 random bytes ||
+# the first 16 bytes of HMAC-SHA256(secret, timestamp || random), where the
+# secret is the nonce_secret_file's bytes. Prints it.
+mint_nonce() {
+	local key msg tag
+	key=$(od -An -v -tx1 "$1" | tr -d ' \n')
+	msg=$(printf '%016x' "$2")$(openssl rand -hex 8)
+	tag=$(hex2bin "$msg" | openssl dgst -sha256 -mac HMAC \
+	    -macopt "hexkey:$key" -binary | head -c 16 | od -An -v -tx1 | tr -d ' \n')
+	[ ${#tag} = 32 ] || { echo "mint_nonce: HMAC failed" >&2; return 1; }
+	hex2bin "$msg$tag" | base64 -w0 | tr '+/' '-_' | tr -d '='
+}
+
+# check_challenges "ALGS" [stale]: the last response (of HDR) carries exactly one
+# WWW-Authenticate header (that spelling) per word of ALGS, in that order:
+# SHA-256 or MD5 for a Digest challenge of the lab realm (qop="auth", a
+# 43-character nonce, an opaque; ", stale=true" at the end when asked for,
+# never otherwise), Basic for 'Basic realm="REALM", charset="UTF-8"'.
+check_challenges() {
+	local algs seen re i stale=${2:-}
+	read -r -a algs <<<"$1"
+	# Only the last response's headers (curl --digest writes two).
+	mapfile -t seen < <(tr -d '\r' <"$HDR" |
+	    awk '/^HTTP\// { n = 0 } tolower($0) ~ /^www-authenticate:/ { h[n++] = $0 }
+	        END { for (i = 0; i < n; i++) print h[i] }')
+	[ "${#seen[@]}" = "${#algs[@]}" ] ||
+	    fail "$(basename "$HDR"): ${#seen[@]} WWW-Authenticate headers, expected ${#algs[@]} ($1): $(printf '%s / ' "${seen[@]}")"
+	for i in "${!algs[@]}"; do
+		case ${algs[$i]} in
+		Basic) re="WWW-Authenticate: Basic realm=\"$AUTH_REALM\", charset=\"UTF-8\"" ;;
+		*)
+			re="WWW-Authenticate: Digest realm=\"$AUTH_REALM\", qop=\"auth\", algorithm=${algs[$i]}, nonce=\"[A-Za-z0-9_-]{43}\", opaque=\"[0-9a-f]{32}\""
+			[ -n "$stale" ] && re="$re, stale=true"
+			;;
+		esac
+		printf '%s\n' "${seen[$i]}" | grep -qxE -- "$re" ||
+		    fail "$(basename "$HDR"): WWW-Authenticate #$((i + 1)) is '${seen[$i]}', expected /$re/"
+	done
+}
+
+# access_line_for ID [LOG]: the one access line of request ID (its
+# X-Request-Id) in LOG (default the lab proxy's); sets LINE.
+access_line_for() {
+	local log=${2:-$PROXY_LOG} n
+	wait_grep 2 "$log" " access id=$1 " ||
+	    fail "no access line with id=$1 in $log"
+	n=$(grep -c -- " access id=$1 " "$log")
+	[ "$n" = 1 ] || fail "$n access lines name id=$1, expected 1"
+	LINE=$(grep -- " access id=$1 " "$log")
+}
+
+# check_access FIELDS [LOG]: the last response's access line (found by its
+# X-Request-Id) holds FIELDS, a fixed string such as
+# "auth=digest user=estuser status=200".
+check_access() {
+	local rid
+	rid=$(header X-Request-Id)
+	[ -n "$rid" ] || fail "$(basename "$HDR"): no X-Request-Id"
+	access_line_for "$rid" "${2:-$PROXY_LOG}"
+	case $LINE in
+	*" $1 "*) ;;
+	*) fail "access line '$LINE' lacks '$1'" ;;
+	esac
 }
 
 # ------------------------------------------------------------ PKI
@@ -333,16 +479,24 @@ check_alive() {
 #   P_UPSTREAM_EXTRA  extra JSON members for the upstream "ca", e.g.
 #                '"auth": "basic", "username": "u", "password_file": "/f"'
 #                (default none)
+#   P_AUTH       the members of the top-level "auth" object (default: the
+#                lab's Digest users, '"digest_users": "$DIGEST_USERS"', so
+#                post_csr's default credentials enroll, as at the lab proxy)
+#   P_DEFAULT_EXTRA  extra JSON members for the "default" route, e.g.
+#                '"auth": { "simpleenroll": ["basic"] }' (default none)
+#   P_LOG_LEVEL  (default info)
 # A second upstream "lab" always points at the lab's CA, and label "real"
 # routes to it, so a case can check a daemon whose "ca" is broken.
 proxy_config() {
 	local labels='"real": { "upstream": "lab" }'
 	local listen='["127.0.0.1:0"]'
+	local authjson="\"digest_users\": \"$DIGEST_USERS\""
 	[ -n "${P_LISTEN:-}" ] && listen=$P_LISTEN
 	[ -n "${P_LABELS:-}" ] && labels="$labels, $P_LABELS"
+	[ -n "${P_AUTH:-}" ] && authjson=$P_AUTH
 	cat >"$1" <<EOF
 {
-  "log_level": "info",
+  "log_level": "${P_LOG_LEVEL:-info}",
   "listen": $listen,
   "tls": {
     "certificate": "$PROXY_SERVER_CERT",
@@ -350,6 +504,7 @@ proxy_config() {
     "client_ca": "$ROOT_CERT",
     "client_verify_depth": 4
   },
+  "auth": { $authjson },
   "limits": {
     "max_header_bytes": 8192,
     "max_body_bytes": 65536,
@@ -378,7 +533,7 @@ proxy_config() {
       "retry_after": 5
     }
   },
-  "default": { "upstream": "ca" },
+  "default": { "upstream": "ca"${P_DEFAULT_EXTRA:+, $P_DEFAULT_EXTRA} },
   "labels": { $labels }
 }
 EOF

@@ -6,15 +6,18 @@
 #    Authorization header, "Basic base64(username:password)" from
 #    password_file (trailing newline dropped), even when the client sent an
 #    Authorization header of its own;
-#  - without upstream auth, the client's Authorization header does not go
-#    upstream;
+#  - without upstream auth, the client's Authorization header (here the
+#    lab's Basic user, which authenticated the client at the proxy) does
+#    not go upstream;
 #  - neither the RA password (plain or in base64) nor the client's
 #    credentials appear in the proxy's log or the lab's logs (debug level).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-client_auth='Basic Zm9vOmJhcg=='		# foo:bar
+client_auth='Basic Zm9vOmJhcg=='		# foo:bar (cacerts is open: ignored)
 client_b64=Zm9vOmJhcg==
+# The lab's Basic user, accepted for simpleenroll by the second proxy.
+user_b64=$(printf '%s:%s' "$BASIC_USER" "$BASIC_PASS" | base64 -w0)
 pw="Pw-$(openssl rand -hex 12)"
 printf '%s\n' "$pw" >"$WORK/ra.pass"
 chmod 600 "$WORK/ra.pass"
@@ -53,19 +56,23 @@ got=$(header Authorization "$WORK/basic.up.hdr")
 [ "$got" = "Basic $ra_b64" ] ||
     fail "Authorization upstream is '$got', expected 'Basic $ra_b64' (ra-user:$pw)"
 
-# ---- 2: no upstream auth; the client's Authorization must stay here.
+# ---- 2: no upstream auth; the client authenticates with Basic at the
+# proxy, and its Authorization must stay here.
 make_csr dev "/CN=basic-device"
 base64 -w64 "$WORK/dev.der" >"$WORK/dev.body"
 last_line=$(tail -n 1 "$WORK/dev.body")
 printf 'HTTP/1.1 202 Accepted\r\nRetry-After: 9\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n\r\npending\n' \
     >"$WORK/plain.answer"
 start_recorder plain "$WORK/plain.answer" "$last_line"
-P_URL=$REC_URL proxy_config "$WORK/plain.json"
+P_URL=$REC_URL \
+    P_AUTH="\"basic_users\": \"$BASIC_USERS\"" \
+    P_DEFAULT_EXTRA='"auth": { "simpleenroll": ["basic"] }' \
+    proxy_config "$WORK/plain.json"
 sed -i 's|"log_level": "info"|"log_level": "debug"|' "$WORK/plain.json"
 start_estrad plain "$WORK/plain.json"
 plain_log=$XLOG plain_pid=$XPID
 
-post_csr plain "$XURL/simpleenroll" "$WORK/dev.body" -H "Authorization: $client_auth"
+T_AUTH=basic post_csr plain "$XURL/simpleenroll" "$WORK/dev.body"
 recorder_done plain
 check_status 202
 check_header Retry-After 9
@@ -78,15 +85,17 @@ reqline=$(head -n 1 "$WORK/plain.up.hdr" | tr -d '\r')
 cmp -s "$WORK/dev.body" "$WORK/plain.up.body" || fail "the CSR went upstream changed"
 has_header Authorization "$WORK/plain.up.hdr" &&
     fail "the client's Authorization went upstream: $(grep -i '^authorization:' "$WORK/plain.up.hdr")"
-grep -qF -- "$client_b64" "$WORK/plain.rec" &&
+grep -qF -- "$user_b64" "$WORK/plain.rec" &&
     fail "the client's credentials went upstream"
+grep -qF -- "$BASIC_PASS" "$WORK/plain.rec" &&
+    fail "the client's password went upstream"
 
 # ---- no secret in any log (stop the daemons first: shutdown lines too).
 stop_pid "$basic_pid"
 stop_pid "$plain_pid"
 for log in "$basic_log" "$plain_log" "$PROXY_LOG" "$CA_LOG"; do
 	[ -f "$log" ] || fail "no log $log"
-	for secret in "$pw" "$ra_b64" "$pw_b64" "$client_b64"; do
+	for secret in "$pw" "$ra_b64" "$pw_b64" "$client_b64" "$user_b64" "$BASIC_PASS"; do
 		grep -qF -- "$secret" "$log" &&
 		    fail "$(basename "$log") holds the secret '$secret': $(grep -F -- "$secret" "$log" | head -n 3)"
 	done
@@ -94,8 +103,8 @@ for log in "$basic_log" "$plain_log" "$PROXY_LOG" "$CA_LOG"; do
 	    fail "$(basename "$log") mentions an Authorization header: $(grep -i authorization "$log" | head -n 3)"
 done
 # Both requests were logged (the logs checked above are the right ones).
-grep -q ' access .*op=cacerts status=200 upstream=200 ' "$basic_log" ||
+grep -q ' access .*op=cacerts auth=- user=- status=200 upstream=200 ' "$basic_log" ||
     fail "no access line for the Basic-auth request in $basic_log"
-grep -q ' access .*op=simpleenroll status=202 upstream=202 ' "$plain_log" ||
+grep -q " access .*op=simpleenroll auth=basic user=$BASIC_USER status=202 upstream=202 " "$plain_log" ||
     fail "no access line for the forwarded POST in $plain_log"
 pass
