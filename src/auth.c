@@ -36,6 +36,7 @@ struct auth_ctx {
 	const struct config	*ac_cfg;
 	struct digest_nonces	*ac_nonces;
 	struct users		*ac_digest_users;	/* NULL: none */
+	int			 ac_sha256_first;
 	struct users		*ac_basic_users;
 	struct limiter		*ac_limiter;
 	struct worker		*ac_worker;		/* for Basic only */
@@ -67,13 +68,23 @@ auth_method_name(enum auth_method m)
 
 /* ---- answers -------------------------------------------------------------- */
 
+/*
+ * Digest challenges, SHA-256 and MD5. Clients take the first they can
+ * answer (curl does), and htdigest writes MD5 HA1s only: SHA-256 goes first
+ * only when every user has a SHA-256 HA1, or MD5-only users could never
+ * log in with such clients.
+ */
 static void
 auth_challenges(struct auth_ctx *ctx, unsigned allowed, int stale,
     struct est_reply *r)
 {
-	static const enum digest_alg algs[] = { DIGEST_ALG_SHA256,
-	    DIGEST_ALG_MD5 };
+	enum digest_alg	 algs[2] = { DIGEST_ALG_SHA256, DIGEST_ALG_MD5 };
 	const char	*realm = ctx->ac_cfg->auth.realm;
+
+	if (!ctx->ac_sha256_first) {
+		algs[0] = DIGEST_ALG_MD5;
+		algs[1] = DIGEST_ALG_SHA256;
+	}
 	time_t		 now = time(NULL);
 
 	r->nchallenges = 0;
@@ -412,6 +423,8 @@ auth_new(struct event_base *base, const struct config *cfg, char *err,
 	if (auth_load_users(a, &ctx->ac_digest_users, &ctx->ac_basic_users,
 	    err, errlen) == -1)
 		goto fail_quiet;
+	ctx->ac_sha256_first = users_digest_covers(ctx->ac_digest_users,
+	    DIGEST_ALG_SHA256);
 	if (a->basic_users != NULL && (ctx->ac_worker = worker_new(base,
 	    (int)a->basic_workers, AUTH_MAX_QUEUED)) == NULL)
 		goto fail;
@@ -438,6 +451,7 @@ auth_reload_users(struct auth_ctx *ctx)
 	users_free(ctx->ac_basic_users);
 	ctx->ac_digest_users = digest;
 	ctx->ac_basic_users = basic;
+	ctx->ac_sha256_first = users_digest_covers(digest, DIGEST_ALG_SHA256);
 	log_info("reload: users loaded (digest %zu, basic %zu)",
 	    digest ? users_count(digest) : 0, basic ? users_count(basic) : 0);
 }

@@ -451,6 +451,22 @@ users_digest_ha1(const struct users *u, const char *user, const char *realm,
 	return e == NULL ? NULL : e->ue_hash;
 }
 
+int
+users_digest_covers(const struct users *u, enum digest_alg alg)
+{
+	size_t hexlen = digest_hex_len(alg);
+
+	if (u == NULL || u->u_kind != USERS_HTDIGEST || hexlen == 0)
+		return 0;
+	for (size_t i = 0; i < u->u_count; i++) {
+		const struct users_entry *e = u->u_entries[i];
+		if (e->ue_hexlen != hexlen &&
+		    users_find(u, e->ue_user, e->ue_realm, hexlen) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
 const char *
 users_basic_hash(const struct users *u, const char *user)
 {

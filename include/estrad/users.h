@@ -25,6 +25,9 @@ struct users *users_load_htdigest(const char *path, char *err, size_t errlen);
 const char *users_digest_ha1(const struct users *u, const char *user,
     const char *realm, enum digest_alg alg);
 
+/* 1 if every Digest user has an HA1 for alg's hash (and there are some). */
+int users_digest_covers(const struct users *u, enum digest_alg alg);
+
 /*
  * Load an htpasswd file (user:hash). Only bcrypt ($2a$, $2b$, $2y$) and
  * SHA-512-crypt ($6$) hashes are accepted; anything else (MD5-crypt,

@@ -215,10 +215,11 @@ test_without_credentials(void **state)
 		}
 		est_reply_clear(&r);
 	}
-	/* Challenge order: SHA-256, then MD5 (RFC 7616 §3.7), then Basic. */
+	/* Challenge order: MD5 first while some user (here: alice) has no
+	 * SHA-256 HA1, since clients answer the first; then Basic. */
 	check("192.0.2.1", D | B, NULL, NULL, &id, &r);
-	assert_non_null(strstr(r.challenges[0], "algorithm=SHA-256,"));
-	assert_non_null(strstr(r.challenges[1], "algorithm=MD5,"));
+	assert_non_null(strstr(r.challenges[0], "algorithm=MD5,"));
+	assert_non_null(strstr(r.challenges[1], "algorithm=SHA-256,"));
 	assert_string_equal(r.challenges[2],
 	    "Basic realm=\"estrealm\", charset=\"UTF-8\"");
 	est_reply_clear(&r);
@@ -332,6 +333,41 @@ test_failures_block(void **state)
 	est_reply_clear(&r);
 }
 
+/* With a SHA-256 HA1 for every user, SHA-256 is offered first. */
+static void
+test_sha256_first(void **state)
+{
+	char			 md5[DIGEST_HEX_MAX], sha[DIGEST_HEX_MAX];
+	char			 text[300], err[256], *path, *saved;
+	struct auth_ctx		*both;
+	struct auth_subject	 s = { "POST", URI, NULL, "192.0.2.77", NULL, D };
+	struct auth_identity	 id;
+	struct auth_job		*job;
+	struct est_reply	 r;
+
+	digest_ha1_hex(DIGEST_ALG_MD5, "alice", "estrealm", "x", md5,
+	    sizeof(md5));
+	digest_ha1_hex(DIGEST_ALG_SHA256, "alice", "estrealm", "x", sha,
+	    sizeof(sha));
+	snprintf(text, sizeof(text), "alice:estrealm:%s\nalice:estrealm:%s\n",
+	    md5, sha);
+	write_file("both.htdigest", text, &path);
+	saved = cfg.auth.digest_users;
+	cfg.auth.digest_users = path;
+	both = auth_new(base, &cfg, err, sizeof(err));
+	cfg.auth.digest_users = saved;
+	assert_non_null(both);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(auth_check(both, &s, &id, &r, NULL, NULL, &job),
+	    AUTH_DENY);
+	assert_int_equal(r.nchallenges, 2);
+	assert_non_null(strstr(r.challenges[0], "algorithm=SHA-256,"));
+	assert_non_null(strstr(r.challenges[1], "algorithm=MD5,"));
+	est_reply_clear(&r);
+	auth_free(both);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -342,6 +378,7 @@ main(void)
 		    ctx_free),
 		cmocka_unit_test_setup_teardown(test_failures_block, ctx_strict,
 		    ctx_free),
+		cmocka_unit_test(test_sha256_first),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
