@@ -90,6 +90,32 @@ tls_client_verify(SSL_CTX *ssl, const struct cfg_tls *tls)
 	return 0;
 }
 
+static void sockaddr_text(const struct sockaddr *, char *, size_t);
+
+/*
+ * A handshake we end with a fatal alert (a client certificate that does not
+ * verify or is revoked, no common protocol or suite) never becomes a
+ * request, so it gets no access line: say here who failed and why.
+ */
+static void
+listener_on_tls_info(const SSL *ssl, int where, int ret)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	char			 peer[80] = "?";
+	long			 verify;
+
+	if (!(where & SSL_CB_WRITE_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
+		return;
+	if (getpeername(SSL_get_fd(ssl), (struct sockaddr *)&ss, &sslen) == 0)
+		sockaddr_text((struct sockaddr *)&ss, peer, sizeof(peer));
+	verify = SSL_get_verify_result(ssl);
+	log_info("tls peer=%s handshake failed: alert %s%s%s", peer,
+	    SSL_alert_desc_string_long(ret),
+	    verify != X509_V_OK ? "; client certificate: " : "",
+	    verify != X509_V_OK ? X509_verify_cert_error_string(verify) : "");
+}
+
 static SSL_CTX *
 tls_context_new(const struct cfg_tls *tls)
 {
@@ -121,6 +147,7 @@ tls_context_new(const struct cfg_tls *tls)
 		goto fail;
 	if (tls_client_verify(ssl, tls) == -1)
 		goto fail;
+	SSL_CTX_set_info_callback(ssl, listener_on_tls_info);
 	return ssl;
 fail:
 	log_ssl_errors(LOG_LEVEL_ERR, "server TLS context");
