@@ -1,7 +1,7 @@
 /*
  * Digest tests: the RFC 7616 §3.9.1 vectors, the seed exchange's
- * Authorization header ($ESTRAD_SHARED/seed-exchange.txt, default
- * ../shared), the header parser's accept and refuse tables, -sess
+ * Authorization header (tests/data/seed-exchange.txt, a copy of the
+ * project's RFC 7030 example exchange), the header parser's accept and refuse tables, -sess
  * responses computed here independently with EVP, nonce validity, expiry
  * and replay, the bounded replay table against a reference model, and the
  * challenge's format.
@@ -211,15 +211,15 @@ test_ha1_length_mismatch(void **state)
 static void
 read_seed_authorization(char *out, size_t outlen)
 {
-	const char	*dir = getenv("ESTRAD_SHARED");
+	const char	*dir = getenv("ESTRAD_TEST_DATA");
 	char		 path[1024], line[512];
 	FILE		*fp;
 	int		 in = 0;
 
 	snprintf(path, sizeof(path), "%s/seed-exchange.txt",
-	    dir != NULL ? dir : "../shared");
+	    dir != NULL ? dir : "tests/data");
 	if ((fp = fopen(path, "r")) == NULL)
-		fail_msg("cannot open %s (set ESTRAD_SHARED)", path);
+		fail_msg("cannot open %s (set ESTRAD_TEST_DATA)", path);
 	out[0] = '\0';
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		char	*p = line + strspn(line, " \t");
