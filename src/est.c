@@ -82,7 +82,7 @@ ms_since(const struct timespec *start)
 
 /* Client-controlled text goes to the log only through this filter. */
 static void
-log_safe_copy(char *out, size_t outlen, const char *in)
+est_safe_copy(char *out, size_t outlen, const char *in)
 {
 	size_t i = 0;
 
@@ -108,7 +108,7 @@ est_access_log(struct est_req *rq, const struct est_reply *reply)
 		snprintf(upstream, sizeof(upstream), "%ld",
 		    rq->rq_upstream_status);
 	/* A user name or certificate subject is the client's text too. */
-	log_safe_copy(user, sizeof(user), rq->rq_identity.name[0] ?
+	est_safe_copy(user, sizeof(user), rq->rq_identity.name[0] ?
 	    rq->rq_identity.name : "-");
 	log_info("access id=%s peer=%s method=%s path=%s label=%s op=%s "
 	    "auth=%s user=%s status=%d upstream=%s bytes=%zu ms=%.1f "
@@ -169,6 +169,11 @@ est_req_answer(struct est_req *rq, struct est_reply *reply)
 	    evhttp_request_get_command(rq->rq_http) != EVHTTP_REQ_HEAD)
 		evbuffer_add(out, reply->body, reply->body_len);
 	est_access_log(rq, reply);
+	/* Before the reply: sending may close the socket under the watch. */
+	if (rq->rq_close_watch != NULL) {
+		event_free(rq->rq_close_watch);
+		rq->rq_close_watch = NULL;
+	}
 	/* From now on the connection is idle between requests. */
 	idle.tv_sec = lim->idle_timeout_ms / 1000;
 	idle.tv_usec = (lim->idle_timeout_ms % 1000) * 1000;
@@ -447,7 +452,7 @@ est_req_identify(struct est_req *rq)
 	    host && strchr(host, ':') ? "]" : "", port);
 	snprintf(rq->rq_peer_addr, sizeof(rq->rq_peer_addr), "%s",
 	    host ? host : "?");
-	log_safe_copy(rq->rq_path, sizeof(rq->rq_path),
+	est_safe_copy(rq->rq_path, sizeof(rq->rq_path),
 	    evhttp_request_get_uri(rq->rq_http));
 }
 
