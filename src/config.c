@@ -43,6 +43,8 @@ static const struct cfg_field top_fields[] = {
 	F_CUSTOM("local_cas"),
 	F_CUSTOM("default"),
 	F_CUSTOM("labels"),
+	F_CUSTOM("policies"),
+	F_CUSTOM("audit"),
 	F_END
 };
 
@@ -120,12 +122,18 @@ struct route_raw {
 	char	*upstream;
 	char	*local_ca;
 	char	*upstream_label;
+	char	*policy;
+	int	 csrattrs;
 };
+
+static const char *const csrattrs_names[] = { "backend", "policy", NULL };
 
 static const struct cfg_field route_fields[] = {
 	F_STR(struct route_raw, "upstream", upstream, 0, NULL),
 	F_STR(struct route_raw, "local_ca", local_ca, 0, NULL),
 	F_STR(struct route_raw, "upstream_label", upstream_label, 0, NULL),
+	F_STR(struct route_raw, "policy", policy, 0, NULL),
+	F_ENUM(struct route_raw, "csrattrs", csrattrs, csrattrs_names, 0),
 	F_CUSTOM("auth"),
 	F_END
 };
@@ -650,7 +658,7 @@ route_load(struct cfg_ctx *ctx, const char *path, const char *label,
 {
 	struct config		*cfg = ctx->cfg;
 	struct cfg_route	*r = &cfg->routes[cfg->nroutes];
-	struct route_raw	 raw = { NULL, NULL, NULL };
+	struct route_raw	 raw = { NULL, NULL, NULL, NULL, 0 };
 	int			 nerr;
 
 	if (!json_is_object(v)) {
@@ -662,10 +670,13 @@ route_load(struct cfg_ctx *ctx, const char *path, const char *label,
 		nerr = route_resolve(ctx, path, &raw, r);
 	if (nerr == 0)
 		nerr = route_auth_load(ctx, path, v, r);
+	if (nerr == 0)
+		nerr = route_policy_resolve(ctx, path, raw.policy, raw.csrattrs,
+		    r);
 	if (nerr == 0 && label != NULL && (r->label = strdup(label)) == NULL)
 		nerr = 1;
 	if (nerr == 0)
-		cfg->nroutes++;
+		r->index = cfg->nroutes++;
 	else {
 		/* The slot is reused by the next route: leave it clean. */
 		free(r->upstream_label);
@@ -675,6 +686,7 @@ route_load(struct cfg_ctx *ctx, const char *path, const char *label,
 	free(raw.upstream);
 	free(raw.local_ca);
 	free(raw.upstream_label);
+	free(raw.policy);
 	return nerr;
 }
 
@@ -886,6 +898,8 @@ config_build(struct cfg_ctx *ctx, const json_t *root)
 	nerr += named_section_load(ctx, root, &local_cas_section, &entries,
 	    &cfg->nlocal_cas);
 	cfg->local_cas = entries;
+	nerr += policies_load(ctx, root);
+	nerr += audit_load(ctx, root);
 	return nerr + routes_load(ctx, root);
 }
 
@@ -909,7 +923,9 @@ config_load(const char *path, struct config_errors *errs)
 		return NULL;
 	}
 	loc_scan(&ctx.loc, text, len);
-	if ((ctx.cfg = calloc(1, sizeof(*ctx.cfg))) == NULL ||
+	if ((ctx.cfg = calloc(1, sizeof(*ctx.cfg))) != NULL)
+		ctx.cfg->refs = 1;
+	if (ctx.cfg == NULL ||
 	    (ctx.cfg->path = strdup(path)) == NULL ||
 	    config_build(&ctx, root) != 0) {
 		config_free(ctx.cfg);
@@ -973,7 +989,22 @@ config_free(struct config *cfg)
 		free(cfg->routes[i].upstream_label);
 	}
 	free(cfg->routes);
+	policies_free(cfg);
 	free(cfg);
+}
+
+struct config *
+config_ref(struct config *cfg)
+{
+	cfg->refs++;
+	return cfg;
+}
+
+void
+config_unref(struct config *cfg)
+{
+	if (cfg != NULL && --cfg->refs == 0)
+		config_free(cfg);
 }
 
 const struct cfg_route *

@@ -167,6 +167,7 @@ field_default(const struct cfg_field *f, void *slot)
 		*(long *)slot = (long)(f->dflt * 1000.0);
 		return 0;
 	case CFG_ENUM:
+	case CFG_BOOL:
 		*(int *)slot = (int)f->dflt;
 		return 0;
 	default:
@@ -195,6 +196,14 @@ field_load(struct cfg_ctx *ctx, const char *path, const struct cfg_field *f,
 		return field_number(ctx, path, f, v, slot);
 	case CFG_ENUM:
 		return field_enum(ctx, path, f, v, (int *)slot);
+	case CFG_BOOL:
+		if (!json_is_boolean(v)) {
+			cfg_err(ctx, path, "must be true or false, not %s",
+			    json_type_name(v));
+			return -1;
+		}
+		*(int *)slot = json_is_true(v);
+		return 0;
 	default:
 		return 0;
 	}

@@ -2,11 +2,12 @@
  * est: one EST request from arrival to answer. The stages run in order:
  *
  *   route    path -> (label, operation), method, media type  (RFC 7030 §3.2)
- *   decode   body -> PKCS#10, self-signature verified        (RFC 7030 §3.4)
- *   auth     who the client is                    (the auth module, to come)
- *   policy   whether the CA should see this CSR   (the policy module, to come)
+ *   auth     who the client is, before any CSR is read  (RFC 7030 §3.2.3)
+ *   decode   body -> PKCS#10, self-signature verified   (RFC 7030 §3.4)
+ *   policy   whether the CA should see this CSR         (est_policy.c)
  *   backend  upstream CA over libcurl, or the local CA
  *   relay    the backend's status, type, Retry-After and bytes, unchanged
+ *   audit    enrollment decisions are written down before the answer
  *
  * A struct est_req owns everything of one request. Every exit goes through
  * est_req_answer(), which sends, writes the access line and frees; a
@@ -38,37 +39,7 @@
 #include "estrad/router.h"
 #include "estrad/upstream.h"
 
-struct est_server {
-	struct event_base	*srv_base;
-	struct config		*srv_cfg;
-	struct listener		*srv_listener;
-	struct upstream_ctx	*srv_upstreams;
-	struct auth_ctx		*srv_auth;
-	struct localca		**srv_localcas;
-	uint32_t		 srv_id_prefix;	/* random per process */
-	uint64_t		 srv_next_id;
-};
-
-struct est_req {
-	struct est_server	 *rq_srv;
-	struct evhttp_request	 *rq_http;
-	struct evhttp_connection *rq_conn;
-	struct event		 *rq_close_watch;
-	struct upstream_xfer	 *rq_xfer;
-	struct auth_job		 *rq_auth_job;
-	struct auth_identity	  rq_identity;
-	struct csr		 *rq_csr;
-	const struct cfg_route	 *rq_backend;
-	struct est_route	  rq_route;
-	int			  rq_routed;
-	long			  rq_upstream_status;
-	struct timespec		  rq_start;
-	char			  rq_id[32];
-	char			  rq_peer[64];
-	char			  rq_peer_addr[48];	/* no port */
-	char			  rq_method[12];
-	char			  rq_path[128];	/* sanitized, for the log */
-};
+#include "estrad/est_req.h"
 
 static double
 ms_since(const struct timespec *start)
@@ -130,13 +101,16 @@ est_req_free(struct est_req *rq)
 		evhttp_connection_set_closecb(rq->rq_conn, NULL, NULL);
 	upstream_cancel(rq->rq_xfer);
 	auth_cancel(rq->rq_auth_job);
+	audit_cancel(rq->rq_audit_job);
+	est_reply_clear(&rq->rq_reply);
+	config_unref(rq->rq_pcfg);
 	csr_free(rq->rq_csr);
 	free(rq);
 }
 
-/* The one way out with an answer. Takes and clears reply. */
+/* Send reply, write the access line, free the request. */
 static void
-est_req_answer(struct est_req *rq, struct est_reply *reply)
+est_req_send(struct est_req *rq, struct est_reply *reply)
 {
 	struct evkeyvalq	*hdrs = evhttp_request_get_output_headers(
 	    rq->rq_http);
@@ -187,7 +161,17 @@ est_req_answer(struct est_req *rq, struct est_reply *reply)
 	est_req_free(rq);
 }
 
-static void __attribute__((format(printf, 3, 4)))
+void
+est_req_answer(struct est_req *rq, struct est_reply *reply)
+{
+	/* An enrollment decision is on record before its answer leaves. */
+	if (rq->rq_decided)
+		est_audit_then_send(rq, reply, est_req_send);
+	else
+		est_req_send(rq, reply);
+}
+
+void
 est_req_fail(struct est_req *rq, int status, const char *fmt, ...)
 {
 	struct est_reply	reply;
@@ -264,7 +248,7 @@ est_watch_client(struct est_req *rq)
 
 /* The request now waits for something (a CA, a worker): notice if its
  * client leaves meanwhile. */
-static void
+void
 est_req_wait(struct est_req *rq)
 {
 	if (rq->rq_close_watch != NULL)
@@ -456,14 +440,20 @@ est_req_identify(struct est_req *rq)
 	    evhttp_request_get_uri(rq->rq_http));
 }
 
+SSL *
+est_peer_ssl(struct est_req *rq)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(
+	    rq->rq_conn);
+
+	return bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+}
+
 /* X509 of a client certificate that verified, or NULL. */
-static X509 *
+X509 *
 est_peer_cert(struct est_req *rq)
 {
-	struct bufferevent	*bev = evhttp_connection_get_bufferevent(
-	    rq->rq_conn);
-	SSL			*ssl = bev ? bufferevent_openssl_get_ssl(bev) :
-	    NULL;
+	SSL *ssl = est_peer_ssl(rq);
 
 	if (ssl == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
 		return NULL;
@@ -482,9 +472,17 @@ est_req_proceed(struct est_req *rq)
 	if (router_method_ok(rq->rq_route.op, EST_METHOD_POST) &&
 	    (body = evbuffer_pullup(in, -1)) == NULL)
 		body = (const unsigned char *)"";
-	if (est_stage_decode(rq, body, len) == -1)
+	if (rq->rq_route.op == EST_OP_CSRATTRS &&
+	    rq->rq_backend->csrattrs_from_policy) {
+		est_policy_csrattrs(rq);
 		return;
-	/* The CSR policy slots in here. */
+	}
+	/* From here on an enrollment's outcome is a decision on record. */
+	rq->rq_decided = rq->rq_route.op != EST_OP_CACERTS &&
+	    rq->rq_route.op != EST_OP_CSRATTRS;
+	if (est_stage_decode(rq, body, len) == -1 ||
+	    est_stage_policy(rq) == -1)
+		return;
 	if (rq->rq_backend->backend == ROUTE_BACKEND_LOCAL_CA)
 		est_local(rq);
 	else
@@ -549,6 +547,7 @@ est_on_request(struct evhttp_request *http, void *arg)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &rq->rq_start);
 	rq->rq_srv = srv;
+	rq->rq_pcfg = config_ref(srv->srv_pcfg);
 	rq->rq_http = http;
 	rq->rq_conn = evhttp_request_get_connection(http);
 	rq->rq_identity.method = AUTH_METHOD_MAX;
@@ -573,6 +572,7 @@ est_server_new(struct event_base *base, struct config *cfg)
 	}
 	srv->srv_base = base;
 	srv->srv_cfg = cfg;
+	srv->srv_pcfg = config_ref(cfg);
 	RAND_bytes((unsigned char *)&srv->srv_id_prefix,
 	    sizeof(srv->srv_id_prefix));
 	srv->srv_localcas = calloc(cfg->nlocal_cas + 1, sizeof(struct localca *));
@@ -584,10 +584,14 @@ est_server_new(struct event_base *base, struct config *cfg)
 			log_err("local CA %s: %s", cfg->local_cas[i].name, err);
 			goto fail;
 		}
-	if ((srv->srv_auth = auth_new(base, cfg, err, sizeof(err))) == NULL) {
+	if ((srv->srv_auth = auth_new(base, cfg, err, sizeof(err))) == NULL ||
+	    (srv->srv_audit = audit_new(base, &cfg->audit, err, sizeof(err)))
+	    == NULL) {
 		log_err("%s", err);
 		goto fail;
 	}
+	if (est_rates_new(srv) == -1)
+		goto fail;
 	if ((srv->srv_upstreams = upstream_ctx_new(base, cfg)) == NULL ||
 	    (srv->srv_listener = listener_new(base, cfg, est_on_request,
 	    srv)) == NULL)
@@ -608,16 +612,45 @@ est_server_free(struct est_server *srv)
 	listener_free(srv->srv_listener);
 	upstream_ctx_free(srv->srv_upstreams);
 	auth_free(srv->srv_auth);
+	/* After the requests: queued records are written, none is lost. */
+	audit_free(srv->srv_audit);
+	est_rates_free(srv);
+	config_unref(srv->srv_pcfg);
 	for (size_t i = 0; srv->srv_localcas && i < srv->srv_cfg->nlocal_cas;
 	    i++)
 		localca_free(srv->srv_localcas[i]);
 	free(srv->srv_localcas);
-	config_free(srv->srv_cfg);
+	config_unref(srv->srv_cfg);
 	free(srv);
 }
 
+/*
+ * SIGHUP: the user files, and the policies of a freshly loaded config. A
+ * config with any error changes nothing; requests in flight keep the
+ * policies they started with (they hold a reference). Routes, listeners,
+ * upstreams and the rest stay as started: changing them needs a restart.
+ */
 void
 est_server_reload(struct est_server *srv)
 {
+	struct config_errors	 errs = { NULL, 0 };
+	struct config		*cfg;
+
+	if ((cfg = config_load(srv->srv_cfg->path, &errs)) == NULL) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_err("reload: %s", errs.lines[i]);
+		log_err("reload: %s has errors; keeping the policies loaded "
+		    "before", srv->srv_cfg->path);
+		config_errors_clear(&errs);
+	} else {
+		config_unref(srv->srv_pcfg);
+		srv->srv_pcfg = cfg;
+		/* Rates follow the new policies; their counts start over. */
+		est_rates_free(srv);
+		if (est_rates_new(srv) == -1)
+			log_err("reload: cannot set up the enrollment rates");
+		log_info("reload: policies loaded from %s", cfg->path);
+	}
+	/* The user files reload whatever the config file's state. */
 	auth_reload_users(srv->srv_auth);
 }

@@ -68,6 +68,18 @@ struct cfg_upstream {
 	long	 retry_after;		/* seconds, on 503 at the cap */
 };
 
+struct policy;
+
+struct cfg_policy {
+	char		*name;
+	struct policy	*policy;	/* compiled, owned */
+};
+
+struct cfg_audit {
+	char	*file;			/* JSON lines appended; NULL: none */
+	int	 to_stderr;		/* the same lines on stderr */
+};
+
 struct cfg_localca {
 	char	*name;
 	char	*certificate;		/* the issuing CA certificate */
@@ -85,9 +97,13 @@ struct cfg_route {
 	char	*upstream_label;	/* label at the CA, NULL for none */
 	size_t	 local_ca;		/* index into config.local_cas */
 	unsigned auth[EST_OP_MAX];	/* AUTH_BITs that suffice; 0: open */
+	const struct policy *policy;	/* never NULL (default policy) */
+	size_t	 index;			/* in config.routes */
+	int	 csrattrs_from_policy;	/* else relayed from the backend */
 };
 
 struct config {
+	int	 refs;			/* config_ref/config_unref */
 	char	*path;
 	char	*log_level;
 	char	**listen;		/* "host:port", "[v6]:port" */
@@ -101,6 +117,10 @@ struct config {
 	size_t	 nlocal_cas;
 	struct cfg_route *routes;	/* the bare path's route, if any, too */
 	size_t	 nroutes;
+	struct cfg_policy *policies;
+	size_t	 npolicies;
+	struct policy	*default_policy;	/* for routes that name none */
+	struct cfg_audit audit;
 };
 
 /* One problem found while loading: "FILE:LINE: key.path: problem". */
@@ -116,6 +136,13 @@ struct config_errors {
  */
 struct config *config_load(const char *path, struct config_errors *errs);
 void config_free(struct config *cfg);
+/*
+ * A loaded config starts with one reference. Requests in flight hold one
+ * on the config they started under, so a reload never changes a request's
+ * rules halfway; the last unref frees.
+ */
+struct config *config_ref(struct config *cfg);
+void config_unref(struct config *cfg);
 void config_errors_clear(struct config_errors *errs);
 
 /* Parse "ipv4:port" or "[ipv6]:port" (port 0 allowed). 0 or -1. */

@@ -26,6 +26,7 @@ enum cfg_type {
 	CFG_LONG,
 	CFG_SECONDS,	/* a number of seconds, stored as milliseconds */
 	CFG_ENUM,	/* a string from names[], stored as an int */
+	CFG_BOOL,	/* true or false, stored as an int */
 	CFG_CUSTOM	/* handled by its section's own code */
 };
 
@@ -48,6 +49,8 @@ struct cfg_field {
 	{ k, CFG_LONG, offsetof(s, m), 0, lo, hi, d, NULL, NULL }
 #define F_SEC(s, k, m, lo, hi, d) \
 	{ k, CFG_SECONDS, offsetof(s, m), 0, lo, hi, d, NULL, NULL }
+#define F_BOOL(s, k, m, d) \
+	{ k, CFG_BOOL, offsetof(s, m), 0, 0, 0, d, NULL, NULL }
 #define F_ENUM(s, k, m, n, d) \
 	{ k, CFG_ENUM, offsetof(s, m), 0, 0, 0, d, NULL, n }
 #define F_CUSTOM(k) \
@@ -72,5 +75,13 @@ int section_load(struct cfg_ctx *ctx, const json_t *obj, const char *path,
 /* The object at obj[key], or NULL (missing: NULL without an error). */
 const json_t *object_at(struct cfg_ctx *ctx, const json_t *obj,
     const char *path, const char *key, int *nerr);
+
+/* config_policy.c: the "policies" and "audit" sections, route policies. */
+int policies_load(struct cfg_ctx *ctx, const json_t *root);
+int audit_load(struct cfg_ctx *ctx, const json_t *root);
+/* Resolve a route's "policy" name (NULL: the default) and "csrattrs". */
+int route_policy_resolve(struct cfg_ctx *ctx, const char *path,
+    const char *policy, int csrattrs_from_policy, struct cfg_route *r);
+void policies_free(struct config *cfg);
 
 #endif

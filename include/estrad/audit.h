@@ -1,0 +1,60 @@
+/*
+ * audit: one JSON line per enrollment decision, appended to the audit file
+ * (and/or stderr) before the client gets its answer. Formatting is pure;
+ * the write happens on a worker thread and completes on the event loop, so
+ * a slow disk never stalls other requests.
+ */
+#ifndef ESTRAD_AUDIT_H
+#define ESTRAD_AUDIT_H
+
+#include <stddef.h>
+#include <event2/event.h>
+#include <openssl/x509.h>
+
+#include "estrad/config.h"
+
+struct audit;
+struct audit_job;
+
+struct audit_record {
+	const char		*request_id;
+	const char		*peer;
+	const char		*auth;		/* "digest", "cert", "-" */
+	const char		*identity;	/* user or subject, "-" */
+	const char		*label;		/* "-" for the bare path */
+	const char		*op;
+	X509_REQ		*csr;		/* NULL if none was decoded */
+	const char		*decision;	/* "accepted", "refused", "failed" */
+	const char		*rule;		/* refusing rule, or NULL */
+	const char		*reason;
+	int			 status;	/* the client's */
+	long			 upstream_status;	/* 0: not asked */
+	/* On success: the answer's body (base64 certs-only PKCS#7), from
+	 * which the issued serial and notAfter are read. */
+	const unsigned char	*response;
+	size_t			 response_len;
+};
+
+/* NULL on failure with a reason in err; a config without an audit file
+ * or stderr gives a disabled audit whose submits complete at once. */
+struct audit *audit_new(struct event_base *base, const struct cfg_audit *cfg,
+    char *err, size_t errlen);
+void audit_free(struct audit *a);
+int audit_enabled(const struct audit *a);
+
+/* The JSON line for rec (with "time" now), newline included; malloc'd. */
+char *audit_format(const struct audit_record *rec);
+
+/*
+ * Write line (taken over). Returns 0 when the write is queued: *job is
+ * set and done(arg, ok) follows on the event loop. Returns 1 when the
+ * line is already dealt with (audit disabled, or the queue was full and
+ * the line was written at once on this thread: a short stall beats a lost
+ * record): done is not called, the caller goes on.
+ */
+int audit_submit(struct audit *a, char *line, void (*done)(void *arg, int ok),
+    void *arg, struct audit_job **job);
+/* The request is gone: the line is still written, done is not called. */
+void audit_cancel(struct audit_job *job);
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * audit: the record of every enrollment decision (issue: "Written before
+ * the answer goes out"). Lines are JSON objects, one per line, built with
+ * jansson so any client-controlled text is escaped. A line is appended
+ * with one write(2) on an O_APPEND descriptor, on a worker thread; the
+ * request waits for it. No secret is ever part of a record: the CSR's
+ * challengePassword is not, nor any credential.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509v3.h>
+
+#include "estrad/audit.h"
+#include "estrad/b64.h"
+#include "estrad/log.h"
+#include "estrad/worker.h"
+
+#define AUDIT_MAX_QUEUED	4096
+
+struct audit {
+	int		 au_fd;		/* -1: no file */
+	int		 au_stderr;
+	struct worker	*au_worker;
+};
+
+struct audit_job {
+	struct audit	*aj_audit;
+	char		*aj_line;
+	int		 aj_ok;
+	int		 aj_cancelled;
+	void		(*aj_done)(void *, int);
+	void		*aj_arg;
+};
+
+/* ---- formatting (pure) ----------------------------------------------- */
+
+static void
+json_set_text(json_t *o, const char *key, const char *value)
+{
+	if (value != NULL)
+		json_object_set_new(o, key, json_string(value));
+	else
+		json_object_set_new(o, key, json_null());
+}
+
+static void
+audit_time(char *out, size_t outlen, const ASN1_TIME *t)
+{
+	struct tm	tm;
+	struct timespec	now;
+
+	if (t != NULL) {
+		if (ASN1_TIME_to_tm(t, &tm) == 1)
+			strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		else
+			snprintf(out, outlen, "?");
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(out, outlen, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + strlen(out), outlen - strlen(out), ".%03ldZ",
+	    now.tv_nsec / 1000000);
+}
+
+static void
+audit_subject(json_t *o, const char *key, X509_NAME *name)
+{
+	BIO	*bio = BIO_new(BIO_s_mem());
+	char	 buf[1024];
+	int	 n = -1;
+
+	if (bio != NULL && X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >=
+	    0)
+		n = BIO_read(bio, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	BIO_free(bio);
+	json_set_text(o, key, buf);
+}
+
+static void
+audit_sans(json_t *o, X509_REQ *csr)
+{
+	STACK_OF(X509_EXTENSION)	*exts = X509_REQ_get_extensions(csr);
+	GENERAL_NAMES			*sans;
+	json_t				*arr = json_array();
+	char				 buf[512];
+
+	sans = exts ? X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL) :
+	    NULL;
+	for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
+		GENERAL_NAME	*gn = sk_GENERAL_NAME_value(sans, i);
+		BIO		*bio = BIO_new(BIO_s_mem());
+		int		 n = -1;
+		if (bio != NULL && GENERAL_NAME_print(bio, gn) == 1)
+			n = BIO_read(bio, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		BIO_free(bio);
+		json_array_append_new(arr, json_string(buf));
+	}
+	GENERAL_NAMES_free(sans);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	json_object_set_new(o, "sans", arr);
+}
+
+static void
+audit_key(json_t *o, X509_REQ *csr)
+{
+	EVP_PKEY	*key = X509_REQ_get0_pubkey(csr);
+	char		 buf[80], group[40];
+	size_t		 glen = 0;
+
+	if (key == NULL) {
+		json_set_text(o, "key", NULL);
+		return;
+	}
+	if (EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_utf8_string_param(key,
+	    "group", group, sizeof(group), &glen) == 1)
+		snprintf(buf, sizeof(buf), "EC %s", group);
+	else if (EVP_PKEY_is_a(key, "RSA"))
+		snprintf(buf, sizeof(buf), "RSA %d", EVP_PKEY_get_bits(key));
+	else
+		snprintf(buf, sizeof(buf), "%s", EVP_PKEY_get0_type_name(key));
+	json_set_text(o, "key", buf);
+}
+
+/* Serial and notAfter of the first certificate of a certs-only answer. */
+static void
+audit_issued(json_t *o, const unsigned char *resp, size_t len)
+{
+	unsigned char		*der = NULL;
+	const unsigned char	*p;
+	size_t			 dlen = 0;
+	const char		*reason;
+	PKCS7			*p7 = NULL;
+	STACK_OF(X509)		*certs = NULL;
+	char			 when[40], *hex = NULL;
+	X509			*x;
+
+	if (b64_decode_lenient((const char *)resp, len, &der, &dlen, &reason)
+	    == 0) {
+		p = der;
+		p7 = d2i_PKCS7(NULL, &p, (long)dlen);
+	}
+	if (p7 != NULL && PKCS7_type_is_signed(p7) && p7->d.sign != NULL)
+		certs = p7->d.sign->cert;
+	if (certs != NULL && sk_X509_num(certs) > 0) {
+		x = sk_X509_value(certs, 0);
+		BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+		hex = bn ? BN_bn2hex(bn) : NULL;
+		BN_free(bn);
+		audit_time(when, sizeof(when), X509_get0_notAfter(x));
+		json_set_text(o, "serial", hex);
+		json_set_text(o, "not_after", when);
+	}
+	OPENSSL_free(hex);
+	PKCS7_free(p7);
+	free(der);
+}
+
+char *
+audit_format(const struct audit_record *r)
+{
+	json_t	*o = json_object();
+	char	 when[40], *text, *line = NULL;
+
+	if (o == NULL)
+		return NULL;
+	audit_time(when, sizeof(when), NULL);
+	json_set_text(o, "time", when);
+	json_set_text(o, "id", r->request_id);
+	json_set_text(o, "peer", r->peer);
+	json_set_text(o, "auth", r->auth);
+	json_set_text(o, "identity", r->identity);
+	json_set_text(o, "label", r->label);
+	json_set_text(o, "op", r->op);
+	if (r->csr != NULL) {
+		audit_subject(o, "subject", X509_REQ_get_subject_name(r->csr));
+		audit_sans(o, r->csr);
+		audit_key(o, r->csr);
+	}
+	json_set_text(o, "decision", r->decision);
+	json_set_text(o, "rule", r->rule);
+	json_set_text(o, "reason", r->reason);
+	json_object_set_new(o, "status", json_integer(r->status));
+	json_object_set_new(o, "upstream_status", r->upstream_status > 0 ?
+	    json_integer(r->upstream_status) : json_null());
+	if (r->response != NULL && r->status >= 200 && r->status < 300)
+		audit_issued(o, r->response, r->response_len);
+	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (text != NULL && asprintf(&line, "%s\n", text) == -1)
+		line = NULL;
+	free(text);
+	return line;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* On a worker thread, or on the loop as a fallback. */
+static int
+audit_write_line(const struct audit *a, const char *line)
+{
+	int ok = 1;
+
+	if (a->au_fd != -1 && write_all(a->au_fd, line, strlen(line)) == -1)
+		ok = 0;
+	if (a->au_stderr && write_all(STDERR_FILENO, line, strlen(line)) == -1)
+		ok = 0;
+	return ok;
+}
+
+static void
+audit_work(void *arg)
+{
+	struct audit_job *job = arg;
+
+	job->aj_ok = audit_write_line(job->aj_audit, job->aj_line);
+}
+
+static void
+audit_done(void *arg)
+{
+	struct audit_job *job = arg;
+
+	if (!job->aj_ok)
+		log_err("audit: cannot write a record: %s", strerror(errno));
+	if (!job->aj_cancelled)
+		job->aj_done(job->aj_arg, job->aj_ok);
+	free(job->aj_line);
+	free(job);
+}
+
+int
+audit_submit(struct audit *a, char *line, void (*done)(void *, int),
+    void *arg, struct audit_job **out)
+{
+	struct audit_job *job;
+
+	*out = NULL;
+	if (line == NULL || !audit_enabled(a)) {
+		free(line);
+		return 1;
+	}
+	if ((job = calloc(1, sizeof(*job))) != NULL) {
+		job->aj_audit = a;
+		job->aj_line = line;
+		job->aj_done = done;
+		job->aj_arg = arg;
+		if (worker_submit(a->au_worker, audit_work, audit_done, job) ==
+		    0) {
+			*out = job;
+			return 0;
+		}
+		free(job);
+	}
+	if (!audit_write_line(a, line))
+		log_err("audit: cannot write a record: %s", strerror(errno));
+	free(line);
+	return 1;
+}
+
+void
+audit_cancel(struct audit_job *job)
+{
+	if (job != NULL)
+		job->aj_cancelled = 1;
+}
+
+int
+audit_enabled(const struct audit *a)
+{
+	return a != NULL && (a->au_fd != -1 || a->au_stderr);
+}
+
+struct audit *
+audit_new(struct event_base *base, const struct cfg_audit *cfg, char *err,
+    size_t errlen)
+{
+	struct audit *a;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	a->au_fd = -1;
+	a->au_stderr = cfg->to_stderr;
+	if (cfg->file != NULL && (a->au_fd = open(cfg->file,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		snprintf(err, errlen, "audit file %s: %s", cfg->file,
+		    strerror(errno));
+		goto fail;
+	}
+	if (audit_enabled(a) && (a->au_worker = worker_new(base, 1,
+	    AUDIT_MAX_QUEUED)) == NULL) {
+		snprintf(err, errlen, "audit: cannot start its writer");
+		goto fail;
+	}
+	return a;
+fail:
+	audit_free(a);
+	return NULL;
+}
+
+void
+audit_free(struct audit *a)
+{
+	if (a == NULL)
+		return;
+	/* Lines still queued are written before the file closes. */
+	worker_free(a->au_worker);
+	if (a->au_fd != -1)
+		close(a->au_fd);
+	free(a);
+}

@@ -1,0 +1,266 @@
+/*
+ * est_policy: the request path's policy stage and its record. For each
+ * authenticated enrollment: the route's CSR policy (policy.c, pure) gets
+ * the CSR, who the client is and the channel binding of its TLS session;
+ * then the per-identity enrollment rate. Every enrollment decision, this
+ * stage's or the CA's, is written to the audit log before the answer goes
+ * out (RFC 7030 leaves auditing to the RA; the issue asks for it).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "estrad/b64.h"
+#include "estrad/chanbind.h"
+#include "estrad/est_req.h"
+#include "estrad/limiter.h"
+#include "estrad/log.h"
+#include "estrad/policy.h"
+
+/*
+ * The policy of rq's route in the config rq started under: after a
+ * reload, the route's new policy; a label the reloaded file lacks keeps
+ * the policy it started with.
+ */
+static int
+est_cert_has_eku(X509 *cert, int nid)
+{
+	EXTENDED_KEY_USAGE	*eku;
+	int			 found = 0;
+
+	if ((eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL)) ==
+	    NULL)
+		return 0;
+	for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++)
+		if (OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == nid)
+			found = 1;
+	EXTENDED_KEY_USAGE_free(eku);
+	return found;
+}
+
+static const struct policy *
+est_route_policy(const struct est_req *rq)
+{
+	const struct cfg_route *r = config_route(rq->rq_pcfg,
+	    rq->rq_route.has_label ? rq->rq_route.label : NULL);
+
+	return r != NULL ? r->policy : rq->rq_backend->policy;
+}
+
+static int
+policy_op_of(enum est_op op, enum policy_op *out)
+{
+	switch (op) {
+	case EST_OP_SIMPLEENROLL:
+		*out = POLICY_ENROLL;
+		return 0;
+	case EST_OP_SIMPLEREENROLL:
+		*out = POLICY_REENROLL;
+		return 0;
+	case EST_OP_SERVERKEYGEN:
+		*out = POLICY_SERVERKEYGEN;
+		return 0;
+	default:
+		/* fullcmc carries a CMC message, not a bare CSR: the CA's. */
+		return -1;
+	}
+}
+
+/*
+ * At most N enrollments per identity per window (counted when they pass
+ * the policy, whatever the CA then says). 0, or -1 after answering 429.
+ */
+static int
+est_rate(struct est_req *rq)
+{
+	struct limiter		*l = rq->rq_srv->srv_rates[rq->rq_backend->index];
+	const struct policy	*p = est_route_policy(rq);
+	char			 key[320];
+	time_t			 now = time(NULL);
+	long			 wait;
+
+	if (l == NULL)
+		return 0;
+	/* Anonymous enrollment (an open route) is counted per address. */
+	if (rq->rq_identity.method == AUTH_METHOD_MAX)
+		snprintf(key, sizeof(key), "addr:%s", rq->rq_peer_addr);
+	else
+		snprintf(key, sizeof(key), "%s:%s",
+		    auth_method_name(rq->rq_identity.method),
+		    rq->rq_identity.name);
+	if ((wait = limiter_blocked(l, key, now)) > 0) {
+		struct est_reply r;
+		memset(&r, 0, sizeof(r));
+		snprintf(rq->rq_rule, sizeof(rq->rq_rule), "rate");
+		est_reply_error(&r, 429, "policy rate: at most %ld enrollments "
+		    "per %ld s for this identity; retry later",
+		    policy_rate_max(p), policy_rate_window(p));
+		snprintf(r.retry_after, sizeof(r.retry_after), "%ld", wait);
+		est_req_answer(rq, &r);
+		return -1;
+	}
+	limiter_fail(l, key, now);
+	return 0;
+}
+
+/* Does cert carry the id-kp-cmcRA extended key usage (RFC 6402 §2.10)? */
+static int
+est_peer_is_ra(X509 *cert)
+{
+	return cert != NULL && est_cert_has_eku(cert, NID_cmcRA);
+}
+
+int
+est_stage_policy(struct est_req *rq)
+{
+	struct policy_input	in;
+	struct policy_verdict	v;
+	char			binding[CHANBIND_MAX];
+	SSL			*ssl = est_peer_ssl(rq);
+	enum auth_method	m = rq->rq_identity.method;
+
+	memset(&in, 0, sizeof(in));
+	if (rq->rq_csr == NULL || policy_op_of(rq->rq_route.op, &in.op) == -1)
+		return 0;
+	in.csr = rq->rq_csr->csr_req;
+	in.user = m == AUTH_METHOD_DIGEST || m == AUTH_METHOD_BASIC ?
+	    rq->rq_identity.name : NULL;
+	in.client_cert = est_peer_cert(rq);
+	in.peer_is_ra = est_peer_is_ra(in.client_cert);
+	if (ssl != NULL && chanbind_value(ssl, binding, sizeof(binding)) == 0)
+		in.binding = binding;
+	if (policy_check(est_route_policy(rq), &in, &v) == -1) {
+		snprintf(rq->rq_rule, sizeof(rq->rq_rule), "%s", v.rule);
+		est_req_fail(rq, v.status, "%s", v.reason);
+		return -1;
+	}
+	return est_rate(rq);
+}
+
+void
+est_policy_csrattrs(struct est_req *rq)
+{
+	struct est_reply	 r;
+	unsigned char		*der = NULL;
+	size_t			 len = 0, b64len;
+
+	memset(&r, 0, sizeof(r));
+	if (policy_csrattrs(est_route_policy(rq), &der, &len) == -1) {
+		est_req_fail(rq, 500, "internal error");
+		return;
+	}
+	if (len == 0) {
+		/* RFC 7030 §4.5.2: nothing to ask for. */
+		r.status = 204;
+		snprintf(r.reason, sizeof(r.reason), "policy asks for nothing");
+	} else if ((r.body = (unsigned char *)b64_encode_lines(der, len,
+	    &b64len)) == NULL) {
+		est_reply_error(&r, 500, "internal error");
+	} else {
+		r.status = 200;
+		r.body_len = b64len;
+		snprintf(r.content_type, sizeof(r.content_type), "%s",
+		    EST_CT_CSRATTRS);
+		snprintf(r.reason, sizeof(r.reason), "csrattrs from policy");
+	}
+	free(der);
+	est_req_answer(rq, &r);
+}
+
+/* ---- the audit record ------------------------------------------------- */
+
+static const char *
+est_decision(const struct est_req *rq, const struct est_reply *r)
+{
+	if (r->status == 200 || r->status == 201)
+		return "accepted";
+	if (r->status == 202)
+		return "pending";
+	/* Our refusals name a rule; the CA's are its 4xx. */
+	if (rq->rq_rule[0] != '\0' || (r->status >= 400 && r->status < 500))
+		return "refused";
+	return "failed";
+}
+
+static void
+est_on_audited(void *arg, int ok)
+{
+	struct est_req *rq = arg;
+
+	rq->rq_audit_job = NULL;
+	rq->rq_send(rq, &rq->rq_reply);
+}
+
+void
+est_audit_then_send(struct est_req *rq, struct est_reply *reply,
+    void (*send)(struct est_req *, struct est_reply *))
+{
+	struct audit_record	rec;
+	char			*line;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.request_id = rq->rq_id;
+	rec.peer = rq->rq_peer;
+	rec.auth = auth_method_name(rq->rq_identity.method);
+	rec.identity = rq->rq_identity.name[0] ? rq->rq_identity.name : "-";
+	rec.label = rq->rq_route.has_label ? rq->rq_route.label : "-";
+	rec.op = est_op_name(rq->rq_route.op);
+	rec.csr = rq->rq_csr ? rq->rq_csr->csr_req : NULL;
+	rec.decision = est_decision(rq, reply);
+	rec.rule = rq->rq_rule[0] ? rq->rq_rule : NULL;
+	rec.reason = reply->reason;
+	rec.status = reply->status;
+	rec.upstream_status = rq->rq_upstream_status;
+	rec.response = reply->body;
+	rec.response_len = reply->body_len;
+	line = audit_format(&rec);
+	/* The reply waits in the request while the record is written. */
+	rq->rq_reply = *reply;
+	memset(reply, 0, sizeof(*reply));
+	rq->rq_send = send;
+	rq->rq_decided = 0;
+	if (audit_submit(rq->rq_srv->srv_audit, line, est_on_audited, rq,
+	    &rq->rq_audit_job) == 0) {
+		est_req_wait(rq);
+		return;
+	}
+	send(rq, &rq->rq_reply);
+}
+
+/* ---- rates -------------------------------------------------------------- */
+
+int
+est_rates_new(struct est_server *srv)
+{
+	const struct config *cfg = srv->srv_cfg;
+
+	if ((srv->srv_rates = calloc(cfg->nroutes + 1,
+	    sizeof(*srv->srv_rates))) == NULL)
+		return -1;
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		const struct cfg_route *r = config_route(srv->srv_pcfg,
+		    cfg->routes[i].label);
+		const struct policy *p = r ? r->policy : cfg->routes[i].policy;
+		if (policy_rate_max(p) <= 0)
+			continue;
+		srv->srv_rates[i] = limiter_new(16384, policy_rate_max(p),
+		    policy_rate_window(p));
+		if (srv->srv_rates[i] == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+void
+est_rates_free(struct est_server *srv)
+{
+	for (size_t i = 0; srv->srv_rates != NULL &&
+	    i < srv->srv_cfg->nroutes; i++)
+		limiter_free(srv->srv_rates[i]);
+	free(srv->srv_rates);
+	srv->srv_rates = NULL;
+}

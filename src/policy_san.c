@@ -1,0 +1,305 @@
+/*
+ * policy_san: the subjectAltName rules. Each configured list (DNS names,
+ * CIDRs, e-mail domains, URI prefixes) is an allow-list when present and
+ * "anything" when absent; a SAN type no list covers (otherName, dirName,
+ * ...) is refused as soon as any list is configured, so that an operator
+ * who restricts names cannot be bypassed through a type they did not
+ * think of. Also the SAN half of RFC 7030 §4.2.2's re-enrollment rule.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "policy_int.h"
+
+/* The value of an IA5String SAN; a NUL in it never matches anything. */
+static const char *
+pol_ia5(const ASN1_IA5STRING *s, size_t *len)
+{
+	*len = (size_t)ASN1_STRING_length(s);
+	if (memchr(ASN1_STRING_get0_data(s), '\0', *len) != NULL)
+		return NULL;
+	return (const char *)ASN1_STRING_get0_data(s);
+}
+
+/* "a.b.c.d/n" or "x::/n"; bits past the prefix are ignored. */
+int
+pol_cidr_parse(const char *s, struct pol_cidr *out)
+{
+	char		 addr[64], *slash, *end;
+	long		 prefix;
+
+	if (strlen(s) >= sizeof(addr))
+		return -1;
+	strcpy(addr, s);
+	if ((slash = strchr(addr, '/')) == NULL || slash[1] == '\0')
+		return -1;
+	*slash = '\0';
+	prefix = strtol(slash + 1, &end, 10);
+	if (*end != '\0' || slash[1] < '0' || slash[1] > '9')
+		return -1;
+	if (inet_pton(AF_INET, addr, out->net) == 1)
+		out->alen = 4;
+	else if (inet_pton(AF_INET6, addr, out->net) == 1)
+		out->alen = 16;
+	else
+		return -1;
+	if (prefix < 0 || prefix > out->alen * 8)
+		return -1;
+	out->prefix = (int)prefix;
+	return 0;
+}
+
+/* No SAN extension is an empty set (sk_num says -1). */
+static int
+pol_gn_count(const GENERAL_NAMES *g)
+{
+	int n = sk_GENERAL_NAME_num(g);
+
+	return n < 0 ? 0 : n;
+}
+
+/* "*.x" matches names under x (one or more labels), never x itself. */
+static int
+pol_dns_match(const char *pat, const char *name, size_t len)
+{
+	size_t plen;
+
+	if (strncmp(pat, "*.", 2) != 0)
+		return strlen(pat) == len && strncasecmp(pat, name, len) == 0;
+	plen = strlen(pat + 1);		/* ".x" */
+	return len > plen && name[len - plen - 1] != '.' &&
+	    strncasecmp(name + len - plen, pat + 1, plen) == 0;
+}
+
+static int
+pol_san_dns(const struct policy *p, const ASN1_IA5STRING *s,
+    struct policy_verdict *v)
+{
+	const struct pol_strs	*l = &p->p_dns;
+	const char		*name;
+	char			 q[POL_QUOTE], list[200];
+	size_t			 len, i;
+
+	name = pol_ia5(s, &len);
+	for (i = 0; name != NULL && i < l->n; i++)
+		if (pol_dns_match(l->v[i], name, len))
+			return 0;
+	pol_quote(q, sizeof(q), ASN1_STRING_get0_data(s),
+	    (size_t)ASN1_STRING_length(s));
+	if (l->n == 1 && strncmp(l->v[0], "*.", 2) == 0)
+		return pol_refuse(v, 403, "san.dns", "%s is not under %s", q,
+		    pol_quote(list, sizeof(list), l->v[0], strlen(l->v[0])));
+	return pol_refuse(v, 403, "san.dns", "%s is not allowed (%s)", q,
+	    pol_list(list, sizeof(list), l->v, l->n));
+}
+
+static int
+pol_cidr_match(const struct pol_cidr *c, const unsigned char *a, int alen)
+{
+	int whole = c->prefix / 8, rest = c->prefix % 8;
+
+	if (alen != c->alen || memcmp(a, c->net, (size_t)whole) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	return ((a[whole] ^ c->net[whole]) & (0xff << (8 - rest))) == 0;
+}
+
+static int
+pol_san_ip(const struct policy *p, const ASN1_OCTET_STRING *s,
+    struct policy_verdict *v)
+{
+	const unsigned char	*a = ASN1_STRING_get0_data(s);
+	int			 alen = ASN1_STRING_length(s);
+	char			 text[INET6_ADDRSTRLEN], q[POL_QUOTE];
+	char			 list[200];
+
+	for (size_t i = 0; i < p->p_ip_text.n; i++)
+		if (pol_cidr_match(&p->p_ip[i], a, alen))
+			return 0;
+	/* Lengths other than 4 and 16 were refused as malformed already. */
+	inet_ntop(alen == 4 ? AF_INET : AF_INET6, a, text, sizeof(text));
+	pol_quote(q, sizeof(q), text, strlen(text));
+	if (p->p_ip_text.n == 1)
+		return pol_refuse(v, 403, "san.ip", "%s is not in %s", q,
+		    p->p_ip_text.v[0]);
+	return pol_refuse(v, 403, "san.ip", "%s is not allowed (%s)", q,
+	    pol_list(list, sizeof(list), p->p_ip_text.v, p->p_ip_text.n));
+}
+
+static int
+pol_san_email(const struct policy *p, const ASN1_IA5STRING *s,
+    struct policy_verdict *v)
+{
+	const struct pol_strs	*l = &p->p_email;
+	const char		*mail, *at;
+	char			 q[POL_QUOTE], list[200];
+	size_t			 len, i;
+
+	mail = pol_ia5(s, &len);
+	at = mail != NULL ? memrchr(mail, '@', len) : NULL;
+	for (i = 0; at != NULL && at > mail && i < l->n; i++)
+		if (strlen(l->v[i]) == len - (size_t)(at + 1 - mail) &&
+		    strncasecmp(at + 1, l->v[i], strlen(l->v[i])) == 0)
+			return 0;
+	pol_quote(q, sizeof(q), ASN1_STRING_get0_data(s),
+	    (size_t)ASN1_STRING_length(s));
+	if (l->n == 1)
+		return pol_refuse(v, 403, "san.email", "%s is not in domain %s",
+		    q, pol_quote(list, sizeof(list), l->v[0], strlen(l->v[0])));
+	return pol_refuse(v, 403, "san.email", "%s is not in an allowed domain "
+	    "(%s)", q, pol_list(list, sizeof(list), l->v, l->n));
+}
+
+static int
+pol_san_uri(const struct policy *p, const ASN1_IA5STRING *s,
+    struct policy_verdict *v)
+{
+	const struct pol_strs	*l = &p->p_uri;
+	const char		*uri;
+	char			 q[POL_QUOTE], list[200];
+	size_t			 len, i;
+
+	uri = pol_ia5(s, &len);
+	for (i = 0; uri != NULL && i < l->n; i++)
+		if (len >= strlen(l->v[i]) &&
+		    strncmp(uri, l->v[i], strlen(l->v[i])) == 0)
+			return 0;
+	pol_quote(q, sizeof(q), ASN1_STRING_get0_data(s),
+	    (size_t)ASN1_STRING_length(s));
+	if (l->n == 1)
+		return pol_refuse(v, 403, "san.uri", "%s does not start with %s",
+		    q, pol_quote(list, sizeof(list), l->v[0], strlen(l->v[0])));
+	return pol_refuse(v, 403, "san.uri", "%s does not start with an "
+	    "allowed prefix (%s)", q, pol_list(list, sizeof(list), l->v,
+	    l->n));
+}
+
+static const char *
+pol_gn_type(int type)
+{
+	switch (type) {
+	case GEN_OTHERNAME:	return "otherName";
+	case GEN_EMAIL:		return "email";
+	case GEN_DNS:		return "DNS";
+	case GEN_X400:		return "x400Address";
+	case GEN_DIRNAME:	return "dirName";
+	case GEN_EDIPARTY:	return "ediPartyName";
+	case GEN_URI:		return "URI";
+	case GEN_IPADD:		return "IP";
+	case GEN_RID:		return "registeredID";
+	default:		return "unknown";
+	}
+}
+
+static int
+pol_san_one(const struct policy *p, const GENERAL_NAME *gn,
+    struct policy_verdict *v)
+{
+	switch (gn->type) {
+	case GEN_DNS:
+		return p->p_dns.set ? pol_san_dns(p, gn->d.dNSName, v) : 0;
+	case GEN_IPADD:
+		return p->p_ip_text.set ? pol_san_ip(p, gn->d.iPAddress, v) : 0;
+	case GEN_EMAIL:
+		return p->p_email.set ? pol_san_email(p, gn->d.rfc822Name,
+		    v) : 0;
+	case GEN_URI:
+		return p->p_uri.set ? pol_san_uri(p,
+		    gn->d.uniformResourceIdentifier, v) : 0;
+	default:
+		if (p->p_dns.set || p->p_ip_text.set || p->p_email.set ||
+		    p->p_uri.set)
+			return pol_refuse(v, 403, "san.other", "%s SANs are not "
+			    "allowed when SANs are restricted",
+			    pol_gn_type(gn->type));
+		return 0;
+	}
+}
+
+int
+pol_check_san(const struct policy *p, const struct pol_req *r,
+    struct policy_verdict *v)
+{
+	int n = pol_gn_count(r->san);
+
+	if (p->p_san_forbidden && n > 0)
+		return pol_refuse(v, 403, "san.forbidden", "the CSR asks for "
+		    "%d SAN%s, none are allowed", n, n == 1 ? "" : "s");
+	if (p->p_san_required && n == 0)
+		return pol_refuse(v, 403, "san.required", "the CSR has no "
+		    "subjectAltName");
+	if (n > p->p_san_max)
+		return pol_refuse(v, 403, "san.max", "the CSR asks for %d SANs, "
+		    "the maximum is %ld", n, p->p_san_max);
+	for (int i = 0; i < n; i++)
+		if (pol_san_one(p, sk_GENERAL_NAME_value(r->san, i), v) == -1)
+			return -1;
+	return 0;
+}
+
+/* "DNS:\"a.example\"": the type and, for the string types, the value. */
+static const char *
+pol_gn_text(char *buf, size_t size, const GENERAL_NAME *gn)
+{
+	char			 q[POL_QUOTE], ip[INET6_ADDRSTRLEN];
+	const ASN1_STRING	*s = NULL;
+
+	if (gn->type == GEN_DNS || gn->type == GEN_EMAIL ||
+	    gn->type == GEN_URI)
+		s = gn->d.ia5;
+	if (gn->type == GEN_IPADD && inet_ntop(ASN1_STRING_length(
+	    gn->d.iPAddress) == 4 ? AF_INET : AF_INET6,
+	    ASN1_STRING_get0_data(gn->d.iPAddress), ip, sizeof(ip)) != NULL)
+		snprintf(buf, size, "IP:%s", ip);
+	else if (s != NULL)
+		snprintf(buf, size, "%s:%s", pol_gn_type(gn->type),
+		    pol_quote(q, sizeof(q), ASN1_STRING_get0_data(s),
+		    (size_t)ASN1_STRING_length(s)));
+	else
+		snprintf(buf, size, "%s", pol_gn_type(gn->type));
+	return buf;
+}
+
+/* The first name of a that b lacks, or NULL. */
+static const GENERAL_NAME *
+pol_gn_missing(const GENERAL_NAMES *a, const GENERAL_NAMES *b)
+{
+	int i, j, nb = pol_gn_count(b);
+
+	for (i = 0; i < pol_gn_count(a); i++) {
+		GENERAL_NAME *gn = sk_GENERAL_NAME_value(a, i);
+		for (j = 0; j < nb; j++)
+			if (GENERAL_NAME_cmp(gn, sk_GENERAL_NAME_value(b,
+			    j)) == 0)
+				break;
+		if (j == nb)
+			return gn;
+	}
+	return NULL;
+}
+
+/* RFC 7030 §4.2.2: the SAN set of the CSR is the certificate's. */
+int
+pol_check_reenroll_san(const struct pol_req *r, X509 *cert,
+    struct policy_verdict *v)
+{
+	GENERAL_NAMES		*old;
+	const GENERAL_NAME	*gn;
+	char			 t[POL_QUOTE + 16];
+	int			 rc = 0;
+
+	old = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	if ((gn = pol_gn_missing(r->san, old)) != NULL)
+		rc = pol_refuse(v, 403, "reenroll.same_subject", "SAN %s is not "
+		    "in the certificate", pol_gn_text(t, sizeof(t), gn));
+	else if ((gn = pol_gn_missing(old, r->san)) != NULL)
+		rc = pol_refuse(v, 403, "reenroll.same_subject", "the "
+		    "certificate's SAN %s is missing from the CSR",
+		    pol_gn_text(t, sizeof(t), gn));
+	GENERAL_NAMES_free(old);
+	return rc;
+}

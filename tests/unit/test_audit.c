@@ -1,0 +1,216 @@
+/*
+ * Audit record tests: the JSON line carries every field the issue names,
+ * parses as one JSON object on one line, escapes client text, never holds
+ * the CSR's challengePassword, and reads serial and notAfter from a real
+ * certs-only PKCS#7 answer. Then the writer: lines land in the file, in
+ * order, before their done callbacks run.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509v3.h>
+
+#include "estrad/audit.h"
+#include "estrad/b64.h"
+
+static EVP_PKEY *key;
+
+static X509_REQ *
+make_csr(void)
+{
+	X509_REQ			*req = X509_REQ_new();
+	X509_NAME			*n = X509_REQ_get_subject_name(req);
+	STACK_OF(X509_EXTENSION)	*exts = sk_X509_EXTENSION_new_null();
+	X509_EXTENSION			*san;
+
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"dev \"one\"", -1, -1, 0);
+	X509_REQ_set_pubkey(req, key);
+	san = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
+	    "DNS:dev1.example.com,IP:10.1.2.3");
+	sk_X509_EXTENSION_push(exts, san);
+	X509_REQ_add_extensions(req, exts);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_REQ_add1_attr_by_NID(req, NID_pkcs9_challengePassword,
+	    MBSTRING_ASC, (const unsigned char *)"SECRET-BINDING-VALUE", -1);
+	X509_REQ_sign(req, key, EVP_sha256());
+	return req;
+}
+
+/* base64 of a certs-only PKCS#7 holding one certificate, serial 0x1234. */
+static char *
+make_response(size_t *len)
+{
+	X509		*x = X509_new();
+	PKCS7		*p7 = PKCS7_new();
+	unsigned char	*der = NULL;
+	int		 n;
+	char		*b64;
+
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 0x1234);
+	ASN1_TIME_set_string(X509_getm_notBefore(x), "20261127000000Z");
+	ASN1_TIME_set_string(X509_getm_notAfter(x), "20271127120000Z");
+	X509_set_pubkey(x, key);
+	X509_sign(x, key, EVP_sha256());
+	PKCS7_set_type(p7, NID_pkcs7_signed);
+	PKCS7_content_new(p7, NID_pkcs7_data);
+	PKCS7_add_certificate(p7, x);
+	n = i2d_PKCS7(p7, &der);
+	assert_true(n > 0);
+	b64 = b64_encode_lines(der, (size_t)n, len);
+	OPENSSL_free(der);
+	PKCS7_free(p7);
+	X509_free(x);
+	return b64;
+}
+
+static int
+setup(void **state)
+{
+	key = EVP_EC_gen("P-256");
+	return key != NULL ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	EVP_PKEY_free(key);
+	return 0;
+}
+
+static void
+test_format(void **state)
+{
+	X509_REQ		*csr = make_csr();
+	size_t			 rlen;
+	char			*resp = make_response(&rlen);
+	struct audit_record	 rec = {
+		"abc-000001", "10.1.2.3:5555", "digest", "alice", "east",
+		"simpleenroll", csr, "accepted", NULL,
+		"upstream ca answered 200", 200, 200,
+		(const unsigned char *)resp, rlen };
+	char			*line = audit_format(&rec);
+	json_error_t		 jerr;
+	json_t			*o;
+
+	assert_non_null(line);
+	assert_int_equal(line[strlen(line) - 1], '\n');
+	/* One line: its only newline is the last byte. */
+	assert_ptr_equal(strchr(line, '\n'), line + strlen(line) - 1);
+	assert_null(strstr(line, "SECRET-BINDING-VALUE"));
+	assert_non_null(o = json_loads(line, 0, &jerr));
+	assert_string_equal(json_string_value(json_object_get(o, "id")),
+	    "abc-000001");
+	assert_string_equal(json_string_value(json_object_get(o, "identity")),
+	    "alice");
+	assert_string_equal(json_string_value(json_object_get(o, "subject")),
+	    "CN=dev \\\"one\\\"");	/* RFC 2253 escapes the quotes */
+	assert_int_equal(json_array_size(json_object_get(o, "sans")), 2);
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(o, "sans"), 0)), "DNS:dev1.example.com");
+	assert_string_equal(json_string_value(json_object_get(o, "key")),
+	    "EC prime256v1");
+	assert_string_equal(json_string_value(json_object_get(o, "decision")),
+	    "accepted");
+	assert_true(json_is_null(json_object_get(o, "rule")));
+	assert_int_equal(json_integer_value(json_object_get(o, "status")), 200);
+	assert_int_equal(json_integer_value(json_object_get(o,
+	    "upstream_status")), 200);
+	assert_string_equal(json_string_value(json_object_get(o, "serial")),
+	    "1234");
+	assert_string_equal(json_string_value(json_object_get(o, "not_after")),
+	    "2027-11-27T12:00:00Z");
+	assert_non_null(json_object_get(o, "time"));
+	json_decref(o);
+	free(line);
+	/* A refusal: the rule, no serial, upstream null. */
+	rec.decision = "refused";
+	rec.rule = "san.dns";
+	rec.status = 403;
+	rec.upstream_status = 0;
+	line = audit_format(&rec);
+	assert_non_null(o = json_loads(line, 0, &jerr));
+	assert_string_equal(json_string_value(json_object_get(o, "rule")),
+	    "san.dns");
+	assert_true(json_is_null(json_object_get(o, "upstream_status")));
+	assert_null(json_object_get(o, "serial"));
+	json_decref(o);
+	free(line);
+	free(resp);
+	X509_REQ_free(csr);
+}
+
+static int	done_count;
+
+static void
+on_done(void *arg, int ok)
+{
+	assert_true(ok);
+	done_count++;
+}
+
+static void
+test_writer(void **state)
+{
+	char			 path[] = "/tmp/estrad-test-audit-XXXXXX";
+	char			 err[256], buf[256];
+	struct event_base	*base = event_base_new();
+	struct cfg_audit	 cfg = { path, 0 };
+	struct audit		*a;
+	struct audit_job	*job;
+	FILE			*fp;
+	int			 fd = mkstemp(path), n = 0;
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_non_null(a = audit_new(base, &cfg, err, sizeof(err)));
+	assert_true(audit_enabled(a));
+	for (int i = 0; i < 50; i++) {
+		char *line;
+		assert_true(asprintf(&line, "{\"n\":%d}\n", i) > 0);
+		assert_int_equal(audit_submit(a, line, on_done, NULL, &job), 0);
+		assert_non_null(job);
+	}
+	while (done_count < 50)
+		event_base_loop(base, EVLOOP_ONCE);
+	audit_free(a);
+	assert_non_null(fp = fopen(path, "r"));
+	while (fgets(buf, sizeof(buf), fp) != NULL) {
+		char want[32];
+		snprintf(want, sizeof(want), "{\"n\":%d}\n", n++);
+		assert_string_equal(buf, want);
+	}
+	fclose(fp);
+	assert_int_equal(n, 50);
+	unlink(path);
+	/* Disabled: nothing queued, done not called. */
+	cfg.file = NULL;
+	assert_non_null(a = audit_new(base, &cfg, err, sizeof(err)));
+	assert_false(audit_enabled(a));
+	assert_int_equal(audit_submit(a, strdup("x\n"), on_done, NULL, &job),
+	    1);
+	assert_null(job);
+	audit_free(a);
+	event_base_free(base);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_writer),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,1259 @@
+/*
+ * test_policy: the CSR policy as a pure function. Each row of the check
+ * table names a policy (JSON), a CSR built here with OpenSSL calls (key,
+ * subject, SANs, extensions, signature hash, challengePassword), who the
+ * client is and its TLS binding, and the exact verdict: status, rule and
+ * reason. Every rule has a row it accepts and a row it refuses. Further
+ * tables check compile errors (key paths and messages, all of them) and
+ * the DER csrattrs. The seed CSR (RFC 7030's example: RSA-2048, SHA-1,
+ * challengePassword) comes from $ESTRAD_TEST_DATA/seed-csr.b64. Keys are
+ * generated at run time and shared between rows (no committed keys).
+ */
+#include <regex.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "estrad/b64.h"
+#include "estrad/policy.h"
+
+#define SEED_BINDING	"+rrCir/7+EYu50T4"
+
+/* --- keys, generated once --- */
+
+struct test_key {
+	const char	*name;
+	EVP_PKEY	*pkey;
+};
+
+static struct test_key test_keys[] = {
+	{ "rsa2048", NULL }, { "rsa1024", NULL }, { "pss2048", NULL },
+	{ "p256", NULL }, { "p256b", NULL }, { "p384", NULL },
+	{ "p192", NULL }, { "ed25519", NULL }, { "ed448", NULL },
+};
+
+static EVP_PKEY *
+key_make_pss(void)
+{
+	EVP_PKEY_CTX	*ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS",
+	    NULL);
+	EVP_PKEY	*key = NULL;
+
+	assert_non_null(ctx);
+	assert_int_equal(EVP_PKEY_keygen_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048), 1);
+	assert_int_equal(EVP_PKEY_generate(ctx, &key), 1);
+	EVP_PKEY_CTX_free(ctx);
+	return key;
+}
+
+static EVP_PKEY *
+key_make(const char *name)
+{
+	if (strcmp(name, "rsa2048") == 0)
+		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	if (strcmp(name, "rsa1024") == 0)
+		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	if (strcmp(name, "pss2048") == 0)
+		return key_make_pss();
+	if (strncmp(name, "p256", 4) == 0)
+		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	if (strcmp(name, "p384") == 0)
+		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	if (strcmp(name, "p192") == 0)
+		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-192");
+	if (strcmp(name, "ed25519") == 0)
+		return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	if (strcmp(name, "ed448") == 0)
+		return EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
+	return NULL;
+}
+
+static EVP_PKEY *
+key_get(const char *name)
+{
+	for (size_t i = 0; i < sizeof(test_keys) / sizeof(test_keys[0]); i++)
+		if (strcmp(test_keys[i].name, name) == 0) {
+			if (test_keys[i].pkey == NULL)
+				test_keys[i].pkey = key_make(name);
+			assert_non_null(test_keys[i].pkey);
+			return test_keys[i].pkey;
+		}
+	fail_msg("no test key %s", name);
+	return NULL;
+}
+
+static void
+keys_free(void)
+{
+	for (size_t i = 0; i < sizeof(test_keys) / sizeof(test_keys[0]); i++) {
+		EVP_PKEY_free(test_keys[i].pkey);
+		test_keys[i].pkey = NULL;
+	}
+}
+
+/* --- the CSR and certificate builders --- */
+
+enum mal {
+	MAL_NONE, MAL_EXTREQ_STRING, MAL_SAN_TWICE, MAL_SAN_GARBAGE, MAL_IP5,
+	MAL_PW_TWO_VALUES, MAL_PW_INTEGER,
+};
+
+struct csr_spec {
+	const char	*key;		/* a test_keys name */
+	const char	*md;		/* "SHA256"...; NULL for EdDSA */
+	const char	*subject;	/* "CN=a/O=b" */
+	const char	*san;		/* OpenSSL v3 syntax: "DNS:a,IP:1.2.3.4" */
+	const char	*ku;
+	const char	*eku;
+	const char	*bc;
+	const char	*comment;	/* an nsComment extension */
+	const char	*password;	/* challengePassword */
+	enum mal	 mal;
+};
+
+struct cert_spec {
+	const char	*key;		/* NULL: no client certificate */
+	const char	*subject;
+	const char	*san;
+};
+
+static void
+name_fill(X509_NAME *name, const char *spec)
+{
+	char *copy = strdup(spec), *save = NULL, *tok, *eq;
+
+	assert_non_null(copy);
+	for (tok = strtok_r(copy, "/", &save); tok != NULL;
+	    tok = strtok_r(NULL, "/", &save)) {
+		eq = strchr(tok, '=');
+		assert_non_null(eq);
+		*eq = '\0';
+		assert_int_equal(X509_NAME_add_entry_by_txt(name, tok,
+		    MBSTRING_UTF8, (unsigned char *)eq + 1, -1, -1, 0), 1);
+	}
+	free(copy);
+}
+
+static void
+ext_add(STACK_OF(X509_EXTENSION) *exts, int nid, const char *value)
+{
+	X509_EXTENSION *ext;
+
+	if (value == NULL)
+		return;
+	ext = X509V3_EXT_conf_nid(NULL, NULL, nid, value);
+	assert_non_null(ext);
+	assert_true(sk_X509_EXTENSION_push(exts, ext) > 0);
+}
+
+static void
+ext_add_raw(STACK_OF(X509_EXTENSION) *exts, int nid,
+    const unsigned char *der, int len)
+{
+	ASN1_OCTET_STRING	*os = ASN1_OCTET_STRING_new();
+	X509_EXTENSION		*ext;
+
+	assert_non_null(os);
+	assert_int_equal(ASN1_OCTET_STRING_set(os, der, len), 1);
+	ext = X509_EXTENSION_create_by_NID(NULL, nid, 0, os);
+	assert_non_null(ext);
+	ASN1_OCTET_STRING_free(os);
+	assert_true(sk_X509_EXTENSION_push(exts, ext) > 0);
+}
+
+/* A SAN with a 5-byte iPAddress, which no v3 config string can make. */
+static void
+ext_add_ip5(STACK_OF(X509_EXTENSION) *exts)
+{
+	GENERAL_NAMES	*gens = GENERAL_NAMES_new();
+	GENERAL_NAME	*gn = GENERAL_NAME_new();
+	ASN1_OCTET_STRING *ip = ASN1_OCTET_STRING_new();
+	X509_EXTENSION	*ext;
+
+	assert_non_null(gens);
+	assert_non_null(gn);
+	assert_int_equal(ASN1_OCTET_STRING_set(ip,
+	    (const unsigned char *)"\x0a\x00\x00\x01\x02", 5), 1);
+	GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
+	assert_true(sk_GENERAL_NAME_push(gens, gn) > 0);
+	ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, gens);
+	assert_non_null(ext);
+	GENERAL_NAMES_free(gens);
+	assert_true(sk_X509_EXTENSION_push(exts, ext) > 0);
+}
+
+static void
+csr_add_exts(X509_REQ *req, const struct csr_spec *s)
+{
+	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+
+	assert_non_null(exts);
+	ext_add(exts, NID_subject_alt_name, s->san);
+	ext_add(exts, NID_key_usage, s->ku);
+	ext_add(exts, NID_ext_key_usage, s->eku);
+	ext_add(exts, NID_basic_constraints, s->bc);
+	ext_add(exts, NID_netscape_comment, s->comment);
+	if (s->mal == MAL_SAN_TWICE)
+		ext_add(exts, NID_subject_alt_name, "DNS:twice.example.com");
+	if (s->mal == MAL_SAN_GARBAGE)
+		ext_add_raw(exts, NID_subject_alt_name,
+		    (const unsigned char *)"\x01\x02", 2);
+	if (s->mal == MAL_IP5)
+		ext_add_ip5(exts);
+	if (sk_X509_EXTENSION_num(exts) > 0)
+		assert_int_equal(X509_REQ_add_extensions(req, exts), 1);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+}
+
+static void
+csr_add_password(X509_REQ *req, const char *pw)
+{
+	assert_int_equal(X509_REQ_add1_attr_by_NID(req,
+	    NID_pkcs9_challengePassword, MBSTRING_ASC,
+	    (const unsigned char *)pw, -1), 1);
+}
+
+/* OpenSSL refuses a second challengePassword attribute: break the one. */
+static void
+csr_add_bad_password(X509_REQ *req, enum mal mal)
+{
+	X509_ATTRIBUTE *a = X509_ATTRIBUTE_new();
+
+	assert_non_null(a);
+	assert_int_equal(X509_ATTRIBUTE_set1_object(a,
+	    OBJ_nid2obj(NID_pkcs9_challengePassword)), 1);
+	if (mal == MAL_PW_INTEGER)
+		assert_int_equal(X509_ATTRIBUTE_set1_data(a, V_ASN1_INTEGER,
+		    "\x01", 1), 1);
+	else {
+		assert_int_equal(X509_ATTRIBUTE_set1_data(a,
+		    V_ASN1_PRINTABLESTRING, "one", 3), 1);
+		assert_int_equal(X509_ATTRIBUTE_set1_data(a,
+		    V_ASN1_PRINTABLESTRING, "two", 3), 1);
+	}
+	assert_int_equal(X509_REQ_add1_attr(req, a), 1);
+	X509_ATTRIBUTE_free(a);
+}
+
+static const EVP_MD *
+md_get(const char *md)
+{
+	return md == NULL ? NULL : EVP_get_digestbyname(md);
+}
+
+static X509_REQ *
+csr_build(const struct csr_spec *s)
+{
+	X509_REQ	*req = X509_REQ_new();
+	EVP_PKEY	*key = key_get(s->key);
+
+	assert_non_null(req);
+	assert_int_equal(X509_REQ_set_version(req, X509_REQ_VERSION_1), 1);
+	name_fill(X509_REQ_get_subject_name(req), s->subject ? s->subject :
+	    "CN=dev-01");
+	assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
+	csr_add_exts(req, s);
+	if (s->mal == MAL_EXTREQ_STRING)
+		assert_int_equal(X509_REQ_add1_attr_by_NID(req, NID_ext_req,
+		    MBSTRING_UTF8, (const unsigned char *)"x", -1), 1);
+	if (s->password != NULL)
+		csr_add_password(req, s->password);
+	if (s->mal == MAL_PW_TWO_VALUES || s->mal == MAL_PW_INTEGER)
+		csr_add_bad_password(req, s->mal);
+	assert_true(X509_REQ_sign(req, key, md_get(s->md)) > 0);
+	return req;
+}
+
+static X509 *
+cert_build(const struct cert_spec *s)
+{
+	X509		*x;
+	EVP_PKEY	*key;
+
+	if (s->key == NULL)
+		return NULL;
+	key = key_get(s->key);
+	assert_non_null(x = X509_new());
+	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 7), 1);
+	name_fill(X509_get_subject_name(x), s->subject);
+	name_fill(X509_get_issuer_name(x), "CN=test CA");
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
+	assert_int_equal(X509_set_pubkey(x, key), 1);
+	if (s->san != NULL) {
+		X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL,
+		    NID_subject_alt_name, s->san);
+		assert_non_null(ext);
+		assert_int_equal(X509_add_ext(x, ext, -1), 1);
+		X509_EXTENSION_free(ext);
+	}
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	return x;
+}
+
+/* --- compiling --- */
+
+struct errbuf {
+	char	text[2048];
+};
+
+static void
+on_error(void *arg, const char *key, const char *msg)
+{
+	struct errbuf *e = arg;
+	size_t n = strlen(e->text);
+
+	snprintf(e->text + n, sizeof(e->text) - n, "%s: %s\n", key, msg);
+}
+
+static struct policy *
+compile_text(const char *text, struct errbuf *e)
+{
+	json_error_t	 jerr;
+	json_t		*obj = NULL;
+	struct policy	*p;
+
+	memset(e, 0, sizeof(*e));
+	if (text != NULL) {
+		obj = json_loads(text, 0, &jerr);
+		if (obj == NULL)
+			fail_msg("bad JSON in test: %s: %s", text, jerr.text);
+	}
+	p = policy_compile(obj, on_error, e);
+	json_decref(obj);
+	return p;
+}
+
+static struct policy *
+compile_ok(const char *text)
+{
+	struct errbuf	 e;
+	struct policy	*p = compile_text(text, &e);
+
+	if (p == NULL)
+		fail_msg("policy %s: %s", text ? text : "(defaults)", e.text);
+	return p;
+}
+
+/* --- the check table --- */
+
+struct check_case {
+	const char		*name;
+	const char		*policy;	/* JSON; NULL: the defaults */
+	struct csr_spec		 csr;
+	enum policy_op		 op;
+	const char		*user;
+	struct cert_spec	 cert;
+	const char		*binding;
+	int			 status;
+	const char		*rule;		/* NULL when accepted */
+	const char		*reason;
+	int			 ra;		/* the peer is an RA */
+};
+
+#define P256	.key = "p256", .md = "SHA256"
+#define ACCEPT	.status = 0
+
+static const struct check_case check_cases[] = {
+	/* key.type */
+	{ "key.type: RSA allowed by default", NULL,
+	  { .key = "rsa2048", .md = "SHA256" }, ACCEPT },
+	{ "key.type: RSA refused", "{\"keys\":{\"rsa\":false}}",
+	  { .key = "rsa2048", .md = "SHA256" }, .status = 403,
+	  .rule = "key.type", .reason = "policy key.type: RSA keys are not "
+	  "allowed" },
+	{ "key.type: Ed25519 allowed by default", NULL, { .key = "ed25519" },
+	  ACCEPT },
+	{ "key.type: Ed25519 refused", "{\"keys\":{\"ed25519\":false}}",
+	  { .key = "ed25519" }, .status = 403, .rule = "key.type",
+	  .reason = "policy key.type: Ed25519 keys are not allowed" },
+	{ "key.type: Ed448 allowed by default", NULL, { .key = "ed448" },
+	  ACCEPT },
+	{ "key.type: Ed448 refused", "{\"keys\":{\"ed448\":false}}",
+	  { .key = "ed448" }, .status = 403, .rule = "key.type",
+	  .reason = "policy key.type: Ed448 keys are not allowed" },
+	{ "key.type: EC refused by an empty curve list",
+	  "{\"keys\":{\"ec_curves\":[]}}", { P256 }, .status = 403,
+	  .rule = "key.type", .reason = "policy key.type: EC keys are not "
+	  "allowed" },
+	{ "key.type: RSA-PSS counts as RSA", NULL,
+	  { .key = "pss2048", .md = "SHA256" }, ACCEPT },
+	/* key.rsa_min_bits */
+	{ "key.rsa_min_bits: 1024 refused by default", NULL,
+	  { .key = "rsa1024", .md = "SHA256" }, .status = 403,
+	  .rule = "key.rsa_min_bits", .reason = "policy key.rsa_min_bits: "
+	  "RSA 1024 bits, the minimum is 2048" },
+	{ "key.rsa_min_bits: 1024 allowed when configured",
+	  "{\"keys\":{\"rsa_min_bits\":1024}}",
+	  { .key = "rsa1024", .md = "SHA256" }, ACCEPT },
+	{ "key.rsa_min_bits: 2048 under a 3072 minimum",
+	  "{\"keys\":{\"rsa_min_bits\":3072}}",
+	  { .key = "rsa2048", .md = "SHA256" }, .status = 403,
+	  .rule = "key.rsa_min_bits", .reason = "policy key.rsa_min_bits: "
+	  "RSA 2048 bits, the minimum is 3072" },
+	/* key.ec_curve */
+	{ "key.ec_curve: P-384 allowed by default", NULL,
+	  { .key = "p384", .md = "SHA384" }, ACCEPT },
+	{ "key.ec_curve: P-384 by its OpenSSL name",
+	  "{\"keys\":{\"ec_curves\":[\"secp384r1\"]}}",
+	  { .key = "p384", .md = "SHA384" }, ACCEPT },
+	{ "key.ec_curve: P-384 not listed",
+	  "{\"keys\":{\"ec_curves\":[\"P-256\"]}}",
+	  { .key = "p384", .md = "SHA384" }, .status = 403,
+	  .rule = "key.ec_curve", .reason = "policy key.ec_curve: curve "
+	  "P-384 is not allowed (allowed: P-256)" },
+	{ "key.ec_curve: P-192 refused by default", NULL,
+	  { .key = "p192", .md = "SHA256" }, .status = 403,
+	  .rule = "key.ec_curve", .reason = "policy key.ec_curve: curve "
+	  "P-192 is not allowed (allowed: P-256, P-384, P-521)" },
+	/* signature.hash */
+	{ "signature.hash: SHA384 allowed by default", NULL,
+	  { .key = "p256", .md = "SHA384" }, ACCEPT },
+	{ "signature.hash: SHA1 refused by default", NULL,
+	  { .key = "rsa2048", .md = "SHA1" }, .status = 403,
+	  .rule = "signature.hash", .reason = "policy signature.hash: SHA1 "
+	  "is not allowed" },
+	{ "signature.hash: SHA224 refused by default", NULL,
+	  { .key = "p256", .md = "SHA224" }, .status = 403,
+	  .rule = "signature.hash", .reason = "policy signature.hash: "
+	  "SHA224 is not allowed" },
+	{ "signature.hash: SHA1 allowed when listed",
+	  "{\"signature_hashes\":[\"SHA1\"]}",
+	  { .key = "rsa2048", .md = "SHA1" }, ACCEPT },
+	{ "signature.hash: SHA256 not listed",
+	  "{\"signature_hashes\":[\"SHA384\"]}", { P256 }, .status = 403,
+	  .rule = "signature.hash", .reason = "policy signature.hash: "
+	  "SHA256 is not allowed" },
+	{ "signature.hash: Ed25519 has no separate hash",
+	  "{\"signature_hashes\":[\"SHA512\"]}", { .key = "ed25519" },
+	  ACCEPT },
+	{ "signature.hash: RSA-PSS hash read from its parameters",
+	  "{\"signature_hashes\":[\"SHA384\"]}",
+	  { .key = "pss2048", .md = "SHA256" }, .status = 403,
+	  .rule = "signature.hash", .reason = "policy signature.hash: "
+	  "SHA256 is not allowed" },
+	/* subject.required */
+	{ "subject.required: CN and O present",
+	  "{\"subject\":{\"required\":[\"CN\",\"O\"]}}",
+	  { P256, .subject = "CN=a/O=b" }, ACCEPT },
+	{ "subject.required: O missing",
+	  "{\"subject\":{\"required\":[\"CN\",\"O\"]}}",
+	  { P256, .subject = "CN=a" }, .status = 403,
+	  .rule = "subject.required", .reason = "policy subject.required: "
+	  "the subject has no O" },
+	/* subject.allowed */
+	{ "subject.allowed: CN and O",
+	  "{\"subject\":{\"allowed\":[\"CN\",\"O\"]}}",
+	  { P256, .subject = "CN=a/O=b" }, ACCEPT },
+	{ "subject.allowed: L not listed",
+	  "{\"subject\":{\"allowed\":[\"CN\",\"O\"]}}",
+	  { P256, .subject = "CN=a/L=x" }, .status = 403,
+	  .rule = "subject.allowed", .reason = "policy subject.allowed: L "
+	  "is not allowed (allowed: CN, O)" },
+	{ "subject.allowed: by dotted OID",
+	  "{\"subject\":{\"allowed\":[\"2.5.4.3\"]}}",
+	  { P256, .subject = "CN=a" }, ACCEPT },
+	/* subject.pattern */
+	{ "subject.pattern: CN matches",
+	  "{\"subject\":{\"patterns\":{\"CN\":\"^[a-z0-9-]+$\"}}}",
+	  { P256, .subject = "CN=dev-01" }, ACCEPT },
+	{ "subject.pattern: CN does not match",
+	  "{\"subject\":{\"patterns\":{\"CN\":\"^[a-z0-9-]+$\"}}}",
+	  { P256, .subject = "CN=Bad Name" }, .status = 403,
+	  .rule = "subject.pattern", .reason = "policy subject.pattern: CN "
+	  "\"Bad Name\" does not match \"^[a-z0-9-]+$\"" },
+	{ "subject.pattern: every value, control bytes escaped",
+	  "{\"subject\":{\"patterns\":{\"OU\":\"^[a-z]+$\"}}}",
+	  { P256, .subject = "CN=x/OU=ok/OU=a\nb\"" }, .status = 403,
+	  .rule = "subject.pattern", .reason = "policy subject.pattern: OU "
+	  "\"a\\x0ab\\\"\" does not match \"^[a-z]+$\"" },
+	/* subject.max_length */
+	{ "subject.max_length: 5 characters of 2 bytes each",
+	  "{\"subject\":{\"max_length\":5}}",
+	  { P256, .subject = "CN=\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9" },
+	  ACCEPT },
+	{ "subject.max_length: 6 characters",
+	  "{\"subject\":{\"max_length\":5}}",
+	  { P256, .subject = "CN=abcdef" }, .status = 403,
+	  .rule = "subject.max_length", .reason = "policy subject.max_length: "
+	  "CN \"abcdef\" is 6 characters long, the maximum is 5" },
+	/* subject.cn_must_equal */
+	{ "subject.cn_must_equal: the user name",
+	  "{\"subject\":{\"cn_must_equal\":\"user\"}}",
+	  { P256, .subject = "CN=alice" }, .user = "alice", ACCEPT },
+	{ "subject.cn_must_equal: another user's name",
+	  "{\"subject\":{\"cn_must_equal\":\"user\"}}",
+	  { P256, .subject = "CN=bob" }, .user = "alice", .status = 403,
+	  .rule = "subject.cn_must_equal", .reason = "policy "
+	  "subject.cn_must_equal: CN \"bob\" is not the user name \"alice\"" },
+	{ "subject.cn_must_equal: no CN",
+	  "{\"subject\":{\"cn_must_equal\":\"user\"}}",
+	  { P256, .subject = "O=x" }, .user = "alice", .status = 403,
+	  .rule = "subject.cn_must_equal", .reason = "policy "
+	  "subject.cn_must_equal: the subject has no CN, it must be the user "
+	  "name \"alice\"" },
+	{ "subject.cn_must_equal: no user name",
+	  "{\"subject\":{\"cn_must_equal\":\"user\"}}",
+	  { P256, .subject = "CN=alice" }, .status = 403,
+	  .rule = "subject.cn_must_equal", .reason = "policy "
+	  "subject.cn_must_equal: the client has no user name to compare the "
+	  "CN with" },
+	{ "subject.cn_must_equal: the client certificate's CN",
+	  "{\"subject\":{\"cn_must_equal\":\"client_cert_cn\"}}",
+	  { P256, .subject = "CN=dev1" },
+	  .cert = { "p256b", "CN=dev1", NULL }, ACCEPT },
+	{ "subject.cn_must_equal: not the client certificate's CN",
+	  "{\"subject\":{\"cn_must_equal\":\"client_cert_cn\"}}",
+	  { P256, .subject = "CN=dev2" },
+	  .cert = { "p256b", "CN=dev1", NULL }, .status = 403,
+	  .rule = "subject.cn_must_equal", .reason = "policy "
+	  "subject.cn_must_equal: CN \"dev2\" is not the client "
+	  "certificate's CN \"dev1\"" },
+	/* san.dns */
+	{ "san.dns: under the wildcard, any case",
+	  "{\"san\":{\"dns\":[\"*.branch.example.com\"]}}",
+	  { P256, .san = "DNS:a.b.Branch.Example.COM" }, ACCEPT },
+	{ "san.dns: not under the wildcard",
+	  "{\"san\":{\"dns\":[\"*.branch.example.com\"]}}",
+	  { P256, .san = "DNS:evil.com" }, .status = 403, .rule = "san.dns",
+	  .reason = "policy san.dns: \"evil.com\" is not under "
+	  "\"*.branch.example.com\"" },
+	{ "san.dns: the wildcard's own name is not under it",
+	  "{\"san\":{\"dns\":[\"*.branch.example.com\"]}}",
+	  { P256, .san = "DNS:branch.example.com" }, .status = 403,
+	  .rule = "san.dns", .reason = "policy san.dns: "
+	  "\"branch.example.com\" is not under \"*.branch.example.com\"" },
+	{ "san.dns: a suffix without the dot",
+	  "{\"san\":{\"dns\":[\"*.branch.example.com\"]}}",
+	  { P256, .san = "DNS:evilbranch.example.com" }, .status = 403,
+	  .rule = "san.dns", .reason = "policy san.dns: "
+	  "\"evilbranch.example.com\" is not under \"*.branch.example.com\"" },
+	{ "san.dns: exact name",
+	  "{\"san\":{\"dns\":[\"*.branch.example.com\",\"gw.example.com\"]}}",
+	  { P256, .san = "DNS:GW.example.com" }, ACCEPT },
+	{ "san.dns: several patterns listed",
+	  "{\"san\":{\"dns\":[\"*.branch.example.com\",\"gw.example.com\"]}}",
+	  { P256, .san = "DNS:x.gw.example.com" }, .status = 403,
+	  .rule = "san.dns", .reason = "policy san.dns: \"x.gw.example.com\" "
+	  "is not allowed (allowed: *.branch.example.com, gw.example.com)" },
+	{ "san.dns: empty list", "{\"san\":{\"dns\":[]}}",
+	  { P256, .san = "DNS:a.com" }, .status = 403, .rule = "san.dns",
+	  .reason = "policy san.dns: \"a.com\" is not allowed (none "
+	  "allowed)" },
+	/* san.ip */
+	{ "san.ip: v4 and v6 inside",
+	  "{\"san\":{\"ip\":[\"10.0.0.0/8\",\"2001:db8::/32\"]}}",
+	  { P256, .san = "IP:10.1.2.3,IP:2001:db8::1" }, ACCEPT },
+	{ "san.ip: v4 outside",
+	  "{\"san\":{\"ip\":[\"10.0.0.0/8\",\"2001:db8::/32\"]}}",
+	  { P256, .san = "IP:192.168.1.1" }, .status = 403, .rule = "san.ip",
+	  .reason = "policy san.ip: \"192.168.1.1\" is not allowed (allowed: "
+	  "10.0.0.0/8, 2001:db8::/32)" },
+	{ "san.ip: v6 outside",
+	  "{\"san\":{\"ip\":[\"10.0.0.0/8\",\"2001:db8::/32\"]}}",
+	  { P256, .san = "IP:2001:db9::1" }, .status = 403, .rule = "san.ip",
+	  .reason = "policy san.ip: \"2001:db9::1\" is not allowed (allowed: "
+	  "10.0.0.0/8, 2001:db8::/32)" },
+	{ "san.ip: a /22 boundary inside", "{\"san\":{\"ip\":[\"192.168.4.0/22\"]}}",
+	  { P256, .san = "IP:192.168.7.255" }, ACCEPT },
+	{ "san.ip: a /22 boundary outside",
+	  "{\"san\":{\"ip\":[\"192.168.4.0/22\"]}}",
+	  { P256, .san = "IP:192.168.8.0" }, .status = 403, .rule = "san.ip",
+	  .reason = "policy san.ip: \"192.168.8.0\" is not in 192.168.4.0/22" },
+	/* san.email */
+	{ "san.email: in the domain, any case",
+	  "{\"san\":{\"email_domains\":[\"example.com\"]}}",
+	  { P256, .san = "email:a@EXAMPLE.com" }, ACCEPT },
+	{ "san.email: another domain",
+	  "{\"san\":{\"email_domains\":[\"example.com\"]}}",
+	  { P256, .san = "email:a@evil.com" }, .status = 403,
+	  .rule = "san.email", .reason = "policy san.email: \"a@evil.com\" "
+	  "is not in domain \"example.com\"" },
+	{ "san.email: a subdomain is another domain",
+	  "{\"san\":{\"email_domains\":[\"example.com\",\"example.org\"]}}",
+	  { P256, .san = "email:a@sub.example.com" }, .status = 403,
+	  .rule = "san.email", .reason = "policy san.email: "
+	  "\"a@sub.example.com\" is not in an allowed domain (allowed: "
+	  "example.com, example.org)" },
+	/* san.uri */
+	{ "san.uri: with the prefix",
+	  "{\"san\":{\"uri_prefixes\":[\"urn:dev:\"]}}",
+	  { P256, .san = "URI:urn:dev:42" }, ACCEPT },
+	{ "san.uri: without the prefix",
+	  "{\"san\":{\"uri_prefixes\":[\"urn:dev:\"]}}",
+	  { P256, .san = "URI:https://x" }, .status = 403, .rule = "san.uri",
+	  .reason = "policy san.uri: \"https://x\" does not start with "
+	  "\"urn:dev:\"" },
+	/* san.other */
+	{ "san.other: allowed when no SAN list is configured", NULL,
+	  { P256, .san = "otherName:1.3.6.1.4.1.311.20.2.3;UTF8:u@x" },
+	  ACCEPT },
+	{ "san.other: refused when a SAN list is configured",
+	  "{\"san\":{\"dns\":[\"*.example.com\"]}}",
+	  { P256, .san = "DNS:a.example.com,"
+	  "otherName:1.3.6.1.4.1.311.20.2.3;UTF8:u@x" }, .status = 403,
+	  .rule = "san.other", .reason = "policy san.other: otherName SANs "
+	  "are not allowed when SANs are restricted" },
+	{ "san.other: registeredID", "{\"san\":{\"ip\":[]}}",
+	  { P256, .san = "RID:1.2.3.4" }, .status = 403, .rule = "san.other",
+	  .reason = "policy san.other: registeredID SANs are not allowed "
+	  "when SANs are restricted" },
+	/* san.max */
+	{ "san.max: at the maximum", "{\"san\":{\"max\":2}}",
+	  { P256, .san = "DNS:a,DNS:b" }, ACCEPT },
+	{ "san.max: over the maximum", "{\"san\":{\"max\":2}}",
+	  { P256, .san = "DNS:a,DNS:b,DNS:c" }, .status = 403,
+	  .rule = "san.max", .reason = "policy san.max: the CSR asks for 3 "
+	  "SANs, the maximum is 2" },
+	/* san.required, san.forbidden */
+	{ "san.required: one SAN", "{\"san\":{\"required\":true}}",
+	  { P256, .san = "DNS:a" }, ACCEPT },
+	{ "san.required: none", "{\"san\":{\"required\":true}}", { P256 },
+	  .status = 403, .rule = "san.required", .reason = "policy "
+	  "san.required: the CSR has no subjectAltName" },
+	{ "san.forbidden: none", "{\"san\":{\"forbidden\":true}}", { P256 },
+	  ACCEPT },
+	{ "san.forbidden: one SAN", "{\"san\":{\"forbidden\":true}}",
+	  { P256, .san = "DNS:a" }, .status = 403, .rule = "san.forbidden",
+	  .reason = "policy san.forbidden: the CSR asks for 1 SAN, none are "
+	  "allowed" },
+	/* extensions.ca */
+	{ "extensions.ca: CA:FALSE", NULL, { P256, .bc = "CA:FALSE" }, ACCEPT },
+	{ "extensions.ca: CA:TRUE refused by default", NULL,
+	  { P256, .bc = "critical,CA:TRUE" }, .status = 403,
+	  .rule = "extensions.ca", .reason = "policy extensions.ca: "
+	  "basicConstraints CA:TRUE is not allowed" },
+	{ "extensions.ca: CA:TRUE allowed", "{\"extensions\":{\"allow_ca\":true}}",
+	  { P256, .bc = "critical,CA:TRUE" }, ACCEPT },
+	/* extensions.key_usage */
+	{ "extensions.key_usage: listed",
+	  "{\"extensions\":{\"key_usages\":[\"digitalSignature\","
+	  "\"keyEncipherment\"]}}",
+	  { P256, .ku = "digitalSignature,keyEncipherment" }, ACCEPT },
+	{ "extensions.key_usage: keyCertSign not listed",
+	  "{\"extensions\":{\"key_usages\":[\"digitalSignature\","
+	  "\"keyEncipherment\"]}}",
+	  { P256, .ku = "digitalSignature,keyCertSign" }, .status = 403,
+	  .rule = "extensions.key_usage", .reason = "policy "
+	  "extensions.key_usage: keyCertSign is not allowed (allowed: "
+	  "digitalSignature, keyEncipherment)" },
+	/* extensions.eku */
+	{ "extensions.eku: by name and by OID",
+	  "{\"extensions\":{\"ekus\":[\"clientAuth\",\"1.3.6.1.5.5.7.3.1\"]}}",
+	  { P256, .eku = "serverAuth,clientAuth" }, ACCEPT },
+	{ "extensions.eku: codeSigning not listed",
+	  "{\"extensions\":{\"ekus\":[\"clientAuth\",\"1.3.6.1.5.5.7.3.1\"]}}",
+	  { P256, .eku = "clientAuth,codeSigning" }, .status = 403,
+	  .rule = "extensions.eku", .reason = "policy extensions.eku: "
+	  "codeSigning is not allowed (allowed: clientAuth, "
+	  "1.3.6.1.5.5.7.3.1)" },
+	/* extensions.allowed */
+	{ "extensions.allowed: listed ones",
+	  "{\"extensions\":{\"allowed\":[\"subjectAltName\",\"keyUsage\"]}}",
+	  { P256, .san = "DNS:a", .ku = "digitalSignature" }, ACCEPT },
+	{ "extensions.allowed: nsComment not listed",
+	  "{\"extensions\":{\"allowed\":[\"subjectAltName\",\"keyUsage\"]}}",
+	  { P256, .san = "DNS:a", .comment = "hi" }, .status = 403,
+	  .rule = "extensions.allowed", .reason = "policy extensions.allowed: "
+	  "nsComment is not allowed (allowed: subjectAltName, keyUsage)" },
+	/* reenroll.certificate */
+	{ "reenroll.certificate: present", NULL,
+	  { P256, .subject = "CN=dev1" }, POLICY_REENROLL,
+	  .cert = { "p256", "CN=dev1", NULL }, ACCEPT },
+	{ "reenroll.certificate: absent", NULL,
+	  { P256, .subject = "CN=dev1" }, POLICY_REENROLL, .status = 403,
+	  .rule = "reenroll.certificate", .reason = "policy "
+	  "reenroll.certificate: re-enrollment needs the client certificate "
+	  "being renewed" },
+	/* An RA peer (id-kp-cmcRA) re-enrolls for its client: it checked the
+	 * identity and binding itself; the other rules still apply. */
+	{ "ra peer: re-enroll for another subject", NULL,
+	  { P256, .subject = "CN=device9" }, POLICY_REENROLL,
+	  .cert = { "p256", "CN=ra", NULL }, ACCEPT, .ra = 1 },
+	{ "ra peer: a client's binding is not this session's", NULL,
+	  { P256, .password = "AAAAAAAAAAAAAAAAAAAAAA==" },
+	  .binding = "BBBBBBBBBBBBBBBBBBBBBB==", ACCEPT, .ra = 1 },
+	{ "ra peer: key rules still apply", NULL,
+	  { .key = "rsa1024", .md = "SHA256" }, POLICY_REENROLL,
+	  .cert = { "p256", "CN=ra", NULL }, .status = 403,
+	  .rule = "key.rsa_min_bits", .reason = "policy key.rsa_min_bits: "
+	  "RSA 1024 bits, the minimum is 2048", .ra = 1 },
+	/* reenroll.same_subject */
+	{ "reenroll.same_subject: same subject, SANs in another order", NULL,
+	  { P256, .subject = "CN=dev1/O=x", .san = "DNS:b.example,IP:10.0.0.1" },
+	  POLICY_REENROLL,
+	  .cert = { "p256", "CN=dev1/O=x", "IP:10.0.0.1,DNS:b.example" },
+	  ACCEPT },
+	{ "reenroll.same_subject: another subject", NULL,
+	  { P256, .subject = "CN=dev2" }, POLICY_REENROLL,
+	  .cert = { "p256", "CN=dev1", NULL }, .status = 403,
+	  .rule = "reenroll.same_subject", .reason = "policy "
+	  "reenroll.same_subject: the subject \"CN=dev2\" is not the "
+	  "certificate's \"CN=dev1\"" },
+	{ "reenroll.same_subject: a SAN the certificate lacks", NULL,
+	  { P256, .subject = "CN=dev1", .san = "DNS:b.example.com" },
+	  POLICY_REENROLL, .cert = { "p256", "CN=dev1", "DNS:a.example.com" },
+	  .status = 403, .rule = "reenroll.same_subject", .reason = "policy "
+	  "reenroll.same_subject: SAN DNS:\"b.example.com\" is not in the "
+	  "certificate" },
+	{ "reenroll.same_subject: a SAN of the certificate missing", NULL,
+	  { P256, .subject = "CN=dev1" }, POLICY_REENROLL,
+	  .cert = { "p256", "CN=dev1", "IP:10.0.0.1" }, .status = 403,
+	  .rule = "reenroll.same_subject", .reason = "policy "
+	  "reenroll.same_subject: the certificate's SAN IP:10.0.0.1 is "
+	  "missing from the CSR" },
+	{ "reenroll.same_subject: off", "{\"reenroll\":{\"same_subject\":false}}",
+	  { P256, .subject = "CN=dev2" }, POLICY_REENROLL,
+	  .cert = { "p256", "CN=dev1", NULL }, ACCEPT },
+	{ "reenroll.same_subject: plain enroll is not compared", NULL,
+	  { P256, .subject = "CN=dev2" }, POLICY_ENROLL,
+	  .cert = { "p256", "CN=dev1", NULL }, ACCEPT },
+	/* reenroll.renew, reenroll.rekey */
+	{ "reenroll.renew: same key refused", "{\"reenroll\":{\"renew\":false}}",
+	  { P256, .subject = "CN=dev1" }, POLICY_REENROLL,
+	  .cert = { "p256", "CN=dev1", NULL }, .status = 403,
+	  .rule = "reenroll.renew", .reason = "policy reenroll.renew: "
+	  "renewing with the same key is not allowed: use a new key" },
+	{ "reenroll.renew: new key accepted", "{\"reenroll\":{\"renew\":false}}",
+	  { P256, .subject = "CN=dev1" }, POLICY_REENROLL,
+	  .cert = { "p256b", "CN=dev1", NULL }, ACCEPT },
+	{ "reenroll.rekey: new key refused", "{\"reenroll\":{\"rekey\":false}}",
+	  { P256, .subject = "CN=dev1" }, POLICY_REENROLL,
+	  .cert = { "p256b", "CN=dev1", NULL }, .status = 403,
+	  .rule = "reenroll.rekey", .reason = "policy reenroll.rekey: "
+	  "re-enrolling with a new key is not allowed: keep the "
+	  "certificate's key" },
+	{ "reenroll.rekey: same key accepted", "{\"reenroll\":{\"rekey\":false}}",
+	  { P256, .subject = "CN=dev1" }, POLICY_REENROLL,
+	  .cert = { "p256", "CN=dev1", NULL }, ACCEPT },
+	/* binding.required */
+	{ "binding.required: bound", "{\"channel_binding\":\"required\"}",
+	  { P256, .password = "AbCd+/12" }, .binding = "AbCd+/12", ACCEPT },
+	{ "binding.required: no challengePassword",
+	  "{\"channel_binding\":\"required\"}", { P256 },
+	  .binding = "AbCd+/12", .status = 403, .rule = "binding.required",
+	  .reason = "policy binding.required: the CSR has no "
+	  "challengePassword; it must hold this TLS session's channel "
+	  "binding (RFC 7030, section 3.5)" },
+	{ "binding.required: optional without one", NULL, { P256 },
+	  .binding = "AbCd+/12", ACCEPT },
+	/* binding.mismatch */
+	{ "binding.mismatch: another value", NULL,
+	  { P256, .password = "AbCd+/12" }, .binding = "AbCd+/13",
+	  .status = 403, .rule = "binding.mismatch", .reason = "policy "
+	  "binding.mismatch: the challengePassword is not this TLS session's "
+	  "channel binding" },
+	{ "binding.mismatch: a prefix of the binding", NULL,
+	  { P256, .password = "AbCd" }, .binding = "AbCd+/12",
+	  .status = 403, .rule = "binding.mismatch", .reason = "policy "
+	  "binding.mismatch: the challengePassword is not this TLS session's "
+	  "channel binding" },
+	{ "binding.mismatch: no binding to compare with", NULL,
+	  { P256, .password = "AbCd+/12" }, .status = 403,
+	  .rule = "binding.mismatch", .reason = "policy binding.mismatch: "
+	  "the CSR has a challengePassword but this TLS session has no "
+	  "channel binding to check it against" },
+	/* binding.malformed */
+	{ "binding.malformed: a challengePassword with two values", NULL,
+	  { P256, .mal = MAL_PW_TWO_VALUES }, .binding = "one",
+	  .status = 400, .rule = "binding.malformed",
+	  .reason = "policy binding.malformed: the challengePassword "
+	  "attribute is not one short string" },
+	{ "binding.malformed: an INTEGER challengePassword", NULL,
+	  { P256, .mal = MAL_PW_INTEGER }, .binding = "AbCd+/12",
+	  .status = 400, .rule = "binding.malformed",
+	  .reason = "policy binding.malformed: the challengePassword "
+	  "attribute is not one short string" },
+	{ "binding.malformed: a well-formed one", NULL,
+	  { P256, .password = "AbCd+/12" }, .binding = "AbCd+/12", ACCEPT },
+	/* csr.malformed */
+	{ "csr.malformed: extensionRequest not a SEQUENCE", NULL,
+	  { P256, .mal = MAL_EXTREQ_STRING }, .status = 400,
+	  .rule = "csr.malformed", .reason = "policy csr.malformed: the "
+	  "extensionRequest attribute does not decode" },
+	{ "csr.malformed: subjectAltName twice", NULL,
+	  { P256, .san = "DNS:a", .mal = MAL_SAN_TWICE }, .status = 400,
+	  .rule = "csr.malformed", .reason = "policy csr.malformed: the "
+	  "extensionRequest has subjectAltName twice" },
+	{ "csr.malformed: subjectAltName garbage", NULL,
+	  { P256, .mal = MAL_SAN_GARBAGE }, .status = 400,
+	  .rule = "csr.malformed", .reason = "policy csr.malformed: the "
+	  "subjectAltName extension does not decode" },
+	{ "csr.malformed: a 5-byte iPAddress", NULL,
+	  { P256, .mal = MAL_IP5 }, .status = 400, .rule = "csr.malformed",
+	  .reason = "policy csr.malformed: an iPAddress SAN of 5 bytes" },
+	/* everything at once, accepted */
+	{ "strict policy: a conforming CSR",
+	  "{\"keys\":{\"rsa\":false,\"ec_curves\":[\"P-256\"]},"
+	  "\"subject\":{\"required\":[\"CN\"],\"allowed\":[\"CN\",\"O\"],"
+	  "\"patterns\":{\"CN\":\"^[a-z0-9-]+$\"},\"max_length\":64,"
+	  "\"cn_must_equal\":\"user\"},"
+	  "\"san\":{\"dns\":[\"*.branch.example.com\"],\"ip\":[\"10.0.0.0/8\"],"
+	  "\"max\":4,\"required\":true},"
+	  "\"extensions\":{\"key_usages\":[\"digitalSignature\"],"
+	  "\"ekus\":[\"clientAuth\"],\"allowed\":[\"subjectAltName\","
+	  "\"keyUsage\",\"extendedKeyUsage\",\"basicConstraints\"]},"
+	  "\"channel_binding\":\"required\"}",
+	  { P256, .subject = "CN=gw-7/O=Example", .san = "DNS:gw-7.branch."
+	  "example.com,IP:10.7.0.1", .ku = "critical,digitalSignature",
+	  .eku = "clientAuth", .bc = "CA:FALSE", .password = "Zm9vYmFy" },
+	  .user = "gw-7", .binding = "Zm9vYmFy", ACCEPT },
+};
+
+static void
+test_check_case(void **state)
+{
+	const struct check_case	*c = *state;
+	struct policy		*p = compile_ok(c->policy);
+	X509_REQ		*csr = csr_build(&c->csr);
+	X509			*cert = cert_build(&c->cert);
+	struct policy_input	 in = { csr, c->op, c->user, cert, c->binding,
+	    c->ra };
+	struct policy_verdict	 v;
+	int			 rc = policy_check(p, &in, &v);
+
+	assert_string_equal(v.reason, c->reason ? c->reason : "");
+	assert_string_equal(v.rule, c->rule ? c->rule : "");
+	assert_int_equal(v.status, c->status);
+	assert_int_equal(rc, c->status == 0 ? 0 : -1);
+	if (c->csr.password != NULL)
+		assert_null(strstr(v.reason, c->csr.password));
+	X509_free(cert);
+	X509_REQ_free(csr);
+	policy_free(p);
+}
+
+/* --- the seed CSR (RFC 7030's example) --- */
+
+static char *
+read_data_file(const char *name, size_t *len)
+{
+	const char	*dir = getenv("ESTRAD_TEST_DATA");
+	char		 path[1024], *buf;
+	FILE		*fp;
+	long		 n;
+
+	assert_non_null(dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(fp = fopen(path, "rb"));
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	assert_true((n = ftell(fp)) > 0);
+	rewind(fp);
+	assert_non_null(buf = malloc((size_t)n + 1));
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = '\0';
+	fclose(fp);
+	*len = (size_t)n;
+	return buf;
+}
+
+static X509_REQ *
+seed_csr(void)
+{
+	size_t			 b64len, derlen;
+	char			*b64 = read_data_file("seed-csr.b64", &b64len);
+	unsigned char		*der = NULL;
+	const unsigned char	*p;
+	const char		*reason;
+	X509_REQ		*req;
+
+	assert_int_equal(b64_decode_lenient(b64, b64len, &der, &derlen,
+	    &reason), 0);
+	p = der;
+	assert_non_null(req = d2i_X509_REQ(NULL, &p, (long)derlen));
+	free(der);
+	free(b64);
+	return req;
+}
+
+struct seed_case {
+	const char	*name;
+	const char	*policy;
+	const char	*binding;
+	int		 status;
+	const char	*reason;
+};
+
+static const struct seed_case seed_cases[] = {
+	{ "seed: refused by default (SHA-1)", NULL, SEED_BINDING, 403,
+	  "policy signature.hash: SHA1 is not allowed" },
+	{ "seed: accepted with SHA-1 and its binding",
+	  "{\"signature_hashes\":[\"SHA1\",\"SHA256\"],"
+	  "\"channel_binding\":\"optional\"}", SEED_BINDING, 0, "" },
+	{ "seed: accepted with binding required",
+	  "{\"signature_hashes\":[\"SHA1\"],"
+	  "\"channel_binding\":\"required\"}", SEED_BINDING, 0, "" },
+	{ "seed: another session's binding",
+	  "{\"signature_hashes\":[\"SHA1\"]}", "+rrCir/7+EYu50T5", 403,
+	  "policy binding.mismatch: the challengePassword is not this TLS "
+	  "session's channel binding" },
+	{ "seed: no binding computable",
+	  "{\"signature_hashes\":[\"SHA1\"]}", NULL, 403,
+	  "policy binding.mismatch: the CSR has a challengePassword but this "
+	  "TLS session has no channel binding to check it against" },
+};
+
+static void
+test_seed_case(void **state)
+{
+	const struct seed_case	*c = *state;
+	struct policy		*p = compile_ok(c->policy);
+	X509_REQ		*csr = seed_csr();
+	struct policy_input	 in = { csr, POLICY_ENROLL, "estuser", NULL,
+	    c->binding, 0 };
+	struct policy_verdict	 v;
+
+	assert_int_equal(policy_check(p, &in, &v), c->status ? -1 : 0);
+	assert_int_equal(v.status, c->status);
+	assert_string_equal(v.reason, c->reason);
+	assert_null(strstr(v.reason, SEED_BINDING));
+	X509_REQ_free(csr);
+	policy_free(p);
+}
+
+/* --- compile errors --- */
+
+struct compile_case {
+	const char	*name;
+	const char	*policy;
+	const char	*errors;	/* "key: msg\n"...; "" = compiles */
+};
+
+#define CURVE_MSG	"unknown curve (P-256, P-384, P-521, or an OpenSSL " \
+	"curve name)"
+#define ATTR_MSG	"unknown attribute (CN, O, OU, C, L, ST, " \
+	"serialNumber, emailAddress, DC, UID, or a dotted OID)"
+
+static const struct compile_case compile_cases[] = {
+	{ "empty object", "{}", "" },
+	{ "every key, valid",
+	  "{\"keys\":{\"rsa_min_bits\":3072,\"ec_curves\":[\"P-384\","
+	  "\"brainpoolP256r1\"],\"ed25519\":false,\"ed448\":true,\"rsa\":true},"
+	  "\"signature_hashes\":[\"sha-256\",\"SHA384\"],"
+	  "\"subject\":{\"required\":[\"CN\"],\"allowed\":[\"CN\",\"O\","
+	  "\"serialNumber\",\"emailAddress\",\"DC\",\"UID\",\"2.5.4.97\"],"
+	  "\"patterns\":{\"CN\":\"^[a-z]+$\",\"serialNumber\":\"^[0-9]+$\"},"
+	  "\"max_length\":64,\"cn_must_equal\":\"client_cert_cn\"},"
+	  "\"san\":{\"dns\":[\"*.a.example\",\"b.example\"],"
+	  "\"ip\":[\"10.0.0.0/8\",\"2001:db8::/32\",\"192.0.2.1/32\"],"
+	  "\"email_domains\":[\"example.com\"],\"uri_prefixes\":[\"urn:\"],"
+	  "\"max\":10,\"required\":true,\"forbidden\":false},"
+	  "\"extensions\":{\"allow_ca\":false,\"key_usages\":["
+	  "\"digitalSignature\",\"decipherOnly\"],\"ekus\":[\"clientAuth\","
+	  "\"1.3.6.1.5.5.7.3.28\"],\"allowed\":[\"subjectAltName\","
+	  "\"2.5.29.15\"]},"
+	  "\"reenroll\":{\"same_subject\":true,\"renew\":false,\"rekey\":true},"
+	  "\"channel_binding\":\"required\",\"rate\":{\"max\":10,"
+	  "\"window\":3600}}", "" },
+	{ "not an object", "[1]", ": must be an object\n" },
+	{ "unknown keys at every level",
+	  "{\"bogus\":1,\"san\":{\"ipp\":[]},\"keys\":{\"dsa\":true}}",
+	  "bogus: unknown key\nsan.ipp: unknown key\nkeys.dsa: unknown key\n" },
+	{ "bad CIDR", "{\"san\":{\"ip\":[\"10.0.0.0/8\",\"10.0.0.1\","
+	  "\"10.0.0.0/33\",\"2001:db8::/129\",\"x::/8\",\"1.2.3.4/\"]}}",
+	  "san.ip[1]: not a CIDR (a.b.c.d/n or x::/n)\n"
+	  "san.ip[2]: not a CIDR (a.b.c.d/n or x::/n)\n"
+	  "san.ip[3]: not a CIDR (a.b.c.d/n or x::/n)\n"
+	  "san.ip[4]: not a CIDR (a.b.c.d/n or x::/n)\n"
+	  "san.ip[5]: not a CIDR (a.b.c.d/n or x::/n)\n" },
+	{ "unknown curve", "{\"keys\":{\"ec_curves\":[\"P-999\",\"P-256\","
+	  "\"sha256\"]}}", "keys.ec_curves[0]: " CURVE_MSG "\n"
+	  "keys.ec_curves[2]: " CURVE_MSG "\n" },
+	{ "unknown hash", "{\"signature_hashes\":[\"SHA256\",\"MD5\"]}",
+	  "signature_hashes[1]: unknown hash (SHA1, SHA224, SHA256, SHA384, "
+	  "SHA512)\n" },
+	{ "unknown key usage",
+	  "{\"extensions\":{\"key_usages\":[\"signEverything\"]}}",
+	  "extensions.key_usages[0]: unknown key usage\n" },
+	{ "unknown EKU and extension",
+	  "{\"extensions\":{\"ekus\":[\"notAnEku\"],\"allowed\":[\"nope\"]}}",
+	  "extensions.ekus[0]: unknown EKU (a short name such as clientAuth, "
+	  "or a dotted OID)\nextensions.allowed[0]: unknown extension (a "
+	  "short name such as subjectAltName, or a dotted OID)\n" },
+	{ "binding mode", "{\"channel_binding\":\"always\"}",
+	  "channel_binding: must be optional or required\n" },
+	{ "arrays of strings",
+	  "{\"san\":{\"dns\":\"a.com\",\"email_domains\":[1]},"
+	  "\"subject\":{\"allowed\":{}}}",
+	  "san.dns: must be an array of strings\n"
+	  "san.email_domains: must be an array of strings\n"
+	  "subject.allowed: must be an array of strings\n" },
+	{ "subject problems",
+	  "{\"subject\":{\"required\":[\"CN\",\"XYZ\"],\"cn_must_equal\":"
+	  "\"admin\",\"max_length\":0,\"patterns\":{\"QQ\":\"a\",\"CN\":1}}}",
+	  "subject.required[1]: " ATTR_MSG "\n"
+	  "subject.cn_must_equal: must be user or client_cert_cn\n"
+	  "subject.max_length: must be an integer from 1 to 65535\n"
+	  "subject.patterns.QQ: " ATTR_MSG "\n"
+	  "subject.patterns.CN: must be a string\n" },
+	{ "bad DNS patterns and domains",
+	  "{\"san\":{\"dns\":[\"a.*.com\",\"*.\",\"ok.com\"],"
+	  "\"email_domains\":[\"@x.com\"],\"uri_prefixes\":[\"\"]}}",
+	  "san.dns[0]: bad DNS name (a name, or *.name for the names under "
+	  "it)\nsan.dns[1]: bad DNS name (a name, or *.name for the names "
+	  "under it)\nsan.email_domains[0]: bad domain (example.com, without "
+	  "@)\nsan.uri_prefixes[0]: must not be empty\n" },
+	{ "many problems in one object",
+	  "{\"keys\":{\"rsa_min_bits\":100,\"ec_curves\":[\"P-256\",\"nope\"],"
+	  "\"rsa\":\"yes\"},\"san\":{\"ip\":[\"1.2.3.4/33\"],\"max\":-1},"
+	  "\"channel_binding\":true,\"reenroll\":[]}",
+	  "keys.rsa_min_bits: must be an integer from 512 to 16384\n"
+	  "keys.ec_curves[1]: " CURVE_MSG "\n"
+	  "keys.rsa: must be true or false\n"
+	  "san.ip[0]: not a CIDR (a.b.c.d/n or x::/n)\n"
+	  "san.max: must be an integer from 0 to 1000\n"
+	  "channel_binding: must be optional or required\n"
+	  "reenroll: must be an object\n" },
+	{ "no key type left",
+	  "{\"keys\":{\"rsa\":false,\"ed25519\":false,\"ed448\":false,"
+	  "\"ec_curves\":[]}}", "keys: no key type is allowed\n" },
+	{ "SANs required and forbidden",
+	  "{\"san\":{\"required\":true,\"forbidden\":true}}",
+	  "san: required and forbidden are both true\n" },
+	{ "required attribute not allowed",
+	  "{\"subject\":{\"allowed\":[\"CN\"],\"required\":[\"CN\",\"O\"]}}",
+	  "subject.required[1]: not in subject.allowed\n" },
+	{ "rate needs both", "{\"rate\":{\"max\":10}}",
+	  "rate: needs both max and window\n" },
+	{ "rate bounds", "{\"rate\":{\"max\":0,\"window\":3600,\"per\":1}}",
+	  "rate.max: must be an integer from 1 to 1000000\n"
+	  "rate.per: unknown key\n" },
+};
+
+static void
+test_compile_case(void **state)
+{
+	const struct compile_case	*c = *state;
+	struct errbuf			 e;
+	struct policy			*p = compile_text(c->policy, &e);
+
+	assert_string_equal(e.text, c->errors);
+	if (*c->errors == '\0')
+		assert_non_null(p);
+	else
+		assert_null(p);
+	policy_free(p);
+}
+
+/* regerror's text is the C library's: compare with what it says. */
+static void
+test_compile_bad_regex(void **state)
+{
+	struct errbuf	 e;
+	regex_t		 re;
+	char		 msg[200], want[512];
+	int		 rc = regcomp(&re, "([", REG_EXTENDED | REG_NOSUB);
+
+	assert_int_not_equal(rc, 0);
+	regerror(rc, &re, msg, sizeof(msg));
+	snprintf(want, sizeof(want), "subject.patterns.CN: bad regex: %s\n"
+	    "subject.patterns.O: bad regex: %s\n", msg, msg);
+	assert_null(compile_text("{\"subject\":{\"patterns\":{\"CN\":\"([\","
+	    "\"O\":\"([\",\"OU\":\"ok\"}}}", &e));
+	assert_string_equal(e.text, want);
+}
+
+static void
+test_compile_defaults_and_rate(void **state)
+{
+	struct errbuf	 e;
+	struct policy	*p = compile_text(NULL, &e);
+
+	assert_non_null(p);
+	assert_string_equal(e.text, "");
+	assert_int_equal(policy_rate_max(p), 0);
+	assert_int_equal(policy_rate_window(p), 0);
+	policy_free(p);
+	p = compile_ok("{\"rate\":{\"max\":10,\"window\":3600}}");
+	assert_int_equal(policy_rate_max(p), 10);
+	assert_int_equal(policy_rate_window(p), 3600);
+	policy_free(p);
+	policy_free(NULL);
+	/* Without a callback a bad policy is still refused. */
+	json_t *bad = json_pack("{s:i}", "bogus", 1);
+	assert_non_null(bad);
+	assert_null(policy_compile(bad, NULL, NULL));
+	json_decref(bad);
+}
+
+/* --- csrattrs --- */
+
+struct csrattrs_case {
+	const char	*name;
+	const char	*policy;
+	int		 want[6];	/* bare OIDs, 0-terminated */
+	int		 attr[2];	/* an Attribute type and its value */
+	int		 extreq;	/* a NID the extensionRequest lists */
+	int		 challenge;	/* challengePassword expected */
+};
+
+static const struct csrattrs_case csrattrs_cases[] = {
+	{ "csrattrs: defaults", NULL, { NID_ecdsa_with_SHA256 },
+	  { NID_X9_62_id_ecPublicKey, NID_X9_62_prime256v1 }, 0, 0 },
+	{ "csrattrs: binding required, P-384 first",
+	  "{\"channel_binding\":\"required\",\"keys\":{\"ec_curves\":"
+	  "[\"P-384\",\"P-256\"]},\"signature_hashes\":[\"SHA384\"]}",
+	  { NID_pkcs9_challengePassword, NID_ecdsa_with_SHA384 },
+	  { NID_X9_62_id_ecPublicKey, NID_secp384r1 }, 0, 1 },
+	{ "csrattrs: RSA, SAN required",
+	  "{\"keys\":{\"ec_curves\":[]},\"san\":{\"required\":true},"
+	  "\"signature_hashes\":[\"SHA512\"]}",
+	  { NID_rsaEncryption, NID_sha512WithRSAEncryption }, { 0, 0 },
+	  NID_subject_alt_name, 0 },
+	{ "csrattrs: Ed25519 only",
+	  "{\"keys\":{\"ec_curves\":[],\"rsa\":false,\"ed448\":false},"
+	  "\"channel_binding\":\"required\"}",
+	  { NID_pkcs9_challengePassword, NID_ED25519 }, { 0, 0 }, 0, 1 },
+};
+
+/* What one decoded CsrAttrs holds, flattened for the assertions. */
+struct attrs_seen {
+	int	oids[16];
+	size_t	noids;
+	int	attr_type[8];
+	int	attr_value[8];
+	size_t	nattrs;
+};
+
+static void
+attrs_note_attr(struct attrs_seen *s, const ASN1_STRING *seq)
+{
+	const unsigned char	*p = ASN1_STRING_get0_data(seq);
+	X509_ATTRIBUTE		*a;
+
+	assert_non_null(a = d2i_X509_ATTRIBUTE(NULL, &p,
+	    ASN1_STRING_length(seq)));
+	assert_ptr_equal(p, ASN1_STRING_get0_data(seq) +
+	    ASN1_STRING_length(seq));
+	for (int i = 0; i < X509_ATTRIBUTE_count(a); i++) {
+		ASN1_TYPE *t = X509_ATTRIBUTE_get0_type(a, i);
+		assert_int_equal(t->type, V_ASN1_OBJECT);
+		assert_true(s->nattrs < 8);
+		s->attr_type[s->nattrs] = OBJ_obj2nid(
+		    X509_ATTRIBUTE_get0_object(a));
+		s->attr_value[s->nattrs++] = OBJ_obj2nid(t->value.object);
+	}
+	X509_ATTRIBUTE_free(a);
+}
+
+static void
+attrs_decode(const unsigned char *der, size_t len, struct attrs_seen *s)
+{
+	const unsigned char	*p = der;
+	ASN1_SEQUENCE_ANY	*seq;
+
+	memset(s, 0, sizeof(*s));
+	assert_non_null(seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, (long)len));
+	assert_ptr_equal(p, der + len);
+	for (int i = 0; i < sk_ASN1_TYPE_num(seq); i++) {
+		ASN1_TYPE *t = sk_ASN1_TYPE_value(seq, i);
+		if (t->type == V_ASN1_OBJECT) {
+			assert_true(s->noids < 16);
+			s->oids[s->noids++] = OBJ_obj2nid(t->value.object);
+		} else {
+			assert_int_equal(t->type, V_ASN1_SEQUENCE);
+			attrs_note_attr(s, t->value.sequence);
+		}
+	}
+	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+}
+
+static int
+attrs_has_oid(const struct attrs_seen *s, int nid)
+{
+	for (size_t i = 0; i < s->noids; i++)
+		if (s->oids[i] == nid)
+			return 1;
+	return 0;
+}
+
+static int
+attrs_has_attr(const struct attrs_seen *s, int type, int value)
+{
+	for (size_t i = 0; i < s->nattrs; i++)
+		if (s->attr_type[i] == type && s->attr_value[i] == value)
+			return 1;
+	return 0;
+}
+
+static void
+test_csrattrs_case(void **state)
+{
+	const struct csrattrs_case	*c = *state;
+	struct policy			*p = compile_ok(c->policy);
+	struct attrs_seen		 s;
+	unsigned char			*der = NULL;
+	size_t				 len = 0, want = 0;
+
+	assert_int_equal(policy_csrattrs(p, &der, &len), 0);
+	assert_non_null(der);
+	attrs_decode(der, len, &s);
+	for (; c->want[want] != 0; want++)
+		assert_true(attrs_has_oid(&s, c->want[want]));
+	assert_int_equal(s.noids, want);
+	assert_int_equal(attrs_has_oid(&s, NID_pkcs9_challengePassword),
+	    c->challenge);
+	if (c->attr[0] != 0)
+		assert_true(attrs_has_attr(&s, c->attr[0], c->attr[1]));
+	if (c->extreq != 0)
+		assert_true(attrs_has_attr(&s, NID_ext_req, c->extreq));
+	assert_int_equal(s.nattrs, (c->attr[0] != 0) + (c->extreq != 0));
+	free(der);
+	policy_free(p);
+}
+
+/* --- main --- */
+
+static int
+group_teardown(void **state)
+{
+	keys_free();
+	return 0;
+}
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+int
+main(void)
+{
+	size_t			 n = NELEM(check_cases) + NELEM(seed_cases) +
+	    NELEM(compile_cases) + NELEM(csrattrs_cases) + 2, i, k = 0;
+	struct CMUnitTest	*t = calloc(n, sizeof(*t));
+	int			 rc;
+
+	if (t == NULL)
+		return 1;
+	for (i = 0; i < NELEM(check_cases); i++)
+		t[k++] = (struct CMUnitTest){ check_cases[i].name,
+		    test_check_case, NULL, NULL, (void *)&check_cases[i] };
+	for (i = 0; i < NELEM(seed_cases); i++)
+		t[k++] = (struct CMUnitTest){ seed_cases[i].name,
+		    test_seed_case, NULL, NULL, (void *)&seed_cases[i] };
+	for (i = 0; i < NELEM(compile_cases); i++)
+		t[k++] = (struct CMUnitTest){ compile_cases[i].name,
+		    test_compile_case, NULL, NULL, (void *)&compile_cases[i] };
+	for (i = 0; i < NELEM(csrattrs_cases); i++)
+		t[k++] = (struct CMUnitTest){ csrattrs_cases[i].name,
+		    test_csrattrs_case, NULL, NULL,
+		    (void *)&csrattrs_cases[i] };
+	t[k++] = (struct CMUnitTest){ "compile: bad regex",
+	    test_compile_bad_regex, NULL, NULL, NULL };
+	t[k++] = (struct CMUnitTest){ "compile: defaults and rate",
+	    test_compile_defaults_and_rate, NULL, NULL, NULL };
+	rc = _cmocka_run_group_tests("policy", t, k, NULL, group_teardown);
+	free(t);
+	return rc;
+}
