@@ -300,6 +300,21 @@ static const struct config_case cases[] = {
 	  "  \"auth\": {\"digest_users\": \"@D@/password\"},\n" ROUTE_OK "}\n",
 	  "5: auth.digest_users: @D@/password:1: missing field (want "
 	  "user:realm:HA1)", 1 },
+	{ "policy with a bad CIDR",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"policies\": {\"p\": {\"san\": {\n"
+	  "    \"ip\": [\"10.0.0.0/8\",\n           \"10.0.0.0/33\"]}}},\n"
+	  ROUTE_OK "}\n",
+	  "7: policies.p.san.ip[1]: not a CIDR (a.b.c.d/n or x::/n)", 1 },
+	{ "route naming an unknown policy",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
+	  "    \"policy\": \"nope\"}}\n}\n",
+	  "6: labels.lab.policy: no policy named \"nope\" in policies", 1 },
+	{ "audit stderr not a boolean",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"audit\": {\"stderr\": \"yes\"},\n" ROUTE_OK "}\n",
+	  "5: audit.stderr: must be true or false, not a string", 1 },
 	{ "several errors in one run",
 	  "{\n" LISTEN_OK "  \"a\": 1,\n  \"b\": 2,\n" TLS_OK LOCAL_OK
 	  ROUTE_OK "}\n",
