@@ -21,6 +21,7 @@
 #include "estrad/audit.h"
 #include "estrad/b64.h"
 #include "estrad/log.h"
+#include "estrad/pki.h"
 #include "estrad/worker.h"
 
 #define AUDIT_MAX_QUEUED	4096
@@ -74,15 +75,9 @@ audit_time(char *out, size_t outlen, const ASN1_TIME *t)
 static void
 audit_subject(json_t *o, const char *key, X509_NAME *name)
 {
-	BIO	*bio = BIO_new(BIO_s_mem());
-	char	 buf[1024];
-	int	 n = -1;
+	char buf[1024];
 
-	if (bio != NULL && X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >=
-	    0)
-		n = BIO_read(bio, buf, sizeof(buf) - 1);
-	buf[n > 0 ? n : 0] = '\0';
-	BIO_free(bio);
+	pki_name_text(name, buf, sizeof(buf));
 	json_set_text(o, key, buf);
 }
 

@@ -25,6 +25,7 @@
 #include "estrad/digest.h"
 #include "estrad/limiter.h"
 #include "estrad/log.h"
+#include "estrad/pki.h"
 #include "estrad/users.h"
 #include "estrad/worker.h"
 
@@ -147,16 +148,10 @@ auth_throttle(struct auth_ctx *ctx, const char *prefix, const char *what,
 static enum auth_verdict
 auth_cert(X509 *cert, struct auth_identity *id)
 {
-	BIO	*bio = BIO_new(BIO_s_mem());
-	int	 n;
-
 	id->method = AUTH_METHOD_CERT;
-	snprintf(id->name, sizeof(id->name), "?");
-	if (bio != NULL && X509_NAME_print_ex(bio, X509_get_subject_name(cert),
-	    0, XN_FLAG_RFC2253) >= 0 &&
-	    (n = BIO_read(bio, id->name, sizeof(id->name) - 1)) >= 0)
-		id->name[n] = '\0';
-	BIO_free(bio);
+	if (pki_name_text(X509_get_subject_name(cert), id->name,
+	    sizeof(id->name)) == -1)
+		snprintf(id->name, sizeof(id->name), "?");
 	return AUTH_ALLOW;
 }
 

@@ -247,3 +247,19 @@ fail:
 	BIO_free(bio);
 	return -1;
 }
+
+int
+pki_name_text(const X509_NAME *name, char *out, size_t outlen)
+{
+	BIO	*bio = BIO_new(BIO_s_mem());
+	int	 n = -1;
+
+	if (outlen == 0)
+		return -1;
+	out[0] = '\0';
+	if (bio != NULL && X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >=
+	    0 && (n = BIO_read(bio, out, (int)outlen - 1)) >= 0)
+		out[n] = '\0';
+	BIO_free(bio);
+	return n >= 0 ? 0 : -1;
+}

@@ -19,6 +19,7 @@
 #include <openssl/rsa.h>
 
 #include "estrad/chanbind.h"
+#include "estrad/pki.h"
 #include "policy_int.h"
 
 /* More requested extensions than any real certificate carries. */
@@ -535,17 +536,11 @@ pol_check_reenroll_cert(const struct policy *p,
 static const char *
 pol_name_text(char *buf, size_t size, const X509_NAME *name)
 {
-	BIO	*b = BIO_new(BIO_s_mem());
-	char	*data;
-	long	 len;
+	char text[512];
 
-	if (b == NULL || X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) < 0 ||
-	    (len = BIO_get_mem_data(b, &data)) < 0) {
-		BIO_free(b);
+	if (pki_name_text(name, text, sizeof(text)) == -1)
 		return "?";
-	}
-	pol_quote(buf, size, data, (size_t)len);
-	BIO_free(b);
+	pol_quote(buf, size, text, strlen(text));
 	return buf;
 }
 

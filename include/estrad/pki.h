@@ -32,6 +32,9 @@ EVP_PKEY *pki_load_key(const char *path, char *err, size_t errlen);
 int pki_read_file(const char *path, unsigned char **out, size_t *outlen,
     char *err, size_t errlen);
 
+/* name in RFC 2253 form into out (cut to fit). 0, or -1 and "". */
+int pki_name_text(const X509_NAME *name, char *out, size_t outlen);
+
 /* 1 if key is the private half of cert's public key, else 0. */
 int pki_key_matches_cert(EVP_PKEY *key, X509 *cert);
 
