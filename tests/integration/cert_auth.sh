@@ -2,7 +2,9 @@
 # TLS client certificates as authentication (RFC 7030 §3.3.2), at the lab
 # proxy (tls.client_ca = the lab root, tls.client_crl = the lab CRLs):
 #  - simpleenroll with the lab client certificate and no HTTP credentials
-#    enrolls: auth=cert user=CN=lab-client (the subject, RFC 2253);
+#    enrolls: auth=cert user=CN=lab-client (the subject, RFC 2253), and so
+#    does simplereenroll of a CSR with the certificate's subject (the
+#    policy's reenroll.same_subject; policy_reenroll has the refusals);
 #  - simplereenroll without a certificate: 403 "a TLS client certificate is
 #    required for this operation", with no WWW-Authenticate challenge, and
 #    Digest credentials do not change that;
@@ -31,11 +33,18 @@ T_AUTH=none enroll_ok cert_enroll "$EST_URL/simpleenroll" "$WORK/dev.b64" dev \
 has_header WWW-Authenticate && fail "a 200 with a challenge"
 check_access "op=simpleenroll auth=cert user=CN=lab-client status=200 upstream=200"
 # ... and simplereenroll, the operation that needs it; through a label too.
-T_AUTH=none enroll_ok cert_reenroll "$EST_URL/simplereenroll" "$WORK/dev.b64" dev \
+# The CSR renews the client certificate: the policy (reenroll.same_subject)
+# wants its subject and SANs (CN=lab-client, no SAN; a new key is a rekey).
+subj=$(openssl x509 -in "$CLIENT_CERT" -noout -subject -nameopt RFC2253)
+[ "$subj" = "subject=CN=lab-client" ] || fail "the lab client certificate is $subj"
+openssl x509 -in "$CLIENT_CERT" -noout -ext subjectAltName 2>/dev/null |
+    grep -q 'Subject Alternative Name' && fail "the lab client certificate has SANs"
+make_csr renew "/CN=lab-client"
+T_AUTH=none enroll_ok cert_reenroll "$EST_URL/simplereenroll" "$WORK/renew.b64" renew \
     "$ISSUING_CERT" "${CERT[@]}"
 check_access "op=simplereenroll auth=cert user=CN=lab-client status=200 upstream=200"
 T_AUTH=none enroll_ok cert_reenroll_east "$EST_URL/east/simplereenroll" \
-    "$WORK/dev.b64" dev "$BRANCH_CERT" "${CERT[@]}"
+    "$WORK/renew.b64" renew "$BRANCH_CERT" "${CERT[@]}"
 check_access "label=east op=simplereenroll auth=cert user=CN=lab-client status=200"
 
 # ---- simplereenroll without a certificate: 403, whatever else is sent.

@@ -485,6 +485,8 @@ check_alive() {
 #   P_DEFAULT_EXTRA  extra JSON members for the "default" route, e.g.
 #                '"auth": { "simpleenroll": ["basic"] }' (default none)
 #   P_LOG_LEVEL  (default info)
+#   P_TOP_EXTRA  extra top-level JSON members, e.g. '"policies": {...}'
+#                (default none)
 # A second upstream "lab" always points at the lab's CA, and label "real"
 # routes to it, so a case can check a daemon whose "ca" is broken.
 proxy_config() {
@@ -534,7 +536,8 @@ proxy_config() {
     }
   },
   "default": { "upstream": "ca"${P_DEFAULT_EXTRA:+, $P_DEFAULT_EXTRA} },
-  "labels": { $labels }
+  "labels": { $labels }${P_TOP_EXTRA:+,
+  $P_TOP_EXTRA}
 }
 EOF
 }
@@ -646,4 +649,166 @@ recorded_request() {
 	[ -n "$end" ] || fail "$1: no end of headers in the recorded request: $(head -c 300 "$rec")"
 	head -n "$end" "$rec" >"$WORK/$1.up.hdr"
 	tail -n +"$((end + 1))" "$rec" >"$WORK/$1.up.body"
+}
+
+# ------------------------------------------------------------ policy
+
+# ca_access_lines: how many access lines the lab's upstream CA has written
+# (to show that a refused CSR never reached it).
+ca_access_lines() {
+	grep -c ' access ' "$CA_LOG"
+}
+
+# check_ca_unchanged BEFORE WHAT: the upstream CA has written no access
+# line since ca_access_lines printed BEFORE. (The CA logs a request when
+# it answers it, before the proxy can answer its client; T_CA_SETTLE, 0.2 s
+# by default, covers the log write. A case making many refusals in a row
+# may set it to 0 and check the whole batch once at the end.)
+check_ca_unchanged() {
+	local now
+	sleep "${T_CA_SETTLE:-0.2}"
+	now=$(ca_access_lines)
+	[ "$now" = "$1" ] ||
+	    fail "$2 reached the upstream CA: $(grep ' access ' "$CA_LOG" | tail -n +$(($1 + 1)) | head -c 600)"
+}
+
+# check_ca_gained BEFORE N WHAT: the upstream CA has written exactly N
+# access lines since BEFORE (the positive control of check_ca_unchanged).
+check_ca_gained() {
+	local i now
+	for ((i = 0; i < 20; i++)); do
+		now=$(ca_access_lines)
+		[ "$now" -ge $(($1 + $2)) ] && break
+		sleep 0.1
+	done
+	[ "$now" = $(($1 + $2)) ] ||
+	    fail "$3: the upstream CA wrote $((now - $1)) access lines, expected $2"
+}
+
+# refused NAME LABEL FILE STATUS BODY [curl args]: POST FILE to
+# LABEL/simpleenroll (LABEL "" for the bare path; T_OP=simplereenroll for
+# that operation); expect STATUS, a text/plain one-line error that is
+# exactly BODY, an access line with upstream=-, and no request at the
+# upstream CA.
+refused() {
+	local name=$1 label=$2 file=$3 status=$4 body=$5 before url
+	shift 5
+	url=$EST_URL/${label:+$label/}${T_OP:-simpleenroll}
+	before=$(ca_access_lines)
+	post_csr "$name" "$url" "$file" "$@"
+	check_error "$status"
+	check_body "$body"
+	check_access "status=$status upstream=-"
+	check_ca_unchanged "$before" "$name (refused by the policy)"
+}
+
+# audit_record ID [AUDITFILE]: every line of the audit log (default the
+# lab proxy's AUDIT_LOG) must be a JSON object; exactly one has "id" ID.
+# It lands in $WORK/audit.ID.json (the record, compact) and, field by
+# field, in $WORK/audit.ID.kv; prints nothing. Fails otherwise.
+audit_record() {
+	local id=$1 log=${2:-$AUDIT_LOG} out
+	[ -f "$log" ] || fail "no audit log $log"
+	out=$(python3 - "$log" "$id" "$WORK/audit.$id.json" <<'PY'
+import json, sys
+path, rid, dest = sys.argv[1:4]
+found = []
+with open(path, encoding="utf-8") as f:
+    for n, line in enumerate(f, 1):
+        if not line.endswith("\n"):
+            sys.exit(f"{path}:{n}: no newline at the end of the line")
+        try:
+            rec = json.loads(line)
+        except ValueError as e:
+            sys.exit(f"{path}:{n}: not JSON ({e}): {line[:200]!r}")
+        if not isinstance(rec, dict):
+            sys.exit(f"{path}:{n}: not a JSON object")
+        if rec.get("id") == rid:
+            found.append(rec)
+if len(found) != 1:
+    sys.exit(f"{len(found)} audit records with id {rid}, expected 1")
+with open(dest, "w", encoding="utf-8") as f:
+    json.dump(found[0], f)
+# One "KEY<TAB>VALUE" line per field, for audit_field (no python per field).
+with open(dest[:-5] + ".kv", "w", encoding="utf-8") as f:
+    for k, v in found[0].items():
+        v = "null" if v is None else v if isinstance(v, str) else json.dumps(v)
+        f.write(k + "\t" + v.replace("\n", "\\n") + "\n")
+PY
+	) || fail "audit log: $out"
+}
+
+# audit_field ID KEY: the field KEY of audit record ID (after
+# audit_record): strings as they are, null as "null", numbers as digits,
+# arrays as JSON.
+audit_field() {
+	awk -F '\t' -v k="$2" '$1 == k { sub(/^[^\t]*\t/, ""); print; found = 1; exit }
+	    END { if (!found) print "<absent>" }' "$WORK/audit.$1.kv"
+}
+
+# check_audit_line ID DECISION RULE STATUS [UPSTREAM_STATUS]: the audit
+# record of request ID (its X-Request-Id) says DECISION, RULE ("null" for
+# none), STATUS and UPSTREAM_STATUS (default "null": nothing reached the
+# CA). It must be there when the answer is (written before it).
+check_audit_line() {
+	local id=$1 k want got
+	[ -n "$id" ] || fail "check_audit_line: no request id"
+	audit_record "$id"
+	for k in decision:$2 rule:$3 status:$4 upstream_status:${5:-null}; do
+		want=${k#*:}
+		got=$(audit_field "$id" "${k%%:*}")
+		[ "$got" = "$want" ] ||
+		    fail "audit record $id: ${k%%:*} is '$got', expected '$want': $(cat "$WORK/audit.$id.json")"
+	done
+}
+
+# make_csr_key NAME KEY SUBJECT [openssl req args...]: like make_csr, with
+# the key type KEY: ec:CURVE (P-256, P-384, ...), rsa:BITS, ed25519 or
+# ed448; the request args add e.g. -sha384 (the default is -sha256 for
+# EC/RSA; Ed25519/Ed448 take no digest) or -addext EXT.
+make_csr_key() {
+	local name=$1 key=$2 subj=$3 md=(-sha256) gen a
+	shift 3
+	case $key in
+	ec:*) gen=(-algorithm EC -pkeyopt "ec_paramgen_curve:${key#ec:}") ;;
+	rsa:*) gen=(-algorithm RSA -pkeyopt "rsa_keygen_bits:${key#rsa:}") ;;
+	ed25519 | ed448) gen=(-algorithm "$key"); md=() ;;
+	*) fail "make_csr_key: unknown key type $key" ;;
+	esac
+	for a in "$@"; do
+		case $a in -sha* | -md5) md=() ;; esac
+	done
+	openssl genpkey "${gen[@]}" -out "$WORK/$name.key" 2>/dev/null ||
+	    fail "genpkey $key for $name"
+	openssl req -new -key "$WORK/$name.key" -subj "$subj" -config /dev/null \
+	    "${md[@]}" "$@" -outform DER -out "$WORK/$name.der" ||
+	    fail "openssl req $name"
+	base64 -w0 "$WORK/$name.der" >"$WORK/$name.b64"
+	openssl req -inform DER -in "$WORK/$name.der" -out "$WORK/$name.pem"
+	openssl req -inform DER -in "$WORK/$name.der" -pubkey -noout \
+	    >"$WORK/$name.pub" || fail "req -pubkey $name"
+}
+
+# cb_enroll NAME URL TLS BINDING [est_cb_client args...]: one enrollment
+# by tests/tools/est_cb_client (TLS 1.2 or 1.3; BINDING correct, wrong or
+# none), as the lab's Digest user unless the args hold --cert; sets
+# STATUS, BODY (the response body), CB_ERR (its stderr, which names the
+# binding it computed), and leaves the key in $WORK/NAME.key and its
+# public key in $WORK/NAME.pub.
+cb_enroll() {
+	local name=$1 url=$2 tls=$3 binding=$4 auth=(--user "$EST_USER" --pass "$EST_PASS") a
+	shift 4
+	[ -x "${EST_CB_CLIENT:-}" ] || fail "no est_cb_client binary (EST_CB_CLIENT='${EST_CB_CLIENT:-}')"
+	for a in "$@"; do
+		[ "$a" = --cert ] && auth=()
+	done
+	BODY=$WORK/$name.body
+	CB_ERR=$WORK/$name.err
+	STATUS=$(timeout 20 "$EST_CB_CLIENT" --url "$url" --cafile "$TRUST" \
+	    --tls "$tls" --binding "$binding" "${auth[@]}" "$@" \
+	    --key-out "$WORK/$name.key" --out "$BODY" 2>"$CB_ERR") ||
+	    fail "$name: est_cb_client failed: $(head -c 300 "$CB_ERR")"
+	[ -f "$BODY" ] || : >"$BODY"
+	openssl pkey -in "$WORK/$name.key" -pubout -out "$WORK/$name.pub" 2>/dev/null ||
+	    fail "$name: est_cb_client wrote no key"
 }

@@ -11,7 +11,9 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-make_csr dev "/CN=resumed-device"
+# simplereenroll renews the client certificate: its subject (CN=lab-client,
+# no SAN), or the policy refuses it (reenroll.same_subject).
+make_csr dev "/CN=lab-client"
 len=$(stat -c %s "$WORK/dev.b64")
 
 # request FILE OP: a raw simplereenroll request for the CSR, then close.
