@@ -99,6 +99,10 @@ audit_sans(json_t *o, X509_REQ *csr)
 			n = BIO_read(bio, buf, sizeof(buf) - 1);
 		buf[n > 0 ? n : 0] = '\0';
 		BIO_free(bio);
+		/* OpenSSL prints "IP Address:"; say "IP:" like "DNS:" and
+		 * like the policy's messages. */
+		if (strncmp(buf, "IP Address:", 11) == 0)
+			memmove(buf + 2, buf + 10, strlen(buf + 10) + 1);
 		json_array_append_new(arr, json_string(buf));
 	}
 	GENERAL_NAMES_free(sans);

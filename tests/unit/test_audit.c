@@ -118,6 +118,8 @@ test_format(void **state)
 	assert_int_equal(json_array_size(json_object_get(o, "sans")), 2);
 	assert_string_equal(json_string_value(json_array_get(
 	    json_object_get(o, "sans"), 0)), "DNS:dev1.example.com");
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(o, "sans"), 1)), "IP:10.1.2.3");
 	assert_string_equal(json_string_value(json_object_get(o, "key")),
 	    "EC prime256v1");
 	assert_string_equal(json_string_value(json_object_get(o, "decision")),
