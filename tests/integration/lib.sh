@@ -345,15 +345,7 @@ make_csr() {
 	local name=$1 subj=${2:-/CN=lab-device} san=${3:-}
 	local args=()
 	[ -n "$san" ] && args=(-addext "subjectAltName=$san")
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
-	    -out "$WORK/$name.key" 2>/dev/null || fail "genpkey $name"
-	openssl req -new -key "$WORK/$name.key" -subj "$subj" "${args[@]}" \
-	    -config /dev/null -sha256 -outform DER -out "$WORK/$name.der" ||
-	    fail "openssl req $name"
-	base64 -w0 "$WORK/$name.der" >"$WORK/$name.b64"
-	openssl req -inform DER -in "$WORK/$name.der" -out "$WORK/$name.pem"
-	openssl req -inform DER -in "$WORK/$name.der" -pubkey -noout \
-	    >"$WORK/$name.pub" || fail "req -pubkey $name"
+	make_csr_key "$name" ec:P-256 "$subj" "${args[@]}"
 }
 
 # split_certs FILE PREFIX: each PEM certificate of FILE to PREFIX.N.pem;
