@@ -678,6 +678,14 @@ static const struct check_case check_cases[] = {
 	  .rule = "reenroll.certificate", .reason = "policy "
 	  "reenroll.certificate: re-enrollment needs the client certificate "
 	  "being renewed" },
+	/* A device may not ask for the RA purpose unless the policy says. */
+	{ "extensions.eku: cmcRA refused by default", NULL,
+	  { P256, .eku = "clientAuth,1.3.6.1.5.5.7.3.28" }, .status = 403,
+	  .rule = "extensions.eku", .reason = "policy extensions.eku: cmcRA "
+	  "(the RA purpose) is not allowed unless extensions.ekus lists it" },
+	{ "extensions.eku: cmcRA when listed",
+	  "{\"extensions\":{\"ekus\":[\"clientAuth\",\"1.3.6.1.5.5.7.3.28\"]}}",
+	  { P256, .eku = "clientAuth,1.3.6.1.5.5.7.3.28" }, ACCEPT },
 	/* An RA peer (id-kp-cmcRA) re-enrolls for its client: it checked the
 	 * identity and binding itself; the other rules still apply. */
 	{ "ra peer: re-enroll for another subject", NULL,
