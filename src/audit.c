@@ -36,6 +36,7 @@ struct audit_job {
 	struct audit	*aj_audit;
 	char		*aj_line;
 	int		 aj_ok;
+	int		 aj_errno;	/* the worker's, for the log */
 	int		 aj_cancelled;
 	void		(*aj_done)(void *, int);
 	void		*aj_arg;
@@ -238,6 +239,7 @@ audit_work(void *arg)
 	struct audit_job *job = arg;
 
 	job->aj_ok = audit_write_line(job->aj_audit, job->aj_line);
+	job->aj_errno = errno;
 }
 
 static void
@@ -246,7 +248,8 @@ audit_done(void *arg)
 	struct audit_job *job = arg;
 
 	if (!job->aj_ok)
-		log_err("audit: cannot write a record: %s", strerror(errno));
+		log_err("audit: cannot write a record: %s",
+		    strerror(job->aj_errno));
 	if (!job->aj_cancelled)
 		job->aj_done(job->aj_arg, job->aj_ok);
 	free(job->aj_line);

@@ -48,6 +48,8 @@ struct auth_job {
 	struct auth_ctx		*aj_ctx;
 	char			*aj_hash;	/* copies: the worker never */
 	char			*aj_password;	/* touches shared state */
+	size_t			 aj_password_size;	/* to wipe it all */
+	int			 aj_decoy;	/* unknown user: must fail */
 	char			 aj_user[256];
 	char			 aj_peer_addr[80];
 	unsigned		 aj_allowed;
@@ -108,20 +110,38 @@ auth_deny(struct est_reply *r, int status, const char *reason)
 	return AUTH_DENY;
 }
 
-/* 401 for credentials that did not prove anything; counted. */
-static enum auth_verdict
-auth_fail(struct auth_ctx *ctx, const struct auth_subject *s,
-    const char *user, struct est_reply *r, const char *reason)
+/* One failed attempt against the address and, if named, the user. */
+static void
+auth_count(struct auth_ctx *ctx, const char *addr, const char *user)
 {
-	char key[300];
-	time_t now = time(NULL);
+	char	key[300];
+	time_t	now = time(NULL);
 
-	snprintf(key, sizeof(key), "a:%s", s->peer_addr);
+	snprintf(key, sizeof(key), "a:%s", addr);
 	limiter_fail(ctx->ac_limiter, key, now);
 	if (user != NULL && *user != '\0') {
 		snprintf(key, sizeof(key), "u:%s", user);
 		limiter_fail(ctx->ac_limiter, key, now);
 	}
+}
+
+static void
+auth_forgive(struct auth_ctx *ctx, const char *addr, const char *user)
+{
+	char key[300];
+
+	snprintf(key, sizeof(key), "a:%s", addr);
+	limiter_forgive(ctx->ac_limiter, key);
+	snprintf(key, sizeof(key), "u:%s", user);
+	limiter_forgive(ctx->ac_limiter, key);
+}
+
+/* 401 for credentials that did not prove anything; counted. */
+static enum auth_verdict
+auth_fail(struct auth_ctx *ctx, const struct auth_subject *s,
+    const char *user, struct est_reply *r, const char *reason)
+{
+	auth_count(ctx, s->peer_addr, user);
 	auth_deny(r, 401, reason);
 	auth_challenges(ctx, s->allowed, 0, r);
 	return AUTH_DENY;
@@ -203,7 +223,7 @@ static void
 auth_job_free(struct auth_job *job)
 {
 	if (job->aj_password != NULL)
-		OPENSSL_clear_free(job->aj_password, strlen(job->aj_password));
+		OPENSSL_clear_free(job->aj_password, job->aj_password_size);
 	free(job->aj_hash);
 	free(job);
 }
@@ -214,7 +234,8 @@ auth_basic_work(void *arg)
 {
 	struct auth_job *job = arg;
 
-	job->aj_ok = users_basic_verify(job->aj_hash, job->aj_password);
+	job->aj_ok = users_basic_verify(job->aj_hash, job->aj_password) &&
+	    !job->aj_decoy;
 }
 
 /* Back on the event loop. */
@@ -224,7 +245,6 @@ auth_basic_done(void *arg)
 	struct auth_job		*job = arg;
 	struct auth_identity	 id;
 	struct est_reply	 denial;
-	struct auth_subject	 s;
 
 	if (job->aj_cancelled) {
 		auth_job_free(job);
@@ -232,15 +252,14 @@ auth_basic_done(void *arg)
 	}
 	memset(&denial, 0, sizeof(denial));
 	if (job->aj_ok) {
+		/* It was counted as a failure ahead: take that back. */
+		auth_forgive(job->aj_ctx, job->aj_peer_addr, job->aj_user);
 		id.method = AUTH_METHOD_BASIC;
 		snprintf(id.name, sizeof(id.name), "%s", job->aj_user);
 		job->aj_done(job->aj_arg, AUTH_ALLOW, &denial, &id);
 	} else {
-		memset(&s, 0, sizeof(s));
-		s.peer_addr = job->aj_peer_addr;
-		s.allowed = job->aj_allowed;
-		auth_fail(job->aj_ctx, &s, job->aj_user, &denial,
-		    "wrong user name or password");
+		auth_deny(&denial, 401, "wrong user name or password");
+		auth_challenges(job->aj_ctx, job->aj_allowed, 0, &denial);
 		job->aj_done(job->aj_arg, AUTH_DENY, &denial, NULL);
 	}
 	auth_job_free(job);
@@ -261,6 +280,7 @@ auth_basic_job(const char *value, const char **reason)
 	if ((job = calloc(1, sizeof(*job))) == NULL ||
 	    (job->aj_password = calloc(1, len + 1)) == NULL)
 		goto fail;
+	job->aj_password_size = len + 1;
 	memcpy(job->aj_password, raw, len);
 	if (memchr(raw, '\0', len) != NULL ||
 	    (colon = strchr(job->aj_password, ':')) == NULL ||
@@ -292,8 +312,12 @@ auth_basic(struct auth_ctx *ctx, const struct auth_subject *s,
 		auth_job_free(job);
 		return AUTH_DENY;
 	}
-	hash = ctx->ac_basic_users == NULL ? NULL :
-	    users_basic_hash(ctx->ac_basic_users, job->aj_user);
+	hash = users_basic_hash(ctx->ac_basic_users, job->aj_user);
+	if (hash == NULL) {
+		/* An unknown user costs a real check too: no timing oracle. */
+		job->aj_decoy = 1;
+		hash = users_basic_decoy(ctx->ac_basic_users);
+	}
 	if (hash == NULL) {
 		auth_fail(ctx, s, job->aj_user, r, "wrong user name or password");
 		auth_job_free(job);
@@ -314,6 +338,9 @@ auth_basic(struct auth_ctx *ctx, const struct auth_subject *s,
 		    AUTH_BUSY_RETRY);
 		return AUTH_DENY;
 	}
+	/* Count the attempt now, forgive it on success: parallel guesses
+	 * cannot all pass the throttle before the first one fails. */
+	auth_count(ctx, s->peer_addr, job->aj_user);
 	*out = job;
 	return AUTH_PENDING;
 }

@@ -124,6 +124,7 @@ struct route_raw {
 	char	*upstream_label;
 	char	*policy;
 	int	 csrattrs;
+	int	 fullcmc_passthrough;
 };
 
 static const char *const csrattrs_names[] = { "backend", "policy", NULL };
@@ -134,6 +135,7 @@ static const struct cfg_field route_fields[] = {
 	F_STR(struct route_raw, "upstream_label", upstream_label, 0, NULL),
 	F_STR(struct route_raw, "policy", policy, 0, NULL),
 	F_ENUM(struct route_raw, "csrattrs", csrattrs, csrattrs_names, 0),
+	F_BOOL(struct route_raw, "fullcmc_passthrough", fullcmc_passthrough, 0),
 	F_CUSTOM("auth"),
 	F_END
 };
@@ -658,7 +660,7 @@ route_load(struct cfg_ctx *ctx, const char *path, const char *label,
 {
 	struct config		*cfg = ctx->cfg;
 	struct cfg_route	*r = &cfg->routes[cfg->nroutes];
-	struct route_raw	 raw = { NULL, NULL, NULL, NULL, 0 };
+	struct route_raw	 raw = { NULL, NULL, NULL, NULL, 0, 0 };
 	int			 nerr;
 
 	if (!json_is_object(v)) {
@@ -673,6 +675,7 @@ route_load(struct cfg_ctx *ctx, const char *path, const char *label,
 	if (nerr == 0)
 		nerr = route_policy_resolve(ctx, path, raw.policy, raw.csrattrs,
 		    r);
+	r->fullcmc_passthrough = raw.fullcmc_passthrough;
 	if (nerr == 0 && label != NULL && (r->label = strdup(label)) == NULL)
 		nerr = 1;
 	if (nerr == 0)

@@ -197,6 +197,7 @@ est_req_abandon(struct est_req *rq)
 	snprintf(reply.reason, sizeof(reply.reason),
 	    "client closed the connection before the answer");
 	est_access_log(rq, &reply);
+	est_audit_abandoned(rq, &reply);
 	est_req_free(rq);
 }
 
@@ -645,10 +646,21 @@ est_server_reload(struct est_server *srv)
 	} else {
 		config_unref(srv->srv_pcfg);
 		srv->srv_pcfg = cfg;
-		/* Rates follow the new policies; their counts start over. */
-		est_rates_free(srv);
-		if (est_rates_new(srv) == -1)
-			log_err("reload: cannot set up the enrollment rates");
+		/* Rates follow the new policies; their counts start over. A
+		 * set that cannot be built leaves the old one in place. */
+		struct limiter **old = srv->srv_rates, **fresh;
+		srv->srv_rates = NULL;
+		if (est_rates_new(srv) == -1) {
+			est_rates_free(srv);
+			srv->srv_rates = old;
+			log_err("reload: cannot set up the enrollment rates; "
+			    "keeping the old counts");
+		} else {
+			fresh = srv->srv_rates;
+			srv->srv_rates = old;
+			est_rates_free(srv);
+			srv->srv_rates = fresh;
+		}
 		log_info("reload: policies loaded from %s", cfg->path);
 	}
 	/* The user files reload whatever the config file's state. */

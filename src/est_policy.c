@@ -114,6 +114,23 @@ est_peer_is_ra(X509 *cert)
 	return cert != NULL && est_cert_has_eku(cert, NID_cmcRA);
 }
 
+/*
+ * fullcmc carries a CMC message, not a bare CSR: this RA cannot apply its
+ * policy to it, and the CA trusts the RA's certificate. So it is refused
+ * unless the route opts in to pass it through (then only the rate counts).
+ */
+static int
+est_fullcmc(struct est_req *rq)
+{
+	if (!rq->rq_backend->fullcmc_passthrough) {
+		snprintf(rq->rq_rule, sizeof(rq->rq_rule), "fullcmc");
+		est_req_fail(rq, 501, "fullcmc is not offered here: its "
+		    "requests would bypass the CSR policy");
+		return -1;
+	}
+	return est_rate(rq);
+}
+
 int
 est_stage_policy(struct est_req *rq)
 {
@@ -124,6 +141,8 @@ est_stage_policy(struct est_req *rq)
 	enum auth_method	m = rq->rq_identity.method;
 
 	memset(&in, 0, sizeof(in));
+	if (rq->rq_route.op == EST_OP_FULLCMC)
+		return est_fullcmc(rq);
 	if (rq->rq_csr == NULL || policy_op_of(rq->rq_route.op, &in.op) == -1)
 		return 0;
 	in.csr = rq->rq_csr->csr_req;
@@ -131,7 +150,11 @@ est_stage_policy(struct est_req *rq)
 	    rq->rq_identity.name : NULL;
 	in.client_cert = est_peer_cert(rq);
 	in.peer_is_ra = est_peer_is_ra(in.client_cert);
-	if (ssl != NULL && chanbind_value(ssl, binding, sizeof(binding)) == 0)
+	/* tls-unique without Extended Master Secret is open to the triple
+	 * handshake (RFC 7627): such a session has no binding worth checking. */
+	if (ssl != NULL && (SSL_version(ssl) != TLS1_2_VERSION ||
+	    SSL_get_extms_support(ssl) == 1) &&
+	    chanbind_value(ssl, binding, sizeof(binding)) == 0)
 		in.binding = binding;
 	if (policy_check(est_route_policy(rq), &in, &v) == -1) {
 		snprintf(rq->rq_rule, sizeof(rq->rq_rule), "%s", v.rule);
@@ -195,12 +218,11 @@ est_on_audited(void *arg, int ok)
 	rq->rq_send(rq, &rq->rq_reply);
 }
 
-void
-est_audit_then_send(struct est_req *rq, struct est_reply *reply,
-    void (*send)(struct est_req *, struct est_reply *))
+static char *
+est_audit_line(struct est_req *rq, const struct est_reply *reply,
+    const char *decision)
 {
-	struct audit_record	rec;
-	char			*line;
+	struct audit_record rec;
 
 	memset(&rec, 0, sizeof(rec));
 	rec.request_id = rq->rq_id;
@@ -210,14 +232,22 @@ est_audit_then_send(struct est_req *rq, struct est_reply *reply,
 	rec.label = rq->rq_route.has_label ? rq->rq_route.label : "-";
 	rec.op = est_op_name(rq->rq_route.op);
 	rec.csr = rq->rq_csr ? rq->rq_csr->csr_req : NULL;
-	rec.decision = est_decision(rq, reply);
+	rec.decision = decision;
 	rec.rule = rq->rq_rule[0] ? rq->rq_rule : NULL;
 	rec.reason = reply->reason;
 	rec.status = reply->status;
 	rec.upstream_status = rq->rq_upstream_status;
 	rec.response = reply->body;
 	rec.response_len = reply->body_len;
-	line = audit_format(&rec);
+	return audit_format(&rec);
+}
+
+void
+est_audit_then_send(struct est_req *rq, struct est_reply *reply,
+    void (*send)(struct est_req *, struct est_reply *))
+{
+	char *line = est_audit_line(rq, reply, est_decision(rq, reply));
+
 	/* The reply waits in the request while the record is written. */
 	rq->rq_reply = *reply;
 	memset(reply, 0, sizeof(*reply));
@@ -263,4 +293,21 @@ est_rates_free(struct est_server *srv)
 		limiter_free(srv->srv_rates[i]);
 	free(srv->srv_rates);
 	srv->srv_rates = NULL;
+}
+
+/*
+ * The client left after its enrollment was decided (the CA may have issued
+ * already): the record still goes to the audit log, without an answer.
+ */
+void
+est_audit_abandoned(struct est_req *rq, const struct est_reply *reply)
+{
+	struct audit_job *job;
+
+	if (!rq->rq_decided)
+		return;
+	rq->rq_decided = 0;
+	if (audit_submit(rq->rq_srv->srv_audit, est_audit_line(rq, reply,
+	    "abandoned"), est_on_audited, rq, &job) == 0)
+		audit_cancel(job);
 }

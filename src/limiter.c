@@ -118,3 +118,12 @@ limiter_fail(struct limiter *l, const char *key, time_t now)
 	}
 	s->ls_count++;
 }
+
+void
+limiter_forgive(struct limiter *l, const char *key)
+{
+	struct limiter_slot *s = limiter_find(l, key, 0);
+
+	if (s != NULL && s->ls_count > 0)
+		s->ls_count--;
+}

@@ -30,15 +30,21 @@ typedef int (*pol_check_fn)(const struct policy *,
 
 /* --- decoding the extensionRequest --- */
 
+/*
+ * extensionRequest attributes, counting each value of their SETs: OpenSSL
+ * (and so this module) reads only the first value, while a CA might merge
+ * them all, so a second one would go unchecked. More than one is refused.
+ */
 static int
 pol_ext_attr_count(X509_REQ *csr)
 {
-	int n = 0, i = -1;
+	static const int nids[] = { NID_ext_req, NID_ms_ext_req };
+	int n = 0, i;
 
-	while ((i = X509_REQ_get_attr_by_NID(csr, NID_ext_req, i)) >= 0)
-		n++;
-	while ((i = X509_REQ_get_attr_by_NID(csr, NID_ms_ext_req, i)) >= 0)
-		n++;
+	for (size_t k = 0; k < sizeof(nids) / sizeof(nids[0]); k++)
+		for (i = -1; (i = X509_REQ_get_attr_by_NID(csr, nids[k], i)) >=
+		    0;)
+			n += X509_ATTRIBUTE_count(X509_REQ_get_attr(csr, i));
 	return n;
 }
 
@@ -124,7 +130,7 @@ pol_req_parse(struct pol_req *r, X509_REQ *csr, struct policy_verdict *v)
 
 	if (nattr > 1)
 		return pol_refuse(v, 400, "csr.malformed", "several "
-		    "extensionRequest attributes");
+		    "extensionRequest attributes or values");
 	if (nattr == 1 && (r->exts = X509_REQ_get_extensions(csr)) == NULL)
 		return pol_refuse(v, 400, "csr.malformed", "the "
 		    "extensionRequest attribute does not decode");

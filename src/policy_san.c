@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -74,6 +75,32 @@ pol_dns_match(const char *pat, const char *name, size_t len)
 	    strncasecmp(name + len - plen, pat + 1, plen) == 0;
 }
 
+/*
+ * A host name: dot-separated labels of letters, digits and hyphens, 1 to
+ * 63 each, 253 in all (RFC 1123 §2.1). Without this, "*.x" would admit a
+ * wildcard certificate for every name under x.
+ */
+static int
+pol_dns_name_ok(const char *name, size_t len)
+{
+	size_t label = 0;
+
+	if (len == 0 || len > 253)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c == '.') {
+			if (label == 0 || name[i - 1] == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!(isalnum(c) || (c == '-' && label > 0)) || ++label > 63)
+			return 0;
+	}
+	return label > 0 && name[len - 1] != '-';
+}
+
 static int
 pol_san_dns(const struct policy *p, const ASN1_IA5STRING *s,
     struct policy_verdict *v)
@@ -84,11 +111,14 @@ pol_san_dns(const struct policy *p, const ASN1_IA5STRING *s,
 	size_t			 len, i;
 
 	name = pol_ia5(s, &len);
-	for (i = 0; name != NULL && i < l->n; i++)
-		if (pol_dns_match(l->v[i], name, len))
-			return 0;
 	pol_quote(q, sizeof(q), ASN1_STRING_get0_data(s),
 	    (size_t)ASN1_STRING_length(s));
+	if (name == NULL || !pol_dns_name_ok(name, len))
+		return pol_refuse(v, 403, "san.dns", "%s is not a host name",
+		    q);
+	for (i = 0; i < l->n; i++)
+		if (pol_dns_match(l->v[i], name, len))
+			return 0;
 	if (l->n == 1 && strncmp(l->v[0], "*.", 2) == 0)
 		return pol_refuse(v, 403, "san.dns", "%s is not under %s", q,
 		    pol_quote(list, sizeof(list), l->v[0], strlen(l->v[0])));

@@ -468,6 +468,14 @@ users_digest_covers(const struct users *u, enum digest_alg alg)
 }
 
 const char *
+users_basic_decoy(const struct users *u)
+{
+	if (u == NULL || u->u_kind != USERS_HTPASSWD || u->u_count == 0)
+		return NULL;
+	return u->u_entries[0]->ue_hash;
+}
+
+const char *
 users_basic_hash(const struct users *u, const char *user)
 {
 	const struct users_entry *e;

@@ -100,6 +100,7 @@ struct cfg_route {
 	const struct policy *policy;	/* never NULL (default policy) */
 	size_t	 index;			/* in config.routes */
 	int	 csrattrs_from_policy;	/* else relayed from the backend */
+	int	 fullcmc_passthrough;	/* forward CMC unchecked (opt-in) */
 };
 
 struct config {

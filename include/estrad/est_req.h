@@ -81,6 +81,8 @@ void est_policy_csrattrs(struct est_req *rq);
 /* Write the audit record of rq's decision, then send (est.c's sender). */
 void est_audit_then_send(struct est_req *rq, struct est_reply *reply,
     void (*send)(struct est_req *, struct est_reply *));
+/* The client left before its decided enrollment was answered. */
+void est_audit_abandoned(struct est_req *rq, const struct est_reply *reply);
 /* Create and free the per-route rate counters. */
 int est_rates_new(struct est_server *srv);
 void est_rates_free(struct est_server *srv);

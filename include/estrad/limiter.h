@@ -20,5 +20,7 @@ void limiter_free(struct limiter *l);
 long limiter_blocked(struct limiter *l, const char *key, time_t now);
 /* Count one failure for key. */
 void limiter_fail(struct limiter *l, const char *key, time_t now);
+/* Take back one count for key: an attempt counted ahead that succeeded. */
+void limiter_forgive(struct limiter *l, const char *key);
 
 #endif

@@ -36,6 +36,9 @@ int users_digest_covers(const struct users *u, enum digest_alg alg);
 struct users *users_load_htpasswd(const char *path, char *err, size_t errlen);
 /* The stored hash for user, or NULL. */
 const char *users_basic_hash(const struct users *u, const char *user);
+/* Some user's hash (or NULL if none): checking an unknown user's password
+ * against it costs what a real check costs, so timing reveals nothing. */
+const char *users_basic_decoy(const struct users *u);
 /* 1 if password matches hash (libcrypt, constant-time compare), else 0.
  * Slow and thread-safe: for a worker thread. */
 int users_basic_verify(const char *hash, const char *password);

@@ -107,7 +107,7 @@ keys_free(void)
 
 enum mal {
 	MAL_NONE, MAL_EXTREQ_STRING, MAL_SAN_TWICE, MAL_SAN_GARBAGE, MAL_IP5,
-	MAL_PW_TWO_VALUES, MAL_PW_INTEGER,
+	MAL_PW_TWO_VALUES, MAL_PW_INTEGER, MAL_EXTREQ_TWO_VALUES,
 };
 
 struct csr_spec {
@@ -247,6 +247,29 @@ csr_add_bad_password(X509_REQ *req, enum mal mal)
 	X509_ATTRIBUTE_free(a);
 }
 
+/* A second value in the extensionRequest's SET, asking for evil.com. */
+static void
+csr_add_second_extreq_value(X509_REQ *req)
+{
+	STACK_OF(X509_EXTENSION)	*exts = sk_X509_EXTENSION_new_null();
+	X509_EXTENSION			*san = X509V3_EXT_conf_nid(NULL, NULL,
+	    NID_subject_alt_name, "DNS:evil.com");
+	unsigned char			*der = NULL;
+	int				 len, i;
+
+	assert_non_null(san);
+	sk_X509_EXTENSION_push(exts, san);
+	len = ASN1_item_i2d((ASN1_VALUE *)exts, &der,
+	    ASN1_ITEM_rptr(X509_EXTENSIONS));
+	assert_true(len > 2);
+	i = X509_REQ_get_attr_by_NID(req, NID_ext_req, -1);
+	assert_true(i >= 0);
+	assert_int_equal(X509_ATTRIBUTE_set1_data(X509_REQ_get_attr(req, i),
+	    V_ASN1_SEQUENCE, der, len), 1);
+	OPENSSL_free(der);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+}
+
 static const EVP_MD *
 md_get(const char *md)
 {
@@ -268,6 +291,8 @@ csr_build(const struct csr_spec *s)
 	if (s->mal == MAL_EXTREQ_STRING)
 		assert_int_equal(X509_REQ_add1_attr_by_NID(req, NID_ext_req,
 		    MBSTRING_UTF8, (const unsigned char *)"x", -1), 1);
+	if (s->mal == MAL_EXTREQ_TWO_VALUES)
+		csr_add_second_extreq_value(req);
 	if (s->password != NULL)
 		csr_add_password(req, s->password);
 	if (s->mal == MAL_PW_TWO_VALUES || s->mal == MAL_PW_INTEGER)
@@ -678,6 +703,20 @@ static const struct check_case check_cases[] = {
 	  .rule = "reenroll.certificate", .reason = "policy "
 	  "reenroll.certificate: re-enrollment needs the client certificate "
 	  "being renewed" },
+	/* A pattern admits host names only: no wildcard certificates. */
+	{ "san.dns: a wildcard under the pattern",
+	  "{\"san\":{\"dns\":[\"*.lab.example.com\"]}}",
+	  { P256, .san = "DNS:*.lab.example.com" }, .status = 403,
+	  .rule = "san.dns", .reason = "policy san.dns: \"*.lab.example.com\" "
+	  "is not a host name" },
+	{ "san.dns: an empty label",
+	  "{\"san\":{\"dns\":[\"*.lab.example.com\"]}}",
+	  { P256, .san = "DNS:.x.lab.example.com" }, .status = 403,
+	  .rule = "san.dns", .reason = "policy san.dns: \".x.lab.example.com\" "
+	  "is not a host name" },
+	{ "san.dns: a host name under the pattern",
+	  "{\"san\":{\"dns\":[\"*.lab.example.com\"]}}",
+	  { P256, .san = "DNS:dev-1.a.lab.example.com" }, ACCEPT },
 	/* A device may not ask for the RA purpose unless the policy says. */
 	{ "extensions.eku: cmcRA refused by default", NULL,
 	  { P256, .eku = "clientAuth,1.3.6.1.5.5.7.3.28" }, .status = 403,
@@ -788,6 +827,10 @@ static const struct check_case check_cases[] = {
 	{ "binding.malformed: a well-formed one", NULL,
 	  { P256, .password = "AbCd+/12" }, .binding = "AbCd+/12", ACCEPT },
 	/* csr.malformed */
+	{ "csr.malformed: a second extensionRequest value", NULL,
+	  { P256, .san = "DNS:a.example", .mal = MAL_EXTREQ_TWO_VALUES },
+	  .status = 400, .rule = "csr.malformed", .reason = "policy "
+	  "csr.malformed: several extensionRequest attributes or values" },
 	{ "csr.malformed: extensionRequest not a SEQUENCE", NULL,
 	  { P256, .mal = MAL_EXTREQ_STRING }, .status = 400,
 	  .rule = "csr.malformed", .reason = "policy csr.malformed: the "
