@@ -86,6 +86,29 @@ test_bounded_memory(void **state)
 	limiter_free(NULL);
 }
 
+/* An attempt counted ahead and forgiven on success leaves no trace. */
+static void
+test_forgive(void **state)
+{
+	struct limiter *l = limiter_new(64, 2, 60);
+
+	assert_non_null(l);
+	limiter_fail(l, "u:carol", 100);
+	limiter_fail(l, "u:carol", 100);
+	assert_int_equal(limiter_blocked(l, "u:carol", 100), 60);
+	limiter_forgive(l, "u:carol");
+	assert_int_equal(limiter_blocked(l, "u:carol", 100), 0);
+	limiter_forgive(l, "u:carol");
+	limiter_forgive(l, "u:carol");	/* never below zero */
+	limiter_forgive(l, "u:nobody");	/* unknown keys: nothing */
+	limiter_fail(l, "u:carol", 101);
+	assert_int_equal(limiter_blocked(l, "u:carol", 101), 0);
+	limiter_fail(l, "u:carol", 101);
+	/* Back at zero, the next failure opened a new window at 101. */
+	assert_int_equal(limiter_blocked(l, "u:carol", 101), 60);
+	limiter_free(l);
+}
+
 int
 main(void)
 {
@@ -93,6 +116,7 @@ main(void)
 		cmocka_unit_test(test_blocks_after_max),
 		cmocka_unit_test(test_window_restarts),
 		cmocka_unit_test(test_bounded_memory),
+		cmocka_unit_test(test_forgive),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
