@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # When the client disconnects, its upstream transfer is cancelled (issue 2,
 # "Upstream"): the proxy's connection to the (silent) CA closes well before
-# the 20 s upstream timeout.
+# the 20 s upstream timeout. The enrollment was decided and forwarded, so
+# the audit log still gets its record, as "abandoned" (issue 4, "Audit").
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 start_silent
-P_URL=$SILENT_URL P_TIMEOUT=20 proxy_config "$WORK/proxy.json"
+P_URL=$SILENT_URL P_TIMEOUT=20 \
+    P_TOP_EXTRA="\"audit\": { \"file\": \"$WORK/audit.jsonl\" }" \
+    proxy_config "$WORK/proxy.json"
 start_estrad proxy "$WORK/proxy.json"
 
 make_csr dev "/CN=cancel-device"
@@ -19,5 +22,9 @@ grep -q '^accepted 1' "$SILENT_LOG" || fail "the proxy never connected to the si
 wait_grep 3 "$SILENT_LOG" '^closed 1' ||
     fail "upstream connection still open 3 s after the client left (not cancelled); silent_server log: $(tr '\n' ' ' <"$SILENT_LOG")"
 note "upstream connection closed after the client left"
+wait_grep 3 "$WORK/audit.jsonl" '"decision":"abandoned"' ||
+    fail "no abandoned record in the audit log: $(cat "$WORK/audit.jsonl")"
+grep -q '"op":"simpleenroll".*"auth":"cert"\|"auth":"cert".*"op":"simpleenroll"' "$WORK/audit.jsonl" ||
+    fail "the abandoned record lacks the operation or identity: $(cat "$WORK/audit.jsonl")"
 check_alive "$XPID" "the proxy"
 pass
