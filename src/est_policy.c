@@ -12,7 +12,6 @@
 #include <time.h>
 
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "estrad/b64.h"
 #include "estrad/chanbind.h"
@@ -26,22 +25,6 @@
  * reload, the route's new policy; a label the reloaded file lacks keeps
  * the policy it started with.
  */
-static int
-est_cert_has_eku(X509 *cert, int nid)
-{
-	EXTENDED_KEY_USAGE	*eku;
-	int			 found = 0;
-
-	if ((eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL)) ==
-	    NULL)
-		return 0;
-	for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++)
-		if (OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == nid)
-			found = 1;
-	EXTENDED_KEY_USAGE_free(eku);
-	return found;
-}
-
 static const struct policy *
 est_route_policy(const struct est_req *rq)
 {
@@ -107,13 +90,6 @@ est_rate(struct est_req *rq)
 	return 0;
 }
 
-/* Does cert carry the id-kp-cmcRA extended key usage (RFC 6402 §2.10)? */
-static int
-est_peer_is_ra(X509 *cert)
-{
-	return cert != NULL && est_cert_has_eku(cert, NID_cmcRA);
-}
-
 /*
  * fullcmc carries a CMC message, not a bare CSR: this RA cannot apply its
  * policy to it, and the CA trusts the RA's certificate. So it is refused
@@ -149,7 +125,6 @@ est_stage_policy(struct est_req *rq)
 	in.user = m == AUTH_METHOD_DIGEST || m == AUTH_METHOD_BASIC ?
 	    rq->rq_identity.name : NULL;
 	in.client_cert = est_peer_cert(rq);
-	in.peer_is_ra = est_peer_is_ra(in.client_cert);
 	/* tls-unique without Extended Master Secret is open to the triple
 	 * handshake (RFC 7627): such a session has no binding worth checking. */
 	if (ssl != NULL && (SSL_version(ssl) != TLS1_2_VERSION ||

@@ -505,6 +505,21 @@ pol_eku_has_ra(const EXTENDED_KEY_USAGE *eku)
 	return 0;
 }
 
+/* A registration authority's certificate (RFC 6402 §2.10). */
+static int
+pol_cert_is_ra(X509 *cert)
+{
+	EXTENDED_KEY_USAGE	*eku;
+	int			 ra;
+
+	if ((eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL)) ==
+	    NULL)
+		return 0;
+	ra = pol_eku_has_ra(eku);
+	EXTENDED_KEY_USAGE_free(eku);
+	return ra;
+}
+
 static int
 pol_check_exts(const struct policy *p, const struct policy_input *in,
     struct pol_req *r, struct policy_verdict *v)
@@ -652,7 +667,7 @@ policy_check(const struct policy *p, const struct policy_input *in,
     struct policy_verdict *v)
 {
 	struct pol_req	 r;
-	int		 rc = 0;
+	int		 rc = 0, ra;
 
 	memset(&r, 0, sizeof(r));
 	memset(v, 0, sizeof(*v));
@@ -660,9 +675,10 @@ policy_check(const struct policy *p, const struct policy_input *in,
 		rc = pol_refuse(v, 400, "csr.malformed", "no CSR");
 	else
 		rc = pol_req_parse(&r, in->csr, v);
+	ra = in->client_cert != NULL && pol_cert_is_ra(in->client_cert);
 	for (size_t i = 0; rc == 0 && i < sizeof(pol_checks) /
 	    sizeof(pol_checks[0]); i++) {
-		if (in->peer_is_ra && (pol_checks[i] == pol_check_reenroll_cert ||
+		if (ra && (pol_checks[i] == pol_check_reenroll_cert ||
 		    pol_checks[i] == pol_check_reenroll ||
 		    pol_checks[i] == pol_check_binding))
 			continue;

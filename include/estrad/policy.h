@@ -38,21 +38,20 @@ struct policy_input {
 	X509_REQ	*csr;
 	enum policy_op	 op;
 	const char	*user;		/* Digest/Basic user name, or NULL */
-	X509		*client_cert;	/* verified TLS client cert, or NULL */
+	/*
+	 * The verified TLS client certificate, or NULL. One that carries
+	 * id-kp-cmcRA is a registration authority's: it has checked the
+	 * re-enroll identity and channel binding of its own client (RFC 7030
+	 * §3.7), which this session cannot show, so those rules are skipped
+	 * for it; all others still apply.
+	 */
+	X509		*client_cert;
 	/*
 	 * The channel binding of the client's TLS session, base64 (RFC 7030
 	 * §3.5): tls-unique for TLS 1.2, tls-exporter (RFC 9266) for 1.3;
 	 * NULL if none can be computed.
 	 */
 	const char	*binding;
-	/*
-	 * The client is a registration authority (its verified certificate
-	 * carries id-kp-cmcRA): it has checked the re-enroll identity and
-	 * the channel binding of its own client (RFC 7030 §3.7), which this
-	 * TLS session cannot show, so those rules are skipped for it. All
-	 * the others still apply.
-	 */
-	int		 peer_is_ra;
 };
 
 struct policy_verdict {

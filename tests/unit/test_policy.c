@@ -127,6 +127,7 @@ struct cert_spec {
 	const char	*key;		/* NULL: no client certificate */
 	const char	*subject;
 	const char	*san;
+	const char	*eku;		/* e.g. "cmcRA": an RA's certificate */
 };
 
 static void
@@ -325,6 +326,13 @@ cert_build(const struct cert_spec *s)
 		assert_int_equal(X509_add_ext(x, ext, -1), 1);
 		X509_EXTENSION_free(ext);
 	}
+	if (s->eku != NULL) {
+		X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL,
+		    NID_ext_key_usage, s->eku);
+		assert_non_null(ext);
+		assert_int_equal(X509_add_ext(x, ext, -1), 1);
+		X509_EXTENSION_free(ext);
+	}
 	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
 	return x;
 }
@@ -386,7 +394,6 @@ struct check_case {
 	int			 status;
 	const char		*rule;		/* NULL when accepted */
 	const char		*reason;
-	int			 ra;		/* the peer is an RA */
 };
 
 #define P256	.key = "p256", .md = "SHA256"
@@ -729,15 +736,16 @@ static const struct check_case check_cases[] = {
 	 * identity and binding itself; the other rules still apply. */
 	{ "ra peer: re-enroll for another subject", NULL,
 	  { P256, .subject = "CN=device9" }, POLICY_REENROLL,
-	  .cert = { "p256", "CN=ra", NULL }, ACCEPT, .ra = 1 },
+	  .cert = { "p256", "CN=ra", NULL, "clientAuth,cmcRA" }, ACCEPT },
 	{ "ra peer: a client's binding is not this session's", NULL,
 	  { P256, .password = "AAAAAAAAAAAAAAAAAAAAAA==" },
-	  .binding = "BBBBBBBBBBBBBBBBBBBBBB==", ACCEPT, .ra = 1 },
+	  .cert = { "p256", "CN=ra", NULL, "cmcRA" },
+	  .binding = "BBBBBBBBBBBBBBBBBBBBBB==", ACCEPT },
 	{ "ra peer: key rules still apply", NULL,
 	  { .key = "rsa1024", .md = "SHA256" }, POLICY_REENROLL,
-	  .cert = { "p256", "CN=ra", NULL }, .status = 403,
+	  .cert = { "p256", "CN=ra", NULL, "cmcRA" }, .status = 403,
 	  .rule = "key.rsa_min_bits", .reason = "policy key.rsa_min_bits: "
-	  "RSA 1024 bits, the minimum is 2048", .ra = 1 },
+	  "RSA 1024 bits, the minimum is 2048" },
 	/* reenroll.same_subject */
 	{ "reenroll.same_subject: same subject, SANs in another order", NULL,
 	  { P256, .subject = "CN=dev1/O=x", .san = "DNS:b.example,IP:10.0.0.1" },
@@ -871,8 +879,7 @@ test_check_case(void **state)
 	struct policy		*p = compile_ok(c->policy);
 	X509_REQ		*csr = csr_build(&c->csr);
 	X509			*cert = cert_build(&c->cert);
-	struct policy_input	 in = { csr, c->op, c->user, cert, c->binding,
-	    c->ra };
+	struct policy_input	 in = { csr, c->op, c->user, cert, c->binding };
 	struct policy_verdict	 v;
 	int			 rc = policy_check(p, &in, &v);
 
@@ -964,7 +971,7 @@ test_seed_case(void **state)
 	struct policy		*p = compile_ok(c->policy);
 	X509_REQ		*csr = seed_csr();
 	struct policy_input	 in = { csr, POLICY_ENROLL, "estuser", NULL,
-	    c->binding, 0 };
+	    c->binding };
 	struct policy_verdict	 v;
 
 	assert_int_equal(policy_check(p, &in, &v), c->status ? -1 : 0);
