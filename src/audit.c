@@ -22,6 +22,7 @@
 #include "estrad/b64.h"
 #include "estrad/log.h"
 #include "estrad/pki.h"
+#include "estrad/store.h"
 #include "estrad/worker.h"
 
 #define AUDIT_MAX_QUEUED	4096
@@ -335,4 +336,62 @@ audit_free(struct audit *a)
 	if (a->au_fd != -1)
 		close(a->au_fd);
 	free(a);
+}
+
+/* ---- store and forward -------------------------------------------------- */
+
+/*
+ * jansson refuses text that is not UTF-8 (json_string() gives NULL and
+ * the key would silently go missing): such text is kept with every
+ * non-ASCII byte as '?'.
+ */
+static void
+audit_set_any_text(json_t *o, const char *key, const char *value)
+{
+	json_t	*j;
+	char	*copy;
+
+	if ((j = json_string(value)) == NULL && (copy = strdup(value)) !=
+	    NULL) {
+		for (unsigned char *p = (unsigned char *)copy; *p; p++)
+			if (*p >= 0x80)
+				*p = '?';
+		j = json_string(copy);
+		free(copy);
+	}
+	json_object_set_new(o, key, j != NULL ? j : json_null());
+}
+
+char *
+audit_format_queue(const struct store_entry *e, const char *reason)
+{
+	json_t	*o = json_object();
+	char	 when[40], *text, *line = NULL;
+
+	if (o == NULL)
+		return NULL;
+	audit_time(when, sizeof(when), NULL);
+	json_set_text(o, "time", when);
+	json_set_text(o, "event", "queue");
+	json_object_set_new(o, "queue_id", json_integer(e->id));
+	json_set_text(o, "state", queue_state_name(e->state));
+	audit_set_any_text(o, "label", e->label[0] != '\0' ? e->label : "-");
+	audit_set_any_text(o, "op", e->op);
+	audit_set_any_text(o, "identity", e->identity);
+	audit_set_any_text(o, "subject", e->subject);
+	audit_set_any_text(o, "pubkey_sha256", e->pubkey);
+	audit_set_any_text(o, "request_id", e->request_id);
+	json_object_set_new(o, "attempts", json_integer(e->attempts));
+	json_object_set_new(o, "ca_status", e->ca_status > 0 ?
+	    json_integer(e->ca_status) : json_null());
+	if (reason != NULL)
+		audit_set_any_text(o, "reason", reason);
+	else
+		json_set_text(o, "reason", NULL);
+	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (text != NULL && asprintf(&line, "%s\n", text) == -1)
+		line = NULL;
+	free(text);
+	return line;
 }

@@ -45,6 +45,9 @@ static const struct cfg_field top_fields[] = {
 	F_CUSTOM("labels"),
 	F_CUSTOM("policies"),
 	F_CUSTOM("audit"),
+	F_STR(struct config, "state_dir", state_dir, 0, NULL),
+	F_CUSTOM("cache"),
+	F_CUSTOM("queue"),
 	F_END
 };
 
@@ -89,7 +92,7 @@ static const struct cfg_field limits_fields[] = {
 };
 
 static const struct cfg_field upstream_fields[] = {
-	F_STR(struct cfg_upstream, "url", url, 1, NULL),
+	F_CUSTOM("url"),	/* a string or an array: config_offline.c */
 	F_FILE(struct cfg_upstream, "ca_bundle", ca_bundle, 0),
 	F_FILE(struct cfg_upstream, "client_certificate", client_certificate,
 	    0),
@@ -105,6 +108,12 @@ static const struct cfg_field upstream_fields[] = {
 	F_LONG(struct cfg_upstream, "max_response_bytes", max_response_bytes,
 	    1024, 67108864, 1048576),
 	F_LONG(struct cfg_upstream, "retry_after", retry_after, 1, 86400, 5),
+	F_SEC(struct cfg_upstream, "backoff_initial", backoff_initial_ms,
+	    0.05, 3600, 1),
+	F_SEC(struct cfg_upstream, "backoff_max", backoff_max_ms,
+	    0.05, 86400, 300),
+	F_LONG(struct cfg_upstream, "failure_threshold", failure_threshold,
+	    1, 1000, 3),
 	F_END
 };
 
@@ -373,21 +382,13 @@ password_read(struct cfg_ctx *ctx, const char *path, struct cfg_upstream *u)
 }
 
 static int
-upstream_check(struct cfg_ctx *ctx, const char *path, struct cfg_upstream *u)
+upstream_check(struct cfg_ctx *ctx, const char *path, const json_t *obj,
+    struct cfg_upstream *u)
 {
 	char	cp[1024];
-	int	nerr = 0;
+	int	nerr;
 
-	child_path(cp, sizeof(cp), path, "url");
-	if (u->url != NULL && strncmp(u->url, "https://", 8) != 0) {
-		/* RFC 7030 §3.3: EST runs over TLS only. */
-		cfg_err(ctx, cp, "must be an https:// URL");
-		nerr++;
-	} else if (u->url != NULL && u->url[strlen(u->url) - 1] == '/') {
-		cfg_err(ctx, cp, "must not end in '/' (the operation path "
-		    "is appended)");
-		nerr++;
-	}
+	nerr = upstream_urls_load(ctx, path, obj, u);
 	child_path(cp, sizeof(cp), path, "ca_bundle");
 	nerr += certs_check(ctx, cp, u->ca_bundle);
 	nerr += pair_check(ctx, path, "client_certificate",
@@ -432,17 +433,20 @@ struct named_section {
 	const struct cfg_field	*fields;
 	size_t			 entry_size;
 	size_t			 name_offset;
-	int			(*check)(struct cfg_ctx *, const char *, void *);
+	int			(*check)(struct cfg_ctx *, const char *,
+				    const json_t *, void *);
 };
 
 static int
-upstream_check_entry(struct cfg_ctx *ctx, const char *path, void *entry)
+upstream_check_entry(struct cfg_ctx *ctx, const char *path,
+    const json_t *obj, void *entry)
 {
-	return upstream_check(ctx, path, entry);
+	return upstream_check(ctx, path, obj, entry);
 }
 
 static int
-localca_check_entry(struct cfg_ctx *ctx, const char *path, void *entry)
+localca_check_entry(struct cfg_ctx *ctx, const char *path,
+    const json_t *obj, void *entry)
 {
 	return localca_check(ctx, path, entry);
 }
@@ -481,7 +485,7 @@ named_section_load(struct cfg_ctx *ctx, const json_t *root,
 			continue;
 		}
 		int nfield = section_load(ctx, v, cp, ns->fields, entry);
-		nerr += nfield ? nfield : ns->check(ctx, cp, entry);
+		nerr += nfield ? nfield : ns->check(ctx, cp, v, entry);
 	}
 	return nerr;
 }
@@ -903,6 +907,7 @@ config_build(struct cfg_ctx *ctx, const json_t *root)
 	cfg->local_cas = entries;
 	nerr += policies_load(ctx, root);
 	nerr += audit_load(ctx, root);
+	nerr += offline_load(ctx, root);
 	return nerr + routes_load(ctx, root);
 }
 
@@ -947,6 +952,7 @@ upstream_clear(struct cfg_upstream *u)
 {
 	free(u->name);
 	free(u->url);
+	upstream_urls_free(u);
 	free(u->ca_bundle);
 	free(u->client_certificate);
 	free(u->client_key);
@@ -993,6 +999,7 @@ config_free(struct config *cfg)
 	}
 	free(cfg->routes);
 	policies_free(cfg);
+	free(cfg->state_dir);
 	free(cfg);
 }
 

@@ -30,13 +30,16 @@
 #include <openssl/ssl.h>
 
 #include "estrad/auth.h"
+#include "estrad/cache.h"
 #include "estrad/csr.h"
 #include "estrad/est.h"
 #include "estrad/listener.h"
 #include "estrad/localca.h"
 #include "estrad/log.h"
 #include "estrad/reply.h"
+#include "estrad/queue.h"
 #include "estrad/router.h"
+#include "estrad/store.h"
 #include "estrad/upstream.h"
 
 #include "estrad/est_req.h"
@@ -102,6 +105,7 @@ est_req_free(struct est_req *rq)
 	upstream_cancel(rq->rq_xfer);
 	auth_cancel(rq->rq_auth_job);
 	audit_cancel(rq->rq_audit_job);
+	queue_put_cancel(rq->rq_queue_job);
 	est_reply_clear(&rq->rq_reply);
 	config_unref(rq->rq_pcfg);
 	csr_free(rq->rq_csr);
@@ -124,6 +128,8 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 		evhttp_add_header(hdrs, "Content-Type", reply->content_type);
 	if (reply->retry_after[0] != '\0')
 		evhttp_add_header(hdrs, "Retry-After", reply->retry_after);
+	if (reply->age[0] != '\0')
+		evhttp_add_header(hdrs, "Age", reply->age);
 	for (int i = 0; i < reply->nchallenges; i++)
 		evhttp_add_header(hdrs, "WWW-Authenticate",
 		    reply->challenges[i]);
@@ -260,14 +266,109 @@ est_req_wait(struct est_req *rq)
 
 /* ---- backends ---------------------------------------------------------- */
 
+/* Store and forward applies to these; serverkeygen's answer holds a
+ * private key that estrad will not keep on disk. */
+static int
+est_op_queueable(enum est_op op)
+{
+	return op == EST_OP_SIMPLEENROLL || op == EST_OP_SIMPLEREENROLL;
+}
+
 static void
-est_on_upstream_done(void *arg, struct est_reply *reply, long upstream_status)
+est_on_queued(void *arg, struct est_reply *reply)
+{
+	struct est_req *rq = arg;
+
+	rq->rq_queue_job = NULL;
+	est_req_answer(rq, reply);
+}
+
+/* Keep the enrollment for later (RFC 7030 §4.2.3): 202 once on disk. */
+static void
+est_queue(struct est_req *rq, enum queue_state state,
+    const char *ca_retry_after, const char *why)
+{
+	struct evbuffer		*in = evhttp_request_get_input_buffer(
+	    rq->rq_http);
+	struct queue_put	 p;
+	struct est_reply	 reply;
+
+	memset(&p, 0, sizeof(p));
+	memset(&reply, 0, sizeof(reply));
+	p.key = &rq->rq_qkey;
+	p.route = rq->rq_backend;
+	p.content_type = evhttp_find_header(evhttp_request_get_input_headers(
+	    rq->rq_http), "Content-Type");
+	p.csr_len = evbuffer_get_length(in);
+	if ((p.csr = evbuffer_pullup(in, -1)) == NULL)
+		p.csr = (const unsigned char *)"";
+	p.request_id = rq->rq_id;
+	p.state = state;
+	p.ca_retry_after = ca_retry_after;
+	p.note = why;
+	if (queue_put(rq->rq_srv->srv_queue, &p, est_on_queued, rq,
+	    &rq->rq_queue_job, &reply) == -1) {
+		est_req_answer(rq, &reply);
+		return;
+	}
+	est_req_wait(rq);
+}
+
+static void
+est_on_upstream_done(void *arg, struct est_reply *reply, long upstream_status,
+    enum upstream_outcome outcome)
 {
 	struct est_req *rq = arg;
 
 	rq->rq_xfer = NULL;	/* upstream frees it after we return */
 	rq->rq_upstream_status = upstream_status;
+	if (rq->rq_queueable && (outcome == UPSTREAM_UNAVAILABLE ||
+	    (outcome == UPSTREAM_ANSWERED && upstream_status == 202))) {
+		est_queue(rq, outcome == UPSTREAM_UNAVAILABLE ? QS_PENDING :
+		    QS_POLLING, reply->retry_after, outcome ==
+		    UPSTREAM_UNAVAILABLE ? reply->reason : "the CA answered "
+		    "202; polling it");
+		est_reply_clear(reply);
+		return;
+	}
+	if (outcome == UPSTREAM_ANSWERED)
+		cache_offer(rq->rq_srv->srv_cache, rq->rq_backend,
+		    rq->rq_route.op, reply);
 	est_req_answer(rq, reply);
+}
+
+/*
+ * What can be answered without the CA: a cached cacerts/csrattrs, or a
+ * queued enrollment this client asks for again. 1 when answered.
+ */
+static int
+est_answer_offline(struct est_req *rq)
+{
+	struct est_server	*srv = rq->rq_srv;
+	struct est_reply	 reply;
+	enum est_op		 op = rq->rq_route.op;
+
+	memset(&reply, 0, sizeof(reply));
+	if ((op == EST_OP_CACERTS || op == EST_OP_CSRATTRS) &&
+	    cache_lookup(srv->srv_cache, rq->rq_backend, op, &reply)) {
+		est_req_answer(rq, &reply);
+		return 1;
+	}
+	if (!est_op_queueable(op) || !queue_enabled(srv->srv_queue) ||
+	    rq->rq_csr == NULL)
+		return 0;
+	if (queue_key_make(&rq->rq_qkey, rq->rq_route.has_label ?
+	    rq->rq_route.label : NULL, op, &rq->rq_identity,
+	    rq->rq_csr->csr_req) == -1) {
+		log_warn("request %s: no queue key for this CSR; it will not "
+		    "be queued", rq->rq_id);
+		return 0;
+	}
+	rq->rq_queueable = 1;
+	if (!queue_lookup(srv->srv_queue, &rq->rq_qkey, &reply))
+		return 0;
+	est_req_answer(rq, &reply);
+	return 1;
 }
 
 static void
@@ -275,7 +376,10 @@ est_forward(struct est_req *rq, const unsigned char *body, size_t len)
 {
 	struct upstream_request	 ureq;
 	struct est_reply	 refusal;
+	enum upstream_outcome	 outcome;
 
+	if (est_answer_offline(rq))
+		return;
 	memset(&ureq, 0, sizeof(ureq));
 	memset(&refusal, 0, sizeof(refusal));
 	ureq.upstream = rq->rq_backend->upstream;
@@ -291,8 +395,14 @@ est_forward(struct est_req *rq, const unsigned char *body, size_t len)
 	ureq.done = est_on_upstream_done;
 	ureq.arg = rq;
 	rq->rq_xfer = upstream_submit(rq->rq_srv->srv_upstreams, &ureq,
-	    &refusal);
+	    &refusal, &outcome);
 	if (rq->rq_xfer == NULL) {
+		if (rq->rq_queueable && outcome == UPSTREAM_UNAVAILABLE) {
+			est_queue(rq, QS_PENDING, NULL, "every URL of the "
+			    "upstream is down");
+			est_reply_clear(&refusal);
+			return;
+		}
 		est_req_answer(rq, &refusal);
 		return;
 	}
@@ -561,6 +671,33 @@ est_on_request(struct evhttp_request *http, void *arg)
 
 /* ---- server ------------------------------------------------------------ */
 
+/* The durable store, the queue and the cache (docs/offline.md). */
+static int
+est_offline_new(struct est_server *srv)
+{
+	const struct config	*cfg = srv->srv_cfg;
+	char			 err[512];
+
+	if (cfg->state_dir != NULL &&
+	    (srv->srv_store = store_open(cfg->state_dir, 1, err,
+	    sizeof(err))) == NULL)
+		goto fail;
+	if ((srv->srv_queue = queue_new(srv->srv_base, cfg, srv->srv_store,
+	    srv->srv_upstreams, srv->srv_audit, err, sizeof(err))) == NULL ||
+	    (srv->srv_cache = cache_new(srv->srv_base, cfg, srv->srv_store,
+	    srv->srv_upstreams, err, sizeof(err))) == NULL)
+		goto fail;
+	if (srv->srv_store != NULL &&
+	    store_writer_start(srv->srv_store, srv->srv_base) == -1) {
+		snprintf(err, sizeof(err), "cannot start the store's writer");
+		goto fail;
+	}
+	return 0;
+fail:
+	log_err("%s", err);
+	return -1;
+}
+
 struct est_server *
 est_server_new(struct event_base *base, struct config *cfg)
 {
@@ -594,6 +731,7 @@ est_server_new(struct event_base *base, struct config *cfg)
 	if (est_rates_new(srv) == -1)
 		goto fail;
 	if ((srv->srv_upstreams = upstream_ctx_new(base, cfg)) == NULL ||
+	    est_offline_new(srv) == -1 ||
 	    (srv->srv_listener = listener_new(base, cfg, est_on_request,
 	    srv)) == NULL)
 		goto fail;
@@ -611,6 +749,11 @@ est_server_free(struct est_server *srv)
 	/* The listener first: freeing evhttp abandons pending requests,
 	 * which cancel their transfers while the multi handle exists. */
 	listener_free(srv->srv_listener);
+	/* The writer's last jobs complete while queue and cache exist;
+	 * then their transfers are cancelled while the multi handle is. */
+	store_close(srv->srv_store);
+	cache_free(srv->srv_cache);
+	queue_free(srv->srv_queue);
 	upstream_ctx_free(srv->srv_upstreams);
 	auth_free(srv->srv_auth);
 	/* After the requests: queued records are written, none is lost. */

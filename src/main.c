@@ -16,12 +16,15 @@
 #include "estrad/config.h"
 #include "estrad/est.h"
 #include "estrad/log.h"
+#include "estrad/queue_cli.h"
 
 static void
 usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: estrad [-n] -c FILE\n"
+	    "       estrad -c FILE queue list [--all]\n"
+	    "       estrad -c FILE queue purge ID | --all\n"
 	    "       estrad --version | --help\n"
 	    "\n"
 	    "EST (RFC 7030) registration-authority proxy.\n"
@@ -33,6 +36,12 @@ usage(FILE *out)
 	    "  -d, --debug        log at debug level\n"
 	    "  -V, --version      print the version and exit\n"
 	    "  -h, --help         print this help and exit\n"
+	    "\n"
+	    "  queue list [--all] the store-and-forward queue in state_dir:\n"
+	    "                     waiting entries (--all: finished ones too)\n"
+	    "  queue purge ID     drop a waiting entry, or all with --all;\n"
+	    "                     recorded in the audit file. Both work while\n"
+	    "                     the daemon runs.\n"
 	    "\n"
 	    "estrad runs in the foreground and logs to stderr.\n");
 }
@@ -116,10 +125,11 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*path = NULL;
-	int		 ch, check = 0, debug = 0;
+	int		 ch, check = 0, debug = 0, rc;
 	struct config	*cfg;
 
-	while ((ch = getopt_long(argc, argv, "c:ndVh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:ndVh", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -140,6 +150,16 @@ main(int argc, char *argv[])
 			usage(stderr);
 			return 2;
 		}
+	}
+	/* "+" above: getopt stops at the subcommand, whose options are its
+	 * own (queue list --all). */
+	if (path != NULL && !check && optind < argc &&
+	    strcmp(argv[optind], "queue") == 0) {
+		if ((cfg = load_or_report(path)) == NULL)
+			return 1;
+		rc = queue_cli_main(cfg, argc - optind, argv + optind);
+		config_free(cfg);
+		return rc;
 	}
 	if (path == NULL || optind != argc) {
 		usage(stderr);

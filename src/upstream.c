@@ -9,17 +9,26 @@
  * What comes back is relayed unchanged: status, Content-Type, Retry-After
  * and the body bytes. Only failures to get an answer at all are ours to
  * name, through upstream_outcomes[].
+ *
+ * An upstream may have several URLs. Each has a circuit breaker
+ * (backoff.c); a transfer starts on the healthiest one and, when that one
+ * gives no answer, moves on to the next it has not tried, on the same
+ * easy handle. Breakers change state only here, and every change is
+ * logged: that is the upstream's health, as the operator sees it.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
 
 #include <openssl/crypto.h>
 
+#include "estrad/backoff.h"
 #include "estrad/log.h"
 #include "estrad/pki.h"
 #include "estrad/upstream.h"
@@ -31,8 +40,16 @@ struct upstream_blob {
 	size_t		 ub_len;
 };
 
+struct upstream_url {
+	const char		*uu_url;
+	struct breaker		 uu_breaker;
+};
+
 struct upstream {
 	const struct cfg_upstream	*up_cfg;
+	struct upstream_url		*up_urls;
+	size_t				 up_nurls;
+	struct backoff_policy		 up_backoff;
 	long				 up_in_flight;
 	struct upstream_blob		 up_ca_bundle;
 	struct upstream_blob		 up_cert;
@@ -51,6 +68,10 @@ struct upstream_xfer {
 	struct upstream_ctx	*ux_ctx;
 	struct upstream		*ux_up;
 	CURL			*ux_easy;
+	size_t			 ux_url;	/* in ux_up->up_urls */
+	unsigned		 ux_tried;	/* bit per URL index */
+	int			 ux_trial;	/* holds ux_url's trial */
+	char			*ux_path;	/* "[label/]operation" */
 	struct curl_slist	*ux_headers;
 	unsigned char		*ux_request;	/* the client's bytes, copied */
 	size_t			 ux_request_len;
@@ -232,19 +253,65 @@ upstream_on_header(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static int
-upstream_url(struct upstream_xfer *x, const struct upstream_request *ureq)
+static int64_t
+upstream_now_ms(void)
 {
-	char	url[2048];
-	int	n;
+	struct timespec ts;
 
-	n = snprintf(url, sizeof(url), "%s/%s%s%s", x->ux_up->up_cfg->url,
-	    ureq->label ? ureq->label : "", ureq->label ? "/" : "",
-	    est_op_name(ureq->op));
-	if (n < 0 || (size_t)n >= sizeof(url))
-		return -1;
-	return curl_easy_setopt(x->ux_easy, CURLOPT_URL, url) == CURLE_OK ?
-	    0 : -1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The URL to try next: among those not tried yet by this transfer, a
+ * closed breaker before a half-open one, fewer recent failures first,
+ * then the configured order. Open breakers are skipped. -1: none.
+ */
+static int
+upstream_pick(struct upstream *up, unsigned tried, int64_t now)
+{
+	int	best = -1;
+
+	for (size_t i = 0; i < up->up_nurls; i++) {
+		const struct breaker *b = &up->up_urls[i].uu_breaker;
+		if ((tried & (1u << i)) || !breaker_ready(b, now))
+			continue;
+		if (best == -1)
+			best = (int)i;
+		else {
+			const struct breaker *o = &up->up_urls[best].uu_breaker;
+			if (b->state < o->state || (b->state == o->state &&
+			    b->failures < o->failures))
+				best = (int)i;
+		}
+	}
+	return best;
+}
+
+/* Point the transfer at the next URL worth trying. 0, or -1: none. */
+static int
+upstream_next_url(struct upstream_xfer *x)
+{
+	struct upstream	*up = x->ux_up;
+	char		 url[2048];
+	int64_t		 now = upstream_now_ms();
+	int		 i, n;
+
+	while ((i = upstream_pick(up, x->ux_tried, now)) != -1) {
+		x->ux_tried |= 1u << i;
+		if (!breaker_allow(&up->up_urls[i].uu_breaker, now))
+			continue;
+		x->ux_url = (size_t)i;
+		x->ux_trial = up->up_urls[i].uu_breaker.state ==
+		    BREAKER_HALF_OPEN;
+		n = snprintf(url, sizeof(url), "%s/%s", up->up_urls[i].uu_url,
+		    x->ux_path);
+		if (n < 0 || (size_t)n >= sizeof(url) ||
+		    curl_easy_setopt(x->ux_easy, CURLOPT_URL, url) != CURLE_OK)
+			return -1;
+		return 0;
+	}
+	return -1;
 }
 
 /* CURL_BLOB_NOCOPY: the upstream outlives its transfers, and the key
@@ -343,8 +410,7 @@ upstream_easy_setup(struct upstream_xfer *x,
 	/* A transfer removed mid-lookup must not wait for the resolver
 	 * thread on the event loop: let it finish detached. */
 	rc |= curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
-	if (rc != CURLE_OK || upstream_url(x, ureq) == -1 ||
-	    upstream_tls_opts(e, x->ux_up) == -1 ||
+	if (rc != CURLE_OK || upstream_tls_opts(e, x->ux_up) == -1 ||
 	    upstream_body_opts(x, ureq) == -1)
 		return -1;
 	return 0;
@@ -358,15 +424,53 @@ upstream_xfer_free(struct upstream_xfer *x)
 	if (x->ux_easy != NULL)
 		curl_easy_cleanup(x->ux_easy);
 	curl_slist_free_all(x->ux_headers);
+	free(x->ux_path);
 	free(x->ux_request);
 	est_reply_clear(&x->ux_reply);
+	if (x->ux_trial)
+		breaker_release(&x->ux_up->up_urls[x->ux_url].uu_breaker);
 	x->ux_up->up_in_flight--;
 	free(x);
 }
 
+/* The wait until some URL of up may be tried, for a refusal's text. */
+static long
+upstream_wait(const struct upstream *up, int64_t now)
+{
+	int64_t	wait = -1;
+
+	for (size_t i = 0; i < up->up_nurls; i++) {
+		const struct breaker *b = &up->up_urls[i].uu_breaker;
+		int64_t w = breaker_ready(b, now) ? 0 :
+		    b->retry_at > now ? b->retry_at - now : 0;
+		if (b->trial)	/* a trial is out: its answer decides */
+			w = up->up_cfg->timeout_ms;
+		if (wait == -1 || w < wait)
+			wait = w;
+	}
+	return wait < 0 ? 0 : (long)wait;
+}
+
+long
+upstream_wait_ms(struct upstream_ctx *ctx, size_t upstream)
+{
+	return upstream_wait(&ctx->uc_upstreams[upstream], upstream_now_ms());
+}
+
+static int
+upstream_path(struct upstream_xfer *x, const struct upstream_request *ureq)
+{
+	if (asprintf(&x->ux_path, "%s%s%s", ureq->label ? ureq->label : "",
+	    ureq->label ? "/" : "", est_op_name(ureq->op)) == -1) {
+		x->ux_path = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 struct upstream_xfer *
 upstream_submit(struct upstream_ctx *ctx, const struct upstream_request *ureq,
-    struct est_reply *refusal)
+    struct est_reply *refusal, enum upstream_outcome *outcome)
 {
 	struct upstream		*up = &ctx->uc_upstreams[ureq->upstream];
 	struct upstream_xfer	*x;
@@ -377,6 +481,7 @@ upstream_submit(struct upstream_ctx *ctx, const struct upstream_request *ureq,
 		    up->up_in_flight);
 		snprintf(refusal->retry_after, sizeof(refusal->retry_after),
 		    "%ld", up->up_cfg->retry_after);
+		*outcome = UPSTREAM_BUSY;
 		return NULL;
 	}
 	if ((x = calloc(1, sizeof(*x))) == NULL)
@@ -387,14 +492,27 @@ upstream_submit(struct upstream_ctx *ctx, const struct upstream_request *ureq,
 	x->ux_done = ureq->done;
 	x->ux_arg = ureq->arg;
 	if ((x->ux_easy = curl_easy_init()) == NULL ||
-	    upstream_easy_setup(x, ureq) == -1 ||
-	    curl_multi_add_handle(ctx->uc_multi, x->ux_easy) != CURLM_OK)
+	    upstream_path(x, ureq) == -1 ||
+	    upstream_easy_setup(x, ureq) == -1)
+		goto fail;
+	if (upstream_next_url(x) == -1) {
+		/* Every URL's breaker is open: do not even try. */
+		long wait = upstream_wait(up, upstream_now_ms());
+		upstream_xfer_free(x);
+		est_reply_error(refusal, 502, "upstream CA unreachable");
+		log_debug("upstream %s: every URL is down; next try in "
+		    "%ld ms", up->up_cfg->name, wait);
+		*outcome = UPSTREAM_UNAVAILABLE;
+		return NULL;
+	}
+	if (curl_multi_add_handle(ctx->uc_multi, x->ux_easy) != CURLM_OK)
 		goto fail;
 	return x;
 fail:
 	log_err("upstream %s: cannot set up a transfer", up->up_cfg->name);
 	upstream_xfer_free(x);
 	est_reply_error(refusal, 500, "internal error");
+	*outcome = UPSTREAM_ERROR;
 	return NULL;
 }
 
@@ -410,35 +528,42 @@ upstream_cancel(struct upstream_xfer *x)
 /*
  * Turn a finished transfer into the client's reply. When the CA gave no
  * answer, the client learns what kind of failure it was; the CA's address
- * and curl's details go to the log only.
+ * and curl's details go to the log only. *unavailable: this URL gave no
+ * answer worth relaying (another URL may).
  */
 static long
-upstream_result(struct upstream_xfer *x, CURLcode code)
+upstream_result(struct upstream_xfer *x, CURLcode code, int *unavailable)
 {
 	struct est_reply	*r = &x->ux_reply;
 	const struct cfg_upstream *u = x->ux_up->up_cfg;
+	const char		*url = x->ux_up->up_urls[x->ux_url].uu_url;
 	const char		*what = "upstream CA failed";
 	long			 status = 0;
 	int			 client_status = 502;
 
+	*unavailable = 0;
 	curl_easy_getinfo(x->ux_easy, CURLINFO_RESPONSE_CODE, &status);
 	if (code == CURLE_OK && ((status >= 200 && status <= 299) ||
 	    (status >= 400 && status <= 599))) {
 		r->status = (int)status;
 		snprintf(r->reason, sizeof(r->reason), "upstream %s answered "
 		    "%ld", u->name, status);
+		/* A gateway's "the CA behind me is down": try elsewhere. */
+		*unavailable = status == 502 || status == 503 || status == 504;
 		return status;
 	}
 	if (code == CURLE_OK) {
 		/* A redirect (estrad does not follow: the CA is configured,
 		 * not discovered) or a status EST does not use. */
-		log_warn("upstream %s: unexpected status %ld", u->name, status);
+		log_warn("upstream %s: %s: unexpected status %ld", u->name, url,
+		    status);
 		est_reply_error(r, 502, "upstream CA answered %ld", status);
 		return status;
 	}
 	if (code == CURLE_WRITE_ERROR && x->ux_too_large)
 		what = "upstream CA answer too large";
-	else
+	else {
+		*unavailable = 1;
 		for (size_t i = 0; i < sizeof(upstream_outcomes) /
 		    sizeof(upstream_outcomes[0]); i++)
 			if (upstream_outcomes[i].code == code) {
@@ -446,18 +571,66 @@ upstream_result(struct upstream_xfer *x, CURLcode code)
 				client_status = upstream_outcomes[i].status;
 				break;
 			}
-	log_warn("upstream %s: %s: %s", u->name, what,
+	}
+	log_warn("upstream %s: %s: %s: %s", u->name, url, what,
 	    x->ux_too_large ? "over max_response_bytes" :
 	    x->ux_error[0] ? x->ux_error : curl_easy_strerror(code));
 	est_reply_error(r, client_status, "%s", what);
 	return status;
 }
 
+/* Tell the URL's breaker how it went; log when its health changes. */
+static void
+upstream_health(struct upstream_xfer *x, int failed)
+{
+	struct upstream		*up = x->ux_up;
+	struct upstream_url	*u = &up->up_urls[x->ux_url];
+	int64_t			 now = upstream_now_ms();
+
+	x->ux_trial = 0;	/* the outcome below settles any trial */
+	if (!failed) {
+		if (breaker_success(&u->uu_breaker))
+			log_info("upstream %s: %s is up again",
+			    up->up_cfg->name, u->uu_url);
+		return;
+	}
+	if (breaker_failure(&u->uu_breaker, &up->up_backoff, now,
+	    arc4random()))
+		log_warn("upstream %s: %s is down after %d failure%s in a "
+		    "row; next try in %.1f s", up->up_cfg->name, u->uu_url,
+		    u->uu_breaker.failures,
+		    u->uu_breaker.failures == 1 ? "" : "s",
+		    (double)(u->uu_breaker.retry_at - now) / 1000.0);
+}
+
+/* Try the transfer again on the next URL. 0, or -1: none is left. */
+static int
+upstream_failover(struct upstream_xfer *x)
+{
+	const char *from = x->ux_up->up_urls[x->ux_url].uu_url;
+
+	if (upstream_next_url(x) == -1)
+		return -1;
+	log_info("upstream %s: trying %s after %s failed",
+	    x->ux_up->up_cfg->name, x->ux_up->up_urls[x->ux_url].uu_url,
+	    from);
+	est_reply_clear(&x->ux_reply);
+	x->ux_body_cap = 0;
+	x->ux_too_large = 0;
+	x->ux_error[0] = '\0';
+	if (curl_multi_add_handle(x->ux_ctx->uc_multi, x->ux_easy) !=
+	    CURLM_OK) {
+		est_reply_error(&x->ux_reply, 500, "internal error");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 upstream_check_done(struct upstream_ctx *ctx)
 {
 	CURLMsg			*msg;
-	int			 left;
+	int			 left, unavailable;
 	struct upstream_xfer	*x;
 	CURLcode		 code;
 	long			 status;
@@ -469,10 +642,14 @@ upstream_check_done(struct upstream_ctx *ctx)
 		code = msg->data.result;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &x);
 		curl_multi_remove_handle(ctx->uc_multi, x->ux_easy);
-		status = upstream_result(x, code);
+		status = upstream_result(x, code, &unavailable);
+		upstream_health(x, unavailable);
+		if (unavailable && upstream_failover(x) == 0)
+			continue;
 		struct est_reply reply = x->ux_reply;
 		memset(&x->ux_reply, 0, sizeof(x->ux_reply));
-		x->ux_done(x->ux_arg, &reply, status);
+		x->ux_done(x->ux_arg, &reply, status, unavailable ?
+		    UPSTREAM_UNAVAILABLE : UPSTREAM_ANSWERED);
 		upstream_xfer_free(x);
 	}
 }
@@ -498,6 +675,14 @@ static int
 upstream_load_files(struct upstream *up, const struct cfg_upstream *u)
 {
 	up->up_cfg = u;
+	if ((up->up_urls = calloc(u->nurls, sizeof(*up->up_urls))) == NULL)
+		return -1;
+	up->up_nurls = u->nurls;
+	for (size_t i = 0; i < u->nurls; i++)
+		up->up_urls[i].uu_url = u->urls[i];
+	up->up_backoff.initial_ms = u->backoff_initial_ms;
+	up->up_backoff.max_ms = u->backoff_max_ms;
+	up->up_backoff.threshold = (int)u->failure_threshold;
 	if (upstream_blob_read(&up->up_ca_bundle, u->ca_bundle) == -1 ||
 	    upstream_blob_read(&up->up_cert, u->client_certificate) == -1 ||
 	    upstream_blob_read(&up->up_key, u->client_key) == -1)
@@ -561,7 +746,16 @@ upstream_ctx_free(struct upstream_ctx *ctx)
 		upstream_blob_clear(&ctx->uc_upstreams[i].up_ca_bundle);
 		upstream_blob_clear(&ctx->uc_upstreams[i].up_cert);
 		upstream_blob_clear(&ctx->uc_upstreams[i].up_key);
+		free(ctx->uc_upstreams[i].up_urls);
 	}
 	free(ctx->uc_upstreams);
 	free(ctx);
+}
+
+void
+upstream_source(const struct config *cfg, size_t upstream, const char *label,
+    char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s/%s", cfg->upstreams[upstream].name,
+	    label ? label : "");
 }

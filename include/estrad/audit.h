@@ -57,4 +57,14 @@ int audit_submit(struct audit *a, char *line, void (*done)(void *arg, int ok),
 /* The request is gone: the line is still written, done is not called. */
 void audit_cancel(struct audit_job *job);
 
+struct store_entry;
+
+/*
+ * The JSON line (with "time" now, "event":"queue"), newline included, for
+ * a store-and-forward entry that changed state: its id, state, key,
+ * attempts, the CA's last status and reason. Never the CSR or the CA's
+ * answer. malloc'd; NULL out of memory.
+ */
+char *audit_format_queue(const struct store_entry *e, const char *reason);
+
 #endif

@@ -53,7 +53,10 @@ struct cfg_limits {
 
 struct cfg_upstream {
 	char	*name;
-	char	*url;			/* base, ending in /.well-known/est */
+	char	*url;			/* urls[0] */
+	char	**urls;			/* bases, ending in /.well-known/est,
+					 * tried in order of health */
+	size_t	 nurls;
 	char	*ca_bundle;		/* trust anchors for the CA's cert */
 	char	*client_certificate;	/* the RA certificate (RFC 7030 §3.7) */
 	char	*client_key;
@@ -66,6 +69,27 @@ struct cfg_upstream {
 	long	 max_in_flight;
 	long	 max_response_bytes;
 	long	 retry_after;		/* seconds, on 503 at the cap */
+	long	 backoff_initial_ms;	/* a failed URL's first wait */
+	long	 backoff_max_ms;
+	long	 failure_threshold;	/* failures in a row: URL skipped */
+};
+
+/* cacerts/csrattrs kept per label (cache.c); on when the section is. */
+struct cfg_cache {
+	int	 enabled;
+	long	 ttl;			/* seconds fresh */
+	long	 max_stale;		/* seconds served while the CA fails */
+};
+
+/* Store and forward (queue.c); on when the section is. */
+struct cfg_queue {
+	int	 enabled;
+	long	 retry_after;		/* seconds, in the client's 202 */
+	long	 max_entries;		/* waiting at once; beyond: 503 */
+	long	 expire;		/* seconds an entry is kept */
+	long	 max_forwarding;	/* forwarder transfers at once */
+	long	 poll_interval;		/* seconds, a 202 CA without
+					 * Retry-After */
 };
 
 struct policy;
@@ -122,6 +146,9 @@ struct config {
 	size_t	 npolicies;
 	struct policy	*default_policy;	/* for routes that name none */
 	struct cfg_audit audit;
+	char	*state_dir;		/* queue and cache database */
+	struct cfg_cache cache;
+	struct cfg_queue queue;
 };
 
 /* One problem found while loading: "FILE:LINE: key.path: problem". */

@@ -84,4 +84,10 @@ int route_policy_resolve(struct cfg_ctx *ctx, const char *path,
     const char *policy, int csrattrs_from_policy, struct cfg_route *r);
 void policies_free(struct config *cfg);
 
+/* config_offline.c: "state_dir", "cache", "queue", upstream URL lists. */
+int offline_load(struct cfg_ctx *ctx, const json_t *root);
+int upstream_urls_load(struct cfg_ctx *ctx, const char *path,
+    const json_t *obj, struct cfg_upstream *u);
+void upstream_urls_free(struct cfg_upstream *u);
+
 #endif

@@ -16,6 +16,7 @@
 #include "estrad/auth.h"
 #include "estrad/config.h"
 #include "estrad/csr.h"
+#include "estrad/queue.h"
 #include "estrad/reply.h"
 #include "estrad/router.h"
 
@@ -27,6 +28,9 @@ struct est_server {
 	struct config		*srv_pcfg;	/* whose policies apply now */
 	struct listener		*srv_listener;
 	struct upstream_ctx	*srv_upstreams;
+	struct store		*srv_store;	/* NULL without state_dir */
+	struct queue		*srv_queue;
+	struct cache		*srv_cache;
 	struct auth_ctx		*srv_auth;
 	struct localca		**srv_localcas;
 	struct audit		*srv_audit;
@@ -45,6 +49,9 @@ struct est_req {
 	struct auth_identity	  rq_identity;
 	struct csr		 *rq_csr;
 	struct audit_job	 *rq_audit_job;
+	struct queue_job	 *rq_queue_job;
+	struct queue_key	  rq_qkey;
+	int			  rq_queueable;	/* rq_qkey is set */
 	struct est_reply	  rq_reply;	/* held while the audit writes */
 	int			  rq_decided;	/* an enrollment decision */
 	char			  rq_rule[48];	/* the policy rule that refused */

@@ -21,6 +21,8 @@ struct est_reply {
 	int		 nchallenges;
 	char		 content_type[128];	/* "" for none */
 	char		 retry_after[32];	/* "" for none; seconds */
+	char		 age[24];		/* "" for none; seconds in a
+						 * cache (RFC 9111 §5.1) */
 	unsigned char	*body;			/* malloc'd, owned */
 	size_t		 body_len;
 	char		 reason[192];		/* one line, for errors and logs */

@@ -18,13 +18,23 @@ struct upstream_ctx;
 struct upstream_xfer;
 
 /*
+ * How a transfer ended, for the store-and-forward queue and the cache:
+ * ANSWERED is any answer worth relaying; UNAVAILABLE means no URL of the
+ * upstream gave one (unreachable, TLS, timeout, or the CA's own 502, 503
+ * or 504 from every URL tried); BUSY is the max_in_flight cap; ERROR is
+ * estrad's own trouble.
+ */
+enum upstream_outcome { UPSTREAM_ANSWERED, UPSTREAM_UNAVAILABLE,
+	UPSTREAM_BUSY, UPSTREAM_ERROR };
+
+/*
  * Called once per transfer that was not cancelled. The callee takes the
  * reply (and must est_reply_clear it); upstream_status is the CA's HTTP
  * status, or 0 if none came. The transfer is freed after the callback
  * returns: do not cancel it from here.
  */
 typedef void (*upstream_done_cb)(void *arg, struct est_reply *reply,
-    long upstream_status);
+    long upstream_status, enum upstream_outcome outcome);
 
 struct upstream_request {
 	size_t			 upstream;	/* index in cfg->upstreams */
@@ -42,12 +52,21 @@ struct upstream_ctx *upstream_ctx_new(struct event_base *base,
 void upstream_ctx_free(struct upstream_ctx *ctx);
 
 /*
- * Start a transfer. Returns it, or NULL with *refusal filled (503 +
- * Retry-After when the upstream's max_in_flight is reached, 500 when curl
- * cannot be set up).
+ * Start a transfer on the healthiest URL of the upstream; when that URL
+ * fails without an answer, the next one is tried (each at most once),
+ * and the URL's circuit breaker learns of it (backoff.h). Returns the
+ * transfer, or NULL with *refusal and *outcome filled: 503 + Retry-After
+ * (BUSY) at max_in_flight, 502 (UNAVAILABLE) when every URL's breaker is
+ * open, 500 (ERROR) when curl cannot be set up.
  */
 struct upstream_xfer *upstream_submit(struct upstream_ctx *ctx,
-    const struct upstream_request *ureq, struct est_reply *refusal);
+    const struct upstream_request *ureq, struct est_reply *refusal,
+    enum upstream_outcome *outcome);
+/* Milliseconds until some URL of upstream may be tried (0: now). */
+long upstream_wait_ms(struct upstream_ctx *ctx, size_t upstream);
+/* A stable name of the upstream and CA label, for the cache's rows. */
+void upstream_source(const struct config *cfg, size_t upstream,
+    const char *label, char *out, size_t outlen);
 /* Abort a transfer whose client went away; no callback follows. */
 void upstream_cancel(struct upstream_xfer *xfer);
 

@@ -197,6 +197,58 @@ static const struct config_case cases[] = {
 	  "  \"upstreams\": {\n    \"ca\": {\"timeout\": 3}\n"
 	  "  },\n  \"default\": {\"upstream\": \"ca\"}\n}\n",
 	  "5: upstreams.ca.url: is required", 1 },
+	{ "upstream url list empty",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"upstreams\": {\n    \"ca\": {\"url\": []}\n"
+	  "  },\n  \"default\": {\"upstream\": \"ca\"}\n}\n",
+	  "5: upstreams.ca.url: must list 1 to 8 URLs", 1 },
+	{ "upstream url list with a plain http URL",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"upstreams\": {\n    \"ca\": {\"url\": [\n"
+	  "      \"https://a/.well-known/est\",\n"
+	  "      \"http://b/.well-known/est\"]}\n"
+	  "  },\n  \"default\": {\"upstream\": \"ca\"}\n}\n",
+	  "7: upstreams.ca.url[1]: must be an https:// URL", 1 },
+	{ "upstream url listed twice",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"upstreams\": {\n    \"ca\": {\"url\": [\n"
+	  "      \"https://a/.well-known/est\",\n"
+	  "      \"https://a/.well-known/est\"]}\n"
+	  "  },\n  \"default\": {\"upstream\": \"ca\"}\n}\n",
+	  "7: upstreams.ca.url[1]: https://a/.well-known/est is listed twice",
+	  1 },
+	{ "upstream backoff_max below backoff_initial",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"upstreams\": {\"ca\": {\"url\": \"https://a/.well-known/est\",\n"
+	  "    \"backoff_initial\": 10,\n    \"backoff_max\": 2}},\n"
+	  "  \"default\": {\"upstream\": \"ca\"}\n}\n",
+	  "6: upstreams.ca.backoff_max: is less than backoff_initial", 1 },
+	{ "cache without state_dir",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"cache\": {\"ttl\": 60},\n" ROUTE_OK "}\n",
+	  "5: cache: needs \"state_dir\" (where the cache is kept across "
+	  "restarts)", 1 },
+	{ "queue without state_dir",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"queue\": {},\n" ROUTE_OK "}\n",
+	  "5: queue: needs \"state_dir\" (where the queue is kept across "
+	  "restarts)", 1 },
+	{ "state_dir relative",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"state_dir\": \"var/estrad\",\n" ROUTE_OK "}\n",
+	  "5: state_dir: must be an absolute path", 1 },
+	{ "cache max_stale below ttl",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"state_dir\": \"@D@/state\",\n"
+	  "  \"cache\": {\"ttl\": 600,\n    \"max_stale\": 60},\n"
+	  ROUTE_OK "}\n",
+	  "7: cache.max_stale: 60 is less than cache.ttl (600): use 0 to "
+	  "serve nothing stale", 1 },
+	{ "queue expire too short",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"state_dir\": \"@D@/state\",\n"
+	  "  \"queue\": {\"expire\": 5},\n" ROUTE_OK "}\n",
+	  "6: queue.expire: 5 is out of range [60, 31536000]", 1 },
 	{ "client certificate without key",
 	  "{\n" LISTEN_OK TLS_OK
 	  "  \"upstreams\": {\"ca\": {\"url\": \"https://ca/.well-known/est\",\n"
@@ -397,6 +449,55 @@ test_valid_and_defaults(void **state)
 	assert_non_null(r = config_route(cfg, NULL));
 	assert_int_equal(r->backend, ROUTE_BACKEND_LOCAL_CA);
 	assert_null(config_route(cfg, "west"));
+	assert_int_equal(cfg->upstreams[0].nurls, 1);
+	assert_string_equal(cfg->upstreams[0].url,
+	    "https://ca:8443/.well-known/est");
+	assert_int_equal(cfg->upstreams[0].backoff_initial_ms, 1000);
+	assert_int_equal(cfg->upstreams[0].backoff_max_ms, 300000);
+	assert_int_equal(cfg->upstreams[0].failure_threshold, 3);
+	assert_null(cfg->state_dir);
+	assert_false(cfg->cache.enabled);
+	assert_false(cfg->queue.enabled);
+	config_free(cfg);
+}
+
+static void
+test_offline(void **state)
+{
+	struct config_errors	 errs = { NULL, 0 };
+	const char		*path = write_config("{\n"
+	    LISTEN_OK TLS_OK
+	    "  \"upstreams\": {\"ca\": {\"url\": [\"https://a/.well-known/est\",\n"
+	    "    \"https://b:8443/.well-known/est\"], \"backoff_initial\": 0.5,\n"
+	    "    \"backoff_max\": 30, \"failure_threshold\": 1}},\n"
+	    "  \"state_dir\": \"@D@/state\",\n"
+	    "  \"cache\": {\"ttl\": 120},\n"
+	    "  \"queue\": {\"retry_after\": 30, \"max_entries\": 5},\n"
+	    "  \"default\": {\"upstream\": \"ca\"}\n}\n");
+	struct config		*cfg = config_load(path, &errs);
+	const struct cfg_upstream *u;
+
+	for (size_t i = 0; i < errs.n; i++)
+		print_message("unexpected: %s\n", errs.lines[i]);
+	assert_non_null(cfg);
+	u = &cfg->upstreams[0];
+	assert_int_equal(u->nurls, 2);
+	assert_string_equal(u->urls[0], "https://a/.well-known/est");
+	assert_string_equal(u->urls[1], "https://b:8443/.well-known/est");
+	assert_string_equal(u->url, u->urls[0]);
+	assert_int_equal(u->backoff_initial_ms, 500);
+	assert_int_equal(u->backoff_max_ms, 30000);
+	assert_int_equal(u->failure_threshold, 1);
+	assert_non_null(strstr(cfg->state_dir, "/state"));
+	assert_true(cfg->cache.enabled);
+	assert_int_equal(cfg->cache.ttl, 120);
+	assert_int_equal(cfg->cache.max_stale, 604800);
+	assert_true(cfg->queue.enabled);
+	assert_int_equal(cfg->queue.retry_after, 30);
+	assert_int_equal(cfg->queue.max_entries, 5);
+	assert_int_equal(cfg->queue.expire, 604800);
+	assert_int_equal(cfg->queue.max_forwarding, 4);
+	assert_int_equal(cfg->queue.poll_interval, 60);
 	config_free(cfg);
 }
 
@@ -441,6 +542,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_valid_and_defaults),
+		cmocka_unit_test(test_offline),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_parse_address),
 	};

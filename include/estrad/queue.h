@@ -1,0 +1,102 @@
+/*
+ * queue: store and forward (RFC 7030 §4.2.3). An enrollment that passed
+ * authentication and policy while every upstream of its label was
+ * unreachable, or that the CA itself answered 202, is kept in the durable
+ * store and the client is told 202 + Retry-After. A forwarder sends the
+ * kept requests when the link returns (bounded concurrency, backoff per
+ * entry) and polls a CA that said 202. The client's retry is matched on
+ * label + operation + authenticated identity + public key + subject (not
+ * the CSR's bytes: with channel binding every retry's CSR differs) and
+ * gets the CA's final answer, or 202 again.
+ *
+ * Entries live in memory (every lookup is on the event loop, without
+ * I/O) and on disk (store.c): every change is written by one writer
+ * thread, in order; a 202 leaves only after its entry is on disk.
+ */
+#ifndef ESTRAD_QUEUE_H
+#define ESTRAD_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <openssl/x509.h>
+
+#include "estrad/auth.h"
+#include "estrad/config.h"
+#include "estrad/reply.h"
+#include "estrad/router.h"
+#include "estrad/store.h"
+
+struct audit;
+struct upstream_ctx;
+struct queue;
+struct queue_job;
+
+/* What identifies "the same request" (§4.2.3), all text. */
+struct queue_key {
+	char	label[65];	/* estrad's label (EST_LABEL_MAX), "" for none */
+	char	op[20];
+	char	identity[300];
+	char	pubkey[65];	/* hex SHA-256 of the SubjectPublicKeyInfo */
+	char	subject[512];	/* RFC 2253 */
+};
+
+/* Fill k. identity "METHOD:NAME" ("anonymous" when none). 0, or -1 when
+ * the CSR has no usable public key or the text does not fit. */
+int queue_key_make(struct queue_key *k, const char *label, enum est_op op,
+    const struct auth_identity *id, X509_REQ *req);
+int queue_key_equal(const struct queue_key *a, const struct queue_key *b);
+/* The key of a stored entry. */
+void queue_key_of_entry(struct queue_key *k, const struct store_entry *e);
+
+/*
+ * A config without a "queue" section gives no queue: queue_enabled() is
+ * 0, lookups miss and puts are refused. st is read here (start-up) and
+ * written through store_submit() afterwards.
+ */
+struct queue *queue_new(struct event_base *base, const struct config *cfg,
+    struct store *st, struct upstream_ctx *up, struct audit *audit,
+    char *err, size_t errlen);
+/* Finish the writes in hand, then free. */
+void queue_free(struct queue *q);
+int queue_enabled(const struct queue *q);
+
+/*
+ * The client's request matches an entry: 1 and *reply filled (the
+ * stored 200 or 4xx, byte for byte as the CA said it, after which the
+ * entry is "delivered"; or 202 + Retry-After while it waits). 0 if
+ * nothing matches.
+ */
+int queue_lookup(struct queue *q, const struct queue_key *k,
+    struct est_reply *reply);
+
+/* Called once, on the loop, unless cancelled: 202 when on disk, 503 when
+ * the queue is full, 500 when it could not be written. */
+typedef void (*queue_put_cb)(void *arg, struct est_reply *reply);
+
+struct queue_put {
+	const struct queue_key	*key;
+	const struct cfg_route	*route;
+	const char		*content_type;	/* of the CSR */
+	const unsigned char	*csr;		/* copied */
+	size_t			 csr_len;
+	const char		*request_id;
+	enum queue_state	 state;		/* QS_PENDING or QS_POLLING */
+	const char		*ca_retry_after;	/* the CA's, or NULL */
+	const char		*note;		/* why it was queued */
+};
+
+/*
+ * Keep a request. Returns 0 with *job set (done follows), or -1 with
+ * *reply filled at once (503 full, 500 no memory).
+ */
+int queue_put(struct queue *q, const struct queue_put *p, queue_put_cb done,
+    void *arg, struct queue_job **job, struct est_reply *reply);
+/* The client left: the entry is still kept; done will not be called. */
+void queue_put_cancel(struct queue_job *job);
+
+/* Counts for logs and (later) metrics. */
+size_t queue_depth(const struct queue *q);
+
+#endif

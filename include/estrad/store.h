@@ -1,0 +1,173 @@
+/*
+ * store: estrad's durable state in one SQLite database, STATE_DIR/estrad.db,
+ * in WAL mode with synchronous=FULL: the store-and-forward queue
+ * (RFC 7030 §4.2.3) and the last good cacerts/csrattrs per label.
+ *
+ * Every data call here is synchronous and may block on the disk. The
+ * daemon calls store_open() and the loaders at start-up only; then
+ * store_writer_start() starts the store's one writer thread, and every
+ * later call runs there (store_submit), never on the event loop, in the
+ * order submitted. One connection, used by one thread at a time.
+ *
+ * `estrad queue list|purge` opens the same file with its own connection
+ * (WAL lets it read while the daemon writes). A purge marks rows "purged";
+ * the running daemon notices them through store_purged_ids().
+ */
+#ifndef ESTRAD_STORE_H
+#define ESTRAD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum queue_state {
+	QS_PENDING,	/* waiting for an upstream to be reachable */
+	QS_POLLING,	/* the CA answered 202; asked again later */
+	QS_ISSUED,	/* the CA issued: result waits for the client */
+	QS_REFUSED,	/* the CA refused (4xx): result waits for the client */
+	QS_DELIVERED,	/* the client got the result: kept for inspection */
+	QS_EXPIRED,	/* nobody came, or the CA never answered in time */
+	QS_PURGED,	/* removed by the operator (estrad queue purge) */
+	QS_MAX
+};
+
+/* "pending", "polling", ...; NULL for an unknown value. */
+const char *queue_state_name(enum queue_state s);
+/* The state named name, or QS_MAX. */
+enum queue_state queue_state_from_name(const char *name);
+/* Waiting for the CA or for the client (pending .. refused). */
+int queue_state_active(enum queue_state s);
+
+/* One queued enrollment, as stored. Strings are NUL-terminated. */
+struct store_entry {
+	int64_t		 id;		/* rowid; 0 before the insert */
+	char		 label[65];	/* estrad's label (EST_LABEL_MAX); "" = bare */
+	char		 op[20];	/* "simpleenroll", "simplereenroll" */
+	char		 identity[300];	/* "digest:alice", "cert:CN=dev1,O=x" */
+	char		 pubkey[65];	/* hex SHA-256 of the SPKI DER */
+	char		 subject[512];	/* RFC 2253 text of the CSR subject */
+	char		 request_id[32];	/* the request that queued it */
+	char		 content_type[128];	/* of the CSR as sent */
+	unsigned char	*csr;		/* the request body, byte for byte */
+	size_t		 csr_len;
+	enum queue_state state;
+	int64_t		 created;	/* Unix seconds */
+	int64_t		 updated;
+	int64_t		 expires;
+	int64_t		 next_attempt;	/* when the forwarder may send it */
+	int		 attempts;	/* upstream calls started */
+	int		 ca_status;	/* the CA's last status; 0: none */
+	char		 result_type[128];	/* the CA's Content-Type */
+	unsigned char	*result;	/* the CA's body, byte for byte */
+	size_t		 result_len;
+	char		 retry_after[32];	/* the CA's, on 202 */
+	char		 note[192];	/* last thing that happened, one line */
+};
+
+/* Deep copy (src's buffers duplicated). 0, or -1 out of memory. */
+int store_entry_copy(struct store_entry *dst, const struct store_entry *src);
+/* Free the buffers and zero e. */
+void store_entry_clear(struct store_entry *e);
+
+/* A cached answer: cacerts or csrattrs of one label. */
+struct store_cached {
+	char		 label[65];	/* "" = bare path */
+	char		 op[20];	/* "cacerts", "csrattrs" */
+	char		 source[256];	/* "UPSTREAM/upstream_label": where
+					 * it came from; a changed config
+					 * ignores rows of another source */
+	int		 status;	/* 200, or 204/404 for csrattrs */
+	char		 content_type[128];
+	unsigned char	*body;
+	size_t		 body_len;
+	int64_t		 fetched;	/* Unix seconds */
+};
+
+void store_cached_clear(struct store_cached *c);
+
+struct event_base;
+struct store;
+
+/*
+ * Open (creating) DIR/estrad.db, set WAL and synchronous=FULL, create the
+ * tables if missing. lock != 0: also take an exclusive lock on
+ * DIR/estrad.lock (flock), so that two daemons never share a queue; a
+ * second daemon gets an error naming the file. DIR is created (0700) if
+ * missing. NULL with a one-line reason in err.
+ */
+struct store *store_open(const char *dir, int lock, char *err,
+    size_t errlen);
+/* Stop the writer (jobs in hand run and complete first), close. */
+void store_close(struct store *st);
+
+/* From now on, calls go through store_submit(). 0, or -1. */
+int store_writer_start(struct store *st, struct event_base *base);
+/*
+ * Run work(st, arg) on the writer thread, then done(arg) on the event
+ * loop: exactly once each, in submission order (done may be NULL). 0, or
+ * -1 when 4096 jobs wait already, or the writer is not started (the
+ * caller answers 503 or drops a cache write, and says so in the log).
+ * store_close() runs the jobs still waiting, and their done callbacks.
+ */
+int store_submit(struct store *st, void (*work)(struct store *st, void *arg),
+    void (*done)(void *arg), void *arg);
+
+/*
+ * Call each(arg, e) for every row in an active state (queue_state_active)
+ * and for delivered/expired rows too (the queue keeps them until they
+ * expire), oldest first; each takes the entry's buffers (the callee
+ * clears it). Purged rows are deleted here. 0, or -1 with err.
+ */
+int store_load_entries(struct store *st,
+    void (*each)(void *arg, struct store_entry *e), void *arg,
+    char *err, size_t errlen);
+/* Likewise every cached answer. */
+int store_load_cached(struct store *st,
+    void (*each)(void *arg, struct store_cached *c), void *arg,
+    char *err, size_t errlen);
+
+/* Insert e (e->id ignored); sets e->id. One transaction. 0 or -1. */
+int store_insert(struct store *st, struct store_entry *e, char *err,
+    size_t errlen);
+/*
+ * Write e's mutable fields (state .. note: not the key, request_id,
+ * content_type, CSR or created, which never change) over row e->id,
+ * unless that row was purged meanwhile (or deleted): then nothing is
+ * written and 1 is returned, so the daemon drops the entry. 0 written,
+ * -1 error.
+ */
+int store_update(struct store *st, const struct store_entry *e, char *err,
+    size_t errlen);
+/* Delete rows in a final state (delivered, expired, purged) whose
+ * expires <= now. Returns the number deleted, or -1. */
+int store_delete_done(struct store *st, int64_t now, char *err,
+    size_t errlen);
+/* Insert or replace the cached answer for (label, op). 0 or -1. */
+int store_put_cached(struct store *st, const struct store_cached *c,
+    char *err, size_t errlen);
+/*
+ * The ids of rows in state "purged" (an operator's `estrad queue purge`
+ * while the daemon runs), deleting those rows in the same transaction;
+ * *ids malloc'd (free it; NULL when *n is 0). 0 or -1.
+ */
+int store_purged_ids(struct store *st, int64_t **ids, size_t *n,
+    char *err, size_t errlen);
+
+/* ---- `estrad queue` (the operator's command line) ---------------------- */
+
+/*
+ * One line per entry on out: id, state, label, op, identity, subject,
+ * age, attempts, the CA's status and the note; with all == 0 only
+ * active entries. Returns the number listed, or -1 with err.
+ */
+int store_cli_list(struct store *st, FILE *out, int all, char *err,
+    size_t errlen);
+/*
+ * Mark entries purged: the one with id (id > 0), or every active one
+ * (id == 0). Each purged entry is also appended as a JSON line to
+ * audit_file when it is not NULL. Returns how many, or -1 with err.
+ */
+int store_cli_purge(struct store *st, int64_t id, const char *audit_file,
+    char *err, size_t errlen);
+
+#endif
