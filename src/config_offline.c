@@ -120,7 +120,7 @@ url_add(struct cfg_ctx *ctx, const char *path, const json_t *v,
 
 /*
  * "url": one base URL, or an array of them (the same CA behind several
- * addresses, or replicas), tried in order of health.
+ * addresses, or replicas), tried in the listed order, skipping those whose breaker is open.
  */
 int
 upstream_urls_load(struct cfg_ctx *ctx, const char *path, const json_t *obj,

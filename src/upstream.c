@@ -11,9 +11,9 @@
  * name, through upstream_outcomes[].
  *
  * An upstream may have several URLs. Each has a circuit breaker
- * (backoff.c); a transfer starts on the healthiest one and, when that one
- * gives no answer, moves on to the next it has not tried, on the same
- * easy handle. Breakers change state only here, and every change is
+ * (backoff.c); a transfer starts on the first one its breaker admits and,
+ * when that one gives no answer, moves on to the next it has not tried,
+ * on the same easy handle. Breakers change state only here, and every change is
  * logged: that is the upstream's health, as the operator sees it.
  */
 #include <stdint.h>
@@ -263,29 +263,20 @@ upstream_now_ms(void)
 }
 
 /*
- * The URL to try next: among those not tried yet by this transfer, a
- * closed breaker before a half-open one, fewer recent failures first,
- * then the configured order. Open breakers are skipped. -1: none.
+ * The URL to try next: the first in the configured order (the operator's
+ * preference) that this transfer has not tried and whose breaker lets it
+ * be tried now. An open breaker is skipped until its wait is over; then
+ * one request tries it (half-open), and fails over if it still fails, so
+ * a recovered first URL wins its traffic back. -1: none.
  */
 static int
 upstream_pick(struct upstream *up, unsigned tried, int64_t now)
 {
-	int	best = -1;
-
-	for (size_t i = 0; i < up->up_nurls; i++) {
-		const struct breaker *b = &up->up_urls[i].uu_breaker;
-		if ((tried & (1u << i)) || !breaker_ready(b, now))
-			continue;
-		if (best == -1)
-			best = (int)i;
-		else {
-			const struct breaker *o = &up->up_urls[best].uu_breaker;
-			if (b->state < o->state || (b->state == o->state &&
-			    b->failures < o->failures))
-				best = (int)i;
-		}
-	}
-	return best;
+	for (size_t i = 0; i < up->up_nurls; i++)
+		if (!(tried & (1u << i)) &&
+		    breaker_ready(&up->up_urls[i].uu_breaker, now))
+			return (int)i;
+	return -1;
 }
 
 /* Point the transfer at the next URL worth trying. 0, or -1: none. */
@@ -443,8 +434,8 @@ upstream_wait(const struct upstream *up, int64_t now)
 		const struct breaker *b = &up->up_urls[i].uu_breaker;
 		int64_t w = breaker_ready(b, now) ? 0 :
 		    b->retry_at > now ? b->retry_at - now : 0;
-		if (b->trial)	/* a trial is out: its answer decides */
-			w = up->up_cfg->timeout_ms;
+		if (b->trial)	/* a trial is out: ask again shortly */
+			w = 1000;
 		if (wait == -1 || w < wait)
 			wait = w;
 	}

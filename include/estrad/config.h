@@ -55,7 +55,7 @@ struct cfg_upstream {
 	char	*name;
 	char	*url;			/* urls[0] */
 	char	**urls;			/* bases, ending in /.well-known/est,
-					 * tried in order of health */
+					 * tried in order, breakers permitting */
 	size_t	 nurls;
 	char	*ca_bundle;		/* trust anchors for the CA's cert */
 	char	*client_certificate;	/* the RA certificate (RFC 7030 §3.7) */

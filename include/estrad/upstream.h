@@ -52,9 +52,10 @@ struct upstream_ctx *upstream_ctx_new(struct event_base *base,
 void upstream_ctx_free(struct upstream_ctx *ctx);
 
 /*
- * Start a transfer on the healthiest URL of the upstream; when that URL
- * fails without an answer, the next one is tried (each at most once),
- * and the URL's circuit breaker learns of it (backoff.h). Returns the
+ * Start a transfer on the first URL of the upstream that its circuit
+ * breaker lets be tried; when that URL fails without an answer, the next
+ * one is tried (each at most once), and the URL's breaker learns of it
+ * (backoff.h). Returns the
  * transfer, or NULL with *refusal and *outcome filled: 503 + Retry-After
  * (BUSY) at max_in_flight, 502 (UNAVAILABLE) when every URL's breaker is
  * open, 500 (ERROR) when curl cannot be set up.

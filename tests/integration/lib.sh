@@ -804,3 +804,191 @@ cb_enroll() {
 	openssl pkey -in "$WORK/$name.key" -pubout -out "$WORK/$name.pub" 2>/dev/null ||
 	    fail "$name: est_cb_client wrote no key"
 }
+
+# ------------------------------------------------------------ offline (issue 5)
+
+# A daemon that can be stopped and come back at the same URL (a private
+# upstream CA for the outage cases, so the lab's own CA never stops).
+declare -gA FIXED_PORTS=() FIXED_PIDS=() FIXED_RUNS=()
+
+# fixed_prepare NAME [CONFIG]: CONFIG (default the lab CA's, $CA_CONFIG)
+# copied to $WORK/NAME.json listening on 127.0.0.1:PORT only, PORT a free
+# port found by starting it once on port 0 (that run's log is
+# $WORK/NAME.0.log) and stopping it. CONFIG must listen on
+# ["127.0.0.1:0"]. The daemon is left stopped; sets FIXED_PORT and
+# FIXED_URL (https://127.0.0.1:PORT/.well-known/est).
+fixed_prepare() {
+	local name=$1 src=${2:-$CA_CONFIG} n
+	n=$(grep -c '"127\.0\.0\.1:0"' "$src")
+	[ "$n" = 1 ] || fail "fixed_prepare: $src does not listen on \"127.0.0.1:0\" alone"
+	cp "$src" "$WORK/$name.json"
+	start_estrad "$name.0" "$WORK/$name.json"
+	FIXED_PORT=$XPORT
+	stop_pid "$XPID"
+	running "$XPID" && fail "fixed_prepare: cannot stop $name"
+	sed "s/\"127\.0\.0\.1:0\"/\"127.0.0.1:$FIXED_PORT\"/" "$src" >"$WORK/$name.json"
+	grep -q "\"127\.0\.0\.1:$FIXED_PORT\"" "$WORK/$name.json" ||
+	    fail "fixed_prepare: could not set the port in $WORK/$name.json"
+	FIXED_PORTS[$name]=$FIXED_PORT
+	FIXED_RUNS[$name]=0
+	FIXED_URL=https://127.0.0.1:$FIXED_PORT/.well-known/est
+}
+
+# fixed_start NAME: start NAME (see fixed_prepare) on its port; returns
+# once it logged "listening on 127.0.0.1:PORT". Run N (1, 2, ...) logs
+# to $WORK/NAME.N.log; sets FIXED_PID, FIXED_LOG (this run's log) and
+# FIXED_URL.
+fixed_start() {
+	local name=$1 n
+	[ -n "${FIXED_PORTS[$name]:-}" ] || fail "fixed_start: $name was not prepared"
+	n=$((FIXED_RUNS[$name] + 1))
+	FIXED_RUNS[$name]=$n
+	start_estrad "$name.$n" "$WORK/$name.json"
+	[ "$XPORT" = "${FIXED_PORTS[$name]}" ] ||
+	    fail "fixed_start: $name listens on $XPORT, not ${FIXED_PORTS[$name]}"
+	FIXED_PIDS[$name]=$XPID
+	FIXED_PID=$XPID
+	FIXED_LOG=$XLOG
+	FIXED_URL=https://127.0.0.1:$XPORT/.well-known/est
+}
+
+# fixed_stop NAME: stop NAME (TERM, then KILL); it no longer listens.
+fixed_stop() {
+	local pid=${FIXED_PIDS[$1]:-}
+	[ -n "$pid" ] || return 0
+	stop_pid "$pid"
+	running "$pid" && fail "fixed_stop: cannot stop $1 (pid $pid)"
+	FIXED_PIDS[$1]=
+}
+
+# fixed_count NAME REGEX: how many lines of all of NAME's logs (every
+# run but the port probe) match the grep -E REGEX.
+fixed_count() {
+	local name=$1 re=$2 i total=0 c
+	for ((i = 1; i <= ${FIXED_RUNS[$name]:-0}; i++)); do
+		c=$(grep -cE -- "$re" "$WORK/$name.$i.log" 2>/dev/null)
+		total=$((total + ${c:-0}))
+	done
+	echo "$total"
+}
+
+# enroll_lines NAME: access lines of simpleenroll/simplereenroll answered
+# 200 in NAME's logs (fixed_count): certificates that CA issued.
+enroll_lines() {
+	fixed_count "$1" ' access .* path=/\.well-known/est/(.*/)?simple(re)?enroll .*status=200 '
+}
+
+# proxy_config_urls FILE URL...: proxy_config (every P_* variable
+# applies but P_URL), with the upstream "ca" given the list of URLs as a
+# JSON array ("url": ["URL1", "URL2", ...]).
+proxy_config_urls() {
+	local file=$1 json='' u
+	shift
+	for u in "$@"; do
+		json="$json${json:+, }\"$u\""
+	done
+	P_URL=__ESTRAD_TEST_URLS__ proxy_config "$file"
+	sed -i "s|\"__ESTRAD_TEST_URLS__\"|[$json]|" "$file"
+	grep -qF "[$json]" "$file" || fail "proxy_config_urls: no URL list in $file"
+}
+
+# offline_top STATE_DIR [CACHE_JSON] [QUEUE_JSON] [AUDIT_FILE]: a
+# P_TOP_EXTRA value: "state_dir", plus "cache" and "queue" sections
+# (their members, e.g. '"ttl": 2') when given (an empty string leaves the
+# section out; "{}" gives an empty one, all defaults) and "audit" to
+# AUDIT_FILE. Prints it.
+offline_top() {
+	local out="\"state_dir\": \"$1\""
+	[ -n "${2:-}" ] && out="$out, \"cache\": { ${2#\{\}} }"
+	[ -n "${3:-}" ] && out="$out, \"queue\": { ${3#\{\}} }"
+	[ -n "${4:-}" ] && out="$out, \"audit\": { \"file\": \"$4\", \"stderr\": false }"
+	printf '%s\n' "$out"
+}
+
+# check_queued [STATE]: the last response is the 202 of a queued
+# request: text/plain "queued as ID (STATE): ..." (STATE default
+# pending) with a Retry-After of whole seconds; sets QID and RETRY_AFTER.
+check_queued() {
+	local state=${1:-pending}
+	check_error 202 "queued as "
+	QID=$(sed -n "s/^queued as \([0-9][0-9]*\) ($state).*/\1/p" "$BODY")
+	[ -n "$QID" ] ||
+	    fail "$(basename "$BODY" .body): body '$(head -c 200 "$BODY")' is not 'queued as ID ($state): ...'"
+	has_header Retry-After || fail "$(basename "$HDR"): a 202 without Retry-After"
+	RETRY_AFTER=$(header Retry-After)
+	[[ $RETRY_AFTER =~ ^[1-9][0-9]*$ ]] ||
+	    fail "$(basename "$HDR"): Retry-After '$RETRY_AFTER' is not a number of seconds"
+}
+
+# wait_queue_state SECONDS LOG ID STATE: until LOG has the line of queue
+# entry ID becoming STATE ("queue: entry ID (...) is STATE: why"; for
+# purged also "queue: entry ID was purged ...").
+wait_queue_state() {
+	local re="queue: entry $3 .*is $4"
+	[ "$4" = purged ] && re="queue: entry $3 .*purged"
+	wait_grep "$1" "$2" "$re" ||
+	    fail "no 'queue: entry $3 ... is $4' in $(basename "$2") within $1 s: $(grep "queue: entry $3 " "$2" | tail -n 3)"
+}
+
+# audit_queue_states FILE ID: the states of the queue audit lines
+# ({"event":"queue","queue_id":ID,"state":...}) of FILE, in file order,
+# space-separated; fails if a line is not a JSON object.
+audit_queue_states() {
+	local out
+	[ -f "$1" ] || fail "no audit file $1"
+	out=$(python3 - "$1" "$2" <<'PY'
+import json, sys
+path, qid = sys.argv[1], int(sys.argv[2])
+states = []
+with open(path, encoding="utf-8") as f:
+    for n, line in enumerate(f, 1):
+        try:
+            rec = json.loads(line)
+        except ValueError as e:
+            sys.exit(f"{path}:{n}: not JSON ({e}): {line[:200]!r}")
+        if not isinstance(rec, dict):
+            sys.exit(f"{path}:{n}: not a JSON object")
+        if rec.get("event") == "queue" and rec.get("queue_id") == qid:
+            states.append(str(rec.get("state")))
+print(" ".join(states))
+PY
+	) || fail "audit file: $out"
+	printf '%s\n' "$out"
+}
+
+# audit_request_field FILE RID KEY: field KEY of the request record of
+# request RID (its X-Request-Id: "id", and no "event") in FILE; strings
+# as they are, null as "null", "<absent>" when missing, "<none>" when
+# there is no such record (and "<many>" when more than one).
+audit_request_field() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+path, rid, key = sys.argv[1:4]
+found = []
+try:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict) and rec.get("id") == rid and "event" not in rec:
+                found.append(rec)
+except OSError:
+    pass
+if len(found) != 1:
+    print("<none>" if not found else "<many>")
+elif key not in found[0]:
+    print("<absent>")
+else:
+    v = found[0][key]
+    print("null" if v is None else v if isinstance(v, str) else json.dumps(v))
+PY
+}
+
+# kill9 PID: SIGKILL and reap; PID is gone afterwards.
+kill9() {
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null || true
+	running "$1" && fail "pid $1 survived SIGKILL"
+}
