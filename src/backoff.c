@@ -74,6 +74,7 @@ breaker_allow(struct breaker *b, int64_t now_ms)
 			return 0;
 		b->state = BREAKER_HALF_OPEN;
 		b->trial = 1;
+		b->trials++;
 		return 1;
 	}
 	return 0;

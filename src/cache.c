@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -67,13 +68,20 @@ cache_label_name(const struct cache_slot *cs)
 	return cs->cs_label[0] ? cs->cs_label : "(default)";
 }
 
-/* Answers worth keeping (RFC 7030 §4.1.3, §4.5.2). */
+/*
+ * Answers worth keeping (RFC 7030 §4.1.3, §4.5.2). A 200 must have the
+ * operation's media type: a captive portal's HTML page kept for a week
+ * would be worse than no answer.
+ */
 static int
-cache_cacheable(enum est_op op, int status)
+cache_cacheable(enum est_op op, int status, const char *type)
 {
-	if (op == EST_OP_CACERTS)
-		return status == 200;
-	return status == 200 || status == 204 || status == 404;
+	const char *want = op == EST_OP_CACERTS ? EST_CT_PKCS7 :
+	    EST_CT_CSRATTRS;
+
+	if (status == 200)
+		return strncasecmp(type, want, strlen(want)) == 0;
+	return op == EST_OP_CSRATTRS && (status == 204 || status == 404);
 }
 
 static void
@@ -224,8 +232,8 @@ cache_on_refreshed(void *arg, struct est_reply *reply, long status,
 	struct cache_slot *cs = arg;
 
 	cs->cs_xfer = NULL;
-	if (outcome == UPSTREAM_ANSWERED &&
-	    cache_cacheable(cs->cs_op, reply->status)) {
+	if (outcome == UPSTREAM_ANSWERED && cache_cacheable(cs->cs_op,
+	    reply->status, reply->content_type)) {
 		cache_fill(cs, reply, cache_now());
 		log_debug("cache: label %s %s refreshed (%d, %zu bytes)",
 		    cache_label_name(cs), est_op_name(cs->cs_op),
@@ -317,7 +325,8 @@ cache_offer(struct cache *c, const struct cfg_route *route, enum est_op op,
 {
 	struct cache_slot *cs = cache_slot(c, route, op);
 
-	if (cs == NULL || !cache_cacheable(op, reply->status))
+	if (cs == NULL || !cache_cacheable(op, reply->status,
+	    reply->content_type))
 		return;
 	cache_fill(cs, reply, cache_now());
 	if (cs->cs_xfer == NULL) {
@@ -339,7 +348,8 @@ cache_load_one(void *arg, struct store_cached *row)
 		    strcmp(est_op_name(cs->cs_op), row->op) != 0)
 			continue;
 		if (strcmp(cs->cs_source, row->source) != 0 ||
-		    !cache_cacheable(cs->cs_op, row->status))
+		    !cache_cacheable(cs->cs_op, row->status,
+		    row->content_type))
 			break;	/* another CA's: refreshed afresh */
 		cs->cs_body = row->body;
 		cs->cs_len = row->body_len;

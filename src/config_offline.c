@@ -14,6 +14,7 @@
 #include "estrad/config_schema.h"
 
 #define UPSTREAM_MAX_URLS	8
+#define UPSTREAM_MAX_URL_LEN	1024	/* the operation path is appended */
 
 static const struct cfg_field cache_fields[] = {
 	F_LONG(struct cfg_cache, "ttl", ttl, 1, 31536000, 3600),
@@ -88,6 +89,18 @@ url_check(struct cfg_ctx *ctx, const char *path, const char *url)
 	if (url[strlen(url) - 1] == '/') {
 		cfg_err(ctx, path, "must not end in '/' (the operation path "
 		    "is appended)");
+		return 1;
+	}
+	if (strlen(url) > UPSTREAM_MAX_URL_LEN) {
+		cfg_err(ctx, path, "is longer than %d bytes",
+		    UPSTREAM_MAX_URL_LEN);
+		return 1;
+	}
+	/* URLs are logged: credentials belong in password_file. */
+	if (strchr(url + 8, '@') != NULL &&
+	    strchr(url + 8, '@') < url + 8 + strcspn(url + 8, "/")) {
+		cfg_err(ctx, path, "must not hold user:password@ (use "
+		    "username and password_file)");
 		return 1;
 	}
 	return 0;

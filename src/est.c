@@ -162,6 +162,9 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	/* libevent 2.1 knows no phrase for 429 (RFC 6585). */
 	evhttp_send_reply(rq->rq_http, reply->status,
 	    reply->status == 429 ? "Too Many Requests" : NULL, NULL);
+	/* The CA's answer held in the queue has left: delivered. */
+	if (rq->rq_deliver != 0)
+		queue_delivered(rq->rq_srv->srv_queue, rq->rq_deliver);
 	est_reply_clear(reply);
 	rq->rq_conn = NULL;
 	est_req_free(rq);
@@ -283,10 +286,14 @@ est_on_queued(void *arg, struct est_reply *reply)
 	est_req_answer(rq, reply);
 }
 
-/* Keep the enrollment for later (RFC 7030 §4.2.3): 202 once on disk. */
+/*
+ * Keep the enrollment for later (RFC 7030 §4.2.3): 202 once on disk. If it
+ * cannot be kept (queue full, writer busy), the client gets ca_reply when
+ * there is one (the CA's own 202), else the queue's 503.
+ */
 static void
 est_queue(struct est_req *rq, enum queue_state state,
-    const char *ca_retry_after, const char *why)
+    struct est_reply *ca_reply, const char *why)
 {
 	struct evbuffer		*in = evhttp_request_get_input_buffer(
 	    rq->rq_http);
@@ -304,13 +311,20 @@ est_queue(struct est_req *rq, enum queue_state state,
 		p.csr = (const unsigned char *)"";
 	p.request_id = rq->rq_id;
 	p.state = state;
-	p.ca_retry_after = ca_retry_after;
+	p.ca_retry_after = ca_reply != NULL ? ca_reply->retry_after : NULL;
 	p.note = why;
 	if (queue_put(rq->rq_srv->srv_queue, &p, est_on_queued, rq,
 	    &rq->rq_queue_job, &reply) == -1) {
+		if (ca_reply != NULL) {
+			est_reply_clear(&reply);
+			est_req_answer(rq, ca_reply);
+			return;
+		}
 		est_req_answer(rq, &reply);
 		return;
 	}
+	if (ca_reply != NULL)
+		est_reply_clear(ca_reply);
 	est_req_wait(rq);
 }
 
@@ -322,13 +336,15 @@ est_on_upstream_done(void *arg, struct est_reply *reply, long upstream_status,
 
 	rq->rq_xfer = NULL;	/* upstream frees it after we return */
 	rq->rq_upstream_status = upstream_status;
-	if (rq->rq_queueable && (outcome == UPSTREAM_UNAVAILABLE ||
-	    (outcome == UPSTREAM_ANSWERED && upstream_status == 202))) {
-		est_queue(rq, outcome == UPSTREAM_UNAVAILABLE ? QS_PENDING :
-		    QS_POLLING, reply->retry_after, outcome ==
-		    UPSTREAM_UNAVAILABLE ? reply->reason : "the CA answered "
-		    "202; polling it");
+	if (rq->rq_queueable && outcome == UPSTREAM_UNAVAILABLE) {
+		est_queue(rq, QS_PENDING, NULL, reply->reason);
 		est_reply_clear(reply);
+		return;
+	}
+	if (rq->rq_queueable && outcome == UPSTREAM_ANSWERED &&
+	    reply->status == 202) {
+		est_queue(rq, QS_POLLING, reply, "the CA answered 202; "
+		    "polling it");
 		return;
 	}
 	if (outcome == UPSTREAM_ANSWERED)
@@ -339,7 +355,8 @@ est_on_upstream_done(void *arg, struct est_reply *reply, long upstream_status,
 
 /*
  * What can be answered without the CA: a cached cacerts/csrattrs, or a
- * queued enrollment this client asks for again. 1 when answered.
+ * queued enrollment this client asks for again. 1 when answered (or
+ * waiting for the queue's answer).
  */
 static int
 est_answer_offline(struct est_req *rq)
@@ -349,6 +366,8 @@ est_answer_offline(struct est_req *rq)
 	enum est_op		 op = rq->rq_route.op;
 
 	memset(&reply, 0, sizeof(reply));
+	if (rq->rq_backend->backend != ROUTE_BACKEND_UPSTREAM)
+		return 0;
 	if ((op == EST_OP_CACERTS || op == EST_OP_CSRATTRS) &&
 	    cache_lookup(srv->srv_cache, rq->rq_backend, op, &reply)) {
 		est_req_answer(rq, &reply);
@@ -365,8 +384,16 @@ est_answer_offline(struct est_req *rq)
 		return 0;
 	}
 	rq->rq_queueable = 1;
-	if (!queue_lookup(srv->srv_queue, &rq->rq_qkey, &reply))
+	switch (queue_lookup(srv->srv_queue, &rq->rq_qkey, &reply,
+	    &rq->rq_deliver, est_on_queued, rq, &rq->rq_queue_job)) {
+	case QUEUE_MISS:
 		return 0;
+	case QUEUE_WAIT:
+		est_req_wait(rq);
+		return 1;
+	case QUEUE_ANSWER:
+		break;
+	}
 	est_req_answer(rq, &reply);
 	return 1;
 }
@@ -378,8 +405,6 @@ est_forward(struct est_req *rq, const unsigned char *body, size_t len)
 	struct est_reply	 refusal;
 	enum upstream_outcome	 outcome;
 
-	if (est_answer_offline(rq))
-		return;
 	memset(&ureq, 0, sizeof(ureq));
 	memset(&refusal, 0, sizeof(refusal));
 	ureq.upstream = rq->rq_backend->upstream;
@@ -592,7 +617,8 @@ est_req_proceed(struct est_req *rq)
 	rq->rq_decided = rq->rq_route.op != EST_OP_CACERTS &&
 	    rq->rq_route.op != EST_OP_CSRATTRS;
 	if (est_stage_decode(rq, body, len) == -1 ||
-	    est_stage_policy(rq) == -1)
+	    est_stage_policy(rq) == -1 || est_answer_offline(rq) ||
+	    est_stage_rate(rq) == -1)
 		return;
 	if (rq->rq_backend->backend == ROUTE_BACKEND_LOCAL_CA)
 		est_local(rq);

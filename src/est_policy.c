@@ -136,6 +136,15 @@ est_stage_policy(struct est_req *rq)
 		est_req_fail(rq, v.status, "%s", v.reason);
 		return -1;
 	}
+	return 0;
+}
+
+int
+est_stage_rate(struct est_req *rq)
+{
+	/* fullcmc was counted by its own stage; cacerts/csrattrs never. */
+	if (rq->rq_csr == NULL || rq->rq_route.op == EST_OP_FULLCMC)
+		return 0;
 	return est_rate(rq);
 }
 

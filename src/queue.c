@@ -4,19 +4,25 @@
  * Every entry lives twice: in memory, where the event loop looks it up
  * without I/O, and in the store, where it survives a crash. Changes are
  * made in memory, then written by the store's one writer thread in the
- * order they were made; the client's 202 waits for its entry's insert.
- * An entry is not touched again (forwarded, expired, delivered) before
- * its insert is on disk, so an update never precedes its row.
+ * order they were made. Three writes are waited for:
+ *
+ *   - the insert: the client's 202 (and that of any retry that arrives
+ *     meanwhile) leaves only once the entry is on disk;
+ *   - the attempt: attempts+1 is on disk before the request goes to the
+ *     CA, so the record shows every send, even across a crash;
+ *   - nothing else: a lost update is repeated by the next one, or by the
+ *     forwarder after a restart.
  *
  * The forwarder is a one-second tick. It sends due entries while fewer
- * than queue.max_forwarding are in flight and the upstream has a URL
- * worth trying (its circuit breakers decide: see backoff.h); the CA's
- * answer moves the entry on:
+ * than queue.max_forwarding are under way and the upstream has a URL
+ * worth trying (its circuit breakers decide: backoff.h); the CA's answer
+ * moves the entry on:
  *
- *   pending/polling --200/201--> issued    --client retry--> delivered
- *                   --4xx------> refused   --client retry--> delivered
+ *   pending/polling --200/201--> issued    --answer sent--> delivered
+ *                   --4xx------> refused   --answer sent--> delivered
  *                   --202------> polling   (asked again after Retry-After)
- *                   --no answer, 5xx--> stays, tried again later
+ *                   --no answer--> stays; the breakers say when to retry
+ *                   --5xx, 401, 407, 408, 429--> stays; backoff per entry
  *   any active state --expires--> expired; estrad queue purge --> purged
  *
  * Every change of state is an audit line. A CA that issued while estrad
@@ -30,6 +36,7 @@
 #include <time.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 
 #include "estrad/audit.h"
 #include "estrad/backoff.h"
@@ -48,14 +55,24 @@
 #define QUEUE_TICK_MS		1000
 #define QUEUE_SYNC_EVERY	2	/* ticks between purge checks */
 #define QUEUE_SWEEP_EVERY	60	/* ticks between deletes of old rows */
+#define QUEUE_EXPIRE_PER_TICK	256	/* a mass expiry spreads out */
+
+struct queue_job {
+	struct queue_entry	*qj_entry;
+	queue_put_cb		 qj_done;	/* NULL: cancelled */
+	void			*qj_arg;
+	struct queue_job	*qj_next;
+};
 
 struct queue_entry {
 	struct store_entry		 qe_e;
 	struct queue			*qe_q;
 	struct upstream_xfer		*qe_xfer;	/* the forwarder's */
+	int				 qe_sending;	/* attempt write, xfer */
 	int				 qe_durable;	/* inserted */
 	int				 qe_writes;	/* in the writer */
 	int				 qe_gone;	/* free once writes end */
+	struct queue_job		*qe_waiters;	/* until inserted */
 	TAILQ_ENTRY(queue_entry)	 qe_link;
 };
 
@@ -70,29 +87,26 @@ struct queue {
 	struct audit		*q_audit;
 	struct queue_entries	 q_entries;
 	size_t			 q_active;
-	long			 q_forwarding;
+	long			 q_forwarding;	/* entries qe_sending */
 	struct event		*q_tick;
 	unsigned		 q_ticks;
 	int			 q_syncing;
+	int			 q_load_failed;
 };
+
+enum queue_write_kind { QW_INSERT, QW_UPDATE, QW_ATTEMPT };
 
 /* A write in the writer thread: a copy of the entry, and the outcome. */
 struct queue_write {
 	struct queue_entry	*qw_entry;
 	struct store_entry	 qw_copy;
-	int			 qw_insert;
+	enum queue_write_kind	 qw_kind;
 	int			 qw_rc;		/* 0, 1 purged, -1 error */
 	char			 qw_err[256];
-	struct queue_job	*qw_job;	/* a client waits (insert) */
 };
 
-struct queue_job {
-	struct queue_entry	*qj_entry;
-	queue_put_cb		 qj_done;
-	void			*qj_arg;
-};
-
-static void queue_write(struct queue_entry *qe, struct queue_job *job);
+static int queue_write(struct queue_entry *qe, enum queue_write_kind kind);
+static void queue_send(struct queue_entry *qe);
 
 static int64_t
 queue_now(void)
@@ -125,20 +139,38 @@ queue_audit(struct queue *q, const struct store_entry *e, const char *reason)
 		audit_cancel(job);	/* still written; nobody waits */
 }
 
+/* The CSR is not needed once the CA has answered for good. */
+static void
+queue_drop_csr(struct store_entry *e)
+{
+	if (e->csr != NULL)
+		OPENSSL_clear_free(e->csr, e->csr_len);
+	e->csr = NULL;
+	e->csr_len = 0;
+}
+
 static void
 queue_set_state(struct queue_entry *qe, enum queue_state s, const char *why)
 {
-	struct queue *q = qe->qe_q;
+	struct queue		*q = qe->qe_q;
+	char			 reason[sizeof(qe->qe_e.note)];
 
+	/* why may be the note itself. */
+	snprintf(reason, sizeof(reason), "%s", why);
 	if (queue_state_active(qe->qe_e.state) && !queue_state_active(s))
 		q->q_active--;
 	qe->qe_e.state = s;
 	qe->qe_e.updated = queue_now();
-	snprintf(qe->qe_e.note, sizeof(qe->qe_e.note), "%s", why);
+	snprintf(qe->qe_e.note, sizeof(qe->qe_e.note), "%s", reason);
+	if (s != QS_PENDING && s != QS_POLLING)
+		queue_drop_csr(&qe->qe_e);
+	/* A finished entry is kept for `queue list --all`, then deleted. */
+	if (!queue_state_active(s))
+		qe->qe_e.expires = qe->qe_e.updated + q->q_qcfg->expire;
 	log_info("queue: entry %lld (%s %s, %s) is %s: %s",
 	    (long long)qe->qe_e.id, qe->qe_e.label[0] ? qe->qe_e.label : "-",
-	    qe->qe_e.op, qe->qe_e.identity, queue_state_name(s), why);
-	queue_audit(q, &qe->qe_e, why);
+	    qe->qe_e.op, qe->qe_e.identity, queue_state_name(s), reason);
+	queue_audit(q, &qe->qe_e, reason);
 }
 
 /* ---- memory ------------------------------------------------------------- */
@@ -146,6 +178,13 @@ queue_set_state(struct queue_entry *qe, enum queue_state s, const char *why)
 static void
 queue_entry_free(struct queue_entry *qe)
 {
+	struct queue_job *j;
+
+	while ((j = qe->qe_waiters) != NULL) {
+		qe->qe_waiters = j->qj_next;
+		free(j);
+	}
+	queue_drop_csr(&qe->qe_e);
 	store_entry_clear(&qe->qe_e);
 	free(qe);
 }
@@ -163,6 +202,9 @@ queue_drop(struct queue_entry *qe)
 	if (qe->qe_xfer != NULL) {
 		upstream_cancel(qe->qe_xfer);
 		qe->qe_xfer = NULL;
+	}
+	if (qe->qe_sending) {
+		qe->qe_sending = 0;
 		q->q_forwarding--;
 	}
 	TAILQ_REMOVE(&q->q_entries, qe, qe_link);
@@ -182,31 +224,27 @@ queue_find_id(struct queue *q, int64_t id)
 	return NULL;
 }
 
-/* ---- the writer --------------------------------------------------------- */
-
-static void
-queue_write_work(struct store *st, void *arg)
+/* In place: this runs for every enrollment, over every entry. */
+static int
+queue_entry_matches(const struct store_entry *e, const struct queue_key *k)
 {
-	struct queue_write *w = arg;
-
-	if (w->qw_insert)
-		w->qw_rc = store_insert(st, &w->qw_copy, w->qw_err,
-		    sizeof(w->qw_err));
-	else
-		w->qw_rc = store_update(st, &w->qw_copy, w->qw_err,
-		    sizeof(w->qw_err));
+	return strcmp(e->pubkey, k->pubkey) == 0 &&
+	    strcmp(e->identity, k->identity) == 0 &&
+	    strcmp(e->subject, k->subject) == 0 &&
+	    strcmp(e->label, k->label) == 0 && strcmp(e->op, k->op) == 0;
 }
 
+/* ---- answers ------------------------------------------------------------ */
+
 static long
-queue_retry_after(const struct queue *q, const struct store_entry *e)
+queue_secs(const char *text, long dflt)
 {
 	long secs;
 
-	/* A CA's own Retry-After is what its approval takes: pass it on. */
-	if (e->state == QS_POLLING && e->retry_after[0] != '\0' &&
-	    (secs = strtol(e->retry_after, NULL, 10)) >= 1 && secs <= 86400)
+	if (text != NULL && text[0] != '\0' &&
+	    (secs = strtol(text, NULL, 10)) >= 1 && secs <= 86400)
 		return secs;
-	return q->q_qcfg->retry_after;
+	return dflt;
 }
 
 /* The 202 for an entry that waits (RFC 7030 §4.2.3). */
@@ -214,7 +252,9 @@ static void
 queue_reply_pending(const struct queue *q, const struct store_entry *e,
     struct est_reply *reply)
 {
-	long secs = queue_retry_after(q, e);
+	/* A CA's own Retry-After is what its approval takes: pass it on. */
+	long secs = e->state == QS_POLLING ? queue_secs(e->retry_after,
+	    q->q_qcfg->retry_after) : q->q_qcfg->retry_after;
 
 	est_reply_error(reply, 202, "queued as %lld (%s): %s; retry after "
 	    "%ld s", (long long)e->id, queue_state_name(e->state),
@@ -223,35 +263,114 @@ queue_reply_pending(const struct queue *q, const struct store_entry *e,
 	snprintf(reply->retry_after, sizeof(reply->retry_after), "%ld", secs);
 }
 
+/* The CA's final answer, as it gave it. */
+static void
+queue_reply_final(const struct store_entry *e, struct est_reply *reply)
+{
+	memset(reply, 0, sizeof(*reply));
+	reply->status = e->ca_status;
+	snprintf(reply->content_type, sizeof(reply->content_type), "%s",
+	    e->result_type);
+	if (e->result_len > 0) {
+		if ((reply->body = malloc(e->result_len)) == NULL) {
+			est_reply_error(reply, 500, "internal error");
+			return;
+		}
+		memcpy(reply->body, e->result, e->result_len);
+		reply->body_len = e->result_len;
+	}
+	snprintf(reply->reason, sizeof(reply->reason), "queued entry %lld: "
+	    "the CA's answer %d", (long long)e->id, e->ca_status);
+}
+
+/* The insert is done (or failed): answer everyone who waits for it. */
+static void
+queue_answer_waiters(struct queue_entry *qe, int ok)
+{
+	struct queue_job	*j;
+	struct est_reply	 reply;
+
+	while ((j = qe->qe_waiters) != NULL) {
+		qe->qe_waiters = j->qj_next;
+		memset(&reply, 0, sizeof(reply));
+		if (ok)
+			queue_reply_pending(qe->qe_q, &qe->qe_e, &reply);
+		else
+			est_reply_error(&reply, 500, "the request could not "
+			    "be queued");
+		if (j->qj_done != NULL)
+			j->qj_done(j->qj_arg, &reply);
+		est_reply_clear(&reply);
+		free(j);
+	}
+}
+
+static struct queue_job *
+queue_add_waiter(struct queue_entry *qe, queue_put_cb done, void *arg)
+{
+	struct queue_job *j, **tail;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return NULL;
+	j->qj_entry = qe;
+	j->qj_done = done;
+	j->qj_arg = arg;
+	for (tail = &qe->qe_waiters; *tail != NULL; tail = &(*tail)->qj_next)
+		;
+	*tail = j;
+	return j;
+}
+
+/* ---- the writer --------------------------------------------------------- */
+
+static void
+queue_write_work(struct store *st, void *arg)
+{
+	struct queue_write *w = arg;
+
+	if (w->qw_kind == QW_INSERT)
+		w->qw_rc = store_insert(st, &w->qw_copy, w->qw_err,
+		    sizeof(w->qw_err));
+	else
+		w->qw_rc = store_update(st, &w->qw_copy, w->qw_err,
+		    sizeof(w->qw_err));
+}
+
 static void
 queue_insert_done(struct queue_write *w)
 {
-	struct queue_entry	*qe = w->qw_entry;
-	struct queue_job	*job = w->qw_job;
-	struct est_reply	 reply;
+	struct queue_entry *qe = w->qw_entry;
 
-	memset(&reply, 0, sizeof(reply));
 	if (w->qw_rc != 0) {
 		log_err("queue: cannot keep a request: %s", w->qw_err);
-		est_reply_error(&reply, 500, "the request could not be queued");
-		if (!qe->qe_gone)
-			queue_drop(qe);
-	} else {
-		qe->qe_e.id = w->qw_copy.id;
-		qe->qe_durable = 1;
-		if (!qe->qe_gone) {
-			char why[sizeof(qe->qe_e.note)];
-			memcpy(why, qe->qe_e.note, sizeof(why));
-			queue_set_state(qe, qe->qe_e.state, why);
-			queue_reply_pending(qe->qe_q, &qe->qe_e, &reply);
-		}
+		queue_answer_waiters(qe, 0);
+		queue_drop(qe);
+		return;
 	}
-	if (job != NULL) {
-		if (job->qj_done != NULL)
-			job->qj_done(job->qj_arg, &reply);
-		free(job);
+	qe->qe_e.id = w->qw_copy.id;
+	qe->qe_durable = 1;
+	if (!qe->qe_gone)
+		queue_set_state(qe, qe->qe_e.state, qe->qe_e.note);
+	queue_answer_waiters(qe, !qe->qe_gone);
+}
+
+/* The attempt is on record: now send it (unless that changed). */
+static void
+queue_attempt_done(struct queue_write *w)
+{
+	struct queue_entry *qe = w->qw_entry;
+
+	if (qe->qe_gone)
+		return;
+	if (w->qw_rc != 0) {
+		qe->qe_sending = 0;
+		qe->qe_q->q_forwarding--;
+		if (w->qw_rc == -1)
+			log_err("queue: entry %lld: %s; not sent",
+			    (long long)qe->qe_e.id, w->qw_err);
+		return;
 	}
-	est_reply_clear(&reply);
+	queue_send(qe);
 }
 
 static void
@@ -261,48 +380,61 @@ queue_write_done(void *arg)
 	struct queue_entry	*qe = w->qw_entry;
 
 	/* qe_writes still counts this write: a drop below keeps qe. */
-	if (w->qw_insert)
-		queue_insert_done(w);
-	else if (w->qw_rc == 1 && !qe->qe_gone) {
+	if (w->qw_rc == 1 && !qe->qe_gone) {
+		/* The operator purged it while we ran. */
 		log_info("queue: entry %lld was purged by the operator",
 		    (long long)qe->qe_e.id);
 		queue_drop(qe);
-	} else if (w->qw_rc == -1)
+	}
+	switch (w->qw_kind) {
+	case QW_INSERT:
+		queue_insert_done(w);
+		break;
+	case QW_ATTEMPT:
+		queue_attempt_done(w);
+		break;
+	case QW_UPDATE:
 		/* Memory goes on; the next write of this entry, or the
 		 * forwarder after a restart, repeats the lost one. */
-		log_err("queue: entry %lld: %s", (long long)qe->qe_e.id,
-		    w->qw_err);
+		if (w->qw_rc == -1)
+			log_err("queue: entry %lld: %s",
+			    (long long)qe->qe_e.id, w->qw_err);
+		break;
+	}
+	queue_drop_csr(&w->qw_copy);
 	store_entry_clear(&w->qw_copy);
 	free(w);
 	if (--qe->qe_writes == 0 && qe->qe_gone)
 		queue_entry_free(qe);
 }
 
-/* Write qe as it is now (insert when job is set). */
-static void
-queue_write(struct queue_entry *qe, struct queue_job *job)
+/* Write qe as it is now. 0, or -1 when the writer would not take it. */
+static int
+queue_write(struct queue_entry *qe, enum queue_write_kind kind)
 {
 	struct queue_write	*w;
 
-	if ((w = calloc(1, sizeof(*w))) == NULL ||
-	    store_entry_copy(&w->qw_copy, &qe->qe_e) == -1)
+	if ((w = calloc(1, sizeof(*w))) == NULL)
 		goto fail;
+	if (store_entry_copy(&w->qw_copy, &qe->qe_e) == -1) {
+		free(w);
+		goto fail;
+	}
 	w->qw_entry = qe;
-	w->qw_insert = job != NULL;
-	w->qw_job = job;
+	w->qw_kind = kind;
 	if (store_submit(qe->qe_q->q_store, queue_write_work,
-	    queue_write_done, w) == -1)
-		goto fail;
-	qe->qe_writes++;
-	return;
-fail:
-	if (w != NULL) {
+	    queue_write_done, w) == -1) {
+		queue_drop_csr(&w->qw_copy);
 		store_entry_clear(&w->qw_copy);
 		free(w);
+		goto fail;
 	}
-	/* An insert's caller sees qe_writes unchanged and answers 503. */
+	qe->qe_writes++;
+	return 0;
+fail:
 	log_err("queue: entry %lld: cannot hand its write to the writer",
 	    (long long)qe->qe_e.id);
+	return -1;
 }
 
 /* ---- the client's side ------------------------------------------------ */
@@ -319,59 +451,54 @@ queue_depth(const struct queue *q)
 	return q != NULL ? q->q_active : 0;
 }
 
-int
+enum queue_found
 queue_lookup(struct queue *q, const struct queue_key *k,
-    struct est_reply *reply)
+    struct est_reply *reply, int64_t *deliver, queue_put_cb done, void *arg,
+    struct queue_job **job)
 {
 	struct queue_entry	*qe;
-	struct queue_key	 ek;
 	struct store_entry	*e;
 
+	*deliver = 0;
+	*job = NULL;
 	if (!queue_enabled(q))
-		return 0;
-	TAILQ_FOREACH(qe, &q->q_entries, qe_link) {
-		e = &qe->qe_e;
-		if (!qe->qe_durable || !queue_state_active(e->state))
-			continue;
-		queue_key_of_entry(&ek, e);
-		if (queue_key_equal(&ek, k))
+		return QUEUE_MISS;
+	TAILQ_FOREACH(qe, &q->q_entries, qe_link)
+		if (queue_state_active(qe->qe_e.state) &&
+		    queue_entry_matches(&qe->qe_e, k))
 			break;
-	}
 	if (qe == NULL)
-		return 0;
+		return QUEUE_MISS;
+	e = &qe->qe_e;
+	if (!qe->qe_durable) {
+		/* A retry while the first insert is still being written:
+		 * it waits for the same insert, rather than queueing (and
+		 * later issuing) a second time. */
+		if ((*job = queue_add_waiter(qe, done, arg)) == NULL) {
+			est_reply_error(reply, 500, "internal error");
+			return QUEUE_ANSWER;
+		}
+		return QUEUE_WAIT;
+	}
 	if (e->state == QS_PENDING || e->state == QS_POLLING) {
 		queue_reply_pending(q, e, reply);
-		return 1;
+		return QUEUE_ANSWER;
 	}
-	/* The CA's final answer, as it gave it. */
-	memset(reply, 0, sizeof(*reply));
-	reply->status = e->ca_status;
-	snprintf(reply->content_type, sizeof(reply->content_type), "%s",
-	    e->result_type);
-	if (e->result_len > 0) {
-		if ((reply->body = malloc(e->result_len)) == NULL) {
-			est_reply_error(reply, 500, "internal error");
-			return 1;
-		}
-		memcpy(reply->body, e->result, e->result_len);
-		reply->body_len = e->result_len;
-	}
-	snprintf(reply->reason, sizeof(reply->reason), "queued entry %lld: "
-	    "the CA's answer %d", (long long)e->id, e->ca_status);
-	queue_set_state(qe, QS_DELIVERED, "the client came back for it");
-	queue_write(qe, NULL);
-	return 1;
+	queue_reply_final(e, reply);
+	*deliver = e->id;
+	return QUEUE_ANSWER;
 }
 
-static long
-queue_poll_delay(const struct queue *q, const char *ca_retry_after)
+void
+queue_delivered(struct queue *q, int64_t id)
 {
-	long secs;
+	struct queue_entry *qe;
 
-	if (ca_retry_after != NULL && ca_retry_after[0] != '\0' &&
-	    (secs = strtol(ca_retry_after, NULL, 10)) >= 1 && secs <= 86400)
-		return secs;
-	return q->q_qcfg->poll_interval;
+	if (!queue_enabled(q) || (qe = queue_find_id(q, id)) == NULL ||
+	    (qe->qe_e.state != QS_ISSUED && qe->qe_e.state != QS_REFUSED))
+		return;
+	queue_set_state(qe, QS_DELIVERED, "the client got the CA's answer");
+	queue_write(qe, QW_UPDATE);
 }
 
 static int
@@ -402,11 +529,23 @@ queue_entry_fill(struct queue *q, struct store_entry *e,
 	if (p->state == QS_POLLING) {
 		snprintf(e->retry_after, sizeof(e->retry_after), "%s",
 		    p->ca_retry_after ? p->ca_retry_after : "");
-		e->next_attempt += queue_poll_delay(q, p->ca_retry_after);
+		e->next_attempt += queue_secs(p->ca_retry_after,
+		    q->q_qcfg->poll_interval);
 		e->attempts = 1;
 		e->ca_status = 202;
 	}
 	return 0;
+}
+
+static int
+queue_refuse(const struct queue *q, struct est_reply *reply, int status,
+    const char *why)
+{
+	est_reply_error(reply, status, "%s", why);
+	if (status == 503)
+		snprintf(reply->retry_after, sizeof(reply->retry_after), "%ld",
+		    q->q_qcfg->retry_after);
+	return -1;
 }
 
 int
@@ -414,55 +553,36 @@ queue_put(struct queue *q, const struct queue_put *p, queue_put_cb done,
     void *arg, struct queue_job **job, struct est_reply *reply)
 {
 	struct queue_entry	*qe;
-	struct queue_job	*j;
+	char			 why[128];
 
 	*job = NULL;
-	if (!queue_enabled(q)) {
-		est_reply_error(reply, 500, "internal error");
-		return -1;
-	}
+	if (!queue_enabled(q))
+		return queue_refuse(q, reply, 500, "internal error");
 	if (q->q_active >= (size_t)q->q_qcfg->max_entries) {
 		log_warn("queue: full (%zu entries); refusing a request",
 		    q->q_active);
-		est_reply_error(reply, 503, "the CA is unreachable and the "
+		snprintf(why, sizeof(why), "the CA is unreachable and the "
 		    "queue is full (%ld entries); retry later",
 		    q->q_qcfg->max_entries);
-		snprintf(reply->retry_after, sizeof(reply->retry_after), "%ld",
-		    q->q_qcfg->retry_after);
-		return -1;
+		return queue_refuse(q, reply, 503, why);
 	}
-	if ((qe = calloc(1, sizeof(*qe))) == NULL ||
-	    (j = calloc(1, sizeof(*j))) == NULL) {
-		free(qe);
-		est_reply_error(reply, 500, "internal error");
-		return -1;
-	}
+	if ((qe = calloc(1, sizeof(*qe))) == NULL)
+		return queue_refuse(q, reply, 500, "internal error");
 	qe->qe_q = q;
-	if (queue_entry_fill(q, &qe->qe_e, p) == -1)
-		goto fail;
-	j->qj_entry = qe;
-	j->qj_done = done;
-	j->qj_arg = arg;
+	if (queue_entry_fill(q, &qe->qe_e, p) == -1 ||
+	    (*job = queue_add_waiter(qe, done, arg)) == NULL) {
+		queue_entry_free(qe);
+		return queue_refuse(q, reply, 500, "internal error");
+	}
 	TAILQ_INSERT_TAIL(&q->q_entries, qe, qe_link);
 	q->q_active++;
-	queue_write(qe, j);
-	if (qe->qe_writes == 0) {
-		/* The writer would not take it. */
-		queue_drop(qe);
-		free(j);
-		est_reply_error(reply, 503, "the queue's writer is busy; "
-		    "retry later");
-		snprintf(reply->retry_after, sizeof(reply->retry_after), "%ld",
-		    q->q_qcfg->retry_after);
-		return -1;
+	if (queue_write(qe, QW_INSERT) == -1) {
+		*job = NULL;
+		queue_drop(qe);		/* frees the waiter too */
+		return queue_refuse(q, reply, 503, "the queue's writer is "
+		    "busy; retry later");
 	}
-	*job = j;
 	return 0;
-fail:
-	queue_entry_free(qe);
-	free(j);
-	est_reply_error(reply, 500, "internal error");
-	return -1;
 }
 
 void
@@ -483,9 +603,17 @@ queue_route(const struct queue *q, const struct store_entry *e)
 	return r != NULL && r->backend == ROUTE_BACKEND_UPSTREAM ? r : NULL;
 }
 
-/* Try a failed send again after the upstream's own backoff. */
 static void
-queue_retry_later(struct queue_entry *qe, const char *why)
+queue_after(struct store_entry *e, int64_t ms, const char *why)
+{
+	e->next_attempt = queue_now() + (ms + 999) / 1000;
+	snprintf(e->note, sizeof(e->note), "%s", why);
+}
+
+/* The CA answered but not for good: try again after a backoff of this
+ * entry's own (or the CA's Retry-After, if longer). */
+static void
+queue_retry_later(struct queue_entry *qe, const struct est_reply *reply)
 {
 	const struct cfg_route	*r = queue_route(qe->qe_q, &qe->qe_e);
 	const struct cfg_upstream *u;
@@ -499,19 +627,28 @@ queue_retry_later(struct queue_entry *qe, const char *why)
 	p.max_ms = u->backoff_max_ms;
 	p.threshold = 1;
 	wait = backoff_delay(&p, qe->qe_e.attempts, arc4random());
-	qe->qe_e.next_attempt = queue_now() + (wait + 999) / 1000;
-	snprintf(qe->qe_e.note, sizeof(qe->qe_e.note), "%s", why);
+	if (queue_secs(reply->retry_after, 0) * 1000 > wait)
+		wait = queue_secs(reply->retry_after, 0) * 1000;
+	queue_after(&qe->qe_e, wait, reply->reason);
+}
+
+/* Statuses that speak of the moment or of estrad, not of the request. */
+static int
+queue_status_transient(int status)
+{
+	return status == 401 || status == 407 || status == 408 ||
+	    status == 429 || status >= 500;
 }
 
 static void
-queue_on_answer(struct queue_entry *qe, struct est_reply *reply,
-    long status)
+queue_on_answer(struct queue_entry *qe, struct est_reply *reply)
 {
-	struct store_entry *e = &qe->qe_e;
+	struct store_entry	*e = &qe->qe_e;
+	int			 status = reply->status;
 
-	e->ca_status = (int)status;
-	if (status == 200 || status == 201 ||
-	    (status >= 400 && status <= 499)) {
+	e->ca_status = status;
+	if (status == 200 || status == 201 || (status >= 400 &&
+	    status <= 499 && !queue_status_transient(status))) {
 		snprintf(e->result_type, sizeof(e->result_type), "%s",
 		    reply->content_type);
 		free(e->result);
@@ -526,14 +663,14 @@ queue_on_answer(struct queue_entry *qe, struct est_reply *reply,
 	if (status == 202) {
 		snprintf(e->retry_after, sizeof(e->retry_after), "%s",
 		    reply->retry_after);
-		e->next_attempt = queue_now() + queue_poll_delay(qe->qe_q,
-		    reply->retry_after);
+		e->next_attempt = queue_now() + queue_secs(reply->retry_after,
+		    qe->qe_q->q_qcfg->poll_interval);
 		if (e->state != QS_POLLING)
 			queue_set_state(qe, QS_POLLING, "the CA answered 202; "
 			    "polling it");
 		return;
 	}
-	queue_retry_later(qe, reply->reason);
+	queue_retry_later(qe, reply);
 }
 
 static void
@@ -542,70 +679,98 @@ queue_on_forwarded(void *arg, struct est_reply *reply, long status,
 {
 	struct queue_entry	*qe = arg;
 	struct queue		*q = qe->qe_q;
+	const struct cfg_route	*r = queue_route(q, &qe->qe_e);
 
 	qe->qe_xfer = NULL;
+	qe->qe_sending = 0;
 	q->q_forwarding--;
-	if (outcome == UPSTREAM_ANSWERED && status > 0)
-		queue_on_answer(qe, reply, status);
-	else
-		queue_retry_later(qe, reply->reason[0] ? reply->reason :
-		    "upstream CA unreachable");
+	/* reply->status, not status: an answer estrad would not relay
+	 * (too large, a redirect) carries the CA's status but a 502. */
+	if (outcome == UPSTREAM_ANSWERED && reply->status != 502)
+		queue_on_answer(qe, reply);
+	else if (r != NULL)
+		/* No answer: the upstream's breakers say when to retry. */
+		queue_after(&qe->qe_e, upstream_wait_ms(q->q_up, r->upstream),
+		    reply->reason[0] ? reply->reason : "no answer");
 	est_reply_clear(reply);
-	queue_write(qe, NULL);
+	queue_write(qe, QW_UPDATE);
 }
 
+/* The attempt is on disk: hand the stored request to the upstream. */
 static void
-queue_send(struct queue *q, struct queue_entry *qe,
-    const struct cfg_route *r)
+queue_send(struct queue_entry *qe)
 {
+	struct queue		*q = qe->qe_q;
+	const struct cfg_route	*r = queue_route(q, &qe->qe_e);
 	struct upstream_request	 ureq;
 	struct est_reply	 refusal;
 	enum upstream_outcome	 outcome;
-	long			 wait;
 
 	memset(&ureq, 0, sizeof(ureq));
 	memset(&refusal, 0, sizeof(refusal));
-	ureq.upstream = r->upstream;
-	ureq.label = r->upstream_label;
-	ureq.op = est_op_from_name(qe->qe_e.op, strlen(qe->qe_e.op));
-	ureq.content_type = qe->qe_e.content_type;
-	ureq.body = qe->qe_e.csr;
-	ureq.body_len = qe->qe_e.csr_len;
-	ureq.done = queue_on_forwarded;
-	ureq.arg = qe;
-	qe->qe_xfer = upstream_submit(q->q_up, &ureq, &refusal, &outcome);
-	if (qe->qe_xfer == NULL) {
-		/* Not sent: no attempt counted, nothing to write. */
-		wait = outcome == UPSTREAM_UNAVAILABLE ?
-		    upstream_wait_ms(q->q_up, r->upstream) : 1000;
-		qe->qe_e.next_attempt = queue_now() + (wait + 999) / 1000;
-		est_reply_clear(&refusal);
+	if (r != NULL) {
+		ureq.upstream = r->upstream;
+		ureq.label = r->upstream_label;
+		ureq.op = est_op_from_name(qe->qe_e.op, strlen(qe->qe_e.op));
+		ureq.content_type = qe->qe_e.content_type;
+		ureq.body = qe->qe_e.csr;
+		ureq.body_len = qe->qe_e.csr_len;
+		ureq.done = queue_on_forwarded;
+		ureq.arg = qe;
+		qe->qe_xfer = upstream_submit(q->q_up, &ureq, &refusal,
+		    &outcome);
+	}
+	if (qe->qe_xfer != NULL) {
+		log_debug("queue: entry %lld sent to the CA (attempt %d)",
+		    (long long)qe->qe_e.id, qe->qe_e.attempts);
 		return;
 	}
-	q->q_forwarding++;
-	qe->qe_e.attempts++;
-	log_debug("queue: entry %lld sent to the CA (attempt %d)",
-	    (long long)qe->qe_e.id, qe->qe_e.attempts);
+	/* Not sent after all (the breakers changed meanwhile, the cap):
+	 * the recorded attempt stands; try again shortly. */
+	qe->qe_sending = 0;
+	q->q_forwarding--;
+	queue_after(&qe->qe_e, r != NULL && outcome == UPSTREAM_UNAVAILABLE ?
+	    upstream_wait_ms(q->q_up, r->upstream) : 1000, refusal.reason);
+	est_reply_clear(&refusal);
 }
 
-/* One pass: expire what is too old, send what is due. */
+/* Record the attempt, then send (queue_attempt_done). */
+static void
+queue_start(struct queue *q, struct queue_entry *qe)
+{
+	qe->qe_e.attempts++;
+	snprintf(qe->qe_e.note, sizeof(qe->qe_e.note), "sending to the CA "
+	    "(attempt %d)", qe->qe_e.attempts);
+	if (queue_write(qe, QW_ATTEMPT) == -1) {
+		qe->qe_e.attempts--;
+		return;
+	}
+	qe->qe_sending = 1;
+	q->q_forwarding++;
+}
+
+/* Expire what is too old (a bounded number per pass), send what is due. */
 static void
 queue_forward(struct queue *q, int64_t now)
 {
 	struct queue_entry	*qe, *next;
 	const struct cfg_route	*r;
+	int			 expired = 0;
+	long			 wait;
 
 	TAILQ_FOREACH_SAFE(qe, &q->q_entries, qe_link, next) {
 		struct store_entry *e = &qe->qe_e;
-		if (!qe->qe_durable || qe->qe_xfer != NULL ||
+		if (!qe->qe_durable || qe->qe_sending ||
 		    !queue_state_active(e->state))
 			continue;
 		if (e->expires <= now) {
+			if (expired++ >= QUEUE_EXPIRE_PER_TICK)
+				continue;
 			queue_set_state(qe, QS_EXPIRED, e->state == QS_ISSUED ||
 			    e->state == QS_REFUSED ? "the client never came "
 			    "back for the CA's answer" : "the CA did not "
 			    "answer in time");
-			queue_write(qe, NULL);
+			queue_write(qe, QW_UPDATE);
 			continue;
 		}
 		if ((e->state != QS_PENDING && e->state != QS_POLLING) ||
@@ -615,10 +780,15 @@ queue_forward(struct queue *q, int64_t now)
 		if ((r = queue_route(q, e)) == NULL) {
 			queue_set_state(qe, QS_EXPIRED, "its label no longer "
 			    "routes to an upstream CA");
-			queue_write(qe, NULL);
+			queue_write(qe, QW_UPDATE);
 			continue;
 		}
-		queue_send(q, qe, r);
+		/* Every URL is being left alone: do not even try. */
+		if ((wait = upstream_wait_ms(q->q_up, r->upstream)) > 0) {
+			e->next_attempt = now + (wait + 999) / 1000;
+			continue;
+		}
+		queue_start(q, qe);
 	}
 }
 
@@ -626,6 +796,7 @@ queue_forward(struct queue *q, int64_t now)
 
 struct queue_sync {
 	struct queue	*qs_q;
+	int		 qs_sweep;	/* also delete old finished rows */
 	int64_t		*qs_ids;
 	size_t		 qs_n;
 	int		 qs_rc;
@@ -639,8 +810,8 @@ queue_sync_work(struct store *st, void *arg)
 
 	s->qs_rc = store_purged_ids(st, &s->qs_ids, &s->qs_n, s->qs_err,
 	    sizeof(s->qs_err));
-	if (s->qs_rc == 0 && store_delete_done(st, queue_now(), s->qs_err,
-	    sizeof(s->qs_err)) == -1)
+	if (s->qs_rc == 0 && s->qs_sweep && store_delete_done(st, queue_now(),
+	    s->qs_err, sizeof(s->qs_err)) == -1)
 		s->qs_rc = -1;
 }
 
@@ -662,23 +833,25 @@ queue_sync_done(void *arg)
 			    (long long)qe->qe_e.id);
 			queue_drop(qe);
 		}
-	/* What the store deleted as done and old, memory forgets too. */
-	TAILQ_FOREACH_SAFE(qe, &q->q_entries, qe_link, next)
-		if (!queue_state_active(qe->qe_e.state) &&
-		    qe->qe_e.expires <= now && qe->qe_writes == 0)
-			queue_drop(qe);
+	/* What the store deleted as finished and old, memory forgets. */
+	if (s->qs_sweep && s->qs_rc == 0)
+		TAILQ_FOREACH_SAFE(qe, &q->q_entries, qe_link, next)
+			if (!queue_state_active(qe->qe_e.state) &&
+			    qe->qe_e.expires <= now && qe->qe_writes == 0)
+				queue_drop(qe);
 	free(s->qs_ids);
 	free(s);
 }
 
 static void
-queue_sync(struct queue *q)
+queue_sync(struct queue *q, int sweep)
 {
 	struct queue_sync *s;
 
 	if (q->q_syncing || (s = calloc(1, sizeof(*s))) == NULL)
 		return;
 	s->qs_q = q;
+	s->qs_sweep = sweep;
 	if (store_submit(q->q_store, queue_sync_work, queue_sync_done, s) ==
 	    -1) {
 		free(s);
@@ -695,7 +868,7 @@ queue_on_tick(evutil_socket_t fd, short what, void *arg)
 	q->q_ticks++;
 	queue_forward(q, queue_now());
 	if (q->q_ticks % QUEUE_SYNC_EVERY == 0)
-		queue_sync(q);
+		queue_sync(q, q->q_ticks % QUEUE_SWEEP_EVERY == 0);
 }
 
 /* ---- start and stop ----------------------------------------------------- */
@@ -707,6 +880,9 @@ queue_load_one(void *arg, struct store_entry *e)
 	struct queue_entry	*qe;
 
 	if ((qe = calloc(1, sizeof(*qe))) == NULL) {
+		/* Start-up fails rather than forget a request. */
+		q->q_load_failed = 1;
+		queue_drop_csr(e);
 		store_entry_clear(e);
 		return;
 	}
@@ -743,6 +919,11 @@ queue_new(struct event_base *base, const struct config *cfg,
 		return q;
 	if (store_load_entries(st, queue_load_one, q, err, errlen) == -1)
 		goto fail;
+	if (q->q_load_failed) {
+		snprintf(err, errlen, "queue: out of memory loading %s/estrad.db",
+		    cfg->state_dir);
+		goto fail;
+	}
 	if ((q->q_tick = event_new(base, -1, EV_PERSIST, queue_on_tick, q)) ==
 	    NULL || event_add(q->q_tick, &tick) == -1) {
 		snprintf(err, errlen, "cannot start the forwarder");

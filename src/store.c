@@ -90,12 +90,16 @@ static const char *const store_sql[SS_MAX] = {
 	    ":subject, :request_id, :content_type, :csr, :state, :created, "
 	    ":updated, :expires, :next_attempt, :attempts, :ca_status, "
 	    ":result_type, :result, :retry_after, :note)",
-	/* The key, the CSR and created never change after the insert. */
+	/* The key and created never change after the insert; the CSR is
+	 * dropped once the CA has answered for good (it may carry a
+	 * challengePassword, and nobody will send it again). */
 	[SS_UPDATE] = "UPDATE queue SET state = :state, updated = :updated, "
 	    "expires = :expires, next_attempt = :next_attempt, "
 	    "attempts = :attempts, ca_status = :ca_status, "
 	    "result_type = :result_type, result = :result, "
-	    "retry_after = :retry_after, note = :note "
+	    "retry_after = :retry_after, note = :note, "
+	    "csr = CASE WHEN :state IN ('pending', 'polling') THEN csr "
+	    "ELSE NULL END "
 	    "WHERE id = :id AND state != 'purged'",
 	[SS_LOAD_ENTRIES] = "SELECT " STORE_QUEUE_COLS " FROM queue "
 	    "WHERE state != 'purged' ORDER BY id",
@@ -506,6 +510,11 @@ store_open_db(struct store *st, const char *dir, char *err, size_t errlen)
 	if (sqlite3_exec(st->st_db, "PRAGMA synchronous = FULL", NULL, NULL,
 	    NULL) != SQLITE_OK)
 		return store_fail(st, "synchronous", err, errlen);
+	/* A CSR may carry a challengePassword: deleted rows are zeroed,
+	 * not left in free pages. */
+	if (sqlite3_exec(st->st_db, "PRAGMA secure_delete = ON", NULL, NULL,
+	    NULL) != SQLITE_OK)
+		return store_fail(st, "secure_delete", err, errlen);
 	return 0;
 }
 

@@ -71,6 +71,7 @@ struct upstream_xfer {
 	size_t			 ux_url;	/* in ux_up->up_urls */
 	unsigned		 ux_tried;	/* bit per URL index */
 	int			 ux_trial;	/* holds ux_url's trial */
+	unsigned		 ux_trial_no;	/* which one (breaker.trials) */
 	char			*ux_path;	/* "[label/]operation" */
 	struct curl_slist	*ux_headers;
 	unsigned char		*ux_request;	/* the client's bytes, copied */
@@ -295,6 +296,7 @@ upstream_next_url(struct upstream_xfer *x)
 		x->ux_url = (size_t)i;
 		x->ux_trial = up->up_urls[i].uu_breaker.state ==
 		    BREAKER_HALF_OPEN;
+		x->ux_trial_no = up->up_urls[i].uu_breaker.trials;
 		n = snprintf(url, sizeof(url), "%s/%s", up->up_urls[i].uu_url,
 		    x->ux_path);
 		if (n < 0 || (size_t)n >= sizeof(url) ||
@@ -416,9 +418,12 @@ upstream_xfer_free(struct upstream_xfer *x)
 		curl_easy_cleanup(x->ux_easy);
 	curl_slist_free_all(x->ux_headers);
 	free(x->ux_path);
-	free(x->ux_request);
+	/* A CSR may carry a challengePassword. */
+	if (x->ux_request != NULL)
+		OPENSSL_clear_free(x->ux_request, x->ux_request_len);
 	est_reply_clear(&x->ux_reply);
-	if (x->ux_trial)
+	if (x->ux_trial && x->ux_up->up_urls[x->ux_url].uu_breaker.trials ==
+	    x->ux_trial_no)
 		breaker_release(&x->ux_up->up_urls[x->ux_url].uu_breaker);
 	x->ux_up->up_in_flight--;
 	free(x);

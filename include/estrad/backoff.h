@@ -38,6 +38,9 @@ struct breaker {
 	int			 failures;	/* consecutive */
 	int64_t			 retry_at;	/* ms; when open */
 	int			 trial;		/* half-open: a trial is out */
+	unsigned		 trials;	/* trials taken, ever: lets a
+						 * holder tell its trial from a
+						 * later one */
 };
 
 /* May a request use it now? A half-open breaker admits one trial; the
@@ -49,7 +52,8 @@ int breaker_ready(const struct breaker *b, int64_t now_ms);
 int breaker_success(struct breaker *b);
 int breaker_failure(struct breaker *b, const struct backoff_policy *p,
     int64_t now_ms, uint32_t rnd);
-/* A trial that ended without an outcome (cancelled): free the slot. */
+/* A trial that ended without an outcome (cancelled): free the slot.
+ * Callers holding an older trial (trials changed) must not call it. */
 void breaker_release(struct breaker *b);
 const char *breaker_state_name(enum breaker_state s);
 

@@ -52,6 +52,7 @@ struct est_req {
 	struct queue_job	 *rq_queue_job;
 	struct queue_key	  rq_qkey;
 	int			  rq_queueable;	/* rq_qkey is set */
+	int64_t			  rq_deliver;	/* queue entry answered */
 	struct est_reply	  rq_reply;	/* held while the audit writes */
 	int			  rq_decided;	/* an enrollment decision */
 	char			  rq_rule[48];	/* the policy rule that refused */
@@ -81,8 +82,11 @@ X509 *est_peer_cert(struct est_req *rq);
 struct ssl_st *est_peer_ssl(struct est_req *rq);
 
 /* est_policy.c */
-/* The CSR policy and the rate: 0 to go on, -1 after answering. */
+/* The CSR policy (and fullcmc's rate): 0 to go on, -1 after answering. */
 int est_stage_policy(struct est_req *rq);
+/* The enrollment rate, once the request is known to be a new one (not a
+ * client collecting what the queue holds for it): 0, or -1 answered. */
+int est_stage_rate(struct est_req *rq);
 /* csrattrs answered from the route's policy. */
 void est_policy_csrattrs(struct est_req *rq);
 /* Write the audit record of rq's decision, then send (est.c's sender). */

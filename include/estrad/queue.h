@@ -58,22 +58,35 @@ void queue_key_of_entry(struct queue_key *k, const struct store_entry *e);
 struct queue *queue_new(struct event_base *base, const struct config *cfg,
     struct store *st, struct upstream_ctx *up, struct audit *audit,
     char *err, size_t errlen);
-/* Finish the writes in hand, then free. */
+/* Cancel the forwarder's transfers and free. Call store_close() first:
+ * its last write callbacks need the queue. */
 void queue_free(struct queue *q);
 int queue_enabled(const struct queue *q);
 
-/*
- * The client's request matches an entry: 1 and *reply filled (the
- * stored 200 or 4xx, byte for byte as the CA said it, after which the
- * entry is "delivered"; or 202 + Retry-After while it waits). 0 if
- * nothing matches.
- */
-int queue_lookup(struct queue *q, const struct queue_key *k,
-    struct est_reply *reply);
-
 /* Called once, on the loop, unless cancelled: 202 when on disk, 503 when
- * the queue is full, 500 when it could not be written. */
+ * the queue is full, 500 when it could not be written. The callee takes
+ * the reply. */
 typedef void (*queue_put_cb)(void *arg, struct est_reply *reply);
+
+enum queue_found {
+	QUEUE_MISS,	/* nothing matches: a new request */
+	QUEUE_ANSWER,	/* *reply filled */
+	QUEUE_WAIT	/* the match is being written: done follows */
+};
+
+/*
+ * Does the client's request match an entry? QUEUE_ANSWER fills *reply:
+ * 202 + Retry-After while the entry waits, or the CA's final 200 / 4xx,
+ * byte for byte as the CA gave it; then *deliver is the entry's id, and
+ * the caller calls queue_delivered() once the answer has left. QUEUE_WAIT:
+ * the matching entry's insert is still being written; *job is set and
+ * done(arg, reply) follows with its 202 (or 500), as for queue_put().
+ */
+enum queue_found queue_lookup(struct queue *q, const struct queue_key *k,
+    struct est_reply *reply, int64_t *deliver, queue_put_cb done, void *arg,
+    struct queue_job **job);
+/* The client got the CA's answer of entry id: it is "delivered". */
+void queue_delivered(struct queue *q, int64_t id);
 
 struct queue_put {
 	const struct queue_key	*key;
@@ -89,7 +102,7 @@ struct queue_put {
 
 /*
  * Keep a request. Returns 0 with *job set (done follows), or -1 with
- * *reply filled at once (503 full, 500 no memory).
+ * *reply filled at once (503 full or the writer busy, 500 no memory).
  */
 int queue_put(struct queue *q, const struct queue_put *p, queue_put_cb done,
     void *arg, struct queue_job **job, struct est_reply *reply);

@@ -217,6 +217,13 @@ static const struct config_case cases[] = {
 	  "  },\n  \"default\": {\"upstream\": \"ca\"}\n}\n",
 	  "7: upstreams.ca.url[1]: https://a/.well-known/est is listed twice",
 	  1 },
+	{ "upstream url with a password in it",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"upstreams\": {\n    \"ca\": {\"url\": "
+	  "\"https://ra:pw@ca/.well-known/est\"}\n"
+	  "  },\n  \"default\": {\"upstream\": \"ca\"}\n}\n",
+	  "5: upstreams.ca.url: must not hold user:password@ (use username "
+	  "and password_file)", 1 },
 	{ "upstream backoff_max below backoff_initial",
 	  "{\n" LISTEN_OK TLS_OK
 	  "  \"upstreams\": {\"ca\": {\"url\": \"https://a/.well-known/est\",\n"

@@ -351,7 +351,14 @@ test_update(void **state)
 
 	make_entry(&e, 3, QS_PENDING);
 	assert_int_equal(store_insert(st, &e, f->err, sizeof(f->err)), 0);
+	/* The CA said 202: the CSR is kept, to be sent again. */
+	e.state = QS_POLLING;
+	assert_int_equal(store_update(st, &e, f->err, sizeof(f->err)), 0);
 	assert_int_equal(store_entry_copy(&want, &e), 0);
+	load_all(f, st, &l);
+	assert_int_equal(l.n, 1);
+	assert_entry_equal(&l.e[0], &want);
+	loaded_clear(&l);
 	/* The CA issued. */
 	e.state = want.state = QS_ISSUED;
 	e.updated = want.updated = 1800000000;
@@ -368,8 +375,12 @@ test_update(void **state)
 	want.result_len = sizeof(result_bytes);
 	snprintf(e.note, sizeof(e.note), "issued");
 	snprintf(want.note, sizeof(want.note), "issued");
-	/* The key and the CSR are not rewritten. */
+	/* The key is not rewritten; the CSR, no longer needed (it may
+	 * carry a challengePassword), is dropped. */
 	snprintf(e.identity, sizeof(e.identity), "digest:mallory");
+	free(want.csr);
+	want.csr = NULL;
+	want.csr_len = 0;
 	assert_int_equal(store_update(st, &e, f->err, sizeof(f->err)), 0);
 	load_all(f, st, &l);
 	assert_int_equal(l.n, 1);
