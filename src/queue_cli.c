@@ -24,7 +24,7 @@ queue_cli_usage(FILE *out)
 	    "       estrad -c FILE queue purge ID | --all\n"
 	    "\n"
 	    "  list         entries waiting for the CA or for their client\n"
-	    "  list --all   finished entries too (delivered, expired, purged)\n"
+	    "  list --all   finished entries too (delivered, expired)\n"
 	    "  purge ID     drop one waiting entry; the audit file records it\n"
 	    "  purge --all  drop every waiting entry\n");
 }
