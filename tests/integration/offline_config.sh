@@ -7,6 +7,10 @@
 #   cache.max_stale below cache.ttl, queue.expire below 60,
 #   a non-https URL in the list, more than 8 URLs,
 #   backoff_max below backoff_initial.
+# And the shipped config/branch-office.json, with /etc/estrad/pki -> the
+# lab's PKI, the users file -> the lab's and /var/lib/estrad -> a directory
+# here (created, as a package would), passes, and estrad -n creates no
+# database in it.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -66,4 +70,15 @@ proxy_config_urls "$WORK/nine.json" "${urls[@]}"
 check_bad nine upstreams.ca.url '8'
 P_UPSTREAM_EXTRA='"backoff_initial": 10, "backoff_max": 5' proxy_config "$WORK/backoff.json"
 check_bad backoff upstreams.ca.backoff_max 'backoff_initial'
+
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+mkdir -p "$WORK/var/estrad"	# as a package would (the audit file is in it)
+sed -e "s|/etc/estrad/pki/|$PKI_DIR/|g" \
+    -e "s|/etc/estrad/users.htdigest|$DIGEST_USERS|g" \
+    -e "s|/var/lib/estrad|$WORK/var/estrad|g" \
+    "$SRC/config/branch-office.json" >"$WORK/branch.json"
+grep -nE '/etc/estrad|/var/lib/estrad' "$WORK/branch.json" &&
+    fail "config/branch-office.json names other /etc/estrad or /var/lib/estrad paths"
+check_ok branch
+[ -e "$WORK/var/estrad/estrad.db" ] && fail "estrad -n created the queue database"
 pass
