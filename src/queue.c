@@ -13,7 +13,8 @@
  *   - nothing else: a lost update is repeated by the next one, or by the
  *     forwarder after a restart.
  *
- * The forwarder is a one-second tick. It sends due entries while fewer
+ * The forwarder is a one-second tick (and a pass whenever a send ends,
+ * so a backlog drains at the CA's pace). It sends due entries while fewer
  * than queue.max_forwarding are under way and the upstream has a URL
  * worth trying (its circuit breakers decide: backoff.h); the CA's answer
  * moves the entry on:
@@ -89,6 +90,7 @@ struct queue {
 	size_t			 q_active;
 	long			 q_forwarding;	/* entries qe_sending */
 	struct event		*q_tick;
+	struct event		*q_kick;	/* a pass now, from the loop */
 	unsigned		 q_ticks;
 	int			 q_syncing;
 	int			 q_load_failed;
@@ -107,6 +109,7 @@ struct queue_write {
 
 static int queue_write(struct queue_entry *qe, enum queue_write_kind kind);
 static void queue_send(struct queue_entry *qe);
+static void queue_kick(struct queue *q);
 
 static int64_t
 queue_now(void)
@@ -694,6 +697,8 @@ queue_on_forwarded(void *arg, struct est_reply *reply, long status,
 		    reply->reason[0] ? reply->reason : "no answer");
 	est_reply_clear(reply);
 	queue_write(qe, QW_UPDATE);
+	/* A slot is free: the next due entry need not wait for the tick. */
+	queue_kick(q);
 }
 
 /* The attempt is on disk: hand the stored request to the upstream. */
@@ -861,6 +866,22 @@ queue_sync(struct queue *q, int sweep)
 }
 
 static void
+queue_on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct queue *q = arg;
+
+	queue_forward(q, queue_now());
+}
+
+/* Not from inside a pass or a transfer's callback: via the loop. */
+static void
+queue_kick(struct queue *q)
+{
+	if (q->q_kick != NULL && !event_pending(q->q_kick, EV_TIMEOUT, NULL))
+		event_active(q->q_kick, EV_TIMEOUT, 0);
+}
+
+static void
 queue_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
@@ -925,7 +946,8 @@ queue_new(struct event_base *base, const struct config *cfg,
 		goto fail;
 	}
 	if ((q->q_tick = event_new(base, -1, EV_PERSIST, queue_on_tick, q)) ==
-	    NULL || event_add(q->q_tick, &tick) == -1) {
+	    NULL || event_add(q->q_tick, &tick) == -1 ||
+	    (q->q_kick = evtimer_new(base, queue_on_kick, q)) == NULL) {
 		snprintf(err, errlen, "cannot start the forwarder");
 		goto fail;
 	}
@@ -946,6 +968,8 @@ queue_free(struct queue *q)
 		return;
 	if (q->q_tick != NULL)
 		event_free(q->q_tick);
+	if (q->q_kick != NULL)
+		event_free(q->q_kick);
 	/* The store was closed first: no write is in hand any more. An
 	 * interrupted transfer is sent again after the next start. */
 	while ((qe = TAILQ_FIRST(&q->q_entries)) != NULL) {
