@@ -691,6 +691,10 @@ queue_on_forwarded(void *arg, struct est_reply *reply, long status,
 	 * (too large, a redirect) carries the CA's status but a 502. */
 	if (outcome == UPSTREAM_ANSWERED && reply->status != 502)
 		queue_on_answer(qe, reply);
+	else if (outcome == UPSTREAM_ANSWERED)
+		/* The CA answered, badly: its breaker counts it a success,
+		 * so the entry backs off on its own. */
+		queue_retry_later(qe, reply);
 	else if (r != NULL)
 		/* No answer: the upstream's breakers say when to retry. */
 		queue_after(&qe->qe_e, upstream_wait_ms(q->q_up, r->upstream),

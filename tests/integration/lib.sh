@@ -582,17 +582,19 @@ listen_port() {
 	echo $((16#$hex))
 }
 
-# start_recorder NAME ANSWER [UNTIL]: a recording CA for one connection
+# start_recorder NAME ANSWER [UNTIL] [PORT]: a recording CA for one connection
 # (openssl s_server with the lab CA's server certificate, demanding a client
 # certificate that verifies to the lab root). The bytes it receives land in
 # $WORK/NAME.rec, its diagnostics in $WORK/NAME.err. Once the request is in
-# (a line containing the fixed string UNTIL; by default the empty line that
-# ends the headers, which is the whole of a GET) it sends the file ANSWER
-# as it is, then holds the connection until "recorder_done NAME" (or 15 s).
-# Sets REC_PID, REC_PORT, REC_URL (https://127.0.0.1:REC_PORT/.well-known/est)
-# and REC_FILE.
+# (a line containing the fixed string UNTIL; by default, or when UNTIL is
+# "", the empty line that ends the headers, which is the whole of a GET) it
+# sends the file ANSWER as it is, then holds the connection until
+# "recorder_done NAME" (or 15 s). It listens on 127.0.0.1:PORT (default 0:
+# any free port; a fixed one, e.g. a stopped fixed_prepare daemon's, puts it
+# where a proxy already sends). Sets REC_PID, REC_PORT, REC_URL
+# (https://127.0.0.1:REC_PORT/.well-known/est) and REC_FILE.
 start_recorder() {
-	local name=$1 answer=$2 until=${3:-} i
+	local name=$1 answer=$2 until=${3:-} port=${4:-0} i
 	REC_FILE=$WORK/$name.rec
 	: >"$REC_FILE"
 	{
@@ -610,7 +612,7 @@ start_recorder() {
 			[ -e "$WORK/$name.done" ] && break
 			sleep 0.1
 		done
-	} 2>/dev/null | openssl s_server -accept 127.0.0.1:0 -naccept 1 -quiet \
+	} 2>/dev/null | openssl s_server -accept "127.0.0.1:$port" -naccept 1 -quiet \
 	    -cert "$PKI_DIR/ca-server.pem" -cert_chain "$ISSUING_CERT" \
 	    -key "$PKI_DIR/ca-server.key" -Verify 3 -CAfile "$ROOT_CERT" \
 	    >"$REC_FILE" 2>"$WORK/$name.err" &
@@ -991,4 +993,56 @@ kill9() {
 	kill -KILL "$1" 2>/dev/null
 	wait "$1" 2>/dev/null || true
 	running "$1" && fail "pid $1 survived SIGKILL"
+}
+
+# ------------------------------------------------------------ queue: the CA's answers
+
+# http_answer FILE STATUS BODYFILE [HEADER...]: write to FILE, for
+# start_recorder, the HTTP/1.1 answer "HTTP/1.1 STATUS" with each HEADER
+# ("Name: value"), a Content-Length of BODYFILE's size and "Connection:
+# close" (CRLF line ends), then BODYFILE's bytes.
+http_answer() {
+	local file=$1 status=$2 body=$3 h
+	shift 3
+	[ -f "$body" ] || fail "http_answer: no body file $body"
+	{
+		printf 'HTTP/1.1 %s\r\n' "$status"
+		for h in "$@"; do
+			printf '%s\r\n' "$h"
+		done
+		printf 'Content-Length: %s\r\nConnection: close\r\n\r\n' \
+		    "$(stat -c %s "$body")"
+		cat "$body"
+	} >"$file"
+}
+
+# queue_row CONFIG ID: entry ID as `estrad -c CONFIG queue list --all`
+# shows it (what is on disk); sets Q_ROW (the line), Q_STATE, Q_ATTEMPTS,
+# Q_CA (the CA's last status, "-" for none) and Q_NOTE, all empty when ID
+# is not listed. The entry's subject must hold no blank (columns are split
+# on blanks).
+queue_row() {
+	local out rc
+	out=$(timeout 20 "$ESTRAD_BIN" -c "$1" queue list --all 2>"$WORK/queue_row.err")
+	rc=$?
+	[ "$rc" = 0 ] ||
+	    fail "estrad -c $1 queue list --all exited $rc: $(head -c 300 "$WORK/queue_row.err")"
+	Q_ROW=$(printf '%s\n' "$out" | awk -v id="$2" '$1 == id')
+	Q_STATE='' Q_ATTEMPTS='' Q_CA='' Q_NOTE=''
+	[ -n "$Q_ROW" ] || return 0
+	# ID STATE LABEL OP IDENTITY SUBJECT AGE ATTEMPTS CA NOTE...
+	read -r _ Q_STATE _ _ _ _ _ Q_ATTEMPTS Q_CA Q_NOTE <<<"$Q_ROW"
+}
+
+# wait_queue_ca SECONDS CONFIG ID STATUS: until `queue list` shows the
+# CA's STATUS for entry ID (the forwarder's answer is on disk); sets what
+# queue_row sets.
+wait_queue_ca() {
+	local i
+	for ((i = 0; i < $1 * 5; i++)); do
+		queue_row "$2" "$3"
+		[ "$Q_CA" = "$4" ] && return 0
+		sleep 0.2
+	done
+	fail "entry $3: no CA status $4 on disk within $1 s: queue list says '$Q_ROW'"
 }
