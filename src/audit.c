@@ -167,16 +167,41 @@ audit_issued(json_t *o, const unsigned char *resp, size_t len)
 	free(der);
 }
 
-char *
-audit_format(const struct audit_record *r)
+/* A record with its "time", now. */
+static json_t *
+audit_record_new(void)
 {
 	json_t	*o = json_object();
-	char	 when[40], *text, *line = NULL;
+	char	 when[40];
 
 	if (o == NULL)
 		return NULL;
 	audit_time(when, sizeof(when), NULL);
 	json_set_text(o, "time", when);
+	return o;
+}
+
+/* The record as one line, newline included; o is consumed. */
+static char *
+audit_record_line(json_t *o)
+{
+	char *text, *line = NULL;
+
+	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (text != NULL && asprintf(&line, "%s\n", text) == -1)
+		line = NULL;
+	free(text);
+	return line;
+}
+
+char *
+audit_format(const struct audit_record *r)
+{
+	json_t	*o = audit_record_new();
+
+	if (o == NULL)
+		return NULL;
 	json_set_text(o, "id", r->request_id);
 	json_set_text(o, "peer", r->peer);
 	json_set_text(o, "auth", r->auth);
@@ -196,18 +221,13 @@ audit_format(const struct audit_record *r)
 	    json_integer(r->upstream_status) : json_null());
 	if (r->response != NULL && r->status >= 200 && r->status < 300)
 		audit_issued(o, r->response, r->response_len);
-	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	if (text != NULL && asprintf(&line, "%s\n", text) == -1)
-		line = NULL;
-	free(text);
-	return line;
+	return audit_record_line(o);
 }
 
 /* ---- writing ---------------------------------------------------------- */
 
-static int
-write_all(int fd, const char *buf, size_t len)
+int
+audit_write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, buf, len);
@@ -227,9 +247,9 @@ audit_write_line(const struct audit *a, const char *line)
 {
 	int ok = 1;
 
-	if (a->au_fd != -1 && write_all(a->au_fd, line, strlen(line)) == -1)
+	if (a->au_fd != -1 && audit_write_all(a->au_fd, line, strlen(line)) == -1)
 		ok = 0;
-	if (a->au_stderr && write_all(STDERR_FILENO, line, strlen(line)) == -1)
+	if (a->au_stderr && audit_write_all(STDERR_FILENO, line, strlen(line)) == -1)
 		ok = 0;
 	return ok;
 }
@@ -365,13 +385,10 @@ audit_set_any_text(json_t *o, const char *key, const char *value)
 char *
 audit_format_queue(const struct store_entry *e, const char *reason)
 {
-	json_t	*o = json_object();
-	char	 when[40], *text, *line = NULL;
+	json_t	*o = audit_record_new();
 
 	if (o == NULL)
 		return NULL;
-	audit_time(when, sizeof(when), NULL);
-	json_set_text(o, "time", when);
 	json_set_text(o, "event", "queue");
 	json_object_set_new(o, "queue_id", json_integer(e->id));
 	json_set_text(o, "state", queue_state_name(e->state));
@@ -388,10 +405,5 @@ audit_format_queue(const struct store_entry *e, const char *reason)
 		audit_set_any_text(o, "reason", reason);
 	else
 		json_set_text(o, "reason", NULL);
-	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	if (text != NULL && asprintf(&line, "%s\n", text) == -1)
-		line = NULL;
-	free(text);
-	return line;
+	return audit_record_line(o);
 }

@@ -160,22 +160,6 @@ store_cli_list(struct store *st, FILE *out, int all, char *err,
 	return n;
 }
 
-static int
-store_write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t	n;
-
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Inside the transaction: the audit lines of the entries to purge go to
  * lines, their ids to *ids. Then every one is marked.
@@ -269,7 +253,7 @@ store_cli_purge(struct store *st, int64_t id, const char *audit_file,
 		    (long long)id);
 		rc = -1;
 	} else if (fd != -1 && buflen > 0 &&
-	    store_write_all(fd, buf, buflen) == -1) {
+	    audit_write_all(fd, buf, buflen) == -1) {
 		snprintf(err, errlen, "purged %zu entr%s, but the audit file "
 		    "%s: %s", n, n == 1 ? "y" : "ies", audit_file,
 		    strerror(errno));

@@ -67,4 +67,8 @@ struct store_entry;
  */
 char *audit_format_queue(const struct store_entry *e, const char *reason);
 
+/* write(2) all of buf, through EINTR and short writes. 0 or -1. Blocks:
+ * for worker threads and the command line. */
+int audit_write_all(int fd, const char *buf, size_t len);
+
 #endif
