@@ -33,6 +33,8 @@ static const char *const upstream_auth_names[] = {
 	"none", "basic", "digest", NULL
 };
 
+static const char *const log_format_names[] = { "text", "json", NULL };
+
 static const struct cfg_field top_fields[] = {
 	F_STR(struct config, "log_level", log_level, 0, "info"),
 	F_CUSTOM("listen"),
@@ -48,6 +50,16 @@ static const struct cfg_field top_fields[] = {
 	F_STR(struct config, "state_dir", state_dir, 0, NULL),
 	F_CUSTOM("cache"),
 	F_CUSTOM("queue"),
+	/* The operator's keys; checked further in config_ops.c. */
+	F_ENUM(struct config, "log_format", log_format, log_format_names, 0),
+	F_BOOL(struct config, "syslog", log_syslog, 0),
+	F_STR(struct config, "syslog_facility", syslog_facility, 0, "daemon"),
+	F_STR(struct config, "user", user, 0, NULL),
+	F_STR(struct config, "group", group, 0, NULL),
+	F_BOOL(struct config, "run_as_root", run_as_root, 0),
+	F_SEC(struct config, "shutdown_timeout", shutdown_timeout_ms, 0, 3600,
+	    10),
+	F_CUSTOM("admin"),
 	F_END
 };
 
@@ -908,6 +920,7 @@ config_build(struct cfg_ctx *ctx, const json_t *root)
 	nerr += policies_load(ctx, root);
 	nerr += audit_load(ctx, root);
 	nerr += offline_load(ctx, root);
+	nerr += ops_load(ctx, root);
 	return nerr + routes_load(ctx, root);
 }
 
@@ -931,6 +944,7 @@ config_load(const char *path, struct config_errors *errs)
 		return NULL;
 	}
 	loc_scan(&ctx.loc, text, len);
+	config_apply_env(root);
 	if ((ctx.cfg = calloc(1, sizeof(*ctx.cfg))) != NULL)
 		ctx.cfg->refs = 1;
 	if (ctx.cfg == NULL ||
@@ -999,6 +1013,7 @@ config_free(struct config *cfg)
 	}
 	free(cfg->routes);
 	policies_free(cfg);
+	ops_free(cfg);
 	free(cfg->state_dir);
 	free(cfg);
 }

@@ -92,6 +92,16 @@ struct cfg_queue {
 					 * Retry-After */
 };
 
+/* The operator's side (config_ops.c): logs, admin listener, privileges. */
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON, LOG_FORMAT_MAX };
+
+struct cfg_admin {
+	int	 enabled;		/* an "admin" section is present */
+	char	*listen;		/* "127.0.0.1:9090" by default */
+	char	*certificate;		/* optional TLS */
+	char	*key;
+};
+
 struct policy;
 
 struct cfg_policy {
@@ -149,6 +159,14 @@ struct config {
 	char	*state_dir;		/* queue and cache database */
 	struct cfg_cache cache;
 	struct cfg_queue queue;
+	enum log_format log_format;
+	int	 log_syslog;		/* also to syslog(3) */
+	char	*syslog_facility;	/* "daemon", "local0".. "local7" */
+	char	*user;			/* drop privileges to, after start */
+	char	*group;
+	int	 run_as_root;		/* explicitly allowed to stay root */
+	long	 shutdown_timeout_ms;	/* SIGTERM: requests in flight */
+	struct cfg_admin admin;
 };
 
 /* One problem found while loading: "FILE:LINE: key.path: problem". */

@@ -90,4 +90,10 @@ int upstream_urls_load(struct cfg_ctx *ctx, const char *path,
     const json_t *obj, struct cfg_upstream *u);
 void upstream_urls_free(struct cfg_upstream *u);
 
+/* config_ops.c: logs, admin listener, privileges; the environment. */
+int ops_load(struct cfg_ctx *ctx, const json_t *root);
+void ops_free(struct config *cfg);
+/* ESTRAD_LISTEN, ESTRAD_LOG_LEVEL, ... replace keys of root. */
+void config_apply_env(json_t *root);
+
 #endif

@@ -1,0 +1,57 @@
+/*
+ * metrics: counters, gauges and histograms for the admin listener's
+ * /metrics (Prometheus text exposition format 0.0.4). The registry is
+ * process-global, like the log level: every hook below is called on the
+ * event loop only, so no locking; a series is created on first use, up to
+ * a fixed number (beyond it, label values become "other"), so a client
+ * cannot grow memory by inventing labels.
+ *
+ * Names follow Prometheus conventions: estrad_<what>_total for counters,
+ * _seconds for durations, base units only.
+ */
+#ifndef ESTRAD_METRICS_H
+#define ESTRAD_METRICS_H
+
+#include <stddef.h>
+
+struct evbuffer;
+
+/* Start afresh (start-up; tests). */
+void metrics_reset(void);
+
+/* One answered request: estrad_requests_total{op,label,status} and
+ * estrad_request_duration_seconds{op}. label "" for the bare path. */
+void metrics_request(const char *op, const char *label, int status,
+    double seconds);
+/* One upstream transfer: estrad_upstream_duration_seconds{upstream};
+ * error NULL when the CA answered, else
+ * estrad_upstream_errors_total{upstream,kind} with kind one of "timeout",
+ * "unreachable", "tls", "broken", "too_large", "bad_status",
+ * "unavailable" (its own 502/503/504). */
+void metrics_upstream(const char *upstream, double seconds,
+    const char *error);
+/* estrad_auth_failures_total{method}: "digest", "basic", "cert", "none". */
+void metrics_auth_failure(const char *method);
+/* estrad_policy_refusals_total{rule}: "key.type", "rate", ... */
+void metrics_policy_refusal(const char *rule);
+/* estrad_open_connections (gauge): +1 accepted, -1 closed. */
+void metrics_connection(int delta);
+/* estrad_tls_handshakes_total, estrad_tls_handshake_failures_total. */
+void metrics_tls_handshake(int ok);
+/* estrad_config_reloads_total{result="ok"|"error"} and
+ * estrad_config_last_reload_success (gauge 0/1). */
+void metrics_reload(int ok);
+/* estrad_upstream_up{upstream,url} (gauge 0/1): a breaker's state. */
+void metrics_upstream_health(const char *upstream, const char *url, int up);
+
+/* Values read when scraped (queue depth and age, cache age). */
+struct metrics_gauges {
+	double	queue_depth;		/* estrad_queue_entries */
+	double	queue_oldest_seconds;	/* estrad_queue_oldest_age_seconds */
+	double	cache_max_age_seconds;	/* estrad_cache_age_seconds (max) */
+};
+
+/* Append the whole exposition to out. */
+void metrics_write(struct evbuffer *out, const struct metrics_gauges *g);
+
+#endif

@@ -1,0 +1,1 @@
+/* privdrop.c: being written */
