@@ -1,1 +1,290 @@
-/* admin.c: being written */
+/*
+ * admin: the operator's listener. Its own evhttp on the daemon's event
+ * loop, bound to cfg->admin.listen (loopback by default), plain or TLS
+ * (TLS 1.2 and 1.3, as the EST listener). Three read-only resources:
+ *
+ *   /healthz  200 "ok": the process runs its event loop
+ *   /readyz   200 "ready", or 503 "not ready: REASON" (probe->ready says)
+ *   /metrics  the Prometheus text exposition (metrics.c)
+ *
+ * GET and HEAD only (405 with Allow otherwise), no body, 8 KiB of headers,
+ * a short timeout: a scraper's or a health checker's needs, no more. It
+ * never touches EST requests, and nothing it answers is a secret.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <openssl/ssl.h>
+
+#include "estrad/admin.h"
+#include "estrad/log.h"
+#include "estrad/netbind.h"
+
+#define ADMIN_MAX_HEADERS	8192
+#define ADMIN_TIMEOUT_S		10	/* handshake, request, idle */
+#define ADMIN_BACKLOG		64
+#define ADMIN_CT_TEXT		"text/plain; charset=utf-8"
+#define ADMIN_CT_METRICS	"text/plain; version=0.0.4; charset=utf-8"
+
+struct admin {
+	struct event_base	*ad_base;
+	SSL_CTX			*ad_ssl;	/* NULL: plain HTTP */
+	struct evhttp		*ad_http;
+	struct admin_probe	 ad_probe;
+};
+
+/* ---- answers ------------------------------------------------------------ */
+
+/*
+ * Every answer: a Content-Type and a Content-Length; the body unless the
+ * method was HEAD (the headers are GET's). body is taken (drained).
+ */
+static void
+admin_send(struct evhttp_request *req, int status, const char *type,
+    struct evbuffer *body)
+{
+	struct evkeyvalq	*hdrs = evhttp_request_get_output_headers(req);
+	char			 len[32];
+
+	evhttp_add_header(hdrs, "Content-Type", type);
+	/* Health and metrics are read live, never from a cache. */
+	evhttp_add_header(hdrs, "Cache-Control", "no-store");
+	snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
+	evhttp_add_header(hdrs, "Content-Length", len);
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
+		evbuffer_add_buffer(evhttp_request_get_output_buffer(req),
+		    body);
+	evhttp_send_reply(req, status, NULL, NULL);
+}
+
+static void
+admin_text(struct evhttp_request *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+admin_text(struct evhttp_request *req, int status, const char *fmt, ...)
+{
+	struct evbuffer	*body;
+	va_list		 ap;
+
+	if ((body = evbuffer_new()) == NULL) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(body, fmt, ap);
+	va_end(ap);
+	admin_send(req, status, ADMIN_CT_TEXT, body);
+	evbuffer_free(body);
+}
+
+static void
+admin_readyz(struct admin *ad, struct evhttp_request *req)
+{
+	char why[256] = "";
+
+	if (ad->ad_probe.ready == NULL ||
+	    ad->ad_probe.ready(ad->ad_probe.arg, why, sizeof(why))) {
+		admin_text(req, 200, "ready\n");
+		return;
+	}
+	/* One line, whatever the probe wrote. */
+	why[strcspn(why, "\r\n")] = '\0';
+	admin_text(req, 503, "not ready: %s\n", why[0] ? why : "unknown");
+}
+
+static void
+admin_metrics(struct admin *ad, struct evhttp_request *req)
+{
+	struct metrics_gauges	 g = { 0, 0, -1 };
+	struct evbuffer		*body;
+
+	if ((body = evbuffer_new()) == NULL) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	if (ad->ad_probe.gauges != NULL)
+		ad->ad_probe.gauges(ad->ad_probe.arg, &g);
+	metrics_write(body, ad->ad_probe.gauges != NULL ? &g : NULL);
+	admin_send(req, 200, ADMIN_CT_METRICS, body);
+	evbuffer_free(body);
+}
+
+static void
+admin_on_request(struct evhttp_request *req, void *arg)
+{
+	struct admin		*ad = arg;
+	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	const char		*path = uri ? evhttp_uri_get_path(uri) : NULL;
+
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", "GET, HEAD");
+		admin_text(req, 405, "method not allowed: use GET or HEAD\n");
+	} else if (path == NULL)
+		admin_text(req, 400, "bad request target\n");
+	else if (strcmp(path, "/healthz") == 0)
+		admin_text(req, 200, "ok\n");
+	else if (strcmp(path, "/readyz") == 0)
+		admin_readyz(ad, req);
+	else if (strcmp(path, "/metrics") == 0)
+		admin_metrics(ad, req);
+	else
+		admin_text(req, 404, "not found: the admin listener serves "
+		    "/healthz, /readyz and /metrics\n");
+}
+
+/* ---- TLS ------------------------------------------------------------------ */
+
+static SSL_CTX *
+admin_tls_new(const struct cfg_admin *a, char *err, size_t errlen)
+{
+	SSL_CTX *ssl;
+
+	if ((ssl = SSL_CTX_new(TLS_server_method())) == NULL) {
+		snprintf(err, errlen, "admin: cannot make a TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+	SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_use_certificate_chain_file(ssl, a->certificate) != 1) {
+		log_ssl_errors(LOG_LEVEL_ERR, a->certificate);
+		snprintf(err, errlen, "admin.certificate %s: cannot be used",
+		    a->certificate);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ssl, a->key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ssl) != 1) {
+		log_ssl_errors(LOG_LEVEL_ERR, a->key);
+		snprintf(err, errlen, "admin.key %s: cannot be used or does "
+		    "not match admin.certificate", a->key);
+		goto fail;
+	}
+	return ssl;
+fail:
+	SSL_CTX_free(ssl);
+	return NULL;
+}
+
+/* evhttp asks for each new connection's bufferevent: make it TLS. */
+static struct bufferevent *
+admin_on_connection(struct event_base *base, void *arg)
+{
+	struct admin		*ad = arg;
+	SSL			*ssl;
+
+	if ((ssl = SSL_new(ad->ad_ssl)) == NULL) {
+		log_ssl_errors(LOG_LEVEL_WARN, "admin: SSL_new");
+		return NULL;
+	}
+	return netbind_tls_bev(base, ssl);
+}
+
+/* ---- the listener ------------------------------------------------------- */
+
+static int
+admin_bind(struct admin *ad, const char *addr, char *err, size_t errlen)
+{
+	char	text[80], why[256];
+
+	if (netbind_listen(ad->ad_base, ad->ad_http, addr, ADMIN_BACKLOG,
+	    text, sizeof(text), why, sizeof(why)) == NULL) {
+		snprintf(err, errlen, "admin.listen %s: %s", addr, why);
+		return -1;
+	}
+	log_info("admin listening on %s%s", text,
+	    ad->ad_ssl != NULL ? " (TLS)" : "");
+	return 0;
+}
+
+static void
+admin_limits(struct evhttp *http)
+{
+	evhttp_set_max_headers_size(http, ADMIN_MAX_HEADERS);
+	/* No resource here takes a body; lingering close lets a client
+	 * that sends one read the 413 instead of a reset. */
+	evhttp_set_max_body_size(http, 0);
+	evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
+	evhttp_set_timeout(http, ADMIN_TIMEOUT_S);
+	evhttp_set_default_content_type(http, NULL);
+	/* Let every ordinary method reach admin_on_request, which answers
+	 * 405 with Allow; evhttp alone would say 501. */
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+}
+
+/*
+ * Every URL's breaker starts closed: say so, so estrad_upstream_up has a
+ * series per URL from the first scrape (upstream.c reports changes).
+ */
+static void
+admin_seed_upstreams(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nupstreams; i++)
+		for (size_t j = 0; j < cfg->upstreams[i].nurls; j++)
+			metrics_upstream_health(cfg->upstreams[i].name,
+			    cfg->upstreams[i].urls[j], 1);
+}
+
+struct admin *
+admin_new(struct event_base *base, const struct config *cfg,
+    const struct admin_probe *probe, char *err, size_t errlen)
+{
+	const struct cfg_admin	*a = &cfg->admin;
+	struct admin		*ad;
+
+	if (!a->enabled || a->listen == NULL) {
+		snprintf(err, errlen, "admin: no admin section");
+		return NULL;
+	}
+	if ((ad = calloc(1, sizeof(*ad))) == NULL) {
+		snprintf(err, errlen, "admin: out of memory");
+		return NULL;
+	}
+	ad->ad_base = base;
+	if (probe != NULL)
+		ad->ad_probe = *probe;
+	if (a->certificate != NULL &&
+	    (ad->ad_ssl = admin_tls_new(a, err, errlen)) == NULL)
+		goto fail;
+	if ((ad->ad_http = evhttp_new(base)) == NULL) {
+		snprintf(err, errlen, "admin: cannot make the HTTP server");
+		goto fail;
+	}
+	if (ad->ad_ssl != NULL)
+		evhttp_set_bevcb(ad->ad_http, admin_on_connection, ad);
+	evhttp_set_gencb(ad->ad_http, admin_on_request, ad);
+	admin_limits(ad->ad_http);
+	if (admin_bind(ad, a->listen, err, errlen) == -1)
+		goto fail;
+	admin_seed_upstreams(cfg);
+	return ad;
+fail:
+	admin_free(ad);
+	return NULL;
+}
+
+void
+admin_free(struct admin *ad)
+{
+	if (ad == NULL)
+		return;
+	if (ad->ad_http != NULL)
+		evhttp_free(ad->ad_http);
+	SSL_CTX_free(ad->ad_ssl);
+	free(ad);
+}

@@ -25,6 +25,7 @@
 #include "estrad/digest.h"
 #include "estrad/limiter.h"
 #include "estrad/log.h"
+#include "estrad/metrics.h"
 #include "estrad/pki.h"
 #include "estrad/users.h"
 #include "estrad/worker.h"
@@ -142,6 +143,9 @@ auth_fail(struct auth_ctx *ctx, const struct auth_subject *s,
     const char *user, struct est_reply *r, const char *reason)
 {
 	auth_count(ctx, s->peer_addr, user);
+	/* Only Digest and Basic credentials reach here. */
+	metrics_auth_failure(strncasecmp(s->authorization, "Basic", 5) == 0 ?
+	    "basic" : "digest");
 	auth_deny(r, 401, reason);
 	auth_challenges(ctx, s->allowed, 0, r);
 	return AUTH_DENY;
@@ -258,6 +262,7 @@ auth_basic_done(void *arg)
 		snprintf(id.name, sizeof(id.name), "%s", job->aj_user);
 		job->aj_done(job->aj_arg, AUTH_ALLOW, &denial, &id);
 	} else {
+		metrics_auth_failure("basic");
 		auth_deny(&denial, 401, "wrong user name or password");
 		auth_challenges(job->aj_ctx, job->aj_allowed, 0, &denial);
 		job->aj_done(job->aj_arg, AUTH_DENY, &denial, NULL);
@@ -369,12 +374,15 @@ auth_check(struct auth_ctx *ctx, const struct auth_subject *s,
 		return AUTH_ALLOW;
 	if ((s->allowed & AUTH_BIT(AUTH_METHOD_CERT)) && s->peer_cert != NULL)
 		return auth_cert(s->peer_cert, id);
-	if (!(s->allowed & http))
+	if (!(s->allowed & http)) {
+		metrics_auth_failure("cert");
 		return auth_deny(r, 403, "a TLS client certificate is "
 		    "required for this operation");
+	}
 	if (auth_throttle(ctx, "a:", s->peer_addr, r) == AUTH_DENY)
 		return AUTH_DENY;
 	if (s->authorization == NULL) {
+		metrics_auth_failure("none");
 		auth_deny(r, 401, "authentication required");
 		auth_challenges(ctx, s->allowed, 0, r);
 		return AUTH_DENY;
@@ -385,6 +393,7 @@ auth_check(struct auth_ctx *ctx, const struct auth_subject *s,
 	if ((s->allowed & AUTH_BIT(AUTH_METHOD_BASIC)) &&
 	    auth_scheme_is(s->authorization, "Basic"))
 		return auth_basic(ctx, s, r, done, arg, job);
+	metrics_auth_failure("none");	/* no credentials usable here */
 	auth_deny(r, 401, "authentication scheme not accepted here");
 	auth_challenges(ctx, s->allowed, 0, r);
 	return AUTH_DENY;

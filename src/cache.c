@@ -443,3 +443,16 @@ cache_free(struct cache *c)
 	free(c->c_slots);
 	free(c);
 }
+
+/* For /metrics: the age of the oldest copy served (seconds), 0 if none. */
+double
+cache_max_age(const struct cache *c)
+{
+	int64_t	now = cache_now(), max = 0;
+
+	for (size_t i = 0; c != NULL && i < c->c_nslots; i++)
+		if (c->c_slots[i].cs_have && now - c->c_slots[i].cs_fetched >
+		    max)
+			max = now - c->c_slots[i].cs_fetched;
+	return (double)max;
+}

@@ -4,15 +4,19 @@
  * a container. Private to the config module; errors as FILE:LINE:
  * key.path: problem like the rest.
  */
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "estrad/config.h"
 #include "estrad/config_schema.h"
 #include "estrad/log.h"
+#include "estrad/privdrop.h"
 
 static const struct cfg_field admin_fields[] = {
 	F_STR(struct cfg_admin, "listen", listen, 0, "127.0.0.1:9090"),
@@ -65,6 +69,80 @@ admin_load(struct cfg_ctx *ctx, const json_t *root)
 	return nerr;
 }
 
+/*
+ * "user" and "group" must exist here, so that -n catches a typo rather
+ * than the start-up after the ports are bound.
+ */
+static int
+identity_check(struct cfg_ctx *ctx, const struct config *cfg)
+{
+	int nerr = 0;
+
+	if (cfg->user != NULL && getpwnam(cfg->user) == NULL) {
+		cfg_err(ctx, "user", "no such user \"%s\"", cfg->user);
+		nerr++;
+	}
+	if (cfg->group != NULL && getgrnam(cfg->group) == NULL) {
+		cfg_err(ctx, "group", "no such group \"%s\"", cfg->group);
+		nerr++;
+	}
+	return nerr;
+}
+
+/* One secret file, reported at its key's path. */
+static int
+secret_check(struct cfg_ctx *ctx, const char *path, const char *file)
+{
+	char err[512];
+
+	/* A file that cannot be read was reported when its key was loaded. */
+	if (file == NULL || access(file, R_OK) != 0)
+		return 0;
+	if (privdrop_check_secret(file, err, sizeof(err)) == 0)
+		return 0;
+	cfg_err(ctx, path, "%s", err);
+	return 1;
+}
+
+/*
+ * Every private key and every file holding a secret or a password
+ * equivalent (the users files keep hashes) must be readable by its owner
+ * only: estrad refuses to start rather than run with a key others can
+ * read. The sections are loaded by now (config.c runs this after them).
+ */
+static int
+secrets_check(struct cfg_ctx *ctx, const struct config *cfg)
+{
+	char	 path[1024];
+	int	 nerr = 0;
+
+	nerr += secret_check(ctx, "tls.key", cfg->tls.key);
+	nerr += secret_check(ctx, "auth.nonce_secret_file",
+	    cfg->auth.nonce_secret_file);
+	nerr += secret_check(ctx, "auth.digest_users", cfg->auth.digest_users);
+	nerr += secret_check(ctx, "auth.basic_users", cfg->auth.basic_users);
+	for (size_t i = 0; i < cfg->nupstreams; i++) {
+		const struct cfg_upstream *u = &cfg->upstreams[i];
+
+		if (u->name == NULL)
+			continue;
+		snprintf(path, sizeof(path), "upstreams.%s.client_key",
+		    u->name);
+		nerr += secret_check(ctx, path, u->client_key);
+		snprintf(path, sizeof(path), "upstreams.%s.password_file",
+		    u->name);
+		nerr += secret_check(ctx, path, u->password_file);
+	}
+	for (size_t i = 0; i < cfg->nlocal_cas; i++) {
+		if (cfg->local_cas[i].name == NULL)
+			continue;
+		snprintf(path, sizeof(path), "local_cas.%s.key",
+		    cfg->local_cas[i].name);
+		nerr += secret_check(ctx, path, cfg->local_cas[i].key);
+	}
+	return nerr + secret_check(ctx, "admin.key", cfg->admin.key);
+}
+
 int
 ops_load(struct cfg_ctx *ctx, const json_t *root)
 {
@@ -82,7 +160,9 @@ ops_load(struct cfg_ctx *ctx, const json_t *root)
 		cfg_err(ctx, "run_as_root", "contradicts \"user\"");
 		nerr++;
 	}
-	return nerr + admin_load(ctx, root);
+	nerr += identity_check(ctx, cfg);
+	nerr += admin_load(ctx, root);
+	return nerr + secrets_check(ctx, cfg);
 }
 
 void

@@ -29,6 +29,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "estrad/admin.h"
 #include "estrad/auth.h"
 #include "estrad/cache.h"
 #include "estrad/csr.h"
@@ -36,6 +37,7 @@
 #include "estrad/listener.h"
 #include "estrad/localca.h"
 #include "estrad/log.h"
+#include "estrad/metrics.h"
 #include "estrad/reply.h"
 #include "estrad/queue.h"
 #include "estrad/router.h"
@@ -84,6 +86,9 @@ est_access_log(struct est_req *rq, const struct est_reply *reply)
 	/* A user name or certificate subject is the client's text too. */
 	est_safe_copy(user, sizeof(user), rq->rq_identity.name[0] ?
 	    rq->rq_identity.name : "-");
+	metrics_request(rq->rq_routed ? est_op_name(rq->rq_route.op) : "-",
+	    rq->rq_routed && rq->rq_route.has_label ? rq->rq_route.label : "",
+	    reply->status, ms_since(&rq->rq_start) / 1000.0);
 	log_info("access id=%s peer=%s method=%s path=%s label=%s op=%s "
 	    "auth=%s user=%s status=%d upstream=%s bytes=%zu ms=%.1f "
 	    "reason=\"%s\"",
@@ -109,6 +114,7 @@ est_req_free(struct est_req *rq)
 	est_reply_clear(&rq->rq_reply);
 	config_unref(rq->rq_pcfg);
 	csr_free(rq->rq_csr);
+	rq->rq_srv->srv_in_flight--;
 	free(rq);
 }
 
@@ -143,6 +149,9 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 		evhttp_add_header(hdrs, "Content-Length", len);
 	}
 	evhttp_add_header(hdrs, "X-Request-Id", rq->rq_id);
+	/* Shutting down: no next request on this connection. */
+	if (rq->rq_srv->srv_draining)
+		evhttp_add_header(hdrs, "Connection", "close");
 	/* An answer to HEAD has the headers of GET's, and no body. */
 	if (reply->body_len > 0 && reply->status != 204 &&
 	    reply->status != 304 &&
@@ -684,6 +693,7 @@ est_on_request(struct evhttp_request *http, void *arg)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &rq->rq_start);
 	rq->rq_srv = srv;
+	srv->srv_in_flight++;
 	rq->rq_pcfg = config_ref(srv->srv_pcfg);
 	rq->rq_http = http;
 	rq->rq_conn = evhttp_request_get_connection(http);
@@ -696,6 +706,52 @@ est_on_request(struct evhttp_request *http, void *arg)
 }
 
 /* ---- server ------------------------------------------------------------ */
+
+/* /readyz: serving, and something to serve with. */
+static int
+est_ready(void *arg, char *why, size_t whylen)
+{
+	struct est_server	*srv = arg;
+	const struct config	*cfg = srv->srv_cfg;
+
+	if (srv->srv_draining) {
+		snprintf(why, whylen, "shutting down");
+		return 0;
+	}
+	if (queue_enabled(srv->srv_queue) || cfg->nlocal_cas > 0)
+		return 1;
+	for (size_t i = 0; i < cfg->nupstreams; i++)
+		if (upstream_wait_ms(srv->srv_upstreams, i) == 0)
+			return 1;
+	snprintf(why, whylen, "no upstream CA reachable and no queue");
+	return 0;
+}
+
+static void
+est_gauges(void *arg, struct metrics_gauges *g)
+{
+	struct est_server *srv = arg;
+
+	queue_stats(srv->srv_queue, &g->queue_depth,
+	    &g->queue_oldest_seconds);
+	g->cache_max_age_seconds = cache_max_age(srv->srv_cache);
+}
+
+static int
+est_admin_new(struct est_server *srv)
+{
+	struct admin_probe	probe = { est_ready, est_gauges, srv };
+	char			err[512];
+
+	if (!srv->srv_cfg->admin.enabled)
+		return 0;
+	if ((srv->srv_admin = admin_new(srv->srv_base, srv->srv_cfg, &probe,
+	    err, sizeof(err))) == NULL) {
+		log_err("admin: %s", err);
+		return -1;
+	}
+	return 0;
+}
 
 /* The durable store, the queue and the cache (docs/offline.md). */
 static int
@@ -759,7 +815,7 @@ est_server_new(struct event_base *base, struct config *cfg)
 	if ((srv->srv_upstreams = upstream_ctx_new(base, cfg)) == NULL ||
 	    est_offline_new(srv) == -1 ||
 	    (srv->srv_listener = listener_new(base, cfg, est_on_request,
-	    srv)) == NULL)
+	    srv)) == NULL || est_admin_new(srv) == -1)
 		goto fail;
 	return srv;
 fail:
@@ -774,6 +830,7 @@ est_server_free(struct est_server *srv)
 		return;
 	/* The listener first: freeing evhttp abandons pending requests,
 	 * which cancel their transfers while the multi handle exists. */
+	admin_free(srv->srv_admin);
 	listener_free(srv->srv_listener);
 	/* The writer's last jobs complete while queue and cache exist;
 	 * then their transfers are cancelled while the multi handle is. */
@@ -794,44 +851,115 @@ est_server_free(struct est_server *srv)
 	free(srv);
 }
 
-/*
- * SIGHUP: the user files, and the policies of a freshly loaded config. A
- * config with any error changes nothing; requests in flight keep the
- * policies they started with (they hold a reference). Routes, listeners,
- * upstreams and the rest stay as started: changing them needs a restart.
- */
-void
-est_server_reload(struct est_server *srv)
+/* What changed that only a restart applies: said, not done. */
+static void
+est_reload_restart_notes(const struct config *old, const struct config *cfg)
+{
+	int same = old->nlisten == cfg->nlisten && old->nroutes ==
+	    cfg->nroutes && old->nupstreams == cfg->nupstreams &&
+	    (old->state_dir == NULL) == (cfg->state_dir == NULL) &&
+	    old->cache.enabled == cfg->cache.enabled &&
+	    old->queue.enabled == cfg->queue.enabled &&
+	    old->admin.enabled == cfg->admin.enabled;
+
+	for (size_t i = 0; same && i < cfg->nlisten; i++)
+		same = strcmp(old->listen[i], cfg->listen[i]) == 0;
+	for (size_t i = 0; same && i < cfg->nupstreams; i++) {
+		same = old->upstreams[i].nurls == cfg->upstreams[i].nurls;
+		for (size_t j = 0; same && j < cfg->upstreams[i].nurls; j++)
+			same = strcmp(old->upstreams[i].urls[j],
+			    cfg->upstreams[i].urls[j]) == 0;
+	}
+	if (!same)
+		log_warn("reload: listen addresses, routes, upstream URLs, "
+		    "state_dir, cache, queue or admin changed: those take "
+		    "effect at the next restart");
+}
+
+/* The rates follow the new policies; their counts start over. */
+static int
+est_reload_rates(struct est_server *srv)
+{
+	struct limiter **old = srv->srv_rates, **fresh;
+
+	srv->srv_rates = NULL;
+	if (est_rates_new(srv) == -1) {
+		est_rates_free(srv);
+		srv->srv_rates = old;
+		return -1;
+	}
+	fresh = srv->srv_rates;
+	srv->srv_rates = old;
+	est_rates_free(srv);
+	srv->srv_rates = fresh;
+	return 0;
+}
+
+/* Everything but the user files; 0, or -1 with the old config kept. */
+static int
+est_reload_config(struct est_server *srv)
 {
 	struct config_errors	 errs = { NULL, 0 };
-	struct config		*cfg;
+	struct config		*cfg, *old;
 
 	if ((cfg = config_load(srv->srv_cfg->path, &errs)) == NULL) {
 		for (size_t i = 0; i < errs.n; i++)
 			log_err("reload: %s", errs.lines[i]);
-		log_err("reload: %s has errors; keeping the policies loaded "
-		    "before", srv->srv_cfg->path);
+		log_err("reload: %s has errors; keeping the configuration "
+		    "loaded before", srv->srv_cfg->path);
 		config_errors_clear(&errs);
-	} else {
-		config_unref(srv->srv_pcfg);
-		srv->srv_pcfg = cfg;
-		/* Rates follow the new policies; their counts start over. A
-		 * set that cannot be built leaves the old one in place. */
-		struct limiter **old = srv->srv_rates, **fresh;
-		srv->srv_rates = NULL;
-		if (est_rates_new(srv) == -1) {
-			est_rates_free(srv);
-			srv->srv_rates = old;
-			log_err("reload: cannot set up the enrollment rates; "
-			    "keeping the old counts");
-		} else {
-			fresh = srv->srv_rates;
-			srv->srv_rates = old;
-			est_rates_free(srv);
-			srv->srv_rates = fresh;
-		}
-		log_info("reload: policies loaded from %s", cfg->path);
+		return -1;
 	}
-	/* The user files reload whatever the config file's state. */
+	/* The parts that read files first: all of them, or none. */
+	if (listener_reload(srv->srv_listener, cfg) == -1 ||
+	    upstream_ctx_reload(srv->srv_upstreams, cfg) == -1) {
+		log_err("reload: keeping the configuration loaded before");
+		config_unref(cfg);
+		return -1;
+	}
+	est_reload_restart_notes(srv->srv_cfg, cfg);
+	old = srv->srv_pcfg;
+	srv->srv_pcfg = cfg;
+	if (est_reload_rates(srv) == -1)
+		log_err("reload: cannot set up the enrollment rates; keeping "
+		    "the old counts");
+	config_unref(old);
+	log_configure(cfg->log_format, cfg->log_syslog, cfg->syslog_facility,
+	    "estrad");
+	log_init((enum log_level)log_level_from_name(cfg->log_level));
+	log_info("reload: policies loaded from %s (with the TLS certificate, "
+	    "key and trust anchors, RA credentials, limits and log settings)",
+	    cfg->path);
+	return 0;
+}
+
+int
+est_server_reload(struct est_server *srv)
+{
+	int rc = est_reload_config(srv);
+
+	metrics_reload(rc == 0);
+	/* The user files reload whatever the config file's state: they
+	 * have their own errors, each keeping its old set. */
 	auth_reload_users(srv->srv_auth);
+	return rc;
+}
+
+void
+est_server_drain(struct est_server *srv)
+{
+	srv->srv_draining = 1;
+	listener_stop_accepting(srv->srv_listener);
+}
+
+long
+est_server_in_flight(const struct est_server *srv)
+{
+	return srv->srv_in_flight;
+}
+
+long
+est_server_shutdown_ms(const struct est_server *srv)
+{
+	return srv->srv_pcfg->shutdown_timeout_ms;
 }

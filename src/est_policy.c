@@ -18,6 +18,7 @@
 #include "estrad/est_req.h"
 #include "estrad/limiter.h"
 #include "estrad/log.h"
+#include "estrad/metrics.h"
 #include "estrad/policy.h"
 
 /*
@@ -79,6 +80,7 @@ est_rate(struct est_req *rq)
 		struct est_reply r;
 		memset(&r, 0, sizeof(r));
 		snprintf(rq->rq_rule, sizeof(rq->rq_rule), "rate");
+		metrics_policy_refusal(rq->rq_rule);
 		est_reply_error(&r, 429, "policy rate: at most %ld enrollments "
 		    "per %ld s for this identity; retry later",
 		    policy_rate_max(p), policy_rate_window(p));
@@ -100,6 +102,7 @@ est_fullcmc(struct est_req *rq)
 {
 	if (!rq->rq_backend->fullcmc_passthrough) {
 		snprintf(rq->rq_rule, sizeof(rq->rq_rule), "fullcmc");
+		metrics_policy_refusal(rq->rq_rule);
 		est_req_fail(rq, 501, "fullcmc is not offered here: its "
 		    "requests would bypass the CSR policy");
 		return -1;
@@ -133,6 +136,7 @@ est_stage_policy(struct est_req *rq)
 		in.binding = binding;
 	if (policy_check(est_route_policy(rq), &in, &v) == -1) {
 		snprintf(rq->rq_rule, sizeof(rq->rq_rule), "%s", v.rule);
+		metrics_policy_refusal(rq->rq_rule);
 		est_req_fail(rq, v.status, "%s", v.reason);
 		return -1;
 	}

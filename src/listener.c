@@ -7,9 +7,6 @@
  * that authenticate with Digest or Basic can still connect; a certificate
  * that is sent must verify.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +21,8 @@
 
 #include "estrad/listener.h"
 #include "estrad/log.h"
+#include "estrad/metrics.h"
+#include "estrad/netbind.h"
 #include "estrad/pki.h"
 
 /* TLS 1.2 suites: ECDHE and AEAD only. TLS 1.3 suites are all AEAD. */
@@ -33,14 +32,19 @@
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 #define LISTENER_BACKLOG	1024
 
+#define LISTENER_MAX_BOUND	16
+
 struct listener {
 	struct event_base	 *lst_base;
-	SSL_CTX			 *lst_ssl;
+	SSL_CTX			 *lst_ssl;	/* for new connections */
 	struct evhttp		 *lst_http;
+	struct evhttp_bound_socket *lst_bound[LISTENER_MAX_BOUND];
+	size_t			  lst_nbound;
 };
 
-/* How long to stop accepting when out of file descriptors. */
-#define LISTENER_PAUSE_MS	1000
+/* An SSL's ex_data slot whose free hook counts a connection gone. */
+static int listener_conn_index = -1;
+
 
 /*
  * Revocation: the client certificate (not its issuers) is checked against
@@ -90,7 +94,6 @@ tls_client_verify(SSL_CTX *ssl, const struct cfg_tls *tls)
 	return 0;
 }
 
-static void sockaddr_text(const struct sockaddr *, char *, size_t);
 
 /*
  * A handshake we end with a fatal alert (a client certificate that does not
@@ -105,10 +108,14 @@ listener_on_tls_info(const SSL *ssl, int where, int ret)
 	char			 peer[80] = "?";
 	long			 verify;
 
+	if (where & SSL_CB_HANDSHAKE_DONE)
+		metrics_tls_handshake(1);
 	if (!(where & SSL_CB_WRITE_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
 		return;
+	if (!SSL_is_init_finished(ssl))
+		metrics_tls_handshake(0);
 	if (getpeername(SSL_get_fd(ssl), (struct sockaddr *)&ss, &sslen) == 0)
-		sockaddr_text((struct sockaddr *)&ss, peer, sizeof(peer));
+		netbind_addr_text((struct sockaddr *)&ss, peer, sizeof(peer));
 	verify = SSL_get_verify_result(ssl);
 	log_info("tls peer=%s handshake failed: alert %s%s%s", peer,
 	    SSL_alert_desc_string_long(ret),
@@ -155,112 +162,49 @@ fail:
 	return NULL;
 }
 
+/* SSL_free of a connection's SSL: the connection is gone. */
+static void
+listener_on_conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	if (ptr != NULL)
+		metrics_connection(-1);
+}
+
 /* evhttp asks for each new connection's bufferevent: make it TLS. */
 static struct bufferevent *
 listener_on_connection(struct event_base *base, void *arg)
 {
 	struct listener		*lst = arg;
-	struct bufferevent	*bev;
 	SSL			*ssl;
 
 	if ((ssl = SSL_new(lst->lst_ssl)) == NULL) {
 		log_ssl_errors(LOG_LEVEL_WARN, "SSL_new");
 		return NULL;
 	}
-	bev = bufferevent_openssl_socket_new(base, -1, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		SSL_free(ssl);
-		return NULL;
-	}
-	/* Many clients close without close_notify; that is not an error
-	 * once the response is out. */
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	return bev;
-}
-
-static void
-sockaddr_text(const struct sockaddr *sa, char *out, size_t outlen)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(out, outlen, "[%s]:%u", host, ntohs(s6->sin6_port));
-	} else {
-		const struct sockaddr_in *s4 = (const void *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		snprintf(out, outlen, "%s:%u", host, ntohs(s4->sin_port));
-	}
-}
-
-static void
-listener_on_resume(evutil_socket_t fd, short what, void *arg)
-{
-	evconnlistener_enable(arg);
-}
-
-/*
- * accept() failed. Out of descriptors (EMFILE, ENFILE), retrying at once
- * would spin the loop and flood the log: this listener pauses for a while
- * so connections can finish and free some. (libevent hands us evhttp's
- * callback argument, not ours, so the pause needs no state of ours: a
- * one-shot timer carries the listener.)
- */
-static void
-listener_on_accept_error(struct evconnlistener *ecl, void *arg)
-{
-	int		err = EVUTIL_SOCKET_ERROR();
-	struct timeval	pause = { LISTENER_PAUSE_MS / 1000,
-	    (LISTENER_PAUSE_MS % 1000) * 1000 };
-
-	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
-		log_warn("accept: %s", evutil_socket_error_to_string(err));
-		return;
-	}
-	log_warn("accept: %s; not accepting for %d ms",
-	    evutil_socket_error_to_string(err), LISTENER_PAUSE_MS);
-	evconnlistener_disable(ecl);
-	if (event_base_once(evconnlistener_get_base(ecl), -1, EV_TIMEOUT,
-	    listener_on_resume, ecl, &pause) == -1)
-		evconnlistener_enable(ecl);
+	if (listener_conn_index != -1 &&
+	    SSL_set_ex_data(ssl, listener_conn_index, lst) == 1)
+		metrics_connection(1);
+	return netbind_tls_bev(base, ssl);
 }
 
 static int
 listener_bind(struct listener *lst, const char *addr)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen, boundlen = sizeof(ss);
-	struct evconnlistener	*ecl;
-	char			 text[80];
-	unsigned		 flags;
+	char	text[80], err[256];
 
-	if (config_parse_address(addr, &ss, &sslen) != 0) {
-		log_err("listen %s: not an address:port", addr);
+	if (lst->lst_nbound == LISTENER_MAX_BOUND) {
+		log_err("listen %s: more than %d addresses", addr,
+		    LISTENER_MAX_BOUND);
 		return -1;
 	}
-	flags = LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
-	/* "[::]:p" must not also claim IPv4, or "0.0.0.0:p" cannot bind. */
-	if (ss.ss_family == AF_INET6)
-		flags |= LEV_OPT_BIND_IPV6ONLY;
-	ecl = evconnlistener_new_bind(lst->lst_base, NULL, NULL, flags,
-	    LISTENER_BACKLOG, (struct sockaddr *)&ss, (int)sslen);
-	if (ecl == NULL) {
-		log_err("listen %s: %s", addr,
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	if ((lst->lst_bound[lst->lst_nbound] = netbind_listen(lst->lst_base,
+	    lst->lst_http, addr, LISTENER_BACKLOG, text, sizeof(text), err,
+	    sizeof(err))) == NULL) {
+		log_err("listen %s: %s", addr, err);
 		return -1;
 	}
-	if (evhttp_bind_listener(lst->lst_http, ecl) == NULL) {
-		evconnlistener_free(ecl);
-		log_err("listen %s: cannot attach to the HTTP server", addr);
-		return -1;
-	}
-	evconnlistener_set_error_cb(ecl, listener_on_accept_error);
-	/* Port 0 asks the kernel for one: say which, for tests and labs. */
-	getsockname(evconnlistener_get_fd(ecl), (struct sockaddr *)&ss,
-	    &boundlen);
-	sockaddr_text((struct sockaddr *)&ss, text, sizeof(text));
+	lst->lst_nbound++;
 	log_info("listening on %s", text);
 	return 0;
 }
@@ -305,6 +249,9 @@ listener_new(struct event_base *base, const struct config *cfg,
 	if ((lst = calloc(1, sizeof(*lst))) == NULL)
 		return NULL;
 	lst->lst_base = base;
+	if (listener_conn_index == -1)
+		listener_conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+		    listener_on_conn_free);
 	if ((lst->lst_ssl = tls_context_new(&cfg->tls)) == NULL)
 		goto fail;
 	if ((lst->lst_http = evhttp_new(base)) == NULL)
@@ -330,4 +277,33 @@ listener_free(struct listener *lst)
 		evhttp_free(lst->lst_http);
 	SSL_CTX_free(lst->lst_ssl);
 	free(lst);
+}
+
+/*
+ * SIGHUP: a new TLS context (certificate, key, trust anchors, CRLs) for
+ * the connections accepted from now on; those already open keep theirs
+ * (each SSL holds a reference to its context). The limits apply to new
+ * connections too. The bound addresses stay: a port below 1024 could not
+ * be bound again once privileges are dropped.
+ */
+int
+listener_reload(struct listener *lst, const struct config *cfg)
+{
+	SSL_CTX *ssl;
+
+	if ((ssl = tls_context_new(&cfg->tls)) == NULL)
+		return -1;
+	SSL_CTX_free(lst->lst_ssl);
+	lst->lst_ssl = ssl;
+	listener_limits(lst->lst_http, &cfg->limits);
+	return 0;
+}
+
+/* Shutting down: close the listening sockets; connections stay. */
+void
+listener_stop_accepting(struct listener *lst)
+{
+	for (size_t i = 0; i < lst->lst_nbound; i++)
+		evhttp_del_accept_socket(lst->lst_http, lst->lst_bound[i]);
+	lst->lst_nbound = 0;
 }

@@ -1,28 +1,91 @@
 /*
- * log: timestamped lines on stderr, one per event. The level is the only
- * global state in estrad. Callers never pass secrets (passwords,
- * Authorization headers, keys); OpenSSL's error strings carry none.
+ * log: timestamped lines on stderr, one per event, as text ("TIME LEVEL
+ * MESSAGE") or as JSON ({"time":..,"level":..,"msg":..}), and optionally
+ * the same messages to syslog(3). The level, the format and the syslog
+ * switch are the only global state in estrad. Callers never pass secrets
+ * (passwords, Authorization headers, keys); OpenSSL's error strings carry
+ * none.
+ *
+ * Worker threads (audit, store, bcrypt) log too: every line is built in a
+ * buffer and handed to the kernel in one write(2), so lines never mix.
  */
+#include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 
 #include "estrad/log.h"
 
-static enum log_level log_threshold = LOG_LEVEL_INFO;
+#define LOG_MSG_MAX	2048	/* a longer message is cut */
+
+/* Set on the main thread (start-up, reload), read by every thread. */
+static _Atomic int log_threshold = LOG_LEVEL_INFO;
+static _Atomic int log_format = LOG_FORMAT_TEXT;
+static _Atomic int log_syslog_on;
+static _Atomic int log_facility = LOG_DAEMON;
+static int log_syslog_opened;
+static char log_ident[64] = "estrad";
 
 static const char *const log_level_names[LOG_LEVEL_MAX] = {
 	"error", "warn", "info", "debug"
+};
+
+static const int log_level_syslog[LOG_LEVEL_MAX] = {
+	LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG
+};
+
+/* The names config_ops.c accepts for "syslog_facility". */
+static const struct {
+	const char	*name;
+	int		 facility;
+} log_facilities[] = {
+	{ "daemon", LOG_DAEMON }, { "user", LOG_USER }, { "auth", LOG_AUTH },
+	{ "authpriv", LOG_AUTHPRIV }, { "local0", LOG_LOCAL0 },
+	{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+	{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },
+	{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
+	{ "local7", LOG_LOCAL7 },
 };
 
 void
 log_init(enum log_level level)
 {
 	log_threshold = level;
+}
+
+void
+log_configure(enum log_format fmt, int use_syslog, const char *facility,
+    const char *ident)
+{
+	int fac = LOG_DAEMON;
+
+	for (size_t i = 0; facility != NULL &&
+	    i < sizeof(log_facilities) / sizeof(log_facilities[0]); i++)
+		if (strcmp(facility, log_facilities[i].name) == 0)
+			fac = log_facilities[i].facility;
+	log_format = fmt == LOG_FORMAT_JSON ? LOG_FORMAT_JSON :
+	    LOG_FORMAT_TEXT;
+	log_facility = fac;
+	if (use_syslog && !log_syslog_opened) {
+		/*
+		 * openlog keeps the ident pointer: a static copy. LOG_NDELAY
+		 * connects to /dev/log now, before privileges are dropped
+		 * or a sandbox hides the socket. The facility goes with each
+		 * message, so a reload can change it without reopening.
+		 */
+		if (ident != NULL)
+			snprintf(log_ident, sizeof(log_ident), "%s", ident);
+		openlog(log_ident, LOG_PID | LOG_NDELAY, fac);
+		log_syslog_opened = 1;
+	}
+	log_syslog_on = use_syslog != 0;
 }
 
 int
@@ -34,25 +97,127 @@ log_level_from_name(const char *name)
 	return -1;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629), or 0. */
+static size_t
+log_utf8_len(const unsigned char *p)
+{
+	unsigned	cp;
+	size_t		len;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else
+		return 0;
+	/* A NUL fails the continuation test: no read past the string. */
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (cp >= 0xd800 && cp <= 0xdfff) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/*
+ * in as the contents of a JSON string (RFC 8259 §7) into out (NUL
+ * terminated); returns the length. Not jansson: a message may hold bytes
+ * that are not UTF-8 (a peer's garbage quoted in a warning), which
+ * json_string() refuses; here each such byte becomes U+FFFD.
+ */
+static size_t
+log_json_escape(char *out, size_t outlen, const char *in)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)in;
+	size_t			 n = 0, len;
+
+	while (*p != '\0' && outlen - n > 7) {
+		if (*p == '"' || *p == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)*p++;
+		} else if (*p == '\n' || *p == '\r' || *p == '\t') {
+			out[n++] = '\\';
+			out[n++] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+			p++;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			n += (size_t)snprintf(out + n, outlen - n, "\\u00%c%c",
+			    hex[*p >> 4], hex[*p & 0xf]);
+			p++;
+		} else if (*p < 0x80)
+			out[n++] = (char)*p++;
+		else if ((len = log_utf8_len(p)) != 0) {
+			memcpy(out + n, p, len);
+			n += len;
+			p += len;
+		} else {
+			memcpy(out + n, "\\ufffd", 6);
+			n += 6;
+			p++;
+		}
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* All of buf to stderr, in one write unless the kernel splits it. */
+static void
+log_write(const char *buf, size_t len)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		if ((w = write(STDERR_FILENO, buf, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;		/* nowhere left to complain */
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+}
+
 void
 log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
-	char		 stamp[32];
+	char		 stamp[32], msg[LOG_MSG_MAX];
+	/* The worst case: every byte of msg escaped as \u00XX. */
+	char		 line[LOG_MSG_MAX * 6 + 128];
+	char		 esc[LOG_MSG_MAX * 6 + 8];
 	struct timespec	 now;
 	struct tm	 tm;
+	int		 n, saved = errno;
 
-	if (level > log_threshold)
+	if ((int)level > log_threshold || level >= LOG_LEVEL_MAX)
+		return;
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	/* One fprintf per line keeps lines whole on a shared stderr. */
-	char line[2048];
-	int n = vsnprintf(line, sizeof(line), fmt, ap);
-	if (n < 0)
-		return;
-	fprintf(stderr, "%s.%03ldZ %s %s\n", stamp, now.tv_nsec / 1000000,
-	    log_level_names[level], line);
+	if (log_format == LOG_FORMAT_JSON) {
+		log_json_escape(esc, sizeof(esc), msg);
+		n = snprintf(line, sizeof(line), "{\"time\":\"%s.%03ldZ\","
+		    "\"level\":\"%s\",\"msg\":\"%s\"}\n", stamp,
+		    now.tv_nsec / 1000000, log_level_names[level], esc);
+	} else
+		n = snprintf(line, sizeof(line), "%s.%03ldZ %s %s\n", stamp,
+		    now.tv_nsec / 1000000, log_level_names[level], msg);
+	if (n > 0)
+		log_write(line, (size_t)n < sizeof(line) ? (size_t)n :
+		    sizeof(line) - 1);
+	/* syslog stamps and ranks lines itself: only the message. */
+	if (log_syslog_on)
+		syslog(log_facility | log_level_syslog[level], "%s", msg);
+	errno = saved;
 }
 
 void

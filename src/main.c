@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -16,6 +17,9 @@
 #include "estrad/config.h"
 #include "estrad/est.h"
 #include "estrad/log.h"
+#include "estrad/metrics.h"
+#include "estrad/notify.h"
+#include "estrad/privdrop.h"
 #include "estrad/queue_cli.h"
 
 static void
@@ -46,20 +50,92 @@ usage(FILE *out)
 	    "estrad runs in the foreground and logs to stderr.\n");
 }
 
+/* The loop's state for signals: the server, and a graceful stop. */
+struct daemon_ctx {
+	struct event_base	*base;
+	struct est_server	*srv;
+	struct event		*drain_check;	/* 100 ms: anything left? */
+	struct timespec		 deadline;
+	int			 debug;
+	int			 stopping;
+};
+
+static int
+past(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec &&
+	    now.tv_nsec >= t->tv_nsec);
+}
+
+static void
+on_drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon_ctx	*d = arg;
+	long			 left = est_server_in_flight(d->srv);
+
+	if (left == 0) {
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	if (past(&d->deadline)) {
+		log_warn("shutdown_timeout: %ld request%s still in flight; "
+		    "stopping anyway", left, left == 1 ? "" : "s");
+		event_base_loopexit(d->base, NULL);
+	}
+}
+
+/*
+ * SIGTERM/SIGINT: stop accepting, let the requests in flight finish (up
+ * to shutdown_timeout), then leave the loop; est_server_free() flushes the
+ * queue's writes. A second signal stops at once.
+ */
 static void
 on_signal_stop(evutil_socket_t sig, short what, void *arg)
 {
-	struct event_base *base = arg;
+	struct daemon_ctx	*d = arg;
+	struct timeval		 tick = { 0, 100 * 1000 };
+	long			 ms = est_server_shutdown_ms(d->srv);
 
-	log_info("signal %d: stopping", (int)sig);
-	event_base_loopexit(base, NULL);
+	if (d->stopping) {
+		log_info("signal %d again: stopping now", (int)sig);
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	d->stopping = 1;
+	notify_stopping();
+	log_info("signal %d: stopping; %ld request%s in flight, waiting up to "
+	    "%.1f s", (int)sig, est_server_in_flight(d->srv),
+	    est_server_in_flight(d->srv) == 1 ? "" : "s", (double)ms / 1000);
+	est_server_drain(d->srv);
+	clock_gettime(CLOCK_MONOTONIC, &d->deadline);
+	d->deadline.tv_sec += ms / 1000;
+	d->deadline.tv_nsec += (ms % 1000) * 1000000;
+	if (d->deadline.tv_nsec >= 1000000000) {
+		d->deadline.tv_sec++;
+		d->deadline.tv_nsec -= 1000000000;
+	}
+	if ((d->drain_check = event_new(d->base, -1, EV_PERSIST,
+	    on_drain_check, d)) == NULL || event_add(d->drain_check,
+	    &tick) == -1)
+		event_base_loopexit(d->base, NULL);
+	else
+		on_drain_check(-1, 0, d);
 }
 
 static void
 on_signal_reload(evutil_socket_t sig, short what, void *arg)
 {
-	log_info("SIGHUP: reloading users");
-	est_server_reload(arg);
+	struct daemon_ctx *d = arg;
+
+	log_info("SIGHUP: reloading");
+	notify_reloading();
+	est_server_reload(d->srv);
+	if (d->debug)
+		log_init(LOG_LEVEL_DEBUG);
+	notify_ready();
 }
 
 static struct config *
@@ -79,35 +155,60 @@ load_or_report(const char *path)
 static int
 run(struct config *cfg, int debug)
 {
-	struct event_base	*base;
-	struct est_server	*srv;
+	struct daemon_ctx	 d;
 	struct event		*sigint, *sigterm, *sighup;
+	char			 err[512];
 	int			 level = log_level_from_name(cfg->log_level);
 
+	memset(&d, 0, sizeof(d));
+	d.debug = debug;
 	log_init(debug ? LOG_LEVEL_DEBUG : (enum log_level)level);
+	log_configure(cfg->log_format, cfg->log_syslog, cfg->syslog_facility,
+	    "estrad");
 	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
-	if ((base = event_base_new()) == NULL)
+	if ((d.base = event_base_new()) == NULL)
 		fatal("event_base_new failed");
-	if ((srv = est_server_new(base, cfg)) == NULL) {
-		event_base_free(base);
+	/* Ports bound and files read with the privileges we started with;
+	 * then, for good, those of the configured user. */
+	if (privdrop_refuse_root(cfg, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		config_free(cfg);
+		event_base_free(d.base);
 		curl_global_cleanup();
 		return 1;
 	}
-	sigint = evsignal_new(base, SIGINT, on_signal_stop, base);
-	sigterm = evsignal_new(base, SIGTERM, on_signal_stop, base);
-	sighup = evsignal_new(base, SIGHUP, on_signal_reload, srv);
+	if ((d.srv = est_server_new(d.base, cfg)) == NULL) {
+		event_base_free(d.base);
+		curl_global_cleanup();
+		return 1;
+	}
+	if (privdrop_hand_over(cfg, err, sizeof(err)) == -1 ||
+	    privdrop_apply(cfg, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		est_server_free(d.srv);
+		event_base_free(d.base);
+		curl_global_cleanup();
+		return 1;
+	}
+	sigint = evsignal_new(d.base, SIGINT, on_signal_stop, &d);
+	sigterm = evsignal_new(d.base, SIGTERM, on_signal_stop, &d);
+	sighup = evsignal_new(d.base, SIGHUP, on_signal_reload, &d);
 	evsignal_add(sigint, NULL);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sighup, NULL);
 	log_info("estrad %s started", ESTRAD_VERSION);
-	event_base_dispatch(base);
-	est_server_free(srv);
+	notify_ready();
+	event_base_dispatch(d.base);
+	est_server_free(d.srv);
+	if (d.drain_check != NULL)
+		event_free(d.drain_check);
 	event_free(sigint);
 	event_free(sigterm);
 	event_free(sighup);
-	event_base_free(base);
+	event_base_free(d.base);
+	metrics_reset();	/* frees the registry: valgrind stays quiet */
 	curl_global_cleanup();
 	log_info("stopped");
 	return 0;

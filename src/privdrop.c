@@ -1,1 +1,168 @@
-/* privdrop.c: being written */
+/*
+ * privdrop: who estrad runs as, and which files may hold its secrets.
+ *
+ * The order at start-up (main.c) is: load the config (every key and secret
+ * file read, every file checked here), bind the listeners, then
+ * privdrop_apply(). After it the process cannot become root again: the
+ * drop is verified, not assumed. A reload then reads files as the
+ * unprivileged user, so the keys must stay readable by it (or the reload
+ * fails and the old config stays).
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "estrad/log.h"
+#include "estrad/privdrop.h"
+
+/* The user's and group's ids, or -1 with err. */
+static int
+privdrop_lookup(const struct config *cfg, uid_t *uid, gid_t *gid, char *err,
+    size_t errlen)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+
+	errno = 0;
+	if ((pw = getpwnam(cfg->user)) == NULL) {
+		snprintf(err, errlen, "user \"%s\": %s", cfg->user,
+		    errno ? strerror(errno) : "no such user");
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		snprintf(err, errlen, "user \"%s\" is root (uid 0): name an "
+		    "unprivileged user", cfg->user);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	if (cfg->group == NULL)
+		return 0;
+	errno = 0;
+	if ((gr = getgrnam(cfg->group)) == NULL) {
+		snprintf(err, errlen, "group \"%s\": %s", cfg->group,
+		    errno ? strerror(errno) : "no such group");
+		return -1;
+	}
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+int
+privdrop_refuse_root(const struct config *cfg, char *err, size_t errlen)
+{
+	if ((getuid() == 0 || geteuid() == 0) && cfg->user == NULL &&
+	    !cfg->run_as_root) {
+		snprintf(err, errlen, "running as root: set \"user\" (or "
+		    "\"run_as_root\": true to allow it)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Give path to uid/gid; a file not there (yet) is fine. */
+static int
+privdrop_chown(const char *path, uid_t uid, gid_t gid, char *err,
+    size_t errlen)
+{
+	if (chown(path, uid, gid) == 0 || errno == ENOENT)
+		return 0;
+	snprintf(err, errlen, "chown %s: %s", path, strerror(errno));
+	return -1;
+}
+
+int
+privdrop_hand_over(const struct config *cfg, char *err, size_t errlen)
+{
+	static const char *const state_files[] = {
+		"", "/estrad.db", "/estrad.db-wal", "/estrad.db-shm",
+		"/estrad.lock"
+	};
+	char	path[4096];
+	uid_t	uid;
+	gid_t	gid;
+
+	if ((getuid() != 0 && geteuid() != 0) || cfg->user == NULL)
+		return 0;
+	if (privdrop_lookup(cfg, &uid, &gid, err, errlen) != 0)
+		return -1;
+	for (size_t i = 0; cfg->state_dir != NULL &&
+	    i < sizeof(state_files) / sizeof(state_files[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", cfg->state_dir,
+		    state_files[i]);
+		if (privdrop_chown(path, uid, gid, err, errlen) != 0)
+			return -1;
+	}
+	if (cfg->audit.file != NULL &&
+	    privdrop_chown(cfg->audit.file, uid, gid, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+int
+privdrop_apply(const struct config *cfg, char *err, size_t errlen)
+{
+	uid_t	uid;
+	gid_t	gid;
+
+	if (getuid() != 0 && geteuid() != 0)
+		return 0;	/* nothing to give up */
+	if (cfg->user == NULL) {
+		if (cfg->run_as_root) {
+			log_warn("running as root (\"run_as_root\": true)");
+			return 0;
+		}
+		snprintf(err, errlen, "running as root: set \"user\" (or "
+		    "\"run_as_root\": true to allow it)");
+		return -1;
+	}
+	if (privdrop_lookup(cfg, &uid, &gid, err, errlen) != 0)
+		return -1;
+	/* Groups first: without uid 0 there is no changing them. */
+	if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+		snprintf(err, errlen, "cannot become user \"%s\" (uid %lu, gid "
+		    "%lu): %s", cfg->user, (unsigned long)uid,
+		    (unsigned long)gid, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) != -1 || getuid() != uid || geteuid() != uid ||
+	    getgid() != gid || getegid() != gid) {
+		snprintf(err, errlen, "dropping to user \"%s\" did not take: "
+		    "root could be regained", cfg->user);
+		return -1;
+	}
+	log_info("running as user %s (uid %lu), group %s (gid %lu)",
+	    cfg->user, (unsigned long)uid, cfg->group ? cfg->group :
+	    "of the user", (unsigned long)gid);
+	return 0;
+}
+
+int
+privdrop_check_secret(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	/* stat, not lstat: the mode that matters is the target's. */
+	if (stat(path, &st) != 0) {
+		snprintf(err, errlen, "cannot stat %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file", path);
+		return -1;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		snprintf(err, errlen, "%s is %s by group or others (mode "
+		    "%04o); chmod 600 it", path, st.st_mode & (S_IRGRP |
+		    S_IROTH) ? "readable" : st.st_mode & (S_IWGRP | S_IWOTH) ?
+		    "writable" : "executable", (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}

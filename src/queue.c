@@ -984,3 +984,22 @@ queue_free(struct queue *q)
 	}
 	free(q);
 }
+
+/* For /metrics: entries waiting, and how long the oldest has waited. */
+void
+queue_stats(const struct queue *q, double *depth, double *oldest_age_seconds)
+{
+	const struct queue_entry	*qe;
+	int64_t				 now = queue_now(), oldest = now;
+
+	*depth = 0;
+	*oldest_age_seconds = 0;
+	if (!queue_enabled(q))
+		return;
+	*depth = (double)q->q_active;
+	TAILQ_FOREACH(qe, &q->q_entries, qe_link)
+		if (queue_state_active(qe->qe_e.state) &&
+		    qe->qe_e.created < oldest)
+			oldest = qe->qe_e.created;
+	*oldest_age_seconds = (double)(now - oldest);
+}

@@ -30,6 +30,7 @@
 
 #include "estrad/backoff.h"
 #include "estrad/log.h"
+#include "estrad/metrics.h"
 #include "estrad/pki.h"
 #include "estrad/upstream.h"
 
@@ -45,15 +46,25 @@ struct upstream_url {
 	struct breaker		 uu_breaker;
 };
 
+/*
+ * The files curl is given as blobs (CURL_BLOB_NOCOPY: the key exists in
+ * one place only). A SIGHUP reads them anew into a fresh set; transfers
+ * set up with the old set hold a reference until they are freed.
+ */
+struct upstream_creds {
+	int			 uc_refs;
+	struct upstream_blob	 uc_ca_bundle;
+	struct upstream_blob	 uc_cert;
+	struct upstream_blob	 uc_key;	/* wiped on free */
+};
+
 struct upstream {
 	const struct cfg_upstream	*up_cfg;
 	struct upstream_url		*up_urls;
 	size_t				 up_nurls;
 	struct backoff_policy		 up_backoff;
 	long				 up_in_flight;
-	struct upstream_blob		 up_ca_bundle;
-	struct upstream_blob		 up_cert;
-	struct upstream_blob		 up_key;	/* wiped on free */
+	struct upstream_creds		*up_creds;
 };
 
 struct upstream_ctx {
@@ -68,6 +79,7 @@ struct upstream_xfer {
 	struct upstream_ctx	*ux_ctx;
 	struct upstream		*ux_up;
 	CURL			*ux_easy;
+	struct upstream_creds	*ux_creds;	/* a reference */
 	size_t			 ux_url;	/* in ux_up->up_urls */
 	unsigned		 ux_tried;	/* bit per URL index */
 	int			 ux_trial;	/* holds ux_url's trial */
@@ -104,6 +116,7 @@ static const struct {
 };
 
 static void upstream_check_done(struct upstream_ctx *);
+static void upstream_creds_unref(struct upstream_creds *);
 
 /* ---- libevent <-> curl glue ------------------------------------------ */
 
@@ -318,7 +331,8 @@ upstream_curl_blob(const struct upstream_blob *b)
 }
 
 static int
-upstream_tls_opts(CURL *e, const struct upstream *up)
+upstream_tls_opts(CURL *e, const struct upstream *up,
+    const struct upstream_creds *c)
 {
 	const struct cfg_upstream	*u = up->up_cfg;
 	struct curl_blob		 blob;
@@ -328,15 +342,15 @@ upstream_tls_opts(CURL *e, const struct upstream *up)
 	rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	rc |= curl_easy_setopt(e, CURLOPT_SSLVERSION,
 	    (long)CURL_SSLVERSION_TLSv1_2);
-	if (up->up_ca_bundle.ub_data != NULL) {
-		blob = upstream_curl_blob(&up->up_ca_bundle);
+	if (c->uc_ca_bundle.ub_data != NULL) {
+		blob = upstream_curl_blob(&c->uc_ca_bundle);
 		rc |= curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
 	}
-	if (up->up_cert.ub_data != NULL) {
-		blob = upstream_curl_blob(&up->up_cert);
+	if (c->uc_cert.ub_data != NULL) {
+		blob = upstream_curl_blob(&c->uc_cert);
 		rc |= curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &blob);
 		rc |= curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
-		blob = upstream_curl_blob(&up->up_key);
+		blob = upstream_curl_blob(&c->uc_key);
 		rc |= curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &blob);
 		rc |= curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
 	}
@@ -403,7 +417,10 @@ upstream_easy_setup(struct upstream_xfer *x,
 	/* A transfer removed mid-lookup must not wait for the resolver
 	 * thread on the event loop: let it finish detached. */
 	rc |= curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
-	if (rc != CURLE_OK || upstream_tls_opts(e, x->ux_up) == -1 ||
+	x->ux_creds = x->ux_up->up_creds;
+	x->ux_creds->uc_refs++;
+	if (rc != CURLE_OK ||
+	    upstream_tls_opts(e, x->ux_up, x->ux_creds) == -1 ||
 	    upstream_body_opts(x, ureq) == -1)
 		return -1;
 	return 0;
@@ -414,8 +431,10 @@ upstream_xfer_free(struct upstream_xfer *x)
 {
 	if (x == NULL)
 		return;
+	/* curl may use the blobs until the easy handle is cleaned up. */
 	if (x->ux_easy != NULL)
 		curl_easy_cleanup(x->ux_easy);
+	upstream_creds_unref(x->ux_creds);
 	curl_slist_free_all(x->ux_headers);
 	free(x->ux_path);
 	/* A CSR may carry a challengePassword. */
@@ -536,9 +555,11 @@ upstream_result(struct upstream_xfer *x, CURLcode code, int *unavailable)
 	const char		*what = "upstream CA failed";
 	long			 status = 0;
 	int			 client_status = 502;
+	double			 secs = 0;
 
 	*unavailable = 0;
 	curl_easy_getinfo(x->ux_easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(x->ux_easy, CURLINFO_TOTAL_TIME, &secs);
 	if (code == CURLE_OK && ((status >= 200 && status <= 299) ||
 	    (status >= 400 && status <= 599))) {
 		r->status = (int)status;
@@ -546,6 +567,8 @@ upstream_result(struct upstream_xfer *x, CURLcode code, int *unavailable)
 		    "%ld", u->name, status);
 		/* A gateway's "the CA behind me is down": try elsewhere. */
 		*unavailable = status == 502 || status == 503 || status == 504;
+		metrics_upstream(u->name, secs, *unavailable ? "unavailable" :
+		    NULL);
 		return status;
 	}
 	if (code == CURLE_OK) {
@@ -554,6 +577,7 @@ upstream_result(struct upstream_xfer *x, CURLcode code, int *unavailable)
 		log_warn("upstream %s: %s: unexpected status %ld", u->name, url,
 		    status);
 		est_reply_error(r, 502, "upstream CA answered %ld", status);
+		metrics_upstream(u->name, secs, "bad_status");
 		return status;
 	}
 	if (code == CURLE_WRITE_ERROR && x->ux_too_large)
@@ -572,6 +596,8 @@ upstream_result(struct upstream_xfer *x, CURLcode code, int *unavailable)
 	    x->ux_too_large ? "over max_response_bytes" :
 	    x->ux_error[0] ? x->ux_error : curl_easy_strerror(code));
 	est_reply_error(r, client_status, "%s", what);
+	metrics_upstream(u->name, secs, x->ux_too_large ? "too_large" :
+	    metrics_curl_error_kind(code));
 	return status;
 }
 
@@ -585,18 +611,22 @@ upstream_health(struct upstream_xfer *x, int failed)
 
 	x->ux_trial = 0;	/* the outcome below settles any trial */
 	if (!failed) {
-		if (breaker_success(&u->uu_breaker))
+		if (breaker_success(&u->uu_breaker)) {
 			log_info("upstream %s: %s is up again",
 			    up->up_cfg->name, u->uu_url);
+			metrics_upstream_health(up->up_cfg->name, u->uu_url, 1);
+		}
 		return;
 	}
 	if (breaker_failure(&u->uu_breaker, &up->up_backoff, now,
-	    arc4random()))
+	    arc4random())) {
+		metrics_upstream_health(up->up_cfg->name, u->uu_url, 0);
 		log_warn("upstream %s: %s is down after %d failure%s in a "
 		    "row; next try in %.1f s", up->up_cfg->name, u->uu_url,
 		    u->uu_breaker.failures,
 		    u->uu_breaker.failures == 1 ? "" : "s",
 		    (double)(u->uu_breaker.retry_at - now) / 1000.0);
+	}
 }
 
 /* Try the transfer again on the next URL. 0, or -1: none is left. */
@@ -667,6 +697,43 @@ upstream_blob_read(struct upstream_blob *b, const char *path)
 	return 0;
 }
 
+static void
+upstream_blob_clear(struct upstream_blob *b)
+{
+	if (b->ub_data != NULL)
+		OPENSSL_clear_free(b->ub_data, b->ub_len);
+	b->ub_data = NULL;
+}
+
+static void
+upstream_creds_unref(struct upstream_creds *c)
+{
+	if (c == NULL || --c->uc_refs > 0)
+		return;
+	upstream_blob_clear(&c->uc_ca_bundle);
+	upstream_blob_clear(&c->uc_cert);
+	upstream_blob_clear(&c->uc_key);
+	free(c);
+}
+
+/* Read u's CA bundle, RA certificate and key. NULL (logged) on error. */
+static struct upstream_creds *
+upstream_creds_load(const struct cfg_upstream *u)
+{
+	struct upstream_creds *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->uc_refs = 1;
+	if (upstream_blob_read(&c->uc_ca_bundle, u->ca_bundle) == -1 ||
+	    upstream_blob_read(&c->uc_cert, u->client_certificate) == -1 ||
+	    upstream_blob_read(&c->uc_key, u->client_key) == -1) {
+		upstream_creds_unref(c);
+		return NULL;
+	}
+	return c;
+}
+
 static int
 upstream_load_files(struct upstream *up, const struct cfg_upstream *u)
 {
@@ -679,19 +746,9 @@ upstream_load_files(struct upstream *up, const struct cfg_upstream *u)
 	up->up_backoff.initial_ms = u->backoff_initial_ms;
 	up->up_backoff.max_ms = u->backoff_max_ms;
 	up->up_backoff.threshold = (int)u->failure_threshold;
-	if (upstream_blob_read(&up->up_ca_bundle, u->ca_bundle) == -1 ||
-	    upstream_blob_read(&up->up_cert, u->client_certificate) == -1 ||
-	    upstream_blob_read(&up->up_key, u->client_key) == -1)
+	if ((up->up_creds = upstream_creds_load(u)) == NULL)
 		return -1;
 	return 0;
-}
-
-static void
-upstream_blob_clear(struct upstream_blob *b)
-{
-	if (b->ub_data != NULL)
-		OPENSSL_clear_free(b->ub_data, b->ub_len);
-	b->ub_data = NULL;
 }
 
 struct upstream_ctx *
@@ -739,13 +796,48 @@ upstream_ctx_free(struct upstream_ctx *ctx)
 	if (ctx->uc_timer != NULL)
 		event_free(ctx->uc_timer);
 	for (size_t i = 0; ctx->uc_upstreams != NULL && i < ctx->uc_n; i++) {
-		upstream_blob_clear(&ctx->uc_upstreams[i].up_ca_bundle);
-		upstream_blob_clear(&ctx->uc_upstreams[i].up_cert);
-		upstream_blob_clear(&ctx->uc_upstreams[i].up_key);
+		upstream_creds_unref(ctx->uc_upstreams[i].up_creds);
 		free(ctx->uc_upstreams[i].up_urls);
 	}
 	free(ctx->uc_upstreams);
 	free(ctx);
+}
+
+/*
+ * SIGHUP: read every upstream's CA bundle, RA certificate and key again,
+ * from the same upstreams of a new config (names and order unchanged;
+ * other upstream settings need a restart). All or nothing.
+ */
+int
+upstream_ctx_reload(struct upstream_ctx *ctx, const struct config *cfg)
+{
+	struct upstream_creds	**fresh;
+	int			  rc = 0;
+
+	if (cfg->nupstreams != ctx->uc_n) {
+		log_err("reload: the upstreams changed; that needs a restart");
+		return -1;
+	}
+	if ((fresh = calloc(ctx->uc_n + 1, sizeof(*fresh))) == NULL)
+		return -1;
+	for (size_t i = 0; i < ctx->uc_n && rc == 0; i++)
+		if (strcmp(cfg->upstreams[i].name,
+		    ctx->uc_upstreams[i].up_cfg->name) != 0) {
+			log_err("reload: the upstreams changed; that needs a "
+			    "restart");
+			rc = -1;
+		} else if ((fresh[i] = upstream_creds_load(&cfg->upstreams[i]))
+		    == NULL)
+			rc = -1;
+	for (size_t i = 0; i < ctx->uc_n; i++) {
+		struct upstream_creds **slot = rc == 0 ?
+		    &ctx->uc_upstreams[i].up_creds : &fresh[i];
+		upstream_creds_unref(*slot);
+		if (rc == 0)
+			*slot = fresh[i];
+	}
+	free(fresh);
+	return rc;
 }
 
 void

@@ -42,4 +42,7 @@ int cache_lookup(struct cache *c, const struct cfg_route *route,
 void cache_offer(struct cache *c, const struct cfg_route *route,
     enum est_op op, const struct est_reply *reply);
 
+/* The oldest cached copy's age in seconds (for /metrics), 0 if none. */
+double cache_max_age(const struct cache *c);
+
 #endif

@@ -20,7 +20,21 @@ struct est_server;
 struct est_server *est_server_new(struct event_base *base,
     struct config *cfg);
 void est_server_free(struct est_server *srv);
-/* SIGHUP: reload what can change without a restart (today: users). */
-void est_server_reload(struct est_server *srv);
+/*
+ * SIGHUP: load the config file again. A sound one replaces, for new
+ * connections and requests, the TLS certificate, key, trust anchors and
+ * CRLs, the limits, the RA's certificates, keys and CA bundles, the CSR
+ * policies, the user files and the log settings; requests in flight keep
+ * what they started with. Listen addresses, routes, upstream URLs and
+ * timeouts, state_dir, cache, queue and admin need a restart (a changed
+ * one is logged). A config with any error changes nothing. 0 or -1.
+ */
+int est_server_reload(struct est_server *srv);
+/* SIGTERM: stop accepting; requests in flight go on. */
+void est_server_drain(struct est_server *srv);
+/* Requests not yet answered (or abandoned). */
+long est_server_in_flight(const struct est_server *srv);
+/* The configured shutdown_timeout, in milliseconds. */
+long est_server_shutdown_ms(const struct est_server *srv);
 
 #endif

@@ -37,6 +37,9 @@ struct est_server {
 	struct limiter		**srv_rates;	/* per route; NULL: no rate */
 	uint32_t		 srv_id_prefix;	/* random per process */
 	uint64_t		 srv_next_id;
+	struct admin		*srv_admin;	/* NULL without "admin" */
+	long			 srv_in_flight;	/* requests not yet freed */
+	int			 srv_draining;	/* SIGTERM: not accepting */
 };
 
 struct est_req {

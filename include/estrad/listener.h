@@ -22,5 +22,10 @@ struct listener *listener_new(struct event_base *base,
     const struct config *cfg,
     void (*on_request)(struct evhttp_request *, void *), void *arg);
 void listener_free(struct listener *lst);
+/* SIGHUP: a new TLS context and limits for new connections. 0, or -1
+ * (logged) with the old ones kept. */
+int listener_reload(struct listener *lst, const struct config *cfg);
+/* Stop accepting (SIGTERM); open connections are served on. */
+void listener_stop_accepting(struct listener *lst);
 
 #endif

@@ -1,17 +1,29 @@
 /*
  * log: the daemon's only global state. Lines go to stderr (foreground,
- * containers). Nothing here ever formats a secret: callers pass only what
- * may be read by an operator.
+ * containers), as text or as one JSON object per line, and optionally to
+ * syslog(3) as well. Nothing here ever formats a secret: callers pass only
+ * what may be read by an operator. Safe from any thread: each line is one
+ * write(2).
  */
 #ifndef ESTRAD_LOG_H
 #define ESTRAD_LOG_H
 
 #include <stdarg.h>
 
+#include "estrad/config.h"	/* enum log_format */
+
 enum log_level { LOG_LEVEL_ERR, LOG_LEVEL_WARN, LOG_LEVEL_INFO,
 	LOG_LEVEL_DEBUG, LOG_LEVEL_MAX };
 
 void log_init(enum log_level level);
+/*
+ * The format of the stderr lines, and whether every line also goes to
+ * syslog(3) under facility ("daemon", "local0".. "local7", ...; NULL:
+ * daemon) and ident (NULL: "estrad"; copied, and fixed by the first call
+ * that opens syslog). Called at start-up and again on a reload.
+ */
+void log_configure(enum log_format fmt, int use_syslog, const char *facility,
+    const char *ident);
 int log_level_from_name(const char *name);	/* -1 if unknown */
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -16,7 +16,9 @@
 
 struct evbuffer;
 
-/* Start afresh (start-up; tests). */
+/* Forget every series and free the registry (exit; tests). Nothing needs
+ * calling first: the registry starts on first use, with the series that
+ * exist from the start (build info, start time, zeroed counters). */
 void metrics_reset(void);
 
 /* One answered request: estrad_requests_total{op,label,status} and
@@ -27,9 +29,12 @@ void metrics_request(const char *op, const char *label, int status,
  * error NULL when the CA answered, else
  * estrad_upstream_errors_total{upstream,kind} with kind one of "timeout",
  * "unreachable", "tls", "broken", "too_large", "bad_status",
- * "unavailable" (its own 502/503/504). */
+ * "unavailable" (its own 502/503/504), "other". */
 void metrics_upstream(const char *upstream, double seconds,
     const char *error);
+/* The error kind of a curl result code (a CURLcode): NULL for CURLE_OK,
+ * else one of the kinds above. */
+const char *metrics_curl_error_kind(int code);
 /* estrad_auth_failures_total{method}: "digest", "basic", "cert", "none". */
 void metrics_auth_failure(const char *method);
 /* estrad_policy_refusals_total{rule}: "key.type", "rate", ... */
@@ -48,10 +53,13 @@ void metrics_upstream_health(const char *upstream, const char *url, int up);
 struct metrics_gauges {
 	double	queue_depth;		/* estrad_queue_entries */
 	double	queue_oldest_seconds;	/* estrad_queue_oldest_age_seconds */
-	double	cache_max_age_seconds;	/* estrad_cache_age_seconds (max) */
+	double	cache_max_age_seconds;	/* estrad_cache_age_seconds (max);
+					 * negative: nothing cached, no
+					 * sample */
 };
 
-/* Append the whole exposition to out. */
+/* Append the whole exposition to out. g NULL: the scrape-time gauges
+ * have no sample. */
 void metrics_write(struct evbuffer *out, const struct metrics_gauges *g);
 
 #endif

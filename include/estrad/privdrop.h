@@ -12,6 +12,17 @@
 
 #include "estrad/config.h"
 
+/* Before binding anything: root without "user" or "run_as_root" is
+ * refused at once. 0, or -1 with err. */
+int privdrop_refuse_root(const struct config *cfg, char *err,
+    size_t errlen);
+/*
+ * Before the drop: what estrad created as root and goes on writing (the
+ * state_dir, its database, WAL and lock files, the audit file) becomes
+ * the user's, so `estrad queue` and the next start work as that user.
+ * Nothing to do unless root with "user". 0, or -1 with err.
+ */
+int privdrop_hand_over(const struct config *cfg, char *err, size_t errlen);
 /* Drop to cfg->user/group, or refuse root. 0, or -1 with err. */
 int privdrop_apply(const struct config *cfg, char *err, size_t errlen);
 

@@ -109,7 +109,10 @@ int queue_put(struct queue *q, const struct queue_put *p, queue_put_cb done,
 /* The client left: the entry is still kept; done will not be called. */
 void queue_put_cancel(struct queue_job *job);
 
-/* Counts for logs and (later) metrics. */
+/* Counts for logs and metrics. */
 size_t queue_depth(const struct queue *q);
+/* Entries waiting, and the age of the oldest (seconds); 0, 0 if none. */
+void queue_stats(const struct queue *q, double *depth,
+    double *oldest_age_seconds);
 
 #endif

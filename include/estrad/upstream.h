@@ -63,6 +63,9 @@ void upstream_ctx_free(struct upstream_ctx *ctx);
 struct upstream_xfer *upstream_submit(struct upstream_ctx *ctx,
     const struct upstream_request *ureq, struct est_reply *refusal,
     enum upstream_outcome *outcome);
+/* SIGHUP: the RA certificates, keys and CA bundles, read again from
+ * cfg's files (same upstreams). 0, or -1 (logged) keeping the old. */
+int upstream_ctx_reload(struct upstream_ctx *ctx, const struct config *cfg);
 /* Milliseconds until some URL of upstream may be tried (0: now). */
 long upstream_wait_ms(struct upstream_ctx *ctx, size_t upstream);
 /* A stable name of the upstream and CA label, for the cache's rows. */

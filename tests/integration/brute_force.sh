@@ -19,13 +19,17 @@
 
 OTHER_PASS="other-$(openssl rand -hex 8)"
 SPARE_PASS="spare-$(openssl rand -hex 8)"
+# The umask covers the redirection: estrad refuses a users file others
+# can read.
 (
 	umask 077
-	cat "$DIGEST_USERS"
-	printf 'other:%s:%s\n' "$AUTH_REALM" "$(hash_hex MD5 "other:$AUTH_REALM:$OTHER_PASS")"
-	printf 'other:%s:%s\n' "$AUTH_REALM" "$(hash_hex SHA-256 "other:$AUTH_REALM:$OTHER_PASS")"
-	printf 'spare:%s:%s\n' "$AUTH_REALM" "$(hash_hex SHA-256 "spare:$AUTH_REALM:$SPARE_PASS")"
-) >"$WORK/digest"
+	{
+		cat "$DIGEST_USERS"
+		printf 'other:%s:%s\n' "$AUTH_REALM" "$(hash_hex MD5 "other:$AUTH_REALM:$OTHER_PASS")"
+		printf 'other:%s:%s\n' "$AUTH_REALM" "$(hash_hex SHA-256 "other:$AUTH_REALM:$OTHER_PASS")"
+		printf 'spare:%s:%s\n' "$AUTH_REALM" "$(hash_hex SHA-256 "spare:$AUTH_REALM:$SPARE_PASS")"
+	} >"$WORK/digest"
+)
 P_AUTH="\"digest_users\": \"$WORK/digest\", \"max_failures\": 3, \"failure_window\": 5" \
     proxy_config "$WORK/proxy.json"
 start_estrad limits "$WORK/proxy.json"

@@ -405,11 +405,14 @@ enroll_ok() {
 
 # ------------------------------------------------------------ daemons
 
-# log_port LOG HOSTRE: the port of the first "listening on HOST:PORT" line
-# whose HOST matches the sed regex HOSTRE.
+# log_port LOG HOSTRE: the port of the first EST listener line, "info
+# listening on HOST:PORT" (or its JSON form, "msg":"listening on ..."),
+# whose HOST matches the sed regex HOSTRE. Other listeners' lines ("admin
+# listening on ...") do not count.
 log_port() {
-	sed -n "s/.*listening on $2:\([0-9][0-9]*\).*/\1/p" "$1" 2>/dev/null |
-	    head -n 1
+	sed -n -e "s/.* info listening on $2:\([0-9][0-9]*\).*/\1/p" \
+	    -e "s/.*\"msg\":\"listening on $2:\([0-9][0-9]*\).*/\1/p" \
+	    "$1" 2>/dev/null | head -n 1
 }
 
 # wait_log_port PID LOG HOSTRE: wait (5 s) for the port; prints it.
@@ -479,18 +482,23 @@ check_alive() {
 #   P_LOG_LEVEL  (default info)
 #   P_TOP_EXTRA  extra top-level JSON members, e.g. '"policies": {...}'
 #                (default none)
+#   P_PRIVS      the privilege members (default '"run_as_root": true': the
+#                tests run as root, which estrad refuses unless told; set
+#                it to e.g. '"user": "nobody"', or to '' for none at all)
 # A second upstream "lab" always points at the lab's CA, and label "real"
 # routes to it, so a case can check a daemon whose "ca" is broken.
 proxy_config() {
 	local labels='"real": { "upstream": "lab" }'
 	local listen='["127.0.0.1:0"]'
 	local authjson="\"digest_users\": \"$DIGEST_USERS\""
+	local privs=${P_PRIVS-'"run_as_root": true'}
 	[ -n "${P_LISTEN:-}" ] && listen=$P_LISTEN
 	[ -n "${P_LABELS:-}" ] && labels="$labels, $P_LABELS"
 	[ -n "${P_AUTH:-}" ] && authjson=$P_AUTH
 	cat >"$1" <<EOF
 {
-  "log_level": "${P_LOG_LEVEL:-info}",
+  "log_level": "${P_LOG_LEVEL:-info}",${privs:+
+  $privs,}
   "listen": $listen,
   "tls": {
     "certificate": "$PROXY_SERVER_CERT",

@@ -5,12 +5,13 @@
 #    the lab's Digest users and /var/lib/estrad/audit.jsonl -> a file here,
 #    each passes "estrad -n": exit 0, "configuration OK", nothing on stderr
 #    (and names no other /etc/estrad or /var/lib/estrad path);
-#  - running (listening on 127.0.0.1:0, the upstream "central" -> the lab
-#    CA): the enterprise policy's csrattrs asks for challengePassword, an
-#    EC P-256 key, ecdsa-with-SHA256 and a subjectAltName; a CSR without a
-#    SAN is refused (san.required) without reaching the CA; the lab policy's
-#    local CA label "lab" enrolls a SHA-1 RSA CSR (SHA1 allowed there) and
-#    writes its audit record on stderr ("audit": {"stderr": true}).
+#  - running (listening on 127.0.0.1:0, "run_as_root", the upstream
+#    "central" -> the lab CA): the enterprise policy's csrattrs asks for
+#    challengePassword, an EC P-256 key, ecdsa-with-SHA256 and a
+#    subjectAltName; a CSR without a SAN is refused (san.required) without
+#    reaching the CA; the lab policy's local CA label "lab" enrolls a SHA-1
+#    RSA CSR (SHA1 allowed there) and writes its audit record on stderr
+#    ("audit": {"stderr": true}).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -42,6 +43,10 @@ localize() {
 import json, sys
 cfg = json.load(open(sys.argv[1]))
 cfg["listen"] = ["127.0.0.1:0"]
+# The tests run as root here, which estrad refuses unless told.
+cfg.pop("user", None)
+cfg.pop("group", None)
+cfg["run_as_root"] = True
 cfg["upstreams"]["central"]["url"] = sys.argv[3]
 json.dump(cfg, open(sys.argv[2], "w"), indent=2)
 PY

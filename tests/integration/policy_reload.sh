@@ -8,7 +8,7 @@
 #    3072 bits, the minimum is 4096", without reaching the CA;
 #  - the file back at 2048 but with a bad CN regex; SIGHUP: the error as
 #    "reload: FILE:LINE: policies.p.subject.patterns.CN: bad regex: ..."
-#    (LINE the pattern's), "reload: FILE has errors; keeping the policies
+#    (LINE the pattern's), "reload: FILE has errors; keeping the configuration
 #    loaded before"; the old (4096) policy still answers, the daemon serves;
 #  - fixed (2048, a good regex); SIGHUP: 200 again, and the new pattern
 #    applies (a CN it refuses: 403 subject.pattern).
@@ -73,7 +73,7 @@ check_ca_unchanged "$n" "the CSR refused after the reload"
 write_cfg 2048 '^[a-z'
 line=$(grep -n '"CN": "\^\[a-z"' "$CFG" | cut -d: -f1)
 [ -n "$line" ] || fail "cannot find the bad pattern's line in $CFG"
-hup broken "reload: $CFG has errors; keeping the policies loaded before"
+hup broken "reload: $CFG has errors; keeping the configuration loaded before"
 grep -q "reload: $CFG:$line: policies\.p\.subject\.patterns\.CN: bad regex" "$XLOG" ||
     fail "no 'reload: $CFG:$line: policies.p.subject.patterns.CN: bad regex' line: $(grep 'reload' "$XLOG" | tail -n 4)"
 check_alive "$P" "the proxy after a broken reload"

@@ -14,6 +14,7 @@
 
 cat >"$WORK/ca.json" <<JSON
 {
+  "run_as_root": true,
   "listen": ["127.0.0.1:0"],
   "tls": { "certificate": "$PKI_DIR/ca-server-chain.pem",
            "key": "$PKI_DIR/ca-server.key",

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include <openssl/evp.h>
@@ -20,19 +21,42 @@
 
 static char dir[] = "/tmp/estrad-test-config-XXXXXX";
 
-static EVP_PKEY *
-write_key(const char *name)
+/* Write text to dir/name with mode (the check on secret files reads it). */
+static void
+write_file(const char *name, const char *text, mode_t mode)
 {
-	char		 path[256];
-	EVP_PKEY	*key = EVP_EC_gen("P-256");
-	FILE		*fp;
+	char	 path[256];
+	FILE	*fp;
 
-	assert_non_null(key);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(text, fp);
+	fclose(fp);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* key as PEM in dir/name, mode 0600 unless told otherwise. */
+static void
+write_key_as(const char *name, EVP_PKEY *key, mode_t mode)
+{
+	char	 path[256];
+	FILE	*fp;
+
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	assert_non_null(fp = fopen(path, "w"));
 	assert_int_equal(PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL,
 	    NULL), 1);
 	fclose(fp);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static EVP_PKEY *
+write_key(const char *name)
+{
+	EVP_PKEY	*key = EVP_EC_gen("P-256");
+
+	assert_non_null(key);
+	write_key_as(name, key, 0600);
 	return key;
 }
 
@@ -64,22 +88,17 @@ static int
 setup(void **state)
 {
 	EVP_PKEY	*key, *other;
-	FILE		*fp;
-	char		 path[256];
 
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	key = write_key("key.pem");
 	other = write_key("other.key");
 	write_cert("cert.pem", key);
-	snprintf(path, sizeof(path), "%s/junk.pem", dir);
-	fp = fopen(path, "w");
-	fputs("this is not PEM\n", fp);
-	fclose(fp);
-	snprintf(path, sizeof(path), "%s/password", dir);
-	fp = fopen(path, "w");
-	fputs("s3cret\n", fp);
-	fclose(fp);
+	/* The server key again, as an operator might leave it: 0644. */
+	write_key_as("open.key", key, 0644);
+	write_file("junk.pem", "this is not PEM\n", 0644);
+	write_file("password", "s3cret\n", 0600);
+	write_file("group.password", "s3cret\n", 0640);
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(other);
 	return 0;
@@ -183,6 +202,33 @@ static const struct config_case cases[] = {
 	  "          \"key\": \"@D@/other.key\"},\n" LOCAL_OK ROUTE_OK "}\n",
 	  "4: tls.key: @D@/other.key does not match the certificate in "
 	  "@D@/cert.pem", 1 },
+	{ "tls key readable by others",
+	  "{\n" LISTEN_OK "  \"tls\": {\"certificate\": \"@D@/cert.pem\",\n"
+	  "          \"key\": \"@D@/open.key\"},\n" LOCAL_OK ROUTE_OK "}\n",
+	  "4: tls.key: @D@/open.key is readable by group or others (mode "
+	  "0644); chmod 600 it", 1 },
+	{ "password_file readable by group",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"upstreams\": {\"ca\": {\"url\": \"https://ca/.well-known/est\",\n"
+	  "    \"auth\": \"basic\", \"username\": \"ra\",\n"
+	  "    \"password_file\": \"@D@/group.password\"}},\n"
+	  "  \"default\": {\"upstream\": \"ca\"}\n}\n",
+	  "6: upstreams.ca.password_file: @D@/group.password is readable by "
+	  "group or others (mode 0640); chmod 600 it", 1 },
+	{ "local CA key readable by others",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"local_cas\": {\"lab\": {\"certificate\": \"@D@/cert.pem\",\n"
+	  "    \"key\": \"@D@/open.key\"}},\n" ROUTE_OK "}\n",
+	  "5: local_cas.lab.key: @D@/open.key is readable by group or others "
+	  "(mode 0644); chmod 600 it", 1 },
+	{ "user that does not exist",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"user\": \"no-such-estrad-user\",\n" ROUTE_OK "}\n",
+	  "5: user: no such user \"no-such-estrad-user\"", 1 },
+	{ "run_as_root with a user",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"user\": \"nobody\",\n  \"run_as_root\": true,\n" ROUTE_OK "}\n",
+	  "6: run_as_root: contradicts \"user\"", 1 },
 	{ "wrong type for a path",
 	  "{\n" LISTEN_OK "  \"tls\": {\"certificate\": 7, \"key\": "
 	  "\"@D@/key.pem\"},\n" LOCAL_OK ROUTE_OK "}\n",
@@ -508,6 +554,50 @@ test_offline(void **state)
 	config_free(cfg);
 }
 
+/* ESTRAD_* variables replace keys before the checks. */
+static void
+test_environment(void **state)
+{
+	struct config_errors	 errs = { NULL, 0 };
+	const char		*path = write_config("{\n"
+	    LISTEN_OK TLS_OK
+	    "  \"upstreams\": {\"ca\": {\"url\": \"https://a/.well-known/est\"}},\n"
+	    "  \"default\": {\"upstream\": \"ca\"}\n}\n");
+	struct config		*cfg;
+
+	setenv("ESTRAD_LISTEN", "127.0.0.1:8443, [::1]:8443", 1);
+	setenv("ESTRAD_LOG_LEVEL", "debug", 1);
+	setenv("ESTRAD_ADMIN_LISTEN", "127.0.0.1:9191", 1);
+	setenv("ESTRAD_UPSTREAM_URL", "https://b/.well-known/est,"
+	    "https://c/.well-known/est", 1);
+	cfg = config_load(path, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		print_message("unexpected: %s\n", errs.lines[i]);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->nlisten, 2);
+	assert_string_equal(cfg->listen[0], "127.0.0.1:8443");
+	assert_string_equal(cfg->listen[1], "[::1]:8443");
+	assert_string_equal(cfg->log_level, "debug");
+	assert_true(cfg->admin.enabled);
+	assert_string_equal(cfg->admin.listen, "127.0.0.1:9191");
+	assert_int_equal(cfg->upstreams[0].nurls, 2);
+	assert_string_equal(cfg->upstreams[0].urls[1],
+	    "https://c/.well-known/est");
+	config_free(cfg);
+	/* A bad value gets the file's own error. */
+	setenv("ESTRAD_LOG_FORMAT", "xml", 1);
+	assert_null(config_load(path, &errs));
+	assert_true(errs.n >= 1);
+	assert_non_null(strstr(errs.lines[0], "log_format: must be one of "
+	    "text, json"));
+	config_errors_clear(&errs);
+	unsetenv("ESTRAD_LISTEN");
+	unsetenv("ESTRAD_LOG_LEVEL");
+	unsetenv("ESTRAD_ADMIN_LISTEN");
+	unsetenv("ESTRAD_UPSTREAM_URL");
+	unsetenv("ESTRAD_LOG_FORMAT");
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -550,6 +640,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_valid_and_defaults),
 		cmocka_unit_test(test_offline),
+		cmocka_unit_test(test_environment),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_parse_address),
 	};

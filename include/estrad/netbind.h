@@ -1,0 +1,34 @@
+/*
+ * netbind: what the EST listener and the admin listener share: binding an
+ * address for evhttp (IPv6 sockets IPv6-only, close-on-exec, accept()
+ * paused for a second when descriptors run out instead of spinning), the
+ * text of an address, and a server-side TLS bufferevent for evhttp.
+ */
+#ifndef ESTRAD_NETBIND_H
+#define ESTRAD_NETBIND_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/ssl.h>
+
+/* "1.2.3.4:443" or "[::1]:443". */
+void netbind_addr_text(const struct sockaddr *sa, char *out, size_t outlen);
+
+/*
+ * Bind addr ("host:port", port 0 allowed) and serve it with http. Returns
+ * the bound socket with its real address in text, or NULL with a reason
+ * in err (that does not repeat addr).
+ */
+struct evhttp_bound_socket *netbind_listen(struct event_base *base,
+    struct evhttp *http, const char *addr, int backlog, char *text,
+    size_t textlen, char *err, size_t errlen);
+
+/* A bufferevent accepting TLS on ssl (taken: freed on failure), for an
+ * evhttp bevcb. NULL on failure. */
+struct bufferevent *netbind_tls_bev(struct event_base *base, SSL *ssl);
+
+#endif

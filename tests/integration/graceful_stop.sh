@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# SIGTERM stops gracefully (src/main.c, on_signal_stop): the daemon stops
+# accepting, lets the requests in flight finish for up to shutdown_timeout,
+# then exits 0 and logs "stopped". On proxies of this case's own, in front
+# of a CA that never answers (silent_server):
+#  - shutdown_timeout 5, upstream timeout 2: an enrollment waits on the CA;
+#    SIGTERM logs "signal 15: stopping; 1 request in flight, waiting up to
+#    5.0 s"; a new connection is refused at once (curl exit 7) while that
+#    request still waits; it then gets its answer, the 504 of the upstream
+#    timeout (not a reset); the daemon exits 0 and logs "stopped";
+#  - shutdown_timeout 0.5, upstream timeout 30: SIGTERM; within about a
+#    second "shutdown_timeout: 1 request still in flight; stopping anyway",
+#    exit 0, and the client's connection closes without an answer, long
+#    before the 30 s;
+#  - an idle proxy: SIGTERM -> exit 0 within a second.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+start_silent
+make_csr dev "/CN=stop-device"
+
+# forget_pid PID: PID was reaped here; t_cleanup must not signal it again.
+forget_pid() {
+	local keep=() p
+	for p in "${T_PIDS[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
+	done
+	T_PIDS=("${keep[@]}")
+}
+
+# reap WHAT PID SECONDS: PID (a child of this shell) exits within SECONDS;
+# sets RC (its exit status).
+reap() {
+	local what=$1 pid=$2 i
+	for ((i = 0; i < $3 * 20; i++)); do
+		running "$pid" || break
+		sleep 0.05
+	done
+	running "$pid" && fail "$what (pid $pid) still runs after $3 s"
+	wait "$pid"
+	RC=$?
+	forget_pid "$pid"
+}
+
+# inflight NAME: start an enrollment at $XURL in the background (curl
+# --digest as the lab user, as post_csr does); when it ends, curl's exit
+# status lands in $WORK/NAME.rc and the last HTTP status it saw in
+# $WORK/NAME.status (with --digest, a connection closed before the answer
+# leaves the 401 of the challenge there: the rc tells). Returns once the
+# silent CA has accepted one more connection (the proxy's upstream
+# transfer); sets BG_PID.
+inflight() {
+	local name=$1 n i
+	n=$(grep -c '^accepted' "$SILENT_LOG")
+	(
+		curl -sS -g --max-time "$T_CURL_TIMEOUT" --cacert "$TRUST" \
+		    -D "$WORK/$name.hdr" -o "$WORK/$name.body" -w '%{http_code}' \
+		    -H 'Content-Type: application/pkcs10' --data-binary "@$WORK/dev.b64" \
+		    "${DIGEST_AUTH[@]}" "$XURL/simpleenroll" \
+		    >"$WORK/$name.status" 2>"$WORK/$name.err"
+		echo $? >"$WORK/$name.rc"
+	) &
+	BG_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -c '^accepted' "$SILENT_LOG")" -gt "$n" ] && return 0
+		sleep 0.05
+	done
+	fail "$name: the silent CA accepted no connection within 5 s"
+}
+
+# ---- (a) the request in flight is answered, then the daemon exits
+P_TOP_EXTRA='"shutdown_timeout": 5' P_URL=$SILENT_URL P_TIMEOUT=2 \
+    proxy_config "$WORK/drain.json"
+start_estrad drain "$WORK/drain.json"
+P=$XPID
+LOG=$XLOG
+PORT=$XPORT
+inflight waiting
+kill -TERM "$P"
+wait_grep 2 "$LOG" 'signal 15: stopping; 1 request in flight, waiting up to 5\.0 s' ||
+    fail "no 'signal 15: stopping; 1 request in flight, waiting up to 5.0 s' line: $(grep 'signal' "$LOG")"
+t0=$(now_ms)
+curl -sS --max-time 3 --cacert "$TRUST" -o /dev/null \
+    "https://127.0.0.1:$PORT/.well-known/est/cacerts" 2>"$WORK/refused.err"
+crc=$?
+[ "$crc" = 7 ] ||
+    fail "a new connection while stopping: curl exit $crc, expected 7 (refused): $(head -c 300 "$WORK/refused.err")"
+[ $(($(now_ms) - t0)) -lt 1000 ] ||
+    fail "the refused connection took $(($(now_ms) - t0)) ms"
+[ ! -e "$WORK/waiting.rc" ] ||
+    fail "the request in flight ended before the refusal check (curl exit $(cat "$WORK/waiting.rc"), HTTP $(cat "$WORK/waiting.status"))"
+check_alive "$P" "the stopping proxy, with a request in flight"
+reap "the client in flight" "$BG_PID" 10
+[ "$(cat "$WORK/waiting.rc" 2>/dev/null)" = 0 ] ||
+    fail "the client in flight: curl exit $(cat "$WORK/waiting.rc" 2>/dev/null), expected 0 (an answer, not a reset): $(head -c 300 "$WORK/waiting.err")"
+STATUS=$(cat "$WORK/waiting.status")
+BODY=$WORK/waiting.body
+HDR=$WORK/waiting.hdr
+# The last response's headers only (curl --digest writes the 401's too).
+awk '/^HTTP\// { n = 0 } { h[n++] = $0 } END { for (i = 0; i < n; i++) print h[i] }' \
+    "$WORK/waiting.hdr" >"$WORK/waiting.last.hdr"
+HDR=$WORK/waiting.last.hdr
+check_error 504 "timed out"
+reap "the drained proxy" "$P" 5
+[ "$RC" = 0 ] || fail "the drained proxy exited $RC, expected 0"
+wait_grep 1 "$LOG" ' info stopped$' || fail "the drained proxy did not log 'stopped'"
+note "drained: 504 to the client in flight, exit 0"
+
+# ---- (b) shutdown_timeout runs out: stop anyway
+P_TOP_EXTRA='"shutdown_timeout": 0.5' P_URL=$SILENT_URL P_TIMEOUT=30 \
+    proxy_config "$WORK/cut.json"
+start_estrad cut "$WORK/cut.json"
+P=$XPID
+LOG=$XLOG
+inflight cut
+t0=$(now_ms)
+kill -TERM "$P"
+wait_grep 2 "$LOG" 'signal 15: stopping; 1 request in flight, waiting up to 0\.5 s' ||
+    fail "no 'signal 15: stopping; 1 request in flight, waiting up to 0.5 s' line: $(grep 'signal' "$LOG")"
+reap "the proxy past its shutdown_timeout" "$P" 3
+[ "$RC" = 0 ] || fail "the proxy past its shutdown_timeout exited $RC, expected 0"
+ms=$(($(now_ms) - t0))
+note "cut: exit 0 ${ms} ms after SIGTERM"
+[ "$ms" -ge 400 ] || fail "the proxy exited ${ms} ms after SIGTERM, before its shutdown_timeout (0.5 s)"
+[ "$ms" -le 1500 ] || fail "the proxy exited ${ms} ms after SIGTERM; shutdown_timeout is 0.5 s"
+grep -q 'shutdown_timeout: 1 request still in flight; stopping anyway$' "$LOG" ||
+    fail "no 'shutdown_timeout: 1 request still in flight; stopping anyway' line"
+grep -q ' info stopped$' "$LOG" || fail "the proxy did not log 'stopped'"
+reap "the client cut off" "$BG_PID" 3
+crc=$(cat "$WORK/cut.rc" 2>/dev/null)
+case $crc in
+'' | 0 | 28) fail "the client cut off: curl exit '$crc' (HTTP $(cat "$WORK/cut.status" 2>/dev/null)), expected a closed connection: $(head -c 300 "$WORK/cut.err")" ;;
+esac
+# Only the challenge's 401 came back, no answer to the enrollment. (curl
+# sent the enrollment on the connection of the 401; a reused connection
+# that closes without an answer makes curl try once more on a fresh one,
+# which the stopped proxy refuses: exit 7 rather than 52.)
+! grep '^HTTP/' "$WORK/cut.hdr" | grep -qv '^HTTP/[0-9.]* 401 ' ||
+    fail "the client cut off got an answer: $(grep '^HTTP/' "$WORK/cut.hdr")"
+ms=$(($(now_ms) - t0))
+[ "$ms" -le 3000 ] || fail "the client's connection closed ${ms} ms after SIGTERM"
+note "cut: the client's connection closed (curl exit $crc: $(tr '\n' ' ' <"$WORK/cut.err" | head -c 200))"
+
+# ---- (c) an idle proxy stops at once
+P_TOP_EXTRA='"shutdown_timeout": 5' proxy_config "$WORK/idle.json"
+start_estrad idle "$WORK/idle.json"
+P=$XPID
+LOG=$XLOG
+t0=$(now_ms)
+kill -TERM "$P"
+reap "the idle proxy" "$P" 1
+[ "$RC" = 0 ] || fail "the idle proxy exited $RC, expected 0"
+ms=$(($(now_ms) - t0))
+grep -q 'signal 15: stopping; 0 requests in flight, waiting up to 5\.0 s' "$LOG" ||
+    fail "no 'signal 15: stopping; 0 requests in flight' line: $(grep 'signal' "$LOG")"
+grep -q ' info stopped$' "$LOG" || fail "the idle proxy did not log 'stopped'"
+note "idle: exit 0 ${ms} ms after SIGTERM"
+pass

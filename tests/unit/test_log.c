@@ -1,0 +1,207 @@
+/*
+ * test_log: what the log writes on stderr. JSON lines are objects of
+ * exactly time, level and msg whose msg decodes (jansson, which insists on
+ * UTF-8) to the message logged, whatever bytes it holds: quotes,
+ * backslashes, control characters, invalid UTF-8 (each bad byte becomes
+ * U+FFFD). The text format stays "TIME LEVEL MESSAGE". stderr is a
+ * temporary file for the duration of each test.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "estrad/log.h"
+
+#define FFFD	"\xef\xbf\xbd"
+
+struct esc_case {
+	const char	*name;
+	const char	*msg;		/* as logged */
+	const char	*want;		/* msg after JSON decoding */
+};
+
+static const struct esc_case esc_cases[] = {
+	{ "plain", "listening on 127.0.0.1:8443",
+	    "listening on 127.0.0.1:8443" },
+	{ "quotes and backslashes", "reason=\"a \\\"b\\\"\" c\\",
+	    "reason=\"a \\\"b\\\"\" c\\" },
+	{ "newline, CR, tab", "a\nb\rc\td", "a\nb\rc\td" },
+	{ "other control bytes", "x\x01y\x1fz\x7f", "x\x01y\x1fz\x7f" },
+	{ "two-byte UTF-8", "caf\xc3\xa9", "caf\xc3\xa9" },
+	{ "three-byte UTF-8", "\xe2\x82\xac 5", "\xe2\x82\xac 5" },
+	{ "four-byte UTF-8", "key \xf0\x9f\x94\x92", "key \xf0\x9f\x94\x92" },
+	{ "a stray byte", "bad \xff byte", "bad " FFFD " byte" },
+	{ "a lone continuation byte", "a\x80z", "a" FFFD "z" },
+	{ "overlong encoding", "\xc0\xaf", FFFD FFFD },
+	{ "UTF-16 surrogate", "\xed\xa0\x80!", FFFD FFFD FFFD "!" },
+	{ "beyond U+10FFFF", "\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD },
+	{ "truncated sequence at the end", "euro \xe2\x82",
+	    "euro " FFFD FFFD },
+	{ "empty", "", "" },
+};
+
+static FILE	*capture;
+static int	 saved_stderr = -1;
+
+/* From here until end_capture(), fd 2 is a temporary file. */
+static void
+begin_capture(void)
+{
+	assert_non_null(capture = tmpfile());
+	assert_true((saved_stderr = dup(STDERR_FILENO)) >= 0);
+	assert_int_equal(dup2(fileno(capture), STDERR_FILENO), STDERR_FILENO);
+}
+
+/* Restore stderr; the captured bytes, NUL terminated (free them). */
+static char *
+end_capture(void)
+{
+	long	 len;
+	char	*buf;
+
+	assert_int_equal(dup2(saved_stderr, STDERR_FILENO), STDERR_FILENO);
+	close(saved_stderr);
+	/* The log wrote to the fd, behind the FILE's back: ask the fd. */
+	assert_int_equal(fseek(capture, 0, SEEK_END), 0);
+	assert_true((len = ftell(capture)) >= 0);
+	rewind(capture);
+	assert_non_null(buf = calloc(1, (size_t)len + 1));
+	assert_int_equal(fread(buf, 1, (size_t)len, capture), (size_t)len);
+	fclose(capture);
+	return buf;
+}
+
+/* One JSON line: an object of exactly time, level, msg; returns it. */
+static json_t *
+parse_line(const char *line, size_t len, const char *level)
+{
+	json_error_t	 jerr;
+	json_t		*obj = json_loadb(line, len, 0, &jerr);
+	const char	*t;
+
+	if (obj == NULL)
+		fail_msg("not JSON (%s): %.*s", jerr.text, (int)len, line);
+	assert_true(json_is_object(obj));
+	assert_int_equal(json_object_size(obj), 3);
+	assert_non_null(t = json_string_value(json_object_get(obj, "time")));
+	/* 2026-01-02T03:04:05.678Z */
+	assert_int_equal(strlen(t), 24);
+	assert_int_equal(t[10], 'T');
+	assert_int_equal(t[19], '.');
+	assert_int_equal(t[23], 'Z');
+	assert_string_equal(json_string_value(json_object_get(obj, "level")),
+	    level);
+	assert_true(json_is_string(json_object_get(obj, "msg")));
+	return obj;
+}
+
+static void
+test_json_escaping(void **state)
+{
+	char		*out, *line, *nl;
+	size_t		 i = 0;
+
+	log_init(LOG_LEVEL_INFO);
+	log_configure(LOG_FORMAT_JSON, 0, NULL, NULL);
+	begin_capture();
+	for (i = 0; i < sizeof(esc_cases) / sizeof(esc_cases[0]); i++)
+		log_info("%s", esc_cases[i].msg);
+	out = end_capture();
+	for (i = 0, line = out; (nl = strchr(line, '\n')) != NULL;
+	    i++, line = nl + 1) {
+		json_t *obj;
+
+		assert_true(i < sizeof(esc_cases) / sizeof(esc_cases[0]));
+		print_message("case: %s\n", esc_cases[i].name);
+		obj = parse_line(line, (size_t)(nl - line), "info");
+		assert_string_equal(json_string_value(json_object_get(obj,
+		    "msg")), esc_cases[i].want);
+		json_decref(obj);
+	}
+	assert_int_equal(i, sizeof(esc_cases) / sizeof(esc_cases[0]));
+	assert_string_equal(line, "");
+	free(out);
+	log_configure(LOG_FORMAT_TEXT, 0, NULL, NULL);
+}
+
+/* Long messages: cut at the same length as text lines, still one object. */
+static void
+test_json_long(void **state)
+{
+	static char	 big[4096];
+	char		*out, *nl;
+	json_t		*obj;
+	const char	*msg;
+
+	log_configure(LOG_FORMAT_JSON, 0, NULL, NULL);
+	for (int fill = 0; fill < 3; fill++) {
+		memset(big, "x\"\x01"[fill], sizeof(big) - 1);
+		begin_capture();
+		log_warn("%s", big);
+		out = end_capture();
+		assert_non_null(nl = strchr(out, '\n'));
+		assert_string_equal(nl + 1, "");
+		obj = parse_line(out, (size_t)(nl - out), "warn");
+		msg = json_string_value(json_object_get(obj, "msg"));
+		assert_int_equal(strlen(msg), 2047);
+		assert_int_equal(strspn(msg, (char[]){ "x\"\x01"[fill], 0 }),
+		    2047);
+		json_decref(obj);
+		free(out);
+	}
+	log_configure(LOG_FORMAT_TEXT, 0, NULL, NULL);
+}
+
+#define TEXT_LINE	" info access id=abc reason=\"x\"\n"
+
+static void
+test_text_and_levels(void **state)
+{
+	char	*out;
+
+	log_init(LOG_LEVEL_INFO);
+	log_configure(LOG_FORMAT_TEXT, 0, NULL, NULL);
+	begin_capture();
+	log_debug("not shown");
+	log_info("access id=abc reason=\"x\"");
+	log_err("broken");
+	out = end_capture();
+	/* TIME LEVEL MESSAGE, as every integration case greps it. */
+	assert_int_equal(out[23], 'Z');
+	assert_true(strncmp(out + 24, TEXT_LINE, strlen(TEXT_LINE)) == 0);
+	assert_int_equal(strchr(out, '\n')[24], 'Z');
+	assert_string_equal(strchr(out, '\n') + 26, "error broken\n");
+	free(out);
+
+	log_configure(LOG_FORMAT_JSON, 0, NULL, NULL);
+	begin_capture();
+	log_debug("not shown");
+	log_init(LOG_LEVEL_DEBUG);
+	log_debug("shown");
+	out = end_capture();
+	assert_non_null(strstr(out,
+	    "\"level\":\"debug\",\"msg\":\"shown\"}\n"));
+	assert_null(strstr(out, "not shown"));
+	free(out);
+	log_init(LOG_LEVEL_INFO);
+	log_configure(LOG_FORMAT_TEXT, 0, NULL, NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_escaping),
+		cmocka_unit_test(test_json_long),
+		cmocka_unit_test(test_text_and_levels),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
