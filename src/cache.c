@@ -279,20 +279,32 @@ cache_on_timer(evutil_socket_t fd, short what, void *arg)
 /* ---- the request path ------------------------------------------------- */
 
 static struct cache_slot *
-cache_slot(struct cache *c, const struct cfg_route *route, enum est_op op)
+cache_slot(struct cache *c, const struct config *cfg,
+    const struct cfg_route *route, enum est_op op)
 {
-	for (size_t i = 0; c != NULL && i < c->c_nslots; i++)
-		if (c->c_slots[i].cs_route->index == route->index &&
-		    c->c_slots[i].cs_op == op)
+	const char	*label = route->label ? route->label : "";
+	char		 source[256];
+
+	if (c == NULL || route->backend != ROUTE_BACKEND_UPSTREAM)
+		return NULL;
+	/* By label and source: route may come from a config loaded since
+	 * the cache's (a reload), whose indexes differ. A label added or
+	 * pointed elsewhere since has no slot until the next start. */
+	upstream_source(cfg, route->upstream, route->upstream_label, source,
+	    sizeof(source));
+	for (size_t i = 0; i < c->c_nslots; i++)
+		if (c->c_slots[i].cs_op == op &&
+		    strcmp(c->c_slots[i].cs_label, label) == 0 &&
+		    strcmp(c->c_slots[i].cs_source, source) == 0)
 			return &c->c_slots[i];
 	return NULL;
 }
 
 int
-cache_lookup(struct cache *c, const struct cfg_route *route, enum est_op op,
-    struct est_reply *reply)
+cache_lookup(struct cache *c, const struct config *cfg,
+    const struct cfg_route *route, enum est_op op, struct est_reply *reply)
 {
-	struct cache_slot	*cs = cache_slot(c, route, op);
+	struct cache_slot	*cs = cache_slot(c, cfg, route, op);
 	int64_t			 age;
 
 	if (cs == NULL || !cs->cs_have)
@@ -320,10 +332,11 @@ cache_lookup(struct cache *c, const struct cfg_route *route, enum est_op op,
 }
 
 void
-cache_offer(struct cache *c, const struct cfg_route *route, enum est_op op,
+cache_offer(struct cache *c, const struct config *cfg,
+    const struct cfg_route *route, enum est_op op,
     const struct est_reply *reply)
 {
-	struct cache_slot *cs = cache_slot(c, route, op);
+	struct cache_slot *cs = cache_slot(c, cfg, route, op);
 
 	if (cs == NULL || !cache_cacheable(op, reply->status,
 	    reply->content_type))

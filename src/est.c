@@ -126,7 +126,7 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	    rq->rq_http);
 	struct evbuffer		*out = evhttp_request_get_output_buffer(
 	    rq->rq_http);
-	const struct cfg_limits	*lim = &rq->rq_srv->srv_cfg->limits;
+	const struct cfg_limits	*lim = &rq->rq_pcfg->limits;
 	struct timeval		 idle;
 	char			 len[32];
 
@@ -357,7 +357,7 @@ est_on_upstream_done(void *arg, struct est_reply *reply, long upstream_status,
 		return;
 	}
 	if (outcome == UPSTREAM_ANSWERED)
-		cache_offer(rq->rq_srv->srv_cache, rq->rq_backend,
+		cache_offer(rq->rq_srv->srv_cache, rq->rq_pcfg, rq->rq_backend,
 		    rq->rq_route.op, reply);
 	est_req_answer(rq, reply);
 }
@@ -378,7 +378,8 @@ est_answer_offline(struct est_req *rq)
 	if (rq->rq_backend->backend != ROUTE_BACKEND_UPSTREAM)
 		return 0;
 	if ((op == EST_OP_CACERTS || op == EST_OP_CSRATTRS) &&
-	    cache_lookup(srv->srv_cache, rq->rq_backend, op, &reply)) {
+	    cache_lookup(srv->srv_cache, rq->rq_pcfg, rq->rq_backend, op,
+	    &reply)) {
 		est_req_answer(rq, &reply);
 		return 1;
 	}
@@ -468,7 +469,7 @@ est_local(struct est_req *rq)
 	}
 	if (reply.reason[0] == '\0')
 		snprintf(reply.reason, sizeof(reply.reason), "local CA %s",
-		    rq->rq_srv->srv_cfg->local_cas[rq->rq_backend->local_ca].name);
+		    rq->rq_pcfg->local_cas[rq->rq_backend->local_ca].name);
 	est_req_answer(rq, &reply);
 }
 
@@ -511,7 +512,8 @@ est_stage_route(struct est_req *rq, enum est_method method)
 		return -1;
 	}
 	rq->rq_routed = 1;
-	rq->rq_backend = config_route(rq->rq_srv->srv_cfg,
+	/* The routes of the config this request started under. */
+	rq->rq_backend = config_route(rq->rq_pcfg,
 	    r->has_label ? r->label : NULL);
 	if (rq->rq_backend == NULL) {
 		if (r->has_label)
@@ -528,9 +530,9 @@ est_stage_route(struct est_req *rq, enum est_method method)
 		return -1;
 	}
 	if (evbuffer_get_length(evhttp_request_get_input_buffer(rq->rq_http)) >
-	    (size_t)rq->rq_srv->srv_cfg->limits.max_body_bytes) {
+	    (size_t)rq->rq_pcfg->limits.max_body_bytes) {
 		est_req_fail(rq, 413, "body larger than %ld bytes",
-		    rq->rq_srv->srv_cfg->limits.max_body_bytes);
+		    rq->rq_pcfg->limits.max_body_bytes);
 		return -1;
 	}
 	ctype = evhttp_find_header(evhttp_request_get_input_headers(
@@ -707,6 +709,16 @@ est_on_request(struct evhttp_request *http, void *arg)
 
 /* ---- server ------------------------------------------------------------ */
 
+static void
+est_localcas_free(struct localca **cas, size_t n)
+{
+	for (size_t i = 0; cas != NULL && i < n; i++)
+		localca_free(cas[i]);
+	free(cas);
+}
+
+static struct localca **est_localcas_new(const struct config *);
+
 /* /readyz: serving, and something to serve with. */
 static int
 est_ready(void *arg, char *why, size_t whylen)
@@ -795,15 +807,8 @@ est_server_new(struct event_base *base, struct config *cfg)
 	srv->srv_pcfg = config_ref(cfg);
 	RAND_bytes((unsigned char *)&srv->srv_id_prefix,
 	    sizeof(srv->srv_id_prefix));
-	srv->srv_localcas = calloc(cfg->nlocal_cas + 1, sizeof(struct localca *));
-	if (srv->srv_localcas == NULL)
+	if ((srv->srv_localcas = est_localcas_new(cfg)) == NULL)
 		goto fail;
-	for (size_t i = 0; i < cfg->nlocal_cas; i++)
-		if ((srv->srv_localcas[i] = localca_new(&cfg->local_cas[i], err,
-		    sizeof(err))) == NULL) {
-			log_err("local CA %s: %s", cfg->local_cas[i].name, err);
-			goto fail;
-		}
 	if ((srv->srv_auth = auth_new(base, cfg, err, sizeof(err))) == NULL ||
 	    (srv->srv_audit = audit_new(base, &cfg->audit, err, sizeof(err)))
 	    == NULL) {
@@ -843,56 +848,107 @@ est_server_free(struct est_server *srv)
 	audit_free(srv->srv_audit);
 	est_rates_free(srv);
 	config_unref(srv->srv_pcfg);
-	for (size_t i = 0; srv->srv_localcas && i < srv->srv_cfg->nlocal_cas;
-	    i++)
-		localca_free(srv->srv_localcas[i]);
-	free(srv->srv_localcas);
+	est_localcas_free(srv->srv_localcas, srv->srv_cfg->nlocal_cas);
 	config_unref(srv->srv_cfg);
 	free(srv);
+}
+
+static int
+est_same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL &&
+	    strcmp(a, b) == 0);
 }
 
 /* What changed that only a restart applies: said, not done. */
 static void
 est_reload_restart_notes(const struct config *old, const struct config *cfg)
 {
-	int same = old->nlisten == cfg->nlisten && old->nroutes ==
-	    cfg->nroutes && old->nupstreams == cfg->nupstreams &&
-	    (old->state_dir == NULL) == (cfg->state_dir == NULL) &&
+	const struct cfg_auth *oa = &old->auth, *na = &cfg->auth;
+	int same = old->nlisten == cfg->nlisten &&
+	    est_same_text(old->state_dir, cfg->state_dir) &&
 	    old->cache.enabled == cfg->cache.enabled &&
 	    old->queue.enabled == cfg->queue.enabled &&
-	    old->admin.enabled == cfg->admin.enabled;
+	    old->admin.enabled == cfg->admin.enabled &&
+	    est_same_text(old->user, cfg->user) &&
+	    est_same_text(old->group, cfg->group);
+	int same_auth = est_same_text(oa->realm, na->realm) &&
+	    est_same_text(oa->nonce_secret_file, na->nonce_secret_file) &&
+	    est_same_text(oa->digest_users, na->digest_users) &&
+	    est_same_text(oa->basic_users, na->basic_users) &&
+	    oa->max_failures == na->max_failures &&
+	    oa->failure_window == na->failure_window &&
+	    oa->nonce_lifetime == na->nonce_lifetime;
 
 	for (size_t i = 0; same && i < cfg->nlisten; i++)
 		same = strcmp(old->listen[i], cfg->listen[i]) == 0;
-	for (size_t i = 0; same && i < cfg->nupstreams; i++) {
-		same = old->upstreams[i].nurls == cfg->upstreams[i].nurls;
-		for (size_t j = 0; same && j < cfg->upstreams[i].nurls; j++)
-			same = strcmp(old->upstreams[i].urls[j],
-			    cfg->upstreams[i].urls[j]) == 0;
-	}
 	if (!same)
-		log_warn("reload: listen addresses, routes, upstream URLs, "
-		    "state_dir, cache, queue or admin changed: those take "
-		    "effect at the next restart");
+		log_warn("reload: listen addresses, state_dir, cache, queue, "
+		    "admin, user or group changed: those take effect at the "
+		    "next restart");
+	if (!same_auth)
+		log_warn("reload: the auth section changed: it takes effect "
+		    "at the next restart (the user files themselves reload)");
 }
 
 /* The rates follow the new policies; their counts start over. */
 static int
 est_reload_rates(struct est_server *srv)
 {
-	struct limiter **old = srv->srv_rates, **fresh;
+	struct limiter	**old = srv->srv_rates, **fresh;
+	size_t		  nold = srv->srv_nrates, nfresh;
 
 	srv->srv_rates = NULL;
 	if (est_rates_new(srv) == -1) {
 		est_rates_free(srv);
 		srv->srv_rates = old;
+		srv->srv_nrates = nold;
 		return -1;
 	}
 	fresh = srv->srv_rates;
+	nfresh = srv->srv_nrates;
 	srv->srv_rates = old;
+	srv->srv_nrates = nold;
 	est_rates_free(srv);
 	srv->srv_rates = fresh;
+	srv->srv_nrates = nfresh;
 	return 0;
+}
+
+/* The local CAs of cfg (same names, same order), or NULL (logged). */
+static struct localca **
+est_localcas_new(const struct config *cfg)
+{
+	struct localca	**cas;
+	char		  err[512];
+
+	if ((cas = calloc(cfg->nlocal_cas + 1, sizeof(*cas))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < cfg->nlocal_cas; i++)
+		if ((cas[i] = localca_new(&cfg->local_cas[i], err,
+		    sizeof(err))) == NULL) {
+			log_err("local CA %s: %s", cfg->local_cas[i].name, err);
+			est_localcas_free(cas, cfg->nlocal_cas);
+			return NULL;
+		}
+	return cas;
+}
+
+/* What a reload cannot change: said, and the reload refused. */
+static int
+est_reload_compatible(const struct config *old, const struct config *cfg)
+{
+	if (old->nlocal_cas != cfg->nlocal_cas) {
+		log_err("reload: the local CAs changed; that needs a restart");
+		return 0;
+	}
+	for (size_t i = 0; i < cfg->nlocal_cas; i++)
+		if (strcmp(old->local_cas[i].name, cfg->local_cas[i].name)) {
+			log_err("reload: the local CAs changed; that needs a "
+			    "restart");
+			return 0;
+		}
+	return 1;
 }
 
 /* Everything but the user files; 0, or -1 with the old config kept. */
@@ -901,6 +957,7 @@ est_reload_config(struct est_server *srv)
 {
 	struct config_errors	 errs = { NULL, 0 };
 	struct config		*cfg, *old;
+	struct localca		**cas = NULL;
 
 	if ((cfg = config_load(srv->srv_cfg->path, &errs)) == NULL) {
 		for (size_t i = 0; i < errs.n; i++)
@@ -911,13 +968,18 @@ est_reload_config(struct est_server *srv)
 		return -1;
 	}
 	/* The parts that read files first: all of them, or none. */
-	if (listener_reload(srv->srv_listener, cfg) == -1 ||
+	if (!est_reload_compatible(srv->srv_cfg, cfg) ||
+	    (cas = est_localcas_new(cfg)) == NULL ||
+	    listener_reload(srv->srv_listener, cfg) == -1 ||
 	    upstream_ctx_reload(srv->srv_upstreams, cfg) == -1) {
 		log_err("reload: keeping the configuration loaded before");
+		est_localcas_free(cas, cfg->nlocal_cas);
 		config_unref(cfg);
 		return -1;
 	}
 	est_reload_restart_notes(srv->srv_cfg, cfg);
+	est_localcas_free(srv->srv_localcas, cfg->nlocal_cas);
+	srv->srv_localcas = cas;
 	old = srv->srv_pcfg;
 	srv->srv_pcfg = cfg;
 	if (est_reload_rates(srv) == -1)
@@ -927,9 +989,9 @@ est_reload_config(struct est_server *srv)
 	log_configure(cfg->log_format, cfg->log_syslog, cfg->syslog_facility,
 	    "estrad");
 	log_init((enum log_level)log_level_from_name(cfg->log_level));
-	log_info("reload: policies loaded from %s (with the TLS certificate, "
-	    "key and trust anchors, RA credentials, limits and log settings)",
-	    cfg->path);
+	log_info("reload: policies loaded from %s (with the routes, the TLS "
+	    "certificate, key and trust anchors, RA credentials, upstream and "
+	    "local CA settings, limits and log settings)", cfg->path);
 	return 0;
 }
 

@@ -58,10 +58,23 @@ policy_op_of(enum est_op op, enum policy_op *out)
  * At most N enrollments per identity per window (counted when they pass
  * the policy, whatever the CA then says). 0, or -1 after answering 429.
  */
+/* The counter of rq's route in the current config (a reload may have
+ * changed the routes since the request started), or NULL. */
+static struct limiter *
+est_rate_of(const struct est_req *rq)
+{
+	const struct est_server	*srv = rq->rq_srv;
+	const struct cfg_route	*r = config_route(srv->srv_pcfg,
+	    rq->rq_route.has_label ? rq->rq_route.label : NULL);
+
+	return r != NULL && r->index < srv->srv_nrates ?
+	    srv->srv_rates[r->index] : NULL;
+}
+
 static int
 est_rate(struct est_req *rq)
 {
-	struct limiter		*l = rq->rq_srv->srv_rates[rq->rq_backend->index];
+	struct limiter		*l = est_rate_of(rq);
 	const struct policy	*p = est_route_policy(rq);
 	char			 key[320];
 	time_t			 now = time(NULL);
@@ -251,18 +264,19 @@ est_audit_then_send(struct est_req *rq, struct est_reply *reply,
 
 /* ---- rates -------------------------------------------------------------- */
 
+/* One counter per route of the current config whose policy has a rate. */
 int
 est_rates_new(struct est_server *srv)
 {
-	const struct config *cfg = srv->srv_cfg;
+	const struct config *cfg = srv->srv_pcfg;
 
+	srv->srv_nrates = 0;
 	if ((srv->srv_rates = calloc(cfg->nroutes + 1,
 	    sizeof(*srv->srv_rates))) == NULL)
 		return -1;
+	srv->srv_nrates = cfg->nroutes;
 	for (size_t i = 0; i < cfg->nroutes; i++) {
-		const struct cfg_route *r = config_route(srv->srv_pcfg,
-		    cfg->routes[i].label);
-		const struct policy *p = r ? r->policy : cfg->routes[i].policy;
+		const struct policy *p = cfg->routes[i].policy;
 		if (policy_rate_max(p) <= 0)
 			continue;
 		srv->srv_rates[i] = limiter_new(16384, policy_rate_max(p),
@@ -276,11 +290,11 @@ est_rates_new(struct est_server *srv)
 void
 est_rates_free(struct est_server *srv)
 {
-	for (size_t i = 0; srv->srv_rates != NULL &&
-	    i < srv->srv_cfg->nroutes; i++)
+	for (size_t i = 0; srv->srv_rates != NULL && i < srv->srv_nrates; i++)
 		limiter_free(srv->srv_rates[i]);
 	free(srv->srv_rates);
 	srv->srv_rates = NULL;
+	srv->srv_nrates = 0;
 }
 
 /*

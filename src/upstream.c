@@ -803,10 +803,24 @@ upstream_ctx_free(struct upstream_ctx *ctx)
 	free(ctx);
 }
 
+/* Same upstream, same URLs in the same order: what a reload keeps. */
+static int
+upstream_same(const struct upstream *up, const struct cfg_upstream *u)
+{
+	if (strcmp(up->up_cfg->name, u->name) != 0 || up->up_nurls != u->nurls)
+		return 0;
+	for (size_t i = 0; i < u->nurls; i++)
+		if (strcmp(up->up_urls[i].uu_url, u->urls[i]) != 0)
+			return 0;
+	return 1;
+}
+
 /*
- * SIGHUP: read every upstream's CA bundle, RA certificate and key again,
- * from the same upstreams of a new config (names and order unchanged;
- * other upstream settings need a restart). All or nothing.
+ * SIGHUP: every upstream's settings (timeouts, caps, backoff, HTTP
+ * credentials) from cfg, and its CA bundle, RA certificate and key read
+ * again. The set of upstreams and their URLs must be the same (breakers
+ * and transfers refer to them); otherwise, or if a file fails, nothing
+ * changes. cfg must outlive the next reload (est.c holds it).
  */
 int
 upstream_ctx_reload(struct upstream_ctx *ctx, const struct config *cfg)
@@ -821,20 +835,30 @@ upstream_ctx_reload(struct upstream_ctx *ctx, const struct config *cfg)
 	if ((fresh = calloc(ctx->uc_n + 1, sizeof(*fresh))) == NULL)
 		return -1;
 	for (size_t i = 0; i < ctx->uc_n && rc == 0; i++)
-		if (strcmp(cfg->upstreams[i].name,
-		    ctx->uc_upstreams[i].up_cfg->name) != 0) {
-			log_err("reload: the upstreams changed; that needs a "
-			    "restart");
+		if (!upstream_same(&ctx->uc_upstreams[i], &cfg->upstreams[i])) {
+			log_err("reload: upstreams.%s: its name or URLs "
+			    "changed; that needs a restart",
+			    cfg->upstreams[i].name);
 			rc = -1;
 		} else if ((fresh[i] = upstream_creds_load(&cfg->upstreams[i]))
 		    == NULL)
 			rc = -1;
 	for (size_t i = 0; i < ctx->uc_n; i++) {
-		struct upstream_creds **slot = rc == 0 ?
-		    &ctx->uc_upstreams[i].up_creds : &fresh[i];
-		upstream_creds_unref(*slot);
-		if (rc == 0)
-			*slot = fresh[i];
+		struct upstream		*up = &ctx->uc_upstreams[i];
+		const struct cfg_upstream *u = &cfg->upstreams[i];
+
+		if (rc != 0) {
+			upstream_creds_unref(fresh[i]);
+			continue;
+		}
+		upstream_creds_unref(up->up_creds);
+		up->up_creds = fresh[i];
+		up->up_cfg = u;
+		for (size_t j = 0; j < up->up_nurls; j++)
+			up->up_urls[j].uu_url = u->urls[j];
+		up->up_backoff.initial_ms = u->backoff_initial_ms;
+		up->up_backoff.max_ms = u->backoff_max_ms;
+		up->up_backoff.threshold = (int)u->failure_threshold;
 	}
 	free(fresh);
 	return rc;

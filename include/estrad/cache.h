@@ -35,12 +35,13 @@ struct cache *cache_new(struct event_base *base, const struct config *cfg,
 void cache_free(struct cache *c);
 
 /* 1 with *reply filled (a copy, with Age) when route's op is cached and
- * not older than max_stale; 0 otherwise. */
-int cache_lookup(struct cache *c, const struct cfg_route *route,
-    enum est_op op, struct est_reply *reply);
+ * not older than max_stale; 0 otherwise. route belongs to cfg. */
+int cache_lookup(struct cache *c, const struct config *cfg,
+    const struct cfg_route *route, enum est_op op, struct est_reply *reply);
 /* A forwarded answer on the request path: kept if it is a good one. */
-void cache_offer(struct cache *c, const struct cfg_route *route,
-    enum est_op op, const struct est_reply *reply);
+void cache_offer(struct cache *c, const struct config *cfg,
+    const struct cfg_route *route, enum est_op op,
+    const struct est_reply *reply);
 
 /* The oldest cached copy's age in seconds (for /metrics), 0 if none. */
 double cache_max_age(const struct cache *c);

@@ -21,13 +21,15 @@ struct est_server *est_server_new(struct event_base *base,
     struct config *cfg);
 void est_server_free(struct est_server *srv);
 /*
- * SIGHUP: load the config file again. A sound one replaces, for new
- * connections and requests, the TLS certificate, key, trust anchors and
- * CRLs, the limits, the RA's certificates, keys and CA bundles, the CSR
- * policies, the user files and the log settings; requests in flight keep
- * what they started with. Listen addresses, routes, upstream URLs and
- * timeouts, state_dir, cache, queue and admin need a restart (a changed
- * one is logged). A config with any error changes nothing. 0 or -1.
+ * SIGHUP: load the config file again. A sound one applies to new
+ * connections and requests: routes, policies and rates, the TLS
+ * certificate, key, trust anchors and CRLs, limits, upstream settings and
+ * RA credentials, local CAs, user files and log settings; requests in
+ * flight keep the config they started with. A changed set of upstreams,
+ * upstream URLs or local CAs refuses the reload (restart); listen
+ * addresses, state_dir, cache, queue, admin and auth settings stay as
+ * started (a warning says so). A config with any error changes nothing.
+ * 0 or -1.
  */
 int est_server_reload(struct est_server *srv);
 /* SIGTERM: stop accepting; requests in flight go on. */

@@ -34,7 +34,8 @@ struct est_server {
 	struct auth_ctx		*srv_auth;
 	struct localca		**srv_localcas;
 	struct audit		*srv_audit;
-	struct limiter		**srv_rates;	/* per route; NULL: no rate */
+	struct limiter		**srv_rates;	/* per route of srv_pcfg */
+	size_t			 srv_nrates;
 	uint32_t		 srv_id_prefix;	/* random per process */
 	uint64_t		 srv_next_id;
 	struct admin		*srv_admin;	/* NULL without "admin" */

@@ -63,8 +63,9 @@ void upstream_ctx_free(struct upstream_ctx *ctx);
 struct upstream_xfer *upstream_submit(struct upstream_ctx *ctx,
     const struct upstream_request *ureq, struct est_reply *refusal,
     enum upstream_outcome *outcome);
-/* SIGHUP: the RA certificates, keys and CA bundles, read again from
- * cfg's files (same upstreams). 0, or -1 (logged) keeping the old. */
+/* SIGHUP: every upstream's settings, RA certificate, key and CA bundle
+ * from cfg (same upstreams, same URLs; cfg must stay alive until the next
+ * reload). 0, or -1 (logged) with nothing changed. */
 int upstream_ctx_reload(struct upstream_ctx *ctx, const struct config *cfg);
 /* Milliseconds until some URL of upstream may be tried (0: now). */
 long upstream_wait_ms(struct upstream_ctx *ctx, size_t upstream);

@@ -5,7 +5,7 @@
 # client_certificate/client_key are copies in $WORK:
 #  - a new server certificate (the lab's issuing CA, v3_server, a new EC
 #    key) written over the copies; SIGHUP: "reload: policies loaded from
-#    CFG (with the TLS certificate, ...", a new handshake (s_client) sees
+#    CFG (with the routes, ...", a new handshake (s_client) sees
 #    the new serial, an enrollment works; a keep-alive connection opened
 #    before the reload (openssl s_client fed through a fifo) still answers
 #    GET cacerts 200 afterwards, on the old session;
@@ -146,7 +146,7 @@ issue server2 "/CN=localhost/OU=estrad lab proxy" v3_server
 NEW_SERIAL=$(openssl x509 -in "$WORK/server2.pem" -noout -serial)
 put "$WORK/server2-chain.pem" "$S_CERT"
 put "$WORK/server2.key" "$S_KEY"
-hup new_cert "reload: policies loaded from $CFG (with the TLS certificate"
+hup new_cert "reload: policies loaded from $CFG (with the routes"
 s=$(served_serial)
 [ "$s" = "$NEW_SERIAL" ] || fail "after the reload s_client sees '$s', expected $NEW_SERIAL (was $OLD_SERIAL)"
 enroll_ok after_cert "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
@@ -195,7 +195,7 @@ enroll_ok before_ra "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
 issue ra2 "/CN=estrad lab RA two" v3_ra
 put "$WORK/ra2-chain.pem" "$R_CERT"
 put "$WORK/ra2.key" "$R_KEY"
-hup new_ra "reload: policies loaded from $CFG (with the TLS certificate"
+hup new_ra "reload: policies loaded from $CFG (with the routes"
 enroll_ok after_ra "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
 [ "$(ca_user_lines 'CN=estrad?lab?RA?two')" = 1 ] ||
     fail "the enrollment after the reload did not reach the CA as CN=estrad?lab?RA?two: $(grep ' access ' "$CA_LOG" | tail -n 2)"
