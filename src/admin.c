@@ -40,6 +40,7 @@ struct admin {
 	struct event_base	*ad_base;
 	SSL_CTX			*ad_ssl;	/* NULL: plain HTTP */
 	struct evhttp		*ad_http;
+	struct evhttp_bound_socket *ad_bound;
 	struct admin_probe	 ad_probe;
 };
 
@@ -128,6 +129,14 @@ admin_on_request(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
 	const char		*path = uri ? evhttp_uri_get_path(uri) : NULL;
 
+	/* Configured for TLS, but libevent fell back to cleartext (no
+	 * memory for the TLS bufferevent): answer nothing useful. */
+	if (ad->ad_ssl != NULL && bufferevent_openssl_get_ssl(
+	    evhttp_connection_get_bufferevent(
+	    evhttp_request_get_connection(req))) == NULL) {
+		evhttp_send_error(req, 503, NULL);
+		return;
+	}
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Allow", "GET, HEAD");
@@ -200,8 +209,8 @@ admin_bind(struct admin *ad, const char *addr, char *err, size_t errlen)
 {
 	char	text[80], why[256];
 
-	if (netbind_listen(ad->ad_base, ad->ad_http, addr, ADMIN_BACKLOG,
-	    text, sizeof(text), why, sizeof(why)) == NULL) {
+	if ((ad->ad_bound = netbind_listen(ad->ad_base, ad->ad_http, addr,
+	    ADMIN_BACKLOG, text, sizeof(text), why, sizeof(why))) == NULL) {
 		snprintf(err, errlen, "admin.listen %s: %s", addr, why);
 		return -1;
 	}
@@ -283,8 +292,11 @@ admin_free(struct admin *ad)
 {
 	if (ad == NULL)
 		return;
-	if (ad->ad_http != NULL)
+	if (ad->ad_http != NULL) {
+		if (ad->ad_bound != NULL)
+			netbind_unbind(ad->ad_http, ad->ad_bound);
 		evhttp_free(ad->ad_http);
+	}
 	SSL_CTX_free(ad->ad_ssl);
 	free(ad);
 }

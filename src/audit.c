@@ -329,8 +329,10 @@ audit_new(struct event_base *base, const struct cfg_audit *cfg, char *err,
 		return NULL;
 	a->au_fd = -1;
 	a->au_stderr = cfg->to_stderr;
+	/* O_NOFOLLOW: never append, as root, to where a link points. */
 	if (cfg->file != NULL && (a->au_fd = open(cfg->file,
-	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) == -1) {
 		snprintf(err, errlen, "audit file %s: %s", cfg->file,
 		    strerror(errno));
 		goto fail;

@@ -92,7 +92,8 @@ audit_load(struct cfg_ctx *ctx, const json_t *root)
 	if (a->file == NULL)
 		return 0;
 	/* The daemon appends to it: it must be creatable and writable now. */
-	fd = open(a->file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(a->file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
 	if (fd == -1) {
 		cfg_err(ctx, "audit.file", "cannot open %s for appending: %s",
 		    a->file, strerror(errno));

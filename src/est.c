@@ -86,8 +86,11 @@ est_access_log(struct est_req *rq, const struct est_reply *reply)
 	/* A user name or certificate subject is the client's text too. */
 	est_safe_copy(user, sizeof(user), rq->rq_identity.name[0] ?
 	    rq->rq_identity.name : "-");
+	/* Only configured labels become series: a client inventing labels
+	 * must not crowd out the real ones. */
 	metrics_request(rq->rq_routed ? est_op_name(rq->rq_route.op) : "-",
-	    rq->rq_routed && rq->rq_route.has_label ? rq->rq_route.label : "",
+	    rq->rq_backend == NULL ? (rq->rq_routed ? "unknown" : "") :
+	    rq->rq_route.has_label ? rq->rq_route.label : "",
 	    reply->status, ms_since(&rq->rq_start) / 1000.0);
 	log_info("access id=%s peer=%s method=%s path=%s label=%s op=%s "
 	    "auth=%s user=%s status=%d upstream=%s bytes=%zu ms=%.1f "
@@ -384,7 +387,8 @@ est_answer_offline(struct est_req *rq)
 		return 1;
 	}
 	if (!est_op_queueable(op) || !queue_enabled(srv->srv_queue) ||
-	    rq->rq_csr == NULL)
+	    rq->rq_csr == NULL || !queue_routes_label(srv->srv_queue,
+	    rq->rq_route.has_label ? rq->rq_route.label : NULL))
 		return 0;
 	if (queue_key_make(&rq->rq_qkey, rq->rq_route.has_label ?
 	    rq->rq_route.label : NULL, op, &rq->rq_identity,
@@ -689,6 +693,14 @@ est_on_request(struct evhttp_request *http, void *arg)
 	struct est_req		*rq;
 	enum est_method		 method;
 
+	/* libevent serves a connection whose TLS bufferevent could not be
+	 * made (out of memory) in cleartext: never answer EST there. */
+	if (bufferevent_openssl_get_ssl(evhttp_connection_get_bufferevent(
+	    evhttp_request_get_connection(http))) == NULL) {
+		log_warn("a connection without TLS (out of memory?): refused");
+		evhttp_send_error(http, 503, NULL);
+		return;
+	}
 	if ((rq = calloc(1, sizeof(*rq))) == NULL) {
 		evhttp_send_error(http, 500, NULL);
 		return;
@@ -867,9 +879,12 @@ est_reload_restart_notes(const struct config *old, const struct config *cfg)
 	const struct cfg_auth *oa = &old->auth, *na = &cfg->auth;
 	int same = old->nlisten == cfg->nlisten &&
 	    est_same_text(old->state_dir, cfg->state_dir) &&
-	    old->cache.enabled == cfg->cache.enabled &&
-	    old->queue.enabled == cfg->queue.enabled &&
+	    /* Both configs are calloc'd: padding compares equal. */
+	    memcmp(&old->cache, &cfg->cache, sizeof(cfg->cache)) == 0 &&
+	    memcmp(&old->queue, &cfg->queue, sizeof(cfg->queue)) == 0 &&
 	    old->admin.enabled == cfg->admin.enabled &&
+	    est_same_text(old->admin.listen, cfg->admin.listen) &&
+	    est_same_text(old->admin.certificate, cfg->admin.certificate) &&
 	    est_same_text(old->user, cfg->user) &&
 	    est_same_text(old->group, cfg->group);
 	int same_auth = est_same_text(oa->realm, na->realm) &&
@@ -889,30 +904,6 @@ est_reload_restart_notes(const struct config *old, const struct config *cfg)
 	if (!same_auth)
 		log_warn("reload: the auth section changed: it takes effect "
 		    "at the next restart (the user files themselves reload)");
-}
-
-/* The rates follow the new policies; their counts start over. */
-static int
-est_reload_rates(struct est_server *srv)
-{
-	struct limiter	**old = srv->srv_rates, **fresh;
-	size_t		  nold = srv->srv_nrates, nfresh;
-
-	srv->srv_rates = NULL;
-	if (est_rates_new(srv) == -1) {
-		est_rates_free(srv);
-		srv->srv_rates = old;
-		srv->srv_nrates = nold;
-		return -1;
-	}
-	fresh = srv->srv_rates;
-	nfresh = srv->srv_nrates;
-	srv->srv_rates = old;
-	srv->srv_nrates = nold;
-	est_rates_free(srv);
-	srv->srv_rates = fresh;
-	srv->srv_nrates = nfresh;
-	return 0;
 }
 
 /* The local CAs of cfg (same names, same order), or NULL (logged). */
@@ -958,6 +949,10 @@ est_reload_config(struct est_server *srv)
 	struct config_errors	 errs = { NULL, 0 };
 	struct config		*cfg, *old;
 	struct localca		**cas = NULL;
+	SSL_CTX			*ssl = NULL;
+	struct upstream_reload	*ups = NULL;
+	struct limiter		**rates = NULL;
+	size_t			  nrates = 0;
 
 	if ((cfg = config_load(srv->srv_cfg->path, &errs)) == NULL) {
 		for (size_t i = 0; i < errs.n; i++)
@@ -967,24 +962,31 @@ est_reload_config(struct est_server *srv)
 		config_errors_clear(&errs);
 		return -1;
 	}
-	/* The parts that read files first: all of them, or none. */
+	/* Everything that reads files or can fail first; then all of it
+	 * is put in place, or none. */
 	if (!est_reload_compatible(srv->srv_cfg, cfg) ||
 	    (cas = est_localcas_new(cfg)) == NULL ||
-	    listener_reload(srv->srv_listener, cfg) == -1 ||
-	    upstream_ctx_reload(srv->srv_upstreams, cfg) == -1) {
+	    est_rates_make(cfg, &rates, &nrates) == -1 ||
+	    (ssl = listener_reload_prepare(cfg)) == NULL ||
+	    (ups = upstream_reload_prepare(srv->srv_upstreams, cfg)) == NULL) {
 		log_err("reload: keeping the configuration loaded before");
+		SSL_CTX_free(ssl);
+		est_rates_drop(rates, nrates);
 		est_localcas_free(cas, cfg->nlocal_cas);
 		config_unref(cfg);
 		return -1;
 	}
+	listener_reload_commit(srv->srv_listener, cfg, ssl);
+	upstream_reload_commit(srv->srv_upstreams, cfg, ups);
+	/* The rates follow the new policies; their counts start over. */
+	est_rates_free(srv);
+	srv->srv_rates = rates;
+	srv->srv_nrates = nrates;
 	est_reload_restart_notes(srv->srv_cfg, cfg);
 	est_localcas_free(srv->srv_localcas, cfg->nlocal_cas);
 	srv->srv_localcas = cas;
 	old = srv->srv_pcfg;
 	srv->srv_pcfg = cfg;
-	if (est_reload_rates(srv) == -1)
-		log_err("reload: cannot set up the enrollment rates; keeping "
-		    "the old counts");
 	config_unref(old);
 	log_configure(cfg->log_format, cfg->log_syslog, cfg->syslog_facility,
 	    "estrad");
@@ -1012,12 +1014,14 @@ est_server_drain(struct est_server *srv)
 {
 	srv->srv_draining = 1;
 	listener_stop_accepting(srv->srv_listener);
+	queue_drain(srv->srv_queue);
 }
 
+/* Client requests not yet answered, and queued sends under way. */
 long
 est_server_in_flight(const struct est_server *srv)
 {
-	return srv->srv_in_flight;
+	return srv->srv_in_flight + queue_sending(srv->srv_queue);
 }
 
 long

@@ -264,35 +264,48 @@ est_audit_then_send(struct est_req *rq, struct est_reply *reply,
 
 /* ---- rates -------------------------------------------------------------- */
 
-/* One counter per route of the current config whose policy has a rate. */
+/* One counter per route of cfg whose policy has a rate: *rates and *n,
+ * or -1 (nothing to free). */
 int
-est_rates_new(struct est_server *srv)
+est_rates_make(const struct config *cfg, struct limiter ***rates, size_t *n)
 {
-	const struct config *cfg = srv->srv_pcfg;
+	struct limiter **r;
 
-	srv->srv_nrates = 0;
-	if ((srv->srv_rates = calloc(cfg->nroutes + 1,
-	    sizeof(*srv->srv_rates))) == NULL)
+	if ((r = calloc(cfg->nroutes + 1, sizeof(*r))) == NULL)
 		return -1;
-	srv->srv_nrates = cfg->nroutes;
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		const struct policy *p = cfg->routes[i].policy;
 		if (policy_rate_max(p) <= 0)
 			continue;
-		srv->srv_rates[i] = limiter_new(16384, policy_rate_max(p),
-		    policy_rate_window(p));
-		if (srv->srv_rates[i] == NULL)
+		if ((r[i] = limiter_new(16384, policy_rate_max(p),
+		    policy_rate_window(p))) == NULL) {
+			est_rates_drop(r, cfg->nroutes);
 			return -1;
+		}
 	}
+	*rates = r;
+	*n = cfg->nroutes;
 	return 0;
+}
+
+void
+est_rates_drop(struct limiter **rates, size_t n)
+{
+	for (size_t i = 0; rates != NULL && i < n; i++)
+		limiter_free(rates[i]);
+	free(rates);
+}
+
+int
+est_rates_new(struct est_server *srv)
+{
+	return est_rates_make(srv->srv_pcfg, &srv->srv_rates, &srv->srv_nrates);
 }
 
 void
 est_rates_free(struct est_server *srv)
 {
-	for (size_t i = 0; srv->srv_rates != NULL && i < srv->srv_nrates; i++)
-		limiter_free(srv->srv_rates[i]);
-	free(srv->srv_rates);
+	est_rates_drop(srv->srv_rates, srv->srv_nrates);
 	srv->srv_rates = NULL;
 	srv->srv_nrates = 0;
 }

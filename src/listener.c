@@ -273,8 +273,10 @@ listener_free(struct listener *lst)
 {
 	if (lst == NULL)
 		return;
-	if (lst->lst_http != NULL)
+	if (lst->lst_http != NULL) {
+		listener_stop_accepting(lst);
 		evhttp_free(lst->lst_http);
+	}
 	SSL_CTX_free(lst->lst_ssl);
 	free(lst);
 }
@@ -286,17 +288,19 @@ listener_free(struct listener *lst)
  * connections too. The bound addresses stay: a port below 1024 could not
  * be bound again once privileges are dropped.
  */
-int
-listener_reload(struct listener *lst, const struct config *cfg)
+SSL_CTX *
+listener_reload_prepare(const struct config *cfg)
 {
-	SSL_CTX *ssl;
+	return tls_context_new(&cfg->tls);
+}
 
-	if ((ssl = tls_context_new(&cfg->tls)) == NULL)
-		return -1;
+void
+listener_reload_commit(struct listener *lst, const struct config *cfg,
+    SSL_CTX *ssl)
+{
 	SSL_CTX_free(lst->lst_ssl);
 	lst->lst_ssl = ssl;
 	listener_limits(lst->lst_http, &cfg->limits);
-	return 0;
 }
 
 /* Shutting down: close the listening sockets; connections stay. */
@@ -304,6 +308,6 @@ void
 listener_stop_accepting(struct listener *lst)
 {
 	for (size_t i = 0; i < lst->lst_nbound; i++)
-		evhttp_del_accept_socket(lst->lst_http, lst->lst_bound[i]);
+		netbind_unbind(lst->lst_http, lst->lst_bound[i]);
 	lst->lst_nbound = 0;
 }

@@ -130,6 +130,10 @@ on_signal_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon_ctx *d = arg;
 
+	if (d->stopping) {
+		log_info("SIGHUP while stopping: ignored");
+		return;
+	}
 	log_info("SIGHUP: reloading");
 	notify_reloading();
 	est_server_reload(d->srv);

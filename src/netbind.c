@@ -35,18 +35,51 @@ netbind_addr_text(const struct sockaddr *sa, char *out, size_t outlen)
 	}
 }
 
+/*
+ * The pause timers. libevent hands the accept-error callback evhttp's
+ * argument, not ours, so a paused listener is found here by its pointer;
+ * the timer is owned (not event_base_once) so that netbind_unbind() can
+ * cancel it before the listener is freed.
+ */
+#define NETBIND_MAX_PAUSES	32
+
+static struct {
+	struct evconnlistener	*np_ecl;
+	struct event		*np_ev;
+} netbind_pauses[NETBIND_MAX_PAUSES];
+
 static void
 netbind_on_resume(evutil_socket_t fd, short what, void *arg)
 {
 	evconnlistener_enable(arg);
 }
 
+/* The pause timer of ecl, made on first use; NULL if none can be. */
+static struct event *
+netbind_pause_of(struct evconnlistener *ecl)
+{
+	size_t free_slot = NETBIND_MAX_PAUSES;
+
+	for (size_t i = 0; i < NETBIND_MAX_PAUSES; i++) {
+		if (netbind_pauses[i].np_ecl == ecl)
+			return netbind_pauses[i].np_ev;
+		if (netbind_pauses[i].np_ecl == NULL &&
+		    free_slot == NETBIND_MAX_PAUSES)
+			free_slot = i;
+	}
+	if (free_slot == NETBIND_MAX_PAUSES)
+		return NULL;
+	netbind_pauses[free_slot].np_ev = evtimer_new(
+	    evconnlistener_get_base(ecl), netbind_on_resume, ecl);
+	if (netbind_pauses[free_slot].np_ev != NULL)
+		netbind_pauses[free_slot].np_ecl = ecl;
+	return netbind_pauses[free_slot].np_ev;
+}
+
 /*
  * accept() failed. Out of descriptors (EMFILE, ENFILE), retrying at once
  * would spin the loop and flood the log: the listener pauses for a while
- * so connections can finish and free some. (libevent hands us evhttp's
- * callback argument, not ours, so the pause needs no state of ours: a
- * one-shot timer carries the listener.)
+ * so connections can finish and free some.
  */
 static void
 netbind_on_accept_error(struct evconnlistener *ecl, void *arg)
@@ -57,6 +90,7 @@ netbind_on_accept_error(struct evconnlistener *ecl, void *arg)
 	char		text[80] = "?";
 	struct sockaddr_storage ss;
 	socklen_t	sslen = sizeof(ss);
+	struct event	*ev;
 
 	if (getsockname(evconnlistener_get_fd(ecl), (struct sockaddr *)&ss,
 	    &sslen) == 0)
@@ -66,12 +100,30 @@ netbind_on_accept_error(struct evconnlistener *ecl, void *arg)
 		    evutil_socket_error_to_string(err));
 		return;
 	}
+	if ((ev = netbind_pause_of(ecl)) == NULL) {
+		log_warn("accept on %s: %s", text,
+		    evutil_socket_error_to_string(err));
+		return;
+	}
 	log_warn("accept on %s: %s; not accepting for %d ms", text,
 	    evutil_socket_error_to_string(err), NETBIND_PAUSE_MS);
 	evconnlistener_disable(ecl);
-	if (event_base_once(evconnlistener_get_base(ecl), -1, EV_TIMEOUT,
-	    netbind_on_resume, ecl, &pause) == -1)
+	if (evtimer_add(ev, &pause) == -1)
 		evconnlistener_enable(ecl);
+}
+
+void
+netbind_unbind(struct evhttp *http, struct evhttp_bound_socket *bound)
+{
+	struct evconnlistener *ecl = evhttp_bound_socket_get_listener(bound);
+
+	for (size_t i = 0; i < NETBIND_MAX_PAUSES; i++)
+		if (netbind_pauses[i].np_ecl == ecl) {
+			event_free(netbind_pauses[i].np_ev);
+			netbind_pauses[i].np_ecl = NULL;
+			netbind_pauses[i].np_ev = NULL;
+		}
+	evhttp_del_accept_socket(http, bound);
 }
 
 struct evhttp_bound_socket *

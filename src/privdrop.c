@@ -9,6 +9,7 @@
  * fails and the old config stays).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -65,15 +66,39 @@ privdrop_refuse_root(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* Give path to uid/gid; a file not there (yet) is fine. */
+/*
+ * Give path to uid/gid; a file not there (yet) is fine. Never through a
+ * symbolic link: the directory may already belong to that user, who could
+ * otherwise point a name at a file of root's and have root give it away.
+ */
 static int
-privdrop_chown(const char *path, uid_t uid, gid_t gid, char *err,
+privdrop_chown(const char *path, int dir, uid_t uid, gid_t gid, char *err,
     size_t errlen)
 {
-	if (chown(path, uid, gid) == 0 || errno == ENOENT)
-		return 0;
-	snprintf(err, errlen, "chown %s: %s", path, strerror(errno));
-	return -1;
+	struct stat	st;
+	int		fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+	    (dir ? O_DIRECTORY : 0));
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, errno == ELOOP ?
+		    "is a symbolic link; refusing to hand it over" :
+		    strerror(errno));
+		return -1;
+	}
+	errno = 0;
+	if (fstat(fd, &st) != 0 || (dir ? !S_ISDIR(st.st_mode) :
+	    !S_ISREG(st.st_mode)) || fchown(fd, uid, gid) != 0) {
+		snprintf(err, errlen, "%s: cannot hand it to the user: %s",
+		    path, errno ? strerror(errno) : dir ? "not a directory" :
+		    "not a regular file");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
 }
 
 int
@@ -95,11 +120,11 @@ privdrop_hand_over(const struct config *cfg, char *err, size_t errlen)
 	    i < sizeof(state_files) / sizeof(state_files[0]); i++) {
 		snprintf(path, sizeof(path), "%s%s", cfg->state_dir,
 		    state_files[i]);
-		if (privdrop_chown(path, uid, gid, err, errlen) != 0)
+		if (privdrop_chown(path, i == 0, uid, gid, err, errlen) != 0)
 			return -1;
 	}
 	if (cfg->audit.file != NULL &&
-	    privdrop_chown(cfg->audit.file, uid, gid, err, errlen) != 0)
+	    privdrop_chown(cfg->audit.file, 0, uid, gid, err, errlen) != 0)
 		return -1;
 	return 0;
 }

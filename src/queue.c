@@ -94,6 +94,7 @@ struct queue {
 	unsigned		 q_ticks;
 	int			 q_syncing;
 	int			 q_load_failed;
+	int			 q_draining;	/* SIGTERM: no new sends */
 };
 
 enum queue_write_kind { QW_INSERT, QW_UPDATE, QW_ATTEMPT };
@@ -365,7 +366,7 @@ queue_attempt_done(struct queue_write *w)
 
 	if (qe->qe_gone)
 		return;
-	if (w->qw_rc != 0) {
+	if (w->qw_rc != 0 || qe->qe_q->q_draining) {
 		qe->qe_sending = 0;
 		qe->qe_q->q_forwarding--;
 		if (w->qw_rc == -1)
@@ -767,6 +768,8 @@ queue_forward(struct queue *q, int64_t now)
 	int			 expired = 0;
 	long			 wait;
 
+	if (q->q_draining)
+		return;
 	TAILQ_FOREACH_SAFE(qe, &q->q_entries, qe_link, next) {
 		struct store_entry *e = &qe->qe_e;
 		if (!qe->qe_durable || qe->qe_sending ||
@@ -1002,4 +1005,35 @@ queue_stats(const struct queue *q, double *depth, double *oldest_age_seconds)
 		    qe->qe_e.created < oldest)
 			oldest = qe->qe_e.created;
 	*oldest_age_seconds = (double)(now - oldest);
+}
+
+/*
+ * Shutting down: no new sends. Those under way finish (their answers are
+ * written), so a CA that issued is not asked again after the restart.
+ */
+void
+queue_drain(struct queue *q)
+{
+	if (q != NULL)
+		q->q_draining = 1;
+}
+
+long
+queue_sending(const struct queue *q)
+{
+	return q != NULL ? q->q_forwarding : 0;
+}
+
+/* Would the forwarder find an upstream for this label? (The queue routes
+ * by the config estrad started with; a reload may have added labels.) */
+int
+queue_routes_label(const struct queue *q, const char *label)
+{
+	const struct cfg_route *r;
+
+	if (!queue_enabled(q))
+		return 0;
+	r = config_route(q->q_cfg, label != NULL && label[0] != '\0' ?
+	    label : NULL);
+	return r != NULL && r->backend == ROUTE_BACKEND_UPSTREAM;
 }

@@ -432,8 +432,10 @@ store_lock(struct store *st, const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: path too long", dir);
 		return -1;
 	}
-	if ((st->st_lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
-	    0600)) == -1) {
+	/* O_NOFOLLOW: the directory may belong to the daemon's user while
+	 * this runs as root. */
+	if ((st->st_lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -489,8 +491,8 @@ store_open_db(struct store *st, const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if ((fd = open(st->st_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) ==
-	    -1) {
+	if ((fd = open(st->st_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) == -1) {
 		snprintf(err, errlen, "%s: %s", st->st_path, strerror(errno));
 		return -1;
 	}

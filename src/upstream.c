@@ -816,24 +816,23 @@ upstream_same(const struct upstream *up, const struct cfg_upstream *u)
 }
 
 /*
- * SIGHUP: every upstream's settings (timeouts, caps, backoff, HTTP
- * credentials) from cfg, and its CA bundle, RA certificate and key read
- * again. The set of upstreams and their URLs must be the same (breakers
- * and transfers refer to them); otherwise, or if a file fails, nothing
- * changes. cfg must outlive the next reload (est.c holds it).
+ * SIGHUP, step one: every upstream's CA bundle, RA certificate and key
+ * read again, after checking that the set of upstreams and their URLs is
+ * the same (breakers and transfers refer to them). NULL (logged) on any
+ * problem, with nothing changed.
  */
-int
-upstream_ctx_reload(struct upstream_ctx *ctx, const struct config *cfg)
+struct upstream_reload *
+upstream_reload_prepare(struct upstream_ctx *ctx, const struct config *cfg)
 {
 	struct upstream_creds	**fresh;
 	int			  rc = 0;
 
 	if (cfg->nupstreams != ctx->uc_n) {
 		log_err("reload: the upstreams changed; that needs a restart");
-		return -1;
+		return NULL;
 	}
 	if ((fresh = calloc(ctx->uc_n + 1, sizeof(*fresh))) == NULL)
-		return -1;
+		return NULL;
 	for (size_t i = 0; i < ctx->uc_n && rc == 0; i++)
 		if (!upstream_same(&ctx->uc_upstreams[i], &cfg->upstreams[i])) {
 			log_err("reload: upstreams.%s: its name or URLs "
@@ -843,14 +842,38 @@ upstream_ctx_reload(struct upstream_ctx *ctx, const struct config *cfg)
 		} else if ((fresh[i] = upstream_creds_load(&cfg->upstreams[i]))
 		    == NULL)
 			rc = -1;
+	if (rc == -1) {
+		upstream_reload_abort(ctx, (struct upstream_reload *)fresh);
+		return NULL;
+	}
+	return (struct upstream_reload *)fresh;
+}
+
+void
+upstream_reload_abort(struct upstream_ctx *ctx, struct upstream_reload *r)
+{
+	struct upstream_creds **fresh = (struct upstream_creds **)r;
+
+	for (size_t i = 0; fresh != NULL && i < ctx->uc_n; i++)
+		upstream_creds_unref(fresh[i]);
+	free(fresh);
+}
+
+/*
+ * Step two: the new credentials, and every upstream's settings (timeouts,
+ * caps, backoff, HTTP credentials) from cfg, which must stay alive until
+ * the next reload (est.c holds it).
+ */
+void
+upstream_reload_commit(struct upstream_ctx *ctx, const struct config *cfg,
+    struct upstream_reload *r)
+{
+	struct upstream_creds **fresh = (struct upstream_creds **)r;
+
 	for (size_t i = 0; i < ctx->uc_n; i++) {
 		struct upstream		*up = &ctx->uc_upstreams[i];
 		const struct cfg_upstream *u = &cfg->upstreams[i];
 
-		if (rc != 0) {
-			upstream_creds_unref(fresh[i]);
-			continue;
-		}
 		upstream_creds_unref(up->up_creds);
 		up->up_creds = fresh[i];
 		up->up_cfg = u;
@@ -861,7 +884,6 @@ upstream_ctx_reload(struct upstream_ctx *ctx, const struct config *cfg)
 		up->up_backoff.threshold = (int)u->failure_threshold;
 	}
 	free(fresh);
-	return rc;
 }
 
 void

@@ -34,7 +34,8 @@ void est_server_free(struct est_server *srv);
 int est_server_reload(struct est_server *srv);
 /* SIGTERM: stop accepting; requests in flight go on. */
 void est_server_drain(struct est_server *srv);
-/* Requests not yet answered (or abandoned). */
+/* Requests not yet answered (or abandoned), and the queue's sends to a
+ * CA under way. */
 long est_server_in_flight(const struct est_server *srv);
 /* The configured shutdown_timeout, in milliseconds. */
 long est_server_shutdown_ms(const struct est_server *srv);

@@ -98,7 +98,12 @@ void est_audit_then_send(struct est_req *rq, struct est_reply *reply,
     void (*send)(struct est_req *, struct est_reply *));
 /* The client left before its decided enrollment was answered. */
 void est_audit_abandoned(struct est_req *rq, const struct est_reply *reply);
-/* Create and free the per-route rate counters. */
+/* Per-route rate counters for cfg (a reload builds them before it
+ * commits); drop frees such a set. */
+int est_rates_make(const struct config *cfg, struct limiter ***rates,
+    size_t *n);
+void est_rates_drop(struct limiter **rates, size_t n);
+/* Create and free the server's set (for srv_pcfg). */
 int est_rates_new(struct est_server *srv);
 void est_rates_free(struct est_server *srv);
 

@@ -22,9 +22,15 @@ struct listener *listener_new(struct event_base *base,
     const struct config *cfg,
     void (*on_request)(struct evhttp_request *, void *), void *arg);
 void listener_free(struct listener *lst);
-/* SIGHUP: a new TLS context and limits for new connections. 0, or -1
- * (logged) with the old ones kept. */
-int listener_reload(struct listener *lst, const struct config *cfg);
+/*
+ * SIGHUP, in two steps so that a reload is all or nothing: prepare builds
+ * the new TLS context (NULL, logged, on error; nothing changed); commit
+ * puts it and cfg's limits in place for new connections (open ones keep
+ * their context).
+ */
+struct ssl_ctx_st *listener_reload_prepare(const struct config *cfg);
+void listener_reload_commit(struct listener *lst, const struct config *cfg,
+    struct ssl_ctx_st *ssl);
 /* Stop accepting (SIGTERM); open connections are served on. */
 void listener_stop_accepting(struct listener *lst);
 

@@ -27,6 +27,10 @@ struct evhttp_bound_socket *netbind_listen(struct event_base *base,
     struct evhttp *http, const char *addr, int backlog, char *text,
     size_t textlen, char *err, size_t errlen);
 
+/* Stop serving bound (closing its socket) and forget its pause timer;
+ * every bound socket goes this way, before evhttp_free too. */
+void netbind_unbind(struct evhttp *http, struct evhttp_bound_socket *bound);
+
 /* A bufferevent accepting TLS on ssl (taken: freed on failure), for an
  * evhttp bevcb. NULL on failure. */
 struct bufferevent *netbind_tls_bev(struct event_base *base, SSL *ssl);

@@ -111,6 +111,12 @@ void queue_put_cancel(struct queue_job *job);
 
 /* Counts for logs and metrics. */
 size_t queue_depth(const struct queue *q);
+/* SIGTERM: start no new sends; queue_sending() says how many are
+ * still under way (the caller waits for them). */
+void queue_drain(struct queue *q);
+long queue_sending(const struct queue *q);
+/* 1 if an entry for label would be forwarded (routes as at start). */
+int queue_routes_label(const struct queue *q, const char *label);
 /* Entries waiting, and the age of the oldest (seconds); 0, 0 if none. */
 void queue_stats(const struct queue *q, double *depth,
     double *oldest_age_seconds);

@@ -63,10 +63,20 @@ void upstream_ctx_free(struct upstream_ctx *ctx);
 struct upstream_xfer *upstream_submit(struct upstream_ctx *ctx,
     const struct upstream_request *ureq, struct est_reply *refusal,
     enum upstream_outcome *outcome);
-/* SIGHUP: every upstream's settings, RA certificate, key and CA bundle
- * from cfg (same upstreams, same URLs; cfg must stay alive until the next
- * reload). 0, or -1 (logged) with nothing changed. */
-int upstream_ctx_reload(struct upstream_ctx *ctx, const struct config *cfg);
+/*
+ * SIGHUP, all or nothing: prepare checks that cfg has the same upstreams
+ * with the same URLs and reads their RA certificates, keys and CA bundles
+ * (NULL, logged, on any problem); then either commit (the new credentials
+ * and every upstream's settings from cfg, which must stay alive until the
+ * next reload) or abort.
+ */
+struct upstream_reload;
+struct upstream_reload *upstream_reload_prepare(struct upstream_ctx *ctx,
+    const struct config *cfg);
+void upstream_reload_commit(struct upstream_ctx *ctx,
+    const struct config *cfg, struct upstream_reload *r);
+void upstream_reload_abort(struct upstream_ctx *ctx,
+    struct upstream_reload *r);
 /* Milliseconds until some URL of upstream may be tried (0: now). */
 long upstream_wait_ms(struct upstream_ctx *ctx, size_t upstream);
 /* A stable name of the upstream and CA label, for the cache's rows. */
