@@ -17,7 +17,10 @@
 #  - the admin listener over TLS (admin.certificate/key);
 #  - /readyz 503 "not ready: ..." on a proxy whose only upstream URL is
 #    dead (its breaker open) and that has no queue, with that URL's
-#    estrad_upstream_up at 0 and an "unreachable" upstream error.
+#    estrad_upstream_up at 0 and an "unreachable" upstream error;
+#  - cacerts under three labels that are not configured (zz1, zz2, zz3):
+#    404, and no series with those labels, but
+#    estrad_requests_total{op="cacerts",label="unknown",status="404"} 3.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -263,4 +266,16 @@ req dead_healthz GET "$DEAD/healthz"
 check_status 200
 
 check_alive "$PROXY" "the proxy"
+
+# ---- labels that are not configured share one series
+for l in zz1 zz2 zz3; do
+	req "unknown_$l" GET "$URL/$l/cacerts"
+	check_error 404 "unknown CA label"
+done
+scrape m5 "$ADMIN"
+grep -q 'label="zz' "$SCRAPE" &&
+    fail "m5: unknown labels became series: $(grep 'label="zz' "$SCRAPE" | head -n 5)"
+check_metric 'estrad_requests_total{op="cacerts",label="unknown",status="404"}' 3
+n404=$(grep -E '^estrad_requests_total\{.*status="404"\} ' "$SCRAPE" | awk '{ s += $2 } END { print s + 0 }')
+[ "$n404" = 4 ] || fail "m5: $n404 requests counted with status 404, expected 4: $(grep 'status="404"' "$SCRAPE")"
 pass

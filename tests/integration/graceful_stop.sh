@@ -12,7 +12,10 @@
 #    second "shutdown_timeout: 1 request still in flight; stopping anyway",
 #    exit 0, and the client's connection closes without an answer, long
 #    before the 30 s;
-#  - an idle proxy: SIGTERM -> exit 0 within a second.
+#  - an idle proxy: SIGTERM -> exit 0 within a second;
+#  - as in the first, with a SIGHUP after the SIGTERM while the request
+#    waits: "SIGHUP while stopping: ignored", no reload, the client still
+#    gets its 504, exit 0 and "stopped".
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -155,4 +158,35 @@ grep -q 'signal 15: stopping; 0 requests in flight, waiting up to 5\.0 s' "$LOG"
     fail "no 'signal 15: stopping; 0 requests in flight' line: $(grep 'signal' "$LOG")"
 grep -q ' info stopped$' "$LOG" || fail "the idle proxy did not log 'stopped'"
 note "idle: exit 0 ${ms} ms after SIGTERM"
+
+# ---- (d) SIGHUP while draining is ignored
+P_TOP_EXTRA='"shutdown_timeout": 5' P_URL=$SILENT_URL P_TIMEOUT=2 \
+    proxy_config "$WORK/hup.json"
+start_estrad hup "$WORK/hup.json"
+P=$XPID
+LOG=$XLOG
+inflight hupwait
+kill -TERM "$P"
+wait_grep 2 "$LOG" 'signal 15: stopping; 1 request in flight' ||
+    fail "no 'signal 15: stopping; 1 request in flight' line: $(grep 'signal' "$LOG")"
+kill -HUP "$P"
+wait_grep 2 "$LOG" ' info SIGHUP while stopping: ignored$' ||
+    fail "no 'SIGHUP while stopping: ignored' line after SIGHUP during the drain: $(grep -i 'sighup\|reload' "$LOG")"
+grep -q 'SIGHUP: reloading\|reload: ' "$LOG" &&
+    fail "a SIGHUP during the drain reloaded: $(grep 'reload' "$LOG")"
+[ ! -e "$WORK/hupwait.rc" ] ||
+    fail "the request in flight ended before its answer was due (curl exit $(cat "$WORK/hupwait.rc"))"
+reap "the client in flight (SIGHUP)" "$BG_PID" 10
+[ "$(cat "$WORK/hupwait.rc" 2>/dev/null)" = 0 ] ||
+    fail "the client in flight after SIGHUP: curl exit $(cat "$WORK/hupwait.rc" 2>/dev/null), expected 0: $(head -c 300 "$WORK/hupwait.err")"
+STATUS=$(cat "$WORK/hupwait.status")
+BODY=$WORK/hupwait.body
+awk '/^HTTP\// { n = 0 } { h[n++] = $0 } END { for (i = 0; i < n; i++) print h[i] }' \
+    "$WORK/hupwait.hdr" >"$WORK/hupwait.last.hdr"
+HDR=$WORK/hupwait.last.hdr
+check_error 504 "timed out"
+reap "the proxy drained after SIGHUP" "$P" 5
+[ "$RC" = 0 ] || fail "the proxy drained after SIGHUP exited $RC, expected 0"
+grep -q ' info stopped$' "$LOG" || fail "the proxy drained after SIGHUP did not log 'stopped'"
+note "SIGHUP during the drain: ignored, 504 to the client in flight, exit 0"
 pass

@@ -10,6 +10,11 @@
 #    it logs "running as user nobody ..." and still enrolls (keys and users
 #    were read before the drop); with its key, RA key and users file owned
 #    by nobody (0600), a SIGHUP reload succeeds as nobody;
+#  - as root, "user": "nobody" with a state_dir (and a queue) whose
+#    estrad.lock is a symbolic link to a root-owned 0600 file elsewhere:
+#    start-up fails (exit 1, the error names estrad.lock) and that file
+#    stays root's, 0600, unchanged; with a state_dir without links, the
+#    directory, estrad.db and estrad.lock are nobody's once started;
 #  - as root with neither "user" nor "run_as_root": exit 1 and "running as
 #    root: set "user" (or "run_as_root": true to allow it)".
 # Not root: the first part only.
@@ -109,4 +114,49 @@ grep -q 'error reload' "$XLOG" && fail "reload as nobody failed: $(grep 'reload'
     fail "no 'reload: policies loaded from' after SIGHUP"
 check_alive "$XPID" "estrad as nobody after the reload"
 enroll_ok again "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
+
+# ---- state files: handed to the user, never through a symbolic link
+# A state_dir whose estrad.lock links to a file of root's elsewhere.
+VICTIM=$WORK/victim
+(umask 077 && printf 'root only\n' >"$VICTIM")
+chown root:root "$VICTIM"
+chmod 600 "$VICTIM"
+mkdir -m 700 "$WORK/trap-state"
+ln -s "$VICTIM" "$WORK/trap-state/estrad.lock"
+P_PRIVS='"user": "nobody"' P_TOP_EXTRA=$(offline_top "$WORK/trap-state" '' '{}') \
+    proxy_config "$WORK/trap.json"
+setsid "$ESTRAD_BIN" -c "$WORK/trap.json" </dev/null >"$WORK/trap.log" 2>&1 &
+TP=$!
+T_PIDS+=("$TP")
+T_LOGS+=("$WORK/trap.log")
+for ((i = 0; i < 50; i++)); do
+	running "$TP" || break
+	grep -q ' started$' "$WORK/trap.log" && break
+	sleep 0.1
+done
+v=$(stat -c '%U:%G %a' "$VICTIM")
+[ "$v" = "root:root 600" ] ||
+    fail "the file estrad.lock links to is now $v (was root:root 600): handed over through the link"
+[ "$(cat "$VICTIM")" = "root only" ] || fail "the file estrad.lock links to changed: $(head -c 100 "$VICTIM")"
+running "$TP" && fail "estrad started with estrad.lock a symbolic link: $(tail -n 3 "$WORK/trap.log")"
+wait "$TP"
+rc=$?
+[ "$rc" = 1 ] || fail "estrad with estrad.lock a symbolic link exited $rc, expected 1"
+grep -q ' started$' "$WORK/trap.log" && fail "estrad started with estrad.lock a symbolic link"
+grep -qF "$WORK/trap-state/estrad.lock" "$WORK/trap.log" ||
+    fail "the start-up error does not name estrad.lock: $(grep ' error ' "$WORK/trap.log")"
+note "estrad.lock linked to a root file: $(grep -F 'estrad.lock' "$WORK/trap.log" | head -n 1 | sed 's/^.* error //'); the file stays root's"
+
+# A state_dir without links: its files go to nobody.
+P_PRIVS='"user": "nobody"' P_TOP_EXTRA=$(offline_top "$WORK/nb-state" '' '{}') \
+    proxy_config "$WORK/nbstate.json"
+start_estrad nbstate "$WORK/nbstate.json"
+wait_grep 5 "$XLOG" ' started$' || fail "no 'started' line in $XLOG"
+for f in "" /estrad.db /estrad.lock; do
+	[ -e "$WORK/nb-state$f" ] || fail "no $WORK/nb-state$f"
+	o=$(stat -c %U "$WORK/nb-state$f")
+	[ "$o" = nobody ] || fail "$WORK/nb-state$f is owned by $o, expected nobody"
+done
+check_alive "$XPID" "estrad as nobody with a state_dir"
+note "state_dir, estrad.db and estrad.lock handed to nobody"
 pass

@@ -15,7 +15,13 @@
 #  - a new RA certificate (v3_ra, CN "estrad lab RA two") over the RA
 #    copies; SIGHUP; the next enrollment reaches the lab CA as
 #    user=CN=estrad?lab?RA?two (the CA's access line), the one before as
-#    user=CN=estrad?lab?RA.
+#    user=CN=estrad?lab?RA;
+#  - a new server pair and, in the same file, the upstream "ca" URL
+#    changed (the file checks; the TLS context could be built): SIGHUP
+#    logs "upstreams.ca: its name or URLs changed" and "reload: keeping
+#    the configuration loaded before", and new handshakes still show the
+#    old serial (the reload is all or nothing); enrollments go on; with the
+#    URL back, the new pair loads.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -204,6 +210,42 @@ enroll_ok after_ra "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
 s=$(served_serial)
 [ "$s" = "$NEW_SERIAL" ] || fail "after the RA reload s_client sees '$s', expected $NEW_SERIAL"
 ka_get 4
+check_alive "$P" "the proxy"
+
+# ---- (d) refused for a reason found after the TLS context could be built:
+# a new server pair, and the upstream "ca" URL changed in the same file
+issue server3 "/CN=localhost/OU=estrad lab proxy" v3_server
+THIRD_SERIAL=$(openssl x509 -in "$WORK/server3.pem" -noout -serial)
+put "$WORK/server3-chain.pem" "$S_CERT"
+put "$WORK/server3.key" "$S_KEY"
+cp "$CFG" "$WORK/tls.json.good"
+cfg=$(cat "$CFG")
+cfg=${cfg/"\"url\": \"$CA_URL\""/"\"url\": \"https://127.0.0.1:1/.well-known/est\""}
+printf '%s\n' "$cfg" >"$CFG.tmp"
+mv "$CFG.tmp" "$CFG"
+grep -qF '"url": "https://127.0.0.1:1/.well-known/est"' "$CFG" || fail "could not change the upstream URL in $CFG"
+# The file itself is fine (the pair matches): the refusal comes later.
+"$ESTRAD_BIN" -n -c "$CFG" >"$WORK/check3.out" 2>&1 ||
+    fail "the changed config does not check: $(cat "$WORK/check3.out")"
+[ "$(grep -cF 'its name or URLs changed' "$LOG")" = 0 ] || fail "a URL change logged before it was made"
+hup url_and_cert "keeping the configuration loaded before"
+grep -qF 'error reload: upstreams.ca: its name or URLs changed; that needs a restart' "$LOG" ||
+    fail "URL and certificate: no 'upstreams.ca: its name or URLs changed' line: $(grep ' error reload: ' "$LOG" | tail -n 3)"
+[ "$(grep ' error reload: ' "$LOG" | tail -n 1 | sed 's/^.* error //')" = \
+    "reload: keeping the configuration loaded before" ] ||
+    fail "URL and certificate: the last reload error is '$(grep ' error reload: ' "$LOG" | tail -n 1)'"
+s=$(served_serial)
+[ "$s" = "$NEW_SERIAL" ] ||
+    fail "after a refused reload s_client sees '$s', expected the old $NEW_SERIAL (the refused file's is $THIRD_SERIAL)"
+enroll_ok after_refused "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
+ka_get 5
+# The URL back: the same certificate now loads.
+cp "$WORK/tls.json.good" "$CFG.tmp"
+mv "$CFG.tmp" "$CFG"
+hup url_back "reload: policies loaded from $CFG (with the routes"
+s=$(served_serial)
+[ "$s" = "$THIRD_SERIAL" ] || fail "with the URL back s_client sees '$s', expected $THIRD_SERIAL"
+note "URL changed with a new certificate: refused, $NEW_SERIAL kept; URL back: $THIRD_SERIAL"
 check_alive "$P" "the proxy"
 exec 3>&-
 pass
