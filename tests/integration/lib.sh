@@ -1054,3 +1054,17 @@ wait_queue_ca() {
 	done
 	fail "entry $3: no CA status $4 on disk within $1 s: queue list says '$Q_ROW'"
 }
+
+# hup_wait WHAT PID LOG PATTERN: SIGHUP PID, then wait (5 s) for one more
+# line of LOG holding the fixed string PATTERN; fail naming WHAT, with the
+# last reload lines.
+hup_wait() {
+	local n i
+	n=$(grep -cF -- "$4" "$3")
+	kill -HUP "$2"
+	for ((i = 0; i < 50; i++)); do
+		[ "$(grep -cF -- "$4" "$3")" -gt "$n" ] && return 0
+		sleep 0.1
+	done
+	fail "$1: no new '$4' line in $3 after SIGHUP: $(grep 'reload' "$3" | tail -n 3)"
+}

@@ -21,17 +21,10 @@ write_cfg() {
 	mv "$CFG.tmp" "$CFG"	# the daemon reads whole files only
 }
 
-# hup WHAT PATTERN: SIGHUP, then wait for one more line matching the
-# fixed string PATTERN in the proxy's log.
+# hup WHAT PATTERN: SIGHUP the proxy, then wait for one more line
+# holding the fixed string PATTERN in its log (lib.sh's hup_wait).
 hup() {
-	local n i
-	n=$(grep -cF -- "$2" "$XLOG")
-	kill -HUP "$XPID"
-	for ((i = 0; i < 50; i++)); do
-		[ "$(grep -cF -- "$2" "$XLOG")" -gt "$n" ] && return 0
-		sleep 0.1
-	done
-	fail "$1: no new '$2' line in $XLOG after SIGHUP"
+	hup_wait "$1" "$XPID" "$XLOG" "$2"
 }
 
 write_cfg '' 65536

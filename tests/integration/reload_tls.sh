@@ -92,17 +92,10 @@ served_serial() {
 	    </dev/null 2>/dev/null | openssl x509 -noout -serial 2>/dev/null
 }
 
-# hup WHAT PATTERN: SIGHUP, then wait for one more line holding the fixed
-# string PATTERN in the proxy's log.
+# hup WHAT PATTERN: SIGHUP the proxy, then wait for one more line
+# holding the fixed string PATTERN in its log (lib.sh's hup_wait).
 hup() {
-	local n i
-	n=$(grep -cF -- "$2" "$LOG")
-	kill -HUP "$P"
-	for ((i = 0; i < 50; i++)); do
-		[ "$(grep -cF -- "$2" "$LOG")" -gt "$n" ] && return 0
-		sleep 0.1
-	done
-	fail "$1: no new '$2' line in $LOG after SIGHUP: $(grep 'reload' "$LOG" | tail -n 3)"
+	hup_wait "$1" "$P" "$LOG" "$2"
 }
 
 # ca_user_lines USER: the lab CA's access lines of simpleenroll answered
