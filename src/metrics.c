@@ -61,6 +61,8 @@ enum metrics_id {
 	M_QUEUE_ENTRIES,
 	M_QUEUE_OLDEST,
 	M_CACHE_AGE,
+	M_LOOP_LAG,
+	M_LOOP_LAG_MAX,
 	M_MAX
 };
 
@@ -125,6 +127,11 @@ static const struct metrics_family metrics_families[M_MAX] = {
 	[M_CACHE_AGE] = { "estrad_cache_age_seconds", MT_GAUGE, { NULL },
 	    "Age of the oldest cacerts/csrattrs answer in the cache (fresh "
 	    "or stale)." },
+	[M_LOOP_LAG] = { "estrad_event_loop_lag_seconds", MT_HISTOGRAM,
+	    { NULL }, "How late a 100 ms timer on the event loop fired: the "
+	    "time the loop was busy with other work." },
+	[M_LOOP_LAG_MAX] = { "estrad_event_loop_lag_max_seconds", MT_GAUGE,
+	    { NULL }, "The longest event-loop lag seen since the start." },
 };
 
 struct metrics_series {
@@ -399,6 +406,7 @@ metrics_init(void)
 	metrics_set_value(M_BUILD_INFO, v, 1);
 	metrics_set_value(M_START_TIME, NULL, metrics_g.mg_start);
 	metrics_set_value(M_OPEN_CONNECTIONS, NULL, 0);
+	metrics_set_value(M_LOOP_LAG_MAX, NULL, 0);
 	metrics_add_value(M_TLS_HANDSHAKES, NULL, 0);
 	metrics_add_value(M_TLS_HANDSHAKE_FAILURES, NULL, 0);
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
@@ -505,6 +513,16 @@ void
 metrics_connection(int delta)
 {
 	metrics_add_value(M_OPEN_CONNECTIONS, NULL, delta);
+}
+
+void
+metrics_loop_lag(double seconds)
+{
+	struct metrics_series *max = metrics_series(M_LOOP_LAG_MAX, NULL);
+
+	metrics_observe(M_LOOP_LAG, NULL, seconds);
+	if (max != NULL && seconds > max->ms_value)
+		max->ms_value = seconds;
 }
 
 void

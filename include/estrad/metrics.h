@@ -41,6 +41,9 @@ void metrics_auth_failure(const char *method);
 void metrics_policy_refusal(const char *rule);
 /* estrad_open_connections (gauge): +1 accepted, -1 closed. */
 void metrics_connection(int delta);
+/* estrad_event_loop_lag_seconds (histogram) and _max_seconds (gauge):
+ * how late a periodic timer fired, i.e. how long the loop was busy. */
+void metrics_loop_lag(double seconds);
 /* estrad_tls_handshakes_total, estrad_tls_handshake_failures_total. */
 void metrics_tls_handshake(int ok);
 /* estrad_config_reloads_total{result="ok"|"error"} and

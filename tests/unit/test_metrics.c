@@ -154,6 +154,8 @@ static const char *const families[][2] = {
 	{ "estrad_queue_entries", "gauge" },
 	{ "estrad_queue_oldest_age_seconds", "gauge" },
 	{ "estrad_cache_age_seconds", "gauge" },
+	{ "estrad_event_loop_lag_seconds", "histogram" },
+	{ "estrad_event_loop_lag_max_seconds", "gauge" },
 };
 
 /* Is name (up to its '{' or ' ') a sample of family fam of type type? */
@@ -487,6 +489,30 @@ test_gauges(void **state)
 	free(t);
 }
 
+/* Loop lag: a histogram of every tick's lateness and the largest. */
+static void
+test_loop_lag(void **state)
+{
+	struct metrics_gauges	 g = { 0, 0, -1 };
+	char			*t;
+
+	t = expo(&g);
+	assert_line(t, "estrad_event_loop_lag_max_seconds 0");
+	free(t);
+	metrics_loop_lag(0.0004);
+	metrics_loop_lag(0.03);
+	metrics_loop_lag(0.002);
+	t = expo(&g);
+	check_structure(t);
+	assert_line(t, "estrad_event_loop_lag_max_seconds 0.03");
+	assert_line(t, "estrad_event_loop_lag_seconds_count 3");
+	assert_line(t, "estrad_event_loop_lag_seconds_bucket{le=\"0.001\"} 1");
+	assert_line(t, "estrad_event_loop_lag_seconds_bucket{le=\"0.0025\"} 2");
+	assert_line(t, "estrad_event_loop_lag_seconds_bucket{le=\"0.025\"} 2");
+	assert_line(t, "estrad_event_loop_lag_seconds_bucket{le=\"0.05\"} 3");
+	free(t);
+}
+
 static void
 test_upstream_up(void **state)
 {
@@ -795,6 +821,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_series_cap, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_gauges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_loop_lag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_up, setup,
 		    teardown),
 		cmocka_unit_test(test_curl_kinds),
