@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -135,6 +136,7 @@ netbind_listen(struct event_base *base, struct evhttp *http, const char *addr,
 	struct evconnlistener		*ecl;
 	struct evhttp_bound_socket	*bound;
 	unsigned			 flags;
+	int				 one = 1;
 
 	if (config_parse_address(addr, &ss, &sslen) != 0) {
 		snprintf(err, errlen, "not an address:port");
@@ -158,6 +160,13 @@ netbind_listen(struct event_base *base, struct evhttp *http, const char *addr,
 		return NULL;
 	}
 	evconnlistener_set_error_cb(ecl, netbind_on_accept_error);
+	/* Answers are written in pieces (headers, body, TLS records): with
+	 * Nagle each small write after the first waits for the client's
+	 * delayed ACK, ~40 ms per answer. Linux copies TCP_NODELAY from the
+	 * listening socket to the sockets it accepts. */
+	if (setsockopt(evconnlistener_get_fd(ecl), IPPROTO_TCP, TCP_NODELAY,
+	    &one, sizeof(one)) != 0)
+		log_warn("TCP_NODELAY: %s", strerror(errno));
 	/* Port 0 asks the kernel for one: say which, for tests and labs. */
 	getsockname(evconnlistener_get_fd(ecl), (struct sockaddr *)&ss,
 	    &boundlen);
