@@ -1,0 +1,401 @@
+#!/usr/bin/env bash
+#
+# tools/bench.sh: the estrad benchmark (issue 7, docs/performance.md).
+#
+# Brings up the lab (tests/lab: an upstream estrad with an EC P-256 CA key and
+# an estrad proxy in front of it) in a temporary directory, starts a second
+# proxy of its own with a full CSR policy and Digest, and measures with
+# estbench, side by side, in one run:
+#
+#   1. enrollments straight at the upstream CA (client certificate: the RA's),
+#      1 and 64 clients
+#   2. the same load through the lab proxy (client certificate), 1 and 64
+#   3. the same load through the policy proxy (Digest), 1 and 64
+#   4. the TLS handshake ceiling: --handshake-only -c 64 against the proxy
+#   5. RSS after BIG enrollments against RSS after BIG/10 (the proxy's
+#      VmRSS from /proc; a leak shows as growth)
+#   6. IDLE idle TLS connections held by the proxy: RSS per connection
+#
+# and the proxy's event-loop lag (estrad_event_loop_lag_max_seconds from
+# the admin listener's /metrics) after the 64-client runs.
+#
+# usage: tools/bench.sh [-q] [-t SECONDS] [-i IDLE] [-n BIG] [-o FILE]
+#   -t SECONDS  duration of each throughput run (default 20; -q: 3)
+#   -i IDLE     idle connections to hold (default 10000; -q: 1000)
+#   -n BIG      enrollments for the RSS-growth test (default 100000;
+#               -q: 20000); the first reading is taken after BIG/10
+#   -o FILE     also write the table (markdown) to FILE
+#   -q          quick run: the small sizes above
+#
+# Needs the README's set-up: tools/install-deps and a build in build/
+# (BUILD_DIR overrides; estrad and tools/estbench/estbench are taken from
+# there). The lab is brought down at the end, even on failure.
+#
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
+ESTRAD_BIN=${ESTRAD_BIN:-$BUILD_DIR/estrad}
+ESTBENCH=${ESTBENCH:-$BUILD_DIR/tools/estbench/estbench}
+export ESTRAD_BIN
+
+DURATION=
+IDLE=
+BIG=
+OUT=
+QUICK=0
+
+usage() {
+	sed -n '/^# usage:/,/^#   -q/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+while getopts "qt:i:n:o:h" opt; do
+	case $opt in
+	q) QUICK=1 ;;
+	t) DURATION=$OPTARG ;;
+	i) IDLE=$OPTARG ;;
+	n) BIG=$OPTARG ;;
+	o) OUT=$OPTARG ;;
+	*) usage ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# -eq 0 ] || usage
+
+if [ "$QUICK" = 1 ]; then
+	DURATION=${DURATION:-3}
+	IDLE=${IDLE:-1000}
+	BIG=${BIG:-20000}
+else
+	DURATION=${DURATION:-20}
+	IDLE=${IDLE:-10000}
+	BIG=${BIG:-100000}
+fi
+for v in "$IDLE" "$BIG"; do
+	if ! [[ $v =~ ^[0-9]+$ ]] || [ "$v" -eq 0 ]; then
+		echo "bench: bad size: $v" >&2
+		exit 2
+	fi
+done
+[[ $DURATION =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "bench: bad -t: $DURATION" >&2; exit 2; }
+SMALL=$((BIG / 10))
+[ "$SMALL" -gt 0 ] || SMALL=1
+
+[ -x "$ESTRAD_BIN" ] || { echo "bench: no estrad at $ESTRAD_BIN (build first)" >&2; exit 1; }
+[ -x "$ESTBENCH" ] || { echo "bench: no estbench at $ESTBENCH (build first)" >&2; exit 1; }
+command -v curl >/dev/null || { echo "bench: curl not found" >&2; exit 1; }
+
+# Idle connections need file descriptors: raise the limit for the whole
+# script; the lab's daemons and estbench inherit it.
+want_fd=$((IDLE + 1000))
+[ "$want_fd" -ge 65536 ] || want_fd=65536
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt "$want_fd" ]; then
+	ulimit -Hn "$want_fd" 2>/dev/null || want_fd=$hard
+fi
+ulimit -n "$want_fd" 2>/dev/null ||
+    echo "bench: cannot raise the open-file limit to $want_fd (now $(ulimit -n))" >&2
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/estrad-bench.XXXXXX")
+LAB=$WORK/lab
+POL_PID=
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ -n "$POL_PID" ] && kill -0 "$POL_PID" 2>/dev/null; then
+		kill -TERM "$POL_PID" 2>/dev/null || true
+		for _ in $(seq 50); do
+			kill -0 "$POL_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$POL_PID" 2>/dev/null || true
+	fi
+	if [ -f "$LAB/lab.env" ]; then
+		"$ROOT/tests/lab" down "$LAB" >/dev/null 2>&1 || true
+	fi
+	if [ "$rc" -ne 0 ]; then
+		echo "bench: failed (rc $rc); logs kept in $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log() { echo "bench: $*" >&2; }
+
+START=$(date +%s)
+
+# ------------------------------------------------------------ machine
+
+CPU_MODEL=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
+[ -n "$CPU_MODEL" ] || CPU_MODEL=unknown
+MACHINE="nproc $(nproc), CPU $CPU_MODEL, kernel $(uname -srm)"
+echo "machine: $MACHINE"
+echo "estrad: $("$ESTRAD_BIN" --version 2>&1 | head -n 1)"
+echo "sizes: -t ${DURATION}s, idle $IDLE, RSS after $SMALL and $BIG enrollments, open files $(ulimit -n)"
+
+# ------------------------------------------------------------ lab
+
+log "lab up in $LAB"
+"$ROOT/tests/lab" up "$LAB" >"$WORK/lab-up.log" 2>&1 ||
+    { cat "$WORK/lab-up.log" >&2; exit 1; }
+# shellcheck disable=SC1091
+. "$LAB/lab.env"
+: "${CA_URL:?}" "${EST_URL:?}" "${TRUST:?}" "${PROXY_PID:?}" "${PKI_DIR:?}"
+
+# The policy proxy: the lab proxy's TLS and upstream, Digest users from the
+# lab, and a full policy that estbench's CSRs (CN=estbench-N, P-256, SHA-256,
+# no SANs, no extensions) satisfy: no channel binding required, no SANs
+# required, no CN = user name.
+POL_CFG=$WORK/policy-proxy.json
+POL_LOG=$WORK/policy-proxy.log
+cat >"$POL_CFG" <<EOF
+{
+  "log_level": "info",
+  "run_as_root": true,
+  "listen": ["127.0.0.1:0"],
+  "admin": { "listen": "127.0.0.1:0" },
+  "tls": {
+    "certificate": "$PKI_DIR/proxy-server-chain.pem",
+    "key": "$PKI_DIR/proxy-server.key",
+    "client_ca": "$PKI_DIR/root.pem",
+    "client_crl": "$PKI_DIR/crl.pem",
+    "client_verify_depth": 4
+  },
+  "auth": {
+    "realm": "${AUTH_REALM:-estrealm}",
+    "digest_users": "$DIGEST_USERS",
+    "max_failures": 1000
+  },
+  "limits": {
+    "max_header_bytes": 8192,
+    "max_body_bytes": 65536,
+    "read_timeout": 30,
+    "idle_timeout": 60
+  },
+  "upstreams": {
+    "ca": {
+      "url": "$CA_URL",
+      "ca_bundle": "$PKI_DIR/root.pem",
+      "client_certificate": "$PKI_DIR/ra-chain.pem",
+      "client_key": "$PKI_DIR/ra.key",
+      "connect_timeout": 5,
+      "timeout": 30,
+      "max_in_flight": 64,
+      "retry_after": 5
+    }
+  },
+  "audit": { "file": "$WORK/policy-audit.jsonl", "stderr": false },
+  "policies": {
+    "bench": {
+      "keys": { "rsa": true, "rsa_min_bits": 2048, "ec_curves": ["P-256", "P-384"],
+                "ed25519": true, "ed448": false },
+      "signature_hashes": ["SHA256", "SHA384", "SHA512"],
+      "subject": { "required": ["CN"], "allowed": ["CN", "O", "OU"],
+                   "patterns": { "CN": "^estbench-[0-9]+\$" }, "max_length": 64 },
+      "san": { "max": 4 },
+      "extensions": { "allow_ca": false, "ekus": ["clientAuth"] },
+      "channel_binding": "optional"
+    }
+  },
+  "default": { "upstream": "ca", "policy": "bench", "auth": { "simpleenroll": ["digest"] } }
+}
+EOF
+chmod 600 "$POL_CFG"
+if ! "$ESTRAD_BIN" -n -c "$POL_CFG" >"$WORK/policy-check.log" 2>&1; then
+	log "the policy proxy's configuration does not check:"
+	cat "$WORK/policy-check.log" >&2
+	exit 1
+fi
+setsid "$ESTRAD_BIN" -c "$POL_CFG" </dev/null >"$POL_LOG" 2>&1 &
+POL_PID=$!
+
+# port_of LOG WHAT: the port of the first "info WHAT 127.0.0.1:PORT" line.
+port_of() {
+	local logf=$1 what=$2 port i
+	for ((i = 0; i < 150; i++)); do
+		port=$(sed -n "s/.* info $what 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p" \
+		    "$logf" 2>/dev/null | head -n 1)
+		if [ -n "$port" ]; then
+			echo "$port"
+			return 0
+		fi
+		kill -0 "$POL_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	log "policy proxy did not start:"
+	tail -n 20 "$logf" >&2
+	return 1
+}
+POL_PORT=$(port_of "$POL_LOG" "listening on")
+POL_ADMIN_PORT=$(port_of "$POL_LOG" "admin listening on")
+POL_URL="https://127.0.0.1:$POL_PORT/.well-known/est"
+POL_ADMIN="http://127.0.0.1:$POL_ADMIN_PORT"
+for ((i = 0; i < 50; i++)); do
+	[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$TRUST" \
+	    "$POL_URL/cacerts" || true)" = 200 ] && break
+	sleep 0.2
+done
+
+# The lab proxy's admin listener (or, from an older lab without one, none).
+LAB_ADMIN=${ADMIN_URL:-}
+
+# ------------------------------------------------------------ runs
+
+declare -A RATE P50 P90 P99 ERRS DESC
+
+# run KEY DESCRIPTION ESTBENCH-ARGS...: one estbench run; its machine line
+# goes into RATE/P50/P90/P99/ERRS[KEY]; its output into WORK/KEY.out.
+run() {
+	local key=$1 desc=$2 line rc=0
+	shift 2
+	DESC[$key]=$desc
+	log "$key: estbench $*"
+	"$ESTBENCH" --cafile "$TRUST" "$@" >"$WORK/$key.out" 2>"$WORK/$key.err" || rc=$?
+	line=$(grep '^rate=' "$WORK/$key.out" | tail -n 1 || true)
+	RATE[$key]=$(sed -n 's/.*rate=\([^ ]*\).*/\1/p' <<<"$line")
+	P50[$key]=$(sed -n 's/.*p50_ms=\([^ ]*\).*/\1/p' <<<"$line")
+	P90[$key]=$(sed -n 's/.*p90_ms=\([^ ]*\).*/\1/p' <<<"$line")
+	P99[$key]=$(sed -n 's/.*p99_ms=\([^ ]*\).*/\1/p' <<<"$line")
+	ERRS[$key]=$(sed -n 's/.*errors=\([^ ]*\).*/\1/p' <<<"$line")
+	if [ "$rc" -ne 0 ]; then
+		log "$key: estbench exited $rc: $(grep '^errors:' "$WORK/$key.out" || true) $(tail -n 2 "$WORK/$key.err" | tr '\n' ' ')"
+	fi
+	return 0
+}
+
+# lag_max ADMIN_URL: estrad_event_loop_lag_max_seconds, in ms.
+lag_max_ms() {
+	local v
+	[ -n "$1" ] || { echo n/a; return 0; }
+	v=$(curl -s --max-time 5 "$1/metrics" |
+	    awk '$1 ~ /^estrad_event_loop_lag_max_seconds/ { print $NF; exit }' || true)
+	if [ -n "$v" ]; then
+		awk -v v="$v" 'BEGIN { printf "%.2f", v * 1000 }'
+	else
+		echo n/a
+	fi
+}
+
+# vmrss PID: VmRSS in KiB.
+vmrss() {
+	awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# The lag maxima count from each daemon's start: read them before the load
+# too, so that a stall at start-up is told apart from one under load.
+LAG_PROXY_START=$(lag_max_ms "$LAB_ADMIN")
+LAG_POLICY_START=$(lag_max_ms "$POL_ADMIN")
+
+T=(-t "$DURATION")
+CA_AUTH=(--cert "$RA_CERT" --key "$RA_KEY")
+CL_AUTH=(--cert "$CLIENT_CERT" --key "$CLIENT_KEY")
+DG_AUTH=(-u "$EST_USER:$EST_PASS")
+
+run direct1 "direct to the CA, client certificate, -c 1" -c 1 "${T[@]}" "${CA_AUTH[@]}" --pid "$CA_PID" "$CA_URL"
+run direct64 "direct to the CA, client certificate, -c 64" -c 64 "${T[@]}" "${CA_AUTH[@]}" --pid "$CA_PID" "$CA_URL"
+run proxy1 "through the proxy, client certificate, -c 1" -c 1 "${T[@]}" "${CL_AUTH[@]}" --pid "$PROXY_PID" "$EST_URL"
+run proxy64 "through the proxy, client certificate, -c 64" -c 64 "${T[@]}" "${CL_AUTH[@]}" --pid "$PROXY_PID" "$EST_URL"
+LAG_PROXY=$(lag_max_ms "$LAB_ADMIN")
+run policy1 "through the proxy, full policy + Digest, -c 1" -c 1 "${T[@]}" "${DG_AUTH[@]}" --pid "$POL_PID" "$POL_URL"
+run policy64 "through the proxy, full policy + Digest, -c 64" -c 64 "${T[@]}" "${DG_AUTH[@]}" --pid "$POL_PID" "$POL_URL"
+LAG_POLICY=$(lag_max_ms "$POL_ADMIN")
+run handshake "TLS handshakes only, against the proxy, -c 64" --handshake-only -c 64 "${T[@]}" --pid "$PROXY_PID" "$EST_URL"
+
+# RSS growth: SMALL enrollments, VmRSS, BIG - SMALL more, VmRSS again
+# (client certificate through the lab proxy, a new connection each).
+run rss1 "RSS test, first $SMALL enrollments, -c 64" -c 64 -n "$SMALL" --csrs 1000 "${CL_AUTH[@]}" --pid "$PROXY_PID" "$EST_URL"
+sleep 1
+RSS_SMALL=$(vmrss "$PROXY_PID")
+run rss2 "RSS test, $((BIG - SMALL)) more enrollments, -c 64" -c 64 -n "$((BIG - SMALL))" --csrs 1000 "${CL_AUTH[@]}" --pid "$PROXY_PID" "$EST_URL"
+sleep 1
+RSS_BIG=$(vmrss "$PROXY_PID")
+LAG_PROXY_END=$(lag_max_ms "$LAB_ADMIN")
+
+# Idle connections against the lab proxy.
+log "idle: estbench --idle $IDLE"
+idle_rc=0
+"$ESTBENCH" --cafile "$TRUST" --idle "$IDLE" --pid "$PROXY_PID" "$EST_URL" \
+    >"$WORK/idle.out" 2>"$WORK/idle.err" || idle_rc=$?
+IDLE_UP=$(sed -n 's/^idle: .*up=\([0-9]*\).*/\1/p' "$WORK/idle.out")
+IDLE_KIB=$(sed -n 's/^server: .*per_conn_kib=\([0-9.]*\).*/\1/p' "$WORK/idle.out")
+IDLE_BEFORE=$(sed -n 's/^server: .*vmrss_before_kib=\([0-9]*\).*/\1/p' "$WORK/idle.out")
+IDLE_AFTER=$(sed -n 's/^server: .*vmrss_after_kib=\([0-9]*\).*/\1/p' "$WORK/idle.out")
+[ "$idle_rc" -eq 0 ] || log "idle: estbench exited $idle_rc: $(tail -n 2 "$WORK/idle.err" | tr '\n' ' ')"
+
+# ------------------------------------------------------------ table
+
+# calc EXPR (awk), or n/a when an input is missing.
+calc() {
+	local fmt=$1 expr=$2
+	shift 2
+	local a
+	for a in "$@"; do
+		[ -n "$a" ] || { echo n/a; return 0; }
+	done
+	awk -v a="${1:-0}" -v b="${2:-0}" "BEGIN { if ($expr == \"\") print \"n/a\"; else printf \"$fmt\", $expr }"
+}
+ratio() { # a/b
+	if [ -z "$1" ] || [ -z "$2" ] ||
+	    ! awk -v b="$2" 'BEGIN { exit !(b > 0) }'; then
+		echo n/a
+		return 0
+	fi
+	calc "%.2f" "a / b" "$1" "$2"
+}
+verdict() { # VALUE OP TARGET
+	[ "$1" != n/a ] || { echo "?"; return 0; }
+	if awk -v v="$1" -v t="$3" "BEGIN { exit !(v $2 t) }"; then echo met; else echo "NOT met"; fi
+}
+
+R64=$(ratio "${RATE[proxy64]}" "${RATE[direct64]}")
+R64P=$(ratio "${RATE[policy64]}" "${RATE[direct64]}")
+ADDP50=$(calc "%.2f" "a - b" "${P50[proxy1]}" "${P50[direct1]}")
+ADDP50P=$(calc "%.2f" "a - b" "${P50[policy1]}" "${P50[direct1]}")
+GROWTH=n/a
+if [ -n "$RSS_SMALL" ] && [ "$RSS_SMALL" -gt 0 ] && [ -n "$RSS_BIG" ]; then
+	GROWTH=$(calc "%.1f" "(a - b) * 100 / b" "$RSS_BIG" "$RSS_SMALL")
+fi
+ELAPSED=$(($(date +%s) - START))
+
+{
+	echo "## estrad benchmark"
+	echo
+	echo "Machine: $MACHINE."
+	echo "Command: \`tools/bench.sh$( [ "$QUICK" = 1 ] && printf ' -q')\` (runs of ${DURATION} s; idle $IDLE; RSS after $SMALL and $BIG enrollments); took ${ELAPSED} s."
+	echo
+	echo "| run | rate /s | p50 ms | p90 ms | p99 ms | errors |"
+	echo "|---|---|---|---|---|---|"
+	for k in direct1 proxy1 policy1 direct64 proxy64 policy64 handshake; do
+		echo "| ${DESC[$k]} | ${RATE[$k]:-n/a} | ${P50[$k]:-n/a} | ${P90[$k]:-n/a} | ${P99[$k]:-n/a} | ${ERRS[$k]:-n/a} |"
+	done
+	echo
+	echo "| measure | value | target | verdict |"
+	echo "|---|---|---|---|"
+	echo "| throughput proxy/direct at 64 clients (client certificate) | $R64 | >= 0.75 | $(verdict "$R64" ">=" 0.75) |"
+	echo "| throughput policy+Digest proxy/direct at 64 clients | $R64P | >= 0.75 | $(verdict "$R64P" ">=" 0.75) |"
+	echo "| added p50 at 1 client, proxy - direct (ms) | $ADDP50 | < 1 | $(verdict "$ADDP50" "<" 1) |"
+	echo "| added p50 at 1 client, policy+Digest proxy - direct (ms) | $ADDP50P | < 1 | $(verdict "$ADDP50P" "<" 1) |"
+	echo "| TLS handshakes/s against the proxy (-c 64) | ${RATE[handshake]:-n/a} | | |"
+	echo "| idle TLS connections held by the proxy | ${IDLE_UP:-n/a} of $IDLE (RSS ${IDLE_BEFORE:-?} -> ${IDLE_AFTER:-?} KiB) | $IDLE | $( [ "${IDLE_UP:-0}" = "$IDLE" ] && echo met || echo "NOT met") |"
+	echo "| KiB of proxy RSS per idle connection | ${IDLE_KIB:-n/a} | < 32 | $(verdict "${IDLE_KIB:-n/a}" "<" 32) |"
+	echo "| proxy RSS after $SMALL enrollments (KiB) | ${RSS_SMALL:-n/a} | | |"
+	echo "| proxy RSS after $BIG enrollments (KiB) | ${RSS_BIG:-n/a} | | |"
+	echo "| RSS growth $SMALL -> $BIG enrollments (%) | $GROWTH | <= 10 | $(verdict "$GROWTH" "<=" 10) |"
+	echo "| event-loop lag max, proxy, after the 64-client runs (ms; before the load: $LAG_PROXY_START) | $LAG_PROXY | < 10 | $(verdict "$LAG_PROXY" "<" 10) |"
+	echo "| event-loop lag max, policy proxy, after the 64-client runs (ms; before the load: $LAG_POLICY_START) | $LAG_POLICY | < 10 | $(verdict "$LAG_POLICY" "<" 10) |"
+	echo "| event-loop lag max, proxy, after the RSS runs (ms) | $LAG_PROXY_END | < 10 | $(verdict "$LAG_PROXY_END" "<" 10) |"
+	echo "| RSS-test errors (first / rest) | ${ERRS[rss1]:-n/a} / ${ERRS[rss2]:-n/a} | 0 | |"
+} >"$WORK/table.md"
+
+cat "$WORK/table.md"
+if [ -n "$OUT" ]; then
+	cp "$WORK/table.md" "$OUT"
+	log "table written to $OUT"
+fi
