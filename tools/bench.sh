@@ -93,7 +93,10 @@ want_fd=$((IDLE + 1000))
 [ "$want_fd" -ge 65536 ] || want_fd=65536
 hard=$(ulimit -Hn)
 if [ "$hard" != unlimited ] && [ "$hard" -lt "$want_fd" ]; then
-	ulimit -Hn "$want_fd" 2>/dev/null || want_fd=$hard
+	if ! ulimit -Hn "$want_fd" 2>/dev/null; then
+		echo "bench: open files capped by the hard limit, $hard" >&2
+		want_fd=$hard
+	fi
 fi
 ulimit -n "$want_fd" 2>/dev/null ||
     echo "bench: cannot raise the open-file limit to $want_fd (now $(ulimit -n))" >&2
