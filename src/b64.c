@@ -246,3 +246,15 @@ b64_encode_lines(const unsigned char *in, size_t inlen, size_t *outlen)
 		*outlen = (size_t)(o - out);
 	return out;
 }
+
+void
+hex_encode(const unsigned char *in, size_t inlen, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < inlen; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 0x0f];
+	}
+	out[2 * inlen] = '\0';
+}

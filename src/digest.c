@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "estrad/b64.h"
 #include "estrad/digest.h"
 
 /* ---- the Authorization header parser ---- */
@@ -397,7 +398,6 @@ static int
 digest_hash_hex(enum digest_alg alg, const char *const *parts, size_t nparts,
     char *out, size_t outlen)
 {
-	static const char	 hex[] = "0123456789abcdef";
 	const EVP_MD		*md;
 	EVP_MD_CTX		*ctx = NULL;
 	unsigned char		 buf[EVP_MAX_MD_SIZE];
@@ -417,11 +417,7 @@ digest_hash_hex(enum digest_alg alg, const char *const *parts, size_t nparts,
 	if (EVP_DigestFinal_ex(ctx, buf, &len) != 1 ||
 	    (size_t)len * 2 != digest_hex_len(alg))
 		goto fail;
-	for (unsigned int i = 0; i < len; i++) {
-		out[2 * i] = hex[buf[i] >> 4];
-		out[2 * i + 1] = hex[buf[i] & 0xf];
-	}
-	out[2 * len] = '\0';
+	hex_encode(buf, len, out);
 	rc = 0;
 fail:
 	OPENSSL_cleanse(buf, sizeof(buf));

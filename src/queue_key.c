@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "estrad/auth.h"
+#include "estrad/b64.h"
 #include "estrad/pki.h"
 #include "estrad/queue.h"
 #include "estrad/router.h"
@@ -50,7 +51,6 @@ queue_key_identity(char *dst, size_t dstlen, const struct auth_identity *id)
 static int
 queue_key_pubkey(char *dst, size_t dstlen, X509_REQ *req)
 {
-	static const char	 hex[] = "0123456789abcdef";
 	EVP_PKEY		*pkey;
 	unsigned char		*der = NULL, md[EVP_MAX_MD_SIZE];
 	unsigned int		 mdlen = 0;
@@ -63,11 +63,7 @@ queue_key_pubkey(char *dst, size_t dstlen, X509_REQ *req)
 	if (EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    dstlen < (size_t)mdlen * 2 + 1)
 		goto fail;
-	for (unsigned int i = 0; i < mdlen; i++) {
-		dst[2 * i] = hex[md[i] >> 4];
-		dst[2 * i + 1] = hex[md[i] & 0x0f];
-	}
-	dst[2 * mdlen] = '\0';
+	hex_encode(md, mdlen, dst);
 	rc = 0;
  fail:
 	OPENSSL_free(der);

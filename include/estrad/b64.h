@@ -1,6 +1,6 @@
 /*
  * b64: base64 as EST needs it (RFC 8951 §3.3): decode leniently, encode
- * conservatively. Pure functions, no I/O.
+ * conservatively; and the lowercase hex of digests. Pure functions, no I/O.
  */
 #ifndef ESTRAD_B64_H
 #define ESTRAD_B64_H
@@ -25,5 +25,8 @@ int b64_decode_lenient(const char *in, size_t inlen, unsigned char **out,
  * on allocation failure.
  */
 char *b64_encode_lines(const unsigned char *in, size_t inlen, size_t *outlen);
+
+/* Lowercase hex of in into out, which holds 2 * inlen + 1 bytes (NUL). */
+void hex_encode(const unsigned char *in, size_t inlen, char *out);
 
 #endif
