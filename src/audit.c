@@ -15,12 +15,12 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
 
 #include "estrad/audit.h"
 #include "estrad/b64.h"
 #include "estrad/log.h"
+#include "estrad/p7.h"
 #include "estrad/pki.h"
 #include "estrad/store.h"
 #include "estrad/worker.h"
@@ -36,6 +36,12 @@ struct audit {
 struct audit_job {
 	struct audit	*aj_audit;
 	char		*aj_line;
+	/* Or a record still to finish on the worker: decoding the issued
+	 * certificate (its public key goes through OpenSSL 3's decoders)
+	 * costs more than the rest of the record. */
+	json_t		*aj_record;
+	unsigned char	*aj_response;
+	size_t		 aj_response_len;
 	int		 aj_ok;
 	int		 aj_errno;	/* the worker's, for the log */
 	int		 aj_cancelled;
@@ -137,33 +143,26 @@ audit_key(json_t *o, X509_REQ *csr)
 static void
 audit_issued(json_t *o, const unsigned char *resp, size_t len)
 {
-	unsigned char		*der = NULL;
-	const unsigned char	*p;
-	size_t			 dlen = 0;
-	const char		*reason;
-	PKCS7			*p7 = NULL;
-	STACK_OF(X509)		*certs = NULL;
-	char			 when[40], *hex = NULL;
-	X509			*x;
+	unsigned char	*der = NULL;
+	size_t		 dlen = 0;
+	const char	*reason;
+	ASN1_INTEGER	*serial = NULL;
+	ASN1_TIME	*not_after = NULL;
+	BIGNUM		*bn;
+	char		 when[40], *hex = NULL;
 
 	if (b64_decode_lenient((const char *)resp, len, &der, &dlen, &reason)
-	    == 0) {
-		p = der;
-		p7 = d2i_PKCS7(NULL, &p, (long)dlen);
-	}
-	if (p7 != NULL && PKCS7_type_is_signed(p7) && p7->d.sign != NULL)
-		certs = p7->d.sign->cert;
-	if (certs != NULL && sk_X509_num(certs) > 0) {
-		x = sk_X509_value(certs, 0);
-		BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-		hex = bn ? BN_bn2hex(bn) : NULL;
+	    == 0 && p7_first_cert(der, dlen, &serial, &not_after) == 0) {
+		if ((bn = ASN1_INTEGER_to_BN(serial, NULL)) != NULL)
+			hex = BN_bn2hex(bn);
 		BN_free(bn);
-		audit_time(when, sizeof(when), X509_get0_notAfter(x));
+		audit_time(when, sizeof(when), not_after);
 		json_set_text(o, "serial", hex);
 		json_set_text(o, "not_after", when);
 	}
 	OPENSSL_free(hex);
-	PKCS7_free(p7);
+	ASN1_INTEGER_free(serial);
+	ASN1_TIME_free(not_after);
 	free(der);
 }
 
@@ -195,8 +194,9 @@ audit_record_line(json_t *o)
 	return line;
 }
 
-char *
-audit_format(const struct audit_record *r)
+/* The record without what is read from the CA's answer. */
+static json_t *
+audit_record_json(const struct audit_record *r)
 {
 	json_t	*o = audit_record_new();
 
@@ -219,7 +219,23 @@ audit_format(const struct audit_record *r)
 	json_object_set_new(o, "status", json_integer(r->status));
 	json_object_set_new(o, "upstream_status", r->upstream_status > 0 ?
 	    json_integer(r->upstream_status) : json_null());
-	if (r->response != NULL && r->status >= 200 && r->status < 300)
+	return o;
+}
+
+static int
+audit_has_issued(const struct audit_record *r)
+{
+	return r->response != NULL && r->status >= 200 && r->status < 300;
+}
+
+char *
+audit_format(const struct audit_record *r)
+{
+	json_t	*o = audit_record_json(r);
+
+	if (o == NULL)
+		return NULL;
+	if (audit_has_issued(r))
 		audit_issued(o, r->response, r->response_len);
 	return audit_record_line(o);
 }
@@ -259,8 +275,29 @@ audit_work(void *arg)
 {
 	struct audit_job *job = arg;
 
+	if (job->aj_record != NULL) {
+		if (job->aj_response != NULL)
+			audit_issued(job->aj_record, job->aj_response,
+			    job->aj_response_len);
+		job->aj_line = audit_record_line(job->aj_record);
+		job->aj_record = NULL;
+		if (job->aj_line == NULL) {
+			job->aj_ok = 0;
+			job->aj_errno = ENOMEM;
+			return;
+		}
+	}
 	job->aj_ok = audit_write_line(job->aj_audit, job->aj_line);
 	job->aj_errno = errno;
+}
+
+static void
+audit_job_free(struct audit_job *job)
+{
+	json_decref(job->aj_record);
+	free(job->aj_response);
+	free(job->aj_line);
+	free(job);
 }
 
 static void
@@ -273,8 +310,19 @@ audit_done(void *arg)
 		    strerror(job->aj_errno));
 	if (!job->aj_cancelled)
 		job->aj_done(job->aj_arg, job->aj_ok);
-	free(job->aj_line);
-	free(job);
+	audit_job_free(job);
+}
+
+/* The fallback when the worker cannot take a record: a short stall on
+ * this thread beats a lost record. line is taken over. */
+static void
+audit_write_now(const struct audit *a, char *line)
+{
+	if (line == NULL)
+		log_err("audit: cannot format a record: out of memory");
+	else if (!audit_write_line(a, line))
+		log_err("audit: cannot write a record: %s", strerror(errno));
+	free(line);
 }
 
 int
@@ -300,9 +348,39 @@ audit_submit(struct audit *a, char *line, void (*done)(void *, int),
 		}
 		free(job);
 	}
-	if (!audit_write_line(a, line))
-		log_err("audit: cannot write a record: %s", strerror(errno));
-	free(line);
+	audit_write_now(a, line);
+	return 1;
+}
+
+int
+audit_submit_record(struct audit *a, const struct audit_record *r,
+    void (*done)(void *, int), void *arg, struct audit_job **out)
+{
+	struct audit_job *job;
+
+	*out = NULL;
+	if (!audit_enabled(a))
+		return 1;
+	if ((job = calloc(1, sizeof(*job))) == NULL ||
+	    (job->aj_record = audit_record_json(r)) == NULL)
+		goto inline_write;
+	if (audit_has_issued(r)) {
+		if ((job->aj_response = malloc(r->response_len + 1)) == NULL)
+			goto inline_write;
+		memcpy(job->aj_response, r->response, r->response_len);
+		job->aj_response_len = r->response_len;
+	}
+	job->aj_audit = a;
+	job->aj_done = done;
+	job->aj_arg = arg;
+	if (worker_submit(a->au_worker, audit_work, audit_done, job) == 0) {
+		*out = job;
+		return 0;
+	}
+inline_write:
+	if (job != NULL)
+		audit_job_free(job);
+	audit_write_now(a, audit_format(r));
 	return 1;
 }
 

@@ -25,6 +25,7 @@
 #include "estrad/backoff.h"
 #include "estrad/cache.h"
 #include "estrad/log.h"
+#include "estrad/loop.h"
 #include "estrad/store.h"
 #include "estrad/upstream.h"
 
@@ -392,6 +393,7 @@ cache_add_slot(struct cache *c, const struct cfg_route *r, enum est_op op)
 	if ((cs->cs_timer = evtimer_new(c->c_base, cache_on_timer, cs)) ==
 	    NULL)
 		return -1;
+	loop_control(cs->cs_timer);
 	c->c_nslots++;
 	return 0;
 }

@@ -70,6 +70,8 @@ static const struct cfg_field tls_fields[] = {
 	F_FILE(struct cfg_tls, "client_crl", client_crl, 0),
 	F_LONG(struct cfg_tls, "client_verify_depth", client_verify_depth,
 	    1, 16, 4),
+	F_LONG(struct cfg_tls, "session_cache", session_cache, 0, 1000000,
+	    1024),
 	F_END
 };
 

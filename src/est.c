@@ -37,6 +37,7 @@
 #include "estrad/listener.h"
 #include "estrad/localca.h"
 #include "estrad/log.h"
+#include "estrad/loop.h"
 #include "estrad/metrics.h"
 #include "estrad/reply.h"
 #include "estrad/queue.h"
@@ -731,41 +732,6 @@ est_localcas_free(struct localca **cas, size_t n)
 
 static struct localca **est_localcas_new(const struct config *);
 
-#define EST_LAG_TICK_MS	100
-
-static void
-est_lag_arm(struct est_server *srv)
-{
-	struct timeval tv = { 0, EST_LAG_TICK_MS * 1000 };
-
-	clock_gettime(CLOCK_MONOTONIC, &srv->srv_lag_due);
-	srv->srv_lag_due.tv_nsec += EST_LAG_TICK_MS * 1000000L;
-	if (srv->srv_lag_due.tv_nsec >= 1000000000L) {
-		srv->srv_lag_due.tv_sec++;
-		srv->srv_lag_due.tv_nsec -= 1000000000L;
-	}
-	evtimer_add(srv->srv_lag_timer, &tv);
-}
-
-/*
- * Event-loop lag: a timer due every 100 ms that fires late was kept
- * waiting by other work on the loop. Its lateness is what a request
- * arriving then would have waited too.
- */
-static void
-est_on_lag_tick(evutil_socket_t fd, short what, void *arg)
-{
-	struct est_server	*srv = arg;
-	struct timespec		 now;
-	double			 late;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	late = (double)(now.tv_sec - srv->srv_lag_due.tv_sec) +
-	    (double)(now.tv_nsec - srv->srv_lag_due.tv_nsec) / 1e9;
-	metrics_loop_lag(late > 0 ? late : 0);
-	est_lag_arm(srv);
-}
-
 /* /readyz: serving, and something to serve with. */
 static int
 est_ready(void *arg, char *why, size_t whylen)
@@ -805,9 +771,7 @@ est_admin_new(struct est_server *srv)
 	if (!srv->srv_cfg->admin.enabled)
 		return 0;
 	/* The lag is only ever read through /metrics. */
-	if ((srv->srv_lag_timer = evtimer_new(srv->srv_base, est_on_lag_tick,
-	    srv)) != NULL)
-		est_lag_arm(srv);
+	srv->srv_lag = loop_lag_new(srv->srv_base);
 	if ((srv->srv_admin = admin_new(srv->srv_base, srv->srv_cfg, &probe,
 	    err, sizeof(err))) == NULL) {
 		log_err("admin: %s", err);
@@ -887,8 +851,7 @@ est_server_free(struct est_server *srv)
 	/* The listener first: freeing evhttp abandons pending requests,
 	 * which cancel their transfers while the multi handle exists. */
 	admin_free(srv->srv_admin);
-	if (srv->srv_lag_timer != NULL)
-		event_free(srv->srv_lag_timer);
+	loop_lag_free(srv->srv_lag);
 	listener_free(srv->srv_listener);
 	/* The writer's last jobs complete while queue and cache exist;
 	 * then their transfers are cancelled while the multi handle is. */

@@ -219,9 +219,10 @@ est_on_audited(void *arg, int ok)
 	rq->rq_send(rq, &rq->rq_reply);
 }
 
-static char *
-est_audit_line(struct est_req *rq, const struct est_reply *reply,
-    const char *decision)
+/* Submit the request's audit record; audit_submit_record's answer. */
+static int
+est_audit_submit(struct est_req *rq, const struct est_reply *reply,
+    const char *decision, struct audit_job **job)
 {
 	struct audit_record rec;
 
@@ -240,22 +241,21 @@ est_audit_line(struct est_req *rq, const struct est_reply *reply,
 	rec.upstream_status = rq->rq_upstream_status;
 	rec.response = reply->body;
 	rec.response_len = reply->body_len;
-	return audit_format(&rec);
+	return audit_submit_record(rq->rq_srv->srv_audit, &rec, est_on_audited,
+	    rq, job);
 }
 
 void
 est_audit_then_send(struct est_req *rq, struct est_reply *reply,
     void (*send)(struct est_req *, struct est_reply *))
 {
-	char *line = est_audit_line(rq, reply, est_decision(rq, reply));
-
 	/* The reply waits in the request while the record is written. */
 	rq->rq_reply = *reply;
 	memset(reply, 0, sizeof(*reply));
 	rq->rq_send = send;
 	rq->rq_decided = 0;
-	if (audit_submit(rq->rq_srv->srv_audit, line, est_on_audited, rq,
-	    &rq->rq_audit_job) == 0) {
+	if (est_audit_submit(rq, &rq->rq_reply, est_decision(rq,
+	    &rq->rq_reply), &rq->rq_audit_job) == 0) {
 		est_req_wait(rq);
 		return;
 	}
@@ -322,7 +322,6 @@ est_audit_abandoned(struct est_req *rq, const struct est_reply *reply)
 	if (!rq->rq_decided)
 		return;
 	rq->rq_decided = 0;
-	if (audit_submit(rq->rq_srv->srv_audit, est_audit_line(rq, reply,
-	    "abandoned"), est_on_audited, rq, &job) == 0)
+	if (est_audit_submit(rq, reply, "abandoned", &job) == 0)
 		audit_cancel(job);
 }

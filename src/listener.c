@@ -123,6 +123,31 @@ listener_on_tls_info(const SSL *ssl, int where, int ret)
 	    verify != X509_V_OK ? X509_verify_cert_error_string(verify) : "");
 }
 
+/*
+ * Resumption from a bounded session cache in this process, one ticket per
+ * handshake. OpenSSL's default, two stateless tickets, encodes each
+ * session and decodes it again to seal it, the client certificate's
+ * public key included: about a sixth of the proxy's CPU per enrollment
+ * under load (docs/performance.md), for tickets most devices never use.
+ * Stateful tickets cost no decoding, are single-use (no 0-RTT replay),
+ * and the cache's size bounds their memory; when it is full the oldest
+ * session goes. Sessions do not outlive this context (a reload).
+ */
+static void
+tls_session_cache(SSL_CTX *ssl, long size)
+{
+	if (size == 0) {
+		SSL_CTX_set_session_cache_mode(ssl, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_num_tickets(ssl, 0);
+		SSL_CTX_set_options(ssl, SSL_OP_NO_TICKET);
+		return;
+	}
+	SSL_CTX_set_options(ssl, SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(ssl, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_sess_set_cache_size(ssl, size);
+	SSL_CTX_set_num_tickets(ssl, 1);
+}
+
 static SSL_CTX *
 tls_context_new(const struct cfg_tls *tls)
 {
@@ -152,6 +177,7 @@ tls_context_new(const struct cfg_tls *tls)
 	if (SSL_CTX_set_session_id_context(ssl,
 	    (const unsigned char *)"estrad", 6) != 1)
 		goto fail;
+	tls_session_cache(ssl, tls->session_cache);
 	if (tls_client_verify(ssl, tls) == -1)
 		goto fail;
 	SSL_CTX_set_info_callback(ssl, listener_on_tls_info);
@@ -162,13 +188,25 @@ fail:
 	return NULL;
 }
 
-/* SSL_free of a connection's SSL: the connection is gone. */
+/*
+ * SSL_free of a connection's SSL: the connection is gone. evhttp frees it
+ * without a TLS close_notify, and OpenSSL then drops the session from the
+ * cache as if the connection had failed. A connection that failed with a
+ * fatal alert has had its session removed already, when the alert was
+ * sent or read; any other connection that finished its handshake leaves a
+ * good session, so say it was shut down properly.
+ */
 static void
 listener_on_conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
     long argl, void *argp)
 {
-	if (ptr != NULL)
-		metrics_connection(-1);
+	SSL *ssl = parent;
+
+	if (ptr == NULL)
+		return;
+	metrics_connection(-1);
+	if (ssl != NULL && SSL_is_init_finished(ssl))
+		SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_SENT_SHUTDOWN);
 }
 
 /* evhttp asks for each new connection's bufferevent: make it TLS. */

@@ -17,6 +17,7 @@
 #include "estrad/config.h"
 #include "estrad/est.h"
 #include "estrad/log.h"
+#include "estrad/loop.h"
 #include "estrad/metrics.h"
 #include "estrad/notify.h"
 #include "estrad/privdrop.h"
@@ -118,7 +119,9 @@ on_signal_stop(evutil_socket_t sig, short what, void *arg)
 		d->deadline.tv_nsec -= 1000000000;
 	}
 	if ((d->drain_check = event_new(d->base, -1, EV_PERSIST,
-	    on_drain_check, d)) == NULL || event_add(d->drain_check,
+	    on_drain_check, d)) != NULL)
+		loop_control(d->drain_check);
+	if (d->drain_check == NULL || event_add(d->drain_check,
 	    &tick) == -1)
 		event_base_loopexit(d->base, NULL);
 	else
@@ -172,8 +175,8 @@ run(struct config *cfg, int debug)
 	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
-	if ((d.base = event_base_new()) == NULL)
-		fatal("event_base_new failed");
+	if ((d.base = loop_base_new()) == NULL)
+		fatal("cannot make the event loop");
 	/* Ports bound and files read with the privileges we started with;
 	 * then, for good, those of the configured user. */
 	if (privdrop_refuse_root(cfg, err, sizeof(err)) == -1) {
@@ -199,6 +202,9 @@ run(struct config *cfg, int debug)
 	sigint = evsignal_new(d.base, SIGINT, on_signal_stop, &d);
 	sigterm = evsignal_new(d.base, SIGTERM, on_signal_stop, &d);
 	sighup = evsignal_new(d.base, SIGHUP, on_signal_reload, &d);
+	loop_control(sigint);
+	loop_control(sigterm);
+	loop_control(sighup);
 	evsignal_add(sigint, NULL);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sighup, NULL);

@@ -42,6 +42,7 @@
 #include "estrad/audit.h"
 #include "estrad/backoff.h"
 #include "estrad/log.h"
+#include "estrad/loop.h"
 #include "estrad/queue.h"
 #include "estrad/upstream.h"
 
@@ -953,8 +954,13 @@ queue_new(struct event_base *base, const struct config *cfg,
 		goto fail;
 	}
 	if ((q->q_tick = event_new(base, -1, EV_PERSIST, queue_on_tick, q)) ==
-	    NULL || event_add(q->q_tick, &tick) == -1 ||
-	    (q->q_kick = evtimer_new(base, queue_on_kick, q)) == NULL) {
+	    NULL || (q->q_kick = evtimer_new(base, queue_on_kick, q)) == NULL) {
+		snprintf(err, errlen, "cannot start the forwarder");
+		goto fail;
+	}
+	loop_control(q->q_tick);
+	loop_control(q->q_kick);
+	if (event_add(q->q_tick, &tick) == -1) {
 		snprintf(err, errlen, "cannot start the forwarder");
 		goto fail;
 	}

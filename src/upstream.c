@@ -30,6 +30,7 @@
 
 #include "estrad/backoff.h"
 #include "estrad/log.h"
+#include "estrad/loop.h"
 #include "estrad/metrics.h"
 #include "estrad/pki.h"
 #include "estrad/upstream.h"
@@ -173,6 +174,9 @@ upstream_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
 			return -1;
 		curl_multi_assign(ctx->uc_multi, s, ev);
 	}
+	/* A transfer under way finishes before new clients are taken on
+	 * (event_assign resets the priority). */
+	loop_control(ev);
 	event_add(ev, NULL);
 	return 0;
 }
@@ -751,6 +755,24 @@ upstream_load_files(struct upstream *up, const struct cfg_upstream *u)
 	return 0;
 }
 
+/*
+ * Connections kept open for the next transfer: as many as may run at
+ * once, the sum of max_in_flight. libcurl's default keeps four per
+ * transfer running when one ends, so bursts closed and reopened
+ * connections to the CA, each a full TLS handshake with the RA key and
+ * CA bundle decoded again (a fifth of the proxy's CPU at 64 clients,
+ * docs/performance.md). The CA's idle timeout closes what is not used.
+ */
+static void
+upstream_keep_connections(struct upstream_ctx *ctx, const struct config *cfg)
+{
+	long keep = 0;
+
+	for (size_t i = 0; i < cfg->nupstreams; i++)
+		keep += cfg->upstreams[i].max_in_flight;
+	curl_multi_setopt(ctx->uc_multi, CURLMOPT_MAXCONNECTS, keep);
+}
+
 struct upstream_ctx *
 upstream_ctx_new(struct event_base *base, const struct config *cfg)
 {
@@ -772,12 +794,14 @@ upstream_ctx_new(struct event_base *base, const struct config *cfg)
 	    (ctx->uc_timer = evtimer_new(base, upstream_on_timer, ctx)) ==
 	    NULL)
 		goto fail;
+	loop_control(ctx->uc_timer);
 	curl_multi_setopt(ctx->uc_multi, CURLMOPT_SOCKETFUNCTION,
 	    upstream_socket_cb);
 	curl_multi_setopt(ctx->uc_multi, CURLMOPT_SOCKETDATA, ctx);
 	curl_multi_setopt(ctx->uc_multi, CURLMOPT_TIMERFUNCTION,
 	    upstream_timer_cb);
 	curl_multi_setopt(ctx->uc_multi, CURLMOPT_TIMERDATA, ctx);
+	upstream_keep_connections(ctx, cfg);
 	return ctx;
 fail:
 	upstream_ctx_free(ctx);
@@ -884,6 +908,7 @@ upstream_reload_commit(struct upstream_ctx *ctx, const struct config *cfg,
 		up->up_backoff.threshold = (int)u->failure_threshold;
 	}
 	free(fresh);
+	upstream_keep_connections(ctx, cfg);
 }
 
 void

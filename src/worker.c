@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "estrad/log.h"
+#include "estrad/loop.h"
 #include "estrad/worker.h"
 
 struct worker_job {
@@ -205,7 +206,9 @@ worker_new(struct event_base *base, int nthreads, int max_queued)
 		goto fail;
 	}
 	if ((w->w_ev = event_new(base, w->w_pipe[0], EV_READ | EV_PERSIST,
-	    worker_on_wakeup, w)) == NULL || event_add(w->w_ev, NULL) == -1) {
+	    worker_on_wakeup, w)) != NULL)
+		loop_control(w->w_ev);	/* finished work, handed back */
+	if (w->w_ev == NULL || event_add(w->w_ev, NULL) == -1) {
 		log_err("worker: cannot watch the pipe");
 		goto fail;
 	}

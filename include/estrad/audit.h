@@ -54,6 +54,14 @@ char *audit_format(const struct audit_record *rec);
  */
 int audit_submit(struct audit *a, char *line, void (*done)(void *arg, int ok),
     void *arg, struct audit_job **job);
+/*
+ * The same for rec, with done and arg as above; the record is finished
+ * on the worker (the issued certificate's serial and notAfter are read
+ * there, off the event loop). rec and what it points to are copied: they
+ * need not outlive the call.
+ */
+int audit_submit_record(struct audit *a, const struct audit_record *rec,
+    void (*done)(void *arg, int ok), void *arg, struct audit_job **job);
 /* The request is gone: the line is still written, done is not called. */
 void audit_cancel(struct audit_job *job);
 

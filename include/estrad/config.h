@@ -22,6 +22,7 @@ struct cfg_tls {
 	char	*client_ca;		/* trust anchors for client certs */
 	char	*client_crl;		/* CRLs for client certs (PEM) */
 	long	 client_verify_depth;
+	long	 session_cache;	/* sessions kept for resumption; 0: none */
 };
 
 /* How a client may prove who it is (RFC 7030 §3.2.3, §3.3.2). */

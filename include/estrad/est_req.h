@@ -39,8 +39,7 @@ struct est_server {
 	uint32_t		 srv_id_prefix;	/* random per process */
 	uint64_t		 srv_next_id;
 	struct admin		*srv_admin;	/* NULL without "admin" */
-	struct event		*srv_lag_timer;	/* loop lag, every 100 ms */
-	struct timespec		 srv_lag_due;
+	struct loop_lag		*srv_lag;	/* with the admin listener */
 	long			 srv_in_flight;	/* requests not yet freed */
 	int			 srv_draining;	/* SIGTERM: not accepting */
 };

@@ -7,7 +7,8 @@
 #    began with the lab client certificate still authenticates
 #    simplereenroll by it (auth=cert user=CN=lab-client), and one that
 #    began without a certificate still gets 403;
-#  - TLS 1.3 resumes too (session tickets).
+#  - TLS 1.3 resumes too (single-use tickets from the session cache);
+#  - with "tls.session_cache": 0 a proxy resumes nothing (full handshakes).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -79,4 +80,30 @@ for v in 1.2 1.3; do
 	note "TLS $v: resumed, the certificate kept with the session"
 done
 check_proxy_healthy
+
+# ---- resumption turned off.
+proxy_config "$WORK/nocache.json"
+sed -i 's/"client_verify_depth": 4/"client_verify_depth": 4, "session_cache": 0/' \
+    "$WORK/nocache.json"
+grep -q '"session_cache": 0' "$WORK/nocache.json" || fail "could not set session_cache"
+start_estrad nocache "$WORK/nocache.json"
+PROXY_PORT=$XPORT
+request "$WORK/ca.req" simplereenroll
+for v in 1.2 1.3; do
+	s_client "o$v" "$WORK/ca.req" "-tls${v/./_}" "${CERT[@]}" -sess_out "$WORK/o$v.sess"
+	[ "$(status_of "o$v")" = "HTTP/1.1 200 OK" ] ||
+	    fail "session_cache 0, TLS $v: '$(status_of "o$v")'"
+	# No ticket and no session id: s_client has nothing to save. If it
+	# saved something all the same, offering it gets a full handshake.
+	grep -aq 'New Session Ticket arrived' "$WORK/o$v.out" &&
+	    fail "session_cache 0, TLS $v: the proxy sent a session ticket"
+	if [ -s "$WORK/o$v.sess" ]; then
+		s_client "p$v" "$WORK/ca.req" "-tls${v/./_}" "${CERT[@]}" -sess_in "$WORK/o$v.sess"
+		grep -aq 'New, TLSv1' "$WORK/p$v.out" ||
+		    fail "session_cache 0, TLS $v: $(grep -a -o -E '(New|Reused), TLSv1[.0-9]*' "$WORK/p$v.out")"
+		[ "$(status_of "p$v")" = "HTTP/1.1 200 OK" ] ||
+		    fail "session_cache 0, TLS $v, second: '$(status_of "p$v")'"
+	fi
+done
+note "session_cache 0: full handshakes only"
 pass

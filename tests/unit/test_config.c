@@ -185,6 +185,12 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"limits\": {\"idle_timeout\": 0},\n" ROUTE_OK "}\n",
 	  "5: limits.idle_timeout: 0 is out of range [0.1, 86400]", 1 },
+	{ "tls session cache out of range",
+	  "{\n" LISTEN_OK LOCAL_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", "
+	  "\"key\": \"@D@/key.pem\",\n"
+	  "          \"session_cache\": -1},\n" ROUTE_OK "}\n",
+	  "5: tls.session_cache: -1 is out of range [0, 1000000]", 1 },
 	{ "tls missing",
 	  "{\n" LISTEN_OK LOCAL_OK ROUTE_OK "}\n",
 	  "1: tls: is required (certificate and key)", 1 },
@@ -490,6 +496,7 @@ test_valid_and_defaults(void **state)
 	assert_int_equal(cfg->limits.read_timeout_ms, 30000);
 	assert_int_equal(cfg->limits.idle_timeout_ms, 60000);
 	assert_int_equal(cfg->tls.client_verify_depth, 4);
+	assert_int_equal(cfg->tls.session_cache, 1024);
 	assert_int_equal(cfg->upstreams[0].timeout_ms, 2500);
 	assert_int_equal(cfg->upstreams[0].connect_timeout_ms, 5000);
 	assert_int_equal(cfg->upstreams[0].max_in_flight, 64);

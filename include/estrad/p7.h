@@ -1,0 +1,24 @@
+/*
+ * p7: reading a certs-only PKCS#7 (RFC 7030 §4.1.3, §4.2.3) by walking its
+ * DER, without decoding the certificates' public keys: with OpenSSL 3.0
+ * every key decoded goes through its provider decoders, the costliest
+ * step of writing an enrollment's audit record (docs/performance.md).
+ * Pure functions; the input is untrusted (it comes from the CA).
+ */
+#ifndef ESTRAD_P7_H
+#define ESTRAD_P7_H
+
+#include <stddef.h>
+#include <openssl/asn1.h>
+
+/*
+ * The serial number and notAfter of the first certificate of a DER
+ * SignedData ContentInfo. 0 with *serial (ASN1_INTEGER_free) and
+ * *not_after (ASN1_TIME_free) set; -1 if der is not such a structure
+ * (BER's indefinite lengths included), holds no certificate, or the
+ * first one's notAfter is not a valid time.
+ */
+int p7_first_cert(const unsigned char *der, size_t len, ASN1_INTEGER **serial,
+    ASN1_TIME **not_after);
+
+#endif

@@ -1,0 +1,304 @@
+/*
+ * p7_first_cert: the serial and notAfter of a certs-only PKCS#7's first
+ * certificate, read by walking the DER. The seed exchange's answer
+ * (tests/data/seed-pkcs7.b64, copied verbatim from seed-exchange.txt: RSA,
+ * serial 21, notAfter 2014-05-09 23:15:53Z), generated answers (a v1
+ * certificate without a version field, a chain of two), a table of
+ * malformed structures, every truncation of the seed, and every one-byte
+ * change of it cross-checked against OpenSSL's full decoder.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+
+#include "estrad/b64.h"
+#include "estrad/p7.h"
+
+static unsigned char *
+seed_der(size_t *len)
+{
+	const char	*dir = getenv("ESTRAD_TEST_DATA");
+	char		 path[1024], *buf;
+	const char	*reason = NULL;
+	unsigned char	*der = NULL;
+	FILE		*fp;
+	long		 n;
+
+	assert_non_null(dir);
+	snprintf(path, sizeof(path), "%s/seed-pkcs7.b64", dir);
+	assert_non_null(fp = fopen(path, "rb"));
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	assert_true((n = ftell(fp)) > 0);
+	rewind(fp);
+	assert_non_null(buf = malloc((size_t)n));
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	assert_int_equal(b64_decode_lenient(buf, (size_t)n, &der, len,
+	    &reason), 0);
+	free(buf);
+	return der;
+}
+
+/* serial as decimal, notAfter as OpenSSL prints it "YYYYMMDDHHMMSSZ". */
+static int
+first_cert(const unsigned char *der, size_t len, long *serial, char *when,
+    size_t whenlen)
+{
+	ASN1_INTEGER	*sn = NULL;
+	ASN1_TIME	*na = NULL;
+	ASN1_GENERALIZEDTIME *g;
+
+	if (p7_first_cert(der, len, &sn, &na) == -1) {
+		assert_null(sn);
+		assert_null(na);
+		return -1;
+	}
+	assert_non_null(sn);
+	assert_non_null(na);
+	*serial = ASN1_INTEGER_get(sn);
+	assert_non_null(g = ASN1_TIME_to_generalizedtime(na, NULL));
+	snprintf(when, whenlen, "%.*s", ASN1_STRING_length(g),
+	    (const char *)ASN1_STRING_get0_data(g));
+	ASN1_GENERALIZEDTIME_free(g);
+	ASN1_INTEGER_free(sn);
+	ASN1_TIME_free(na);
+	return 0;
+}
+
+static void
+test_seed(void **state)
+{
+	size_t		 len;
+	unsigned char	*der = seed_der(&len);
+	long		 serial;
+	char		 when[32];
+
+	(void)state;
+	assert_int_equal(first_cert(der, len, &serial, when, sizeof(when)), 0);
+	assert_int_equal(serial, 21);
+	assert_string_equal(when, "20140509231553Z");
+	free(der);
+}
+
+/* A self-signed P-256 certificate; version 1 (no extensions, no version
+ * field in the DER) when v1. */
+static X509 *
+make_cert(long serial, const char *not_after, int v1)
+{
+	EVP_PKEY	*key = EVP_EC_gen("P-256");
+	X509		*x = X509_new();
+
+	assert_non_null(key);
+	assert_non_null(x);
+	if (!v1)
+		X509_set_version(x, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+	ASN1_TIME_set_string(X509_getm_notBefore(x), "20261127000000Z");
+	ASN1_TIME_set_string(X509_getm_notAfter(x), not_after);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+	    MBSTRING_ASC, (const unsigned char *)"p7 test", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_set_pubkey(x, key);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	EVP_PKEY_free(key);
+	return x;
+}
+
+/* DER of a certs-only PKCS#7 holding certs (0, 1 or 2 of them). */
+static unsigned char *
+make_p7(X509 **certs, int n, int *len)
+{
+	PKCS7		*p7 = PKCS7_new();
+	unsigned char	*der = NULL;
+
+	assert_true(PKCS7_set_type(p7, NID_pkcs7_signed));
+	assert_true(PKCS7_content_new(p7, NID_pkcs7_data));
+	for (int i = 0; i < n; i++)
+		assert_true(PKCS7_add_certificate(p7, certs[i]));
+	*len = i2d_PKCS7(p7, &der);
+	assert_true(*len > 0);
+	PKCS7_free(p7);
+	return der;
+}
+
+static void
+test_generated(void **state)
+{
+	X509		*certs[2];
+	unsigned char	*der;
+	int		 len;
+	long		 serial;
+	char		 when[32];
+
+	(void)state;
+	/* Version 1: the serial is the tbsCertificate's first element. */
+	certs[0] = make_cert(0x1234, "20271127120000Z", 1);
+	der = make_p7(certs, 1, &len);
+	assert_int_equal(first_cert(der, (size_t)len, &serial, when,
+	    sizeof(when)), 0);
+	assert_int_equal(serial, 0x1234);
+	assert_string_equal(when, "20271127120000Z");
+	OPENSSL_free(der);
+	/* A chain: the first certificate is the one read. A notAfter past
+	 * 2049 is a GeneralizedTime. */
+	certs[1] = make_cert(77, "20300101000000Z", 0);
+	X509_free(certs[0]);
+	certs[0] = make_cert(0x7fffffffL, "20500101000000Z", 0);
+	der = make_p7(certs, 2, &len);
+	assert_int_equal(first_cert(der, (size_t)len, &serial, when,
+	    sizeof(when)), 0);
+	assert_int_equal(serial, 0x7fffffffL);
+	assert_string_equal(when, "20500101000000Z");
+	OPENSSL_free(der);
+	/* No certificate at all. */
+	der = make_p7(certs, 0, &len);
+	assert_int_equal(first_cert(der, (size_t)len, &serial, when,
+	    sizeof(when)), -1);
+	OPENSSL_free(der);
+	X509_free(certs[0]);
+	X509_free(certs[1]);
+}
+
+/* Hand-made structures that are not a certs-only PKCS#7 with a
+ * certificate in it. */
+static void
+test_malformed(void **state)
+{
+	const struct {
+		const char		*name;
+		const unsigned char	*der;
+		size_t			 len;
+	} rows[] = {
+#define ROW(n, ...) { n, (const unsigned char []){ __VA_ARGS__ }, \
+	sizeof((const unsigned char []){ __VA_ARGS__ }) }
+		ROW("one zero byte", 0x00),
+		ROW("an empty SEQUENCE", 0x30, 0x00),
+		ROW("a length past the end", 0x30, 0x05, 0x06, 0x01),
+		ROW("id-data instead of id-signedData", 0x30, 0x0d, 0x06, 0x09,
+		    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
+		    0xa0, 0x00),
+		ROW("signedData without content", 0x30, 0x0b, 0x06, 0x09,
+		    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02),
+		ROW("SignedData without certificates", 0x30, 0x17, 0x06, 0x09,
+		    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+		    0xa0, 0x0a, 0x30, 0x08, 0x02, 0x01, 0x01, 0x31, 0x00,
+		    0x30, 0x00, 0x31, 0x00),
+		ROW("an empty certificates field", 0x30, 0x19, 0x06, 0x09,
+		    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+		    0xa0, 0x0c, 0x30, 0x0a, 0x02, 0x01, 0x01, 0x31, 0x00,
+		    0x30, 0x00, 0xa0, 0x00, 0x31, 0x00),
+		ROW("a certificate that is an INTEGER", 0x30, 0x1c, 0x06,
+		    0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07,
+		    0x02, 0xa0, 0x0f, 0x30, 0x0d, 0x02, 0x01, 0x01, 0x31,
+		    0x00, 0x30, 0x00, 0xa0, 0x03, 0x02, 0x01, 0x05, 0x31,
+		    0x00),
+		ROW("BER: an indefinite length", 0x30, 0x80, 0x06, 0x09,
+		    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+		    0x00, 0x00),
+		ROW("a length in 9 bytes", 0x30, 0x89, 0x01, 0x00, 0x00, 0x00,
+		    0x00, 0x00, 0x00, 0x00, 0x00),
+#undef ROW
+	};
+	long	serial;
+	char	when[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		print_message("row: %s\n", rows[i].name);
+		assert_int_equal(first_cert(rows[i].der, rows[i].len, &serial,
+		    when, sizeof(when)), -1);
+	}
+	assert_int_equal(first_cert((const unsigned char *)"", 0, &serial,
+	    when, sizeof(when)), -1);
+}
+
+/* Every proper prefix of the seed: never read past the end (ASan). The
+ * certificate's validity ends before its public key starts, so a prefix
+ * that cuts the outer lengths short must still be refused. */
+static void
+test_truncated(void **state)
+{
+	size_t		 len;
+	unsigned char	*der = seed_der(&len);
+	long		 serial;
+	char		 when[32];
+
+	(void)state;
+	for (size_t n = 0; n < len; n++) {
+		unsigned char *cut = malloc(n + 1);
+
+		assert_non_null(cut);
+		memcpy(cut, der, n);
+		assert_int_equal(first_cert(cut, n, &serial, when,
+		    sizeof(when)), -1);
+		free(cut);
+	}
+	free(der);
+}
+
+/* Every single-byte change of the seed (three values per byte): when
+ * OpenSSL's full decoder still finds a first certificate, the walk must
+ * agree with it on the serial, or refuse the bytes. */
+static void
+test_mutations_agree(void **state)
+{
+	static const unsigned char deltas[] = { 0x01, 0x80, 0xff };
+	size_t		 len;
+	unsigned char	*der = seed_der(&len);
+	int		 agreed = 0, refused = 0;
+
+	(void)state;
+	for (size_t i = 0; i < len; i++) {
+		for (size_t d = 0; d < sizeof(deltas); d++) {
+			const unsigned char	*p = der;
+			PKCS7			*p7;
+			long			 serial;
+			char			 when[32];
+			int			 rc;
+
+			der[i] ^= deltas[d];
+			rc = first_cert(der, len, &serial, when, sizeof(when));
+			p = der;
+			p7 = d2i_PKCS7(NULL, &p, (long)len);
+			if (rc == 0 && p7 != NULL && PKCS7_type_is_signed(p7) &&
+			    p7->d.sign != NULL && sk_X509_num(p7->d.sign->cert)
+			    > 0) {
+				X509 *x = sk_X509_value(p7->d.sign->cert, 0);
+
+				assert_int_equal(serial, ASN1_INTEGER_get(
+				    X509_get0_serialNumber(x)));
+				agreed++;
+			} else if (rc == -1)
+				refused++;
+			PKCS7_free(p7);
+			der[i] ^= deltas[d];
+		}
+	}
+	/* Both outcomes happen: the loop did test something. */
+	assert_true(agreed > 0);
+	assert_true(refused > 0);
+	free(der);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seed),
+		cmocka_unit_test(test_generated),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_mutations_agree),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
