@@ -60,6 +60,12 @@ log_init(enum log_level level)
 	log_threshold = level;
 }
 
+int
+log_wants(enum log_level level)
+{
+	return (int)level <= (int)log_threshold;
+}
+
 void
 log_configure(enum log_format fmt, int use_syslog, const char *facility,
     const char *ident)

@@ -2,8 +2,11 @@
  * loop: the event base with its priorities and dispatch slice, and the
  * loop-lag timer (include/estrad/loop.h).
  */
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -12,6 +15,7 @@
 #include "estrad/metrics.h"
 
 #define LOOP_LAG_TICK_MS	100
+#define LOOP_LAG_NOTE_MS	5	/* debug: explain a tick this late */
 
 struct event_base *
 loop_base_new(void)
@@ -45,7 +49,39 @@ loop_control(struct event *ev)
 struct loop_lag {
 	struct event	*ll_timer;
 	struct timespec	 ll_due;
+	int		 ll_schedstat;	/* /proc/thread-self/schedstat */
+	long long	 ll_waited_ns;	/* its run-queue wait, last tick */
 };
+
+/*
+ * With debug logging, a late tick is explained: how long the loop's thread
+ * waited for a CPU while runnable (the kernel's schedstat, a pread of an
+ * in-memory procfs file) during the tick's interval. A tick late by about
+ * that much was kept waiting by the scheduler, not by work on the loop.
+ */
+static void
+loop_lag_explain(struct loop_lag *lag, double late)
+{
+	char		 buf[128];
+	ssize_t		 n;
+	long long	 run, waited, delta;
+
+	if (lag->ll_schedstat == -1 || !log_wants(LOG_LEVEL_DEBUG)) {
+		lag->ll_waited_ns = -1;
+		return;
+	}
+	if ((n = pread(lag->ll_schedstat, buf, sizeof(buf) - 1, 0)) <= 0)
+		return;
+	buf[n] = '\0';
+	if (sscanf(buf, "%lld %lld", &run, &waited) != 2)
+		return;
+	delta = lag->ll_waited_ns >= 0 ? waited - lag->ll_waited_ns : -1;
+	lag->ll_waited_ns = waited;
+	if (delta >= 0 && late * 1e3 >= LOOP_LAG_NOTE_MS)
+		log_debug("loop: the lag timer fired %.1f ms late; the loop "
+		    "waited %.1f ms for a CPU in its last %.0f ms", late * 1e3,
+		    (double)delta / 1e6, LOOP_LAG_TICK_MS + late * 1e3);
+}
 
 static void
 loop_lag_arm(struct loop_lag *lag)
@@ -80,6 +116,7 @@ loop_on_lag_tick(evutil_socket_t fd, short what, void *arg)
 	late = (double)(now.tv_sec - lag->ll_due.tv_sec) +
 	    (double)(now.tv_nsec - lag->ll_due.tv_nsec) / 1e9;
 	metrics_loop_lag(late > 0 ? late : 0);
+	loop_lag_explain(lag, late);
 	loop_lag_arm(lag);
 }
 
@@ -95,6 +132,10 @@ loop_lag_new(struct event_base *base)
 		free(lag);
 		return NULL;
 	}
+	/* Opened by the loop's own thread: thread-self is this thread. */
+	lag->ll_schedstat = open("/proc/thread-self/schedstat",
+	    O_RDONLY | O_CLOEXEC);
+	lag->ll_waited_ns = -1;
 	loop_control(lag->ll_timer);
 	loop_lag_arm(lag);
 	return lag;
@@ -106,5 +147,7 @@ loop_lag_free(struct loop_lag *lag)
 	if (lag == NULL)
 		return;
 	event_free(lag->ll_timer);
+	if (lag->ll_schedstat != -1)
+		close(lag->ll_schedstat);
 	free(lag);
 }

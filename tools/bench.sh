@@ -19,8 +19,10 @@
 # and the proxy's event-loop lag (estrad_event_loop_lag_max_seconds from
 # the admin listener's /metrics) after the 64-client runs.
 #
-# usage: tools/bench.sh [-q] [-t SECONDS] [-i IDLE] [-n BIG] [-o FILE]
-#   -t SECONDS  duration of each throughput run (default 20; -q: 3)
+# usage: tools/bench.sh [-q] [-t SECONDS] [-r ROUNDS] [-i IDLE] [-n BIG] [-o FILE]
+#   -t SECONDS  duration of each throughput run (default 10; -q: 3)
+#   -r ROUNDS   rounds of the interleaved direct/proxy/policy runs; each
+#               figure is the median of its rounds (default 3; -q: 1)
 #   -i IDLE     idle connections to hold (default 10000; -q: 1000)
 #   -n BIG      enrollments for the RSS-growth test (default 100000;
 #               -q: 20000); the first reading is taken after BIG/10
@@ -40,7 +42,9 @@ ESTRAD_BIN=${ESTRAD_BIN:-$BUILD_DIR/estrad}
 ESTBENCH=${ESTBENCH:-$BUILD_DIR/tools/estbench/estbench}
 export ESTRAD_BIN
 
+ARGS_TEXT=${*:-}
 DURATION=
+ROUNDS=
 IDLE=
 BIG=
 OUT=
@@ -51,10 +55,11 @@ usage() {
 	exit 2
 }
 
-while getopts "qt:i:n:o:h" opt; do
+while getopts "qt:r:i:n:o:h" opt; do
 	case $opt in
 	q) QUICK=1 ;;
 	t) DURATION=$OPTARG ;;
+	r) ROUNDS=$OPTARG ;;
 	i) IDLE=$OPTARG ;;
 	n) BIG=$OPTARG ;;
 	o) OUT=$OPTARG ;;
@@ -66,14 +71,16 @@ shift $((OPTIND - 1))
 
 if [ "$QUICK" = 1 ]; then
 	DURATION=${DURATION:-3}
+	ROUNDS=${ROUNDS:-1}
 	IDLE=${IDLE:-1000}
 	BIG=${BIG:-20000}
 else
-	DURATION=${DURATION:-20}
+	DURATION=${DURATION:-10}
+	ROUNDS=${ROUNDS:-3}
 	IDLE=${IDLE:-10000}
 	BIG=${BIG:-100000}
 fi
-for v in "$IDLE" "$BIG"; do
+for v in "$IDLE" "$BIG" "$ROUNDS"; do
 	if ! [[ $v =~ ^[0-9]+$ ]] || [ "$v" -eq 0 ]; then
 		echo "bench: bad size: $v" >&2
 		exit 2
@@ -253,13 +260,27 @@ LAB_ADMIN=${ADMIN_URL:-}
 
 declare -A RATE P50 P90 P99 ERRS DESC
 
+# shown_args ARGS...: the arguments for the log, the password of -u hidden.
+shown_args() {
+	local a prev= out=()
+	for a in "$@"; do
+		if [ "$prev" = -u ]; then
+			out+=("${a%%:*}:***")
+		else
+			out+=("$a")
+		fi
+		prev=$a
+	done
+	echo "${out[*]}"
+}
+
 # run KEY DESCRIPTION ESTBENCH-ARGS...: one estbench run; its machine line
 # goes into RATE/P50/P90/P99/ERRS[KEY]; its output into WORK/KEY.out.
 run() {
 	local key=$1 desc=$2 line rc=0
 	shift 2
 	DESC[$key]=$desc
-	log "$key: estbench $*"
+	log "$key: estbench $(shown_args "$@")"
 	"$ESTBENCH" --cafile "$TRUST" "$@" >"$WORK/$key.out" 2>"$WORK/$key.err" || rc=$?
 	line=$(grep '^rate=' "$WORK/$key.out" | tail -n 1 || true)
 	RATE[$key]=$(sed -n 's/.*rate=\([^ ]*\).*/\1/p' <<<"$line")
@@ -286,9 +307,53 @@ lag_max_ms() {
 	fi
 }
 
+# lag_ticks ADMIN_URL: "LATE TOTAL": the loop-lag timer's ticks later than
+# 10 ms, and all its ticks, since the daemon started.
+lag_ticks() {
+	[ -n "$1" ] || { echo "0 0"; return 0; }
+	curl -s --max-time 5 "$1/metrics" | awk '
+	    /^estrad_event_loop_lag_seconds_bucket\{le="0.01"\}/ { ok = $NF }
+	    /^estrad_event_loop_lag_seconds_count/ { n = $NF }
+	    END { printf "%d %d\n", n - ok, n }'
+}
+
+# rq_wait_ns PID: how long the process's main thread (the event loop) has
+# waited for a CPU while runnable, in ns (/proc/PID/schedstat).
+rq_wait_ns() {
+	awk '{ print $2 }' "/proc/$1/schedstat" 2>/dev/null || echo 0
+}
+
 # vmrss PID: VmRSS in KiB.
 vmrss() {
 	awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# median VALUES...: the median (the lower middle of an even count).
+median() {
+	printf '%s\n' "$@" | grep -v '^$' | sort -g |
+	    awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+}
+
+# median_of KEY: RATE/P50/P90/P99[KEY] are the medians of KEY.1..ROUNDS,
+# ERRS[KEY] their sum, ROUNDS_OF[KEY] the rounds' rates.
+declare -A ROUNDS_OF
+median_of() {
+	local key=$1 r f rates=() p50=() p90=() p99=() errs=0
+	for ((r = 1; r <= ROUNDS; r++)); do
+		f=$key.$r
+		rates+=("${RATE[$f]:-}")
+		p50+=("${P50[$f]:-}")
+		p90+=("${P90[$f]:-}")
+		p99+=("${P99[$f]:-}")
+		errs=$((errs + ${ERRS[$f]:-0}))
+		DESC[$key]=${DESC[$f]}
+	done
+	RATE[$key]=$(median "${rates[@]}")
+	P50[$key]=$(median "${p50[@]}")
+	P90[$key]=$(median "${p90[@]}")
+	P99[$key]=$(median "${p99[@]}")
+	ERRS[$key]=$errs
+	ROUNDS_OF[$key]=$(printf '%s ' "${rates[@]}")
 }
 
 # The lag maxima count from each daemon's start: read them before the load
@@ -301,14 +366,32 @@ CA_AUTH=(--cert "$RA_CERT" --key "$RA_KEY")
 CL_AUTH=(--cert "$CLIENT_CERT" --key "$CLIENT_KEY")
 DG_AUTH=(-u "$EST_USER:$EST_PASS")
 
-run direct1 "direct to the CA, client certificate, -c 1" -c 1 "${T[@]}" "${CA_AUTH[@]}" --pid "$CA_PID" "$CA_URL"
-run direct64 "direct to the CA, client certificate, -c 64" -c 64 "${T[@]}" "${CA_AUTH[@]}" --pid "$CA_PID" "$CA_URL"
-run proxy1 "through the proxy, client certificate, -c 1" -c 1 "${T[@]}" "${CL_AUTH[@]}" --pid "$PROXY_PID" "$EST_URL"
-run proxy64 "through the proxy, client certificate, -c 64" -c 64 "${T[@]}" "${CL_AUTH[@]}" --pid "$PROXY_PID" "$EST_URL"
+# The machine's speed drifts (shared cores, other guests): the runs to be
+# compared are interleaved, ROUNDS times, and each figure is the median.
+# How long the proxy's loop waited for a CPU during its 64-client runs
+# tells a late timer caused by the scheduler from one caused by the loop.
+PROXY_RQ=0
+PROXY_RQ_WALL=0
+for ((r = 1; r <= ROUNDS; r++)); do
+	run "direct1.$r" "direct to the CA, client certificate, -c 1" -c 1 "${T[@]}" "${CA_AUTH[@]}" --pid "$CA_PID" "$CA_URL"
+	run "proxy1.$r" "through the proxy, client certificate, -c 1" -c 1 "${T[@]}" "${CL_AUTH[@]}" --pid "$PROXY_PID" "$EST_URL"
+	run "policy1.$r" "through the proxy, full policy + Digest, -c 1" -c 1 "${T[@]}" "${DG_AUTH[@]}" --pid "$POL_PID" "$POL_URL"
+	run "direct64.$r" "direct to the CA, client certificate, -c 64" -c 64 "${T[@]}" "${CA_AUTH[@]}" --pid "$CA_PID" "$CA_URL"
+	rq0=$(rq_wait_ns "$PROXY_PID")
+	t0=$(date +%s%N)
+	run "proxy64.$r" "through the proxy, client certificate, -c 64" -c 64 "${T[@]}" "${CL_AUTH[@]}" --pid "$PROXY_PID" "$EST_URL"
+	PROXY_RQ=$((PROXY_RQ + $(rq_wait_ns "$PROXY_PID") - rq0))
+	PROXY_RQ_WALL=$((PROXY_RQ_WALL + $(date +%s%N) - t0))
+	run "policy64.$r" "through the proxy, full policy + Digest, -c 64" -c 64 "${T[@]}" "${DG_AUTH[@]}" --pid "$POL_PID" "$POL_URL"
+done
+for k in direct1 proxy1 policy1 direct64 proxy64 policy64; do
+	median_of "$k"
+done
 LAG_PROXY=$(lag_max_ms "$LAB_ADMIN")
-run policy1 "through the proxy, full policy + Digest, -c 1" -c 1 "${T[@]}" "${DG_AUTH[@]}" --pid "$POL_PID" "$POL_URL"
-run policy64 "through the proxy, full policy + Digest, -c 64" -c 64 "${T[@]}" "${DG_AUTH[@]}" --pid "$POL_PID" "$POL_URL"
 LAG_POLICY=$(lag_max_ms "$POL_ADMIN")
+read -r LATE_PROXY TICKS_PROXY <<<"$(lag_ticks "$LAB_ADMIN")"
+read -r LATE_POLICY TICKS_POLICY <<<"$(lag_ticks "$POL_ADMIN")"
+RQ_SHARE=$(awk -v w="$PROXY_RQ" -v t="$PROXY_RQ_WALL" 'BEGIN { if (t > 0) printf "%.1f", w * 100 / t; else print "n/a" }')
 run handshake "TLS handshakes only, against the proxy, -c 64" --handshake-only -c 64 "${T[@]}" --pid "$PROXY_PID" "$EST_URL"
 
 # RSS growth: SMALL enrollments, VmRSS, BIG - SMALL more, VmRSS again
@@ -371,12 +454,14 @@ ELAPSED=$(($(date +%s) - START))
 	echo "## estrad benchmark"
 	echo
 	echo "Machine: $MACHINE."
-	echo "Command: \`tools/bench.sh$( [ "$QUICK" = 1 ] && printf ' -q')\` (runs of ${DURATION} s; idle $IDLE; RSS after $SMALL and $BIG enrollments); took ${ELAPSED} s."
+	echo "Command: \`tools/bench.sh${ARGS_TEXT:+ $ARGS_TEXT}\` (runs of ${DURATION} s, $ROUNDS round(s); idle $IDLE; RSS after $SMALL and $BIG enrollments); took ${ELAPSED} s."
 	echo
-	echo "| run | rate /s | p50 ms | p90 ms | p99 ms | errors |"
-	echo "|---|---|---|---|---|---|"
+	echo "Medians of $ROUNDS interleaved round(s); the rates of each round in the last column."
+	echo
+	echo "| run | rate /s | p50 ms | p90 ms | p99 ms | errors | rates by round |"
+	echo "|---|---|---|---|---|---|---|"
 	for k in direct1 proxy1 policy1 direct64 proxy64 policy64 handshake; do
-		echo "| ${DESC[$k]} | ${RATE[$k]:-n/a} | ${P50[$k]:-n/a} | ${P90[$k]:-n/a} | ${P99[$k]:-n/a} | ${ERRS[$k]:-n/a} |"
+		echo "| ${DESC[$k]} | ${RATE[$k]:-n/a} | ${P50[$k]:-n/a} | ${P90[$k]:-n/a} | ${P99[$k]:-n/a} | ${ERRS[$k]:-n/a} | ${ROUNDS_OF[$k]:-} |"
 	done
 	echo
 	echo "| measure | value | target | verdict |"
@@ -394,6 +479,8 @@ ELAPSED=$(($(date +%s) - START))
 	echo "| event-loop lag max, proxy, after the 64-client runs (ms; before the load: $LAG_PROXY_START) | $LAG_PROXY | < 10 | $(verdict "$LAG_PROXY" "<" 10) |"
 	echo "| event-loop lag max, policy proxy, after the 64-client runs (ms; before the load: $LAG_POLICY_START) | $LAG_POLICY | < 10 | $(verdict "$LAG_POLICY" "<" 10) |"
 	echo "| event-loop lag max, proxy, after the RSS runs (ms) | $LAG_PROXY_END | < 10 | $(verdict "$LAG_PROXY_END" "<" 10) |"
+	echo "| lag-timer ticks later than 10 ms, proxy / policy proxy, through the throughput runs | $LATE_PROXY of $TICKS_PROXY / $LATE_POLICY of $TICKS_POLICY | 0 | |"
+	echo "| share of the proxy's 64-client runs its loop spent runnable but waiting for a CPU (%) | $RQ_SHARE | | |"
 	echo "| RSS-test errors (first / rest) | ${ERRS[rss1]:-n/a} / ${ERRS[rss2]:-n/a} | 0 | |"
 } >"$WORK/table.md"
 

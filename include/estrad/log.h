@@ -25,6 +25,8 @@ void log_init(enum log_level level);
 void log_configure(enum log_format fmt, int use_syslog, const char *facility,
     const char *ident);
 int log_level_from_name(const char *name);	/* -1 if unknown */
+/* 1 if lines of level are written: skip the work of making one if not. */
+int log_wants(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
