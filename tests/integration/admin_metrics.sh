@@ -27,20 +27,6 @@
 command -v promtool >/dev/null ||
     skip "no promtool (Debian package prometheus, in tools/install-deps)"
 
-# admin_port LOG: the port of the first "admin listening on 127.0.0.1:PORT"
-# line (5 s); sets APORT.
-admin_port() {
-	local i
-	APORT=
-	for ((i = 0; i < 50; i++)); do
-		APORT=$(sed -n 's/.* admin listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' \
-		    "$1" | head -n 1)
-		[ -n "$APORT" ] && return 0
-		sleep 0.1
-	done
-	fail "no 'admin listening on 127.0.0.1:PORT' in $(basename "$1")"
-}
-
 # scrape NAME BASE: GET BASE/metrics into $WORK/NAME.body (sets what req
 # sets); 200, the exposition's media type, promtool finds nothing wrong.
 scrape() {

@@ -16,13 +16,7 @@ P_LOG_LEVEL=debug P_TOP_EXTRA='"admin": { "listen": "127.0.0.1:0" }' \
     proxy_config "$WORK/lag.json"
 start_estrad lag "$WORK/lag.json"
 LAG_PID=$XPID
-APORT=
-for ((i = 0; i < 50; i++)); do
-	APORT=$(sed -n 's/.* admin listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$XLOG" | head -n 1)
-	[ -n "$APORT" ] && break
-	sleep 0.1
-done
-[ -n "$APORT" ] || fail "no admin port in $XLOG"
+admin_port "$XLOG"
 
 # metric NAME: its value from a fresh scrape.
 metric() {
