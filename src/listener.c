@@ -191,10 +191,11 @@ fail:
 /*
  * SSL_free of a connection's SSL: the connection is gone. evhttp frees it
  * without a TLS close_notify, and OpenSSL then drops the session from the
- * cache as if the connection had failed. A connection that failed with a
- * fatal alert has had its session removed already, when the alert was
- * sent or read; any other connection that finished its handshake leaves a
- * good session, so say it was shut down properly.
+ * cache as if the connection had failed. Since TLS 1.1 a connection closed
+ * without close_notify may still be resumed (RFC 5246 §7.2.1), and one
+ * that failed with a fatal alert has had its session removed already,
+ * when the alert was sent or read: a connection that finished its
+ * handshake leaves a good session, so say it was shut down properly.
  */
 static void
 listener_on_conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
