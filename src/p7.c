@@ -87,33 +87,111 @@ static const unsigned char p7_signed_data_oid[] = {
 	0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02
 };
 
-/* The contents of the certificates field of a SignedData ContentInfo. */
+/*
+ * The contents of the certificates field of a SignedData ContentInfo;
+ * with rest, a cursor over what follows it in the SignedData, and with
+ * whole, the ContentInfo must span all of der.
+ */
 static int
-p7_certificates(const unsigned char *der, size_t len, struct der_elem *certs)
+p7_certificates_at(const unsigned char *der, size_t len, struct der_elem *certs,
+    struct der_cursor *rest, int whole, const char **why)
 {
 	struct der_cursor	c = { der, (long)len };
 	struct der_elem		e;
 
+	*why = "not DER: a ContentInfo SEQUENCE";
 	if (len == 0 || len > 0x7fffffff ||
 	    der_expect(&c, &e, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, 1) == -1)
 		return -1;
+	*why = "bytes after the ContentInfo";
+	if (whole && c.left != 0)
+		return -1;
 	c = der_enter(&e);
+	*why = "not id-signedData";
 	if (der_expect(&c, &e, V_ASN1_OBJECT, V_ASN1_UNIVERSAL, 0) == -1 ||
 	    e.clen != (long)sizeof(p7_signed_data_oid) ||
 	    memcmp(e.content, p7_signed_data_oid, sizeof(p7_signed_data_oid))
-	    != 0 ||
-	    der_expect(&c, &e, 0, V_ASN1_CONTEXT_SPECIFIC, 1) == -1)
+	    != 0)
+		return -1;
+	*why = "no SignedData";
+	if (der_expect(&c, &e, 0, V_ASN1_CONTEXT_SPECIFIC, 1) == -1)
 		return -1;
 	c = der_enter(&e);
 	if (der_expect(&c, &e, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, 1) == -1)
 		return -1;
 	c = der_enter(&e);
+	*why = "a malformed SignedData";
 	if (der_expect(&c, &e, V_ASN1_INTEGER, V_ASN1_UNIVERSAL, 0) == -1 ||
 	    der_expect(&c, &e, V_ASN1_SET, V_ASN1_UNIVERSAL, 1) == -1 ||
-	    der_expect(&c, &e, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, 1) == -1 ||
-	    der_expect(&c, certs, 0, V_ASN1_CONTEXT_SPECIFIC, 1) == -1)
+	    der_expect(&c, &e, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, 1) == -1)
 		return -1;
+	*why = "no certificates";
+	if (der_expect(&c, certs, 0, V_ASN1_CONTEXT_SPECIFIC, 1) == -1)
+		return -1;
+	if (rest != NULL)
+		*rest = c;
 	return 0;
+}
+
+static int
+p7_certificates(const unsigned char *der, size_t len, struct der_elem *certs)
+{
+	const char *why;
+
+	return p7_certificates_at(der, len, certs, NULL, 0, &why);
+}
+
+/* A Certificate's outline: SEQUENCE { SEQUENCE, SEQUENCE, BIT STRING }. */
+static int
+p7_cert_shaped(const struct der_elem *cert)
+{
+	struct der_cursor	c = der_enter(cert);
+	struct der_elem		e;
+
+	return der_expect(&c, &e, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, 1) == 0 &&
+	    der_expect(&c, &e, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, 1) == 0 &&
+	    der_expect(&c, &e, V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL, 0) == 0 &&
+	    c.left == 0;
+}
+
+int
+p7_certs_only(const unsigned char *der, size_t len, int *ncerts,
+    const char **why)
+{
+	struct der_cursor	c, rest;
+	struct der_elem		certs, e;
+
+	*ncerts = 0;
+	if (p7_certificates_at(der, len, &certs, &rest, 1, why) == -1)
+		goto fail;
+	c = der_enter(&certs);
+	while (c.left > 0) {
+		*why = "a certificate that is not one";
+		if (der_expect(&c, &e, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, 1) ==
+		    -1 || !p7_cert_shaped(&e))
+			goto fail;
+		(*ncerts)++;
+	}
+	*why = "no certificates";
+	if (*ncerts == 0)
+		goto fail;
+	/* Optional crls [1], then signerInfos: empty in certs-only. */
+	*why = "a malformed SignedData";
+	if (der_take(&rest, &e) == -1)
+		goto fail;
+	if (e.tag == 1 && e.cls == V_ASN1_CONTEXT_SPECIFIC && e.constructed &&
+	    der_take(&rest, &e) == -1)
+		goto fail;
+	if (e.tag != V_ASN1_SET || e.cls != V_ASN1_UNIVERSAL ||
+	    !e.constructed || rest.left != 0)
+		goto fail;
+	*why = "signed content, not certs-only";
+	if (e.clen != 0)
+		goto fail;
+	return 0;
+fail:
+	ERR_clear_error();
+	return -1;
 }
 
 static int

@@ -133,10 +133,17 @@ int
 router_content_type_ok(enum est_op op, const char *content_type)
 {
 	const char	*want;
-	size_t		 n;
 
 	if (op >= EST_OP_MAX || (want = est_ops[op].media_type) == NULL)
 		return 1;
+	return router_media_type_is(content_type, want);
+}
+
+int
+router_media_type_is(const char *content_type, const char *want)
+{
+	size_t n;
+
 	if (content_type == NULL)
 		return 0;
 	while (*content_type == ' ' || *content_type == '\t')

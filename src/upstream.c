@@ -28,6 +28,7 @@
 
 #include <openssl/crypto.h>
 
+#include "estrad/answer.h"
 #include "estrad/backoff.h"
 #include "estrad/log.h"
 #include "estrad/loop.h"
@@ -86,6 +87,7 @@ struct upstream_xfer {
 	int			 ux_trial;	/* holds ux_url's trial */
 	unsigned		 ux_trial_no;	/* which one (breaker.trials) */
 	char			*ux_path;	/* "[label/]operation" */
+	enum est_op		 ux_op;
 	struct curl_slist	*ux_headers;
 	unsigned char		*ux_request;	/* the client's bytes, copied */
 	size_t			 ux_request_len;
@@ -479,6 +481,7 @@ upstream_wait_ms(struct upstream_ctx *ctx, size_t upstream)
 static int
 upstream_path(struct upstream_xfer *x, const struct upstream_request *ureq)
 {
+	x->ux_op = ureq->op;
 	if (asprintf(&x->ux_path, "%s%s%s", ureq->label ? ureq->label : "",
 	    ureq->label ? "/" : "", est_op_name(ureq->op)) == -1) {
 		x->ux_path = NULL;
@@ -560,10 +563,24 @@ upstream_result(struct upstream_xfer *x, CURLcode code, int *unavailable)
 	long			 status = 0;
 	int			 client_status = 502;
 	double			 secs = 0;
+	char			 why[160];
 
 	*unavailable = 0;
 	curl_easy_getinfo(x->ux_easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(x->ux_easy, CURLINFO_TOTAL_TIME, &secs);
+	if (code == CURLE_OK && answer_check(x->ux_op, status,
+	    r->content_type, r->body, r->body_len, why, sizeof(why)) == -1) {
+		/* Not what the operation returns (an error page, a cut
+		 * body): no answer from this URL; another may do better,
+		 * and a queued request waits for a good one. */
+		log_warn("upstream %s: %s: answered %s with %ld but %s",
+		    u->name, url, est_op_name(x->ux_op), status, why);
+		est_reply_error(r, 502, "upstream CA answered %ld with an "
+		    "unusable body", status);
+		*unavailable = 1;
+		metrics_upstream(u->name, secs, "bad_answer");
+		return status;
+	}
 	if (code == CURLE_OK && ((status >= 200 && status <= 299) ||
 	    (status >= 400 && status <= 599))) {
 		r->status = (int)status;

@@ -29,6 +29,7 @@ void metrics_request(const char *op, const char *label, int status,
  * error NULL when the CA answered, else
  * estrad_upstream_errors_total{upstream,kind} with kind one of "timeout",
  * "unreachable", "tls", "broken", "too_large", "bad_status",
+ * "bad_answer" (a 200 that is not what the operation returns),
  * "unavailable" (its own 502/503/504), "other". */
 void metrics_upstream(const char *upstream, double seconds,
     const char *error);

@@ -21,4 +21,15 @@
 int p7_first_cert(const unsigned char *der, size_t len, ASN1_INTEGER **serial,
     ASN1_TIME **not_after);
 
+/*
+ * 0 if der is exactly one certs-only SignedData ContentInfo (RFC 5652 §5,
+ * RFC 7030 §4.1.3): id-signedData, a certificates field holding at least
+ * one element shaped as a Certificate, no signerInfos, nothing after it;
+ * *ncerts is their number. -1 with *why, a static phrase naming the first
+ * thing wrong ("no certificates", "bytes after the ContentInfo", ...).
+ * The certificates' contents are not decoded: the client does that.
+ */
+int p7_certs_only(const unsigned char *der, size_t len, int *ncerts,
+    const char **why);
+
 #endif

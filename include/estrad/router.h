@@ -51,6 +51,9 @@ int router_method_ok(enum est_op op, enum est_method method);
  * application/pkcs7-mime for fullcmc; parameters and case ignored.
  */
 int router_content_type_ok(enum est_op op, const char *content_type);
+/* 1 if content_type (a Content-Type value, NULL for none) is the media
+ * type want, case-insensitively, with or without parameters. */
+int router_media_type_is(const char *content_type, const char *want);
 /* The media type op expects in a POST, for the 415 reason. */
 const char *router_expected_type(enum est_op op);
 

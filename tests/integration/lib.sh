@@ -1019,6 +1019,16 @@ kill9() {
 
 # ------------------------------------------------------------ queue: the CA's answers
 
+# seed_pkcs7 FILE: the seed exchange's certs-only PKCS#7 (tests/data), as
+# base64 in 64-column lines: a valid answer for a recording CA to give.
+seed_pkcs7() {
+	local src=$TEST_DATA/seed-pkcs7.b64
+	[ -s "$src" ] || fail "no $src"
+	tr -d ' ' <"$src" | base64 -d >"$1.der" || fail "cannot decode $src"
+	base64 -w 64 "$1.der" >"$1"
+	rm -f "$1.der"
+}
+
 # http_answer FILE STATUS BODYFILE [HEADER...]: write to FILE, for
 # start_recorder, the HTTP/1.1 answer "HTTP/1.1 STATUS" with each HEADER
 # ("Name: value"), a Content-Length of BODYFILE's size and "Connection:

@@ -25,8 +25,11 @@ ra_b64=$(printf 'ra-user:%s' "$pw" | base64 -w0)
 pw_b64=$(printf '%s' "$pw" | base64 -w0)
 
 # ---- 1: upstream Basic auth, the client sends credentials of its own.
-printf 'HTTP/1.1 200 OK\r\nContent-Type: application/pkcs7-mime; smime-type=certs-only\r\nContent-Length: 16\r\n\r\ncanned cacerts.\n' \
-    >"$WORK/basic.answer"
+# A valid certs-only answer: estrad relays no other kind of 200.
+seed_pkcs7 "$WORK/canned.b64"
+http_answer "$WORK/basic.answer" '200 OK' "$WORK/canned.b64" \
+    'Content-Type: application/pkcs7-mime; smime-type=certs-only'
+
 start_recorder basic "$WORK/basic.answer"
 P_URL=$REC_URL \
     P_UPSTREAM_EXTRA="\"auth\": \"basic\", \"username\": \"ra-user\", \"password_file\": \"$WORK/ra.pass\"" \
@@ -41,7 +44,7 @@ req basic GET "$XURL/cacerts" -H "Authorization: $client_auth"
 recorder_done basic
 check_status 200
 check_header Content-Type 'application/pkcs7-mime; smime-type=certs-only'
-printf 'canned cacerts.\n' | cmp -s - "$BODY" ||
+cmp -s "$WORK/canned.b64" "$BODY" ||
     fail "body '$(head -c 200 "$BODY")' is not the recording CA's"
 grep -q 'depth=0 CN *= *estrad lab RA' "$WORK/basic.err" ||
     fail "the proxy did not present the RA certificate: $(head -c 400 "$WORK/basic.err")"

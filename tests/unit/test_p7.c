@@ -5,7 +5,9 @@
  * serial 21, notAfter 2014-05-09 23:15:53Z), generated answers (a v1
  * certificate without a version field, a chain of two), a table of
  * malformed structures, every truncation of the seed, and every one-byte
- * change of it cross-checked against OpenSSL's full decoder.
+ * change of it cross-checked against OpenSSL's full decoder; and
+ * p7_certs_only on the seed and every truncation (test_answer has its
+ * table).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -86,6 +88,14 @@ test_seed(void **state)
 	assert_int_equal(first_cert(der, len, &serial, when, sizeof(when)), 0);
 	assert_int_equal(serial, 21);
 	assert_string_equal(when, "20140509231553Z");
+	/* Certs-only, one certificate (the empty crls [1] is allowed). */
+	{
+		const char	*why = NULL;
+		int		 n = -1;
+
+		assert_int_equal(p7_certs_only(der, len, &n, &why), 0);
+		assert_int_equal(n, 1);
+	}
 	free(der);
 }
 
@@ -234,12 +244,16 @@ test_truncated(void **state)
 
 	(void)state;
 	for (size_t n = 0; n < len; n++) {
-		unsigned char *cut = malloc(n + 1);
+		unsigned char	*cut = malloc(n + 1);
+		const char	*why = NULL;
+		int		 ncerts;
 
 		assert_non_null(cut);
 		memcpy(cut, der, n);
 		assert_int_equal(first_cert(cut, n, &serial, when,
 		    sizeof(when)), -1);
+		assert_int_equal(p7_certs_only(cut, n, &ncerts, &why), -1);
+		assert_non_null(why);
 		free(cut);
 	}
 	free(der);
@@ -263,9 +277,13 @@ test_mutations_agree(void **state)
 			PKCS7			*p7;
 			long			 serial;
 			char			 when[32];
-			int			 rc;
+			int			 rc, ncerts, co;
+			const char		*why;
 
 			der[i] ^= deltas[d];
+			/* Never a crash or a read past the end (ASan). */
+			co = p7_certs_only(der, len, &ncerts, &why);
+			assert_true(co == 0 ? ncerts >= 1 : co == -1);
 			rc = first_cert(der, len, &serial, when, sizeof(when));
 			p = der;
 			p7 = d2i_PKCS7(NULL, &p, (long)len);

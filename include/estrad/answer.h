@@ -1,0 +1,26 @@
+/*
+ * answer: is a CA's 2xx answer what the operation returns? An RA that
+ * relays an HTML error page or a truncated body as a certificate helps no
+ * device; a valid answer is still relayed byte for byte. Pure functions;
+ * the input is untrusted (it comes from the CA).
+ */
+#ifndef ESTRAD_ANSWER_H
+#define ESTRAD_ANSWER_H
+
+#include <stddef.h>
+
+#include "estrad/router.h"
+
+/*
+ * 0 if the answer of status, Content-Type and body suits op: for cacerts,
+ * simpleenroll and simplereenroll a 200 must be application/pkcs7-mime
+ * with a base64 certs-only PKCS#7 holding a certificate (RFC 7030 §4.1.3,
+ * §4.2.3; base64 as RFC 8951 reads it); for csrattrs, application/csrattrs
+ * with a base64 DER SEQUENCE (§4.5.2). Other operations and statuses are
+ * not checked (serverkeygen's multipart and fullcmc's CMC response are
+ * relayed as they are). -1 with a one-line reason in why.
+ */
+int answer_check(enum est_op op, long status, const char *content_type,
+    const unsigned char *body, size_t len, char *why, size_t whylen);
+
+#endif
