@@ -420,6 +420,7 @@ audit_new(struct event_base *base, const struct cfg_audit *cfg, char *err,
 		snprintf(err, errlen, "audit: cannot start its writer");
 		goto fail;
 	}
+	worker_control(a->au_worker);
 	return a;
 fail:
 	audit_free(a);

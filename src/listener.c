@@ -196,6 +196,8 @@ fail:
  * that failed with a fatal alert has had its session removed already,
  * when the alert was sent or read: a connection that finished its
  * handshake leaves a good session, so say it was shut down properly.
+ * This relies on SSL_free freeing ex_data before it checks the session
+ * (OpenSSL 3.0 does); tls_resume fails if that ever changes.
  */
 static void
 listener_on_conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,

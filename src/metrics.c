@@ -92,7 +92,8 @@ static const struct metrics_family metrics_families[M_MAX] = {
 	[M_UPSTREAM_ERRORS] = { "estrad_upstream_errors_total", MT_COUNTER,
 	    { "upstream", "kind" },
 	    "Upstream attempts without a usable answer, by kind: timeout, "
-	    "unreachable, tls, broken, too_large, bad_status, unavailable "
+	    "unreachable, tls, broken, too_large, bad_status, bad_answer "
+	    "(a 200 that is not what the operation returns), unavailable "
 	    "(the CA's own 502/503/504), other." },
 	[M_UPSTREAM_UP] = { "estrad_upstream_up", MT_GAUGE,
 	    { "upstream", "url" },

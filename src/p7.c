@@ -18,6 +18,8 @@
 
 #include <openssl/asn1.h>
 #include <openssl/err.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
 
 #include "estrad/p7.h"
 
@@ -116,8 +118,15 @@ p7_certificates_at(const unsigned char *der, size_t len, struct der_elem *certs,
 	*why = "no SignedData";
 	if (der_expect(&c, &e, 0, V_ASN1_CONTEXT_SPECIFIC, 1) == -1)
 		return -1;
+	*why = "bytes after the SignedData";
+	if (whole && c.left != 0)
+		return -1;
 	c = der_enter(&e);
+	*why = "no SignedData";
 	if (der_expect(&c, &e, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, 1) == -1)
+		return -1;
+	*why = "bytes after the SignedData";
+	if (whole && c.left != 0)
 		return -1;
 	c = der_enter(&e);
 	*why = "a malformed SignedData";
@@ -152,6 +161,37 @@ p7_cert_shaped(const struct der_elem *cert)
 	    der_expect(&c, &e, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, 1) == 0 &&
 	    der_expect(&c, &e, V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL, 0) == 0 &&
 	    c.left == 0;
+}
+
+/*
+ * The slow path, for what the walk refuses: CMS is BER (RFC 5652), and a
+ * CA may send indefinite lengths, which OpenSSL's decoder reads. The
+ * whole input must be one PKCS#7. NULL if it is not.
+ */
+static PKCS7 *
+p7_decode_whole(const unsigned char *der, size_t len)
+{
+	const unsigned char	*p = der;
+	PKCS7			*p7;
+
+	if (len == 0 || len > 0x7fffffff)
+		return NULL;
+	if ((p7 = d2i_PKCS7(NULL, &p, (long)len)) != NULL && p != der + len) {
+		PKCS7_free(p7);
+		p7 = NULL;
+	}
+	return p7;
+}
+
+/* The certificates of a decoded certs-only SignedData, or NULL. */
+static STACK_OF(X509) *
+p7_decoded_certs(PKCS7 *p7)
+{
+	if (p7 == NULL || !PKCS7_type_is_signed(p7) || p7->d.sign == NULL ||
+	    sk_X509_num(p7->d.sign->cert) <= 0 ||
+	    sk_PKCS7_SIGNER_INFO_num(p7->d.sign->signer_info) > 0)
+		return NULL;
+	return p7->d.sign->cert;
 }
 
 int
@@ -190,8 +230,16 @@ p7_certs_only(const unsigned char *der, size_t len, int *ncerts,
 		goto fail;
 	return 0;
 fail:
-	ERR_clear_error();
-	return -1;
+	{
+		PKCS7		*p7 = p7_decode_whole(der, len);
+		STACK_OF(X509)	*decoded = p7_decoded_certs(p7);
+		int		 rc = decoded != NULL ? 0 : -1;
+
+		*ncerts = decoded != NULL ? sk_X509_num(decoded) : 0;
+		PKCS7_free(p7);
+		ERR_clear_error();
+		return rc;
+	}
 }
 
 static int
@@ -248,9 +296,28 @@ int
 p7_first_cert(const unsigned char *der, size_t len, ASN1_INTEGER **serial,
     ASN1_TIME **not_after)
 {
+	PKCS7		*p7;
+	STACK_OF(X509)	*certs;
+	X509		*x;
+	int		 rc = -1;
+
 	if (p7_first_cert_walk(der, len, serial, not_after) == 0)
 		return 0;
-	/* What ASN1_get_object queued is no one else's business. */
+	/* BER, say: OpenSSL's decoder, then copies of the two fields. */
+	p7 = p7_decode_whole(der, len);
+	if ((certs = p7_decoded_certs(p7)) != NULL &&
+	    (x = sk_X509_value(certs, 0)) != NULL &&
+	    ASN1_TIME_check(X509_get0_notAfter(x)) == 1 &&
+	    (*serial = ASN1_INTEGER_dup(X509_get0_serialNumber(x))) != NULL) {
+		if ((*not_after = ASN1_TIME_dup(X509_get0_notAfter(x))) != NULL)
+			rc = 0;
+		else {
+			ASN1_INTEGER_free(*serial);
+			*serial = NULL;
+		}
+	}
+	PKCS7_free(p7);
+	/* What the decoders queued is no one else's business. */
 	ERR_clear_error();
-	return -1;
+	return rc;
 }

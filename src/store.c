@@ -648,6 +648,7 @@ store_writer_start(struct store *st, struct event_base *base)
 	if (st->st_writer != NULL)
 		return -1;
 	st->st_writer = worker_new(base, 1, STORE_MAX_QUEUED);
+	worker_control(st->st_writer);
 	return st->st_writer != NULL ? 0 : -1;
 }
 

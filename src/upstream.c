@@ -571,13 +571,14 @@ upstream_result(struct upstream_xfer *x, CURLcode code, int *unavailable)
 	if (code == CURLE_OK && answer_check(x->ux_op, status,
 	    r->content_type, r->body, r->body_len, why, sizeof(why)) == -1) {
 		/* Not what the operation returns (an error page, a cut
-		 * body): no answer from this URL; another may do better,
-		 * and a queued request waits for a good one. */
+		 * body). The CA did answer: its breaker is not charged (one
+		 * bad operation must not take the URL down for the others)
+		 * and no other URL is asked (it may have issued already); a
+		 * queued request retries later with backoff. */
 		log_warn("upstream %s: %s: answered %s with %ld but %s",
 		    u->name, url, est_op_name(x->ux_op), status, why);
 		est_reply_error(r, 502, "upstream CA answered %ld with an "
 		    "unusable body", status);
-		*unavailable = 1;
 		metrics_upstream(u->name, secs, "bad_answer");
 		return status;
 	}

@@ -180,6 +180,17 @@ worker_start_threads(struct worker *w, int nthreads)
 	return 0;
 }
 
+void
+worker_control(struct worker *w)
+{
+	/* event_priority_set refuses an active event: take it out first. */
+	if (w == NULL || w->w_ev == NULL)
+		return;
+	event_del(w->w_ev);
+	loop_control(w->w_ev);
+	event_add(w->w_ev, NULL);
+}
+
 struct worker *
 worker_new(struct event_base *base, int nthreads, int max_queued)
 {
@@ -206,9 +217,7 @@ worker_new(struct event_base *base, int nthreads, int max_queued)
 		goto fail;
 	}
 	if ((w->w_ev = event_new(base, w->w_pipe[0], EV_READ | EV_PERSIST,
-	    worker_on_wakeup, w)) != NULL)
-		loop_control(w->w_ev);	/* finished work, handed back */
-	if (w->w_ev == NULL || event_add(w->w_ev, NULL) == -1) {
+	    worker_on_wakeup, w)) == NULL || event_add(w->w_ev, NULL) == -1) {
 		log_err("worker: cannot watch the pipe");
 		goto fail;
 	}

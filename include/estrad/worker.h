@@ -18,6 +18,13 @@ typedef void (*worker_done_fn)(void *job);	/* on the event loop */
 struct worker *worker_new(struct event_base *base, int nthreads,
     int max_queued);
 /*
+ * Hand-backs of w run at the loop's control priority (loop.h): for work
+ * whose completion finishes a request (an audit line written, a queue row
+ * stored). A worker whose completion starts client work (Basic auth goes
+ * on to the CSR and the policy) stays at client priority.
+ */
+void worker_control(struct worker *w);
+/*
  * Stop and join the threads. Jobs not yet completed are finished (work
  * runs if it had not) and their done callbacks run before this returns.
  */

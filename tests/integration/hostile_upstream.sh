@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A CA that answers badly (issue 8), as a recording CA (openssl s_server on
 # a fixed port, one connection each) in front of a proxy of this case's own
-# whose breaker never opens (failure_threshold 100):
+# (failure_threshold 2):
 #  - 200 with Content-Type text/html (a captive portal's page): 502
 #    "upstream CA answered 200 with an unusable body", and a log line
 #    naming the operation and the Content-Type;
@@ -15,14 +15,16 @@
 #  - 200 with the seed exchange's certs-only PKCS#7: relayed, status,
 #    Content-Type and body byte for byte;
 #  - estrad_upstream_errors_total{kind="bad_answer"} counts the four bad
-#    answers (admin listener), and the proxy is still healthy.
+#    answers (admin listener); they did not charge the URL's breaker (the
+#    CA answered): estrad_upstream_up stays 1 and nothing logs "is down";
+#    the proxy is still healthy.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 fixed_prepare hostile
 port=$FIXED_PORT
 P_URL=$FIXED_URL P_TOP_EXTRA='"admin": { "listen": "127.0.0.1:0" }' \
-    P_UPSTREAM_EXTRA='"failure_threshold": 100' \
+    P_UPSTREAM_EXTRA='"failure_threshold": 2' \
     proxy_config "$WORK/proxy.json"
 start_estrad proxy "$WORK/proxy.json"
 plog=$XLOG purl=$XURL ppid=$XPID
@@ -100,8 +102,13 @@ check_status 200
 check_header Content-Type 'application/pkcs7-mime; smime-type=certs-only'
 cmp -s "$WORK/seed.b64" "$BODY" || fail "the good answer was not relayed byte for byte"
 
-bad=$(curl -s --max-time 5 "http://127.0.0.1:$APORT/metrics" |
-    awk '$1 == "estrad_upstream_errors_total{upstream=\"ca\",kind=\"bad_answer\"}" { print $2 }')
+curl -s --max-time 5 "http://127.0.0.1:$APORT/metrics" >"$WORK/metrics"
+bad=$(awk '$1 == "estrad_upstream_errors_total{upstream=\"ca\",kind=\"bad_answer\"}" { print $2 }' "$WORK/metrics")
 [ "$bad" = 4 ] || fail "estrad_upstream_errors_total{kind=bad_answer} is '$bad', expected 4"
+# Four bad answers in a row did not open the breaker (threshold 2): the
+# CA answered each time. Only the truncated answer counted as a failure.
+up=$(awk -v k="estrad_upstream_up{upstream=\"ca\",url=\"$FIXED_URL\"}" '$1 == k { print $2 }' "$WORK/metrics")
+[ "$up" = 1 ] || fail "estrad_upstream_up for $FIXED_URL is '$up' after the bad answers, expected 1"
+grep -q "is down after" "$plog" && fail "the breaker opened: $(grep 'is down after' "$plog")"
 check_alive "$ppid" "the proxy"
 pass

@@ -2,7 +2,8 @@
  * answer_check: a CA's 200 is relayed only if it is what the operation
  * returns. Table: the seed exchange's certs-only PKCS#7 (valid, with and
  * without the smime-type parameter, for cacerts and the enroll
- * operations), wrong and missing Content-Types, bodies that are not
+ * operations; in BER with an indefinite length too), wrong and missing
+ * Content-Types, bodies that are not
  * base64, empty or cut short, a PKCS#7 with signers, one without
  * certificates, bytes after the DER, csrattrs SEQUENCEs good and bad, and
  * what is not checked (other statuses, serverkeygen, fullcmc).
@@ -143,6 +144,34 @@ check_rows(const struct row *rows, size_t n)
 	}
 }
 
+/*
+ * The seed answer in BER: its outer SEQUENCE with an indefinite length
+ * (CMS is BER, RFC 5652; some CAs send it so). base64, 64 columns.
+ */
+static char *
+seed_ber_b64(const char *seed, size_t slen)
+{
+	unsigned char	*der = NULL, *ber;
+	size_t		 dlen = 0;
+	const char	*reason;
+	char		*b64;
+
+	assert_int_equal(b64_decode_lenient(seed, slen, &der, &dlen, &reason),
+	    0);
+	/* 30 82 hi lo: a definite length in two bytes. */
+	assert_true(dlen > 4 && der[0] == 0x30 && der[1] == 0x82);
+	assert_non_null(ber = malloc(dlen + 2));
+	ber[0] = 0x30;
+	ber[1] = 0x80;
+	memcpy(ber + 2, der + 4, dlen - 4);
+	ber[dlen - 2] = 0x00;
+	ber[dlen - 1] = 0x00;
+	b64 = b64_of(ber, dlen, NULL);
+	free(ber);
+	free(der);
+	return b64;
+}
+
 static void
 test_table(void **state)
 {
@@ -154,6 +183,7 @@ test_table(void **state)
 	int		 len;
 	unsigned char	*der;
 	char		*signed_b64, *none_b64, *chain_b64, *trail_b64;
+	char		*ber_b64 = seed_ber_b64(seed, slen);
 	const char	*P7 = "application/pkcs7-mime";
 	const char	*P7CO = "application/pkcs7-mime; smime-type=certs-only";
 
@@ -177,6 +207,8 @@ test_table(void **state)
 		  "Application/PKCS7-MIME", seed, 0, NULL },
 		{ "a chain of two", EST_OP_SIMPLEENROLL, 200, P7, chain_b64, 0,
 		  NULL },
+		{ "BER, an indefinite length", EST_OP_SIMPLEENROLL, 200, P7,
+		  ber_b64, 0, NULL },
 		{ "text/html", EST_OP_SIMPLEENROLL, 200, "text/html", seed, -1,
 		  "Content-Type text/html, not application/pkcs7-mime" },
 		{ "no Content-Type", EST_OP_CACERTS, 200, NULL, seed, -1,
@@ -214,6 +246,7 @@ test_table(void **state)
 
 		check_rows(rows, sizeof(rows) / sizeof(rows[0]));
 	}
+	free(ber_b64);
 	free(signed_b64);
 	free(none_b64);
 	free(chain_b64);

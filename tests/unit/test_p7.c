@@ -96,6 +96,22 @@ test_seed(void **state)
 		assert_int_equal(p7_certs_only(der, len, &n, &why), 0);
 		assert_int_equal(n, 1);
 	}
+	/* The same in BER (outer indefinite length): the decoder's path. */
+	{
+		unsigned char	*ber = malloc(len + 2);
+
+		assert_non_null(ber);
+		assert_true(der[0] == 0x30 && der[1] == 0x82);
+		ber[0] = 0x30;
+		ber[1] = 0x80;
+		memcpy(ber + 2, der + 4, len - 4);
+		ber[len - 2] = ber[len - 1] = 0x00;
+		assert_int_equal(first_cert(ber, len, &serial, when,
+		    sizeof(when)), 0);
+		assert_int_equal(serial, 21);
+		assert_string_equal(when, "20140509231553Z");
+		free(ber);
+	}
 	free(der);
 }
 
