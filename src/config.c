@@ -21,6 +21,7 @@
 #include "estrad/config.h"
 #include "estrad/config_schema.h"
 #include "estrad/log.h"
+#include "estrad/tlsconf.h"
 #include "estrad/pki.h"
 #include "estrad/router.h"
 #include "estrad/users.h"
@@ -72,6 +73,9 @@ static const struct cfg_field tls_fields[] = {
 	    1, 16, 4),
 	F_LONG(struct cfg_tls, "session_cache", session_cache, 0, 1000000,
 	    1024),
+	F_STR(struct cfg_tls, "ciphers", ciphers, 0, NULL),
+	F_STR(struct cfg_tls, "ciphersuites", ciphersuites, 0, NULL),
+	F_STR(struct cfg_tls, "groups", groups, 0, NULL),
 	F_END
 };
 
@@ -272,6 +276,26 @@ crl_check(struct cfg_ctx *ctx)
 	return 0;
 }
 
+/* Suites and groups, tried on a scratch context as the listener will. */
+static int
+suites_check(struct cfg_ctx *ctx)
+{
+	SSL_CTX		*ssl = SSL_CTX_new(TLS_server_method());
+	const char	*key;
+	char		 err[512], path[64];
+	int		 nerr = 0;
+
+	if (ssl == NULL)
+		return 0;	/* out of memory: the listener will say */
+	if (tlsconf_apply(ssl, &ctx->cfg->tls, &key, err, sizeof(err)) == -1) {
+		snprintf(path, sizeof(path), "tls.%s", key);
+		cfg_err(ctx, path, "%s", err);
+		nerr = 1;
+	}
+	SSL_CTX_free(ssl);
+	return nerr;
+}
+
 static int
 tls_check(struct cfg_ctx *ctx)
 {
@@ -308,7 +332,7 @@ tls_check(struct cfg_ctx *ctx)
 		nerr++;
 	}
 	sk_X509_pop_free(certs, X509_free);
-	return nerr + crl_check(ctx);
+	return nerr + crl_check(ctx) + suites_check(ctx);
 }
 
 /* A certificate and key pair named by two keys of one section. */
@@ -992,6 +1016,9 @@ config_free(struct config *cfg)
 	free(cfg->tls.key);
 	free(cfg->tls.client_ca);
 	free(cfg->tls.client_crl);
+	free(cfg->tls.ciphers);
+	free(cfg->tls.ciphersuites);
+	free(cfg->tls.groups);
 	free(cfg->auth.realm);
 	free(cfg->auth.nonce_secret_file);
 	if (cfg->auth.nonce_secret != NULL)

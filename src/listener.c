@@ -22,14 +22,10 @@
 #include "estrad/listener.h"
 #include "estrad/log.h"
 #include "estrad/metrics.h"
+#include "estrad/tlsconf.h"
 #include "estrad/netbind.h"
 #include "estrad/pki.h"
 
-/* TLS 1.2 suites: ECDHE and AEAD only. TLS 1.3 suites are all AEAD. */
-#define LISTENER_CIPHERS \
-	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
-	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
-	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 #define LISTENER_BACKLOG	1024
 
 #define LISTENER_MAX_BOUND	16
@@ -151,7 +147,9 @@ tls_session_cache(SSL_CTX *ssl, long size)
 static SSL_CTX *
 tls_context_new(const struct cfg_tls *tls)
 {
-	SSL_CTX *ssl;
+	SSL_CTX		*ssl;
+	const char	*key;
+	char		 err[256];
 
 	if ((ssl = SSL_CTX_new(TLS_server_method())) == NULL)
 		goto fail;
@@ -161,8 +159,10 @@ tls_context_new(const struct cfg_tls *tls)
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* Idle connections should not each hold 34 KiB of buffers. */
 	SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
-	if (SSL_CTX_set_cipher_list(ssl, LISTENER_CIPHERS) != 1)
+	if (tlsconf_apply(ssl, tls, &key, err, sizeof(err)) == -1) {
+		log_err("tls.%s: %s", key, err);
 		goto fail;
+	}
 	if (SSL_CTX_use_certificate_chain_file(ssl, tls->certificate) != 1) {
 		log_ssl_errors(LOG_LEVEL_ERR, tls->certificate);
 		goto fail;

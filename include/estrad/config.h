@@ -23,6 +23,9 @@ struct cfg_tls {
 	char	*client_crl;		/* CRLs for client certs (PEM) */
 	long	 client_verify_depth;
 	long	 session_cache;	/* sessions kept for resumption; 0: none */
+	char	*ciphers;		/* TLS 1.2 suites; NULL: ours */
+	char	*ciphersuites;		/* TLS 1.3 suites; NULL: OpenSSL's */
+	char	*groups;		/* key exchange groups; NULL: OpenSSL's */
 };
 
 /* How a client may prove who it is (RFC 7030 §3.2.3, §3.3.2). */

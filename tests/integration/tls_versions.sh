@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # TLS 1.2 and 1.3 only (RFC 7030 §3.3.1 asks for 1.1 or later; estrad
 # takes 1.2): a TLS 1.1 client is refused, 1.2 and 1.3 clients connect.
+# The default TLS 1.2 suites are ECDHE with AEAD only: a client offering
+# only AES128-SHA or a CBC ECDHE suite is refused. Then a proxy with
+# "tls.ciphers": "ECDHE-ECDSA-AES256-GCM-SHA384",
+# "tls.ciphersuites": "TLS_CHACHA20_POLY1305_SHA256" and "tls.groups":
+# "P-384" takes exactly those: other suites and X25519 are refused.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -30,5 +35,44 @@ fi
 grep -qiE 'no protocols available|legacy sigalg|no ciphers available' "$WORK/-tls1_1.out" &&
     fail "inconclusive: this openssl client cannot offer TLS 1.1: $(tail -n 2 "$WORK/-tls1_1.out")"
 note "TLS 1.1 refused: $(grep -m1 -iE 'alert|error' "$WORK/-tls1_1.out")"
+
+# refused NAME ARGS...: a TLS handshake with the proxy on $port fails.
+refused() {
+	local name=$1
+	shift
+	if timeout 10 openssl s_client -connect "127.0.0.1:$port" \
+	    -servername localhost -CAfile "$TRUST" -brief "$@" </dev/null \
+	    >"$WORK/$name.out" 2>&1; then
+		fail "$name: the handshake succeeded: $(grep -i -m2 'protocol\|cipher' "$WORK/$name.out")"
+	fi
+}
+# accepted NAME WANT ARGS...: it succeeds and the output holds WANT.
+accepted() {
+	local name=$1 want=$2
+	shift 2
+	timeout 10 openssl s_client -connect "127.0.0.1:$port" \
+	    -servername localhost -CAfile "$TRUST" -verify_return_error -brief \
+	    "$@" </dev/null >"$WORK/$name.out" 2>&1 ||
+	    fail "$name: the handshake failed: $(tail -n 2 "$WORK/$name.out")"
+	grep -q -- "$want" "$WORK/$name.out" ||
+	    fail "$name: no '$want' in: $(grep -i 'cipher\|group\|temp key' "$WORK/$name.out")"
+}
+
+refused rsa-cbc -tls1_2 -cipher 'AES128-SHA:@SECLEVEL=0'
+refused ecdhe-cbc -tls1_2 -cipher 'ECDHE-ECDSA-AES128-SHA256'
+
+proxy_config "$WORK/suites.json"
+sed -i 's/"client_verify_depth": 4/"client_verify_depth": 4, "ciphers": "ECDHE-ECDSA-AES256-GCM-SHA384", "ciphersuites": "TLS_CHACHA20_POLY1305_SHA256", "groups": "P-384"/' \
+    "$WORK/suites.json"
+grep -q '"groups": "P-384"' "$WORK/suites.json" || fail "could not set the suites"
+start_estrad suites "$WORK/suites.json"
+port=$XPORT
+accepted s12 'ECDHE-ECDSA-AES256-GCM-SHA384' -tls1_2
+refused s12-other -tls1_2 -cipher 'ECDHE-ECDSA-AES128-GCM-SHA256'
+accepted s13 'TLS_CHACHA20_POLY1305_SHA256' -tls1_3
+refused s13-other -tls1_3 -ciphersuites 'TLS_AES_128_GCM_SHA256'
+accepted g384 'secp384r1' -tls1_3 -groups 'P-384'
+refused gx25519 -tls1_3 -groups 'X25519'
+note "configured suites and groups: only those"
 check_proxy_healthy
 pass

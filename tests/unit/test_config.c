@@ -191,6 +191,30 @@ static const struct config_case cases[] = {
 	  "\"key\": \"@D@/key.pem\",\n"
 	  "          \"session_cache\": -1},\n" ROUTE_OK "}\n",
 	  "5: tls.session_cache: -1 is out of range [0, 1000000]", 1 },
+	{ "tls ciphers not ECDHE+AEAD",
+	  "{\n" LISTEN_OK LOCAL_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", "
+	  "\"key\": \"@D@/key.pem\",\n"
+	  "          \"ciphers\": \"ECDHE-ECDSA-AES128-GCM-SHA256:AES128-SHA\"},\n" ROUTE_OK "}\n",
+	  "5: tls.ciphers: AES128-SHA is not ECDHE with an AEAD cipher", 1 },
+	{ "tls ciphers unknown",
+	  "{\n" LISTEN_OK LOCAL_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", "
+	  "\"key\": \"@D@/key.pem\",\n"
+	  "          \"ciphers\": \"NO-SUCH-SUITE\"},\n" ROUTE_OK "}\n",
+	  "5: tls.ciphers: OpenSSL knows no TLS 1.2 suite in \"NO-SUCH-SUITE\"", 1 },
+	{ "tls ciphersuites unknown",
+	  "{\n" LISTEN_OK LOCAL_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", "
+	  "\"key\": \"@D@/key.pem\",\n"
+	  "          \"ciphersuites\": \"TLS_NO_SUCH\"},\n" ROUTE_OK "}\n",
+	  "5: tls.ciphersuites: OpenSSL refuses the TLS 1.3 suites \"TLS_NO_SUCH\"", 1 },
+	{ "tls groups unknown",
+	  "{\n" LISTEN_OK LOCAL_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", "
+	  "\"key\": \"@D@/key.pem\",\n"
+	  "          \"groups\": \"X25519:P-999\"},\n" ROUTE_OK "}\n",
+	  "5: tls.groups: OpenSSL refuses the groups \"X25519:P-999\"", 1 },
 	{ "tls missing",
 	  "{\n" LISTEN_OK LOCAL_OK ROUTE_OK "}\n",
 	  "1: tls: is required (certificate and key)", 1 },
