@@ -24,27 +24,7 @@
 #include "estrad/b64.h"
 #include "estrad/p7.h"
 
-static char *
-read_seed_b64(size_t *len)
-{
-	const char	*dir = getenv("ESTRAD_TEST_DATA");
-	char		 path[1024], *buf;
-	FILE		*fp;
-	long		 n;
-
-	assert_non_null(dir);
-	snprintf(path, sizeof(path), "%s/seed-pkcs7.b64", dir);
-	assert_non_null(fp = fopen(path, "rb"));
-	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-	assert_true((n = ftell(fp)) > 0);
-	rewind(fp);
-	assert_non_null(buf = malloc((size_t)n + 1));
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	buf[n] = '\0';
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
+#include "testdata.h"
 
 /* base64 (64-column lines) of der, or of der with extra bytes after it. */
 static char *
@@ -176,7 +156,7 @@ static void
 test_table(void **state)
 {
 	size_t		 slen;
-	char		*seed = read_seed_b64(&slen);
+	char		*seed = testdata_read("seed-pkcs7.b64", &slen);
 	char		*half = strndup(seed, slen / 2);
 	EVP_PKEY	*key;
 	X509		*x = make_cert(&key);

@@ -31,6 +31,8 @@
 #include "estrad/b64.h"
 #include "estrad/chanbind.h"
 
+#include "testdata.h"
+
 #define EXPORTER_LABEL	"EXPORTER-Channel-Binding"
 #define SEED_PASSWORD	"+rrCir/7+EYu50T4"
 
@@ -562,38 +564,12 @@ test_csr_password_table(void **state)
 	assert_int_equal(chanbind_csr_password(NULL, out, sizeof(out)), -1);
 }
 
-static char *
-read_seed(size_t *len)
-{
-	const char *dir = getenv("ESTRAD_TEST_DATA");
-	char path[1024];
-	char *buf;
-	FILE *fp;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/seed-csr.b64",
-	    dir != NULL ? dir : "tests/data");
-	fp = fopen(path, "rb");
-	if (fp == NULL)
-		fail_msg("cannot open %s (set ESTRAD_TEST_DATA)", path);
-	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-	n = ftell(fp);
-	assert_true(n > 0);
-	rewind(fp);
-	buf = malloc((size_t)n);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
-
 /* RFC 7030's example CSR carries a TLS 1.2 binding of its own session. */
 static void
 test_seed_csr(void **state)
 {
 	size_t b64len, derlen;
-	char *b64 = read_seed(&b64len);
+	char *b64 = testdata_read("seed-csr.b64", &b64len);
 	unsigned char *der = NULL;
 	const unsigned char *p;
 	const char *reason = NULL;

@@ -20,48 +20,9 @@
 #include "estrad/b64.h"
 #include "estrad/csr.h"
 
+#include "testdata.h"
+
 #define SEED_CN	"demostep4 1368141352"
-
-static char *
-read_data_file(const char *name, size_t *len)
-{
-	const char *dir = getenv("ESTRAD_TEST_DATA");
-	char path[1024];
-	char *buf;
-	FILE *fp;
-	long n;
-
-	assert_non_null(dir);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fp = fopen(path, "rb");
-	assert_non_null(fp);
-	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-	n = ftell(fp);
-	assert_true(n > 0);
-	rewind(fp);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	buf[n] = '\0';
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
-
-/* The seed CSR as DER, via the decoder under test's sibling. */
-static unsigned char *
-seed_der(size_t *len)
-{
-	size_t b64len;
-	char *b64 = read_data_file("seed-csr.b64", &b64len);
-	unsigned char *der = NULL;
-	const char *reason = NULL;
-
-	assert_int_equal(b64_decode_lenient(b64, b64len, &der, len, &reason),
-	    0);
-	free(b64);
-	return der;
-}
 
 static char *
 encode(const unsigned char *der, size_t len, size_t *outlen)
@@ -77,14 +38,14 @@ encode(const unsigned char *der, size_t len, size_t *outlen)
 static char *
 body_seed(size_t *len)
 {
-	return read_data_file("seed-csr.b64", len);
+	return testdata_read("seed-csr.b64", len);
 }
 
 static char *
 body_seed_pem(size_t *len)
 {
 	size_t derlen, b64len;
-	unsigned char *der = seed_der(&derlen);
+	unsigned char *der = testdata_b64("seed-csr.b64", &derlen);
 	char *b64 = encode(der, derlen, &b64len);
 	char *s = malloc(b64len + 128);
 
@@ -104,7 +65,7 @@ static char *
 body_sig_flipped(size_t *len)
 {
 	size_t derlen;
-	unsigned char *der = seed_der(&derlen);
+	unsigned char *der = testdata_b64("seed-csr.b64", &derlen);
 	const unsigned char *p = der;
 	const ASN1_BIT_STRING *sig = NULL;
 	X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)derlen);
@@ -126,7 +87,7 @@ static char *
 body_trailing_junk(size_t *len)
 {
 	size_t derlen;
-	unsigned char *der = seed_der(&derlen), *more;
+	unsigned char *der = testdata_b64("seed-csr.b64", &derlen), *more;
 	char *s;
 
 	more = realloc(der, derlen + 3);
@@ -141,7 +102,7 @@ static char *
 body_truncated_der(size_t *len)
 {
 	size_t derlen;
-	unsigned char *der = seed_der(&derlen);
+	unsigned char *der = testdata_b64("seed-csr.b64", &derlen);
 	char *s = encode(der, derlen - 1, len);
 
 	free(der);
@@ -291,7 +252,7 @@ static void
 test_der_kept(void **state)
 {
 	size_t derlen, len;
-	unsigned char *der = seed_der(&derlen);
+	unsigned char *der = testdata_b64("seed-csr.b64", &derlen);
 	char *body = body_seed(&len);
 	const char *reason = NULL;
 	struct csr *csr = csr_parse_body(body, len, &reason);

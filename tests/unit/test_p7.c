@@ -25,30 +25,7 @@
 #include "estrad/b64.h"
 #include "estrad/p7.h"
 
-static unsigned char *
-seed_der(size_t *len)
-{
-	const char	*dir = getenv("ESTRAD_TEST_DATA");
-	char		 path[1024], *buf;
-	const char	*reason = NULL;
-	unsigned char	*der = NULL;
-	FILE		*fp;
-	long		 n;
-
-	assert_non_null(dir);
-	snprintf(path, sizeof(path), "%s/seed-pkcs7.b64", dir);
-	assert_non_null(fp = fopen(path, "rb"));
-	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-	assert_true((n = ftell(fp)) > 0);
-	rewind(fp);
-	assert_non_null(buf = malloc((size_t)n));
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	fclose(fp);
-	assert_int_equal(b64_decode_lenient(buf, (size_t)n, &der, len,
-	    &reason), 0);
-	free(buf);
-	return der;
-}
+#include "testdata.h"
 
 /* serial as decimal, notAfter as OpenSSL prints it "YYYYMMDDHHMMSSZ". */
 static int
@@ -80,7 +57,7 @@ static void
 test_seed(void **state)
 {
 	size_t		 len;
-	unsigned char	*der = seed_der(&len);
+	unsigned char	*der = testdata_b64("seed-pkcs7.b64", &len);
 	long		 serial;
 	char		 when[32];
 
@@ -254,7 +231,7 @@ static void
 test_truncated(void **state)
 {
 	size_t		 len;
-	unsigned char	*der = seed_der(&len);
+	unsigned char	*der = testdata_b64("seed-pkcs7.b64", &len);
 	long		 serial;
 	char		 when[32];
 
@@ -283,7 +260,7 @@ test_mutations_agree(void **state)
 {
 	static const unsigned char deltas[] = { 0x01, 0x80, 0xff };
 	size_t		 len;
-	unsigned char	*der = seed_der(&len);
+	unsigned char	*der = testdata_b64("seed-pkcs7.b64", &len);
 	int		 agreed = 0, refused = 0;
 
 	(void)state;

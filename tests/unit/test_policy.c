@@ -28,6 +28,8 @@
 #include "estrad/b64.h"
 #include "estrad/policy.h"
 
+#include "testdata.h"
+
 #define SEED_BINDING	"+rrCir/7+EYu50T4"
 
 /* --- keys, generated once --- */
@@ -896,33 +898,11 @@ test_check_case(void **state)
 
 /* --- the seed CSR (RFC 7030's example) --- */
 
-static char *
-read_data_file(const char *name, size_t *len)
-{
-	const char	*dir = getenv("ESTRAD_TEST_DATA");
-	char		 path[1024], *buf;
-	FILE		*fp;
-	long		 n;
-
-	assert_non_null(dir);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	assert_non_null(fp = fopen(path, "rb"));
-	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-	assert_true((n = ftell(fp)) > 0);
-	rewind(fp);
-	assert_non_null(buf = malloc((size_t)n + 1));
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	buf[n] = '\0';
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
-
 static X509_REQ *
 seed_csr(void)
 {
 	size_t			 b64len, derlen;
-	char			*b64 = read_data_file("seed-csr.b64", &b64len);
+	char			*b64 = testdata_read("seed-csr.b64", &b64len);
 	unsigned char		*der = NULL;
 	const unsigned char	*p;
 	const char		*reason;

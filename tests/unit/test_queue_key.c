@@ -26,6 +26,8 @@
 #include "estrad/csr.h"
 #include "estrad/queue.h"
 
+#include "testdata.h"
+
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
 /*
@@ -484,31 +486,6 @@ test_of_entry(void **state)
 
 /* ---- the seed CSR of RFC 7030 -------------------------------------------- */
 
-static char *
-read_seed(size_t *len)
-{
-	const char	*dir = getenv("ESTRAD_TEST_DATA");
-	char		 path[1024], *buf;
-	FILE		*fp;
-	long		 n;
-
-	snprintf(path, sizeof(path), "%s/seed-csr.b64",
-	    dir != NULL ? dir : "tests/data");
-	if ((fp = fopen(path, "rb")) == NULL)
-		fail_msg("cannot open %s (set ESTRAD_TEST_DATA)", path);
-	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-	n = ftell(fp);
-	assert_true(n > 0);
-	rewind(fp);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	buf[n] = '\0';
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
-
 /* The DER, decoded by OpenSSL's own base64 rather than estrad's. */
 static unsigned char *
 seed_der(const char *b64, size_t len, size_t *derlen)
@@ -538,7 +515,7 @@ static void
 test_seed(void **state)
 {
 	size_t			 b64len, derlen;
-	char			*b64 = read_seed(&b64len);
+	char			*b64 = testdata_read("seed-csr.b64", &b64len);
 	unsigned char		*der = seed_der(b64, b64len, &derlen);
 	const char		*reason = NULL;
 	struct csr		*a, *b;
