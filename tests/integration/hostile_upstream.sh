@@ -12,6 +12,9 @@
 #  - 200, a PKCS#7 with signerInfos (not certs-only): 502, logged;
 #  - 200 whose Content-Length promises more than the CA sends before it
 #    closes: 502 "upstream CA answer truncated";
+#  - a CA certificate that does not verify (self-signed), and one from
+#    the lab's issuing CA for another name (ca.example): 502 "upstream CA
+#    certificate does not verify", and no request reaches it;
 #  - 200 with the seed exchange's certs-only PKCS#7: relayed, status,
 #    Content-Type and body byte for byte;
 #  - estrad_upstream_errors_total{kind="bad_answer"} counts the four bad
@@ -24,7 +27,7 @@
 fixed_prepare hostile
 port=$FIXED_PORT
 P_URL=$FIXED_URL P_TOP_EXTRA='"admin": { "listen": "127.0.0.1:0" }' \
-    P_UPSTREAM_EXTRA='"failure_threshold": 2' \
+    P_UPSTREAM_EXTRA='"failure_threshold": 2, "backoff_initial": 0.1, "backoff_max": 0.2' \
     proxy_config "$WORK/proxy.json"
 start_estrad proxy "$WORK/proxy.json"
 plog=$XLOG purl=$XURL ppid=$XPID
@@ -84,6 +87,25 @@ hostile signed "$WORK/signed.answer"
 check_error 502 "unusable body"
 logged "signed content, not certs-only"
 
+curl -s --max-time 5 "http://127.0.0.1:$APORT/metrics" >"$WORK/metrics"
+bad=$(awk '$1 == "estrad_upstream_errors_total{upstream=\"ca\",kind=\"bad_answer\"}" { print $2 }' "$WORK/metrics")
+[ "$bad" = 4 ] || fail "estrad_upstream_errors_total{kind=bad_answer} is '$bad', expected 4"
+# Four bad answers in a row did not open the breaker (threshold 2): the
+# CA answered each time.
+up=$(awk -v k="estrad_upstream_up{upstream=\"ca\",url=\"$FIXED_URL\"}" '$1 == k { print $2 }' "$WORK/metrics")
+[ "$up" = 1 ] || fail "estrad_upstream_up for $FIXED_URL is '$up' after the bad answers, expected 1"
+grep -q "is down after" "$plog" && fail "the breaker opened: $(grep 'is down after' "$plog")"
+# ---- a good answer: relayed unchanged
+http_answer "$WORK/good.answer" '200 OK' "$WORK/seed.b64" "$P7CT"
+hostile good "$WORK/good.answer"
+check_status 200
+check_header Content-Type 'application/pkcs7-mime; smime-type=certs-only'
+cmp -s "$WORK/seed.b64" "$BODY" || fail "the good answer was not relayed byte for byte"
+
+# The failures below each count against the URL's breaker (threshold 2,
+# backoff 0.1-0.2 s): let it admit a trial before each.
+admit() { sleep 0.4; }
+
 # ---- a Content-Length the CA does not honour: closed early
 {
 	printf 'HTTP/1.1 200 OK\r\n%s\r\nContent-Length: 4000\r\n\r\n' "$P7CT"
@@ -92,23 +114,36 @@ logged "signed content, not certs-only"
 # Done before it starts: the recording CA ends the connection as soon as
 # the answer is out.
 : >"$WORK/cut.done"
+admit
 hostile cut "$WORK/cut.answer"
 check_error 502 "upstream CA answer truncated"
 
-# ---- a good answer: relayed unchanged
-http_answer "$WORK/good.answer" '200 OK' "$WORK/seed.b64" "$P7CT"
-hostile good "$WORK/good.answer"
-check_status 200
-check_header Content-Type 'application/pkcs7-mime; smime-type=certs-only'
-cmp -s "$WORK/seed.b64" "$BODY" || fail "the good answer was not relayed byte for byte"
+# ---- a CA certificate that does not verify (self-signed), and one from
+# the lab's issuing CA for another name: 502 before anything is sent.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$WORK/self.key" -out "$WORK/self.pem" -days 1 \
+    -subj /CN=localhost -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' \
+    2>/dev/null || fail "cannot make a self-signed certificate"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$WORK/other.key" -out "$WORK/other.csr" -subj /CN=ca.example \
+    2>/dev/null || fail "cannot make a CSR"
+printf 'subjectAltName=DNS:ca.example\nextendedKeyUsage=serverAuth\n' >"$WORK/other.ext"
+openssl x509 -req -in "$WORK/other.csr" -CA "$ISSUING_CERT" \
+    -CAkey "$PKI_DIR/issuing.key" -set_serial 0x77 -days 1 \
+    -extfile "$WORK/other.ext" -out "$WORK/other.pem" 2>/dev/null ||
+    fail "cannot issue the other-name certificate"
+printf 'never sent\n' >"$WORK/never.body"
+http_answer "$WORK/never.answer" '200 OK' "$WORK/never.body" "$P7CT"
+admit
+REC_CERT=$WORK/self.pem REC_KEY=$WORK/self.key REC_CHAIN=$WORK/self.pem \
+    hostile untrusted "$WORK/never.answer"
+check_error 502 "upstream CA certificate does not verify"
+admit
+REC_CERT=$WORK/other.pem REC_KEY=$WORK/other.key \
+    hostile othername "$WORK/never.answer"
+check_error 502 "upstream CA certificate does not verify"
+grep -q 'POST ' "$WORK/untrusted.rec" "$WORK/othername.rec" &&
+    fail "a request reached a CA whose certificate did not verify"
 
-curl -s --max-time 5 "http://127.0.0.1:$APORT/metrics" >"$WORK/metrics"
-bad=$(awk '$1 == "estrad_upstream_errors_total{upstream=\"ca\",kind=\"bad_answer\"}" { print $2 }' "$WORK/metrics")
-[ "$bad" = 4 ] || fail "estrad_upstream_errors_total{kind=bad_answer} is '$bad', expected 4"
-# Four bad answers in a row did not open the breaker (threshold 2): the
-# CA answered each time. Only the truncated answer counted as a failure.
-up=$(awk -v k="estrad_upstream_up{upstream=\"ca\",url=\"$FIXED_URL\"}" '$1 == k { print $2 }' "$WORK/metrics")
-[ "$up" = 1 ] || fail "estrad_upstream_up for $FIXED_URL is '$up' after the bad answers, expected 1"
-grep -q "is down after" "$plog" && fail "the breaker opened: $(grep 'is down after' "$plog")"
 check_alive "$ppid" "the proxy"
 pass

@@ -613,8 +613,9 @@ listen_port() {
 # sends the file ANSWER as it is, then holds the connection until
 # "recorder_done NAME" (or 15 s). It listens on 127.0.0.1:PORT (default 0:
 # any free port; a fixed one, e.g. a stopped fixed_prepare daemon's, puts it
-# where a proxy already sends). Sets REC_PID, REC_PORT, REC_URL
-# (https://127.0.0.1:REC_PORT/.well-known/est) and REC_FILE.
+# where a proxy already sends). REC_CERT, REC_KEY and REC_CHAIN, when set,
+# replace its server certificate, key and chain. Sets REC_PID, REC_PORT,
+# REC_URL (https://127.0.0.1:REC_PORT/.well-known/est) and REC_FILE.
 start_recorder() {
 	local name=$1 answer=$2 until=${3:-} port=${4:-0} i
 	REC_FILE=$WORK/$name.rec
@@ -635,8 +636,9 @@ start_recorder() {
 			sleep 0.1
 		done
 	} 2>/dev/null | openssl s_server -accept "127.0.0.1:$port" -naccept 1 -quiet \
-	    -cert "$PKI_DIR/ca-server.pem" -cert_chain "$ISSUING_CERT" \
-	    -key "$PKI_DIR/ca-server.key" -Verify 3 -CAfile "$ROOT_CERT" \
+	    -cert "${REC_CERT:-$PKI_DIR/ca-server.pem}" \
+	    -cert_chain "${REC_CHAIN:-$ISSUING_CERT}" \
+	    -key "${REC_KEY:-$PKI_DIR/ca-server.key}" -Verify 3 -CAfile "$ROOT_CERT" \
 	    >"$REC_FILE" 2>"$WORK/$name.err" &
 	REC_PID=$!
 	T_PIDS+=("$REC_PID")
