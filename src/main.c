@@ -3,12 +3,14 @@
  * can be wrong in the configuration is found before a socket is bound
  * (config_load); `-n` stops right there.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -159,6 +161,20 @@ load_or_report(const char *path)
 	return cfg;
 }
 
+/*
+ * The TLS key, the RA's key and the local CAs' keys live in this process:
+ * a crash must not write them to a core file. With -d (debugging, in the
+ * foreground) the limit is left as it was.
+ */
+static void
+no_core_dumps(int debug)
+{
+	struct rlimit none = { 0, 0 };
+
+	if (!debug && setrlimit(RLIMIT_CORE, &none) == -1)
+		log_warn("cannot turn core dumps off: %s", strerror(errno));
+}
+
 static int
 run(struct config *cfg, int debug)
 {
@@ -173,6 +189,7 @@ run(struct config *cfg, int debug)
 	log_configure(cfg->log_format, cfg->log_syslog, cfg->syslog_facility,
 	    "estrad");
 	signal(SIGPIPE, SIG_IGN);
+	no_core_dumps(debug);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
 	if ((d.base = loop_base_new()) == NULL)

@@ -17,6 +17,8 @@
 #    directory, estrad.db and estrad.lock are nobody's once started;
 #  - as root with neither "user" nor "run_as_root": exit 1 and "running as
 #    root: set "user" (or "run_as_root": true to allow it)".
+#  - the lab's proxy (started without -d) runs with RLIMIT_CORE 0: no core
+#    file would hold its keys.
 # Not root: the first part only.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -159,4 +161,8 @@ for f in "" /estrad.db /estrad.lock; do
 done
 check_alive "$XPID" "estrad as nobody with a state_dir"
 note "state_dir, estrad.db and estrad.lock handed to nobody"
+
+# No core files: the keys live in the process (the lab's proxy runs without -d).
+grep -Eq '^Max core file size +0 +0 ' "/proc/$PROXY_PID/limits" ||
+    fail "core dumps are not off: $(grep 'core' "/proc/$PROXY_PID/limits")"
 pass
