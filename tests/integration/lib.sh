@@ -483,6 +483,8 @@ check_alive() {
 #   P_URL        the upstream "ca" base URL (default: the lab CA)
 #   P_TIMEOUT, P_CONNECT_TIMEOUT, P_MAX_IN_FLIGHT, P_RETRY_AFTER
 #   P_READ_TIMEOUT, P_IDLE_TIMEOUT (limits)
+#   P_TLS_EXTRA  extra JSON members for "tls", e.g. '"session_cache": 0'
+#                (default none)
 #   P_LISTEN     JSON array of listen addresses (default ["127.0.0.1:0"])
 #   P_LABELS     extra JSON members for "labels" (default none)
 #   P_UPSTREAM_EXTRA  extra JSON members for the upstream "ca", e.g.
@@ -518,7 +520,7 @@ proxy_config() {
     "certificate": "$PROXY_SERVER_CERT",
     "key": "$PROXY_SERVER_KEY",
     "client_ca": "$ROOT_CERT",
-    "client_verify_depth": 4
+    "client_verify_depth": 4${P_TLS_EXTRA:+, $P_TLS_EXTRA}
   },
   "auth": { $authjson },
   "limits": {

@@ -82,10 +82,7 @@ done
 check_proxy_healthy
 
 # ---- resumption turned off.
-proxy_config "$WORK/nocache.json"
-sed -i 's/"client_verify_depth": 4/"client_verify_depth": 4, "session_cache": 0/' \
-    "$WORK/nocache.json"
-grep -q '"session_cache": 0' "$WORK/nocache.json" || fail "could not set session_cache"
+P_TLS_EXTRA='"session_cache": 0' proxy_config "$WORK/nocache.json"
 start_estrad nocache "$WORK/nocache.json"
 PROXY_PORT=$XPORT
 request "$WORK/ca.req" simplereenroll

@@ -61,10 +61,9 @@ accepted() {
 refused rsa-cbc -tls1_2 -cipher 'AES128-SHA:@SECLEVEL=0'
 refused ecdhe-cbc -tls1_2 -cipher 'ECDHE-ECDSA-AES128-SHA256'
 
-proxy_config "$WORK/suites.json"
-sed -i 's/"client_verify_depth": 4/"client_verify_depth": 4, "ciphers": "ECDHE-ECDSA-AES256-GCM-SHA384", "ciphersuites": "TLS_CHACHA20_POLY1305_SHA256", "groups": "P-384"/' \
-    "$WORK/suites.json"
-grep -q '"groups": "P-384"' "$WORK/suites.json" || fail "could not set the suites"
+P_TLS_EXTRA='"ciphers": "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ciphersuites": "TLS_CHACHA20_POLY1305_SHA256", "groups": "P-384"' \
+    proxy_config "$WORK/suites.json"
 start_estrad suites "$WORK/suites.json"
 port=$XPORT
 accepted s12 'ECDHE-ECDSA-AES256-GCM-SHA384' -tls1_2
