@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# A CA that misbehaves mid-answer (issue 8), as tests/tools/drip_ca.py (TLS
+# with the lab CA's certificate, the RA's client certificate required), in
+# front of a proxy of this case's own with a 2 s upstream timeout:
+#  - a 200 whose body comes one byte every half second: 504 "upstream CA
+#    timed out" after about 2 s (not the 2000 bytes' 1000 s), logged;
+#  - a 200 that promises 2000 bytes, sends 300 and resets the connection:
+#    502 "upstream CA answer truncated" (or "connection broke", as the RST
+#    falls), logged;
+#  - the proxy is healthy after both.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+DRIP=$(dirname "$0")/../tools/drip_ca.py
+command -v python3 >/dev/null || skip "no python3 (tools/install-deps)"
+make_csr dev "/CN=stream-device"
+
+# start_drip MODE: the hostile CA in MODE; sets DRIP_URL.
+start_drip() {
+	local mode=$1 i port=
+	python3 "$DRIP" "$mode" "$PKI_DIR/ca-server-chain.pem" "$PKI_DIR/ca-server.key" \
+	    "$ROOT_CERT" >"$WORK/$mode.ca" 2>"$WORK/$mode.err" &
+	T_PIDS+=("$!")
+	T_LOGS+=("$WORK/$mode.err")
+	for ((i = 0; i < 50; i++)); do
+		port=$(head -n 1 "$WORK/$mode.ca")
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ] || fail "drip_ca.py $mode printed no port: $(cat "$WORK/$mode.err")"
+	DRIP_URL=https://127.0.0.1:$port/.well-known/est
+}
+
+# ---- byte by byte
+start_drip drip
+P_URL=$DRIP_URL P_TIMEOUT=2 proxy_config "$WORK/drip.json"
+start_estrad dripproxy "$WORK/drip.json"
+t0=$(now_ms)
+post_csr slow "$XURL/simpleenroll" "$WORK/dev.b64"
+took=$(($(now_ms) - t0))
+check_error 504 "upstream CA timed out"
+[ "$took" -ge 1500 ] && [ "$took" -le 8000 ] ||
+    fail "the slow CA's 504 came after $took ms, expected about 2000"
+grep -q '^request$' "$WORK/drip.ca" || fail "the slow CA got no request"
+grep -q 'upstream CA timed out' "$XLOG" || fail "no 'upstream CA timed out' in the proxy log"
+check_alive "$XPID" "the proxy in front of the slow CA"
+note "byte by byte: 504 after $took ms"
+
+# ---- reset mid-answer
+start_drip reset
+P_URL=$DRIP_URL P_TIMEOUT=10 proxy_config "$WORK/reset.json"
+start_estrad resetproxy "$WORK/reset.json"
+post_csr reset "$XURL/simpleenroll" "$WORK/dev.b64"
+check_error 502
+# curl reports the reset as a truncated answer or as a broken connection,
+# depending on when the RST arrives: either is the truth.
+grep -Eq 'upstream CA (answer truncated|connection broke)' "$BODY" ||
+    fail "reset: reason '$(cat "$BODY")'"
+grep -q '^reset$' "$WORK/reset.ca" || fail "the CA did not reset: $(cat "$WORK/reset.ca")"
+grep -Eq 'upstream CA (answer truncated|connection broke)' "$XLOG" ||
+    fail "no 'answer truncated' or 'connection broke' in the proxy log"
+check_alive "$XPID" "the proxy in front of the resetting CA"
+note "reset mid-answer: $(cat "$BODY")"
+pass
