@@ -106,6 +106,13 @@ static const struct cfg_field limits_fields[] = {
 	    0.1, 3600, 30),
 	F_SEC(struct cfg_limits, "idle_timeout", idle_timeout_ms,
 	    0.1, 86400, 60),
+	F_LONG(struct cfg_limits, "max_headers", max_headers, 1, 10000, 100),
+	F_SEC(struct cfg_limits, "handshake_timeout", handshake_timeout_ms,
+	    0.1, 300, 10),
+	F_LONG(struct cfg_limits, "max_connections", max_connections,
+	    1, 1000000, 4096),
+	F_LONG(struct cfg_limits, "max_connections_per_address",
+	    max_connections_per_address, 0, 1000000, 128),
 	F_END
 };
 

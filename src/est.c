@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -153,8 +154,9 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 		evhttp_add_header(hdrs, "Content-Length", len);
 	}
 	evhttp_add_header(hdrs, "X-Request-Id", rq->rq_id);
-	/* Shutting down: no next request on this connection. */
-	if (rq->rq_srv->srv_draining)
+	/* Shutting down: no next request on this connection; after a 431,
+	 * none from a client that sends such headers. */
+	if (rq->rq_srv->srv_draining || reply->status == 431)
 		evhttp_add_header(hdrs, "Connection", "close");
 	/* An answer to HEAD has the headers of GET's, and no body. */
 	if (reply->body_len > 0 && reply->status != 204 &&
@@ -172,9 +174,12 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	idle.tv_usec = (lim->idle_timeout_ms % 1000) * 1000;
 	evhttp_connection_set_timeout_tv(rq->rq_conn, &idle);
 	evhttp_connection_set_closecb(rq->rq_conn, NULL, NULL);
-	/* libevent 2.1 knows no phrase for 429 (RFC 6585). */
+	listener_answered(est_peer_ssl(rq));
+	/* libevent 2.1 knows no phrase for 429 or 431 (RFC 6585). */
 	evhttp_send_reply(rq->rq_http, reply->status,
-	    reply->status == 429 ? "Too Many Requests" : NULL, NULL);
+	    reply->status == 429 ? "Too Many Requests" :
+	    reply->status == 431 ? "Request Header Fields Too Large" : NULL,
+	    NULL);
 	/* The CA's answer held in the queue has left: delivered. */
 	if (rq->rq_deliver != 0)
 		queue_delivered(rq->rq_srv->srv_queue, rq->rq_deliver);
@@ -502,6 +507,28 @@ est_method_of(struct evhttp_request *http, char *name, size_t namelen)
 	    cmd == EVHTTP_REQ_POST ? EST_METHOD_POST : EST_METHOD_OTHER;
 }
 
+/*
+ * evhttp bounds the header bytes (limits.max_header_bytes) but not how
+ * many fields they hold; each is a separate allocation and every lookup
+ * walks them all.
+ */
+static int
+est_stage_headers(struct est_req *rq)
+{
+	struct evkeyvalq	*hdrs = evhttp_request_get_input_headers(
+	    rq->rq_http);
+	struct evkeyval		*kv;
+	long			 n = 0;
+
+	TAILQ_FOREACH(kv, hdrs, next)
+		n++;
+	if (n <= rq->rq_pcfg->limits.max_headers)
+		return 0;
+	est_req_fail(rq, 431, "%ld header fields; the limit is %ld", n,
+	    rq->rq_pcfg->limits.max_headers);
+	return -1;
+}
+
 /* Route: returns 0, or -1 after answering. */
 static int
 est_stage_route(struct est_req *rq, enum est_method method)
@@ -512,6 +539,8 @@ est_stage_route(struct est_req *rq, enum est_method method)
 	const char		*reason, *ctype;
 	struct est_route	*r = &rq->rq_route;
 
+	if (est_stage_headers(rq) == -1)
+		return -1;
 	if (router_parse_path(path, r, &reason) == -1) {
 		est_req_fail(rq, 404, "%s", reason);
 		return -1;
@@ -713,6 +742,7 @@ est_on_request(struct evhttp_request *http, void *arg)
 	rq->rq_http = http;
 	rq->rq_conn = evhttp_request_get_connection(http);
 	rq->rq_identity.method = AUTH_METHOD_MAX;
+	listener_request_read(est_peer_ssl(rq));
 	est_req_identify(rq);
 	method = est_method_of(http, rq->rq_method, sizeof(rq->rq_method));
 	if (est_stage_route(rq, method) == -1)

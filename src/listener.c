@@ -19,6 +19,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "estrad/connlimit.h"
 #include "estrad/listener.h"
 #include "estrad/log.h"
 #include "estrad/metrics.h"
@@ -36,9 +37,11 @@ struct listener {
 	struct evhttp		 *lst_http;
 	struct evhttp_bound_socket *lst_bound[LISTENER_MAX_BOUND];
 	size_t			  lst_nbound;
+	struct connlimit	 *lst_limit;	/* counts and deadlines */
 };
 
-/* An SSL's ex_data slot whose free hook counts a connection gone. */
+/* An SSL's ex_data slot: the connection's connlimit_conn; its free hook
+ * counts the connection gone. */
 static int listener_conn_index = -1;
 
 
@@ -91,6 +94,39 @@ tls_client_verify(SSL_CTX *ssl, const struct cfg_tls *tls)
 }
 
 
+/* NULL for a connection left uncounted (out of memory at its accept). */
+static struct connlimit_conn *
+listener_conn_of(const SSL *ssl)
+{
+	if (listener_conn_index == -1)
+		return NULL;
+	return SSL_get_ex_data(ssl, listener_conn_index);
+}
+
+/*
+ * The ClientHello is the first moment the peer's address is known (the
+ * bufferevent is made before evhttp gives it the socket), and it comes
+ * before any key exchange: refuse here, with an alert, what the
+ * connection limits do not admit.
+ */
+static int
+listener_on_client_hello(SSL *ssl, int *alert, void *arg)
+{
+	struct connlimit_conn	*conn = listener_conn_of(ssl);
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	struct sockaddr		*sa = (struct sockaddr *)&ss;
+
+	if (conn == NULL)
+		return SSL_CLIENT_HELLO_SUCCESS;
+	if (getpeername(SSL_get_fd(ssl), sa, &sslen) == -1)
+		sa = NULL;
+	if (connlimit_admit(conn, sa) == CONNLIMIT_OK)
+		return SSL_CLIENT_HELLO_SUCCESS;
+	*alert = SSL_AD_INTERNAL_ERROR;
+	return SSL_CLIENT_HELLO_ERROR;
+}
+
 /*
  * A handshake we end with a fatal alert (a client certificate that does not
  * verify or is revoked, no common protocol or suite) never becomes a
@@ -103,10 +139,17 @@ listener_on_tls_info(const SSL *ssl, int where, int ret)
 	socklen_t		 sslen = sizeof(ss);
 	char			 peer[80] = "?";
 	long			 verify;
+	struct connlimit_conn	*conn = listener_conn_of(ssl);
 
-	if (where & SSL_CB_HANDSHAKE_DONE)
+	if (where & SSL_CB_HANDSHAKE_DONE) {
 		metrics_tls_handshake(1);
+		if (conn != NULL)
+			connlimit_handshake_done(conn);
+	}
 	if (!(where & SSL_CB_WRITE_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
+		return;
+	/* Refused by a limit: counted and logged (sparingly) there. */
+	if (conn != NULL && connlimit_dropped(conn))
 		return;
 	if (!SSL_is_init_finished(ssl))
 		metrics_tls_handshake(0);
@@ -181,6 +224,7 @@ tls_context_new(const struct cfg_tls *tls)
 	if (tls_client_verify(ssl, tls) == -1)
 		goto fail;
 	SSL_CTX_set_info_callback(ssl, listener_on_tls_info);
+	SSL_CTX_set_client_hello_cb(ssl, listener_on_client_hello, NULL);
 	return ssl;
 fail:
 	log_ssl_errors(LOG_LEVEL_ERR, "server TLS context");
@@ -210,6 +254,7 @@ listener_on_conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 	metrics_connection(-1);
 	if (ssl != NULL && SSL_is_init_finished(ssl))
 		SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_SENT_SHUTDOWN);
+	connlimit_close(ptr);
 }
 
 /* evhttp asks for each new connection's bufferevent: make it TLS. */
@@ -217,6 +262,7 @@ static struct bufferevent *
 listener_on_connection(struct event_base *base, void *arg)
 {
 	struct listener		*lst = arg;
+	struct connlimit_conn	*conn;
 	SSL			*ssl;
 
 	if ((ssl = SSL_new(lst->lst_ssl)) == NULL) {
@@ -224,9 +270,29 @@ listener_on_connection(struct event_base *base, void *arg)
 		return NULL;
 	}
 	if (listener_conn_index != -1 &&
-	    SSL_set_ex_data(ssl, listener_conn_index, lst) == 1)
-		metrics_connection(1);
+	    (conn = connlimit_open(lst->lst_limit, ssl)) != NULL) {
+		if (SSL_set_ex_data(ssl, listener_conn_index, conn) == 1)
+			metrics_connection(1);
+		else
+			connlimit_close(conn);
+	}
 	return netbind_tls_bev(base, ssl);
+}
+
+/* connlimit's gate: pause or resume accepting on every bound socket. */
+static void
+listener_gate(void *arg, int accept)
+{
+	struct listener		*lst = arg;
+	struct evconnlistener	*ecl;
+
+	for (size_t i = 0; i < lst->lst_nbound; i++) {
+		ecl = evhttp_bound_socket_get_listener(lst->lst_bound[i]);
+		if (accept)
+			evconnlistener_enable(ecl);
+		else
+			evconnlistener_disable(ecl);
+	}
 }
 
 static int
@@ -251,9 +317,14 @@ listener_bind(struct listener *lst, const char *addr)
 }
 
 static void
-listener_limits(struct evhttp *http, const struct cfg_limits *limits)
+listener_limits(struct listener *lst, const struct cfg_limits *limits)
 {
-	struct timeval tv;
+	struct evhttp	*http = lst->lst_http;
+	struct timeval	 tv;
+
+	connlimit_configure(lst->lst_limit, limits->max_connections,
+	    limits->max_connections_per_address, limits->handshake_timeout_ms,
+	    limits->read_timeout_ms, limits->idle_timeout_ms);
 
 	evhttp_set_max_headers_size(http, limits->max_header_bytes);
 	/*
@@ -268,7 +339,9 @@ listener_limits(struct evhttp *http, const struct cfg_limits *limits)
 	evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
 	/* libevent 2.1 has one inactivity timer per connection; it covers
 	 * the TLS handshake and reading the first request. est.c switches a
-	 * connection to idle_timeout once it has been answered. */
+	 * connection to idle_timeout once it has been answered. Those only
+	 * measure silence: connlimit bounds the whole handshake and the
+	 * whole reading of each request, however steadily they trickle. */
 	tv.tv_sec = limits->read_timeout_ms / 1000;
 	tv.tv_usec = (limits->read_timeout_ms % 1000) * 1000;
 	evhttp_set_timeout_tv(http, &tv);
@@ -293,13 +366,15 @@ listener_new(struct event_base *base, const struct config *cfg,
 	if (listener_conn_index == -1)
 		listener_conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
 		    listener_on_conn_free);
-	if ((lst->lst_ssl = tls_context_new(&cfg->tls)) == NULL)
+	if ((lst->lst_limit = connlimit_new(base)) == NULL ||
+	    (lst->lst_ssl = tls_context_new(&cfg->tls)) == NULL)
 		goto fail;
 	if ((lst->lst_http = evhttp_new(base)) == NULL)
 		goto fail;
 	evhttp_set_bevcb(lst->lst_http, listener_on_connection, lst);
+	connlimit_set_gate(lst->lst_limit, listener_gate, lst);
 	evhttp_set_gencb(lst->lst_http, on_request, arg);
-	listener_limits(lst->lst_http, &cfg->limits);
+	listener_limits(lst, &cfg->limits);
 	for (size_t i = 0; i < cfg->nlisten; i++)
 		if (listener_bind(lst, cfg->listen[i]) == -1)
 			goto fail;
@@ -319,6 +394,7 @@ listener_free(struct listener *lst)
 		evhttp_free(lst->lst_http);
 	}
 	SSL_CTX_free(lst->lst_ssl);
+	connlimit_release(lst->lst_limit);
 	free(lst);
 }
 
@@ -341,7 +417,25 @@ listener_reload_commit(struct listener *lst, const struct config *cfg,
 {
 	SSL_CTX_free(lst->lst_ssl);
 	lst->lst_ssl = ssl;
-	listener_limits(lst->lst_http, &cfg->limits);
+	listener_limits(lst, &cfg->limits);
+}
+
+void
+listener_request_read(SSL *ssl)
+{
+	struct connlimit_conn *conn;
+
+	if (ssl != NULL && (conn = listener_conn_of(ssl)) != NULL)
+		connlimit_request_read(conn);
+}
+
+void
+listener_answered(SSL *ssl)
+{
+	struct connlimit_conn *conn;
+
+	if (ssl != NULL && (conn = listener_conn_of(ssl)) != NULL)
+		connlimit_answered(conn);
 }
 
 /* Shutting down: close the listening sockets; connections stay. */

@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "estrad/config.h"
+#include "estrad/connlimit.h"
 #include "estrad/est.h"
 #include "estrad/log.h"
 #include "estrad/loop.h"
@@ -175,6 +176,38 @@ no_core_dumps(int debug)
 		log_warn("cannot turn core dumps off: %s", strerror(errno));
 }
 
+/*
+ * Enough descriptors for the connection limit: client connections up to
+ * connlimit's ceiling, a connection per upstream transfer, and a margin
+ * for the listeners, logs, store and workers. Raise the soft limit (up to
+ * the hard one) if it is short; if even that is short, say so: past it,
+ * accept() fails and clients wait in the backlog.
+ */
+#define FD_MARGIN	64
+
+static void
+enough_descriptors(const struct config *cfg)
+{
+	struct rlimit	 rl;
+	rlim_t		 need = (rlim_t)connlimit_ceiling_for(
+	    cfg->limits.max_connections) + FD_MARGIN;
+
+	for (size_t i = 0; i < cfg->nupstreams; i++)
+		need += (rlim_t)cfg->upstreams[i].max_in_flight;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ?
+	    need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < need)
+		log_warn("limits.max_connections %ld needs about %llu file "
+		    "descriptors; the limit (RLIMIT_NOFILE) is %llu: lower "
+		    "max_connections or raise the limit (LimitNOFILE= in the "
+		    "unit)", cfg->limits.max_connections,
+		    (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+}
+
 static int
 run(struct config *cfg, int debug)
 {
@@ -190,6 +223,7 @@ run(struct config *cfg, int debug)
 	    "estrad");
 	signal(SIGPIPE, SIG_IGN);
 	no_core_dumps(debug);
+	enough_descriptors(cfg);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
 	if ((d.base = loop_base_new()) == NULL)

@@ -56,6 +56,7 @@ enum metrics_id {
 	M_OPEN_CONNECTIONS,
 	M_TLS_HANDSHAKES,
 	M_TLS_HANDSHAKE_FAILURES,
+	M_CONNECTIONS_DROPPED,
 	M_RELOADS,
 	M_LAST_RELOAD_SUCCESS,
 	M_QUEUE_ENTRIES,
@@ -114,6 +115,11 @@ static const struct metrics_family metrics_families[M_MAX] = {
 	[M_TLS_HANDSHAKE_FAILURES] = { "estrad_tls_handshake_failures_total",
 	    MT_COUNTER, { NULL }, "TLS handshakes with EST clients that "
 	    "failed." },
+	[M_CONNECTIONS_DROPPED] = { "estrad_connections_dropped_total",
+	    MT_COUNTER, { "reason" }, "EST client connections closed by "
+	    "the limits: total (limits.max_connections), per_address "
+	    "(limits.max_connections_per_address), handshake_timeout, "
+	    "request_timeout (a request not read in time)." },
 	[M_RELOADS] = { "estrad_config_reloads_total", MT_COUNTER,
 	    { "result" }, "Configuration reloads (SIGHUP), by result: ok or "
 	    "error (the old configuration stays)." },
@@ -514,6 +520,14 @@ void
 metrics_connection(int delta)
 {
 	metrics_add_value(M_OPEN_CONNECTIONS, NULL, delta);
+}
+
+void
+metrics_connection_dropped(const char *reason)
+{
+	const char *v[] = { reason };
+
+	metrics_add_value(M_CONNECTIONS_DROPPED, v, 1);
 }
 
 void

@@ -53,6 +53,10 @@ struct cfg_limits {
 	long	 max_body_bytes;
 	long	 read_timeout_ms;
 	long	 idle_timeout_ms;
+	long	 max_headers;		/* header fields in a request */
+	long	 handshake_timeout_ms;	/* accept to TLS handshake done */
+	long	 max_connections;	/* open at once, in all */
+	long	 max_connections_per_address;	/* 0: no limit */
 };
 
 struct cfg_upstream {

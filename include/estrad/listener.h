@@ -34,4 +34,12 @@ void listener_reload_commit(struct listener *lst, const struct config *cfg,
 /* Stop accepting (SIGTERM); open connections are served on. */
 void listener_stop_accepting(struct listener *lst);
 
+/*
+ * The request deadlines (connlimit.h): a whole request on the connection
+ * of ssl was read; its answer went out. NULL or a connection the listener
+ * does not count: nothing.
+ */
+void listener_request_read(struct ssl_st *ssl);
+void listener_answered(struct ssl_st *ssl);
+
 #endif

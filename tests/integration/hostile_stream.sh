@@ -7,7 +7,10 @@
 #  - a 200 that promises 2000 bytes, sends 300 and resets the connection:
 #    502 "upstream CA answer truncated" (or "connection broke", as the RST
 #    falls), logged;
-#  - the proxy is healthy after both.
+#  - a 200 without a length whose body never ends: cut off at the
+#    upstream's max_response_bytes (64 KiB here), 502 "upstream CA answer
+#    too large", logged, the CA sees the proxy leave;
+#  - the proxy is healthy after each.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -61,4 +64,22 @@ grep -Eq 'upstream CA (answer truncated|connection broke)' "$XLOG" ||
     fail "no 'answer truncated' or 'connection broke' in the proxy log"
 check_alive "$XPID" "the proxy in front of the resetting CA"
 note "reset mid-answer: $(cat "$BODY")"
+
+# ---- a body without end
+start_drip flood
+P_URL=$DRIP_URL P_TIMEOUT=20 P_UPSTREAM_EXTRA='"max_response_bytes": 65536' \
+    proxy_config "$WORK/flood.json"
+start_estrad floodproxy "$WORK/flood.json"
+t0=$(now_ms)
+post_csr flood "$XURL/simpleenroll" "$WORK/dev.b64"
+took=$(($(now_ms) - t0))
+check_error 502 "upstream CA answer too large"
+[ "$took" -le 5000 ] || fail "the endless answer was cut after $took ms"
+grep -q 'upstream CA answer too large' "$XLOG" || fail "no 'answer too large' in the proxy log"
+wait_grep 5 "$WORK/flood.ca" '^client left after' ||
+    fail "the flooding CA did not see the proxy leave: $(cat "$WORK/flood.ca")"
+sent=$(sed -n 's/^client left after //p' "$WORK/flood.ca")
+[ "$sent" -le $((32 * 1024 * 1024)) ] || fail "the proxy took $sent bytes before leaving"
+check_alive "$XPID" "the proxy in front of the flooding CA"
+note "endless answer: 502 after $took ms, the CA sent $sent bytes"
 pass

@@ -483,6 +483,8 @@ check_alive() {
 #   P_URL        the upstream "ca" base URL (default: the lab CA)
 #   P_TIMEOUT, P_CONNECT_TIMEOUT, P_MAX_IN_FLIGHT, P_RETRY_AFTER
 #   P_READ_TIMEOUT, P_IDLE_TIMEOUT (limits)
+#   P_LIMITS_EXTRA  extra JSON members for "limits", e.g.
+#                '"max_connections": 5' (default none)
 #   P_TLS_EXTRA  extra JSON members for "tls", e.g. '"session_cache": 0'
 #                (default none)
 #   P_LISTEN     JSON array of listen addresses (default ["127.0.0.1:0"])
@@ -527,7 +529,7 @@ proxy_config() {
     "max_header_bytes": 8192,
     "max_body_bytes": 65536,
     "read_timeout": ${P_READ_TIMEOUT:-30},
-    "idle_timeout": ${P_IDLE_TIMEOUT:-60}
+    "idle_timeout": ${P_IDLE_TIMEOUT:-60}${P_LIMITS_EXTRA:+, $P_LIMITS_EXTRA}
   },
   "upstreams": {
     "ca": {

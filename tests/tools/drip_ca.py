@@ -7,7 +7,10 @@ according to its mode:
   drip   a 200 status line and headers, then one byte of body every 0.5 s
          for as long as the client stays (a CA that streams slowly);
   reset  a 200 with a Content-Length of 2000, 300 bytes of it, then a TCP
-         reset (SO_LINGER 0) mid-answer.
+         reset (SO_LINGER 0) mid-answer;
+  flood  a 200 without a length whose body never ends: 16 KiB at a time
+         as fast as the client takes them, until it leaves (prints the
+         bytes sent).
 
 usage: drip_ca.py MODE CHAIN KEY CAFILE  (CHAIN: the server certificate
 then its issuer; prints its port, then serves one connection)
@@ -76,6 +79,16 @@ def main():
                         struct.pack("ii", 1, 0))
         conn.close()
         print("reset", flush=True)
+    elif mode == "flood":
+        conn.sendall(head + b"Connection: close\r\n\r\n")
+        sent = 0
+        try:
+            while sent < 1 << 30:
+                conn.sendall(b"M" * 16384)
+                sent += 16384
+        except OSError:
+            pass
+        print("client left after %d" % sent, flush=True)
 
 
 if __name__ == "__main__":

@@ -185,6 +185,24 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"limits\": {\"idle_timeout\": 0},\n" ROUTE_OK "}\n",
 	  "5: limits.idle_timeout: 0 is out of range [0.1, 86400]", 1 },
+	{ "header count out of range",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"limits\": {\"max_headers\": 0},\n" ROUTE_OK "}\n",
+	  "5: limits.max_headers: 0 is out of range [1, 10000]", 1 },
+	{ "handshake timeout out of range",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"limits\": {\"handshake_timeout\": 301},\n" ROUTE_OK "}\n",
+	  "5: limits.handshake_timeout: 301 is out of range [0.1, 300]", 1 },
+	{ "connection limit out of range",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"limits\": {\"max_connections\": 0},\n" ROUTE_OK "}\n",
+	  "5: limits.max_connections: 0 is out of range [1, 1000000]", 1 },
+	{ "per-address connection limit negative",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"limits\": {\"max_connections_per_address\": -1},\n"
+	  ROUTE_OK "}\n",
+	  "5: limits.max_connections_per_address: -1 is out of range "
+	  "[0, 1000000]", 1 },
 	{ "tls session cache out of range",
 	  "{\n" LISTEN_OK LOCAL_OK
 	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", "
@@ -519,6 +537,10 @@ test_valid_and_defaults(void **state)
 	assert_int_equal(cfg->limits.max_header_bytes, 8192);
 	assert_int_equal(cfg->limits.read_timeout_ms, 30000);
 	assert_int_equal(cfg->limits.idle_timeout_ms, 60000);
+	assert_int_equal(cfg->limits.max_headers, 100);
+	assert_int_equal(cfg->limits.handshake_timeout_ms, 10000);
+	assert_int_equal(cfg->limits.max_connections, 4096);
+	assert_int_equal(cfg->limits.max_connections_per_address, 128);
 	assert_int_equal(cfg->tls.client_verify_depth, 4);
 	assert_int_equal(cfg->tls.session_cache, 1024);
 	assert_int_equal(cfg->upstreams[0].timeout_ms, 2500);

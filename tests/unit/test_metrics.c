@@ -149,6 +149,7 @@ static const char *const families[][2] = {
 	{ "estrad_open_connections", "gauge" },
 	{ "estrad_tls_handshakes_total", "counter" },
 	{ "estrad_tls_handshake_failures_total", "counter" },
+	{ "estrad_connections_dropped_total", "counter" },
 	{ "estrad_config_reloads_total", "counter" },
 	{ "estrad_config_last_reload_success", "gauge" },
 	{ "estrad_queue_entries", "gauge" },
@@ -264,6 +265,9 @@ test_counters(void **state)
 	metrics_tls_handshake(1);
 	metrics_tls_handshake(1);
 	metrics_tls_handshake(0);
+	metrics_connection_dropped("per_address");
+	metrics_connection_dropped("per_address");
+	metrics_connection_dropped("request_timeout");
 	metrics_reload(1);
 	metrics_reload(0);
 	metrics_upstream("ca", 0.1, NULL);
@@ -287,6 +291,10 @@ test_counters(void **state)
 	assert_line(t, "estrad_open_connections 1");
 	assert_line(t, "estrad_tls_handshakes_total 2");
 	assert_line(t, "estrad_tls_handshake_failures_total 1");
+	assert_line(t, "estrad_connections_dropped_total{reason=\"per_address\"} "
+	    "2");
+	assert_line(t, "estrad_connections_dropped_total"
+	    "{reason=\"request_timeout\"} 1");
 	assert_line(t, "estrad_config_reloads_total{result=\"ok\"} 1");
 	assert_line(t, "estrad_config_reloads_total{result=\"error\"} 1");
 	assert_line(t, "estrad_config_last_reload_success 0");
