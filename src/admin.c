@@ -134,7 +134,10 @@ admin_on_request(struct evhttp_request *req, void *arg)
 	if (ad->ad_ssl != NULL && bufferevent_openssl_get_ssl(
 	    evhttp_connection_get_bufferevent(
 	    evhttp_request_get_connection(req))) == NULL) {
-		evhttp_send_error(req, 503, NULL);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		admin_text(req, 503, "no TLS on this connection (the server "
+		    "is short of memory); try again\n");
 		return;
 	}
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {

@@ -716,6 +716,30 @@ est_stage_auth(struct est_req *rq)
 	}
 }
 
+/*
+ * libevent serves a connection whose TLS bufferevent could not be made
+ * (SSL_new failed: out of memory) in cleartext. Nothing is served there:
+ * a 503 to say why, and the connection closes.
+ */
+static void
+est_refuse_cleartext(struct evhttp_request *http)
+{
+	static const char	 why[] = "no TLS on this connection (the server "
+	    "is short of memory); try again\n";
+	struct evkeyvalq	*hdrs = evhttp_request_get_output_headers(http);
+	char			 len[32];
+
+	log_warn("a connection without TLS (out of memory?): refused");
+	snprintf(len, sizeof(len), "%zu", sizeof(why) - 1);
+	evhttp_add_header(hdrs, "Content-Type", "text/plain; charset=utf-8");
+	evhttp_add_header(hdrs, "Content-Length", len);
+	evhttp_add_header(hdrs, "Retry-After", "5");
+	evhttp_add_header(hdrs, "Connection", "close");
+	evbuffer_add(evhttp_request_get_output_buffer(http), why,
+	    sizeof(why) - 1);
+	evhttp_send_reply(http, 503, NULL, NULL);
+}
+
 static void
 est_on_request(struct evhttp_request *http, void *arg)
 {
@@ -723,12 +747,9 @@ est_on_request(struct evhttp_request *http, void *arg)
 	struct est_req		*rq;
 	enum est_method		 method;
 
-	/* libevent serves a connection whose TLS bufferevent could not be
-	 * made (out of memory) in cleartext: never answer EST there. */
 	if (bufferevent_openssl_get_ssl(evhttp_connection_get_bufferevent(
 	    evhttp_request_get_connection(http))) == NULL) {
-		log_warn("a connection without TLS (out of memory?): refused");
-		evhttp_send_error(http, 503, NULL);
+		est_refuse_cleartext(http);
 		return;
 	}
 	if ((rq = calloc(1, sizeof(*rq))) == NULL) {
