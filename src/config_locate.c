@@ -28,6 +28,17 @@ loc_record(struct locator *l, const char *path, int line)
 	l->v[l->n++].line = line;
 }
 
+/*
+ * Where a scalar ends. Not strchr alone: it finds the string's own NUL,
+ * and a NUL byte in the file then read as a delimiter that never advances
+ * (an endless loop, found by fuzz_config).
+ */
+static int
+loc_delim(char c)
+{
+	return c != '\0' && strchr(",]} \t\r\n", c) != NULL;
+}
+
 static void
 loc_ws(struct locator *l)
 {
@@ -93,8 +104,9 @@ loc_object(struct locator *l, const char *path, int depth)
 static void
 loc_array(struct locator *l, const char *path, int depth)
 {
-	char	child[1024];
-	int	idx = 0;
+	char		 child[1024];
+	const char	*before;
+	int		 idx = 0;
 
 	l->p++;
 	for (;;) {
@@ -107,7 +119,10 @@ loc_array(struct locator *l, const char *path, int depth)
 		}
 		snprintf(child, sizeof(child), "%s[%d]", path, idx++);
 		loc_record(l, child, l->line);
+		before = l->p;
 		loc_value(l, child, depth + 1);
+		if (l->p == before)
+			break;	/* not JSON: do not go round for ever */
 	}
 	if (l->p < l->end)
 		l->p++;
@@ -129,14 +144,13 @@ loc_skip(struct locator *l)
 			nest++;
 		else if (*l->p == '}' || *l->p == ']')
 			nest--;
-		else if (nest == 0 && strchr(",]} \t\r\n", *l->p) != NULL)
+		else if (nest == 0 && loc_delim(*l->p))
 			return;
 		if (*l->p == '\n')
 			l->line++;
 		l->p++;
 	} while (l->p < l->end && nest > 0);
-	while (nest == 0 && l->p < l->end &&
-	    strchr(",]} \t\r\n", *l->p) == NULL)
+	while (nest == 0 && l->p < l->end && !loc_delim(*l->p))
 		l->p++;
 }
 
@@ -163,7 +177,7 @@ loc_value(struct locator *l, const char *path, int depth)
 		loc_string(l, scratch, sizeof(scratch));
 		break;
 	default:	/* number, true, false, null */
-		while (l->p < l->end && strchr(",]} \t\r\n", *l->p) == NULL)
+		while (l->p < l->end && !loc_delim(*l->p))
 			l->p++;
 	}
 }

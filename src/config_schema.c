@@ -12,16 +12,52 @@
 
 #include "estrad/config_schema.h"
 
+/*
+ * The problem quotes the file's own keys and strings, which JSON lets hold
+ * any character: control bytes become \xNN, so each problem stays one
+ * line and carries no terminal escapes (found by fuzz_config). Returns a
+ * new string, or NULL.
+ */
+static char *
+cfg_escape_controls(const char *in)
+{
+	size_t	 n = 0;
+	char	*out, *o;
+
+	for (const char *p = in; *p != '\0'; p++)
+		n += (unsigned char)*p < 0x20 || *p == 0x7f ? 4 : 1;
+	if ((out = o = malloc(n + 1)) == NULL)
+		return NULL;
+	for (const char *p = in; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(o, 5, "\\x%02x", (unsigned char)*p);
+			o += 4;
+		} else
+			*o++ = *p;
+	}
+	*o = '\0';
+	return out;
+}
+
+static void
+cfg_verr(struct config_errors *errs, const char *file, int line,
+    const char *path, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
 static void
 cfg_verr(struct config_errors *errs, const char *file, int line,
     const char *path, const char *fmt, va_list ap)
 {
-	char	 msg[768], *out;
+	char	 msg[768], *raw, *out;
 	char	**lines;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (asprintf(&out, "%s:%d: %s: %s", file, line,
+	if (asprintf(&raw, "%s:%d: %s: %s", file, line,
 	    *path ? path : "-", msg) == -1)
+		return;
+	out = cfg_escape_controls(raw);
+	free(raw);
+	if (out == NULL)
 		return;
 	if ((lines = realloc(errs->lines, (errs->n + 1) * sizeof(*lines)))
 	    == NULL) {

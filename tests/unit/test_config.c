@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "estrad/config.h"
+#include "estrad/config_locate.h"
 
 static char dir[] = "/tmp/estrad-test-config-XXXXXX";
 
@@ -373,6 +374,11 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"default\": {\"upstream\": \"nope\"}\n}\n",
 	  "5: default.upstream: no upstream named \"nope\" in upstreams", 1 },
+	{ "control characters from the file are escaped (one line)",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"default\": {\"upstream\": \"ce\\nntral\\u001b[2J\"}\n}\n",
+	  "5: default.upstream: no upstream named \"ce\\x0antral\\x1b[2J\" "
+	  "in upstreams", 1 },
 	{ "route with two backends",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"labels\": {\n    \"east\": {\"upstream\": \"x\", \"local_ca\": "
@@ -663,6 +669,42 @@ test_missing_file(void **state)
 	config_errors_clear(&errs);
 }
 
+/*
+ * Files with NUL bytes (found by fuzz_config: "[  2\0]" sent the line
+ * locator round for ever): a clear error, at once, and the locator ends
+ * on such text and still finds the lines of what it can read.
+ */
+static void
+test_nul_bytes(void **state)
+{
+	static const char *const texts[] = {
+		"[  2\0]", "{\"a\": 1\0}", "{\"a\": [1, \0, 2]}", "\0",
+		"{\"a\":\n {\"b\": [\"x\", {\"c\": 1}]}}",
+	};
+	static const size_t lens[] = { 6, 9, 16, 1, 30 };
+	struct config_errors	 errs = { NULL, 0 };
+	struct locator		 loc;
+	char			 path[256];
+	FILE			*fp;
+
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/nul.json", dir);
+		assert_non_null(fp = fopen(path, "w"));
+		assert_int_equal(fwrite(texts[i], 1, lens[i], fp), lens[i]);
+		fclose(fp);
+		assert_null(config_load(path, &errs));
+		assert_true(errs.n >= 1);
+		config_errors_clear(&errs);
+		loc_scan(&loc, texts[i], lens[i]);
+		loc_free(&loc);
+	}
+	loc_scan(&loc, texts[4], lens[4]);
+	assert_int_equal(loc_line(&loc, "a"), 1);
+	assert_int_equal(loc_line(&loc, "a.b"), 2);
+	assert_int_equal(loc_line(&loc, "a.b[1].c"), 2);
+	loc_free(&loc);
+}
+
 static void
 test_parse_address(void **state)
 {
@@ -696,6 +738,7 @@ main(void)
 		cmocka_unit_test(test_environment),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_parse_address),
+		cmocka_unit_test(test_nul_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
