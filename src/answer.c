@@ -4,6 +4,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include <openssl/asn1.h>
 #include <openssl/err.h>
@@ -33,6 +35,38 @@ answer_csrattrs(const unsigned char *der, size_t len)
 	return 0;
 }
 
+/*
+ * The first 60 bytes of the CA's Content-Type for a reason, which goes to
+ * the log (upstream.c; the text format writes it as it is): printable
+ * ASCII as it is, '\\' doubled, any other byte (a CR, which curl leaves
+ * inside a header line, or binary) as \xNN, so the reason stays one line
+ * of text and a CA cannot forge log lines.
+ */
+static const char *
+answer_printable(char *out, size_t outlen, const char *s)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < 60 && s[i] != '\0'; i++) {
+		unsigned char	 c = (unsigned char)s[i];
+		char		 e[5];
+		size_t		 n;
+
+		if (c == '\\')
+			snprintf(e, sizeof(e), "\\\\");
+		else if (c < 0x20 || c >= 0x7f)
+			snprintf(e, sizeof(e), "\\x%02x", c);
+		else
+			snprintf(e, sizeof(e), "%c", c);
+		if (o + (n = strlen(e)) >= outlen)
+			break;
+		memcpy(out + o, e, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 int
 answer_check(enum est_op op, long status, const char *content_type,
     const unsigned char *body, size_t len, char *why, size_t whylen)
@@ -57,9 +91,12 @@ answer_check(enum est_op op, long status, const char *content_type,
 		return 0;
 	}
 	if (!router_media_type_is(content_type, want)) {
-		snprintf(why, whylen, "Content-Type %.60s, not %s",
-		    content_type != NULL && *content_type ? content_type :
-		    "missing", want);
+		char ct[60 * 4 + 1];
+
+		snprintf(why, whylen, "Content-Type %s, not %s",
+		    content_type != NULL && *content_type ?
+		    answer_printable(ct, sizeof(ct), content_type) : "missing",
+		    want);
 		return -1;
 	}
 	if (b64_decode_lenient((const char *)body, len, &der, &dlen,
@@ -75,4 +112,37 @@ answer_check(enum est_op op, long status, const char *content_type,
 		    reason);
 	free(der);
 	return rc;
+}
+
+int
+answer_header_value(const char *line, size_t len, const char *name, char *out,
+    size_t outlen)
+{
+	size_t nlen = strlen(name), vlen;
+
+	if (outlen == 0 || len <= nlen || strncasecmp(line, name, nlen) != 0 ||
+	    line[nlen] != ':')
+		return 0;
+	line += nlen + 1;
+	len -= nlen + 1;
+	while (len > 0 && (*line == ' ' || *line == '\t'))
+		line++, len--;
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n' ||
+	    line[len - 1] == ' ' || line[len - 1] == '\t'))
+		len--;
+	vlen = len < outlen - 1 ? len : outlen - 1;
+	memcpy(out, line, vlen);
+	out[vlen] = '\0';
+	return 1;
+}
+
+long
+answer_retry_after(const char *text, long dflt)
+{
+	long secs;
+
+	if (text != NULL && text[0] != '\0' &&
+	    (secs = strtol(text, NULL, 10)) >= 1 && secs <= 86400)
+		return secs;
+	return dflt;
 }

@@ -270,38 +270,65 @@ auth_basic_done(void *arg)
 	auth_job_free(job);
 }
 
+int
+auth_basic_decode(const char *value, char *user, size_t usersize,
+    char **password, size_t *password_size, const char **reason)
+{
+	unsigned char	*raw = NULL;
+	size_t		 len = 0;
+	char		*pw = NULL, *colon;
+
+	*password = NULL;
+	*password_size = 0;
+	if (usersize > 0)
+		user[0] = '\0';
+	if (value == NULL || strncasecmp(value, "Basic", 5) != 0) {
+		*reason = "not a Basic Authorization header";
+		return -1;
+	}
+	value += strlen("Basic");
+	if (b64_decode_lenient(value, strlen(value), &raw, &len, reason) == -1)
+		goto fail;
+	if ((pw = calloc(1, len + 1)) == NULL)
+		goto fail;
+	memcpy(pw, raw, len);
+	if (memchr(raw, '\0', len) != NULL ||
+	    (colon = strchr(pw, ':')) == NULL ||
+	    (size_t)(colon - pw) >= usersize)
+		goto fail;
+	*colon = '\0';
+	snprintf(user, usersize, "%s", pw);
+	memmove(pw, colon + 1, strlen(colon + 1) + 1);
+	OPENSSL_clear_free(raw, len);
+	*password = pw;
+	*password_size = len + 1;
+	return 0;
+fail:
+	*reason = "malformed Basic credentials";
+	OPENSSL_clear_free(raw, len);
+	if (pw != NULL)
+		OPENSSL_clear_free(pw, len + 1);
+	if (usersize > 0)
+		user[0] = '\0';
+	return -1;
+}
+
 /* Split "Basic base64(user:password)"; returns a job or NULL. */
 static struct auth_job *
 auth_basic_job(const char *value, const char **reason)
 {
-	struct auth_job	*job = NULL;
-	unsigned char	*raw = NULL;
-	size_t		 len = 0;
-	char		*colon;
+	struct auth_job	*job;
 
-	value += strlen("Basic");
-	if (b64_decode_lenient(value, strlen(value), &raw, &len, reason) == -1)
-		goto fail;
-	if ((job = calloc(1, sizeof(*job))) == NULL ||
-	    (job->aj_password = calloc(1, len + 1)) == NULL)
-		goto fail;
-	job->aj_password_size = len + 1;
-	memcpy(job->aj_password, raw, len);
-	if (memchr(raw, '\0', len) != NULL ||
-	    (colon = strchr(job->aj_password, ':')) == NULL ||
-	    (size_t)(colon - job->aj_password) >= sizeof(job->aj_user))
-		goto fail;
-	*colon = '\0';
-	snprintf(job->aj_user, sizeof(job->aj_user), "%s", job->aj_password);
-	memmove(job->aj_password, colon + 1, strlen(colon + 1) + 1);
-	OPENSSL_clear_free(raw, len);
-	return job;
-fail:
-	*reason = "malformed Basic credentials";
-	OPENSSL_clear_free(raw, len);
-	if (job != NULL)
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		*reason = "malformed Basic credentials";
+		return NULL;
+	}
+	if (auth_basic_decode(value, job->aj_user, sizeof(job->aj_user),
+	    &job->aj_password, &job->aj_password_size, reason) == -1) {
 		auth_job_free(job);
-	return NULL;
+		return NULL;
+	}
+	return job;
 }
 
 static enum auth_verdict

@@ -33,6 +33,9 @@ struct pol_field {
 	pol_field_fn	 fn;
 };
 
+static void pol_err(struct pol_ctx *c, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 pol_err(struct pol_ctx *c, const char *key, const char *fmt, ...)
 {

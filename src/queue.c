@@ -39,6 +39,7 @@
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
+#include "estrad/answer.h"
 #include "estrad/audit.h"
 #include "estrad/backoff.h"
 #include "estrad/log.h"
@@ -241,15 +242,11 @@ queue_entry_matches(const struct store_entry *e, const struct queue_key *k)
 
 /* ---- answers ------------------------------------------------------------ */
 
+/* A Retry-After in seconds, dflt if none or not 1..86400 (answer.c). */
 static long
 queue_secs(const char *text, long dflt)
 {
-	long secs;
-
-	if (text != NULL && text[0] != '\0' &&
-	    (secs = strtol(text, NULL, 10)) >= 1 && secs <= 86400)
-		return secs;
-	return dflt;
+	return answer_retry_after(text, dflt);
 }
 
 /* The 202 for an entry that waits (RFC 7030 §4.2.3). */

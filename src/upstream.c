@@ -229,29 +229,6 @@ upstream_on_body(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* Copy a header's value, trimmed, if line is "name: value". */
-static int
-header_value(const char *line, size_t len, const char *name, char *out,
-    size_t outlen)
-{
-	size_t nlen = strlen(name), vlen;
-
-	if (len <= nlen || strncasecmp(line, name, nlen) != 0 ||
-	    line[nlen] != ':')
-		return 0;
-	line += nlen + 1;
-	len -= nlen + 1;
-	while (len > 0 && (*line == ' ' || *line == '\t'))
-		line++, len--;
-	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n' ||
-	    line[len - 1] == ' ' || line[len - 1] == '\t'))
-		len--;
-	vlen = len < outlen - 1 ? len : outlen - 1;
-	memcpy(out, line, vlen);
-	out[vlen] = '\0';
-	return 1;
-}
-
 static size_t
 upstream_on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -266,9 +243,9 @@ upstream_on_header(char *data, size_t size, size_t nmemb, void *arg)
 		r->body_len = 0;
 		return n;
 	}
-	if (!header_value(data, n, "Content-Type", r->content_type,
+	if (!answer_header_value(data, n, "Content-Type", r->content_type,
 	    sizeof(r->content_type)))
-		header_value(data, n, "Retry-After", r->retry_after,
+		answer_header_value(data, n, "Retry-After", r->retry_after,
 		    sizeof(r->retry_after));
 	return n;
 }

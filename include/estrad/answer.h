@@ -18,9 +18,27 @@
  * §4.2.3; base64 as RFC 8951 reads it); for csrattrs, application/csrattrs
  * with a base64 DER SEQUENCE (§4.5.2). Other operations and statuses are
  * not checked (serverkeygen's multipart and fullcmc's CMC response are
- * relayed as they are). -1 with a one-line reason in why.
+ * relayed as they are). -1 with a one-line reason in why (the CA's
+ * Content-Type in it with bytes other than printable ASCII as \xNN).
  */
 int answer_check(enum est_op op, long status, const char *content_type,
     const unsigned char *body, size_t len, char *why, size_t whylen);
+
+/*
+ * One header line of the CA's answer as curl hands it over (len bytes,
+ * not NUL-terminated, "Name: value\r\n"): if it is name's (the name
+ * case-insensitively), 1 with the value, leading blanks and trailing
+ * blanks and line end removed, cut to outlen - 1 bytes, NUL-terminated,
+ * in out; else 0 and out untouched.
+ */
+int answer_header_value(const char *line, size_t len, const char *name,
+    char *out, size_t outlen);
+
+/*
+ * A Retry-After value (as answer_header_value() left it) in seconds:
+ * delay-seconds from 1 to 86400 (a day); dflt for anything else (none,
+ * an HTTP-date, 0, junk, more than a day).
+ */
+long answer_retry_after(const char *text, long dflt);
 
 #endif

@@ -64,4 +64,16 @@ void auth_cancel(struct auth_job *job);
 
 const char *auth_method_name(enum auth_method m);	/* "-" for MAX */
 
+/*
+ * The credentials of a Basic Authorization value ("Basic" and base64 of
+ * "user:password", RFC 7617; base64 read as b64_decode_lenient() does).
+ * Pure. 0 with the user name in user (usersize bytes, NUL-terminated; no
+ * colon, at most usersize - 1 bytes or it is refused) and a malloc'd
+ * NUL-terminated *password of *password_size bytes (free it with
+ * OPENSSL_clear_free); -1 with a static one-line *reason, *password NULL.
+ * Credentials holding a NUL byte or no colon are refused.
+ */
+int auth_basic_decode(const char *value, char *user, size_t usersize,
+    char **password, size_t *password_size, const char **reason);
+
 #endif

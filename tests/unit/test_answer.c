@@ -195,6 +195,13 @@ test_table(void **state)
 		  "Content-Type missing" },
 		{ "pkcs7-mimeX", EST_OP_CACERTS, 200,
 		  "application/pkcs7-mimeX", seed, -1, "Content-Type" },
+		/* fuzz_answer: a CR inside the CA's header line (curl splits
+		 * lines at LF only) and binary bytes stay out of the reason,
+		 * which is logged as one line. */
+		{ "a CR and binary in the type", EST_OP_CACERTS, 200,
+		  "application/pkcs7\r\x86H\\-mime", seed, -1,
+		  "Content-Type application/pkcs7\\x0d\\x86H\\\\-mime, "
+		  "not application/pkcs7-mime" },
 		{ "an HTML page", EST_OP_SIMPLEENROLL, 200, P7,
 		  "<html><body>Login</body></html>", -1, "not base64" },
 		{ "empty", EST_OP_SIMPLEENROLL, 200, P7, "", -1, "empty" },

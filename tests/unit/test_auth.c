@@ -13,10 +13,12 @@
 #include <cmocka.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "estrad/auth.h"
+#include "estrad/b64.h"
 #include "estrad/digest.h"
 
 #define D	AUTH_BIT(AUTH_METHOD_DIGEST)
@@ -368,6 +370,75 @@ test_sha256_first(void **state)
 	free(path);
 }
 
+/* auth_basic_decode: the Basic credentials (RFC 7617), pure. */
+static void
+test_basic_decode(void **state)
+{
+	static const struct {
+		const char	*value;
+		const char	*user;		/* NULL: refused */
+		const char	*password;
+	} rows[] = {
+		{ "Basic YWxpY2U6c2VjcmV0", "alice", "secret" },
+		/* the password may hold colons; the scheme's case is free */
+		{ "basic  YWxpY2U6YTpiOmM=", "alice", "a:b:c" },
+		/* an empty user or password is the verifier's business */
+		{ "Basic OnB3", "", "pw" },
+		{ "Basic YWxpY2U6", "alice", "" },
+		/* base64 as RFC 8951 reads it: breaks and no padding */
+		{ "Basic YWxp\r\n Y2U6c2VjcmV0", "alice", "secret" },
+		{ "Basic YWxpY2U", NULL, NULL },		/* no colon */
+		{ "Basic YQBiOmM=", NULL, NULL },		/* a\0b:c */
+		{ "Basic !!!!", NULL, NULL },
+		{ "Basic ", NULL, NULL },
+		{ "Basic", NULL, NULL },
+		{ "Digest YWxpY2U6c2VjcmV0", NULL, NULL },
+		{ "Bas", NULL, NULL },
+	};
+	char		 user[256], *pw, *long_value, *enc;
+	unsigned char	 raw[300];
+	size_t		 pwsize, elen;
+	const char	*reason;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int rc = auth_basic_decode(rows[i].value, user, sizeof(user),
+		    &pw, &pwsize, &reason);
+
+		if (rows[i].user == NULL) {
+			if (rc != -1 || pw != NULL || reason == NULL)
+				fail_msg("%s: accepted", rows[i].value);
+			continue;
+		}
+		if (rc != 0)
+			fail_msg("%s: refused: %s", rows[i].value, reason);
+		assert_string_equal(user, rows[i].user);
+		assert_string_equal(pw, rows[i].password);
+		assert_int_equal(pwsize, strlen(rows[i].user) +
+		    strlen(rows[i].password) + 2);
+		OPENSSL_clear_free(pw, pwsize);
+	}
+	/* A user name that does not fit is refused, not cut. */
+	memset(raw, 'u', sizeof(raw));
+	raw[sizeof(user)] = ':';
+	assert_non_null(enc = b64_encode_lines(raw, sizeof(user) + 2, &elen));
+	assert_non_null(long_value = malloc(elen + 8));
+	snprintf(long_value, elen + 8, "Basic %s", enc);
+	assert_int_equal(auth_basic_decode(long_value, user, sizeof(user),
+	    &pw, &pwsize, &reason), -1);
+	raw[sizeof(user)] = 'u';
+	raw[sizeof(user) - 1] = ':';
+	free(enc);
+	assert_non_null(enc = b64_encode_lines(raw, sizeof(user) + 2, &elen));
+	snprintf(long_value, elen + 8, "Basic %s", enc);
+	assert_int_equal(auth_basic_decode(long_value, user, sizeof(user),
+	    &pw, &pwsize, &reason), 0);
+	assert_int_equal(strlen(user), sizeof(user) - 1);
+	assert_string_equal(pw, "uu");
+	OPENSSL_clear_free(pw, pwsize);
+	free(enc);
+	free(long_value);
+}
+
 int
 main(void)
 {
@@ -379,6 +450,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failures_block, ctx_strict,
 		    ctx_free),
 		cmocka_unit_test(test_sha256_first),
+		cmocka_unit_test(test_basic_decode),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
