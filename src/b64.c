@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "estrad/b64.h"
 
 #define B64_WS		0x40	/* skipped: CR, LF, space, tab */
@@ -199,6 +201,8 @@ b64_decode_lenient(const char *in, size_t inlen, unsigned char **out,
 	*outlen = d.outlen;
 	return 0;
 fail:
+	/* What was decoded may be part of a password (Basic). */
+	OPENSSL_cleanse(d.out, d.outlen);
 	free(d.out);
 	return -1;
 }

@@ -60,7 +60,8 @@ struct connlimit_conn {
 	TAILQ_ENTRY(connlimit_conn)	 cc_waiting;
 	enum connlimit_wait		 cc_wait;
 	int				 cc_dropped;
-	long				 cc_deadline_ms;	/* monotonic */
+	int				 cc_handshaken;
+	int64_t				 cc_deadline_ms;	/* monotonic */
 	struct connlimit_addr		*cc_addr;	/* admitted under */
 };
 
@@ -72,7 +73,7 @@ struct connlimit {
 	long			 cl_max_total;
 	long			 cl_max_per_address;
 	long			 cl_wait_ms[CW_MAX];	/* 0: no deadline */
-	long			 cl_armed_ms;	/* the timer's deadline */
+	int64_t			 cl_armed_ms;	/* the timer's deadline */
 	size_t			 cl_open;
 	unsigned long		 cl_timeouts;
 	struct connlimit_list	 cl_waiting[CW_MAX];
@@ -84,19 +85,20 @@ struct connlimit {
 	void			(*cl_gate)(void *, int);
 	void			*cl_gate_arg;
 	int			 cl_paused;
-	long			 cl_paused_logged_ms;
+	int64_t			 cl_paused_logged_ms;
 	/* At most one log line a second about dropped connections. */
-	long			 cl_logged_ms;
+	int64_t			 cl_logged_ms;
 	unsigned long		 cl_unlogged;
 };
 
-static long
+/* Milliseconds, 64 bits: a 32-bit long would wrap after 24 days up. */
+static int64_t
 connlimit_now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 const char *
@@ -284,10 +286,20 @@ connlimit_ceiling(const struct connlimit *cl)
 static void
 connlimit_gate(struct connlimit *cl)
 {
-	long	ceiling = connlimit_ceiling(cl), now;
+	long	ceiling = connlimit_ceiling(cl);
+	int64_t	now;
 	int	pause = ceiling > 0 && cl->cl_open >= (size_t)ceiling;
 
-	if (pause == cl->cl_paused || cl->cl_gate == NULL)
+	if (cl->cl_gate == NULL)
+		return;
+	/* Paused already: say so again, since netbind's pause after EMFILE
+	 * may have switched a listener back on meanwhile (disabling twice
+	 * is harmless). */
+	if (pause && cl->cl_paused) {
+		cl->cl_gate(cl->cl_gate_arg, 0);
+		return;
+	}
+	if (pause == cl->cl_paused)
 		return;
 	cl->cl_paused = pause;
 	cl->cl_gate(cl->cl_gate_arg, !pause);
@@ -327,7 +339,7 @@ connlimit_arm(struct connlimit *cl)
 {
 	struct connlimit_conn	*c;
 	struct timeval		 tv;
-	long			 first = 0, ms;
+	int64_t			 first = 0, ms;
 
 	if (cl->cl_timer == NULL)
 		return;
@@ -398,7 +410,7 @@ connlimit_log_drop(struct connlimit_conn *c, const struct sockaddr *sa,
     const char *what)
 {
 	struct connlimit	*cl = c->cc_cl;
-	long			 now = connlimit_now_ms();
+	int64_t			 now = connlimit_now_ms();
 	char			 peer[80], more[64] = "";
 
 	if (cl->cl_logged_ms != 0 && now - cl->cl_logged_ms < 1000) {
@@ -446,7 +458,7 @@ connlimit_on_deadline(evutil_socket_t unused, short what, void *arg)
 {
 	struct connlimit	*cl = arg;
 	struct connlimit_conn	*c;
-	long			 now = connlimit_now_ms();
+	int64_t			 now = connlimit_now_ms();
 
 	for (int w = CW_NONE + 1; w < CW_MAX; w++)
 		while ((c = TAILQ_FIRST(&cl->cl_waiting[w])) != NULL &&
@@ -531,8 +543,10 @@ void
 connlimit_handshake_done(struct connlimit_conn *c)
 {
 	/* Once only: TLS 1.3 reports "done" again after its ticket. */
-	if (c->cc_wait == CW_HANDSHAKE)
-		connlimit_wait(c, CW_FIRST_REQUEST);
+	if (c->cc_handshaken)
+		return;
+	c->cc_handshaken = 1;
+	connlimit_wait(c, CW_FIRST_REQUEST);
 }
 
 void

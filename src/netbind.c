@@ -179,12 +179,13 @@ netbind_tls_bev(struct event_base *base, SSL *ssl)
 {
 	struct bufferevent *bev;
 
+	/* On failure libevent (2.1.9 and later) has freed ssl already, as
+	 * BEV_OPT_CLOSE_ON_FREE asks: freeing it here too would free it
+	 * twice (and count its connection closed twice). */
 	bev = bufferevent_openssl_socket_new(base, -1, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		SSL_free(ssl);
+	if (bev == NULL)
 		return NULL;
-	}
 	/* Many clients close without close_notify; that is not an error
 	 * once the response is out. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);

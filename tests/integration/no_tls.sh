@@ -31,7 +31,7 @@ grep -q 'a connection without TLS (out of memory?): refused' "$XLOG" ||
     fail "no warn line for the connection without TLS"
 # A TLS client meanwhile gets no TLS server at all (evhttp reads its
 # ClientHello as a bad request line): no answer over TLS, no crash.
-req tls_during GET "$XURL/cacerts"
+req tls_during GET "$XURL/cacerts" --max-time 3
 [ "$STATUS" = 200 ] && fail "a TLS client was served while SSL_new failed"
 rm -f "$flag"
 

@@ -228,7 +228,7 @@ peer_shut(int fd)
 }
 
 /*
- * The deadline: a connection still in its handshake after 200 ms has its
+ * The deadline: a connection still in its handshake after 600 ms has its
  * socket shut down; one whose handshake finished keeps it, and so does
  * one opened later, until its own deadline.
  */
@@ -242,7 +242,7 @@ test_handshake_deadline(void **state)
 	SSL			*ssl[3];
 	struct connlimit_conn	*c[3];
 
-	connlimit_configure(cl, 0, 0, 200, 0, 0);
+	connlimit_configure(cl, 0, 0, 600, 0, 0);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
 		ssl[i] = SSL_new(ctx);
@@ -251,16 +251,16 @@ test_handshake_deadline(void **state)
 	c[0] = connlimit_open(cl, ssl[0]);
 	c[1] = connlimit_open(cl, ssl[1]);
 	connlimit_handshake_done(c[1]);
-	run_for(base, 100);
+	run_for(base, 300);
 	c[2] = connlimit_open(cl, ssl[2]);
 	assert_false(peer_shut(sv[0][1]));
-	run_for(base, 150);		/* 250 ms: c[0] is past, c[2] not */
+	run_for(base, 450);		/* 750 ms: c[0] is past, c[2] not */
 	assert_true(peer_shut(sv[0][1]));
 	assert_true(connlimit_dropped(c[0]));
 	assert_false(peer_shut(sv[1][1]));
 	assert_false(peer_shut(sv[2][1]));
 	assert_int_equal(connlimit_timeouts(cl), 1);
-	run_for(base, 150);		/* c[2]'s deadline was at 300 ms */
+	run_for(base, 450);		/* c[2]'s deadline was at 900 ms */
 	assert_true(peer_shut(sv[2][1]));
 	assert_false(peer_shut(sv[1][1]));
 	assert_false(connlimit_dropped(c[1]));
@@ -279,9 +279,9 @@ test_handshake_deadline(void **state)
 }
 
 /*
- * The request deadlines (read_timeout 200 ms, idle_timeout 100 ms): after
- * its handshake, a connection has 200 ms for its first request; none while
- * a request is being answered; after an answer, 300 ms for the next.
+ * The request deadlines (read_timeout 600 ms, idle_timeout 300 ms): after
+ * its handshake, a connection has 600 ms for its first request; none while
+ * a request is being answered; after an answer, 900 ms for the next.
  */
 static void
 test_request_deadlines(void **state)
@@ -293,7 +293,7 @@ test_request_deadlines(void **state)
 	SSL			*ssl[3];
 	struct connlimit_conn	*c[3];
 
-	connlimit_configure(cl, 0, 0, 1000, 200, 100);
+	connlimit_configure(cl, 0, 0, 3000, 600, 300);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
 		ssl[i] = SSL_new(ctx);
@@ -303,19 +303,19 @@ test_request_deadlines(void **state)
 	}
 	connlimit_request_read(c[1]);	/* busy: no deadline */
 	connlimit_request_read(c[2]);
-	connlimit_answered(c[2]);	/* the next request: 300 ms */
-	run_for(base, 250);
-	assert_true(peer_shut(sv[0][1]));	/* first request: 200 ms */
+	connlimit_answered(c[2]);	/* the next request: 900 ms */
+	run_for(base, 750);
+	assert_true(peer_shut(sv[0][1]));	/* first request: 600 ms */
 	assert_false(peer_shut(sv[1][1]));
 	assert_false(peer_shut(sv[2][1]));
-	run_for(base, 150);			/* 400 ms */
+	run_for(base, 450);			/* 1200 ms */
 	assert_true(peer_shut(sv[2][1]));
 	assert_false(peer_shut(sv[1][1]));
 	assert_int_equal(connlimit_timeouts(cl), 2);
 	/* A second "handshake done" (TLS 1.3, after the ticket) must not
 	 * start a deadline on a connection busy with a request. */
 	connlimit_handshake_done(c[1]);
-	run_for(base, 250);
+	run_for(base, 750);
 	assert_false(peer_shut(sv[1][1]));
 	for (int i = 0; i < 3; i++) {
 		connlimit_close(c[i]);
@@ -372,14 +372,22 @@ test_accept_gate(void **state)
 	assert_int_equal(gate_calls, 4);
 	connlimit_configure(cl, 2, 0, 0, 0, 0);		/* ceiling 18 */
 	assert_int_equal(gate_accepting, 0);
-	connlimit_release(cl);			/* no gate after this */
-	for (int i = 0; i < 20; i++)
-		connlimit_close(c[i]);
 	assert_int_equal(gate_calls, 5);
+	/* Paused, yet a connection came (netbind's EMFILE pause ended and
+	 * switched a listener on): the pause is said again. */
+	gate_accepting = 1;
+	c[20] = connlimit_open(cl, NULL);
+	assert_int_equal(gate_calls, 6);
+	assert_int_equal(gate_accepting, 0);
+	connlimit_release(cl);			/* no gate after this */
+	for (int i = 0; i < 21; i++)
+		connlimit_close(c[i]);
+	assert_int_equal(gate_calls, 6);
 	event_base_free(base);
 }
 
-/* handshake_timeout 0: no deadline at all. */
+/* No times: no deadline at all. handshake_timeout 0 alone: none for the
+ * handshake, but the first request's still runs. */
 static void
 test_no_deadline(void **state)
 {
@@ -398,6 +406,15 @@ test_no_deadline(void **state)
 	run_for(base, 50);
 	assert_false(peer_shut(sv[1]));
 	assert_int_equal(connlimit_timeouts(cl), 0);
+	connlimit_close(c);
+	connlimit_configure(cl, 0, 0, 0, 100, 0);
+	c = connlimit_open(cl, ssl);
+	run_for(base, 300);
+	assert_false(peer_shut(sv[1]));		/* no handshake deadline */
+	connlimit_handshake_done(c);
+	run_for(base, 300);
+	assert_true(peer_shut(sv[1]));		/* the request's: 100 ms */
+	assert_int_equal(connlimit_timeouts(cl), 1);
 	connlimit_close(c);
 	connlimit_release(cl);
 	SSL_free(ssl);
