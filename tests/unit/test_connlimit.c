@@ -218,13 +218,38 @@ run_for(struct event_base *base, long ms)
 	event_free(stop);
 }
 
-/* 1 if the peer of fd has shut its end (recv sees the end). */
+/*
+ * A connection as the listener holds it: the server end of a socket pair
+ * owned by an SSL, whose socket the deadlines shut down.
+ */
+struct test_sock {
+	int	 sv[2];		/* [0] the server's, [1] the peer's */
+	SSL	*ssl;
+};
+
+static void
+sock_open(struct test_sock *t, SSL_CTX *ctx)
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, t->sv), 0);
+	assert_non_null(t->ssl = SSL_new(ctx));
+	SSL_set_fd(t->ssl, t->sv[0]);
+}
+
+static void
+sock_close(struct test_sock *t)
+{
+	SSL_free(t->ssl);
+	close(t->sv[0]);
+	close(t->sv[1]);
+}
+
+/* 1 if the server end was shut (the peer's recv sees the end). */
 static int
-peer_shut(int fd)
+peer_shut(const struct test_sock *t)
 {
 	char c;
 
-	return recv(fd, &c, 1, MSG_DONTWAIT) == 0;
+	return recv(t->sv[1], &c, 1, MSG_DONTWAIT) == 0;
 }
 
 /*
@@ -238,31 +263,27 @@ test_handshake_deadline(void **state)
 	struct event_base	*base = event_base_new();
 	struct connlimit	*cl = connlimit_new(base);
 	SSL_CTX			*ctx = SSL_CTX_new(TLS_server_method());
-	int			 sv[3][2];
-	SSL			*ssl[3];
+	struct test_sock	 t[3];
 	struct connlimit_conn	*c[3];
 
 	connlimit_configure(cl, 0, 0, 600, 0, 0);
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
-		ssl[i] = SSL_new(ctx);
-		SSL_set_fd(ssl[i], sv[i][0]);
-	}
-	c[0] = connlimit_open(cl, ssl[0]);
-	c[1] = connlimit_open(cl, ssl[1]);
+	for (int i = 0; i < 3; i++)
+		sock_open(&t[i], ctx);
+	c[0] = connlimit_open(cl, t[0].ssl);
+	c[1] = connlimit_open(cl, t[1].ssl);
 	connlimit_handshake_done(c[1]);
 	run_for(base, 300);
-	c[2] = connlimit_open(cl, ssl[2]);
-	assert_false(peer_shut(sv[0][1]));
+	c[2] = connlimit_open(cl, t[2].ssl);
+	assert_false(peer_shut(&t[0]));
 	run_for(base, 450);		/* 750 ms: c[0] is past, c[2] not */
-	assert_true(peer_shut(sv[0][1]));
+	assert_true(peer_shut(&t[0]));
 	assert_true(connlimit_dropped(c[0]));
-	assert_false(peer_shut(sv[1][1]));
-	assert_false(peer_shut(sv[2][1]));
+	assert_false(peer_shut(&t[1]));
+	assert_false(peer_shut(&t[2]));
 	assert_int_equal(connlimit_timeouts(cl), 1);
 	run_for(base, 450);		/* c[2]'s deadline was at 900 ms */
-	assert_true(peer_shut(sv[2][1]));
-	assert_false(peer_shut(sv[1][1]));
+	assert_true(peer_shut(&t[2]));
+	assert_false(peer_shut(&t[1]));
 	assert_false(connlimit_dropped(c[1]));
 	assert_int_equal(connlimit_timeouts(cl), 2);
 	/* The owner goes first; the connections follow (evhttp's order at
@@ -270,9 +291,7 @@ test_handshake_deadline(void **state)
 	connlimit_release(cl);
 	for (int i = 0; i < 3; i++) {
 		connlimit_close(c[i]);
-		SSL_free(ssl[i]);
-		close(sv[i][0]);
-		close(sv[i][1]);
+		sock_close(&t[i]);
 	}
 	SSL_CTX_free(ctx);
 	event_base_free(base);
@@ -289,39 +308,34 @@ test_request_deadlines(void **state)
 	struct event_base	*base = event_base_new();
 	struct connlimit	*cl = connlimit_new(base);
 	SSL_CTX			*ctx = SSL_CTX_new(TLS_server_method());
-	int			 sv[3][2];
-	SSL			*ssl[3];
+	struct test_sock	 t[3];
 	struct connlimit_conn	*c[3];
 
 	connlimit_configure(cl, 0, 0, 3000, 600, 300);
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
-		ssl[i] = SSL_new(ctx);
-		SSL_set_fd(ssl[i], sv[i][0]);
-		c[i] = connlimit_open(cl, ssl[i]);
+		sock_open(&t[i], ctx);
+		c[i] = connlimit_open(cl, t[i].ssl);
 		connlimit_handshake_done(c[i]);
 	}
 	connlimit_request_read(c[1]);	/* busy: no deadline */
 	connlimit_request_read(c[2]);
 	connlimit_answered(c[2]);	/* the next request: 900 ms */
 	run_for(base, 750);
-	assert_true(peer_shut(sv[0][1]));	/* first request: 600 ms */
-	assert_false(peer_shut(sv[1][1]));
-	assert_false(peer_shut(sv[2][1]));
+	assert_true(peer_shut(&t[0]));	/* first request: 600 ms */
+	assert_false(peer_shut(&t[1]));
+	assert_false(peer_shut(&t[2]));
 	run_for(base, 450);			/* 1200 ms */
-	assert_true(peer_shut(sv[2][1]));
-	assert_false(peer_shut(sv[1][1]));
+	assert_true(peer_shut(&t[2]));
+	assert_false(peer_shut(&t[1]));
 	assert_int_equal(connlimit_timeouts(cl), 2);
 	/* A second "handshake done" (TLS 1.3, after the ticket) must not
 	 * start a deadline on a connection busy with a request. */
 	connlimit_handshake_done(c[1]);
 	run_for(base, 750);
-	assert_false(peer_shut(sv[1][1]));
+	assert_false(peer_shut(&t[1]));
 	for (int i = 0; i < 3; i++) {
 		connlimit_close(c[i]);
-		SSL_free(ssl[i]);
-		close(sv[i][0]);
-		close(sv[i][1]);
+		sock_close(&t[i]);
 	}
 	connlimit_release(cl);
 	SSL_CTX_free(ctx);
@@ -394,32 +408,27 @@ test_no_deadline(void **state)
 	struct event_base	*base = event_base_new();
 	struct connlimit	*cl = connlimit_new(base);
 	SSL_CTX			*ctx = SSL_CTX_new(TLS_server_method());
-	int			 sv[2];
-	SSL			*ssl;
+	struct test_sock	 t;
 	struct connlimit_conn	*c;
 
 	connlimit_configure(cl, 0, 0, 0, 0, 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ssl = SSL_new(ctx);
-	SSL_set_fd(ssl, sv[0]);
-	c = connlimit_open(cl, ssl);
+	sock_open(&t, ctx);
+	c = connlimit_open(cl, t.ssl);
 	run_for(base, 50);
-	assert_false(peer_shut(sv[1]));
+	assert_false(peer_shut(&t));
 	assert_int_equal(connlimit_timeouts(cl), 0);
 	connlimit_close(c);
 	connlimit_configure(cl, 0, 0, 0, 100, 0);
-	c = connlimit_open(cl, ssl);
+	c = connlimit_open(cl, t.ssl);
 	run_for(base, 300);
-	assert_false(peer_shut(sv[1]));		/* no handshake deadline */
+	assert_false(peer_shut(&t));		/* no handshake deadline */
 	connlimit_handshake_done(c);
 	run_for(base, 300);
-	assert_true(peer_shut(sv[1]));		/* the request's: 100 ms */
+	assert_true(peer_shut(&t));		/* the request's: 100 ms */
 	assert_int_equal(connlimit_timeouts(cl), 1);
 	connlimit_close(c);
 	connlimit_release(cl);
-	SSL_free(ssl);
-	close(sv[0]);
-	close(sv[1]);
+	sock_close(&t);
 	SSL_CTX_free(ctx);
 	event_base_free(base);
 }
