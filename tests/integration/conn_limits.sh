@@ -170,9 +170,7 @@ ms=${out#closed after }
 [ "$ms" -ge 1400 ] && [ "$ms" -le 4000 ] || fail "trickled ClientHello: closed after $ms ms (want 1400..4000)"
 note "a ClientHello trickled a byte every 0.2 s: closed after $ms ms"
 
-t0=$(now_ms)
-timeout 10 bash -c "exec 4<>/dev/tcp/127.0.0.1/$XPORT; cat <&4 >/dev/null" 2>/dev/null
-el=$(($(now_ms) - t0))
+el=$(silent_tcp_ms 10)
 [ "$el" -ge 1400 ] && [ "$el" -le 4000 ] || fail "silent TCP client: closed after ${el} ms (want 1400..4000; read_timeout is 30 s)"
 note "silent TCP client: closed after ${el} ms"
 
@@ -182,18 +180,11 @@ scrape m3
 check_metric 'estrad_connections_dropped_total{reason="handshake_timeout"}' 2
 # A handshake that finishes is not cut: a keep-alive connection outlives
 # the handshake timeout (its request comes 2.5 s after the connect).
-mkfifo "$WORK/ka.in"
-openssl s_client -connect "127.0.0.1:$XPORT" -servername localhost -CAfile "$TRUST" \
-    -quiet <"$WORK/ka.in" >"$WORK/ka.out" 2>&1 &
-T_PIDS+=("$!")
-exec 5>"$WORK/ka.in"
+sclient ka
 sleep 2.5
-printf 'GET /.well-known/est/cacerts HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >&5
-for ((i = 0; i < 50; i++)); do
-	grep -q '^HTTP/1.1 200' "$WORK/ka.out" && break
-	sleep 0.1
-done
-exec 5>&-
+printf 'GET /.well-known/est/cacerts HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >&3
+wait_grep 5 "$WORK/ka.out" '^HTTP/1.1 200'
+exec 3>&-
 grep -q '^HTTP/1.1 200' "$WORK/ka.out" || fail "a connection idle for 2.5 s after its handshake was cut: $(head -c 300 "$WORK/ka.out")"
 
 check_alive "$XPID" "the proxy"

@@ -588,6 +588,29 @@ wait_grep() {
 	return 1
 }
 
+# sclient NAME: openssl s_client to the daemon on $XPORT, fed from fd 3
+# (the fifo $WORK/NAME.in), its output in $WORK/NAME.out; sets cpid and
+# t0 (now_ms at the connect).
+sclient() {
+	mkfifo "$WORK/$1.in"
+	openssl s_client -connect "127.0.0.1:$XPORT" -servername localhost -CAfile "$TRUST" \
+	    -quiet <"$WORK/$1.in" >"$WORK/$1.out" 2>&1 &
+	cpid=$!
+	T_PIDS+=("$cpid")
+	exec 3>"$WORK/$1.in"
+	t0=$(now_ms)
+}
+
+# silent_tcp_ms SECONDS: open a TCP connection to $XPORT, send nothing,
+# and print how many ms passed until the daemon closed it (SECONDS at
+# most).
+silent_tcp_ms() {
+	local t0
+	t0=$(now_ms)
+	timeout "$1" bash -c "exec 4<>/dev/tcp/127.0.0.1/$XPORT; cat <&4 >/dev/null" 2>/dev/null
+	echo $(($(now_ms) - t0))
+}
+
 # Is the proxy still fine? The lab proxy answers cacerts and runs.
 check_proxy_healthy() {
 	check_alive "$PROXY_PID" "the lab proxy"
