@@ -388,17 +388,11 @@ static void
 connlimit_peer_text(const struct connlimit_conn *c, const struct sockaddr *sa,
     char *out, size_t outlen)
 {
-	struct sockaddr_storage	ss;
-	socklen_t		sslen = sizeof(ss);
-	int			fd;
-
-	snprintf(out, outlen, "?");
-	if (sa == NULL && c->cc_ssl != NULL &&
-	    (fd = SSL_get_fd(c->cc_ssl)) >= 0 &&
-	    getpeername(fd, (struct sockaddr *)&ss, &sslen) == 0)
-		sa = (struct sockaddr *)&ss;
 	if (sa != NULL)
 		netbind_addr_text(sa, out, outlen);
+	else
+		netbind_peer_text(c->cc_ssl != NULL ? SSL_get_fd(c->cc_ssl) :
+		    -1, out, outlen);
 }
 
 /*

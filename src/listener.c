@@ -135,9 +135,7 @@ listener_on_client_hello(SSL *ssl, int *alert, void *arg)
 static void
 listener_on_tls_info(const SSL *ssl, int where, int ret)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen = sizeof(ss);
-	char			 peer[80] = "?";
+	char			 peer[80];
 	long			 verify;
 	struct connlimit_conn	*conn = listener_conn_of(ssl);
 
@@ -153,8 +151,7 @@ listener_on_tls_info(const SSL *ssl, int where, int ret)
 		return;
 	if (!SSL_is_init_finished(ssl))
 		metrics_tls_handshake(0);
-	if (getpeername(SSL_get_fd(ssl), (struct sockaddr *)&ss, &sslen) == 0)
-		netbind_addr_text((struct sockaddr *)&ss, peer, sizeof(peer));
+	netbind_peer_text(SSL_get_fd(ssl), peer, sizeof(peer));
 	verify = SSL_get_verify_result(ssl);
 	log_info("tls peer=%s handshake failed: alert %s%s%s", peer,
 	    SSL_alert_desc_string_long(ret),

@@ -36,6 +36,18 @@ netbind_addr_text(const struct sockaddr *sa, char *out, size_t outlen)
 	}
 }
 
+void
+netbind_peer_text(int fd, char *out, size_t outlen)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		sslen = sizeof(ss);
+
+	if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sslen) == 0)
+		netbind_addr_text((struct sockaddr *)&ss, out, outlen);
+	else
+		snprintf(out, outlen, "?");
+}
+
 /*
  * The pause timers. libevent hands the accept-error callback evhttp's
  * argument, not ours, so a paused listener is found here by its pointer;

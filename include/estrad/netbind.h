@@ -17,6 +17,8 @@
 
 /* "1.2.3.4:443" or "[::1]:443". */
 void netbind_addr_text(const struct sockaddr *sa, char *out, size_t outlen);
+/* The peer of socket fd as netbind_addr_text writes it; "?" if unknown. */
+void netbind_peer_text(int fd, char *out, size_t outlen);
 
 /*
  * Bind addr ("host:port", port 0 allowed) and serve it with http. Returns
