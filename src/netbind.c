@@ -29,11 +29,12 @@ netbind_addr_text(const struct sockaddr *sa, char *out, size_t outlen)
 		const struct sockaddr_in6 *s6 = (const void *)sa;
 		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
 		snprintf(out, outlen, "[%s]:%u", host, ntohs(s6->sin6_port));
-	} else {
+	} else if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const void *)sa;
 		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
 		snprintf(out, outlen, "%s:%u", host, ntohs(s4->sin_port));
-	}
+	} else	/* no address to show (a Unix socket, in tests) */
+		snprintf(out, outlen, "?");
 }
 
 void
