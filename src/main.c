@@ -230,7 +230,8 @@ run(struct config *cfg, int debug)
 		fatal("cannot make the event loop");
 	/* Ports bound and files read with the privileges we started with;
 	 * then, for good, those of the configured user. */
-	if (privdrop_refuse_root(cfg, err, sizeof(err)) == -1) {
+	if (privdrop_refuse_root(cfg, err, sizeof(err)) == -1 ||
+	    privdrop_hand_over(cfg, 1, err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		config_free(cfg);
 		event_base_free(d.base);
@@ -242,8 +243,7 @@ run(struct config *cfg, int debug)
 		curl_global_cleanup();
 		return 1;
 	}
-	if (privdrop_hand_over(cfg, err, sizeof(err)) == -1 ||
-	    privdrop_apply(cfg, err, sizeof(err)) == -1) {
+	if (privdrop_apply(cfg, err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		est_server_free(d.srv);
 		event_base_free(d.base);

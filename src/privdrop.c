@@ -2,11 +2,23 @@
  * privdrop: who estrad runs as, and which files may hold its secrets.
  *
  * The order at start-up (main.c) is: load the config (every key and secret
- * file read, every file checked here), bind the listeners, then
- * privdrop_apply(). After it the process cannot become root again: the
- * drop is verified, not assumed. A reload then reads files as the
- * unprivileged user, so the keys must stay readable by it (or the reload
- * fails and the old config stays).
+ * file read, every file checked here), hand the state files over to the
+ * user (privdrop_hand_over, before anything opens them), open the store
+ * and bind the listeners, then privdrop_apply(). After it the process
+ * cannot become root again: the drop is verified, not assumed. A reload
+ * then reads files as the unprivileged user, so the keys must stay
+ * readable by it (or the reload fails and the old config stays).
+ *
+ * Why the hand-over comes first: handing a file over means opening and
+ * closing it, and close() drops every POSIX lock the process holds on
+ * that file, through any descriptor. Done after SQLite opened the
+ * database, it silently released SQLite's locks, and the next connection
+ * of another process (`estrad queue list`, a backup) took itself for the
+ * last one and removed the WAL the daemon was still writing: acknowledged
+ * enrollments were lost at the next crash (SQLite's "How To Corrupt An
+ * SQLite Database File", §2.2). Before any open there is no lock to lose;
+ * SQLite, running as root, gives the -wal and -shm it creates to the
+ * owner of the database file, which by then is the user.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +32,7 @@
 
 #include "estrad/log.h"
 #include "estrad/privdrop.h"
+#include "estrad/store.h"
 
 /* The user's and group's ids, or -1 with err. */
 static int
@@ -66,22 +79,42 @@ privdrop_refuse_root(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+enum privdrop_kind {
+	PRIVDROP_DIR,		/* made if missing */
+	PRIVDROP_DIR_IF_THERE,
+	PRIVDROP_FILE_CREATE,	/* made if missing */
+	PRIVDROP_FILE_IF_THERE
+};
+
 /*
- * Give path to uid/gid; a file not there (yet) is fine. Never through a
- * symbolic link: the directory may already belong to that user, who could
- * otherwise point a name at a file of root's and have root give it away.
+ * Give path to uid/gid, making it first when told (a directory 0700, a
+ * file 0600); a file not there is otherwise fine. Never through a
+ * symbolic link, never a file with a second hard link: the directory may
+ * already belong to that user, who could otherwise point a name at a
+ * file of root's and have root give it away.
+ *
+ * This opens and closes path, and close() drops every POSIX lock the
+ * process holds on the file (SQLite's among them): call it only before
+ * anything in this process has opened path.
  */
 static int
-privdrop_chown(const char *path, int dir, uid_t uid, gid_t gid, char *err,
-    size_t errlen)
+privdrop_give(const char *path, enum privdrop_kind kind, uid_t uid,
+    gid_t gid, char *err, size_t errlen)
 {
 	struct stat	st;
-	int		fd;
+	int		fd, dir = kind == PRIVDROP_DIR ||
+			    kind == PRIVDROP_DIR_IF_THERE;
 
+	if (dir && mkdir(path, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
-	    (dir ? O_DIRECTORY : 0));
+	    (dir ? O_DIRECTORY : 0) | (kind == PRIVDROP_FILE_CREATE ?
+	    O_CREAT : 0), 0600);
 	if (fd == -1) {
-		if (errno == ENOENT)
+		if (errno == ENOENT && (kind == PRIVDROP_FILE_IF_THERE ||
+		    kind == PRIVDROP_DIR_IF_THERE))
 			return 0;
 		snprintf(err, errlen, "%s: %s", path, errno == ELOOP ?
 		    "is a symbolic link; refusing to hand it over" :
@@ -90,10 +123,12 @@ privdrop_chown(const char *path, int dir, uid_t uid, gid_t gid, char *err,
 	}
 	errno = 0;
 	if (fstat(fd, &st) != 0 || (dir ? !S_ISDIR(st.st_mode) :
-	    !S_ISREG(st.st_mode)) || fchown(fd, uid, gid) != 0) {
+	    !S_ISREG(st.st_mode)) || (!dir && st.st_nlink != 1) ||
+	    fchown(fd, uid, gid) != 0) {
 		snprintf(err, errlen, "%s: cannot hand it to the user: %s",
 		    path, errno ? strerror(errno) : dir ? "not a directory" :
-		    "not a regular file");
+		    !S_ISREG(st.st_mode) ? "not a regular file" :
+		    "it has another hard link");
 		close(fd);
 		return -1;
 	}
@@ -102,31 +137,75 @@ privdrop_chown(const char *path, int dir, uid_t uid, gid_t gid, char *err,
 }
 
 int
-privdrop_hand_over(const struct config *cfg, char *err, size_t errlen)
+privdrop_hand_over(const struct config *cfg, int create, char *err,
+    size_t errlen)
 {
-	static const char *const state_files[] = {
-		"", "/estrad.db", "/estrad.db-wal", "/estrad.db-shm",
-		"/estrad.lock"
-	};
-	char	path[4096];
-	uid_t	uid;
-	gid_t	gid;
+	const struct store_file	*f;
+	char			 path[4096];
+	uid_t			 uid;
+	gid_t			 gid;
 
 	if ((getuid() != 0 && geteuid() != 0) || cfg->user == NULL)
 		return 0;
 	if (privdrop_lookup(cfg, &uid, &gid, err, errlen) != 0)
 		return -1;
-	for (size_t i = 0; cfg->state_dir != NULL &&
-	    i < sizeof(state_files) / sizeof(state_files[0]); i++) {
-		snprintf(path, sizeof(path), "%s%s", cfg->state_dir,
-		    state_files[i]);
-		if (privdrop_chown(path, i == 0, uid, gid, err, errlen) != 0)
+	if (cfg->state_dir != NULL) {
+		if (privdrop_give(cfg->state_dir, create ? PRIVDROP_DIR :
+		    PRIVDROP_DIR_IF_THERE, uid, gid, err, errlen) != 0)
 			return -1;
+		for (f = store_files; f->name != NULL; f++) {
+			if ((size_t)snprintf(path, sizeof(path), "%s/%s",
+			    cfg->state_dir, f->name) >= sizeof(path)) {
+				snprintf(err, errlen, "%s: path too long",
+				    cfg->state_dir);
+				return -1;
+			}
+			if (privdrop_give(path, create && f->create ?
+			    PRIVDROP_FILE_CREATE : PRIVDROP_FILE_IF_THERE,
+			    uid, gid, err, errlen) != 0)
+				return -1;
+		}
 	}
-	if (cfg->audit.file != NULL &&
-	    privdrop_chown(cfg->audit.file, 0, uid, gid, err, errlen) != 0)
+	if (cfg->audit.file != NULL && privdrop_give(cfg->audit.file, create ?
+	    PRIVDROP_FILE_CREATE : PRIVDROP_FILE_IF_THERE, uid, gid, err,
+	    errlen) != 0)
 		return -1;
 	return 0;
+}
+
+/* Become uid:gid for good, and check that it took. */
+static int
+privdrop_become(const struct config *cfg, uid_t uid, gid_t gid, char *err,
+    size_t errlen)
+{
+	/* Groups first: without uid 0 there is no changing them. */
+	if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+		snprintf(err, errlen, "cannot become user \"%s\" (uid %lu, gid "
+		    "%lu): %s", cfg->user, (unsigned long)uid,
+		    (unsigned long)gid, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) != -1 || getuid() != uid || geteuid() != uid ||
+	    getgid() != gid || getegid() != gid) {
+		snprintf(err, errlen, "dropping to user \"%s\" did not take: "
+		    "root could be regained", cfg->user);
+		return -1;
+	}
+	return 0;
+}
+
+int
+privdrop_command(const struct config *cfg, char *err, size_t errlen)
+{
+	uid_t	uid;
+	gid_t	gid;
+
+	if ((getuid() != 0 && geteuid() != 0) || cfg->user == NULL)
+		return 0;
+	if (privdrop_hand_over(cfg, 0, err, errlen) != 0 ||
+	    privdrop_lookup(cfg, &uid, &gid, err, errlen) != 0)
+		return -1;
+	return privdrop_become(cfg, uid, gid, err, errlen);
 }
 
 int
@@ -146,21 +225,9 @@ privdrop_apply(const struct config *cfg, char *err, size_t errlen)
 		    "\"run_as_root\": true to allow it)");
 		return -1;
 	}
-	if (privdrop_lookup(cfg, &uid, &gid, err, errlen) != 0)
+	if (privdrop_lookup(cfg, &uid, &gid, err, errlen) != 0 ||
+	    privdrop_become(cfg, uid, gid, err, errlen) != 0)
 		return -1;
-	/* Groups first: without uid 0 there is no changing them. */
-	if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
-		snprintf(err, errlen, "cannot become user \"%s\" (uid %lu, gid "
-		    "%lu): %s", cfg->user, (unsigned long)uid,
-		    (unsigned long)gid, strerror(errno));
-		return -1;
-	}
-	if (setuid(0) != -1 || getuid() != uid || geteuid() != uid ||
-	    getgid() != gid || getegid() != gid) {
-		snprintf(err, errlen, "dropping to user \"%s\" did not take: "
-		    "root could be regained", cfg->user);
-		return -1;
-	}
 	log_info("running as user %s (uid %lu), group %s (gid %lu)",
 	    cfg->user, (unsigned long)uid, cfg->group ? cfg->group :
 	    "of the user", (unsigned long)gid);

@@ -3,6 +3,8 @@
  * block on the disk: it is not the event loop. It never creates the
  * database: listing a queue that was never used says so and stops, so an
  * operator's typo in state_dir does not leave a stray database behind.
+ * Run as root for a configured "user", it works as that user (after
+ * handing over the state files that exist, as the daemon does at start).
  */
 #include <sys/stat.h>
 
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "estrad/config.h"
+#include "estrad/privdrop.h"
 #include "estrad/queue_cli.h"
 #include "estrad/store.h"
 
@@ -121,6 +124,12 @@ queue_cli_run(const struct config *cfg, int purge, int all, int64_t id)
 	char		*path = NULL, err[512];
 	int		 rc, exists;
 
+	/* Run by root for a daemon with a "user": as that user, so that no
+	 * file of root's is left where the daemon must write. */
+	if (privdrop_command(cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "estrad: %s\n", err);
+		return 1;
+	}
 	if (asprintf(&path, "%s/estrad.db", cfg->state_dir) == -1) {
 		fprintf(stderr, "estrad: out of memory\n");
 		return 1;

@@ -401,6 +401,14 @@ store_read_entry(struct store *st, sqlite3_stmt *s, struct store_entry *e,
 
 /* ---- opening and closing ------------------------------------------------ */
 
+const struct store_file store_files[] = {
+	{ "estrad.db", 1 },
+	{ "estrad.db-wal", 0 },
+	{ "estrad.db-shm", 0 },
+	{ "estrad.lock", 1 },
+	{ NULL, 0 }
+};
+
 static int
 store_mkdir(const char *dir, char *err, size_t errlen)
 {

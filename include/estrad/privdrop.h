@@ -17,12 +17,24 @@
 int privdrop_refuse_root(const struct config *cfg, char *err,
     size_t errlen);
 /*
- * Before the drop: what estrad created as root and goes on writing (the
- * state_dir, its database, WAL and lock files, the audit file) becomes
- * the user's, so `estrad queue` and the next start work as that user.
- * Nothing to do unless root with "user". 0, or -1 with err.
+ * Before anything opens them (the store, the audit log): what estrad
+ * writes as the user (the state_dir, its database, WAL, shared-memory and
+ * lock files, the audit file) becomes the user's, and with create the
+ * state_dir, database, lock and audit files are made first (0700, 0600),
+ * so that they are the user's from birth. Never through a symbolic link
+ * or a file with another hard link. Nothing to do unless root with
+ * "user". 0, or -1 with err. It opens and closes each file, which would
+ * drop this process's POSIX locks on it: never call it once they are open.
  */
-int privdrop_hand_over(const struct config *cfg, char *err, size_t errlen);
+int privdrop_hand_over(const struct config *cfg, int create, char *err,
+    size_t errlen);
+/*
+ * For `estrad queue`: run as root with "user" set, hand the state files
+ * that exist over (creating none) and become the user for good, quietly,
+ * so that the command can leave no file of root's behind. Otherwise
+ * nothing. 0, or -1 with err.
+ */
+int privdrop_command(const struct config *cfg, char *err, size_t errlen);
 /* Drop to cfg->user/group, or refuse root. 0, or -1 with err. */
 int privdrop_apply(const struct config *cfg, char *err, size_t errlen);
 

@@ -20,6 +20,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/*
+ * The files of a state_dir, for privdrop's hand-over: create is 1 for
+ * those store_open() makes itself (so they may be made, 0600, first),
+ * 0 for SQLite's own (-wal, -shm). Ends with a NULL name.
+ */
+struct store_file {
+	const char	*name;
+	int		 create;
+};
+extern const struct store_file store_files[];
+
 enum queue_state {
 	QS_PENDING,	/* waiting for an upstream to be reachable */
 	QS_POLLING,	/* the CA answered 202; asked again later */

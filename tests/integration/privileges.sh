@@ -13,7 +13,8 @@
 #  - as root, "user": "nobody" with a state_dir (and a queue) whose
 #    estrad.lock is a symbolic link to a root-owned 0600 file elsewhere:
 #    start-up fails (exit 1, the error names estrad.lock) and that file
-#    stays root's, 0600, unchanged; with a state_dir without links, the
+#    stays root's, 0600, unchanged; the same with estrad.db a second hard
+#    link to it; with a state_dir without links, the
 #    directory, estrad.db and estrad.lock are nobody's once started;
 #  - as root with neither "user" nor "run_as_root": exit 1 and "running as
 #    root: set "user" (or "run_as_root": true to allow it)".
@@ -148,6 +149,21 @@ grep -q ' started$' "$WORK/trap.log" && fail "estrad started with estrad.lock a 
 grep -qF "$WORK/trap-state/estrad.lock" "$WORK/trap.log" ||
     fail "the start-up error does not name estrad.lock: $(grep ' error ' "$WORK/trap.log")"
 note "estrad.lock linked to a root file: $(grep -F 'estrad.lock' "$WORK/trap.log" | head -n 1 | sed 's/^.* error //'); the file stays root's"
+
+# A state_dir whose estrad.db is a second hard link to that file of root's.
+mkdir -m 700 "$WORK/hl-state"
+ln "$VICTIM" "$WORK/hl-state/estrad.db"
+P_PRIVS='"user": "nobody"' P_TOP_EXTRA=$(offline_top "$WORK/hl-state" '' '{}') \
+    proxy_config "$WORK/hl.json"
+timeout 10 "$ESTRAD_BIN" -c "$WORK/hl.json" </dev/null >"$WORK/hl.log" 2>&1
+rc=$?
+T_LOGS+=("$WORK/hl.log")
+[ "$rc" = 1 ] || fail "estrad with estrad.db a hard link to a root file exited $rc, expected 1"
+grep -qF "$WORK/hl-state/estrad.db: cannot hand it to the user: it has another hard link" "$WORK/hl.log" ||
+    fail "no hard-link refusal naming estrad.db: $(grep ' error ' "$WORK/hl.log")"
+v=$(stat -c '%U:%G %a' "$VICTIM")
+[ "$v" = "root:root 600" ] || fail "the hard-linked file is now $v (was root:root 600)"
+note "estrad.db hard-linked to a root file: refused, the file stays root's"
 
 # A state_dir without links: its files go to nobody.
 P_PRIVS='"user": "nobody"' P_TOP_EXTRA=$(offline_top "$WORK/nb-state" '' '{}') \
