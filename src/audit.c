@@ -225,7 +225,10 @@ audit_record_json(const struct audit_record *r)
 static int
 audit_has_issued(const struct audit_record *r)
 {
-	return r->response != NULL && r->status >= 200 && r->status < 300;
+	/* 499: the client left, and response is what the CA answered. */
+	return r->response != NULL && ((r->status >= 200 && r->status < 300) ||
+	    (r->status == 499 && r->upstream_status >= 200 &&
+	    r->upstream_status < 300));
 }
 
 char *

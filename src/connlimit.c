@@ -89,6 +89,8 @@ struct connlimit {
 	/* At most one log line a second about dropped connections. */
 	int64_t			 cl_logged_ms;
 	unsigned long		 cl_unlogged;
+	/* Stopping: no connection waits longer than this for a request. */
+	long			 cl_drain_ms;	/* 0: not stopping */
 };
 
 /* Milliseconds, 64 bits: a 32-bit long would wrap after 24 days up. */
@@ -373,12 +375,15 @@ connlimit_unwait(struct connlimit_conn *c)
 static void
 connlimit_wait(struct connlimit_conn *c, enum connlimit_wait w)
 {
-	struct connlimit *cl = c->cc_cl;
+	struct connlimit	*cl = c->cc_cl;
+	long			 ms = cl->cl_wait_ms[w];
 
 	connlimit_unwait(c);
-	if (c->cc_dropped || cl->cl_wait_ms[w] <= 0 || cl->cl_timer == NULL)
+	if (cl->cl_drain_ms > 0 && (ms <= 0 || ms > cl->cl_drain_ms))
+		ms = cl->cl_drain_ms;
+	if (c->cc_dropped || ms <= 0 || cl->cl_timer == NULL)
 		return;
-	c->cc_deadline_ms = connlimit_now_ms() + cl->cl_wait_ms[w];
+	c->cc_deadline_ms = connlimit_now_ms() + ms;
 	TAILQ_INSERT_TAIL(&cl->cl_waiting[w], c, cc_waiting);
 	c->cc_wait = w;
 	connlimit_arm(cl);
@@ -430,6 +435,13 @@ connlimit_expire(struct connlimit_conn *c)
 
 	connlimit_unwait(c);
 	c->cc_dropped = 1;
+	if (cl->cl_drain_ms > 0) {
+		/* Not a client's fault: no warning, no drop counted. */
+		connlimit_peer_text(c, NULL, why, sizeof(why));
+		log_debug("connection from %s closed: estrad is stopping and "
+		    "no request came", why);
+		goto shut;
+	}
 	cl->cl_timeouts++;
 	if (w == CW_HANDSHAKE) {
 		metrics_connection_dropped("handshake_timeout");
@@ -443,6 +455,7 @@ connlimit_expire(struct connlimit_conn *c)
 		    "read_timeout" : "idle_timeout + limits.read_timeout");
 	}
 	connlimit_log_drop(c, NULL, why);
+shut:
 	if (c->cc_ssl != NULL && (fd = SSL_get_fd(c->cc_ssl)) >= 0)
 		shutdown(fd, SHUT_RDWR);
 }
@@ -589,6 +602,24 @@ connlimit_close(struct connlimit_conn *c)
 	free(c);
 	connlimit_gate(cl);
 	connlimit_unref(cl);
+}
+
+void
+connlimit_drain(struct connlimit *cl, long grace_ms)
+{
+	struct connlimit_conn	*c;
+	int64_t			 until;
+
+	if (grace_ms <= 0)
+		grace_ms = 1;
+	cl->cl_drain_ms = grace_ms;
+	until = connlimit_now_ms() + grace_ms;
+	/* min(deadline, until) keeps each list in deadline order. */
+	for (int w = CW_NONE + 1; w < CW_MAX; w++)
+		TAILQ_FOREACH(c, &cl->cl_waiting[w], cc_waiting)
+			if (c->cc_deadline_ms > until)
+				c->cc_deadline_ms = until;
+	connlimit_arm(cl);
 }
 
 size_t

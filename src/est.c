@@ -13,7 +13,19 @@
  * est_req_answer(), which sends, writes the access line and frees; a
  * client that leaves first ends in est_req_abandon(), which cancels the
  * upstream transfer and frees without answering.
+ *
+ * Leaving is told apart from a half-close. A client that shuts down only
+ * its sending side after its request (a FIN; RFC 9112 §9.6 lets either
+ * side close, and TLS 1.3 §6.1 closes each direction on its own) may
+ * still read: it gets its answer, with Connection: close. A connection
+ * that errs (a reset) is gone; its transfer is cancelled, except an
+ * enrollment the CA already has: the CA may issue, so its answer is
+ * awaited and goes to the audit log with the serial (decision
+ * "abandoned"), never lost from the record (est_req_orphan_end).
  */
+#include <sys/socket.h>
+
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +144,7 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	struct evbuffer		*out = evhttp_request_get_output_buffer(
 	    rq->rq_http);
 	const struct cfg_limits	*lim = &rq->rq_pcfg->limits;
+	struct bufferevent	*bev;
 	struct timeval		 idle;
 	char			 len[32];
 
@@ -156,7 +169,8 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	evhttp_add_header(hdrs, "X-Request-Id", rq->rq_id);
 	/* Shutting down: no next request on this connection; after a 431,
 	 * none from a client that sends such headers. */
-	if (rq->rq_srv->srv_draining || reply->status == 431)
+	if (rq->rq_srv->srv_draining || reply->status == 431 ||
+	    rq->rq_peer_eof)
 		evhttp_add_header(hdrs, "Connection", "close");
 	/* An answer to HEAD has the headers of GET's, and no body. */
 	if (reply->body_len > 0 && reply->status != 204 &&
@@ -175,11 +189,17 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	evhttp_connection_set_timeout_tv(rq->rq_conn, &idle);
 	evhttp_connection_set_closecb(rq->rq_conn, NULL, NULL);
 	listener_answered(est_peer_ssl(rq));
+	bev = evhttp_connection_get_bufferevent(rq->rq_conn);
 	/* libevent 2.1 knows no phrase for 429 or 431 (RFC 6585). */
 	evhttp_send_reply(rq->rq_http, reply->status,
 	    reply->status == 429 ? "Too Many Requests" :
 	    reply->status == 431 ? "Request Header Fields Too Large" : NULL,
 	    NULL);
+	/* evhttp reads while it writes, to notice a close; a half-closed
+	 * client's FIN would fail the connection before the answer is out.
+	 * The write goes on; evhttp closes after it (Connection: close). */
+	if (rq->rq_peer_eof && bev != NULL)
+		bufferevent_disable(bev, EV_READ);
 	/* The CA's answer held in the queue has left: delivered. */
 	if (rq->rq_deliver != 0)
 		queue_delivered(rq->rq_srv->srv_queue, rq->rq_deliver);
@@ -188,9 +208,15 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	est_req_free(rq);
 }
 
+static void est_req_orphan_end(struct est_req *rq, struct est_reply *reply);
+
 void
 est_req_answer(struct est_req *rq, struct est_reply *reply)
 {
+	if (rq->rq_orphan) {
+		est_req_orphan_end(rq, reply);
+		return;
+	}
 	/* An enrollment decision is on record before its answer leaves. */
 	if (rq->rq_decided)
 		est_audit_then_send(rq, reply, est_req_send);
@@ -213,18 +239,50 @@ est_req_fail(struct est_req *rq, int status, const char *fmt, ...)
 	est_req_answer(rq, &reply);
 }
 
-/* The client is gone before its answer: cancel, log, free; no reply. */
+/*
+ * The client is gone before its answer: cancel, log, free; no reply. When
+ * estrad itself is freeing the connection (the loop ended at
+ * shutdown_timeout), the access line says so instead of blaming the
+ * client.
+ */
 static void
 est_req_abandon(struct est_req *rq)
 {
 	struct est_reply reply;
 
 	memset(&reply, 0, sizeof(reply));
-	reply.status = 499;	/* nginx's "client closed request" */
-	snprintf(reply.reason, sizeof(reply.reason),
-	    "client closed the connection before the answer");
+	if (rq->rq_srv->srv_stopped) {
+		reply.status = 503;
+		snprintf(reply.reason, sizeof(reply.reason), "not answered: "
+		    "estrad stopped (shutdown_timeout) and closed the "
+		    "connection");
+	} else {
+		reply.status = 499;	/* nginx's "client closed request" */
+		snprintf(reply.reason, sizeof(reply.reason),
+		    "client closed the connection before the answer");
+	}
 	est_access_log(rq, &reply);
 	est_audit_abandoned(rq, &reply);
+	est_req_free(rq);
+}
+
+/*
+ * The CA answered an enrollment whose client had gone: the answer is
+ * written down (the serial, if the CA issued) and dropped.
+ */
+static void
+est_req_orphan_end(struct est_req *rq, struct est_reply *reply)
+{
+	struct est_reply record = *reply, line;
+
+	memset(&line, 0, sizeof(line));
+	line.status = record.status = 499;
+	snprintf(record.reason, sizeof(record.reason), "client closed the "
+	    "connection before the answer; %.120s", reply->reason);
+	memcpy(line.reason, record.reason, sizeof(line.reason));
+	est_audit_abandoned(rq, &record);
+	est_access_log(rq, &line);
+	est_reply_clear(reply);
 	est_req_free(rq);
 }
 
@@ -239,25 +297,86 @@ est_on_conn_close(struct evhttp_connection *conn, void *arg)
 	est_req_abandon(rq);
 }
 
+enum est_peer {
+	EST_PEER_SENDING,	/* bytes to read: no news about its end */
+	EST_PEER_HALF_CLOSED,	/* FIN: it sends no more, may still read */
+	EST_PEER_GONE		/* reset or error: nobody to answer */
+};
+
+/* What the client's socket says, without reading from it. */
+static enum est_peer
+est_peer_state(evutil_socket_t fd, short what)
+{
+	unsigned char	b;
+	int		err = 0;
+	socklen_t	len = sizeof(err);
+	ssize_t		n;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0)
+		return EST_PEER_GONE;
+	n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR)
+		return EST_PEER_GONE;
+	if (n == 0 || (what & EV_CLOSED))
+		return EST_PEER_HALF_CLOSED;
+	return EST_PEER_SENDING;
+}
+
+static void est_watch_client(struct est_req *rq, short events);
+
+/* The client is gone: free its connection; see its request through. */
+static void
+est_req_gone(struct est_req *rq)
+{
+	struct evhttp_connection *conn = rq->rq_conn;
+
+	rq->rq_conn = NULL;
+	rq->rq_http = NULL;
+	evhttp_connection_set_closecb(conn, NULL, NULL);
+	if (rq->rq_xfer != NULL && rq->rq_decided) {
+		/* The CA has the CSR and may issue: wait for its answer,
+		 * for the record. The upstream timeout bounds the wait. */
+		rq->rq_orphan = 1;
+		log_info("request %s: the client left while the CA has its "
+		    "%s; its answer goes to the audit log", rq->rq_id,
+		    est_op_name(rq->rq_route.op));
+	} else
+		est_req_abandon(rq);
+	evhttp_connection_free(conn);
+}
+
 /*
- * EV_CLOSED on the client's socket while we wait for the CA: the client
- * hung up. libevent 2.1 stops reading a connection once a request is
- * dispatched, so without this watch nobody would notice.
+ * The client's socket became readable or saw its end while we wait for
+ * the CA or a worker. libevent 2.1 stops reading a connection once a
+ * request is dispatched, so without this watch nobody would notice.
  */
 static void
 est_on_client_closed(evutil_socket_t fd, short what, void *arg)
 {
-	struct est_req			*rq = arg;
-	struct evhttp_connection	*conn = rq->rq_conn;
+	struct est_req *rq = arg;
 
-	rq->rq_conn = NULL;
-	evhttp_connection_set_closecb(conn, NULL, NULL);
-	est_req_abandon(rq);
-	evhttp_connection_free(conn);
+	event_free(rq->rq_close_watch);
+	rq->rq_close_watch = NULL;
+	switch (est_peer_state(fd, what)) {
+	case EST_PEER_GONE:
+		est_req_gone(rq);
+		break;
+	case EST_PEER_HALF_CLOSED:
+		rq->rq_peer_eof = 1;
+		log_debug("request %s: the client closed its sending side; "
+		    "it gets its answer", rq->rq_id);
+		break;
+	case EST_PEER_SENDING:
+		/* Bytes (a TLS alert, a next request) we must not take from
+		 * evhttp: from now on only the end of the stream tells. */
+		est_watch_client(rq, EV_CLOSED);
+		break;
+	}
 }
 
 static void
-est_watch_client(struct est_req *rq)
+est_watch_client(struct est_req *rq, short events)
 {
 	struct bufferevent	*bev;
 	evutil_socket_t		 fd;
@@ -268,21 +387,24 @@ est_watch_client(struct est_req *rq)
 	bev = evhttp_connection_get_bufferevent(rq->rq_conn);
 	if (bev == NULL || (fd = bufferevent_getfd(bev)) < 0)
 		return;
-	rq->rq_close_watch = event_new(rq->rq_srv->srv_base, fd, EV_CLOSED,
+	rq->rq_close_watch = event_new(rq->rq_srv->srv_base, fd, events,
 	    est_on_client_closed, rq);
 	if (rq->rq_close_watch != NULL)
 		event_add(rq->rq_close_watch, NULL);
 }
 
 /* The request now waits for something (a CA, a worker): notice if its
- * client leaves meanwhile. */
+ * client leaves meanwhile (a reset; a FIN is a half-close, see above). */
 void
 est_req_wait(struct est_req *rq)
 {
-	if (rq->rq_close_watch != NULL)
+	if (rq->rq_close_watch != NULL || rq->rq_orphan)
 		return;
 	evhttp_connection_set_closecb(rq->rq_conn, est_on_conn_close, rq);
-	est_watch_client(rq);
+	/* EV_READ too: a reset alone is no EV_CLOSED to libevent's epoll
+	 * (EPOLLHUP|EPOLLERR become EV_READ|EV_WRITE). */
+	if (!rq->rq_peer_eof)
+		est_watch_client(rq, EV_READ | EV_CLOSED);
 }
 
 /* ---- backends ---------------------------------------------------------- */
@@ -354,6 +476,10 @@ est_on_upstream_done(void *arg, struct est_reply *reply, long upstream_status,
 
 	rq->rq_xfer = NULL;	/* upstream frees it after we return */
 	rq->rq_upstream_status = upstream_status;
+	if (rq->rq_orphan) {
+		est_req_answer(rq, reply);	/* to the record only */
+		return;
+	}
 	if (rq->rq_queueable && outcome == UPSTREAM_UNAVAILABLE) {
 		est_queue(rq, QS_PENDING, NULL, reply->reason);
 		est_reply_clear(reply);
@@ -541,6 +667,12 @@ est_stage_route(struct est_req *rq, enum est_method method)
 
 	if (est_stage_headers(rq) == -1)
 		return -1;
+	/* RFC 9110 §4.2.4: userinfo in a target URI is to be treated as an
+	 * error (it is never sent by a client that means well). */
+	if (uri != NULL && evhttp_uri_get_userinfo(uri) != NULL) {
+		est_req_fail(rq, 400, "userinfo in the request target");
+		return -1;
+	}
 	if (router_parse_path(path, r, &reason) == -1) {
 		est_req_fail(rq, 404, "%s", reason);
 		return -1;
@@ -602,6 +734,36 @@ est_stage_decode(struct est_req *rq, const unsigned char *body, size_t len)
 	return 0;
 }
 
+/*
+ * The request target for the log: an absolute-form target
+ * (https://user:pw@host/path, RFC 9112 §3.2.2) loses its userinfo, which
+ * holds a password as often as not.
+ */
+static void
+est_log_target(char *out, size_t outlen, const char *target)
+{
+	const char	*auth, *end, *at = NULL;
+	char		 buf[256];
+
+	if (target == NULL || (auth = strstr(target, "://")) == NULL ||
+	    strchr(target, '/') < auth) {
+		est_safe_copy(out, outlen, target);
+		return;
+	}
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at == NULL) {
+		est_safe_copy(out, outlen, target);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%.*s%s", (int)(auth - target), target,
+	    at + 1);
+	est_safe_copy(out, outlen, buf);
+}
+
 static void
 est_req_identify(struct est_req *rq)
 {
@@ -617,7 +779,7 @@ est_req_identify(struct est_req *rq)
 	    host && strchr(host, ':') ? "]" : "", port);
 	snprintf(rq->rq_peer_addr, sizeof(rq->rq_peer_addr), "%s",
 	    host ? host : "?");
-	est_safe_copy(rq->rq_path, sizeof(rq->rq_path),
+	est_log_target(rq->rq_path, sizeof(rq->rq_path),
 	    evhttp_request_get_uri(rq->rq_http));
 }
 
@@ -901,6 +1063,7 @@ est_server_free(struct est_server *srv)
 		return;
 	/* The listener first: freeing evhttp abandons pending requests,
 	 * which cancel their transfers while the multi handle exists. */
+	srv->srv_stopped = 1;
 	admin_free(srv->srv_admin);
 	loop_lag_free(srv->srv_lag);
 	listener_free(srv->srv_listener);
@@ -1067,9 +1230,19 @@ est_server_reload(struct est_server *srv)
 void
 est_server_drain(struct est_server *srv)
 {
+	long grace = EST_DRAIN_GRACE_MS;
+
 	srv->srv_draining = 1;
-	listener_stop_accepting(srv->srv_listener);
+	if (grace > srv->srv_pcfg->shutdown_timeout_ms)
+		grace = srv->srv_pcfg->shutdown_timeout_ms;
+	listener_drain(srv->srv_listener, grace);
 	queue_drain(srv->srv_queue);
+}
+
+size_t
+est_server_connections(const struct est_server *srv)
+{
+	return listener_connections(srv->srv_listener);
 }
 
 /* Client requests not yet answered, and queued sends under way. */

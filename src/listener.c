@@ -44,6 +44,8 @@ struct listener {
  * counts the connection gone. */
 static int listener_conn_index = -1;
 
+static void listener_stop_accepting(struct listener *lst);
+
 
 /*
  * Revocation: the client certificate (not its issuers) is checked against
@@ -435,11 +437,24 @@ listener_answered(SSL *ssl)
 		connlimit_answered(conn);
 }
 
-/* Shutting down: close the listening sockets; connections stay. */
-void
+/* Close the listening sockets; connections stay. */
+static void
 listener_stop_accepting(struct listener *lst)
 {
 	for (size_t i = 0; i < lst->lst_nbound; i++)
 		netbind_unbind(lst->lst_http, lst->lst_bound[i]);
 	lst->lst_nbound = 0;
+}
+
+void
+listener_drain(struct listener *lst, long grace_ms)
+{
+	listener_stop_accepting(lst);
+	connlimit_drain(lst->lst_limit, grace_ms);
+}
+
+size_t
+listener_connections(const struct listener *lst)
+{
+	return connlimit_open_count(lst->lst_limit);
 }

@@ -80,13 +80,17 @@ on_drain_check(evutil_socket_t fd, short what, void *arg)
 	struct daemon_ctx	*d = arg;
 	long			 left = est_server_in_flight(d->srv);
 
-	if (left == 0) {
+	/* Done when nothing is being answered and no connection is left
+	 * that a request could still arrive on (est_server_drain). */
+	if (left == 0 && est_server_connections(d->srv) == 0) {
 		event_base_loopexit(d->base, NULL);
 		return;
 	}
 	if (past(&d->deadline)) {
-		log_warn("shutdown_timeout: %ld request%s still in flight; "
-		    "stopping anyway", left, left == 1 ? "" : "s");
+		if (left > 0)
+			log_warn("shutdown_timeout: %ld request%s still in "
+			    "flight; stopping anyway", left, left == 1 ? "" :
+			    "s");
 		event_base_loopexit(d->base, NULL);
 	}
 }
@@ -110,9 +114,11 @@ on_signal_stop(evutil_socket_t sig, short what, void *arg)
 	}
 	d->stopping = 1;
 	notify_stopping();
-	log_info("signal %d: stopping; %ld request%s in flight, waiting up to "
-	    "%.1f s", (int)sig, est_server_in_flight(d->srv),
-	    est_server_in_flight(d->srv) == 1 ? "" : "s", (double)ms / 1000);
+	log_info("signal %d: stopping; %ld request%s in flight, %zu "
+	    "connection%s open, waiting up to %.1f s", (int)sig,
+	    est_server_in_flight(d->srv), est_server_in_flight(d->srv) == 1 ?
+	    "" : "s", est_server_connections(d->srv),
+	    est_server_connections(d->srv) == 1 ? "" : "s", (double)ms / 1000);
 	est_server_drain(d->srv);
 	clock_gettime(CLOCK_MONOTONIC, &d->deadline);
 	d->deadline.tv_sec += ms / 1000;

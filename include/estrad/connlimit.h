@@ -78,6 +78,16 @@ int connlimit_dropped(const struct connlimit_conn *c);
 /* Gone: uncount and free. */
 void connlimit_close(struct connlimit_conn *c);
 
+/*
+ * Stopping (SIGTERM): a connection waiting for a request (its first, or
+ * the next on a kept-alive connection) or for its handshake waits at most
+ * grace_ms more, from now on, and is then shut down quietly (debug line,
+ * not counted as a drop). A request that arrives within the grace is
+ * read and answered (with Connection: close): a request in transit when
+ * the signal came is not cut off, and no idle connection outlives the
+ * drain.
+ */
+void connlimit_drain(struct connlimit *cl, long grace_ms);
 size_t connlimit_open_count(const struct connlimit *cl);
 /* Admitted connections from sa's address now. */
 long connlimit_address_count(const struct connlimit *cl,

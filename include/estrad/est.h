@@ -32,8 +32,17 @@ void est_server_free(struct est_server *srv);
  * 0 or -1.
  */
 int est_server_reload(struct est_server *srv);
-/* SIGTERM: stop accepting; requests in flight go on. */
+/*
+ * SIGTERM: stop accepting; requests in flight go on, and their answers
+ * carry Connection: close. A connection waiting for a request (kept alive
+ * after an answer, or new) waits at most EST_DRAIN_GRACE_MS more (or
+ * shutdown_timeout, if shorter): a request already on its way is
+ * answered, and then the connection closes.
+ */
+#define EST_DRAIN_GRACE_MS	1000
 void est_server_drain(struct est_server *srv);
+/* Client connections still open. */
+size_t est_server_connections(const struct est_server *srv);
 /* Requests not yet answered (or abandoned), and the queue's sends to a
  * CA under way. */
 long est_server_in_flight(const struct est_server *srv);

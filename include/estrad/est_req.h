@@ -42,6 +42,7 @@ struct est_server {
 	struct loop_lag		*srv_lag;	/* with the admin listener */
 	long			 srv_in_flight;	/* requests not yet freed */
 	int			 srv_draining;	/* SIGTERM: not accepting */
+	int			 srv_stopped;	/* the loop is over: freeing */
 };
 
 struct est_req {
@@ -49,6 +50,8 @@ struct est_req {
 	struct evhttp_request	 *rq_http;
 	struct evhttp_connection *rq_conn;
 	struct event		 *rq_close_watch;
+	int			  rq_peer_eof;	/* client sent FIN: may read */
+	int			  rq_orphan;	/* client gone, the CA has it */
 	struct upstream_xfer	 *rq_xfer;
 	struct auth_job		 *rq_auth_job;
 	struct auth_identity	  rq_identity;

@@ -31,8 +31,13 @@ void listener_free(struct listener *lst);
 struct ssl_ctx_st *listener_reload_prepare(const struct config *cfg);
 void listener_reload_commit(struct listener *lst, const struct config *cfg,
     struct ssl_ctx_st *ssl);
-/* Stop accepting (SIGTERM); open connections are served on. */
-void listener_stop_accepting(struct listener *lst);
+/*
+ * SIGTERM: stop accepting; open connections are served on, but one that
+ * waits for a request waits at most grace_ms more (connlimit_drain).
+ */
+void listener_drain(struct listener *lst, long grace_ms);
+/* Client connections open (the drain waits for none to be left). */
+size_t listener_connections(const struct listener *lst);
 
 /*
  * The request deadlines (connlimit.h): a whole request on the connection

@@ -15,7 +15,14 @@
 #  - an idle proxy: SIGTERM -> exit 0 within a second;
 #  - as in the first, with a SIGHUP after the SIGTERM while the request
 #    waits: "SIGHUP while stopping: ignored", no reload, the client still
-#    gets its 504, exit 0 and "stopped".
+#    gets its 504, exit 0 and "stopped";
+#  - in (b) the request cut off is logged 503 "not answered: estrad
+#    stopped", never 499 (the client did not close it);
+#  - eight kept-alive connections each send an enrollment just after
+#    SIGTERM: all eight are answered 200 with Connection: close, none is
+#    logged 499, and the daemon exits 0 by itself;
+#  - four kept-alive connections that stay idle: closed after the drain's
+#    1 s grace, exit 0 (the grace, not shutdown_timeout, bounds them).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -80,8 +87,8 @@ LOG=$XLOG
 PORT=$XPORT
 inflight waiting
 kill -TERM "$P"
-wait_grep 2 "$LOG" 'signal 15: stopping; 1 request in flight, waiting up to 5\.0 s' ||
-    fail "no 'signal 15: stopping; 1 request in flight, waiting up to 5.0 s' line: $(grep 'signal' "$LOG")"
+wait_grep 2 "$LOG" 'signal 15: stopping; 1 request in flight, 1 connection open, waiting up to 5\.0 s' ||
+    fail "no 'signal 15: stopping; 1 request in flight, 1 connection open, waiting up to 5.0 s' line: $(grep 'signal' "$LOG")"
 t0=$(now_ms)
 curl -sS --max-time 3 --cacert "$TRUST" -o /dev/null \
     "https://127.0.0.1:$PORT/.well-known/est/cacerts" 2>"$WORK/refused.err"
@@ -118,8 +125,8 @@ LOG=$XLOG
 inflight cut
 t0=$(now_ms)
 kill -TERM "$P"
-wait_grep 2 "$LOG" 'signal 15: stopping; 1 request in flight, waiting up to 0\.5 s' ||
-    fail "no 'signal 15: stopping; 1 request in flight, waiting up to 0.5 s' line: $(grep 'signal' "$LOG")"
+wait_grep 2 "$LOG" 'signal 15: stopping; 1 request in flight, 1 connection open, waiting up to 0\.5 s' ||
+    fail "no 'signal 15: stopping; 1 request in flight, 1 connection open, waiting up to 0.5 s' line: $(grep 'signal' "$LOG")"
 reap "the proxy past its shutdown_timeout" "$P" 3
 [ "$RC" = 0 ] || fail "the proxy past its shutdown_timeout exited $RC, expected 0"
 ms=$(($(now_ms) - t0))
@@ -129,6 +136,10 @@ note "cut: exit 0 ${ms} ms after SIGTERM"
 grep -q 'shutdown_timeout: 1 request still in flight; stopping anyway$' "$LOG" ||
     fail "no 'shutdown_timeout: 1 request still in flight; stopping anyway' line"
 grep -q ' info stopped$' "$LOG" || fail "the proxy did not log 'stopped'"
+# estrad closed it: the access line must not blame the client.
+grep -q 'access .*op=simpleenroll .*status=503 .*reason="not answered: estrad stopped (shutdown_timeout)' "$LOG" ||
+    fail "no 503 'not answered: estrad stopped' access line for the cut request: $(grep access "$LOG" | tail -n 2)"
+grep -q 'status=499' "$LOG" && fail "the cut request was logged as the client's doing (499)"
 reap "the client cut off" "$BG_PID" 3
 crc=$(cat "$WORK/cut.rc" 2>/dev/null)
 case $crc in
@@ -154,7 +165,7 @@ kill -TERM "$P"
 reap "the idle proxy" "$P" 1
 [ "$RC" = 0 ] || fail "the idle proxy exited $RC, expected 0"
 ms=$(($(now_ms) - t0))
-grep -q 'signal 15: stopping; 0 requests in flight, waiting up to 5\.0 s' "$LOG" ||
+grep -q 'signal 15: stopping; 0 requests in flight, 0 connections open, waiting up to 5\.0 s' "$LOG" ||
     fail "no 'signal 15: stopping; 0 requests in flight' line: $(grep 'signal' "$LOG")"
 grep -q ' info stopped$' "$LOG" || fail "the idle proxy did not log 'stopped'"
 note "idle: exit 0 ${ms} ms after SIGTERM"
@@ -189,4 +200,61 @@ reap "the proxy drained after SIGHUP" "$P" 5
 [ "$RC" = 0 ] || fail "the proxy drained after SIGHUP exited $RC, expected 0"
 grep -q ' info stopped$' "$LOG" || fail "the proxy drained after SIGHUP did not log 'stopped'"
 note "SIGHUP during the drain: ignored, 504 to the client in flight, exit 0"
+
+# ---- (e) requests on kept-alive connections, sent just after SIGTERM
+# Eight clients hold connections alive after a cacerts; SIGTERM; at once
+# each sends an enrollment on its connection. Every one is answered (200,
+# Connection: close): none is cut off, none logged as the client's doing;
+# then the daemon exits 0 on its own, well within shutdown_timeout.
+LEAVE=$(dirname "$0")/../tools/leave_client.py
+P_TOP_EXTRA='"shutdown_timeout": 10' proxy_config "$WORK/keep.json"
+start_estrad keep "$WORK/keep.json"
+P=$XPID
+LOG=$XLOG
+mkfifo "$WORK/keep.go"
+python3 "$LEAVE" keepalive "$XPORT" "$TRUST" "$CLIENT_CERT" "$CLIENT_KEY" \
+    /.well-known/est/simpleenroll "$WORK/dev.b64" 8 <"$WORK/keep.go" \
+    >"$WORK/keep.out" 2>"$WORK/keep.err" &
+KP=$!
+T_PIDS+=("$KP")
+exec 7>"$WORK/keep.go"
+wait_grep 10 "$WORK/keep.out" '^ready$' || fail "the keep-alive clients are not ready: $(cat "$WORK/keep.err")"
+t0=$(now_ms)
+kill -TERM "$P"
+wait_grep 2 "$LOG" 'signal 15: stopping; 0 requests in flight, 8 connections open' ||
+    fail "no 'stopping; 0 requests in flight, 8 connections open' line: $(grep 'signal' "$LOG")"
+echo go >&7
+exec 7>&-
+reap "the keep-alive clients" "$KP" 10
+n=$(grep -c '^200 close$' "$WORK/keep.out")
+[ "$n" = 8 ] || fail "$n of 8 requests sent after SIGTERM on kept-alive connections were answered 200 with Connection: close: $(grep -v '^ready$' "$WORK/keep.out" | sort | uniq -c | tr '\n' ' ')"
+reap "the proxy drained of its kept-alive connections" "$P" 5
+[ "$RC" = 0 ] || fail "the proxy exited $RC, expected 0"
+ms=$(($(now_ms) - t0))
+grep -q 'status=499' "$LOG" && fail "a request after SIGTERM was logged 499: $(grep 'status=499' "$LOG" | head -n 1)"
+[ "$(grep -c 'access .*op=simpleenroll .*status=200 ' "$LOG")" = 8 ] ||
+    fail "not 8 enrollments answered 200 in the log: $(grep -c 'op=simpleenroll' "$LOG")"
+note "kept-alive connections at SIGTERM: 8 of 8 answered (200, Connection: close), exit 0 after ${ms} ms"
+
+# ---- (f) idle kept-alive connections do not hold the drain
+P_TOP_EXTRA='"shutdown_timeout": 10' proxy_config "$WORK/idlekeep.json"
+start_estrad idlekeep "$WORK/idlekeep.json"
+P=$XPID
+LOG=$XLOG
+mkfifo "$WORK/idlekeep.go"
+python3 "$LEAVE" keepalive "$XPORT" "$TRUST" "$CLIENT_CERT" "$CLIENT_KEY" \
+    /.well-known/est/simpleenroll "$WORK/dev.b64" 4 <"$WORK/idlekeep.go" \
+    >"$WORK/idlekeep.out" 2>"$WORK/idlekeep.err" &
+KP=$!
+T_PIDS+=("$KP")
+exec 7>"$WORK/idlekeep.go"
+wait_grep 10 "$WORK/idlekeep.out" '^ready$' || fail "the idle clients are not ready: $(cat "$WORK/idlekeep.err")"
+t0=$(now_ms)
+kill -TERM "$P"
+reap "the proxy with idle kept-alive connections" "$P" 4
+[ "$RC" = 0 ] || fail "the proxy exited $RC, expected 0"
+ms=$(($(now_ms) - t0))
+[ "$ms" -ge 800 ] || fail "the proxy exited ${ms} ms after SIGTERM, before the 1 s grace for requests on their way"
+exec 7>&-
+note "idle kept-alive connections: closed after the grace, exit 0 after ${ms} ms"
 pass

@@ -8,7 +8,9 @@
 # this case holds:
 #  - a password, right or wrong, or the Basic credentials in base64;
 #  - an HA1 of the users file or the bcrypt hash (password equivalents);
-#  - the word "Authorization" (no header is dumped).
+#  - the word "Authorization" (no header is dumped);
+#  - the password of an absolute-form request target's userinfo
+#    (https://user:pw@host/...), which is refused with 400.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -81,6 +83,19 @@ wait_grep 3 "$dlog" 'reload: .*keeping the users loaded before' ||
     fail "no reload error in $dlog"
 grep 'reload: ' "$dlog" | grep -qF "$WORK/digest:3" ||
     fail "the reload error does not name $WORK/digest:3: $(grep 'reload: ' "$dlog")"
+
+# An absolute-form target with userinfo (RFC 9112 §3.2.2): refused (RFC
+# 9110 §4.2.4), and its password never logged.
+UIPASS="Userinfo-$(openssl rand -hex 10)"
+secrets+=("$UIPASS")
+port=${XURL#https://127.0.0.1:}
+port=${port%%/*}
+req userinfo GET "$XURL/cacerts" \
+    --request-target "https://$EST_USER:$UIPASS@127.0.0.1:$port/.well-known/est/cacerts"
+check_error 400 "userinfo in the request target"
+rid=$(header X-Request-Id)
+grep -q "access id=$rid .*path=https://127.0.0.1:$port/.well-known/est/cacerts " "$dlog" ||
+    fail "the access line of the userinfo request does not show the target without it: $(grep "id=$rid" "$dlog")"
 
 # ---- stop the extra proxy (its shutdown lines count too), then grep.
 stop_pid "$dpid"

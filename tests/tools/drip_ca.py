@@ -10,10 +10,14 @@ according to its mode:
          reset (SO_LINGER 0) mid-answer;
   flood  a 200 without a length whose body never ends: 16 KiB at a time
          as fast as the client takes them, until it leaves (prints the
-         bytes sent).
+         bytes sent);
+  late   after DELAY seconds, the whole of ANSWERFILE (a complete HTTP
+         answer, see http_answer in lib.sh), then it closes (a CA that
+         takes its time to issue).
 
-usage: drip_ca.py MODE CHAIN KEY CAFILE  (CHAIN: the server certificate
-then its issuer; prints its port, then serves one connection)
+usage: drip_ca.py MODE CHAIN KEY CAFILE [DELAY ANSWERFILE]  (CHAIN: the
+server certificate then its issuer; prints its port, then serves one
+connection)
 """
 import socket
 import ssl
@@ -61,7 +65,13 @@ def main():
     print("request", flush=True)
     head = (b"HTTP/1.1 200 OK\r\n"
             b"Content-Type: application/pkcs7-mime; smime-type=certs-only\r\n")
-    if mode == "drip":
+    if mode == "late":
+        time.sleep(float(sys.argv[5]))
+        with open(sys.argv[6], "rb") as f:
+            conn.sendall(f.read())
+        conn.close()
+        print("answered", flush=True)
+    elif mode == "drip":
         conn.sendall(head + b"Content-Length: 2000\r\n\r\n")
         try:
             for _ in range(240):
