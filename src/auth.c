@@ -60,6 +60,17 @@ struct auth_job {
 	void			*aj_arg;
 };
 
+/*
+ * The Digest algorithms the challenges offer, SHA-256 preferred. An answer
+ * must use one of them (RFC 7616 §3.4: the algorithm the server chose):
+ * the -sess variants, which the parser knows, are never offered.
+ */
+static const enum digest_alg auth_digest_algs[] = {
+	DIGEST_ALG_SHA256, DIGEST_ALG_MD5
+};
+#define AUTH_NDIGEST_ALGS \
+	(sizeof(auth_digest_algs) / sizeof(auth_digest_algs[0]))
+
 static const char *const auth_method_names[AUTH_METHOD_MAX] = {
 	"digest", "basic", "cert"
 };
@@ -82,20 +93,16 @@ static void
 auth_challenges(struct auth_ctx *ctx, unsigned allowed, int stale,
     struct est_reply *r)
 {
-	enum digest_alg	 algs[2] = { DIGEST_ALG_SHA256, DIGEST_ALG_MD5 };
 	const char	*realm = ctx->ac_cfg->auth.realm;
-
-	if (!ctx->ac_sha256_first) {
-		algs[0] = DIGEST_ALG_MD5;
-		algs[1] = DIGEST_ALG_SHA256;
-	}
 	time_t		 now = time(NULL);
 
 	r->nchallenges = 0;
 	if (allowed & AUTH_BIT(AUTH_METHOD_DIGEST))
-		for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
-			if (digest_challenge(ctx->ac_nonces, realm, algs[i],
-			    stale, now, r->challenges[r->nchallenges],
+		for (size_t i = 0; i < AUTH_NDIGEST_ALGS; i++)
+			if (digest_challenge(ctx->ac_nonces, realm,
+			    auth_digest_algs[ctx->ac_sha256_first ? i :
+			    AUTH_NDIGEST_ALGS - 1 - i], stale, now,
+			    r->challenges[r->nchallenges],
 			    sizeof(r->challenges[0])) == 0)
 				r->nchallenges++;
 	if (allowed & AUTH_BIT(AUTH_METHOD_BASIC))
@@ -169,6 +176,15 @@ auth_throttle(struct auth_ctx *ctx, const char *prefix, const char *what,
 
 /* ---- methods -------------------------------------------------------------- */
 
+static int
+auth_digest_offered(enum digest_alg alg)
+{
+	for (size_t i = 0; i < AUTH_NDIGEST_ALGS; i++)
+		if (auth_digest_algs[i] == alg)
+			return 1;
+	return 0;
+}
+
 static enum auth_verdict
 auth_cert(X509 *cert, struct auth_identity *id)
 {
@@ -192,6 +208,9 @@ auth_digest(struct auth_ctx *ctx, const struct auth_subject *s,
 		return auth_fail(ctx, s, NULL, r, reason);
 	if (auth_throttle(ctx, "u:", a.username, r) == AUTH_DENY)
 		return AUTH_DENY;
+	if (!auth_digest_offered(a.alg))
+		return auth_fail(ctx, s, a.username, r,
+		    "Digest algorithm was not offered");
 	if (strcmp(a.realm, ctx->ac_cfg->auth.realm) != 0)
 		return auth_fail(ctx, s, a.username, r, "wrong realm");
 	/* RFC 7616 §3.4.6: the uri must be this request's target, CA label

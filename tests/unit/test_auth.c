@@ -143,11 +143,11 @@ challenge_nonce(const struct est_reply *r, const char *alg, char *out,
 	fail_msg("no %s challenge", alg);
 }
 
-/* An Authorization header for alice answering nonce. */
+/* An Authorization header for user answering nonce with algorithm alg. */
 static void
-digest_header(const char *user, const char *password, const char *realm,
-    const char *uri, const char *nonce, const char *nc, char *out,
-    size_t outlen)
+digest_header_alg(enum digest_alg alg, const char *user,
+    const char *password, const char *realm, const char *uri,
+    const char *nonce, const char *nc, char *out, size_t outlen)
 {
 	struct digest_auth	a;
 	char			ha1[DIGEST_HEX_MAX], resp[DIGEST_HEX_MAX];
@@ -160,15 +160,25 @@ digest_header(const char *user, const char *password, const char *realm,
 	snprintf(a.cnonce, sizeof(a.cnonce), "0a4f113b");
 	snprintf(a.nc, sizeof(a.nc), "%s", nc);
 	snprintf(a.qop, sizeof(a.qop), "auth");
-	a.alg = DIGEST_ALG_MD5;
-	assert_int_equal(digest_ha1_hex(DIGEST_ALG_MD5, user, realm, password,
+	a.alg = alg;
+	assert_int_equal(digest_ha1_hex(alg, user, realm, password,
 	    ha1, sizeof(ha1)), 0);
 	assert_int_equal(digest_response_hex(&a, ha1, "POST", resp,
 	    sizeof(resp)), 0);
 	snprintf(out, outlen, "Digest username=\"%s\", realm=\"%s\", "
-	    "nonce=\"%s\", uri=\"%s\", algorithm=MD5, qop=auth, nc=%s, "
+	    "nonce=\"%s\", uri=\"%s\", algorithm=%s, qop=auth, nc=%s, "
 	    "cnonce=\"0a4f113b\", response=\"%s\"", user, realm, nonce, uri,
-	    nc, resp);
+	    digest_alg_name(alg), nc, resp);
+}
+
+/* The same, MD5. */
+static void
+digest_header(const char *user, const char *password, const char *realm,
+    const char *uri, const char *nonce, const char *nc, char *out,
+    size_t outlen)
+{
+	digest_header_alg(DIGEST_ALG_MD5, user, password, realm, uri, nonce,
+	    nc, out, outlen);
 }
 
 static enum auth_verdict
@@ -335,6 +345,63 @@ test_failures_block(void **state)
 	est_reply_clear(&r);
 }
 
+/* A fresh Digest nonce (MD5 challenge) into nonce. */
+static void
+fresh_nonce(char *nonce, size_t len)
+{
+	struct auth_identity	id;
+	struct est_reply	r;
+
+	check("192.0.2.250", D, NULL, NULL, &id, &r);
+	challenge_nonce(&r, "MD5", nonce, len);
+	est_reply_clear(&r);
+}
+
+/* The status of alice's POST with hdr from addr; reason must match. */
+static int
+status_of(const char *addr, const char *hdr, const char *reason)
+{
+	struct auth_identity	id;
+	struct est_reply	r;
+	int			status;
+
+	if (check(addr, D, hdr, NULL, &id, &r) == AUTH_ALLOW)
+		return 200;
+	status = r.status;
+	if (status == 401 && reason != NULL)
+		assert_string_equal(r.reason, reason);
+	est_reply_clear(&r);
+	return status;
+}
+
+/*
+ * RFC 7616 §3.4: the algorithm must be one the challenges offered
+ * (SHA-256, MD5); the -sess variants are refused though the response is
+ * right, and refused before any password lookup.
+ */
+static void
+test_digest_not_offered(void **state)
+{
+	static const struct {
+		enum digest_alg	 alg;
+		int		 status;
+	} rows[] = {
+		{ DIGEST_ALG_MD5_SESS, 401 },
+		{ DIGEST_ALG_SHA256_SESS, 401 },
+		{ DIGEST_ALG_MD5, 200 },
+	};
+	char nonce[128], hdr[1024];
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		print_message("%s\n", digest_alg_name(rows[i].alg));
+		fresh_nonce(nonce, sizeof(nonce));
+		digest_header_alg(rows[i].alg, "alice", "Circle of Life",
+		    "estrealm", URI, nonce, "00000001", hdr, sizeof(hdr));
+		assert_int_equal(status_of("192.0.2.30", hdr,
+		    "Digest algorithm was not offered"), rows[i].status);
+	}
+}
+
 /* With a SHA-256 HA1 for every user, SHA-256 is offered first. */
 static void
 test_sha256_first(void **state)
@@ -449,6 +516,8 @@ main(void)
 		    ctx_free),
 		cmocka_unit_test_setup_teardown(test_failures_block, ctx_strict,
 		    ctx_free),
+		cmocka_unit_test_setup_teardown(test_digest_not_offered,
+		    ctx_lenient, ctx_free),
 		cmocka_unit_test(test_sha256_first),
 		cmocka_unit_test(test_basic_decode),
 	};
