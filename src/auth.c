@@ -8,7 +8,12 @@
  *
  * Failed attempts are counted per address and per user name in bounded
  * memory (limiter.c); past the limit the answer is 429 with Retry-After.
- * Unknown users and wrong passwords get the same answer.
+ * A failure counts against a user name only when a password was checked
+ * for it (a wrong Digest response on a good nonce, a wrong Basic
+ * password): anything else a stranger can send in the user's name, so
+ * counting it would let anyone lock the user out. Those failures count
+ * against the address alone, which still stops a scanner. Unknown users
+ * and wrong passwords get the same answer, 429 included.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,7 +123,10 @@ auth_deny(struct est_reply *r, int status, const char *reason)
 	return AUTH_DENY;
 }
 
-/* One failed attempt against the address and, if named, the user. */
+/*
+ * One failed attempt against the address and, if user is not NULL, the
+ * user: only for a password checked for that name (see the top).
+ */
 static void
 auth_count(struct auth_ctx *ctx, const char *addr, const char *user)
 {
@@ -144,7 +152,7 @@ auth_forgive(struct auth_ctx *ctx, const char *addr, const char *user)
 	limiter_forgive(ctx->ac_limiter, key);
 }
 
-/* 401 for credentials that did not prove anything; counted. */
+/* 401 for credentials that did not prove anything; counted as above. */
 static enum auth_verdict
 auth_fail(struct auth_ctx *ctx, const struct auth_subject *s,
     const char *user, struct est_reply *r, const char *reason)
@@ -208,19 +216,24 @@ auth_digest(struct auth_ctx *ctx, const struct auth_subject *s,
 		return auth_fail(ctx, s, NULL, r, reason);
 	if (auth_throttle(ctx, "u:", a.username, r) == AUTH_DENY)
 		return AUTH_DENY;
+	/* Until the response is checked, nothing is known about the user:
+	 * these failures count against the address alone. */
 	if (!auth_digest_offered(a.alg))
-		return auth_fail(ctx, s, a.username, r,
+		return auth_fail(ctx, s, NULL, r,
 		    "Digest algorithm was not offered");
 	if (strcmp(a.realm, ctx->ac_cfg->auth.realm) != 0)
-		return auth_fail(ctx, s, a.username, r, "wrong realm");
+		return auth_fail(ctx, s, NULL, r, "wrong realm");
 	/* RFC 7616 §3.4.6: the uri must be this request's target, CA label
 	 * included, or a response for another operation could be replayed. */
 	if (strcmp(a.uri, s->uri) != 0)
-		return auth_fail(ctx, s, a.username, r,
+		return auth_fail(ctx, s, NULL, r,
 		    "Digest uri is not the request target");
 	if ((nv = digest_nonce_verify(ctx->ac_nonces, a.nonce, now)) ==
 	    NONCE_BAD)
-		return auth_fail(ctx, s, a.username, r, "unknown nonce");
+		return auth_fail(ctx, s, NULL, r, "unknown nonce");
+	/* A password guess: counted against the name, known or not, so that
+	 * a 429 tells no one which names exist (the limiter's memory is
+	 * fixed, and a flood of names cannot push out a counter that blocks). */
 	ha1 = ctx->ac_digest_users == NULL ? NULL : users_digest_ha1(
 	    ctx->ac_digest_users, a.username, a.realm, a.alg);
 	if (ha1 == NULL || !digest_response_ok(&a, ha1, s->method))
@@ -228,8 +241,9 @@ auth_digest(struct auth_ctx *ctx, const struct auth_subject *s,
 		    "wrong user name or password");
 	if (nv == NONCE_OK)
 		nv = digest_nonce_use(ctx->ac_nonces, a.nonce, a.nc_value, now);
+	/* The response was right: whoever replays it knows no password. */
 	if (nv == NONCE_REPLAY)
-		return auth_fail(ctx, s, a.username, r,
+		return auth_fail(ctx, s, NULL, r,
 		    "Digest nonce count replayed");
 	if (nv == NONCE_STALE) {
 		/* Right password, old nonce: retry with a fresh one, uncounted. */

@@ -402,6 +402,77 @@ test_digest_not_offered(void **state)
 	}
 }
 
+/*
+ * Failures that checked no password count against the address only: a
+ * stranger who knows alice's name sends twice max_failures of each kind
+ * (from two addresses, each blocked in turn) and alice still logs in from
+ * a third. Wrong passwords for alice, from three addresses, do block her;
+ * so do wrong passwords for a name that does not exist (the same answer).
+ */
+static void
+test_strangers_cannot_lock_out(void **state)
+{
+	static const struct {
+		const char	*what, *realm, *uri;
+		int		 forged, replay;
+		enum digest_alg	 alg;
+		const char	*reason;
+	} rows[] = {
+		{ "wrong realm", "other", URI, 0, 0, DIGEST_ALG_MD5,
+		  "wrong realm" },
+		{ "other uri", "estrealm", "/.well-known/est/east/simpleenroll",
+		  0, 0, DIGEST_ALG_MD5, "Digest uri is not the request target" },
+		{ "unknown nonce", "estrealm", URI, 1, 0, DIGEST_ALG_MD5,
+		  "unknown nonce" },
+		{ "MD5-sess", "estrealm", URI, 0, 0, DIGEST_ALG_MD5_SESS,
+		  "Digest algorithm was not offered" },
+		{ "replay", "estrealm", URI, 0, 1, DIGEST_ALG_MD5,
+		  "Digest nonce count replayed" },
+	};
+	char nonce[128], hdr[1024], addr[32];
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		print_message("%s\n", rows[i].what);
+		fresh_nonce(nonce, sizeof(nonce));
+		if (rows[i].forged)
+			snprintf(nonce, sizeof(nonce), "%s",
+			    "AAAAAGsJCUtdK6ToYwDFOfDLn4temVM1LZWdnhVnLag");
+		digest_header_alg(rows[i].alg, "alice", "Circle of Life",
+		    rows[i].realm, rows[i].uri, nonce, "00000001", hdr,
+		    sizeof(hdr));
+		if (rows[i].replay)
+			assert_int_equal(status_of("192.0.2.40", hdr, NULL),
+			    200);
+		for (int n = 0; n < 6; n++) {
+			snprintf(addr, sizeof(addr), "198.51.100.%zu",
+			    2 * i + (size_t)n / 3);
+			assert_int_equal(status_of(addr, hdr, rows[i].reason),
+			    401);
+		}
+		/* That address is blocked now; alice is not. */
+		assert_int_equal(status_of(addr, hdr, NULL), 429);
+		fresh_nonce(nonce, sizeof(nonce));
+		digest_header("alice", "Circle of Life", "estrealm", URI,
+		    nonce, "00000001", hdr, sizeof(hdr));
+		assert_int_equal(status_of("192.0.2.41", hdr, NULL), 200);
+	}
+	/* Wrong passwords, for alice and for a name no one has. */
+	for (int who = 0; who < 2; who++) {
+		const char *user = who == 0 ? "alice" : "mallory";
+
+		for (int n = 0; n < 4; n++) {
+			fresh_nonce(nonce, sizeof(nonce));
+			digest_header(user, n < 3 ? "guess" : "Circle of Life",
+			    "estrealm", URI, nonce, "00000001", hdr,
+			    sizeof(hdr));
+			snprintf(addr, sizeof(addr), "203.0.113.%d",
+			    10 * who + n);
+			assert_int_equal(status_of(addr, hdr,
+			    "wrong user name or password"), n < 3 ? 401 : 429);
+		}
+	}
+}
+
 /* With a SHA-256 HA1 for every user, SHA-256 is offered first. */
 static void
 test_sha256_first(void **state)
@@ -518,6 +589,8 @@ main(void)
 		    ctx_free),
 		cmocka_unit_test_setup_teardown(test_digest_not_offered,
 		    ctx_lenient, ctx_free),
+		cmocka_unit_test_setup_teardown(test_strangers_cannot_lock_out,
+		    ctx_strict, ctx_free),
 		cmocka_unit_test(test_sha256_first),
 		cmocka_unit_test(test_basic_decode),
 	};
