@@ -8,7 +8,12 @@
  *
  * Failed attempts are counted per address and per user name in bounded
  * memory (limiter.c); past the limit the answer is 429 with Retry-After.
- * Unknown users and wrong passwords get the same answer.
+ * A failure counts against a user name only when a password was checked
+ * for it (a wrong Digest response on a good nonce, a wrong Basic
+ * password): anything else a stranger can send in the user's name, so
+ * counting it would let anyone lock the user out. Those failures count
+ * against the address alone, which still stops a scanner. Unknown users
+ * and wrong passwords get the same answer, 429 included.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +65,17 @@ struct auth_job {
 	void			*aj_arg;
 };
 
+/*
+ * The Digest algorithms the challenges offer, SHA-256 preferred. An answer
+ * must use one of them (RFC 7616 §3.4: the algorithm the server chose):
+ * the -sess variants, which the parser knows, are never offered.
+ */
+static const enum digest_alg auth_digest_algs[] = {
+	DIGEST_ALG_SHA256, DIGEST_ALG_MD5
+};
+#define AUTH_NDIGEST_ALGS \
+	(sizeof(auth_digest_algs) / sizeof(auth_digest_algs[0]))
+
 static const char *const auth_method_names[AUTH_METHOD_MAX] = {
 	"digest", "basic", "cert"
 };
@@ -82,20 +98,16 @@ static void
 auth_challenges(struct auth_ctx *ctx, unsigned allowed, int stale,
     struct est_reply *r)
 {
-	enum digest_alg	 algs[2] = { DIGEST_ALG_SHA256, DIGEST_ALG_MD5 };
 	const char	*realm = ctx->ac_cfg->auth.realm;
-
-	if (!ctx->ac_sha256_first) {
-		algs[0] = DIGEST_ALG_MD5;
-		algs[1] = DIGEST_ALG_SHA256;
-	}
 	time_t		 now = time(NULL);
 
 	r->nchallenges = 0;
 	if (allowed & AUTH_BIT(AUTH_METHOD_DIGEST))
-		for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
-			if (digest_challenge(ctx->ac_nonces, realm, algs[i],
-			    stale, now, r->challenges[r->nchallenges],
+		for (size_t i = 0; i < AUTH_NDIGEST_ALGS; i++)
+			if (digest_challenge(ctx->ac_nonces, realm,
+			    auth_digest_algs[ctx->ac_sha256_first ? i :
+			    AUTH_NDIGEST_ALGS - 1 - i], stale, now,
+			    r->challenges[r->nchallenges],
 			    sizeof(r->challenges[0])) == 0)
 				r->nchallenges++;
 	if (allowed & AUTH_BIT(AUTH_METHOD_BASIC))
@@ -111,7 +123,10 @@ auth_deny(struct est_reply *r, int status, const char *reason)
 	return AUTH_DENY;
 }
 
-/* One failed attempt against the address and, if named, the user. */
+/*
+ * One failed attempt against the address and, if user is not NULL, the
+ * user: only for a password checked for that name (see the top).
+ */
 static void
 auth_count(struct auth_ctx *ctx, const char *addr, const char *user)
 {
@@ -137,7 +152,7 @@ auth_forgive(struct auth_ctx *ctx, const char *addr, const char *user)
 	limiter_forgive(ctx->ac_limiter, key);
 }
 
-/* 401 for credentials that did not prove anything; counted. */
+/* 401 for credentials that did not prove anything; counted as above. */
 static enum auth_verdict
 auth_fail(struct auth_ctx *ctx, const struct auth_subject *s,
     const char *user, struct est_reply *r, const char *reason)
@@ -169,6 +184,15 @@ auth_throttle(struct auth_ctx *ctx, const char *prefix, const char *what,
 
 /* ---- methods -------------------------------------------------------------- */
 
+static int
+auth_digest_offered(enum digest_alg alg)
+{
+	for (size_t i = 0; i < AUTH_NDIGEST_ALGS; i++)
+		if (auth_digest_algs[i] == alg)
+			return 1;
+	return 0;
+}
+
 static enum auth_verdict
 auth_cert(X509 *cert, struct auth_identity *id)
 {
@@ -192,16 +216,24 @@ auth_digest(struct auth_ctx *ctx, const struct auth_subject *s,
 		return auth_fail(ctx, s, NULL, r, reason);
 	if (auth_throttle(ctx, "u:", a.username, r) == AUTH_DENY)
 		return AUTH_DENY;
+	/* Until the response is checked, nothing is known about the user:
+	 * these failures count against the address alone. */
+	if (!auth_digest_offered(a.alg))
+		return auth_fail(ctx, s, NULL, r,
+		    "Digest algorithm was not offered");
 	if (strcmp(a.realm, ctx->ac_cfg->auth.realm) != 0)
-		return auth_fail(ctx, s, a.username, r, "wrong realm");
+		return auth_fail(ctx, s, NULL, r, "wrong realm");
 	/* RFC 7616 §3.4.6: the uri must be this request's target, CA label
 	 * included, or a response for another operation could be replayed. */
 	if (strcmp(a.uri, s->uri) != 0)
-		return auth_fail(ctx, s, a.username, r,
+		return auth_fail(ctx, s, NULL, r,
 		    "Digest uri is not the request target");
 	if ((nv = digest_nonce_verify(ctx->ac_nonces, a.nonce, now)) ==
 	    NONCE_BAD)
-		return auth_fail(ctx, s, a.username, r, "unknown nonce");
+		return auth_fail(ctx, s, NULL, r, "unknown nonce");
+	/* A password guess: counted against the name, known or not, so that
+	 * a 429 tells no one which names exist (the limiter's memory is
+	 * fixed, and a flood of names cannot push out a counter that blocks). */
 	ha1 = ctx->ac_digest_users == NULL ? NULL : users_digest_ha1(
 	    ctx->ac_digest_users, a.username, a.realm, a.alg);
 	if (ha1 == NULL || !digest_response_ok(&a, ha1, s->method))
@@ -209,8 +241,9 @@ auth_digest(struct auth_ctx *ctx, const struct auth_subject *s,
 		    "wrong user name or password");
 	if (nv == NONCE_OK)
 		nv = digest_nonce_use(ctx->ac_nonces, a.nonce, a.nc_value, now);
+	/* The response was right: whoever replays it knows no password. */
 	if (nv == NONCE_REPLAY)
-		return auth_fail(ctx, s, a.username, r,
+		return auth_fail(ctx, s, NULL, r,
 		    "Digest nonce count replayed");
 	if (nv == NONCE_STALE) {
 		/* Right password, old nonce: retry with a fresh one, uncounted. */

@@ -4,8 +4,10 @@
  * the following about them:
  *
  *  - the Authorization header parser: it accepts only a complete, well
- *    formed "Digest" credential with qop=auth (RFC 7616 §3.4), and on
- *    refusal names the reason in a short static string fit for a 401 body;
+ *    formed "Digest" credential with qop=auth, a non-empty cnonce and an
+ *    nc of 1 or more (RFC 7616 §3.4), and on refusal names the reason in
+ *    a short static string fit for a 401 body; which algorithms were
+ *    offered is the caller's business (auth.c offers no -sess);
  *  - the response computation (RFC 7616 §3.4.1-3.4.3) for MD5, SHA-256
  *    and their -sess variants, compared in constant time;
  *
@@ -60,6 +62,8 @@ struct digest_param {
 #define DP_LONG(p)	"Digest parameter too long: " p
 
 #define REASON_NC	"Digest nc must be 8 hex digits"
+#define REASON_NC0	"Digest nc must start at 00000001"
+#define REASON_CNONCE	"Digest cnonce must not be empty"
 #define REASON_QOP	"unsupported Digest qop (only auth)"
 #define REASON_ALG	"unsupported Digest algorithm"
 #define REASON_RESP	"Digest response is not hex of the algorithm's length"
@@ -219,13 +223,27 @@ digest_param_set(struct digest_auth *out, enum digest_param_id id,
 			goto fail;
 		return 0;
 	case DP_QOP:
-		if (strcasecmp(val, "auth") != 0)
+		/* RFC 7616 §3.4: one of the qop values offered, "auth". */
+		if (strcmp(val, "auth") != 0)
 			goto fail;
+		break;
+	case DP_CNONCE:
+		/* RFC 7616 §3.4: required with qop, and it is the client's
+		 * share of the response: empty, it adds nothing. */
+		if (len == 0) {
+			*reason = REASON_CNONCE;
+			return -1;
+		}
 		break;
 	case DP_NC:
 		if (len != 8 || !digest_is_hex(val, len))
 			goto fail;
-		out->nc_value = strtoul(val, NULL, 16);
+		/* RFC 7616 §3.4: the count of requests sent with this nonce,
+		 * this one included: never 0. */
+		if ((out->nc_value = strtoul(val, NULL, 16)) == 0) {
+			*reason = REASON_NC0;
+			return -1;
+		}
 		break;
 	case DP_USERHASH:
 		if (strcasecmp(val, "true") == 0) {

@@ -3,10 +3,13 @@
  * would be better against chosen collisions; a keyed FNV-1a with a random
  * per-process key is enough here, since a collision only shares a counter)
  * and lives in one of LIMITER_PROBE consecutive slots. When all of them
- * are taken, the one whose window started longest ago is reused: memory
- * stays at slots * sizeof(struct limiter_slot) whatever the traffic. An
- * attacker who floods the table can evict counters, but only ones older
- * than everything he inserted, and each of his own keys still counts.
+ * are taken, one is reused: memory stays at slots * sizeof(struct
+ * limiter_slot) whatever the traffic. The one reused is a counter whose
+ * window has ended if there is one, else the one with the fewest failures
+ * (the oldest of those): an attacker who floods the table with fresh keys
+ * (user names, addresses) pushes out his own one-failure counters before a
+ * counter that blocks, so he cannot unblock an address or a user that way,
+ * and each of his own keys still counts.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -73,9 +76,26 @@ limiter_free(struct limiter *l)
 	free(l);
 }
 
+/* Is s a better slot to reuse than v (see the top of the file)? */
+static int
+limiter_rather(const struct limiter *l, const struct limiter_slot *s,
+    const struct limiter_slot *v, time_t now)
+{
+	int	s_live = s->ls_hash != 0 && now - s->ls_start < l->lm_window;
+	int	v_live = v->ls_hash != 0 && now - v->ls_start < l->lm_window;
+
+	if (s_live != v_live)
+		return !s_live;
+	if (!s_live)
+		return s->ls_hash == 0 && v->ls_hash != 0;
+	if (s->ls_count != v->ls_count)
+		return s->ls_count < v->ls_count;
+	return s->ls_start < v->ls_start;
+}
+
 /* The slot holding key, or NULL; with create, a slot for it. */
 static struct limiter_slot *
-limiter_find(struct limiter *l, const char *key, int create)
+limiter_find(struct limiter *l, const char *key, int create, time_t now)
 {
 	uint64_t		 h = limiter_hash(l, key);
 	struct limiter_slot	*s, *victim = NULL;
@@ -84,8 +104,7 @@ limiter_find(struct limiter *l, const char *key, int create)
 		s = &l->lm_slots[(h + i) % l->lm_n];
 		if (s->ls_hash == h)
 			return s;
-		if (victim == NULL || s->ls_hash == 0 ||
-		    (victim->ls_hash != 0 && s->ls_start < victim->ls_start))
+		if (victim == NULL || limiter_rather(l, s, victim, now))
 			victim = s;
 	}
 	if (!create)
@@ -99,7 +118,7 @@ limiter_find(struct limiter *l, const char *key, int create)
 long
 limiter_blocked(struct limiter *l, const char *key, time_t now)
 {
-	struct limiter_slot *s = limiter_find(l, key, 0);
+	struct limiter_slot *s = limiter_find(l, key, 0, now);
 
 	if (s == NULL || now - s->ls_start >= l->lm_window ||
 	    s->ls_count < l->lm_max)
@@ -110,7 +129,7 @@ limiter_blocked(struct limiter *l, const char *key, time_t now)
 void
 limiter_fail(struct limiter *l, const char *key, time_t now)
 {
-	struct limiter_slot *s = limiter_find(l, key, 1);
+	struct limiter_slot *s = limiter_find(l, key, 1, now);
 
 	if (s->ls_count == 0 || now - s->ls_start >= l->lm_window) {
 		s->ls_start = now;
@@ -122,7 +141,7 @@ limiter_fail(struct limiter *l, const char *key, time_t now)
 void
 limiter_forgive(struct limiter *l, const char *key)
 {
-	struct limiter_slot *s = limiter_find(l, key, 0);
+	struct limiter_slot *s = limiter_find(l, key, 0, 0);
 
 	if (s != NULL && s->ls_count > 0)
 		s->ls_count--;

@@ -42,7 +42,9 @@ struct digest_auth {
  * Quoted values may contain commas and backslash-escaped characters.
  * Returns 0, or -1 with a static one-line *reason: not Digest, a
  * duplicate/missing/overlong/malformed parameter, unknown algorithm, a
- * qop other than "auth", an nc that is not 8 hex digits.
+ * qop other than "auth" (exactly), an nc that is not 8 hex digits or is
+ * 00000000, an empty cnonce. The -sess algorithms are parsed: refusing
+ * those not offered is the caller's part.
  */
 int digest_parse(const char *value, struct digest_auth *out,
     const char **reason);

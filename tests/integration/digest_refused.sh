@@ -7,6 +7,9 @@
 #    (computed for /simpleenroll, sent to /east/simpleenroll); the same
 #    Authorization header twice (the second is a replay); an nc lower than
 #    one already used; a nonce estrad never made;
+#  - what was never offered, with the right password (RFC 7616 §3.4):
+#    algorithm MD5-sess or SHA-256-sess, nc=00000000, an empty cnonce,
+#    qop=AUTH; the same nonce then enrolls with a proper answer;
 #  - an expired nonce with the right response: 401 "nonce expired" and
 #    stale=true on both challenges; with a wrong password it is an ordinary
 #    401 (no stale). The expired nonce is minted here, as src/digest.c
@@ -97,6 +100,36 @@ c=${NONCE:20:1}
 forged=${NONCE:0:20}$r${NONCE:21}
 digest_authz "$EST_USER" "$AUTH_REALM" "$EST_PASS" MD5 POST "$U" "$forged" 00000001
 refused forged "unknown nonce" "$EST_URL/simpleenroll" -H "Authorization: $DIGEST_AUTHZ"
+
+# ---- what the challenges never offered (RFC 7616 §3.4), each with the
+# right password: a -sess algorithm, nc 00000000, an empty cnonce, qop
+# other than "auth" exactly.
+for alg in MD5-sess SHA-256-sess; do
+	fresh_nonce "${alg%-sess}"
+	digest_authz "$EST_USER" "$AUTH_REALM" "$EST_PASS" "$alg" POST "$U" "$NONCE" 00000001
+	refused "sess_$alg" "Digest algorithm was not offered" "$EST_URL/simpleenroll" \
+	    -H "Authorization: $DIGEST_AUTHZ"
+done
+fresh_nonce MD5
+digest_authz "$EST_USER" "$AUTH_REALM" "$EST_PASS" MD5 POST "$U" "$NONCE" 00000000
+refused nc_zero "Digest nc must start at 00000001" "$EST_URL/simpleenroll" \
+    -H "Authorization: $DIGEST_AUTHZ"
+# (digest_authz makes up a cnonce when given none: computed here.)
+ha1=$(hash_hex MD5 "$EST_USER:$AUTH_REALM:$EST_PASS")
+ha2=$(hash_hex MD5 "POST:$U")
+# bad_answer NAME CNONCE QOP REASON: the right response for those, refused.
+bad_answer() {
+	local resp authz
+	resp=$(hash_hex MD5 "$ha1:$NONCE:00000001:$2:$3:$ha2")
+	authz="Digest username=\"$EST_USER\", realm=\"$AUTH_REALM\", nonce=\"$NONCE\", uri=\"$U\", algorithm=MD5, qop=$3, nc=00000001, cnonce=\"$2\", response=\"$resp\""
+	refused "$1" "$4" "$EST_URL/simpleenroll" -H "Authorization: $authz"
+}
+bad_answer empty_cnonce "" auth "Digest cnonce must not be empty"
+bad_answer qop_capitals 0a4f113b AUTH "unsupported Digest qop (only auth)"
+# The nonce was not used up by those: the same answer, right, enrolls.
+digest_authz "$EST_USER" "$AUTH_REALM" "$EST_PASS" MD5 POST "$U" "$NONCE" 00000001
+T_AUTH=none enroll_ok offered "$EST_URL/simpleenroll" "$WORK/dev.b64" dev \
+    "$ISSUING_CERT" -H "Authorization: $DIGEST_AUTHZ"
 
 # ---- expired nonces, on a proxy with a known nonce secret.
 (umask 077 && openssl rand 32 >"$WORK/nonce.secret")

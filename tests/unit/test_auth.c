@@ -143,11 +143,11 @@ challenge_nonce(const struct est_reply *r, const char *alg, char *out,
 	fail_msg("no %s challenge", alg);
 }
 
-/* An Authorization header for alice answering nonce. */
+/* An Authorization header for user answering nonce with algorithm alg. */
 static void
-digest_header(const char *user, const char *password, const char *realm,
-    const char *uri, const char *nonce, const char *nc, char *out,
-    size_t outlen)
+digest_header_alg(enum digest_alg alg, const char *user,
+    const char *password, const char *realm, const char *uri,
+    const char *nonce, const char *nc, char *out, size_t outlen)
 {
 	struct digest_auth	a;
 	char			ha1[DIGEST_HEX_MAX], resp[DIGEST_HEX_MAX];
@@ -160,15 +160,25 @@ digest_header(const char *user, const char *password, const char *realm,
 	snprintf(a.cnonce, sizeof(a.cnonce), "0a4f113b");
 	snprintf(a.nc, sizeof(a.nc), "%s", nc);
 	snprintf(a.qop, sizeof(a.qop), "auth");
-	a.alg = DIGEST_ALG_MD5;
-	assert_int_equal(digest_ha1_hex(DIGEST_ALG_MD5, user, realm, password,
+	a.alg = alg;
+	assert_int_equal(digest_ha1_hex(alg, user, realm, password,
 	    ha1, sizeof(ha1)), 0);
 	assert_int_equal(digest_response_hex(&a, ha1, "POST", resp,
 	    sizeof(resp)), 0);
 	snprintf(out, outlen, "Digest username=\"%s\", realm=\"%s\", "
-	    "nonce=\"%s\", uri=\"%s\", algorithm=MD5, qop=auth, nc=%s, "
+	    "nonce=\"%s\", uri=\"%s\", algorithm=%s, qop=auth, nc=%s, "
 	    "cnonce=\"0a4f113b\", response=\"%s\"", user, realm, nonce, uri,
-	    nc, resp);
+	    digest_alg_name(alg), nc, resp);
+}
+
+/* The same, MD5. */
+static void
+digest_header(const char *user, const char *password, const char *realm,
+    const char *uri, const char *nonce, const char *nc, char *out,
+    size_t outlen)
+{
+	digest_header_alg(DIGEST_ALG_MD5, user, password, realm, uri, nonce,
+	    nc, out, outlen);
 }
 
 static enum auth_verdict
@@ -335,6 +345,134 @@ test_failures_block(void **state)
 	est_reply_clear(&r);
 }
 
+/* A fresh Digest nonce (MD5 challenge) into nonce. */
+static void
+fresh_nonce(char *nonce, size_t len)
+{
+	struct auth_identity	id;
+	struct est_reply	r;
+
+	check("192.0.2.250", D, NULL, NULL, &id, &r);
+	challenge_nonce(&r, "MD5", nonce, len);
+	est_reply_clear(&r);
+}
+
+/* The status of alice's POST with hdr from addr; reason must match. */
+static int
+status_of(const char *addr, const char *hdr, const char *reason)
+{
+	struct auth_identity	id;
+	struct est_reply	r;
+	int			status;
+
+	if (check(addr, D, hdr, NULL, &id, &r) == AUTH_ALLOW)
+		return 200;
+	status = r.status;
+	if (status == 401 && reason != NULL)
+		assert_string_equal(r.reason, reason);
+	est_reply_clear(&r);
+	return status;
+}
+
+/*
+ * RFC 7616 §3.4: the algorithm must be one the challenges offered
+ * (SHA-256, MD5); the -sess variants are refused though the response is
+ * right, and refused before any password lookup.
+ */
+static void
+test_digest_not_offered(void **state)
+{
+	static const struct {
+		enum digest_alg	 alg;
+		int		 status;
+	} rows[] = {
+		{ DIGEST_ALG_MD5_SESS, 401 },
+		{ DIGEST_ALG_SHA256_SESS, 401 },
+		{ DIGEST_ALG_MD5, 200 },
+	};
+	char nonce[128], hdr[1024];
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		print_message("%s\n", digest_alg_name(rows[i].alg));
+		fresh_nonce(nonce, sizeof(nonce));
+		digest_header_alg(rows[i].alg, "alice", "Circle of Life",
+		    "estrealm", URI, nonce, "00000001", hdr, sizeof(hdr));
+		assert_int_equal(status_of("192.0.2.30", hdr,
+		    "Digest algorithm was not offered"), rows[i].status);
+	}
+}
+
+/*
+ * Failures that checked no password count against the address only: a
+ * stranger who knows alice's name sends twice max_failures of each kind
+ * (from two addresses, each blocked in turn) and alice still logs in from
+ * a third. Wrong passwords for alice, from three addresses, do block her;
+ * so do wrong passwords for a name that does not exist (the same answer).
+ */
+static void
+test_strangers_cannot_lock_out(void **state)
+{
+	static const struct {
+		const char	*what, *realm, *uri;
+		int		 forged, replay;
+		enum digest_alg	 alg;
+		const char	*reason;
+	} rows[] = {
+		{ "wrong realm", "other", URI, 0, 0, DIGEST_ALG_MD5,
+		  "wrong realm" },
+		{ "other uri", "estrealm", "/.well-known/est/east/simpleenroll",
+		  0, 0, DIGEST_ALG_MD5, "Digest uri is not the request target" },
+		{ "unknown nonce", "estrealm", URI, 1, 0, DIGEST_ALG_MD5,
+		  "unknown nonce" },
+		{ "MD5-sess", "estrealm", URI, 0, 0, DIGEST_ALG_MD5_SESS,
+		  "Digest algorithm was not offered" },
+		{ "replay", "estrealm", URI, 0, 1, DIGEST_ALG_MD5,
+		  "Digest nonce count replayed" },
+	};
+	char nonce[128], hdr[1024], addr[32];
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		print_message("%s\n", rows[i].what);
+		fresh_nonce(nonce, sizeof(nonce));
+		if (rows[i].forged)
+			snprintf(nonce, sizeof(nonce), "%s",
+			    "AAAAAGsJCUtdK6ToYwDFOfDLn4temVM1LZWdnhVnLag");
+		digest_header_alg(rows[i].alg, "alice", "Circle of Life",
+		    rows[i].realm, rows[i].uri, nonce, "00000001", hdr,
+		    sizeof(hdr));
+		if (rows[i].replay)
+			assert_int_equal(status_of("192.0.2.40", hdr, NULL),
+			    200);
+		for (int n = 0; n < 6; n++) {
+			snprintf(addr, sizeof(addr), "198.51.100.%zu",
+			    2 * i + (size_t)n / 3);
+			assert_int_equal(status_of(addr, hdr, rows[i].reason),
+			    401);
+		}
+		/* That address is blocked now; alice is not. */
+		assert_int_equal(status_of(addr, hdr, NULL), 429);
+		fresh_nonce(nonce, sizeof(nonce));
+		digest_header("alice", "Circle of Life", "estrealm", URI,
+		    nonce, "00000001", hdr, sizeof(hdr));
+		assert_int_equal(status_of("192.0.2.41", hdr, NULL), 200);
+	}
+	/* Wrong passwords, for alice and for a name no one has. */
+	for (int who = 0; who < 2; who++) {
+		const char *user = who == 0 ? "alice" : "mallory";
+
+		for (int n = 0; n < 4; n++) {
+			fresh_nonce(nonce, sizeof(nonce));
+			digest_header(user, n < 3 ? "guess" : "Circle of Life",
+			    "estrealm", URI, nonce, "00000001", hdr,
+			    sizeof(hdr));
+			snprintf(addr, sizeof(addr), "203.0.113.%d",
+			    10 * who + n);
+			assert_int_equal(status_of(addr, hdr,
+			    "wrong user name or password"), n < 3 ? 401 : 429);
+		}
+	}
+}
+
 /* With a SHA-256 HA1 for every user, SHA-256 is offered first. */
 static void
 test_sha256_first(void **state)
@@ -449,6 +587,10 @@ main(void)
 		    ctx_free),
 		cmocka_unit_test_setup_teardown(test_failures_block, ctx_strict,
 		    ctx_free),
+		cmocka_unit_test_setup_teardown(test_digest_not_offered,
+		    ctx_lenient, ctx_free),
+		cmocka_unit_test_setup_teardown(test_strangers_cannot_lock_out,
+		    ctx_strict, ctx_free),
 		cmocka_unit_test(test_sha256_first),
 		cmocka_unit_test(test_basic_decode),
 	};

@@ -428,6 +428,15 @@ static const struct parse_bad_case parse_bad_cases[] = {
 	{ "nc with sign", HEAD "nc=+0000001, qop=auth, response=" R32,
 	  BAD_NC },
 	{ "nc empty", HEAD "nc=\"\", qop=auth, response=" R32, BAD_NC },
+	/* RFC 7616 §3.4: nc counts requests from 00000001; cnonce is
+	 * required with qop; qop is "auth", the one value offered. */
+	{ "nc 00000000", HEAD "nc=00000000, qop=auth, response=" R32,
+	  "Digest nc must start at 00000001" },
+	{ "empty cnonce", "Digest username=\"alice\", realm=\"est\", "
+	  "nonce=\"n1\", uri=\"/x\", cnonce=\"\", nc=00000001, qop=auth, "
+	  "response=" R32, "Digest cnonce must not be empty" },
+	{ "qop in capitals", HEAD "nc=00000001, qop=AUTH, response=" R32,
+	  BAD_QOP },
 	{ "MD5 response of 64 digits", HEAD "nc=00000001, qop=auth, "
 	  "response=" R64, BAD_RESP },
 	{ "SHA-256 response of 32 digits", HEAD "nc=00000001, qop=auth, "

@@ -1,6 +1,7 @@
 /*
  * Limiter tables: blocking after N failures in a window, the window's
- * end, independent keys, and bounded memory under a flood of keys.
+ * end, independent keys, and bounded memory under a flood of keys that
+ * pushes out no counter that blocks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -86,6 +87,41 @@ test_bounded_memory(void **state)
 	limiter_free(NULL);
 }
 
+/*
+ * A flood of fresh keys (unknown user names from many addresses) within
+ * the window of a counter that blocks, or nearly does, must not push that
+ * counter out: it would unblock an address or a user under attack. For
+ * each flood time: alice (3 of 3, blocked) stays blocked, bob (2 of 3)
+ * keeps his two failures.
+ */
+static void
+test_flood_keeps_counters(void **state)
+{
+	static const long flood_at[] = { 100, 130, 159 };
+	char key[32];
+
+	for (size_t r = 0; r < sizeof(flood_at) / sizeof(flood_at[0]); r++) {
+		struct limiter	*l = limiter_new(64, 3, 60);
+		long		 t = flood_at[r];
+
+		print_message("flood at %ld\n", t);
+		assert_non_null(l);
+		for (int i = 0; i < 3; i++)
+			limiter_fail(l, "u:alice", 100);
+		limiter_fail(l, "u:bob", 100);
+		limiter_fail(l, "u:bob", 100);
+		for (int i = 0; i < 10000; i++) {
+			snprintf(key, sizeof(key), "u:guess%d", i);
+			limiter_fail(l, key, t);
+		}
+		assert_int_equal(limiter_blocked(l, "u:alice", t), 160 - t);
+		assert_int_equal(limiter_blocked(l, "u:bob", t), 0);
+		limiter_fail(l, "u:bob", t);
+		assert_int_equal(limiter_blocked(l, "u:bob", t), 160 - t);
+		limiter_free(l);
+	}
+}
+
 /* An attempt counted ahead and forgiven on success leaves no trace. */
 static void
 test_forgive(void **state)
@@ -116,6 +152,7 @@ main(void)
 		cmocka_unit_test(test_blocks_after_max),
 		cmocka_unit_test(test_window_restarts),
 		cmocka_unit_test(test_bounded_memory),
+		cmocka_unit_test(test_flood_keeps_counters),
 		cmocka_unit_test(test_forgive),
 	};
 
