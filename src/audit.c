@@ -89,6 +89,63 @@ audit_subject(json_t *o, const char *key, X509_NAME *name)
 	json_set_text(o, key, buf);
 }
 
+/*
+ * "DNS:", "email:" or "URI:" and the IA5String's bytes, printable ASCII as
+ * they are and every other byte, and the backslash, as \xNN: the record
+ * shows what the client sent, unambiguously, where OpenSSL's printer turns
+ * a NUL, a control or a byte above 0x7f into '.' and jansson drops a
+ * string that is not UTF-8. Cut (ending "...") to fit size.
+ */
+static void
+audit_ia5_text(char *out, size_t size, const char *type,
+    const ASN1_IA5STRING *s)
+{
+	const unsigned char	*b = ASN1_STRING_get0_data(s);
+	int			 len = ASN1_STRING_length(s);
+	size_t			 o = (size_t)snprintf(out, size, "%s:", type);
+	int			 i;
+
+	for (i = 0; i < len && o + 8 < size; i++)
+		if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '\\')
+			out[o++] = (char)b[i];
+		else
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x",
+			    b[i]);
+	out[o] = '\0';
+	if (i < len)
+		snprintf(out + o, size - o, "...");
+}
+
+/* One SAN as the record names it: "DNS:a.example", "IP:10.1.2.3". */
+static void
+audit_san_text(char *buf, size_t size, const GENERAL_NAME *gn)
+{
+	BIO	*bio;
+	int	 n = -1;
+
+	switch (gn->type) {
+	case GEN_DNS:
+		audit_ia5_text(buf, size, "DNS", gn->d.dNSName);
+		return;
+	case GEN_EMAIL:
+		audit_ia5_text(buf, size, "email", gn->d.rfc822Name);
+		return;
+	case GEN_URI:
+		audit_ia5_text(buf, size, "URI",
+		    gn->d.uniformResourceIdentifier);
+		return;
+	}
+	bio = BIO_new(BIO_s_mem());
+	if (bio != NULL && GENERAL_NAME_print(bio, (GENERAL_NAME *)gn) == 1)
+		n = BIO_read(bio, buf, (int)size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	BIO_free(bio);
+	/* OpenSSL prints "IP Address:"; say "IP:" like "DNS:" and like the
+	 * policy's messages. */
+	if (strncmp(buf, "IP Address:", 11) == 0)
+		memmove(buf + 2, buf + 10, strlen(buf + 10) + 1);
+}
+
 static void
 audit_sans(json_t *o, X509_REQ *csr)
 {
@@ -100,17 +157,8 @@ audit_sans(json_t *o, X509_REQ *csr)
 	sans = exts ? X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL) :
 	    NULL;
 	for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
-		GENERAL_NAME	*gn = sk_GENERAL_NAME_value(sans, i);
-		BIO		*bio = BIO_new(BIO_s_mem());
-		int		 n = -1;
-		if (bio != NULL && GENERAL_NAME_print(bio, gn) == 1)
-			n = BIO_read(bio, buf, sizeof(buf) - 1);
-		buf[n > 0 ? n : 0] = '\0';
-		BIO_free(bio);
-		/* OpenSSL prints "IP Address:"; say "IP:" like "DNS:" and
-		 * like the policy's messages. */
-		if (strncmp(buf, "IP Address:", 11) == 0)
-			memmove(buf + 2, buf + 10, strlen(buf + 10) + 1);
+		audit_san_text(buf, sizeof(buf), sk_GENERAL_NAME_value(sans,
+		    i));
 		json_array_append_new(arr, json_string(buf));
 	}
 	GENERAL_NAMES_free(sans);

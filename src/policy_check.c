@@ -19,6 +19,7 @@
 #include <openssl/rsa.h>
 
 #include "estrad/chanbind.h"
+#include "estrad/csr.h"
 #include "estrad/pki.h"
 #include "policy_int.h"
 
@@ -167,8 +168,13 @@ pol_curve_name(int nid)
 	return s != NULL ? s : OBJ_nid2sn(nid);
 }
 
+/*
+ * Whatever the policy: OpenSSL names the group of explicit parameters
+ * that match a known curve, but the CSR still carries them, and the CA
+ * would copy them into a certificate RFC 5480 §2.1.1 forbids.
+ */
 static int
-pol_check_curve(const struct policy *p, EVP_PKEY *pk,
+pol_check_curve(const struct policy *p, X509_REQ *csr, EVP_PKEY *pk,
     struct policy_verdict *v)
 {
 	char	 group[80], list[160], *names[16];
@@ -178,10 +184,12 @@ pol_check_curve(const struct policy *p, EVP_PKEY *pk,
 	if (p->p_ncurves == 0)
 		return pol_refuse(v, 403, "key.type", "EC keys are not "
 		    "allowed");
-	if (EVP_PKEY_get_group_name(pk, group, sizeof(group), &glen) != 1 ||
+	if (csr_key_explicit_ec(csr) ||
+	    EVP_PKEY_get_group_name(pk, group, sizeof(group), &glen) != 1 ||
 	    (nid = OBJ_txt2nid(group)) == NID_undef)
-		return pol_refuse(v, 403, "key.ec_curve", "EC keys with "
-		    "explicit curve parameters are not allowed");
+		return pol_refuse(v, 403, "key.ec_curve", "the EC key does "
+		    "not name its curve: explicit or implicit parameters are "
+		    "not allowed (RFC 5480, section 2.1.1)");
 	for (i = 0; i < p->p_ncurves; i++)
 		if (p->p_curves[i] == nid)
 			return 0;
@@ -212,7 +220,7 @@ pol_check_key(const struct policy *p, const struct policy_input *in,
 			    p->p_rsa_min_bits);
 		return 0;
 	case EVP_PKEY_EC:
-		return pol_check_curve(p, pk, v);
+		return pol_check_curve(p, in->csr, pk, v);
 	case EVP_PKEY_ED25519:
 		return p->p_ed25519 ? 0 : pol_refuse(v, 403, "key.type",
 		    "Ed25519 keys are not allowed");

@@ -4,7 +4,11 @@
  * "anything" when absent; a SAN type no list covers (otherName, dirName,
  * ...) is refused as soon as any list is configured, so that an operator
  * who restricts names cannot be bypassed through a type they did not
- * think of. Also the SAN half of RFC 7030 §4.2.2's re-enrollment rule.
+ * think of. Whatever the lists, the string types must be what their
+ * IA5String can carry (RFC 5280 §4.2.1.6): a dNSName a host name, an
+ * rfc822Name or URI no control or non-ASCII byte; a CA would otherwise
+ * sign names that no relying party reads the same way. Also the SAN half
+ * of RFC 7030 §4.2.2's re-enrollment rule.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -23,6 +27,38 @@ pol_ia5(const ASN1_IA5STRING *s, size_t *len)
 	if (memchr(ASN1_STRING_get0_data(s), '\0', *len) != NULL)
 		return NULL;
 	return (const char *)ASN1_STRING_get0_data(s);
+}
+
+/*
+ * An rfc822Name or URI as IA5String text: no control byte, no DEL, nothing
+ * above 0x7f (which IA5 cannot hold); a space only where space_ok (a
+ * quoted local part of a mail address may hold one, a URI never, RFC 3986
+ * §2). Returns the offending byte's index, or -1 when there is none.
+ */
+static long
+pol_ia5_bad(const ASN1_IA5STRING *s, int space_ok)
+{
+	const unsigned char	*b = ASN1_STRING_get0_data(s);
+	int			 len = ASN1_STRING_length(s);
+
+	for (int i = 0; i < len; i++)
+		if (b[i] < 0x20 || b[i] >= 0x7f || (b[i] == ' ' && !space_ok))
+			return i;
+	return -1;
+}
+
+/* The rule's refusal of an IA5 SAN with a byte it cannot carry. */
+static int
+pol_ia5_refuse(const char *rule, const ASN1_IA5STRING *s, long at,
+    struct policy_verdict *v)
+{
+	const unsigned char	*b = ASN1_STRING_get0_data(s);
+	char			 q[POL_QUOTE];
+
+	pol_quote(q, sizeof(q), b, (size_t)ASN1_STRING_length(s));
+	return pol_refuse(v, 403, rule, "%s has byte 0x%02x at offset %ld: "
+	    "not allowed in this name (RFC 5280, section 4.2.1.6)",
+	    q, b[at], at);
 }
 
 /* "a.b.c.d/n" or "x::/n"; bits past the prefix are ignored. */
@@ -101,6 +137,10 @@ pol_dns_name_ok(const char *name, size_t len)
 	return label > 0 && name[len - 1] != '-';
 }
 
+/*
+ * A dNSName in the preferred name syntax (RFC 5280 §4.2.1.6, RFC 1034
+ * §3.5, RFC 1123 §2.1), whatever the policy; with a list, also in it.
+ */
 static int
 pol_san_dns(const struct policy *p, const ASN1_IA5STRING *s,
     struct policy_verdict *v)
@@ -116,6 +156,8 @@ pol_san_dns(const struct policy *p, const ASN1_IA5STRING *s,
 	if (name == NULL || !pol_dns_name_ok(name, len))
 		return pol_refuse(v, 403, "san.dns", "%s is not a host name",
 		    q);
+	if (!l->set)
+		return 0;
 	for (i = 0; i < l->n; i++)
 		if (pol_dns_match(l->v[i], name, len))
 			return 0;
@@ -229,15 +271,23 @@ static int
 pol_san_one(const struct policy *p, const GENERAL_NAME *gn,
     struct policy_verdict *v)
 {
+	long at;
+
 	switch (gn->type) {
 	case GEN_DNS:
-		return p->p_dns.set ? pol_san_dns(p, gn->d.dNSName, v) : 0;
+		return pol_san_dns(p, gn->d.dNSName, v);
 	case GEN_IPADD:
 		return p->p_ip_text.set ? pol_san_ip(p, gn->d.iPAddress, v) : 0;
 	case GEN_EMAIL:
+		if ((at = pol_ia5_bad(gn->d.rfc822Name, 1)) >= 0)
+			return pol_ia5_refuse("san.email", gn->d.rfc822Name,
+			    at, v);
 		return p->p_email.set ? pol_san_email(p, gn->d.rfc822Name,
 		    v) : 0;
 	case GEN_URI:
+		if ((at = pol_ia5_bad(gn->d.uniformResourceIdentifier, 0)) >= 0)
+			return pol_ia5_refuse("san.uri",
+			    gn->d.uniformResourceIdentifier, at, v);
 		return p->p_uri.set ? pol_san_uri(p,
 		    gn->d.uniformResourceIdentifier, v) : 0;
 	default:

@@ -1,6 +1,7 @@
 /*
  * Audit record tests: the JSON line carries every field the issue names,
- * parses as one JSON object on one line, escapes client text, never holds
+ * parses as one JSON object on one line, escapes client text (SAN bytes
+ * as \xNN, never altered or dropped), never holds
  * the CSR's challengePassword, and reads serial and notAfter from a real
  * certs-only PKCS#7 answer. Then the writer: lines land in the file, in
  * order, before their done callbacks run.
@@ -152,6 +153,79 @@ test_format(void **state)
 	X509_REQ_free(csr);
 }
 
+/* One IA5String SAN of type with the len bytes of v. */
+static void
+san_push(GENERAL_NAMES *gens, int type, const char *v, int len)
+{
+	GENERAL_NAME	*gn = GENERAL_NAME_new();
+	ASN1_IA5STRING	*ia5 = ASN1_IA5STRING_new();
+
+	assert_true(gn != NULL && ia5 != NULL);
+	assert_int_equal(ASN1_STRING_set(ia5, v, len), 1);
+	GENERAL_NAME_set0_value(gn, type, ia5);
+	assert_true(sk_GENERAL_NAME_push(gens, gn) > 0);
+}
+
+/* What the record says for each SAN of a hostile CSR. */
+struct san_row {
+	int		 type;
+	const char	*v;
+	int		 len;
+	const char	*want;
+};
+
+static const struct san_row san_rows[] = {
+	{ GEN_DNS, "a\0b.example", 11, "DNS:a\\x00b.example" },
+	{ GEN_DNS, "caf\xc3\xa9.example", 13, "DNS:caf\\xc3\\xa9.example" },
+	{ GEN_DNS, "x\xff", 2, "DNS:x\\xff" },
+	{ GEN_DNS, "back\\slash\"q", 12, "DNS:back\\x5cslash\"q" },
+	{ GEN_EMAIL, "a\nb@example.com", 15, "email:a\\x0ab@example.com" },
+	{ GEN_URI, "urn:x\x1b[31m", 10, "URI:urn:x\\x1b[31m" },
+	{ GEN_URI, "urn:dev:42", 10, "URI:urn:dev:42" },
+};
+
+/*
+ * Client text in SANs is escaped, not altered: OpenSSL's printer turns a
+ * NUL, control or byte above 0x7f into '.', and a name that is not UTF-8
+ * would make jansson drop the entry. Each row's bytes come back from the
+ * record's \xNN escapes.
+ */
+static void
+test_sans_escaped(void **state)
+{
+	X509_REQ			*req = X509_REQ_new();
+	GENERAL_NAMES			*gens = GENERAL_NAMES_new();
+	STACK_OF(X509_EXTENSION)	*exts = sk_X509_EXTENSION_new_null();
+	size_t				 n = sizeof(san_rows) /
+	    sizeof(san_rows[0]);
+	struct audit_record		 rec = { "abc-000002", "10.1.2.3:5555",
+		"digest", "alice", "-", "simpleenroll", req, "refused",
+		"san.dns", "policy san.dns: ...", 403, 0, NULL, 0 };
+	json_error_t			 jerr;
+	json_t				*o, *sans;
+	char				*line;
+
+	for (size_t i = 0; i < n; i++)
+		san_push(gens, san_rows[i].type, san_rows[i].v,
+		    san_rows[i].len);
+	sk_X509_EXTENSION_push(exts, X509V3_EXT_i2d(NID_subject_alt_name, 0,
+	    gens));
+	X509_REQ_set_pubkey(req, key);
+	assert_int_equal(X509_REQ_add_extensions(req, exts), 1);
+	assert_non_null(line = audit_format(&rec));
+	assert_non_null(o = json_loads(line, 0, &jerr));
+	sans = json_object_get(o, "sans");
+	assert_int_equal(json_array_size(sans), n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(json_string_value(json_array_get(sans, i)),
+		    san_rows[i].want);
+	json_decref(o);
+	free(line);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	GENERAL_NAMES_free(gens);
+	X509_REQ_free(req);
+}
+
 static int	done_count;
 
 static void
@@ -211,6 +285,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_sans_escaped),
 		cmocka_unit_test(test_writer),
 	};
 

@@ -1,7 +1,9 @@
 /*
- * test_csr: csr_parse_body accepts a well-formed, self-signed PKCS#10 body
- * in every encoding RFC 8951 allows, and names the one reason for each
- * way a body can be wrong. Each row builds a body, then checks the result.
+ * test_csr: csr_parse_body accepts a well-formed PKCS#10 body in every
+ * encoding RFC 8951 allows and csr_verify its self-signature; each names
+ * the one reason for each way a body can be wrong, keys beyond the cost
+ * ceiling included (refused by the parse, before any verification). Each
+ * row builds a body, then checks the result.
  * The seed CSR (RFC 7030's example, an RSA/SHA-1 request) is read from
  * $ESTRAD_TEST_DATA/seed-csr.b64, copied verbatim from the seed exchange.
  */
@@ -14,7 +16,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/x509.h>
 
 #include "estrad/b64.h"
@@ -149,11 +154,10 @@ make_ec_req(EVP_PKEY **keyp)
 	return req;
 }
 
+/* The DER of req, in base64. */
 static char *
-body_ec_fresh(size_t *len)
+encode_req(X509_REQ *req, size_t *len)
 {
-	EVP_PKEY *key;
-	X509_REQ *req = make_ec_req(&key);
 	unsigned char *der = NULL;
 	int derlen = i2d_X509_REQ(req, &der);
 	char *s;
@@ -161,8 +165,97 @@ body_ec_fresh(size_t *len)
 	assert_true(derlen > 0);
 	s = encode(der, (size_t)derlen, len);
 	OPENSSL_free(der);
+	return s;
+}
+
+static char *
+body_ec_fresh(size_t *len)
+{
+	EVP_PKEY *key;
+	X509_REQ *req = make_ec_req(&key);
+	char *s = encode_req(req, len);
+
 	X509_REQ_free(req);
 	EVP_PKEY_free(key);
+	return s;
+}
+
+/* P-256 with explicit curve parameters (ec_param_enc:explicit). */
+static char *
+body_ec_explicit(size_t *len)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY *key = NULL, *named;
+	X509_REQ *req = make_ec_req(&named);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_utf8_string("group", "P-256", 0),
+		OSSL_PARAM_utf8_string("encoding", "explicit", 0),
+		OSSL_PARAM_END
+	};
+	char *s;
+
+	assert_non_null(ctx);
+	assert_int_equal(EVP_PKEY_keygen_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_params(ctx, params), 1);
+	assert_int_equal(EVP_PKEY_generate(ctx, &key), 1);
+	assert_true(X509_REQ_set_pubkey(req, key));
+	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
+	s = encode_req(req, len);
+	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(named);
+	EVP_PKEY_CTX_free(ctx);
+	return s;
+}
+
+/* An RSA public key from n (bits, random, odd) and e, no private half. */
+static EVP_PKEY *
+rsa_public(int bits, const char *e_hex)
+{
+	BIGNUM *n = BN_new(), *e = NULL;
+	OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *p;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	EVP_PKEY *key = NULL;
+
+	assert_true(n != NULL && b != NULL && ctx != NULL);
+	assert_true(BN_rand(n, bits, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ODD));
+	assert_true(BN_hex2bn(&e, e_hex) > 0);
+	assert_true(OSSL_PARAM_BLD_push_BN(b, "n", n));
+	assert_true(OSSL_PARAM_BLD_push_BN(b, "e", e));
+	assert_non_null(p = OSSL_PARAM_BLD_to_param(b));
+	assert_int_equal(EVP_PKEY_fromdata_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, p),
+	    1);
+	OSSL_PARAM_free(p);
+	OSSL_PARAM_BLD_free(b);
+	EVP_PKEY_CTX_free(ctx);
+	BN_free(n);
+	BN_free(e);
+	return key;
+}
+
+/*
+ * A request carrying pub (consumed), with the signature of another key:
+ * what the ceiling refuses it refuses before any verification, so the
+ * signature does not matter (and no private key of these sizes has to be
+ * made). With resign, the other key signs the request again as it is.
+ */
+static char *
+body_with_key(EVP_PKEY *pub, int resign, size_t *len)
+{
+	EVP_PKEY *key;
+	X509_REQ *req = make_ec_req(&key);
+	char *s;
+
+	assert_non_null(pub);
+	assert_true(X509_REQ_set_pubkey(req, pub));
+	if (resign)
+		assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
+	s = encode_req(req, len);
+	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(pub);
 	return s;
 }
 
@@ -170,22 +263,35 @@ body_ec_fresh(size_t *len)
 static char *
 body_ec_wrong_key(size_t *len)
 {
-	EVP_PKEY *key, *other = EVP_EC_gen("P-256");
-	X509_REQ *req = make_ec_req(&key);
-	unsigned char *der = NULL;
-	int derlen;
+	return body_with_key(EVP_EC_gen("P-256"), 1, len);
+}
+
+/* X25519 cannot sign at all. */
+static char *
+body_x25519(size_t *len)
+{
+	return body_with_key(EVP_PKEY_Q_keygen(NULL, NULL, "X25519"), 0, len);
+}
+
+/* A real CSR with a 10,000-bit DSA key (tests/data/README.md). */
+static char *
+body_dsa10000(size_t *len)
+{
+	return testdata_read("dsa10000-csr.b64", len);
+}
+
+/* The same with a signature byte flipped: refused the same way, so the
+ * ceiling answered before anything verified the signature. */
+static char *
+body_dsa10000_flipped(size_t *len)
+{
+	size_t derlen;
+	unsigned char *der = testdata_b64("dsa10000-csr.b64", &derlen);
 	char *s;
 
-	assert_non_null(other);
-	assert_true(X509_REQ_set_pubkey(req, other));
-	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
-	derlen = i2d_X509_REQ(req, &der);
-	assert_true(derlen > 0);
-	s = encode(der, (size_t)derlen, len);
-	OPENSSL_free(der);
-	X509_REQ_free(req);
-	EVP_PKEY_free(key);
-	EVP_PKEY_free(other);
+	der[derlen - 5] ^= 0x01;
+	s = encode(der, derlen, len);
+	free(der);
 	return s;
 }
 
@@ -194,23 +300,57 @@ struct csr_case {
 	char		*(*body)(size_t *);
 	const char	*reason;	/* NULL: must parse and verify */
 	const char	*cn;		/* expected subject CN when it parses */
+	int		 parses;	/* the reason is csr_verify's */
+	int		 rsa_bits;	/* body NULL: body_with_key(RSA key */
+	const char	*rsa_e;		/* of these bits and exponent, hex) */
 };
 
+#define CSR_NOT_VERIFIED	"CSR signature does not verify"
+#define CSR_ONLY_TYPES		"CSR key: only RSA, EC, Ed25519 and Ed448 " \
+	"keys are accepted"
+#define CSR_RSA_E	"CSR key: the RSA public exponent must be odd, from 3 " \
+	"to 65537"
+
 static const struct csr_case csr_cases[] = {
-	{ "seed CSR as sent", body_seed, NULL, SEED_CN },
-	{ "seed CSR in PEM armour", body_seed_pem, NULL, SEED_CN },
-	{ "fresh EC P-256 CSR", body_ec_fresh, NULL, "device-42" },
-	{ "signature bit flipped", body_sig_flipped,
-	    "CSR signature does not verify", NULL },
-	{ "signed by another key", body_ec_wrong_key,
-	    "CSR signature does not verify", NULL },
-	{ "garbage base64", body_garbage, "body is not base64", NULL },
-	{ "base64 of non-DER", body_not_der, "not a PKCS#10 request", NULL },
-	{ "DER with trailing junk", body_trailing_junk,
-	    "not a PKCS#10 request", NULL },
-	{ "DER cut short", body_truncated_der, "not a PKCS#10 request",
+	{ "seed CSR as sent", body_seed, NULL, SEED_CN, 0, 0, NULL },
+	{ "seed CSR in PEM armour", body_seed_pem, NULL, SEED_CN, 0, 0,
 	    NULL },
-	{ "empty body", body_empty, "body is empty", NULL },
+	{ "fresh EC P-256 CSR", body_ec_fresh, NULL, "device-42", 0, 0, NULL },
+	{ "signature bit flipped", body_sig_flipped, CSR_NOT_VERIFIED, NULL,
+	    1, 0, NULL },
+	{ "signed by another key", body_ec_wrong_key, CSR_NOT_VERIFIED, NULL,
+	    1, 0, NULL },
+	/* The cost ceiling, checked at parse time (before any verify). */
+	{ "DSA 10000 bits", body_dsa10000, CSR_ONLY_TYPES, NULL, 0, 0, NULL },
+	{ "DSA 10000 bits, signature flipped", body_dsa10000_flipped,
+	    CSR_ONLY_TYPES, NULL, 0, 0, NULL },
+	{ "X25519 key", body_x25519, CSR_ONLY_TYPES, NULL, 0, 0, NULL },
+	{ "RSA 16392 bits", NULL, "CSR key: RSA keys longer than 16384 bits "
+	    "are not accepted", NULL, 0, 16392, "10001" },
+	/* At the ceiling: parsed, then its (borrowed) signature fails. */
+	{ "RSA 16384 bits: parsed, then verified", NULL, CSR_NOT_VERIFIED,
+	    NULL, 1, 16384, "10001" },
+	{ "RSA even exponent", NULL, CSR_RSA_E, NULL, 0, 2048, "10000" },
+	{ "RSA exponent 1", NULL, CSR_RSA_E, NULL, 0, 2048, "1" },
+	{ "RSA exponent 65539", NULL, CSR_RSA_E, NULL, 0, 2048, "10003" },
+	{ "RSA exponent 2^32+1", NULL, CSR_RSA_E, NULL, 0, 2048,
+	    "100000001" },
+	/* The dearest exponent allowed, at the largest modulus. */
+	{ "RSA 16384 bits, exponent 0xffff", NULL, CSR_NOT_VERIFIED, NULL, 1,
+	    16384, "ffff" },
+	{ "RSA exponent 3", NULL, CSR_NOT_VERIFIED, NULL, 1, 2048, "3" },
+	/* RFC 5480 §2.1.1; the policy refuses it first, csr_verify too. */
+	{ "EC explicit parameters", body_ec_explicit, "CSR key: EC keys must "
+	    "name their curve", NULL, 1, 0, NULL },
+	{ "garbage base64", body_garbage, "body is not base64", NULL, 0, 0,
+	    NULL },
+	{ "base64 of non-DER", body_not_der, "not a PKCS#10 request", NULL,
+	    0, 0, NULL },
+	{ "DER with trailing junk", body_trailing_junk,
+	    "not a PKCS#10 request", NULL, 0, 0, NULL },
+	{ "DER cut short", body_truncated_der, "not a PKCS#10 request",
+	    NULL, 0, 0, NULL },
+	{ "empty body", body_empty, "body is empty", NULL, 0, 0, NULL },
 };
 
 static void
@@ -230,19 +370,26 @@ test_csr_case(void **state)
 	const struct csr_case *c = *state;
 	const char *reason = NULL;
 	size_t len;
-	char *body = c->body(&len);
+	char *body = c->body != NULL ? c->body(&len) :
+	    body_with_key(rsa_public(c->rsa_bits, c->rsa_e), 0, &len);
 	struct csr *csr = csr_parse_body(body, len, &reason);
 
-	if (c->reason != NULL) {
+	if (c->reason != NULL && !c->parses) {
 		assert_null(csr);
 		assert_non_null(reason);
 		assert_string_equal(reason, c->reason);
+	} else if (c->reason != NULL) {
+		assert_non_null(csr);
+		assert_int_equal(csr_verify(csr, &reason), -1);
+		assert_string_equal(reason, c->reason);
 	} else {
 		assert_non_null(csr);
+		assert_int_equal(csr_verify(csr, &reason), 0);
 		assert_non_null(csr->csr_der);
 		assert_true(csr->csr_der_len > 0);
 		check_cn(csr, c->cn);
 	}
+	assert_int_equal(ERR_peek_error(), 0);
 	csr_free(csr);
 	free(body);
 }

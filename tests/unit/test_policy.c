@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
@@ -43,7 +44,28 @@ static struct test_key test_keys[] = {
 	{ "rsa2048", NULL }, { "rsa1024", NULL }, { "pss2048", NULL },
 	{ "p256", NULL }, { "p256b", NULL }, { "p384", NULL },
 	{ "p192", NULL }, { "ed25519", NULL }, { "ed448", NULL },
+	{ "p256x", NULL },
 };
+
+/* P-256 with explicit curve parameters: OpenSSL still names its group. */
+static EVP_PKEY *
+key_make_explicit(void)
+{
+	EVP_PKEY_CTX	*ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY	*key = NULL;
+	OSSL_PARAM	 params[] = {
+		OSSL_PARAM_utf8_string("group", "P-256", 0),
+		OSSL_PARAM_utf8_string("encoding", "explicit", 0),
+		OSSL_PARAM_END
+	};
+
+	assert_non_null(ctx);
+	assert_int_equal(EVP_PKEY_keygen_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_params(ctx, params), 1);
+	assert_int_equal(EVP_PKEY_generate(ctx, &key), 1);
+	EVP_PKEY_CTX_free(ctx);
+	return key;
+}
 
 static EVP_PKEY *
 key_make_pss(void)
@@ -69,6 +91,8 @@ key_make(const char *name)
 		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
 	if (strcmp(name, "pss2048") == 0)
 		return key_make_pss();
+	if (strcmp(name, "p256x") == 0)
+		return key_make_explicit();
 	if (strncmp(name, "p256", 4) == 0)
 		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	if (strcmp(name, "p384") == 0)
@@ -110,7 +134,17 @@ keys_free(void)
 enum mal {
 	MAL_NONE, MAL_EXTREQ_STRING, MAL_SAN_TWICE, MAL_SAN_GARBAGE, MAL_IP5,
 	MAL_PW_TWO_VALUES, MAL_PW_INTEGER, MAL_EXTREQ_TWO_VALUES,
+	MAL_EC_IMPLICIT,
 };
+
+/* One IA5String SAN with any bytes (a v3 config string cannot hold a
+ * NUL or a control byte). */
+struct raw_san {
+	int		 type;	/* GEN_DNS, GEN_EMAIL, GEN_URI; 0: none */
+	const char	*v;
+	size_t		 len;
+};
+#define RAW(t, s)	{ t, s, sizeof(s) - 1 }
 
 struct csr_spec {
 	const char	*key;		/* a test_keys name */
@@ -123,6 +157,7 @@ struct csr_spec {
 	const char	*comment;	/* an nsComment extension */
 	const char	*password;	/* challengePassword */
 	enum mal	 mal;
+	struct raw_san	 raw;
 };
 
 struct cert_spec {
@@ -176,25 +211,64 @@ ext_add_raw(STACK_OF(X509_EXTENSION) *exts, int nid,
 	assert_true(sk_X509_EXTENSION_push(exts, ext) > 0);
 }
 
-/* A SAN with a 5-byte iPAddress, which no v3 config string can make. */
+/* A SAN extension of one name, of type with value (consumed). */
 static void
-ext_add_ip5(STACK_OF(X509_EXTENSION) *exts)
+ext_add_san(STACK_OF(X509_EXTENSION) *exts, int type, ASN1_STRING *value)
 {
 	GENERAL_NAMES	*gens = GENERAL_NAMES_new();
 	GENERAL_NAME	*gn = GENERAL_NAME_new();
-	ASN1_OCTET_STRING *ip = ASN1_OCTET_STRING_new();
 	X509_EXTENSION	*ext;
 
 	assert_non_null(gens);
 	assert_non_null(gn);
-	assert_int_equal(ASN1_OCTET_STRING_set(ip,
-	    (const unsigned char *)"\x0a\x00\x00\x01\x02", 5), 1);
-	GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
+	GENERAL_NAME_set0_value(gn, type, value);
 	assert_true(sk_GENERAL_NAME_push(gens, gn) > 0);
 	ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, gens);
 	assert_non_null(ext);
 	GENERAL_NAMES_free(gens);
 	assert_true(sk_X509_EXTENSION_push(exts, ext) > 0);
+}
+
+/* A SAN with a 5-byte iPAddress, which no v3 config string can make. */
+static void
+ext_add_ip5(STACK_OF(X509_EXTENSION) *exts)
+{
+	ASN1_OCTET_STRING *ip = ASN1_OCTET_STRING_new();
+
+	assert_non_null(ip);
+	assert_int_equal(ASN1_OCTET_STRING_set(ip,
+	    (const unsigned char *)"\x0a\x00\x00\x01\x02", 5), 1);
+	ext_add_san(exts, GEN_IPADD, ip);
+}
+
+static void
+ext_add_raw_san(STACK_OF(X509_EXTENSION) *exts, const struct raw_san *r)
+{
+	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+
+	assert_non_null(ia5);
+	assert_int_equal(ASN1_STRING_set(ia5, r->v, (int)r->len), 1);
+	ext_add_san(exts, r->type, ia5);
+}
+
+/*
+ * implicitCA (RFC 5480 §2.1.1): the key's parameters become a NULL in
+ * the parsed request only; the decoded key, which policy_check might
+ * have trusted, still says P-256.
+ */
+static void
+csr_make_implicit(X509_REQ *req)
+{
+	X509_PUBKEY	*spki = X509_REQ_get_X509_PUBKEY(req);
+	const unsigned char *pk;
+	unsigned char	*copy;
+	int		 len;
+
+	assert_int_equal(X509_PUBKEY_get0_param(NULL, &pk, &len, NULL, spki),
+	    1);
+	assert_non_null(copy = OPENSSL_memdup(pk, (size_t)len));
+	assert_int_equal(X509_PUBKEY_set0_param(spki, OBJ_nid2obj(
+	    NID_X9_62_id_ecPublicKey), V_ASN1_NULL, NULL, copy, len), 1);
 }
 
 static void
@@ -215,6 +289,8 @@ csr_add_exts(X509_REQ *req, const struct csr_spec *s)
 		    (const unsigned char *)"\x01\x02", 2);
 	if (s->mal == MAL_IP5)
 		ext_add_ip5(exts);
+	if (s->raw.type != 0)
+		ext_add_raw_san(exts, &s->raw);
 	if (sk_X509_EXTENSION_num(exts) > 0)
 		assert_int_equal(X509_REQ_add_extensions(req, exts), 1);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
@@ -301,6 +377,8 @@ csr_build(const struct csr_spec *s)
 	if (s->mal == MAL_PW_TWO_VALUES || s->mal == MAL_PW_INTEGER)
 		csr_add_bad_password(req, s->mal);
 	assert_true(X509_REQ_sign(req, key, md_get(s->md)) > 0);
+	if (s->mal == MAL_EC_IMPLICIT)
+		csr_make_implicit(req);
 	return req;
 }
 
@@ -453,6 +531,24 @@ static const struct check_case check_cases[] = {
 	  { .key = "p192", .md = "SHA256" }, .status = 403,
 	  .rule = "key.ec_curve", .reason = "policy key.ec_curve: curve "
 	  "P-192 is not allowed (allowed: P-256, P-384, P-521)" },
+	/* RFC 5480 §2.1.1: namedCurve only, on every policy. OpenSSL names
+	 * the group of explicit P-256 parameters: the DER decides. */
+	{ "key.ec_curve: explicit P-256 parameters refused by default", NULL,
+	  { .key = "p256x", .md = "SHA256" }, .status = 403,
+	  .rule = "key.ec_curve", .reason = "policy key.ec_curve: the EC key "
+	  "does not name its curve: explicit or implicit parameters are not "
+	  "allowed (RFC 5480, section 2.1.1)" },
+	{ "key.ec_curve: explicit parameters, curve listed",
+	  "{\"keys\":{\"ec_curves\":[\"P-256\"]}}",
+	  { .key = "p256x", .md = "SHA256" }, .status = 403,
+	  .rule = "key.ec_curve", .reason = "policy key.ec_curve: the EC key "
+	  "does not name its curve: explicit or implicit parameters are not "
+	  "allowed (RFC 5480, section 2.1.1)" },
+	{ "key.ec_curve: implicitCA refused by default", NULL,
+	  { P256, .mal = MAL_EC_IMPLICIT }, .status = 403,
+	  .rule = "key.ec_curve", .reason = "policy key.ec_curve: the EC key "
+	  "does not name its curve: explicit or implicit parameters are not "
+	  "allowed (RFC 5480, section 2.1.1)" },
 	/* signature.hash */
 	{ "signature.hash: SHA384 allowed by default", NULL,
 	  { .key = "p256", .md = "SHA384" }, ACCEPT },
@@ -631,6 +727,61 @@ static const struct check_case check_cases[] = {
 	  { P256, .san = "URI:https://x" }, .status = 403, .rule = "san.uri",
 	  .reason = "policy san.uri: \"https://x\" does not start with "
 	  "\"urn:dev:\"" },
+	/* Whatever the lists: what an IA5String name may hold (RFC 5280
+	 * §4.2.1.6); DNS names in the preferred name syntax (RFC 1034 §3.5,
+	 * RFC 1123 §2.1). */
+	{ "san.dns: a host name by default", NULL,
+	  { P256, .raw = RAW(GEN_DNS, "dev-1.example.com") }, ACCEPT },
+	{ "san.dns: a NUL refused by default", NULL,
+	  { P256, .raw = RAW(GEN_DNS, "a.example.com\0.evil.com") },
+	  .status = 403, .rule = "san.dns", .reason = "policy san.dns: "
+	  "\"a.example.com\\x00.evil.com\" is not a host name" },
+	{ "san.dns: a control byte refused by default", NULL,
+	  { P256, .raw = RAW(GEN_DNS, "a\nb.example.com") }, .status = 403,
+	  .rule = "san.dns", .reason = "policy san.dns: "
+	  "\"a\\x0ab.example.com\" is not a host name" },
+	{ "san.dns: a non-ASCII byte refused by default", NULL,
+	  { P256, .raw = RAW(GEN_DNS, "caf\xc3\xa9.example.com") },
+	  .status = 403, .rule = "san.dns", .reason = "policy san.dns: "
+	  "\"caf\\xc3\\xa9.example.com\" is not a host name" },
+	{ "san.dns: a wildcard refused by default", NULL,
+	  { P256, .raw = RAW(GEN_DNS, "*.example.com") }, .status = 403,
+	  .rule = "san.dns", .reason = "policy san.dns: \"*.example.com\" "
+	  "is not a host name" },
+	{ "san.dns: a space refused by default", NULL,
+	  { P256, .raw = RAW(GEN_DNS, "a b.example.com") }, .status = 403,
+	  .rule = "san.dns", .reason = "policy san.dns: \"a b.example.com\" "
+	  "is not a host name" },
+	{ "san.email: an address by default", NULL,
+	  { P256, .raw = RAW(GEN_EMAIL, "alice@example.com") }, ACCEPT },
+	{ "san.email: a NUL refused by default", NULL,
+	  { P256, .raw = RAW(GEN_EMAIL, "alice@example.com\0@evil.com") },
+	  .status = 403, .rule = "san.email", .reason = "policy san.email: "
+	  "\"alice@example.com\\x00@evil.com\" has byte 0x00 at offset 17: "
+	  "not allowed in this name (RFC 5280, section 4.2.1.6)" },
+	{ "san.email: a non-ASCII byte refused by default", NULL,
+	  { P256, .raw = RAW(GEN_EMAIL, "j\xc3\xb6rg@example.com") },
+	  .status = 403, .rule = "san.email", .reason = "policy san.email: "
+	  "\"j\\xc3\\xb6rg@example.com\" has byte 0xc3 at offset 1: not "
+	  "allowed in this name (RFC 5280, section 4.2.1.6)" },
+	{ "san.email: refused before the domain list",
+	  "{\"san\":{\"email_domains\":[\"example.com\"]}}",
+	  { P256, .raw = RAW(GEN_EMAIL, "a\rb@example.com") }, .status = 403,
+	  .rule = "san.email", .reason = "policy san.email: "
+	  "\"a\\x0db@example.com\" has byte 0x0d at offset 1: not allowed in this "
+	  "name (RFC 5280, section 4.2.1.6)" },
+	{ "san.uri: a URI by default", NULL,
+	  { P256, .raw = RAW(GEN_URI, "urn:dev:42") }, ACCEPT },
+	{ "san.uri: a DEL refused by default", NULL,
+	  { P256, .raw = RAW(GEN_URI, "urn:dev:42\x7f") }, .status = 403,
+	  .rule = "san.uri", .reason = "policy san.uri: \"urn:dev:42\\x7f\" "
+	  "has byte 0x7f at offset 10: not allowed in this name "
+	  "(RFC 5280, section 4.2.1.6)" },
+	{ "san.uri: a space refused by default", NULL,
+	  { P256, .raw = RAW(GEN_URI, "urn:dev:4 2") }, .status = 403,
+	  .rule = "san.uri", .reason = "policy san.uri: \"urn:dev:4 2\" has "
+	  "byte 0x20 at offset 9: not allowed in this name (RFC 5280, "
+	  "section 4.2.1.6)" },
 	/* san.other */
 	{ "san.other: allowed when no SAN list is configured", NULL,
 	  { P256, .san = "otherName:1.3.6.1.4.1.311.20.2.3;UTF8:u@x" },
