@@ -234,6 +234,22 @@ static const struct config_case cases[] = {
 	  "\"key\": \"@D@/key.pem\",\n"
 	  "          \"groups\": \"X25519:P-999\"},\n" ROUTE_OK "}\n",
 	  "5: tls.groups: OpenSSL refuses the groups \"X25519:P-999\"", 1 },
+	{ "tls groups finite-field",
+	  "{\n" LISTEN_OK LOCAL_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", "
+	  "\"key\": \"@D@/key.pem\",\n"
+	  "          \"groups\": \"X25519:P-256:ffdhe8192\"},\n" ROUTE_OK "}\n",
+	  "5: tls.groups: ffdhe8192 is a finite-field group: each handshake "
+	  "with it costs the server up to 130 ms of CPU; use elliptic curves "
+	  "(X25519, P-256, P-384, X448, P-521)", 1 },
+	{ "tls groups finite-field, any case",
+	  "{\n" LISTEN_OK LOCAL_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", "
+	  "\"key\": \"@D@/key.pem\",\n"
+	  "          \"groups\": \"FFDHE2048\"},\n" ROUTE_OK "}\n",
+	  "5: tls.groups: FFDHE2048 is a finite-field group: each handshake "
+	  "with it costs the server up to 130 ms of CPU; use elliptic curves "
+	  "(X25519, P-256, P-384, X448, P-521)", 1 },
 	{ "tls missing",
 	  "{\n" LISTEN_OK LOCAL_OK ROUTE_OK "}\n",
 	  "1: tls: is required (certificate and key)", 1 },
