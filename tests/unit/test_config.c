@@ -490,6 +490,14 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"audit\": {\"stderr\": \"yes\"},\n" ROUTE_OK "}\n",
 	  "5: audit.stderr: must be true or false, not a string", 1 },
+	{ "admin connection cap out of range",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"admin\": {\"max_connections\": 0},\n" ROUTE_OK "}\n",
+	  "5: admin.max_connections: 0 is out of range [1, 1024]", 1 },
+	{ "admin timeout out of range",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"admin\": {\"timeout\": 301},\n" ROUTE_OK "}\n",
+	  "5: admin.timeout: 301 is out of range [0.1, 300]", 1 },
 	{ "several errors in one run",
 	  "{\n" LISTEN_OK "  \"a\": 1,\n  \"b\": 2,\n" TLS_OK LOCAL_OK
 	  ROUTE_OK "}\n",
@@ -655,6 +663,9 @@ test_environment(void **state)
 	assert_string_equal(cfg->log_level, "debug");
 	assert_true(cfg->admin.enabled);
 	assert_string_equal(cfg->admin.listen, "127.0.0.1:9191");
+	/* The admin section made from the environment has the defaults. */
+	assert_int_equal(cfg->admin.max_connections, 32);
+	assert_int_equal(cfg->admin.timeout_ms, 10000);
 	assert_int_equal(cfg->upstreams[0].nurls, 2);
 	assert_string_equal(cfg->upstreams[0].urls[1],
 	    "https://c/.well-known/est");
