@@ -301,7 +301,9 @@ admin_on_close(struct evhttp_connection *evcon, void *arg)
  * now given the bufferevent its socket and made the connection around
  * it. libevent 2.1 offers no hook at the accept itself: evhttp is found
  * as the bufferevent's callback argument (what it has always set), and
- * checked to own this bufferevent before it is trusted.
+ * checked to own this bufferevent before it is trusted. If evhttp has
+ * freed the connection meanwhile, bufferevent_free cleared the callbacks
+ * (our reference keeps the bufferevent itself): no argument, gone.
  */
 static void
 admin_conn_hand_off(struct admin_conn *c)

@@ -42,8 +42,11 @@ tlsconf_ffdhe_group(const char *list, char *out, size_t outlen)
 {
 	size_t n;
 
-	for (const char *p = list; *p != '\0'; p += n + (p[n] == ':')) {
-		n = strcspn(p, ":");
+	/* OpenSSL 3.5 adds "/" between tuples and "?", "*" before a name
+	 * (optional, key share); 3.0 knows ":" alone. */
+	for (const char *p = list; *p != '\0'; p += n + (p[n] != '\0')) {
+		p += strspn(p, "?*");
+		n = strcspn(p, ":/");
 		if (n >= 5 && strncasecmp(p, "ffdhe", 5) == 0) {
 			snprintf(out, outlen, "%.*s", (int)(n < 32 ? n : 32), p);
 			return 1;

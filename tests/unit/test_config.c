@@ -242,6 +242,14 @@ static const struct config_case cases[] = {
 	  "5: tls.groups: ffdhe8192 is a finite-field group: each handshake "
 	  "with it costs the server up to 130 ms of CPU; use elliptic curves "
 	  "(X25519, P-256, P-384, X448, P-521)", 1 },
+	{ "tls groups finite-field, OpenSSL 3.5 syntax",
+	  "{\n" LISTEN_OK LOCAL_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", "
+	  "\"key\": \"@D@/key.pem\",\n"
+	  "          \"groups\": \"*X25519/?ffdhe3072:P-256\"},\n" ROUTE_OK "}\n",
+	  "5: tls.groups: ffdhe3072 is a finite-field group: each handshake "
+	  "with it costs the server up to 130 ms of CPU; use elliptic curves "
+	  "(X25519, P-256, P-384, X448, P-521)", 1 },
 	{ "tls groups finite-field, any case",
 	  "{\n" LISTEN_OK LOCAL_OK
 	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", "
