@@ -10,12 +10,22 @@
  * GET and HEAD only (405 with Allow otherwise), no body, 8 KiB of headers,
  * a short timeout: a scraper's or a health checker's needs, no more. It
  * never touches EST requests, and nothing it answers is a secret.
+ *
+ * Connections are capped (admin.max_connections): past the cap a new one
+ * is closed as soon as it is accepted, before any TLS, so that idle admin
+ * connections cannot take the descriptors the EST listener needs. Each
+ * must finish its handshake and send a whole request within admin.timeout
+ * of its accept, and each next request within admin.timeout of the last
+ * answer, however steadily it trickles bytes (evhttp's own timeout only
+ * measures silence).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -28,13 +38,28 @@
 
 #include "estrad/admin.h"
 #include "estrad/log.h"
+#include "estrad/metrics.h"
 #include "estrad/netbind.h"
+#include "estrad/tlsconf.h"
 
 #define ADMIN_MAX_HEADERS	8192
-#define ADMIN_TIMEOUT_S		10	/* handshake, request, idle */
 #define ADMIN_BACKLOG		64
 #define ADMIN_CT_TEXT		"text/plain; charset=utf-8"
 #define ADMIN_CT_METRICS	"text/plain; version=0.0.4; charset=utf-8"
+
+/*
+ * One accepted connection. Until it is admitted (ac_evcon NULL) it holds
+ * a reference on its bufferevent, so the hand-off can look at it even if
+ * evhttp has dropped it meanwhile; once admitted, evhttp owns everything
+ * and the close callback frees this.
+ */
+struct admin_conn {
+	struct admin		 *ac_ad;
+	struct bufferevent	 *ac_bev;	/* referenced until admitted */
+	struct evhttp_connection *ac_evcon;	/* NULL until admitted */
+	struct event		 *ac_ev;	/* the hand-off, then deadline */
+	TAILQ_ENTRY(admin_conn)	  ac_entry;
+};
 
 struct admin {
 	struct event_base	*ad_base;
@@ -42,7 +67,17 @@ struct admin {
 	struct evhttp		*ad_http;
 	struct evhttp_bound_socket *ad_bound;
 	struct admin_probe	 ad_probe;
+	TAILQ_HEAD(, admin_conn) ad_conns;	/* pending and admitted */
+	long			 ad_open;	/* admitted */
+	long			 ad_max_conns;
+	struct timeval		 ad_timeout;
+	/* At most one log line a second about closed connections. */
+	int64_t			 ad_logged_ms;
+	unsigned long		 ad_unlogged;
 };
+
+static void admin_conn_answered(struct admin *ad,
+    struct evhttp_connection *evcon);
 
 /* ---- answers ------------------------------------------------------------ */
 
@@ -155,14 +190,24 @@ admin_on_request(struct evhttp_request *req, void *arg)
 	else
 		admin_text(req, 404, "not found: the admin listener serves "
 		    "/healthz, /readyz and /metrics\n");
+	admin_conn_answered(ad, evhttp_request_get_connection(req));
 }
 
 /* ---- TLS ------------------------------------------------------------------ */
 
+/*
+ * The EST listener's protocol defaults (tlsconf.h), not its "tls" keys:
+ * those are tuned for the EST clients, this listener's clients are
+ * scrapers and probes. Without them OpenSSL would offer CBC suites and
+ * finite-field groups, whose key exchange a client can make cost 130 ms.
+ */
 static SSL_CTX *
 admin_tls_new(const struct cfg_admin *a, char *err, size_t errlen)
 {
-	SSL_CTX *ssl;
+	static const struct cfg_tls	 defaults;
+	SSL_CTX				*ssl;
+	const char			*key;
+	char				 why[256];
 
 	if ((ssl = SSL_CTX_new(TLS_server_method())) == NULL) {
 		snprintf(err, errlen, "admin: cannot make a TLS context");
@@ -172,6 +217,10 @@ admin_tls_new(const struct cfg_admin *a, char *err, size_t errlen)
 	SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+	if (tlsconf_apply(ssl, &defaults, &key, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "admin: TLS %s: %s", key, why);
+		goto fail;
+	}
 	if (SSL_CTX_use_certificate_chain_file(ssl, a->certificate) != 1) {
 		log_ssl_errors(LOG_LEVEL_ERR, a->certificate);
 		snprintf(err, errlen, "admin.certificate %s: cannot be used",
@@ -191,18 +240,187 @@ fail:
 	return NULL;
 }
 
-/* evhttp asks for each new connection's bufferevent: make it TLS. */
-static struct bufferevent *
-admin_on_connection(struct event_base *base, void *arg)
-{
-	struct admin		*ad = arg;
-	SSL			*ssl;
+/* ---- connections -------------------------------------------------------- */
 
+static int64_t
+admin_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A connection closed by the cap or a deadline: counted, and logged at
+ * most once a second (a flood of them must not flood the log).
+ */
+static void
+admin_log_drop(struct admin *ad, evutil_socket_t fd, const char *reason,
+    const char *why)
+{
+	int64_t	now = admin_now_ms();
+	char	peer[80], more[64] = "";
+
+	metrics_connection_dropped(reason);
+	if (ad->ad_logged_ms != 0 && now - ad->ad_logged_ms < 1000) {
+		ad->ad_unlogged++;
+		return;
+	}
+	if (ad->ad_unlogged > 0)
+		snprintf(more, sizeof(more), " (%lu more since the last such "
+		    "line)", ad->ad_unlogged);
+	netbind_peer_text(fd, peer, sizeof(peer));
+	log_warn("admin connection from %s closed: %s%s", peer, why, more);
+	ad->ad_logged_ms = now;
+	ad->ad_unlogged = 0;
+}
+
+static void
+admin_conn_free(struct admin_conn *c)
+{
+	TAILQ_REMOVE(&c->ac_ad->ad_conns, c, ac_entry);
+	event_free(c->ac_ev);
+	if (c->ac_bev != NULL)
+		bufferevent_decref(c->ac_bev);
+	free(c);
+}
+
+/* evhttp frees an admitted connection (any cause, evhttp_free too). */
+static void
+admin_on_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct admin_conn *c = arg;
+
+	c->ac_ad->ad_open--;
+	admin_conn_free(c);
+}
+
+/*
+ * The hand-off, on the loop's next turn after the accept: evhttp has by
+ * now given the bufferevent its socket and made the connection around
+ * it. libevent 2.1 offers no hook at the accept itself: evhttp is found
+ * as the bufferevent's callback argument (what it has always set), and
+ * checked to own this bufferevent before it is trusted. If evhttp has
+ * freed the connection meanwhile, bufferevent_free cleared the callbacks
+ * (our reference keeps the bufferevent itself): no argument, gone.
+ */
+static void
+admin_conn_hand_off(struct admin_conn *c)
+{
+	struct admin			*ad = c->ac_ad;
+	struct evhttp_connection	*evcon;
+	void				*cbarg = NULL;
+	evutil_socket_t			 fd = bufferevent_getfd(c->ac_bev);
+	char				 why[96];
+
+	bufferevent_getcb(c->ac_bev, NULL, NULL, NULL, &cbarg);
+	evcon = cbarg;
+	if (fd < 0 || evcon == NULL ||
+	    evhttp_connection_get_bufferevent(evcon) != c->ac_bev ||
+	    evhttp_connection_get_server(evcon) != ad->ad_http) {
+		admin_conn_free(c);	/* gone already */
+		return;
+	}
+	if (ad->ad_open >= ad->ad_max_conns) {
+		snprintf(why, sizeof(why), "%ld admin connections open "
+		    "(admin.max_connections)", ad->ad_open);
+		admin_log_drop(ad, fd, "admin_total", why);
+		evhttp_connection_free(evcon);
+		admin_conn_free(c);
+		return;
+	}
+	c->ac_evcon = evcon;
+	bufferevent_decref(c->ac_bev);
+	c->ac_bev = NULL;
+	ad->ad_open++;
+	evhttp_connection_set_closecb(evcon, admin_on_close, c);
+	evtimer_add(c->ac_ev, &ad->ad_timeout);
+}
+
+/* Past its deadline: shut the socket; evhttp sees the end and frees. */
+static void
+admin_conn_expire(struct admin_conn *c)
+{
+	struct admin	*ad = c->ac_ad;
+	evutil_socket_t	 fd = bufferevent_getfd(
+	    evhttp_connection_get_bufferevent(c->ac_evcon));
+	char		 why[96];
+
+	snprintf(why, sizeof(why), "no whole request in %ld ms "
+	    "(admin.timeout)", (long)(ad->ad_timeout.tv_sec * 1000 +
+	    ad->ad_timeout.tv_usec / 1000));
+	admin_log_drop(ad, fd, "admin_timeout", why);
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
+static void
+admin_conn_on_event(evutil_socket_t unused, short what, void *arg)
+{
+	struct admin_conn *c = arg;
+
+	if (c->ac_evcon == NULL)
+		admin_conn_hand_off(c);
+	else
+		admin_conn_expire(c);
+}
+
+/* A request was answered: the next one has admin.timeout from now. */
+static void
+admin_conn_answered(struct admin *ad, struct evhttp_connection *evcon)
+{
+	struct admin_conn *c;
+
+	TAILQ_FOREACH(c, &ad->ad_conns, ac_entry)
+		if (c->ac_evcon == evcon) {
+			evtimer_add(c->ac_ev, &ad->ad_timeout);
+			return;
+		}
+}
+
+static struct bufferevent *
+admin_bev_new(struct admin *ad, struct event_base *base)
+{
+	SSL *ssl;
+
+	if (ad->ad_ssl == NULL)
+		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if ((ssl = SSL_new(ad->ad_ssl)) == NULL) {
 		log_ssl_errors(LOG_LEVEL_WARN, "admin: SSL_new");
 		return NULL;
 	}
 	return netbind_tls_bev(base, ssl);
+}
+
+/*
+ * evhttp asks for each new connection's bufferevent (TLS or not) before
+ * it has given it the socket: make it, and take it in at the hand-off.
+ * Out of memory here, a connection goes uncounted (or, for TLS, gets
+ * evhttp's plain bufferevent, which admin_on_request refuses).
+ */
+static struct bufferevent *
+admin_on_connection(struct event_base *base, void *arg)
+{
+	struct admin		*ad = arg;
+	struct admin_conn	*c;
+	struct bufferevent	*bev;
+
+	if ((bev = admin_bev_new(ad, base)) == NULL)
+		return NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return bev;
+	if ((c->ac_ev = event_new(base, -1, 0, admin_conn_on_event, c)) ==
+	    NULL) {
+		free(c);
+		return bev;
+	}
+	c->ac_ad = ad;
+	c->ac_bev = bev;
+	bufferevent_incref(bev);
+	TAILQ_INSERT_TAIL(&ad->ad_conns, c, ac_entry);
+	event_active(c->ac_ev, EV_TIMEOUT, 1);
+	return bev;
 }
 
 /* ---- the listener ------------------------------------------------------- */
@@ -223,14 +441,25 @@ admin_bind(struct admin *ad, const char *addr, char *err, size_t errlen)
 }
 
 static void
-admin_limits(struct evhttp *http)
+admin_limits(struct admin *ad, const struct cfg_admin *a)
 {
+	struct evhttp	*http = ad->ad_http;
+	struct timeval	 backstop;
+
+	ad->ad_max_conns = a->max_connections;
+	ad->ad_timeout.tv_sec = a->timeout_ms / 1000;
+	ad->ad_timeout.tv_usec = (a->timeout_ms % 1000) * 1000;
 	evhttp_set_max_headers_size(http, ADMIN_MAX_HEADERS);
 	/* No resource here takes a body; lingering close lets a client
 	 * that sends one read the 413 instead of a reset. */
 	evhttp_set_max_body_size(http, 0);
 	evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
-	evhttp_set_timeout(http, ADMIN_TIMEOUT_S);
+	/* The connections' deadline (admin_conn_expire) covers silence
+	 * too, and counts it: evhttp's timer is only a backstop behind it,
+	 * for connections that went uncounted. */
+	backstop.tv_sec = 2 * a->timeout_ms / 1000;
+	backstop.tv_usec = (2 * a->timeout_ms % 1000) * 1000;
+	evhttp_set_timeout_tv(http, &backstop);
 	evhttp_set_default_content_type(http, NULL);
 	/* Let every ordinary method reach admin_on_request, which answers
 	 * 405 with Allow; evhttp alone would say 501. */
@@ -268,6 +497,7 @@ admin_new(struct event_base *base, const struct config *cfg,
 		return NULL;
 	}
 	ad->ad_base = base;
+	TAILQ_INIT(&ad->ad_conns);
 	if (probe != NULL)
 		ad->ad_probe = *probe;
 	if (a->certificate != NULL &&
@@ -277,10 +507,9 @@ admin_new(struct event_base *base, const struct config *cfg,
 		snprintf(err, errlen, "admin: cannot make the HTTP server");
 		goto fail;
 	}
-	if (ad->ad_ssl != NULL)
-		evhttp_set_bevcb(ad->ad_http, admin_on_connection, ad);
+	evhttp_set_bevcb(ad->ad_http, admin_on_connection, ad);
 	evhttp_set_gencb(ad->ad_http, admin_on_request, ad);
-	admin_limits(ad->ad_http);
+	admin_limits(ad, a);
 	if (admin_bind(ad, a->listen, err, errlen) == -1)
 		goto fail;
 	admin_seed_upstreams(cfg);
@@ -300,6 +529,10 @@ admin_free(struct admin *ad)
 			netbind_unbind(ad->ad_http, ad->ad_bound);
 		evhttp_free(ad->ad_http);
 	}
+	/* evhttp_free closed the admitted ones; these were never handed
+	 * off. */
+	while (!TAILQ_EMPTY(&ad->ad_conns))
+		admin_conn_free(TAILQ_FIRST(&ad->ad_conns));
 	SSL_CTX_free(ad->ad_ssl);
 	free(ad);
 }

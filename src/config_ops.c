@@ -22,6 +22,9 @@ static const struct cfg_field admin_fields[] = {
 	F_STR(struct cfg_admin, "listen", listen, 0, "127.0.0.1:9090"),
 	F_FILE(struct cfg_admin, "certificate", certificate, 0),
 	F_FILE(struct cfg_admin, "key", key, 0),
+	F_LONG(struct cfg_admin, "max_connections", max_connections, 1, 1024,
+	    32),
+	F_SEC(struct cfg_admin, "timeout", timeout_ms, 0.1, 300, 10),
 	F_END
 };
 

@@ -1120,6 +1120,8 @@ est_reload_restart_notes(const struct config *old, const struct config *cfg)
 	    old->admin.enabled == cfg->admin.enabled &&
 	    est_same_text(old->admin.listen, cfg->admin.listen) &&
 	    est_same_text(old->admin.certificate, cfg->admin.certificate) &&
+	    old->admin.max_connections == cfg->admin.max_connections &&
+	    old->admin.timeout_ms == cfg->admin.timeout_ms &&
 	    est_same_text(old->user, cfg->user) &&
 	    est_same_text(old->group, cfg->group);
 	int same_auth = est_same_text(oa->realm, na->realm) &&

@@ -184,7 +184,8 @@ no_core_dumps(int debug)
 
 /*
  * Enough descriptors for the connection limit: client connections up to
- * connlimit's ceiling, a connection per upstream transfer, and a margin
+ * connlimit's ceiling, a connection per upstream transfer, the admin
+ * listener's admin.max_connections, and a margin
  * for the listeners, logs, store and workers. Raise the soft limit (up to
  * the hard one) if it is short; if even that is short, say so: past it,
  * accept() fails and clients wait in the backlog.
@@ -200,6 +201,8 @@ enough_descriptors(const struct config *cfg)
 
 	for (size_t i = 0; i < cfg->nupstreams; i++)
 		need += (rlim_t)cfg->upstreams[i].max_in_flight;
+	if (cfg->admin.enabled)
+		need += (rlim_t)cfg->admin.max_connections;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)
 		return;
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ?

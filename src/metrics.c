@@ -116,10 +116,12 @@ static const struct metrics_family metrics_families[M_MAX] = {
 	    MT_COUNTER, { NULL }, "TLS handshakes with EST clients that "
 	    "failed." },
 	[M_CONNECTIONS_DROPPED] = { "estrad_connections_dropped_total",
-	    MT_COUNTER, { "reason" }, "EST client connections closed by "
-	    "the limits: total (limits.max_connections), per_address "
+	    MT_COUNTER, { "reason" }, "Connections closed by the limits: "
+	    "EST clients' total (limits.max_connections), per_address "
 	    "(limits.max_connections_per_address), handshake_timeout, "
-	    "request_timeout (a request not read in time)." },
+	    "request_timeout (a request not read in time); the admin "
+	    "listener's admin_total (admin.max_connections), admin_timeout "
+	    "(admin.timeout)." },
 	[M_RELOADS] = { "estrad_config_reloads_total", MT_COUNTER,
 	    { "result" }, "Configuration reloads (SIGHUP), by result: ok or "
 	    "error (the old configuration stays)." },

@@ -3,6 +3,8 @@
  * (include/estrad/tlsconf.h).
  */
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/obj_mac.h>
@@ -28,17 +30,46 @@ tlsconf_weak_suite(SSL_CTX *ssl)
 	return NULL;
 }
 
+/*
+ * The first finite-field group (RFC 7919 "ffdhe...") in an OpenSSL group
+ * list, copied to out; 0 if there is none. Such a group is refused, not
+ * honoured with a warning: no client needs one (RFC 8446 §9.1 makes P-256
+ * mandatory), and the cost it adds (see TLSCONF_GROUPS) is the client's
+ * to choose, unauthenticated.
+ */
+static int
+tlsconf_ffdhe_group(const char *list, char *out, size_t outlen)
+{
+	size_t n;
+
+	/* OpenSSL 3.5 adds "/" between tuples and "?", "*" before a name
+	 * (optional, key share); 3.0 knows ":" alone. */
+	for (const char *p = list; *p != '\0'; p += n + (p[n] != '\0')) {
+		p += strspn(p, "?*");
+		n = strcspn(p, ":/");
+		if (n >= 5 && strncasecmp(p, "ffdhe", 5) == 0) {
+			snprintf(out, outlen, "%.*s", (int)(n < 32 ? n : 32), p);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int
 tlsconf_apply(SSL_CTX *ssl, const struct cfg_tls *tls, const char **key,
     char *err, size_t errlen)
 {
-	const SSL_CIPHER *weak;
+	const SSL_CIPHER	*weak;
+	const char		*ciphers = tls->ciphers != NULL ? tls->ciphers :
+	    TLSCONF_CIPHERS;
+	const char		*groups = tls->groups != NULL ? tls->groups :
+	    TLSCONF_GROUPS;
+	char			 name[40];
 
 	*key = "ciphers";
-	if (SSL_CTX_set_cipher_list(ssl, tls->ciphers != NULL ? tls->ciphers :
-	    TLSCONF_CIPHERS) != 1) {
+	if (SSL_CTX_set_cipher_list(ssl, ciphers) != 1) {
 		snprintf(err, errlen, "OpenSSL knows no TLS 1.2 suite in "
-		    "\"%.100s\"", tls->ciphers);
+		    "\"%.100s\"", ciphers);
 		goto fail;
 	}
 	*key = "ciphersuites";
@@ -55,10 +86,16 @@ tlsconf_apply(SSL_CTX *ssl, const struct cfg_tls *tls, const char **key,
 		goto fail;
 	}
 	*key = "groups";
-	if (tls->groups != NULL && SSL_CTX_set1_groups_list(ssl, tls->groups)
-	    != 1) {
+	if (tlsconf_ffdhe_group(groups, name, sizeof(name))) {
+		snprintf(err, errlen, "%s is a finite-field group: each "
+		    "handshake with it costs the server up to 130 ms of CPU; "
+		    "use elliptic curves (X25519, P-256, P-384, X448, P-521)",
+		    name);
+		goto fail;
+	}
+	if (SSL_CTX_set1_groups_list(ssl, groups) != 1) {
 		snprintf(err, errlen, "OpenSSL refuses the groups \"%.100s\"",
-		    tls->groups);
+		    groups);
 		goto fail;
 	}
 	return 0;

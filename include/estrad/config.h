@@ -108,6 +108,8 @@ struct cfg_admin {
 	char	*listen;		/* "127.0.0.1:9090" by default */
 	char	*certificate;		/* optional TLS */
 	char	*key;
+	long	 max_connections;	/* open at once; more are closed */
+	long	 timeout_ms;		/* accept or answer to next request */
 };
 
 struct policy;

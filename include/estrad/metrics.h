@@ -43,7 +43,8 @@ void metrics_policy_refusal(const char *rule);
 /* estrad_open_connections (gauge): +1 accepted, -1 closed. */
 void metrics_connection(int delta);
 /* A connection closed by a limit: "total", "per_address",
- * "handshake_timeout", "request_timeout". */
+ * "handshake_timeout", "request_timeout"; the admin listener's
+ * "admin_total", "admin_timeout". */
 void metrics_connection_dropped(const char *reason);
 /* estrad_event_loop_lag_seconds (histogram) and _max_seconds (gauge):
  * how late a periodic timer fired, i.e. how long the loop was busy. */

@@ -63,20 +63,6 @@ probe() {
 	[ "$got" = "$3" ] || fail "$1: a connection from $2 was '$got', expected $3: $(cat "$WORK/$1.out")"
 }
 
-# scrape NAME: the admin listener's /metrics into SCRAPE.
-scrape() {
-	req "$1" GET "http://127.0.0.1:$APORT/metrics"
-	check_status 200
-	SCRAPE=$BODY
-}
-
-# check_metric SAMPLE VALUE
-check_metric() {
-	local v
-	v=$(awk -v k="$1" '$1 == k { print $2 }' "$SCRAPE")
-	[ "$v" = "$2" ] || fail "$1 is '${v:-absent}', expected $2"
-}
-
 # ---------------------------------------------------------------- counts
 P_LIMITS_EXTRA='"max_connections": 5, "max_connections_per_address": 3' \
     P_TOP_EXTRA=$ADMIN_EXTRA proxy_config "$WORK/counts.json"

@@ -456,6 +456,23 @@ admin_port() {
 	fail "no 'admin listening on 127.0.0.1:PORT' in $(basename "$1")"
 }
 
+# scrape NAME: GET the admin listener's /metrics (on $APORT) into
+# $WORK/NAME.body (200); sets SCRAPE to it. admin_metrics has a stricter
+# one of its own (media type, promtool).
+scrape() {
+	req "$1" GET "http://127.0.0.1:$APORT/metrics"
+	check_status 200
+	SCRAPE=$BODY
+}
+
+# check_metric SAMPLE VALUE: the last scrape has the sample line "SAMPLE
+# VALUE" (name and labels exactly as written).
+check_metric() {
+	local v
+	v=$(awk -v k="$1" '$1 == k { print $2 }' "$SCRAPE")
+	[ "$v" = "$2" ] || fail "$1 is '${v:-absent}', expected $2"
+}
+
 # running PID: alive and not a zombie.
 running() {
 	kill -0 "$1" 2>/dev/null &&

@@ -6,6 +6,13 @@
 # "tls.ciphers": "ECDHE-ECDSA-AES256-GCM-SHA384",
 # "tls.ciphersuites": "TLS_CHACHA20_POLY1305_SHA256" and "tls.groups":
 # "P-384" takes exactly those: other suites and X25519 are refused.
+# Key exchange is on elliptic curves only (issue 14): by default X25519,
+# P-256 and P-384 are taken, and a client offering only a finite-field
+# group (ffdhe2048, ffdhe8192: up to 130 ms of server CPU each) or, in TLS
+# 1.2, only DHE suites is refused. The admin listener over TLS (an RSA
+# certificate, so that DHE-RSA suites could be chosen at all) has the same
+# defaults, whatever tls.groups says: X25519 in, ffdhe2048, DHE and CBC
+# suites out.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -61,10 +68,43 @@ accepted() {
 refused rsa-cbc -tls1_2 -cipher 'AES128-SHA:@SECLEVEL=0'
 refused ecdhe-cbc -tls1_2 -cipher 'ECDHE-ECDSA-AES128-SHA256'
 
+# The default groups: elliptic curves only.
+accepted d-x25519 'X25519' -tls1_3 -groups X25519
+accepted d-p256 'prime256v1' -tls1_3 -groups P-256
+accepted d-p384 'secp384r1' -tls1_3 -groups P-384
+accepted d-p256-12 'prime256v1' -tls1_2 -groups P-256
+refused d-ffdhe2048 -tls1_3 -groups ffdhe2048
+refused d-ffdhe8192 -tls1_3 -groups ffdhe8192
+refused d-dhe -tls1_2 -cipher 'DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384'
+grep -q 'handshake failure' "$WORK/d-ffdhe8192.out" ||
+    fail "ffdhe8192 only: no handshake_failure alert: $(tail -n 2 "$WORK/d-ffdhe8192.out")"
+note "default groups: X25519, P-256, P-384 in; ffdhe2048, ffdhe8192 out"
+
+# The admin listener's TLS: an RSA certificate of its own.
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 2 \
+    -keyout "$WORK/admin.key" -out "$WORK/admin.pem" >/dev/null 2>&1 ||
+    fail "cannot make the admin listener's RSA certificate"
+chmod 600 "$WORK/admin.key"
+
 P_TLS_EXTRA='"ciphers": "ECDHE-ECDSA-AES256-GCM-SHA384",
     "ciphersuites": "TLS_CHACHA20_POLY1305_SHA256", "groups": "P-384"' \
+    P_TOP_EXTRA="\"admin\": { \"listen\": \"127.0.0.1:0\",
+    \"certificate\": \"$WORK/admin.pem\", \"key\": \"$WORK/admin.key\" }" \
     proxy_config "$WORK/suites.json"
 start_estrad suites "$WORK/suites.json"
+admin_port "$XLOG"
+port=$APORT
+LAB_TRUST=$TRUST
+TRUST=$WORK/admin.pem
+accepted a-x25519 'X25519' -tls1_3 -groups X25519
+accepted a-p256 'prime256v1' -tls1_3 -groups P-256
+accepted a-gcm 'ECDHE-RSA-AES128-GCM-SHA256' -tls1_2 -cipher 'ECDHE-RSA-AES128-GCM-SHA256'
+refused a-ffdhe2048 -tls1_3 -groups ffdhe2048
+refused a-ffdhe8192 -tls1_3 -groups ffdhe8192
+refused a-dhe -tls1_2 -cipher 'DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384'
+refused a-cbc -tls1_2 -cipher 'ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES128-SHA256'
+note "the admin listener: elliptic curves, ECDHE and AEAD only"
+TRUST=$LAB_TRUST
 port=$XPORT
 accepted s12 'ECDHE-ECDSA-AES256-GCM-SHA384' -tls1_2
 refused s12-other -tls1_2 -cipher 'ECDHE-ECDSA-AES128-GCM-SHA256'

@@ -12,6 +12,12 @@
       send a real ClientHello one byte every INTERVAL seconds and print
       "closed after MS" when the server ends the connection (or "still
       open" after 30 s).
+  tls_conns.py trickle_http PORT INTERVAL
+      the same with a plain HTTP request (GET /healthz).
+  tls_conns.py idle PORT COUNT WAIT
+      open COUNT TCP connections that never send a byte, wait WAIT
+      seconds, print "open N closed M" (how many the server has closed),
+      then "ready", and keep the open ones until killed.
 """
 import socket
 import ssl
@@ -53,7 +59,30 @@ def silent(port, count):
         time.sleep(3600)
 
 
-def trickle(port, cafile, interval):
+def idle(port, count, wait):
+    kept = [socket.create_connection(("127.0.0.1", port))
+            for _ in range(count)]
+    time.sleep(wait)
+    still = []
+    for s in kept:
+        s.setblocking(False)
+        try:
+            if s.recv(1, socket.MSG_PEEK) == b"":
+                s.close()
+                continue
+        except BlockingIOError:
+            pass
+        except OSError:
+            s.close()
+            continue
+        still.append(s)
+    print("open %d closed %d" % (len(still), count - len(still)), flush=True)
+    print("ready", flush=True)
+    while still:
+        time.sleep(3600)
+
+
+def client_hello(cafile):
     ctx = context(cafile)
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
@@ -61,7 +90,10 @@ def trickle(port, cafile, interval):
         obj.do_handshake()
     except ssl.SSLWantReadError:
         pass
-    hello = outgoing.read()
+    return outgoing.read()
+
+
+def trickle(port, hello, interval):
     s = socket.create_connection(("127.0.0.1", port))
     t0 = time.monotonic()
     s.settimeout(interval)
@@ -81,7 +113,7 @@ def trickle(port, cafile, interval):
             print("still open", flush=True)
             return
     else:
-        print("hello sent in full", flush=True)
+        print("sent in full", flush=True)
         return
     print("closed after %d" % int((time.monotonic() - t0) * 1000), flush=True)
 
@@ -93,7 +125,14 @@ def main():
     elif len(sys.argv) == 4 and sys.argv[1] == "silent":
         silent(int(sys.argv[2]), int(sys.argv[3]))
     elif len(sys.argv) == 5 and sys.argv[1] == "trickle":
-        trickle(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
+        trickle(int(sys.argv[2]), client_hello(sys.argv[3]),
+                float(sys.argv[4]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "trickle_http":
+        trickle(int(sys.argv[2]), b"GET /healthz HTTP/1.1\r\n"
+                b"Host: localhost\r\nX-Padding: " + b"x" * 200 +
+                b"\r\n\r\n", float(sys.argv[3]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "idle":
+        idle(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
     else:
         sys.exit(__doc__)
 

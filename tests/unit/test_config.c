@@ -234,6 +234,30 @@ static const struct config_case cases[] = {
 	  "\"key\": \"@D@/key.pem\",\n"
 	  "          \"groups\": \"X25519:P-999\"},\n" ROUTE_OK "}\n",
 	  "5: tls.groups: OpenSSL refuses the groups \"X25519:P-999\"", 1 },
+	{ "tls groups finite-field",
+	  "{\n" LISTEN_OK LOCAL_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", "
+	  "\"key\": \"@D@/key.pem\",\n"
+	  "          \"groups\": \"X25519:P-256:ffdhe8192\"},\n" ROUTE_OK "}\n",
+	  "5: tls.groups: ffdhe8192 is a finite-field group: each handshake "
+	  "with it costs the server up to 130 ms of CPU; use elliptic curves "
+	  "(X25519, P-256, P-384, X448, P-521)", 1 },
+	{ "tls groups finite-field, OpenSSL 3.5 syntax",
+	  "{\n" LISTEN_OK LOCAL_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", "
+	  "\"key\": \"@D@/key.pem\",\n"
+	  "          \"groups\": \"*X25519/?ffdhe3072:P-256\"},\n" ROUTE_OK "}\n",
+	  "5: tls.groups: ffdhe3072 is a finite-field group: each handshake "
+	  "with it costs the server up to 130 ms of CPU; use elliptic curves "
+	  "(X25519, P-256, P-384, X448, P-521)", 1 },
+	{ "tls groups finite-field, any case",
+	  "{\n" LISTEN_OK LOCAL_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", "
+	  "\"key\": \"@D@/key.pem\",\n"
+	  "          \"groups\": \"FFDHE2048\"},\n" ROUTE_OK "}\n",
+	  "5: tls.groups: FFDHE2048 is a finite-field group: each handshake "
+	  "with it costs the server up to 130 ms of CPU; use elliptic curves "
+	  "(X25519, P-256, P-384, X448, P-521)", 1 },
 	{ "tls missing",
 	  "{\n" LISTEN_OK LOCAL_OK ROUTE_OK "}\n",
 	  "1: tls: is required (certificate and key)", 1 },
@@ -474,6 +498,14 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"audit\": {\"stderr\": \"yes\"},\n" ROUTE_OK "}\n",
 	  "5: audit.stderr: must be true or false, not a string", 1 },
+	{ "admin connection cap out of range",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"admin\": {\"max_connections\": 0},\n" ROUTE_OK "}\n",
+	  "5: admin.max_connections: 0 is out of range [1, 1024]", 1 },
+	{ "admin timeout out of range",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"admin\": {\"timeout\": 301},\n" ROUTE_OK "}\n",
+	  "5: admin.timeout: 301 is out of range [0.1, 300]", 1 },
 	{ "several errors in one run",
 	  "{\n" LISTEN_OK "  \"a\": 1,\n  \"b\": 2,\n" TLS_OK LOCAL_OK
 	  ROUTE_OK "}\n",
@@ -639,6 +671,9 @@ test_environment(void **state)
 	assert_string_equal(cfg->log_level, "debug");
 	assert_true(cfg->admin.enabled);
 	assert_string_equal(cfg->admin.listen, "127.0.0.1:9191");
+	/* The admin section made from the environment has the defaults. */
+	assert_int_equal(cfg->admin.max_connections, 32);
+	assert_int_equal(cfg->admin.timeout_ms, 10000);
 	assert_int_equal(cfg->upstreams[0].nurls, 2);
 	assert_string_equal(cfg->upstreams[0].urls[1],
 	    "https://c/.well-known/est");

@@ -753,6 +753,8 @@ test_admin(void **state)
 	cfg.nupstreams = 1;
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
 	cfg.admin.listen = listen;
+	cfg.admin.max_connections = 32;		/* the schema's defaults */
+	cfg.admin.timeout_ms = 10000;
 	assert_non_null(f = calloc(1, sizeof(*f)));
 	assert_non_null(base = event_base_new());
 
