@@ -768,10 +768,14 @@ httpframe_on_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 {
 	struct httpframe_bev *fb = arg;
 
+	/* At once, not deferred: libevent 2.1 runs deferred callbacks only
+	 * after another pass through epoll, a delay on every answer. The
+	 * trigger holds a reference to the filter, and the TLS bufferevent
+	 * holds one to itself while it writes, should evhttp free the
+	 * connection now. */
 	if (info->n_deleted > 0 && evbuffer_get_length(buf) == 0 &&
 	    evbuffer_get_length(bufferevent_get_output(fb->fb_bev)) == 0)
-		bufferevent_trigger(fb->fb_bev, EV_WRITE,
-		    BEV_TRIG_DEFER_CALLBACKS);
+		bufferevent_trigger(fb->fb_bev, EV_WRITE, 0);
 }
 
 static void

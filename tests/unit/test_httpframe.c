@@ -294,16 +294,19 @@ int
 main(void)
 {
 	size_t			 n = sizeof(frame_cases) / sizeof(frame_cases[0]);
-	struct CMUnitTest	*tests = calloc(n + 2, sizeof(*tests));
+	struct CMUnitTest	*t = calloc(n + 2, sizeof(*t));
+	int			 rc;
 
-	for (size_t i = 0; i < n; i++) {
-		tests[i].name = frame_cases[i].name;
-		tests[i].test_func = test_frame_case;
-		tests[i].initial_state = (void *)&frame_cases[i];
-	}
-	tests[n].name = "oversized header section";
-	tests[n].test_func = test_oversized_head;
-	tests[n + 1].name = "verdict read back";
-	tests[n + 1].test_func = test_verdict;
-	return _cmocka_run_group_tests("httpframe", tests, n + 2, NULL, NULL);
+	if (t == NULL)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		t[i] = (struct CMUnitTest){ frame_cases[i].name,
+		    test_frame_case, NULL, NULL, (void *)&frame_cases[i] };
+	t[n] = (struct CMUnitTest){ "oversized header section",
+	    test_oversized_head, NULL, NULL, NULL };
+	t[n + 1] = (struct CMUnitTest){ "verdict read back", test_verdict,
+	    NULL, NULL, NULL };
+	rc = _cmocka_run_group_tests("httpframe", t, n + 2, NULL, NULL);
+	free(t);
+	return rc;
 }
