@@ -425,7 +425,7 @@ static int
 hf_head(struct httpframe *hf, struct evbuffer *in, struct evbuffer *out)
 {
 	size_t			 avail = evbuffer_get_length(in), n, end;
-	size_t			 cap = 2 * hf->hf_max_head + 8;
+	size_t			 cap = 3 * hf->hf_max_head + 8;
 	const char		*p;
 	struct hf_head		 h;
 	struct hf_verdict	 v;
@@ -441,9 +441,11 @@ hf_head(struct httpframe *hf, struct evbuffer *in, struct evbuffer *out)
 	if ((end = hf_head_end(p, n)) == 0) {
 		if (avail <= cap)
 			return 0;
-		/* Twice evhttp's limit: whatever its lines, it refuses this
-		 * (400) and closes; nothing after it is passed. */
-		evbuffer_add_buffer(out, in);
+		/* Three times evhttp's limit (it counts lines without their
+		 * ends, and a line here has 1 byte at least): whatever its
+		 * lines, evhttp refuses this (400) and closes. Nothing after
+		 * it is passed. */
+		evbuffer_remove_buffer(in, out, cap + 1);
 		hf->hf_state = HF_DONE;
 		return 1;
 	}

@@ -43,8 +43,8 @@ struct httpframe;
 
 /*
  * max_head: evhttp's limit on the header section (limits.max_header_bytes);
- * a section larger than twice that is handed to evhttp unchecked, as it
- * refuses it anyway. max_body: the body size past which evhttp would refuse
+ * a section larger than three times that is handed to evhttp unchecked,
+ * as it refuses it anyway. max_body: the body size past which evhttp would refuse
  * the request itself (2 * limits.max_body_bytes): a larger Content-Length
  * gets 413 from its header. NULL when out of memory.
  */

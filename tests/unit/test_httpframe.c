@@ -205,24 +205,25 @@ static const struct frame_case frame_cases[] = {
 
 #define BIG_H	"GET / HTTP/1.1\r\nX-Big: "
 
-/* A header section past twice the limit goes to evhttp as it is (evhttp
- * refuses it), and nothing after it. */
+/* A header section past three times the limit goes to evhttp as it is,
+ * that much of it (evhttp refuses it), and nothing after it. */
 static void
 test_oversized_head(void **state)
 {
 	struct httpframe	*hf = httpframe_new(MAX_HEAD, MAX_BODY);
 	struct evbuffer		*in = evbuffer_new(), *out = evbuffer_new();
-	char			 big[3 * MAX_HEAD];
+	char			 big[4 * MAX_HEAD];
+	size_t			 passed = 3 * MAX_HEAD + 9;
 
 	(void)state;
 	memset(big, 'a', sizeof(big));
 	evbuffer_add(in, BIG_H, strlen(BIG_H));
 	evbuffer_add(in, big, sizeof(big));
 	assert_int_equal(httpframe_scan(hf, in, out), 1);
-	assert_int_equal(evbuffer_get_length(out), strlen(BIG_H) + sizeof(big));
+	assert_int_equal(evbuffer_get_length(out), passed);
 	evbuffer_add_printf(in, "\r\n\r\n" SMUGGLED);
 	assert_int_equal(httpframe_scan(hf, in, out), 0);
-	assert_int_equal(evbuffer_get_length(out), strlen(BIG_H) + sizeof(big));
+	assert_int_equal(evbuffer_get_length(out), passed);
 	assert_int_equal(evbuffer_get_length(in), 0);
 	assert_int_equal(httpframe_status(hf), 0);
 	evbuffer_free(in);
