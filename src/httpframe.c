@@ -232,6 +232,11 @@ hf_transfer_encoding(struct hf_head *h, const char *p, size_t n,
 {
 	const char *last = p;
 
+	/* evhttp skips spaces before a value but not tabs: it would not
+	 * read "\tchunked" as chunked. */
+	if (n > 0 && p[0] == '\t')
+		return hf_fail(v, 400, "a tab before the Transfer-Encoding "
+		    "value");
 	for (const char *c = p; c < p + n; c++)
 		if (*c == ',')
 			last = c + 1;
@@ -262,7 +267,10 @@ hf_field(struct hf_head *h, const char *p, size_t n, struct hf_verdict *v)
 	if (name == 0 || name == n || p[name] != ':')
 		return hf_fail(v, 400, "malformed header field name");
 	i = name + 1;
-	i += hf_ows(p + i, n - i);
+	/* Leading spaces only, as evhttp skips them (see Transfer-Encoding);
+	 * Content-Length then refuses a tab, evhttp would have taken it. */
+	while (i < n && p[i] == ' ')
+		i++;
 	while (n > i && (p[n - 1] == ' ' || p[n - 1] == '\t'))
 		n--;
 	for (size_t j = i; j < n; j++)
@@ -276,6 +284,7 @@ hf_field(struct hf_head *h, const char *p, size_t n, struct hf_verdict *v)
 		return hf_transfer_encoding(h, p + i, n - i, v);
 	if (hf_is(p, name, "Host"))
 		h->h_hosts++;
+	i += hf_ows(p + i, n - i);
 	if (hf_is(p, name, "Expect") && hf_is(p + i, n - i, "100-continue"))
 		h->h_continue = 1;
 	if (hf_is(p, name, HTTPFRAME_FIELD))

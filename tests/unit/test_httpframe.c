@@ -138,6 +138,12 @@ static const struct frame_case frame_cases[] = {
 	{ "Transfer-Encoding twice", POST_H "Transfer-Encoding: chunked\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n", V("POST /e HTTP/1.1", 501,
 	    "only the chunked transfer coding is supported"), 501, 0 },
+	{ "a tab before chunked (evhttp keeps it)", POST_H "Transfer-Encoding:"
+	    "\tchunked\r\n\r\n0\r\n\r\n", V("POST /e HTTP/1.1", 400, "a tab "
+	    "before the Transfer-Encoding value"), 400, 0 },
+	{ "a tab before a length", POST_H "Content-Length: \t3\r\n\r\nabc",
+	    V("POST /e HTTP/1.1", 400, "Content-Length is not a number"), 400,
+	    0 },
 	{ "Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n", V("POST / HTTP/1.0", 400,
 	    "Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1)"), 400,
