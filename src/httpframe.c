@@ -293,14 +293,19 @@ hf_field(struct hf_head *h, const char *p, size_t n, struct hf_verdict *v)
 	return 0;
 }
 
-/* What libevent 2.1 reads a body for; any other method's body would be
+/* What libevent 2.1 reads a body for (methods are case-sensitive, RFC
+ * 9110 §9.1: "post" is another method); any other method's body would be
  * taken for the next request. */
 static int
 hf_method_has_body(const struct hf_head *h)
 {
-	return hf_is(h->h_method, h->h_methodlen, "POST") ||
-	    hf_is(h->h_method, h->h_methodlen, "PUT") ||
-	    hf_is(h->h_method, h->h_methodlen, "PATCH");
+	static const char *const with_body[] = { "POST", "PUT", "PATCH" };
+
+	for (size_t i = 0; i < 3; i++)
+		if (strlen(with_body[i]) == h->h_methodlen &&
+		    memcmp(h->h_method, with_body[i], h->h_methodlen) == 0)
+			return 1;
+	return 0;
 }
 
 /* The framing as a whole: RFC 9112 §3.2 (Host), §6.1 and §6.3. */

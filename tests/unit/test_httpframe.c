@@ -151,6 +151,9 @@ static const struct frame_case frame_cases[] = {
 	{ "GET with a body", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: "
 	    "51\r\n\r\n" SMUGGLED, V("GET / HTTP/1.1", 400, "a body with a "
 	    "method that takes none"), 400, 0 },
+	{ "post in lower case: not POST", "post / HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 51\r\n\r\n" SMUGGLED, V("post / HTTP/1.1", 400,
+	    "a body with a method that takes none"), 400, 0 },
 	{ "the verdict field from a client", "GET / HTTP/1.1\r\nHost: x\r\n"
 	    HTTPFRAME_FIELD ": 200 fine\r\n\r\n", V("GET / HTTP/1.1", 400,
 	    "header field " HTTPFRAME_FIELD " is reserved"), 400, 0 },
