@@ -37,6 +37,7 @@
 #include <openssl/ssl.h>
 
 #include "estrad/admin.h"
+#include "estrad/httpframe.h"
 #include "estrad/log.h"
 #include "estrad/metrics.h"
 #include "estrad/netbind.h"
@@ -163,19 +164,27 @@ admin_on_request(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
 	const char		*path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char		*why;
+	int			 status;
 
 	/* Configured for TLS, but libevent fell back to cleartext (no
 	 * memory for the TLS bufferevent): answer nothing useful. */
 	if (ad->ad_ssl != NULL && bufferevent_openssl_get_ssl(
-	    evhttp_connection_get_bufferevent(
-	    evhttp_request_get_connection(req))) == NULL) {
+	    httpframe_bev_under(evhttp_connection_get_bufferevent(
+	    evhttp_request_get_connection(req)))) == NULL) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Connection", "close");
 		admin_text(req, 503, "no TLS on this connection (the server "
 		    "is short of memory); try again\n");
 		return;
 	}
-	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+	/* Refused by the framing scanner: nothing more on this connection. */
+	if (httpframe_verdict(evhttp_request_get_input_headers(req), &status,
+	    &why)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		admin_text(req, status, "%s\n", why);
+	} else if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Allow", "GET, HEAD");
 		admin_text(req, 405, "method not allowed: use GET or HEAD\n");
@@ -379,18 +388,22 @@ admin_conn_answered(struct admin *ad, struct evhttp_connection *evcon)
 		}
 }
 
+/* TLS when configured, with the framing scanner in front of evhttp
+ * (httpframe.h). No resource here takes a body: any is too large. */
 static struct bufferevent *
 admin_bev_new(struct admin *ad, struct event_base *base)
 {
 	SSL *ssl;
 
 	if (ad->ad_ssl == NULL)
-		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+		return httpframe_bev_new(bufferevent_socket_new(base, -1,
+		    BEV_OPT_CLOSE_ON_FREE), ADMIN_MAX_HEADERS, 0);
 	if ((ssl = SSL_new(ad->ad_ssl)) == NULL) {
 		log_ssl_errors(LOG_LEVEL_WARN, "admin: SSL_new");
 		return NULL;
 	}
-	return netbind_tls_bev(base, ssl);
+	return httpframe_bev_new(netbind_tls_bev(base, ssl), ADMIN_MAX_HEADERS,
+	    0);
 }
 
 /*

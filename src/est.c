@@ -47,6 +47,7 @@
 #include "estrad/cache.h"
 #include "estrad/csr.h"
 #include "estrad/est.h"
+#include "estrad/httpframe.h"
 #include "estrad/listener.h"
 #include "estrad/localca.h"
 #include "estrad/log.h"
@@ -168,9 +169,11 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	}
 	evhttp_add_header(hdrs, "X-Request-Id", rq->rq_id);
 	/* Shutting down: no next request on this connection; after a 431,
-	 * none from a client that sends such headers. */
+	 * none from a client that sends such headers; after a framing
+	 * refusal, nothing (the scanner drops the rest); a half-closed
+	 * client sends nothing more. */
 	if (rq->rq_srv->srv_draining || reply->status == 431 ||
-	    rq->rq_peer_eof)
+	    rq->rq_peer_eof || rq->rq_close)
 		evhttp_add_header(hdrs, "Connection", "close");
 	/* An answer to HEAD has the headers of GET's, and no body. */
 	if (reply->body_len > 0 && reply->status != 204 &&
@@ -655,6 +658,21 @@ est_stage_headers(struct est_req *rq)
 	return -1;
 }
 
+/* A request the framing scanner refused (httpframe.h): its verdict. */
+static int
+est_stage_framing(struct est_req *rq)
+{
+	const char	*reason;
+	int		 status;
+
+	if (!httpframe_verdict(evhttp_request_get_input_headers(rq->rq_http),
+	    &status, &reason))
+		return 0;
+	rq->rq_close = 1;
+	est_req_fail(rq, status, "%s", reason);
+	return -1;
+}
+
 /* Route: returns 0, or -1 after answering. */
 static int
 est_stage_route(struct est_req *rq, enum est_method method)
@@ -806,7 +824,8 @@ est_peer_ssl(struct est_req *rq)
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(
 	    rq->rq_conn);
 
-	return bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+	return bev ? bufferevent_openssl_get_ssl(httpframe_bev_under(bev)) :
+	    NULL;
 }
 
 /* X509 of a client certificate that verified, or NULL. */
@@ -926,8 +945,9 @@ est_on_request(struct evhttp_request *http, void *arg)
 	struct est_req		*rq;
 	enum est_method		 method;
 
-	if (bufferevent_openssl_get_ssl(evhttp_connection_get_bufferevent(
-	    evhttp_request_get_connection(http))) == NULL) {
+	if (bufferevent_openssl_get_ssl(httpframe_bev_under(
+	    evhttp_connection_get_bufferevent(evhttp_request_get_connection(
+	    http)))) == NULL) {
 		est_refuse_cleartext(http);
 		return;
 	}
@@ -945,7 +965,7 @@ est_on_request(struct evhttp_request *http, void *arg)
 	listener_request_read(est_peer_ssl(rq));
 	est_req_identify(rq);
 	method = est_method_of(http, rq->rq_method, sizeof(rq->rq_method));
-	if (est_stage_route(rq, method) == -1)
+	if (est_stage_framing(rq) == -1 || est_stage_route(rq, method) == -1)
 		return;
 	est_stage_auth(rq);
 }

@@ -20,6 +20,7 @@
 #include <openssl/ssl.h>
 
 #include "estrad/connlimit.h"
+#include "estrad/httpframe.h"
 #include "estrad/listener.h"
 #include "estrad/log.h"
 #include "estrad/metrics.h"
@@ -38,6 +39,8 @@ struct listener {
 	struct evhttp_bound_socket *lst_bound[LISTENER_MAX_BOUND];
 	size_t			  lst_nbound;
 	struct connlimit	 *lst_limit;	/* counts and deadlines */
+	size_t			  lst_max_head;	/* for new connections' */
+	uint64_t		  lst_max_body;	/* framing scanners */
 };
 
 /* An SSL's ex_data slot: the connection's connlimit_conn; its free hook
@@ -256,7 +259,8 @@ listener_on_conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 	connlimit_close(ptr);
 }
 
-/* evhttp asks for each new connection's bufferevent: make it TLS. */
+/* evhttp asks for each new connection's bufferevent: make it TLS, with
+ * the framing scanner between TLS and evhttp (httpframe.h). */
 static struct bufferevent *
 listener_on_connection(struct event_base *base, void *arg)
 {
@@ -275,7 +279,8 @@ listener_on_connection(struct event_base *base, void *arg)
 		else
 			connlimit_close(conn);
 	}
-	return netbind_tls_bev(base, ssl);
+	return httpframe_bev_new(netbind_tls_bev(base, ssl), lst->lst_max_head,
+	    lst->lst_max_body);
 }
 
 /* connlimit's gate: pause or resume accepting on every bound socket. */
@@ -326,13 +331,15 @@ listener_limits(struct listener *lst, const struct cfg_limits *limits)
 	    limits->read_timeout_ms, limits->idle_timeout_ms);
 
 	evhttp_set_max_headers_size(http, limits->max_header_bytes);
+	lst->lst_max_head = (size_t)limits->max_header_bytes;
+	lst->lst_max_body = (uint64_t)limits->max_body_bytes;
 	/*
 	 * est.c answers bodies over max_body_bytes with a text/plain 413 and
 	 * an access line. evhttp's own limit, at twice that, bounds the
-	 * memory a connection can hold; past it libevent 2.1 answers 413
-	 * itself, with its fixed HTML page, and est.c never sees the request.
-	 * Lingering close reads and drops the rest of such a body first, so
-	 * the client gets that answer instead of a reset mid-upload.
+	 * memory a connection can hold. A Content-Length or a chunk past it
+	 * never reaches evhttp: the framing scanner turns it into a 413
+	 * verdict that est.c answers (httpframe.c). evhttp's lingering close
+	 * stays for what the scanner does not see (none expected).
 	 */
 	evhttp_set_max_body_size(http, 2 * limits->max_body_bytes);
 	evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);

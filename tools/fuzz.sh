@@ -17,7 +17,7 @@ set -eu
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
 
-NAMES="router auth csr_policy config answer"
+NAMES="router auth csr_policy config answer httpframe"
 BUILD=${ESTRAD_FUZZ_BUILD:-build-fuzz}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 JOBS=${ESTRAD_FUZZ_JOBS:-1}
@@ -42,6 +42,7 @@ max_len() {
 	csr_policy) echo 8192 ;;
 	config) echo 16384 ;;
 	answer) echo 16384 ;;
+	httpframe) echo 4096 ;;
 	esac
 }
 

@@ -69,6 +69,7 @@ struct est_req {
 	struct config		 *rq_pcfg;	/* a reference: its policies */
 	struct est_route	  rq_route;
 	int			  rq_routed;
+	int			  rq_close;	/* Connection: close */
 	long			  rq_upstream_status;
 	struct timespec		  rq_start;
 	char			  rq_id[32];
