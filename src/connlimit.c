@@ -565,6 +565,13 @@ connlimit_request_read(struct connlimit_conn *c)
 void
 connlimit_answered(struct connlimit_conn *c)
 {
+	/* Stopping, the answer carries Connection: close and evhttp closes
+	 * once it is written: a deadline now could cut a slow reader's
+	 * answer (shutdown_timeout bounds the wait instead). */
+	if (c->cc_cl->cl_drain_ms > 0) {
+		connlimit_unwait(c);
+		return;
+	}
 	connlimit_wait(c, CW_NEXT_REQUEST);
 }
 

@@ -14,16 +14,23 @@
  * client that leaves first ends in est_req_abandon(), which cancels the
  * upstream transfer and frees without answering.
  *
- * Leaving is told apart from a half-close. A client that shuts down only
- * its sending side after its request (a FIN; RFC 9112 §9.6 lets either
- * side close, and TLS 1.3 §6.1 closes each direction on its own) may
- * still read: it gets its answer, with Connection: close. A connection
- * that errs (a reset) is gone; its transfer is cancelled, except an
+ * Leaving is told apart from a half-close where it matters. A client
+ * that shuts down only its sending side after a decided enrollment (a
+ * FIN; RFC 9112 §9.6 lets either side close, and TLS 1.3 §6.1 closes each
+ * direction on its own) may still read: it gets its answer, with
+ * Connection: close. A FIN on anything else (cacerts, csrattrs, a request
+ * still being authenticated) cancels it, as before: cheap to ask again,
+ * and a storm of clients giving up must not keep the CA busy. A reset is
+ * gone for every request, and its transfer is cancelled, except an
  * enrollment the CA already has: the CA may issue, so its answer is
  * awaited and goes to the audit log with the serial (decision
- * "abandoned"), never lost from the record (est_req_orphan_end).
+ * "abandoned"), never lost from the record (est_req_orphan_end; at a stop
+ * est_server_free writes what is known).
  */
 #include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -123,6 +130,8 @@ est_req_free(struct est_req *rq)
 {
 	if (rq->rq_close_watch != NULL)
 		event_free(rq->rq_close_watch);
+	if (rq->rq_orphan)
+		TAILQ_REMOVE(&rq->rq_srv->srv_orphans, rq, rq_orphans);
 	if (rq->rq_conn != NULL)
 		evhttp_connection_set_closecb(rq->rq_conn, NULL, NULL);
 	upstream_cancel(rq->rq_xfer);
@@ -254,7 +263,12 @@ est_req_abandon(struct est_req *rq)
 	struct est_reply reply;
 
 	memset(&reply, 0, sizeof(reply));
-	if (rq->rq_srv->srv_stopped) {
+	if (rq->rq_orphan) {
+		reply.status = 499;
+		snprintf(reply.reason, sizeof(reply.reason), "client closed "
+		    "the connection before the answer; estrad stopped before "
+		    "the CA answered");
+	} else if (rq->rq_srv->srv_stopped) {
 		reply.status = 503;
 		snprintf(reply.reason, sizeof(reply.reason), "not answered: "
 		    "estrad stopped (shutdown_timeout) and closed the "
@@ -301,34 +315,46 @@ est_on_conn_close(struct evhttp_connection *conn, void *arg)
 }
 
 enum est_peer {
-	EST_PEER_SENDING,	/* bytes to read: no news about its end */
+	EST_PEER_OPEN,		/* no end seen (maybe bytes: a TLS alert, a
+				 * next request, which are evhttp's to read) */
 	EST_PEER_HALF_CLOSED,	/* FIN: it sends no more, may still read */
 	EST_PEER_GONE		/* reset or error: nobody to answer */
 };
 
-/* What the client's socket says, without reading from it. */
+/*
+ * What the client's socket says, from the kernel's TCP state: nothing is
+ * read from it (the bytes are evhttp's).
+ */
 static enum est_peer
-est_peer_state(evutil_socket_t fd, short what)
+est_peer_state(evutil_socket_t fd)
 {
-	unsigned char	b;
+	struct tcp_info	ti;
 	int		err = 0;
 	socklen_t	len = sizeof(err);
-	ssize_t		n;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0)
 		return EST_PEER_GONE;
-	n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
-	    errno != EINTR)
-		return EST_PEER_GONE;
-	if (n == 0 || (what & EV_CLOSED))
+	len = sizeof(ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+		return EST_PEER_OPEN;
+	switch (ti.tcpi_state) {
+	case TCP_ESTABLISHED:
+		return EST_PEER_OPEN;
+	case TCP_CLOSE_WAIT:
 		return EST_PEER_HALF_CLOSED;
-	return EST_PEER_SENDING;
+	default:		/* TCP_CLOSE after a reset, ... */
+		return EST_PEER_GONE;
+	}
 }
 
-static void est_watch_client(struct est_req *rq, short events);
+static void est_watch_client(struct est_req *rq, int poll);
 
-/* The client is gone: free its connection; see its request through. */
+/*
+ * The client is gone: free its connection. Its request ends here, but
+ * for an enrollment the CA already has: the CA may issue, so its answer
+ * is awaited for the record (the upstream timeout bounds the wait; a
+ * stop ends it, est_server_free).
+ */
 static void
 est_req_gone(struct est_req *rq)
 {
@@ -338,9 +364,8 @@ est_req_gone(struct est_req *rq)
 	rq->rq_http = NULL;
 	evhttp_connection_set_closecb(conn, NULL, NULL);
 	if (rq->rq_xfer != NULL && rq->rq_decided) {
-		/* The CA has the CSR and may issue: wait for its answer,
-		 * for the record. The upstream timeout bounds the wait. */
 		rq->rq_orphan = 1;
+		TAILQ_INSERT_TAIL(&rq->rq_srv->srv_orphans, rq, rq_orphans);
 		log_info("request %s: the client left while the CA has its "
 		    "%s; its answer goes to the audit log", rq->rq_id,
 		    est_op_name(rq->rq_route.op));
@@ -350,64 +375,78 @@ est_req_gone(struct est_req *rq)
 }
 
 /*
- * The client's socket became readable or saw its end while we wait for
- * the CA or a worker. libevent 2.1 stops reading a connection once a
- * request is dispatched, so without this watch nobody would notice.
+ * The client's socket became readable, or saw its end, while we wait for
+ * the CA or a worker (libevent 2.1 stops reading a connection once a
+ * request is dispatched, so without this watch nobody would notice), or
+ * the poll's second passed. A FIN is all a half-close and a full close
+ * show alike (TLS 1.3's close_notify closes one direction too): a
+ * decided enrollment is seen through and answered, since its client may
+ * be reading and the CA may issue; anything else (cacerts, csrattrs, a
+ * request not yet authenticated) is cancelled, as cheap to ask again.
  */
 static void
-est_on_client_closed(evutil_socket_t fd, short what, void *arg)
+est_on_client_event(evutil_socket_t fd, short what, void *arg)
 {
-	struct est_req *rq = arg;
+	struct est_req	*rq = arg;
+	int		 polled = rq->rq_close_polls;
 
 	event_free(rq->rq_close_watch);
 	rq->rq_close_watch = NULL;
-	switch (est_peer_state(fd, what)) {
+	switch (est_peer_state(rq->rq_close_fd)) {
 	case EST_PEER_GONE:
 		est_req_gone(rq);
 		break;
 	case EST_PEER_HALF_CLOSED:
+		if (!rq->rq_decided) {
+			est_req_gone(rq);
+			break;
+		}
 		rq->rq_peer_eof = 1;
 		log_debug("request %s: the client closed its sending side; "
 		    "it gets its answer", rq->rq_id);
 		break;
-	case EST_PEER_SENDING:
-		/* Bytes (a TLS alert, a next request) we must not take from
-		 * evhttp: from now on only the end of the stream tells. */
-		est_watch_client(rq, EV_CLOSED);
+	case EST_PEER_OPEN:
+		/* Bytes we must not take from evhttp: an fd watch would fire
+		 * for them on every turn of the loop (and libevent's epoll
+		 * reports a later reset as EV_READ, never EV_CLOSED): ask
+		 * the kernel once a second instead. */
+		rq->rq_close_polls = polled + 1;
+		est_watch_client(rq, 1);
 		break;
 	}
 }
 
+/* Watch the client's socket (or, with poll, its TCP state each second). */
 static void
-est_watch_client(struct est_req *rq, short events)
+est_watch_client(struct est_req *rq, int poll)
 {
-	struct bufferevent	*bev;
-	evutil_socket_t		 fd;
+	static const struct timeval	 second = { 1, 0 };
+	struct bufferevent		*bev;
+	evutil_socket_t			 fd;
 
-	if (!(event_base_get_features(rq->rq_srv->srv_base) &
-	    EV_FEATURE_EARLY_CLOSE))
-		return;
 	bev = evhttp_connection_get_bufferevent(rq->rq_conn);
 	if (bev == NULL || (fd = bufferevent_getfd(bev)) < 0)
 		return;
-	rq->rq_close_watch = event_new(rq->rq_srv->srv_base, fd, events,
-	    est_on_client_closed, rq);
+	rq->rq_close_fd = fd;
+	/* EV_READ too: a reset alone is no EV_CLOSED to libevent's epoll
+	 * (EPOLLHUP|EPOLLERR become EV_READ|EV_WRITE). */
+	rq->rq_close_watch = poll ? evtimer_new(rq->rq_srv->srv_base,
+	    est_on_client_event, rq) : event_new(rq->rq_srv->srv_base, fd,
+	    EV_READ | EV_CLOSED, est_on_client_event, rq);
 	if (rq->rq_close_watch != NULL)
-		event_add(rq->rq_close_watch, NULL);
+		event_add(rq->rq_close_watch, poll ? &second : NULL);
 }
 
 /* The request now waits for something (a CA, a worker): notice if its
- * client leaves meanwhile (a reset; a FIN is a half-close, see above). */
+ * client leaves meanwhile. */
 void
 est_req_wait(struct est_req *rq)
 {
 	if (rq->rq_close_watch != NULL || rq->rq_orphan)
 		return;
 	evhttp_connection_set_closecb(rq->rq_conn, est_on_conn_close, rq);
-	/* EV_READ too: a reset alone is no EV_CLOSED to libevent's epoll
-	 * (EPOLLHUP|EPOLLERR become EV_READ|EV_WRITE). */
 	if (!rq->rq_peer_eof)
-		est_watch_client(rq, EV_READ | EV_CLOSED);
+		est_watch_client(rq, rq->rq_close_polls > 0);
 }
 
 /* ---- backends ---------------------------------------------------------- */
@@ -1068,6 +1107,7 @@ est_server_new(struct event_base *base, struct config *cfg)
 		return NULL;
 	}
 	srv->srv_base = base;
+	TAILQ_INIT(&srv->srv_orphans);
 	srv->srv_cfg = cfg;
 	srv->srv_pcfg = config_ref(cfg);
 	RAND_bytes((unsigned char *)&srv->srv_id_prefix,
@@ -1096,11 +1136,16 @@ fail:
 void
 est_server_free(struct est_server *srv)
 {
+	struct est_req *rq;
+
 	if (srv == NULL)
 		return;
 	/* The listener first: freeing evhttp abandons pending requests,
-	 * which cancel their transfers while the multi handle exists. */
+	 * which cancel their transfers while the multi handle exists; so
+	 * are enrollments whose clients left (their record says so). */
 	srv->srv_stopped = 1;
+	while ((rq = TAILQ_FIRST(&srv->srv_orphans)) != NULL)
+		est_req_abandon(rq);
 	admin_free(srv->srv_admin);
 	loop_lag_free(srv->srv_lag);
 	listener_free(srv->srv_listener);

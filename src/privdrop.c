@@ -87,36 +87,42 @@ enum privdrop_kind {
 };
 
 /*
- * Give path to uid/gid, making it first when told (a directory 0700, a
- * file 0600); a file not there is otherwise fine. Never through a
- * symbolic link, never a file with a second hard link: the directory may
- * already belong to that user, who could otherwise point a name at a
- * file of root's and have root give it away.
+ * Give name (in the directory dirfd, or AT_FDCWD; shown is its path for
+ * errors) to uid/gid, making it first when told (a directory 0700, a file
+ * 0600); one not there is otherwise fine. Never through a symbolic link,
+ * never a file with a second hard link: the directory may already belong
+ * to that user, who could otherwise point a name at a file of root's and
+ * have root give it away. With keep, the descriptor (a directory's, for
+ * the openat of its files) is left open in *keep (-1 when not there).
  *
- * This opens and closes path, and close() drops every POSIX lock the
- * process holds on the file (SQLite's among them): call it only before
- * anything in this process has opened path.
+ * This opens and closes the file, and close() drops every POSIX lock the
+ * process holds on it (SQLite's among them): call it only before anything
+ * in this process has opened it.
  */
 static int
-privdrop_give(const char *path, enum privdrop_kind kind, uid_t uid,
-    gid_t gid, char *err, size_t errlen)
+privdrop_give(int dirfd, const char *name, const char *shown,
+    enum privdrop_kind kind, uid_t uid, gid_t gid, int *keep, char *err,
+    size_t errlen)
 {
 	struct stat	st;
 	int		fd, dir = kind == PRIVDROP_DIR ||
 			    kind == PRIVDROP_DIR_IF_THERE;
 
-	if (dir && mkdir(path, 0700) == -1 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (keep != NULL)
+		*keep = -1;
+	if (kind == PRIVDROP_DIR && mkdirat(dirfd, name, 0700) == -1 &&
+	    errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", shown, strerror(errno));
 		return -1;
 	}
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
-	    (dir ? O_DIRECTORY : 0) | (kind == PRIVDROP_FILE_CREATE ?
-	    O_CREAT : 0), 0600);
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC | (dir ? O_DIRECTORY : 0) |
+	    (kind == PRIVDROP_FILE_CREATE ? O_CREAT : 0), 0600);
 	if (fd == -1) {
 		if (errno == ENOENT && (kind == PRIVDROP_FILE_IF_THERE ||
 		    kind == PRIVDROP_DIR_IF_THERE))
 			return 0;
-		snprintf(err, errlen, "%s: %s", path, errno == ELOOP ?
+		snprintf(err, errlen, "%s: %s", shown, errno == ELOOP ?
 		    "is a symbolic link; refusing to hand it over" :
 		    strerror(errno));
 		return -1;
@@ -126,49 +132,63 @@ privdrop_give(const char *path, enum privdrop_kind kind, uid_t uid,
 	    !S_ISREG(st.st_mode)) || (!dir && st.st_nlink != 1) ||
 	    fchown(fd, uid, gid) != 0) {
 		snprintf(err, errlen, "%s: cannot hand it to the user: %s",
-		    path, errno ? strerror(errno) : dir ? "not a directory" :
+		    shown, errno ? strerror(errno) : dir ? "not a directory" :
 		    !S_ISREG(st.st_mode) ? "not a regular file" :
 		    "it has another hard link");
 		close(fd);
 		return -1;
 	}
-	close(fd);
+	if (keep != NULL)
+		*keep = fd;
+	else
+		close(fd);
 	return 0;
+}
+
+/*
+ * The state_dir and its files, these opened relative to the directory
+ * just checked (openat), so that a swap of the directory for a link in
+ * between cannot send root elsewhere.
+ */
+static int
+privdrop_give_state(const char *dir, int create, uid_t uid, gid_t gid,
+    char *err, size_t errlen)
+{
+	const struct store_file	*f;
+	char			 shown[4096];
+	int			 dfd, rc = 0;
+
+	if (privdrop_give(AT_FDCWD, dir, dir, create ? PRIVDROP_DIR :
+	    PRIVDROP_DIR_IF_THERE, uid, gid, &dfd, err, errlen) != 0)
+		return -1;
+	for (f = store_files; dfd != -1 && rc == 0 && f->name != NULL; f++) {
+		snprintf(shown, sizeof(shown), "%s/%s", dir, f->name);
+		rc = privdrop_give(dfd, f->name, shown, create && f->create ?
+		    PRIVDROP_FILE_CREATE : PRIVDROP_FILE_IF_THERE, uid, gid,
+		    NULL, err, errlen);
+	}
+	if (dfd != -1)
+		close(dfd);
+	return rc;
 }
 
 int
 privdrop_hand_over(const struct config *cfg, int create, char *err,
     size_t errlen)
 {
-	const struct store_file	*f;
-	char			 path[4096];
-	uid_t			 uid;
-	gid_t			 gid;
+	uid_t	uid;
+	gid_t	gid;
 
 	if ((getuid() != 0 && geteuid() != 0) || cfg->user == NULL)
 		return 0;
 	if (privdrop_lookup(cfg, &uid, &gid, err, errlen) != 0)
 		return -1;
-	if (cfg->state_dir != NULL) {
-		if (privdrop_give(cfg->state_dir, create ? PRIVDROP_DIR :
-		    PRIVDROP_DIR_IF_THERE, uid, gid, err, errlen) != 0)
-			return -1;
-		for (f = store_files; f->name != NULL; f++) {
-			if ((size_t)snprintf(path, sizeof(path), "%s/%s",
-			    cfg->state_dir, f->name) >= sizeof(path)) {
-				snprintf(err, errlen, "%s: path too long",
-				    cfg->state_dir);
-				return -1;
-			}
-			if (privdrop_give(path, create && f->create ?
-			    PRIVDROP_FILE_CREATE : PRIVDROP_FILE_IF_THERE,
-			    uid, gid, err, errlen) != 0)
-				return -1;
-		}
-	}
-	if (cfg->audit.file != NULL && privdrop_give(cfg->audit.file, create ?
-	    PRIVDROP_FILE_CREATE : PRIVDROP_FILE_IF_THERE, uid, gid, err,
-	    errlen) != 0)
+	if (cfg->state_dir != NULL && privdrop_give_state(cfg->state_dir,
+	    create, uid, gid, err, errlen) != 0)
+		return -1;
+	if (cfg->audit.file != NULL && privdrop_give(AT_FDCWD,
+	    cfg->audit.file, cfg->audit.file, create ? PRIVDROP_FILE_CREATE :
+	    PRIVDROP_FILE_IF_THERE, uid, gid, NULL, err, errlen) != 0)
 		return -1;
 	return 0;
 }

@@ -85,7 +85,8 @@ void connlimit_close(struct connlimit_conn *c);
  * not counted as a drop). A request that arrives within the grace is
  * read and answered (with Connection: close): a request in transit when
  * the signal came is not cut off, and no idle connection outlives the
- * drain.
+ * drain. An answer given during the drain starts no deadline: it carries
+ * Connection: close, and evhttp closes once it is written.
  */
 void connlimit_drain(struct connlimit *cl, long grace_ms);
 size_t connlimit_open_count(const struct connlimit *cl);

@@ -7,6 +7,7 @@
 #define ESTRAD_EST_REQ_H
 
 #include <stdint.h>
+#include <sys/queue.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -43,6 +44,8 @@ struct est_server {
 	long			 srv_in_flight;	/* requests not yet freed */
 	int			 srv_draining;	/* SIGTERM: not accepting */
 	int			 srv_stopped;	/* the loop is over: freeing */
+	/* Enrollments whose clients left, waiting for the CA's answer. */
+	TAILQ_HEAD(, est_req)	 srv_orphans;
 };
 
 struct est_req {
@@ -50,8 +53,12 @@ struct est_req {
 	struct evhttp_request	 *rq_http;
 	struct evhttp_connection *rq_conn;
 	struct event		 *rq_close_watch;
+	evutil_socket_t		  rq_close_fd;	/* what the watch watches */
+	int			  rq_close_polls;	/* watching by timer */
 	int			  rq_peer_eof;	/* client sent FIN: may read */
-	int			  rq_orphan;	/* client gone, the CA has it */
+	int			  rq_orphan;	/* in srv_orphans: client gone,
+						 * the CA has the CSR */
+	TAILQ_ENTRY(est_req)	  rq_orphans;
 	struct upstream_xfer	 *rq_xfer;
 	struct auth_job		 *rq_auth_job;
 	struct auth_identity	  rq_identity;

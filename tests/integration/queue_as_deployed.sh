@@ -19,7 +19,8 @@
 #  - after a graceful stop (the WAL folded back and removed) and with the
 #    audit file rotated away, `estrad queue list` and `queue purge` as
 #    root leave no file of root's in the state_dir or the audit directory
-#    (they run as the daemon's user).
+#    (they run as the daemon's user); on a mistyped state_dir, `queue list`
+#    as root says there is no database and creates nothing.
 # Before the fix, privdrop's hand-over opened and closed the database
 # files after SQLite had opened them, which dropped the daemon's POSIX
 # locks: the next `queue list` took the WAL away and entry B was lost.
@@ -170,4 +171,14 @@ case " $owners" in
 *":root"* | *"=root:"*) fail "after root's queue list and purge, root owns files the daemon writes: $owners" ;;
 esac
 note "root's queue commands on a stopped daemon leave only nobody's files: $owners"
+
+# A mistyped state_dir: root's queue list says there is no database and
+# makes nothing (no directory of nobody's left behind).
+sed "s|\"$STATE\"|\"$WORK/typo-state\"|" "$WORK/proxy.json" >"$WORK/typo.json"
+grep -qF "\"$WORK/typo-state\"" "$WORK/typo.json" || fail "could not write typo.json"
+out=$(timeout 20 "$ESTRAD_BIN" -c "$WORK/typo.json" queue list 2>&1) ||
+    fail "queue list on a state_dir that does not exist: $out"
+grep -q '^queue is empty (no database yet at ' <<<"$out" || fail "queue list on a missing state_dir said: $out"
+[ -e "$WORK/typo-state" ] && fail "queue list as root made the missing state_dir $WORK/typo-state"
+note "queue list on a mistyped state_dir creates nothing"
 pass

@@ -13,6 +13,10 @@ CERT/KEY (which the lab proxy accepts for enrollments), trusting CAFILE.
   leave_client.py reset PORT CAFILE CERT KEY PATH [BODYFILE]
       send the request (GET without BODYFILE), wait 0.3 s, then close
       with SO_LINGER 0: a TCP reset, no answer read. Prints "reset".
+  leave_client.py pipereset PORT CAFILE CERT KEY PATH
+      GET PATH, 0.3 s later the same GET again on the same connection
+      (bytes estrad must leave to evhttp), 0.3 s later a TCP reset.
+      Prints "reset".
   leave_client.py keepalive PORT CAFILE CERT KEY PATH BODYFILE COUNT
       open COUNT connections, GET /.well-known/est/cacerts on each and
       keep them alive; print "ready"; when a line comes on stdin, POST
@@ -87,6 +91,18 @@ def reset(port, cafile, cert, key, path, bodyfile=None):
     print("reset", flush=True)
 
 
+def pipereset(port, cafile, cert, key, path):
+    conn = connect(port, cafile, cert, key)
+    conn.sendall(request("GET", path, None))
+    time.sleep(0.3)
+    conn.sendall(request("GET", path, None))
+    time.sleep(0.3)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                    struct.pack("ii", 1, 0))
+    conn.close()
+    print("reset", flush=True)
+
+
 def keepalive(port, cafile, cert, key, path, bodyfile, count):
     body = open(bodyfile, "rb").read()
     conns = []
@@ -118,6 +134,8 @@ def main():
         halfclose(port, *args[1:6])
     elif mode == "reset":
         reset(port, *args[1:])
+    elif mode == "pipereset":
+        pipereset(port, *args[1:5])
     elif mode == "keepalive":
         keepalive(port, *args[1:6], int(args[6]))
     else:
