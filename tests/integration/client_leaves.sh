@@ -17,7 +17,6 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-DRIP=$(dirname "$0")/../tools/drip_ca.py
 LEAVE=$(dirname "$0")/../tools/leave_client.py
 command -v python3 >/dev/null || skip "no python3 (tools/install-deps)"
 make_csr dev "/CN=leaving-device"
@@ -34,18 +33,8 @@ SERIAL=$(openssl x509 -in "$WORK/seed.pem" -noout -serial | sed 's/^serial=0*//'
 # start_late NAME SECONDS: a CA answering answer.http SECONDS after the
 # request; sets LATE_URL.
 start_late() {
-	local i port=
-	python3 "$DRIP" late "$PKI_DIR/ca-server-chain.pem" "$PKI_DIR/ca-server.key" \
-	    "$ROOT_CERT" "$2" "$WORK/answer.http" >"$WORK/$1.ca" 2>"$WORK/$1.err" &
-	T_PIDS+=("$!")
-	T_LOGS+=("$WORK/$1.err")
-	for ((i = 0; i < 50; i++)); do
-		port=$(head -n 1 "$WORK/$1.ca")
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
-	[ -n "$port" ] || fail "drip_ca.py late printed no port: $(cat "$WORK/$1.err")"
-	LATE_URL=https://127.0.0.1:$port/.well-known/est
+	start_drip_ca "$1" late "$2" "$WORK/answer.http"
+	LATE_URL=$DRIP_URL
 }
 
 # ---- half-close: still answered

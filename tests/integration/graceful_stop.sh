@@ -207,18 +207,27 @@ note "SIGHUP during the drain: ignored, 504 to the client in flight, exit 0"
 # Connection: close): none is cut off, none logged as the client's doing;
 # then the daemon exits 0 on its own, well within shutdown_timeout.
 LEAVE=$(dirname "$0")/../tools/leave_client.py
-P_TOP_EXTRA='"shutdown_timeout": 10' proxy_config "$WORK/keep.json"
-start_estrad keep "$WORK/keep.json"
-P=$XPID
-LOG=$XLOG
-mkfifo "$WORK/keep.go"
-python3 "$LEAVE" keepalive "$XPORT" "$TRUST" "$CLIENT_CERT" "$CLIENT_KEY" \
-    /.well-known/est/simpleenroll "$WORK/dev.b64" 8 <"$WORK/keep.go" \
-    >"$WORK/keep.out" 2>"$WORK/keep.err" &
-KP=$!
-T_PIDS+=("$KP")
-exec 7>"$WORK/keep.go"
-wait_grep 10 "$WORK/keep.out" '^ready$' || fail "the keep-alive clients are not ready: $(cat "$WORK/keep.err")"
+
+# keep_clients NAME COUNT: a proxy NAME (shutdown_timeout 10) with COUNT
+# clients holding connections alive after a cacerts, each to send an
+# enrollment when a line is written to descriptor 7; sets P, LOG and KP.
+keep_clients() {
+	P_TOP_EXTRA='"shutdown_timeout": 10' proxy_config "$WORK/$1.json"
+	start_estrad "$1" "$WORK/$1.json"
+	P=$XPID
+	LOG=$XLOG
+	mkfifo "$WORK/$1.go"
+	python3 "$LEAVE" keepalive "$XPORT" "$TRUST" "$CLIENT_CERT" "$CLIENT_KEY" \
+	    /.well-known/est/simpleenroll "$WORK/dev.b64" "$2" <"$WORK/$1.go" \
+	    >"$WORK/$1.out" 2>"$WORK/$1.err" &
+	KP=$!
+	T_PIDS+=("$KP")
+	exec 7>"$WORK/$1.go"
+	wait_grep 10 "$WORK/$1.out" '^ready$' ||
+	    fail "the keep-alive clients of $1 are not ready: $(cat "$WORK/$1.err")"
+}
+
+keep_clients keep 8
 t0=$(now_ms)
 kill -TERM "$P"
 wait_grep 2 "$LOG" 'signal 15: stopping; 0 requests in flight, 8 connections open' ||
@@ -237,18 +246,7 @@ grep -q 'status=499' "$LOG" && fail "a request after SIGTERM was logged 499: $(g
 note "kept-alive connections at SIGTERM: 8 of 8 answered (200, Connection: close), exit 0 after ${ms} ms"
 
 # ---- (f) idle kept-alive connections do not hold the drain
-P_TOP_EXTRA='"shutdown_timeout": 10' proxy_config "$WORK/idlekeep.json"
-start_estrad idlekeep "$WORK/idlekeep.json"
-P=$XPID
-LOG=$XLOG
-mkfifo "$WORK/idlekeep.go"
-python3 "$LEAVE" keepalive "$XPORT" "$TRUST" "$CLIENT_CERT" "$CLIENT_KEY" \
-    /.well-known/est/simpleenroll "$WORK/dev.b64" 4 <"$WORK/idlekeep.go" \
-    >"$WORK/idlekeep.out" 2>"$WORK/idlekeep.err" &
-KP=$!
-T_PIDS+=("$KP")
-exec 7>"$WORK/idlekeep.go"
-wait_grep 10 "$WORK/idlekeep.out" '^ready$' || fail "the idle clients are not ready: $(cat "$WORK/idlekeep.err")"
+keep_clients idlekeep 4
 t0=$(now_ms)
 kill -TERM "$P"
 reap "the proxy with idle kept-alive connections" "$P" 4

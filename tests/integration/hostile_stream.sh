@@ -14,24 +14,12 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-DRIP=$(dirname "$0")/../tools/drip_ca.py
 command -v python3 >/dev/null || skip "no python3 (tools/install-deps)"
 make_csr dev "/CN=stream-device"
 
 # start_drip MODE: the hostile CA in MODE; sets DRIP_URL.
 start_drip() {
-	local mode=$1 i port=
-	python3 "$DRIP" "$mode" "$PKI_DIR/ca-server-chain.pem" "$PKI_DIR/ca-server.key" \
-	    "$ROOT_CERT" >"$WORK/$mode.ca" 2>"$WORK/$mode.err" &
-	T_PIDS+=("$!")
-	T_LOGS+=("$WORK/$mode.err")
-	for ((i = 0; i < 50; i++)); do
-		port=$(head -n 1 "$WORK/$mode.ca")
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
-	[ -n "$port" ] || fail "drip_ca.py $mode printed no port: $(cat "$WORK/$mode.err")"
-	DRIP_URL=https://127.0.0.1:$port/.well-known/est
+	start_drip_ca "$1" "$1"
 }
 
 # ---- byte by byte

@@ -1138,3 +1138,24 @@ hup_wait() {
 	done
 	fail "$1: no new '$4' line in $3 after SIGHUP: $(grep 'reload' "$3" | tail -n 3)"
 }
+
+# start_drip_ca NAME MODE [ARG...]: tests/tools/drip_ca.py MODE [ARG...]
+# (a CA with the lab CA's certificate that misbehaves as MODE says)
+# serving one connection; what it prints (its port, then "request", ...)
+# goes to $WORK/NAME.ca. Sets DRIP_URL.
+start_drip_ca() {
+	local name=$1 i port=
+	shift
+	python3 "$(dirname "${BASH_SOURCE[0]}")/../tools/drip_ca.py" "$1" \
+	    "$PKI_DIR/ca-server-chain.pem" "$PKI_DIR/ca-server.key" "$ROOT_CERT" \
+	    "${@:2}" >"$WORK/$name.ca" 2>"$WORK/$name.err" &
+	T_PIDS+=("$!")
+	T_LOGS+=("$WORK/$name.err")
+	for ((i = 0; i < 50; i++)); do
+		port=$(head -n 1 "$WORK/$name.ca")
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ] || fail "drip_ca.py $1 printed no port: $(cat "$WORK/$name.err")"
+	DRIP_URL=https://127.0.0.1:$port/.well-known/est
+}
