@@ -397,7 +397,8 @@ est_on_client_event(evutil_socket_t fd, short what, void *arg)
 		est_req_gone(rq);
 		break;
 	case EST_PEER_HALF_CLOSED:
-		if (!rq->rq_decided) {
+		/* Decided, or its decision's record being written. */
+		if (!rq->rq_decided && rq->rq_audit_job == NULL) {
 			est_req_gone(rq);
 			break;
 		}

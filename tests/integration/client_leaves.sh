@@ -7,6 +7,8 @@
 #    gets the CA's answer, 200 with the PKCS#7 byte for byte and
 #    Connection: close; access line status=200; the audit record says
 #    "accepted" with the certificate's serial;
+#  - the same at the lab proxy's local CA, where the request waits only for
+#    its audit record to be written: still answered, 200;
 #  - reset: a client sends its simpleenroll and resets the connection
 #    while the CA works; the transfer is not cancelled (the CA may issue);
 #    when the CA answers, the audit record says "abandoned", with the CA's
@@ -59,6 +61,17 @@ grep -q '"decision":"accepted"' "$WORK/half.audit" ||
 grep -q "\"serial\":\"0*$SERIAL\"" "$WORK/half.audit" ||
     fail "the audit record lacks the serial $SERIAL: $(cat "$WORK/half.audit")"
 note "half-closed client answered (200, Connection: close, the PKCS#7 unchanged)"
+
+# ---- half-close at the lab proxy's local CA: the only wait is the audit
+# record's, and the answer still goes out.
+lport=${EST_URL#https://127.0.0.1:}
+lport=${lport%%/*}
+timeout 20 python3 "$LEAVE" halfclose "$lport" "$TRUST" "$CLIENT_CERT" "$CLIENT_KEY" \
+    /.well-known/est/local/simpleenroll "$WORK/dev.b64" >"$WORK/local.answer" 2>"$WORK/local.client.err" ||
+    fail "the half-closed client of the local CA got no answer: $(tail -n 2 "$WORK/local.client.err")"
+head -n 1 "$WORK/local.answer" | grep -q '^HTTP/1.1 200 ' ||
+    fail "the half-closed client of the local CA got '$(head -n 1 "$WORK/local.answer")', expected 200"
+note "half-closed client of the local CA answered (200)"
 
 # ---- reset: the CA's answer still goes on record
 start_late gone 1.5
