@@ -387,8 +387,7 @@ est_req_gone(struct est_req *rq)
 static void
 est_on_client_event(evutil_socket_t fd, short what, void *arg)
 {
-	struct est_req	*rq = arg;
-	int		 polled = rq->rq_close_polls;
+	struct est_req *rq = arg;
 
 	event_free(rq->rq_close_watch);
 	rq->rq_close_watch = NULL;
@@ -411,7 +410,7 @@ est_on_client_event(evutil_socket_t fd, short what, void *arg)
 		 * for them on every turn of the loop (and libevent's epoll
 		 * reports a later reset as EV_READ, never EV_CLOSED): ask
 		 * the kernel once a second instead. */
-		rq->rq_close_polls = polled + 1;
+		rq->rq_close_polls++;
 		est_watch_client(rq, 1);
 		break;
 	}
