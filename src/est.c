@@ -145,6 +145,39 @@ est_req_free(struct est_req *rq)
 	free(rq);
 }
 
+enum est_peer {
+	EST_PEER_OPEN,		/* no end seen (maybe bytes: a TLS alert, a
+				 * next request, which are evhttp's to read) */
+	EST_PEER_HALF_CLOSED,	/* FIN: it sends no more, may still read */
+	EST_PEER_GONE		/* reset or error: nobody to answer */
+};
+
+/*
+ * What the client's socket says, from the kernel's TCP state: nothing is
+ * read from it (the bytes are evhttp's).
+ */
+static enum est_peer
+est_peer_state(evutil_socket_t fd)
+{
+	struct tcp_info	ti;
+	int		err = 0;
+	socklen_t	len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0)
+		return EST_PEER_GONE;
+	len = sizeof(ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+		return EST_PEER_OPEN;
+	switch (ti.tcpi_state) {
+	case TCP_ESTABLISHED:
+		return EST_PEER_OPEN;
+	case TCP_CLOSE_WAIT:
+		return EST_PEER_HALF_CLOSED;
+	default:		/* TCP_CLOSE after a reset, ... */
+		return EST_PEER_GONE;
+	}
+}
+
 /* Send reply, write the access line, free the request. */
 static void
 est_req_send(struct est_req *rq, struct est_reply *reply)
@@ -158,6 +191,12 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	struct timeval		 idle;
 	char			 len[32];
 
+	/* A FIN already in: whether the watch saw it or not (the answer may
+	 * come first), a half-closed client is answered the same way. */
+	bev = evhttp_connection_get_bufferevent(rq->rq_conn);
+	if (!rq->rq_peer_eof && bev != NULL && bufferevent_getfd(bev) >= 0 &&
+	    est_peer_state(bufferevent_getfd(bev)) == EST_PEER_HALF_CLOSED)
+		rq->rq_peer_eof = 1;
 	if (reply->content_type[0] != '\0')
 		evhttp_add_header(hdrs, "Content-Type", reply->content_type);
 	if (reply->retry_after[0] != '\0')
@@ -201,7 +240,6 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	evhttp_connection_set_timeout_tv(rq->rq_conn, &idle);
 	evhttp_connection_set_closecb(rq->rq_conn, NULL, NULL);
 	listener_answered(est_peer_ssl(rq));
-	bev = evhttp_connection_get_bufferevent(rq->rq_conn);
 	/* libevent 2.1 knows no phrase for 429 or 431 (RFC 6585). */
 	evhttp_send_reply(rq->rq_http, reply->status,
 	    reply->status == 429 ? "Too Many Requests" :
@@ -312,39 +350,6 @@ est_on_conn_close(struct evhttp_connection *conn, void *arg)
 	rq->rq_conn = NULL;
 	rq->rq_http = NULL;
 	est_req_abandon(rq);
-}
-
-enum est_peer {
-	EST_PEER_OPEN,		/* no end seen (maybe bytes: a TLS alert, a
-				 * next request, which are evhttp's to read) */
-	EST_PEER_HALF_CLOSED,	/* FIN: it sends no more, may still read */
-	EST_PEER_GONE		/* reset or error: nobody to answer */
-};
-
-/*
- * What the client's socket says, from the kernel's TCP state: nothing is
- * read from it (the bytes are evhttp's).
- */
-static enum est_peer
-est_peer_state(evutil_socket_t fd)
-{
-	struct tcp_info	ti;
-	int		err = 0;
-	socklen_t	len = sizeof(err);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0)
-		return EST_PEER_GONE;
-	len = sizeof(ti);
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
-		return EST_PEER_OPEN;
-	switch (ti.tcpi_state) {
-	case TCP_ESTABLISHED:
-		return EST_PEER_OPEN;
-	case TCP_CLOSE_WAIT:
-		return EST_PEER_HALF_CLOSED;
-	default:		/* TCP_CLOSE after a reset, ... */
-		return EST_PEER_GONE;
-	}
 }
 
 static void est_watch_client(struct est_req *rq, int poll);
