@@ -38,8 +38,13 @@ sleep 0.3
 max=$(metric estrad_event_loop_lag_max_seconds)
 awk -v m="$max" 'BEGIN { exit !(m >= 0.25 && m < 5) }' ||
     fail "after a 400 ms stop, the lag max is $max s"
-line=$(grep -m 1 'loop: the lag timer fired' "$XLOG") ||
-    fail "no debug line for the late tick"
+# The latest of the debug lines (a busy machine can make a tick a few ms
+# late before the stop too): the stop's.
+line=$(awk '/loop: the lag timer fired/ {
+    l = $0; sub(/.*fired /, "", l); sub(/ ms late.*/, "", l)
+    if (l + 0 >= best) { best = l + 0; keep = $0 } }
+    END { if (keep != "") print keep }' "$XLOG")
+[ -n "$line" ] || fail "no debug line for the late tick"
 late=$(sed -n 's/.*fired \([0-9.]*\) ms late.*/\1/p' <<<"$line")
 waited=$(sed -n 's/.*waited \([0-9.]*\) ms for a CPU.*/\1/p' <<<"$line")
 [ -n "$late" ] && [ -n "$waited" ] || fail "debug line without figures: $line"
