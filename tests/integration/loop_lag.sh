@@ -38,8 +38,8 @@ sleep 0.3
 max=$(metric estrad_event_loop_lag_max_seconds)
 awk -v m="$max" 'BEGIN { exit !(m >= 0.25 && m < 5) }' ||
     fail "after a 400 ms stop, the lag max is $max s"
-# The latest of the debug lines (a busy machine can make a tick a few ms
-# late before the stop too): the stop's.
+# The latest tick among the debug lines (a busy machine can make a tick a
+# few ms late before the stop too): the stop's.
 line=$(awk '/loop: the lag timer fired/ {
     l = $0; sub(/.*fired /, "", l); sub(/ ms late.*/, "", l)
     if (l + 0 >= best) { best = l + 0; keep = $0 } }
