@@ -19,6 +19,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "estrad/clientchain.h"
 #include "estrad/connlimit.h"
 #include "estrad/httpframe.h"
 #include "estrad/listener.h"
@@ -78,9 +79,10 @@ tls_client_crls(SSL_CTX *ssl, const struct cfg_tls *tls)
 }
 
 static int
-tls_client_verify(SSL_CTX *ssl, const struct cfg_tls *tls)
+tls_client_verify(SSL_CTX *ssl, const struct config *cfg)
 {
-	STACK_OF(X509_NAME) *names;
+	const struct cfg_tls	*tls = &cfg->tls;
+	STACK_OF(X509_NAME)	*names;
 
 	if (tls->client_ca == NULL)
 		return 0;
@@ -90,6 +92,9 @@ tls_client_verify(SSL_CTX *ssl, const struct cfg_tls *tls)
 		return -1;
 	}
 	SSL_CTX_set_client_CA_list(ssl, names);
+	/* Leaf-only clients: chains completed from known intermediates. */
+	if (clientchain_attach(ssl, cfg) == -1)
+		return -1;
 	if (tls->client_crl != NULL && tls_client_crls(ssl, tls) == -1)
 		return -1;
 	/* Ask, do not demand: no SSL_VERIFY_FAIL_IF_NO_PEER_CERT. */
@@ -190,8 +195,9 @@ tls_session_cache(SSL_CTX *ssl, long size)
 }
 
 static SSL_CTX *
-tls_context_new(const struct cfg_tls *tls)
+tls_context_new(const struct config *cfg)
 {
+	const struct cfg_tls	*tls = &cfg->tls;
 	SSL_CTX		*ssl;
 	const char	*key;
 	char		 err[256];
@@ -223,7 +229,7 @@ tls_context_new(const struct cfg_tls *tls)
 	    (const unsigned char *)"estrad", 6) != 1)
 		goto fail;
 	tls_session_cache(ssl, tls->session_cache);
-	if (tls_client_verify(ssl, tls) == -1)
+	if (tls_client_verify(ssl, cfg) == -1)
 		goto fail;
 	SSL_CTX_set_info_callback(ssl, listener_on_tls_info);
 	SSL_CTX_set_client_hello_cb(ssl, listener_on_client_hello, NULL);
@@ -373,7 +379,7 @@ listener_new(struct event_base *base, const struct config *cfg,
 		listener_conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
 		    listener_on_conn_free);
 	if ((lst->lst_limit = connlimit_new(base)) == NULL ||
-	    (lst->lst_ssl = tls_context_new(&cfg->tls)) == NULL)
+	    (lst->lst_ssl = tls_context_new(cfg)) == NULL)
 		goto fail;
 	if ((lst->lst_http = evhttp_new(base)) == NULL)
 		goto fail;
@@ -414,7 +420,7 @@ listener_free(struct listener *lst)
 SSL_CTX *
 listener_reload_prepare(const struct config *cfg)
 {
-	return tls_context_new(&cfg->tls);
+	return tls_context_new(cfg);
 }
 
 void
