@@ -5,9 +5,14 @@
  */
 #include <stdio.h>
 
+#include <stdlib.h>
+
+#include <openssl/crypto.h>
+#include <openssl/pkcs7.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "estrad/b64.h"
 #include "estrad/clientchain.h"
 #include "estrad/log.h"
 #include "estrad/pki.h"
@@ -145,4 +150,54 @@ clientchain_attach(SSL_CTX *ssl, const struct config *cfg)
 			return -1;
 	SSL_CTX_set_cert_verify_callback(ssl, clientchain_verify, extra);
 	return 0;
+}
+
+int
+clientchain_add(SSL_CTX *ssl, X509 *x)
+{
+	STACK_OF(X509) *extra;
+
+	if (clientchain_index == -1 ||
+	    (extra = SSL_CTX_get_ex_data(ssl, clientchain_index)) == NULL ||
+	    !clientchain_wanted(extra, x))
+		return 0;
+	if (X509_up_ref(x) != 1)
+		return -1;
+	if (sk_X509_push(extra, x) == 0) {
+		X509_free(x);
+		return -1;
+	}
+	return SSL_CTX_add_client_CA(ssl, x) == 1 ? 1 : -1;
+}
+
+STACK_OF(X509) *
+clientchain_cacerts(const unsigned char *body, size_t len)
+{
+	unsigned char		*der = NULL;
+	const unsigned char	*p;
+	size_t			 dlen = 0;
+	const char		*why;
+	PKCS7			*p7 = NULL;
+	STACK_OF(X509)		*certs = NULL, *out = NULL;
+
+	if (b64_decode_lenient((const char *)body, len, &der, &dlen,
+	    &why) == -1)
+		return NULL;
+	p = der;
+	if ((p7 = d2i_PKCS7(NULL, &p, (long)dlen)) != NULL &&
+	    PKCS7_type_is_signed(p7) && p7->d.sign != NULL)
+		certs = p7->d.sign->cert;
+	if (certs != NULL && (out = sk_X509_new_null()) != NULL)
+		for (int i = 0; i < sk_X509_num(certs); i++) {
+			X509 *x = sk_X509_value(certs, i);
+			if (X509_up_ref(x) != 1)
+				break;
+			if (sk_X509_push(out, x) == 0) {
+				X509_free(x);
+				break;
+			}
+		}
+	PKCS7_free(p7);
+	free(der);
+	return out;
 }

@@ -32,6 +32,8 @@
 #define LISTENER_BACKLOG	1024
 
 #define LISTENER_MAX_BOUND	16
+/* CA certificates learnt from cacerts answers, at most (clientchain). */
+#define LISTENER_MAX_LEARNT	64
 
 struct listener {
 	struct event_base	 *lst_base;
@@ -42,6 +44,7 @@ struct listener {
 	struct connlimit	 *lst_limit;	/* counts and deadlines */
 	size_t			  lst_max_head;	/* for new connections' */
 	uint64_t		  lst_max_body;	/* framing scanners */
+	STACK_OF(X509)		 *lst_learnt;	/* from CAs' cacerts */
 };
 
 /* An SSL's ex_data slot: the connection's connlimit_conn; its free hook
@@ -406,6 +409,7 @@ listener_free(struct listener *lst)
 		evhttp_free(lst->lst_http);
 	}
 	SSL_CTX_free(lst->lst_ssl);
+	sk_X509_pop_free(lst->lst_learnt, X509_free);
 	connlimit_release(lst->lst_limit);
 	free(lst);
 }
@@ -429,7 +433,43 @@ listener_reload_commit(struct listener *lst, const struct config *cfg,
 {
 	SSL_CTX_free(lst->lst_ssl);
 	lst->lst_ssl = ssl;
+	for (int i = 0; i < sk_X509_num(lst->lst_learnt); i++)
+		(void)clientchain_add(ssl, sk_X509_value(lst->lst_learnt, i));
 	listener_limits(lst, &cfg->limits);
+}
+
+/*
+ * A CA's cacerts answer passed through: its intermediates complete client
+ * chains from now on (clientchain.h), for the CA's own leaf-only devices.
+ * They only help build chains, so whatever the CA sends cannot widen
+ * trust; the set is bounded and kept across reloads.
+ */
+void
+listener_learn_cacerts(struct listener *lst, const unsigned char *body,
+    size_t len)
+{
+	STACK_OF(X509)	*certs;
+	X509		*x;
+
+	if (lst->lst_learnt == NULL &&
+	    (lst->lst_learnt = sk_X509_new_null()) == NULL)
+		return;
+	if ((certs = clientchain_cacerts(body, len)) == NULL)
+		return;
+	for (int i = 0; i < sk_X509_num(certs); i++) {
+		x = sk_X509_value(certs, i);
+		if (sk_X509_num(lst->lst_learnt) >= LISTENER_MAX_LEARNT ||
+		    clientchain_add(lst->lst_ssl, x) != 1)
+			continue;
+		if (X509_up_ref(x) != 1)
+			continue;
+		if (sk_X509_push(lst->lst_learnt, x) == 0)
+			X509_free(x);
+		else
+			log_info("client certificates: intermediate learnt "
+			    "from a CA's cacerts");
+	}
+	sk_X509_pop_free(certs, X509_free);
 }
 
 void

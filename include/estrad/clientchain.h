@@ -34,4 +34,18 @@ STACK_OF(X509) *clientchain_collect(const struct config *cfg, char *err,
  */
 int clientchain_attach(SSL_CTX *ssl, const struct config *cfg);
 
+/*
+ * Add x to ssl's intermediates (and its name to the CA list) if it is a
+ * CA certificate, not self-signed, not there yet, and ssl verifies client
+ * certificates at all. 1 if added, 0 if not wanted, -1 out of memory.
+ */
+int clientchain_add(SSL_CTX *ssl, X509 *x);
+
+/*
+ * The certificates of a cacerts body (base64 of a certs-only PKCS#7, as
+ * RFC 8951 reads base64), or NULL if it is not one. The caller frees
+ * (sk_X509_pop_free). The input is untrusted: it comes from the CA.
+ */
+STACK_OF(X509) *clientchain_cacerts(const unsigned char *body, size_t len);
+
 #endif

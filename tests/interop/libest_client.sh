@@ -12,8 +12,9 @@
 #     CA of the proxy);
 #   - the CertificateRequest names the root, issuing and branch CAs;
 #   - on a proxy of its own that does not know the branch CA, the branch
-#     leaf fails the handshake, and passes once tls.client_intermediates
-#     names the branch CA;
+#     leaf fails the handshake; it passes once the branch CA's cacerts went
+#     through the proxy (and after a reload), and on a fresh proxy whose
+#     tls.client_intermediates names the branch CA;
 #   - the knobs: auth.digest_algorithms ["SHA-256", "MD5"] makes the client
 #     give up; auth.digest_uri_without_label false refuses its uri on a
 #     label (401 "Digest uri is not the request target"), not on the bare
@@ -104,13 +105,22 @@ for ca in "estrad lab root CA" "estrad lab issuing CA" "estrad lab branch CA"; d
 done
 
 # A proxy that knows no branch CA: the branch leaf alone cannot chain...
-proxy_config "$WORK/plain.json"
+P_LABELS='"east": { "upstream": "ca", "upstream_label": "branch" }' \
+    proxy_config "$WORK/plain.json"
 start_estrad plain "$WORK/plain.json"
 libest_fails re_unknown 'unknown ca|certificate unknown|alert' --url "$XURL" \
     --op simplereenroll --csr "$WORK/dev.b64" --cert "$WORK/branch-leaf.pem" \
     --key "$WORK/dev.key"
 grep -q 'handshake failed.*unable to get local issuer certificate' "$XLOG" ||
     fail "plain: no handshake failure logged for the branch leaf"
+# ... until the branch CA's cacerts (as a device fetches them first) pass
+# through: its intermediates are learnt, and kept across a reload.
+libest_ok plain_cacerts --url "$XURL/east" --op cacerts
+grep -q 'intermediate learnt from a CA' "$XLOG" || fail "plain: nothing learnt"
+reenroll re_learnt "$XURL" "$WORK/branch-leaf.pem" "$WORK/dev.key" "$WORK/dev.b64"
+kill -HUP "$XPID"
+wait_grep 5 "$XLOG" 'reload: policies loaded' || fail "plain: no reload line"
+reenroll re_reloaded "$XURL" "$WORK/branch-leaf.pem" "$WORK/dev.key" "$WORK/dev.b64"
 stop_pid "$XPID"
 # ... until tls.client_intermediates names the branch CA.
 P_TLS_EXTRA="\"client_intermediates\": \"$BRANCH_CERT\"" \
