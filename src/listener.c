@@ -17,6 +17,7 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <openssl/err.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 
 #include "estrad/clientchain.h"
@@ -34,6 +35,8 @@
 #define LISTENER_MAX_BOUND	16
 /* CA certificates learnt from cacerts answers, at most (clientchain). */
 #define LISTENER_MAX_LEARNT	64
+/* cacerts bodies remembered as read already (their SHA-256). */
+#define LISTENER_SEEN		16
 
 struct listener {
 	struct event_base	 *lst_base;
@@ -45,6 +48,8 @@ struct listener {
 	size_t			  lst_max_head;	/* for new connections' */
 	uint64_t		  lst_max_body;	/* framing scanners */
 	STACK_OF(X509)		 *lst_learnt;	/* from CAs' cacerts */
+	unsigned char		  lst_seen[LISTENER_SEEN][SHA256_DIGEST_LENGTH];
+	size_t			  lst_nseen;	/* ring: next slot */
 };
 
 /* An SSL's ex_data slot: the connection's connlimit_conn; its free hook
@@ -439,6 +444,27 @@ listener_reload_commit(struct listener *lst, const struct config *cfg,
 }
 
 /*
+ * 1 if this cacerts body was read before. Reading one decodes its
+ * certificates (about 190 us for the lab's two, on the event loop), while
+ * a digest costs a few: devices fetch the same cacerts at every start.
+ */
+static int
+listener_cacerts_seen(struct listener *lst, const unsigned char *body,
+    size_t len)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	if (SHA256(body, len, md) == NULL)
+		return 1;
+	for (size_t i = 0; i < LISTENER_SEEN; i++)
+		if (memcmp(lst->lst_seen[i], md, sizeof(md)) == 0)
+			return 1;
+	memcpy(lst->lst_seen[lst->lst_nseen], md, sizeof(md));
+	lst->lst_nseen = (lst->lst_nseen + 1) % LISTENER_SEEN;
+	return 0;
+}
+
+/*
  * A CA's cacerts answer passed through: its intermediates complete client
  * chains from now on (clientchain.h), for the CA's own leaf-only devices.
  * They only help build chains, so whatever the CA sends cannot widen
@@ -454,7 +480,8 @@ listener_learn_cacerts(struct listener *lst, const unsigned char *body,
 	if (lst->lst_learnt == NULL &&
 	    (lst->lst_learnt = sk_X509_new_null()) == NULL)
 		return;
-	if ((certs = clientchain_cacerts(body, len)) == NULL)
+	if (body == NULL || listener_cacerts_seen(lst, body, len) ||
+	    (certs = clientchain_cacerts(body, len)) == NULL)
 		return;
 	for (int i = 0; i < sk_X509_num(certs); i++) {
 		x = sk_X509_value(certs, i);
