@@ -3,8 +3,9 @@
  * (RFC 7030 §3.2.3, §3.3). A verified TLS client certificate satisfies
  * "cert" on its own (§3.3.2); otherwise Digest (RFC 7616) or, where a
  * route enables it, Basic. Every answer that asks for credentials carries
- * one challenge per scheme the operation accepts: Digest SHA-256 first,
- * then Digest MD5 (what most EST clients speak), then Basic.
+ * one challenge per scheme the operation accepts: Digest in the order of
+ * auth.digest_algorithms (by default MD5 first, see auth_digest_order),
+ * then Basic.
  *
  * Failed attempts are counted per address and per user name in bounded
  * memory (limiter.c); past the limit the answer is 429 with Retry-After.
@@ -43,7 +44,8 @@ struct auth_ctx {
 	const struct config	*ac_cfg;
 	struct digest_nonces	*ac_nonces;
 	struct users		*ac_digest_users;	/* NULL: none */
-	int			 ac_sha256_first;
+	enum digest_alg		 ac_algs[2];	/* challenge order */
+	size_t			 ac_nalgs;
 	struct users		*ac_basic_users;
 	struct limiter		*ac_limiter;
 	struct worker		*ac_worker;		/* for Basic only */
@@ -65,17 +67,6 @@ struct auth_job {
 	void			*aj_arg;
 };
 
-/*
- * The Digest algorithms the challenges offer, SHA-256 preferred. An answer
- * must use one of them (RFC 7616 §3.4: the algorithm the server chose):
- * the -sess variants, which the parser knows, are never offered.
- */
-static const enum digest_alg auth_digest_algs[] = {
-	DIGEST_ALG_SHA256, DIGEST_ALG_MD5
-};
-#define AUTH_NDIGEST_ALGS \
-	(sizeof(auth_digest_algs) / sizeof(auth_digest_algs[0]))
-
 static const char *const auth_method_names[AUTH_METHOD_MAX] = {
 	"digest", "basic", "cert"
 };
@@ -89,11 +80,34 @@ auth_method_name(enum auth_method m)
 /* ---- answers -------------------------------------------------------------- */
 
 /*
- * Digest challenges, SHA-256 and MD5. Clients take the first they can
- * answer (curl does), and htdigest writes MD5 HA1s only: SHA-256 goes first
- * only when every user has a SHA-256 HA1, or MD5-only users could never
- * log in with such clients.
+ * The Digest challenges in the order of auth.digest_algorithms, or by
+ * default both, MD5 first. Clients answer the first challenge they can
+ * (curl does); libest-based devices read only the first and know only
+ * MD5. Over TLS the hash adds little (both are fast hashes; TLS protects
+ * the exchange), so the default puts first what every client and every
+ * htdigest line (htdigest writes MD5 only) can answer. SHA-256 leads by
+ * default only when some user has no MD5 HA1 but all have a SHA-256 one.
  */
+void
+auth_digest_order(const struct cfg_auth *a, const struct users *users,
+    enum digest_alg out[2], size_t *n)
+{
+	if (a->ndigest_algs > 0) {
+		for (*n = 0; *n < a->ndigest_algs && *n < 2; (*n)++)
+			out[*n] = (enum digest_alg)a->digest_algs[*n];
+		return;
+	}
+	*n = 2;
+	if (users_digest_covers(users, DIGEST_ALG_SHA256) &&
+	    !users_digest_covers(users, DIGEST_ALG_MD5)) {
+		out[0] = DIGEST_ALG_SHA256;
+		out[1] = DIGEST_ALG_MD5;
+	} else {
+		out[0] = DIGEST_ALG_MD5;
+		out[1] = DIGEST_ALG_SHA256;
+	}
+}
+
 static void
 auth_challenges(struct auth_ctx *ctx, unsigned allowed, int stale,
     struct est_reply *r)
@@ -103,10 +117,9 @@ auth_challenges(struct auth_ctx *ctx, unsigned allowed, int stale,
 
 	r->nchallenges = 0;
 	if (allowed & AUTH_BIT(AUTH_METHOD_DIGEST))
-		for (size_t i = 0; i < AUTH_NDIGEST_ALGS; i++)
+		for (size_t i = 0; i < ctx->ac_nalgs; i++)
 			if (digest_challenge(ctx->ac_nonces, realm,
-			    auth_digest_algs[ctx->ac_sha256_first ? i :
-			    AUTH_NDIGEST_ALGS - 1 - i], stale, now,
+			    ctx->ac_algs[i], stale, now,
 			    r->challenges[r->nchallenges],
 			    sizeof(r->challenges[0])) == 0)
 				r->nchallenges++;
@@ -184,13 +197,52 @@ auth_throttle(struct auth_ctx *ctx, const char *prefix, const char *what,
 
 /* ---- methods -------------------------------------------------------------- */
 
+/* An answer must use an offered algorithm (RFC 7616 §3.4): the -sess
+ * variants, which the parser knows, are never offered. */
 static int
-auth_digest_offered(enum digest_alg alg)
+auth_digest_offered(const struct auth_ctx *ctx, enum digest_alg alg)
 {
-	for (size_t i = 0; i < AUTH_NDIGEST_ALGS; i++)
-		if (auth_digest_algs[i] == alg)
+	for (size_t i = 0; i < ctx->ac_nalgs; i++)
+		if (ctx->ac_algs[i] == alg)
 			return 1;
 	return 0;
+}
+
+int
+auth_uri_without_label(const char *uri, char *out, size_t outlen)
+{
+	static const char	 prefix[] = "/.well-known/est/";
+	const size_t		 plen = sizeof(prefix) - 1;
+	const char		*slash;
+
+	if (strncmp(uri, prefix, plen) != 0 ||
+	    (slash = strchr(uri + plen, '/')) == NULL || slash == uri + plen ||
+	    strchr(slash + 1, '/') != NULL || slash[1] == '\0' ||
+	    strpbrk(uri, "?#") != NULL)
+		return -1;
+	if ((size_t)snprintf(out, outlen, "%s%s", prefix, slash + 1) >= outlen)
+		return -1;
+	return 0;
+}
+
+/*
+ * RFC 7616 §3.4.6: the uri must be this request's target, CA label
+ * included, or a response for another operation could be replayed. With
+ * auth.digest_uri_without_label, the target without its label passes too:
+ * libest sends "/.well-known/est/simpleenroll" on every label. The method
+ * and the operation still bind, and each nonce count passes once.
+ */
+static int
+auth_digest_uri_ok(const struct auth_ctx *ctx, const char *got,
+    const char *target)
+{
+	char bare[512];
+
+	if (strcmp(got, target) == 0)
+		return 1;
+	return ctx->ac_cfg->auth.digest_uri_without_label &&
+	    auth_uri_without_label(target, bare, sizeof(bare)) == 0 &&
+	    strcmp(got, bare) == 0;
 }
 
 static enum auth_verdict
@@ -218,14 +270,12 @@ auth_digest(struct auth_ctx *ctx, const struct auth_subject *s,
 		return AUTH_DENY;
 	/* Until the response is checked, nothing is known about the user:
 	 * these failures count against the address alone. */
-	if (!auth_digest_offered(a.alg))
+	if (!auth_digest_offered(ctx, a.alg))
 		return auth_fail(ctx, s, NULL, r,
 		    "Digest algorithm was not offered");
 	if (strcmp(a.realm, ctx->ac_cfg->auth.realm) != 0)
 		return auth_fail(ctx, s, NULL, r, "wrong realm");
-	/* RFC 7616 §3.4.6: the uri must be this request's target, CA label
-	 * included, or a response for another operation could be replayed. */
-	if (strcmp(a.uri, s->uri) != 0)
+	if (!auth_digest_uri_ok(ctx, a.uri, s->uri))
 		return auth_fail(ctx, s, NULL, r,
 		    "Digest uri is not the request target");
 	if ((nv = digest_nonce_verify(ctx->ac_nonces, a.nonce, now)) ==
@@ -514,8 +564,8 @@ auth_new(struct event_base *base, const struct config *cfg, char *err,
 	if (auth_load_users(a, &ctx->ac_digest_users, &ctx->ac_basic_users,
 	    err, errlen) == -1)
 		goto fail_quiet;
-	ctx->ac_sha256_first = users_digest_covers(ctx->ac_digest_users,
-	    DIGEST_ALG_SHA256);
+	auth_digest_order(a, ctx->ac_digest_users, ctx->ac_algs,
+	    &ctx->ac_nalgs);
 	if (a->basic_users != NULL && (ctx->ac_worker = worker_new(base,
 	    (int)a->basic_workers, AUTH_MAX_QUEUED)) == NULL)
 		goto fail;
@@ -542,7 +592,8 @@ auth_reload_users(struct auth_ctx *ctx)
 	users_free(ctx->ac_basic_users);
 	ctx->ac_digest_users = digest;
 	ctx->ac_basic_users = basic;
-	ctx->ac_sha256_first = users_digest_covers(digest, DIGEST_ALG_SHA256);
+	auth_digest_order(&ctx->ac_cfg->auth, digest, ctx->ac_algs,
+	    &ctx->ac_nalgs);
 	log_info("reload: users loaded (digest %zu, basic %zu)",
 	    digest ? users_count(digest) : 0, basic ? users_count(basic) : 0);
 }

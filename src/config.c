@@ -20,6 +20,7 @@
 
 #include "estrad/config.h"
 #include "estrad/config_schema.h"
+#include "estrad/digest.h"
 #include "estrad/log.h"
 #include "estrad/tlsconf.h"
 #include "estrad/pki.h"
@@ -69,6 +70,8 @@ static const struct cfg_field tls_fields[] = {
 	F_FILE(struct cfg_tls, "key", key, 1),
 	F_FILE(struct cfg_tls, "client_ca", client_ca, 0),
 	F_FILE(struct cfg_tls, "client_crl", client_crl, 0),
+	F_FILE(struct cfg_tls, "client_intermediates", client_intermediates,
+	    0),
 	F_LONG(struct cfg_tls, "client_verify_depth", client_verify_depth,
 	    1, 16, 4),
 	F_LONG(struct cfg_tls, "session_cache", session_cache, 0, 1000000,
@@ -94,6 +97,9 @@ static const struct cfg_field auth_fields[] = {
 	    60),
 	F_LONG(struct cfg_auth, "failure_slots", failure_slots, 16, 1048576,
 	    16384),
+	F_CUSTOM("digest_algorithms"),
+	F_BOOL(struct cfg_auth, "digest_uri_without_label",
+	    digest_uri_without_label, 1),
 	F_END
 };
 
@@ -283,6 +289,29 @@ crl_check(struct cfg_ctx *ctx)
 	return 0;
 }
 
+/* Certificates that complete client chains (clientchain.c). */
+static int
+intermediates_check(struct cfg_ctx *ctx)
+{
+	const struct cfg_tls	*tls = &ctx->cfg->tls;
+	STACK_OF(X509)		*certs;
+	char			 err[512];
+
+	if (tls->client_intermediates == NULL)
+		return 0;
+	if (tls->client_ca == NULL) {
+		cfg_err(ctx, "tls.client_intermediates", "needs tls.client_ca");
+		return 1;
+	}
+	if ((certs = pki_load_certs(tls->client_intermediates, err,
+	    sizeof(err))) == NULL) {
+		cfg_err(ctx, "tls.client_intermediates", "%s", err);
+		return 1;
+	}
+	sk_X509_pop_free(certs, X509_free);
+	return 0;
+}
+
 /* Suites and groups, tried on a scratch context as the listener will. */
 static int
 suites_check(struct cfg_ctx *ctx)
@@ -339,7 +368,8 @@ tls_check(struct cfg_ctx *ctx)
 		nerr++;
 	}
 	sk_X509_pop_free(certs, X509_free);
-	return nerr + crl_check(ctx) + suites_check(ctx);
+	return nerr + crl_check(ctx) + intermediates_check(ctx) +
+	    suites_check(ctx);
 }
 
 /* A certificate and key pair named by two keys of one section. */
@@ -864,6 +894,50 @@ users_check(struct cfg_ctx *ctx, const struct cfg_auth *a)
 	return nerr;
 }
 
+/*
+ * "digest_algorithms": the Digest challenges in the order sent (RFC 7616
+ * §3.7: the server's preference first), each of "MD5" and "SHA-256" at
+ * most once. Absent: automatic (auth.c). The -sess variants are never
+ * offered.
+ */
+static int
+digest_algs_load(struct cfg_ctx *ctx, const json_t *auth)
+{
+	static const enum digest_alg known[] = { DIGEST_ALG_MD5,
+	    DIGEST_ALG_SHA256 };
+	struct cfg_auth	*a = &ctx->cfg->auth;
+	const json_t	*arr, *v;
+	size_t		 i, k;
+	char		 cp[64];
+
+	if (auth == NULL ||
+	    (arr = json_object_get(auth, "digest_algorithms")) == NULL)
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+	    json_array_size(arr) > 2) {
+		cfg_err(ctx, "auth.digest_algorithms", "must be an array of "
+		    "\"MD5\" and/or \"SHA-256\", preferred first");
+		return 1;
+	}
+	json_array_foreach(arr, i, v) {
+		snprintf(cp, sizeof(cp), "auth.digest_algorithms[%zu]", i);
+		for (k = 0; k < 2; k++)
+			if (json_is_string(v) && strcmp(json_string_value(v),
+			    digest_alg_name(known[k])) == 0)
+				break;
+		if (k == 2) {
+			cfg_err(ctx, cp, "must be \"MD5\" or \"SHA-256\"");
+			return 1;
+		}
+		if (a->ndigest_algs == 1 && a->digest_algs[0] == (int)known[k]) {
+			cfg_err(ctx, cp, "is listed twice");
+			return 1;
+		}
+		a->digest_algs[a->ndigest_algs++] = (int)known[k];
+	}
+	return 0;
+}
+
 static int
 auth_load(struct cfg_ctx *ctx, const json_t *root)
 {
@@ -877,6 +951,7 @@ auth_load(struct cfg_ctx *ctx, const json_t *root)
 	if ((v = object_at(ctx, root, "", "auth", &nerr)) == NULL)
 		v = empty;
 	nerr += section_load(ctx, v, "auth", auth_fields, a);
+	nerr += digest_algs_load(ctx, v);
 	json_decref(empty);
 	/* The realm is sent inside a quoted-string (RFC 7616 §3.3). */
 	if (a->realm != NULL && strpbrk(a->realm, "\"\\") != NULL) {
@@ -1023,6 +1098,7 @@ config_free(struct config *cfg)
 	free(cfg->tls.key);
 	free(cfg->tls.client_ca);
 	free(cfg->tls.client_crl);
+	free(cfg->tls.client_intermediates);
 	free(cfg->tls.ciphers);
 	free(cfg->tls.ciphersuites);
 	free(cfg->tls.groups);

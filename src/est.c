@@ -515,6 +515,15 @@ est_queue(struct est_req *rq, enum queue_state state,
 	est_req_wait(rq);
 }
 
+/* A CA's cacerts: leaf-only clients of that CA re-enroll (listener.h). */
+static void
+est_learn_cacerts(struct est_req *rq, const struct est_reply *reply)
+{
+	if (rq->rq_route.op == EST_OP_CACERTS && reply->status == 200)
+		listener_learn_cacerts(rq->rq_srv->srv_listener, reply->body,
+		    reply->body_len);
+}
+
 static void
 est_on_upstream_done(void *arg, struct est_reply *reply, long upstream_status,
     enum upstream_outcome outcome)
@@ -541,6 +550,7 @@ est_on_upstream_done(void *arg, struct est_reply *reply, long upstream_status,
 	if (outcome == UPSTREAM_ANSWERED)
 		cache_offer(rq->rq_srv->srv_cache, rq->rq_pcfg, rq->rq_backend,
 		    rq->rq_route.op, reply);
+	est_learn_cacerts(rq, reply);
 	est_req_answer(rq, reply);
 }
 
@@ -562,6 +572,7 @@ est_answer_offline(struct est_req *rq)
 	if ((op == EST_OP_CACERTS || op == EST_OP_CSRATTRS) &&
 	    cache_lookup(srv->srv_cache, rq->rq_pcfg, rq->rq_backend, op,
 	    &reply)) {
+		est_learn_cacerts(rq, &reply);
 		est_req_answer(rq, &reply);
 		return 1;
 	}

@@ -17,8 +17,10 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <openssl/err.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 
+#include "estrad/clientchain.h"
 #include "estrad/connlimit.h"
 #include "estrad/httpframe.h"
 #include "estrad/listener.h"
@@ -31,6 +33,10 @@
 #define LISTENER_BACKLOG	1024
 
 #define LISTENER_MAX_BOUND	16
+/* CA certificates learnt from cacerts answers, at most (clientchain). */
+#define LISTENER_MAX_LEARNT	64
+/* cacerts bodies remembered as read already (their SHA-256). */
+#define LISTENER_SEEN		16
 
 struct listener {
 	struct event_base	 *lst_base;
@@ -41,6 +47,9 @@ struct listener {
 	struct connlimit	 *lst_limit;	/* counts and deadlines */
 	size_t			  lst_max_head;	/* for new connections' */
 	uint64_t		  lst_max_body;	/* framing scanners */
+	STACK_OF(X509)		 *lst_learnt;	/* from CAs' cacerts */
+	unsigned char		  lst_seen[LISTENER_SEEN][SHA256_DIGEST_LENGTH];
+	size_t			  lst_nseen;	/* ring: next slot */
 };
 
 /* An SSL's ex_data slot: the connection's connlimit_conn; its free hook
@@ -78,9 +87,10 @@ tls_client_crls(SSL_CTX *ssl, const struct cfg_tls *tls)
 }
 
 static int
-tls_client_verify(SSL_CTX *ssl, const struct cfg_tls *tls)
+tls_client_verify(SSL_CTX *ssl, const struct config *cfg)
 {
-	STACK_OF(X509_NAME) *names;
+	const struct cfg_tls	*tls = &cfg->tls;
+	STACK_OF(X509_NAME)	*names;
 
 	if (tls->client_ca == NULL)
 		return 0;
@@ -90,6 +100,9 @@ tls_client_verify(SSL_CTX *ssl, const struct cfg_tls *tls)
 		return -1;
 	}
 	SSL_CTX_set_client_CA_list(ssl, names);
+	/* Leaf-only clients: chains completed from known intermediates. */
+	if (clientchain_attach(ssl, cfg) == -1)
+		return -1;
 	if (tls->client_crl != NULL && tls_client_crls(ssl, tls) == -1)
 		return -1;
 	/* Ask, do not demand: no SSL_VERIFY_FAIL_IF_NO_PEER_CERT. */
@@ -190,8 +203,9 @@ tls_session_cache(SSL_CTX *ssl, long size)
 }
 
 static SSL_CTX *
-tls_context_new(const struct cfg_tls *tls)
+tls_context_new(const struct config *cfg)
 {
+	const struct cfg_tls	*tls = &cfg->tls;
 	SSL_CTX		*ssl;
 	const char	*key;
 	char		 err[256];
@@ -223,7 +237,7 @@ tls_context_new(const struct cfg_tls *tls)
 	    (const unsigned char *)"estrad", 6) != 1)
 		goto fail;
 	tls_session_cache(ssl, tls->session_cache);
-	if (tls_client_verify(ssl, tls) == -1)
+	if (tls_client_verify(ssl, cfg) == -1)
 		goto fail;
 	SSL_CTX_set_info_callback(ssl, listener_on_tls_info);
 	SSL_CTX_set_client_hello_cb(ssl, listener_on_client_hello, NULL);
@@ -373,7 +387,7 @@ listener_new(struct event_base *base, const struct config *cfg,
 		listener_conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
 		    listener_on_conn_free);
 	if ((lst->lst_limit = connlimit_new(base)) == NULL ||
-	    (lst->lst_ssl = tls_context_new(&cfg->tls)) == NULL)
+	    (lst->lst_ssl = tls_context_new(cfg)) == NULL)
 		goto fail;
 	if ((lst->lst_http = evhttp_new(base)) == NULL)
 		goto fail;
@@ -400,6 +414,7 @@ listener_free(struct listener *lst)
 		evhttp_free(lst->lst_http);
 	}
 	SSL_CTX_free(lst->lst_ssl);
+	sk_X509_pop_free(lst->lst_learnt, X509_free);
 	connlimit_release(lst->lst_limit);
 	free(lst);
 }
@@ -414,7 +429,7 @@ listener_free(struct listener *lst)
 SSL_CTX *
 listener_reload_prepare(const struct config *cfg)
 {
-	return tls_context_new(&cfg->tls);
+	return tls_context_new(cfg);
 }
 
 void
@@ -423,7 +438,65 @@ listener_reload_commit(struct listener *lst, const struct config *cfg,
 {
 	SSL_CTX_free(lst->lst_ssl);
 	lst->lst_ssl = ssl;
+	for (int i = 0; i < sk_X509_num(lst->lst_learnt); i++)
+		(void)clientchain_add(ssl, sk_X509_value(lst->lst_learnt, i));
 	listener_limits(lst, &cfg->limits);
+}
+
+/*
+ * 1 if this cacerts body was read before. Reading one decodes its
+ * certificates (about 190 us for the lab's two, on the event loop), while
+ * a digest costs a few: devices fetch the same cacerts at every start.
+ */
+static int
+listener_cacerts_seen(struct listener *lst, const unsigned char *body,
+    size_t len)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	if (SHA256(body, len, md) == NULL)
+		return 1;
+	for (size_t i = 0; i < LISTENER_SEEN; i++)
+		if (memcmp(lst->lst_seen[i], md, sizeof(md)) == 0)
+			return 1;
+	memcpy(lst->lst_seen[lst->lst_nseen], md, sizeof(md));
+	lst->lst_nseen = (lst->lst_nseen + 1) % LISTENER_SEEN;
+	return 0;
+}
+
+/*
+ * A CA's cacerts answer passed through: its intermediates complete client
+ * chains from now on (clientchain.h), for the CA's own leaf-only devices.
+ * They only help build chains, so whatever the CA sends cannot widen
+ * trust; the set is bounded and kept across reloads.
+ */
+void
+listener_learn_cacerts(struct listener *lst, const unsigned char *body,
+    size_t len)
+{
+	STACK_OF(X509)	*certs;
+	X509		*x;
+
+	if (lst->lst_learnt == NULL &&
+	    (lst->lst_learnt = sk_X509_new_null()) == NULL)
+		return;
+	if (body == NULL || listener_cacerts_seen(lst, body, len) ||
+	    (certs = clientchain_cacerts(body, len)) == NULL)
+		return;
+	for (int i = 0; i < sk_X509_num(certs); i++) {
+		x = sk_X509_value(certs, i);
+		if (sk_X509_num(lst->lst_learnt) >= LISTENER_MAX_LEARNT ||
+		    clientchain_add(lst->lst_ssl, x) != 1)
+			continue;
+		if (X509_up_ref(x) != 1)
+			continue;
+		if (sk_X509_push(lst->lst_learnt, x) == 0)
+			X509_free(x);
+		else
+			log_info("client certificates: intermediate learnt "
+			    "from a CA's cacerts");
+	}
+	sk_X509_pop_free(certs, X509_free);
 }
 
 void

@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "estrad/config.h"
+#include "estrad/digest.h"
 #include "estrad/reply.h"
 
 struct auth_ctx;
@@ -63,6 +64,20 @@ enum auth_verdict auth_check(struct auth_ctx *ctx,
 void auth_cancel(struct auth_job *job);
 
 const char *auth_method_name(enum auth_method m);	/* "-" for MAX */
+
+struct users;
+/*
+ * The Digest challenges' order: a->digest_algs if set, else both, MD5
+ * first unless users (NULL: none) all have a SHA-256 HA1 and some lack
+ * an MD5 one. Pure; fills out[0..*n).
+ */
+void auth_digest_order(const struct cfg_auth *a, const struct users *users,
+    enum digest_alg out[2], size_t *n);
+/*
+ * "/.well-known/est/LABEL/OP" -> "/.well-known/est/OP" in out (outlen
+ * bytes). Pure. -1 for a target with no label (or a query), or too long.
+ */
+int auth_uri_without_label(const char *uri, char *out, size_t outlen);
 
 /*
  * The credentials of a Basic Authorization value ("Basic" and base64 of

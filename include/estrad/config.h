@@ -21,6 +21,8 @@ struct cfg_tls {
 	char	*key;
 	char	*client_ca;		/* trust anchors for client certs */
 	char	*client_crl;		/* CRLs for client certs (PEM) */
+	char	*client_intermediates;	/* CA certs that complete client
+					 * chains; never trust anchors */
 	long	 client_verify_depth;
 	long	 session_cache;	/* sessions kept for resumption; 0: none */
 	char	*ciphers;		/* TLS 1.2 suites; NULL: ours */
@@ -46,6 +48,11 @@ struct cfg_auth {
 	long		 max_failures;		/* per address, per user */
 	long		 failure_window;	/* seconds */
 	long		 failure_slots;
+	/* Digest challenge order: enum digest_alg values, MD5 or SHA-256;
+	 * ndigest_algs 0: automatic (auth.c). Only these are accepted. */
+	int		 digest_algs[2];
+	size_t		 ndigest_algs;
+	int		 digest_uri_without_label;	/* libest's uri */
 };
 
 struct cfg_limits {

@@ -47,4 +47,12 @@ size_t listener_connections(const struct listener *lst);
 void listener_request_read(struct ssl_st *ssl);
 void listener_answered(struct ssl_st *ssl);
 
+/*
+ * A 200 cacerts body from a CA (base64 certs-only PKCS#7): its CA
+ * certificates complete leaf-only client chains from now on, reloads
+ * included (at most 64; never trust anchors). Anything else: nothing.
+ */
+void listener_learn_cacerts(struct listener *lst, const unsigned char *body,
+    size_t len);
+
 #endif

@@ -51,11 +51,11 @@ basic_refused digest_user "wrong user name or password" -u "$EST_USER:$EST_PASS"
 T_AUTH=basic post_csr default "$EST_URL/simpleenroll" "$WORK/dev.b64"
 check_error 401
 check_body "authentication scheme not accepted here"
-check_challenges "SHA-256 MD5"
+check_challenges "MD5 SHA-256"
 check_access "label=- op=simpleenroll auth=- user=- status=401 upstream=-"
 T_AUTH=basic post_csr east "$EST_URL/east/simpleenroll" "$WORK/dev.b64"
 check_error 401
-check_challenges "SHA-256 MD5"
+check_challenges "MD5 SHA-256"
 
 # ---- the label's other operations keep the defaults.
 T_AUTH=basic post_csr re "$EST_URL/basic/simplereenroll" "$WORK/dev.b64"

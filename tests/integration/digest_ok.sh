@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP Digest (RFC 7616) that succeeds, at the lab proxy:
-#  - a POST without credentials gets 401 with two challenges, SHA-256 then
-#    MD5 (no Basic on the default route);
+#  - a POST without credentials gets 401 with two challenges, MD5 then
+#    SHA-256 (no Basic on the default route);
 #  - an Authorization header computed here (not by curl, which picks the
 #    algorithm itself) for MD5 and SHA-256 enrolls (the -sess variants are
 #    never offered, and refused: digest_refused);
@@ -19,7 +19,7 @@ make_csr c "/CN=digest-challenge"
 T_AUTH=none post_csr none "$EST_URL/simpleenroll" "$WORK/c.b64"
 check_error 401
 check_body "authentication required"
-check_challenges "SHA-256 MD5"
+check_challenges "MD5 SHA-256"
 check_access "auth=- user=- status=401"
 digest_challenge SHA-256
 sha_nonce=$CH_NONCE opaque=$CH_OPAQUE

@@ -247,7 +247,7 @@ served() {
 make_csr cross "/CN=scale-cross"
 T_AUTH=none post_csr challenge "$LB_URL/simpleenroll" "$WORK/cross.b64"
 check_error 401 "authentication required"
-check_challenges "SHA-256 MD5"
+check_challenges "MD5 SHA-256"
 served challenge
 a=$R
 check_access "status=401 upstream=-" "${R_LOG[a]}"

@@ -71,7 +71,7 @@ dlog=$XLOG dpid=$XPID
 logins "$XURL/simpleenroll" "$XURL/b/simpleenroll" "$dlog" 200
 # Both kinds of challenge go out there.
 T_AUTH=none post_csr challenges "$XURL/simpleenroll" "$WORK/dev.b64"
-check_challenges "SHA-256 MD5 Basic"
+check_challenges "MD5 SHA-256 Basic"
 
 # A users file with a bad line that holds an HA1: the reload error names
 # the file and line, never the hash.

@@ -20,6 +20,7 @@
 #include "estrad/auth.h"
 #include "estrad/b64.h"
 #include "estrad/digest.h"
+#include "estrad/users.h"
 
 #define D	AUTH_BIT(AUTH_METHOD_DIGEST)
 #define B	AUTH_BIT(AUTH_METHOD_BASIC)
@@ -227,8 +228,8 @@ test_without_credentials(void **state)
 		}
 		est_reply_clear(&r);
 	}
-	/* Challenge order: MD5 first while some user (here: alice) has no
-	 * SHA-256 HA1, since clients answer the first; then Basic. */
+	/* Challenge order: MD5 first by default, since clients answer the
+	 * first (test_digest_order); then Basic. */
 	check("192.0.2.1", D | B, NULL, NULL, &id, &r);
 	assert_non_null(strstr(r.challenges[0], "algorithm=MD5,"));
 	assert_non_null(strstr(r.challenges[1], "algorithm=SHA-256,"));
@@ -473,39 +474,227 @@ test_strangers_cannot_lock_out(void **state)
 	}
 }
 
-/* With a SHA-256 HA1 for every user, SHA-256 is offered first. */
-static void
-test_sha256_first(void **state)
+/* An htdigest file for alice: "m" an MD5 line, "s" a SHA-256 one. */
+static char *
+users_file(const char *name, const char *lines)
 {
-	char			 md5[DIGEST_HEX_MAX], sha[DIGEST_HEX_MAX];
-	char			 text[300], err[256], *path, *saved;
-	struct auth_ctx		*both;
-	struct auth_subject	 s = { "POST", URI, NULL, "192.0.2.77", NULL, D };
-	struct auth_identity	 id;
-	struct auth_job		*job;
-	struct est_reply	 r;
+	char	 md5[DIGEST_HEX_MAX], sha[DIGEST_HEX_MAX], text[300] = "";
+	char	*path;
 
 	digest_ha1_hex(DIGEST_ALG_MD5, "alice", "estrealm", "x", md5,
 	    sizeof(md5));
 	digest_ha1_hex(DIGEST_ALG_SHA256, "alice", "estrealm", "x", sha,
 	    sizeof(sha));
-	snprintf(text, sizeof(text), "alice:estrealm:%s\nalice:estrealm:%s\n",
-	    md5, sha);
-	write_file("both.htdigest", text, &path);
-	saved = cfg.auth.digest_users;
+	for (const char *l = lines; *l != '\0'; l++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+		    "alice:estrealm:%s\n", *l == 'm' ? md5 : sha);
+	write_file(name, text, &path);
+	return path;
+}
+
+/*
+ * The challenge order: configured, or by default MD5 first (libest reads
+ * only the first challenge, curl answers the first), SHA-256 first only
+ * when some user lacks an MD5 HA1 and all have a SHA-256 one.
+ */
+static void
+test_digest_order(void **state)
+{
+	static const struct {
+		const char	*lines;		/* users_file; NULL: no file */
+		int		 conf[2];	/* -1: none */
+		size_t		 n;
+		enum digest_alg	 want[2];
+	} rows[] = {
+		{ NULL, { -1, -1 }, 2, { DIGEST_ALG_MD5, DIGEST_ALG_SHA256 } },
+		{ "m", { -1, -1 }, 2, { DIGEST_ALG_MD5, DIGEST_ALG_SHA256 } },
+		{ "ms", { -1, -1 }, 2, { DIGEST_ALG_MD5, DIGEST_ALG_SHA256 } },
+		{ "s", { -1, -1 }, 2, { DIGEST_ALG_SHA256, DIGEST_ALG_MD5 } },
+		{ "ms", { DIGEST_ALG_SHA256, DIGEST_ALG_MD5 }, 2,
+		  { DIGEST_ALG_SHA256, DIGEST_ALG_MD5 } },
+		{ "s", { DIGEST_ALG_MD5, DIGEST_ALG_SHA256 }, 2,
+		  { DIGEST_ALG_MD5, DIGEST_ALG_SHA256 } },
+		{ "ms", { DIGEST_ALG_SHA256, -1 }, 1, { DIGEST_ALG_SHA256 } },
+		{ "m", { DIGEST_ALG_MD5, -1 }, 1, { DIGEST_ALG_MD5 } },
+	};
+	struct cfg_auth	 a;
+	enum digest_alg	 got[2];
+	size_t		 n;
+	char		*path, err[256];
+	struct users	*u;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		print_message("row %zu\n", i);
+		memset(&a, 0, sizeof(a));
+		for (size_t k = 0; k < 2 && rows[i].conf[k] != -1; k++)
+			a.digest_algs[a.ndigest_algs++] = rows[i].conf[k];
+		u = NULL;
+		if (rows[i].lines != NULL) {
+			path = users_file("order.htdigest", rows[i].lines);
+			assert_non_null(u = users_load_htdigest(path, err,
+			    sizeof(err)));
+			free(path);
+		}
+		auth_digest_order(&a, u, got, &n);
+		assert_int_equal(n, rows[i].n);
+		for (size_t k = 0; k < n; k++)
+			assert_int_equal(got[k], rows[i].want[k]);
+		users_free(u);
+	}
+}
+
+/* A context on a users file and an order; alice's password is "x". */
+static struct auth_ctx *
+ctx_with(const char *lines, int first, int second)
+{
+	struct auth_ctx	*c;
+	char		 err[256], *saved = cfg.auth.digest_users, *path;
+
+	path = users_file("ctx.htdigest", lines);
 	cfg.auth.digest_users = path;
-	both = auth_new(base, &cfg, err, sizeof(err));
+	cfg.auth.ndigest_algs = 0;
+	if (first != -1)
+		cfg.auth.digest_algs[cfg.auth.ndigest_algs++] = first;
+	if (second != -1)
+		cfg.auth.digest_algs[cfg.auth.ndigest_algs++] = second;
+	c = auth_new(base, &cfg, err, sizeof(err));
 	cfg.auth.digest_users = saved;
-	assert_non_null(both);
+	cfg.auth.ndigest_algs = 0;
+	free(path);
+	assert_non_null(c);
+	return c;
+}
+
+/* The challenges follow the order; an algorithm left out is refused. */
+static void
+test_digest_order_live(void **state)
+{
+	struct auth_subject	 s = { "POST", URI, NULL, "192.0.2.77", NULL, D };
+	struct auth_identity	 id;
+	struct auth_job		*job;
+	struct est_reply	 r;
+	struct auth_ctx		*c;
+	char			 nonce[128], hdr[1024];
+
+	/* Both HA1s, nothing configured: MD5 first (it used to be SHA-256). */
+	c = ctx_with("ms", -1, -1);
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(auth_check(both, &s, &id, &r, NULL, NULL, &job),
+	assert_int_equal(auth_check(c, &s, &id, &r, NULL, NULL, &job),
 	    AUTH_DENY);
 	assert_int_equal(r.nchallenges, 2);
-	assert_non_null(strstr(r.challenges[0], "algorithm=SHA-256,"));
-	assert_non_null(strstr(r.challenges[1], "algorithm=MD5,"));
+	assert_non_null(strstr(r.challenges[0], "algorithm=MD5,"));
+	assert_non_null(strstr(r.challenges[1], "algorithm=SHA-256,"));
 	est_reply_clear(&r);
-	auth_free(both);
-	free(path);
+	auth_free(c);
+	/* ["SHA-256"]: one challenge; an MD5 answer was not offered. */
+	c = ctx_with("ms", DIGEST_ALG_SHA256, -1);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(auth_check(c, &s, &id, &r, NULL, NULL, &job),
+	    AUTH_DENY);
+	assert_int_equal(r.nchallenges, 1);
+	challenge_nonce(&r, "SHA-256", nonce, sizeof(nonce));
+	est_reply_clear(&r);
+	digest_header("alice", "x", "estrealm", URI, nonce, "00000001", hdr,
+	    sizeof(hdr));
+	s.authorization = hdr;
+	assert_int_equal(auth_check(c, &s, &id, &r, NULL, NULL, &job),
+	    AUTH_DENY);
+	assert_string_equal(r.reason, "Digest algorithm was not offered");
+	est_reply_clear(&r);
+	digest_header_alg(DIGEST_ALG_SHA256, "alice", "x", "estrealm", URI,
+	    nonce, "00000002", hdr, sizeof(hdr));
+	assert_int_equal(auth_check(c, &s, &id, &r, NULL, NULL, &job),
+	    AUTH_ALLOW);
+	auth_free(c);
+}
+
+/* auth_uri_without_label: the request target without its CA label. */
+static void
+test_uri_without_label(void **state)
+{
+	static const struct {
+		const char	*uri, *want;	/* NULL: -1 */
+	} rows[] = {
+		{ "/.well-known/est/east/simpleenroll",
+		  "/.well-known/est/simpleenroll" },
+		{ "/.well-known/est/a/simplereenroll",
+		  "/.well-known/est/simplereenroll" },
+		{ "/.well-known/est/simpleenroll", NULL },	/* no label */
+		{ "/.well-known/est//simpleenroll", NULL },
+		{ "/.well-known/est/east/", NULL },
+		{ "/.well-known/est/a/b/simpleenroll", NULL },
+		{ "/.well-known/est/east/simpleenroll?x=1", NULL },
+		{ "/other/east/simpleenroll", NULL },
+	};
+	char out[64];
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		print_message("%s\n", rows[i].uri);
+		if (rows[i].want == NULL) {
+			assert_int_equal(auth_uri_without_label(rows[i].uri,
+			    out, sizeof(out)), -1);
+			continue;
+		}
+		assert_int_equal(auth_uri_without_label(rows[i].uri, out,
+		    sizeof(out)), 0);
+		assert_string_equal(out, rows[i].want);
+	}
+	assert_int_equal(auth_uri_without_label(
+	    "/.well-known/est/east/simpleenroll", out, 20), -1);
+}
+
+/*
+ * libest answers with the label-less uri on every label: accepted for the
+ * same operation when auth.digest_uri_without_label is on, never for
+ * another operation or a label the target does not carry.
+ */
+static void
+test_digest_uri_label(void **state)
+{
+	static const struct {
+		const char	*target, *uri;
+		int		 without_label;
+		enum auth_verdict verdict;
+	} rows[] = {
+		{ "/.well-known/est/east/simpleenroll",
+		  "/.well-known/est/east/simpleenroll", 0, AUTH_ALLOW },
+		{ "/.well-known/est/east/simpleenroll",
+		  "/.well-known/est/simpleenroll", 0, AUTH_DENY },
+		{ "/.well-known/est/east/simpleenroll",
+		  "/.well-known/est/simpleenroll", 1, AUTH_ALLOW },
+		{ "/.well-known/est/east/simpleenroll",
+		  "/.well-known/est/simplereenroll", 1, AUTH_DENY },
+		{ "/.well-known/est/east/simpleenroll",
+		  "/.well-known/est/west/simpleenroll", 1, AUTH_DENY },
+		{ "/.well-known/est/simpleenroll",
+		  "/.well-known/est/east/simpleenroll", 1, AUTH_DENY },
+		{ "/.well-known/est/east/simpleenroll",
+		  "/.well-known/est/east/simpleenroll", 1, AUTH_ALLOW },
+	};
+	struct auth_subject	 s = { "POST", NULL, NULL, "192.0.2.78", NULL,
+	    D };
+	struct auth_identity	 id;
+	struct auth_job		*job;
+	struct est_reply	 r;
+	char			 nonce[128], hdr[1024];
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		print_message("row %zu\n", i);
+		cfg.auth.digest_uri_without_label = rows[i].without_label;
+		fresh_nonce(nonce, sizeof(nonce));
+		digest_header("alice", "Circle of Life", "estrealm",
+		    rows[i].uri, nonce, "00000001", hdr, sizeof(hdr));
+		s.uri = rows[i].target;
+		s.authorization = hdr;
+		memset(&r, 0, sizeof(r));
+		assert_int_equal(auth_check(ctx, &s, &id, &r, NULL, NULL,
+		    &job), rows[i].verdict);
+		if (rows[i].verdict == AUTH_DENY)
+			assert_string_equal(r.reason,
+			    "Digest uri is not the request target");
+		est_reply_clear(&r);
+	}
+	cfg.auth.digest_uri_without_label = 0;
 }
 
 /* auth_basic_decode: the Basic credentials (RFC 7617), pure. */
@@ -591,7 +780,11 @@ main(void)
 		    ctx_lenient, ctx_free),
 		cmocka_unit_test_setup_teardown(test_strangers_cannot_lock_out,
 		    ctx_strict, ctx_free),
-		cmocka_unit_test(test_sha256_first),
+		cmocka_unit_test(test_digest_order),
+		cmocka_unit_test(test_digest_order_live),
+		cmocka_unit_test(test_uri_without_label),
+		cmocka_unit_test_setup_teardown(test_digest_uri_label,
+		    ctx_lenient, ctx_free),
 		cmocka_unit_test(test_basic_decode),
 	};
 

@@ -472,6 +472,45 @@ static const struct config_case cases[] = {
 	  "  \"default\": {\"local_ca\": \"lab\", \"auth\": {\"simpleenroll\": [], "
 	  "\"simplereenroll\": [], \"serverkeygen\": [], \"fullcmc\": []}}\n}\n",
 	  "3: tls.client_crl: needs tls.client_ca", 1 },
+	{ "digest algorithms not an array",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"auth\": {\"digest_algorithms\": \"MD5\"},\n" ROUTE_OK "}\n",
+	  "5: auth.digest_algorithms: must be an array of \"MD5\" and/or "
+	  "\"SHA-256\", preferred first", 1 },
+	{ "digest algorithms empty",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"auth\": {\"digest_algorithms\": []},\n" ROUTE_OK "}\n",
+	  "5: auth.digest_algorithms: must be an array of \"MD5\" and/or "
+	  "\"SHA-256\", preferred first", 1 },
+	{ "digest algorithm unknown",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"auth\": {\"digest_algorithms\": [\"SHA-256\",\n"
+	  "    \"MD5-sess\"]},\n" ROUTE_OK "}\n",
+	  "6: auth.digest_algorithms[1]: must be \"MD5\" or \"SHA-256\"", 1 },
+	{ "digest algorithm twice",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"auth\": {\"digest_algorithms\": [\"MD5\", \"MD5\"]},\n"
+	  ROUTE_OK "}\n",
+	  "5: auth.digest_algorithms[1]: is listed twice", 1 },
+	{ "digest uri without label not a boolean",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"auth\": {\"digest_uri_without_label\": 1},\n" ROUTE_OK "}\n",
+	  "5: auth.digest_uri_without_label: must be true or false, not an "
+	  "integer", 1 },
+	{ "intermediates without client CA",
+	  "{\n" LISTEN_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\", "
+	  "\"client_intermediates\": \"@D@/cert.pem\"},\n" LOCAL_OK
+	  "  \"default\": {\"local_ca\": \"lab\", \"auth\": {\"simpleenroll\": [], "
+	  "\"simplereenroll\": [], \"serverkeygen\": [], \"fullcmc\": []}}\n}\n",
+	  "3: tls.client_intermediates: needs tls.client_ca", 1 },
+	{ "intermediates file without a certificate",
+	  "{\n" LISTEN_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\", "
+	  "\"client_ca\": \"@D@/cert.pem\",\n"
+	  "    \"client_intermediates\": \"@D@/password\"},\n" LOCAL_OK
+	  ROUTE_OK "}\n",
+	  "4: tls.client_intermediates: @D@/password: no certificate found", 1 },
 	/* Deeper than the locator walks: it must skip, not loop. */
 	{ "deep nesting",
 	  "{\n  \"listen\": " "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"a]b\""
@@ -581,6 +620,9 @@ test_valid_and_defaults(void **state)
 	assert_int_equal(cfg->limits.max_connections_per_address, 128);
 	assert_int_equal(cfg->tls.client_verify_depth, 4);
 	assert_int_equal(cfg->tls.session_cache, 1024);
+	assert_null(cfg->tls.client_intermediates);
+	assert_int_equal(cfg->auth.ndigest_algs, 0);	/* automatic */
+	assert_true(cfg->auth.digest_uri_without_label);
 	assert_int_equal(cfg->upstreams[0].timeout_ms, 2500);
 	assert_int_equal(cfg->upstreams[0].connect_timeout_ms, 5000);
 	assert_int_equal(cfg->upstreams[0].max_in_flight, 64);

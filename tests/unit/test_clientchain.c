@@ -1,0 +1,204 @@
+/*
+ * clientchain: which certificates complete client chains (CA, not
+ * self-signed, once each), reading a cacerts body, and a TLS handshake
+ * in memory whose client sends its leaf alone, with and without the
+ * intermediate.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pkcs7.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "estrad/b64.h"
+#include "estrad/clientchain.h"
+
+static EVP_PKEY	*root_key, *mid_key, *leaf_key;
+static X509	*root, *mid, *leaf;
+
+static X509 *
+make(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey, int ca)
+{
+	X509		*x = X509_new();
+	X509V3_CTX	 v3;
+	X509_EXTENSION	*ext;
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), ca ? 2 : 3);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+	    MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x));
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
+	    ca ? "critical,CA:TRUE" : "CA:FALSE");
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	assert_true(X509_sign(x, ikey, EVP_sha256()) > 0);
+	return x;
+}
+
+static int
+setup(void **state)
+{
+	root_key = EVP_EC_gen("P-256");
+	mid_key = EVP_EC_gen("P-256");
+	leaf_key = EVP_EC_gen("P-256");
+	root = make("root", root_key, NULL, root_key, 1);
+	mid = make("mid", mid_key, root, root_key, 1);
+	leaf = make("leaf", leaf_key, mid, mid_key, 0);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	X509_free(root);
+	X509_free(mid);
+	X509_free(leaf);
+	EVP_PKEY_free(root_key);
+	EVP_PKEY_free(mid_key);
+	EVP_PKEY_free(leaf_key);
+	return 0;
+}
+
+/* An SSL_CTX that trusts root and verifies clients, as the listener. */
+static SSL_CTX *
+server_ctx(void)
+{
+	SSL_CTX		*ssl = SSL_CTX_new(TLS_server_method());
+	struct config	 cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(SSL_CTX_use_certificate(ssl, root), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(ssl, root_key), 1);
+	assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(ssl),
+	    root), 1);
+	SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER |
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	assert_int_equal(clientchain_attach(ssl, &cfg), 0);
+	return ssl;
+}
+
+/* A TLS handshake in memory, the client sending its leaf alone: 1 if the
+ * server accepted it. */
+static int
+handshake_leaf(SSL_CTX *sctx)
+{
+	SSL_CTX	*cctx = SSL_CTX_new(TLS_client_method());
+	SSL	*c, *s;
+	BIO	*cb, *sb;
+	int	 cr = 0, sr = 0, ok;
+
+	assert_int_equal(SSL_CTX_use_certificate(cctx, leaf), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(cctx, leaf_key), 1);
+	c = SSL_new(cctx);
+	s = SSL_new(sctx);
+	assert_int_equal(BIO_new_bio_pair(&cb, 0, &sb, 0), 1);
+	SSL_set_bio(c, cb, cb);
+	SSL_set_bio(s, sb, sb);
+	SSL_set_connect_state(c);
+	SSL_set_accept_state(s);
+	for (int i = 0; i < 20 && (cr != 1 || sr != 1); i++) {
+		if (cr != 1)
+			cr = SSL_do_handshake(c);
+		if (sr != 1)
+			sr = SSL_do_handshake(s);
+		if (sr <= 0 && SSL_get_error(s, sr) == SSL_ERROR_SSL)
+			break;
+	}
+	ok = sr == 1 && SSL_get_verify_result(s) == X509_V_OK;
+	SSL_free(c);
+	SSL_free(s);
+	SSL_CTX_free(cctx);
+	ERR_clear_error();
+	return ok;
+}
+
+static void
+test_add_and_verify(void **state)
+{
+	SSL_CTX *ssl = server_ctx();
+
+	assert_int_equal(handshake_leaf(ssl), 0);	/* unknown issuer */
+	assert_int_equal(clientchain_add(ssl, leaf), 0);	/* not a CA */
+	assert_int_equal(clientchain_add(ssl, root), 0);	/* self-signed */
+	assert_int_equal(clientchain_add(ssl, mid), 1);
+	assert_int_equal(clientchain_add(ssl, mid), 0);		/* once */
+	assert_int_equal(handshake_leaf(ssl), 1);
+	/* The CertificateRequest names it. */
+	assert_int_equal(sk_X509_NAME_num(SSL_CTX_get_client_CA_list(ssl)), 1);
+	SSL_CTX_free(ssl);
+}
+
+/* A context that verifies no client certificates takes nothing. */
+static void
+test_add_without_verification(void **state)
+{
+	SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
+
+	assert_int_equal(clientchain_add(ssl, mid), 0);
+	SSL_CTX_free(ssl);
+}
+
+/* base64 of a certs-only PKCS#7 of certs. */
+static char *
+cacerts_body(X509 *a, X509 *b, size_t *len)
+{
+	PKCS7		*p7 = PKCS7_new();
+	unsigned char	*der = NULL;
+	int		 dlen;
+	char		*out;
+
+	PKCS7_set_type(p7, NID_pkcs7_signed);
+	PKCS7_content_new(p7, NID_pkcs7_data);
+	PKCS7_add_certificate(p7, a);
+	PKCS7_add_certificate(p7, b);
+	assert_true((dlen = i2d_PKCS7(p7, &der)) > 0);
+	out = b64_encode_lines(der, (size_t)dlen, len);
+	OPENSSL_free(der);
+	PKCS7_free(p7);
+	return out;
+}
+
+static void
+test_cacerts(void **state)
+{
+	static const char *bad[] = { "", "not base64 !", "AAAA",
+	    "MIIB" };
+	STACK_OF(X509)	*certs;
+	size_t		 len;
+	char		*body = cacerts_body(mid, root, &len);
+
+	assert_non_null(certs = clientchain_cacerts((unsigned char *)body,
+	    len));
+	assert_int_equal(sk_X509_num(certs), 2);
+	assert_int_equal(X509_cmp(sk_X509_value(certs, 0), mid), 0);
+	sk_X509_pop_free(certs, X509_free);
+	free(body);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_null(clientchain_cacerts((const unsigned char *)bad[i],
+		    strlen(bad[i])));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add_and_verify),
+		cmocka_unit_test(test_add_without_verification),
+		cmocka_unit_test(test_cacerts),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
