@@ -157,9 +157,20 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	struct bufferevent	*bev;
 	struct timeval		 idle;
 	char			 len[32];
+	char			 phrase[sizeof(reply->reason)];
+	const char		*why = NULL;
 
+	/* libevent 2.1 knows no phrase for 429 or 431 (RFC 6585). */
+	if (reply->status == 429)
+		why = "Too Many Requests";
+	else if (reply->status == 431)
+		why = "Request Header Fields Too Large";
+	else if (est_reply_challenge_only(reply, phrase, sizeof(phrase)))
+		why = phrase;
 	if (reply->content_type[0] != '\0')
 		evhttp_add_header(hdrs, "Content-Type", reply->content_type);
+	if (est_reply_base64(reply))
+		evhttp_add_header(hdrs, "Content-Transfer-Encoding", "base64");
 	if (reply->retry_after[0] != '\0')
 		evhttp_add_header(hdrs, "Retry-After", reply->retry_after);
 	if (reply->age[0] != '\0')
@@ -202,11 +213,7 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	evhttp_connection_set_closecb(rq->rq_conn, NULL, NULL);
 	listener_answered(est_peer_ssl(rq));
 	bev = evhttp_connection_get_bufferevent(rq->rq_conn);
-	/* libevent 2.1 knows no phrase for 429 or 431 (RFC 6585). */
-	evhttp_send_reply(rq->rq_http, reply->status,
-	    reply->status == 429 ? "Too Many Requests" :
-	    reply->status == 431 ? "Request Header Fields Too Large" : NULL,
-	    NULL);
+	evhttp_send_reply(rq->rq_http, reply->status, why, NULL);
 	/* evhttp reads while it writes, to notice a close; a half-closed
 	 * client's FIN would fail the connection before the answer is out.
 	 * The write goes on; evhttp closes after it (Connection: close). */

@@ -20,9 +20,9 @@ T_AUTH=none post_csr challenge "$XURL/simpleenroll" "$WORK/dev.b64"
 check_status 401
 grep -i '^WWW-Authenticate:' "$HDR" | tr -d '\r' >"$WORK/challenges"
 [ "$(wc -l <"$WORK/challenges")" = 2 ] || fail "want 2 challenges: $(cat "$WORK/challenges")"
-head -n 1 "$WORK/challenges" | grep -q 'algorithm=MD5,' ||
+head -n 1 "$WORK/challenges" | grep -q 'algorithm="MD5",' ||
     fail "MD5 is not the first challenge: $(cat "$WORK/challenges")"
-tail -n 1 "$WORK/challenges" | grep -q 'algorithm=SHA-256,' ||
+tail -n 1 "$WORK/challenges" | grep -q 'algorithm="SHA-256",' ||
     fail "SHA-256 is not offered second: $(cat "$WORK/challenges")"
 
 T_AUTH=none post_csr enroll "$XURL/simpleenroll" "$WORK/dev.b64" --digest -u "md5user:$PW"
@@ -37,7 +37,7 @@ kill -HUP "$XPID"
 wait_grep 5 "$XLOG" 'reload: users loaded' || fail "no reload line after SIGHUP"
 T_AUTH=none post_csr challenge2 "$XURL/simpleenroll" "$WORK/dev.b64"
 check_status 401
-grep -i '^WWW-Authenticate:' "$HDR" | head -n 1 | grep -q 'algorithm=SHA-256,' ||
+grep -i '^WWW-Authenticate:' "$HDR" | head -n 1 | grep -q 'algorithm="SHA-256",' ||
     fail "SHA-256 is not first once every user has it: $(grep -i '^WWW-Authenticate:' "$HDR")"
 T_AUTH=none post_csr enroll2 "$XURL/simpleenroll" "$WORK/dev.b64" --digest -u "md5user:$PW"
 check_status 200

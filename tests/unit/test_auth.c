@@ -133,7 +133,7 @@ challenge_nonce(const struct est_reply *r, const char *alg, char *out,
 	for (int i = 0; i < r->nchallenges; i++) {
 		const char *c = r->challenges[i], *p;
 		char want[40];
-		snprintf(want, sizeof(want), "algorithm=%s,", alg);
+		snprintf(want, sizeof(want), "algorithm=\"%s\",", alg);
 		if (strstr(c, want) == NULL || (p = strstr(c, "nonce=\"")) == NULL)
 			continue;
 		p += 7;
@@ -230,8 +230,8 @@ test_without_credentials(void **state)
 	/* Challenge order: MD5 first while some user (here: alice) has no
 	 * SHA-256 HA1, since clients answer the first; then Basic. */
 	check("192.0.2.1", D | B, NULL, NULL, &id, &r);
-	assert_non_null(strstr(r.challenges[0], "algorithm=MD5,"));
-	assert_non_null(strstr(r.challenges[1], "algorithm=SHA-256,"));
+	assert_non_null(strstr(r.challenges[0], "algorithm=\"MD5\","));
+	assert_non_null(strstr(r.challenges[1], "algorithm=\"SHA-256\","));
 	assert_string_equal(r.challenges[2],
 	    "Basic realm=\"estrealm\", charset=\"UTF-8\"");
 	est_reply_clear(&r);
@@ -501,8 +501,8 @@ test_sha256_first(void **state)
 	assert_int_equal(auth_check(both, &s, &id, &r, NULL, NULL, &job),
 	    AUTH_DENY);
 	assert_int_equal(r.nchallenges, 2);
-	assert_non_null(strstr(r.challenges[0], "algorithm=SHA-256,"));
-	assert_non_null(strstr(r.challenges[1], "algorithm=MD5,"));
+	assert_non_null(strstr(r.challenges[0], "algorithm=\"SHA-256\","));
+	assert_non_null(strstr(r.challenges[1], "algorithm=\"MD5\","));
 	est_reply_clear(&r);
 	auth_free(both);
 	free(path);
