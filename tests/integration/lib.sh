@@ -213,16 +213,18 @@ last_response() {
 check_challenge_only() {
 	local last status_line
 	last=$(last_response)
-	status_line=$(printf '%s\n' "$last" | head -n 1)
+	status_line=${last%%$'\n'*}
 	case $status_line in
 	"HTTP/1.1 401 "?*) ;;
 	*) fail "$(basename "$HDR"): status line '$status_line', expected a 401 with a reason" ;;
 	esac
-	[ -n "${1:-}" ] && ! printf '%s\n' "$status_line" | grep -qiF -- "$1" &&
+	# Here-strings, not pipes: grep -q leaves early, and pipefail would
+	# take the writer's SIGPIPE for a failure.
+	[ -n "${1:-}" ] && ! grep -qiF -- "$1" <<<"$status_line" &&
 	    fail "$(basename "$HDR"): 401 reason '$status_line' lacks '$1'"
-	printf '%s\n' "$last" | grep -qix 'Content-Length: 0' ||
+	grep -qix 'Content-Length: 0' <<<"$last" ||
 	    fail "$(basename "$HDR"): 401 challenge without Content-Length: 0"
-	! printf '%s\n' "$last" | grep -qi '^Content-Type:' ||
+	! grep -qi '^Content-Type:' <<<"$last" ||
 	    fail "$(basename "$HDR"): 401 challenge with a Content-Type"
 	[ ! -s "$BODY" ] ||
 	    fail "$(basename "$BODY" .body): 401 challenge with a body: $(head -c 200 "$BODY")"
@@ -232,7 +234,8 @@ check_challenge_only() {
 # "HTTP/1.1 STATUS TEXT" (estrad's 401 carries its reason there).
 check_phrase() {
 	local status_line
-	status_line=$(last_response | head -n 1)
+	status_line=$(last_response)
+	status_line=${status_line%%$'\n'*}
 	[ "$status_line" = "HTTP/1.1 $STATUS $1" ] ||
 	    fail "$(basename "$HDR"): status line '$status_line', expected 'HTTP/1.1 $STATUS $1'"
 }
@@ -242,7 +245,7 @@ check_phrase() {
 check_error() {
 	local ct lines
 	check_status "$1"
-	if [ "$1" = 401 ] && last_response | grep -qi '^WWW-Authenticate:'; then
+	if [ "$1" = 401 ] && grep -qi '^WWW-Authenticate:' <<<"$(last_response)"; then
 		check_challenge_only "${2:-}"
 		return
 	fi
