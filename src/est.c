@@ -158,7 +158,7 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	struct timeval		 idle;
 	char			 len[32];
 	char			 phrase[sizeof(reply->reason)];
-	const char		*why = NULL;
+	const char		*why = NULL, *cte;
 
 	/* libevent 2.1 knows no phrase for 429 or 431 (RFC 6585). */
 	if (reply->status == 429)
@@ -169,8 +169,8 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 		why = phrase;
 	if (reply->content_type[0] != '\0')
 		evhttp_add_header(hdrs, "Content-Type", reply->content_type);
-	if (est_reply_base64(reply))
-		evhttp_add_header(hdrs, "Content-Transfer-Encoding", "base64");
+	if ((cte = est_reply_cte(reply)) != NULL)
+		evhttp_add_header(hdrs, "Content-Transfer-Encoding", cte);
 	if (reply->retry_after[0] != '\0')
 		evhttp_add_header(hdrs, "Retry-After", reply->retry_after);
 	if (reply->age[0] != '\0')

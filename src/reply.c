@@ -72,11 +72,14 @@ est_reply_error(struct est_reply *reply, int status, const char *fmt, ...)
  * header; RFC 7030 §4 had required it. Clients written to RFC 7030 still
  * decode only when it is there (Bouncy Castle 1.72 reads the raw base64 as
  * DER without it), so estrad names the encoding on every such body it
- * sends: its own, a cached one and a CA's (which answer.c has checked to
- * be base64, so a CA's own "base64" header is relayed, not dropped).
+ * sends: its own, a cached or queued one, a CA's. A CA's own header is
+ * relayed as it came: its body is relayed byte for byte, so its word on
+ * the encoding is the one that holds (answer.c has checked the bodies of
+ * cacerts, csrattrs and the enrollments to be base64; fullcmc and
+ * serverkeygen are the CA's alone).
  */
-int
-est_reply_base64(const struct est_reply *reply)
+static int
+reply_is_base64(const struct est_reply *reply)
 {
 	const char *ct = reply->content_type;
 
@@ -84,6 +87,19 @@ est_reply_base64(const struct est_reply *reply)
 	    reply->body_len > 0 && (router_media_type_is(ct, EST_CT_PKCS7) ||
 	    router_media_type_is(ct, EST_CT_CSRATTRS) ||
 	    router_media_type_is(ct, EST_CT_PKCS8));
+}
+
+const char *
+est_reply_cte(const struct est_reply *reply)
+{
+	const char *p;
+
+	for (p = reply->cte; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+			break;
+	if (reply->cte[0] != '\0' && *p == '\0')
+		return reply->cte;
+	return reply_is_base64(reply) ? "base64" : NULL;
 }
 
 /*

@@ -24,6 +24,8 @@ struct est_reply {
 	char		 retry_after[32];	/* "" for none; seconds */
 	char		 age[24];		/* "" for none; seconds in a
 						 * cache (RFC 9111 §5.1) */
+	char		 cte[32];		/* the CA's Content-Transfer-
+						 * Encoding; "" for none */
 	unsigned char	*body;			/* malloc'd, owned */
 	size_t		 body_len;
 	char		 reason[192];		/* one line, for errors and logs */
@@ -36,12 +38,12 @@ int est_reply_error(struct est_reply *reply, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
- * 1 if reply's body is one of EST's base64 bodies (RFC 8951 §3.1: a 2xx
- * application/pkcs7-mime, application/csrattrs or application/pkcs8
- * answer with a body), which go out with
- * "Content-Transfer-Encoding: base64"; 0 otherwise.
+ * The Content-Transfer-Encoding reply goes out with: the CA's own (relayed
+ * as it came, if printable), else "base64" for EST's base64 bodies (RFC
+ * 8951 §3.1: a 2xx application/pkcs7-mime, application/csrattrs or
+ * application/pkcs8 answer with a body), else NULL for none.
  */
-int est_reply_base64(const struct est_reply *reply);
+const char *est_reply_cte(const struct est_reply *reply);
 /*
  * If reply is estrad's own 401 (a challenge: it carries WWW-Authenticate
  * values), drop its body and Content-Type and copy its reason, printable

@@ -1,8 +1,9 @@
 /*
  * reply: the framing decisions field clients depend on (docs/interop.md).
- * est_reply_base64: which answers carry "Content-Transfer-Encoding:
- * base64" (2xx EST bodies of the base64 media types, parameters and case
- * ignored; not errors, empty bodies, text or multipart). Then
+ * est_reply_cte: the Content-Transfer-Encoding an answer carries: the
+ * CA's own, as it came, when it is one printable token; else "base64" for
+ * 2xx EST bodies of the base64 media types (parameters and case ignored);
+ * none for errors, empty bodies, text or multipart. Then
  * est_reply_challenge_only: estrad's 401 with challenges loses its body
  * and Content-Type and gives its reason (printable ASCII, cut to the
  * buffer) for the status line; a 401 without challenges (a CA's,
@@ -22,41 +23,56 @@ static const struct {
 	int		 status;
 	const char	*content_type;
 	size_t		 body_len;
-	int		 want;
-} base64_cases[] = {
-	{ 200, "application/pkcs7-mime; smime-type=certs-only", 10, 1 },
-	{ 200, "application/pkcs7-mime", 10, 1 },
-	{ 200, "Application/PKCS7-MIME;smime-type=CMC-response", 10, 1 },
-	{ 200, "application/csrattrs", 10, 1 },
-	{ 200, "application/pkcs8", 10, 1 },
-	{ 202, "application/pkcs7-mime", 10, 1 },
-	{ 200, "application/csrattrs", 0, 0 },	/* nothing to encode */
-	{ 204, "", 0, 0 },
-	{ 200, "multipart/mixed; boundary=x", 10, 0 },	/* parts say it */
-	{ 200, "text/plain", 10, 0 },
-	{ 200, "", 10, 0 },
-	{ 404, "application/pkcs7-mime", 10, 0 },	/* a CA's odd error */
-	{ 502, "text/plain", 10, 0 },
-	{ 200, "application/pkcs7-mimex", 10, 0 },
+	const char	*ca_cte;	/* the CA's header, "" for none */
+	const char	*want;		/* NULL: no header */
+} cte_cases[] = {
+	{ 200, "application/pkcs7-mime; smime-type=certs-only", 10, "", "base64" },
+	{ 200, "application/pkcs7-mime", 10, "", "base64" },
+	{ 200, "Application/PKCS7-MIME;smime-type=CMC-response", 10, "", "base64" },
+	{ 200, "application/csrattrs", 10, "", "base64" },
+	{ 200, "application/pkcs8", 10, "", "base64" },
+	{ 202, "application/pkcs7-mime", 10, "", "base64" },
+	{ 200, "application/csrattrs", 0, "", NULL },	/* nothing to encode */
+	{ 204, "", 0, "", NULL },
+	{ 200, "multipart/mixed; boundary=x", 10, "", NULL },	/* parts say it */
+	{ 200, "text/plain", 10, "", NULL },
+	{ 200, "", 10, "", NULL },
+	{ 404, "application/pkcs7-mime", 10, "", NULL },	/* a CA's odd error */
+	{ 502, "text/plain", 10, "", NULL },
+	{ 200, "application/pkcs7-mimex", 10, "", NULL },
+	/* The CA's own header is relayed as it came. */
+	{ 200, "application/pkcs7-mime", 10, "base64", "base64" },
+	{ 200, "application/pkcs7-mime", 10, "BASE64", "BASE64" },
+	{ 200, "application/pkcs7-mime", 10, "binary", "binary" },
+	{ 200, "multipart/mixed; boundary=x", 10, "8bit", "8bit" },
+	{ 404, "text/plain", 10, "7bit", "7bit" },
+	/* ... unless it is not one printable token: then as if absent. */
+	{ 200, "application/pkcs7-mime", 10, "base 64", "base64" },
+	{ 200, "application/pkcs7-mime", 10, "b\x01se64", "base64" },
+	{ 200, "text/plain", 10, "\xff", NULL },
 };
 
 static void
-test_base64(void **state)
+test_cte(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(base64_cases) / sizeof(base64_cases[0]);
-	    i++) {
+	for (size_t i = 0; i < sizeof(cte_cases) / sizeof(cte_cases[0]); i++) {
 		struct est_reply r;
+		const char *got;
 
 		memset(&r, 0, sizeof(r));
-		r.status = base64_cases[i].status;
+		r.status = cte_cases[i].status;
 		snprintf(r.content_type, sizeof(r.content_type), "%s",
-		    base64_cases[i].content_type);
-		r.body_len = base64_cases[i].body_len;
-		if (est_reply_base64(&r) != base64_cases[i].want)
-			fail_msg("case %zu (%d %s, %zu bytes): want %d", i,
-			    r.status, r.content_type, r.body_len,
-			    base64_cases[i].want);
+		    cte_cases[i].content_type);
+		snprintf(r.cte, sizeof(r.cte), "%s", cte_cases[i].ca_cte);
+		r.body_len = cte_cases[i].body_len;
+		got = est_reply_cte(&r);
+		if (cte_cases[i].want == NULL ? got != NULL : got == NULL ||
+		    strcmp(got, cte_cases[i].want) != 0)
+			fail_msg("case %zu (%d %s, %zu bytes, CA '%s'): got %s, "
+			    "want %s", i, r.status, r.content_type, r.body_len,
+			    r.cte, got ? got : "none",
+			    cte_cases[i].want ? cte_cases[i].want : "none");
 	}
 }
 
@@ -126,7 +142,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_cte),
 		cmocka_unit_test(test_challenge),
 		cmocka_unit_test(test_not_challenge),
 	};
