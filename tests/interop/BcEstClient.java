@@ -41,6 +41,7 @@ import java.util.HashSet;
 import java.util.Set;
 
 import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLSession;
 
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x500.X500Name;
@@ -48,6 +49,7 @@ import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.est.CACertsResponse;
 import org.bouncycastle.est.CSRRequestResponse;
 import org.bouncycastle.est.ESTAuth;
+import org.bouncycastle.est.ESTException;
 import org.bouncycastle.est.ESTService;
 import org.bouncycastle.est.EnrollmentResponse;
 import org.bouncycastle.est.HttpAuth;
@@ -149,7 +151,11 @@ public final class BcEstClient {
 			X509CertificateHolder[] c = ESTService.storeToArray(
 			    r.getCertificateStore());
 			writePem(op + ".pem", (Object[]) c);
-			ok(op, c.length + " certificates");
+			/* The version this run asked for is the one spoken. */
+			Object session = r.getSession();
+			String proto = session instanceof SSLSession ?
+			    ((SSLSession) session).getProtocol() : "unknown";
+			ok(op, c.length + " certificates over " + proto);
 		} catch (Throwable e) {
 			failed(op, e);
 		}
@@ -172,29 +178,58 @@ public final class BcEstClient {
 		}
 	}
 
+	private org.bouncycastle.util.Store<X509CertificateHolder> lastStore;
+
+	/* One enrollment of a fresh P-256 key; its certificates in lastStore. */
+	private KeyPair enrollOnce(String label, boolean reenroll, String subject,
+	    ESTAuth auth, boolean withCert) throws Exception {
+		KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+		g.initialize(new ECGenParameterSpec("secp256r1"));
+		KeyPair kp = g.generateKeyPair();
+		PKCS10CertificationRequest csr =
+		    new JcaPKCS10CertificationRequestBuilder(
+			new X500Name(subject), kp.getPublic())
+			.build(new JcaContentSignerBuilder("SHA256withECDSA")
+			    .build(kp.getPrivate()));
+		EnrollmentResponse r = service(label, withCert)
+		    .simpleEnroll(reenroll, csr, auth);
+		if (!r.isCompleted())
+			throw new IllegalStateException("not completed: retry after "
+			    + r.getNotBefore());
+		lastStore = r.getStore();
+		return kp;
+	}
+
 	/* OP: simpleenroll (or simplereenroll when REENROLL) of a fresh P-256
 	 * key under SUBJECT, at LABEL, authenticated by AUTH and/or the client
 	 * certificate. */
 	private void enroll(String op, String label, boolean reenroll,
 	    String subject, ESTAuth auth, boolean withCert) {
 		try {
-			KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
-			g.initialize(new ECGenParameterSpec("secp256r1"));
-			KeyPair kp = g.generateKeyPair();
-			PKCS10CertificationRequest csr =
-			    new JcaPKCS10CertificationRequestBuilder(
-				new X500Name(subject), kp.getPublic())
-				.build(new JcaContentSignerBuilder("SHA256withECDSA")
-				    .build(kp.getPrivate()));
-			EnrollmentResponse r = service(label, withCert)
-			    .simpleEnroll(reenroll, csr, auth);
-			if (!r.isCompleted())
-				throw new IllegalStateException("not completed: retry after "
-				    + r.getNotBefore());
-			X509CertificateHolder[] c = ESTService.storeToArray(r.getStore());
+			KeyPair kp = enrollOnce(label, reenroll, subject, auth,
+			    withCert);
+			X509CertificateHolder[] c = ESTService.storeToArray(
+			    lastStore);
 			writePem(op + ".cert.pem", (Object[]) c);
 			writePem(op + ".csr.pub.pem", kp.getPublic());
 			ok(op, c.length + " certificates, " + c[0].getSubject());
+		} catch (Throwable e) {
+			failed(op, e);
+		}
+	}
+
+	/* OP with a wrong password: BC must see estrad's 401 as a 401 (an
+	 * unreadable 401 body would surface as a stream error instead). */
+	private void refused(String op, String label, ESTAuth auth) {
+		try {
+			enrollOnce(label, false, "CN=bc-refused", auth, false);
+			failures++;
+			System.out.println("FAIL " + op + ": enrolled with a wrong password");
+		} catch (ESTException e) {
+			if (e.getStatusCode() == 401)
+				ok(op, "401");
+			else
+				failed(op, e);
 		} catch (Throwable e) {
 			failed(op, e);
 		}
@@ -217,6 +252,12 @@ public final class BcEstClient {
 			env("BASIC_PASS").toCharArray()), false);
 		enroll("simplereenroll-cert", null, true, "CN=lab-client",
 		    null, true);
+		refused("simpleenroll-digest-wrong", null,
+		    new JcaHttpAuthBuilder(realm, env("EST_USER"),
+			"wrong-password".toCharArray()).build());
+		refused("simpleenroll-basic-wrong", "basic",
+		    new HttpAuth(realm, env("BASIC_USER"),
+			"wrong-password".toCharArray()));
 	}
 
 	public static void main(String[] args) throws Exception {

@@ -4,7 +4,8 @@
 # and TLS 1.3: cacerts (relayed, and from the local CA on /local),
 # csrattrs (relayed, and from a policy on /strict), simpleenroll with
 # Digest (bare and /local), simpleenroll with Basic on /basic, and
-# simplereenroll with the client certificate. The client
+# simplereenroll with the client certificate; a wrong Digest and a wrong
+# Basic password must reach BC as a 401 (not as a stream error). The client
 # (BcEstClient.java) is compiled here with javac against the jars in
 # /usr/share/java; each certificate it got is checked with the openssl CLI:
 # the CSR's key, issued by the right CA, verifying to the lab root.
@@ -96,6 +97,8 @@ for tls in TLSv1.2 TLSv1.3; do
 	rc=$?
 	cat "$out/bc.out"
 	[ "$rc" = 0 ] || fail "BC on $tls: exit $rc: $(grep -m 3 FAIL "$out/bc.out")"
+	grep -qx "ok cacerts 2 certificates over $tls" "$out/bc.out" ||
+	    fail "BC on $tls: $(grep '^ok cacerts ' "$out/bc.out")"
 
 	# cacerts: the chains curl got.
 	for c in cacerts cacerts_local; do
@@ -123,7 +126,9 @@ for tls in TLSv1.2 TLSv1.3; do
 	    "path=/.well-known/est/simpleenroll label=- op=simpleenroll auth=digest user=$EST_USER status=200" \
 	    "path=/.well-known/est/local/simpleenroll label=local op=simpleenroll auth=digest user=$EST_USER status=200" \
 	    "path=/.well-known/est/basic/simpleenroll label=basic op=simpleenroll auth=basic user=$BASIC_USER status=200" \
-	    "op=simplereenroll auth=cert user=CN=lab-client status=200"; do
+	    "op=simplereenroll auth=cert user=CN=lab-client status=200" \
+	    "label=- op=simpleenroll auth=- user=- status=401 upstream=- bytes=0" \
+	    "label=basic op=simpleenroll auth=- user=- status=401 upstream=- bytes=0"; do
 		grep -qF -- "$want" "$out/access.log" ||
 		    fail "BC on $tls: no access line with '$want'"
 	done
