@@ -18,11 +18,13 @@
 # read"); every auth-param of the Digest challenge quoted ("Expecting start
 # quote"). The same answers are checked with curl here, so a regression
 # names the header at fault, not only a Java exception.
+# shellcheck source=../integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
 
 BC_JARS=/usr/share/java/bcpkix.jar:/usr/share/java/bcprov.jar:/usr/share/java/bcutil.jar
-command -v javac >/dev/null 2>&1 && command -v java >/dev/null 2>&1 ||
-    skip "no JDK (Debian package default-jdk-headless, in tools/install-deps)"
+if ! command -v javac >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
+	skip "no JDK (Debian package default-jdk-headless, in tools/install-deps)"
+fi
 for j in ${BC_JARS//:/ }; do
 	[ -r "$j" ] || skip "no $j (Debian packages libbcpkix-java libbcprov-java libbcutil-java, in tools/install-deps)"
 done
