@@ -358,8 +358,11 @@ digest_challenge(struct digest_nonces *n, const char *realm,
 			return -1;
 	if (digest_nonce_make(n, now, nonce, sizeof(nonce)) == -1)
 		return -1;
+	/* algorithm quoted: RFC 9110 §11.2 allows a quoted-string for any
+	 * auth-param and recipients take both forms, while Bouncy Castle's
+	 * EST client (1.72) takes only quoted values. */
 	len = snprintf(out, outlen, "Digest realm=\"%s\", qop=\"auth\", "
-	    "algorithm=%s, nonce=\"%s\", opaque=\"%s\"%s", realm,
+	    "algorithm=\"%s\", nonce=\"%s\", opaque=\"%s\"%s", realm,
 	    digest_alg_name(alg), nonce, n->opaque,
 	    stale ? ", stale=true" : "");
 	if (len < 0 || (size_t)len >= outlen)

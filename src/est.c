@@ -190,6 +190,8 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	struct bufferevent	*bev;
 	struct timeval		 idle;
 	char			 len[32];
+	char			 phrase[sizeof(reply->reason)];
+	const char		*why = NULL, *cte;
 
 	/* A FIN already in: whether the watch saw it or not (the answer may
 	 * come first), a half-closed client is answered the same way. */
@@ -197,8 +199,17 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	if (!rq->rq_peer_eof && bev != NULL && bufferevent_getfd(bev) >= 0 &&
 	    est_peer_state(bufferevent_getfd(bev)) == EST_PEER_HALF_CLOSED)
 		rq->rq_peer_eof = 1;
+	/* libevent 2.1 knows no phrase for 429 or 431 (RFC 6585). */
+	if (reply->status == 429)
+		why = "Too Many Requests";
+	else if (reply->status == 431)
+		why = "Request Header Fields Too Large";
+	else if (est_reply_challenge_only(reply, phrase, sizeof(phrase)))
+		why = phrase;
 	if (reply->content_type[0] != '\0')
 		evhttp_add_header(hdrs, "Content-Type", reply->content_type);
+	if ((cte = est_reply_cte(reply)) != NULL)
+		evhttp_add_header(hdrs, "Content-Transfer-Encoding", cte);
 	if (reply->retry_after[0] != '\0')
 		evhttp_add_header(hdrs, "Retry-After", reply->retry_after);
 	if (reply->age[0] != '\0')
@@ -240,11 +251,7 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	evhttp_connection_set_timeout_tv(rq->rq_conn, &idle);
 	evhttp_connection_set_closecb(rq->rq_conn, NULL, NULL);
 	listener_answered(est_peer_ssl(rq));
-	/* libevent 2.1 knows no phrase for 429 or 431 (RFC 6585). */
-	evhttp_send_reply(rq->rq_http, reply->status,
-	    reply->status == 429 ? "Too Many Requests" :
-	    reply->status == 431 ? "Request Header Fields Too Large" : NULL,
-	    NULL);
+	evhttp_send_reply(rq->rq_http, reply->status, why, NULL);
 	/* evhttp reads while it writes, to notice a close; a half-closed
 	 * client's FIN would fail the connection before the answer is out.
 	 * The write goes on; evhttp closes after it (Connection: close). */

@@ -240,11 +240,16 @@ upstream_on_header(char *data, size_t size, size_t nmemb, void *arg)
 	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		r->content_type[0] = '\0';
 		r->retry_after[0] = '\0';
+		r->cte[0] = '\0';
 		r->body_len = 0;
 		return n;
 	}
+	/* Content-Transfer-Encoding: relayed, clients depend on it
+	 * (docs/interop.md). */
 	if (!answer_header_value(data, n, "Content-Type", r->content_type,
-	    sizeof(r->content_type)))
+	    sizeof(r->content_type)) &&
+	    !answer_header_value(data, n, "Content-Transfer-Encoding", r->cte,
+	    sizeof(r->cte)))
 		answer_header_value(data, n, "Retry-After", r->retry_after,
 		    sizeof(r->retry_after));
 	return n;

@@ -107,7 +107,7 @@ enum nonce_verdict digest_nonce_use(struct digest_nonces *n,
 
 /*
  * One WWW-Authenticate value: Digest realm="..", qop="auth",
- * algorithm=.., nonce="..", opaque=".."[, stale=true]. Returns 0 or -1.
+ * algorithm="..", nonce="..", opaque=".."[, stale=true]. Returns 0 or -1.
  */
 int digest_challenge(struct digest_nonces *n, const char *realm,
     enum digest_alg alg, int stale, time_t now, char *out, size_t outlen);

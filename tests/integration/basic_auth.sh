@@ -24,7 +24,7 @@ basic_refused() {
 	shift 2
 	T_AUTH=none post_csr "$name" "$EST_URL/basic/simpleenroll" "$WORK/dev.b64" "$@"
 	check_error 401
-	check_body "$reason"
+	check_phrase "$reason"
 	check_challenges Basic
 	check_access "label=basic op=simpleenroll auth=- user=- status=401 upstream=-"
 }
@@ -50,7 +50,7 @@ basic_refused digest_user "wrong user name or password" -u "$EST_USER:$EST_PASS"
 # ---- Basic where it is not enabled: the default route.
 T_AUTH=basic post_csr default "$EST_URL/simpleenroll" "$WORK/dev.b64"
 check_error 401
-check_body "authentication scheme not accepted here"
+check_phrase "authentication scheme not accepted here"
 check_challenges "MD5 SHA-256"
 check_access "label=- op=simpleenroll auth=- user=- status=401 upstream=-"
 T_AUTH=basic post_csr east "$EST_URL/east/simpleenroll" "$WORK/dev.b64"

@@ -68,7 +68,7 @@ peer() {
 for i in 1 2 3; do
 	login "wrong_$i" 127.0.0.1 "$EST_USER" "wrong-$i"
 	check_error 401
-	check_body "wrong user name or password"
+	check_phrase "wrong user name or password"
 done
 peer 127.0.0.1
 login right 127.0.0.1 "$EST_USER" "$EST_PASS"

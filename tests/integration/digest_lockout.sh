@@ -39,7 +39,7 @@ stranger() {
 		T_AUTH=none post_csr "$1_$i" "$4" "$WORK/dev.b64" --interface "$2" \
 		    -H "Authorization: $DIGEST_AUTHZ"
 		check_error 401
-		check_body "$3"
+		check_phrase "$3"
 		check_access "auth=- user=- status=401 upstream=-" "$LOG"
 	done
 }
@@ -77,7 +77,7 @@ for i in 1 2 3; do
 	T_AUTH=none post_csr "guess_$i" "$XURL/simpleenroll" "$WORK/dev.b64" \
 	    --interface 127.0.0.5 --digest -u "$EST_USER:wrong-$i"
 	check_error 401
-	check_body "wrong user name or password"
+	check_phrase "wrong user name or password"
 done
 T_AUTH=none post_csr user_blocked "$XURL/simpleenroll" "$WORK/dev.b64" \
     --interface 127.0.0.6 --digest -u "$EST_USER:$EST_PASS"

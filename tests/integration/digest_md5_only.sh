@@ -23,9 +23,9 @@ T_AUTH=none post_csr challenge "$XURL/simpleenroll" "$WORK/dev.b64"
 check_status 401
 grep -i '^WWW-Authenticate:' "$HDR" | tr -d '\r' >"$WORK/challenges"
 [ "$(wc -l <"$WORK/challenges")" = 2 ] || fail "want 2 challenges: $(cat "$WORK/challenges")"
-head -n 1 "$WORK/challenges" | grep -q 'algorithm=MD5,' ||
+head -n 1 "$WORK/challenges" | grep -q 'algorithm="MD5",' ||
     fail "MD5 is not the first challenge: $(cat "$WORK/challenges")"
-tail -n 1 "$WORK/challenges" | grep -q 'algorithm=SHA-256,' ||
+tail -n 1 "$WORK/challenges" | grep -q 'algorithm="SHA-256",' ||
     fail "SHA-256 is not offered second: $(cat "$WORK/challenges")"
 
 T_AUTH=none post_csr enroll "$XURL/simpleenroll" "$WORK/dev.b64" --digest -u "md5user:$PW"
@@ -36,7 +36,7 @@ check_access "auth=digest user=md5user status=200" "$XLOG"
 first_is() {
 	T_AUTH=none post_csr "$1" "$XURL/simpleenroll" "$WORK/dev.b64"
 	check_status 401
-	grep -i '^WWW-Authenticate:' "$HDR" | head -n 1 | grep -q "algorithm=$2," ||
+	grep -i '^WWW-Authenticate:' "$HDR" | head -n 1 | grep -q "algorithm=\"$2\"," ||
 	    fail "$2 is not first $3: $(grep -i '^WWW-Authenticate:' "$HDR")"
 }
 

@@ -18,7 +18,7 @@ U=/.well-known/est/simpleenroll
 make_csr c "/CN=digest-challenge"
 T_AUTH=none post_csr none "$EST_URL/simpleenroll" "$WORK/c.b64"
 check_error 401
-check_body "authentication required"
+check_phrase "authentication required"
 check_challenges "MD5 SHA-256"
 check_access "auth=- user=- status=401"
 digest_challenge SHA-256

@@ -31,7 +31,7 @@ refused() {
 	shift 3
 	T_AUTH=none post_csr "$name" "$url" "$WORK/dev.b64" "$@"
 	check_error 401
-	check_body "$reason"
+	check_phrase "$reason"
 	check_challenges "MD5 SHA-256"
 	check_access "status=401 upstream=-" "${LOG:-$PROXY_LOG}"
 }
@@ -156,7 +156,7 @@ for alg in SHA-256 MD5; do
 	T_AUTH=none post_csr "stale_$alg" "$XURL/simpleenroll" "$WORK/dev.b64" \
 	    -H "Authorization: $DIGEST_AUTHZ"
 	check_error 401
-	check_body "nonce expired"
+	check_phrase "nonce expired"
 	check_challenges "MD5 SHA-256" stale
 	check_access "auth=- user=- status=401 upstream=-" "$LOG"
 done

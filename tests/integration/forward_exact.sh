@@ -6,8 +6,9 @@
 #  - the path carries the upstream label;
 #  - the CSR body goes upstream exactly as the client sent it, with a
 #    Content-Length;
-#  - the CA's status, Content-Type, Retry-After and body come back unchanged
-#    (RFC 7030 §4.2.3 pending answer), framed by Content-Length.
+#  - the CA's status, Content-Type, Content-Transfer-Encoding (which clients
+#    may depend on, docs/interop.md), Retry-After and body come back
+#    unchanged (RFC 7030 §4.2.3 pending answer), framed by Content-Length.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -15,7 +16,7 @@ make_csr dev "/CN=recorded-device"
 # An unusual but valid body: 60 columns, CRLF line ends.
 base64 -w60 "$WORK/dev.der" | sed 's/$/\r/' >"$WORK/body"
 last_line=$(tail -n 1 "$WORK/body" | tr -d '\r')
-printf 'HTTP/1.1 202 Accepted\r\nRetry-After: 17\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Length: 24\r\n\r\nrequest 4711 is pending\n' >"$WORK/canned"
+printf 'HTTP/1.1 202 Accepted\r\nRetry-After: 17\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\nContent-Length: 24\r\n\r\nrequest 4711 is pending\n' >"$WORK/canned"
 
 start_recorder rec "$WORK/canned" "$last_line"
 P_URL=$REC_URL \
@@ -28,6 +29,7 @@ recorder_done rec
 check_status 202
 check_header Retry-After 17
 check_header Content-Type 'text/plain; charset=us-ascii'
+check_header Content-Transfer-Encoding 7bit
 printf 'request 4711 is pending\n' | cmp -s - "$BODY" ||
     fail "body '$(cat "$BODY")' is not the CA's 'request 4711 is pending'"
 check_framing

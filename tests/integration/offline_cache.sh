@@ -55,6 +55,8 @@ check_status 200
 cmp -s "$WORK/ca_cacerts.body" "$BODY" || fail "the second cacerts differs from the CA's"
 has_header Age || fail "the second cacerts (cached) has no Age header"
 [[ $(header Age) =~ ^[0-9]+$ ]] || fail "Age '$(header Age)' is not a number of seconds"
+# A cached copy names its encoding as the CA's answer did (docs/interop.md).
+check_header Content-Transfer-Encoding base64
 
 req b_up GET "$burl/cacerts"
 check_status 200

@@ -121,6 +121,7 @@ cmp -s "$WORK/q.der" "$WORK/q3.der" && fail "the retry CSR has the first one's b
 cp "$WORK/q.pub" "$WORK/q3.pub"
 enroll_ok q3 "$purl/simpleenroll" "$WORK/q3.b64" q3 "$ISSUING_CERT"
 check_header Content-Type 'application/pkcs7-mime; smime-type=certs-only'
+check_header Content-Transfer-Encoding base64
 check_framing
 subject=$(openssl x509 -in "$WORK/q3.cert.pem" -noout -subject -nameopt RFC2253)
 [ "$subject" = "subject=CN=queue-device" ] || fail "the certificate's $subject"

@@ -271,7 +271,7 @@ c=$((6 - a - b))
 T_AUTH=none post_csr replay "https://127.0.0.1:${R_PORT[b]}$U" \
     "$WORK/cross.b64" -H "Authorization: $authz"
 check_error 401
-check_body "Digest nonce count replayed"
+check_phrase "Digest nonce count replayed"
 T_AUTH=none enroll_ok replay_other "https://127.0.0.1:${R_PORT[c]}$U" \
     "$WORK/cross.b64" cross "$ISSUING_CERT" -H "Authorization: $authz"
 check_access "auth=digest user=$EST_USER status=200" "${R_LOG[c]}"

@@ -134,7 +134,7 @@ challenge_nonce(const struct est_reply *r, const char *alg, char *out,
 	for (int i = 0; i < r->nchallenges; i++) {
 		const char *c = r->challenges[i], *p;
 		char want[40];
-		snprintf(want, sizeof(want), "algorithm=%s,", alg);
+		snprintf(want, sizeof(want), "algorithm=\"%s\",", alg);
 		if (strstr(c, want) == NULL || (p = strstr(c, "nonce=\"")) == NULL)
 			continue;
 		p += 7;
@@ -231,8 +231,8 @@ test_without_credentials(void **state)
 	/* Challenge order: MD5 first by default, since clients answer the
 	 * first (test_digest_order); then Basic. */
 	check("192.0.2.1", D | B, NULL, NULL, &id, &r);
-	assert_non_null(strstr(r.challenges[0], "algorithm=MD5,"));
-	assert_non_null(strstr(r.challenges[1], "algorithm=SHA-256,"));
+	assert_non_null(strstr(r.challenges[0], "algorithm=\"MD5\","));
+	assert_non_null(strstr(r.challenges[1], "algorithm=\"SHA-256\","));
 	assert_string_equal(r.challenges[2],
 	    "Basic realm=\"estrealm\", charset=\"UTF-8\"");
 	est_reply_clear(&r);
@@ -582,8 +582,8 @@ test_digest_order_live(void **state)
 	assert_int_equal(auth_check(c, &s, &id, &r, NULL, NULL, &job),
 	    AUTH_DENY);
 	assert_int_equal(r.nchallenges, 2);
-	assert_non_null(strstr(r.challenges[0], "algorithm=MD5,"));
-	assert_non_null(strstr(r.challenges[1], "algorithm=SHA-256,"));
+	assert_non_null(strstr(r.challenges[0], "algorithm=\"MD5\","));
+	assert_non_null(strstr(r.challenges[1], "algorithm=\"SHA-256\","));
 	est_reply_clear(&r);
 	auth_free(c);
 	/* ["SHA-256"]: one challenge; an MD5 answer was not offered. */

@@ -984,7 +984,7 @@ check_challenge(struct digest_nonces *n, enum digest_alg alg, int stale,
 	assert_int_equal(digest_challenge(n, "estrealm", alg, stale, NOW, out,
 	    sizeof(out)), 0);
 	snprintf(want, sizeof(want), "Digest realm=\"estrealm\", "
-	    "qop=\"auth\", algorithm=%s, nonce=\"", digest_alg_name(alg));
+	    "qop=\"auth\", algorithm=\"%s\", nonce=\"", digest_alg_name(alg));
 	plen = strlen(want);
 	assert_int_equal(strncmp(out, want, plen), 0);
 	memcpy(nonce, out + plen, 43);

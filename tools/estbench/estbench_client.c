@@ -496,7 +496,9 @@ try_answer(struct bclient *c, int at_eof)
 			bclient_done(c, 0, BERR_BAD_RESPONSE, 0);
 			return;
 		}
-		memcpy(copy, body, have);
+		/* An empty body (estrad's 401) has no pullup pointer. */
+		if (have > 0)
+			memcpy(copy, body, have);
 		evbuffer_drain(in, have);
 		on_answer(c, copy, have);
 		free(copy);
