@@ -49,7 +49,7 @@ check_status 401
 check_header Content-Length 0
 [ ! -s "$BODY" ] || fail "401 challenge with a body: $(head -c 200 "$BODY")"
 ! has_header Content-Type || fail "401 challenge with Content-Type $(header Content-Type)"
-check_challenges "SHA-256 MD5"
+check_challenges "MD5 SHA-256"
 grep -q '^HTTP/1.1 401 authentication required' "$HDR" ||
     fail "401 status line lacks the reason: $(head -n 1 "$HDR")"
 enroll_ok curl_enroll "$EST_URL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"

@@ -101,6 +101,7 @@ def parse_response(data):
         if not colon:
             raise GiveUp("bad header line %r" % line)
         headers.append((name, value.strip()))
+    headers.append((":phrase", lines[0][len(m.group(0)):].strip()))
     # libest takes the body by Content-Length and nothing else.
     lengths = [v for n, v in headers if n == "Content-Length"]
     if len(lengths) != 1 or not lengths[0].isdigit():
@@ -192,8 +193,9 @@ def run(args):
         print(ra)
         return 3
     if status != 200:
-        raise GiveUp("HTTP %d: %s" % (status,
-                                     rbody.decode("latin-1").strip()[:200]))
+        # estrad's 401 has no body: its reason is the status line's phrase.
+        why = rbody.decode("latin-1").strip() or first(rh, ":phrase") or ""
+        raise GiveUp("HTTP %d: %s" % (status, why[:200]))
     der = check_success(op, rh, rbody)
     if args.out:
         with open(args.out, "wb") as f:
