@@ -16,7 +16,8 @@
 #    (one per nonce added for a transfer running beside the others);
 #  - the CA restarted (its nonces are unknown to the new process): one
 #    401 "unknown nonce", the retry 200;
-#  - the RA password appears in no log.
+#  - the RA password, and any part of the Digest answer, appears in no
+#    log (the proxy's at debug level, which names the stale retry).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -26,7 +27,7 @@ fixed_start dca
 CA_XLOG=$FIXED_LOG
 
 (umask 077 && printf '%s\n' "$EST_PASS" >"$WORK/ra-pass")
-P_URL=$FIXED_URL P_UPSTREAM_EXTRA="\"auth\": \"digest\", \"username\": \"$EST_USER\", \"password_file\": \"$WORK/ra-pass\"" \
+P_LOG_LEVEL=debug P_URL=$FIXED_URL P_UPSTREAM_EXTRA="\"auth\": \"digest\", \"username\": \"$EST_USER\", \"password_file\": \"$WORK/ra-pass\"" \
     proxy_config "$WORK/proxy.json"
 start_estrad proxy "$WORK/proxy.json"
 PROXY_XLOG=$XLOG PROXY_XURL=$XURL
@@ -154,7 +155,11 @@ expect_two "after the CA restarted" "unknown nonce"
 enroll r2
 expect_one "after the CA restarted, again"
 
+grep -q 'asks for Digest (stale nonce); answering' "$PROXY_XLOG" ||
+    fail "the proxy did not log the stale challenge at debug level"
 for log in "$WORK"/dca.*.log "$PROXY_XLOG"; do
 	grep -qF -- "$EST_PASS" "$log" && fail "the RA password is in $log"
+	grep -qiE 'authorization|response="|cnonce' "$log" &&
+	    fail "$log shows a Digest answer: $(grep -iE 'authorization|response="|cnonce' "$log" | head -n 2)"
 done
 pass
