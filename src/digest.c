@@ -11,7 +11,8 @@
  *  - the response computation (RFC 7616 §3.4.1-3.4.3) for MD5, SHA-256
  *    and their -sess variants, compared in constant time;
  *
- * Nonces and replay tracking live in digest_nonce.c. No I/O, no globals.
+ * Nonces and replay tracking live in digest_nonce.c; the client side
+ * (answering a CA's challenge) in digest_offer.c. No I/O, no globals.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +25,8 @@
 
 #include "estrad/b64.h"
 #include "estrad/digest.h"
+
+#include "digest_int.h"
 
 /* ---- the Authorization header parser ---- */
 
@@ -100,7 +103,7 @@ static const char *const digest_alg_names[DIGEST_ALG_MAX] = {
 };
 
 /* RFC 9110 §5.6.2 tchar. */
-static int
+int
 digest_is_tchar(unsigned char c)
 {
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -130,7 +133,7 @@ digest_lower(char *s)
 			*s = (char)(*s - 'A' + 'a');
 }
 
-static const char *
+const char *
 digest_skip_ows(const char *p)
 {
 	while (*p == ' ' || *p == '\t')
@@ -145,7 +148,7 @@ digest_skip_ows(const char *p)
  * tell an overlong value. Returns the position after the value, or NULL
  * with *reason.
  */
-static const char *
+const char *
 digest_lex_value(const char *p, char *buf, size_t cap, size_t *len,
     const char **reason)
 {
@@ -195,7 +198,7 @@ digest_param_lookup(const char *name, size_t len)
 	return DP_MAX;
 }
 
-static int
+int
 digest_alg_lookup(const char *name, enum digest_alg *alg)
 {
 	for (int i = 0; i < DIGEST_ALG_MAX; i++)

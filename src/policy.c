@@ -614,14 +614,19 @@ static void
 pol_binding(struct pol_ctx *c, const char *path, const json_t *v,
     struct policy *p)
 {
+	static const char *const names[POL_BINDING_MAX] = {
+		[POL_BINDING_OPTIONAL] = "optional",
+		[POL_BINDING_REQUIRED] = "required",
+		[POL_BINDING_OFF] = "off",
+	};
 	const char *s = json_string_value(v);
 
-	if (s != NULL && strcmp(s, "optional") == 0)
-		p->p_binding_required = 0;
-	else if (s != NULL && strcmp(s, "required") == 0)
-		p->p_binding_required = 1;
-	else
-		pol_err(c, path, "must be optional or required");
+	for (int i = 0; s != NULL && i < POL_BINDING_MAX; i++)
+		if (strcmp(s, names[i]) == 0) {
+			p->p_binding = (enum pol_binding)i;
+			return;
+		}
+	pol_err(c, path, "must be optional, required or off");
 }
 
 static void

@@ -125,7 +125,8 @@ pol_san_decode(struct pol_req *r, struct policy_verdict *v)
 }
 
 static int
-pol_req_parse(struct pol_req *r, X509_REQ *csr, struct policy_verdict *v)
+pol_req_parse(const struct policy *p, struct pol_req *r, X509_REQ *csr,
+    struct policy_verdict *v)
 {
 	int nattr = pol_ext_attr_count(csr);
 
@@ -137,7 +138,10 @@ pol_req_parse(struct pol_req *r, X509_REQ *csr, struct policy_verdict *v)
 		    "extensionRequest attribute does not decode");
 	if (pol_ext_decode(r, v) == -1 || pol_san_decode(r, v) == -1)
 		return -1;
-	r->pw_state = chanbind_csr_password(csr, r->pw, sizeof(r->pw));
+	/* "off": the challengePassword is the CA's (an enrollment code),
+	 * whatever its form; it is not read here at all. */
+	if (p->p_binding != POL_BINDING_OFF)
+		r->pw_state = chanbind_csr_password(csr, r->pw, sizeof(r->pw));
 	if (r->pw_state == -1)
 		return pol_refuse(v, 400, "binding.malformed", "the "
 		    "challengePassword attribute is not one short string");
@@ -648,11 +652,14 @@ static int
 pol_check_binding(const struct policy *p, const struct policy_input *in,
     struct pol_req *r, struct policy_verdict *v)
 {
+	if (p->p_binding == POL_BINDING_OFF)
+		return 0;
+	if (r->pw_state == 0 && p->p_binding == POL_BINDING_REQUIRED)
+		return pol_refuse(v, 403, "binding.required", "the CSR has no "
+		    "challengePassword; it must hold this TLS session's "
+		    "channel binding (RFC 7030, section 3.5)");
 	if (r->pw_state == 0)
-		return p->p_binding_required ? pol_refuse(v, 403,
-		    "binding.required", "the CSR has no challengePassword; it "
-		    "must hold this TLS session's channel binding "
-		    "(RFC 7030, section 3.5)") : 0;
+		return 0;
 	if (in->binding == NULL)
 		return pol_refuse(v, 403, "binding.mismatch", "the CSR has a "
 		    "challengePassword but this TLS session has no channel "
@@ -682,7 +689,7 @@ policy_check(const struct policy *p, const struct policy_input *in,
 	if (in->csr == NULL)
 		rc = pol_refuse(v, 400, "csr.malformed", "no CSR");
 	else
-		rc = pol_req_parse(&r, in->csr, v);
+		rc = pol_req_parse(p, &r, in->csr, v);
 	ra = in->client_cert != NULL && pol_cert_is_ra(in->client_cert);
 	for (size_t i = 0; rc == 0 && i < sizeof(pol_checks) /
 	    sizeof(pol_checks[0]); i++) {

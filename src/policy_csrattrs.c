@@ -110,7 +110,7 @@ pol_attrs_build(const struct policy *p, struct pol_attrs *a)
 	int pkey;
 
 	/* RFC 7030 §3.5: a client learns it must bind from here. */
-	if (p->p_binding_required &&
+	if (p->p_binding == POL_BINDING_REQUIRED &&
 	    pol_attrs_oid(a, NID_pkcs9_challengePassword) == -1)
 		return -1;
 	if (pol_attrs_key(p, a, &pkey) == -1)

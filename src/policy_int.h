@@ -49,6 +49,14 @@ struct pol_pattern {
 
 enum pol_cn_bind { POL_CN_NONE, POL_CN_USER, POL_CN_CLIENT_CERT };
 
+/*
+ * "channel_binding" (RFC 7030 §3.5): a challengePassword must be the
+ * session's binding when present (OPTIONAL) and must be present
+ * (REQUIRED); OFF leaves it to the CA (an enrollment code), unread.
+ */
+enum pol_binding { POL_BINDING_OPTIONAL, POL_BINDING_REQUIRED,
+	POL_BINDING_OFF, POL_BINDING_MAX };
+
 struct policy {
 	int			 p_rsa;
 	long			 p_rsa_min_bits;
@@ -84,7 +92,7 @@ struct policy {
 	int			 p_same_subject;
 	int			 p_renew;
 	int			 p_rekey;
-	int			 p_binding_required;
+	enum pol_binding	 p_binding;
 	long			 p_rate_max;
 	long			 p_rate_window;
 };

@@ -15,6 +15,14 @@
  * when that one gives no answer, moves on to the next it has not tried,
  * on the same easy handle. Breakers change state only here, and every change is
  * logged: that is the upstream's health, as the operator sees it.
+ *
+ * Digest toward the CA is estrad's own, not curl's CURLAUTH_DIGEST: curl
+ * sends its first POST with an empty body and waits for a 401, which a CA
+ * that admits the RA by its certificate refuses (400), and it learns the
+ * challenge anew for every transfer (two round trips each). Here the
+ * request goes with its body; a 401's challenge is answered once, then
+ * kept per URL and answered at once by later requests (RFC 7616 §3.4, nc
+ * counting up), so an enrollment is one round trip on a kept connection.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +37,9 @@
 #include <openssl/crypto.h>
 
 #include "estrad/answer.h"
+#include "estrad/b64.h"
 #include "estrad/backoff.h"
+#include "estrad/digest.h"
 #include "estrad/log.h"
 #include "estrad/loop.h"
 #include "estrad/metrics.h"
@@ -43,9 +53,22 @@ struct upstream_blob {
 	size_t		 ub_len;
 };
 
+/*
+ * The Digest challenges a URL's CA gave, kept to answer later requests at
+ * once. Each is lent to one transfer at a time, so its counts reach the
+ * CA in the order they were made even over parallel connections (a CA
+ * that tracks the highest count, as estrad does, takes a count overtaken
+ * by another for a replay, and a failed login). The last one given back
+ * is lent first, so few nonces stay in use; beyond UPSTREAM_OFFERS the
+ * least recently used is dropped.
+ */
+#define UPSTREAM_OFFERS	16
+
 struct upstream_url {
 	const char		*uu_url;
 	struct breaker		 uu_breaker;
+	struct digest_offer	*uu_offers[UPSTREAM_OFFERS];
+	size_t			 uu_noffers;
 };
 
 /*
@@ -89,6 +112,10 @@ struct upstream_xfer {
 	char			*ux_path;	/* "[label/]operation" */
 	enum est_op		 ux_op;
 	struct curl_slist	*ux_headers;
+	char			 ux_ctype[256];	/* "Content-Type: ..." (POST) */
+	struct digest_offer	*ux_offer;	/* lent by ux_url's CA, or NULL */
+	struct digest_offer	*ux_fresh;	/* the challenge of a 401 */
+	int			 ux_auth_retried; /* at this URL */
 	unsigned char		*ux_request;	/* the client's bytes, copied */
 	size_t			 ux_request_len;
 	struct est_reply	 ux_reply;	/* built as the answer arrives */
@@ -229,6 +256,23 @@ upstream_on_body(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* A WWW-Authenticate field: keep its best Digest challenge, which
+ * upstream_auth_retry answers if the status is 401. */
+static void
+upstream_on_challenge(struct upstream_xfer *x, const char *data, size_t n)
+{
+	char v[4096];
+
+	/* Longer is no challenge worth answering (and would be cut). */
+	if (n >= sizeof(v) || !answer_header_value(data, n,
+	    "WWW-Authenticate", v, sizeof(v)))
+		return;
+	if (x->ux_fresh == NULL &&
+	    (x->ux_fresh = calloc(1, sizeof(*x->ux_fresh))) == NULL)
+		return;
+	digest_offer_pick(v, x->ux_fresh);
+}
+
 static size_t
 upstream_on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -236,14 +280,18 @@ upstream_on_header(char *data, size_t size, size_t nmemb, void *arg)
 	struct est_reply	*r = &x->ux_reply;
 	size_t			 n = size * nmemb;
 
-	/* A new status line (after a 100 or a Digest 401): start over. */
+	/* A new status line (after a 100): start over. */
 	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		r->content_type[0] = '\0';
 		r->retry_after[0] = '\0';
 		r->cte[0] = '\0';
 		r->body_len = 0;
+		if (x->ux_fresh != NULL)
+			memset(x->ux_fresh, 0, sizeof(*x->ux_fresh));
 		return n;
 	}
+	if (x->ux_up->up_cfg->auth == UPSTREAM_AUTH_DIGEST)
+		upstream_on_challenge(x, data, n);
 	/* Content-Transfer-Encoding: relayed, clients depend on it
 	 * (docs/interop.md). */
 	if (!answer_header_value(data, n, "Content-Type", r->content_type,
@@ -281,6 +329,126 @@ upstream_pick(struct upstream *up, unsigned tried, int64_t now)
 	return -1;
 }
 
+/* ---- Digest toward the CA ------------------------------------------------ */
+
+static struct digest_offer *
+upstream_offer_lend(struct upstream_url *u)
+{
+	return u->uu_noffers > 0 ? u->uu_offers[--u->uu_noffers] : NULL;
+}
+
+static void
+upstream_offer_return(struct upstream_url *u, struct digest_offer *o)
+{
+	if (o == NULL)
+		return;
+	if (u->uu_noffers == UPSTREAM_OFFERS) {
+		free(u->uu_offers[0]);
+		memmove(&u->uu_offers[0], &u->uu_offers[1],
+		    (UPSTREAM_OFFERS - 1) * sizeof(u->uu_offers[0]));
+		u->uu_noffers--;
+	}
+	u->uu_offers[u->uu_noffers++] = o;
+}
+
+static void
+upstream_offers_clear(struct upstream_url *u)
+{
+	while (u->uu_noffers > 0)
+		free(u->uu_offers[--u->uu_noffers]);
+}
+
+/*
+ * The request target at the transfer's URL (RFC 9112 §3.2.1), which the
+ * Digest answer names (RFC 7616 §3.4): the URL from the first '/' after
+ * the authority, as curl sends it.
+ */
+static int
+upstream_target(const struct upstream_xfer *x, char *out, size_t outlen)
+{
+	const char	*p = strstr(x->ux_up->up_urls[x->ux_url].uu_url, "://");
+	int		 n;
+
+	p = p != NULL ? strchr(p + 3, '/') : NULL;
+	n = snprintf(out, outlen, "%s/%s", p != NULL ? p : "", x->ux_path);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+/*
+ * "Authorization: Digest ..." into out when the upstream uses Digest and
+ * the transfer holds a challenge (or its URL lends one). 1: written; 0:
+ * the request goes without, and if the CA wants credentials its 401
+ * brings the challenge (upstream_auth_retry).
+ */
+static int
+upstream_authz(struct upstream_xfer *x, char *out, size_t outlen)
+{
+	const struct cfg_upstream	*u = x->ux_up->up_cfg;
+	static const char		 name[] = "Authorization: ";
+	char				 target[DIGEST_URI_MAX], cnonce[33];
+	unsigned char			 rnd[16];
+
+	if (u->auth != UPSTREAM_AUTH_DIGEST)
+		return 0;
+	if (x->ux_offer == NULL &&
+	    (x->ux_offer = upstream_offer_lend(&x->ux_up->up_urls[x->ux_url]))
+	    == NULL)
+		return 0;
+	arc4random_buf(rnd, sizeof(rnd));
+	hex_encode(rnd, sizeof(rnd), cnonce);
+	memcpy(out, name, sizeof(name) - 1);
+	if (upstream_target(x, target, sizeof(target)) == 0 &&
+	    digest_offer_answer(x->ux_offer, u->username, u->password,
+	    x->ux_request != NULL ? "POST" : "GET", target, cnonce,
+	    out + sizeof(name) - 1, outlen - sizeof(name) + 1) == 0)
+		return 1;
+	/* A user name too long or unsendable, or the count used up: go
+	 * without; the CA's 401 says what it thinks of that. */
+	log_warn("upstream %s: cannot answer the CA's Digest challenge",
+	    u->name);
+	free(x->ux_offer);
+	x->ux_offer = NULL;
+	return 0;
+}
+
+static int
+upstream_header_add(struct curl_slist **list, const char *field)
+{
+	struct curl_slist *l = curl_slist_append(*list, field);
+
+	if (l == NULL)
+		return -1;
+	*list = l;
+	return 0;
+}
+
+/* The header fields of the next attempt at the transfer's URL. 0 or -1. */
+static int
+upstream_headers(struct upstream_xfer *x)
+{
+	struct curl_slist	*h = NULL;
+	char			 authz[4096];
+	int			 rc = 0;
+
+	if (x->ux_ctype[0] != '\0') {
+		rc |= upstream_header_add(&h, x->ux_ctype);
+		/* No "Expect: 100-continue" round trip for a few hundred
+		 * bytes. */
+		rc |= upstream_header_add(&h, "Expect:");
+	}
+	if (upstream_authz(x, authz, sizeof(authz)) == 1)
+		rc |= upstream_header_add(&h, authz);
+	if (rc != 0 || curl_easy_setopt(x->ux_easy, CURLOPT_HTTPHEADER, h) !=
+	    CURLE_OK) {
+		curl_slist_free_all(h);
+		return -1;
+	}
+	/* curl no longer points at the old list. */
+	curl_slist_free_all(x->ux_headers);
+	x->ux_headers = h;
+	return 0;
+}
+
 /* Point the transfer at the next URL worth trying. 0, or -1: none. */
 static int
 upstream_next_url(struct upstream_xfer *x)
@@ -290,6 +458,10 @@ upstream_next_url(struct upstream_xfer *x)
 	int64_t		 now = upstream_now_ms();
 	int		 i, n;
 
+	/* A challenge belongs to the CA that gave it. */
+	upstream_offer_return(&up->up_urls[x->ux_url], x->ux_offer);
+	x->ux_offer = NULL;
+	x->ux_auth_retried = 0;
 	while ((i = upstream_pick(up, x->ux_tried, now)) != -1) {
 		x->ux_tried |= 1u << i;
 		if (!breaker_allow(&up->up_urls[i].uu_breaker, now))
@@ -301,7 +473,8 @@ upstream_next_url(struct upstream_xfer *x)
 		n = snprintf(url, sizeof(url), "%s/%s", up->up_urls[i].uu_url,
 		    x->ux_path);
 		if (n < 0 || (size_t)n >= sizeof(url) ||
-		    curl_easy_setopt(x->ux_easy, CURLOPT_URL, url) != CURLE_OK)
+		    curl_easy_setopt(x->ux_easy, CURLOPT_URL, url) != CURLE_OK ||
+		    upstream_headers(x) == -1)
 			return -1;
 		return 0;
 	}
@@ -342,20 +515,20 @@ upstream_tls_opts(CURL *e, const struct upstream *up,
 		rc |= curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &blob);
 		rc |= curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
 	}
-	if (u->auth != UPSTREAM_AUTH_NONE) {
-		rc |= curl_easy_setopt(e, CURLOPT_HTTPAUTH,
-		    u->auth == UPSTREAM_AUTH_BASIC ? CURLAUTH_BASIC :
-		    CURLAUTH_DIGEST);
+	/* Basic goes with the first request (RFC 7617 §2); Digest is
+	 * upstream_authz's. */
+	if (u->auth == UPSTREAM_AUTH_BASIC) {
+		rc |= curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
 		rc |= curl_easy_setopt(e, CURLOPT_USERNAME, u->username);
 		rc |= curl_easy_setopt(e, CURLOPT_PASSWORD, u->password);
 	}
 	return rc == CURLE_OK ? 0 : -1;
 }
 
+/* The body; its header fields come with the URL (upstream_headers). */
 static int
 upstream_body_opts(struct upstream_xfer *x, const struct upstream_request *ureq)
 {
-	char		 ct[256];
 	CURL		*e = x->ux_easy;
 	CURLcode	 rc = CURLE_OK;
 
@@ -367,17 +540,12 @@ upstream_body_opts(struct upstream_xfer *x, const struct upstream_request *ureq)
 		return -1;
 	memcpy(x->ux_request, ureq->body, ureq->body_len);
 	x->ux_request_len = ureq->body_len;
-	snprintf(ct, sizeof(ct), "Content-Type: %s", ureq->content_type);
-	x->ux_headers = curl_slist_append(x->ux_headers, ct);
-	/* No "Expect: 100-continue" round trip for a few hundred bytes. */
-	x->ux_headers = curl_slist_append(x->ux_headers, "Expect:");
-	if (x->ux_headers == NULL)
-		return -1;
+	snprintf(x->ux_ctype, sizeof(x->ux_ctype), "Content-Type: %s",
+	    ureq->content_type);
 	rc |= curl_easy_setopt(e, CURLOPT_POST, 1L);
 	rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->ux_request);
 	rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)x->ux_request_len);
-	rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->ux_headers);
 	return rc == CURLE_OK ? 0 : -1;
 }
 
@@ -424,6 +592,8 @@ upstream_xfer_free(struct upstream_xfer *x)
 		curl_easy_cleanup(x->ux_easy);
 	upstream_creds_unref(x->ux_creds);
 	curl_slist_free_all(x->ux_headers);
+	upstream_offer_return(&x->ux_up->up_urls[x->ux_url], x->ux_offer);
+	free(x->ux_fresh);
 	free(x->ux_path);
 	/* A CSR may carry a challengePassword. */
 	if (x->ux_request != NULL)
@@ -633,6 +803,23 @@ upstream_health(struct upstream_xfer *x, int failed)
 	}
 }
 
+/* Send the transfer again, as set up now: what came back is dropped.
+ * 0, or -1 with a 500 reply. */
+static int
+upstream_resend(struct upstream_xfer *x)
+{
+	est_reply_clear(&x->ux_reply);
+	x->ux_body_cap = 0;
+	x->ux_too_large = 0;
+	x->ux_error[0] = '\0';
+	if (curl_multi_add_handle(x->ux_ctx->uc_multi, x->ux_easy) !=
+	    CURLM_OK) {
+		est_reply_error(&x->ux_reply, 500, "internal error");
+		return -1;
+	}
+	return 0;
+}
+
 /* Try the transfer again on the next URL. 0, or -1: none is left. */
 static int
 upstream_failover(struct upstream_xfer *x)
@@ -644,16 +831,59 @@ upstream_failover(struct upstream_xfer *x)
 	log_info("upstream %s: trying %s after %s failed",
 	    x->ux_up->up_cfg->name, x->ux_up->up_urls[x->ux_url].uu_url,
 	    from);
-	est_reply_clear(&x->ux_reply);
-	x->ux_body_cap = 0;
-	x->ux_too_large = 0;
-	x->ux_error[0] = '\0';
-	if (curl_multi_add_handle(x->ux_ctx->uc_multi, x->ux_easy) !=
-	    CURLM_OK) {
+	return upstream_resend(x);
+}
+
+/*
+ * The CA answered 401 with a Digest challenge: send the request once more
+ * at the same URL, answering it (RFC 7616 §3.4). That happens on the
+ * first request to the URL, when the kept nonce is no longer taken
+ * (stale=true after its lifetime, unknown after the CA restarted), and
+ * with a wrong password, whose second 401 is then the answer. The body
+ * goes again: the CA read and dropped the first. Returns 1: sent again;
+ * 0: the 401 stands; -1: could not resend (a 500 reply).
+ */
+static int
+upstream_auth_retry(struct upstream_xfer *x, CURLcode code)
+{
+	long status = 0;
+
+	if (code != CURLE_OK || x->ux_auth_retried || x->ux_fresh == NULL ||
+	    x->ux_fresh->nonce[0] == '\0')
+		return 0;
+	curl_easy_getinfo(x->ux_easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 401)
+		return 0;
+	x->ux_auth_retried = 1;
+	free(x->ux_offer);		/* the CA refused it, if it was sent */
+	x->ux_offer = x->ux_fresh;
+	x->ux_fresh = NULL;
+	log_debug("upstream %s: %s asks for Digest%s; answering",
+	    x->ux_up->up_cfg->name, x->ux_up->up_urls[x->ux_url].uu_url,
+	    x->ux_offer->stale ? " (stale nonce)" : "");
+	if (upstream_headers(x) == -1) {
+		est_reply_clear(&x->ux_reply);
 		est_reply_error(&x->ux_reply, 500, "internal error");
 		return -1;
 	}
-	return 0;
+	return upstream_resend(x) == 0 ? 1 : -1;
+}
+
+/* Hand the reply to the caller and free the transfer. */
+static void
+upstream_deliver(struct upstream_xfer *x, long status,
+    enum upstream_outcome outcome)
+{
+	struct est_reply reply = x->ux_reply;
+
+	/* A challenge whose answer the CA refused is not worth keeping. */
+	if (status == 401) {
+		free(x->ux_offer);
+		x->ux_offer = NULL;
+	}
+	memset(&x->ux_reply, 0, sizeof(x->ux_reply));
+	x->ux_done(x->ux_arg, &reply, status, outcome);
+	upstream_xfer_free(x);
 }
 
 static void
@@ -672,15 +902,19 @@ upstream_check_done(struct upstream_ctx *ctx)
 		code = msg->data.result;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &x);
 		curl_multi_remove_handle(ctx->uc_multi, x->ux_easy);
+		switch (upstream_auth_retry(x, code)) {
+		case 1:
+			continue;
+		case -1:
+			upstream_deliver(x, 0, UPSTREAM_ERROR);
+			continue;
+		}
 		status = upstream_result(x, code, &unavailable);
 		upstream_health(x, unavailable);
 		if (unavailable && upstream_failover(x) == 0)
 			continue;
-		struct est_reply reply = x->ux_reply;
-		memset(&x->ux_reply, 0, sizeof(x->ux_reply));
-		x->ux_done(x->ux_arg, &reply, status, unavailable ?
+		upstream_deliver(x, status, unavailable ?
 		    UPSTREAM_UNAVAILABLE : UPSTREAM_ANSWERED);
-		upstream_xfer_free(x);
 	}
 }
 
@@ -820,8 +1054,12 @@ upstream_ctx_free(struct upstream_ctx *ctx)
 	if (ctx->uc_timer != NULL)
 		event_free(ctx->uc_timer);
 	for (size_t i = 0; ctx->uc_upstreams != NULL && i < ctx->uc_n; i++) {
-		upstream_creds_unref(ctx->uc_upstreams[i].up_creds);
-		free(ctx->uc_upstreams[i].up_urls);
+		struct upstream *up = &ctx->uc_upstreams[i];
+
+		upstream_creds_unref(up->up_creds);
+		for (size_t j = 0; up->up_urls != NULL && j < up->up_nurls; j++)
+			upstream_offers_clear(&up->up_urls[j]);
+		free(up->up_urls);
 	}
 	free(ctx->uc_upstreams);
 	free(ctx);

@@ -112,4 +112,40 @@ enum nonce_verdict digest_nonce_use(struct digest_nonces *n,
 int digest_challenge(struct digest_nonces *n, const char *realm,
     enum digest_alg alg, int stale, time_t now, char *out, size_t outlen);
 
+/* ---- the client side: estrad answering a CA's challenge ---- */
+
+/*
+ * One Digest challenge of a server (RFC 7616 §3.3), as estrad answers it
+ * toward a CA. A nonce may answer many requests, nc counting up (§3.4).
+ */
+struct digest_offer {
+	char		 realm[DIGEST_VALUE_MAX];
+	char		 nonce[DIGEST_VALUE_MAX];	/* "": no offer */
+	char		 opaque[DIGEST_VALUE_MAX];
+	int		 has_opaque;
+	enum digest_alg	 alg;
+	int		 stale;
+	unsigned long	 nc;		/* the last count sent; 0: none yet */
+};
+
+/*
+ * Read one WWW-Authenticate field value (one challenge or several, RFC
+ * 9110 §11.6.1) and keep in *best the strongest Digest challenge estrad
+ * can answer: qop "auth" offered, algorithm MD5, SHA-256 or their -sess
+ * variants, realm and nonce present and of a sane length. SHA-256 beats
+ * MD5; among equals the first wins (the server's order). Fill *best with
+ * zeros before the first call. Returns 1 if *best changed, else 0.
+ */
+int digest_offer_pick(const char *value, struct digest_offer *best);
+
+/*
+ * The Authorization field value that answers o for method and uri (the
+ * request target), as user with password and the client nonce cnonce
+ * (RFC 7616 §3.4), into out. Counts o->nc up first. Returns 0, or -1
+ * (a value too long, the count exhausted, out too small).
+ */
+int digest_offer_answer(struct digest_offer *o, const char *user,
+    const char *password, const char *method, const char *uri,
+    const char *cnonce, char *out, size_t outlen);
+
 #endif

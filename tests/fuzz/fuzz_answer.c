@@ -9,7 +9,9 @@
  * mode, the raw bytes) directly, as the audit record reads the issued
  * certificate. estrad answers serverkeygen itself (501) and parses no
  * multipart anywhere: its and fullcmc's answers are relayed unchecked,
- * which answer_check() is asked here too.
+ * which answer_check() is asked here too. A WWW-Authenticate line goes
+ * to digest_offer_pick() as upstream.c gives it (src/digest_offer.c), and
+ * a challenge it keeps is answered with digest_offer_answer().
  *
  * Input: two control bytes, header lines up to an empty line (LF or CRLF
  * ends each, as on the wire), then the body.
@@ -25,12 +27,16 @@
  * right media type whose body's DER p7_certs_only() accepts (or a
  * csrattrs SEQUENCE), or anything else; p7_certs_only() gives at least
  * one certificate or a reason; p7_first_cert() gives both values or none.
+ * A kept challenge has a nonce and values that fit; its answer is refused
+ * only for a tab in a value, never holds a line end, and the server side
+ * (digest_parse, digest_response_ok) reads it back as right.
  */
 #include <openssl/asn1.h>
 #include <openssl/err.h>
 
 #include "estrad/answer.h"
 #include "estrad/b64.h"
+#include "estrad/digest.h"
 #include "estrad/p7.h"
 #include "estrad/reply.h"
 #include "estrad/router.h"
@@ -57,6 +63,52 @@ check_value(const char *v, size_t size, int has_nul)
 		FUZZ_CHECK(strchr(" \t\r\n", v[n - 1]) == NULL);
 }
 
+/* A kept challenge, answered and read back by the server side. */
+static void
+check_offer(struct digest_offer *o)
+{
+	struct digest_auth	 a;
+	const char		*reason;
+	char			 out[4096], ha1[DIGEST_HEX_MAX];
+
+	FUZZ_CHECK(o->nonce[0] != '\0');
+	FUZZ_CHECK(strnlen(o->nonce, sizeof(o->nonce)) < sizeof(o->nonce));
+	FUZZ_CHECK(strnlen(o->realm, sizeof(o->realm)) < sizeof(o->realm));
+	FUZZ_CHECK(strnlen(o->opaque, sizeof(o->opaque)) < sizeof(o->opaque));
+	FUZZ_CHECK((unsigned)o->alg < DIGEST_ALG_MAX && o->nc == 0);
+	if (digest_offer_answer(o, "ra-user", "pw", "POST",
+	    "/.well-known/est/simpleenroll", "c0ffee", out, sizeof(out)) == -1) {
+		FUZZ_CHECK(strchr(o->realm, '\t') != NULL ||
+		    strchr(o->nonce, '\t') != NULL ||
+		    strchr(o->opaque, '\t') != NULL);
+		return;
+	}
+	FUZZ_CHECK(strpbrk(out, "\r\n") == NULL);
+	FUZZ_CHECK(digest_parse(out, &a, &reason) == 0);
+	FUZZ_CHECK(strcmp(a.realm, o->realm) == 0);
+	FUZZ_CHECK(strcmp(a.nonce, o->nonce) == 0 && a.nc_value == 1);
+	FUZZ_CHECK(digest_ha1_hex(o->alg, "ra-user", o->realm, "pw", ha1,
+	    sizeof(ha1)) == 0);
+	FUZZ_CHECK(digest_response_ok(&a, ha1, "POST") == 1);
+}
+
+/* A WWW-Authenticate line, as upstream_on_challenge() reads it. */
+static void
+challenge_line(const char *exact, size_t len)
+{
+	struct digest_offer	 o;
+	char			 v[4096];
+
+	if (len >= sizeof(v) || !answer_header_value(exact, len,
+	    "WWW-Authenticate", v, sizeof(v)))
+		return;
+	memset(&o, 0, sizeof(o));
+	if (digest_offer_pick(v, &o) == 1)
+		check_offer(&o);
+	else
+		FUZZ_CHECK(o.nonce[0] == '\0');
+}
+
 /*
  * One header line, as upstream_on_header() takes it: a status line starts
  * over; else Content-Type, else Retry-After. In a buffer of exactly its
@@ -80,6 +132,7 @@ header_line(const uint8_t *line, size_t len, char *ct, char *ra,
 		free(exact);
 		return;
 	}
+	challenge_line(exact, len);
 	memcpy(before, ct, CT_SIZE);
 	r = answer_header_value(exact, len, "Content-Type", ct, CT_SIZE);
 	if (r) {

@@ -488,6 +488,28 @@ start_estrad() {
 	XURL=https://127.0.0.1:$XPORT/.well-known/est
 }
 
+# digest_ca_config FILE [AUTH_EXTRA]: the config of a CA of a case's own:
+# an estrad on 127.0.0.1:0 issuing from the lab's issuing CA, whose
+# simpleenroll takes Digest only (the lab's users), not the RA
+# certificate. AUTH_EXTRA: more members of its "auth", e.g.
+# '"nonce_lifetime": 10'.
+digest_ca_config() {
+	cat >"$1" <<JSON
+{
+  "run_as_root": true,
+  "listen": ["127.0.0.1:0"],
+  "tls": { "certificate": "$PKI_DIR/ca-server-chain.pem",
+           "key": "$PKI_DIR/ca-server.key",
+           "client_ca": "$ROOT_CERT" },
+  "auth": { "digest_users": "$DIGEST_USERS"${2:+, $2} },
+  "local_cas": { "issuing": { "certificate": "$PKI_DIR/issuing.pem",
+                              "key": "$PKI_DIR/issuing.key",
+                              "chain": "$PKI_DIR/issuing-chain.pem" } },
+  "default": { "local_ca": "issuing", "auth": { "simpleenroll": ["digest"] } }
+}
+JSON
+}
+
 # admin_port LOG: the port of the first "admin listening on 127.0.0.1:PORT"
 # line (5 s); sets APORT.
 admin_port() {

@@ -12,20 +12,7 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-cat >"$WORK/ca.json" <<JSON
-{
-  "run_as_root": true,
-  "listen": ["127.0.0.1:0"],
-  "tls": { "certificate": "$PKI_DIR/ca-server-chain.pem",
-           "key": "$PKI_DIR/ca-server.key",
-           "client_ca": "$ROOT_CERT" },
-  "auth": { "digest_users": "$DIGEST_USERS" },
-  "local_cas": { "issuing": { "certificate": "$PKI_DIR/issuing.pem",
-                              "key": "$PKI_DIR/issuing.key",
-                              "chain": "$PKI_DIR/issuing-chain.pem" } },
-  "default": { "local_ca": "issuing", "auth": { "simpleenroll": ["digest"] } }
-}
-JSON
+digest_ca_config "$WORK/ca.json"
 start_estrad digest-ca "$WORK/ca.json"
 CA_XLOG=$XLOG
 CA_XURL=$XURL

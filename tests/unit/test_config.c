@@ -528,6 +528,12 @@ static const struct config_case cases[] = {
 	  "    \"ip\": [\"10.0.0.0/8\",\n           \"10.0.0.0/33\"]}}},\n"
 	  ROUTE_OK "}\n",
 	  "7: policies.p.san.ip[1]: not a CIDR (a.b.c.d/n or x::/n)", 1 },
+	{ "policy with an unknown channel_binding",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"policies\": {\"codes\": {\"keys\": {\"rsa\": false},\n"
+	  "    \"channel_binding\": \"none\"}},\n" ROUTE_OK "}\n",
+	  "6: policies.codes.channel_binding: must be optional, required or off",
+	  1 },
 	{ "route naming an unknown policy",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
@@ -644,6 +650,29 @@ test_valid_and_defaults(void **state)
 	assert_null(cfg->state_dir);
 	assert_false(cfg->cache.enabled);
 	assert_false(cfg->queue.enabled);
+	config_free(cfg);
+}
+
+/* "channel_binding": "off" (enrollment codes for the CA) loads. */
+static void
+test_binding_off(void **state)
+{
+	struct config_errors	 errs = { NULL, 0 };
+	const char		*path = write_config("{\n"
+	    LISTEN_OK TLS_OK LOCAL_OK
+	    "  \"policies\": {\"codes\": {\"channel_binding\": \"off\"}},\n"
+	    "  \"labels\": {\"codes\": {\"local_ca\": \"lab\", "
+	    "\"policy\": \"codes\"}},\n" ROUTE_OK "}\n");
+	struct config		*cfg = config_load(path, &errs);
+	const struct cfg_route	*r;
+
+	for (size_t i = 0; i < errs.n; i++)
+		print_message("unexpected: %s\n", errs.lines[i]);
+	assert_non_null(cfg);
+	assert_int_equal(errs.n, 0);
+	assert_non_null(r = config_route(cfg, "codes"));
+	assert_ptr_equal(r->policy, cfg->policies[0].policy);
+	assert_ptr_not_equal(r->policy, cfg->default_policy);
 	config_free(cfg);
 }
 
@@ -811,6 +840,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_valid_and_defaults),
+		cmocka_unit_test(test_binding_off),
 		cmocka_unit_test(test_offline),
 		cmocka_unit_test(test_environment),
 		cmocka_unit_test(test_missing_file),

@@ -987,6 +987,43 @@ static const struct check_case check_cases[] = {
 	  "attribute is not one short string" },
 	{ "binding.malformed: a well-formed one", NULL,
 	  { P256, .password = "AbCd+/12" }, .binding = "AbCd+/12", ACCEPT },
+	/* "off": the challengePassword is the CA's (an enrollment code) */
+	{ "binding off: an enrollment code on a bound session",
+	  "{\"channel_binding\":\"off\"}",
+	  { P256, .password = "ENROLL-1234" }, .binding = "AbCd+/12", ACCEPT },
+	{ "binding off: an enrollment code, no binding on the session",
+	  "{\"channel_binding\":\"off\"}",
+	  { P256, .password = "ENROLL-1234" }, ACCEPT },
+	{ "binding off: no challengePassword", "{\"channel_binding\":\"off\"}",
+	  { P256 }, .binding = "AbCd+/12", ACCEPT },
+	{ "binding off: a challengePassword of two values is the CA's to judge",
+	  "{\"channel_binding\":\"off\"}",
+	  { P256, .mal = MAL_PW_TWO_VALUES }, .binding = "one", ACCEPT },
+	{ "binding off: an INTEGER challengePassword too",
+	  "{\"channel_binding\":\"off\"}",
+	  { P256, .mal = MAL_PW_INTEGER }, ACCEPT },
+	{ "binding off: the other rules still apply",
+	  "{\"channel_binding\":\"off\",\"keys\":{\"rsa\":false}}",
+	  { .key = "rsa2048", .md = "SHA256", .password = "ENROLL-1234" },
+	  .status = 403, .rule = "key.type", .reason = "policy key.type: RSA "
+	  "keys are not allowed" },
+	{ "binding optional (default): an enrollment code is a mismatch", NULL,
+	  { P256, .password = "ENROLL-1234" }, .binding = "AbCd+/12",
+	  .status = 403, .rule = "binding.mismatch", .reason = "policy "
+	  "binding.mismatch: the challengePassword is not this TLS session's "
+	  "channel binding" },
+	{ "binding optional, spelled out: the same",
+	  "{\"channel_binding\":\"optional\"}",
+	  { P256, .password = "ENROLL-1234" }, .binding = "AbCd+/12",
+	  .status = 403, .rule = "binding.mismatch", .reason = "policy "
+	  "binding.mismatch: the challengePassword is not this TLS session's "
+	  "channel binding" },
+	{ "binding required: an enrollment code is a mismatch",
+	  "{\"channel_binding\":\"required\"}",
+	  { P256, .password = "ENROLL-1234" }, .binding = "AbCd+/12",
+	  .status = 403, .rule = "binding.mismatch", .reason = "policy "
+	  "binding.mismatch: the challengePassword is not this TLS session's "
+	  "channel binding" },
 	/* csr.malformed */
 	{ "csr.malformed: a second extensionRequest value", NULL,
 	  { P256, .san = "DNS:a.example", .mal = MAL_EXTREQ_TWO_VALUES },
@@ -1173,7 +1210,7 @@ static const struct compile_case compile_cases[] = {
 	  "or a dotted OID)\nextensions.allowed[0]: unknown extension (a "
 	  "short name such as subjectAltName, or a dotted OID)\n" },
 	{ "binding mode", "{\"channel_binding\":\"always\"}",
-	  "channel_binding: must be optional or required\n" },
+	  "channel_binding: must be optional, required or off\n" },
 	{ "arrays of strings",
 	  "{\"san\":{\"dns\":\"a.com\",\"email_domains\":[1]},"
 	  "\"subject\":{\"allowed\":{}}}",
@@ -1204,7 +1241,7 @@ static const struct compile_case compile_cases[] = {
 	  "keys.rsa: must be true or false\n"
 	  "san.ip[0]: not a CIDR (a.b.c.d/n or x::/n)\n"
 	  "san.max: must be an integer from 0 to 1000\n"
-	  "channel_binding: must be optional or required\n"
+	  "channel_binding: must be optional, required or off\n"
 	  "reenroll: must be an object\n" },
 	{ "no key type left",
 	  "{\"keys\":{\"rsa\":false,\"ed25519\":false,\"ed448\":false,"
