@@ -301,6 +301,7 @@ admin_on_close(struct evhttp_connection *evcon, void *arg)
 {
 	struct admin_conn *c = arg;
 
+	netbind_close_notify(evhttp_connection_get_bufferevent(evcon));
 	c->ac_ad->ad_open--;
 	admin_conn_free(c);
 }
@@ -360,6 +361,7 @@ admin_conn_expire(struct admin_conn *c)
 	    "(admin.timeout)", (long)(ad->ad_timeout.tv_sec * 1000 +
 	    ad->ad_timeout.tv_usec / 1000));
 	admin_log_drop(ad, fd, "admin_timeout", why);
+	netbind_close_notify(evhttp_connection_get_bufferevent(c->ac_evcon));
 	if (fd >= 0)
 		shutdown(fd, SHUT_RDWR);
 }
