@@ -223,8 +223,10 @@ admin_tls_new(const struct cfg_admin *a, char *err, size_t errlen)
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+	/* An end without close_notify is a close (listener.c says why). */
 	SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
 	if (tlsconf_apply(ssl, &defaults, &key, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "admin: TLS %s: %s", key, why);

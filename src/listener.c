@@ -161,26 +161,6 @@ listener_on_handshake(SSL *ssl)
 }
 
 /*
- * A fatal alert after the handshake. The common one is no error at all:
- * a client that read its answers and closed without close_notify
- * (Python's http.client does, every time), which OpenSSL 3 reports as
- * "unexpected eof" with a decode_error alert; HTTP frames its messages
- * itself, so no truncation goes unseen (RFC 8446 §6.1 leaves it to the
- * application).
- */
-static void
-listener_tls_ended(const char *peer, int ret)
-{
-	if (ERR_GET_REASON(ERR_peek_last_error()) ==
-	    SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-		log_debug("tls peer=%s closed without close_notify", peer);
-		return;
-	}
-	log_info("tls peer=%s connection failed: alert %s", peer,
-	    SSL_alert_desc_string_long(ret));
-}
-
-/*
  * A handshake we end with a fatal alert (a client certificate that does not
  * verify or is revoked, no common protocol or suite) never becomes a
  * request, so it gets no access line: say here who failed and why.
@@ -198,6 +178,15 @@ listener_on_tls_info(const SSL *ssl, int where, int ret)
 		if (conn != NULL)
 			connlimit_handshake_done(conn);
 	}
+	/* A client that closed in the middle (a TCP health check, or one
+	 * that dislikes our certificate and says nothing): no alert is owed
+	 * (SSL_OP_IGNORE_UNEXPECTED_EOF), nothing refused, not counted. */
+	if ((where & SSL_CB_ACCEPT_EXIT) && !SSL_is_init_finished(ssl) &&
+	    (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN)) {
+		netbind_peer_text(SSL_get_fd(ssl), peer, sizeof(peer));
+		log_debug("tls peer=%s closed during the handshake", peer);
+		return;
+	}
 	if (!(where & SSL_CB_WRITE_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
 		return;
 	/* Refused by a limit: counted and logged (sparingly) there. */
@@ -208,7 +197,8 @@ listener_on_tls_info(const SSL *ssl, int where, int ret)
 	 * ended the connection since (SSL_is_init_finished is false again
 	 * after any fatal alert) is no handshake failure. */
 	if (SSL_get_peer_finished(ssl, NULL, 0) > 0) {
-		listener_tls_ended(peer, ret);
+		log_info("tls peer=%s connection failed: alert %s", peer,
+		    SSL_alert_desc_string_long(ret));
 		return;
 	}
 	metrics_tls_handshake(0);
@@ -255,8 +245,16 @@ tls_context_new(const struct cfg_tls *tls)
 		goto fail;
 	SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
 	SSL_CTX_set_max_proto_version(ssl, TLS1_3_VERSION);
+	/* A TCP end without close_notify is a close, not an error: HTTP
+	 * frames its messages itself (the scanner refuses a cut one), and
+	 * OpenSSL 3 would otherwise answer it with a fatal decode_error,
+	 * which kills the answer a half-closed client still waits for (its
+	 * FIN read before the answer is written), drops the session of a
+	 * client that closes after reading (Python's http.client), and
+	 * counts a TCP health check as a failed handshake. */
 	SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* Idle connections should not each hold 34 KiB of buffers. */
 	SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
 	if (tlsconf_apply(ssl, tls, &key, err, sizeof(err)) == -1) {

@@ -11,9 +11,11 @@
 #  - openssl s_client reads the answer to "Connection: close" without
 #    "unexpected eof while reading".
 # A client that reads its answer and closes without close_notify, as
-# Python's http.client always does, is no handshake failure: no "handshake
-# failed" line, estrad_tls_handshake_failures_total stays 0. Sessions still
-# resume (tls_resume covers the rest).
+# Python's http.client always does, is no handshake failure, nor is a TCP
+# health check that closes before its ClientHello: no "handshake failed"
+# line, estrad_tls_handshake_failures_total stays 0; a suite mismatch still
+# counts. Such a client's session resumes on its next connection (TLS 1.2
+# and 1.3; tls_resume covers the rest).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -66,6 +68,15 @@ for i in 1 2; do
 	out=$(timeout 40 python3 "$TOOL" drop "$XPORT" "$TRUST" 2>"$WORK/drop$i.err" | tr '\n' ' ')
 	[ "$out" = "200 sent " ] || fail "drop $i: '$out' ($(tail -n 1 "$WORK/drop$i.err"))"
 done
+# Its session is kept: the next connection resumes it.
+for v in 12 13; do
+	out=$(timeout 40 python3 "$TOOL" "resume$v" "$XPORT" "$TRUST" 2>"$WORK/resume$v.err" | tr '\n' ' ')
+	[ "$out" = "200 reused " ] ||
+	    fail "TLS ${v:0:1}.${v:1}, closed without close_notify: the next connection got '$out', expected '200 reused' ($(tail -n 1 "$WORK/resume$v.err"))"
+done
+# A TCP health check: connect, close, no ClientHello.
+timeout 5 bash -c "exec 4<>/dev/tcp/127.0.0.1/$XPORT; exec 4>&-" ||
+    fail "cannot connect to $XPORT"
 sleep 0.3
 grep -q 'handshake failed' "$XLOG" &&
     fail "a close without close_notify logged as: $(grep 'handshake failed' "$XLOG" | head -n 1)"
@@ -73,7 +84,7 @@ req metrics GET "https://127.0.0.1:$APORT/metrics"
 check_status 200
 SCRAPE=$BODY
 check_metric estrad_tls_handshake_failures_total 0
-note "closes without close_notify: no handshake failure logged or counted"
+note "closes without close_notify, a TCP check: no handshake failure logged or counted; the session resumes"
 
 # A real handshake failure still counts: no suite in common.
 timeout 10 openssl s_client -connect "127.0.0.1:$XPORT" -servername localhost \

@@ -15,6 +15,10 @@
         silent   no request at all after the handshake; wait (30 s at
                  most) for the server to end the connection (its read
                  timeout)
+        resume12, resume13
+                 as drop, on TLS 1.2 (1.3), then a second connection
+                 offering the first one's session; prints the second
+                 answer's status and "reused" or "new"
       Prints the answer's status code ("-" for silent), then how the server ended:
         "close_notify"   a TLS close_notify came before the TCP end
         "eof"            the TCP connection ended without one
@@ -25,15 +29,22 @@
 import socket
 import ssl
 import sys
+import time
 
 
-def connect(port, cafile):
+def context(cafile, version=None):
     ctx = ssl.create_default_context(cafile=cafile)
     ctx.check_hostname = False
+    if version is not None:
+        ctx.minimum_version = ctx.maximum_version = version
+    return ctx
+
+
+def connect(port, ctx, session=None):
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
     # Ragged EOFs reported, not taken for a close_notify.
     return ctx.wrap_socket(s, server_hostname="localhost",
-                           suppress_ragged_eofs=False)
+                           suppress_ragged_eofs=False, session=session)
 
 
 def read_answer(t):
@@ -72,19 +83,41 @@ def the_end(t):
         return "timeout"
 
 
+def get(t, path, version="HTTP/1.1", conn=""):
+    t.sendall(("GET %s %s\r\nHost: localhost\r\n%s\r\n" %
+               (path, version, conn)).encode())
+    return read_answer(t)
+
+
+def resume(port, cafile, path, version):
+    ctx = context(cafile, version)
+    t = connect(port, ctx)
+    get(t, path)
+    session = t.session		# TLS 1.3: its ticket came with the answer
+    t.close()			# no close_notify
+    time.sleep(0.3)		# the server has seen the end
+    t = connect(port, ctx, session)
+    status, _ = get(t, path)
+    print(status, flush=True)
+    print("reused" if t.session_reused else "new", flush=True)
+    t.close()
+    return 0
+
+
 def main(argv):
     mode, port, cafile = argv[1], int(argv[2]), argv[3]
     path = argv[4] if len(argv) > 4 else "/.well-known/est/cacerts"
     version = "HTTP/1.0" if mode == "http10" else "HTTP/1.1"
     conn = "Connection: close\r\n" if mode == "close" else ""
-    t = connect(port, cafile)
+    if mode in ("resume12", "resume13"):
+        return resume(port, cafile, path, ssl.TLSVersion.TLSv1_2
+                      if mode == "resume12" else ssl.TLSVersion.TLSv1_3)
+    t = connect(port, context(cafile))
     if mode == "silent":
         print("-", flush=True)
         print(the_end(t), flush=True)
         return 0
-    t.sendall(("GET %s %s\r\nHost: localhost\r\n%s\r\n" %
-               (path, version, conn)).encode())
-    status, extra = read_answer(t)
+    status, extra = get(t, path, version, conn)
     print(status, flush=True)
     if extra:
         raise SystemExit("bytes after the answer: %r" % extra)
