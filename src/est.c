@@ -147,6 +147,8 @@ est_req_free(struct est_req *rq)
 	free(rq);
 }
 
+static int est_peer_half_closed(struct est_req *rq);
+
 /* Send reply, write the access line, free the request. */
 static void
 est_req_send(struct est_req *rq, struct est_reply *reply)
@@ -179,6 +181,11 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 		evhttp_add_header(hdrs, "Content-Length", len);
 	}
 	evhttp_add_header(hdrs, "X-Request-Id", rq->rq_id);
+	/* A FIN that came while nothing watched (an answer ready before the
+	 * watch's first turn, as a local CA's is): evhttp, which reads while
+	 * it writes, would take it for a failure and drop the answer. */
+	if (!rq->rq_peer_eof && est_peer_half_closed(rq))
+		rq->rq_peer_eof = 1;
 	/* Shutting down: no next request on this connection; after a 431,
 	 * none from a client that sends such headers; after a framing
 	 * refusal, nothing (the scanner drops the rest); a half-closed
@@ -348,6 +355,18 @@ est_peer_state(evutil_socket_t fd)
 	default:		/* TCP_CLOSE after a reset, ... */
 		return EST_PEER_GONE;
 	}
+}
+
+/* Has the client sent its FIN (its socket half-closed)? */
+static int
+est_peer_half_closed(struct est_req *rq)
+{
+	struct bufferevent	*bev = evhttp_connection_get_bufferevent(
+	    rq->rq_conn);
+	evutil_socket_t		 fd;
+
+	return bev != NULL && (fd = bufferevent_getfd(bev)) >= 0 &&
+	    est_peer_state(fd) == EST_PEER_HALF_CLOSED;
 }
 
 static void est_watch_client(struct est_req *rq, int poll);
