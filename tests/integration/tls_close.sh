@@ -8,6 +8,7 @@
 #    request comes within limits.read_timeout;
 #  - on the admin listener with TLS, after "Connection: close" and after
 #    admin.timeout;
+#  - on an idle keep-alive connection when estrad stops (SIGTERM);
 #  - openssl s_client reads the answer to "Connection: close" without
 #    "unexpected eof while reading".
 # A client that reads its answer and closes without close_notify, as
@@ -96,4 +97,17 @@ check_metric estrad_tls_handshake_failures_total 1
 grep -q 'tls peer=127\.0\.0\.1:[0-9]* handshake failed: alert handshake failure' "$XLOG" ||
     fail "no 'handshake failed: alert handshake failure' line for a suite refused"
 check_alive "$XPID" "the proxy"
+
+# Stopping: an idle keep-alive connection is closed with close_notify.
+proxy_config "$WORK/stop.json"
+start_estrad stop "$WORK/stop.json"
+timeout 40 python3 "$TOOL" idle "$XPORT" "$TRUST" >"$WORK/stop.out" 2>"$WORK/stop.err" &
+tpid=$!
+T_PIDS+=("$tpid")
+wait_grep 5 "$XLOG" ' access ' || fail "stop: no access line"
+kill -TERM "$XPID"
+wait "$tpid"
+[ "$(tr '\n' ' ' <"$WORK/stop.out")" = "200 close_notify " ] ||
+    fail "stop: '$(tr '\n' ' ' <"$WORK/stop.out")', expected '200 close_notify' ($(tail -n 1 "$WORK/stop.err"))"
+note "stopping: the idle connection gets close_notify"
 pass
