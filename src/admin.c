@@ -223,8 +223,10 @@ admin_tls_new(const struct cfg_admin *a, char *err, size_t errlen)
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+	/* An end without close_notify is a close (listener.c says why). */
 	SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
 	if (tlsconf_apply(ssl, &defaults, &key, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "admin: TLS %s: %s", key, why);
@@ -301,6 +303,7 @@ admin_on_close(struct evhttp_connection *evcon, void *arg)
 {
 	struct admin_conn *c = arg;
 
+	netbind_close_notify(evhttp_connection_get_bufferevent(evcon));
 	c->ac_ad->ad_open--;
 	admin_conn_free(c);
 }
@@ -360,6 +363,7 @@ admin_conn_expire(struct admin_conn *c)
 	    "(admin.timeout)", (long)(ad->ad_timeout.tv_sec * 1000 +
 	    ad->ad_timeout.tv_usec / 1000));
 	admin_log_drop(ad, fd, "admin_timeout", why);
+	netbind_close_notify(evhttp_connection_get_bufferevent(c->ac_evcon));
 	if (fd >= 0)
 		shutdown(fd, SHUT_RDWR);
 }

@@ -36,6 +36,24 @@ answer_csrattrs(const unsigned char *der, size_t len)
 }
 
 /*
+ * The length of a CA's body without what may follow its base64 and
+ * carries nothing: whitespace (RFC 8951 §3.3: receivers ignore it) and NUL
+ * bytes. libest's example server ends its csrattrs with the NUL of a C
+ * string, counted in its Content-Length, and clients that talk to it
+ * directly cope. A NUL anywhere else is no base64 and is refused. Only
+ * the check reads the shorter body: the CA's bytes are relayed as sent.
+ */
+static size_t
+answer_trimmed_len(const unsigned char *body, size_t len)
+{
+	while (len > 0 && (body[len - 1] == '\0' || body[len - 1] == ' ' ||
+	    body[len - 1] == '\t' || body[len - 1] == '\r' ||
+	    body[len - 1] == '\n'))
+		len--;
+	return len;
+}
+
+/*
  * The first 60 bytes of the CA's Content-Type for a reason, which goes to
  * the log (upstream.c; the text format writes it as it is): printable
  * ASCII as it is, '\\' doubled, any other byte (a CR, which curl leaves
@@ -99,8 +117,8 @@ answer_check(enum est_op op, long status, const char *content_type,
 		    want);
 		return -1;
 	}
-	if (b64_decode_lenient((const char *)body, len, &der, &dlen,
-	    &reason) == -1) {
+	if (b64_decode_lenient((const char *)body,
+	    answer_trimmed_len(body, len), &der, &dlen, &reason) == -1) {
 		snprintf(why, whylen, "%s", reason);
 		return -1;
 	}

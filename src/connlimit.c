@@ -456,6 +456,8 @@ connlimit_expire(struct connlimit_conn *c)
 	}
 	connlimit_log_drop(c, NULL, why);
 shut:
+	/* Cut, but with a close_notify once the handshake is done. */
+	netbind_ssl_close_notify(c->cc_ssl);
 	if (c->cc_ssl != NULL && (fd = SSL_get_fd(c->cc_ssl)) >= 0)
 		shutdown(fd, SHUT_RDWR);
 }

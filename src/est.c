@@ -60,6 +60,7 @@
 #include "estrad/log.h"
 #include "estrad/loop.h"
 #include "estrad/metrics.h"
+#include "estrad/netbind.h"
 #include "estrad/reply.h"
 #include "estrad/queue.h"
 #include "estrad/router.h"
@@ -133,7 +134,8 @@ est_req_free(struct est_req *rq)
 	if (rq->rq_orphan)
 		TAILQ_REMOVE(&rq->rq_srv->srv_orphans, rq, rq_orphans);
 	if (rq->rq_conn != NULL)
-		evhttp_connection_set_closecb(rq->rq_conn, NULL, NULL);
+		evhttp_connection_set_closecb(rq->rq_conn, netbind_on_close,
+		    NULL);
 	upstream_cancel(rq->rq_xfer);
 	auth_cancel(rq->rq_auth_job);
 	audit_cancel(rq->rq_audit_job);
@@ -249,7 +251,7 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	idle.tv_sec = lim->idle_timeout_ms / 1000;
 	idle.tv_usec = (lim->idle_timeout_ms % 1000) * 1000;
 	evhttp_connection_set_timeout_tv(rq->rq_conn, &idle);
-	evhttp_connection_set_closecb(rq->rq_conn, NULL, NULL);
+	evhttp_connection_set_closecb(rq->rq_conn, netbind_on_close, NULL);
 	listener_answered(est_peer_ssl(rq));
 	evhttp_send_reply(rq->rq_http, reply->status, why, NULL);
 	/* evhttp reads while it writes, to notice a close; a half-closed
@@ -354,6 +356,7 @@ est_on_conn_close(struct evhttp_connection *conn, void *arg)
 {
 	struct est_req *rq = arg;
 
+	netbind_close_notify(evhttp_connection_get_bufferevent(conn));
 	rq->rq_conn = NULL;
 	rq->rq_http = NULL;
 	est_req_abandon(rq);
@@ -374,7 +377,7 @@ est_req_gone(struct est_req *rq)
 
 	rq->rq_conn = NULL;
 	rq->rq_http = NULL;
-	evhttp_connection_set_closecb(conn, NULL, NULL);
+	evhttp_connection_set_closecb(conn, netbind_on_close, NULL);
 	if (rq->rq_xfer != NULL && rq->rq_decided) {
 		rq->rq_orphan = 1;
 		TAILQ_INSERT_TAIL(&rq->rq_srv->srv_orphans, rq, rq_orphans);

@@ -55,6 +55,8 @@ struct listener {
 /* An SSL's ex_data slot: the connection's connlimit_conn; its free hook
  * counts the connection gone. */
 static int listener_conn_index = -1;
+/* Another: the connection's bufferevent, until its handshake is done. */
+static int listener_bev_index = -1;
 
 static void listener_stop_accepting(struct listener *lst);
 
@@ -146,6 +148,32 @@ listener_on_client_hello(SSL *ssl, int *alert, void *arg)
 }
 
 /*
+ * From its handshake on, evhttp's connection closes with a close_notify
+ * (netbind_on_close), whoever closes it: an answer with Connection: close,
+ * a timeout, the client's own close_notify, before any request too; est.c
+ * puts it back after its own close callbacks. Once: the bufferevent's
+ * slot is cleared (TLS 1.3 reports "done" again after its ticket). evhttp
+ * is found as the bufferevent's callback argument, as admin.c finds it.
+ * The info callback has a const SSL; its ex_data is ours to change.
+ */
+static void
+listener_on_handshake(SSL *ssl)
+{
+	struct bufferevent		*bev;
+	struct evhttp_connection	*evcon;
+	void				*cbarg = NULL;
+
+	if (listener_bev_index == -1 ||
+	    (bev = SSL_get_ex_data(ssl, listener_bev_index)) == NULL)
+		return;
+	SSL_set_ex_data(ssl, listener_bev_index, NULL);
+	bufferevent_getcb(bev, NULL, NULL, NULL, &cbarg);
+	if ((evcon = cbarg) != NULL &&
+	    evhttp_connection_get_bufferevent(evcon) == bev)
+		evhttp_connection_set_closecb(evcon, netbind_on_close, NULL);
+}
+
+/*
  * A handshake we end with a fatal alert (a client certificate that does not
  * verify or is revoked, no common protocol or suite) never becomes a
  * request, so it gets no access line: say here who failed and why.
@@ -158,18 +186,35 @@ listener_on_tls_info(const SSL *ssl, int where, int ret)
 	struct connlimit_conn	*conn = listener_conn_of(ssl);
 
 	if (where & SSL_CB_HANDSHAKE_DONE) {
+		listener_on_handshake((SSL *)ssl);
 		metrics_tls_handshake(1);
 		if (conn != NULL)
 			connlimit_handshake_done(conn);
+	}
+	/* A client that closed in the middle (a TCP health check, or one
+	 * that dislikes our certificate and says nothing): no alert is owed
+	 * (SSL_OP_IGNORE_UNEXPECTED_EOF), nothing refused, not counted. */
+	if ((where & SSL_CB_ACCEPT_EXIT) && !SSL_is_init_finished(ssl) &&
+	    (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN)) {
+		netbind_peer_text(SSL_get_fd(ssl), peer, sizeof(peer));
+		log_debug("tls peer=%s closed during the handshake", peer);
+		return;
 	}
 	if (!(where & SSL_CB_WRITE_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
 		return;
 	/* Refused by a limit: counted and logged (sparingly) there. */
 	if (conn != NULL && connlimit_dropped(conn))
 		return;
-	if (!SSL_is_init_finished(ssl))
-		metrics_tls_handshake(0);
 	netbind_peer_text(SSL_get_fd(ssl), peer, sizeof(peer));
+	/* The client's Finished came: the handshake was done, whatever
+	 * ended the connection since (SSL_is_init_finished is false again
+	 * after any fatal alert) is no handshake failure. */
+	if (SSL_get_peer_finished(ssl, NULL, 0) > 0) {
+		log_info("tls peer=%s connection failed: alert %s", peer,
+		    SSL_alert_desc_string_long(ret));
+		return;
+	}
+	metrics_tls_handshake(0);
 	verify = SSL_get_verify_result(ssl);
 	log_info("tls peer=%s handshake failed: alert %s%s%s", peer,
 	    SSL_alert_desc_string_long(ret),
@@ -214,8 +259,16 @@ tls_context_new(const struct config *cfg)
 		goto fail;
 	SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
 	SSL_CTX_set_max_proto_version(ssl, TLS1_3_VERSION);
+	/* A TCP end without close_notify is a close, not an error: HTTP
+	 * frames its messages itself (the scanner refuses a cut one), and
+	 * OpenSSL 3 would otherwise answer it with a fatal decode_error,
+	 * which kills the answer a half-closed client still waits for (its
+	 * FIN read before the answer is written), drops the session of a
+	 * client that closes after reading (Python's http.client), and
+	 * counts a TCP health check as a failed handshake. */
 	SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* Idle connections should not each hold 34 KiB of buffers. */
 	SSL_CTX_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
 	if (tlsconf_apply(ssl, tls, &key, err, sizeof(err)) == -1) {
@@ -249,9 +302,10 @@ fail:
 }
 
 /*
- * SSL_free of a connection's SSL: the connection is gone. evhttp frees it
- * without a TLS close_notify, and OpenSSL then drops the session from the
- * cache as if the connection had failed. Since TLS 1.1 a connection closed
+ * SSL_free of a connection's SSL: the connection is gone. One that could
+ * not send its close_notify (netbind_close_notify: a client that reset it,
+ * an answer cut short) would have OpenSSL drop the session from the cache
+ * as if the connection had failed. Since TLS 1.1 a connection closed
  * without close_notify may still be resumed (RFC 5246 §7.2.1), and one
  * that failed with a fatal alert has had its session removed already,
  * when the alert was sent or read: a connection that finished its
@@ -280,6 +334,7 @@ listener_on_connection(struct event_base *base, void *arg)
 {
 	struct listener		*lst = arg;
 	struct connlimit_conn	*conn;
+	struct bufferevent	*bev;
 	SSL			*ssl;
 
 	if ((ssl = SSL_new(lst->lst_ssl)) == NULL) {
@@ -293,8 +348,11 @@ listener_on_connection(struct event_base *base, void *arg)
 		else
 			connlimit_close(conn);
 	}
-	return httpframe_bev_new(netbind_tls_bev(base, ssl), lst->lst_max_head,
+	bev = httpframe_bev_new(netbind_tls_bev(base, ssl), lst->lst_max_head,
 	    lst->lst_max_body);
+	if (bev != NULL && listener_bev_index != -1)
+		SSL_set_ex_data(ssl, listener_bev_index, bev);
+	return bev;
 }
 
 /* connlimit's gate: pause or resume accepting on every bound socket. */
@@ -386,6 +444,9 @@ listener_new(struct event_base *base, const struct config *cfg,
 	if (listener_conn_index == -1)
 		listener_conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
 		    listener_on_conn_free);
+	if (listener_bev_index == -1)
+		listener_bev_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+		    NULL);
 	if ((lst->lst_limit = connlimit_new(base)) == NULL ||
 	    (lst->lst_ssl = tls_context_new(cfg)) == NULL)
 		goto fail;

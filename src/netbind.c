@@ -9,11 +9,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <event2/util.h>
+#include <openssl/err.h>
 
 #include "estrad/config.h"
+#include "estrad/httpframe.h"
 #include "estrad/log.h"
 #include "estrad/netbind.h"
 
@@ -203,4 +206,44 @@ netbind_tls_bev(struct event_base *base, SSL *ssl)
 	 * once the response is out. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
+}
+
+/*
+ * The end of a TLS connection is a close_notify (RFC 8446 §6.1, RFC 5246
+ * §7.2.1), also in reply to the client's own. libevent 2.1 frees an SSL
+ * without SSL_shutdown, and evhttp shuts the socket (SHUT_WR) as soon as
+ * it has freed the bufferevent, so the alert must leave before: from
+ * evhttp's close callback, the one hook it runs first. Not while part of
+ * an answer is still unwritten (the alert would cut it), nor after a fatal
+ * alert or an unfinished handshake (SSL_is_init_finished is false then).
+ * One try: on a full socket buffer the alert is lost, as the connection
+ * is anyway. Sending it also keeps the session resumable.
+ */
+void
+netbind_ssl_close_notify(SSL *ssl)
+{
+	if (ssl == NULL || !SSL_is_init_finished(ssl) ||
+	    (SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
+		return;
+	if (SSL_shutdown(ssl) < 0)
+		ERR_clear_error();
+}
+
+void
+netbind_close_notify(struct bufferevent *bev)
+{
+	struct bufferevent *tls = httpframe_bev_under(bev);
+
+	if (tls == NULL ||
+	    evbuffer_get_length(bufferevent_get_output(tls)) > 0 ||
+	    (tls != bev && evbuffer_get_length(bufferevent_get_output(bev)) > 0))
+		return;
+	netbind_ssl_close_notify(bufferevent_openssl_get_ssl(tls));
+}
+
+void
+netbind_on_close(struct evhttp_connection *evcon, void *arg)
+{
+	(void)arg;
+	netbind_close_notify(evhttp_connection_get_bufferevent(evcon));
 }

@@ -37,4 +37,17 @@ void netbind_unbind(struct evhttp *http, struct evhttp_bound_socket *bound);
  * evhttp bevcb. NULL on failure. */
 struct bufferevent *netbind_tls_bev(struct event_base *base, SSL *ssl);
 
+/* Send TLS close_notify on bev (evhttp's bufferevent of a connection, TLS
+ * or not) if the handshake is done and every byte written has left; else
+ * nothing. Call it before evhttp frees the connection. */
+void netbind_close_notify(struct bufferevent *bev);
+/* The same on ssl alone, whatever is still unwritten: for a connection
+ * being cut (a deadline). NULL is a no-op. */
+void netbind_ssl_close_notify(SSL *ssl);
+
+/* evhttp's close callback for a connection that needs nothing else on
+ * close: netbind_close_notify. A module that sets a close callback of its
+ * own calls netbind_close_notify in it, and puts this one back when done. */
+void netbind_on_close(struct evhttp_connection *evcon, void *arg);
+
 #endif

@@ -19,13 +19,13 @@
 #     give up; auth.digest_uri_without_label false refuses its uri on a
 #     label (401 "Digest uri is not the request target"), not on the bare
 #     path.
-# TLS close_notify is reported, not required, until estrad sends it (issue
-# 15 section 3): LIBEST_CLOSE_NOTIFY=require turns the check on.
+# Like libest, the client requires TLS close_notify at the end of every
+# connection (LIBEST_CLOSE_NOTIFY=report only reports its absence).
 # shellcheck source=../integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
 
 LIBEST=(python3 "$(dirname "$0")/libest_client.py" --cafile "$TRUST"
-    --close-notify "${LIBEST_CLOSE_NOTIFY:-report}")
+    --close-notify "${LIBEST_CLOSE_NOTIFY:-require}")
 PWFILE=$WORK/password
 (umask 077 && printf '%s' "$EST_PASS" >"$PWFILE")
 

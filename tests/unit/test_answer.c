@@ -6,7 +6,8 @@
  * Content-Types, bodies that are not
  * base64, empty or cut short, a PKCS#7 with signers, one without
  * certificates, bytes after the DER, csrattrs SEQUENCEs good and bad, and
- * what is not checked (other statuses, serverkeygen, fullcmc).
+ * what is not checked (other statuses, serverkeygen, fullcmc). A second
+ * table: NUL bytes at the end of a body (passed) and elsewhere (refused).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -244,6 +245,77 @@ test_table(void **state)
 	EVP_PKEY_free(key);
 }
 
+/*
+ * Bodies with NUL bytes, by length: what follows the base64 and carries
+ * nothing (trailing NULs and whitespace; libest's example server sends 56
+ * characters and a NUL, Content-Length 57) passes; a NUL anywhere else is
+ * refused, and so is what is no csrattrs once trimmed.
+ */
+struct nul_row {
+	const char	*name;
+	enum est_op	 op;
+	const char	*body;
+	size_t		 len;
+	int		 want;
+	const char	*why;		/* a part of the reason, or NULL */
+};
+
+#define LIBEST_ATTRS \
+	"MCYGBysGAQEBARYGCSqGSIb3DQEJAQYFK4EEACIGCWCGSAFlAwQCAg=="
+
+static void
+test_trailing_nul(void **state)
+{
+	size_t		 slen;
+	char		*seed = testdata_read("seed-pkcs7.b64", &slen);
+	char		*seed_nul = malloc(slen + 2);
+	char		 why[256];
+
+	(void)state;
+	assert_non_null(seed_nul);
+	memcpy(seed_nul, seed, slen);
+	memcpy(seed_nul + slen, "\0\n", 2);
+	{
+		const struct nul_row rows[] = {
+		{ "libest's csrattrs and its NUL", EST_OP_CSRATTRS,
+		  LIBEST_ATTRS "\0", 57, 0, NULL },
+		{ "CRLF and NULs at the end", EST_OP_CSRATTRS, "MAA=\r\n\0\0",
+		  8, 0, NULL },
+		{ "a NUL, then a newline", EST_OP_CSRATTRS, "MAA=\0\n", 6, 0,
+		  NULL },
+		{ "a NUL inside", EST_OP_CSRATTRS, "MA\0A=", 5, -1,
+		  "not base64" },
+		{ "base64 after a NUL", EST_OP_CSRATTRS, "MAA=\0MAA=", 9, -1,
+		  "not base64" },
+		{ "NULs only", EST_OP_CSRATTRS, "\0\0", 2, -1, "empty" },
+		{ "a SET and a NUL", EST_OP_CSRATTRS, "MQA=\0", 5, -1,
+		  "not a DER SEQUENCE" },
+		{ "cacerts, a NUL and a newline", EST_OP_CACERTS, seed_nul,
+		  slen + 2, 0, NULL },
+		};
+
+		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			const struct nul_row *r = &rows[i];
+			int rc;
+
+			print_message("row: %s\n", r->name);
+			why[0] = '\0';
+			rc = answer_check(r->op, 200, r->op == EST_OP_CSRATTRS ?
+			    "application/csrattrs" : "application/pkcs7-mime",
+			    (const unsigned char *)r->body, r->len, why,
+			    sizeof(why));
+			if (rc != r->want)
+				fail_msg("%s: %d (%s), expected %d", r->name,
+				    rc, why, r->want);
+			if (r->why != NULL && strstr(why, r->why) == NULL)
+				fail_msg("%s: reason '%s' lacks '%s'", r->name,
+				    why, r->why);
+		}
+	}
+	free(seed_nul);
+	free(seed);
+}
+
 /* p7_certs_only counts the certificates. */
 static void
 test_count(void **state)
@@ -270,6 +342,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_trailing_nul),
 		cmocka_unit_test(test_count),
 	};
 
