@@ -116,6 +116,7 @@ struct upstream_xfer {
 	struct digest_offer	*ux_offer;	/* lent by ux_url's CA, or NULL */
 	struct digest_offer	*ux_fresh;	/* the challenge of a 401 */
 	int			 ux_auth_retried; /* at this URL */
+	int			 ux_conn_retried; /* on a fresh connection */
 	unsigned char		*ux_request;	/* the client's bytes, copied */
 	size_t			 ux_request_len;
 	struct est_reply	 ux_reply;	/* built as the answer arrives */
@@ -869,6 +870,44 @@ upstream_auth_retry(struct upstream_xfer *x, CURLcode code)
 	return upstream_resend(x) == 0 ? 1 : -1;
 }
 
+/*
+ * A kept connection the CA had closed: libcurl 7.88 judges a connection
+ * alive when a byte waits on it, and the byte can be the CA's close_notify
+ * (sent, as it should be, when the CA closed it idle or stopped). The
+ * request then fails on the way out; libcurl retries that itself in some
+ * states, not all. Sent again, once, on a new connection, if no byte of an
+ * answer came and the request cannot have reached the CA whole (a send
+ * error), or it is a GET (cacerts, csrattrs: safe to repeat). Returns 1:
+ * sent again; 0: the failure stands; -1: could not resend (a 500 reply).
+ */
+static int
+upstream_conn_retry(struct upstream_xfer *x, CURLcode code)
+{
+	long	connects = -1, status = 0;
+
+	if (x->ux_conn_retried || (code != CURLE_SEND_ERROR &&
+	    (x->ux_request != NULL || (code != CURLE_RECV_ERROR &&
+	    code != CURLE_GOT_NOTHING))))
+		return 0;
+	if (curl_easy_getinfo(x->ux_easy, CURLINFO_NUM_CONNECTS, &connects) !=
+	    CURLE_OK || connects != 0)
+		return 0;	/* a new connection failed: that stands */
+	curl_easy_getinfo(x->ux_easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 0 || x->ux_reply.body_len > 0)
+		return 0;	/* the CA began to answer */
+	x->ux_conn_retried = 1;
+	log_debug("upstream %s: %s: the kept connection was gone (%s); "
+	    "sending again on a new one", x->ux_up->up_cfg->name,
+	    x->ux_up->up_urls[x->ux_url].uu_url, curl_easy_strerror(code));
+	if (curl_easy_setopt(x->ux_easy, CURLOPT_FRESH_CONNECT, 1L) !=
+	    CURLE_OK || upstream_resend(x) == -1) {
+		est_reply_clear(&x->ux_reply);
+		est_reply_error(&x->ux_reply, 500, "internal error");
+		return -1;
+	}
+	return 1;
+}
+
 /* Hand the reply to the caller and free the transfer. */
 static void
 upstream_deliver(struct upstream_xfer *x, long status,
@@ -902,7 +941,8 @@ upstream_check_done(struct upstream_ctx *ctx)
 		code = msg->data.result;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &x);
 		curl_multi_remove_handle(ctx->uc_multi, x->ux_easy);
-		switch (upstream_auth_retry(x, code)) {
+		switch (code == CURLE_OK ? upstream_auth_retry(x, code) :
+		    upstream_conn_retry(x, code)) {
 		case 1:
 			continue;
 		case -1:
