@@ -40,24 +40,6 @@ struct offer_parse {
 	int			 qop_auth;	/* "auth" was among the qops */
 };
 
-/* RFC 7616 §3.7: the client uses the strongest hash it knows. */
-static int
-offer_rank(enum digest_alg alg)
-{
-	switch (alg) {
-	case DIGEST_ALG_SHA256:
-		return 4;
-	case DIGEST_ALG_SHA256_SESS:
-		return 3;
-	case DIGEST_ALG_MD5:
-		return 2;
-	case DIGEST_ALG_MD5_SESS:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 /* RFC 7616 §3.3: qop is a quoted list of tokens; "auth" must be one. */
 static int
 offer_qop_has_auth(const char *v)
@@ -208,8 +190,11 @@ digest_offer_pick(const char *value, struct digest_offer *best)
 		memset(&op, 0, sizeof(op));
 		op.o.alg = DIGEST_ALG_MD5;	/* RFC 7616 §3.3: absent */
 		p = offer_params(p, digest ? &op : NULL);
-		if (digest && offer_usable(&op) && (best->nonce[0] == '\0' ||
-		    offer_rank(op.o.alg) > offer_rank(best->alg))) {
+		/* RFC 7616 §3.7: the server lists the algorithm it prefers
+		 * first, and the client takes the first it supports. An
+		 * estrad CA puts MD5 first while some user has no SHA-256
+		 * HA1: "the strongest" would fail such an RA user. */
+		if (digest && offer_usable(&op) && best->nonce[0] == '\0') {
 			*best = op.o;
 			changed = 1;
 		}

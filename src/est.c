@@ -1221,7 +1221,11 @@ est_reload_restart_notes(const struct config *old, const struct config *cfg)
 	    est_same_text(oa->basic_users, na->basic_users) &&
 	    oa->max_failures == na->max_failures &&
 	    oa->failure_window == na->failure_window &&
-	    oa->nonce_lifetime == na->nonce_lifetime;
+	    oa->nonce_lifetime == na->nonce_lifetime &&
+	    oa->digest_uri_without_label == na->digest_uri_without_label &&
+	    oa->ndigest_algs == na->ndigest_algs &&
+	    memcmp(oa->digest_algs, na->digest_algs, sizeof(oa->digest_algs))
+	    == 0;
 
 	for (size_t i = 0; same && i < cfg->nlisten; i++)
 		same = strcmp(old->listen[i], cfg->listen[i]) == 0;

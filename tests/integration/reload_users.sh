@@ -7,7 +7,9 @@
 #  - a file with a bad line, then a missing file: SIGHUP logs "reload:
 #    FILE:LINE: why; keeping the users loaded before" (or "cannot open"),
 #    the daemon keeps running, and every user loaded before still logs in;
-#  - a user removed from a good file cannot log in after SIGHUP.
+#  - a user removed from a good file cannot log in after SIGHUP;
+#  - a reload that changes auth.digest_uri_without_label or
+#    auth.digest_algorithms warns that it takes effect at the next restart.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -93,4 +95,12 @@ cp "$DIGEST_USERS" "$WORK/digest"
 hup 'info reload: users loaded \(digest 2, basic 2\)$'
 login new_removed newuser "$NEW_PASS" 401
 login est_final "$EST_USER" "$EST_PASS" 200
+
+# ---- auth.digest_uri_without_label / digest_algorithms changed: kept
+# until the next restart, and the reload says so.
+sed -i "s|\"basic_users\": \"$WORK/basic\"|\"basic_users\": \"$WORK/basic\", \"digest_uri_without_label\": false, \"digest_algorithms\": [\"SHA-256\"]|" \
+    "$WORK/proxy.json"
+grep -q '"digest_uri_without_label": false' "$WORK/proxy.json" || fail "could not edit proxy.json"
+hup_wait "auth keys" "$XPID" "$LOG" 'reload: the auth section changed: it takes effect at the next restart'
+login est_after "$EST_USER" "$EST_PASS" 200
 pass

@@ -38,16 +38,16 @@ struct pick_case {
 };
 
 static const struct pick_case pick_cases[] = {
-	{ "estrad's two fields: SHA-256 wins", { EST_SHA256, EST_MD5 },
+	{ "estrad's two fields, SHA-256 first: SHA-256", { EST_SHA256, EST_MD5 },
 	  "nS", DIGEST_ALG_SHA256, "estrealm", "o1", 0 },
-	{ "MD5 first, SHA-256 second: SHA-256 wins", { EST_MD5, EST_SHA256 },
-	  "nS", DIGEST_ALG_SHA256, "estrealm", "o1", 0 },
+	{ "MD5 first, SHA-256 second: MD5, as the server prefers",
+	  { EST_MD5, EST_SHA256 }, "nM", DIGEST_ALG_MD5, "estrealm", "o1", 0 },
 	{ "MD5 only (libest's server)", { EST_MD5 },
 	  "nM", DIGEST_ALG_MD5, "estrealm", "o1", 0 },
 	{ "two challenges in one field",
 	  { "Digest realm=\"r\", qop=\"auth\", algorithm=MD5, nonce=\"a\", "
 	    "Digest realm=\"r\", qop=\"auth\", algorithm=SHA-256, "
-	    "nonce=\"b\"" }, "b", DIGEST_ALG_SHA256, "r", NULL, 0 },
+	    "nonce=\"b\"" }, "a", DIGEST_ALG_MD5, "r", NULL, 0 },
 	{ "no algorithm: MD5", { PLAIN }, "n", DIGEST_ALG_MD5, "r", NULL, 0 },
 	{ "Basic before Digest in one field",
 	  { "Basic realm=\"b\", charset=\"UTF-8\", " PLAIN },
@@ -60,11 +60,11 @@ static const struct pick_case pick_cases[] = {
 	  { "Digest realm=\"r\", qop=\"auth\", nonce=\"first\"",
 	    "Digest realm=\"r\", qop=\"auth\", nonce=\"second\"" },
 	  "first", DIGEST_ALG_MD5, "r", NULL, 0 },
-	{ "SHA-256 over SHA-256-sess",
+	{ "the first usable: SHA-256-sess before SHA-256",
 	  { "Digest realm=\"r\", qop=\"auth\", algorithm=SHA-256-sess, "
 	    "nonce=\"s\"", "Digest realm=\"r\", qop=\"auth\", "
 	    "algorithm=SHA-256, nonce=\"p\"" },
-	  "p", DIGEST_ALG_SHA256, "r", NULL, 0 },
+	  "s", DIGEST_ALG_SHA256_SESS, "r", NULL, 0 },
 	{ "MD5-sess alone",
 	  { "Digest realm=\"r\", qop=\"auth\", algorithm=MD5-sess, "
 	    "nonce=\"s\"" }, "s", DIGEST_ALG_MD5_SESS, "r", NULL, 0 },
