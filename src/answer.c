@@ -43,7 +43,7 @@ answer_csrattrs(const unsigned char *der, size_t len)
  * directly cope. A NUL anywhere else is no base64 and is refused. Only
  * the check reads the shorter body: the CA's bytes are relayed as sent.
  */
-static size_t
+size_t
 answer_trimmed_len(const unsigned char *body, size_t len)
 {
 	while (len > 0 && (body[len - 1] == '\0' || body[len - 1] == ' ' ||

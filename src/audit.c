@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <openssl/x509v3.h>
 
+#include "estrad/answer.h"
 #include "estrad/audit.h"
 #include "estrad/b64.h"
 #include "estrad/log.h"
@@ -199,7 +200,8 @@ audit_issued(json_t *o, const unsigned char *resp, size_t len)
 	BIGNUM		*bn;
 	char		 when[40], *hex = NULL;
 
-	if (b64_decode_lenient((const char *)resp, len, &der, &dlen, &reason)
+	if (b64_decode_lenient((const char *)resp, answer_trimmed_len(resp,
+	    len), &der, &dlen, &reason)
 	    == 0 && p7_first_cert(der, dlen, &serial, &not_after) == 0) {
 		if ((bn = ASN1_INTEGER_to_BN(serial, NULL)) != NULL)
 			hex = BN_bn2hex(bn);

@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "estrad/answer.h"
 #include "estrad/b64.h"
 #include "estrad/clientchain.h"
 #include "estrad/log.h"
@@ -180,8 +181,8 @@ clientchain_cacerts(const unsigned char *body, size_t len)
 	PKCS7			*p7 = NULL;
 	STACK_OF(X509)		*certs = NULL, *out = NULL;
 
-	if (b64_decode_lenient((const char *)body, len, &der, &dlen,
-	    &why) == -1)
+	if (b64_decode_lenient((const char *)body, answer_trimmed_len(body,
+	    len), &der, &dlen, &why) == -1)
 		return NULL;
 	p = der;
 	if ((p7 = d2i_PKCS7(NULL, &p, (long)dlen)) != NULL &&

@@ -21,6 +21,13 @@
  * relayed as they are). -1 with a one-line reason in why (the CA's
  * Content-Type in it with bytes other than printable ASCII as \xNN).
  */
+/*
+ * len without the trailing NUL bytes and whitespace a CA may end a base64
+ * body with (libest's example server: a C string's NUL); what reads a
+ * CA's body (the check, the audit's serial, the intermediates learnt from
+ * cacerts) reads it this long.
+ */
+size_t answer_trimmed_len(const unsigned char *body, size_t len);
 int answer_check(enum est_op op, long status, const char *content_type,
     const unsigned char *body, size_t len, char *why, size_t whylen);
 

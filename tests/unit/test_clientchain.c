@@ -185,6 +185,13 @@ test_cacerts(void **state)
 	assert_int_equal(sk_X509_num(certs), 2);
 	assert_int_equal(X509_cmp(sk_X509_value(certs, 0), mid), 0);
 	sk_X509_pop_free(certs, X509_free);
+	/* A CA that ends the body with a C string's NUL (libest's). */
+	assert_non_null(body = realloc(body, len + 2));
+	memcpy(body + len, "\n", 2);
+	assert_non_null(certs = clientchain_cacerts((unsigned char *)body,
+	    len + 2));
+	assert_int_equal(sk_X509_num(certs), 2);
+	sk_X509_pop_free(certs, X509_free);
 	free(body);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_null(clientchain_cacerts((const unsigned char *)bad[i],
