@@ -72,18 +72,19 @@ teardown(void **state)
 	return 0;
 }
 
-/* An SSL_CTX that trusts root and verifies clients, as the listener. */
+/* An SSL_CTX that trusts anchor (its certificate too, with key) and
+ * verifies clients, as the listener. */
 static SSL_CTX *
-server_ctx(void)
+server_ctx_with(X509 *anchor, EVP_PKEY *key)
 {
 	SSL_CTX		*ssl = SSL_CTX_new(TLS_server_method());
 	struct config	 cfg;
 
 	memset(&cfg, 0, sizeof(cfg));
-	assert_int_equal(SSL_CTX_use_certificate(ssl, root), 1);
-	assert_int_equal(SSL_CTX_use_PrivateKey(ssl, root_key), 1);
+	assert_int_equal(SSL_CTX_use_certificate(ssl, anchor), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(ssl, key), 1);
 	assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(ssl),
-	    root), 1);
+	    anchor), 1);
 	SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER |
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	assert_int_equal(clientchain_attach(ssl, &cfg), 0);
@@ -125,6 +126,12 @@ handshake_leaf(SSL_CTX *sctx)
 	return ok;
 }
 
+static SSL_CTX *
+server_ctx(void)
+{
+	return server_ctx_with(root, root_key);
+}
+
 static void
 test_add_and_verify(void **state)
 {
@@ -139,6 +146,24 @@ test_add_and_verify(void **state)
 	/* The CertificateRequest names it. */
 	assert_int_equal(sk_X509_NAME_num(SSL_CTX_get_client_CA_list(ssl)), 1);
 	SSL_CTX_free(ssl);
+}
+
+/*
+ * A learnt intermediate is chain material, never an anchor: trusting
+ * another root, a leaf under mid still fails although mid was added.
+ */
+static void
+test_learnt_is_no_anchor(void **state)
+{
+	EVP_PKEY	*other_key = EVP_EC_gen("P-256");
+	X509		*other = make("other root", other_key, NULL, other_key, 1);
+	SSL_CTX		*ssl = server_ctx_with(other, other_key);
+
+	assert_int_equal(clientchain_add(ssl, mid), 1);
+	assert_int_equal(handshake_leaf(ssl), 0);
+	SSL_CTX_free(ssl);
+	X509_free(other);
+	EVP_PKEY_free(other_key);
 }
 
 /* A context that verifies no client certificates takes nothing. */
@@ -203,6 +228,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_and_verify),
+		cmocka_unit_test(test_learnt_is_no_anchor),
 		cmocka_unit_test(test_add_without_verification),
 		cmocka_unit_test(test_cacerts),
 	};
