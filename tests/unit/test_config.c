@@ -595,10 +595,23 @@ test_errors(void **state)
 	}
 }
 
+/* path loaded with no problem at all (each one printed if not). */
+static struct config *
+load_clean(const char *path)
+{
+	struct config_errors	 errs = { NULL, 0 };
+	struct config		*cfg = config_load(path, &errs);
+
+	for (size_t i = 0; i < errs.n; i++)
+		print_message("unexpected: %s\n", errs.lines[i]);
+	assert_int_equal(errs.n, 0);
+	assert_non_null(cfg);
+	return cfg;
+}
+
 static void
 test_valid_and_defaults(void **state)
 {
-	struct config_errors	 errs = { NULL, 0 };
 	const char		*path = write_config("{\n"
 	    "  \"listen\": [\"127.0.0.1:0\", \"[::1]:8443\"],\n" TLS_OK LOCAL_OK
 	    "  \"upstreams\": {\"ca\": {\"url\": \"https://ca:8443/.well-known/est\",\n"
@@ -607,13 +620,9 @@ test_valid_and_defaults(void **state)
 	    "  \"labels\": {\"east\": {\"upstream\": \"ca\", "
 	    "\"upstream_label\": \"branch\"},\n"
 	    "             \"lab\": {\"local_ca\": \"lab\"}},\n" ROUTE_OK "}\n");
-	struct config		*cfg = config_load(path, &errs);
+	struct config		*cfg = load_clean(path);
 	const struct cfg_route	*r;
 
-	for (size_t i = 0; i < errs.n; i++)
-		print_message("unexpected: %s\n", errs.lines[i]);
-	assert_non_null(cfg);
-	assert_int_equal(errs.n, 0);
 	assert_int_equal(cfg->nlisten, 2);
 	assert_string_equal(cfg->log_level, "info");
 	assert_int_equal(cfg->limits.max_body_bytes, 65536);
@@ -657,19 +666,14 @@ test_valid_and_defaults(void **state)
 static void
 test_binding_off(void **state)
 {
-	struct config_errors	 errs = { NULL, 0 };
 	const char		*path = write_config("{\n"
 	    LISTEN_OK TLS_OK LOCAL_OK
 	    "  \"policies\": {\"codes\": {\"channel_binding\": \"off\"}},\n"
 	    "  \"labels\": {\"codes\": {\"local_ca\": \"lab\", "
 	    "\"policy\": \"codes\"}},\n" ROUTE_OK "}\n");
-	struct config		*cfg = config_load(path, &errs);
+	struct config		*cfg = load_clean(path);
 	const struct cfg_route	*r;
 
-	for (size_t i = 0; i < errs.n; i++)
-		print_message("unexpected: %s\n", errs.lines[i]);
-	assert_non_null(cfg);
-	assert_int_equal(errs.n, 0);
 	assert_non_null(r = config_route(cfg, "codes"));
 	assert_ptr_equal(r->policy, cfg->policies[0].policy);
 	assert_ptr_not_equal(r->policy, cfg->default_policy);
@@ -679,7 +683,6 @@ test_binding_off(void **state)
 static void
 test_offline(void **state)
 {
-	struct config_errors	 errs = { NULL, 0 };
 	const char		*path = write_config("{\n"
 	    LISTEN_OK TLS_OK
 	    "  \"upstreams\": {\"ca\": {\"url\": [\"https://a/.well-known/est\",\n"
@@ -689,12 +692,9 @@ test_offline(void **state)
 	    "  \"cache\": {\"ttl\": 120},\n"
 	    "  \"queue\": {\"retry_after\": 30, \"max_entries\": 5},\n"
 	    "  \"default\": {\"upstream\": \"ca\"}\n}\n");
-	struct config		*cfg = config_load(path, &errs);
+	struct config		*cfg = load_clean(path);
 	const struct cfg_upstream *u;
 
-	for (size_t i = 0; i < errs.n; i++)
-		print_message("unexpected: %s\n", errs.lines[i]);
-	assert_non_null(cfg);
 	u = &cfg->upstreams[0];
 	assert_int_equal(u->nurls, 2);
 	assert_string_equal(u->urls[0], "https://a/.well-known/est");
@@ -732,10 +732,7 @@ test_environment(void **state)
 	setenv("ESTRAD_ADMIN_LISTEN", "127.0.0.1:9191", 1);
 	setenv("ESTRAD_UPSTREAM_URL", "https://b/.well-known/est,"
 	    "https://c/.well-known/est", 1);
-	cfg = config_load(path, &errs);
-	for (size_t i = 0; i < errs.n; i++)
-		print_message("unexpected: %s\n", errs.lines[i]);
-	assert_non_null(cfg);
+	cfg = load_clean(path);
 	assert_int_equal(cfg->nlisten, 2);
 	assert_string_equal(cfg->listen[0], "127.0.0.1:8443");
 	assert_string_equal(cfg->listen[1], "[::1]:8443");
