@@ -25,7 +25,6 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -72,9 +71,7 @@ struct admin {
 	long			 ad_open;	/* admitted */
 	long			 ad_max_conns;
 	struct timeval		 ad_timeout;
-	/* At most one log line a second about closed connections. */
-	int64_t			 ad_logged_ms;
-	unsigned long		 ad_unlogged;
+	struct log_throttle	 ad_drops;	/* the drop lines */
 };
 
 static void admin_conn_answered(struct admin *ad,
@@ -253,15 +250,6 @@ fail:
 
 /* ---- connections -------------------------------------------------------- */
 
-static int64_t
-admin_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * A connection closed by the cap or a deadline: counted, and logged at
  * most once a second (a flood of them must not flood the log).
@@ -270,21 +258,13 @@ static void
 admin_log_drop(struct admin *ad, evutil_socket_t fd, const char *reason,
     const char *why)
 {
-	int64_t	now = admin_now_ms();
-	char	peer[80], more[64] = "";
+	char peer[80], more[64];
 
 	metrics_connection_dropped(reason);
-	if (ad->ad_logged_ms != 0 && now - ad->ad_logged_ms < 1000) {
-		ad->ad_unlogged++;
+	if (!log_throttle(&ad->ad_drops, more, sizeof(more)))
 		return;
-	}
-	if (ad->ad_unlogged > 0)
-		snprintf(more, sizeof(more), " (%lu more since the last such "
-		    "line)", ad->ad_unlogged);
 	netbind_peer_text(fd, peer, sizeof(peer));
 	log_warn("admin connection from %s closed: %s%s", peer, why, more);
-	ad->ad_logged_ms = now;
-	ad->ad_unlogged = 0;
 }
 
 static void
@@ -311,25 +291,19 @@ admin_on_close(struct evhttp_connection *evcon, void *arg)
 /*
  * The hand-off, on the loop's next turn after the accept: evhttp has by
  * now given the bufferevent its socket and made the connection around
- * it. libevent 2.1 offers no hook at the accept itself: evhttp is found
- * as the bufferevent's callback argument (what it has always set), and
- * checked to own this bufferevent before it is trusted. If evhttp has
- * freed the connection meanwhile, bufferevent_free cleared the callbacks
- * (our reference keeps the bufferevent itself): no argument, gone.
+ * it (netbind_evcon_of: libevent 2.1 offers no hook at the accept). If
+ * evhttp has freed the connection meanwhile, our reference keeps the
+ * bufferevent itself and the lookup finds nothing: gone.
  */
 static void
 admin_conn_hand_off(struct admin_conn *c)
 {
 	struct admin			*ad = c->ac_ad;
-	struct evhttp_connection	*evcon;
-	void				*cbarg = NULL;
+	struct evhttp_connection	*evcon = netbind_evcon_of(c->ac_bev);
 	evutil_socket_t			 fd = bufferevent_getfd(c->ac_bev);
 	char				 why[96];
 
-	bufferevent_getcb(c->ac_bev, NULL, NULL, NULL, &cbarg);
-	evcon = cbarg;
 	if (fd < 0 || evcon == NULL ||
-	    evhttp_connection_get_bufferevent(evcon) != c->ac_bev ||
 	    evhttp_connection_get_server(evcon) != ad->ad_http) {
 		admin_conn_free(c);	/* gone already */
 		return;

@@ -86,9 +86,7 @@ struct connlimit {
 	void			*cl_gate_arg;
 	int			 cl_paused;
 	int64_t			 cl_paused_logged_ms;
-	/* At most one log line a second about dropped connections. */
-	int64_t			 cl_logged_ms;
-	unsigned long		 cl_unlogged;
+	struct log_throttle	 cl_drops;	/* the drop lines */
 	/* Stopping: no connection waits longer than this for a request. */
 	long			 cl_drain_ms;	/* 0: not stopping */
 };
@@ -408,21 +406,12 @@ static void
 connlimit_log_drop(struct connlimit_conn *c, const struct sockaddr *sa,
     const char *what)
 {
-	struct connlimit	*cl = c->cc_cl;
-	int64_t			 now = connlimit_now_ms();
-	char			 peer[80], more[64] = "";
+	char peer[80], more[64];
 
-	if (cl->cl_logged_ms != 0 && now - cl->cl_logged_ms < 1000) {
-		cl->cl_unlogged++;
+	if (!log_throttle(&c->cc_cl->cl_drops, more, sizeof(more)))
 		return;
-	}
-	if (cl->cl_unlogged > 0)
-		snprintf(more, sizeof(more), " (%lu more since the last such "
-		    "line)", cl->cl_unlogged);
 	connlimit_peer_text(c, sa, peer, sizeof(peer));
 	log_warn("connection from %s closed: %s%s", peer, what, more);
-	cl->cl_logged_ms = now;
-	cl->cl_unlogged = 0;
 }
 
 static void

@@ -152,8 +152,7 @@ listener_on_client_hello(SSL *ssl, int *alert, void *arg)
  * (netbind_on_close), whoever closes it: an answer with Connection: close,
  * a timeout, the client's own close_notify, before any request too; est.c
  * puts it back after its own close callbacks. Once: the bufferevent's
- * slot is cleared (TLS 1.3 reports "done" again after its ticket). evhttp
- * is found as the bufferevent's callback argument, as admin.c finds it.
+ * slot is cleared (TLS 1.3 reports "done" again after its ticket).
  * The info callback has a const SSL; its ex_data is ours to change.
  */
 static void
@@ -161,15 +160,12 @@ listener_on_handshake(SSL *ssl)
 {
 	struct bufferevent		*bev;
 	struct evhttp_connection	*evcon;
-	void				*cbarg = NULL;
 
 	if (listener_bev_index == -1 ||
 	    (bev = SSL_get_ex_data(ssl, listener_bev_index)) == NULL)
 		return;
 	SSL_set_ex_data(ssl, listener_bev_index, NULL);
-	bufferevent_getcb(bev, NULL, NULL, NULL, &cbarg);
-	if ((evcon = cbarg) != NULL &&
-	    evhttp_connection_get_bufferevent(evcon) == bev)
+	if ((evcon = netbind_evcon_of(bev)) != NULL)
 		evhttp_connection_set_closecb(evcon, netbind_on_close, NULL);
 }
 

@@ -258,3 +258,25 @@ fatal(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+int
+log_throttle(struct log_throttle *t, char *more, size_t morelen)
+{
+	struct timespec	ts;
+	int64_t		now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (t->lt_logged_ms != 0 && now - t->lt_logged_ms < 1000) {
+		t->lt_skipped++;
+		return 0;
+	}
+	if (t->lt_skipped > 0)
+		snprintf(more, morelen, " (%lu more since the last such line)",
+		    t->lt_skipped);
+	else if (morelen > 0)
+		more[0] = '\0';
+	t->lt_logged_ms = now;
+	t->lt_skipped = 0;
+	return 1;
+}

@@ -241,6 +241,20 @@ netbind_close_notify(struct bufferevent *bev)
 	netbind_ssl_close_notify(bufferevent_openssl_get_ssl(tls));
 }
 
+struct evhttp_connection *
+netbind_evcon_of(struct bufferevent *bev)
+{
+	struct evhttp_connection	*evcon;
+	void				*cbarg = NULL;
+
+	if (bev == NULL)
+		return NULL;
+	bufferevent_getcb(bev, NULL, NULL, NULL, &cbarg);
+	evcon = cbarg;
+	return evcon != NULL && evhttp_connection_get_bufferevent(evcon) == bev ?
+	    evcon : NULL;
+}
+
 void
 netbind_on_close(struct evhttp_connection *evcon, void *arg)
 {

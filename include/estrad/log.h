@@ -9,6 +9,8 @@
 #define ESTRAD_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "estrad/config.h"	/* enum log_format */
 
@@ -33,6 +35,19 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 /* Append OpenSSL's queued errors, then clear the queue. */
 void log_ssl_errors(enum log_level level, const char *what);
+
+/*
+ * At most one line a second about a flood (refused or timed-out
+ * connections): a flood of events must not become a flood of lines.
+ * log_throttle() says whether to log now (1) or count the event (0); when
+ * 1, more holds " (N more since the last such line)" or "". Zeroed
+ * before first use.
+ */
+struct log_throttle {
+	int64_t		lt_logged_ms;	/* monotonic; 0: never */
+	unsigned long	lt_skipped;
+};
+int log_throttle(struct log_throttle *t, char *more, size_t morelen);
 /* Print to stderr and exit(1): start-up only. */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2),
     noreturn));

@@ -45,6 +45,15 @@ void netbind_close_notify(struct bufferevent *bev);
  * being cut (a deadline). NULL is a no-op. */
 void netbind_ssl_close_notify(SSL *ssl);
 
+/*
+ * The evhttp connection that owns bev, or NULL (not yet made, or freed).
+ * libevent 2.1 has no such lookup and no hook at the accept: evhttp is
+ * found as the bufferevent's callback argument (what it has always set),
+ * and trusted only if it owns this very bufferevent. After
+ * bufferevent_free the callbacks are cleared: NULL.
+ */
+struct evhttp_connection *netbind_evcon_of(struct bufferevent *bev);
+
 /* evhttp's close callback for a connection that needs nothing else on
  * close: netbind_close_notify. A module that sets a close callback of its
  * own calls netbind_close_notify in it, and puts this one back when done. */
