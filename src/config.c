@@ -35,6 +35,10 @@ static const char *const upstream_auth_names[] = {
 	"none", "basic", "digest", NULL
 };
 
+static const char *const upstream_concurrency_names[] = {
+	"adaptive", "fixed", NULL
+};
+
 static const char *const log_format_names[] = { "text", "json", NULL };
 
 static const struct cfg_field top_fields[] = {
@@ -134,8 +138,13 @@ static const struct cfg_field upstream_fields[] = {
 	F_SEC(struct cfg_upstream, "connect_timeout", connect_timeout_ms,
 	    0.1, 300, 5),
 	F_SEC(struct cfg_upstream, "timeout", timeout_ms, 0.1, 3600, 30),
+	F_ENUM(struct cfg_upstream, "concurrency", concurrency,
+	    upstream_concurrency_names, 0),
 	F_LONG(struct cfg_upstream, "max_in_flight", max_in_flight,
 	    1, 100000, 64),
+	F_LONG(struct cfg_upstream, "max_waiting", max_waiting, 0, 1000000,
+	    1000),
+	F_SEC(struct cfg_upstream, "max_wait", max_wait_ms, 0.1, 3600, 8),
 	F_LONG(struct cfg_upstream, "max_response_bytes", max_response_bytes,
 	    1024, 67108864, 1048576),
 	F_LONG(struct cfg_upstream, "retry_after", retry_after, 1, 86400, 5),

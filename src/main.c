@@ -200,7 +200,8 @@ enough_descriptors(const struct config *cfg)
 	    cfg->limits.max_connections) + FD_MARGIN;
 
 	for (size_t i = 0; i < cfg->nupstreams; i++)
-		need += (rlim_t)cfg->upstreams[i].max_in_flight;
+		need += (rlim_t)cfg->upstreams[i].max_in_flight *
+		    (rlim_t)cfg->upstreams[i].nurls;
 	if (cfg->admin.enabled)
 		need += (rlim_t)cfg->admin.max_connections;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)

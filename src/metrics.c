@@ -51,6 +51,13 @@ enum metrics_id {
 	M_UPSTREAM_DURATION,
 	M_UPSTREAM_ERRORS,
 	M_UPSTREAM_UP,
+	M_UPSTREAM_LIMIT,
+	M_UPSTREAM_IN_FLIGHT,
+	M_UPSTREAM_WAITING,
+	M_UPSTREAM_WAIT,
+	M_UPSTREAM_SHED,
+	M_UPSTREAM_OVERLOAD,
+	M_UPSTREAM_CONNECTS,
 	M_AUTH_FAILURES,
 	M_POLICY_REFUSALS,
 	M_OPEN_CONNECTIONS,
@@ -100,6 +107,31 @@ static const struct metrics_family metrics_families[M_MAX] = {
 	    { "upstream", "url" },
 	    "1 while the circuit breaker of an upstream URL is closed, 0 "
 	    "while it is open or on trial." },
+	[M_UPSTREAM_LIMIT] = { "estrad_upstream_concurrency_limit", MT_GAUGE,
+	    { "upstream", "url" },
+	    "Requests an upstream URL may have in flight at once: adaptive, "
+	    "learnt from its answers, at most max_in_flight." },
+	[M_UPSTREAM_IN_FLIGHT] = { "estrad_upstream_in_flight", MT_GAUGE,
+	    { "upstream", "url" }, "Requests out to an upstream URL now." },
+	[M_UPSTREAM_WAITING] = { "estrad_upstream_waiting", MT_GAUGE,
+	    { "upstream" }, "Requests waiting for a free slot toward an "
+	    "upstream (its FIFO)." },
+	[M_UPSTREAM_WAIT] = { "estrad_upstream_wait_seconds", MT_HISTOGRAM,
+	    { "upstream" }, "Time a request waited for a slot before it was "
+	    "sent to the CA." },
+	[M_UPSTREAM_SHED] = { "estrad_upstream_busy_refusals_total",
+	    MT_COUNTER, { "upstream", "reason" }, "Requests answered 503 + "
+	    "Retry-After because the CA was busy, by reason: full (max_waiting "
+	    "were waiting), deadline (the wait would pass max_wait), waited "
+	    "(it waited max_wait)." },
+	[M_UPSTREAM_OVERLOAD] = { "estrad_upstream_overloaded_total",
+	    MT_COUNTER, { "upstream" }, "Attempts that timed out while the "
+	    "CA answered others: counted against the concurrency limit, not "
+	    "the circuit breaker." },
+	[M_UPSTREAM_CONNECTS] = { "estrad_upstream_connections_total",
+	    MT_COUNTER, { "upstream" }, "Connections opened to upstream CAs "
+	    "(each a TLS handshake); kept connections make this grow far "
+	    "slower than the requests." },
 	[M_AUTH_FAILURES] = { "estrad_auth_failures_total", MT_COUNTER,
 	    { "method" },
 	    "Failed client authentications, by method; none: no usable "
@@ -589,6 +621,58 @@ metrics_upstream_health(const char *upstream, const char *url, int up)
 
 	metrics_url_public(url ? url : "", pub, sizeof(pub));
 	metrics_set_value(M_UPSTREAM_UP, v, up ? 1 : 0);
+}
+
+void
+metrics_upstream_limit(const char *upstream, const char *url, long limit,
+    long in_flight)
+{
+	char		 pub[1024];
+	const char	*v[2] = { upstream, pub };
+
+	metrics_url_public(url ? url : "", pub, sizeof(pub));
+	metrics_set_value(M_UPSTREAM_LIMIT, v, (double)limit);
+	metrics_set_value(M_UPSTREAM_IN_FLIGHT, v, (double)in_flight);
+}
+
+void
+metrics_upstream_waiting(const char *upstream, long waiting)
+{
+	const char *v[1] = { upstream };
+
+	metrics_set_value(M_UPSTREAM_WAITING, v, (double)waiting);
+}
+
+void
+metrics_upstream_waited(const char *upstream, double seconds)
+{
+	const char *v[1] = { upstream };
+
+	metrics_observe(M_UPSTREAM_WAIT, v, seconds);
+}
+
+void
+metrics_upstream_shed(const char *upstream, const char *reason)
+{
+	const char *v[2] = { upstream, reason };
+
+	metrics_add_value(M_UPSTREAM_SHED, v, 1);
+}
+
+void
+metrics_upstream_overload(const char *upstream)
+{
+	const char *v[1] = { upstream };
+
+	metrics_add_value(M_UPSTREAM_OVERLOAD, v, 1);
+}
+
+void
+metrics_upstream_connects(const char *upstream, long n)
+{
+	const char *v[1] = { upstream };
+
+	metrics_add_value(M_UPSTREAM_CONNECTS, v, (double)n);
 }
 
 /* ---- the exposition ------------------------------------------------------ */

@@ -675,6 +675,15 @@ queue_on_answer(struct queue_entry *qe, struct est_reply *reply)
 	queue_retry_later(qe, reply);
 }
 
+/* The wait a busy upstream's 503 names (Retry-After), in ms. */
+static long
+queue_busy_wait_ms(const struct est_reply *r)
+{
+	long secs = strtol(r->retry_after, NULL, 10);
+
+	return (secs > 0 ? secs : 1) * 1000;
+}
+
 static void
 queue_on_forwarded(void *arg, struct est_reply *reply, long status,
     enum upstream_outcome outcome)
@@ -694,6 +703,9 @@ queue_on_forwarded(void *arg, struct est_reply *reply, long status,
 		/* The CA answered, badly: its breaker counts it a success,
 		 * so the entry backs off on its own. */
 		queue_retry_later(qe, reply);
+	else if (outcome == UPSTREAM_BUSY)
+		/* No slot in time: back when estrad said one would be free. */
+		queue_after(&qe->qe_e, queue_busy_wait_ms(reply), reply->reason);
 	else if (r != NULL)
 		/* No answer: the upstream's breakers say when to retry. */
 		queue_after(&qe->qe_e, upstream_wait_ms(q->q_up, r->upstream),
@@ -738,7 +750,8 @@ queue_send(struct queue_entry *qe)
 	qe->qe_sending = 0;
 	q->q_forwarding--;
 	queue_after(&qe->qe_e, r != NULL && outcome == UPSTREAM_UNAVAILABLE ?
-	    upstream_wait_ms(q->q_up, r->upstream) : 1000, refusal.reason);
+	    upstream_wait_ms(q->q_up, r->upstream) : outcome == UPSTREAM_BUSY ?
+	    queue_busy_wait_ms(&refusal) : 1000, refusal.reason);
 	est_reply_clear(&refusal);
 }
 

@@ -45,87 +45,7 @@
 #include "estrad/metrics.h"
 #include "estrad/pki.h"
 #include "estrad/upstream.h"
-
-/* A file's bytes, read once at start-up (curl would read it per
- * connection, on the event loop). */
-struct upstream_blob {
-	unsigned char	*ub_data;
-	size_t		 ub_len;
-};
-
-/*
- * The Digest challenges a URL's CA gave, kept to answer later requests at
- * once. Each is lent to one transfer at a time, so its counts reach the
- * CA in the order they were made even over parallel connections (a CA
- * that tracks the highest count, as estrad does, takes a count overtaken
- * by another for a replay, and a failed login). The last one given back
- * is lent first, so few nonces stay in use; beyond UPSTREAM_OFFERS the
- * least recently used is dropped.
- */
-#define UPSTREAM_OFFERS	16
-
-struct upstream_url {
-	const char		*uu_url;
-	struct breaker		 uu_breaker;
-	struct digest_offer	*uu_offers[UPSTREAM_OFFERS];
-	size_t			 uu_noffers;
-};
-
-/*
- * The files curl is given as blobs (CURL_BLOB_NOCOPY: the key exists in
- * one place only). A SIGHUP reads them anew into a fresh set; transfers
- * set up with the old set hold a reference until they are freed.
- */
-struct upstream_creds {
-	int			 uc_refs;
-	struct upstream_blob	 uc_ca_bundle;
-	struct upstream_blob	 uc_cert;
-	struct upstream_blob	 uc_key;	/* wiped on free */
-};
-
-struct upstream {
-	const struct cfg_upstream	*up_cfg;
-	struct upstream_url		*up_urls;
-	size_t				 up_nurls;
-	struct backoff_policy		 up_backoff;
-	long				 up_in_flight;
-	struct upstream_creds		*up_creds;
-};
-
-struct upstream_ctx {
-	struct event_base	*uc_base;
-	CURLM			*uc_multi;
-	struct event		*uc_timer;
-	struct upstream		*uc_upstreams;
-	size_t			 uc_n;
-};
-
-struct upstream_xfer {
-	struct upstream_ctx	*ux_ctx;
-	struct upstream		*ux_up;
-	CURL			*ux_easy;
-	struct upstream_creds	*ux_creds;	/* a reference */
-	size_t			 ux_url;	/* in ux_up->up_urls */
-	unsigned		 ux_tried;	/* bit per URL index */
-	int			 ux_trial;	/* holds ux_url's trial */
-	unsigned		 ux_trial_no;	/* which one (breaker.trials) */
-	char			*ux_path;	/* "[label/]operation" */
-	enum est_op		 ux_op;
-	struct curl_slist	*ux_headers;
-	char			 ux_ctype[256];	/* "Content-Type: ..." (POST) */
-	struct digest_offer	*ux_offer;	/* lent by ux_url's CA, or NULL */
-	struct digest_offer	*ux_fresh;	/* the challenge of a 401 */
-	int			 ux_auth_retried; /* at this URL */
-	int			 ux_conn_retried; /* on a fresh connection */
-	unsigned char		*ux_request;	/* the client's bytes, copied */
-	size_t			 ux_request_len;
-	struct est_reply	 ux_reply;	/* built as the answer arrives */
-	size_t			 ux_body_cap;
-	int			 ux_too_large;
-	upstream_done_cb	 ux_done;
-	void			*ux_arg;
-	char			 ux_error[CURL_ERROR_SIZE];
-};
+#include "upstream_int.h"
 
 /* The one table from "no answer" outcomes to the client's status. */
 static const struct {
@@ -304,13 +224,19 @@ upstream_on_header(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static int64_t
-upstream_now_ms(void)
+int64_t
+upstream_now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t
+upstream_now_ms(void)
+{
+	return upstream_now_us() / 1000;
 }
 
 /*
@@ -320,7 +246,7 @@ upstream_now_ms(void)
  * one request tries it (half-open), and fails over if it still fails, so
  * a recovered first URL wins its traffic back. -1: none.
  */
-static int
+int
 upstream_pick(struct upstream *up, unsigned tried, int64_t now)
 {
 	for (size_t i = 0; i < up->up_nurls; i++)
@@ -450,8 +376,7 @@ upstream_headers(struct upstream_xfer *x)
 	return 0;
 }
 
-/* Point the transfer at the next URL worth trying. 0, or -1: none. */
-static int
+int
 upstream_next_url(struct upstream_xfer *x)
 {
 	struct upstream	*up = x->ux_up;
@@ -467,6 +392,7 @@ upstream_next_url(struct upstream_xfer *x)
 		x->ux_tried |= 1u << i;
 		if (!breaker_allow(&up->up_urls[i].uu_breaker, now))
 			continue;
+		upstream_admit_move(x, (size_t)i);
 		x->ux_url = (size_t)i;
 		x->ux_trial = up->up_urls[i].uu_breaker.state ==
 		    BREAKER_HALF_OPEN;
@@ -603,7 +529,7 @@ upstream_xfer_free(struct upstream_xfer *x)
 	if (x->ux_trial && x->ux_up->up_urls[x->ux_url].uu_breaker.trials ==
 	    x->ux_trial_no)
 		breaker_release(&x->ux_up->up_urls[x->ux_url].uu_breaker);
-	x->ux_up->up_in_flight--;
+	upstream_admit_leave(x);
 	free(x);
 }
 
@@ -650,38 +576,21 @@ upstream_submit(struct upstream_ctx *ctx, const struct upstream_request *ureq,
 	struct upstream		*up = &ctx->uc_upstreams[ureq->upstream];
 	struct upstream_xfer	*x;
 
-	if (up->up_in_flight >= up->up_cfg->max_in_flight) {
-		est_reply_error(refusal, 503, "upstream %s: %ld requests in "
-		    "flight, the most allowed; retry later", up->up_cfg->name,
-		    up->up_in_flight);
-		snprintf(refusal->retry_after, sizeof(refusal->retry_after),
-		    "%ld", up->up_cfg->retry_after);
-		*outcome = UPSTREAM_BUSY;
-		return NULL;
-	}
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		goto fail;
 	x->ux_ctx = ctx;
 	x->ux_up = up;
-	up->up_in_flight++;
 	x->ux_done = ureq->done;
 	x->ux_arg = ureq->arg;
 	if ((x->ux_easy = curl_easy_init()) == NULL ||
 	    upstream_path(x, ureq) == -1 ||
 	    upstream_easy_setup(x, ureq) == -1)
 		goto fail;
-	if (upstream_next_url(x) == -1) {
-		/* Every URL's breaker is open: do not even try. */
-		long wait = upstream_wait(up, upstream_now_ms());
+	/* Sent now, or waiting for a slot, or refused (busy, down). */
+	if (upstream_admit(x, refusal, outcome) == -1) {
 		upstream_xfer_free(x);
-		est_reply_error(refusal, 502, "upstream CA unreachable");
-		log_debug("upstream %s: every URL is down; next try in "
-		    "%ld ms", up->up_cfg->name, wait);
-		*outcome = UPSTREAM_UNAVAILABLE;
 		return NULL;
 	}
-	if (curl_multi_add_handle(ctx->uc_multi, x->ux_easy) != CURLM_OK)
-		goto fail;
 	return x;
 fail:
 	log_err("upstream %s: cannot set up a transfer", up->up_cfg->name);
@@ -696,6 +605,7 @@ upstream_cancel(struct upstream_xfer *x)
 {
 	if (x == NULL)
 		return;
+	/* Not an error for a transfer still waiting for a slot. */
 	curl_multi_remove_handle(x->ux_ctx->uc_multi, x->ux_easy);
 	upstream_xfer_free(x);
 }
@@ -776,15 +686,26 @@ upstream_result(struct upstream_xfer *x, CURLcode code, int *unavailable)
 	return status;
 }
 
-/* Tell the URL's breaker how it went; log when its health changes. */
+/*
+ * Tell the URL's breaker how it went; log when its health changes. A
+ * failure while the CA answered others (busy) is not charged: the breaker
+ * is for a CA that is down, and a busy one is the limit's to handle
+ * (upstream_admit_sample), or estrad would fail every device for a
+ * backoff because it had overloaded the CA itself.
+ */
 static void
-upstream_health(struct upstream_xfer *x, int failed)
+upstream_health(struct upstream_xfer *x, int failed, int busy)
 {
 	struct upstream		*up = x->ux_up;
 	struct upstream_url	*u = &up->up_urls[x->ux_url];
 	int64_t			 now = upstream_now_ms();
+	int			 trial = x->ux_trial;
 
 	x->ux_trial = 0;	/* the outcome below settles any trial */
+	if (failed && busy && !trial) {
+		metrics_upstream_overload(up->up_cfg->name);
+		return;
+	}
 	if (!failed) {
 		if (breaker_success(&u->uu_breaker)) {
 			log_info("upstream %s: %s is up again",
@@ -804,15 +725,16 @@ upstream_health(struct upstream_xfer *x, int failed)
 	}
 }
 
-/* Send the transfer again, as set up now: what came back is dropped.
- * 0, or -1 with a 500 reply. */
-static int
+/* Send the transfer (again), as set up now: what came back is dropped. */
+int
 upstream_resend(struct upstream_xfer *x)
 {
 	est_reply_clear(&x->ux_reply);
 	x->ux_body_cap = 0;
 	x->ux_too_large = 0;
 	x->ux_error[0] = '\0';
+	x->ux_sent_us = upstream_now_us();
+	x->ux_sent_in_flight = x->ux_up->up_urls[x->ux_url].uu_in_flight;
 	if (curl_multi_add_handle(x->ux_ctx->uc_multi, x->ux_easy) !=
 	    CURLM_OK) {
 		est_reply_error(&x->ux_reply, 500, "internal error");
@@ -908,8 +830,7 @@ upstream_conn_retry(struct upstream_xfer *x, CURLcode code)
 	return 1;
 }
 
-/* Hand the reply to the caller and free the transfer. */
-static void
+void
 upstream_deliver(struct upstream_xfer *x, long status,
     enum upstream_outcome outcome)
 {
@@ -925,11 +846,34 @@ upstream_deliver(struct upstream_xfer *x, long status,
 	upstream_xfer_free(x);
 }
 
+/*
+ * One attempt at the transfer's URL ended: what it says of the CA's load
+ * goes to the URL's limit, the connections it opened to the metrics.
+ * Returns 1 when it timed out although the CA answered another request
+ * sent after it: the CA is up, and busy.
+ */
+static int
+upstream_attempt_ended(struct upstream_xfer *x, CURLcode code)
+{
+	const struct upstream_url *u = &x->ux_up->up_urls[x->ux_url];
+	long	 status = 0, connects = 0;
+	int	 busy;
+
+	curl_easy_getinfo(x->ux_easy, CURLINFO_RESPONSE_CODE, &status);
+	if (curl_easy_getinfo(x->ux_easy, CURLINFO_NUM_CONNECTS, &connects) ==
+	    CURLE_OK && connects > 0)
+		metrics_upstream_connects(x->ux_up->up_cfg->name, connects);
+	busy = code == CURLE_OPERATION_TIMEDOUT &&
+	    u->uu_answered_us > x->ux_sent_us;
+	upstream_admit_sample(x, code == CURLE_OK ? status : 0, busy);
+	return busy;
+}
+
 static void
 upstream_check_done(struct upstream_ctx *ctx)
 {
 	CURLMsg			*msg;
-	int			 left, unavailable;
+	int			 left, unavailable, busy;
 	struct upstream_xfer	*x;
 	CURLcode		 code;
 	long			 status;
@@ -941,6 +885,7 @@ upstream_check_done(struct upstream_ctx *ctx)
 		code = msg->data.result;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &x);
 		curl_multi_remove_handle(ctx->uc_multi, x->ux_easy);
+		busy = upstream_attempt_ended(x, code);
 		switch (code == CURLE_OK ? upstream_auth_retry(x, code) :
 		    upstream_conn_retry(x, code)) {
 		case 1:
@@ -950,7 +895,7 @@ upstream_check_done(struct upstream_ctx *ctx)
 			continue;
 		}
 		status = upstream_result(x, code, &unavailable);
-		upstream_health(x, unavailable);
+		upstream_health(x, unavailable, busy);
 		if (unavailable && upstream_failover(x) == 0)
 			continue;
 		upstream_deliver(x, status, unavailable ?
@@ -1031,7 +976,7 @@ upstream_load_files(struct upstream *up, const struct cfg_upstream *u)
 
 /*
  * Connections kept open for the next transfer: as many as may run at
- * once, the sum of max_in_flight. libcurl's default keeps four per
+ * once, the sum of every URL's max_in_flight. libcurl's default keeps four per
  * transfer running when one ends, so bursts closed and reopened
  * connections to the CA, each a full TLS handshake with the RA key and
  * CA bundle decoded again (a fifth of the proxy's CPU at 64 clients,
@@ -1043,7 +988,8 @@ upstream_keep_connections(struct upstream_ctx *ctx, const struct config *cfg)
 	long keep = 0;
 
 	for (size_t i = 0; i < cfg->nupstreams; i++)
-		keep += cfg->upstreams[i].max_in_flight;
+		keep += cfg->upstreams[i].max_in_flight *
+		    (long)cfg->upstreams[i].nurls;
 	curl_multi_setopt(ctx->uc_multi, CURLMOPT_MAXCONNECTS, keep);
 }
 
@@ -1062,7 +1008,8 @@ upstream_ctx_new(struct event_base *base, const struct config *cfg)
 		goto fail;
 	for (size_t i = 0; i < cfg->nupstreams; i++)
 		if (upstream_load_files(&ctx->uc_upstreams[i],
-		    &cfg->upstreams[i]) == -1)
+		    &cfg->upstreams[i]) == -1 ||
+		    upstream_admit_init(ctx, &ctx->uc_upstreams[i]) == -1)
 			goto fail;
 	if ((ctx->uc_multi = curl_multi_init()) == NULL ||
 	    (ctx->uc_timer = evtimer_new(base, upstream_on_timer, ctx)) ==
@@ -1097,6 +1044,7 @@ upstream_ctx_free(struct upstream_ctx *ctx)
 		struct upstream *up = &ctx->uc_upstreams[i];
 
 		upstream_creds_unref(up->up_creds);
+		upstream_admit_free(up);
 		for (size_t j = 0; up->up_urls != NULL && j < up->up_nurls; j++)
 			upstream_offers_clear(&up->up_urls[j]);
 		free(up->up_urls);
@@ -1184,6 +1132,7 @@ upstream_reload_commit(struct upstream_ctx *ctx, const struct config *cfg,
 		up->up_backoff.initial_ms = u->backoff_initial_ms;
 		up->up_backoff.max_ms = u->backoff_max_ms;
 		up->up_backoff.threshold = (int)u->failure_threshold;
+		upstream_admit_reload(up);
 	}
 	free(fresh);
 	upstream_keep_connections(ctx, cfg);

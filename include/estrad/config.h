@@ -15,6 +15,9 @@
 
 enum upstream_auth { UPSTREAM_AUTH_NONE, UPSTREAM_AUTH_BASIC,
 	UPSTREAM_AUTH_DIGEST, UPSTREAM_AUTH_MAX };
+/* How many requests an upstream URL gets at once (upstream_admit.c). */
+enum upstream_concurrency { UPSTREAM_CONCURRENCY_ADAPTIVE,
+	UPSTREAM_CONCURRENCY_FIXED };
 
 struct cfg_tls {
 	char	*certificate;		/* server chain, PEM, leaf first */
@@ -81,9 +84,12 @@ struct cfg_upstream {
 	char	*password;		/* read from password_file; wiped */
 	long	 connect_timeout_ms;
 	long	 timeout_ms;
-	long	 max_in_flight;
+	enum upstream_concurrency concurrency;
+	long	 max_in_flight;		/* per URL; adaptive: the ceiling */
+	long	 max_waiting;		/* requests waiting for a slot */
+	long	 max_wait_ms;		/* longest wait for a slot */
 	long	 max_response_bytes;
-	long	 retry_after;		/* seconds, on 503 at the cap */
+	long	 retry_after;		/* seconds, the least on a busy 503 */
 	long	 backoff_initial_ms;	/* a failed URL's first wait */
 	long	 backoff_max_ms;
 	long	 failure_threshold;	/* failures in a row: URL skipped */

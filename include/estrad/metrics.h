@@ -57,6 +57,21 @@ void metrics_reload(int ok);
 /* estrad_upstream_up{upstream,url} (gauge 0/1): a breaker's state. */
 void metrics_upstream_health(const char *upstream, const char *url, int up);
 
+/* Admission toward an upstream (upstream_admit.c):
+ * estrad_upstream_concurrency_limit{upstream,url} and _in_flight (gauges),
+ * estrad_upstream_waiting{upstream} (gauge), estrad_upstream_wait_seconds
+ * (histogram: the wait of each request sent),
+ * estrad_upstream_busy_refusals_total{upstream,reason}, and
+ * estrad_upstream_overloaded_total{upstream}: timeouts of a busy CA. */
+void metrics_upstream_limit(const char *upstream, const char *url,
+    long limit, long in_flight);
+void metrics_upstream_waiting(const char *upstream, long waiting);
+void metrics_upstream_waited(const char *upstream, double seconds);
+void metrics_upstream_shed(const char *upstream, const char *reason);
+void metrics_upstream_overload(const char *upstream);
+/* estrad_upstream_connections_total{upstream}: n connections opened. */
+void metrics_upstream_connects(const char *upstream, long n);
+
 /* Values read when scraped (queue depth and age, cache age). */
 struct metrics_gauges {
 	double	queue_depth;		/* estrad_queue_entries */

@@ -21,8 +21,9 @@ struct upstream_xfer;
  * How a transfer ended, for the store-and-forward queue and the cache:
  * ANSWERED is any answer worth relaying; UNAVAILABLE means no URL of the
  * upstream gave one (unreachable, TLS, timeout, or the CA's own 502, 503
- * or 504 from every URL tried); BUSY is the max_in_flight cap; ERROR is
- * estrad's own trouble.
+ * or 504 from every URL tried); BUSY is a CA busy with every slot estrad
+ * gives it, for longer than the request could wait (503 + Retry-After,
+ * upstream_admit.c); ERROR is estrad's own trouble.
  */
 enum upstream_outcome { UPSTREAM_ANSWERED, UPSTREAM_UNAVAILABLE,
 	UPSTREAM_BUSY, UPSTREAM_ERROR };
@@ -53,12 +54,14 @@ void upstream_ctx_free(struct upstream_ctx *ctx);
 
 /*
  * Start a transfer on the first URL of the upstream that its circuit
- * breaker lets be tried; when that URL fails without an answer, the next
- * one is tried (each at most once), and the URL's breaker learns of it
- * (backoff.h). Returns the
- * transfer, or NULL with *refusal and *outcome filled: 503 + Retry-After
- * (BUSY) at max_in_flight, 502 (UNAVAILABLE) when every URL's breaker is
- * open, 500 (ERROR) when curl cannot be set up.
+ * breaker lets be tried, or, when that URL has as many in flight as its
+ * concurrency limit allows, put it in line for a slot (upstream_admit.c);
+ * when that URL fails without an answer, the next one is tried (each at
+ * most once), and the URL's breaker learns of it (backoff.h). Returns the
+ * transfer (its callback comes later, also for a 503 after waiting
+ * max_wait), or NULL with *refusal and *outcome filled: 503 + Retry-After
+ * (BUSY) when it cannot wait, 502 (UNAVAILABLE) when every URL's breaker
+ * is open, 500 (ERROR) when curl cannot be set up.
  */
 struct upstream_xfer *upstream_submit(struct upstream_ctx *ctx,
     const struct upstream_request *ureq, struct est_reply *refusal,

@@ -144,6 +144,13 @@ static const char *const families[][2] = {
 	{ "estrad_upstream_duration_seconds", "histogram" },
 	{ "estrad_upstream_errors_total", "counter" },
 	{ "estrad_upstream_up", "gauge" },
+	{ "estrad_upstream_concurrency_limit", "gauge" },
+	{ "estrad_upstream_in_flight", "gauge" },
+	{ "estrad_upstream_waiting", "gauge" },
+	{ "estrad_upstream_wait_seconds", "histogram" },
+	{ "estrad_upstream_busy_refusals_total", "counter" },
+	{ "estrad_upstream_overloaded_total", "counter" },
+	{ "estrad_upstream_connections_total", "counter" },
 	{ "estrad_auth_failures_total", "counter" },
 	{ "estrad_policy_refusals_total", "counter" },
 	{ "estrad_open_connections", "gauge" },
@@ -521,6 +528,46 @@ test_loop_lag(void **state)
 	free(t);
 }
 
+/* The admission hooks: gauges set, not added; counters add; the URL
+ * label loses its userinfo as estrad_upstream_up's does. */
+static void
+test_upstream_admission(void **state)
+{
+	char *t;
+
+	metrics_upstream_limit("ca", "https://ra:pw@ca.example/.well-known/est",
+	    8, 3);
+	metrics_upstream_limit("ca", "https://ra:pw@ca.example/.well-known/est",
+	    5, 2);
+	metrics_upstream_waiting("ca", 40);
+	metrics_upstream_waiting("ca", 7);
+	metrics_upstream_waited("ca", 0.2);
+	metrics_upstream_shed("ca", "full");
+	metrics_upstream_shed("ca", "full");
+	metrics_upstream_shed("ca", "waited");
+	metrics_upstream_overload("ca");
+	metrics_upstream_connects("ca", 3);
+	metrics_upstream_connects("ca", 1);
+	t = expo(NULL);
+	check_structure(t);
+	assert_line(t, "estrad_upstream_concurrency_limit{upstream=\"ca\","
+	    "url=\"https://ca.example/.well-known/est\"} 5");
+	assert_line(t, "estrad_upstream_in_flight{upstream=\"ca\","
+	    "url=\"https://ca.example/.well-known/est\"} 2");
+	assert_line(t, "estrad_upstream_waiting{upstream=\"ca\"} 7");
+	assert_line(t, "estrad_upstream_wait_seconds_count{upstream=\"ca\"} 1");
+	assert_line(t, "estrad_upstream_wait_seconds_bucket{upstream=\"ca\","
+	    "le=\"0.25\"} 1");
+	assert_line(t, "estrad_upstream_busy_refusals_total{upstream=\"ca\","
+	    "reason=\"full\"} 2");
+	assert_line(t, "estrad_upstream_busy_refusals_total{upstream=\"ca\","
+	    "reason=\"waited\"} 1");
+	assert_line(t, "estrad_upstream_overloaded_total{upstream=\"ca\"} 1");
+	assert_line(t, "estrad_upstream_connections_total{upstream=\"ca\"} 4");
+	assert_null(strstr(t, "pw@"));
+	free(t);
+}
+
 static void
 test_upstream_up(void **state)
 {
@@ -832,6 +879,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_gauges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loop_lag, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upstream_admission, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_up, setup,
 		    teardown),
 		cmocka_unit_test(test_curl_kinds),

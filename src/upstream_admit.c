@@ -1,0 +1,371 @@
+/*
+ * upstream_admit: how many requests a CA is given at once, and what the
+ * others do meanwhile. A storm in front, a steady stream behind:
+ *
+ *   - Each URL has an adaptive limit (conclimit.h) learnt from the times
+ *     and timeouts of its answers, at most the upstream's max_in_flight
+ *     ("concurrency": "fixed" keeps it at max_in_flight).
+ *   - A request over the limit waits in the upstream's FIFO and is sent
+ *     when a slot frees at the URL it will go to (the first its breakers
+ *     allow: a backup URL is not used to absorb load, only failures).
+ *   - It is refused with 503 + Retry-After only when it cannot wait: the
+ *     FIFO holds max_waiting, or its wait would pass max_wait (predicted
+ *     from the URL's limit and answer time, and enforced by a timer).
+ *     Retry-After names when a slot is expected, and refusals are spread
+ *     one service interval apart, so the clients come back at the rate the
+ *     CA serves rather than all at once.
+ *
+ * Slots are given back in upstream_admit_leave; the FIFO moves on from a
+ * zero-delay event, never from inside the caller (which may be ending a
+ * transfer, or tearing down a request).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "estrad/log.h"
+#include "estrad/loop.h"
+#include "estrad/metrics.h"
+#include "upstream_int.h"
+
+/* The first limit of a URL: it grows by doubling while no queue forms. */
+#define ADMIT_INITIAL_LIMIT	4
+/* Retry-After never says more than this, seconds. */
+#define ADMIT_RETRY_AFTER_MAX	3600
+
+static void admit_dispatch(struct upstream *up);
+
+static long
+admit_limit(const struct upstream_url *u)
+{
+	return conclimit_value(&u->uu_limit);
+}
+
+/* The expected wait of the n-th in line for a slot at u: 0 when nothing
+ * is known of u's answers yet. */
+static int64_t
+admit_wait_us(const struct upstream_url *u, long n)
+{
+	return n * u->uu_rtt_us / admit_limit(u);
+}
+
+static void
+admit_gauges(struct upstream *up, const struct upstream_url *u)
+{
+	metrics_upstream_limit(up->up_cfg->name, u->uu_url, admit_limit(u),
+	    u->uu_in_flight);
+	metrics_upstream_waiting(up->up_cfg->name, up->up_nwaiting);
+}
+
+/*
+ * 503 + Retry-After for a request that cannot wait. The time named is
+ * after the line ahead is served and after every earlier refusal's time,
+ * one service interval on: a storm refused now returns as a stream.
+ */
+static void
+admit_busy(struct upstream *up, struct est_reply *r, const char *reason)
+{
+	const char *why = strcmp(reason, "full") == 0 ?
+	    "max_waiting requests wait for it already" :
+	    strcmp(reason, "deadline") == 0 ? "the wait would pass max_wait" :
+	    "waited max_wait for it";
+	int	 i = upstream_pick(up, 0, upstream_now_us() / 1000);
+	int64_t	 now = upstream_now_us(), at, step = 0;
+	long	 secs;
+
+	at = now + (int64_t)up->up_cfg->retry_after * 1000000;
+	if (i != -1) {
+		const struct upstream_url *u = &up->up_urls[i];
+
+		step = admit_wait_us(u, 1);
+		if (now + admit_wait_us(u, up->up_nwaiting) > at)
+			at = now + admit_wait_us(u, up->up_nwaiting);
+	}
+	if (up->up_promised_us > at)
+		at = up->up_promised_us;
+	at += step;
+	up->up_promised_us = at;
+	secs = (long)((at - now + 999999) / 1000000);
+	if (secs > ADMIT_RETRY_AFTER_MAX)
+		secs = ADMIT_RETRY_AFTER_MAX;
+	est_reply_error(r, 503, "upstream %s is busy: %s; retry in %ld s",
+	    up->up_cfg->name, why, secs);
+	snprintf(r->retry_after, sizeof(r->retry_after), "%ld", secs);
+	metrics_upstream_shed(up->up_cfg->name, reason);
+}
+
+/* Send x now: a URL (and its slot), then curl. 0, or -1 with x's reply
+ * filled and *outcome set. */
+static int
+admit_send(struct upstream_xfer *x, enum upstream_outcome *outcome)
+{
+	if (upstream_next_url(x) == -1) {
+		est_reply_error(&x->ux_reply, 502, "upstream CA unreachable");
+		*outcome = UPSTREAM_UNAVAILABLE;
+		return -1;
+	}
+	if (upstream_resend(x) == -1) {
+		*outcome = UPSTREAM_ERROR;
+		return -1;
+	}
+	metrics_upstream_waited(x->ux_up->up_cfg->name,
+	    (double)(upstream_now_us() - x->ux_queued_us) / 1e6);
+	return 0;
+}
+
+static void
+admit_deadline_arm(struct upstream *up)
+{
+	struct upstream_xfer	*head = TAILQ_FIRST(&up->up_waiting);
+	int64_t			 left;
+	struct timeval		 tv;
+
+	if (head == NULL) {
+		evtimer_del(up->up_deadline);
+		return;
+	}
+	left = head->ux_queued_us + (int64_t)up->up_cfg->max_wait_ms * 1000 -
+	    upstream_now_us();
+	if (left < 0)
+		left = 0;
+	tv.tv_sec = (time_t)(left / 1000000);
+	tv.tv_usec = (suseconds_t)(left % 1000000);
+	evtimer_add(up->up_deadline, &tv);
+}
+
+static void
+admit_unqueue(struct upstream_xfer *x)
+{
+	struct upstream *up = x->ux_up;
+
+	TAILQ_REMOVE(&up->up_waiting, x, ux_wait);
+	x->ux_waiting = 0;
+	up->up_nwaiting--;
+	metrics_upstream_waiting(up->up_cfg->name, up->up_nwaiting);
+}
+
+/* The oldest waited max_wait: it gets 503 + Retry-After, and so does
+ * everyone behind it who has waited as long. */
+static void
+admit_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream		*up = arg;
+	struct upstream_xfer	*x;
+	int64_t			 limit_us = (int64_t)up->up_cfg->max_wait_ms *
+	    1000;
+
+	while ((x = TAILQ_FIRST(&up->up_waiting)) != NULL &&
+	    upstream_now_us() - x->ux_queued_us >= limit_us) {
+		admit_unqueue(x);
+		admit_busy(up, &x->ux_reply, "waited");
+		upstream_deliver(x, 0, UPSTREAM_BUSY);
+	}
+	admit_deadline_arm(up);
+}
+
+static void
+admit_on_dispatch(evutil_socket_t fd, short what, void *arg)
+{
+	admit_dispatch(arg);
+}
+
+/* Send the oldest waiting while their URL has a free slot. */
+static void
+admit_dispatch(struct upstream *up)
+{
+	struct upstream_xfer	*x;
+	enum upstream_outcome	 outcome;
+	int			 i;
+
+	while ((x = TAILQ_FIRST(&up->up_waiting)) != NULL) {
+		i = upstream_pick(up, 0, upstream_now_us() / 1000);
+		if (i != -1 && up->up_urls[i].uu_in_flight >=
+		    admit_limit(&up->up_urls[i]))
+			break;
+		admit_unqueue(x);
+		/* Every URL went down while it waited: as if it had come
+		 * now (the caller may queue it for later). */
+		if (admit_send(x, &outcome) == -1)
+			upstream_deliver(x, 0, outcome);
+	}
+	admit_deadline_arm(up);
+}
+
+int
+upstream_admit(struct upstream_xfer *x, struct est_reply *refusal,
+    enum upstream_outcome *outcome)
+{
+	struct upstream		*up = x->ux_up;
+	const struct upstream_url *u;
+	int64_t			 now = upstream_now_us();
+	int			 i = upstream_pick(up, 0, now / 1000);
+
+	x->ux_queued_us = now;
+	if (i == -1) {
+		log_debug("upstream %s: every URL is down; next try in "
+		    "%ld ms", up->up_cfg->name, upstream_wait_ms(up->up_ctx,
+		    (size_t)(up - up->up_ctx->uc_upstreams)));
+		est_reply_error(refusal, 502, "upstream CA unreachable");
+		*outcome = UPSTREAM_UNAVAILABLE;
+		return -1;
+	}
+	u = &up->up_urls[i];
+	if (up->up_nwaiting == 0 && u->uu_in_flight < admit_limit(u)) {
+		if (admit_send(x, outcome) == 0)
+			return 0;
+		*refusal = x->ux_reply;
+		memset(&x->ux_reply, 0, sizeof(x->ux_reply));
+		return -1;
+	}
+	if (up->up_nwaiting >= up->up_cfg->max_waiting) {
+		admit_busy(up, refusal, "full");
+		*outcome = UPSTREAM_BUSY;
+		return -1;
+	}
+	/* Its wait and its answer would pass max_wait: say so now, not
+	 * when the time is spent. */
+	if (admit_wait_us(u, up->up_nwaiting + 1) + u->uu_rtt_us >
+	    (int64_t)up->up_cfg->max_wait_ms * 1000) {
+		admit_busy(up, refusal, "deadline");
+		*outcome = UPSTREAM_BUSY;
+		return -1;
+	}
+	TAILQ_INSERT_TAIL(&up->up_waiting, x, ux_wait);
+	x->ux_waiting = 1;
+	if (++up->up_nwaiting == 1)
+		admit_deadline_arm(up);
+	metrics_upstream_waiting(up->up_cfg->name, up->up_nwaiting);
+	return 0;
+}
+
+void
+upstream_admit_leave(struct upstream_xfer *x)
+{
+	struct upstream *up = x->ux_up;
+
+	if (x->ux_waiting) {
+		admit_unqueue(x);
+		if (TAILQ_EMPTY(&up->up_waiting))
+			evtimer_del(up->up_deadline);
+		return;
+	}
+	if (!x->ux_slot)
+		return;
+	x->ux_slot = 0;
+	up->up_urls[x->ux_url].uu_in_flight--;
+	admit_gauges(up, &up->up_urls[x->ux_url]);
+	if (up->up_nwaiting > 0)
+		event_active(up->up_dispatch, EV_TIMEOUT, 0);
+}
+
+void
+upstream_admit_move(struct upstream_xfer *x, size_t to)
+{
+	struct upstream *up = x->ux_up;
+
+	if (x->ux_slot)
+		up->up_urls[x->ux_url].uu_in_flight--;
+	x->ux_slot = 1;
+	up->up_urls[to].uu_in_flight++;
+	if (to != x->ux_url && up->up_nwaiting > 0)
+		event_active(up->up_dispatch, EV_TIMEOUT, 0);
+}
+
+/* What the attempt says of the CA's load. */
+static enum conclimit_outcome
+admit_outcome(long status, int busy)
+{
+	if (status == 503 || status == 504 || status == 429 || busy)
+		return CONCLIMIT_OVERLOAD;
+	/* Only an issued answer is a time sample: a refusal or a 401
+	 * takes the CA less work, and would read as its no-load time. */
+	return status >= 200 && status <= 299 ? CONCLIMIT_ANSWER :
+	    CONCLIMIT_IGNORE;
+}
+
+void
+upstream_admit_sample(struct upstream_xfer *x, long status, int busy)
+{
+	struct upstream		*up = x->ux_up;
+	struct upstream_url	*u = &up->up_urls[x->ux_url];
+	int64_t			 now = upstream_now_us();
+	int64_t			 rtt = now - x->ux_sent_us;
+	enum conclimit_outcome	 outcome = admit_outcome(status, busy);
+	long			 before = admit_limit(u);
+
+	if (status > 0)
+		u->uu_answered_us = now;
+	if (outcome == CONCLIMIT_ANSWER)
+		u->uu_rtt_us = u->uu_rtt_us == 0 ? rtt :
+		    (u->uu_rtt_us * 7 + rtt) / 8;
+	if (up->up_cfg->concurrency != UPSTREAM_CONCURRENCY_ADAPTIVE ||
+	    !conclimit_sample(&u->uu_limit, now, (unsigned)x->ux_op, rtt,
+	    x->ux_sent_in_flight, outcome))
+		return;
+	log_debug("upstream %s: %s: limit %ld -> %ld (%s)", up->up_cfg->name,
+	    u->uu_url, before, admit_limit(u),
+	    outcome == CONCLIMIT_OVERLOAD ? "overloaded" : "answer times");
+	admit_gauges(up, u);
+	if (admit_limit(u) > before && up->up_nwaiting > 0)
+		event_active(up->up_dispatch, EV_TIMEOUT, 0);
+}
+
+static void
+admit_limits_init(struct upstream *up)
+{
+	const struct cfg_upstream *c = up->up_cfg;
+	long initial = c->concurrency == UPSTREAM_CONCURRENCY_ADAPTIVE ?
+	    ADMIT_INITIAL_LIMIT : c->max_in_flight;
+
+	for (size_t i = 0; i < up->up_nurls; i++) {
+		conclimit_init(&up->up_urls[i].uu_limit, initial,
+		    c->max_in_flight, upstream_now_us());
+		admit_gauges(up, &up->up_urls[i]);
+	}
+}
+
+int
+upstream_admit_init(struct upstream_ctx *ctx, struct upstream *up)
+{
+	up->up_ctx = ctx;
+	TAILQ_INIT(&up->up_waiting);
+	up->up_dispatch = event_new(ctx->uc_base, -1, 0, admit_on_dispatch,
+	    up);
+	up->up_deadline = evtimer_new(ctx->uc_base, admit_on_deadline, up);
+	if (up->up_dispatch == NULL || up->up_deadline == NULL)
+		return -1;
+	/* Slots are the CA's: filling them goes before new clients. */
+	loop_control(up->up_dispatch);
+	admit_limits_init(up);
+	return 0;
+}
+
+void
+upstream_admit_free(struct upstream *up)
+{
+	if (up->up_dispatch != NULL)
+		event_free(up->up_dispatch);
+	if (up->up_deadline != NULL)
+		event_free(up->up_deadline);
+	up->up_dispatch = up->up_deadline = NULL;
+}
+
+void
+upstream_admit_reload(struct upstream *up)
+{
+	const struct cfg_upstream *c = up->up_cfg;
+
+	for (size_t i = 0; i < up->up_nurls; i++) {
+		struct upstream_url *u = &up->up_urls[i];
+
+		if (c->concurrency == UPSTREAM_CONCURRENCY_ADAPTIVE)
+			conclimit_set_max(&u->uu_limit, c->max_in_flight);
+		else
+			conclimit_init(&u->uu_limit, c->max_in_flight,
+			    c->max_in_flight, upstream_now_us());
+		admit_gauges(up, u);
+	}
+	if (up->up_nwaiting > 0)
+		event_active(up->up_dispatch, EV_TIMEOUT, 0);
+}

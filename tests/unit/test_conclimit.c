@@ -1,0 +1,354 @@
+/*
+ * The adaptive concurrency limit (conclimit.h), table by table: one round
+ * at a time (slow start, a limit nobody used, a queue read as capacity,
+ * an overload cut and a burst of them cutting once, the hold after a cut,
+ * the clamps, samples that teach nothing, baselines per kind, jitter
+ * within the tolerance, a CA that got slower for good), then whole runs
+ * against a simulated CA with K workers and a FIFO behind them: the limit
+ * settles at K, follows K when it changes within five seconds, the CA
+ * never holds more than K + 1, and its throughput stays that of K.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "estrad/conclimit.h"
+
+#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+#define MS		1000LL		/* microseconds */
+
+enum { ENROLL = 2, CACERTS = 0 };
+
+/* A run of identical samples. */
+struct burst {
+	int		 n;
+	unsigned	 kind;
+	int64_t		 rtt_ms;
+	long		 in_flight;
+	enum conclimit_outcome outcome;
+	int64_t		 gap_ms;	/* time before each sample */
+	int64_t		 lead_ms;	/* and before the first */
+};
+
+struct round_case {
+	const char	*what;
+	long		 initial, max;
+	struct burst	 steps[5];
+	long		 want;
+};
+
+static long
+run_case(const struct round_case *c)
+{
+	struct conclimit	 cl;
+	int64_t			 now = 1000 * MS;
+
+	conclimit_init(&cl, c->initial, c->max, now);
+	for (size_t s = 0; s < NITEMS(c->steps) && c->steps[s].n > 0; s++) {
+		const struct burst *b = &c->steps[s];
+
+		now += b->lead_ms * MS;
+		for (int i = 0; i < b->n; i++) {
+			now += b->gap_ms * MS;
+			conclimit_sample(&cl, now, b->kind, b->rtt_ms * MS,
+			    b->in_flight, b->outcome);
+		}
+	}
+	return conclimit_value(&cl);
+}
+
+#define A	CONCLIMIT_ANSWER
+#define O	CONCLIMIT_OVERLOAD
+#define I	CONCLIMIT_IGNORE
+
+static void
+test_rounds(void **state)
+{
+	static const struct round_case cases[] = {
+		{ "slow start doubles a used limit", 4, 64,
+		  { { 4, ENROLL, 100, 4, A, 100, 0 } }, 8 },
+		/* 4 -> 8, a round watched, -> 16, watched, -> 32 */
+		{ "and again after a round of watching", 4, 64,
+		  { { 4 + 8 + 8 + 16 + 16, ENROLL, 10, 32, A, 10, 0 } }, 32 },
+		{ "a limit nobody reached stays", 4, 64,
+		  { { 12, ENROLL, 100, 2, A, 100, 0 } }, 4 },
+		{ "the ceiling holds", 40, 64,
+		  { { 40, ENROLL, 10, 40, A, 10, 0 } }, 64 },
+		{ "an initial over the ceiling is clamped", 100, 8,
+		  { { 0 } }, 8 },
+		{ "an initial under 1 is 1", 0, 8, { { 0 } }, 1 },
+		/* Learn 100 ms with 4 out, grow to 8, then 8 out take 160
+		 * ms: 3 wait, 5 work (8 * 100 / 160). */
+		{ "a queue reads as the capacity", 4, 64,
+		  { { 4, ENROLL, 100, 4, A, 100, 0 },
+		    { 8, ENROLL, 160, 8, A, 20, 160 } }, 5 },
+		{ "a deeper queue, the same arithmetic", 4, 64,
+		  { { 4, ENROLL, 100, 4, A, 100, 0 },
+		    { 8, ENROLL, 400, 8, A, 50, 400 } }, 2 },
+		{ "answers sent under the old limit are not judged", 4, 64,
+		  { { 4, ENROLL, 100, 4, A, 100, 0 },
+		    { 8, ENROLL, 400, 8, A, 20, 0 } }, 8 },
+		{ "jitter within the tolerance is no queue", 4, 64,
+		  { { 4, ENROLL, 100, 4, A, 100, 0 },
+		    { 16, ENROLL, 101, 8, A, 13, 101 } }, 16 },
+		{ "an overload cuts a quarter at once", 4, 64,
+		  { { 4, ENROLL, 100, 4, A, 100, 0 },
+		    { 1, ENROLL, 1000, 8, O, 10, 0 } }, 6 },
+		{ "a burst of timeouts sent before the cut cuts once", 4, 64,
+		  { { 4, ENROLL, 100, 4, A, 100, 0 },
+		    { 6, ENROLL, 1000, 8, O, 1, 0 } }, 6 },
+		{ "later timeouts cut again", 4, 64,
+		  { { 4, ENROLL, 100, 4, A, 100, 0 },
+		    { 2, ENROLL, 1000, 8, O, 1500, 0 } }, 4 },
+		{ "an overload at 1 stays at 1", 1, 64,
+		  { { 3, ENROLL, 1000, 1, O, 2000, 0 } }, 1 },
+		{ "ignored samples teach nothing", 4, 64,
+		  { { 40, ENROLL, 1, 4, I, 10, 0 } }, 4 },
+		/* After the cut to 5: four rounds without a queue hold it,
+		 * the fifth probes 6 (slow start is over). */
+		{ "a cut holds four rounds", 4, 64,
+		  { { 4, ENROLL, 100, 4, A, 100, 0 },
+		    { 8, ENROLL, 160, 8, A, 20, 160 },
+		    { 20, ENROLL, 100, 5, A, 20, 100 } }, 5 },
+		{ "then probes one more", 4, 64,
+		  { { 4, ENROLL, 100, 4, A, 100, 0 },
+		    { 8, ENROLL, 160, 8, A, 20, 160 },
+		    { 25, ENROLL, 100, 5, A, 20, 100 } }, 6 },
+		/* cacerts in 10 ms does not make a 100 ms enrollment look
+		 * like nine tenths queue. */
+		{ "baselines are per kind", 4, 64,
+		  { { 2, CACERTS, 10, 4, A, 10, 0 },
+		    { 2, ENROLL, 100, 4, A, 100, 0 },
+		    { 16, ENROLL, 100, 8, A, 20, 100 } }, 16 },
+	};
+
+	for (size_t i = 0; i < NITEMS(cases); i++) {
+		long got = run_case(&cases[i]);
+
+		if (got != cases[i].want)
+			fail_msg("%s: limit %ld, expected %ld", cases[i].what,
+			    got, cases[i].want);
+	}
+}
+
+static void
+test_set_max(void **state)
+{
+	struct conclimit cl;
+
+	conclimit_init(&cl, 4, 64, 0);
+	for (int i = 1; i <= 4 + 8 + 8 + 16 + 16; i++)
+		conclimit_sample(&cl, i * 100 * MS, ENROLL, 100 * MS, 64, A);
+	assert_int_equal(conclimit_value(&cl), 32);
+	conclimit_set_max(&cl, 10);
+	assert_int_equal(conclimit_value(&cl), 10);
+	conclimit_set_max(&cl, 0);
+	assert_int_equal(conclimit_value(&cl), 1);
+	assert_int_equal(conclimit_baseline(&cl, ENROLL), 100 * MS);
+	assert_int_equal(conclimit_baseline(&cl, CACERTS), 0);
+	assert_int_equal(conclimit_baseline(&cl, CONCLIMIT_KINDS), 0);
+}
+
+/* The baseline is the shortest time of this window and the last: a CA
+ * slower for good is believed after two windows, not before. */
+static void
+test_baseline_ages(void **state)
+{
+	struct conclimit	 cl;
+	int64_t			 w = CONCLIMIT_WINDOW_US;
+
+	conclimit_init(&cl, 4, 64, 0);
+	conclimit_sample(&cl, 1, ENROLL, 100 * MS, 1, A);
+	assert_int_equal(conclimit_baseline(&cl, ENROLL), 100 * MS);
+	conclimit_sample(&cl, w / 2, ENROLL, 200 * MS, 1, A);
+	assert_int_equal(conclimit_baseline(&cl, ENROLL), 100 * MS);
+	conclimit_sample(&cl, w + 1, ENROLL, 200 * MS, 1, A);
+	assert_int_equal(conclimit_baseline(&cl, ENROLL), 100 * MS);
+	conclimit_sample(&cl, 2 * w + 1, ENROLL, 200 * MS, 1, A);
+	assert_int_equal(conclimit_baseline(&cl, ENROLL), 200 * MS);
+	/* A faster answer is believed at once. */
+	conclimit_sample(&cl, 2 * w + 2, ENROLL, 50 * MS, 1, A);
+	assert_int_equal(conclimit_baseline(&cl, ENROLL), 50 * MS);
+	/* Overloads and ignored samples are no times. */
+	conclimit_sample(&cl, 2 * w + 3, ENROLL, 1 * MS, 1, O);
+	conclimit_sample(&cl, 2 * w + 4, ENROLL, 1 * MS, 1, I);
+	assert_int_equal(conclimit_baseline(&cl, ENROLL), 50 * MS);
+}
+
+/*
+ * A simulated CA: k workers taking requests from a FIFO, each service_ms
+ * long (plus a little deterministic jitter), in front of a closed loop of
+ * clients that always have more to send: whatever the limit allows goes.
+ */
+#define SIM_MAX		512
+
+struct sim {
+	struct conclimit cl;
+	int64_t		 now;
+	int		 k;
+	int64_t		 service;
+	/* requests at the CA, in arrival order: sent time and in_flight */
+	int64_t		 sent[SIM_MAX];
+	long		 at_send[SIM_MAX];
+	int64_t		 done_at[SIM_MAX];	/* 0: waiting */
+	int		 n;
+	int		 serving;
+	uint32_t	 rnd;
+	long		 answered;
+	int		 peak;		/* most at the CA, since reset */
+	int64_t		 worst_rtt;
+};
+
+static int64_t
+sim_jitter(struct sim *s)
+{
+	s->rnd = s->rnd * 1103515245u + 12345u;
+	return (int64_t)((s->rnd >> 16) % 5) * s->service / 100;	/* 0-4% */
+}
+
+static void
+sim_start(struct sim *s)
+{
+	for (int i = 0; i < s->n && s->serving < s->k; i++)
+		if (s->done_at[i] == 0) {
+			s->done_at[i] = s->now + s->service + sim_jitter(s);
+			s->serving++;
+		}
+}
+
+/* Run until `until` (microseconds); returns enrollments answered. */
+static long
+sim_run(struct sim *s, int64_t until)
+{
+	long before = s->answered;
+
+	while (s->now < until) {
+		int	 first = -1;
+
+		while (s->n < conclimit_value(&s->cl) && s->n < SIM_MAX) {
+			s->sent[s->n] = s->now;
+			s->at_send[s->n] = s->n + 1;
+			s->done_at[s->n] = 0;
+			s->n++;
+		}
+		if (s->n > s->peak)
+			s->peak = s->n;
+		sim_start(s);
+		for (int i = 0; i < s->n; i++)
+			if (s->done_at[i] != 0 && (first == -1 ||
+			    s->done_at[i] < s->done_at[first]))
+				first = i;
+		if (first == -1)
+			fail_msg("the simulated CA has nothing to do");
+		s->now = s->done_at[first];
+		if (s->now - s->sent[first] > s->worst_rtt)
+			s->worst_rtt = s->now - s->sent[first];
+		conclimit_sample(&s->cl, s->now, ENROLL,
+		    s->now - s->sent[first], s->at_send[first], A);
+		s->serving--;
+		s->answered++;
+		memmove(&s->sent[first], &s->sent[first + 1],
+		    (size_t)(s->n - first - 1) * sizeof(s->sent[0]));
+		memmove(&s->at_send[first], &s->at_send[first + 1],
+		    (size_t)(s->n - first - 1) * sizeof(s->at_send[0]));
+		memmove(&s->done_at[first], &s->done_at[first + 1],
+		    (size_t)(s->n - first - 1) * sizeof(s->done_at[0]));
+		s->n--;
+	}
+	return s->answered - before;
+}
+
+struct sim_case {
+	int	 k;
+	int64_t	 service_ms;
+	long	 max;
+};
+
+static void
+test_simulated_ca(void **state)
+{
+	static const struct sim_case cases[] = {
+		{ 5, 100, 64 }, { 1, 50, 64 }, { 4, 50, 64 }, { 8, 20, 64 },
+		{ 16, 200, 64 }, { 5, 100, 3 },
+	};
+
+	for (size_t i = 0; i < NITEMS(cases); i++) {
+		static struct sim s;
+		const struct sim_case *c = &cases[i];
+		long	 served, ideal, want = c->k < c->max ? c->k : c->max;
+
+		memset(&s, 0, sizeof(s));
+		s.k = c->k;
+		s.service = c->service_ms * MS;
+		conclimit_init(&s.cl, 4, c->max, 0);
+		sim_run(&s, 5000 * MS);		/* settle */
+		s.peak = 0;
+		served = sim_run(&s, 35000 * MS);
+		ideal = 30000 * want / c->service_ms;
+		if (served < ideal * 95 / 100)
+			fail_msg("K=%d S=%lld: %ld served in 30 s, %ld at "
+			    "K/S", c->k, (long long)c->service_ms, served,
+			    ideal);
+		if (s.peak > want + 1)
+			fail_msg("K=%d S=%lld: the CA held %d at once",
+			    c->k, (long long)c->service_ms, s.peak);
+		if (conclimit_value(&s.cl) < want ||
+		    conclimit_value(&s.cl) > want + 1)
+			fail_msg("K=%d S=%lld: limit %ld", c->k,
+			    (long long)c->service_ms,
+			    conclimit_value(&s.cl));
+	}
+}
+
+/* The CA's capacity changes mid-run: within 5 s the limit follows, and
+ * no request takes as long as the CA's own 1 s timeout would allow. */
+static void
+test_capacity_changes(void **state)
+{
+	static const int ks[] = { 5, 10, 2, 16, 4 };
+	static struct sim s;
+	int64_t t = 0;
+
+	memset(&s, 0, sizeof(s));
+	s.k = ks[0];
+	s.service = 100 * MS;
+	conclimit_init(&s.cl, 4, 64, 0);
+	for (size_t i = 0; i < NITEMS(ks); i++) {
+		long served;
+
+		s.k = ks[i];
+		sim_run(&s, t += 5000 * MS);
+		if (conclimit_value(&s.cl) < ks[i] ||
+		    conclimit_value(&s.cl) > ks[i] + 1)
+			fail_msg("5 s after K became %d the limit is %ld",
+			    ks[i], conclimit_value(&s.cl));
+		s.peak = 0;
+		served = sim_run(&s, t += 10000 * MS);
+		if (served < 10 * ks[i] * 10 * 95 / 100)
+			fail_msg("K=%d: %ld served in 10 s", ks[i], served);
+		if (s.peak > ks[i] + 1)
+			fail_msg("K=%d: the CA held %d at once", ks[i],
+			    s.peak);
+	}
+	if (s.worst_rtt >= 1000 * MS)
+		fail_msg("a request took %lld ms", (long long)(s.worst_rtt /
+		    MS));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rounds),
+		cmocka_unit_test(test_set_max),
+		cmocka_unit_test(test_baseline_ages),
+		cmocka_unit_test(test_simulated_ca),
+		cmocka_unit_test(test_capacity_changes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
