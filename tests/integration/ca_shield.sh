@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Shield the CA (issue 16): estrad in front of tests/tools/weak_ca, a CA
+# that serves K requests at once and whose front end answers 504 after T
+# while its workers still do the work (it collapses when 64 devices hit it
+# directly: weak_ca.sh shows that).
+#
+#  1. 64 estbench clients through estrad with the defaults ("concurrency":
+#     "adaptive"): every enrollment succeeds, no 503 either; after a
+#     warm-up the CA never holds more than K + 1 (K at work, one probe
+#     waiting), times nothing out and wastes no work; the breaker stays
+#     closed; the throughput is that of K workers; connections to the CA
+#     stay open (a handful opened for hundreds of enrollments).
+#  2. K changes mid-run, 4 -> 8 -> 2: estrad's limit follows within 5 s
+#     (estrad_upstream_concurrency_limit), and still no request fails.
+#  3. The same load with "concurrency": "fixed" (max_in_flight 64, what
+#     estrad did before): the CA times requests out and devices fail. That
+#     is the contrast that shows 1 and 2 are estrad's doing.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+[ -n "${ESTBENCH:-}" ] && [ -x "$ESTBENCH" ] ||
+    skip "no estbench binary (built with ESTRAD_TOOLS=OFF?)"
+
+K=4 S=50 T=500
+start_weak_ca --workers "$K" --service-ms "$S" --timeout-ms "$T"
+
+# shield NAME CONCURRENCY: an estrad in front of the weak CA, with an
+# admin listener; sets XPID, XURL, XLOG and APORT.
+shield() {
+	P_URL=$WCA_URL P_UPSTREAM_EXTRA="\"concurrency\": \"$2\", \"max_wait\": 8" \
+	    P_LIMITS_EXTRA='"max_connections_per_address": 0' \
+	    P_TOP_EXTRA='"admin": { "listen": "127.0.0.1:0" }' \
+	    proxy_config "$WORK/$1.json"
+	start_estrad "$1" "$WORK/$1.json"
+	admin_port "$XLOG"
+}
+
+# bench NAME SECONDS: 64 clients with the lab client's certificate, one
+# new TLS connection per enrollment; the report in $WORK/NAME.out, its
+# last line in LAST.
+bench() {
+	timeout $(($2 + 30)) "$ESTBENCH" -c 64 -t "$2" --timeout 20 \
+	    --cafile "$TRUST" --cert "$CLIENT_CERT" --key "$CLIENT_KEY" \
+	    "$XURL" >"$WORK/$1.out" 2>"$WORK/$1.err" ||
+	    fail "estbench $1: $(tail -n 5 "$WORK/$1.out" "$WORK/$1.err")"
+	LAST=$(tail -n 1 "$WORK/$1.out")
+	note "$1: $LAST"
+}
+
+# field NAME: NAME=VALUE from LAST (0 when absent).
+field() {
+	local v
+	v=$(sed -n "s/.* $1=\([0-9.]*\).*/\1/p; s/^$1=\([0-9.]*\).*/\1/p" <<<"$LAST" | head -n 1)
+	echo "${v:-0}"
+}
+
+# limit: estrad's concurrency limit toward the weak CA now.
+limit() {
+	scrape limit
+	awk '$1 ~ /^estrad_upstream_concurrency_limit\{upstream="ca",/ { print $2 }' "$SCRAPE"
+}
+
+# ---- 1. a storm of 64 through estrad ---------------------------------------
+shield adaptive adaptive
+bench warmup 3
+curl -sS -o /dev/null "$WCA_CTL/reset" || fail "weak CA control: reset"
+bench storm 8
+errors=$(field errors) busy=$(field busy) rate=$(field rate)
+[ "$errors" = 0 ] || fail "devices failed through estrad: $(grep -i 'error' "$WORK/storm.out" | head -n 5)"
+[ "$busy" = 0 ] || fail "$busy answers 503 + Retry-After at 64 clients"
+served=$(weak_ca_stat served)
+timeouts=$(weak_ca_stat timeouts)
+wasted=$(weak_ca_stat wasted)
+in_service=$(weak_ca_stat in_service_max)
+in_system=$(weak_ca_stat in_system_max)
+conns=$(weak_ca_stat connections)
+note "weak CA: served=$served timeouts=$timeouts wasted=$wasted in_service_max=$in_service in_system_max=$in_system connections=$conns"
+[ "$timeouts" = 0 ] && [ "$wasted" = 0 ] ||
+    fail "estrad overloaded the CA: $timeouts timed out, $wasted wasted"
+[ "$in_system" -le $((K + 1)) ] ||
+    fail "the CA held $in_system requests at once, K is $K"
+# K workers, S ms each: K * 1000 / S a second. Half of it is the floor on
+# a busy 2-core machine (ASan); the benchmark measures it properly.
+ideal=$((K * 1000 / S))
+awk -v r="$rate" -v i="$ideal" 'BEGIN { exit !(r >= i / 2) }' ||
+    fail "$rate enrollments/s through estrad, the CA serves $ideal"
+[ "$served" -ge 100 ] || fail "the CA served only $served in 8 s"
+[ "$conns" -le 16 ] || fail "$conns new connections to the CA for $served enrollments"
+! grep -q 'is down after' "$XLOG" || fail "the breaker opened: $(grep 'is down after' "$XLOG")"
+scrape after
+check_metric 'estrad_upstream_up{upstream="ca",url="'"$WCA_URL"'"}' 1
+opened=$(awk '$1 == "estrad_upstream_connections_total{upstream=\"ca\"}" { print $2 }' "$SCRAPE")
+[ -n "$opened" ] && [ "$opened" -le 16 ] ||
+    fail "estrad opened ${opened:-no} connections to the CA"
+note "limit after the storm: $(limit)"
+
+# ---- 2. the CA's capacity changes mid-run ---------------------------------
+"$ESTBENCH" -c 64 -t 16 --timeout 20 --cafile "$TRUST" --cert "$CLIENT_CERT" \
+    --key "$CLIENT_KEY" "$XURL" >"$WORK/change.out" 2>"$WORK/change.err" &
+bpid=$!
+T_PIDS+=("$bpid")
+sleep 1
+curl -sS -o /dev/null "$WCA_CTL/set?k=8" || fail "weak CA control: k=8"
+sleep 5
+l8=$(limit)
+curl -sS -o /dev/null "$WCA_CTL/set?k=2" || fail "weak CA control: k=2"
+sleep 5
+l2=$(limit)
+wait "$bpid" || fail "estbench (capacity change): $(tail -n 5 "$WORK/change.out" "$WORK/change.err")"
+LAST=$(tail -n 1 "$WORK/change.out")
+note "capacity change: limit $l8 at K=8, $l2 at K=2; $LAST"
+[ "$l8" -ge 8 ] && [ "$l8" -le 9 ] || fail "5 s after K became 8 the limit is $l8"
+[ "$l2" -ge 2 ] && [ "$l2" -le 3 ] || fail "5 s after K became 2 the limit is $l2"
+[ "$(field errors)" = 0 ] && [ "$(field busy)" = 0 ] ||
+    fail "requests failed while K changed: $LAST"
+[ "$(weak_ca_stat timeouts)" = 0 ] || fail "the CA timed out $(weak_ca_stat timeouts) while K changed"
+curl -sS -o /dev/null "$WCA_CTL/set?k=$K" || fail "weak CA control: k=$K"
+stop_pid "$XPID"
+
+# ---- 3. the contrast: a fixed limit of 64 passes the storm through --------
+curl -sS -o /dev/null "$WCA_CTL/reset" || fail "weak CA control: reset"
+shield fixed fixed
+bench fixed 6
+timeouts=$(weak_ca_stat timeouts)
+note "fixed: weak CA timeouts=$timeouts in_system_max=$(weak_ca_stat in_system_max)"
+[ "$timeouts" -gt 0 ] && [ "$(field errors)" -gt 0 ] ||
+    fail "a fixed limit of 64 did not overload the CA: is the weak CA weak? $LAST"
+pass
