@@ -29,6 +29,8 @@ bench() {
 	timeout 15 "$ESTBENCH" --cafile "$TRUST" "$@" >"$WORK/$name.out" \
 	    2>"$WORK/$name.err"
 	rc=$?
+	! grep -qE "$SANITIZER_RE" "$WORK/$name.err" ||
+	    fail "estbench $*: sanitizer report: $(grep -m 3 -E "$SANITIZER_RE" "$WORK/$name.err")"
 	[ "$rc" = "${WANT_RC:-0}" ] || fail "estbench $*: exit $rc: $(tail -n 6 "$WORK/$name.out" "$WORK/$name.err")"
 	OUT=$WORK/$name.out
 }
@@ -90,6 +92,7 @@ check_proxy_healthy
 openssl x509 -in "$CLIENT_CERT" -out "$WORK/leaf.pem" &&
     openssl crl2pkcs7 -nocrl -certfile "$WORK/leaf.pem" -outform DER |
     base64 >"$WORK/p7.b64" || fail "cannot make the fake server's PKCS#7"
+: >"$WORK/busy.port"
 python3 "$(dirname "$0")/../tools/busy_est.py" "$PKI_DIR/ca-server-chain.pem" \
     "$PKI_DIR/ca-server.key" "$WORK/p7.b64" >"$WORK/busy.port" 2>"$WORK/busy.err" &
 T_PIDS+=("$!")

@@ -399,24 +399,14 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	b->stopping = 1;
+	/* -t: waits are abandoned, attempts in flight end as they will;
+	 * --ramp-deadline: whoever is not done has failed. */
 	for (i = 0; i < b->ncl; i++)
-		bclient_abandon(&b->cl[i]);
+		if (b->o.ramp >= 0)
+			bclient_give_up(&b->cl[i]);
+		else
+			bclient_abandon(&b->cl[i]);
 	bench_check_end(b);
-}
-
-/* --ramp-deadline: whoever is not done has failed. */
-static void
-on_ramp_deadline(evutil_socket_t fd, short what, void *arg)
-{
-	struct bench *b = arg;
-	int i;
-
-	(void)fd;
-	(void)what;
-	b->stopping = 1;
-	for (i = 0; i < b->ncl; i++)
-		bclient_give_up(&b->cl[i]);
-	event_base_loopbreak(b->base);
 }
 
 /* RLIMIT_NOFILE >= want, raising the hard limit too if allowed, else
@@ -511,7 +501,7 @@ run_ramp(struct bench *b)
 	tv.tv_sec = (time_t)b->o.ramp_deadline;
 	tv.tv_usec = (suseconds_t)((b->o.ramp_deadline - (double)tv.tv_sec) *
 	    1e6);
-	if ((b->deadline = evtimer_new(b->base, on_ramp_deadline, b)) == NULL ||
+	if ((b->deadline = evtimer_new(b->base, on_deadline, b)) == NULL ||
 	    evtimer_add(b->deadline, &tv) == -1)
 		return 1;
 	proc_read(b->o.pid, &before);
@@ -582,13 +572,17 @@ main(int argc, char **argv)
 		fprintf(stderr, "estbench: %ld %s CSRs in %.2f s\n", b.o.pool,
 		    b.o.rsa ? "RSA-2048" : "P-256", bench_now() - t);
 	}
-	printf("estbench: mode=%s url=%s clients=%d %s=%g keepalive=%d "
-	    "resume=%d retry_after=%d\n", b.o.ramp >= 0 ? "ramp" :
+	printf("estbench: mode=%s url=%s clients=%d", b.o.ramp >= 0 ? "ramp" :
 	    b.o.mode == MODE_ENROLL ? "enroll" : b.o.mode == MODE_HANDSHAKE ?
-	    "handshake" : "idle", b.o.url, b.o.clients,
-	    b.o.ramp >= 0 ? "ramp_s" : b.o.total > 0 ? "n" : "t",
-	    b.o.ramp >= 0 ? b.o.ramp : b.o.total > 0 ? (double)b.o.total :
-	    b.o.duration, b.o.keepalive, b.o.resume, b.o.retry_after);
+	    "handshake" : "idle", b.o.url, b.o.clients);
+	if (b.o.ramp >= 0)
+		printf(" ramp_s=%g", b.o.ramp);
+	if (b.o.total > 0)
+		printf(" n=%ld", b.o.total);
+	if (b.o.duration > 0)
+		printf(" t=%g", b.o.duration);
+	printf(" keepalive=%d resume=%d retry_after=%d\n", b.o.keepalive,
+	    b.o.resume, b.o.retry_after);
 	rc = b.o.mode == MODE_IDLE ? run_idle(&b) : b.o.ramp >= 0 ?
 	    run_ramp(&b) : run_load(&b);
 out:

@@ -175,7 +175,8 @@ lat_sum(const struct bench_lat *l)
 {
 	struct lat_sum r;
 
-	qsort(l->ms, l->n, sizeof(double), cmp_double);
+	if (l->n > 0)	/* ms is NULL until the first sample */
+		qsort(l->ms, l->n, sizeof(double), cmp_double);
 	r.p50 = pct(l->ms, l->n, 50);
 	r.p90 = pct(l->ms, l->n, 90);
 	r.p99 = pct(l->ms, l->n, 99);
