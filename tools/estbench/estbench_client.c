@@ -8,8 +8,8 @@
  * Every end of an attempt goes through bclient_done(). A 503 with a
  * Retry-After is a busy answer, not an error; with --retry-after the
  * client waits it out on its timer and sends the same CSR again, as a
- * device does (RFC 7030 §4.2.3 names 503 + Retry-After for a busy
- * server). The same timer makes a --ramp client arrive.
+ * device does (RFC 9110 §15.6.4: the Retry-After of a 503 says how long
+ * to wait). The same timer makes a --ramp client arrive.
  */
 #include <ctype.h>
 #include <errno.h>
