@@ -3,7 +3,9 @@
  * other. Generates its CSRs up front, then drives N concurrent clients on
  * one libevent base for T seconds or M operations, and reports rate,
  * latency percentiles, errors and (--pid) the server's CPU and memory.
- * Modes: enroll (default), --handshake-only, --idle N.
+ * Modes: enroll (default), --handshake-only, --idle N; and --ramp S, a
+ * storm: the clients arrive spread over S seconds, each enrolls once,
+ * waiting out 503 + Retry-After as often as it is told to.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -29,7 +31,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: estbench [options] https://host:port/.well-known/est[/label]\n"
 	    "  -c N               concurrent clients (default 1)\n"
-	    "  -n M               M operations in total\n"
+	    "  -n M               M operations in total (with -t: whichever first)\n"
 	    "  -t T               run for T seconds (default 10 without -n)\n"
 	    "  -u user:pass       credentials (Digest unless --basic)\n"
 	    "  --digest-alg ALG   MD5, SHA-256 (MD5-sess, SHA-256-sess: for servers\n"
@@ -46,7 +48,25 @@ usage(void)
 	    "  --handshake-only   connect, handshake, close per operation\n"
 	    "  --idle N           hold N handshaken connections, report RSS\n"
 	    "  --timeout S        per-operation I/O timeout (default 30)\n"
-	    "  --csrs K           CSR pool size (default -n, else 1000)\n");
+	    "  --csrs K           CSR pool size (default -n, -c with --ramp, else 1000)\n"
+	    "  A 503 with a Retry-After (seconds or an HTTP-date) is a busy answer:\n"
+	    "  counted as busy=, not as an error.\n"
+	    "  --retry-after      wait a busy answer out (no connection open unless\n"
+	    "                     --keepalive keeps one) and send the same CSR again;\n"
+	    "                     latency runs from the first attempt. The end of -n/-t\n"
+	    "                     stops new enrollments only; clients still waiting\n"
+	    "                     when -t ends are abandoned= (neither ok nor errors,\n"
+	    "                     and missing from the latencies: their wait is the\n"
+	    "                     run's end, not the server's answer)\n"
+	    "  --retry-cap S      wait at most S seconds per Retry-After (default 120)\n"
+	    "  --ramp S           a storm: the -c clients arrive spread over S seconds\n"
+	    "                     (client i at i*S/c), each enrolls once, to a\n"
+	    "                     certificate or a final failure (implies\n"
+	    "                     --retry-after; no -n/-t)\n"
+	    "  --ramp-deadline S  end a ramp after S seconds (default 600); clients\n"
+	    "                     not done by then count as failed (unfinished)\n"
+	    "Exit status: 0 if nothing failed (busy and abandoned are no failures)\n"
+	    "and, except for a ramp, something succeeded; 1 otherwise; 2 usage.\n");
 	exit(2);
 }
 
@@ -107,7 +127,8 @@ parse_alg(const char *s)
 enum {
 	OPT_BASIC = 256, OPT_CERT, OPT_KEY, OPT_KEEPALIVE, OPT_RESUME, OPT_TLS,
 	OPT_CAFILE, OPT_INSECURE, OPT_PID, OPT_HANDSHAKE, OPT_IDLE,
-	OPT_TIMEOUT, OPT_CSRS, OPT_DIGEST_ALG
+	OPT_TIMEOUT, OPT_CSRS, OPT_DIGEST_ALG, OPT_RETRY_AFTER, OPT_RETRY_CAP,
+	OPT_RAMP, OPT_RAMP_DEADLINE
 };
 
 static const struct option long_opts[] = {
@@ -125,6 +146,10 @@ static const struct option long_opts[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "csrs", required_argument, NULL, OPT_CSRS },
 	{ "digest-alg", required_argument, NULL, OPT_DIGEST_ALG },
+	{ "retry-after", no_argument, NULL, OPT_RETRY_AFTER },
+	{ "retry-cap", required_argument, NULL, OPT_RETRY_CAP },
+	{ "ramp", required_argument, NULL, OPT_RAMP },
+	{ "ramp-deadline", required_argument, NULL, OPT_RAMP_DEADLINE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -151,6 +176,9 @@ parse_opts(struct bench_opts *o, int argc, char **argv)
 	o->digest_alg = -1;
 	o->timeout = 30;
 	o->auth = AUTH_NONE;
+	o->retry_cap = 120;
+	o->ramp = -1;
+	o->ramp_deadline = 600;
 	while ((ch = getopt_long(argc, argv, "c:n:t:u:h", long_opts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -190,6 +218,10 @@ parse_opts(struct bench_opts *o, int argc, char **argv)
 			if ((o->digest_alg = parse_alg(optarg)) < 0)
 				usage();
 			break;
+		case OPT_RETRY_AFTER: o->retry_after = 1; break;
+		case OPT_RETRY_CAP: o->retry_cap = atof(optarg); break;
+		case OPT_RAMP: o->ramp = atof(optarg); break;
+		case OPT_RAMP_DEADLINE: o->ramp_deadline = atof(optarg); break;
 		default: usage();
 		}
 	}
@@ -197,17 +229,23 @@ parse_opts(struct bench_opts *o, int argc, char **argv)
 	    o->clients < 1 || o->timeout <= 0 ||
 	    (o->mode == MODE_IDLE && o->idle < 1) ||
 	    (o->cert_file != NULL) != (o->key_file != NULL) ||
-	    (o->auth == AUTH_BASIC && o->user == NULL))
+	    (o->auth == AUTH_BASIC && o->user == NULL) ||
+	    !(o->retry_cap >= 0) || !(o->ramp_deadline > 0) ||
+	    (o->ramp >= 0 && (o->mode != MODE_ENROLL || o->total > 0 ||
+	    o->duration > 0)) || (o->ramp < 0 && o->ramp != -1))
 		usage();
+	if (o->ramp >= 0)
+		o->retry_after = 1;
 	o->url = argv[optind];
 	if (o->cert_file != NULL && o->auth == AUTH_DIGEST)
 		o->auth = AUTH_DIGEST;	/* both: the server chooses */
 	else if (o->cert_file != NULL)
 		o->auth = AUTH_CERT;
-	if (o->total <= 0 && o->duration <= 0)
+	if (o->ramp < 0 && o->total <= 0 && o->duration <= 0)
 		o->duration = 10;
 	if (o->pool <= 0)
-		o->pool = o->total > 0 ? o->total : 1000;
+		o->pool = o->ramp >= 0 ? o->clients : o->total > 0 ? o->total :
+		    1000;
 }
 
 /* One CSR, CN=estbench-<n>, signed with pkey, as base64 lines. */
@@ -356,14 +394,23 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct bench *b = arg;
 
+	int i;
+
 	(void)fd;
 	(void)what;
 	b->stopping = 1;
-	if (b->inflight == 0)
-		event_base_loopbreak(b->base);
+	/* -t: waits are abandoned, attempts in flight end as they will;
+	 * --ramp-deadline: whoever is not done has failed. */
+	for (i = 0; i < b->ncl; i++)
+		if (b->o.ramp >= 0)
+			bclient_give_up(&b->cl[i]);
+		else
+			bclient_abandon(&b->cl[i]);
+	bench_check_end(b);
 }
 
-/* RLIMIT_NOFILE >= want, raising the hard limit too if allowed. */
+/* RLIMIT_NOFILE >= want, raising the hard limit too if allowed, else
+ * to the hard limit, and saying so: clients past it fail to connect. */
 static void
 raise_nofile(rlim_t want)
 {
@@ -378,8 +425,9 @@ raise_nofile(rlim_t want)
 		getrlimit(RLIMIT_NOFILE, &rl);
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
-		fprintf(stderr, "estbench: RLIMIT_NOFILE capped at %lu\n",
-		    (unsigned long)rl.rlim_cur);
+		fprintf(stderr, "estbench: RLIMIT_NOFILE capped at %lu, %lu "
+		    "wanted: connections past it fail (connect)\n",
+		    (unsigned long)rl.rlim_cur, (unsigned long)want);
 	}
 }
 
@@ -421,7 +469,7 @@ run_load(struct bench *b)
 	int i;
 
 	raise_nofile((rlim_t)b->o.clients + 100);
-	if (b->o.total <= 0) {
+	if (b->o.duration > 0) {
 		tv.tv_sec = (time_t)b->o.duration;
 		tv.tv_usec = (suseconds_t)((b->o.duration - (double)tv.tv_sec) * 1e6);
 		b->deadline = evtimer_new(b->base, on_deadline, b);
@@ -440,6 +488,35 @@ run_load(struct bench *b)
 	return b->st.errs == 0 && b->st.ok > 0 ? 0 : 1;
 }
 
+/* A storm: client i arrives at i * ramp / clients seconds, on its own
+ * timer; the run ends when the last one is done, or at the deadline. */
+static int
+run_ramp(struct bench *b)
+{
+	struct proc_sample before, after;
+	struct timeval tv;
+	int i;
+
+	raise_nofile((rlim_t)b->o.clients + 100);
+	tv.tv_sec = (time_t)b->o.ramp_deadline;
+	tv.tv_usec = (suseconds_t)((b->o.ramp_deadline - (double)tv.tv_sec) *
+	    1e6);
+	if ((b->deadline = evtimer_new(b->base, on_deadline, b)) == NULL ||
+	    evtimer_add(b->deadline, &tv) == -1)
+		return 1;
+	proc_read(b->o.pid, &before);
+	b->t_start = bench_now();
+	for (i = 0; i < b->ncl; i++)
+		if (bclient_arrive(&b->cl[i], (double)i * b->o.ramp /
+		    (double)b->ncl) == -1)
+			return 1;
+	event_base_dispatch(b->base);
+	b->t_end = bench_now();
+	proc_read(b->o.pid, &after);
+	stats_report_ramp(b, &before, &after);
+	return b->st.errs == 0 ? 0 : 1;
+}
+
 static void
 bench_free(struct bench *b)
 {
@@ -448,6 +525,8 @@ bench_free(struct bench *b)
 	for (i = 0; b->cl != NULL && i < b->ncl; i++) {
 		bclient_close(&b->cl[i]);
 		SSL_SESSION_free(b->cl[i].session);
+		if (b->cl[i].timer != NULL)
+			event_free(b->cl[i].timer);
 	}
 	free(b->cl);
 	for (i = 0; b->csrs != NULL && i < b->o.pool; i++)
@@ -480,10 +559,9 @@ main(int argc, char **argv)
 	    (b.ctx = tls_ctx(&b.o)) == NULL || resolve(&b) == -1 ||
 	    (b.o.auth == AUTH_BASIC && basic_header(&b) == -1))
 		goto out;
-	for (i = 0; i < b.ncl; i++) {
-		b.cl[i].b = &b;
-		b.cl[i].id = i;
-	}
+	for (i = 0; i < b.ncl; i++)
+		if (bclient_init(&b.cl[i], &b, i) == -1)
+			goto out;
 	if (b.o.mode == MODE_ENROLL) {
 		t = bench_now();
 		if (csr_pool(&b) == -1) {
@@ -494,12 +572,19 @@ main(int argc, char **argv)
 		fprintf(stderr, "estbench: %ld %s CSRs in %.2f s\n", b.o.pool,
 		    b.o.rsa ? "RSA-2048" : "P-256", bench_now() - t);
 	}
-	printf("estbench: mode=%s url=%s clients=%d %s=%g keepalive=%d resume=%d\n",
+	printf("estbench: mode=%s url=%s clients=%d", b.o.ramp >= 0 ? "ramp" :
 	    b.o.mode == MODE_ENROLL ? "enroll" : b.o.mode == MODE_HANDSHAKE ?
-	    "handshake" : "idle", b.o.url, b.o.clients,
-	    b.o.total > 0 ? "n" : "t", b.o.total > 0 ? (double)b.o.total :
-	    b.o.duration, b.o.keepalive, b.o.resume);
-	rc = b.o.mode == MODE_IDLE ? run_idle(&b) : run_load(&b);
+	    "handshake" : "idle", b.o.url, b.o.clients);
+	if (b.o.ramp >= 0)
+		printf(" ramp_s=%g", b.o.ramp);
+	if (b.o.total > 0)
+		printf(" n=%ld", b.o.total);
+	if (b.o.duration > 0)
+		printf(" t=%g", b.o.duration);
+	printf(" keepalive=%d resume=%d retry_after=%d\n", b.o.keepalive,
+	    b.o.resume, b.o.retry_after);
+	rc = b.o.mode == MODE_IDLE ? run_idle(&b) : b.o.ramp >= 0 ?
+	    run_ramp(&b) : run_load(&b);
 out:
 	bench_free(&b);
 	return rc;

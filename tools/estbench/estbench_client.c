@@ -5,7 +5,11 @@
  * (RFC 7616 §3.3, §3.4; the response is computed by the daemon's own
  * digest.c), read the answer framed by Content-Length, and check that the
  * PKCS#7 certs-only reply holds exactly one certificate (RFC 7030 §4.2.3).
- * Every end of an operation goes through bclient_done().
+ * Every end of an attempt goes through bclient_done(). A 503 with a
+ * Retry-After is a busy answer, not an error; with --retry-after the
+ * client waits it out on its timer and sends the same CSR again, as a
+ * device does (RFC 9110 §15.6.4: the Retry-After of a 503 says how long
+ * to wait). The same timer makes a --ramp client arrive.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -32,6 +36,7 @@
 static void bclient_on_read(struct bufferevent *bev, void *arg);
 static void bclient_on_event(struct bufferevent *bev, short what, void *arg);
 static void bclient_send(struct bclient *c);
+static void bclient_attempt(struct bclient *c);
 
 double
 bench_now(void)
@@ -54,6 +59,8 @@ reset_answer(struct bclient *c)
 	c->status = 0;
 	c->clen = -1;
 	c->conn_close = 0;
+	c->retry_after[0] = '\0';
+	c->retry_wait = -1;
 }
 
 void
@@ -84,27 +91,155 @@ bclient_close(struct bclient *c)
 	reset_answer(c);
 }
 
-/* The end of one operation: count it, and start the next. */
+void
+bench_check_end(struct bench *b)
+{
+	if (b->o.ramp >= 0 ? b->done >= b->ncl :
+	    b->inflight == 0 && b->waiting == 0)
+		event_base_loopbreak(b->base);
+}
+
+/* A busy answer under --retry-after: wait it out with no connection open
+ * (unless --keepalive keeps one), then send the same CSR again. At the
+ * end of -t the wait is abandoned instead: the client would have come
+ * back later, so it is neither a success nor an error. */
+static void
+bclient_wait(struct bclient *c)
+{
+	struct bench *b = c->b;
+	struct timeval tv;
+
+	if (!b->o.keepalive || c->conn_close)
+		bclient_close(c);
+	else
+		reset_answer(c);
+	if (b->stopping) {
+		b->st.abandoned++;
+		bclient_next(c);
+		return;
+	}
+	tv.tv_sec = (time_t)c->wait;
+	tv.tv_usec = (suseconds_t)((c->wait - (double)tv.tv_sec) * 1e6);
+	c->waiting = 1;
+	b->waiting++;
+	evtimer_add(c->timer, &tv);
+}
+
+/* The end of one attempt: a busy answer to wait out, or the end of the
+ * enrollment: count it, and start the next. */
 static void
 bclient_done(struct bclient *c, int ok, enum bench_err err, int status)
 {
 	struct bench *b = c->b;
+	double now = bench_now();
 
-	if (ok)
-		stats_ok(&b->st, (bench_now() - c->t0) * 1000.0);
-	else if (status > 0)
+	c->ops++;
+	c->busy = 0;
+	b->inflight--;
+	if (status == 503 && c->retry_wait >= 0) {
+		stats_busy(&b->st, c->retry_wait);
+		if (b->o.retry_after) {
+			c->wait = c->retry_wait;
+			bclient_wait(c);
+			return;
+		}
+	} else if (ok) {
+		stats_ok(&b->st, (now - c->t_first) * 1000.0,
+		    (now - c->t0) * 1000.0, c->retries);
+		b->st.t_last_ok = now;
+	} else if (status > 0)
 		stats_status(&b->st, status);
 	else
 		stats_err(&b->st, err);
 	b->done++;
-	c->ops++;
-	c->busy = 0;
-	b->inflight--;
+	c->finished = 1;
 	if (!ok || !b->o.keepalive || c->conn_close)
 		bclient_close(c);
 	else
 		reset_answer(c);
 	bclient_next(c);
+}
+
+/* The timer: a --ramp client arrives, or a wait is over. */
+static void
+bclient_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct bclient *c = arg;
+	struct bench *b = c->b;
+	double late;
+
+	(void)fd;
+	(void)what;
+	if (!c->arrived) {
+		c->arrived = 1;
+		late = bench_now() - (b->t_start +
+		    (double)c->id * b->o.ramp / (double)b->ncl);
+		if (late > b->st.arrive_late_max)
+			b->st.arrive_late_max = late;
+		bclient_next(c);
+		return;
+	}
+	c->waiting = 0;
+	b->waiting--;
+	c->retries++;
+	b->st.retries++;
+	bclient_attempt(c);
+}
+
+int
+bclient_init(struct bclient *c, struct bench *b, int id)
+{
+	c->b = b;
+	c->id = id;
+	c->arrived = b->o.ramp < 0;
+	if (b->o.retry_after &&
+	    (c->timer = evtimer_new(b->base, bclient_on_timer, c)) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+bclient_arrive(struct bclient *c, double delay)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)delay;
+	tv.tv_usec = (suseconds_t)((delay - (double)tv.tv_sec) * 1e6);
+	return evtimer_add(c->timer, &tv);
+}
+
+void
+bclient_abandon(struct bclient *c)
+{
+	if (!c->waiting)
+		return;
+	evtimer_del(c->timer);
+	c->waiting = 0;
+	c->b->waiting--;
+	c->b->st.abandoned++;
+	bclient_close(c);
+}
+
+void
+bclient_give_up(struct bclient *c)
+{
+	struct bench *b = c->b;
+
+	if (c->finished)
+		return;
+	evtimer_del(c->timer);
+	if (c->waiting) {
+		c->waiting = 0;
+		b->waiting--;
+	}
+	if (c->busy) {
+		c->busy = 0;
+		b->inflight--;
+	}
+	bclient_close(c);
+	stats_err(&b->st, BERR_UNFINISHED);
+	c->finished = 1;
+	b->done++;
 }
 
 int
@@ -188,14 +323,26 @@ bclient_next(struct bclient *c)
 			event_base_loopbreak(b->base);
 		return;
 	}
-	if (b->stopping || (b->o.total > 0 && b->started >= b->o.total)) {
+	if (b->stopping || (b->o.total > 0 && b->started >= b->o.total) ||
+	    (b->o.ramp >= 0 && c->finished)) {
 		bclient_close(c);
-		if (b->inflight == 0)
-			event_base_loopbreak(b->base);
+		bench_check_end(b);
 		return;
 	}
-	c->csr = b->started % b->o.pool;
+	/* a ramp's clients each have a CSR (CN) of their own */
+	c->csr = (b->o.ramp >= 0 ? c->id : b->started) % b->o.pool;
 	b->started++;
+	c->retries = 0;
+	c->t_first = bench_now();
+	bclient_attempt(c);
+}
+
+/* One attempt of c's enrollment, on its kept connection or a new one. */
+static void
+bclient_attempt(struct bclient *c)
+{
+	struct bench *b = c->b;
+
 	b->inflight++;
 	c->busy = 1;
 	c->round = 0;
@@ -407,6 +554,14 @@ parse_head(struct bclient *c, struct evbuffer *in)
 			else if (strcasecmp(line, "Transfer-Encoding") == 0) {
 				free(line);
 				return -1;	/* chunked: not for EST answers */
+			} else if (strcasecmp(line, "Retry-After") == 0) {
+				size_t vl = strlen(v);
+
+				while (vl > 0 && (v[vl - 1] == ' ' ||
+				    v[vl - 1] == '\t'))
+					v[--vl] = '\0';
+				snprintf(c->retry_after, sizeof(c->retry_after),
+				    "%s", v);
 			} else if (strcasecmp(line, "WWW-Authenticate") == 0 &&
 			    c->nchallenges < 4)
 				c->challenges[c->nchallenges++] = strdup(v);
@@ -444,6 +599,11 @@ on_answer(struct bclient *c, const unsigned char *body, size_t len)
 		bclient_send(c);
 		return;
 	}
+	/* RFC 9110 §15.6.4: a 503's Retry-After says when to come back;
+	 * one a device cannot read leaves the 503 an error. */
+	if (c->status == 503 && c->retry_after[0] != '\0')
+		retry_after_parse(c->retry_after, time(NULL), b->o.retry_cap,
+		    &c->retry_wait);
 	if (c->status != 200)
 		bclient_done(c, 0, BERR_MAX, c->status);
 	else if (!pkcs7_one_cert(body, len))
@@ -524,6 +684,7 @@ on_connected(struct bclient *c)
 	struct bench *b = c->b;
 	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
 	evutil_socket_t fd;
+	double ms;
 	int one = 1;
 
 	c->connected = 1;
@@ -538,7 +699,8 @@ on_connected(struct bclient *c)
 		bclient_done(c, 1, BERR_MAX, 0);
 		return;
 	case MODE_IDLE:
-		stats_ok(&b->st, (bench_now() - c->t0) * 1000.0);
+		ms = (bench_now() - c->t0) * 1000.0;
+		stats_ok(&b->st, ms, ms, 0);
 		b->idle_up++;
 		b->done++;
 		c->busy = 0;
