@@ -264,10 +264,13 @@ upstream_admit_move(struct upstream_xfer *x, size_t to)
 {
 	struct upstream *up = x->ux_up;
 
-	if (x->ux_slot)
+	if (x->ux_slot) {
 		up->up_urls[x->ux_url].uu_in_flight--;
+		admit_gauges(up, &up->up_urls[x->ux_url]);
+	}
 	x->ux_slot = 1;
 	up->up_urls[to].uu_in_flight++;
+	admit_gauges(up, &up->up_urls[to]);
 	if (to != x->ux_url && up->up_nwaiting > 0)
 		event_active(up->up_dispatch, EV_TIMEOUT, 0);
 }
