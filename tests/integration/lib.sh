@@ -10,6 +10,7 @@
 #   WORK_ROOT      parent of the per-case work directories
 #   ESTRAD_BIN     the daemon (lab.env also carries it)
 #   SILENT_SERVER  tests/tools/silent_server
+#   WEAK_CA        tests/tools/weak_ca (start_weak_ca)
 #   TEST_DATA      tests/data
 #
 # Each case gets a fresh $WORK. It is removed when the case passes and kept

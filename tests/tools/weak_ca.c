@@ -62,7 +62,7 @@ struct wca_conn {
 	int		 cn_fd;
 	SSL		*cn_ssl;
 	size_t		 cn_len;	/* bytes in cn_buf */
-	char		 cn_buf[WCA_HDR_MAX + WCA_BODY_MAX];
+	char		 cn_buf[WCA_HDR_MAX + 4 + WCA_BODY_MAX];	/* + CRLFCRLF */
 };
 
 /* One parsed request (pointers into cn_buf). */

@@ -11,6 +11,9 @@
  * wasted work is what makes the CA collapse under a storm, and it is
  * counted ("wasted").
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L	/* clock_gettime, nanosleep, strdup */
+#endif
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
