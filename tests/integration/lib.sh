@@ -10,6 +10,7 @@
 #   WORK_ROOT      parent of the per-case work directories
 #   ESTRAD_BIN     the daemon (lab.env also carries it)
 #   SILENT_SERVER  tests/tools/silent_server
+#   WEAK_CA        tests/tools/weak_ca (start_weak_ca)
 #   TEST_DATA      tests/data
 #
 # Each case gets a fresh $WORK. It is removed when the case passes and kept
@@ -1226,4 +1227,63 @@ start_drip_ca() {
 	done
 	[ -n "$port" ] || fail "drip_ca.py $1 printed no port: $(cat "$WORK/$name.err")"
 	DRIP_URL=https://127.0.0.1:$port/.well-known/est
+}
+
+# start_weak_ca [OPTION...]: tests/tools/weak_ca (a CA with K worker slots
+# behind a front that answers 504 after --timeout-ms; collapses under a
+# storm) with the lab's PKI: the issuing CA issues, the upstream's server
+# certificate (valid for 127.0.0.1) serves TLS, and the lab root is the
+# --client-ca, so estrad's RA certificate is accepted. OPTIONs come last and
+# win (--workers, --service-ms, --timeout-ms, ...). Its output goes to
+# $WORK/weak_ca.out, its errors to $WORK/weak_ca.err. Sets WCA_PID,
+# WCA_URL (https://127.0.0.1:PORT/.well-known/est) and WCA_CTL
+# (http://127.0.0.1:PORT, the control listener: weak_ca_stat, weak_ca_ctl).
+start_weak_ca() {
+	local i port= ctl= out=$WORK/weak_ca.out
+	[ -x "${WEAK_CA:-}" ] || fail "no weak_ca binary (WEAK_CA='${WEAK_CA:-}')"
+	"$WEAK_CA" --listen 127.0.0.1:0 --control 127.0.0.1:0 \
+	    --cert "$PKI_DIR/ca-server-chain.pem" --key "$PKI_DIR/ca-server.key" \
+	    --ca-cert "$PKI_DIR/issuing.pem" --ca-key "$PKI_DIR/issuing.key" \
+	    --client-ca "$ROOT_CERT" "$@" >"$out" 2>"$WORK/weak_ca.err" </dev/null &
+	WCA_PID=$!
+	T_PIDS+=("$WCA_PID")
+	T_LOGS+=("$WORK/weak_ca.err")
+	for ((i = 0; i < 50; i++)); do
+		port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out")
+		ctl=$(sed -n 's/^control on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out")
+		[ -n "$port" ] && [ -n "$ctl" ] && break
+		running "$WCA_PID" || break
+		sleep 0.1
+	done
+	[ -n "$port" ] && [ -n "$ctl" ] ||
+	    fail "weak_ca printed no ports: $(cat "$out" "$WORK/weak_ca.err")"
+	WCA_URL=https://127.0.0.1:$port/.well-known/est
+	WCA_CTL=http://127.0.0.1:$ctl
+}
+
+# weak_ca_ctl PATH: GET PATH on weak_ca's control listener (/stats,
+# /reset, /set?k=8&service_ms=...); prints the answer, fails unless 200.
+weak_ca_ctl() {
+	local out
+	out=$(curl -sS -f --max-time 5 "$WCA_CTL$1" 2>&1) ||
+	    fail "weak_ca control $1: $out"
+	printf '%s\n' "$out"
+}
+
+# weak_ca_stat FIELD: one field of weak_ca's /stats (a number).
+weak_ca_stat() {
+	weak_ca_ctl /stats | python3 -c \
+	    'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" ||
+	    fail "weak_ca /stats has no field $1"
+}
+
+# weak_ca_drain SECONDS: until weak_ca's application holds no request (the
+# work it still owes for requests given up on is done).
+weak_ca_drain() {
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		[ "$(weak_ca_stat in_system)" = 0 ] && return 0
+		sleep 0.1
+	done
+	fail "weak_ca still holds $(weak_ca_stat in_system) requests after $1 s"
 }
