@@ -42,12 +42,27 @@ admit_limit(const struct upstream_url *u)
 	return conclimit_value(&u->uu_limit);
 }
 
-/* The expected wait of the n-th in line for a slot at u: 0 when nothing
- * is known of u's answers yet. */
+/* The time a request of kind op takes at u when it need not wait inside
+ * the CA: its baseline (conclimit.h), else the recent answers' time; 0
+ * when nothing is known yet. */
 static int64_t
-admit_wait_us(const struct upstream_url *u, long n)
+admit_service_us(const struct upstream_url *u, enum est_op op)
 {
-	return n * u->uu_rtt_us / admit_limit(u);
+	int64_t base = conclimit_baseline(&u->uu_limit, (unsigned)op);
+
+	return base != 0 ? base : u->uu_rtt_us;
+}
+
+/*
+ * The expected wait of the n-th in line for a slot at u: a slot frees
+ * every service time / limit. The service time, not the recent answers'
+ * time, which holds the CA's own queueing while the limit comes down: it
+ * would count that queue twice, and refuse requests that can be served.
+ */
+static int64_t
+admit_wait_us(const struct upstream_url *u, enum est_op op, long n)
+{
+	return n * admit_service_us(u, op) / admit_limit(u);
 }
 
 static void
@@ -64,7 +79,8 @@ admit_gauges(struct upstream *up, const struct upstream_url *u)
  * one service interval on: a storm refused now returns as a stream.
  */
 static void
-admit_busy(struct upstream *up, struct est_reply *r, const char *reason)
+admit_busy(struct upstream *up, enum est_op op, struct est_reply *r,
+    const char *reason)
 {
 	const char *why = strcmp(reason, "full") == 0 ?
 	    "max_waiting requests wait for it already" :
@@ -78,9 +94,9 @@ admit_busy(struct upstream *up, struct est_reply *r, const char *reason)
 	if (i != -1) {
 		const struct upstream_url *u = &up->up_urls[i];
 
-		step = admit_wait_us(u, 1);
-		if (now + admit_wait_us(u, up->up_nwaiting) > at)
-			at = now + admit_wait_us(u, up->up_nwaiting);
+		step = admit_wait_us(u, op, 1);
+		if (now + admit_wait_us(u, op, up->up_nwaiting) > at)
+			at = now + admit_wait_us(u, op, up->up_nwaiting);
 	}
 	if (up->up_promised_us > at)
 		at = up->up_promised_us;
@@ -158,7 +174,7 @@ admit_on_deadline(evutil_socket_t fd, short what, void *arg)
 	while ((x = TAILQ_FIRST(&up->up_waiting)) != NULL &&
 	    upstream_now_us() - x->ux_queued_us >= limit_us) {
 		admit_unqueue(x);
-		admit_busy(up, &x->ux_reply, "waited");
+		admit_busy(up, x->ux_op, &x->ux_reply, "waited");
 		upstream_deliver(x, 0, UPSTREAM_BUSY);
 	}
 	admit_deadline_arm(up);
@@ -219,15 +235,16 @@ upstream_admit(struct upstream_xfer *x, struct est_reply *refusal,
 		return -1;
 	}
 	if (up->up_nwaiting >= up->up_cfg->max_waiting) {
-		admit_busy(up, refusal, "full");
+		admit_busy(up, x->ux_op, refusal, "full");
 		*outcome = UPSTREAM_BUSY;
 		return -1;
 	}
 	/* Its wait and its answer would pass max_wait: say so now, not
 	 * when the time is spent. */
-	if (admit_wait_us(u, up->up_nwaiting + 1) + u->uu_rtt_us >
+	if (admit_wait_us(u, x->ux_op, up->up_nwaiting + 1) +
+	    admit_service_us(u, x->ux_op) >
 	    (int64_t)up->up_cfg->max_wait_ms * 1000) {
-		admit_busy(up, refusal, "deadline");
+		admit_busy(up, x->ux_op, refusal, "deadline");
 		*outcome = UPSTREAM_BUSY;
 		return -1;
 	}

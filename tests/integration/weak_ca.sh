@@ -27,7 +27,7 @@ bench() {
 	timeout 30 "$ESTBENCH" --cafile "$TRUST" --cert "$RA_CERT" \
 	    --key "$RA_KEY" "$@" "$WCA_URL" >"$WORK/$name.out" 2>"$WORK/$name.err"
 	last=$(tail -n 1 "$WORK/$name.out")
-	[[ $last =~ ^rate=([0-9.]+)\ .*errors=([0-9]+)$ ]] ||
+	[[ $last =~ ^rate=([0-9.]+)\ .*errors=([0-9]+)( |$) ]] ||
 	    fail "estbench $*: no result line: $(tail -n 5 "$WORK/$name.out" "$WORK/$name.err")"
 	RATE=${BASH_REMATCH[1]} ERRORS=${BASH_REMATCH[2]}
 	note "$name (-c ... $*): $last; $(weak_ca_ctl /stats)"
