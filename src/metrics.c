@@ -125,9 +125,9 @@ static const struct metrics_family metrics_families[M_MAX] = {
 	    "were waiting), deadline (the wait would pass max_wait), waited "
 	    "(it waited max_wait)." },
 	[M_UPSTREAM_OVERLOAD] = { "estrad_upstream_overloaded_total",
-	    MT_COUNTER, { "upstream" }, "Attempts that timed out while the "
-	    "CA answered others: counted against the concurrency limit, not "
-	    "the circuit breaker." },
+	    MT_COUNTER, { "upstream" }, "Attempts that timed out or got the "
+	    "CA's 503/504 while it answered others: counted against the "
+	    "concurrency limit, not the circuit breaker." },
 	[M_UPSTREAM_CONNECTS] = { "estrad_upstream_connections_total",
 	    MT_COUNTER, { "upstream" }, "Connections opened to upstream CAs "
 	    "(each a TLS handshake); kept connections make this grow far "

@@ -704,6 +704,8 @@ upstream_health(struct upstream_xfer *x, int failed, int busy)
 	x->ux_trial = 0;	/* the outcome below settles any trial */
 	if (failed && busy && !trial) {
 		metrics_upstream_overload(up->up_cfg->name);
+		log_debug("upstream %s: %s is busy (it answers others): not "
+		    "counted as down", up->up_cfg->name, u->uu_url);
 		return;
 	}
 	if (!failed) {
@@ -849,8 +851,10 @@ upstream_deliver(struct upstream_xfer *x, long status,
 /*
  * One attempt at the transfer's URL ended: what it says of the CA's load
  * goes to the URL's limit, the connections it opened to the metrics.
- * Returns 1 when it timed out although the CA answered another request
- * sent after it: the CA is up, and busy.
+ * Returns 1 when it timed out, or the CA (its front end) said 503 or 504,
+ * although the CA really answered (not a 502, 503, 504) another request
+ * sent after this one: the CA is up, and busy. A CA that answers nothing
+ * but those is down, and its breaker hears of it.
  */
 static int
 upstream_attempt_ended(struct upstream_xfer *x, CURLcode code)
@@ -863,7 +867,8 @@ upstream_attempt_ended(struct upstream_xfer *x, CURLcode code)
 	if (curl_easy_getinfo(x->ux_easy, CURLINFO_NUM_CONNECTS, &connects) ==
 	    CURLE_OK && connects > 0)
 		metrics_upstream_connects(x->ux_up->up_cfg->name, connects);
-	busy = code == CURLE_OPERATION_TIMEDOUT &&
+	busy = (code == CURLE_OPERATION_TIMEDOUT || (code == CURLE_OK &&
+	    (status == 503 || status == 504))) &&
 	    u->uu_answered_us > x->ux_sent_us;
 	upstream_admit_sample(x, code == CURLE_OK ? status : 0, busy);
 	return busy;

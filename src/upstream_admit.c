@@ -314,7 +314,7 @@ upstream_admit_sample(struct upstream_xfer *x, long status, int busy)
 	enum conclimit_outcome	 outcome = admit_outcome(status, busy);
 	long			 before = admit_limit(u);
 
-	if (status > 0)
+	if (status > 0 && status != 502 && status != 503 && status != 504)
 		u->uu_answered_us = now;
 	if (outcome == CONCLIMIT_ANSWER)
 		u->uu_rtt_us = u->uu_rtt_us == 0 ? rtt :

@@ -48,7 +48,8 @@ struct upstream_url {
 	struct conclimit	 uu_limit;	/* how many at once */
 	long			 uu_in_flight;	/* sent, not yet ended */
 	int64_t			 uu_rtt_us;	/* recent answers' time, EWMA */
-	int64_t			 uu_answered_us; /* the CA's last answer */
+	int64_t			 uu_answered_us; /* the CA's last real answer
+						  * (not a 502, 503, 504) */
 	struct digest_offer	*uu_offers[UPSTREAM_OFFERS];
 	size_t			 uu_noffers;
 };

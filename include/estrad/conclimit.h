@@ -9,13 +9,17 @@
  *     the CA different amounts).
  *   - A request that took rtt while `in_flight` were out says the CA held
  *     in_flight * (1 - baseline / rtt) of them waiting rather than working:
- *     its queue. In flight minus queue is what the CA serves at once.
+ *     its queue (counted beyond a tolerance, below). In flight times
+ *     baseline / rtt is what the CA serves at once: its capacity.
  *   - Once per round (as many answers as the limit, of requests sent
  *     since the limit last changed: older ones describe another limit),
  *     the limit becomes that capacity when a queue formed, or grows by one
  *     when none did and the limit was used (doubles, until the first
- *     queue: slow start), then watches one round before the next step. A CA with K workers and a FIFO behind them
- *     settles at K, probing K + 1 for one round in CONCLIMIT_HOLD_ROUNDS.
+ *     queue: slow start), then watches one round before the next step.
+ *     After a cut it holds CONCLIMIT_HOLD_ROUNDS rounds before probing. A
+ *     CA with K workers of S ms and a FIFO behind them settles at K and
+ *     probes up to K * (S + 10 ms) / S + 1/4 (rounded up): K + 1 when S/K
+ *     is over 10 ms.
  *   - A sign of overload (the request timed out while the CA answered
  *     others, or the CA said 503/504/429) cuts the limit by a quarter at
  *     once: the CA is past its capacity, and waiting for a round costs it
@@ -62,11 +66,18 @@ struct conclimit {
 
 /* Windows of the baseline, microseconds. */
 #define CONCLIMIT_WINDOW_US	(2500 * 1000LL)
-/* The part of a baseline that counts as noise, not queueing. */
+/*
+ * Time over the baseline that is not counted as queueing: 2% of it (a
+ * slow CA's jitter), and at least 10 ms. A queue that costs a request
+ * less than 10 ms is worth keeping: it covers estrad's own turnaround
+ * between an answer and the next request, during which a CA that answers
+ * in a millisecond or two would otherwise sit idle (a single-threaded CA
+ * held at 1 lost a tenth of its throughput), and no device notices it.
+ */
 #define CONCLIMIT_TOLERANCE	0.02
-#define CONCLIMIT_TOLERANCE_US	1000
+#define CONCLIMIT_TOLERANCE_US	10000
 /* Queue (requests waiting at the CA, averaged over a round) that counts. */
-#define CONCLIMIT_QUEUE_MIN	0.4
+#define CONCLIMIT_QUEUE_MIN	0.25
 /* Rounds spent at the capacity after a cut before probing again. */
 #define CONCLIMIT_HOLD_ROUNDS	4
 

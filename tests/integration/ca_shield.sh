@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Shield the CA (issue 16): estrad in front of tests/tools/weak_ca, a CA
-# that serves K requests at once and whose front end answers 504 after T
-# while its workers still do the work (it collapses when 64 devices hit it
-# directly: weak_ca.sh shows that).
+# that serves K=4 requests at once, S=100 ms each, and whose front end
+# answers 504 after T=1 s while its workers still do the work (it collapses
+# when 64 devices hit it directly: weak_ca.sh shows that).
 #
 #  1. 64 estbench clients through estrad with the defaults ("concurrency":
 #     "adaptive"): every enrollment succeeds, no 503 either; after a
@@ -11,17 +11,22 @@
 #     closed; the throughput is that of K workers; connections to the CA
 #     stay open (a handful opened for hundreds of enrollments).
 #  2. K changes mid-run, 4 -> 8 -> 2: estrad's limit follows within 5 s
-#     (estrad_upstream_concurrency_limit), and still no request fails.
+#     (estrad_upstream_concurrency_limit: K at work, plus the waiting ones
+#     whose delay is under 10 ms, plus a probe: [8, 10] and [2, 3] here),
+#     and still no request fails.
 #  3. The same load with "concurrency": "fixed" (max_in_flight 64, what
 #     estrad did before): the CA times requests out and devices fail. That
 #     is the contrast that shows 1 and 2 are estrad's doing.
+#  4. A CA whose front end answers nothing but 504 (its workers never
+#     finish in time) is down, not busy: the breaker opens after
+#     failure_threshold of them, and the next request gets 502 at once.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 [ -n "${ESTBENCH:-}" ] && [ -x "$ESTBENCH" ] ||
     skip "no estbench binary (built with ESTRAD_TOOLS=OFF?)"
 
-K=4 S=50 T=500
+K=4 S=100 T=1000
 start_weak_ca --workers "$K" --service-ms "$S" --timeout-ms "$T"
 
 # shield NAME CONCURRENCY: an estrad in front of the weak CA, with an
@@ -112,7 +117,7 @@ l2=$(limit)
 wait "$bpid" || fail "estbench (capacity change): $(tail -n 5 "$WORK/change.out" "$WORK/change.err")"
 LAST=$(tail -n 1 "$WORK/change.out")
 note "capacity change: limit $l8 at K=8, $l2 at K=2; $LAST"
-[ "$l8" -ge 8 ] && [ "$l8" -le 9 ] || fail "5 s after K became 8 the limit is $l8"
+[ "$l8" -ge 8 ] && [ "$l8" -le 10 ] || fail "5 s after K became 8 the limit is $l8"
 [ "$l2" -ge 2 ] && [ "$l2" -le 3 ] || fail "5 s after K became 2 the limit is $l2"
 [ "$(field errors)" = 0 ] && [ "$(field busy)" = 0 ] ||
     fail "requests failed while K changed: $LAST"
@@ -128,4 +133,26 @@ timeouts=$(weak_ca_stat timeouts)
 note "fixed: weak CA timeouts=$timeouts in_system_max=$(weak_ca_stat in_system_max)"
 [ "$timeouts" -gt 0 ] && [ "$(field errors)" -gt 0 ] ||
     fail "a fixed limit of 64 did not overload the CA: is the weak CA weak? $LAST"
+scrape fixed
+over=$(awk '$1 == "estrad_upstream_overloaded_total{upstream=\"ca\"}" { print $2 }' "$SCRAPE")
+note "fixed: estrad counted ${over:-no} attempts as a busy CA's"
+[ "${over:-0}" -gt 0 ] || fail "the CA's 504s while it answered others were not counted as busy"
+stop_pid "$XPID"
+stop_pid "$WCA_PID"
+
+# ---- 4. a CA that answers only 504 is down ---------------------------------
+start_weak_ca --workers 1 --service-ms 5000 --timeout-ms 100
+shield dead adaptive
+make_csr dead
+for i in 1 2 3; do
+	post_csr "dead$i" "$XURL/simpleenroll" "$WORK/dead.b64" \
+	    --cert "$CLIENT_CERT" --key "$CLIENT_KEY"
+	check_status 504
+done
+wait_grep 5 "$XLOG" "upstream ca: $WCA_URL is down after 3 failures in a row" ||
+    fail "three 504s and nothing else did not open the breaker"
+post_csr dead4 "$XURL/simpleenroll" "$WORK/dead.b64" --cert "$CLIENT_CERT" \
+    --key "$CLIENT_KEY"
+check_error 502 "upstream CA unreachable"
+[ "$ELAPSED_MS" -lt 1000 ] || fail "the open breaker's 502 took $ELAPSED_MS ms"
 pass
