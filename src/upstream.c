@@ -402,7 +402,7 @@ upstream_next_url(struct upstream_xfer *x)
 		if (n < 0 || (size_t)n >= sizeof(url) ||
 		    curl_easy_setopt(x->ux_easy, CURLOPT_URL, url) != CURLE_OK ||
 		    upstream_headers(x) == -1)
-			return -1;
+			return -2;
 		return 0;
 	}
 	return -1;
@@ -751,7 +751,7 @@ upstream_failover(struct upstream_xfer *x)
 {
 	const char *from = x->ux_up->up_urls[x->ux_url].uu_url;
 
-	if (upstream_next_url(x) == -1)
+	if (upstream_next_url(x) != 0)
 		return -1;
 	log_info("upstream %s: trying %s after %s failed",
 	    x->ux_up->up_cfg->name, x->ux_up->up_urls[x->ux_url].uu_url,

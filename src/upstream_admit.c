@@ -29,10 +29,17 @@
 #include "estrad/metrics.h"
 #include "upstream_int.h"
 
-/* The first limit of a URL: it grows by doubling while no queue forms. */
-#define ADMIT_INITIAL_LIMIT	4
-/* Retry-After never says more than this, seconds. */
+/* The first limit of a URL: 1, so the first round learns the CA's time
+ * without a queue in it; it grows fast while no queue forms. */
+#define ADMIT_INITIAL_LIMIT	1
+/* Retry-After says no more than this, seconds (or retry_after, if more). */
 #define ADMIT_RETRY_AFTER_MAX	3600
+/* Answers given from one event at most: a line of max_waiting (up to a
+ * million) must not hold the loop. */
+#define ADMIT_BATCH		256
+
+/* Each operation has a baseline of its own in the limit. */
+_Static_assert(EST_OP_MAX <= CONCLIMIT_KINDS, "an operation without a kind");
 
 static void admit_dispatch(struct upstream *up);
 
@@ -76,7 +83,10 @@ admit_gauges(struct upstream *up, const struct upstream_url *u)
 /*
  * 503 + Retry-After for a request that cannot wait. The time named is
  * after the line ahead is served and after every earlier refusal's time,
- * one service interval on: a storm refused now returns as a stream.
+ * one service interval on: a storm refused now returns as a stream. No
+ * further than a full line's drain beyond the line ahead, though: a
+ * refusal counts a request, not a device, and a client that comes back
+ * early (or an attacker) must not push everyone's time out for good.
  */
 static void
 admit_busy(struct upstream *up, enum est_op op, struct est_reply *r,
@@ -87,24 +97,28 @@ admit_busy(struct upstream *up, enum est_op op, struct est_reply *r,
 	    strcmp(reason, "deadline") == 0 ? "the wait would pass max_wait" :
 	    "waited max_wait for it";
 	int	 i = upstream_pick(up, 0, upstream_now_us() / 1000);
-	int64_t	 now = upstream_now_us(), at, step = 0;
-	long	 secs;
+	int64_t	 now = upstream_now_us(), at, step = 0, horizon;
+	long	 secs, most = up->up_cfg->retry_after > ADMIT_RETRY_AFTER_MAX ?
+	    up->up_cfg->retry_after : ADMIT_RETRY_AFTER_MAX;
 
 	at = now + (int64_t)up->up_cfg->retry_after * 1000000;
+	horizon = at;
 	if (i != -1) {
 		const struct upstream_url *u = &up->up_urls[i];
 
 		step = admit_wait_us(u, op, 1);
 		if (now + admit_wait_us(u, op, up->up_nwaiting) > at)
 			at = now + admit_wait_us(u, op, up->up_nwaiting);
+		horizon = at + admit_wait_us(u, op, up->up_cfg->max_waiting);
 	}
 	if (up->up_promised_us > at)
-		at = up->up_promised_us;
+		at = up->up_promised_us < horizon ? up->up_promised_us :
+		    horizon;
 	at += step;
 	up->up_promised_us = at;
 	secs = (long)((at - now + 999999) / 1000000);
-	if (secs > ADMIT_RETRY_AFTER_MAX)
-		secs = ADMIT_RETRY_AFTER_MAX;
+	if (secs > most)
+		secs = most;
 	est_reply_error(r, 503, "upstream %s is busy: %s; retry in %ld s",
 	    up->up_cfg->name, why, secs);
 	snprintf(r->retry_after, sizeof(r->retry_after), "%ld", secs);
@@ -116,9 +130,14 @@ admit_busy(struct upstream *up, enum est_op op, struct est_reply *r,
 static int
 admit_send(struct upstream_xfer *x, enum upstream_outcome *outcome)
 {
-	if (upstream_next_url(x) == -1) {
+	switch (upstream_next_url(x)) {
+	case -1:
 		est_reply_error(&x->ux_reply, 502, "upstream CA unreachable");
 		*outcome = UPSTREAM_UNAVAILABLE;
+		return -1;
+	case -2:
+		est_reply_error(&x->ux_reply, 500, "internal error");
+		*outcome = UPSTREAM_ERROR;
 		return -1;
 	}
 	if (upstream_resend(x) == -1) {
@@ -130,23 +149,34 @@ admit_send(struct upstream_xfer *x, enum upstream_outcome *outcome)
 	return 0;
 }
 
+/*
+ * The timer: the oldest waiting one's max_wait, or sooner when an open
+ * breaker's wait ends, so that a URL back from its pause (the preferred
+ * one, usually) takes the line at once.
+ */
 static void
 admit_deadline_arm(struct upstream *up)
 {
 	struct upstream_xfer	*head = TAILQ_FIRST(&up->up_waiting);
-	int64_t			 left;
+	int64_t			 now = upstream_now_us(), at;
 	struct timeval		 tv;
 
 	if (head == NULL) {
 		evtimer_del(up->up_deadline);
 		return;
 	}
-	left = head->ux_queued_us + (int64_t)up->up_cfg->max_wait_ms * 1000 -
-	    upstream_now_us();
-	if (left < 0)
-		left = 0;
-	tv.tv_sec = (time_t)(left / 1000000);
-	tv.tv_usec = (suseconds_t)(left % 1000000);
+	at = head->ux_queued_us + (int64_t)up->up_cfg->max_wait_ms * 1000;
+	for (size_t i = 0; i < up->up_nurls; i++) {
+		const struct breaker *b = &up->up_urls[i].uu_breaker;
+
+		/* A wait already over is the dispatch's (or a slot's). */
+		if (b->state == BREAKER_OPEN && b->retry_at * 1000 > now &&
+		    b->retry_at * 1000 < at)
+			at = b->retry_at * 1000;
+	}
+	at = at > now ? at - now : 0;
+	tv.tv_sec = (time_t)(at / 1000000);
+	tv.tv_usec = (suseconds_t)(at % 1000000);
 	evtimer_add(up->up_deadline, &tv);
 }
 
@@ -162,7 +192,8 @@ admit_unqueue(struct upstream_xfer *x)
 }
 
 /* The oldest waited max_wait: it gets 503 + Retry-After, and so does
- * everyone behind it who has waited as long. */
+ * everyone behind it who has waited as long; then the line moves on. At
+ * most ADMIT_BATCH answers per turn of the loop. */
 static void
 admit_on_deadline(evutil_socket_t fd, short what, void *arg)
 {
@@ -170,14 +201,19 @@ admit_on_deadline(evutil_socket_t fd, short what, void *arg)
 	struct upstream_xfer	*x;
 	int64_t			 limit_us = (int64_t)up->up_cfg->max_wait_ms *
 	    1000;
+	int			 n = 0;
 
 	while ((x = TAILQ_FIRST(&up->up_waiting)) != NULL &&
 	    upstream_now_us() - x->ux_queued_us >= limit_us) {
+		if (n++ == ADMIT_BATCH) {
+			event_active(up->up_deadline, EV_TIMEOUT, 0);
+			return;
+		}
 		admit_unqueue(x);
 		admit_busy(up, x->ux_op, &x->ux_reply, "waited");
 		upstream_deliver(x, 0, UPSTREAM_BUSY);
 	}
-	admit_deadline_arm(up);
+	admit_dispatch(up);
 }
 
 static void
@@ -186,19 +222,37 @@ admit_on_dispatch(evutil_socket_t fd, short what, void *arg)
 	admit_dispatch(arg);
 }
 
-/* Send the oldest waiting while their URL has a free slot. */
+/* A URL on trial (half-open): its outcome decides, so wait for it. */
+static int
+admit_trial_out(const struct upstream *up)
+{
+	for (size_t i = 0; i < up->up_nurls; i++)
+		if (up->up_urls[i].uu_breaker.state == BREAKER_HALF_OPEN &&
+		    up->up_urls[i].uu_breaker.trial)
+			return 1;
+	return 0;
+}
+
+/* Send the oldest waiting while their URL has a free slot; at most
+ * ADMIT_BATCH per turn of the loop. */
 static void
 admit_dispatch(struct upstream *up)
 {
 	struct upstream_xfer	*x;
 	enum upstream_outcome	 outcome;
-	int			 i;
+	int			 i, n = 0;
 
 	while ((x = TAILQ_FIRST(&up->up_waiting)) != NULL) {
 		i = upstream_pick(up, 0, upstream_now_us() / 1000);
 		if (i != -1 && up->up_urls[i].uu_in_flight >=
 		    admit_limit(&up->up_urls[i]))
 			break;
+		if (i == -1 && admit_trial_out(up))
+			break;
+		if (n++ == ADMIT_BATCH) {
+			event_active(up->up_dispatch, EV_TIMEOUT, 0);
+			return;
+		}
 		admit_unqueue(x);
 		/* Every URL went down while it waited: as if it had come
 		 * now (the caller may queue it for later). */
@@ -239,10 +293,9 @@ upstream_admit(struct upstream_xfer *x, struct est_reply *refusal,
 		*outcome = UPSTREAM_BUSY;
 		return -1;
 	}
-	/* Its wait and its answer would pass max_wait: say so now, not
-	 * when the time is spent. */
-	if (admit_wait_us(u, x->ux_op, up->up_nwaiting + 1) +
-	    admit_service_us(u, x->ux_op) >
+	/* Its wait would pass max_wait: say so now, not when the time is
+	 * spent. */
+	if (admit_wait_us(u, x->ux_op, up->up_nwaiting + 1) >
 	    (int64_t)up->up_cfg->max_wait_ms * 1000) {
 		admit_busy(up, x->ux_op, refusal, "deadline");
 		*outcome = UPSTREAM_BUSY;

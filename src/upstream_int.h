@@ -130,8 +130,8 @@ struct upstream_xfer {
 
 /* upstream.c */
 int64_t upstream_now_us(void);
-/* Point x at the next URL worth trying, taking a slot there. 0, or -1:
- * none is left. */
+/* Point x at the next URL worth trying, taking a slot there. 0; -1: none
+ * is left; -2: curl could not be set up (x holds the slot). */
 int upstream_next_url(struct upstream_xfer *x);
 /* Send x as set up now. 0, or -1 with a 500 reply. */
 int upstream_resend(struct upstream_xfer *x);
@@ -151,7 +151,8 @@ void upstream_admit_reload(struct upstream *up);
  * A new transfer, set up but not sent: sent at once if its URL has a free
  * slot, else put in the FIFO. 0; or -1 with *refusal and *outcome filled
  * (503 + Retry-After, BUSY: it could not wait; 502, UNAVAILABLE: every
- * URL is down), x untouched.
+ * URL is down; 500, ERROR), and x to be freed by the caller (it may hold
+ * a slot and a breaker's trial, which upstream_xfer_free gives back).
  */
 int upstream_admit(struct upstream_xfer *x, struct est_reply *refusal,
     enum upstream_outcome *outcome);
