@@ -54,7 +54,7 @@ OUT=
 QUICK=0
 
 usage() {
-	sed -n '/^# usage:/,/^#   -q/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '/^# usage:/,/^#               not 2000/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -320,6 +320,15 @@ lag_ticks() {
 	    END { printf "%d %d\n", n - ok, n }'
 }
 
+# ca_connects ADMIN_URL: connections the proxy has opened to its CA
+# (estrad_upstream_connections_total, all upstreams).
+ca_connects() {
+	[ -n "$1" ] || { echo 0; return 0; }
+	curl -s --max-time 5 "$1/metrics" | awk '
+	    /^estrad_upstream_connections_total\{/ { n += $NF }
+	    END { printf "%d\n", n }'
+}
+
 # rq_wait_ns PID: how long the process's main thread (the event loop) has
 # waited for a CPU while runnable, in ns (/proc/PID/schedstat).
 rq_wait_ns() {
@@ -375,6 +384,7 @@ DG_AUTH=(-u "$EST_USER:$EST_PASS")
 # tells a late timer caused by the scheduler from one caused by the loop.
 PROXY_RQ=0
 PROXY_RQ_WALL=0
+CONNECTS0=$(ca_connects "$LAB_ADMIN")
 for ((r = 1; r <= ROUNDS; r++)); do
 	run "direct1.$r" "direct to the CA, client certificate, -c 1" -c 1 "${T[@]}" "${CA_AUTH[@]}" --pid "$CA_PID" "$CA_URL"
 	run "proxy1.$r" "through the proxy, client certificate, -c 1" -c 1 "${T[@]}" "${CL_AUTH[@]}" --pid "$PROXY_PID" "$EST_URL"
@@ -389,6 +399,15 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 for k in direct1 proxy1 policy1 direct64 proxy64 policy64; do
 	median_of "$k"
+done
+# New TLS connections to the CA per enrollment through the lab proxy.
+CONNECTS=$(( $(ca_connects "$LAB_ADMIN") - CONNECTS0 ))
+PROXIED=0
+for ((r = 1; r <= ROUNDS; r++)); do
+	for k in proxy1 proxy64; do
+		n=$(sed -n 's/^done: ok=\([0-9]*\).*/\1/p' "$WORK/$k.$r.out" 2>/dev/null || true)
+		PROXIED=$((PROXIED + ${n:-0}))
+	done
 done
 LAG_PROXY=$(lag_max_ms "$LAB_ADMIN")
 LAG_POLICY=$(lag_max_ms "$POL_ADMIN")
@@ -474,6 +493,7 @@ ELAPSED=$(($(date +%s) - START))
 	echo "| added p50 at 1 client, proxy - direct (ms) | $ADDP50 | < 1 | $(verdict "$ADDP50" "<" 1) |"
 	echo "| added p50 at 1 client, policy+Digest proxy - direct (ms) | $ADDP50P | < 1 | $(verdict "$ADDP50P" "<" 1) |"
 	echo "| TLS handshakes/s against the proxy (-c 64) | ${RATE[handshake]:-n/a} | | |"
+	echo "| new TLS connections to the CA per enrollment through the proxy | $CONNECTS for $PROXIED ($(calc "%.4f" "a / b" "$CONNECTS" "$PROXIED")) | about 0 | |"
 	echo "| idle TLS connections held by the proxy | ${IDLE_UP:-n/a} of $IDLE (RSS ${IDLE_BEFORE:-?} -> ${IDLE_AFTER:-?} KiB) | $IDLE | $( [ "${IDLE_UP:-0}" = "$IDLE" ] && echo met || echo "NOT met") |"
 	echo "| KiB of proxy RSS per idle connection | ${IDLE_KIB:-n/a} | < 32 | $(verdict "${IDLE_KIB:-n/a}" "<" 32) |"
 	echo "| proxy RSS after $SMALL enrollments (KiB) | ${RSS_SMALL:-n/a} | | |"
