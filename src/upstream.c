@@ -860,17 +860,27 @@ static int
 upstream_attempt_ended(struct upstream_xfer *x, CURLcode code)
 {
 	const struct upstream_url *u = &x->ux_up->up_urls[x->ux_url];
-	long	 status = 0, connects = 0;
-	int	 busy;
+	long		 status = 0, connects = 0;
+	int		 busy;
+	int64_t		 rtt = upstream_now_us() - x->ux_sent_us;
+	curl_off_t	 pre, first;
 
 	curl_easy_getinfo(x->ux_easy, CURLINFO_RESPONSE_CODE, &status);
+	/* The CA's time, as curl saw it: from the request about to go (a
+	 * new connection's TLS handshake done) to the answer's first byte.
+	 * Not the time before curl sent it, which is estrad's loop's. */
+	if (code == CURLE_OK && curl_easy_getinfo(x->ux_easy,
+	    CURLINFO_PRETRANSFER_TIME_T, &pre) == CURLE_OK &&
+	    curl_easy_getinfo(x->ux_easy, CURLINFO_STARTTRANSFER_TIME_T,
+	    &first) == CURLE_OK && first > pre && first - pre < rtt)
+		rtt = (int64_t)(first - pre);
 	if (curl_easy_getinfo(x->ux_easy, CURLINFO_NUM_CONNECTS, &connects) ==
 	    CURLE_OK && connects > 0)
 		metrics_upstream_connects(x->ux_up->up_cfg->name, connects);
 	busy = (code == CURLE_OPERATION_TIMEDOUT || (code == CURLE_OK &&
 	    (status == 503 || status == 504))) &&
 	    u->uu_answered_us > x->ux_sent_us;
-	upstream_admit_sample(x, code == CURLE_OK ? status : 0, busy);
+	upstream_admit_sample(x, code == CURLE_OK ? status : 0, rtt, busy);
 	return busy;
 }
 

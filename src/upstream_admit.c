@@ -358,12 +358,12 @@ admit_outcome(long status, int busy)
 }
 
 void
-upstream_admit_sample(struct upstream_xfer *x, long status, int busy)
+upstream_admit_sample(struct upstream_xfer *x, long status, int64_t rtt,
+    int busy)
 {
 	struct upstream		*up = x->ux_up;
 	struct upstream_url	*u = &up->up_urls[x->ux_url];
 	int64_t			 now = upstream_now_us();
-	int64_t			 rtt = now - x->ux_sent_us;
 	enum conclimit_outcome	 outcome = admit_outcome(status, busy);
 	long			 before = admit_limit(u);
 

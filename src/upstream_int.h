@@ -160,8 +160,10 @@ int upstream_admit(struct upstream_xfer *x, struct est_reply *refusal,
 void upstream_admit_leave(struct upstream_xfer *x);
 /* x moves to another URL (failover): its slot goes with it. */
 void upstream_admit_move(struct upstream_xfer *x, size_t to);
-/* An attempt at x's URL ended with the CA's status (0: none): teach the
- * URL's limit; busy: it timed out while the CA answered others. */
-void upstream_admit_sample(struct upstream_xfer *x, long status, int busy);
+/* An attempt at x's URL ended with the CA's status (0: none), the CA
+ * having taken rtt_us over it: teach the URL's limit; busy: it timed out
+ * (or got a 503/504) while the CA answered others. */
+void upstream_admit_sample(struct upstream_xfer *x, long status,
+    int64_t rtt_us, int busy);
 
 #endif

@@ -23,8 +23,8 @@
  *     stay within half the tolerance (slow start, from 1), and is 1 once
  *     they do not, or after a queue or a cut.
  *     A CA with K workers of S ms and a FIFO behind them settles at K and
- *     probes up to K * (S + 10 ms) / S + 1/4 (rounded up): K + 1 when S/K
- *     is over 10 ms.
+ *     probes up to K * (S + tolerance) / S + 1/4 (rounded up): K + 1 when
+ *     S/K is over 10 ms and its times are steady.
  *   - A sign of overload (the request timed out while the CA answered
  *     others, or the CA said 503/504/429) cuts the limit by a quarter at
  *     once: the CA is past its capacity, and waiting for a round costs it
