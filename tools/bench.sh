@@ -39,11 +39,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD_DIR=${BUILD_DIR:-$ROOT/build}
-case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
-ESTRAD_BIN=${ESTRAD_BIN:-$BUILD_DIR/estrad}
-ESTBENCH=${ESTBENCH:-$BUILD_DIR/tools/estbench/estbench}
-export ESTRAD_BIN
+# shellcheck source=bench_lib.sh
+. "$ROOT/tools/bench_lib.sh"
 
 ARGS_TEXT=${*:-}
 DURATION=
@@ -439,29 +436,6 @@ IDLE_AFTER=$(sed -n 's/^server: .*vmrss_after_kib=\([0-9]*\).*/\1/p' "$WORK/idle
 
 # ------------------------------------------------------------ table
 
-# calc EXPR (awk), or n/a when an input is missing.
-calc() {
-	local fmt=$1 expr=$2
-	shift 2
-	local a
-	for a in "$@"; do
-		[ -n "$a" ] || { echo n/a; return 0; }
-	done
-	awk -v a="${1:-0}" -v b="${2:-0}" "BEGIN { if ($expr == \"\") print \"n/a\"; else printf \"$fmt\", $expr }"
-}
-ratio() { # a/b
-	if [ -z "$1" ] || [ -z "$2" ] ||
-	    ! awk -v b="$2" 'BEGIN { exit !(b > 0) }'; then
-		echo n/a
-		return 0
-	fi
-	calc "%.2f" "a / b" "$1" "$2"
-}
-verdict() { # VALUE OP TARGET
-	[ "$1" != n/a ] || { echo "?"; return 0; }
-	if awk -v v="$1" -v t="$3" "BEGIN { exit !(v $2 t) }"; then echo met; else echo "NOT met"; fi
-}
-
 R64=$(ratio "${RATE[proxy64]}" "${RATE[direct64]}")
 R64P=$(ratio "${RATE[policy64]}" "${RATE[direct64]}")
 ADDP50=$(calc "%.2f" "a - b" "${P50[proxy1]}" "${P50[direct1]}")
@@ -493,7 +467,7 @@ ELAPSED=$(($(date +%s) - START))
 	echo "| added p50 at 1 client, proxy - direct (ms) | $ADDP50 | < 1 | $(verdict "$ADDP50" "<" 1) |"
 	echo "| added p50 at 1 client, policy+Digest proxy - direct (ms) | $ADDP50P | < 1 | $(verdict "$ADDP50P" "<" 1) |"
 	echo "| TLS handshakes/s against the proxy (-c 64) | ${RATE[handshake]:-n/a} | | |"
-	echo "| new TLS connections to the CA per enrollment through the proxy | $CONNECTS for $PROXIED ($(calc "%.4f" "a / b" "$CONNECTS" "$PROXIED")) | about 0 | |"
+	echo "| new TLS connections to the CA per enrollment through the proxy | $CONNECTS for $PROXIED ($(ratio "$CONNECTS" "$PROXIED" %.4f)) | about 0 | |"
 	echo "| idle TLS connections held by the proxy | ${IDLE_UP:-n/a} of $IDLE (RSS ${IDLE_BEFORE:-?} -> ${IDLE_AFTER:-?} KiB) | $IDLE | $( [ "${IDLE_UP:-0}" = "$IDLE" ] && echo met || echo "NOT met") |"
 	echo "| KiB of proxy RSS per idle connection | ${IDLE_KIB:-n/a} | < 32 | $(verdict "${IDLE_KIB:-n/a}" "<" 32) |"
 	echo "| proxy RSS after $SMALL enrollments (KiB) | ${RSS_SMALL:-n/a} | | |"

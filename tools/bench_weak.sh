@@ -33,12 +33,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD_DIR=${BUILD_DIR:-$ROOT/build}
-case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
-ESTRAD_BIN=${ESTRAD_BIN:-$BUILD_DIR/estrad}
-ESTBENCH=${ESTBENCH:-$BUILD_DIR/tools/estbench/estbench}
+# shellcheck source=bench_lib.sh
+. "$ROOT/tools/bench_lib.sh"
 WEAK_CA=${WEAK_CA:-$BUILD_DIR/tests/integration/weak_ca}
-export ESTRAD_BIN
 
 ARGS_TEXT=${*:-}
 DURATION=10 K=5 S=100 T=1000 RAMP=2000 LAB= OUT=
@@ -301,17 +298,6 @@ SETTLE_DOWN=$(settle "${T_DOWN:-10000}" "$KH")
 
 # ------------------------------------------------------------ table
 
-ratio() {
-	awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b + 0 <= 0) print "n/a"; else printf "%.2f", a / b }'
-}
-verdict() { # VALUE OP TARGET
-	[ -n "$1" ] && [ "$1" != n/a ] || { echo "?"; return 0; }
-	if awk -v v="$1" -v t="$3" "BEGIN { exit !(v $2 t) }"; then echo met; else echo "NOT met"; fi
-}
-per() { # a/b, 3 decimals
-	awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b + 0 <= 0) print "n/a"; else printf "%.3f", a / b }'
-}
-
 R64=$(ratio "$(f shield64 rate)" "$BEST")
 R256=$(ratio "$(f shield256 rate)" "$BEST")
 MAXWAIT_MS=8000
@@ -347,7 +333,7 @@ MAXWAIT_MS=8000
 	echo "| the CA's most requests at once through estrad, -c 64 / -c 256 (at work) | ${CA_MAX[shield64]} (${CA_SERVICE[shield64]}) / ${CA_MAX[shield256]} (${CA_SERVICE[shield256]}) | K = $K at work | $(verdict "${CA_SERVICE[shield256]}" "<=" "$K") |"
 	echo "| the CA's timeouts through estrad (64, 256, ramp) | ${CA_TIMEOUTS[shield64]}, ${CA_TIMEOUTS[shield256]}, ${CA_TIMEOUTS[ramp]} | 0 | $(verdict "$(( ${CA_TIMEOUTS[shield64]:-0} + ${CA_TIMEOUTS[shield256]:-0} + ${CA_TIMEOUTS[ramp]:-0} ))" "==" 0) |"
 	echo "| estrad's limit after the 64 / 256 runs | $LIMIT64 / $LIMIT256 | K = $K | |"
-	echo "| new TLS connections to the CA per enrollment through estrad, -c 64 / -c 256 | $(per "${CA_CONNS[shield64]}" "${CA_SERVED[shield64]}") / $(per "${CA_CONNS[shield256]}" "${CA_SERVED[shield256]}") | about 0 | |"
+	echo "| new TLS connections to the CA per enrollment through estrad, -c 64 / -c 256 | $(ratio "${CA_CONNS[shield64]}" "${CA_SERVED[shield64]}" %.3f) / $(ratio "${CA_CONNS[shield256]}" "${CA_SERVED[shield256]}" %.3f) | about 0 | |"
 	echo "| ramp of $RAMP in 1 s: failed, 5xx other than 503 | $(f ramp failed) | 0 | $(verdict "$(f ramp failed)" "==" 0) |"
 	echo "| ramp: first attempt / after Retry-After / most retries | $(f ramp ok_first) / $(f ramp ok_retry) / $(f ramp max_retries) | | |"
 	echo "| limit settles after K $K -> $K2 / $K2 -> $KH (s) | $SETTLE_UP / $SETTLE_DOWN | <= 5 | $(verdict "$SETTLE_UP" "<=" 5) / $(verdict "$SETTLE_DOWN" "<=" 5) |"
