@@ -1164,3 +1164,14 @@ config_route(const struct config *cfg, const char *label)
 	}
 	return NULL;
 }
+
+long
+config_upstream_slots(const struct config *cfg)
+{
+	long n = 0;
+
+	for (size_t i = 0; i < cfg->nupstreams; i++)
+		n += cfg->upstreams[i].max_in_flight *
+		    (long)cfg->upstreams[i].nurls;
+	return n;
+}

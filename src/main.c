@@ -199,9 +199,7 @@ enough_descriptors(const struct config *cfg)
 	rlim_t		 need = (rlim_t)connlimit_ceiling_for(
 	    cfg->limits.max_connections) + FD_MARGIN;
 
-	for (size_t i = 0; i < cfg->nupstreams; i++)
-		need += (rlim_t)cfg->upstreams[i].max_in_flight *
-		    (rlim_t)cfg->upstreams[i].nurls;
+	need += (rlim_t)config_upstream_slots(cfg);
 	if (cfg->admin.enabled)
 		need += (rlim_t)cfg->admin.max_connections;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)

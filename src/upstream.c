@@ -991,7 +991,7 @@ upstream_load_files(struct upstream *up, const struct cfg_upstream *u)
 
 /*
  * Connections kept open for the next transfer: as many as may run at
- * once, the sum of every URL's max_in_flight. libcurl's default keeps four per
+ * once (config_upstream_slots). libcurl's default keeps four per
  * transfer running when one ends, so bursts closed and reopened
  * connections to the CA, each a full TLS handshake with the RA key and
  * CA bundle decoded again (a fifth of the proxy's CPU at 64 clients,
@@ -1000,12 +1000,8 @@ upstream_load_files(struct upstream *up, const struct cfg_upstream *u)
 static void
 upstream_keep_connections(struct upstream_ctx *ctx, const struct config *cfg)
 {
-	long keep = 0;
-
-	for (size_t i = 0; i < cfg->nupstreams; i++)
-		keep += cfg->upstreams[i].max_in_flight *
-		    (long)cfg->upstreams[i].nurls;
-	curl_multi_setopt(ctx->uc_multi, CURLMOPT_MAXCONNECTS, keep);
+	curl_multi_setopt(ctx->uc_multi, CURLMOPT_MAXCONNECTS,
+	    config_upstream_slots(cfg));
 }
 
 struct upstream_ctx *

@@ -218,6 +218,10 @@ void config_errors_clear(struct config_errors *errs);
 int config_parse_address(const char *text, struct sockaddr_storage *ss,
     socklen_t *sslen);
 
+/* Requests that may be out to upstream CAs at once: every URL's
+ * max_in_flight, summed (connections kept, descriptors needed). */
+long config_upstream_slots(const struct config *cfg);
+
 /* The route for label (NULL: the bare path), or NULL if none. */
 const struct cfg_route *config_route(const struct config *cfg,
     const char *label);
