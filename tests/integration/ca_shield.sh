@@ -68,6 +68,21 @@ limit() {
 	awk '$1 ~ /^estrad_upstream_concurrency_limit\{upstream="ca",/ { print $2 }' "$SCRAPE"
 }
 
+# limits: five readings of the limit over a second, "LOWEST HIGHEST". A
+# round whose answers the CA's noise slowed may cut the limit to K - 1
+# until its hold ends (a few tenths of a second; test_conclimit allows it
+# too): one reading can catch that dip, five cannot all.
+limits() {
+	local i v lo= hi=
+	for i in 1 2 3 4 5; do
+		v=$(limit)
+		if [ -z "$lo" ] || [ "$v" -lt "$lo" ]; then lo=$v; fi
+		if [ -z "$hi" ] || [ "$v" -gt "$hi" ]; then hi=$v; fi
+		[ "$i" = 5 ] || sleep 0.2
+	done
+	echo "$lo $hi"
+}
+
 # ---- 1. a storm of 64 through estrad ---------------------------------------
 shield adaptive adaptive
 bench warmup 3
@@ -109,16 +124,18 @@ bpid=$!
 T_PIDS+=("$bpid")
 sleep 1
 curl -sS -o /dev/null "$WCA_CTL/set?k=8" || fail "weak CA control: k=8"
-sleep 5
-l8=$(limit)
+sleep 4
+read -r l8lo l8 <<<"$(limits)"
 curl -sS -o /dev/null "$WCA_CTL/set?k=2" || fail "weak CA control: k=2"
-sleep 5
-l2=$(limit)
+sleep 4
+read -r l2lo l2 <<<"$(limits)"
 wait "$bpid" || fail "estbench (capacity change): $(tail -n 5 "$WORK/change.out" "$WORK/change.err")"
 LAST=$(tail -n 1 "$WORK/change.out")
-note "capacity change: limit $l8 at K=8, $l2 at K=2; $LAST"
-[ "$l8" -ge 8 ] && [ "$l8" -le 10 ] || fail "5 s after K became 8 the limit is $l8"
-[ "$l2" -ge 2 ] && [ "$l2" -le 3 ] || fail "5 s after K became 2 the limit is $l2"
+note "capacity change: limit $l8lo-$l8 at K=8, $l2lo-$l2 at K=2; $LAST"
+# K reached within 5 s (the highest reading), and never over K plus the
+# probe (every reading).
+[ "$l8" -ge 8 ] && [ "$l8" -le 10 ] || fail "4-5 s after K became 8 the limit is $l8lo-$l8"
+[ "$l2" -ge 2 ] && [ "$l2" -le 3 ] || fail "4-5 s after K became 2 the limit is $l2lo-$l2"
 [ "$(field errors)" = 0 ] && [ "$(field busy)" = 0 ] ||
     fail "requests failed while K changed: $LAST"
 [ "$(weak_ca_stat timeouts)" = 0 ] || fail "the CA timed out $(weak_ca_stat timeouts) while K changed"
