@@ -19,7 +19,7 @@
 #include <netinet/in.h>
 
 #include "estrad/config.h"
-#include "estrad/config_schema.h"
+#include "config_schema_int.h"
 #include "estrad/digest.h"
 #include "estrad/log.h"
 #include "estrad/tlsconf.h"

@@ -11,7 +11,7 @@
 #include <jansson.h>
 
 #include "estrad/config.h"
-#include "estrad/config_schema.h"
+#include "config_schema_int.h"
 
 #define UPSTREAM_MAX_URLS	8
 #define UPSTREAM_MAX_URL_LEN	1024	/* the operation path is appended */

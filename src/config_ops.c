@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "estrad/config.h"
-#include "estrad/config_schema.h"
+#include "config_schema_int.h"
 #include "estrad/log.h"
 #include "estrad/privdrop.h"
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "estrad/config_schema.h"
+#include "config_schema_int.h"
 #include "estrad/policy.h"
 
 struct policy_err_ctx {
@@ -72,8 +72,7 @@ policies_load(struct cfg_ctx *ctx, const json_t *root)
 }
 
 static const struct cfg_field audit_fields[] = {
-	{ "file", CFG_STRING, offsetof(struct cfg_audit, file), 0, 0, 0, 0,
-	  NULL, NULL },
+	F_STR(struct cfg_audit, "file", file, 0, NULL),
 	F_BOOL(struct cfg_audit, "stderr", to_stderr, 0),
 	F_END
 };

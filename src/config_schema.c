@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "estrad/config_schema.h"
+#include "config_schema_int.h"
 
 /*
  * The problem quotes the file's own keys and strings, which JSON lets hold
@@ -71,11 +71,17 @@ cfg_verr(struct config_errors *errs, const char *file, int line,
 void
 cfg_err(struct cfg_ctx *ctx, const char *path, const char *fmt, ...)
 {
-	va_list ap;
+	char	msg[768];
+	va_list	ap;
 
+	ctx->nerr++;
 	va_start(ap, fmt);
-	cfg_verr(ctx->errs, ctx->file, loc_line(&ctx->loc, path), path, fmt,
-	    ap);
+	if (ctx->on_err != NULL) {
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		ctx->on_err(ctx->on_err_arg, path, msg);
+	} else
+		cfg_verr(ctx->errs, ctx->file, loc_line(&ctx->loc, path), path,
+		    fmt, ap);
 	va_end(ap);
 }
 
@@ -86,6 +92,7 @@ cfg_err_line(struct cfg_ctx *ctx, int line, const char *path,
 {
 	va_list ap;
 
+	ctx->nerr++;
 	va_start(ap, fmt);
 	cfg_verr(ctx->errs, ctx->file, line, path, fmt, ap);
 	va_end(ap);
@@ -206,6 +213,8 @@ field_default(const struct cfg_field *f, void *slot)
 	case CFG_BOOL:
 		*(int *)slot = (int)f->dflt;
 		return 0;
+	case CFG_SECTION:
+		return section_defaults(f->fields, slot) == 0 ? 0 : -1;
 	default:
 		return 0;
 	}
@@ -245,6 +254,18 @@ field_load(struct cfg_ctx *ctx, const char *path, const struct cfg_field *f,
 	}
 }
 
+static int
+field_section(struct cfg_ctx *ctx, const char *path, const struct cfg_field *f,
+    const json_t *v, void *slot)
+{
+	if (!json_is_object(v)) {
+		cfg_err(ctx, path, "must be an object, not %s",
+		    json_type_name(v));
+		return 1;
+	}
+	return section_load(ctx, v, path, f->fields, slot);
+}
+
 /*
  * Fill base from obj per fields: unknown keys, missing required keys,
  * types and ranges are errors. Returns 0 or the number of errors.
@@ -271,10 +292,14 @@ section_load(struct cfg_ctx *ctx, const json_t *obj, const char *path,
 	}
 	for (f = fields; f->key != NULL; f++) {
 		void *slot = (char *)base + f->offset;
-		if (f->type == CFG_CUSTOM)
-			continue;
 		child_path(cp, sizeof(cp), path, f->key);
-		if ((v = json_object_get(obj, f->key)) == NULL) {
+		v = json_object_get(obj, f->key);
+		if (f->type == CFG_CUSTOM) {
+			if (v != NULL && f->load != NULL)
+				nerr += f->load(ctx, cp, v, base);
+			continue;
+		}
+		if (v == NULL) {
 			if (f->required) {
 				cfg_err(ctx, cp, "is required");
 				nerr++;
@@ -282,10 +307,47 @@ section_load(struct cfg_ctx *ctx, const json_t *obj, const char *path,
 				nerr++;
 			continue;
 		}
-		if (field_load(ctx, cp, f, v, slot) == -1)
+		if (f->type == CFG_SECTION)
+			nerr += field_section(ctx, cp, f, v, slot);
+		else if (field_load(ctx, cp, f, v, slot) == -1)
 			nerr++;
 	}
 	return nerr;
+}
+
+int
+section_defaults(const struct cfg_field *fields, void *base)
+{
+	int nerr = 0;
+
+	for (const struct cfg_field *f = fields; f->key != NULL; f++)
+		if (field_default(f, (char *)base + f->offset) == -1)
+			nerr++;
+	return nerr;
+}
+
+void
+section_free(const struct cfg_field *fields, void *base)
+{
+	for (const struct cfg_field *f = fields; f->key != NULL; f++) {
+		void *slot = (char *)base + f->offset;
+		switch (f->type) {
+		case CFG_STRING:
+		case CFG_FILE:
+			free(*(char **)slot);
+			*(char **)slot = NULL;
+			break;
+		case CFG_SECTION:
+			section_free(f->fields, slot);
+			break;
+		case CFG_CUSTOM:
+			if (f->free != NULL)
+				f->free(base);
+			break;
+		default:
+			break;
+		}
+	}
 }
 
 /* An object at obj[key], or NULL (missing: NULL without error). */

@@ -1,0 +1,138 @@
+/*
+ * config_schema: the engine under config.c. A section of the file is
+ * described by a table of fields (key, type, bounds, default); one walk
+ * validates it, fills defaults and reports every problem with its line.
+ * Private to the config module (config*.c) and the policy compiler.
+ */
+#ifndef ESTRAD_CONFIG_SCHEMA_H
+#define ESTRAD_CONFIG_SCHEMA_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#include "estrad/config.h"
+#include "estrad/config_locate.h"
+
+/*
+ * Problems go to errs as "FILE:LINE: path: problem" (the config file), or,
+ * when on_err is set, to on_err with the path alone: the policy module
+ * compiles a JSON object that need not come from a file, and its caller
+ * adds the file and line (config_policy.c).
+ */
+typedef void (*cfg_err_fn)(void *arg, const char *path, const char *msg);
+
+struct cfg_ctx {
+	const char		*file;
+	struct locator		 loc;
+	struct config_errors	*errs;
+	struct config		*cfg;
+	cfg_err_fn		 on_err;
+	void			*on_err_arg;
+	int			 nerr;		/* problems reported so far */
+};
+
+enum cfg_type {
+	CFG_STRING,
+	CFG_FILE,	/* a string naming a file that must be readable */
+	CFG_LONG,
+	CFG_SECONDS,	/* a number of seconds, stored as milliseconds */
+	CFG_ENUM,	/* a string from names[], stored as an int */
+	CFG_BOOL,	/* true or false, stored as an int */
+	CFG_SECTION,	/* an object described by fields[], at offset */
+	CFG_CUSTOM	/* load() reads it; without load, its section's code */
+};
+
+/* Row flags. */
+#define CFG_F_SECRET	0x01	/* a secret file: mode-checked (chmod 600) */
+#define CFG_F_RESTART	0x02	/* a change takes effect at the next restart */
+
+struct cfg_field;
+
+/*
+ * A CFG_CUSTOM row's loader: v is the row's value (present), base the
+ * section's struct. Returns the number of problems it reported.
+ */
+typedef int (*cfg_load_fn)(struct cfg_ctx *ctx, const char *path,
+    const json_t *v, void *base);
+/* A CFG_CUSTOM row's release of what its loader allocated in base. */
+typedef void (*cfg_free_fn)(void *base);
+
+/*
+ * One key of a section. Written as designated initializers, in the manner
+ * of tmux's options-table.c: a row carries the key's type, bounds, default
+ * and text, and the same rows validate, fill defaults, free and document.
+ */
+struct cfg_field {
+	const char		*key;
+	enum cfg_type		 type;
+	size_t			 offset;	/* of the slot in base */
+	int			 required;
+	unsigned		 flags;		/* CFG_F_* */
+	double			 min, max;	/* CFG_LONG, CFG_SECONDS */
+	double			 dflt;	/* CFG_LONG, CFG_SECONDS, CFG_ENUM, CFG_BOOL */
+	const char		*dflt_str;	/* CFG_STRING */
+	const char *const	*names;		/* CFG_ENUM, NULL-terminated */
+	const struct cfg_field	*fields;	/* CFG_SECTION */
+	cfg_load_fn		 load;		/* CFG_CUSTOM */
+	cfg_free_fn		 free;		/* CFG_CUSTOM */
+	const char		*doc;		/* one line: what it means */
+};
+
+#define F_STR(s, k, m, req, d) { .key = k, .type = CFG_STRING, \
+	.offset = offsetof(s, m), .required = req, .dflt_str = d }
+#define F_FILE(s, k, m, req) { .key = k, .type = CFG_FILE, \
+	.offset = offsetof(s, m), .required = req }
+#define F_LONG(s, k, m, lo, hi, d) { .key = k, .type = CFG_LONG, \
+	.offset = offsetof(s, m), .min = lo, .max = hi, .dflt = d }
+#define F_SEC(s, k, m, lo, hi, d) { .key = k, .type = CFG_SECONDS, \
+	.offset = offsetof(s, m), .min = lo, .max = hi, .dflt = d }
+#define F_BOOL(s, k, m, d) { .key = k, .type = CFG_BOOL, \
+	.offset = offsetof(s, m), .dflt = d }
+#define F_ENUM(s, k, m, n, d) { .key = k, .type = CFG_ENUM, \
+	.offset = offsetof(s, m), .names = n, .dflt = d }
+#define F_CUSTOM(k)	{ .key = k, .type = CFG_CUSTOM }
+#define F_END		{ .key = NULL }
+
+void cfg_err(struct cfg_ctx *ctx, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* For problems whose line is known without the locator. */
+void cfg_err_line(struct cfg_ctx *ctx, int line, const char *path,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+const char *json_type_name(const json_t *v);
+/* out = path + "." + key (just key at the top level). */
+void child_path(char *out, size_t outlen, const char *path, const char *key);
+/*
+ * Fill base from obj per fields: unknown keys, missing required keys,
+ * types and ranges are errors. Returns the number of errors.
+ */
+int section_load(struct cfg_ctx *ctx, const json_t *obj, const char *path,
+    const struct cfg_field *fields, void *base);
+/* Fill base with fields' defaults alone (a section that is absent). */
+int section_defaults(const struct cfg_field *fields, void *base);
+/* Free what section_load allocated in base (strings, sections, custom). */
+void section_free(const struct cfg_field *fields, void *base);
+/* The object at obj[key], or NULL (missing: NULL without an error). */
+const json_t *object_at(struct cfg_ctx *ctx, const json_t *obj,
+    const char *path, const char *key, int *nerr);
+
+/* config_policy.c: the "policies" and "audit" sections, route policies. */
+int policies_load(struct cfg_ctx *ctx, const json_t *root);
+int audit_load(struct cfg_ctx *ctx, const json_t *root);
+/* Resolve a route's "policy" name (NULL: the default) and "csrattrs". */
+int route_policy_resolve(struct cfg_ctx *ctx, const char *path,
+    const char *policy, int csrattrs_from_policy, struct cfg_route *r);
+void policies_free(struct config *cfg);
+
+/* config_offline.c: "state_dir", "cache", "queue", upstream URL lists. */
+int offline_load(struct cfg_ctx *ctx, const json_t *root);
+int upstream_urls_load(struct cfg_ctx *ctx, const char *path,
+    const json_t *obj, struct cfg_upstream *u);
+void upstream_urls_free(struct cfg_upstream *u);
+
+/* config_ops.c: logs, admin listener, privileges; the environment. */
+int ops_load(struct cfg_ctx *ctx, const json_t *root);
+void ops_free(struct config *cfg);
+/* ESTRAD_LISTEN, ESTRAD_LOG_LEVEL, ... replace keys of root. */
+void config_apply_env(json_t *root);
+
+#endif
