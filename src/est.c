@@ -85,7 +85,6 @@
 #include "estrad/reply.h"
 #include "estrad/queue.h"
 #include "estrad/router.h"
-#include "estrad/store.h"
 #include "estrad/upstream.h"
 
 #include "est_req_int.h"
@@ -630,7 +629,7 @@ est_on_upstream_done(void *arg, struct est_reply *reply, long upstream_status,
 static int
 est_answer_offline(struct est_req *rq)
 {
-	struct server	*srv = rq->rq_srv;
+	struct server		*srv = rq->rq_srv;
 	struct est_reply	 reply;
 	enum est_op		 op = rq->rq_route.op;
 
@@ -895,7 +894,7 @@ est_log_target(char *out, size_t outlen, const char *target)
 static void
 est_req_identify(struct est_req *rq)
 {
-	struct server	*srv = rq->rq_srv;
+	struct server		*srv = rq->rq_srv;
 	const char		*host = NULL;
 	ev_uint16_t		 port = 0;
 
