@@ -289,3 +289,52 @@ config_apply_env(json_t *root)
 	    value[0] != '\0')
 		env_upstream_url(root, value);
 }
+
+/* ---- reload ------------------------------------------------------------ */
+
+static int
+config_same_text(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL &&
+	    strcmp(a, b) == 0);
+}
+
+/* What changed that only a restart applies: said, not done. */
+void
+config_restart_notes(const struct config *old, const struct config *cfg)
+{
+	const struct cfg_auth *oa = &old->auth, *na = &cfg->auth;
+	int same = old->nlisten == cfg->nlisten &&
+	    config_same_text(old->state_dir, cfg->state_dir) &&
+	    /* Both configs are calloc'd: padding compares equal. */
+	    memcmp(&old->cache, &cfg->cache, sizeof(cfg->cache)) == 0 &&
+	    memcmp(&old->queue, &cfg->queue, sizeof(cfg->queue)) == 0 &&
+	    old->admin.enabled == cfg->admin.enabled &&
+	    config_same_text(old->admin.listen, cfg->admin.listen) &&
+	    config_same_text(old->admin.certificate, cfg->admin.certificate) &&
+	    old->admin.max_connections == cfg->admin.max_connections &&
+	    old->admin.timeout_ms == cfg->admin.timeout_ms &&
+	    config_same_text(old->user, cfg->user) &&
+	    config_same_text(old->group, cfg->group);
+	int same_auth = config_same_text(oa->realm, na->realm) &&
+	    config_same_text(oa->nonce_secret_file, na->nonce_secret_file) &&
+	    config_same_text(oa->digest_users, na->digest_users) &&
+	    config_same_text(oa->basic_users, na->basic_users) &&
+	    oa->max_failures == na->max_failures &&
+	    oa->failure_window == na->failure_window &&
+	    oa->nonce_lifetime == na->nonce_lifetime &&
+	    oa->digest_uri_without_label == na->digest_uri_without_label &&
+	    oa->ndigest_algs == na->ndigest_algs &&
+	    memcmp(oa->digest_algs, na->digest_algs, sizeof(oa->digest_algs))
+	    == 0;
+
+	for (size_t i = 0; same && i < cfg->nlisten; i++)
+		same = strcmp(old->listen[i], cfg->listen[i]) == 0;
+	if (!same)
+		log_warn("reload: listen addresses, state_dir, cache, queue, "
+		    "admin, user or group changed: those take effect at the "
+		    "next restart");
+	if (!same_auth)
+		log_warn("reload: the auth section changed: it takes effect "
+		    "at the next restart (the user files themselves reload)");
+}

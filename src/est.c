@@ -1,18 +1,43 @@
 /*
- * est: one EST request from arrival to answer. The stages run in order:
+ * est: one EST request from arrival to answer. The listener hands each
+ * request to est_on_request() (server.c registers it); the stages run in
+ * this order, each returning 0 to go on or -1 with a refusal that the
+ * core answers:
  *
- *   route    path -> (label, operation), method, media type  (RFC 7030 §3.2)
- *   auth     who the client is, before any CSR is read  (RFC 7030 §3.2.3)
- *   decode   body -> PKCS#10, self-signature verified   (RFC 7030 §3.4)
- *   policy   whether the CA should see this CSR         (est_policy.c)
- *   backend  upstream CA over libcurl, or the local CA
- *   relay    the backend's status, type, Retry-After and bytes, unchanged
- *   audit    enrollment decisions are written down before the answer
+ *   framing   the framing scanner's verdict (httpframe.h); Connection: close
+ *   route     header count, userinfo, path -> (label, operation), the
+ *             label's route in the request's config, method, body size,
+ *             media type                               (RFC 7030 §3.2)
+ *   auth      who the client is, before any CSR is read (RFC 7030 §3.2.3);
+ *             may wait for a worker
+ *   csrattrs  answered from the route's policy, if it says so (RFC 7030
+ *             §4.5; est_policy.c); after it, an enrollment's outcome
+ *             (simpleenroll, simplereenroll, serverkeygen, fullcmc) is a
+ *             decision on record
+ *   decode    body -> PKCS#10, key size within csr.c's ceiling
+ *   policy    whether the CA should see this CSR; fullcmc refused unless
+ *             passed through                           (est_policy.c)
+ *   pop       the CSR's self-signature (RFC 7030 §3.4), after the policy
+ *             so that only a CSR it lets through costs a verify
+ *   offline   answered without the CA, for an upstream route: a cached
+ *             cacerts/csrattrs; an enrollment already queued for this
+ *             client and CSR: 202 while pending, or the CA's answer the
+ *             queue holds, marked delivered once sent (docs/offline.md)
+ *   rate      the route's enrollments per identity per window: 429
+ *             (est_policy.c; the counter is the server's current one)
+ *   backend   the local CA, or the upstream CA over libcurl; an upstream
+ *             that is down, or answers 202, puts a queueable enrollment
+ *             in the queue (202, RFC 7030 §4.2.3)
+ *   relay     the backend's status, type, Retry-After and bytes,
+ *             unchanged; a CA's answer to cacerts/csrattrs is cached
+ *   audit     an enrollment decision (a stage's refusal from decode on,
+ *             the queue's or the CA's answer) is written to the audit
+ *             log before the answer leaves
  *
  * A struct est_req owns everything of one request. Every exit goes through
- * est_req_answer(), which sends, writes the access line and frees; a
- * client that leaves first ends in est_req_abandon(), which cancels the
- * upstream transfer and frees without answering.
+ * est_req_answer(), which audits a decision, sends, writes the access
+ * line and frees; a client that leaves first ends in est_req_abandon(),
+ * which cancels the upstream transfer and frees without answering.
  *
  * Leaving is told apart from a half-close where it matters. A client
  * that shuts down only its sending side after a decided enrollment (a
@@ -25,7 +50,7 @@
  * enrollment the CA already has: the CA may issue, so its answer is
  * awaited and goes to the audit log with the serial (decision
  * "abandoned"), never lost from the record (est_req_orphan_end; at a stop
- * est_server_free writes what is known).
+ * server_free writes what is known).
  */
 #include <sys/socket.h>
 
@@ -33,7 +58,6 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,10 +70,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/bufferevent_ssl.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
-#include "estrad/admin.h"
 #include "estrad/auth.h"
 #include "estrad/cache.h"
 #include "estrad/csr.h"
@@ -58,16 +80,17 @@
 #include "estrad/listener.h"
 #include "estrad/localca.h"
 #include "estrad/log.h"
-#include "estrad/loop.h"
 #include "estrad/metrics.h"
 #include "estrad/netbind.h"
 #include "estrad/reply.h"
 #include "estrad/queue.h"
 #include "estrad/router.h"
-#include "estrad/store.h"
 #include "estrad/upstream.h"
 
-#include "estrad/est_req.h"
+#include "est_req_int.h"
+
+static void est_req_wait(struct est_req *rq);
+static SSL *est_peer_ssl(struct est_req *rq);
 
 static double
 ms_since(const struct timespec *start)
@@ -141,7 +164,7 @@ est_req_free(struct est_req *rq)
 	audit_cancel(rq->rq_audit_job);
 	queue_put_cancel(rq->rq_queue_job);
 	est_reply_clear(&rq->rq_reply);
-	config_unref(rq->rq_pcfg);
+	config_unref(rq->rq_cfg);
 	csr_free(rq->rq_csr);
 	rq->rq_srv->srv_in_flight--;
 	free(rq);
@@ -188,7 +211,7 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	    rq->rq_http);
 	struct evbuffer		*out = evhttp_request_get_output_buffer(
 	    rq->rq_http);
-	const struct cfg_limits	*lim = &rq->rq_pcfg->limits;
+	const struct cfg_limits	*lim = &rq->rq_cfg->limits;
 	struct bufferevent	*bev;
 	struct timeval		 idle;
 	char			 len[32];
@@ -269,7 +292,56 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 
 static void est_req_orphan_end(struct est_req *rq, struct est_reply *reply);
 
-void
+static void
+est_on_audited(void *arg, int ok)
+{
+	struct est_req *rq = arg;
+
+	rq->rq_audit_job = NULL;
+	est_req_send(rq, &rq->rq_reply);
+}
+
+/* Write the audit record of rq's decision, then send. */
+static void
+est_audit_then_send(struct est_req *rq, struct est_reply *reply)
+{
+	struct audit_record rec;
+
+	/* The reply waits in the request while the record is written. */
+	rq->rq_reply = *reply;
+	memset(reply, 0, sizeof(*reply));
+	rq->rq_decided = 0;
+	est_audit_fill(rq, &rq->rq_reply, NULL, &rec);
+	if (audit_submit_record(rq->rq_srv->srv_audit, &rec, est_on_audited,
+	    rq, &rq->rq_audit_job) == 0) {
+		est_req_wait(rq);
+		return;
+	}
+	est_req_send(rq, &rq->rq_reply);
+}
+
+/*
+ * The client left after its enrollment was decided (the CA may have issued
+ * already): the record still goes to the audit log, without an answer.
+ */
+static void
+est_audit_abandoned(struct est_req *rq, const struct est_reply *reply)
+{
+	struct audit_record	rec;
+	struct audit_job	*job;
+
+	if (!rq->rq_decided)
+		return;
+	rq->rq_decided = 0;
+	est_audit_fill(rq, reply, "abandoned", &rec);
+	if (audit_submit_record(rq->rq_srv->srv_audit, &rec, est_on_audited,
+	    rq, &job) == 0)
+		audit_cancel(job);
+}
+
+/* The one way out with an answer (audited first when rq_decided). Takes
+ * and clears reply. */
+static void
 est_req_answer(struct est_req *rq, struct est_reply *reply)
 {
 	if (rq->rq_orphan) {
@@ -278,24 +350,9 @@ est_req_answer(struct est_req *rq, struct est_reply *reply)
 	}
 	/* An enrollment decision is on record before its answer leaves. */
 	if (rq->rq_decided)
-		est_audit_then_send(rq, reply, est_req_send);
+		est_audit_then_send(rq, reply);
 	else
 		est_req_send(rq, reply);
-}
-
-void
-est_req_fail(struct est_req *rq, int status, const char *fmt, ...)
-{
-	struct est_reply	reply;
-	char			reason[sizeof(reply.reason)];
-	va_list			ap;
-
-	memset(&reply, 0, sizeof(reply));
-	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
-	va_end(ap);
-	est_reply_error(&reply, status, "%s", reason);
-	est_req_answer(rq, &reply);
 }
 
 /*
@@ -304,7 +361,7 @@ est_req_fail(struct est_req *rq, int status, const char *fmt, ...)
  * shutdown_timeout), the access line says so instead of blaming the
  * client.
  */
-static void
+void
 est_req_abandon(struct est_req *rq)
 {
 	struct est_reply reply;
@@ -368,7 +425,7 @@ static void est_watch_client(struct est_req *rq, int poll);
  * The client is gone: free its connection. Its request ends here, but
  * for an enrollment the CA already has: the CA may issue, so its answer
  * is awaited for the record (the upstream timeout bounds the wait; a
- * stop ends it, est_server_free).
+ * stop ends it, server_free).
  */
 static void
 est_req_gone(struct est_req *rq)
@@ -454,7 +511,7 @@ est_watch_client(struct est_req *rq, int poll)
 
 /* The request now waits for something (a CA, a worker): notice if its
  * client leaves meanwhile. */
-void
+static void
 est_req_wait(struct est_req *rq)
 {
 	if (rq->rq_close_watch != NULL || rq->rq_orphan)
@@ -558,7 +615,7 @@ est_on_upstream_done(void *arg, struct est_reply *reply, long upstream_status,
 		return;
 	}
 	if (outcome == UPSTREAM_ANSWERED)
-		cache_offer(rq->rq_srv->srv_cache, rq->rq_pcfg, rq->rq_backend,
+		cache_offer(rq->rq_srv->srv_cache, rq->rq_cfg, rq->rq_backend,
 		    rq->rq_route.op, reply);
 	est_learn_cacerts(rq, reply);
 	est_req_answer(rq, reply);
@@ -572,7 +629,7 @@ est_on_upstream_done(void *arg, struct est_reply *reply, long upstream_status,
 static int
 est_answer_offline(struct est_req *rq)
 {
-	struct est_server	*srv = rq->rq_srv;
+	struct server		*srv = rq->rq_srv;
 	struct est_reply	 reply;
 	enum est_op		 op = rq->rq_route.op;
 
@@ -580,7 +637,7 @@ est_answer_offline(struct est_req *rq)
 	if (rq->rq_backend->backend != ROUTE_BACKEND_UPSTREAM)
 		return 0;
 	if ((op == EST_OP_CACERTS || op == EST_OP_CSRATTRS) &&
-	    cache_lookup(srv->srv_cache, rq->rq_pcfg, rq->rq_backend, op,
+	    cache_lookup(srv->srv_cache, rq->rq_cfg, rq->rq_backend, op,
 	    &reply)) {
 		est_learn_cacerts(rq, &reply);
 		est_req_answer(rq, &reply);
@@ -673,7 +730,7 @@ est_local(struct est_req *rq)
 	}
 	if (reply.reason[0] == '\0')
 		snprintf(reply.reason, sizeof(reply.reason), "local CA %s",
-		    rq->rq_pcfg->local_cas[rq->rq_backend->local_ca].name);
+		    rq->rq_cfg->local_cas[rq->rq_backend->local_ca].name);
 	est_req_answer(rq, &reply);
 }
 
@@ -707,7 +764,7 @@ est_method_of(struct evhttp_request *http, char *name, size_t namelen)
  * walks them all.
  */
 static int
-est_stage_headers(struct est_req *rq)
+est_stage_headers(struct est_req *rq, struct est_reply *reply)
 {
 	struct evkeyvalq	*hdrs = evhttp_request_get_input_headers(
 	    rq->rq_http);
@@ -716,16 +773,15 @@ est_stage_headers(struct est_req *rq)
 
 	TAILQ_FOREACH(kv, hdrs, next)
 		n++;
-	if (n <= rq->rq_pcfg->limits.max_headers)
+	if (n <= rq->rq_cfg->limits.max_headers)
 		return 0;
-	est_req_fail(rq, 431, "%ld header fields; the limit is %ld", n,
-	    rq->rq_pcfg->limits.max_headers);
-	return -1;
+	return est_reply_error(reply, 431, "%ld header fields; the limit is "
+	    "%ld", n, rq->rq_cfg->limits.max_headers);
 }
 
 /* A request the framing scanner refused (httpframe.h): its verdict. */
 static int
-est_stage_framing(struct est_req *rq)
+est_stage_framing(struct est_req *rq, struct est_reply *reply)
 {
 	const char	*reason;
 	int		 status;
@@ -734,13 +790,13 @@ est_stage_framing(struct est_req *rq)
 	    &status, &reason))
 		return 0;
 	rq->rq_close = 1;
-	est_req_fail(rq, status, "%s", reason);
-	return -1;
+	return est_reply_error(reply, status, "%s", reason);
 }
 
-/* Route: returns 0, or -1 after answering. */
+/* Route: 0, or -1 with the refusal in reply. */
 static int
-est_stage_route(struct est_req *rq, enum est_method method)
+est_stage_route(struct est_req *rq, enum est_method method,
+    struct est_reply *reply)
 {
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(
 	    rq->rq_http);
@@ -748,57 +804,46 @@ est_stage_route(struct est_req *rq, enum est_method method)
 	const char		*reason, *ctype;
 	struct est_route	*r = &rq->rq_route;
 
-	if (est_stage_headers(rq) == -1)
+	if (est_stage_headers(rq, reply) == -1)
 		return -1;
 	/* RFC 9110 §4.2.4: userinfo in a target URI is to be treated as an
 	 * error (it is never sent by a client that means well). */
-	if (uri != NULL && evhttp_uri_get_userinfo(uri) != NULL) {
-		est_req_fail(rq, 400, "userinfo in the request target");
-		return -1;
-	}
-	if (router_parse_path(path, r, &reason) == -1) {
-		est_req_fail(rq, 404, "%s", reason);
-		return -1;
-	}
+	if (uri != NULL && evhttp_uri_get_userinfo(uri) != NULL)
+		return est_reply_error(reply, 400,
+		    "userinfo in the request target");
+	if (router_parse_path(path, r, &reason) == -1)
+		return est_reply_error(reply, 404, "%s", reason);
 	rq->rq_routed = 1;
 	/* The routes of the config this request started under. */
-	rq->rq_backend = config_route(rq->rq_pcfg,
+	rq->rq_backend = config_route(rq->rq_cfg,
 	    r->has_label ? r->label : NULL);
-	if (rq->rq_backend == NULL) {
-		if (r->has_label)
-			est_req_fail(rq, 404, "unknown CA label \"%s\"",
-			    r->label);
-		else
-			est_req_fail(rq, 404, "no default CA here; use a CA "
-			    "label in the path");
-		return -1;
-	}
-	if (!router_method_ok(r->op, method)) {
-		est_req_fail(rq, 405, "%s needs %s", est_op_name(r->op),
-		    router_allowed_method(r->op));
-		return -1;
-	}
+	if (rq->rq_backend == NULL && r->has_label)
+		return est_reply_error(reply, 404, "unknown CA label \"%s\"",
+		    r->label);
+	if (rq->rq_backend == NULL)
+		return est_reply_error(reply, 404, "no default CA here; use a "
+		    "CA label in the path");
+	if (!router_method_ok(r->op, method))
+		return est_reply_error(reply, 405, "%s needs %s",
+		    est_op_name(r->op), router_allowed_method(r->op));
 	if (evbuffer_get_length(evhttp_request_get_input_buffer(rq->rq_http)) >
-	    (size_t)rq->rq_pcfg->limits.max_body_bytes) {
-		est_req_fail(rq, 413, "body larger than %ld bytes",
-		    rq->rq_pcfg->limits.max_body_bytes);
-		return -1;
-	}
+	    (size_t)rq->rq_cfg->limits.max_body_bytes)
+		return est_reply_error(reply, 413, "body larger than %ld bytes",
+		    rq->rq_cfg->limits.max_body_bytes);
 	ctype = evhttp_find_header(evhttp_request_get_input_headers(
 	    rq->rq_http), "Content-Type");
 	if (method == EST_METHOD_POST &&
-	    !router_content_type_ok(r->op, ctype)) {
-		est_req_fail(rq, 415, "%s needs Content-Type %s",
+	    !router_content_type_ok(r->op, ctype))
+		return est_reply_error(reply, 415, "%s needs Content-Type %s",
 		    est_op_name(r->op), router_expected_type(r->op));
-		return -1;
-	}
 	return 0;
 }
 
 /* Decode: enroll bodies must be a PKCS#10 with a key within csr.c's
  * ceiling; its signature is verified after the policy (est_stage_pop). */
 static int
-est_stage_decode(struct est_req *rq, const unsigned char *body, size_t len)
+est_stage_decode(struct est_req *rq, const unsigned char *body,
+    size_t len, struct est_reply *reply)
 {
 	const char *reason;
 
@@ -811,10 +856,8 @@ est_stage_decode(struct est_req *rq, const unsigned char *body, size_t len)
 		return 0;
 	}
 	rq->rq_csr = csr_parse_body((const char *)body, len, &reason);
-	if (rq->rq_csr == NULL) {
-		est_req_fail(rq, 400, "%s", reason);
-		return -1;
-	}
+	if (rq->rq_csr == NULL)
+		return est_reply_error(reply, 400, "%s", reason);
 	return 0;
 }
 
@@ -848,26 +891,10 @@ est_log_target(char *out, size_t outlen, const char *target)
 	est_safe_copy(out, outlen, buf);
 }
 
-/*
- * Proof of possession (RFC 7030 §3.4), after the policy: the dearest check
- * on the event loop runs only for a CSR the policy would let through, and
- * csr.c bounds what it costs (docs/performance.md).
- */
-static int
-est_stage_pop(struct est_req *rq)
-{
-	const char *reason;
-
-	if (rq->rq_csr == NULL || csr_verify(rq->rq_csr, &reason) == 0)
-		return 0;
-	est_req_fail(rq, 400, "%s", reason);
-	return -1;
-}
-
 static void
 est_req_identify(struct est_req *rq)
 {
-	struct est_server	*srv = rq->rq_srv;
+	struct server		*srv = rq->rq_srv;
 	const char		*host = NULL;
 	ev_uint16_t		 port = 0;
 
@@ -883,7 +910,8 @@ est_req_identify(struct est_req *rq)
 	    evhttp_request_get_uri(rq->rq_http));
 }
 
-SSL *
+/* The client's TLS session, or NULL. */
+static SSL *
 est_peer_ssl(struct est_req *rq)
 {
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(
@@ -894,7 +922,7 @@ est_peer_ssl(struct est_req *rq)
 }
 
 /* X509 of a client certificate that verified, or NULL. */
-X509 *
+static X509 *
 est_peer_cert(struct est_req *rq)
 {
 	SSL *ssl = est_peer_ssl(rq);
@@ -904,7 +932,10 @@ est_peer_cert(struct est_req *rq)
 	return SSL_get0_peer_certificate(ssl);
 }
 
-/* Decode, (policy,) backend: the client is known by now. */
+/*
+ * The stages after auth, in order (est.c's opening comment): the client
+ * is known by now. A stage that refuses fills reply; it is answered here.
+ */
 static void
 est_req_proceed(struct est_req *rq)
 {
@@ -912,26 +943,34 @@ est_req_proceed(struct est_req *rq)
 	    rq->rq_http);
 	size_t			 len = evbuffer_get_length(in);
 	const unsigned char	*body = NULL;
+	struct est_reply	 reply;
+	SSL			*ssl = est_peer_ssl(rq);
 
+	memset(&reply, 0, sizeof(reply));
 	if (router_method_ok(rq->rq_route.op, EST_METHOD_POST) &&
 	    (body = evbuffer_pullup(in, -1)) == NULL)
 		body = (const unsigned char *)"";
-	if (rq->rq_route.op == EST_OP_CSRATTRS &&
-	    rq->rq_backend->csrattrs_from_policy) {
-		est_policy_csrattrs(rq);
-		return;
-	}
+	if (est_stage_csrattrs(rq, &reply) == -1)
+		goto answer;
 	/* From here on an enrollment's outcome is a decision on record. */
 	rq->rq_decided = rq->rq_route.op != EST_OP_CACERTS &&
 	    rq->rq_route.op != EST_OP_CSRATTRS;
-	if (est_stage_decode(rq, body, len) == -1 ||
-	    est_stage_policy(rq) == -1 || est_stage_pop(rq) == -1 ||
-	    est_answer_offline(rq) || est_stage_rate(rq) == -1)
+	if (est_stage_decode(rq, body, len, &reply) == -1 ||
+	    est_stage_policy(rq, ssl, est_peer_cert(rq), &reply) == -1 ||
+	    est_stage_pop(rq, &reply) == -1)
+		goto answer;
+	if (est_answer_offline(rq))
 		return;
+	if (est_stage_rate(rq, server_rate(rq->rq_srv, rq->rq_route.has_label ?
+	    rq->rq_route.label : NULL), &reply) == -1)
+		goto answer;
 	if (rq->rq_backend->backend == ROUTE_BACKEND_LOCAL_CA)
 		est_local(rq);
 	else
 		est_forward(rq, body, len);
+	return;
+answer:
+	est_req_answer(rq, &reply);
 }
 
 static void
@@ -1003,11 +1042,12 @@ est_refuse_cleartext(struct evhttp_request *http)
 	evhttp_send_reply(http, 503, NULL, NULL);
 }
 
-static void
+void
 est_on_request(struct evhttp_request *http, void *arg)
 {
-	struct est_server	*srv = arg;
+	struct server		*srv = arg;
 	struct est_req		*rq;
+	struct est_reply	 reply;
 	enum est_method		 method;
 
 	if (bufferevent_openssl_get_ssl(httpframe_bev_under(
@@ -1023,351 +1063,18 @@ est_on_request(struct evhttp_request *http, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &rq->rq_start);
 	rq->rq_srv = srv;
 	srv->srv_in_flight++;
-	rq->rq_pcfg = config_ref(srv->srv_pcfg);
+	rq->rq_cfg = config_ref(srv->srv_cfg);
 	rq->rq_http = http;
 	rq->rq_conn = evhttp_request_get_connection(http);
 	rq->rq_identity.method = AUTH_METHOD_MAX;
 	listener_request_read(est_peer_ssl(rq));
 	est_req_identify(rq);
 	method = est_method_of(http, rq->rq_method, sizeof(rq->rq_method));
-	if (est_stage_framing(rq) == -1 || est_stage_route(rq, method) == -1)
+	memset(&reply, 0, sizeof(reply));
+	if (est_stage_framing(rq, &reply) == -1 ||
+	    est_stage_route(rq, method, &reply) == -1) {
+		est_req_answer(rq, &reply);
 		return;
+	}
 	est_stage_auth(rq);
-}
-
-/* ---- server ------------------------------------------------------------ */
-
-static void
-est_localcas_free(struct localca **cas, size_t n)
-{
-	for (size_t i = 0; cas != NULL && i < n; i++)
-		localca_free(cas[i]);
-	free(cas);
-}
-
-static struct localca **est_localcas_new(const struct config *);
-
-/* /readyz: serving, and something to serve with. */
-static int
-est_ready(void *arg, char *why, size_t whylen)
-{
-	struct est_server	*srv = arg;
-	const struct config	*cfg = srv->srv_cfg;
-
-	if (srv->srv_draining) {
-		snprintf(why, whylen, "shutting down");
-		return 0;
-	}
-	if (queue_enabled(srv->srv_queue) || cfg->nlocal_cas > 0)
-		return 1;
-	for (size_t i = 0; i < cfg->nupstreams; i++)
-		if (upstream_wait_ms(srv->srv_upstreams, i) == 0)
-			return 1;
-	snprintf(why, whylen, "no upstream CA reachable and no queue");
-	return 0;
-}
-
-static void
-est_gauges(void *arg, struct metrics_gauges *g)
-{
-	struct est_server *srv = arg;
-
-	queue_stats(srv->srv_queue, &g->queue_depth,
-	    &g->queue_oldest_seconds);
-	g->cache_max_age_seconds = cache_max_age(srv->srv_cache);
-}
-
-static int
-est_admin_new(struct est_server *srv)
-{
-	struct admin_probe	probe = { est_ready, est_gauges, srv };
-	char			err[512];
-
-	if (!srv->srv_cfg->admin.enabled)
-		return 0;
-	/* The lag is only ever read through /metrics. */
-	srv->srv_lag = loop_lag_new(srv->srv_base);
-	if ((srv->srv_admin = admin_new(srv->srv_base, srv->srv_cfg, &probe,
-	    err, sizeof(err))) == NULL) {
-		log_err("admin: %s", err);
-		return -1;
-	}
-	return 0;
-}
-
-/* The durable store, the queue and the cache (docs/offline.md). */
-static int
-est_offline_new(struct est_server *srv)
-{
-	const struct config	*cfg = srv->srv_cfg;
-	char			 err[512];
-
-	if (cfg->state_dir != NULL &&
-	    (srv->srv_store = store_open(cfg->state_dir, 1, err,
-	    sizeof(err))) == NULL)
-		goto fail;
-	if ((srv->srv_queue = queue_new(srv->srv_base, cfg, srv->srv_store,
-	    srv->srv_upstreams, srv->srv_audit, err, sizeof(err))) == NULL ||
-	    (srv->srv_cache = cache_new(srv->srv_base, cfg, srv->srv_store,
-	    srv->srv_upstreams, err, sizeof(err))) == NULL)
-		goto fail;
-	if (srv->srv_store != NULL &&
-	    store_writer_start(srv->srv_store, srv->srv_base) == -1) {
-		snprintf(err, sizeof(err), "cannot start the store's writer");
-		goto fail;
-	}
-	return 0;
-fail:
-	log_err("%s", err);
-	return -1;
-}
-
-struct est_server *
-est_server_new(struct event_base *base, struct config *cfg)
-{
-	struct est_server	*srv;
-	char			 err[512];
-
-	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
-		config_free(cfg);
-		return NULL;
-	}
-	srv->srv_base = base;
-	TAILQ_INIT(&srv->srv_orphans);
-	srv->srv_cfg = cfg;
-	srv->srv_pcfg = config_ref(cfg);
-	RAND_bytes((unsigned char *)&srv->srv_id_prefix,
-	    sizeof(srv->srv_id_prefix));
-	if ((srv->srv_localcas = est_localcas_new(cfg)) == NULL)
-		goto fail;
-	if ((srv->srv_auth = auth_new(base, cfg, err, sizeof(err))) == NULL ||
-	    (srv->srv_audit = audit_new(base, &cfg->audit, err, sizeof(err)))
-	    == NULL) {
-		log_err("%s", err);
-		goto fail;
-	}
-	if (est_rates_new(srv) == -1)
-		goto fail;
-	if ((srv->srv_upstreams = upstream_ctx_new(base, cfg)) == NULL ||
-	    est_offline_new(srv) == -1 ||
-	    (srv->srv_listener = listener_new(base, cfg, est_on_request,
-	    srv)) == NULL || est_admin_new(srv) == -1)
-		goto fail;
-	return srv;
-fail:
-	est_server_free(srv);
-	return NULL;
-}
-
-void
-est_server_free(struct est_server *srv)
-{
-	struct est_req *rq;
-
-	if (srv == NULL)
-		return;
-	/* The listener first: freeing evhttp abandons pending requests,
-	 * which cancel their transfers while the multi handle exists; so
-	 * are enrollments whose clients left (their record says so). */
-	srv->srv_stopped = 1;
-	while ((rq = TAILQ_FIRST(&srv->srv_orphans)) != NULL)
-		est_req_abandon(rq);
-	admin_free(srv->srv_admin);
-	loop_lag_free(srv->srv_lag);
-	listener_free(srv->srv_listener);
-	/* The writer's last jobs complete while queue and cache exist;
-	 * then their transfers are cancelled while the multi handle is. */
-	store_close(srv->srv_store);
-	cache_free(srv->srv_cache);
-	queue_free(srv->srv_queue);
-	upstream_ctx_free(srv->srv_upstreams);
-	auth_free(srv->srv_auth);
-	/* After the requests: queued records are written, none is lost. */
-	audit_free(srv->srv_audit);
-	est_rates_free(srv);
-	config_unref(srv->srv_pcfg);
-	est_localcas_free(srv->srv_localcas, srv->srv_cfg->nlocal_cas);
-	config_unref(srv->srv_cfg);
-	free(srv);
-}
-
-static int
-est_same_text(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) || (a != NULL && b != NULL &&
-	    strcmp(a, b) == 0);
-}
-
-/* What changed that only a restart applies: said, not done. */
-static void
-est_reload_restart_notes(const struct config *old, const struct config *cfg)
-{
-	const struct cfg_auth *oa = &old->auth, *na = &cfg->auth;
-	int same = old->nlisten == cfg->nlisten &&
-	    est_same_text(old->state_dir, cfg->state_dir) &&
-	    /* Both configs are calloc'd: padding compares equal. */
-	    memcmp(&old->cache, &cfg->cache, sizeof(cfg->cache)) == 0 &&
-	    memcmp(&old->queue, &cfg->queue, sizeof(cfg->queue)) == 0 &&
-	    old->admin.enabled == cfg->admin.enabled &&
-	    est_same_text(old->admin.listen, cfg->admin.listen) &&
-	    est_same_text(old->admin.certificate, cfg->admin.certificate) &&
-	    old->admin.max_connections == cfg->admin.max_connections &&
-	    old->admin.timeout_ms == cfg->admin.timeout_ms &&
-	    est_same_text(old->user, cfg->user) &&
-	    est_same_text(old->group, cfg->group);
-	int same_auth = est_same_text(oa->realm, na->realm) &&
-	    est_same_text(oa->nonce_secret_file, na->nonce_secret_file) &&
-	    est_same_text(oa->digest_users, na->digest_users) &&
-	    est_same_text(oa->basic_users, na->basic_users) &&
-	    oa->max_failures == na->max_failures &&
-	    oa->failure_window == na->failure_window &&
-	    oa->nonce_lifetime == na->nonce_lifetime &&
-	    oa->digest_uri_without_label == na->digest_uri_without_label &&
-	    oa->ndigest_algs == na->ndigest_algs &&
-	    memcmp(oa->digest_algs, na->digest_algs, sizeof(oa->digest_algs))
-	    == 0;
-
-	for (size_t i = 0; same && i < cfg->nlisten; i++)
-		same = strcmp(old->listen[i], cfg->listen[i]) == 0;
-	if (!same)
-		log_warn("reload: listen addresses, state_dir, cache, queue, "
-		    "admin, user or group changed: those take effect at the "
-		    "next restart");
-	if (!same_auth)
-		log_warn("reload: the auth section changed: it takes effect "
-		    "at the next restart (the user files themselves reload)");
-}
-
-/* The local CAs of cfg (same names, same order), or NULL (logged). */
-static struct localca **
-est_localcas_new(const struct config *cfg)
-{
-	struct localca	**cas;
-	char		  err[512];
-
-	if ((cas = calloc(cfg->nlocal_cas + 1, sizeof(*cas))) == NULL)
-		return NULL;
-	for (size_t i = 0; i < cfg->nlocal_cas; i++)
-		if ((cas[i] = localca_new(&cfg->local_cas[i], err,
-		    sizeof(err))) == NULL) {
-			log_err("local CA %s: %s", cfg->local_cas[i].name, err);
-			est_localcas_free(cas, cfg->nlocal_cas);
-			return NULL;
-		}
-	return cas;
-}
-
-/* What a reload cannot change: said, and the reload refused. */
-static int
-est_reload_compatible(const struct config *old, const struct config *cfg)
-{
-	if (old->nlocal_cas != cfg->nlocal_cas) {
-		log_err("reload: the local CAs changed; that needs a restart");
-		return 0;
-	}
-	for (size_t i = 0; i < cfg->nlocal_cas; i++)
-		if (strcmp(old->local_cas[i].name, cfg->local_cas[i].name)) {
-			log_err("reload: the local CAs changed; that needs a "
-			    "restart");
-			return 0;
-		}
-	return 1;
-}
-
-/* Everything but the user files; 0, or -1 with the old config kept. */
-static int
-est_reload_config(struct est_server *srv)
-{
-	struct config_errors	 errs = { NULL, 0 };
-	struct config		*cfg, *old;
-	struct localca		**cas = NULL;
-	SSL_CTX			*ssl = NULL;
-	struct upstream_reload	*ups = NULL;
-	struct limiter		**rates = NULL;
-	size_t			  nrates = 0;
-
-	if ((cfg = config_load(srv->srv_cfg->path, &errs)) == NULL) {
-		for (size_t i = 0; i < errs.n; i++)
-			log_err("reload: %s", errs.lines[i]);
-		log_err("reload: %s has errors; keeping the configuration "
-		    "loaded before", srv->srv_cfg->path);
-		config_errors_clear(&errs);
-		return -1;
-	}
-	/* Everything that reads files or can fail first; then all of it
-	 * is put in place, or none. */
-	if (!est_reload_compatible(srv->srv_cfg, cfg) ||
-	    (cas = est_localcas_new(cfg)) == NULL ||
-	    est_rates_make(cfg, &rates, &nrates) == -1 ||
-	    (ssl = listener_reload_prepare(cfg)) == NULL ||
-	    (ups = upstream_reload_prepare(srv->srv_upstreams, cfg)) == NULL) {
-		log_err("reload: keeping the configuration loaded before");
-		SSL_CTX_free(ssl);
-		est_rates_drop(rates, nrates);
-		est_localcas_free(cas, cfg->nlocal_cas);
-		config_unref(cfg);
-		return -1;
-	}
-	listener_reload_commit(srv->srv_listener, cfg, ssl);
-	upstream_reload_commit(srv->srv_upstreams, cfg, ups);
-	/* The rates follow the new policies; their counts start over. */
-	est_rates_free(srv);
-	srv->srv_rates = rates;
-	srv->srv_nrates = nrates;
-	est_reload_restart_notes(srv->srv_cfg, cfg);
-	est_localcas_free(srv->srv_localcas, cfg->nlocal_cas);
-	srv->srv_localcas = cas;
-	old = srv->srv_pcfg;
-	srv->srv_pcfg = cfg;
-	config_unref(old);
-	log_configure(cfg->log_format, cfg->log_syslog, cfg->syslog_facility,
-	    "estrad");
-	log_init((enum log_level)log_level_from_name(cfg->log_level));
-	log_info("reload: policies loaded from %s (with the routes, the TLS "
-	    "certificate, key and trust anchors, RA credentials, upstream and "
-	    "local CA settings, limits and log settings)", cfg->path);
-	return 0;
-}
-
-int
-est_server_reload(struct est_server *srv)
-{
-	int rc = est_reload_config(srv);
-
-	metrics_reload(rc == 0);
-	/* The user files reload whatever the config file's state: they
-	 * have their own errors, each keeping its old set. */
-	auth_reload_users(srv->srv_auth);
-	return rc;
-}
-
-void
-est_server_drain(struct est_server *srv)
-{
-	long grace = EST_DRAIN_GRACE_MS;
-
-	srv->srv_draining = 1;
-	if (grace > srv->srv_pcfg->shutdown_timeout_ms)
-		grace = srv->srv_pcfg->shutdown_timeout_ms;
-	listener_drain(srv->srv_listener, grace);
-	queue_drain(srv->srv_queue);
-}
-
-size_t
-est_server_connections(const struct est_server *srv)
-{
-	return listener_connections(srv->srv_listener);
-}
-
-/* Client requests not yet answered, and queued sends under way. */
-long
-est_server_in_flight(const struct est_server *srv)
-{
-	return srv->srv_in_flight + queue_sending(srv->srv_queue);
-}
-
-long
-est_server_shutdown_ms(const struct est_server *srv)
-{
-	return srv->srv_pcfg->shutdown_timeout_ms;
 }

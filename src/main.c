@@ -18,13 +18,13 @@
 
 #include "estrad/config.h"
 #include "estrad/connlimit.h"
-#include "estrad/est.h"
 #include "estrad/log.h"
 #include "estrad/loop.h"
 #include "estrad/metrics.h"
 #include "estrad/notify.h"
 #include "estrad/privdrop.h"
 #include "estrad/queue_cli.h"
+#include "estrad/server.h"
 
 static void
 usage(FILE *out)
@@ -57,7 +57,7 @@ usage(FILE *out)
 /* The loop's state for signals: the server, and a graceful stop. */
 struct daemon_ctx {
 	struct event_base	*base;
-	struct est_server	*srv;
+	struct server		*srv;
 	struct event		*drain_check;	/* 100 ms: anything left? */
 	struct timespec		 deadline;
 	int			 debug;
@@ -78,11 +78,11 @@ static void
 on_drain_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon_ctx	*d = arg;
-	long			 left = est_server_in_flight(d->srv);
+	long			 left = server_in_flight(d->srv);
 
 	/* Done when nothing is being answered and no connection is left
-	 * that a request could still arrive on (est_server_drain). */
-	if (left == 0 && est_server_connections(d->srv) == 0) {
+	 * that a request could still arrive on (server_drain). */
+	if (left == 0 && server_connections(d->srv) == 0) {
 		event_base_loopexit(d->base, NULL);
 		return;
 	}
@@ -97,7 +97,7 @@ on_drain_check(evutil_socket_t fd, short what, void *arg)
 
 /*
  * SIGTERM/SIGINT: stop accepting, let the requests in flight finish (up
- * to shutdown_timeout), then leave the loop; est_server_free() flushes the
+ * to shutdown_timeout), then leave the loop; server_free() flushes the
  * queue's writes. A second signal stops at once.
  */
 static void
@@ -105,7 +105,7 @@ on_signal_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon_ctx	*d = arg;
 	struct timeval		 tick = { 0, 100 * 1000 };
-	long			 ms = est_server_shutdown_ms(d->srv);
+	long			 ms = server_shutdown_ms(d->srv);
 
 	if (d->stopping) {
 		log_info("signal %d again: stopping now", (int)sig);
@@ -116,10 +116,10 @@ on_signal_stop(evutil_socket_t sig, short what, void *arg)
 	notify_stopping();
 	log_info("signal %d: stopping; %ld request%s in flight, %zu "
 	    "connection%s open, waiting up to %.1f s", (int)sig,
-	    est_server_in_flight(d->srv), est_server_in_flight(d->srv) == 1 ?
-	    "" : "s", est_server_connections(d->srv),
-	    est_server_connections(d->srv) == 1 ? "" : "s", (double)ms / 1000);
-	est_server_drain(d->srv);
+	    server_in_flight(d->srv), server_in_flight(d->srv) == 1 ?
+	    "" : "s", server_connections(d->srv),
+	    server_connections(d->srv) == 1 ? "" : "s", (double)ms / 1000);
+	server_drain(d->srv);
 	clock_gettime(CLOCK_MONOTONIC, &d->deadline);
 	d->deadline.tv_sec += ms / 1000;
 	d->deadline.tv_nsec += (ms % 1000) * 1000000;
@@ -148,7 +148,7 @@ on_signal_reload(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("SIGHUP: reloading");
 	notify_reloading();
-	est_server_reload(d->srv);
+	server_reload(d->srv);
 	if (d->debug)
 		log_init(LOG_LEVEL_DEBUG);
 	notify_ready();
@@ -246,14 +246,14 @@ run(struct config *cfg, int debug)
 		curl_global_cleanup();
 		return 1;
 	}
-	if ((d.srv = est_server_new(d.base, cfg)) == NULL) {
+	if ((d.srv = server_new(d.base, cfg)) == NULL) {
 		event_base_free(d.base);
 		curl_global_cleanup();
 		return 1;
 	}
 	if (privdrop_apply(cfg, err, sizeof(err)) == -1) {
 		log_err("%s", err);
-		est_server_free(d.srv);
+		server_free(d.srv);
 		event_base_free(d.base);
 		curl_global_cleanup();
 		return 1;
@@ -270,7 +270,7 @@ run(struct config *cfg, int debug)
 	log_info("estrad %s started", ESTRAD_VERSION);
 	notify_ready();
 	event_base_dispatch(d.base);
-	est_server_free(d.srv);
+	server_free(d.srv);
 	if (d.drain_check != NULL)
 		event_free(d.drain_check);
 	event_free(sigint);

@@ -226,4 +226,8 @@ long config_upstream_slots(const struct config *cfg);
 const struct cfg_route *config_route(const struct config *cfg,
     const char *label);
 
+/* SIGHUP: log what changed between old and cfg that only a restart
+ * applies (said, not done). */
+void config_restart_notes(const struct config *old, const struct config *cfg);
+
 #endif

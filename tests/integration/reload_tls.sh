@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SIGHUP reloads the TLS certificate and key, and the RA's credentials,
-# without dropping connections (include/estrad/est.h, est_server_reload).
+# without dropping connections (include/estrad/server.h, server_reload).
 # A proxy of this case's own whose tls.certificate/tls.key and upstream
 # client_certificate/client_key are copies in $WORK:
 #  - a new server certificate (the lab's issuing CA, v3_server, a new EC

@@ -165,7 +165,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	/* As est_server_free: the writer's last callbacks need the queue;
+	/* As server_free: the writer's last callbacks need the queue;
 	 * the queue's transfers are cancelled while the multi handle is. */
 	store_close(f->st);
 	queue_free(f->q);

@@ -1,0 +1,133 @@
+/*
+ * est_req_int: the request path's private types, shared by est.c (one
+ * request's path, est.c's opening comment), est_policy.c (the stages that
+ * judge a CSR, and the audit record) and server.c (what a request runs
+ * with). Not for other modules.
+ */
+#ifndef ESTRAD_EST_REQ_INT_H
+#define ESTRAD_EST_REQ_INT_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/ssl.h>
+
+#include "estrad/audit.h"
+#include "estrad/auth.h"
+#include "estrad/config.h"
+#include "estrad/csr.h"
+#include "estrad/queue.h"
+#include "estrad/reply.h"
+#include "estrad/router.h"
+
+struct limiter;
+
+/*
+ * Two configs: srv_boot_cfg is the one the server started with; only its
+ * restart-only settings are read (listen, state_dir, cache, queue, admin,
+ * auth, the config file's path). srv_cfg is the current one (the last
+ * sound reload's): each new request takes a reference on it (rq_cfg).
+ */
+struct server {
+	struct event_base	*srv_base;
+	struct config		*srv_boot_cfg;	/* as started: restart-only */
+	struct config		*srv_cfg;	/* current: new requests' */
+	struct listener		*srv_listener;
+	struct upstream_ctx	*srv_upstreams;
+	struct store		*srv_store;	/* NULL without state_dir */
+	struct queue		*srv_queue;
+	struct cache		*srv_cache;
+	struct auth_ctx		*srv_auth;
+	struct localca		**srv_localcas;
+	struct audit		*srv_audit;
+	struct limiter		**srv_rates;	/* per route of srv_cfg */
+	size_t			 srv_nrates;
+	uint32_t		 srv_id_prefix;	/* random per process */
+	uint64_t		 srv_next_id;
+	struct admin		*srv_admin;	/* NULL without "admin" */
+	struct loop_lag		*srv_lag;	/* with the admin listener */
+	long			 srv_in_flight;	/* requests not yet freed */
+	int			 srv_draining;	/* SIGTERM: not accepting */
+	int			 srv_stopped;	/* the loop is over: freeing */
+	/* Enrollments whose clients left, waiting for the CA's answer. */
+	TAILQ_HEAD(, est_req)	 srv_orphans;
+};
+
+struct est_req {
+	struct server		 *rq_srv;
+	struct evhttp_request	 *rq_http;
+	struct evhttp_connection *rq_conn;
+	struct event		 *rq_close_watch;
+	evutil_socket_t		  rq_close_fd;	/* what the watch watches */
+	int			  rq_close_polls;	/* watching by timer */
+	int			  rq_peer_eof;	/* client sent FIN: may read */
+	int			  rq_orphan;	/* in srv_orphans: client gone,
+						 * the CA has the CSR */
+	TAILQ_ENTRY(est_req)	  rq_orphans;
+	struct upstream_xfer	 *rq_xfer;
+	struct auth_job		 *rq_auth_job;
+	struct auth_identity	  rq_identity;
+	struct csr		 *rq_csr;
+	struct audit_job	 *rq_audit_job;
+	struct queue_job	 *rq_queue_job;
+	struct queue_key	  rq_qkey;
+	int			  rq_queueable;	/* rq_qkey is set */
+	int64_t			  rq_deliver;	/* queue entry answered */
+	struct est_reply	  rq_reply;	/* held while the audit writes */
+	int			  rq_decided;	/* an enrollment decision */
+	char			  rq_rule[48];	/* the policy rule that refused */
+	const struct cfg_route	 *rq_backend;
+	struct config		 *rq_cfg;	/* a reference: the config the
+						 * request started under */
+	struct est_route	  rq_route;
+	int			  rq_routed;
+	int			  rq_close;	/* Connection: close */
+	long			  rq_upstream_status;
+	struct timespec		  rq_start;
+	char			  rq_id[32];
+	char			  rq_peer[64];
+	char			  rq_peer_addr[48];	/* no port */
+	char			  rq_method[12];
+	char			  rq_path[128];	/* sanitized, for the log */
+};
+
+/* est.c */
+/* A request whose client is gone ends here: cancelled, logged, freed
+ * (server_free ends the enrollments still waiting for a CA). */
+void est_req_abandon(struct est_req *rq);
+
+/*
+ * est_policy.c: the stages that judge a request with no I/O and no
+ * server, so that a unit test can drive them on a hand-built est_req.
+ * Each returns 0 to go on, or -1 with reply filled (status and a one-line
+ * reason, or csrattrs' answer): est_req_proceed answers it.
+ */
+/* csrattrs from the route's policy (RFC 7030 §4.5), when the route asks
+ * for it: -1 with the answer; 0 for every other request. */
+int est_stage_csrattrs(const struct est_req *rq, struct est_reply *reply);
+/* The CSR policy, given the client's TLS session and verified
+ * certificate (either NULL); fullcmc is refused here unless the route
+ * passes it through. A refusal names its rule in rq_rule. */
+int est_stage_policy(struct est_req *rq, SSL *ssl, X509 *client_cert,
+    struct est_reply *reply);
+/* Proof of possession (RFC 7030 §3.4): the CSR's self-signature. */
+int est_stage_pop(struct est_req *rq, struct est_reply *reply);
+/* The enrollment rate on counter rate (NULL: no rate), once the request
+ * is known to be a new one (not a client collecting what the queue holds
+ * for it). */
+int est_stage_rate(struct est_req *rq, struct limiter *rate,
+    struct est_reply *reply);
+/* rq's audit record for reply; decision NULL: judged from the reply.
+ * rec points into rq and reply. */
+void est_audit_fill(const struct est_req *rq, const struct est_reply *reply,
+    const char *decision, struct audit_record *rec);
+
+/* server.c */
+/* The enrollment counter of label's route in the current config, or
+ * NULL. */
+struct limiter *server_rate(const struct server *srv, const char *label);
+
+#endif
