@@ -1191,53 +1191,6 @@ est_server_free(struct est_server *srv)
 	free(srv);
 }
 
-static int
-est_same_text(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) || (a != NULL && b != NULL &&
-	    strcmp(a, b) == 0);
-}
-
-/* What changed that only a restart applies: said, not done. */
-static void
-est_reload_restart_notes(const struct config *old, const struct config *cfg)
-{
-	const struct cfg_auth *oa = &old->auth, *na = &cfg->auth;
-	int same = old->nlisten == cfg->nlisten &&
-	    est_same_text(old->state_dir, cfg->state_dir) &&
-	    /* Both configs are calloc'd: padding compares equal. */
-	    memcmp(&old->cache, &cfg->cache, sizeof(cfg->cache)) == 0 &&
-	    memcmp(&old->queue, &cfg->queue, sizeof(cfg->queue)) == 0 &&
-	    old->admin.enabled == cfg->admin.enabled &&
-	    est_same_text(old->admin.listen, cfg->admin.listen) &&
-	    est_same_text(old->admin.certificate, cfg->admin.certificate) &&
-	    old->admin.max_connections == cfg->admin.max_connections &&
-	    old->admin.timeout_ms == cfg->admin.timeout_ms &&
-	    est_same_text(old->user, cfg->user) &&
-	    est_same_text(old->group, cfg->group);
-	int same_auth = est_same_text(oa->realm, na->realm) &&
-	    est_same_text(oa->nonce_secret_file, na->nonce_secret_file) &&
-	    est_same_text(oa->digest_users, na->digest_users) &&
-	    est_same_text(oa->basic_users, na->basic_users) &&
-	    oa->max_failures == na->max_failures &&
-	    oa->failure_window == na->failure_window &&
-	    oa->nonce_lifetime == na->nonce_lifetime &&
-	    oa->digest_uri_without_label == na->digest_uri_without_label &&
-	    oa->ndigest_algs == na->ndigest_algs &&
-	    memcmp(oa->digest_algs, na->digest_algs, sizeof(oa->digest_algs))
-	    == 0;
-
-	for (size_t i = 0; same && i < cfg->nlisten; i++)
-		same = strcmp(old->listen[i], cfg->listen[i]) == 0;
-	if (!same)
-		log_warn("reload: listen addresses, state_dir, cache, queue, "
-		    "admin, user or group changed: those take effect at the "
-		    "next restart");
-	if (!same_auth)
-		log_warn("reload: the auth section changed: it takes effect "
-		    "at the next restart (the user files themselves reload)");
-}
-
 /* The local CAs of cfg (same names, same order), or NULL (logged). */
 static struct localca **
 est_localcas_new(const struct config *cfg)
@@ -1314,15 +1267,15 @@ est_reload_config(struct est_server *srv)
 	est_rates_free(srv);
 	srv->srv_rates = rates;
 	srv->srv_nrates = nrates;
-	est_reload_restart_notes(srv->srv_cfg, cfg);
+	config_restart_notes(srv->srv_cfg, cfg);
 	est_localcas_free(srv->srv_localcas, cfg->nlocal_cas);
 	srv->srv_localcas = cas;
 	old = srv->srv_pcfg;
 	srv->srv_pcfg = cfg;
 	config_unref(old);
-	log_configure(cfg->log_format, cfg->log_syslog, cfg->syslog_facility,
-	    "estrad");
-	log_init((enum log_level)log_level_from_name(cfg->log_level));
+	log_configure(cfg->log_format, cfg->log_syslog,
+	    config_syslog_facility_names[cfg->syslog_facility], "estrad");
+	log_init((enum log_level)cfg->log_level);
 	log_info("reload: policies loaded from %s (with the routes, the TLS "
 	    "certificate, key and trust anchors, RA credentials, upstream and "
 	    "local CA settings, limits and log settings)", cfg->path);
