@@ -6,9 +6,9 @@
  *	<!-- BEGIN keys NAME -->
  *	<!-- END keys NAME -->
  *
- * and the prose around it is the docs' own; the list of secret files
- * (rows flagged CFG_F_SECRET) between "<!-- BEGIN secrets -->" and
- * "<!-- END secrets -->" too.
+ * and the prose around it is the docs' own. The same for the lists of
+ * the rows flagged CFG_F_SECRET ("<!-- BEGIN secrets -->" .. "<!-- END
+ * secrets -->") and CFG_F_RESTART ("restart").
  *
  *	config_doc --check SRCDIR	exit 1 if a table differs (ctest)
  *	config_doc --write SRCDIR	rewrite the tables in place
@@ -220,21 +220,23 @@ flagged(struct buf *b, const struct cfg_field *fields, const char *path,
 	char cp[256];
 
 	for (const struct cfg_field *f = fields; f->key != NULL; f++) {
-		snprintf(cp, sizeof(cp), "%s%s%s%s", path, *path ? "." : "",
-		    f->key, f->entry_size ? ".*" : "");
-		if (f->fields != NULL)
-			flagged(b, f->fields, cp, flag);
-		else if (f->flags & flag) {
+		snprintf(cp, sizeof(cp), "%s%s%s", path, *path ? "." : "",
+		    f->key);
+		if (f->flags & flag) {	/* a section's flag: all of it */
 			buf_str(b, b->len ? ", `" : "`");
 			buf_str(b, cp);
 			buf_str(b, "`");
+		} else if (f->fields != NULL) {
+			if (f->entry_size != 0)
+				strncat(cp, ".*", sizeof(cp) - strlen(cp) - 1);
+			flagged(b, f->fields, cp, flag);
 		}
 	}
 }
 
 /*
- * The text of doc with its tables (and its list of secret files, between
- * "<!-- BEGIN secrets -->" and "<!-- END secrets -->") made anew into out.
+ * The text of doc with its tables (and its lists of secret files and of
+ * keys a reload does not change) made anew into out.
  * -1 (said) on a marker that is unknown or unclosed, or a table that has
  * no marker.
  */
@@ -254,7 +256,8 @@ doc_make(const char *doc, const char *text, struct buf *out)
 		const struct cfg_doc_table *t = NULL;
 		if (strncmp(what, "keys ", 5) == 0)
 			t = table_find(doc, name, namelen);
-		else if (strncmp(what, "secrets ", 8) == 0)
+		else if (strncmp(what, "secrets ", 8) == 0 ||
+		    strncmp(what, "restart ", 8) == 0)
 			namelen = 0;
 		else
 			what = NULL;
@@ -277,7 +280,8 @@ doc_make(const char *doc, const char *text, struct buf *out)
 			shown[t - cfg_doc_tables] = 1;
 		} else {
 			struct buf list = { NULL, 0, 0 };
-			flagged(&list, config_top_fields, "", CFG_F_SECRET);
+			flagged(&list, config_top_fields, "", what[0] == 's' ?
+			    CFG_F_SECRET : CFG_F_RESTART);
 			buf_str(out, list.p);
 			buf_str(out, "\n");
 			free(list.p);
@@ -298,13 +302,18 @@ doc_make(const char *doc, const char *text, struct buf *out)
 static void
 diff_say(const char *doc, const char *a, const char *b)
 {
-	int line = 1;
+	size_t	i, start = 0;
+	int	line = 1;
 
-	for (; *a != '\0' && *a == *b; a++, b++)
-		line += *a == '\n';
+	for (i = 0; a[i] != '\0' && a[i] == b[i]; i++)
+		if (a[i] == '\n') {
+			line++;
+			start = i + 1;
+		}
 	fprintf(stderr, "config_doc: %s:%d differs from the config rows:\n"
-	    "  docs: %.*s\n  rows: %.*s\n", doc, line, (int)strcspn(a, "\n"),
-	    a, (int)strcspn(b, "\n"), b);
+	    "  docs: %.*s\n  rows: %.*s\n", doc, line,
+	    (int)strcspn(a + start, "\n"), a + start,
+	    (int)strcspn(b + start, "\n"), b + start);
 }
 
 static int
