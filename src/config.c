@@ -1,7 +1,10 @@
 /*
  * config: loads the one JSON file against schema tables (one row per key:
- * type, bounds, default), in the manner of tmux's options-table.c. The
- * same rows validate, fill defaults and feed docs/configuration.md.
+ * type, bounds, default, flags, text), in the manner of tmux's
+ * options-table.c. The same rows validate, fill defaults, free, find the
+ * secret files (config_ops.c), name what a reload cannot change
+ * (config_restart_notes) and make docs/configuration.md's key tables
+ * (tools/config_doc.c, checked by ctest's docs_configuration).
  *
  * Every problem is reported as "FILE:LINE: key.path: problem", all of them
  * in one run; config_locate.c finds the lines.
@@ -15,21 +18,34 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include "estrad/config.h"
 #include "config_schema_int.h"
 #include "estrad/digest.h"
 #include "estrad/log.h"
+#include "estrad/netbind.h"
 #include "estrad/tlsconf.h"
 #include "estrad/pki.h"
 #include "estrad/router.h"
 #include "estrad/users.h"
 
 #define CFG_MAX_FILE	(1024 * 1024)
+#define UPSTREAM_MAX_URLS	8
+#define UPSTREAM_MAX_URL_LEN	1024	/* the operation path is appended */
 
 /* ---- the tables ------------------------------------------------------ */
+
+/*
+ * Each row is a key: its type, bounds and default, its flags, and the
+ * text of its line in docs/configuration.md (tools/config_doc.c writes
+ * those tables from these rows; the docs_configuration test fails when
+ * they differ). Adding a key is adding its row, plus the code that uses
+ * the value.
+ */
+
+static const char *const log_level_names[] = {
+	"error", "warn", "info", "debug", NULL	/* enum log_level's order */
+};
 
 static const char *const upstream_auth_names[] = {
 	"none", "basic", "digest", NULL
@@ -41,128 +57,269 @@ static const char *const upstream_concurrency_names[] = {
 
 static const char *const log_format_names[] = { "text", "json", NULL };
 
-static const struct cfg_field top_fields[] = {
-	F_STR(struct config, "log_level", log_level, 0, "info"),
-	F_CUSTOM("listen"),
-	F_CUSTOM("tls"),
-	F_CUSTOM("auth"),
-	F_CUSTOM("limits"),
-	F_CUSTOM("upstreams"),
-	F_CUSTOM("local_cas"),
-	F_CUSTOM("default"),
-	F_CUSTOM("labels"),
-	F_CUSTOM("policies"),
-	F_CUSTOM("audit"),
-	F_STR(struct config, "state_dir", state_dir, 0, NULL),
-	F_CUSTOM("cache"),
-	F_CUSTOM("queue"),
-	/* The operator's keys; checked further in config_ops.c. */
-	F_ENUM(struct config, "log_format", log_format, log_format_names, 0),
-	F_BOOL(struct config, "syslog", log_syslog, 0),
-	F_STR(struct config, "syslog_facility", syslog_facility, 0, "daemon"),
-	F_STR(struct config, "user", user, 0, NULL),
-	F_STR(struct config, "group", group, 0, NULL),
-	F_BOOL(struct config, "run_as_root", run_as_root, 0),
-	F_SEC(struct config, "shutdown_timeout", shutdown_timeout_ms, 0, 3600,
-	    10),
-	F_CUSTOM("admin"),
-	F_END
-};
+/* What the rows' own code allocates, and how it compares. */
+static void listen_free(void *base);
+static int listen_same(const void *a, const void *b);
+static void auth_free(void *base);
+static int digest_algs_same(const void *a, const void *b);
+static void upstream_own_free(void *base);
+static void routes_free(void *base);
+static void policies_row_free(void *base);
 
 static const struct cfg_field tls_fields[] = {
-	F_FILE(struct cfg_tls, "certificate", certificate, 1),
-	F_FILE(struct cfg_tls, "key", key, 1),
-	F_FILE(struct cfg_tls, "client_ca", client_ca, 0),
-	F_FILE(struct cfg_tls, "client_crl", client_crl, 0),
+	F_FILE(struct cfg_tls, "certificate", certificate, 1,
+	    .doc = "PEM: the server certificate first, then its "
+	    "intermediates"),
+	F_FILE(struct cfg_tls, "key", key, 1, .flags = CFG_F_SECRET,
+	    .doc = "PEM private key of the certificate (unencrypted)"),
+	F_FILE(struct cfg_tls, "client_ca", client_ca, 0,
+	    .doc = "PEM trust anchors for client certificates. When set, the "
+	    "server asks for a client certificate during the handshake but "
+	    "does not demand one (clients may authenticate with HTTP auth "
+	    "instead); a certificate that is sent must verify, or the "
+	    "handshake fails."),
+	F_FILE(struct cfg_tls, "client_crl", client_crl, 0,
+	    .doc = "PEM CRLs; the client certificate is checked against them, "
+	    "and its issuer's CRL must be present. Needs `client_ca`."),
 	F_FILE(struct cfg_tls, "client_intermediates", client_intermediates,
-	    0),
+	    0,
+	    .doc = "PEM CA certificates that complete the chains of clients "
+	    "sending their leaf alone (libest devices, Java key stores). "
+	    "Never trust anchors: a chain must still end at `client_ca`. "
+	    "Added without configuration: the intermediates in "
+	    "`certificate`, in each upstream's `client_certificate`, each "
+	    "local CA's `certificate` and `chain`, and those of the CAs' "
+	    "cacerts answers as they pass "
+	    "([authentication.md](authentication.md#client-certificates)). "
+	    "Their names join `client_ca`'s in the handshake's list of "
+	    "acceptable CAs. Needs `client_ca`."),
 	F_LONG(struct cfg_tls, "client_verify_depth", client_verify_depth,
-	    1, 16, 4),
+	    1, 16, 4,
+	    .doc = "longest client certificate chain accepted"),
 	F_LONG(struct cfg_tls, "session_cache", session_cache, 0, 1000000,
-	    1024),
-	F_STR(struct cfg_tls, "ciphers", ciphers, 0, NULL),
-	F_STR(struct cfg_tls, "ciphersuites", ciphersuites, 0, NULL),
-	F_STR(struct cfg_tls, "groups", groups, 0, NULL),
+	    1024,
+	    .doc = "TLS sessions kept for resumption (TLS 1.2 session ids, "
+	    "TLS 1.3 single-use tickets, one per handshake); the oldest goes "
+	    "when full; 0 turns resumption off. Each cached session holds the "
+	    "client's certificates: up to about 12 KiB with a client "
+	    "certificate, 1-2 KiB without. Sessions live in this process only "
+	    "and are dropped by a reload."),
+	F_STR(struct cfg_tls, "ciphers", ciphers, 0, NULL,
+	    .doc_dflt = "ECDHE-ECDSA/RSA with AES-GCM and ChaCha20-Poly1305",
+	    .doc = "TLS 1.2 suites, OpenSSL's list syntax "
+	    "(`ECDHE-ECDSA-AES256-GCM-SHA384:...`); every suite it yields "
+	    "must be ECDHE with an AEAD cipher, or the config is refused "
+	    "naming the first that is not"),
+	F_STR(struct cfg_tls, "ciphersuites", ciphersuites, 0, NULL,
+	    .doc_dflt = "OpenSSL's (AES-GCM, ChaCha20-Poly1305)",
+	    .doc = "TLS 1.3 suites, `TLS_AES_256_GCM_SHA384:...` (all are "
+	    "AEAD)"),
+	F_STR(struct cfg_tls, "groups", groups, 0, NULL,
+	    .doc_dflt = "`X25519:P-256:P-384`",
+	    .doc = "key-exchange groups in order of preference, OpenSSL's list "
+	    "syntax (`X25519:P-256`); elliptic curves only (X25519, X448, "
+	    "P-256, P-384, P-521): a finite-field group (`ffdhe2048` ...) is "
+	    "refused naming it"),
 	F_END
 };
 
 static const struct cfg_field auth_fields[] = {
-	F_STR(struct cfg_auth, "realm", realm, 0, "estrealm"),
-	F_FILE(struct cfg_auth, "nonce_secret_file", nonce_secret_file, 0),
+	F_STR(struct cfg_auth, "realm", realm, 0, "estrealm",
+	    .flags = CFG_F_RESTART,
+	    .doc = "the realm of every challenge; the htdigest file's realm. "
+	    "No `\"` or `\\`."),
+	F_FILE(struct cfg_auth, "nonce_secret_file", nonce_secret_file, 0,
+	    .flags = CFG_F_SECRET | CFG_F_RESTART,
+	    .doc_dflt = "random per process",
+	    .doc = "at least 32 bytes; replicas sharing it accept each other's "
+	    "Digest nonces"),
 	F_LONG(struct cfg_auth, "nonce_lifetime", nonce_lifetime, 10, 86400,
-	    300),
+	    300, .flags = CFG_F_RESTART, .doc_type = "integer seconds",
+	    .doc = "after it, a correct response gets 401 `stale=true`"),
 	F_LONG(struct cfg_auth, "replay_slots", replay_slots, 16, 1048576,
-	    16384),
-	F_FILE(struct cfg_auth, "digest_users", digest_users, 0),
-	F_FILE(struct cfg_auth, "basic_users", basic_users, 0),
-	F_LONG(struct cfg_auth, "basic_workers", basic_workers, 1, 64, 2),
-	F_LONG(struct cfg_auth, "max_failures", max_failures, 1, 1000000, 10),
+	    16384,
+	    .doc = "nonces whose counts are tracked (bounded memory)"),
+	F_FILE(struct cfg_auth, "digest_users", digest_users, 0,
+	    .flags = CFG_F_SECRET | CFG_F_RESTART,
+	    .doc = "htdigest file (`user:realm:HA1`, MD5 or SHA-256 HA1)"),
+	F_FILE(struct cfg_auth, "basic_users", basic_users, 0,
+	    .flags = CFG_F_SECRET | CFG_F_RESTART,
+	    .doc = "htpasswd file (bcrypt or SHA-512-crypt only)"),
+	F_LONG(struct cfg_auth, "basic_workers", basic_workers, 1, 64, 2,
+	    .doc = "threads that verify Basic passwords"),
+	F_LONG(struct cfg_auth, "max_failures", max_failures, 1, 1000000, 10,
+	    .flags = CFG_F_RESTART,
+	    .doc = "failed attempts per address, and wrong passwords per user "
+	    "name, before 429 "
+	    "([authentication.md](authentication.md#failed-attempts))"),
 	F_LONG(struct cfg_auth, "failure_window", failure_window, 1, 86400,
-	    60),
+	    60, .flags = CFG_F_RESTART, .doc_type = "integer seconds",
+	    .doc = "the window those failures are counted in, and the longest "
+	    "429 lasts"),
 	F_LONG(struct cfg_auth, "failure_slots", failure_slots, 16, 1048576,
-	    16384),
-	F_CUSTOM("digest_algorithms"),
+	    16384,
+	    .doc = "addresses and users tracked (bounded memory)"),
+	F_CUSTOM("digest_algorithms", .flags = CFG_F_RESTART,
+	    .same = digest_algs_same,
+	    .doc_type = "array of `\"MD5\"`, `\"SHA-256\"`",
+	    .doc_dflt = "automatic: both, MD5 first (SHA-256 first only if "
+	    "some user has no MD5 HA1 and all have a SHA-256 one)",
+	    .doc = "the Digest challenges in the order sent, preferred first "
+	    "(RFC 7616 §3.7); an answer with an algorithm not listed gets "
+	    "401. `[\"SHA-256\"]` turns MD5 off, and with it libest-based "
+	    "clients. "
+	    "([authentication.md](authentication.md#which-challenge-comes-first))"),
 	F_BOOL(struct cfg_auth, "digest_uri_without_label",
-	    digest_uri_without_label, 1),
+	    digest_uri_without_label, 1, .flags = CFG_F_RESTART,
+	    .doc = "on a CA label, also accept a Digest `uri` without the "
+	    "label (`/.well-known/est/simpleenroll` for "
+	    "`/.well-known/est/LABEL/simpleenroll`), as libest sends it; "
+	    "same method and operation only. `false` makes libest-based "
+	    "clients fail on every label. "
+	    "([authentication.md](authentication.md#nonces))"),
 	F_END
 };
 
 static const struct cfg_field limits_fields[] = {
 	F_LONG(struct cfg_limits, "max_header_bytes", max_header_bytes,
-	    1024, 1048576, 8192),
+	    1024, 1048576, 8192,
+	    .doc = "request line and headers; larger requests are refused by "
+	    "the HTTP layer (400)"),
 	F_LONG(struct cfg_limits, "max_body_bytes", max_body_bytes,
-	    1024, 16777216, 65536),
+	    1024, 16777216, 65536,
+	    .doc = "request body (Content-Length or chunked); larger bodies "
+	    "get 413. A `Content-Length` over twice this is refused from the "
+	    "headers (the connection closes; a body up to 8 times this is "
+	    "read and dropped first, so that the client reads the answer); a "
+	    "chunked body is cut off at twice this"),
 	F_SEC(struct cfg_limits, "read_timeout", read_timeout_ms,
-	    0.1, 3600, 30),
+	    0.1, 3600, 30,
+	    .doc = "the longest silence while the TLS handshake and the first "
+	    "request are read; also the longest the first request may take "
+	    "in all, from the end of the handshake"),
 	F_SEC(struct cfg_limits, "idle_timeout", idle_timeout_ms,
-	    0.1, 86400, 60),
-	F_LONG(struct cfg_limits, "max_headers", max_headers, 1, 10000, 100),
+	    0.1, 86400, 60,
+	    .doc = "once a connection has been answered: the longest silence "
+	    "before the next request (keep-alive) or within it; the next "
+	    "request must be read in full within `idle_timeout` + "
+	    "`read_timeout` of the answer before it"),
+	F_LONG(struct cfg_limits, "max_headers", max_headers, 1, 10000, 100,
+	    .doc = "header fields in a request; more get 431 with the count, "
+	    "and the connection is closed"),
 	F_SEC(struct cfg_limits, "handshake_timeout", handshake_timeout_ms,
-	    0.1, 300, 10),
+	    0.1, 300, 10,
+	    .doc = "the longest a TLS handshake may take in all, from the "
+	    "accept"),
 	F_LONG(struct cfg_limits, "max_connections", max_connections,
-	    1, 1000000, 4096),
+	    1, 1000000, 4096,
+	    .doc = "client connections open at once; past it a new connection "
+	    "is refused at its ClientHello (a TLS `internal_error` alert, "
+	    "before any key exchange). At this number plus a reserve (a "
+	    "tenth, at least 16) for connections that have not sent a "
+	    "ClientHello yet, estrad stops accepting until some close: new "
+	    "clients wait in the kernel's backlog"),
 	F_LONG(struct cfg_limits, "max_connections_per_address",
-	    max_connections_per_address, 0, 1000000, 128),
+	    max_connections_per_address, 0, 1000000, 128,
+	    .doc = "client connections from one source address (IPv4, or an "
+	    "IPv6 address in full; a v4-mapped address counts as its IPv4 "
+	    "self); past it, refused at the ClientHello like the above. 0: no "
+	    "per-address limit. Behind a load balancer or a NAT every client "
+	    "has the balancer's address: raise it or set 0 there"),
 	F_END
 };
 
 static const struct cfg_field upstream_fields[] = {
-	F_CUSTOM("url"),	/* a string or an array: config_offline.c */
-	F_FILE(struct cfg_upstream, "ca_bundle", ca_bundle, 0),
+	/* A string or an array: upstream_urls_load(), after the rows. */
+	F_CUSTOM("url", .free = upstream_own_free,
+	    .doc_type = "string or array", .doc_dflt = "required",
+	    .doc = "base URL, `https://host:port/.well-known/est` (no "
+	    "trailing `/`); estrad appends `/<upstream_label>/<op>` or "
+	    "`/<op>`. An array of up to 8 URLs of the same CA is tried in the "
+	    "listed order, skipping URLs whose circuit breaker is open "
+	    "([offline.md](offline.md#failover))"),
+	F_FILE(struct cfg_upstream, "ca_bundle", ca_bundle, 0,
+	    .doc_dflt = "system trust store",
+	    .doc = "PEM trust anchors for the CA's server certificate; the "
+	    "host name is always checked"),
 	F_FILE(struct cfg_upstream, "client_certificate", client_certificate,
-	    0),
-	F_FILE(struct cfg_upstream, "client_key", client_key, 0),
-	F_ENUM(struct cfg_upstream, "auth", auth, upstream_auth_names, 0),
-	F_STR(struct cfg_upstream, "username", username, 0, NULL),
-	F_FILE(struct cfg_upstream, "password_file", password_file, 0),
+	    0,
+	    .doc = "the RA certificate (PEM, with its chain) for mutual TLS "
+	    "(RFC 7030 §3.7); it should carry the id-kp-cmcRA EKU"),
+	F_FILE(struct cfg_upstream, "client_key", client_key, 0,
+	    .flags = CFG_F_SECRET,
+	    .doc = "its private key; required with `client_certificate`"),
+	F_ENUM(struct cfg_upstream, "auth", auth, upstream_auth_names, 0,
+	    .doc = "HTTP authentication toward the CA. Every request goes with its body at once: `basic` "
+	    "sends its credentials with it; `digest` answers the CA's first "
+	    "401 (resending the body), then keeps the challenge and answers "
+	    "it at once (one round trip per request). A CA that admits the RA "
+	    "certificate alone never asks, so `digest` costs nothing there "
+	    "([authentication.md](authentication.md#toward-the-ca))"),
+	F_STR(struct cfg_upstream, "username", username, 0, NULL,
+	    .doc = "for `basic` and `digest`"),
+	F_FILE(struct cfg_upstream, "password_file", password_file, 0,
+	    .flags = CFG_F_SECRET,
+	    .doc = "file holding the password (first line); for `basic` and "
+	    "`digest`. The password is kept in memory only, never logged."),
 	F_SEC(struct cfg_upstream, "connect_timeout", connect_timeout_ms,
-	    0.1, 300, 5),
-	F_SEC(struct cfg_upstream, "timeout", timeout_ms, 0.1, 3600, 30),
+	    0.1, 300, 5,
+	    .doc = "TCP and TLS connection set-up"),
+	F_SEC(struct cfg_upstream, "timeout", timeout_ms, 0.1, 3600, 30,
+	    .doc = "whole transfer; past it the client gets 504"),
 	F_ENUM(struct cfg_upstream, "concurrency", concurrency,
-	    upstream_concurrency_names, 0),
+	    upstream_concurrency_names, 0,
+	    .doc = "how many requests each URL is given at once: `adaptive` "
+	    "learns it from the CA's answer times and timeouts, at most "
+	    "`max_in_flight` ([below](#shielding-the-ca)); `fixed` gives "
+	    "every URL `max_in_flight`"),
 	F_LONG(struct cfg_upstream, "max_in_flight", max_in_flight,
-	    1, 100000, 64),
+	    1, 100000, 64,
+	    .doc = "requests to one URL of this CA at once: the ceiling of the "
+	    "adaptive limit, or the limit itself when `fixed`"),
 	F_LONG(struct cfg_upstream, "max_waiting", max_waiting, 0, 1000000,
-	    1000),
-	F_SEC(struct cfg_upstream, "max_wait", max_wait_ms, 0.1, 3600, 8),
+	    1000,
+	    .doc = "requests waiting for a free slot toward this upstream, "
+	    "oldest first; past it the client gets 503 with `Retry-After` at "
+	    "once (0: none wait)"),
+	F_SEC(struct cfg_upstream, "max_wait", max_wait_ms, 0.1, 3600, 8,
+	    .doc = "the longest a request waits for a slot; one whose wait "
+	    "(and answer) is expected to take longer gets 503 with "
+	    "`Retry-After` at once, and one still waiting after it gets it "
+	    "then. Keep it below your clients' timeout (libest's is 10 s)"),
 	F_LONG(struct cfg_upstream, "max_response_bytes", max_response_bytes,
-	    1024, 67108864, 1048576),
-	F_LONG(struct cfg_upstream, "retry_after", retry_after, 1, 86400, 5),
+	    1024, 67108864, 1048576,
+	    .doc = "a larger answer from the CA is cut off and the client gets "
+	    "502"),
+	F_LONG(struct cfg_upstream, "retry_after", retry_after, 1, 86400, 5,
+	    .doc_type = "integer seconds",
+	    .doc = "the least `Retry-After` sent with those 503s; estrad names "
+	    "a later time when the line ahead needs longer (up to an hour, "
+	    "or `retry_after` if more)"),
 	F_SEC(struct cfg_upstream, "backoff_initial", backoff_initial_ms,
-	    0.05, 3600, 1),
+	    0.05, 3600, 1,
+	    .doc = "how long a failing URL is first left alone"),
 	F_SEC(struct cfg_upstream, "backoff_max", backoff_max_ms,
-	    0.05, 86400, 300),
+	    0.05, 86400, 300,
+	    .doc = "the longest it is left alone (the wait doubles per "
+	    "failure, with jitter)"),
 	F_LONG(struct cfg_upstream, "failure_threshold", failure_threshold,
-	    1, 1000, 3),
+	    1, 1000, 3,
+	    .doc = "failures in a row before a URL is left alone"),
 	F_END
 };
 
 static const struct cfg_field localca_fields[] = {
-	F_FILE(struct cfg_localca, "certificate", certificate, 1),
-	F_FILE(struct cfg_localca, "key", key, 1),
-	F_FILE(struct cfg_localca, "chain", chain, 0),
+	F_FILE(struct cfg_localca, "certificate", certificate, 1,
+	    .doc = "the issuing CA certificate (PEM)"),
+	F_FILE(struct cfg_localca, "key", key, 1, .flags = CFG_F_SECRET,
+	    .doc = "its private key (PEM)"),
+	F_FILE(struct cfg_localca, "chain", chain, 0,
+	    .doc_dflt = "the certificate",
+	    .doc = "PEM chain served by `cacerts`, root included; if it lacks "
+	    "the CA certificate, that is put first"),
 	F_LONG(struct cfg_localca, "validity_days", validity_days,
-	    1, 3650, 365),
+	    1, 3650, 365,
+	    .doc = "lifetime of issued certificates"),
 	F_END
 };
 
@@ -179,65 +336,152 @@ struct route_raw {
 static const char *const csrattrs_names[] = { "backend", "policy", NULL };
 
 static const struct cfg_field route_fields[] = {
-	F_STR(struct route_raw, "upstream", upstream, 0, NULL),
-	F_STR(struct route_raw, "local_ca", local_ca, 0, NULL),
-	F_STR(struct route_raw, "upstream_label", upstream_label, 0, NULL),
-	F_STR(struct route_raw, "policy", policy, 0, NULL),
-	F_ENUM(struct route_raw, "csrattrs", csrattrs, csrattrs_names, 0),
-	F_BOOL(struct route_raw, "fullcmc_passthrough", fullcmc_passthrough, 0),
-	F_CUSTOM("auth"),
+	F_STR(struct route_raw, "upstream", upstream, 0, NULL,
+	    .doc_dflt = "-",
+	    .doc = "name of an entry in `upstreams`"),
+	F_STR(struct route_raw, "local_ca", local_ca, 0, NULL,
+	    .doc_dflt = "-",
+	    .doc = "name of an entry in `local_cas`"),
+	F_STR(struct route_raw, "upstream_label", upstream_label, 0, NULL,
+	    .doc = "the CA label to use at the upstream (so "
+	    "`/east/simpleenroll` here can be `/branch/simpleenroll` there)"),
+	F_STR(struct route_raw, "policy", policy, 0, NULL,
+	    .doc_dflt = "the built-in default policy",
+	    .doc = "name of an entry in `policies` ([policy.md](policy.md))"),
+	F_ENUM(struct route_raw, "csrattrs", csrattrs, csrattrs_names, 0,
+	    .doc = "`\"backend\"`: relay the CA's csrattrs; `\"policy\"`: "
+	    "answer from the route's policy (see "
+	    "[policy.md](policy.md#csrattrs))"),
+	F_BOOL(struct route_raw, "fullcmc_passthrough", fullcmc_passthrough, 0,
+	    .doc = "forward `fullcmc` to the CA unchecked. A CMC message is "
+	    "not a bare CSR, so the CSR policy cannot apply to it, and the CA "
+	    "trusts the RA: without this, an authenticated `fullcmc` gets "
+	    "501"),
+	F_CUSTOM("auth", .doc_type = "object", .doc_dflt = "RFC 7030 defaults",
+	    .doc = "per operation, the methods that suffice: "
+	    "`{\"simpleenroll\": [\"digest\", \"cert\"], \"simplereenroll\": "
+	    "[\"cert\"]}`; `[]` leaves an operation open. Defaults: `cacerts` "
+	    "and `csrattrs` open; `simpleenroll`, `serverkeygen`, `fullcmc` "
+	    "digest or cert; `simplereenroll` cert. See "
+	    "[authentication.md](authentication.md)."),
 	F_END
 };
 
-/* ---- sections with their own shape ----------------------------------- */
-
 /*
- * "a.b.c.d:port" or "[v6]:port"; port 0 asks the kernel for a free one.
- * (evutil_parse_sockaddr_port refuses port 0, which tests and labs use.)
+ * The top level. The sections' rows are loaded by their own code below
+ * (in config_build()'s order); the walks go into them by .fields.
  */
-int
-config_parse_address(const char *text, struct sockaddr_storage *ss,
-    socklen_t *sslen)
-{
-	char		 host[64];
-	const char	*colon = strrchr(text, ':');
-	char		*end;
-	long		 port;
-	size_t		 hlen;
-	int		 bracketed = 0;
+const struct cfg_field config_top_fields[] = {
+	F_ENUM(struct config, "log_level", log_level, log_level_names,
+	    LOG_LEVEL_INFO,
+	    .doc = "the least severe lines written (`-d` forces `debug`)"),
+	F_CUSTOM("listen", .flags = CFG_F_RESTART, .free = listen_free,
+	    .same = listen_same,
+	    .doc_type = "array of strings", .doc_dflt = "required",
+	    .doc = "addresses to listen on: `\"127.0.0.1:8443\"`, "
+	    "`\"[::1]:8443\"`, `\"0.0.0.0:443\"`, `\"[::]:443\"`. Port 0 asks "
+	    "the kernel for a free port; the log line `listening on "
+	    "ADDR:PORT` says which. An IPv6 wildcard listens on IPv6 only, so "
+	    "it can be combined with the IPv4 wildcard on the same port."),
+	F_CUSTOM("tls", .fields = tls_fields,
+	    .offset = offsetof(struct config, tls),
+	    .doc_type = "object", .doc_dflt = "required",
+	    .doc = "the client-facing TLS server, below"),
+	F_CUSTOM("auth", .fields = auth_fields,
+	    .offset = offsetof(struct config, auth), .free = auth_free,
+	    .doc_type = "object", .doc_dflt = "all defaults",
+	    .doc = "client authentication, below and in "
+	    "[authentication.md](authentication.md)"),
+	F_CUSTOM("limits", .fields = limits_fields,
+	    .offset = offsetof(struct config, limits),
+	    .doc_type = "object", .doc_dflt = "all defaults",
+	    .doc = "request limits, below"),
+	F_CUSTOM("upstreams", .fields = upstream_fields,
+	    .offset = offsetof(struct config, upstreams),
+	    .entry_size = sizeof(struct cfg_upstream),
+	    .count_offset = offsetof(struct config, nupstreams),
+	    .name_offset = offsetof(struct cfg_upstream, name),
+	    .doc_type = "object",
+	    .doc = "upstream EST CAs by name, below"),
+	F_CUSTOM("local_cas", .fields = localca_fields,
+	    .offset = offsetof(struct config, local_cas),
+	    .entry_size = sizeof(struct cfg_localca),
+	    .count_offset = offsetof(struct config, nlocal_cas),
+	    .name_offset = offsetof(struct cfg_localca, name),
+	    .doc_type = "object",
+	    .doc = "CAs inside estrad by name, below"),
+	F_CUSTOM("default", .doc_type = "route",
+	    .doc = "the backend for the bare path `/.well-known/est/<op>`, "
+	    "below"),
+	/* routes_free() frees the routes of "default" too. */
+	F_CUSTOM("labels", .free = routes_free, .doc_type = "object of routes",
+	    .doc = "the backend for each CA label, "
+	    "`/.well-known/est/<label>/<op>`, below"),
+	F_CUSTOM("policies", .free = policies_row_free, .doc_type = "object",
+	    .doc = "named CSR policies; see [policy.md](policy.md)"),
+	F_CUSTOM("audit", .fields = audit_fields,
+	    .offset = offsetof(struct config, audit), .doc_type = "object",
+	    .doc = "the audit log of enrollment decisions, below"),
+	F_STR(struct config, "state_dir", state_dir, 0, NULL,
+	    .flags = CFG_F_RESTART, .doc_type = "absolute path",
+	    .doc = "where the queue and the cache are kept (`estrad.db`, "
+	    "SQLite); created `0700`. Needed by `cache` and `queue`"),
+	F_CUSTOM("cache", .fields = cache_fields,
+	    .offset = offsetof(struct config, cache), .flags = CFG_F_RESTART,
+	    .doc_type = "object", .doc_dflt = "off",
+	    .doc = "cacerts/csrattrs kept per label and served while the CA "
+	    "is away: [offline.md](offline.md)"),
+	F_CUSTOM("queue", .fields = queue_fields,
+	    .offset = offsetof(struct config, queue), .flags = CFG_F_RESTART,
+	    .doc_type = "object", .doc_dflt = "off",
+	    .doc = "store and forward of enrollments while the CA is away: "
+	    "[offline.md](offline.md)"),
+	/* The operator's keys; checked further in config_ops.c. */
+	F_ENUM(struct config, "log_format", log_format, log_format_names, 0,
+	    .doc = "`json`: one object per line"),
+	F_BOOL(struct config, "syslog", log_syslog, 0,
+	    .doc = "also log to syslog(3)"),
+	F_ENUM(struct config, "syslog_facility", syslog_facility,
+	    config_syslog_facility_names, 0,
+	    .doc = "the facility of the syslog lines"),
+	F_STR(struct config, "user", user, 0, NULL, .flags = CFG_F_RESTART,
+	    .doc = "drop to this user once the ports are bound and the keys "
+	    "read; it must exist"),
+	F_STR(struct config, "group", group, 0, NULL, .flags = CFG_F_RESTART,
+	    .doc_dflt = "the user's",
+	    .doc = "and to this group; needs `user`; it must exist"),
+	F_BOOL(struct config, "run_as_root", run_as_root, 0,
+	    .doc = "started as root without `user`, estrad refuses to run "
+	    "unless this is true"),
+	F_SEC(struct config, "shutdown_timeout", shutdown_timeout_ms, 0, 3600,
+	    10,
+	    .doc = "SIGTERM: how long requests in flight may take before "
+	    "estrad exits anyway"),
+	F_CUSTOM("admin", .fields = admin_fields,
+	    .offset = offsetof(struct config, admin), .flags = CFG_F_RESTART,
+	    .doc_type = "object", .doc_dflt = "off",
+	    .doc = "the admin listener (health, metrics), below; "
+	    "[operations.md](operations.md)"),
+	F_END
+};
 
-	if (colon == NULL || colon[1] == '\0')
-		return -1;
-	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port < 0 || port > 65535)
-		return -1;
-	hlen = (size_t)(colon - text);
-	if (hlen >= 2 && text[0] == '[' && text[hlen - 1] == ']') {
-		text++;
-		hlen -= 2;
-		bracketed = 1;
-	}
-	if (hlen == 0 || hlen >= sizeof(host))
-		return -1;
-	memcpy(host, text, hlen);
-	host[hlen] = '\0';
-	memset(ss, 0, sizeof(*ss));
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	if (!bracketed && inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		*sslen = sizeof(*s4);
-		return 0;
-	}
-	if (bracketed && inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		*sslen = sizeof(*s6);
-		return 0;
-	}
-	return -1;
-}
+/* Every table the docs show, by the name of its markers. */
+const struct cfg_doc_table cfg_doc_tables[] = {
+	{ "docs/configuration.md", "top", config_top_fields },
+	{ "docs/configuration.md", "tls", tls_fields },
+	{ "docs/configuration.md", "auth", auth_fields },
+	{ "docs/configuration.md", "limits", limits_fields },
+	{ "docs/configuration.md", "audit", audit_fields },
+	{ "docs/configuration.md", "upstreams", upstream_fields },
+	{ "docs/configuration.md", "cache", cache_fields },
+	{ "docs/configuration.md", "queue", queue_fields },
+	{ "docs/configuration.md", "local_cas", localca_fields },
+	{ "docs/configuration.md", "routes", route_fields },
+	{ "docs/configuration.md", "admin", admin_fields },
+	{ NULL, NULL, NULL }
+};
+
+/* ---- sections with their own shape ----------------------------------- */
 
 static int
 listen_load(struct cfg_ctx *ctx, const json_t *root)
@@ -275,6 +519,31 @@ listen_load(struct cfg_ctx *ctx, const json_t *root)
 		    strdup(json_string_value(v));
 	}
 	return nerr;
+}
+
+static void
+listen_free(void *base)
+{
+	struct config *cfg = base;
+
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		free(cfg->listen[i]);
+	free(cfg->listen);
+	cfg->listen = NULL;
+	cfg->nlisten = 0;
+}
+
+static int
+listen_same(const void *a, const void *b)
+{
+	const struct config *ca = a, *cb = b;
+
+	if (ca->nlisten != cb->nlisten)
+		return 0;
+	for (size_t i = 0; i < ca->nlisten; i++)
+		if (strcmp(ca->listen[i], cb->listen[i]) != 0)
+			return 0;
+	return 1;
 }
 
 static int
@@ -466,6 +735,119 @@ password_read(struct cfg_ctx *ctx, const char *path, struct cfg_upstream *u)
 }
 
 static int
+url_check(struct cfg_ctx *ctx, const char *path, const char *url)
+{
+	if (strncmp(url, "https://", 8) != 0) {
+		/* RFC 7030 §3.3: EST runs over TLS only. */
+		cfg_err(ctx, path, "must be an https:// URL");
+		return 1;
+	}
+	if (url[strlen(url) - 1] == '/') {
+		cfg_err(ctx, path, "must not end in '/' (the operation path "
+		    "is appended)");
+		return 1;
+	}
+	if (strlen(url) > UPSTREAM_MAX_URL_LEN) {
+		cfg_err(ctx, path, "is longer than %d bytes",
+		    UPSTREAM_MAX_URL_LEN);
+		return 1;
+	}
+	/* URLs are logged: credentials belong in password_file. */
+	if (strchr(url + 8, '@') != NULL &&
+	    strchr(url + 8, '@') < url + 8 + strcspn(url + 8, "/")) {
+		cfg_err(ctx, path, "must not hold user:password@ (use "
+		    "username and password_file)");
+		return 1;
+	}
+	return 0;
+}
+
+static int
+url_add(struct cfg_ctx *ctx, const char *path, const json_t *v,
+    struct cfg_upstream *u)
+{
+	const char *url;
+
+	if (!json_is_string(v) || json_string_length(v) == 0) {
+		cfg_err(ctx, path, "must be a non-empty string, not %s",
+		    json_is_string(v) ? "empty" : json_type_name(v));
+		return 1;
+	}
+	url = json_string_value(v);
+	if (url_check(ctx, path, url) != 0)
+		return 1;
+	for (size_t i = 0; i < u->nurls; i++)
+		if (strcmp(u->urls[i], url) == 0) {
+			cfg_err(ctx, path, "%s is listed twice", url);
+			return 1;
+		}
+	if ((u->urls[u->nurls] = strdup(url)) == NULL)
+		return 1;
+	u->nurls++;
+	return 0;
+}
+
+/*
+ * "url": one base URL, or an array of them (the same CA behind several
+ * addresses, or replicas), tried in the listed order, skipping those whose breaker is open.
+ */
+static int
+upstream_urls_load(struct cfg_ctx *ctx, const char *path, const json_t *obj,
+    struct cfg_upstream *u)
+{
+	const json_t	*v = json_object_get(obj, "url"), *e;
+	char		 cp[1024], ep[1100];
+	size_t		 i;
+	int		 nerr = 0;
+
+	child_path(cp, sizeof(cp), path, "url");
+	if (v == NULL) {
+		cfg_err(ctx, cp, "is required");
+		return 1;
+	}
+	if (json_is_array(v) && (json_array_size(v) == 0 ||
+	    json_array_size(v) > UPSTREAM_MAX_URLS)) {
+		cfg_err(ctx, cp, "must list 1 to %d URLs", UPSTREAM_MAX_URLS);
+		return 1;
+	}
+	if ((u->urls = calloc(UPSTREAM_MAX_URLS, sizeof(char *))) == NULL)
+		return 1;
+	if (!json_is_array(v))
+		nerr += url_add(ctx, cp, v, u);
+	else
+		json_array_foreach(v, i, e) {
+			snprintf(ep, sizeof(ep), "%s[%zu]", cp, i);
+			nerr += url_add(ctx, ep, e, u);
+		}
+	if (nerr == 0 && (u->url = strdup(u->urls[0])) == NULL)
+		nerr++;
+	if (nerr == 0 && u->backoff_max_ms < u->backoff_initial_ms) {
+		child_path(cp, sizeof(cp), path, "backoff_max");
+		cfg_err(ctx, cp, "is less than backoff_initial");
+		nerr++;
+	}
+	return nerr;
+}
+
+/* The "url" row's: the URLs, and the password read from password_file. */
+static void
+upstream_own_free(void *base)
+{
+	struct cfg_upstream *u = base;
+
+	for (size_t i = 0; u->urls != NULL && i < u->nurls; i++)
+		free(u->urls[i]);
+	free(u->urls);
+	free(u->url);
+	u->urls = NULL;
+	u->url = NULL;
+	u->nurls = 0;
+	if (u->password != NULL)
+		OPENSSL_clear_free(u->password, strlen(u->password));
+	u->password = NULL;
+}
+
+static int
 upstream_check(struct cfg_ctx *ctx, const char *path, const json_t *obj,
     struct cfg_upstream *u)
 {
@@ -509,17 +891,11 @@ localca_check(struct cfg_ctx *ctx, const char *path, struct cfg_localca *ca)
 
 /*
  * Sections that are objects of named entries ("upstreams", "local_cas"):
- * each entry is loaded against the same field table, then checked as a
+ * each entry is loaded against its row's field table, then checked as a
  * whole once its own fields are sound.
  */
-struct named_section {
-	const char		*key;
-	const struct cfg_field	*fields;
-	size_t			 entry_size;
-	size_t			 name_offset;
-	int			(*check)(struct cfg_ctx *, const char *,
-				    const json_t *, void *);
-};
+typedef int (*named_check_fn)(struct cfg_ctx *, const char *, const json_t *,
+    void *);
 
 static int
 upstream_check_entry(struct cfg_ctx *ctx, const char *path,
@@ -535,41 +911,47 @@ localca_check_entry(struct cfg_ctx *ctx, const char *path,
 	return localca_check(ctx, path, entry);
 }
 
-static const struct named_section upstreams_section = {
-	"upstreams", upstream_fields, sizeof(struct cfg_upstream),
-	offsetof(struct cfg_upstream, name), upstream_check_entry
-};
-static const struct named_section local_cas_section = {
-	"local_cas", localca_fields, sizeof(struct cfg_localca),
-	offsetof(struct cfg_localca, name), localca_check_entry
-};
-
-/* Fill *entries (calloc'd, owned by the config) and *n from root[key]. */
-static int
-named_section_load(struct cfg_ctx *ctx, const json_t *root,
-    const struct named_section *ns, void **entries, size_t *n)
+static const struct cfg_field *
+top_row(const char *key)
 {
-	const json_t	*obj, *v;
-	const char	*name;
-	char		 cp[1024];
-	int		 nerr = 0;
+	const struct cfg_field *f;
 
-	if ((obj = object_at(ctx, root, "", ns->key, &nerr)) == NULL)
+	for (f = config_top_fields; strcmp(f->key, key) != 0; f++)
+		;
+	return f;
+}
+
+/* Fill the entries (calloc'd, owned by the config) of row key from root. */
+static int
+named_section_load(struct cfg_ctx *ctx, const json_t *root, const char *key,
+    named_check_fn check)
+{
+	const struct cfg_field	*row = top_row(key);
+	char			**entries = (char **)((char *)ctx->cfg +
+				    row->offset);
+	size_t			*n = (size_t *)((char *)ctx->cfg +
+				    row->count_offset);
+	const json_t		*obj, *v;
+	const char		*name;
+	char			 cp[1024];
+	int			 nerr = 0;
+
+	if ((obj = object_at(ctx, root, "", key, &nerr)) == NULL)
 		return nerr;
-	if ((*entries = calloc(json_object_size(obj) + 1, ns->entry_size)) ==
+	if ((*entries = calloc(json_object_size(obj) + 1, row->entry_size)) ==
 	    NULL)
 		return 1;
 	json_object_foreach((json_t *)obj, name, v) {
-		char *entry = (char *)*entries + (*n)++ * ns->entry_size;
-		child_path(cp, sizeof(cp), ns->key, name);
-		*(char **)(entry + ns->name_offset) = strdup(name);
+		char *entry = *entries + (*n)++ * row->entry_size;
+		child_path(cp, sizeof(cp), key, name);
+		*(char **)(entry + row->name_offset) = strdup(name);
 		if (!json_is_object(v)) {
 			cfg_err(ctx, cp, "must be an object");
 			nerr++;
 			continue;
 		}
-		int nfield = section_load(ctx, v, cp, ns->fields, entry);
-		nerr += nfield ? nfield : ns->check(ctx, cp, v, entry);
+		int nfield = section_load(ctx, v, cp, row->fields, entry);
+		nerr += nfield ? nfield : check(ctx, cp, v, entry);
 	}
 	return nerr;
 }
@@ -774,10 +1156,7 @@ route_load(struct cfg_ctx *ctx, const char *path, const char *label,
 		free(r->label);
 		memset(r, 0, sizeof(*r));
 	}
-	free(raw.upstream);
-	free(raw.local_ca);
-	free(raw.upstream_label);
-	free(raw.policy);
+	section_free(route_fields, &raw);
 	return nerr;
 }
 
@@ -1009,31 +1388,21 @@ limits_load(struct cfg_ctx *ctx, const json_t *root)
 static int
 config_build(struct cfg_ctx *ctx, const json_t *root)
 {
-	struct config	*cfg = ctx->cfg;
-	void		*entries = NULL;
-	int		 nerr;
+	int nerr;
 
 	if (!json_is_object(root)) {
 		cfg_err(ctx, "", "the top level must be an object");
 		return 1;
 	}
-	nerr = section_load(ctx, root, "", top_fields, cfg);
-	if (cfg->log_level != NULL && log_level_from_name(cfg->log_level) < 0) {
-		cfg_err(ctx, "log_level", "must be one of error, warn, info, "
-		    "debug");
-		nerr++;
-	}
+	nerr = section_load(ctx, root, "", config_top_fields, ctx->cfg);
 	nerr += listen_load(ctx, root);
 	nerr += tls_load(ctx, root);
 	nerr += auth_load(ctx, root);
 	nerr += limits_load(ctx, root);
-	nerr += named_section_load(ctx, root, &upstreams_section, &entries,
-	    &cfg->nupstreams);
-	cfg->upstreams = entries;
-	entries = NULL;
-	nerr += named_section_load(ctx, root, &local_cas_section, &entries,
-	    &cfg->nlocal_cas);
-	cfg->local_cas = entries;
+	nerr += named_section_load(ctx, root, "upstreams",
+	    upstream_check_entry);
+	nerr += named_section_load(ctx, root, "local_cas",
+	    localca_check_entry);
 	nerr += policies_load(ctx, root);
 	nerr += audit_load(ctx, root);
 	nerr += offline_load(ctx, root);
@@ -1078,64 +1447,55 @@ config_load(const char *path, struct config_errors *errs)
 	return ctx.cfg;
 }
 
+/* The wiped copy of the nonce secret, kept beside its file's row. */
 static void
-upstream_clear(struct cfg_upstream *u)
+auth_free(void *base)
 {
-	free(u->name);
-	free(u->url);
-	upstream_urls_free(u);
-	free(u->ca_bundle);
-	free(u->client_certificate);
-	free(u->client_key);
-	free(u->username);
-	free(u->password_file);
-	if (u->password != NULL)
-		OPENSSL_clear_free(u->password, strlen(u->password));
+	struct cfg_auth *a = &((struct config *)base)->auth;
+
+	if (a->nonce_secret != NULL)
+		OPENSSL_clear_free(a->nonce_secret, a->nonce_secret_len);
+	a->nonce_secret = NULL;
 }
 
-void
-config_free(struct config *cfg)
+static int
+digest_algs_same(const void *a, const void *b)
 {
-	if (cfg == NULL)
-		return;
-	free(cfg->path);
-	free(cfg->log_level);
-	for (size_t i = 0; i < cfg->nlisten; i++)
-		free(cfg->listen[i]);
-	free(cfg->listen);
-	free(cfg->tls.certificate);
-	free(cfg->tls.key);
-	free(cfg->tls.client_ca);
-	free(cfg->tls.client_crl);
-	free(cfg->tls.client_intermediates);
-	free(cfg->tls.ciphers);
-	free(cfg->tls.ciphersuites);
-	free(cfg->tls.groups);
-	free(cfg->auth.realm);
-	free(cfg->auth.nonce_secret_file);
-	if (cfg->auth.nonce_secret != NULL)
-		OPENSSL_clear_free(cfg->auth.nonce_secret,
-		    cfg->auth.nonce_secret_len);
-	free(cfg->auth.digest_users);
-	free(cfg->auth.basic_users);
-	for (size_t i = 0; i < cfg->nupstreams; i++)
-		upstream_clear(&cfg->upstreams[i]);
-	free(cfg->upstreams);
-	for (size_t i = 0; i < cfg->nlocal_cas; i++) {
-		free(cfg->local_cas[i].name);
-		free(cfg->local_cas[i].certificate);
-		free(cfg->local_cas[i].key);
-		free(cfg->local_cas[i].chain);
-	}
-	free(cfg->local_cas);
+	const struct cfg_auth *aa = a, *ab = b;
+
+	return aa->ndigest_algs == ab->ndigest_algs &&
+	    memcmp(aa->digest_algs, ab->digest_algs,
+	    aa->ndigest_algs * sizeof(aa->digest_algs[0])) == 0;
+}
+
+static void
+routes_free(void *base)
+{
+	struct config *cfg = base;
+
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		free(cfg->routes[i].label);
 		free(cfg->routes[i].upstream_label);
 	}
 	free(cfg->routes);
-	policies_free(cfg);
-	ops_free(cfg);
-	free(cfg->state_dir);
+	cfg->routes = NULL;
+	cfg->nroutes = 0;
+}
+
+static void
+policies_row_free(void *base)
+{
+	policies_free(base);
+}
+
+/* Every row's value, through the tables; then what has no row. */
+void
+config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	section_free(config_top_fields, cfg);
+	free(cfg->path);
 	free(cfg);
 }
 

@@ -16,33 +16,33 @@
 #include "estrad/config.h"
 #include "config_schema_int.h"
 #include "estrad/log.h"
+#include "estrad/netbind.h"
 #include "estrad/privdrop.h"
 
-static const struct cfg_field admin_fields[] = {
-	F_STR(struct cfg_admin, "listen", listen, 0, "127.0.0.1:9090"),
-	F_FILE(struct cfg_admin, "certificate", certificate, 0),
-	F_FILE(struct cfg_admin, "key", key, 0),
+const struct cfg_field admin_fields[] = {
+	F_STR(struct cfg_admin, "listen", listen, 0, "127.0.0.1:9090",
+	    .doc = "the address of the admin listener, as in `listen`"),
+	F_FILE(struct cfg_admin, "certificate", certificate, 0,
+	    .doc = "PEM: the admin listener's certificate, for TLS; with "
+	    "`key`"),
+	F_FILE(struct cfg_admin, "key", key, 0, .flags = CFG_F_SECRET,
+	    .doc = "its private key; required with `certificate`"),
 	F_LONG(struct cfg_admin, "max_connections", max_connections, 1, 1024,
-	    32),
-	F_SEC(struct cfg_admin, "timeout", timeout_ms, 0.1, 300, 10),
+	    32,
+	    .doc = "connections open at once; more are closed as soon as they "
+	    "are accepted"),
+	F_SEC(struct cfg_admin, "timeout", timeout_ms, 0.1, 300, 10,
+	    .doc = "from the accept, or from the last answer, until a whole "
+	    "request is read, TLS handshake included; past it the connection "
+	    "is closed"),
 	F_END
 };
 
-static const char *const facility_names[] = {
+/* "syslog_facility": log.c maps each name to syslog(3)'s facility. */
+const char *const config_syslog_facility_names[] = {
 	"daemon", "user", "auth", "authpriv", "local0", "local1", "local2",
 	"local3", "local4", "local5", "local6", "local7", NULL
 };
-
-static int
-facility_check(struct cfg_ctx *ctx, const char *name)
-{
-	for (size_t i = 0; facility_names[i] != NULL; i++)
-		if (strcmp(facility_names[i], name) == 0)
-			return 0;
-	cfg_err(ctx, "syslog_facility", "must be daemon, user, auth, authpriv "
-	    "or local0 to local7");
-	return 1;
-}
 
 static int
 admin_load(struct cfg_ctx *ctx, const json_t *root)
@@ -107,43 +107,32 @@ secret_check(struct cfg_ctx *ctx, const char *path, const char *file)
 	return 1;
 }
 
+static void
+secret_visit(void *arg, const struct cfg_field *f, const char *path,
+    unsigned flags, const void *base, const void *other)
+{
+	struct cfg_ctx *ctx = arg;
+
+	if ((flags & CFG_F_SECRET) && (f->type == CFG_FILE ||
+	    f->type == CFG_STRING))
+		secret_check(ctx, path,
+		    *(char *const *)((const char *)base + f->offset));
+}
+
 /*
  * Every private key and every file holding a secret or a password
- * equivalent (the users files keep hashes) must be readable by its owner
- * only: estrad refuses to start rather than run with a key others can
- * read. The sections are loaded by now (config.c runs this after them).
+ * equivalent (the users files keep hashes): the rows flagged
+ * CFG_F_SECRET. Each must be readable by its owner only: estrad refuses
+ * to start rather than run with a key others can read. The sections are
+ * loaded by now (config.c runs this after them).
  */
 static int
 secrets_check(struct cfg_ctx *ctx, const struct config *cfg)
 {
-	char	 path[1024];
-	int	 nerr = 0;
+	int nerr = ctx->nerr;
 
-	nerr += secret_check(ctx, "tls.key", cfg->tls.key);
-	nerr += secret_check(ctx, "auth.nonce_secret_file",
-	    cfg->auth.nonce_secret_file);
-	nerr += secret_check(ctx, "auth.digest_users", cfg->auth.digest_users);
-	nerr += secret_check(ctx, "auth.basic_users", cfg->auth.basic_users);
-	for (size_t i = 0; i < cfg->nupstreams; i++) {
-		const struct cfg_upstream *u = &cfg->upstreams[i];
-
-		if (u->name == NULL)
-			continue;
-		snprintf(path, sizeof(path), "upstreams.%s.client_key",
-		    u->name);
-		nerr += secret_check(ctx, path, u->client_key);
-		snprintf(path, sizeof(path), "upstreams.%s.password_file",
-		    u->name);
-		nerr += secret_check(ctx, path, u->password_file);
-	}
-	for (size_t i = 0; i < cfg->nlocal_cas; i++) {
-		if (cfg->local_cas[i].name == NULL)
-			continue;
-		snprintf(path, sizeof(path), "local_cas.%s.key",
-		    cfg->local_cas[i].name);
-		nerr += secret_check(ctx, path, cfg->local_cas[i].key);
-	}
-	return nerr + secret_check(ctx, "admin.key", cfg->admin.key);
+	section_walk(config_top_fields, cfg, NULL, "", secret_visit, ctx);
+	return ctx->nerr - nerr;
 }
 
 int
@@ -153,8 +142,7 @@ ops_load(struct cfg_ctx *ctx, const json_t *root)
 	int		 nerr;
 
 	/* The plain keys came with the top-level table (config.c). */
-	nerr = cfg->syslog_facility != NULL &&
-	    facility_check(ctx, cfg->syslog_facility) != 0;
+	nerr = 0;
 	if (cfg->group != NULL && cfg->user == NULL) {
 		cfg_err(ctx, "group", "needs \"user\"");
 		nerr++;
@@ -168,15 +156,88 @@ ops_load(struct cfg_ctx *ctx, const json_t *root)
 	return nerr + secrets_check(ctx, cfg);
 }
 
-void
-ops_free(struct config *cfg)
+/* ---- the reload ---------------------------------------------------------- */
+
+struct restart_notes {
+	char	auth[512];	/* "auth.realm, auth.max_failures" */
+	char	other[512];
+	int	nother;
+};
+
+static int
+same_text(const char *a, const char *b)
 {
-	free(cfg->syslog_facility);
-	free(cfg->user);
-	free(cfg->group);
-	free(cfg->admin.listen);
-	free(cfg->admin.certificate);
-	free(cfg->admin.key);
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL &&
+	    strcmp(a, b) == 0);
+}
+
+/* 1 if row f holds the same value in base and other. */
+static int
+row_same(const struct cfg_field *f, const void *base, const void *other)
+{
+	const char *a = (const char *)base + f->offset;
+	const char *b = (const char *)other + f->offset;
+
+	switch (f->type) {
+	case CFG_STRING:
+	case CFG_FILE:
+		return same_text(*(char *const *)a, *(char *const *)b);
+	case CFG_LONG:
+	case CFG_SECONDS:
+		return *(const long *)a == *(const long *)b;
+	case CFG_ENUM:
+	case CFG_BOOL:
+		return *(const int *)a == *(const int *)b;
+	case CFG_CUSTOM:
+		return f->same == NULL || f->same(base, other);
+	default:
+		return 1;
+	}
+}
+
+static void
+note_add(char *list, size_t len, const char *path)
+{
+	size_t used = strlen(list);
+
+	snprintf(list + used, len - used, "%s%s", used ? ", " : "", path);
+}
+
+static void
+restart_visit(void *arg, const struct cfg_field *f, const char *path,
+    unsigned flags, const void *base, const void *other)
+{
+	struct restart_notes *rn = arg;
+
+	if (!(flags & CFG_F_RESTART) || other == NULL ||
+	    row_same(f, base, other))
+		return;
+	if (strncmp(path, "auth.", 5) == 0)
+		note_add(rn->auth, sizeof(rn->auth), path);
+	else {
+		note_add(rn->other, sizeof(rn->other), path);
+		rn->nother++;
+	}
+}
+
+/*
+ * What changed that only a restart applies (the rows flagged
+ * CFG_F_RESTART): said, not done. The auth section gets a line of its
+ * own, as the user files themselves do reload.
+ */
+void
+config_restart_notes(const struct config *old, const struct config *cfg)
+{
+	struct restart_notes rn = { "", "", 0 };
+
+	section_walk(config_top_fields, cfg, old, "", restart_visit, &rn);
+	if (rn.nother != 0)
+		log_warn("reload: %s changed: %s at the next restart", rn.other,
+		    rn.nother == 1 ? "it takes effect" : "they take effect");
+	if (rn.auth[0] != '\0')
+		log_warn("reload: the auth section changed: it takes effect at "
+		    "the next restart (%s; the user files themselves reload)",
+		    rn.auth);
 }
 
 /* ---- the environment ---------------------------------------------------- */
@@ -288,53 +349,4 @@ config_apply_env(json_t *root)
 	if ((value = getenv("ESTRAD_UPSTREAM_URL")) != NULL &&
 	    value[0] != '\0')
 		env_upstream_url(root, value);
-}
-
-/* ---- reload ------------------------------------------------------------ */
-
-static int
-config_same_text(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) || (a != NULL && b != NULL &&
-	    strcmp(a, b) == 0);
-}
-
-/* What changed that only a restart applies: said, not done. */
-void
-config_restart_notes(const struct config *old, const struct config *cfg)
-{
-	const struct cfg_auth *oa = &old->auth, *na = &cfg->auth;
-	int same = old->nlisten == cfg->nlisten &&
-	    config_same_text(old->state_dir, cfg->state_dir) &&
-	    /* Both configs are calloc'd: padding compares equal. */
-	    memcmp(&old->cache, &cfg->cache, sizeof(cfg->cache)) == 0 &&
-	    memcmp(&old->queue, &cfg->queue, sizeof(cfg->queue)) == 0 &&
-	    old->admin.enabled == cfg->admin.enabled &&
-	    config_same_text(old->admin.listen, cfg->admin.listen) &&
-	    config_same_text(old->admin.certificate, cfg->admin.certificate) &&
-	    old->admin.max_connections == cfg->admin.max_connections &&
-	    old->admin.timeout_ms == cfg->admin.timeout_ms &&
-	    config_same_text(old->user, cfg->user) &&
-	    config_same_text(old->group, cfg->group);
-	int same_auth = config_same_text(oa->realm, na->realm) &&
-	    config_same_text(oa->nonce_secret_file, na->nonce_secret_file) &&
-	    config_same_text(oa->digest_users, na->digest_users) &&
-	    config_same_text(oa->basic_users, na->basic_users) &&
-	    oa->max_failures == na->max_failures &&
-	    oa->failure_window == na->failure_window &&
-	    oa->nonce_lifetime == na->nonce_lifetime &&
-	    oa->digest_uri_without_label == na->digest_uri_without_label &&
-	    oa->ndigest_algs == na->ndigest_algs &&
-	    memcmp(oa->digest_algs, na->digest_algs, sizeof(oa->digest_algs))
-	    == 0;
-
-	for (size_t i = 0; same && i < cfg->nlisten; i++)
-		same = strcmp(old->listen[i], cfg->listen[i]) == 0;
-	if (!same)
-		log_warn("reload: listen addresses, state_dir, cache, queue, "
-		    "admin, user or group changed: those take effect at the "
-		    "next restart");
-	if (!same_auth)
-		log_warn("reload: the auth section changed: it takes effect "
-		    "at the next restart (the user files themselves reload)");
 }

@@ -71,9 +71,12 @@ policies_load(struct cfg_ctx *ctx, const json_t *root)
 	return nerr;
 }
 
-static const struct cfg_field audit_fields[] = {
-	F_STR(struct cfg_audit, "file", file, 0, NULL),
-	F_BOOL(struct cfg_audit, "stderr", to_stderr, 0),
+const struct cfg_field audit_fields[] = {
+	F_STR(struct cfg_audit, "file", file, 0, NULL, .doc_type = "path",
+	    .doc = "JSON lines appended (created mode 0600 if missing; checked "
+	    "at start)"),
+	F_BOOL(struct cfg_audit, "stderr", to_stderr, 0,
+	    .doc = "the same lines on stderr too (containers)"),
 	F_END
 };
 
@@ -132,5 +135,4 @@ policies_free(struct config *cfg)
 	}
 	free(cfg->policies);
 	policy_free(cfg->default_policy);
-	free(cfg->audit.file);
 }

@@ -326,6 +326,30 @@ section_defaults(const struct cfg_field *fields, void *base)
 	return nerr;
 }
 
+/* The named entries of row f in base: their array and number. */
+static char *
+named_entries(const struct cfg_field *f, const void *base, size_t *n)
+{
+	*n = *(const size_t *)((const char *)base + f->count_offset);
+	return *(char *const *)((const char *)base + f->offset);
+}
+
+static void
+named_free(const struct cfg_field *f, void *base)
+{
+	size_t	 n;
+	char	*entries = named_entries(f, base, &n);
+
+	for (size_t i = 0; entries != NULL && i < n; i++) {
+		char *entry = entries + i * f->entry_size;
+		section_free(f->fields, entry);
+		free(*(char **)(entry + f->name_offset));
+	}
+	free(entries);
+	*(char **)((char *)base + f->offset) = NULL;
+	*(size_t *)((char *)base + f->count_offset) = 0;
+}
+
 void
 section_free(const struct cfg_field *fields, void *base)
 {
@@ -341,13 +365,86 @@ section_free(const struct cfg_field *fields, void *base)
 			section_free(f->fields, slot);
 			break;
 		case CFG_CUSTOM:
+			/* Its own first: it may need the rows' values. */
 			if (f->free != NULL)
 				f->free(base);
+			if (f->fields != NULL && f->entry_size != 0)
+				named_free(f, base);
+			else if (f->fields != NULL)
+				section_free(f->fields, slot);
 			break;
 		default:
 			break;
 		}
 	}
+}
+
+/* The entry of f in base named name, or NULL. */
+static const char *
+named_find(const struct cfg_field *f, const void *base, const char *name)
+{
+	size_t		 n;
+	const char	*entries = named_entries(f, base, &n);
+
+	for (size_t i = 0; entries != NULL && i < n; i++) {
+		const char *entry = entries + i * f->entry_size;
+		const char *ename = *(char *const *)(entry + f->name_offset);
+		if (ename != NULL && strcmp(ename, name) == 0)
+			return entry;
+	}
+	return NULL;
+}
+
+static void
+walk_rows(const struct cfg_field *fields, const void *base,
+    const void *other, const char *path, unsigned flags, cfg_visit_fn fn,
+    void *arg);
+
+static void
+walk_named(const struct cfg_field *f, const void *base, const void *other,
+    const char *path, unsigned flags, cfg_visit_fn fn, void *arg)
+{
+	size_t		 n;
+	const char	*entries = named_entries(f, base, &n);
+	char		 cp[1024];
+
+	for (size_t i = 0; entries != NULL && i < n; i++) {
+		const char *entry = entries + i * f->entry_size;
+		const char *name = *(char *const *)(entry + f->name_offset);
+		if (name == NULL)
+			continue;	/* a slot whose load failed */
+		child_path(cp, sizeof(cp), path, name);
+		walk_rows(f->fields, entry, other ? named_find(f, other, name) :
+		    NULL, cp, flags, fn, arg);
+	}
+}
+
+static void
+walk_rows(const struct cfg_field *fields, const void *base,
+    const void *other, const char *path, unsigned flags, cfg_visit_fn fn,
+    void *arg)
+{
+	char cp[1024];
+
+	for (const struct cfg_field *f = fields; f->key != NULL; f++) {
+		unsigned fl = flags | f->flags;
+		child_path(cp, sizeof(cp), path, f->key);
+		if (f->fields != NULL && f->entry_size != 0)
+			walk_named(f, base, other, cp, fl, fn, arg);
+		else if (f->fields != NULL)
+			walk_rows(f->fields, (const char *)base + f->offset,
+			    other ? (const char *)other + f->offset : NULL, cp,
+			    fl, fn, arg);
+		else
+			fn(arg, f, cp, fl, base, other);
+	}
+}
+
+void
+section_walk(const struct cfg_field *fields, const void *base,
+    const void *other, const char *path, cfg_visit_fn fn, void *arg)
+{
+	walk_rows(fields, base, other, path, 0, fn, arg);
 }
 
 /* An object at obj[key], or NULL (missing: NULL without error). */

@@ -56,6 +56,9 @@ typedef int (*cfg_load_fn)(struct cfg_ctx *ctx, const char *path,
     const json_t *v, void *base);
 /* A CFG_CUSTOM row's release of what its loader allocated in base. */
 typedef void (*cfg_free_fn)(void *base);
+/* A CFG_CUSTOM row's comparison of two bases: 1 if the row's value is
+ * the same in both (the restart notes). */
+typedef int (*cfg_same_fn)(const void *a, const void *b);
 
 /*
  * One key of a section. Written as designated initializers, in the manner
@@ -72,25 +75,46 @@ struct cfg_field {
 	double			 dflt;	/* CFG_LONG, CFG_SECONDS, CFG_ENUM, CFG_BOOL */
 	const char		*dflt_str;	/* CFG_STRING */
 	const char *const	*names;		/* CFG_ENUM, NULL-terminated */
-	const struct cfg_field	*fields;	/* CFG_SECTION */
+	const struct cfg_field	*fields;	/* CFG_SECTION; see below */
 	cfg_load_fn		 load;		/* CFG_CUSTOM */
 	cfg_free_fn		 free;		/* CFG_CUSTOM */
 	const char		*doc;		/* one line: what it means */
+	/*
+	 * Added for the walks that need no JSON (free, secrets, restart
+	 * notes, docs). A CFG_CUSTOM row whose section's code loads an
+	 * object may name that object's fields (and offset): the walks go
+	 * into it as into a CFG_SECTION. With entry_size too, the object
+	 * holds named entries (upstreams.<name>): at offset a pointer to
+	 * an array of entry_size bytes each, their number (size_t) at
+	 * count_offset, each entry's name (char *) at name_offset in it.
+	 */
+	size_t			 entry_size;
+	size_t			 count_offset;
+	size_t			 name_offset;
+	cfg_same_fn		 same;		/* CFG_CUSTOM, CFG_F_RESTART */
+	const char		*doc_type;	/* docs: the type, if not the
+						 * type's own name */
+	const char		*doc_dflt;	/* docs: the default, if not
+						 * the row's own */
 };
 
-#define F_STR(s, k, m, req, d) { .key = k, .type = CFG_STRING, \
-	.offset = offsetof(s, m), .required = req, .dflt_str = d }
-#define F_FILE(s, k, m, req) { .key = k, .type = CFG_FILE, \
-	.offset = offsetof(s, m), .required = req }
-#define F_LONG(s, k, m, lo, hi, d) { .key = k, .type = CFG_LONG, \
-	.offset = offsetof(s, m), .min = lo, .max = hi, .dflt = d }
-#define F_SEC(s, k, m, lo, hi, d) { .key = k, .type = CFG_SECONDS, \
-	.offset = offsetof(s, m), .min = lo, .max = hi, .dflt = d }
-#define F_BOOL(s, k, m, d) { .key = k, .type = CFG_BOOL, \
-	.offset = offsetof(s, m), .dflt = d }
-#define F_ENUM(s, k, m, n, d) { .key = k, .type = CFG_ENUM, \
-	.offset = offsetof(s, m), .names = n, .dflt = d }
-#define F_CUSTOM(k)	{ .key = k, .type = CFG_CUSTOM }
+/*
+ * Shorthand for the usual rows; what follows the fixed arguments is more
+ * designated initializers: .doc always, .flags and .doc_* where needed.
+ */
+#define F_STR(s, k, m, req, d, ...) { .key = k, .type = CFG_STRING, \
+	.offset = offsetof(s, m), .required = req, .dflt_str = d, __VA_ARGS__ }
+#define F_FILE(s, k, m, req, ...) { .key = k, .type = CFG_FILE, \
+	.offset = offsetof(s, m), .required = req, __VA_ARGS__ }
+#define F_LONG(s, k, m, lo, hi, d, ...) { .key = k, .type = CFG_LONG, \
+	.offset = offsetof(s, m), .min = lo, .max = hi, .dflt = d, __VA_ARGS__ }
+#define F_SEC(s, k, m, lo, hi, d, ...) { .key = k, .type = CFG_SECONDS, \
+	.offset = offsetof(s, m), .min = lo, .max = hi, .dflt = d, __VA_ARGS__ }
+#define F_BOOL(s, k, m, d, ...) { .key = k, .type = CFG_BOOL, \
+	.offset = offsetof(s, m), .dflt = d, __VA_ARGS__ }
+#define F_ENUM(s, k, m, n, d, ...) { .key = k, .type = CFG_ENUM, \
+	.offset = offsetof(s, m), .names = n, .dflt = d, __VA_ARGS__ }
+#define F_CUSTOM(k, ...) { .key = k, .type = CFG_CUSTOM, __VA_ARGS__ }
 #define F_END		{ .key = NULL }
 
 void cfg_err(struct cfg_ctx *ctx, const char *path, const char *fmt, ...)
@@ -111,6 +135,38 @@ int section_load(struct cfg_ctx *ctx, const json_t *obj, const char *path,
 int section_defaults(const struct cfg_field *fields, void *base);
 /* Free what section_load allocated in base (strings, sections, custom). */
 void section_free(const struct cfg_field *fields, void *base);
+/*
+ * Call fn for every row under fields with its key path ("auth.realm",
+ * "upstreams.ca.client_key") and flags (its own and its sections'),
+ * going into sections (and named entries) rather than calling fn for
+ * them. fn gets the bases the row's offset applies to: base, and the
+ * same place in other (NULL if other is NULL, or lacks the named entry).
+ */
+typedef void (*cfg_visit_fn)(void *arg, const struct cfg_field *f,
+    const char *path, unsigned flags, const void *base, const void *other);
+void section_walk(const struct cfg_field *fields, const void *base,
+    const void *other, const char *path, cfg_visit_fn fn, void *arg);
+
+/*
+ * The tables of the docs: the rows between "<!-- BEGIN keys NAME -->" and
+ * "<!-- END keys NAME -->" of doc (relative to the source tree) are made
+ * from fields by tools/config_doc.c, and its test fails when they differ.
+ * Ends with a NULL name.
+ */
+struct cfg_doc_table {
+	const char		*doc;
+	const char		*name;
+	const struct cfg_field	*fields;
+};
+extern const struct cfg_doc_table cfg_doc_tables[];
+
+/* The tables of the file, from the top level down (config*.c). */
+extern const struct cfg_field config_top_fields[];
+extern const struct cfg_field admin_fields[];
+extern const struct cfg_field cache_fields[];
+extern const struct cfg_field queue_fields[];
+extern const struct cfg_field audit_fields[];
+
 /* The object at obj[key], or NULL (missing: NULL without an error). */
 const json_t *object_at(struct cfg_ctx *ctx, const json_t *obj,
     const char *path, const char *key, int *nerr);
@@ -123,15 +179,11 @@ int route_policy_resolve(struct cfg_ctx *ctx, const char *path,
     const char *policy, int csrattrs_from_policy, struct cfg_route *r);
 void policies_free(struct config *cfg);
 
-/* config_offline.c: "state_dir", "cache", "queue", upstream URL lists. */
+/* config_offline.c: "state_dir", "cache", "queue". */
 int offline_load(struct cfg_ctx *ctx, const json_t *root);
-int upstream_urls_load(struct cfg_ctx *ctx, const char *path,
-    const json_t *obj, struct cfg_upstream *u);
-void upstream_urls_free(struct cfg_upstream *u);
 
 /* config_ops.c: logs, admin listener, privileges; the environment. */
 int ops_load(struct cfg_ctx *ctx, const json_t *root);
-void ops_free(struct config *cfg);
 /* ESTRAD_LISTEN, ESTRAD_LOG_LEVEL, ... replace keys of root. */
 void config_apply_env(json_t *root);
 

@@ -222,13 +222,12 @@ run(struct config *cfg, int debug)
 	struct daemon_ctx	 d;
 	struct event		*sigint, *sigterm, *sighup;
 	char			 err[512];
-	int			 level = log_level_from_name(cfg->log_level);
 
 	memset(&d, 0, sizeof(d));
 	d.debug = debug;
-	log_init(debug ? LOG_LEVEL_DEBUG : (enum log_level)level);
-	log_configure(cfg->log_format, cfg->log_syslog, cfg->syslog_facility,
-	    "estrad");
+	log_init(debug ? LOG_LEVEL_DEBUG : (enum log_level)cfg->log_level);
+	log_configure(cfg->log_format, cfg->log_syslog,
+	    config_syslog_facility_names[cfg->syslog_facility], "estrad");
 	signal(SIGPIPE, SIG_IGN);
 	no_core_dumps(debug);
 	enough_descriptors(cfg);

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -22,6 +23,54 @@
 
 /* How long to stop accepting when out of file descriptors. */
 #define NETBIND_PAUSE_MS	1000
+
+/*
+ * "a.b.c.d:port" or "[v6]:port"; port 0 asks the kernel for a free one.
+ * (evutil_parse_sockaddr_port refuses port 0, which tests and labs use.)
+ */
+int
+config_parse_address(const char *text, struct sockaddr_storage *ss,
+    socklen_t *sslen)
+{
+	char		 host[64];
+	const char	*colon = strrchr(text, ':');
+	char		*end;
+	long		 port;
+	size_t		 hlen;
+	int		 bracketed = 0;
+
+	if (colon == NULL || colon[1] == '\0')
+		return -1;
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port < 0 || port > 65535)
+		return -1;
+	hlen = (size_t)(colon - text);
+	if (hlen >= 2 && text[0] == '[' && text[hlen - 1] == ']') {
+		text++;
+		hlen -= 2;
+		bracketed = 1;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	if (!bracketed && inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*sslen = sizeof(*s4);
+		return 0;
+	}
+	if (bracketed && inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*sslen = sizeof(*s6);
+		return 0;
+	}
+	return -1;
+}
 
 void
 netbind_addr_text(const struct sockaddr *sa, char *out, size_t outlen)

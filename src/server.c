@@ -329,9 +329,9 @@ server_reload_config(struct server *srv)
 	old = srv->srv_cfg;
 	srv->srv_cfg = cfg;
 	config_unref(old);
-	log_configure(cfg->log_format, cfg->log_syslog, cfg->syslog_facility,
-	    "estrad");
-	log_init((enum log_level)log_level_from_name(cfg->log_level));
+	log_configure(cfg->log_format, cfg->log_syslog,
+	    config_syslog_facility_names[cfg->syslog_facility], "estrad");
+	log_init((enum log_level)cfg->log_level);
 	log_info("reload: policies loaded from %s (with the routes, the TLS "
 	    "certificate, key and trust anchors, RA credentials, upstream and "
 	    "local CA settings, limits and log settings)", cfg->path);

@@ -163,7 +163,7 @@ struct cfg_route {
 struct config {
 	int	 refs;			/* config_ref/config_unref */
 	char	*path;
-	char	*log_level;
+	int	 log_level;		/* enum log_level */
 	char	**listen;		/* "host:port", "[v6]:port" */
 	size_t	 nlisten;
 	struct cfg_tls tls;
@@ -184,7 +184,7 @@ struct config {
 	struct cfg_queue queue;
 	enum log_format log_format;
 	int	 log_syslog;		/* also to syslog(3) */
-	char	*syslog_facility;	/* "daemon", "local0".. "local7" */
+	int	 syslog_facility;	/* config_syslog_facility_names */
 	char	*user;			/* drop privileges to, after start */
 	char	*group;
 	int	 run_as_root;		/* explicitly allowed to stay root */
@@ -214,10 +214,6 @@ struct config *config_ref(struct config *cfg);
 void config_unref(struct config *cfg);
 void config_errors_clear(struct config_errors *errs);
 
-/* Parse "ipv4:port" or "[ipv6]:port" (port 0 allowed). 0 or -1. */
-int config_parse_address(const char *text, struct sockaddr_storage *ss,
-    socklen_t *sslen);
-
 /* Requests that may be out to upstream CAs at once: every URL's
  * max_in_flight, summed (connections kept, descriptors needed). */
 long config_upstream_slots(const struct config *cfg);
@@ -226,8 +222,13 @@ long config_upstream_slots(const struct config *cfg);
 const struct cfg_route *config_route(const struct config *cfg,
     const char *label);
 
-/* SIGHUP: log what changed between old and cfg that only a restart
- * applies (said, not done). */
+/* The names of "syslog_facility", NULL-terminated: log_configure's. */
+extern const char *const config_syslog_facility_names[];
+
+/*
+ * After a reload from old to cfg: log (warn) the keys that changed and
+ * take effect only at the next restart, by name.
+ */
 void config_restart_notes(const struct config *old, const struct config *cfg);
 
 #endif

@@ -15,6 +15,12 @@
 #include <event2/http.h>
 #include <openssl/ssl.h>
 
+/*
+ * Parse "ipv4:port" or "[ipv6]:port" (port 0 allowed) for the listeners
+ * and their config keys. 0 or -1.
+ */
+int config_parse_address(const char *text, struct sockaddr_storage *ss,
+    socklen_t *sslen);
 /* "1.2.3.4:443" or "[::1]:443". */
 void netbind_addr_text(const struct sockaddr *sa, char *out, size_t outlen);
 /* The peer of socket fd as netbind_addr_text writes it; "?" if unknown. */

@@ -36,6 +36,7 @@
 #include <jansson.h>
 
 #include "estrad/config.h"
+#include "estrad/netbind.h"
 #include "estrad/router.h"
 #include "fuzz.h"
 

@@ -19,6 +19,8 @@
 
 #include "estrad/config.h"
 #include "estrad/config_locate.h"
+#include "estrad/log.h"
+#include "estrad/netbind.h"
 
 static char dir[] = "/tmp/estrad-test-config-XXXXXX";
 
@@ -421,6 +423,11 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK "  \"log_level\": \"loud\",\n"
 	  ROUTE_OK "}\n",
 	  "5: log_level: must be one of error, warn, info, debug", 1 },
+	{ "bad syslog facility",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK "  \"syslog_facility\": \"local9\",\n"
+	  ROUTE_OK "}\n",
+	  "5: syslog_facility: must be one of daemon, user, auth, authpriv, "
+	  "local0, local1, local2, local3, local4, local5, local6, local7", 1 },
 	{ "JSON syntax error",
 	  "{\n" LISTEN_OK TLS_OK "  \"x\": [1, 2,,]\n}\n",
 	  "4: -: JSON syntax: unexpected token near ','", 1 },
@@ -624,7 +631,7 @@ test_valid_and_defaults(void **state)
 	const struct cfg_route	*r;
 
 	assert_int_equal(cfg->nlisten, 2);
-	assert_string_equal(cfg->log_level, "info");
+	assert_int_equal(cfg->log_level, LOG_LEVEL_INFO);
 	assert_int_equal(cfg->limits.max_body_bytes, 65536);
 	assert_int_equal(cfg->limits.max_header_bytes, 8192);
 	assert_int_equal(cfg->limits.read_timeout_ms, 30000);
@@ -736,7 +743,7 @@ test_environment(void **state)
 	assert_int_equal(cfg->nlisten, 2);
 	assert_string_equal(cfg->listen[0], "127.0.0.1:8443");
 	assert_string_equal(cfg->listen[1], "[::1]:8443");
-	assert_string_equal(cfg->log_level, "debug");
+	assert_int_equal(cfg->log_level, LOG_LEVEL_DEBUG);
 	assert_true(cfg->admin.enabled);
 	assert_string_equal(cfg->admin.listen, "127.0.0.1:9191");
 	/* The admin section made from the environment has the defaults. */
@@ -758,6 +765,69 @@ test_environment(void **state)
 	unsetenv("ESTRAD_ADMIN_LISTEN");
 	unsetenv("ESTRAD_UPSTREAM_URL");
 	unsetenv("ESTRAD_LOG_FORMAT");
+}
+
+/* What config_restart_notes() writes on stderr (freed by the caller). */
+static char *
+restart_notes(const struct config *old, const struct config *cfg)
+{
+	FILE	*capture = tmpfile();
+	int	 saved = dup(STDERR_FILENO);
+	long	 n;
+	char	*text;
+
+	assert_non_null(capture);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fileno(capture), STDERR_FILENO), STDERR_FILENO);
+	log_init(LOG_LEVEL_INFO);
+	config_restart_notes(old, cfg);
+	fflush(stderr);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	n = ftell(capture);
+	rewind(capture);
+	assert_non_null(text = calloc(1, (size_t)n + 1));
+	assert_int_equal(fread(text, 1, (size_t)n, capture), (size_t)n);
+	fclose(capture);
+	return text;
+}
+
+/* A reload names the CFG_F_RESTART keys that changed, and only those. */
+static void
+test_restart_notes(void **state)
+{
+	struct config	*a, *b, *c;
+	char		*out;
+
+	a = load_clean(write_config("{\n" LISTEN_OK TLS_OK LOCAL_OK ROUTE_OK
+	    "}\n"));
+	b = load_clean(write_config("{\n  \"listen\": [\"127.0.0.1:1\"],\n"
+	    TLS_OK LOCAL_OK "  \"state_dir\": \"/var/lib/x\",\n"
+	    "  \"log_level\": \"debug\", \"limits\": {\"max_headers\": 9},\n"
+	    "  \"auth\": {\"realm\": \"r\", \"replay_slots\": 64, "
+	    "\"digest_algorithms\": [\"SHA-256\"]},\n" ROUTE_OK "}\n"));
+	c = load_clean(write_config("{\n" LISTEN_OK TLS_OK LOCAL_OK
+	    "  \"admin\": {\"timeout\": 2},\n" ROUTE_OK "}\n"));
+	out = restart_notes(a, b);
+	assert_non_null(strstr(out, "reload: listen, state_dir changed: they "
+	    "take effect at the next restart\n"));
+	assert_non_null(strstr(out, "reload: the auth section changed: it "
+	    "takes effect at the next restart (auth.realm, "
+	    "auth.digest_algorithms; the user files themselves reload)\n"));
+	free(out);
+	/* An admin section that appears: its keys, one line. */
+	out = restart_notes(a, c);
+	assert_non_null(strstr(out, "reload: admin.listen, "
+	    "admin.max_connections, admin.timeout changed: they take effect "
+	    "at the next restart\n"));
+	assert_null(strstr(out, "auth"));
+	free(out);
+	out = restart_notes(b, b);
+	assert_string_equal(out, "");
+	free(out);
+	config_free(a);
+	config_free(b);
+	config_free(c);
 }
 
 static void
@@ -843,6 +913,7 @@ main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_parse_address),
 		cmocka_unit_test(test_nul_bytes),
+		cmocka_unit_test(test_restart_notes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
