@@ -54,7 +54,8 @@ policies_load(struct cfg_ctx *ctx, const json_t *root)
 		struct cfg_policy *p = &cfg->policies[cfg->npolicies];
 		child_path(path, sizeof(path), "policies", name);
 		if (!json_is_object(v)) {
-			cfg_err(ctx, path, "must be an object");
+			cfg_err(ctx, path, "must be an object, not %s",
+			    json_type_name(v));
 			nerr++;
 			continue;
 		}

@@ -133,6 +133,13 @@ child_path(char *out, size_t outlen, const char *path, const char *key)
 		out[0] = '\0';
 }
 
+void
+child_index(char *out, size_t outlen, const char *path, size_t i)
+{
+	if (snprintf(out, outlen, "%s[%zu]", path, i) < 0)
+		out[0] = '\0';
+}
+
 static int
 field_file(struct cfg_ctx *ctx, const char *path, const char *file)
 {
@@ -254,6 +261,50 @@ field_load(struct cfg_ctx *ctx, const char *path, const struct cfg_field *f,
 	}
 }
 
+/*
+ * An array of strings, each element passed by check(): the problems name
+ * the element ("san.dns[1]"), and every one is reported. Returns the
+ * number of problems; out holds the good elements.
+ */
+int
+strings_load(struct cfg_ctx *ctx, const char *path, const json_t *v,
+    cfg_check_fn check, struct cfg_strs *out)
+{
+	char		 ep[1024];
+	const char	*why;
+	json_t		*e;
+	size_t		 i;
+	int		 nerr = 0;
+
+	if (!json_is_array(v)) {
+		cfg_err(ctx, path, "must be an array of strings, not %s",
+		    json_type_name(v));
+		return 1;
+	}
+	out->set = 1;
+	if ((out->v = calloc(json_array_size(v) + 1, sizeof(char *))) == NULL) {
+		cfg_err(ctx, path, "out of memory");
+		return 1;
+	}
+	json_array_foreach((json_t *)v, i, e) {
+		child_index(ep, sizeof(ep), path, i);
+		if (!json_is_string(e)) {
+			cfg_err(ctx, ep, "must be a string, not %s",
+			    json_type_name(e));
+			nerr++;
+		} else if (check != NULL &&
+		    (why = check(json_string_value(e))) != NULL) {
+			cfg_err(ctx, ep, "%s", why);
+			nerr++;
+		} else if ((out->v[out->n++] = strdup(json_string_value(e)))
+		    == NULL) {
+			cfg_err(ctx, ep, "out of memory");
+			return nerr + 1;
+		}
+	}
+	return nerr;
+}
+
 static int
 field_section(struct cfg_ctx *ctx, const char *path, const struct cfg_field *f,
     const json_t *v, void *slot)
@@ -266,9 +317,30 @@ field_section(struct cfg_ctx *ctx, const char *path, const struct cfg_field *f,
 	return section_load(ctx, v, path, f->fields, slot);
 }
 
+/* One present key's value into its row. Returns the number of problems. */
+static int
+field_present(struct cfg_ctx *ctx, const char *path, const struct cfg_field *f,
+    const json_t *v, void *base)
+{
+	void *slot = (char *)base + f->offset;
+
+	switch (f->type) {
+	case CFG_CUSTOM:
+		return f->load != NULL ? f->load(ctx, path, v, base) : 0;
+	case CFG_SECTION:
+		return field_section(ctx, path, f, v, slot);
+	case CFG_STRINGS:
+		return strings_load(ctx, path, v, f->check, slot);
+	default:
+		return field_load(ctx, path, f, v, slot) == -1 ? 1 : 0;
+	}
+}
+
 /*
  * Fill base from obj per fields: unknown keys, missing required keys,
- * types and ranges are errors. Returns 0 or the number of errors.
+ * types and ranges are errors. Returns 0 or the number of errors. The
+ * keys are read in the order they are written, so the problems come in
+ * the order of the file's lines; absent keys get their defaults after.
  */
 int
 section_load(struct cfg_ctx *ctx, const json_t *obj, const char *path,
@@ -284,35 +356,34 @@ section_load(struct cfg_ctx *ctx, const json_t *obj, const char *path,
 		for (f = fields; f->key != NULL; f++)
 			if (strcmp(f->key, key) == 0)
 				break;
+		child_path(cp, sizeof(cp), path, key);
 		if (f->key == NULL) {
-			child_path(cp, sizeof(cp), path, key);
 			cfg_err(ctx, cp, "unknown key");
 			nerr++;
-		}
+		} else
+			nerr += field_present(ctx, cp, f, v, base);
 	}
 	for (f = fields; f->key != NULL; f++) {
-		void *slot = (char *)base + f->offset;
-		child_path(cp, sizeof(cp), path, f->key);
-		v = json_object_get(obj, f->key);
-		if (f->type == CFG_CUSTOM) {
-			if (v != NULL && f->load != NULL)
-				nerr += f->load(ctx, cp, v, base);
+		if (f->type == CFG_CUSTOM ||
+		    json_object_get(obj, f->key) != NULL)
 			continue;
-		}
-		if (v == NULL) {
-			if (f->required) {
-				cfg_err(ctx, cp, "is required");
-				nerr++;
-			} else if (field_default(f, slot) == -1)
-				nerr++;
-			continue;
-		}
-		if (f->type == CFG_SECTION)
-			nerr += field_section(ctx, cp, f, v, slot);
-		else if (field_load(ctx, cp, f, v, slot) == -1)
+		if (f->required) {
+			child_path(cp, sizeof(cp), path, f->key);
+			cfg_err(ctx, cp, "is required");
+			nerr++;
+		} else if (field_default(f, (char *)base + f->offset) == -1)
 			nerr++;
 	}
 	return nerr;
+}
+
+void
+strings_free(struct cfg_strs *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
 }
 
 int
@@ -363,6 +434,9 @@ section_free(const struct cfg_field *fields, void *base)
 			break;
 		case CFG_SECTION:
 			section_free(f->fields, slot);
+			break;
+		case CFG_STRINGS:
+			strings_free(slot);
 			break;
 		case CFG_CUSTOM:
 			/* Its own first: it may need the rows' values. */

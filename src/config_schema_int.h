@@ -39,7 +39,15 @@ enum cfg_type {
 	CFG_ENUM,	/* a string from names[], stored as an int */
 	CFG_BOOL,	/* true or false, stored as an int */
 	CFG_SECTION,	/* an object described by fields[], at offset */
-	CFG_CUSTOM	/* load() reads it; without load, its section's code */
+	CFG_CUSTOM,	/* load() reads it; without load, its section's code */
+	CFG_STRINGS	/* an array of strings, each passed to check() */
+};
+
+/* A CFG_STRINGS slot; set: the key was given ([] is set and empty). */
+struct cfg_strs {
+	char	**v;
+	size_t	  n;
+	int	  set;
 };
 
 /* Row flags. */
@@ -59,6 +67,8 @@ typedef void (*cfg_free_fn)(void *base);
 /* A CFG_CUSTOM row's comparison of two bases: 1 if the row's value is
  * the same in both (the restart notes). */
 typedef int (*cfg_same_fn)(const void *a, const void *b);
+/* A CFG_STRINGS row's check of one element: NULL, or why it is wrong. */
+typedef const char *(*cfg_check_fn)(const char *s);
 
 /*
  * One key of a section. Written as designated initializers, in the manner
@@ -78,6 +88,7 @@ struct cfg_field {
 	const struct cfg_field	*fields;	/* CFG_SECTION; see below */
 	cfg_load_fn		 load;		/* CFG_CUSTOM */
 	cfg_free_fn		 free;		/* CFG_CUSTOM */
+	cfg_check_fn		 check;		/* CFG_STRINGS, or NULL */
 	const char		*doc;		/* one line: what it means */
 	/*
 	 * Added for the walks that need no JSON (free, secrets, restart
@@ -115,6 +126,8 @@ struct cfg_field {
 #define F_ENUM(s, k, m, n, d, ...) { .key = k, .type = CFG_ENUM, \
 	.offset = offsetof(s, m), .names = n, .dflt = d, __VA_ARGS__ }
 #define F_CUSTOM(k, ...) { .key = k, .type = CFG_CUSTOM, __VA_ARGS__ }
+#define F_STRS(s, k, m, chk, ...) { .key = k, .type = CFG_STRINGS, \
+	.offset = offsetof(s, m), .check = chk, __VA_ARGS__ }
 #define F_END		{ .key = NULL }
 
 void cfg_err(struct cfg_ctx *ctx, const char *path, const char *fmt, ...)
@@ -125,12 +138,23 @@ void cfg_err_line(struct cfg_ctx *ctx, int line, const char *path,
 const char *json_type_name(const json_t *v);
 /* out = path + "." + key (just key at the top level). */
 void child_path(char *out, size_t outlen, const char *path, const char *key);
+/* out = path + "[i]": an array's element. */
+void child_index(char *out, size_t outlen, const char *path, size_t i);
 /*
  * Fill base from obj per fields: unknown keys, missing required keys,
- * types and ranges are errors. Returns the number of errors.
+ * types and ranges are errors, reported in the order the keys are
+ * written. Returns the number of errors.
  */
 int section_load(struct cfg_ctx *ctx, const json_t *obj, const char *path,
     const struct cfg_field *fields, void *base);
+/*
+ * A CFG_STRINGS value on its own, for a loader that maps the strings
+ * further (policy.c: curve names to NIDs): every problem reported, the
+ * good elements in out. Returns the number of problems.
+ */
+int strings_load(struct cfg_ctx *ctx, const char *path, const json_t *v,
+    cfg_check_fn check, struct cfg_strs *out);
+void strings_free(struct cfg_strs *l);
 /* Fill base with fields' defaults alone (a section that is absent). */
 int section_defaults(const struct cfg_field *fields, void *base);
 /* Free what section_load allocated in base (strings, sections, custom). */

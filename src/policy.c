@@ -1,13 +1,15 @@
 /*
  * policy: compiles a policy's JSON object into the immutable struct the
  * checks read (policy_check.c, policy_san.c; names and reason text in
- * policy_names.c) and csrattrs is derived from (policy_csrattrs.c). Compiling walks the object once against tables of
- * known keys and reports every problem, each with its key path below the
- * policy object, so an operator fixes a whole file in one pass. Anything
- * that could fail at request time (a regex, a curve or OID name, a CIDR)
- * is resolved here instead. No I/O, no globals.
+ * policy_names.c) and csrattrs is derived from (policy_csrattrs.c). The
+ * object is described by the config engine's rows (config_schema_int.h),
+ * like every section of the config file: the same rows validate it, fill
+ * its defaults, free it and document it, and every problem is reported,
+ * each with its key path below the policy object, so an operator fixes a
+ * whole file in one pass. Anything that could fail at request time (a
+ * regex, a curve or OID name, a CIDR) is resolved here instead. No I/O,
+ * no globals.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,178 +19,14 @@
 
 #include "policy_int.h"
 
-#define POL_PATH	256
+#define POL_PATH	1024
+#define POL_AT(m)	.offset = offsetof(struct policy, m)
 
-struct pol_ctx {
-	policy_err_fn	 err;
-	void		*arg;
-	int		 nerr;
-};
+/* The engine stores a CFG_ENUM as an int. */
+_Static_assert(sizeof(enum pol_cn_bind) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum pol_binding) == sizeof(int), "enum size");
 
-typedef void (*pol_field_fn)(struct pol_ctx *, const char *,
-    const json_t *, struct policy *);
-
-struct pol_field {
-	const char	*name;
-	pol_field_fn	 fn;
-};
-
-static void pol_err(struct pol_ctx *c, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-pol_err(struct pol_ctx *c, const char *key, const char *fmt, ...)
-{
-	char	 msg[256];
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	c->nerr++;
-	if (c->err != NULL)
-		c->err(c->arg, key, msg);
-}
-
-static void
-pol_path(char *out, const char *base, const char *key)
-{
-	snprintf(out, POL_PATH, "%s%s%s", base, *base ? "." : "", key);
-}
-
-static void
-pol_path_idx(char *out, const char *base, size_t i)
-{
-	snprintf(out, POL_PATH, "%s[%zu]", base, i);
-}
-
-/* Walk obj's keys against fields; every unknown key is a problem. */
-static void
-pol_section(struct pol_ctx *c, const char *path, const json_t *obj,
-    const struct pol_field *fields, struct policy *p)
-{
-	const char	*key;
-	json_t		*v;
-	char		 kp[POL_PATH];
-	size_t		 i;
-
-	if (!json_is_object(obj)) {
-		pol_err(c, path, "must be an object");
-		return;
-	}
-	json_object_foreach((json_t *)obj, key, v) {
-		pol_path(kp, path, key);
-		for (i = 0; fields[i].name != NULL; i++)
-			if (strcmp(fields[i].name, key) == 0)
-				break;
-		if (fields[i].name == NULL)
-			pol_err(c, kp, "unknown key");
-		else
-			fields[i].fn(c, kp, v, p);
-	}
-}
-
-static void
-pol_bool(struct pol_ctx *c, const char *path, const json_t *v, int *out)
-{
-	if (!json_is_boolean(v))
-		pol_err(c, path, "must be true or false");
-	else
-		*out = json_is_true(v);
-}
-
-static void
-pol_int(struct pol_ctx *c, const char *path, const json_t *v, long lo,
-    long hi, long *out)
-{
-	json_int_t n;
-
-	if (!json_is_integer(v) || (n = json_integer_value(v)) < lo ||
-	    n > hi)
-		pol_err(c, path, "must be an integer from %ld to %ld", lo, hi);
-	else
-		*out = (long)n;
-}
-
-/* 0 if v is an array of strings, else reported. */
-static int
-pol_strarray(struct pol_ctx *c, const char *path, const json_t *v)
-{
-	size_t	 i;
-	json_t	*e;
-
-	if (!json_is_array(v))
-		goto bad;
-	json_array_foreach((json_t *)v, i, e)
-		if (!json_is_string(e))
-			goto bad;
-	return 0;
-bad:
-	pol_err(c, path, "must be an array of strings");
-	return -1;
-}
-
-/* Copy an array of strings; check(s) says why an element is wrong. */
-static void
-pol_strs(struct pol_ctx *c, const char *path, const json_t *v,
-    struct pol_strs *out, const char *(*check)(const char *))
-{
-	char		 ep[POL_PATH];
-	const char	*why;
-	size_t		 i;
-
-	if (pol_strarray(c, path, v) == -1)
-		return;
-	out->set = 1;
-	if ((out->v = calloc(json_array_size(v) + 1, sizeof(char *))) == NULL)
-		goto oom;
-	for (i = 0; i < json_array_size(v); i++) {
-		const char *s = json_string_value(json_array_get(v, i));
-		pol_path_idx(ep, path, i);
-		if (check != NULL && (why = check(s)) != NULL) {
-			pol_err(c, ep, "%s", why);
-			continue;
-		}
-		if ((out->v[out->n++] = strdup(s)) == NULL)
-			goto oom;
-	}
-	return;
-oom:
-	pol_err(c, path, "out of memory");
-}
-
-/* Names or dotted OIDs; what says what kind of name was expected. */
-static void
-pol_objs(struct pol_ctx *c, const char *path, const json_t *v,
-    struct pol_objs *out, const char *what)
-{
-	char	 ep[POL_PATH];
-	size_t	 i, n;
-
-	if (pol_strarray(c, path, v) == -1)
-		return;
-	out->set = 1;
-	n = json_array_size(v);
-	if ((out->obj = calloc(n + 1, sizeof(*out->obj))) == NULL ||
-	    (out->name = calloc(n + 1, sizeof(*out->name))) == NULL) {
-		pol_err(c, path, "out of memory");
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		const char *s = json_string_value(json_array_get(v, i));
-		ASN1_OBJECT *o = OBJ_txt2obj(s, 0);
-		pol_path_idx(ep, path, i);
-		if (o == NULL) {
-			pol_err(c, ep, "%s", what);
-			continue;
-		}
-		out->obj[out->n] = o;
-		if ((out->name[out->n++] = strdup(s)) == NULL)
-			pol_err(c, ep, "out of memory");
-	}
-}
-
-/* --- "keys" --- */
+/* --- the checks of list elements: NULL, or why one is wrong --- */
 
 /* A NIST name (P-256) or any curve OpenSSL has built in. */
 static int
@@ -208,209 +46,58 @@ pol_curve_nid(const char *name)
 	return NID_undef;
 }
 
-static void
-pol_keys_curves(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
+static const char *
+pol_curve_check(const char *s)
 {
-	char	 ep[POL_PATH];
-	size_t	 i;
-	int	 nid;
-
-	if (pol_strarray(c, path, v) == -1)
-		return;
-	free(p->p_curves);
-	p->p_ncurves = 0;
-	if ((p->p_curves = calloc(json_array_size(v) + 1,
-	    sizeof(int))) == NULL) {
-		pol_err(c, path, "out of memory");
-		return;
-	}
-	for (i = 0; i < json_array_size(v); i++) {
-		nid = pol_curve_nid(json_string_value(json_array_get(v, i)));
-		pol_path_idx(ep, path, i);
-		if (nid == NID_undef)
-			pol_err(c, ep, "unknown curve (P-256, P-384, P-521, "
-			    "or an OpenSSL curve name)");
-		else
-			p->p_curves[p->p_ncurves++] = nid;
-	}
+	return pol_curve_nid(s) == NID_undef ? "unknown curve (P-256, P-384, "
+	    "P-521, or an OpenSSL curve name)" : NULL;
 }
 
-static void
-pol_keys_rsa_min(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
+static const char *
+pol_hash_check(const char *s)
 {
-	pol_int(c, path, v, 512, 16384, &p->p_rsa_min_bits);
+	return pol_hash_nid(s) == NID_undef ? "unknown hash (SHA1, SHA224, "
+	    "SHA256, SHA384, SHA512)" : NULL;
 }
 
-static void
-pol_keys_rsa(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
+static const char *
+pol_ku_check(const char *s)
 {
-	pol_bool(c, path, v, &p->p_rsa);
+	return pol_ku_bit(s) < 0 ? "unknown key usage" : NULL;
 }
 
-static void
-pol_keys_ed25519(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
+/* why, unless s is an object name OpenSSL knows or a dotted OID. */
+static const char *
+pol_oid_check(const char *s, const char *why)
 {
-	pol_bool(c, path, v, &p->p_ed25519);
+	ASN1_OBJECT *o = OBJ_txt2obj(s, 0);
+
+	ASN1_OBJECT_free(o);
+	return o == NULL ? why : NULL;
 }
-
-static void
-pol_keys_ed448(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_bool(c, path, v, &p->p_ed448);
-}
-
-static const struct pol_field pol_keys_fields[] = {
-	{ "rsa", pol_keys_rsa }, { "rsa_min_bits", pol_keys_rsa_min },
-	{ "ec_curves", pol_keys_curves }, { "ed25519", pol_keys_ed25519 },
-	{ "ed448", pol_keys_ed448 }, { NULL, NULL },
-};
-
-static void
-pol_keys(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_section(c, path, v, pol_keys_fields, p);
-}
-
-static void
-pol_hashes(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	char	 ep[POL_PATH];
-	size_t	 i, j;
-	int	 nid;
-
-	if (pol_strarray(c, path, v) == -1)
-		return;
-	p->p_nhashes = 0;
-	for (i = 0; i < json_array_size(v); i++) {
-		nid = pol_hash_nid(json_string_value(json_array_get(v, i)));
-		pol_path_idx(ep, path, i);
-		if (nid == NID_undef) {
-			pol_err(c, ep, "unknown hash (SHA1, SHA224, SHA256, "
-			    "SHA384, SHA512)");
-			continue;
-		}
-		for (j = 0; j < p->p_nhashes && p->p_hashes[j] != nid; j++)
-			;
-		if (j == p->p_nhashes)
-			p->p_hashes[p->p_nhashes++] = nid;
-	}
-}
-
-/* --- "subject" --- */
 
 #define POL_ATTR_WHAT	"unknown attribute (CN, O, OU, C, L, ST, " \
 	"serialNumber, emailAddress, DC, UID, or a dotted OID)"
 
-static void
-pol_subj_required(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
+static const char *
+pol_attr_check(const char *s)
 {
-	pol_objs(c, path, v, &p->p_subj_required, POL_ATTR_WHAT);
+	return pol_oid_check(s, POL_ATTR_WHAT);
 }
 
-static void
-pol_subj_allowed(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
+static const char *
+pol_eku_check(const char *s)
 {
-	pol_objs(c, path, v, &p->p_subj_allowed, POL_ATTR_WHAT);
+	return pol_oid_check(s, "unknown EKU (a short name such as "
+	    "clientAuth, or a dotted OID)");
 }
 
-static void
-pol_pattern_one(struct pol_ctx *c, const char *path, const char *attr,
-    const json_t *v, struct policy *p)
+static const char *
+pol_ext_check(const char *s)
 {
-	struct pol_pattern	*pp = &p->p_patterns[p->p_npatterns];
-	char			 msg[200];
-	int			 rc;
-
-	if (!json_is_string(v)) {
-		pol_err(c, path, "must be a string");
-		return;
-	}
-	if ((pp->obj = OBJ_txt2obj(attr, 0)) == NULL) {
-		pol_err(c, path, POL_ATTR_WHAT);
-		return;
-	}
-	if ((rc = regcomp(&pp->re, json_string_value(v),
-	    REG_EXTENDED | REG_NOSUB)) != 0) {
-		regerror(rc, &pp->re, msg, sizeof(msg));
-		pol_err(c, path, "bad regex: %s", msg);
-		ASN1_OBJECT_free(pp->obj);
-		pp->obj = NULL;
-		return;
-	}
-	pp->name = strdup(attr);
-	pp->src = strdup(json_string_value(v));
-	p->p_npatterns++;	/* owns re from here on */
-	if (pp->name == NULL || pp->src == NULL)
-		pol_err(c, path, "out of memory");
+	return pol_oid_check(s, "unknown extension (a short name such as "
+	    "subjectAltName, or a dotted OID)");
 }
-
-static void
-pol_subj_patterns(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	const char	*attr;
-	json_t		*re;
-	char		 kp[POL_PATH];
-
-	if (!json_is_object(v)) {
-		pol_err(c, path, "must be an object");
-		return;
-	}
-	if ((p->p_patterns = calloc(json_object_size(v) + 1,
-	    sizeof(*p->p_patterns))) == NULL) {
-		pol_err(c, path, "out of memory");
-		return;
-	}
-	json_object_foreach((json_t *)v, attr, re) {
-		pol_path(kp, path, attr);
-		pol_pattern_one(c, kp, attr, re, p);
-	}
-}
-
-static void
-pol_subj_max_len(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_int(c, path, v, 1, 65535, &p->p_subj_max_len);
-}
-
-static void
-pol_subj_cn(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	const char *s = json_string_value(v);
-
-	if (s != NULL && strcmp(s, "user") == 0)
-		p->p_cn_bind = POL_CN_USER;
-	else if (s != NULL && strcmp(s, "client_cert_cn") == 0)
-		p->p_cn_bind = POL_CN_CLIENT_CERT;
-	else
-		pol_err(c, path, "must be user or client_cert_cn");
-}
-
-static const struct pol_field pol_subject_fields[] = {
-	{ "required", pol_subj_required }, { "allowed", pol_subj_allowed },
-	{ "patterns", pol_subj_patterns }, { "max_length", pol_subj_max_len },
-	{ "cn_must_equal", pol_subj_cn }, { NULL, NULL },
-};
-
-static void
-pol_subject(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_section(c, path, v, pol_subject_fields, p);
-}
-
-/* --- "san" --- */
 
 /* "name" or "*.name": a wildcard only as the whole first label. */
 static const char *
@@ -438,235 +125,340 @@ pol_prefix_check(const char *s)
 	return *s == '\0' ? "must not be empty" : NULL;
 }
 
-static void
-pol_san_ip(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
+static const char *
+pol_cidr_check(const char *s)
 {
-	char	 ep[POL_PATH];
-	size_t	 i, n;
+	struct pol_cidr c;
 
-	pol_strs(c, path, v, &p->p_ip_text, NULL);
-	if (!p->p_ip_text.set)
-		return;
-	n = p->p_ip_text.n;
-	if ((p->p_ip = calloc(n + 1, sizeof(*p->p_ip))) == NULL) {
-		pol_err(c, path, "out of memory");
-		return;
+	return pol_cidr_parse(s, &c) == -1 ?
+	    "not a CIDR (a.b.c.d/n or x::/n)" : NULL;
+}
+
+/* --- the lists a row's loader maps further --- */
+
+/*
+ * v's strings, each passed by check(), turned into ints by map() and put
+ * in out[0..*n) without repeats (room for cap). Not an array: out and *n
+ * are left alone. Returns the number of problems.
+ */
+static int
+pol_map(struct cfg_ctx *ctx, const char *path, const json_t *v,
+    cfg_check_fn check, int (*map)(const char *), int *out, size_t cap,
+    size_t *n)
+{
+	struct cfg_strs	 l = { 0 };
+	int		 nerr = strings_load(ctx, path, v, check, &l);
+	size_t		 j;
+
+	if (l.set)
+		*n = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		int x = map(l.v[i]);
+		for (j = 0; j < *n && out[j] != x; j++)
+			;
+		if (j == *n && *n < cap)
+			out[(*n)++] = x;
 	}
-	for (i = 0; i < n; i++)
-		if (pol_cidr_parse(p->p_ip_text.v[i], &p->p_ip[i]) == -1) {
-			pol_path_idx(ep, path, i);
-			pol_err(c, ep, "not a CIDR (a.b.c.d/n or x::/n)");
+	strings_free(&l);
+	return nerr;
+}
+
+/* A list given replaces the default one; a bad value leaves it. */
+static int
+pol_curves_load(struct cfg_ctx *ctx, const char *path, const json_t *v,
+    void *base)
+{
+	struct policy	*p = base;
+	size_t		 cap = json_is_array(v) ? json_array_size(v) : 0;
+	int		*nids;
+
+	if (json_is_array(v)) {
+		if ((nids = calloc(cap + 1, sizeof(int))) == NULL) {
+			cfg_err(ctx, path, "out of memory");
+			return 1;
 		}
-}
-
-static void
-pol_san_dns(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_strs(c, path, v, &p->p_dns, pol_dns_check);
-}
-
-static void
-pol_san_email(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_strs(c, path, v, &p->p_email, pol_domain_check);
-}
-
-static void
-pol_san_uri(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_strs(c, path, v, &p->p_uri, pol_prefix_check);
-}
-
-static void
-pol_san_max(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_int(c, path, v, 0, 1000, &p->p_san_max);
-}
-
-static void
-pol_san_required(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_bool(c, path, v, &p->p_san_required);
-}
-
-static void
-pol_san_forbidden(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_bool(c, path, v, &p->p_san_forbidden);
-}
-
-static const struct pol_field pol_san_fields[] = {
-	{ "dns", pol_san_dns }, { "ip", pol_san_ip },
-	{ "email_domains", pol_san_email }, { "uri_prefixes", pol_san_uri },
-	{ "max", pol_san_max }, { "required", pol_san_required },
-	{ "forbidden", pol_san_forbidden }, { NULL, NULL },
-};
-
-static void
-pol_san(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_section(c, path, v, pol_san_fields, p);
-}
-
-/* --- "extensions" --- */
-
-static void
-pol_ext_ca(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_bool(c, path, v, &p->p_allow_ca);
-}
-
-static void
-pol_ext_ku(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	char	 ep[POL_PATH];
-	size_t	 i;
-	int	 bit;
-
-	if (pol_strarray(c, path, v) == -1)
-		return;
-	p->p_ku_set = 1;
-	for (i = 0; i < json_array_size(v); i++) {
-		bit = pol_ku_bit(json_string_value(json_array_get(v, i)));
-		pol_path_idx(ep, path, i);
-		if (bit < 0)
-			pol_err(c, ep, "unknown key usage");
-		else
-			p->p_ku_mask |= 1u << bit;
+		free(p->p_curves);
+		p->p_curves = nids;
 	}
+	return pol_map(ctx, path, v, pol_curve_check, pol_curve_nid,
+	    p->p_curves, cap, &p->p_ncurves);
 }
 
 static void
-pol_ext_ekus(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
+pol_curves_free(void *base)
 {
-	pol_objs(c, path, v, &p->p_ekus, "unknown EKU (a short name such "
-	    "as clientAuth, or a dotted OID)");
+	struct policy *p = base;
+
+	free(p->p_curves);
+	p->p_curves = NULL;
+	p->p_ncurves = 0;
+}
+
+static int
+pol_hashes_load(struct cfg_ctx *ctx, const char *path, const json_t *v,
+    void *base)
+{
+	struct policy *p = base;
+
+	return pol_map(ctx, path, v, pol_hash_check, pol_hash_nid,
+	    p->p_hashes, POL_NHASH, &p->p_nhashes);
+}
+
+static int
+pol_ku_load(struct cfg_ctx *ctx, const char *path, const json_t *v,
+    void *base)
+{
+	struct policy	*p = base;
+	int		 bits[POL_NKU];
+	size_t		 n = 0;
+	int		 nerr = pol_map(ctx, path, v, pol_ku_check, pol_ku_bit,
+	    bits, POL_NKU, &n);
+
+	p->p_ku_set = json_is_array(v);
+	for (size_t i = 0; i < n; i++)
+		p->p_ku_mask |= 1u << bits[i];
+	return nerr;
+}
+
+/* --- "subject.patterns" --- */
+
+static int
+pol_pattern_one(struct cfg_ctx *ctx, const char *path, const char *attr,
+    const json_t *v, struct policy *p)
+{
+	struct pol_pattern	*pp = &p->p_patterns[p->p_npatterns];
+	char			 msg[200];
+	int			 rc;
+
+	if (!json_is_string(v)) {
+		cfg_err(ctx, path, "must be a string, not %s",
+		    json_type_name(v));
+		return 1;
+	}
+	if ((pp->obj = OBJ_txt2obj(attr, 0)) == NULL) {
+		cfg_err(ctx, path, POL_ATTR_WHAT);
+		return 1;
+	}
+	if ((rc = regcomp(&pp->re, json_string_value(v),
+	    REG_EXTENDED | REG_NOSUB)) != 0) {
+		regerror(rc, &pp->re, msg, sizeof(msg));
+		cfg_err(ctx, path, "bad regex: %s", msg);
+		ASN1_OBJECT_free(pp->obj);
+		pp->obj = NULL;
+		return 1;
+	}
+	pp->name = strdup(attr);
+	pp->src = strdup(json_string_value(v));
+	p->p_npatterns++;	/* owns re from here on */
+	if (pp->name == NULL || pp->src == NULL) {
+		cfg_err(ctx, path, "out of memory");
+		return 1;
+	}
+	return 0;
+}
+
+static int
+pol_patterns_load(struct cfg_ctx *ctx, const char *path, const json_t *v,
+    void *base)
+{
+	struct policy	*p = base;
+	const char	*attr;
+	json_t		*re;
+	char		 kp[POL_PATH];
+	int		 nerr = 0;
+
+	if (!json_is_object(v)) {
+		cfg_err(ctx, path, "must be an object, not %s",
+		    json_type_name(v));
+		return 1;
+	}
+	if ((p->p_patterns = calloc(json_object_size(v) + 1,
+	    sizeof(*p->p_patterns))) == NULL) {
+		cfg_err(ctx, path, "out of memory");
+		return 1;
+	}
+	json_object_foreach((json_t *)v, attr, re) {
+		child_path(kp, sizeof(kp), path, attr);
+		nerr += pol_pattern_one(ctx, kp, attr, re, p);
+	}
+	return nerr;
 }
 
 static void
-pol_ext_allowed(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
+pol_patterns_free(void *base)
 {
-	pol_objs(c, path, v, &p->p_ext_allowed, "unknown extension (a short "
-	    "name such as subjectAltName, or a dotted OID)");
+	struct policy *p = base;
+
+	for (size_t i = 0; i < p->p_npatterns; i++) {
+		ASN1_OBJECT_free(p->p_patterns[i].obj);
+		free(p->p_patterns[i].name);
+		free(p->p_patterns[i].src);
+		regfree(&p->p_patterns[i].re);
+	}
+	free(p->p_patterns);
+	p->p_patterns = NULL;
+	p->p_npatterns = 0;
 }
 
-static const struct pol_field pol_ext_fields[] = {
-	{ "allow_ca", pol_ext_ca }, { "key_usages", pol_ext_ku },
-	{ "ekus", pol_ext_ekus }, { "allowed", pol_ext_allowed },
-	{ NULL, NULL },
+/* --- "rate" --- */
+
+static const struct cfg_field pol_rate_fields[] = {
+	{ .key = "max", .type = CFG_LONG, POL_AT(p_rate_max),
+	  .min = 1, .max = 1000000,
+	  .doc = "at most this many enrollments per identity per window" },
+	{ .key = "window", .type = CFG_LONG, POL_AT(p_rate_window),
+	  .min = 1, .max = 31536000,
+	  .doc = "the window, in seconds" },
+	F_END
 };
 
-static void
-pol_extensions(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
+static int
+pol_rate_load(struct cfg_ctx *ctx, const char *path, const json_t *v,
+    void *base)
 {
-	pol_section(c, path, v, pol_ext_fields, p);
-}
+	int nerr;
 
-/* --- "reenroll", "channel_binding", "rate" --- */
-
-static void
-pol_re_same(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_bool(c, path, v, &p->p_same_subject);
-}
-
-static void
-pol_re_renew(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_bool(c, path, v, &p->p_renew);
-}
-
-static void
-pol_re_rekey(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_bool(c, path, v, &p->p_rekey);
-}
-
-static const struct pol_field pol_reenroll_fields[] = {
-	{ "same_subject", pol_re_same }, { "renew", pol_re_renew },
-	{ "rekey", pol_re_rekey }, { NULL, NULL },
-};
-
-static void
-pol_reenroll(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_section(c, path, v, pol_reenroll_fields, p);
-}
-
-static void
-pol_binding(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	static const char *const names[POL_BINDING_MAX] = {
-		[POL_BINDING_OPTIONAL] = "optional",
-		[POL_BINDING_REQUIRED] = "required",
-		[POL_BINDING_OFF] = "off",
-	};
-	const char *s = json_string_value(v);
-
-	for (int i = 0; s != NULL && i < POL_BINDING_MAX; i++)
-		if (strcmp(s, names[i]) == 0) {
-			p->p_binding = (enum pol_binding)i;
-			return;
-		}
-	pol_err(c, path, "must be optional, required or off");
-}
-
-static void
-pol_rate_max(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_int(c, path, v, 1, 1000000, &p->p_rate_max);
-}
-
-static void
-pol_rate_window(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	pol_int(c, path, v, 1, 31536000, &p->p_rate_window);
-}
-
-static const struct pol_field pol_rate_fields[] = {
-	{ "max", pol_rate_max }, { "window", pol_rate_window },
-	{ NULL, NULL },
-};
-
-static void
-pol_rate(struct pol_ctx *c, const char *path, const json_t *v,
-    struct policy *p)
-{
-	int nerr = c->nerr;
-
-	pol_section(c, path, v, pol_rate_fields, p);
+	if (!json_is_object(v)) {
+		cfg_err(ctx, path, "must be an object, not %s",
+		    json_type_name(v));
+		return 1;
+	}
+	if ((nerr = section_load(ctx, v, path, pol_rate_fields, base)) != 0)
+		return nerr;
 	/* A count without a window (or the reverse) limits nothing. */
-	if (c->nerr == nerr && (json_object_get(v, "max") == NULL ||
-	    json_object_get(v, "window") == NULL))
-		pol_err(c, path, "needs both max and window");
+	if (json_object_get(v, "max") == NULL ||
+	    json_object_get(v, "window") == NULL) {
+		cfg_err(ctx, path, "needs both max and window");
+		return 1;
+	}
+	return 0;
 }
 
-static const struct pol_field pol_top_fields[] = {
-	{ "keys", pol_keys }, { "signature_hashes", pol_hashes },
-	{ "subject", pol_subject }, { "san", pol_san },
-	{ "extensions", pol_extensions }, { "reenroll", pol_reenroll },
-	{ "channel_binding", pol_binding }, { "rate", pol_rate },
-	{ NULL, NULL },
+/* --- the rows (doc text: docs/policy.md) --- */
+
+static const struct cfg_field pol_keys_fields[] = {
+	{ .key = "rsa", .type = CFG_BOOL, POL_AT(p_rsa), .dflt = 1,
+	  .doc = "allow RSA keys" },
+	{ .key = "rsa_min_bits", .type = CFG_LONG, POL_AT(p_rsa_min_bits),
+	  .min = 512, .max = 16384, .dflt = 2048,
+	  .doc = "refuse RSA keys shorter than this" },
+	{ .key = "ec_curves", .type = CFG_CUSTOM, .load = pol_curves_load,
+	  .free = pol_curves_free,
+	  .doc = "the EC curves allowed (P-256, P-384, P-521 or an OpenSSL "
+	  "curve name; [] allows no EC key); default P-256, P-384, P-521" },
+	{ .key = "ed25519", .type = CFG_BOOL, POL_AT(p_ed25519), .dflt = 1,
+	  .doc = "allow Ed25519 keys" },
+	{ .key = "ed448", .type = CFG_BOOL, POL_AT(p_ed448), .dflt = 1,
+	  .doc = "allow Ed448 keys" },
+	F_END
+};
+
+static const char *const pol_cn_names[] = { "user", "client_cert_cn", NULL };
+
+static const struct cfg_field pol_subject_fields[] = {
+	{ .key = "required", .type = CFG_STRINGS,
+	  POL_AT(p_subj_required.name), .check = pol_attr_check,
+	  .doc = "attribute types that must be present (CN, O, OU, C, "
+	  "serialNumber, ...)" },
+	{ .key = "allowed", .type = CFG_STRINGS,
+	  POL_AT(p_subj_allowed.name), .check = pol_attr_check,
+	  .doc = "the only attribute types allowed (absent: any)" },
+	{ .key = "patterns", .type = CFG_CUSTOM, .load = pol_patterns_load,
+	  .free = pol_patterns_free,
+	  .doc = "per attribute type, a POSIX extended regex every value "
+	  "must match; it matches anywhere unless anchored (^...$)" },
+	{ .key = "max_length", .type = CFG_LONG, POL_AT(p_subj_max_len),
+	  .min = 1, .max = 65535,
+	  .doc = "longest attribute value, in characters (absent: any)" },
+	{ .key = "cn_must_equal", .type = CFG_ENUM, POL_AT(p_cn_bind),
+	  .names = pol_cn_names, .dflt = POL_CN_NONE,
+	  .doc = "user: the CN must be the Digest/Basic user name; "
+	  "client_cert_cn: the CN of the client's TLS certificate" },
+	F_END
+};
+
+static const struct cfg_field pol_san_fields[] = {
+	{ .key = "dns", .type = CFG_STRINGS, POL_AT(p_dns),
+	  .check = pol_dns_check,
+	  .doc = "allowed DNS names: *.example.com matches any host name "
+	  "under it, others exactly (absent: any; []: none)" },
+	{ .key = "ip", .type = CFG_STRINGS, POL_AT(p_ip_text),
+	  .check = pol_cidr_check,
+	  .doc = "allowed addresses as CIDR blocks, IPv4 and IPv6" },
+	{ .key = "email_domains", .type = CFG_STRINGS, POL_AT(p_email),
+	  .check = pol_domain_check, .doc = "allowed e-mail domains" },
+	{ .key = "uri_prefixes", .type = CFG_STRINGS, POL_AT(p_uri),
+	  .check = pol_prefix_check,
+	  .doc = "allowed URI prefixes, compared as plain prefixes" },
+	{ .key = "max", .type = CFG_LONG, POL_AT(p_san_max),
+	  .min = 0, .max = 1000, .dflt = 20,
+	  .doc = "at most this many SANs" },
+	{ .key = "required", .type = CFG_BOOL, POL_AT(p_san_required),
+	  .doc = "at least one SAN" },
+	{ .key = "forbidden", .type = CFG_BOOL, POL_AT(p_san_forbidden),
+	  .doc = "no SAN at all" },
+	F_END
+};
+
+static const struct cfg_field pol_ext_fields[] = {
+	{ .key = "allow_ca", .type = CFG_BOOL, POL_AT(p_allow_ca),
+	  .doc = "allow a requested basicConstraints CA:TRUE" },
+	{ .key = "key_usages", .type = CFG_CUSTOM, .load = pol_ku_load,
+	  .doc = "the key usages allowed (absent: any)" },
+	{ .key = "ekus", .type = CFG_STRINGS, POL_AT(p_ekus.name),
+	  .check = pol_eku_check,
+	  .doc = "the EKUs allowed, short names or dotted OIDs (absent: any "
+	  "but cmcRA)" },
+	{ .key = "allowed", .type = CFG_STRINGS, POL_AT(p_ext_allowed.name),
+	  .check = pol_ext_check,
+	  .doc = "the only extensions a CSR may request (absent: any)" },
+	F_END
+};
+
+static const struct cfg_field pol_reenroll_fields[] = {
+	{ .key = "same_subject", .type = CFG_BOOL, POL_AT(p_same_subject),
+	  .dflt = 1, .doc = "the CSR's subject and SAN set must equal the "
+	  "certificate's" },
+	{ .key = "renew", .type = CFG_BOOL, POL_AT(p_renew), .dflt = 1,
+	  .doc = "the certificate's own public key (renewal) is allowed" },
+	{ .key = "rekey", .type = CFG_BOOL, POL_AT(p_rekey), .dflt = 1,
+	  .doc = "a new public key (rekey) is allowed" },
+	F_END
+};
+
+static const char *const pol_binding_names[POL_BINDING_MAX + 1] = {
+	[POL_BINDING_OPTIONAL] = "optional",
+	[POL_BINDING_REQUIRED] = "required",
+	[POL_BINDING_OFF] = "off",
+};
+
+/* The sections share struct policy: they sit at offset 0. */
+const struct cfg_field policy_fields[] = {
+	{ .key = "keys", .type = CFG_SECTION, .fields = pol_keys_fields,
+	  .doc = "the key types and sizes a CSR may carry" },
+	{ .key = "signature_hashes", .type = CFG_CUSTOM,
+	  .load = pol_hashes_load,
+	  .doc = "the hashes a CSR's signature may use (SHA1, SHA224, "
+	  "SHA256, SHA384, SHA512); default SHA256, SHA384, SHA512" },
+	{ .key = "subject", .type = CFG_SECTION, .fields = pol_subject_fields,
+	  .doc = "what the CSR's subject may hold" },
+	{ .key = "san", .type = CFG_SECTION, .fields = pol_san_fields,
+	  .doc = "the subject alternative names a CSR may request" },
+	{ .key = "extensions", .type = CFG_SECTION, .fields = pol_ext_fields,
+	  .doc = "the extensions a CSR may request" },
+	{ .key = "reenroll", .type = CFG_SECTION,
+	  .fields = pol_reenroll_fields,
+	  .doc = "what simplereenroll allows (RFC 7030 section 4.2.2)" },
+	{ .key = "channel_binding", .type = CFG_ENUM, POL_AT(p_binding),
+	  .names = pol_binding_names, .dflt = POL_BINDING_OPTIONAL,
+	  .doc = "a challengePassword must hold the TLS session's channel "
+	  "binding when present (optional), always (required), or is the "
+	  "CA's to check (off) (RFC 7030 section 3.5)" },
+	/* .fields: the rows its loader walks, for the documentation. */
+	{ .key = "rate", .type = CFG_CUSTOM, .load = pol_rate_load,
+	  .fields = pol_rate_fields,
+	  .doc = "at most max enrollments per identity per window seconds" },
+	F_END
 };
 
 /* The built-in policy: what an unconfigured label gets. */
@@ -676,9 +468,8 @@ pol_defaults(struct policy *p)
 	static const int curves[] = { NID_X9_62_prime256v1, NID_secp384r1,
 	    NID_secp521r1 };
 
-	p->p_rsa = p->p_ed25519 = p->p_ed448 = 1;
-	p->p_rsa_min_bits = 2048;
-	if ((p->p_curves = malloc(sizeof(curves))) == NULL)
+	if (section_defaults(policy_fields, p) != 0 ||
+	    (p->p_curves = malloc(sizeof(curves))) == NULL)
 		return -1;
 	memcpy(p->p_curves, curves, sizeof(curves));
 	p->p_ncurves = 3;
@@ -686,96 +477,115 @@ pol_defaults(struct policy *p)
 	p->p_hashes[1] = NID_sha384;
 	p->p_hashes[2] = NID_sha512;
 	p->p_nhashes = 3;
-	p->p_san_max = 20;
-	p->p_same_subject = p->p_renew = p->p_rekey = 1;
 	return 0;
+}
+
+/* --- after the walk --- */
+
+static struct pol_objs *
+pol_objs_at(struct policy *p, size_t i)
+{
+	struct pol_objs *l[] = { &p->p_subj_required, &p->p_subj_allowed,
+	    &p->p_ekus, &p->p_ext_allowed };
+
+	return i < sizeof(l) / sizeof(l[0]) ? l[i] : NULL;
+}
+
+/*
+ * The names the rows kept, resolved once: their checks passed, so only
+ * memory can fail here. Returns -1 after reporting it.
+ */
+static int
+pol_resolve(struct cfg_ctx *ctx, struct policy *p)
+{
+	struct pol_objs	*l;
+	size_t		 i;
+
+	for (size_t k = 0; (l = pol_objs_at(p, k)) != NULL; k++) {
+		if ((l->obj = calloc(l->name.n + 1, sizeof(*l->obj))) == NULL)
+			goto oom;
+		for (i = 0; i < l->name.n; i++)
+			if ((l->obj[i] = OBJ_txt2obj(l->name.v[i], 0)) == NULL)
+				goto oom;
+	}
+	if ((p->p_ip = calloc(p->p_ip_text.n + 1, sizeof(*p->p_ip))) == NULL)
+		goto oom;
+	for (i = 0; i < p->p_ip_text.n; i++)
+		(void)pol_cidr_parse(p->p_ip_text.v[i], &p->p_ip[i]);
+	return 0;
+oom:
+	cfg_err(ctx, "", "out of memory");
+	return -1;
 }
 
 /* Contradictions only visible once the whole object is read. */
 static void
-pol_cross_check(struct pol_ctx *c, const struct policy *p)
+pol_cross_check(struct cfg_ctx *ctx, const struct policy *p)
 {
 	char path[POL_PATH];
 
 	if (!p->p_rsa && !p->p_ed25519 && !p->p_ed448 && p->p_ncurves == 0)
-		pol_err(c, "keys", "no key type is allowed");
+		cfg_err(ctx, "keys", "no key type is allowed");
 	if (p->p_san_required && p->p_san_forbidden)
-		pol_err(c, "san", "required and forbidden are both true");
-	if (!p->p_subj_allowed.set)
+		cfg_err(ctx, "san", "required and forbidden are both true");
+	if (!p->p_subj_allowed.name.set)
 		return;
-	for (size_t i = 0; i < p->p_subj_required.n; i++)
+	for (size_t i = 0; i < p->p_subj_required.name.n; i++)
 		if (!pol_objs_has(&p->p_subj_allowed,
 		    p->p_subj_required.obj[i])) {
-			pol_path_idx(path, "subject.required", i);
-			pol_err(c, path, "not in subject.allowed");
+			child_index(path, sizeof(path), "subject.required", i);
+			cfg_err(ctx, path, "not in subject.allowed");
 		}
+}
+
+/* Without a caller's callback a problem is only counted. */
+static void
+pol_err_count(void *arg, const char *key, const char *msg)
+{
+	(void)arg;
+	(void)key;
+	(void)msg;
 }
 
 struct policy *
 policy_compile(const json_t *obj, policy_err_fn err, void *arg)
 {
-	struct pol_ctx	 c = { err, arg, 0 };
+	struct cfg_ctx	 ctx = { .on_err = err != NULL ? err : pol_err_count,
+	    .on_err_arg = arg };
 	struct policy	*p;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL || pol_defaults(p) == -1) {
-		pol_err(&c, "", "out of memory");
+		cfg_err(&ctx, "", "out of memory");
 		goto fail;
 	}
-	if (obj != NULL) {
-		if (!json_is_object(obj))
-			pol_err(&c, "", "must be an object");
-		else
-			pol_section(&c, "", obj, pol_top_fields, p);
-	}
-	pol_cross_check(&c, p);
-	if (c.nerr == 0)
+	if (obj != NULL && !json_is_object(obj))
+		cfg_err(&ctx, "", "must be an object, not %s",
+		    json_type_name(obj));
+	else if (obj != NULL)
+		section_load(&ctx, obj, "", policy_fields, p);
+	if (pol_resolve(&ctx, p) == 0)
+		pol_cross_check(&ctx, p);
+	if (ctx.nerr == 0)
 		return p;
 fail:
 	policy_free(p);
 	return NULL;
 }
 
-static void
-pol_strs_free(struct pol_strs *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-}
-
-static void
-pol_objs_free(struct pol_objs *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		ASN1_OBJECT_free(l->obj[i]);
-		free(l->name[i]);
-	}
-	free(l->obj);
-	free(l->name);
-}
-
 void
 policy_free(struct policy *p)
 {
+	struct pol_objs *l;
+
 	if (p == NULL)
 		return;
-	free(p->p_curves);
-	pol_objs_free(&p->p_subj_required);
-	pol_objs_free(&p->p_subj_allowed);
-	for (size_t i = 0; i < p->p_npatterns; i++) {
-		ASN1_OBJECT_free(p->p_patterns[i].obj);
-		free(p->p_patterns[i].name);
-		free(p->p_patterns[i].src);
-		regfree(&p->p_patterns[i].re);
+	for (size_t k = 0; (l = pol_objs_at(p, k)) != NULL; k++) {
+		for (size_t i = 0; l->obj != NULL && i < l->name.n; i++)
+			ASN1_OBJECT_free(l->obj[i]);
+		free(l->obj);
 	}
-	free(p->p_patterns);
-	pol_strs_free(&p->p_dns);
-	pol_strs_free(&p->p_email);
-	pol_strs_free(&p->p_uri);
-	pol_strs_free(&p->p_ip_text);
 	free(p->p_ip);
-	pol_objs_free(&p->p_ekus);
-	pol_objs_free(&p->p_ext_allowed);
+	section_free(policy_fields, p);
 	free(p);
 }
 

@@ -353,10 +353,11 @@ pol_check_entry(const struct policy *p, const X509_NAME_ENTRY *e,
 	int			 len, rc;
 
 	pol_obj_name(attr, sizeof(attr), obj);
-	if (p->p_subj_allowed.set && !pol_objs_has(&p->p_subj_allowed, obj))
+	if (p->p_subj_allowed.name.set &&
+	    !pol_objs_has(&p->p_subj_allowed, obj))
 		return pol_refuse(v, 403, "subject.allowed", "%s is not "
 		    "allowed (%s)", attr, pol_list(list, sizeof(list),
-		    p->p_subj_allowed.name, p->p_subj_allowed.n));
+		    p->p_subj_allowed.name.v, p->p_subj_allowed.name.n));
 	if ((u = pol_utf8(X509_NAME_ENTRY_get_data(e), &len)) == NULL)
 		return pol_refuse(v, 400, "csr.malformed", "the subject's %s "
 		    "is not a valid string", attr);
@@ -443,10 +444,10 @@ pol_check_subject(const struct policy *p, const struct policy_input *in,
 	const X509_NAME	*subj = X509_REQ_get_subject_name(in->csr);
 	const struct pol_objs *req = &p->p_subj_required;
 
-	for (size_t i = 0; i < req->n; i++)
+	for (size_t i = 0; i < req->name.n; i++)
 		if (X509_NAME_get_index_by_OBJ(subj, req->obj[i], -1) < 0)
 			return pol_refuse(v, 403, "subject.required", "the "
-			    "subject has no %s", req->name[i]);
+			    "subject has no %s", req->name.v[i]);
 	for (int i = 0; i < X509_NAME_entry_count(subj); i++)
 		if (pol_check_entry(p, X509_NAME_get_entry(subj, i), v) == -1)
 			return -1;
@@ -502,8 +503,8 @@ pol_check_ekus(const struct policy *p, const EXTENDED_KEY_USAGE *eku,
 		if (!pol_objs_has(&p->p_ekus, o))
 			return pol_refuse(v, 403, "extensions.eku", "%s is not "
 			    "allowed (%s)", pol_obj_name(name, sizeof(name),
-			    o), pol_list(list, sizeof(list), p->p_ekus.name,
-			    p->p_ekus.n));
+			    o), pol_list(list, sizeof(list), p->p_ekus.name.v,
+			    p->p_ekus.name.n));
 	}
 	return 0;
 }
@@ -544,16 +545,16 @@ pol_check_exts(const struct policy *p, const struct policy_input *in,
 		    "CA:TRUE is not allowed");
 	if (r->ku != NULL && p->p_ku_set && pol_check_ku(p, r->ku, v) == -1)
 		return -1;
-	if (r->eku != NULL && p->p_ekus.set &&
+	if (r->eku != NULL && p->p_ekus.name.set &&
 	    pol_check_ekus(p, r->eku, v) == -1)
 		return -1;
 	/* An id-kp-cmcRA certificate is trusted as an RA by estrad (and by
 	 * CAs): a device must not obtain one through us unless the policy
 	 * lists that EKU by name. */
-	if (r->eku != NULL && !p->p_ekus.set && pol_eku_has_ra(r->eku))
+	if (r->eku != NULL && !p->p_ekus.name.set && pol_eku_has_ra(r->eku))
 		return pol_refuse(v, 403, "extensions.eku", "cmcRA (the RA "
 		    "purpose) is not allowed unless extensions.ekus lists it");
-	if (!p->p_ext_allowed.set)
+	if (!p->p_ext_allowed.name.set)
 		return 0;
 	for (int i = 0; i < sk_X509_EXTENSION_num(r->exts); i++) {
 		o = X509_EXTENSION_get_object(sk_X509_EXTENSION_value(r->exts,
@@ -562,7 +563,7 @@ pol_check_exts(const struct policy *p, const struct policy_input *in,
 			return pol_refuse(v, 403, "extensions.allowed", "%s is "
 			    "not allowed (%s)", pol_obj_name(name,
 			    sizeof(name), o), pol_list(list, sizeof(list),
-			    p->p_ext_allowed.name, p->p_ext_allowed.n));
+			    p->p_ext_allowed.name.v, p->p_ext_allowed.name.n));
 	}
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include <openssl/x509v3.h>
 
+#include "config_schema_int.h"
 #include "estrad/policy.h"
 
 #define POL_NHASH	5	/* SHA1, SHA224, SHA256, SHA384, SHA512 */
@@ -19,19 +20,14 @@
 #define POL_PW_MAX	256	/* a challengePassword longer is not ours */
 #define POL_QUOTE	96	/* room for one quoted, escaped value */
 
-/* A list from the config; set = the key was present (absent = any). */
-struct pol_strs {
-	char	**v;
-	size_t	  n;
-	int	  set;
-};
-
-/* Object identifiers given by name or dotted OID, with the given text. */
+/*
+ * Object identifiers given by name or dotted OID: name as configured (a
+ * CFG_STRINGS slot: name.set = the key was present, absent = any), obj
+ * the same, resolved once when the policy is compiled.
+ */
 struct pol_objs {
+	struct cfg_strs	  name;
 	ASN1_OBJECT	**obj;
-	char		**name;
-	size_t		  n;
-	int		  set;
 };
 
 struct pol_cidr {
@@ -47,7 +43,8 @@ struct pol_pattern {
 	regex_t		 re;
 };
 
-enum pol_cn_bind { POL_CN_NONE, POL_CN_USER, POL_CN_CLIENT_CERT };
+/* "cn_must_equal": a CFG_ENUM, in the order of its names; NONE: absent. */
+enum pol_cn_bind { POL_CN_USER, POL_CN_CLIENT_CERT, POL_CN_NONE };
 
 /*
  * "channel_binding" (RFC 7030 §3.5): a challengePassword must be the
@@ -74,10 +71,10 @@ struct policy {
 	long			 p_subj_max_len;	/* 0: none */
 	enum pol_cn_bind	 p_cn_bind;
 
-	struct pol_strs		 p_dns;
-	struct pol_strs		 p_email;
-	struct pol_strs		 p_uri;
-	struct pol_strs		 p_ip_text;	/* as configured, for reasons */
+	struct cfg_strs		 p_dns;
+	struct cfg_strs		 p_email;
+	struct cfg_strs		 p_uri;
+	struct cfg_strs		 p_ip_text;	/* as configured, for reasons */
 	struct pol_cidr		*p_ip;
 	long			 p_san_max;
 	int			 p_san_required;
@@ -96,6 +93,12 @@ struct policy {
 	long			 p_rate_max;
 	long			 p_rate_window;
 };
+
+/*
+ * The policy object's keys, as the config engine's rows (policy.c): they
+ * compile, default, free and document a policy.
+ */
+extern const struct cfg_field policy_fields[];
 
 /* A CSR's extensionRequest, decoded once; all members owned. */
 struct pol_req {

@@ -159,7 +159,7 @@ pol_obj_name(char *buf, size_t size, const ASN1_OBJECT *obj)
 int
 pol_objs_has(const struct pol_objs *l, const ASN1_OBJECT *obj)
 {
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = 0; i < l->name.n; i++)
 		if (OBJ_cmp(l->obj[i], obj) == 0)
 			return 1;
 	return 0;

@@ -145,7 +145,7 @@ static int
 pol_san_dns(const struct policy *p, const ASN1_IA5STRING *s,
     struct policy_verdict *v)
 {
-	const struct pol_strs	*l = &p->p_dns;
+	const struct cfg_strs	*l = &p->p_dns;
 	const char		*name;
 	char			 q[POL_QUOTE], list[200];
 	size_t			 len, i;
@@ -206,7 +206,7 @@ static int
 pol_san_email(const struct policy *p, const ASN1_IA5STRING *s,
     struct policy_verdict *v)
 {
-	const struct pol_strs	*l = &p->p_email;
+	const struct cfg_strs	*l = &p->p_email;
 	const char		*mail, *at;
 	char			 q[POL_QUOTE], list[200];
 	size_t			 len, i;
@@ -230,7 +230,7 @@ static int
 pol_san_uri(const struct policy *p, const ASN1_IA5STRING *s,
     struct policy_verdict *v)
 {
-	const struct pol_strs	*l = &p->p_uri;
+	const struct cfg_strs	*l = &p->p_uri;
 	const char		*uri;
 	char			 q[POL_QUOTE], list[200];
 	size_t			 len, i;

@@ -539,7 +539,7 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"policies\": {\"codes\": {\"keys\": {\"rsa\": false},\n"
 	  "    \"channel_binding\": \"none\"}},\n" ROUTE_OK "}\n",
-	  "6: policies.codes.channel_binding: must be optional, required or off",
+	  "6: policies.codes.channel_binding: must be one of optional, required, off",
 	  1 },
 	{ "route naming an unknown policy",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK

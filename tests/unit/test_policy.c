@@ -1184,7 +1184,7 @@ static const struct compile_case compile_cases[] = {
 	  "\"reenroll\":{\"same_subject\":true,\"renew\":false,\"rekey\":true},"
 	  "\"channel_binding\":\"required\",\"rate\":{\"max\":10,"
 	  "\"window\":3600}}", "" },
-	{ "not an object", "[1]", ": must be an object\n" },
+	{ "not an object", "[1]", ": must be an object, not an array\n" },
 	{ "unknown keys at every level",
 	  "{\"bogus\":1,\"san\":{\"ipp\":[]},\"keys\":{\"dsa\":true}}",
 	  "bogus: unknown key\nsan.ipp: unknown key\nkeys.dsa: unknown key\n" },
@@ -1210,21 +1210,21 @@ static const struct compile_case compile_cases[] = {
 	  "or a dotted OID)\nextensions.allowed[0]: unknown extension (a "
 	  "short name such as subjectAltName, or a dotted OID)\n" },
 	{ "binding mode", "{\"channel_binding\":\"always\"}",
-	  "channel_binding: must be optional, required or off\n" },
+	  "channel_binding: must be one of optional, required, off\n" },
 	{ "arrays of strings",
 	  "{\"san\":{\"dns\":\"a.com\",\"email_domains\":[1]},"
 	  "\"subject\":{\"allowed\":{}}}",
-	  "san.dns: must be an array of strings\n"
-	  "san.email_domains: must be an array of strings\n"
-	  "subject.allowed: must be an array of strings\n" },
+	  "san.dns: must be an array of strings, not a string\n"
+	  "san.email_domains[0]: must be a string, not an integer\n"
+	  "subject.allowed: must be an array of strings, not an object\n" },
 	{ "subject problems",
 	  "{\"subject\":{\"required\":[\"CN\",\"XYZ\"],\"cn_must_equal\":"
 	  "\"admin\",\"max_length\":0,\"patterns\":{\"QQ\":\"a\",\"CN\":1}}}",
 	  "subject.required[1]: " ATTR_MSG "\n"
-	  "subject.cn_must_equal: must be user or client_cert_cn\n"
-	  "subject.max_length: must be an integer from 1 to 65535\n"
+	  "subject.cn_must_equal: must be one of user, client_cert_cn\n"
+	  "subject.max_length: 0 is out of range [1, 65535]\n"
 	  "subject.patterns.QQ: " ATTR_MSG "\n"
-	  "subject.patterns.CN: must be a string\n" },
+	  "subject.patterns.CN: must be a string, not an integer\n" },
 	{ "bad DNS patterns and domains",
 	  "{\"san\":{\"dns\":[\"a.*.com\",\"*.\",\"ok.com\"],"
 	  "\"email_domains\":[\"@x.com\"],\"uri_prefixes\":[\"\"]}}",
@@ -1236,13 +1236,13 @@ static const struct compile_case compile_cases[] = {
 	  "{\"keys\":{\"rsa_min_bits\":100,\"ec_curves\":[\"P-256\",\"nope\"],"
 	  "\"rsa\":\"yes\"},\"san\":{\"ip\":[\"1.2.3.4/33\"],\"max\":-1},"
 	  "\"channel_binding\":true,\"reenroll\":[]}",
-	  "keys.rsa_min_bits: must be an integer from 512 to 16384\n"
+	  "keys.rsa_min_bits: 100 is out of range [512, 16384]\n"
 	  "keys.ec_curves[1]: " CURVE_MSG "\n"
-	  "keys.rsa: must be true or false\n"
+	  "keys.rsa: must be true or false, not a string\n"
 	  "san.ip[0]: not a CIDR (a.b.c.d/n or x::/n)\n"
-	  "san.max: must be an integer from 0 to 1000\n"
-	  "channel_binding: must be optional, required or off\n"
-	  "reenroll: must be an object\n" },
+	  "san.max: -1 is out of range [0, 1000]\n"
+	  "channel_binding: must be one of optional, required, off\n"
+	  "reenroll: must be an object, not an array\n" },
 	{ "no key type left",
 	  "{\"keys\":{\"rsa\":false,\"ed25519\":false,\"ed448\":false,"
 	  "\"ec_curves\":[]}}", "keys: no key type is allowed\n" },
@@ -1255,7 +1255,7 @@ static const struct compile_case compile_cases[] = {
 	{ "rate needs both", "{\"rate\":{\"max\":10}}",
 	  "rate: needs both max and window\n" },
 	{ "rate bounds", "{\"rate\":{\"max\":0,\"window\":3600,\"per\":1}}",
-	  "rate.max: must be an integer from 1 to 1000000\n"
+	  "rate.max: 0 is out of range [1, 1000000]\n"
 	  "rate.per: unknown key\n" },
 };
 
