@@ -21,6 +21,7 @@
 
 #include "estrad/config.h"
 #include "config_schema_int.h"
+#include "policy_int.h"
 #include "estrad/digest.h"
 #include "estrad/log.h"
 #include "estrad/netbind.h"
@@ -478,6 +479,13 @@ const struct cfg_doc_table cfg_doc_tables[] = {
 	{ "docs/configuration.md", "local_cas", localca_fields },
 	{ "docs/configuration.md", "routes", route_fields },
 	{ "docs/configuration.md", "admin", admin_fields },
+	{ "docs/policy.md", "policy", policy_fields },
+	{ "docs/policy.md", "keys", pol_keys_fields },
+	{ "docs/policy.md", "subject", pol_subject_fields },
+	{ "docs/policy.md", "san", pol_san_fields },
+	{ "docs/policy.md", "extensions", pol_ext_fields },
+	{ "docs/policy.md", "reenroll", pol_reenroll_fields },
+	{ "docs/policy.md", "rate", pol_rate_fields },
 	{ NULL, NULL, NULL }
 };
 

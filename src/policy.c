@@ -302,12 +302,14 @@ pol_patterns_free(void *base)
 
 /* --- "rate" --- */
 
-static const struct cfg_field pol_rate_fields[] = {
+const struct cfg_field pol_rate_fields[] = {
 	{ .key = "max", .type = CFG_LONG, POL_AT(p_rate_max),
 	  .min = 1, .max = 1000000,
+	  .doc_dflt = "required",
 	  .doc = "at most this many enrollments per identity per window" },
 	{ .key = "window", .type = CFG_LONG, POL_AT(p_rate_window),
 	  .min = 1, .max = 31536000,
+	  .doc_dflt = "required",
 	  .doc = "the window, in seconds" },
 	F_END
 };
@@ -336,7 +338,7 @@ pol_rate_load(struct cfg_ctx *ctx, const char *path, const json_t *v,
 
 /* --- the rows (doc text: docs/policy.md) --- */
 
-static const struct cfg_field pol_keys_fields[] = {
+const struct cfg_field pol_keys_fields[] = {
 	{ .key = "rsa", .type = CFG_BOOL, POL_AT(p_rsa), .dflt = 1,
 	  .doc = "allow RSA keys" },
 	{ .key = "rsa_min_bits", .type = CFG_LONG, POL_AT(p_rsa_min_bits),
@@ -344,8 +346,10 @@ static const struct cfg_field pol_keys_fields[] = {
 	  .doc = "refuse RSA keys shorter than this" },
 	{ .key = "ec_curves", .type = CFG_CUSTOM, .load = pol_curves_load,
 	  .free = pol_curves_free,
+	  .doc_type = "array of strings",
+	  .doc_dflt = "`[\"P-256\",\"P-384\",\"P-521\"]`",
 	  .doc = "the EC curves allowed (P-256, P-384, P-521 or an OpenSSL "
-	  "curve name; [] allows no EC key); default P-256, P-384, P-521" },
+	  "curve name; [] allows no EC key)" },
 	{ .key = "ed25519", .type = CFG_BOOL, POL_AT(p_ed25519), .dflt = 1,
 	  .doc = "allow Ed25519 keys" },
 	{ .key = "ed448", .type = CFG_BOOL, POL_AT(p_ed448), .dflt = 1,
@@ -355,20 +359,24 @@ static const struct cfg_field pol_keys_fields[] = {
 
 static const char *const pol_cn_names[] = { "user", "client_cert_cn", NULL };
 
-static const struct cfg_field pol_subject_fields[] = {
+const struct cfg_field pol_subject_fields[] = {
 	{ .key = "required", .type = CFG_STRINGS,
 	  POL_AT(p_subj_required.name), .check = pol_attr_check,
+	  .doc_dflt = "none",
 	  .doc = "attribute types that must be present (CN, O, OU, C, "
 	  "serialNumber, ...)" },
 	{ .key = "allowed", .type = CFG_STRINGS,
 	  POL_AT(p_subj_allowed.name), .check = pol_attr_check,
+	  .doc_dflt = "any",
 	  .doc = "the only attribute types allowed (absent: any)" },
 	{ .key = "patterns", .type = CFG_CUSTOM, .load = pol_patterns_load,
 	  .free = pol_patterns_free,
+	  .doc_type = "object of strings", .doc_dflt = "none",
 	  .doc = "per attribute type, a POSIX extended regex every value "
 	  "must match; it matches anywhere unless anchored (^...$)" },
 	{ .key = "max_length", .type = CFG_LONG, POL_AT(p_subj_max_len),
 	  .min = 1, .max = 65535,
+	  .doc_dflt = "any",
 	  .doc = "longest attribute value, in characters (absent: any)" },
 	{ .key = "cn_must_equal", .type = CFG_ENUM, POL_AT(p_cn_bind),
 	  .names = pol_cn_names, .dflt = POL_CN_NONE,
@@ -377,18 +385,22 @@ static const struct cfg_field pol_subject_fields[] = {
 	F_END
 };
 
-static const struct cfg_field pol_san_fields[] = {
+const struct cfg_field pol_san_fields[] = {
 	{ .key = "dns", .type = CFG_STRINGS, POL_AT(p_dns),
 	  .check = pol_dns_check,
+	  .doc_dflt = "any",
 	  .doc = "allowed DNS names: *.example.com matches any host name "
 	  "under it, others exactly (absent: any; []: none)" },
 	{ .key = "ip", .type = CFG_STRINGS, POL_AT(p_ip_text),
 	  .check = pol_cidr_check,
+	  .doc_dflt = "any",
 	  .doc = "allowed addresses as CIDR blocks, IPv4 and IPv6" },
 	{ .key = "email_domains", .type = CFG_STRINGS, POL_AT(p_email),
-	  .check = pol_domain_check, .doc = "allowed e-mail domains" },
+	  .check = pol_domain_check, .doc_dflt = "any",
+	  .doc = "allowed e-mail domains" },
 	{ .key = "uri_prefixes", .type = CFG_STRINGS, POL_AT(p_uri),
 	  .check = pol_prefix_check,
+	  .doc_dflt = "any",
 	  .doc = "allowed URI prefixes, compared as plain prefixes" },
 	{ .key = "max", .type = CFG_LONG, POL_AT(p_san_max),
 	  .min = 0, .max = 1000, .dflt = 20,
@@ -400,22 +412,25 @@ static const struct cfg_field pol_san_fields[] = {
 	F_END
 };
 
-static const struct cfg_field pol_ext_fields[] = {
+const struct cfg_field pol_ext_fields[] = {
 	{ .key = "allow_ca", .type = CFG_BOOL, POL_AT(p_allow_ca),
 	  .doc = "allow a requested basicConstraints CA:TRUE" },
 	{ .key = "key_usages", .type = CFG_CUSTOM, .load = pol_ku_load,
+	  .doc_type = "array of strings", .doc_dflt = "any",
 	  .doc = "the key usages allowed (absent: any)" },
 	{ .key = "ekus", .type = CFG_STRINGS, POL_AT(p_ekus.name),
 	  .check = pol_eku_check,
+	  .doc_dflt = "any but `cmcRA`",
 	  .doc = "the EKUs allowed, short names or dotted OIDs (absent: any "
 	  "but cmcRA)" },
 	{ .key = "allowed", .type = CFG_STRINGS, POL_AT(p_ext_allowed.name),
 	  .check = pol_ext_check,
+	  .doc_dflt = "any",
 	  .doc = "the only extensions a CSR may request (absent: any)" },
 	F_END
 };
 
-static const struct cfg_field pol_reenroll_fields[] = {
+const struct cfg_field pol_reenroll_fields[] = {
 	{ .key = "same_subject", .type = CFG_BOOL, POL_AT(p_same_subject),
 	  .dflt = 1, .doc = "the CSR's subject and SAN set must equal the "
 	  "certificate's" },
@@ -438,8 +453,10 @@ const struct cfg_field policy_fields[] = {
 	  .doc = "the key types and sizes a CSR may carry" },
 	{ .key = "signature_hashes", .type = CFG_CUSTOM,
 	  .load = pol_hashes_load,
+	  .doc_type = "array of strings",
+	  .doc_dflt = "`[\"SHA256\",\"SHA384\",\"SHA512\"]`",
 	  .doc = "the hashes a CSR's signature may use (SHA1, SHA224, "
-	  "SHA256, SHA384, SHA512); default SHA256, SHA384, SHA512" },
+	  "SHA256, SHA384, SHA512)" },
 	{ .key = "subject", .type = CFG_SECTION, .fields = pol_subject_fields,
 	  .doc = "what the CSR's subject may hold" },
 	{ .key = "san", .type = CFG_SECTION, .fields = pol_san_fields,
@@ -457,6 +474,7 @@ const struct cfg_field policy_fields[] = {
 	/* .fields: the rows its loader walks, for the documentation. */
 	{ .key = "rate", .type = CFG_CUSTOM, .load = pol_rate_load,
 	  .fields = pol_rate_fields,
+	  .doc_type = "object", .doc_dflt = "none",
 	  .doc = "at most max enrollments per identity per window seconds" },
 	F_END
 };

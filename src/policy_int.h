@@ -99,6 +99,10 @@ struct policy {
  * compile, default, free and document a policy.
  */
 extern const struct cfg_field policy_fields[];
+/* Its sections' rows, for tools/config_doc (docs/policy.md). */
+extern const struct cfg_field pol_keys_fields[], pol_subject_fields[],
+    pol_san_fields[], pol_ext_fields[], pol_reenroll_fields[],
+    pol_rate_fields[];
 
 /* A CSR's extensionRequest, decoded once; all members owned. */
 struct pol_req {

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "config_schema_int.h"
+#include "policy_int.h"
 
 #define DOC_MAX		(1024 * 1024)
 
@@ -71,6 +72,7 @@ row_type(struct buf *b, const struct cfg_field *f)
 		[CFG_STRING] = "string", [CFG_FILE] = "path",
 		[CFG_LONG] = "integer", [CFG_SECONDS] = "seconds",
 		[CFG_BOOL] = "boolean", [CFG_SECTION] = "object",
+		[CFG_STRINGS] = "array of strings",
 	};
 	char range[96];
 
@@ -112,6 +114,8 @@ row_default(struct buf *b, const struct cfg_field *f)
 		buf_str(b, num);
 		return;
 	case CFG_ENUM:
+		if (f->names[(int)f->dflt] == NULL)	/* "none of them" */
+			break;
 		buf_str(b, "`\"");
 		buf_str(b, f->names[(int)f->dflt]);
 		buf_str(b, "\"`");
@@ -358,7 +362,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	write = strcmp(argv[1], "--write") == 0;
-	rc = tables_reached(config_top_fields, "") != 0;
+	rc = tables_reached(config_top_fields, "") != 0 ||
+	    tables_reached(policy_fields, "policies.*") != 0;
 	for (const struct cfg_doc_table *t = cfg_doc_tables; t->name; t++) {
 		const struct cfg_doc_table *first;
 		for (first = cfg_doc_tables; strcmp(first->doc, t->doc) != 0;
