@@ -91,8 +91,9 @@ audit_subject(json_t *o, const char *key, X509_NAME *name)
 }
 
 /*
- * "DNS:", "email:" or "URI:" and the IA5String's bytes, printable ASCII as
- * they are and every other byte, and the backslash, as \xNN: the record
+ * "DNS:", "email:" or "URI:" and the IA5String's bytes through log_quote
+ * (printable ASCII but for space, '"' and '\\' kept, any other byte as
+ * \xNN): the record
  * shows what the client sent, unambiguously, where OpenSSL's printer turns
  * a NUL, a control or a byte above 0x7f into '.' and jansson drops a
  * string that is not UTF-8. Cut (ending "...") to fit size.
@@ -101,20 +102,13 @@ static void
 audit_ia5_text(char *out, size_t size, const char *type,
     const ASN1_IA5STRING *s)
 {
-	const unsigned char	*b = ASN1_STRING_get0_data(s);
-	int			 len = ASN1_STRING_length(s);
-	size_t			 o = (size_t)snprintf(out, size, "%s:", type);
-	int			 i;
+	size_t	 len = (size_t)ASN1_STRING_length(s);
+	size_t	 o = (size_t)snprintf(out, size, "%s:", type);
 
-	for (i = 0; i < len && o + 8 < size; i++)
-		if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '\\')
-			out[o++] = (char)b[i];
-		else
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x",
-			    b[i]);
-	out[o] = '\0';
-	if (i < len)
-		snprintf(out + o, size - o, "...");
+	/* Room for "..." kept back, as before. */
+	if (log_quote(out + o, size - o - 3, ASN1_STRING_get0_data(s), len,
+	    LOG_QUOTE_TOKEN) < len)
+		strcat(out, "...");
 }
 
 /* One SAN as the record names it: "DNS:a.example", "IP:10.1.2.3". */
