@@ -16,6 +16,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "estrad/b64.h"
 #include "estrad/digest.h"
 
 #define NONCE_TS_LEN	8	/* big-endian seconds */
@@ -114,8 +115,7 @@ digest_nonces_new(const unsigned char *secret, size_t secret_len,
 	if (digest_hmac(n, (const unsigned char *)label, strlen(label), tag,
 	    sizeof(tag)) == -1)
 		goto fail;
-	for (size_t i = 0; i < sizeof(tag); i++)
-		snprintf(n->opaque + 2 * i, 3, "%02x", tag[i]);
+	hex_encode(tag, sizeof(tag), n->opaque);
 	return n;
 fail:
 	digest_nonces_free(n);
