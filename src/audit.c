@@ -490,20 +490,19 @@ audit_free(struct audit *a)
 
 /*
  * jansson refuses text that is not UTF-8 (json_string() gives NULL and
- * the key would silently go missing): such text is kept with every
- * non-ASCII byte as '?'.
+ * the key would silently go missing): such text goes through log_quote's
+ * prose rule, every byte above 0x7e (and any control) as \xNN.
  */
 static void
 audit_set_any_text(json_t *o, const char *key, const char *value)
 {
 	json_t	*j;
 	char	*copy;
+	size_t	 len = strlen(value);
 
-	if ((j = json_string(value)) == NULL && (copy = strdup(value)) !=
-	    NULL) {
-		for (unsigned char *p = (unsigned char *)copy; *p; p++)
-			if (*p >= 0x80)
-				*p = '?';
+	if ((j = json_string(value)) == NULL &&
+	    (copy = malloc(4 * len + 1)) != NULL) {
+		log_quote(copy, 4 * len + 1, value, len, LOG_QUOTE_PROSE);
 		j = json_string(copy);
 		free(copy);
 	}

@@ -819,7 +819,7 @@ test_audit_format(void **state)
 	assert_string_equal(json_string_value(json_object_get(o, "label")),
 	    "-");
 	assert_string_equal(json_string_value(json_object_get(o, "identity")),
-	    "cert:CN=caf?");
+	    "cert:CN=caf\\xe9");
 	assert_string_equal(json_string_value(json_object_get(o,
 	    "pubkey_sha256")), e.pubkey);
 	assert_string_equal(json_string_value(json_object_get(o,
