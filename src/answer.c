@@ -12,6 +12,7 @@
 
 #include "estrad/answer.h"
 #include "estrad/b64.h"
+#include "estrad/log.h"
 #include "estrad/p7.h"
 #include "estrad/reply.h"
 
@@ -55,33 +56,15 @@ answer_trimmed_len(const unsigned char *body, size_t len)
 
 /*
  * The first 60 bytes of the CA's Content-Type for a reason, which goes to
- * the log (upstream.c; the text format writes it as it is): printable
- * ASCII as it is, '\\' doubled, any other byte (a CR, which curl leaves
- * inside a header line, or binary) as \xNN, so the reason stays one line
- * of text and a CA cannot forge log lines.
+ * the log (upstream.c; the text format writes it as it is) through
+ * log_quote, so the reason stays one line of text (a CR, which curl leaves
+ * inside a header line, or binary become \xNN) and a CA cannot forge log
+ * lines.
  */
 static const char *
 answer_printable(char *out, size_t outlen, const char *s)
 {
-	size_t o = 0;
-
-	for (size_t i = 0; i < 60 && s[i] != '\0'; i++) {
-		unsigned char	 c = (unsigned char)s[i];
-		char		 e[5];
-		size_t		 n;
-
-		if (c == '\\')
-			snprintf(e, sizeof(e), "\\\\");
-		else if (c < 0x20 || c >= 0x7f)
-			snprintf(e, sizeof(e), "\\x%02x", c);
-		else
-			snprintf(e, sizeof(e), "%c", c);
-		if (o + (n = strlen(e)) >= outlen)
-			break;
-		memcpy(out + o, e, n);
-		o += n;
-	}
-	out[o] = '\0';
+	log_quote(out, outlen, s, strnlen(s, 60), LOG_QUOTE_TOKEN);
 	return out;
 }
 

@@ -91,8 +91,9 @@ audit_subject(json_t *o, const char *key, X509_NAME *name)
 }
 
 /*
- * "DNS:", "email:" or "URI:" and the IA5String's bytes, printable ASCII as
- * they are and every other byte, and the backslash, as \xNN: the record
+ * "DNS:", "email:" or "URI:" and the IA5String's bytes through log_quote
+ * (printable ASCII but for space, '"' and '\\' kept, any other byte as
+ * \xNN): the record
  * shows what the client sent, unambiguously, where OpenSSL's printer turns
  * a NUL, a control or a byte above 0x7f into '.' and jansson drops a
  * string that is not UTF-8. Cut (ending "...") to fit size.
@@ -101,20 +102,13 @@ static void
 audit_ia5_text(char *out, size_t size, const char *type,
     const ASN1_IA5STRING *s)
 {
-	const unsigned char	*b = ASN1_STRING_get0_data(s);
-	int			 len = ASN1_STRING_length(s);
-	size_t			 o = (size_t)snprintf(out, size, "%s:", type);
-	int			 i;
+	size_t	 len = (size_t)ASN1_STRING_length(s);
+	size_t	 o = (size_t)snprintf(out, size, "%s:", type);
 
-	for (i = 0; i < len && o + 8 < size; i++)
-		if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '\\')
-			out[o++] = (char)b[i];
-		else
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x",
-			    b[i]);
-	out[o] = '\0';
-	if (i < len)
-		snprintf(out + o, size - o, "...");
+	/* Room for "..." kept back, as before. */
+	if (log_quote(out + o, size - o - 3, ASN1_STRING_get0_data(s), len,
+	    LOG_QUOTE_TOKEN) < len)
+		strcat(out, "...");
 }
 
 /* One SAN as the record names it: "DNS:a.example", "IP:10.1.2.3". */
@@ -496,20 +490,19 @@ audit_free(struct audit *a)
 
 /*
  * jansson refuses text that is not UTF-8 (json_string() gives NULL and
- * the key would silently go missing): such text is kept with every
- * non-ASCII byte as '?'.
+ * the key would silently go missing): such text goes through log_quote's
+ * prose rule, every byte above 0x7e (and any control) as \xNN.
  */
 static void
 audit_set_any_text(json_t *o, const char *key, const char *value)
 {
 	json_t	*j;
 	char	*copy;
+	size_t	 len = strlen(value);
 
-	if ((j = json_string(value)) == NULL && (copy = strdup(value)) !=
-	    NULL) {
-		for (unsigned char *p = (unsigned char *)copy; *p; p++)
-			if (*p >= 0x80)
-				*p = '?';
+	if ((j = json_string(value)) == NULL &&
+	    (copy = malloc(4 * len + 1)) != NULL) {
+		log_quote(copy, 4 * len + 1, value, len, LOG_QUOTE_PROSE);
 		j = json_string(copy);
 		free(copy);
 	}

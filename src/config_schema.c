@@ -11,31 +11,22 @@
 #include <string.h>
 
 #include "config_schema_int.h"
+#include "estrad/log.h"
 
 /*
  * The problem quotes the file's own keys and strings, which JSON lets hold
- * any character: control bytes become \xNN, so each problem stays one
- * line and carries no terminal escapes (found by fuzz_config). Returns a
- * new string, or NULL.
+ * any character: log_quote's prose rule writes control bytes and bytes
+ * above 0x7e as \xNN, so each problem stays one line and carries no
+ * terminal escapes (found by fuzz_config). Returns a new string, or NULL.
  */
 static char *
 cfg_escape_controls(const char *in)
 {
-	size_t	 n = 0;
-	char	*out, *o;
+	size_t	 n = strlen(in);
+	char	*out;
 
-	for (const char *p = in; *p != '\0'; p++)
-		n += (unsigned char)*p < 0x20 || *p == 0x7f ? 4 : 1;
-	if ((out = o = malloc(n + 1)) == NULL)
-		return NULL;
-	for (const char *p = in; *p != '\0'; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			snprintf(o, 5, "\\x%02x", (unsigned char)*p);
-			o += 4;
-		} else
-			*o++ = *p;
-	}
-	*o = '\0';
+	if ((out = malloc(4 * n + 1)) != NULL)
+		log_quote(out, 4 * n + 1, in, n, LOG_QUOTE_PROSE);
 	return out;
 }
 

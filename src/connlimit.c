@@ -4,8 +4,9 @@
  *
  * Per-address counts live in a chained hash table keyed by the address as
  * 16 bytes (IPv4 as ::ffff:a.b.c.d, so a v4-mapped peer on an IPv6 socket
- * counts with its IPv4 self). The hash is seeded at random so that which
- * addresses share a chain cannot be chosen from outside; the table grows
+ * counts with its IPv4 self). The hash is keyhash (SipHash under the
+ * process's random key), so which addresses share a chain cannot be
+ * chosen from outside; the table grows
  * with its entries, and an entry goes when its count drops to 0, so its
  * size follows the admitted connections, which max_total bounds.
  *
@@ -31,9 +32,9 @@
 #include <time.h>
 
 #include <netinet/in.h>
-#include <openssl/rand.h>
 
 #include "estrad/connlimit.h"
+#include "estrad/keyhash.h"
 #include "estrad/log.h"
 #include "estrad/metrics.h"
 #include "estrad/netbind.h"
@@ -80,7 +81,6 @@ struct connlimit {
 	struct connlimit_addr	**cl_buckets;
 	size_t			 cl_nbuckets;	/* a power of two */
 	size_t			 cl_naddrs;
-	uint64_t		 cl_seed;
 	/* Past max_total + cl_reserve open, accepting pauses. */
 	void			(*cl_gate)(void *, int);
 	void			*cl_gate_arg;
@@ -140,17 +140,7 @@ connlimit_key(const struct sockaddr *sa, unsigned char key[16])
 static size_t
 connlimit_hash(const struct connlimit *cl, const unsigned char key[16])
 {
-	uint64_t h = cl->cl_seed, w;
-
-	for (int i = 0; i < 16; i += 8) {
-		memcpy(&w, key + i, 8);
-		h ^= w;
-		h *= 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 29;
-	}
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 32;
-	return (size_t)h & (cl->cl_nbuckets - 1);
+	return (size_t)keyhash(key, 16) & (cl->cl_nbuckets - 1);
 }
 
 static struct connlimit_addr **
@@ -232,9 +222,6 @@ connlimit_new(struct event_base *base)
 		free(cl);
 		return NULL;
 	}
-	if (RAND_bytes((unsigned char *)&cl->cl_seed,
-	    sizeof(cl->cl_seed)) != 1)
-		cl->cl_seed = (uint64_t)time(NULL) * 0x2545f4914f6cdd1dULL;
 	return cl;
 }
 

@@ -102,16 +102,13 @@ ms_since(const struct timespec *start)
 	    (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
-/* Client-controlled text goes to the log only through this filter. */
+/* Client-controlled text goes to the log only through this filter:
+ * log_quote's token rule keeps user= and path= one bare field. */
 static void
 est_safe_copy(char *out, size_t outlen, const char *in)
 {
-	size_t i = 0;
-
-	for (; in != NULL && *in != '\0' && i + 1 < outlen; in++)
-		out[i++] = (*in > ' ' && *in < 0x7f && *in != '"' &&
-		    *in != '\\') ? *in : '?';
-	out[i] = '\0';
+	log_quote(out, outlen, in != NULL ? in : "", in != NULL ? strlen(in) :
+	    0, LOG_QUOTE_TOKEN);
 }
 
 static void

@@ -1,7 +1,7 @@
 /*
- * limiter: a fixed table of failure counters. A key is hashed (SipHash
- * would be better against chosen collisions; a keyed FNV-1a with a random
- * per-process key is enough here, since a collision only shares a counter)
+ * limiter: a fixed table of failure counters. A key is hashed with keyhash
+ * (SipHash under the process's random key: nobody outside can choose user
+ * names or addresses that collide, and so share, or crowd out, a counter)
  * and lives in one of LIMITER_PROBE consecutive slots. When all of them
  * are taken, one is reused: memory stays at slots * sizeof(struct
  * limiter_slot) whatever the traffic. The one reused is a counter whose
@@ -15,8 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
+#include "estrad/keyhash.h"
 #include "estrad/limiter.h"
 
 #define LIMITER_PROBE	8
@@ -32,18 +31,14 @@ struct limiter {
 	size_t			 lm_n;
 	long			 lm_max;
 	long			 lm_window;
-	uint64_t		 lm_key;
 };
 
+/* The slot's identity: the key's whole 64-bit hash, never 0 (free). */
 static uint64_t
-limiter_hash(const struct limiter *l, const char *key)
+limiter_hash(const char *key)
 {
-	uint64_t h = 1469598103934665603ULL ^ l->lm_key;
+	uint64_t h = keyhash(key, strlen(key));
 
-	for (; *key != '\0'; key++) {
-		h ^= (unsigned char)*key;
-		h *= 1099511628211ULL;
-	}
 	return h ? h : 1;
 }
 
@@ -63,7 +58,6 @@ limiter_new(size_t slots, long max_failures, long window)
 	l->lm_n = slots;
 	l->lm_max = max_failures;
 	l->lm_window = window;
-	RAND_bytes((unsigned char *)&l->lm_key, sizeof(l->lm_key));
 	return l;
 }
 
@@ -97,7 +91,7 @@ limiter_rather(const struct limiter *l, const struct limiter_slot *s,
 static struct limiter_slot *
 limiter_find(struct limiter *l, const char *key, int create, time_t now)
 {
-	uint64_t		 h = limiter_hash(l, key);
+	uint64_t		 h = limiter_hash(key);
 	struct limiter_slot	*s, *victim = NULL;
 
 	for (size_t i = 0; i < LIMITER_PROBE; i++) {

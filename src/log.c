@@ -21,6 +21,7 @@
 
 #include <openssl/err.h>
 
+#include "estrad/b64.h"
 #include "estrad/log.h"
 
 #define LOG_MSG_MAX	2048	/* a longer message is cut */
@@ -142,7 +143,6 @@ log_utf8_len(const unsigned char *p)
 static size_t
 log_json_escape(char *out, size_t outlen, const char *in)
 {
-	static const char	 hex[] = "0123456789abcdef";
 	const unsigned char	*p = (const unsigned char *)in;
 	size_t			 n = 0, len;
 
@@ -155,9 +155,9 @@ log_json_escape(char *out, size_t outlen, const char *in)
 			out[n++] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
 			p++;
 		} else if (*p < 0x20 || *p == 0x7f) {
-			n += (size_t)snprintf(out + n, outlen - n, "\\u00%c%c",
-			    hex[*p >> 4], hex[*p & 0xf]);
-			p++;
+			memcpy(out + n, "\\u00", 4);
+			hex_encode(p++, 1, out + n + 4);
+			n += 6;
 		} else if (*p < 0x80)
 			out[n++] = (char)*p++;
 		else if ((len = log_utf8_len(p)) != 0) {
@@ -172,6 +172,35 @@ log_json_escape(char *out, size_t outlen, const char *in)
 	}
 	out[n] = '\0';
 	return n;
+}
+
+size_t
+log_quote(char *out, size_t outlen, const void *in, size_t inlen, int flags)
+{
+	const unsigned char	*p = in;
+	size_t			 i, o = 0;
+	unsigned char		 lo = flags & LOG_QUOTE_PROSE ? 0x20 : 0x21;
+
+	if (outlen == 0)
+		return 0;
+	for (i = 0; i < inlen; i++) {
+		int keep = p[i] >= lo && p[i] <= 0x7e &&
+		    ((flags & LOG_QUOTE_PROSE) ||
+		    (p[i] != '"' && p[i] != '\\'));
+
+		if (o + (keep ? 1 : 4) >= outlen)
+			break;
+		if (keep)
+			out[o++] = (char)p[i];
+		else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			hex_encode(p + i, 1, out + o);
+			o += 2;
+		}
+	}
+	out[o] = '\0';
+	return i;
 }
 
 /* All of buf to stderr, in one write unless the kernel splits it. */

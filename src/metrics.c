@@ -23,6 +23,7 @@
 #include <curl/curl.h>
 #include <event2/buffer.h>
 
+#include "estrad/keyhash.h"
 #include "estrad/log.h"
 #include "estrad/metrics.h"
 
@@ -176,7 +177,7 @@ static const struct metrics_family metrics_families[M_MAX] = {
 };
 
 struct metrics_series {
-	uint32_t	 ms_hash;
+	uint64_t	 ms_hash;
 	char		*ms_labels[METRICS_MAX_LABELS];	/* sanitised copies */
 	double		 ms_value;	/* counter, gauge; histogram: sum */
 	uint64_t	 ms_count;	/* histogram */
@@ -257,20 +258,24 @@ metrics_label_copy(const char *in)
 	return out;
 }
 
-/* FNV-1a over the label values, each ended by its NUL. */
-static uint32_t
+/*
+ * keyhash over the label values, each ended by its NUL. Values such as a
+ * CA label come from the request path, so a client's choice must not make
+ * series collide (a collision would only cost a strcmp per series, but
+ * one hash for every table keyed from outside is simpler to trust).
+ */
+static uint64_t
 metrics_hash(const char *const *values, size_t n)
 {
-	uint32_t h = 2166136261u;
+	struct keyhash_ctx c;
 
+	keyhash_start(&c);
 	for (size_t i = 0; i < n; i++) {
 		const char *p = values[i] ? values[i] : "";
-		do {
-			h ^= (unsigned char)*p;
-			h *= 16777619u;
-		} while (*p++ != '\0');
+
+		keyhash_add(&c, p, strlen(p) + 1);
 	}
-	return h;
+	return keyhash_end(&c);
 }
 
 /* ---- the series store ------------------------------------------------- */
@@ -297,7 +302,7 @@ metrics_series_free(struct metrics_series *s)
 
 static struct metrics_series *
 metrics_find(struct metrics_set *set, const char *const *values, size_t n,
-    uint32_t h)
+    uint64_t h)
 {
 	for (size_t i = 0; i < set->mset_n; i++) {
 		struct metrics_series *s = set->mset_series[i];
@@ -347,7 +352,7 @@ metrics_other(enum metrics_id id, struct metrics_set *set, size_t n)
 {
 	const char		*other[METRICS_MAX_LABELS];
 	struct metrics_series	*s;
-	uint32_t		 h;
+	uint64_t		 h;
 
 	if (!set->mset_warned)
 		log_warn("metrics: %s has %d series; new label values are "

@@ -1,8 +1,8 @@
 /*
  * policy_names: the names policies and reasons use (hashes, key usage
  * bits, OIDs) and the text helpers that keep every refusal one line: a
- * client controls most of what a reason quotes, so every quoted byte that
- * is not printable ASCII is escaped and long values are shortened.
+ * client controls most of what a reason quotes, so every quoted value goes
+ * through log_quote's token rule and long values are shortened.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +10,8 @@
 #include <strings.h>
 
 #include <openssl/objects.h>
+
+#include "estrad/log.h"
 
 #include "policy_int.h"
 
@@ -86,30 +88,6 @@ pol_refuse(struct policy_verdict *v, int status, const char *rule,
 	return -1;
 }
 
-/* Escape s into out (no quotes); returns bytes of s consumed. */
-static size_t
-pol_escape(char *out, size_t size, const unsigned char *s, size_t len)
-{
-	size_t	 i, o = 0;
-
-	for (i = 0; i < len; i++) {
-		unsigned char ch = s[i];
-		char e[5];
-		if (ch == '"' || ch == '\\')
-			snprintf(e, sizeof(e), "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			snprintf(e, sizeof(e), "\\x%02x", ch);
-		else
-			snprintf(e, sizeof(e), "%c", ch);
-		if (o + strlen(e) >= size)
-			break;
-		memcpy(out + o, e, strlen(e));
-		o += strlen(e);
-	}
-	out[o] = '\0';
-	return i;
-}
-
 /* A client can send any bytes: quote them so a reason stays one line. */
 const char *
 pol_quote(char *buf, size_t size, const void *s, size_t len)
@@ -117,7 +95,7 @@ pol_quote(char *buf, size_t size, const void *s, size_t len)
 	size_t used;
 
 	buf[0] = '"';
-	used = pol_escape(buf + 1, size - 5, s, len);
+	used = log_quote(buf + 1, size - 5, s, len, LOG_QUOTE_TOKEN);
 	strcat(buf, used < len ? "\"..." : "\"");
 	return buf;
 }
@@ -135,8 +113,8 @@ pol_list(char *buf, size_t size, char *const *v, size_t n)
 	for (size_t i = 0; i < n && o + 8 < size; i++) {
 		if (i > 0)
 			o += (size_t)snprintf(buf + o, size - o, ", ");
-		pol_escape(buf + o, size - o - 4, (const unsigned char *)v[i],
-		    strlen(v[i]));
+		log_quote(buf + o, size - o - 4, v[i], strlen(v[i]),
+		    LOG_QUOTE_TOKEN);
 		o += strlen(buf + o);
 		if (i + 1 < n && o + 8 >= size)
 			snprintf(buf + o, size - o, ", ...");

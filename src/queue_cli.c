@@ -1,23 +1,210 @@
 /*
- * queue_cli: `estrad queue list|purge`. A short-lived process that may
- * block on the disk: it is not the event loop. It never creates the
- * database: listing a queue that was never used says so and stops, so an
- * operator's typo in state_dir does not leave a stray database behind.
- * Run as root for a configured "user", it works as that user (after
- * handing over the state files that exist, as the daemon does at start).
+ * queue_cli: `estrad queue list|purge`, the whole command: its arguments,
+ * its listing and its purge with the audit lines (the store's reads and
+ * marks are store_list.c). A short-lived process that may block on the
+ * disk: it is not the event loop. It never creates the database: listing
+ * a queue that was never used says so and stops, so an operator's typo in
+ * state_dir does not leave a stray database behind. Run as root for a
+ * configured "user", it works as that user (after handing over the state
+ * files that exist, as the daemon does at start). What it promises: a
+ * listing is one consistent snapshot and puts no control character of a
+ * client's text on the terminal; a purge writes one audit line per entry
+ * purged, none for a purge that did not happen.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "estrad/audit.h"
 #include "estrad/config.h"
 #include "estrad/privdrop.h"
 #include "estrad/queue_cli.h"
 #include "estrad/store.h"
+
+enum { LC_ID, LC_STATE, LC_LABEL, LC_OP, LC_IDENTITY, LC_SUBJECT, LC_AGE,
+    LC_ATTEMPTS, LC_CA, LC_NOTE, LC_MAX };
+
+static const char *const queue_cli_head[LC_MAX] = {
+	"ID", "STATE", "LABEL", "OP", "IDENTITY", "SUBJECT", "AGE",
+	"ATTEMPTS", "CA", "NOTE"
+};
+
+/* A value longer than this still prints whole, but does not widen its
+ * column for every other row. */
+#define QUEUE_CLI_MAXW		40
+
+struct queue_cli_row {
+	char	 col[LC_MAX][512];
+};
+
+/* A listing in progress: measured on pass 0, printed on pass 1. */
+struct queue_cli_listing {
+	FILE	*ql_out;
+	int64_t	 ql_now;
+	int	 ql_w[LC_MAX];
+	int	 ql_head_done;
+};
+
+/* "45s", "3m12s", "2h05m", "3d04h" */
+static void
+queue_cli_age(char *buf, size_t size, int64_t secs)
+{
+	long long	s = secs > 0 ? (long long)secs : 0;
+
+	if (s < 60)
+		snprintf(buf, size, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, size, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, size, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+	else
+		snprintf(buf, size, "%lldd%02lldh", s / 86400,
+		    s % 86400 / 3600);
+}
+
+/* Identity, subject and note are a client's text: no control character
+ * reaches the operator's terminal. */
+static void
+queue_cli_text(char *buf, size_t size, const char *v)
+{
+	snprintf(buf, size, "%s", v[0] != '\0' ? v : "-");
+	for (unsigned char *p = (unsigned char *)buf; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+static void
+queue_cli_row(struct queue_cli_row *r, const struct store_entry *e,
+    int64_t now)
+{
+	snprintf(r->col[LC_ID], sizeof(r->col[0]), "%lld", (long long)e->id);
+	snprintf(r->col[LC_STATE], sizeof(r->col[0]), "%s",
+	    queue_state_name(e->state));
+	queue_cli_text(r->col[LC_LABEL], sizeof(r->col[0]), e->label);
+	queue_cli_text(r->col[LC_OP], sizeof(r->col[0]), e->op);
+	queue_cli_text(r->col[LC_IDENTITY], sizeof(r->col[0]), e->identity);
+	queue_cli_text(r->col[LC_SUBJECT], sizeof(r->col[0]), e->subject);
+	queue_cli_age(r->col[LC_AGE], sizeof(r->col[0]), now - e->created);
+	snprintf(r->col[LC_ATTEMPTS], sizeof(r->col[0]), "%d", e->attempts);
+	if (e->ca_status > 0)
+		snprintf(r->col[LC_CA], sizeof(r->col[0]), "%d", e->ca_status);
+	else
+		snprintf(r->col[LC_CA], sizeof(r->col[0]), "-");
+	queue_cli_text(r->col[LC_NOTE], sizeof(r->col[0]), e->note);
+}
+
+static void
+queue_cli_print(FILE *out, const char *const *col, const int *w)
+{
+	for (int i = 0; i < LC_MAX - 1; i++)
+		fprintf(out, "%-*s  ", w[i], col[i]);
+	fprintf(out, "%s\n", col[LC_MAX - 1]);
+}
+
+/* store_list's visitor: measure on pass 0, print on pass 1. */
+static void
+queue_cli_list_visit(const struct store_entry *e, int pass, void *arg)
+{
+	struct queue_cli_listing	*l = arg;
+	struct queue_cli_row		 r;
+	const char			*col[LC_MAX];
+
+	queue_cli_row(&r, e, l->ql_now);
+	for (int i = 0; i < LC_MAX; i++) {
+		int len = (int)strlen(r.col[i]);
+
+		col[i] = r.col[i];
+		if (pass == 0 && len > l->ql_w[i] && len <= QUEUE_CLI_MAXW)
+			l->ql_w[i] = len;
+	}
+	if (pass == 0)
+		return;
+	if (!l->ql_head_done)
+		queue_cli_print(l->ql_out, queue_cli_head, l->ql_w);
+	l->ql_head_done = 1;
+	queue_cli_print(l->ql_out, col, l->ql_w);
+}
+
+int
+queue_cli_list(struct store *st, FILE *out, int all, char *err,
+    size_t errlen)
+{
+	struct queue_cli_listing l = { .ql_out = out,
+	    .ql_now = (int64_t)time(NULL) };
+
+	for (int i = 0; i < LC_MAX; i++)
+		l.ql_w[i] = (int)strlen(queue_cli_head[i]);
+	return store_list(st, all, 2, queue_cli_list_visit, &l, err, errlen);
+}
+
+/* store_purge's visitor: the entry's audit line, into the memory stream
+ * lines; written to the file only once the purge is committed. */
+static int
+queue_cli_purge_line(const struct store_entry *e, void *arg)
+{
+	FILE	*lines = arg;
+	char	*line = audit_format_queue(e, STORE_PURGE_NOTE);
+	int	 rc = line != NULL && fputs(line, lines) != EOF &&
+		    fflush(lines) != EOF ? 0 : -1;
+
+	free(line);
+	return rc;
+}
+
+/*
+ * The audit file is opened first, so that a purge that cannot be
+ * recorded does not happen; the lines are written after the commit, so
+ * that none records a purge that did not happen.
+ */
+int
+queue_cli_purge(struct store *st, int64_t id, const char *audit_file,
+    char *err, size_t errlen)
+{
+	FILE	*lines = NULL;
+	char	*buf = NULL;
+	size_t	 buflen = 0;
+	int	 fd = -1, rc = -1, n;
+
+	if (audit_file != NULL && (fd = open(audit_file, O_WRONLY | O_APPEND |
+	    O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		snprintf(err, errlen, "audit file %s: %s", audit_file,
+		    strerror(errno));
+		return -1;
+	}
+	if ((lines = open_memstream(&buf, &buflen)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	if ((n = store_purge(st, id, queue_cli_purge_line, lines, err,
+	    errlen)) == -1)
+		goto done;
+	rc = n;
+	if (id > 0 && n == 0) {
+		snprintf(err, errlen, "no active queue entry %lld",
+		    (long long)id);
+		rc = -1;
+	} else if (fd != -1 && buflen > 0 &&
+	    audit_write_all(fd, buf, buflen) == -1) {
+		snprintf(err, errlen, "purged %d entr%s, but the audit file "
+		    "%s: %s", n, n == 1 ? "y" : "ies", audit_file,
+		    strerror(errno));
+		rc = -1;
+	}
+done:
+	if (lines != NULL)
+		fclose(lines);
+	free(buf);
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
 
 static void
 queue_cli_usage(FILE *out)
@@ -47,12 +234,12 @@ queue_cli_exists(const char *path)
 }
 
 static int
-queue_cli_list(struct store *st, int all)
+queue_cli_cmd_list(struct store *st, int all)
 {
 	char	err[512];
 	int	n;
 
-	if ((n = store_cli_list(st, stdout, all, err, sizeof(err))) == -1) {
+	if ((n = queue_cli_list(st, stdout, all, err, sizeof(err))) == -1) {
 		fprintf(stderr, "estrad: %s\n", err);
 		return 1;
 	}
@@ -65,12 +252,12 @@ queue_cli_list(struct store *st, int all)
 }
 
 static int
-queue_cli_purge(struct store *st, int64_t id, const char *audit_file)
+queue_cli_cmd_purge(struct store *st, int64_t id, const char *audit_file)
 {
 	char	err[512];
 	int	n;
 
-	if ((n = store_cli_purge(st, id, audit_file, err, sizeof(err))) ==
+	if ((n = queue_cli_purge(st, id, audit_file, err, sizeof(err))) ==
 	    -1) {
 		fprintf(stderr, "estrad: %s\n", err);
 		return 1;
@@ -146,9 +333,9 @@ queue_cli_run(const struct config *cfg, int purge, int all, int64_t id)
 		return 1;
 	}
 	if (purge)
-		rc = queue_cli_purge(st, id, cfg->audit.file);
+		rc = queue_cli_cmd_purge(st, id, cfg->audit.file);
 	else
-		rc = queue_cli_list(st, all);
+		rc = queue_cli_cmd_list(st, all);
 	store_close(st);
 	if (fflush(stdout) == EOF) {
 		fprintf(stderr, "estrad: stdout: %s\n", strerror(errno));

@@ -14,8 +14,9 @@
  * short write transactions instead of failing.
  *
  * This file owns the schema, the connection and the daemon's side;
- * store_cli.c holds the operator's command line (`estrad queue list|purge`)
- * and reaches the connection through the helpers in store_int.h.
+ * store_list.c holds the reads and marks of the operator's command line
+ * (`estrad queue list|purge`, queue_cli.c) and reaches the connection
+ * through the helpers in store_int.h.
  */
 #include <sys/file.h>
 #include <sys/stat.h>

@@ -1,5 +1,5 @@
 /*
- * store_int: what store.c and store_cli.c share and nothing else includes.
+ * store_int: what store.c and store_list.c share and nothing else includes.
  * The connection with its prepared statements (store.c opens, prepares
  * and closes it) and the helpers that keep every statement reset after
  * use and every failure one line naming the file, the step and SQLite's

@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "estrad/digest.h"
+#include "estrad/keyhash.h"
 #include "estrad/users.h"
 
 #define USERS_LINE_MAX		4096	/* user + realm + hash, with room */
@@ -74,21 +75,21 @@ users_fail(struct users_src *src, const char *fmt, ...)
 		    src->us_path, src->us_line, msg);
 }
 
-/* FNV-1a over user NUL realm NUL hexlen. The keys come from the
- * operator's file, not from clients, so a keyed hash buys nothing. */
+/*
+ * keyhash over user NUL realm NUL hexlen. The table's keys come from the
+ * operator's file, but every lookup is a client's user name: keyed, no
+ * name a client picks lands on a known long probe run.
+ */
 static uint64_t
 users_hash(const char *user, const char *realm, size_t hexlen)
 {
-	uint64_t	 h = 0xcbf29ce484222325ULL;
-	const char	*s;
+	struct keyhash_ctx c;
 
-	for (s = user; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	h = (h ^ 0xff) * 0x100000001b3ULL;
-	for (s = realm; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	h = (h ^ hexlen) * 0x100000001b3ULL;
-	return h ^ (h >> 29);
+	keyhash_start(&c);
+	keyhash_add(&c, user, strlen(user) + 1);
+	keyhash_add(&c, realm, strlen(realm) + 1);
+	keyhash_add(&c, &hexlen, sizeof(hexlen));
+	return keyhash_end(&c);
 }
 
 /* The entry matching the key, or NULL. */

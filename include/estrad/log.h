@@ -48,6 +48,29 @@ struct log_throttle {
 	unsigned long	lt_skipped;
 };
 int log_throttle(struct log_throttle *t, char *more, size_t morelen);
+/*
+ * log_quote: bytes from outside (a client's, a CA's, a file's) made fit
+ * for a log line, a config error or a refusal reason. One rule:
+ *   - LOG_QUOTE_TOKEN (0): a byte from 0x21 to 0x7e other than '"' and the
+ *     backslash is copied; every other byte (space, '"', '\\', control bytes, DEL,
+ *     bytes >= 0x80) is written as \xNN, lowercase hex. The result is one
+ *     token: it stands bare in a key=value field or inside "...", in text
+ *     and (after log.c's own JSON escaping) in JSON lines; it never ends a
+ *     quote, a field or a line, and reads back unambiguously since a
+ *     backslash only ever starts an escape.
+ *   - LOG_QUOTE_PROSE: a whole sentence we composed around outside bytes
+ *     (a config error), whose own spaces and quotes must stay: space and
+ *     every byte up to 0x7e are copied as well; still one line, no
+ *     terminal escapes.
+ * Reads inlen bytes of in (NULs included, escaped); writes out, always
+ * NUL-terminated when outlen > 0, never splitting an escape. Returns the
+ * number of bytes of in consumed: less than inlen means out was too small.
+ */
+#define LOG_QUOTE_TOKEN	0
+#define LOG_QUOTE_PROSE	1
+size_t log_quote(char *out, size_t outlen, const void *in, size_t inlen,
+    int flags);
+
 /* Print to stderr and exit(1): start-up only. */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2),
     noreturn));

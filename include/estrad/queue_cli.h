@@ -11,12 +11,32 @@
 #ifndef ESTRAD_QUEUE_CLI_H
 #define ESTRAD_QUEUE_CLI_H
 
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
 struct config;
+struct store;
 
 /*
  * argv[0] is "queue". Prints to stdout, errors to stderr. Returns the exit
  * status: 0 done, 1 failed, 2 bad usage.
  */
 int queue_cli_main(const struct config *cfg, int argc, char **argv);
+
+/*
+ * One line per entry on out, under a header: id, state, label, op,
+ * identity, subject, age, attempts, the CA's status and the note; with
+ * all == 0 only active entries. Returns the number listed, or -1 with err.
+ */
+int queue_cli_list(struct store *st, FILE *out, int all, char *err,
+    size_t errlen);
+/*
+ * Mark entries purged: the one with id (id > 0), or every active one
+ * (id == 0). Each purged entry is also appended as a JSON line to
+ * audit_file when it is not NULL. Returns how many, or -1 with err.
+ */
+int queue_cli_purge(struct store *st, int64_t id, const char *audit_file,
+    char *err, size_t errlen);
 
 #endif

@@ -18,7 +18,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 /*
  * The files of a state_dir, for privdrop's hand-over: create is 1 for
@@ -164,21 +163,32 @@ int store_put_cached(struct store *st, const struct store_cached *c,
 int store_purged_ids(struct store *st, int64_t **ids, size_t *n,
     char *err, size_t errlen);
 
-/* ---- `estrad queue` (the operator's command line) ---------------------- */
+/* ---- for `estrad queue` (queue_cli.c), store_list.c ------------------- */
 
+/* The note a purged entry carries. */
+#define STORE_PURGE_NOTE	"purged by the operator"
+
+/* An entry of a listing, on pass 0, 1, ...; it goes when visit returns. */
+typedef void (*store_list_fn)(const struct store_entry *e, int pass,
+    void *arg);
 /*
- * One line per entry on out: id, state, label, op, identity, subject,
- * age, attempts, the CA's status and the note; with all == 0 only
- * active entries. Returns the number listed, or -1 with err.
+ * The entries in id order (all == 0: only active ones), passes times over
+ * one read transaction, so every pass sees the same rows (a listing
+ * measures its columns, then prints); stops after a pass that finds
+ * none. Returns the number of entries, or -1 with err.
  */
-int store_cli_list(struct store *st, FILE *out, int all, char *err,
-    size_t errlen);
+int store_list(struct store *st, int all, int passes, store_list_fn visit,
+    void *arg, char *err, size_t errlen);
+
+/* An entry about to be purged (state QS_PURGED already): 0, or -1 (out
+ * of memory) to purge nothing. */
+typedef int (*store_purge_fn)(const struct store_entry *e, void *arg);
 /*
  * Mark entries purged: the one with id (id > 0), or every active one
- * (id == 0). Each purged entry is also appended as a JSON line to
- * audit_file when it is not NULL. Returns how many, or -1 with err.
+ * (id == 0), in one transaction: accept sees every entry before any is
+ * marked. Returns how many (0: none matched), or -1 with err.
  */
-int store_cli_purge(struct store *st, int64_t id, const char *audit_file,
-    char *err, size_t errlen);
+int store_purge(struct store *st, int64_t id, store_purge_fn accept,
+    void *arg, char *err, size_t errlen);
 
 #endif

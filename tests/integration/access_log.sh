@@ -100,7 +100,7 @@ status=$(head -n 1 "$WORK/raw.out" | tr -d '\r')
 RID=$(header X-Request-Id "$WORK/raw.out")
 echo "$RID" | grep -qxE "$ID_RE" || fail "raw request: X-Request-Id '$RID'"
 access_line "$RID"
-expect_line "$TS_RE info access id=$RID peer=127\.0\.0\.1:[0-9]+ method=GET path=/\.well-known/est/\?x\?y\?z\?w\?v\?\?/cacerts label=- op=- auth=- user=- status=404 upstream=- bytes=[0-9]+ ms=[0-9]+\.[0-9] reason=\"bad CA label in path\""
+expect_line "$TS_RE info access id=$RID peer=127\.0\.0\.1:[0-9]+ method=GET path=/\.well-known/est/\\\\x22x\\\\x01y\\\\x09z\\\\x1bw\\\\x5cv\\\\x7f\\\\xff/cacerts label=- op=- auth=- user=- status=404 upstream=- bytes=[0-9]+ ms=[0-9]+\.[0-9] reason=\"bad CA label in path\""
 # Whatever the exact form: the line is printable ASCII with two quotes.
 bad=$(grep -- " access id=$RID " "$PROXY_LOG" | LC_ALL=C grep -c '[^ -~]')
 [ "$bad" = 0 ] || fail "the access line holds bytes outside printable ASCII"

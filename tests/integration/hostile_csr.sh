@@ -114,7 +114,7 @@ san_refused mail_ctl email "$(hex a)0a$(hex b@example.com)" \
     'policy san.email: "a\x0ab@example.com" has byte 0x0a at offset 1: not allowed in this name (RFC 5280, section 4.2.1.6)' \
     san.email '["email:a\\x0ab@example.com"]'
 san_refused uri_space uri "$(hex 'urn:dev:4 2')" \
-    'policy san.uri: "urn:dev:4 2" has byte 0x20 at offset 9: not allowed in this name (RFC 5280, section 4.2.1.6)' \
+    'policy san.uri: "urn:dev:4\x202" has byte 0x20 at offset 9: not allowed in this name (RFC 5280, section 4.2.1.6)' \
     san.uri
 
 T_CA_SETTLE=0.2 check_ca_unchanged "$batch" "one of the refused CSRs"

@@ -14,8 +14,8 @@
 #    show the last good serial, enrollments work, the daemon runs;
 #  - a new RA certificate (v3_ra, CN "estrad lab RA two") over the RA
 #    copies; SIGHUP; the next enrollment reaches the lab CA as
-#    user=CN=estrad?lab?RA?two (the CA's access line), the one before as
-#    user=CN=estrad?lab?RA;
+#    user=CN=estrad\x20lab\x20RA\x20two (the CA's access line), the one before as
+#    user=CN=estrad\x20lab\x20RA;
 #  - a new server pair and, in the same file, the upstream "ca" URL
 #    changed (the file checks; the TLS context could be built): SIGHUP
 #    logs "upstreams.ca: its name or URLs changed" and "reload: keeping
@@ -185,20 +185,20 @@ ka_get 3
 
 # ---- (c) new RA credentials for new transfers
 put "$WORK/server2.key" "$S_KEY"	# a good server pair again
-old_ra=$(ca_user_lines 'CN=estrad?lab?RA')
-two=$(ca_user_lines 'CN=estrad?lab?RA?two')
+old_ra=$(ca_user_lines 'CN=estrad\x20lab\x20RA')
+two=$(ca_user_lines 'CN=estrad\x20lab\x20RA\x20two')
 [ "$two" = 0 ] || fail "the lab CA saw RA two before it existed"
 enroll_ok before_ra "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
-[ "$(ca_user_lines 'CN=estrad?lab?RA')" = $((old_ra + 1)) ] ||
-    fail "the enrollment before the new RA did not reach the CA as CN=estrad?lab?RA: $(grep ' access ' "$CA_LOG" | tail -n 1)"
+[ "$(ca_user_lines 'CN=estrad\x20lab\x20RA')" = $((old_ra + 1)) ] ||
+    fail "the enrollment before the new RA did not reach the CA as CN=estrad\x20lab\x20RA: $(grep ' access ' "$CA_LOG" | tail -n 1)"
 issue ra2 "/CN=estrad lab RA two" v3_ra
 put "$WORK/ra2-chain.pem" "$R_CERT"
 put "$WORK/ra2.key" "$R_KEY"
 hup new_ra "reload: policies loaded from $CFG (with the routes"
 enroll_ok after_ra "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
-[ "$(ca_user_lines 'CN=estrad?lab?RA?two')" = 1 ] ||
-    fail "the enrollment after the reload did not reach the CA as CN=estrad?lab?RA?two: $(grep ' access ' "$CA_LOG" | tail -n 2)"
-[ "$(ca_user_lines 'CN=estrad?lab?RA')" = $((old_ra + 1)) ] ||
+[ "$(ca_user_lines 'CN=estrad\x20lab\x20RA\x20two')" = 1 ] ||
+    fail "the enrollment after the reload did not reach the CA as CN=estrad\x20lab\x20RA\x20two: $(grep ' access ' "$CA_LOG" | tail -n 2)"
+[ "$(ca_user_lines 'CN=estrad\x20lab\x20RA')" = $((old_ra + 1)) ] ||
     fail "an enrollment after the reload reached the CA with the old RA certificate"
 s=$(served_serial)
 [ "$s" = "$NEW_SERIAL" ] || fail "after the RA reload s_client sees '$s', expected $NEW_SERIAL"

@@ -36,7 +36,7 @@ run() {
 		check_access "auth=cert user=CN=lab-client status=200 upstream=200" "$XLOG"
 		n=$(tail -n +$((before + 1)) "$CA_XLOG" | grep -c ' access ')
 		[ "$n" = 1 ] || fail "$mode: enrollment $i took $n requests at the CA: $(tail -n +$((before + 1)) "$CA_XLOG" | grep ' access ')"
-		tail -n +$((before + 1)) "$CA_XLOG" | grep -q ' access .* op=simpleenroll auth=cert user=CN=estrad?lab?RA status=200 ' ||
+		tail -n +$((before + 1)) "$CA_XLOG" | grep -q ' access .* op=simpleenroll auth=cert user=CN=estrad\\x20lab\\x20RA status=200 ' ||
 		    fail "$mode: the CA's line is not a 200 to the RA certificate: $(tail -n 1 "$CA_XLOG")"
 	done
 	for op in cacerts csrattrs; do

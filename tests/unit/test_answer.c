@@ -201,7 +201,7 @@ test_table(void **state)
 		 * which is logged as one line. */
 		{ "a CR and binary in the type", EST_OP_CACERTS, 200,
 		  "application/pkcs7\r\x86H\\-mime", seed, -1,
-		  "Content-Type application/pkcs7\\x0d\\x86H\\\\-mime, "
+		  "Content-Type application/pkcs7\\x0d\\x86H\\x5c-mime, "
 		  "not application/pkcs7-mime" },
 		{ "an HTML page", EST_OP_SIMPLEENROLL, 200, P7,
 		  "<html><body>Login</body></html>", -1, "not base64" },

@@ -178,7 +178,7 @@ static const struct san_row san_rows[] = {
 	{ GEN_DNS, "a\0b.example", 11, "DNS:a\\x00b.example" },
 	{ GEN_DNS, "caf\xc3\xa9.example", 13, "DNS:caf\\xc3\\xa9.example" },
 	{ GEN_DNS, "x\xff", 2, "DNS:x\\xff" },
-	{ GEN_DNS, "back\\slash\"q", 12, "DNS:back\\x5cslash\"q" },
+	{ GEN_DNS, "back\\slash\"q", 12, "DNS:back\\x5cslash\\x22q" },
 	{ GEN_EMAIL, "a\nb@example.com", 15, "email:a\\x0ab@example.com" },
 	{ GEN_URI, "urn:x\x1b[31m", 10, "URI:urn:x\\x1b[31m" },
 	{ GEN_URI, "urn:dev:42", 10, "URI:urn:dev:42" },

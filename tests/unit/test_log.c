@@ -4,7 +4,8 @@
  * UTF-8) to the message logged, whatever bytes it holds: quotes,
  * backslashes, control characters, invalid UTF-8 (each bad byte becomes
  * U+FFFD). The text format stays "TIME LEVEL MESSAGE". stderr is a
- * temporary file for the duration of each test.
+ * temporary file for the duration of each test. And log_quote, the one
+ * escaper for outside bytes, row by row.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -194,6 +195,75 @@ test_text_and_levels(void **state)
 	log_configure(LOG_FORMAT_TEXT, 0, NULL, NULL);
 }
 
+/*
+ * log_quote, table by table: what stays, what becomes \xNN, where a
+ * short buffer cuts (never inside an escape) and what it says it read.
+ */
+struct quote_case {
+	const char	*name;
+	const char	*in;
+	size_t		 inlen;		/* bytes of in (NULs count) */
+	size_t		 outlen;	/* buffer size given */
+	int		 flags;
+	const char	*want;
+	size_t		 used;		/* bytes of in consumed */
+};
+
+#define Q(s)	s, sizeof(s) - 1
+static const struct quote_case quote_cases[] = {
+	{ "empty", Q(""), 8, LOG_QUOTE_TOKEN, "", 0 },
+	{ "printable kept", Q("CN=lab-client,O=x"), 64, LOG_QUOTE_TOKEN,
+	  "CN=lab-client,O=x", 17 },
+	{ "space", Q("estrad lab RA"), 64, LOG_QUOTE_TOKEN,
+	  "estrad\\x20lab\\x20RA", 13 },
+	{ "quote and backslash", Q("a\"b\\c"), 64, LOG_QUOTE_TOKEN,
+	  "a\\x22b\\x5cc", 5 },
+	{ "a written escape stays distinct", Q("\\x41"), 64,
+	  LOG_QUOTE_TOKEN, "\\x5cx41", 4 },
+	{ "control bytes", Q("\x01\t\n\r\x1b[2J"), 64, LOG_QUOTE_TOKEN,
+	  "\\x01\\x09\\x0a\\x0d\\x1b[2J", 8 },
+	{ "NUL inside", Q("a\0b"), 64, LOG_QUOTE_TOKEN, "a\\x00b", 3 },
+	{ "DEL", Q("x\x7f"), 64, LOG_QUOTE_TOKEN, "x\\x7f", 2 },
+	{ "high bytes", Q("caf\xc3\xa9\xff\x80"), 64, LOG_QUOTE_TOKEN,
+	  "caf\\xc3\\xa9\\xff\\x80", 7 },
+	{ "prose keeps space, quote, backslash", Q("a \"b\" \\ c"), 64,
+	  LOG_QUOTE_PROSE, "a \"b\" \\ c", 9 },
+	{ "prose still escapes controls, DEL, high bytes",
+	  Q("x\ny\x7f\xc3\xa9"), 64, LOG_QUOTE_PROSE,
+	  "x\\x0ay\\x7f\\xc3\\xa9", 6 },
+	{ "fits exactly", Q("abc"), 4, LOG_QUOTE_TOKEN, "abc", 3 },
+	{ "cut by one", Q("abcd"), 4, LOG_QUOTE_TOKEN, "abc", 3 },
+	{ "an escape fits exactly", Q("a\n"), 6, LOG_QUOTE_TOKEN,
+	  "a\\x0a", 2 },
+	{ "an escape one byte short is left out whole", Q("a\nb"), 5,
+	  LOG_QUOTE_TOKEN, "a", 1 },
+	{ "room for the NUL only", Q("abc"), 1, LOG_QUOTE_TOKEN, "", 0 },
+};
+#undef Q
+
+static void
+test_quote(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(quote_cases) / sizeof(quote_cases[0]);
+	    i++) {
+		const struct quote_case	*c = &quote_cases[i];
+		char			 out[64];
+		size_t			 used;
+
+		print_message("case: %s\n", c->name);
+		memset(out, 'Z', sizeof(out));
+		used = log_quote(out, c->outlen, c->in, c->inlen, c->flags);
+		assert_string_equal(out, c->want);
+		assert_int_equal(used, c->used);
+		/* Nothing written past the buffer it was given. */
+		if (c->outlen < sizeof(out))
+			assert_int_equal(out[c->outlen], 'Z');
+	}
+	/* No buffer at all: nothing read, nothing written. */
+	assert_int_equal(log_quote(NULL, 0, "abc", 3, LOG_QUOTE_TOKEN), 0);
+}
+
 int
 main(void)
 {
@@ -201,6 +271,7 @@ main(void)
 		cmocka_unit_test(test_json_escaping),
 		cmocka_unit_test(test_json_long),
 		cmocka_unit_test(test_text_and_levels),
+		cmocka_unit_test(test_quote),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -604,12 +604,12 @@ static const struct check_case check_cases[] = {
 	  "{\"subject\":{\"patterns\":{\"CN\":\"^[a-z0-9-]+$\"}}}",
 	  { P256, .subject = "CN=Bad Name" }, .status = 403,
 	  .rule = "subject.pattern", .reason = "policy subject.pattern: CN "
-	  "\"Bad Name\" does not match \"^[a-z0-9-]+$\"" },
+	  "\"Bad\\x20Name\" does not match \"^[a-z0-9-]+$\"" },
 	{ "subject.pattern: every value, control bytes escaped",
 	  "{\"subject\":{\"patterns\":{\"OU\":\"^[a-z]+$\"}}}",
 	  { P256, .subject = "CN=x/OU=ok/OU=a\nb\"" }, .status = 403,
 	  .rule = "subject.pattern", .reason = "policy subject.pattern: OU "
-	  "\"a\\x0ab\\\"\" does not match \"^[a-z]+$\"" },
+	  "\"a\\x0ab\\x22\" does not match \"^[a-z]+$\"" },
 	/* subject.max_length */
 	{ "subject.max_length: 5 characters of 2 bytes each",
 	  "{\"subject\":{\"max_length\":5}}",
@@ -750,7 +750,7 @@ static const struct check_case check_cases[] = {
 	  "is not a host name" },
 	{ "san.dns: a space refused by default", NULL,
 	  { P256, .raw = RAW(GEN_DNS, "a b.example.com") }, .status = 403,
-	  .rule = "san.dns", .reason = "policy san.dns: \"a b.example.com\" "
+	  .rule = "san.dns", .reason = "policy san.dns: \"a\\x20b.example.com\" "
 	  "is not a host name" },
 	{ "san.email: an address by default", NULL,
 	  { P256, .raw = RAW(GEN_EMAIL, "alice@example.com") }, ACCEPT },
@@ -779,7 +779,7 @@ static const struct check_case check_cases[] = {
 	  "(RFC 5280, section 4.2.1.6)" },
 	{ "san.uri: a space refused by default", NULL,
 	  { P256, .raw = RAW(GEN_URI, "urn:dev:4 2") }, .status = 403,
-	  .rule = "san.uri", .reason = "policy san.uri: \"urn:dev:4 2\" has "
+	  .rule = "san.uri", .reason = "policy san.uri: \"urn:dev:4\\x202\" has "
 	  "byte 0x20 at offset 9: not allowed in this name (RFC 5280, "
 	  "section 4.2.1.6)" },
 	/* san.other */

@@ -45,6 +45,7 @@
 #include "estrad/config.h"
 #include "estrad/log.h"
 #include "estrad/queue.h"
+#include "estrad/queue_cli.h"
 #include "estrad/store.h"
 #include "estrad/upstream.h"
 
@@ -705,7 +706,7 @@ test_purge(void **state)
 	/* `estrad queue purge ID` while the daemon runs. */
 	if ((cli = store_open(f->state, 0, f->err, sizeof(f->err))) == NULL)
 		fail_msg("store_open (second connection): %s", f->err);
-	assert_int_equal(store_cli_purge(cli, id, f->audit_file, f->err,
+	assert_int_equal(queue_cli_purge(cli, id, f->audit_file, f->err,
 	    sizeof(f->err)), 1);
 	store_close(cli);
 	/* Picked up every 2 s. */

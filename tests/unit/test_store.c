@@ -299,7 +299,7 @@ test_lock(void **state)
 	    "uses this state_dir"));
 	/* `estrad queue` does not lock, and sees the daemon's rows. */
 	cli = open_ok(f, 0);
-	assert_int_equal(store_cli_list(cli, out, 0, f->err, sizeof(f->err)),
+	assert_int_equal(queue_cli_list(cli, out, 0, f->err, sizeof(f->err)),
 	    1);
 	store_close(cli);
 	store_close(daemon);
@@ -412,7 +412,7 @@ test_update_purged(void **state)
 	make_entry(&e, 1, QS_PENDING);
 	assert_int_equal(store_insert(daemon, &e, f->err, sizeof(f->err)), 0);
 	cli = open_ok(f, 0);
-	assert_int_equal(store_cli_purge(cli, e.id, NULL, f->err,
+	assert_int_equal(queue_cli_purge(cli, e.id, NULL, f->err,
 	    sizeof(f->err)), 1);
 	store_close(cli);
 	e.state = QS_ISSUED;
@@ -485,26 +485,26 @@ test_purge(void **state)
 	done = insert_ok(f, st, 4, QS_DELIVERED);
 
 	/* Unknown, and finished: neither can be purged. */
-	assert_int_equal(store_cli_purge(st, 999, f->audit, f->err,
+	assert_int_equal(queue_cli_purge(st, 999, f->audit, f->err,
 	    sizeof(f->err)), -1);
 	assert_string_equal(f->err, "no active queue entry 999");
-	assert_int_equal(store_cli_purge(st, done, f->audit, f->err,
+	assert_int_equal(queue_cli_purge(st, done, f->audit, f->err,
 	    sizeof(f->err)), -1);
 	assert_non_null(strstr(f->err, "no active queue entry"));
 	assert_int_equal(count_lines(f->audit), 0);
 	/* An audit file that cannot be opened stops the purge. */
-	assert_int_equal(store_cli_purge(st, a, f->dir, f->err,
+	assert_int_equal(queue_cli_purge(st, a, f->dir, f->err,
 	    sizeof(f->err)), -1);
 	assert_non_null(strstr(f->err, "audit file"));
 
 	/* One, then all the others that are active. */
-	assert_int_equal(store_cli_purge(st, b, f->audit, f->err,
+	assert_int_equal(queue_cli_purge(st, b, f->audit, f->err,
 	    sizeof(f->err)), 1);
-	assert_int_equal(store_cli_purge(st, b, f->audit, f->err,
+	assert_int_equal(queue_cli_purge(st, b, f->audit, f->err,
 	    sizeof(f->err)), -1);
-	assert_int_equal(store_cli_purge(st, 0, f->audit, f->err,
+	assert_int_equal(queue_cli_purge(st, 0, f->audit, f->err,
 	    sizeof(f->err)), 2);
-	assert_int_equal(store_cli_purge(st, 0, f->audit, f->err,
+	assert_int_equal(queue_cli_purge(st, 0, f->audit, f->err,
 	    sizeof(f->err)), 0);
 	check_audit_purged(f->audit, (int64_t[]){ b, a, c }, 3);
 
@@ -535,7 +535,7 @@ test_load_skips_purged(void **state)
 
 	a = insert_ok(f, st, 1, QS_PENDING);
 	insert_ok(f, st, 2, QS_PENDING);
-	assert_int_equal(store_cli_purge(st, a, NULL, f->err,
+	assert_int_equal(queue_cli_purge(st, a, NULL, f->err,
 	    sizeof(f->err)), 1);
 	load_all(f, st, &l);
 	assert_int_equal(l.n, 1);
@@ -819,7 +819,7 @@ test_audit_format(void **state)
 	assert_string_equal(json_string_value(json_object_get(o, "label")),
 	    "-");
 	assert_string_equal(json_string_value(json_object_get(o, "identity")),
-	    "cert:CN=caf?");
+	    "cert:CN=caf\\xe9");
 	assert_string_equal(json_string_value(json_object_get(o,
 	    "pubkey_sha256")), e.pubkey);
 	assert_string_equal(json_string_value(json_object_get(o,
@@ -877,7 +877,7 @@ test_cli_list(void **state)
 	insert_ok(f, st, 5, QS_DELIVERED);
 
 	assert_non_null(out = tmpfile());
-	assert_int_equal(store_cli_list(st, out, 0, f->err, sizeof(f->err)),
+	assert_int_equal(queue_cli_list(st, out, 0, f->err, sizeof(f->err)),
 	    2);
 	text = read_file(out);
 	assert_true(strncmp(text, "ID  ", 4) == 0);
@@ -897,7 +897,7 @@ test_cli_list(void **state)
 	fclose(out);
 
 	assert_non_null(out = tmpfile());
-	assert_int_equal(store_cli_list(st, out, 1, f->err, sizeof(f->err)),
+	assert_int_equal(queue_cli_list(st, out, 1, f->err, sizeof(f->err)),
 	    3);
 	text = read_file(out);
 	assert_non_null(strstr(text, "delivered"));
