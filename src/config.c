@@ -554,48 +554,56 @@ listen_same(const void *a, const void *b)
 	return 1;
 }
 
+/* A CRL file's CRLs, loaded to check and freed: 0, or -1 with err. */
 static int
-crl_check(struct cfg_ctx *ctx)
+crl_file_check(const char *file, char *err, size_t errlen)
 {
-	const struct cfg_tls	*tls = &ctx->cfg->tls;
-	STACK_OF(X509_CRL)	*crls;
-	char			 err[512];
+	STACK_OF(X509_CRL) *crls = pki_load_crls(file, err, errlen);
 
-	if (tls->client_crl == NULL)
-		return 0;
-	if (tls->client_ca == NULL) {
-		cfg_err(ctx, "tls.client_crl", "needs tls.client_ca");
-		return 1;
-	}
-	if ((crls = pki_load_crls(tls->client_crl, err, sizeof(err))) == NULL) {
-		cfg_err(ctx, "tls.client_crl", "%s", err);
-		return 1;
-	}
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
-	return 0;
+	return crls != NULL ? 0 : -1;
 }
 
 /* Certificates that complete client chains (clientchain.c). */
 static int
-intermediates_check(struct cfg_ctx *ctx)
+certs_file_check(const char *file, char *err, size_t errlen)
 {
-	const struct cfg_tls	*tls = &ctx->cfg->tls;
-	STACK_OF(X509)		*certs;
-	char			 err[512];
+	STACK_OF(X509) *certs = pki_load_certs(file, err, errlen);
 
-	if (tls->client_intermediates == NULL)
-		return 0;
-	if (tls->client_ca == NULL) {
-		cfg_err(ctx, "tls.client_intermediates", "needs tls.client_ca");
-		return 1;
-	}
-	if ((certs = pki_load_certs(tls->client_intermediates, err,
-	    sizeof(err))) == NULL) {
-		cfg_err(ctx, "tls.client_intermediates", "%s", err);
-		return 1;
-	}
 	sk_X509_pop_free(certs, X509_free);
-	return 0;
+	return certs != NULL ? 0 : -1;
+}
+
+/* The files that go with tls.client_ca: each needs it, and must parse. */
+static int
+client_files_check(struct cfg_ctx *ctx)
+{
+	const struct cfg_tls *tls = &ctx->cfg->tls;
+	const struct {
+		const char	*path;
+		const char	*file;
+		int		(*check)(const char *, char *, size_t);
+	} files[] = {
+		{ "tls.client_crl", tls->client_crl, crl_file_check },
+		{ "tls.client_intermediates", tls->client_intermediates,
+		  certs_file_check },
+	};
+	char	err[512];
+	int	nerr = 0;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (files[i].file == NULL)
+			continue;
+		if (tls->client_ca == NULL) {
+			cfg_err(ctx, files[i].path, "needs tls.client_ca");
+			nerr++;
+		} else if (files[i].check(files[i].file, err, sizeof(err)) ==
+		    -1) {
+			cfg_err(ctx, files[i].path, "%s", err);
+			nerr++;
+		}
+	}
+	return nerr;
 }
 
 /* Suites and groups, tried on a scratch context as the listener will. */
@@ -654,7 +662,7 @@ tls_check(struct cfg_ctx *ctx)
 		nerr++;
 	}
 	sk_X509_pop_free(certs, X509_free);
-	return nerr + crl_check(ctx) + intermediates_check(ctx) +
+	return nerr + client_files_check(ctx) +
 	    suites_check(ctx);
 }
 
