@@ -21,7 +21,8 @@
 
 #include "estrad/conclimit.h"
 
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+#include "testpki.h"
+
 #define MS		1000LL		/* microseconds */
 
 enum { ENROLL = 2, CACERTS = 0 };

@@ -26,6 +26,7 @@
 #include "estrad/csr.h"
 
 #include "testdata.h"
+#include "testpki.h"
 
 #define SEED_CN	"demostep4 1368141352"
 
@@ -140,18 +141,9 @@ body_empty(size_t *len)
 static X509_REQ *
 make_ec_req(EVP_PKEY **keyp)
 {
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509_REQ *req = X509_REQ_new();
-	X509_NAME *name = X509_REQ_get_subject_name(req);
-
-	assert_non_null(key);
-	assert_non_null(req);
-	assert_true(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"device-42", -1, -1, 0));
-	assert_true(X509_REQ_set_pubkey(req, key));
-	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
-	*keyp = key;
-	return req;
+	*keyp = testpki_key_new("p256");
+	return testpki_csr(&(struct csr_spec){ .pkey = *keyp, .md = "SHA256",
+	    .subject = "CN=device-42" });
 }
 
 /* The DER of req, in base64. */
@@ -184,27 +176,16 @@ body_ec_fresh(size_t *len)
 static char *
 body_ec_explicit(size_t *len)
 {
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	EVP_PKEY *key = NULL, *named;
+	EVP_PKEY *key = testpki_key_new("p256x"), *named;
 	X509_REQ *req = make_ec_req(&named);
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_utf8_string("group", "P-256", 0),
-		OSSL_PARAM_utf8_string("encoding", "explicit", 0),
-		OSSL_PARAM_END
-	};
 	char *s;
 
-	assert_non_null(ctx);
-	assert_int_equal(EVP_PKEY_keygen_init(ctx), 1);
-	assert_int_equal(EVP_PKEY_CTX_set_params(ctx, params), 1);
-	assert_int_equal(EVP_PKEY_generate(ctx, &key), 1);
 	assert_true(X509_REQ_set_pubkey(req, key));
 	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
 	s = encode_req(req, len);
 	X509_REQ_free(req);
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(named);
-	EVP_PKEY_CTX_free(ctx);
 	return s;
 }
 
@@ -416,7 +397,7 @@ test_der_kept(void **state)
 int
 main(void)
 {
-	size_t n = sizeof(csr_cases) / sizeof(csr_cases[0]), i;
+	size_t n = NITEMS(csr_cases), i;
 	struct CMUnitTest *t = calloc(n + 1, sizeof(*t));
 	int rc;
 

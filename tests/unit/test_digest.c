@@ -20,7 +20,8 @@
 
 #include "estrad/digest.h"
 
-#define ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
+#include "testpki.h"
+
 
 #define R32	"0123456789abcdef0123456789abcdef"
 #define R64	R32 R32
@@ -110,7 +111,7 @@ static const struct rfc_case rfc_cases[] = {
 static void
 test_rfc7616_vectors(void **state)
 {
-	for (size_t i = 0; i < ARRAY_LEN(rfc_cases); i++) {
+	for (size_t i = 0; i < NITEMS(rfc_cases); i++) {
 		const struct rfc_case	*c = &rfc_cases[i];
 		struct digest_auth	 a;
 		const char		*reason = "unset";
@@ -342,7 +343,7 @@ static const struct parse_ok_case parse_ok_cases[] = {
 static void
 test_parse_ok(void **state)
 {
-	for (size_t i = 0; i < ARRAY_LEN(parse_ok_cases); i++) {
+	for (size_t i = 0; i < NITEMS(parse_ok_cases); i++) {
 		const struct parse_ok_case	*c = &parse_ok_cases[i];
 		struct digest_auth		 a;
 		const char			*reason = "unset";
@@ -468,7 +469,7 @@ static const struct parse_bad_case parse_bad_cases[] = {
 static void
 test_parse_refused(void **state)
 {
-	for (size_t i = 0; i < ARRAY_LEN(parse_bad_cases); i++) {
+	for (size_t i = 0; i < NITEMS(parse_bad_cases); i++) {
 		const struct parse_bad_case	*c = &parse_bad_cases[i];
 		struct digest_auth		 a;
 		const char			*reason = NULL;
@@ -503,11 +504,11 @@ test_parse_missing(void **state)
 	const char		*reason;
 	char			 hdr[512];
 
-	join_params(hdr, sizeof(hdr), req_params, ARRAY_LEN(req_params), -1);
+	join_params(hdr, sizeof(hdr), req_params, NITEMS(req_params), -1);
 	assert_int_equal(digest_parse(hdr, &a, &reason), 0);
-	for (size_t i = 0; i < ARRAY_LEN(req_params); i++) {
+	for (size_t i = 0; i < NITEMS(req_params); i++) {
 		print_message("without %s\n", req_params[i]);
-		join_params(hdr, sizeof(hdr), req_params, ARRAY_LEN(req_params),
+		join_params(hdr, sizeof(hdr), req_params, NITEMS(req_params),
 		    (long)i);
 		assert_int_equal(digest_parse(hdr, &a, &reason), -1);
 		assert_string_equal(reason, req_missing[i]);
@@ -519,14 +520,14 @@ test_parse_duplicate(void **state)
 {
 	static const char *const extra[] = { "algorithm=MD5", "opaque=o",
 	    "userhash=false" };
-	const char		*params[ARRAY_LEN(req_params) + 2];
+	const char		*params[NITEMS(req_params) + 2];
 	struct digest_auth	 a;
 	const char		*reason;
 	char			 hdr[512];
-	size_t			 n = ARRAY_LEN(req_params);
+	size_t			 n = NITEMS(req_params);
 
 	memcpy(params, req_params, sizeof(req_params));
-	for (size_t i = 0; i < n + ARRAY_LEN(extra); i++) {
+	for (size_t i = 0; i < n + NITEMS(extra); i++) {
 		const char *dup = i < n ? req_params[i] : extra[i - n];
 
 		print_message("twice: %s\n", dup);
@@ -562,7 +563,7 @@ static void
 header_with_long(char *hdr, size_t hdrlen, const char *name, size_t len,
     int quoted)
 {
-	const char	*params[ARRAY_LEN(req_params) + 1];
+	const char	*params[NITEMS(req_params) + 1];
 	char		*param = malloc(len + 64);
 	size_t		 n = 0, o;
 
@@ -570,7 +571,7 @@ header_with_long(char *hdr, size_t hdrlen, const char *name, size_t len,
 	o = (size_t)sprintf(param, "%s=%s", name, quoted ? "\"" : "");
 	memset(param + o, 'a', len);
 	sprintf(param + o + len, "%s", quoted ? "\"" : "");
-	for (size_t i = 0; i < ARRAY_LEN(req_params); i++)
+	for (size_t i = 0; i < NITEMS(req_params); i++)
 		if (strncmp(req_params[i], name, strlen(name)) != 0 ||
 		    req_params[i][strlen(name)] != '=')
 			params[n++] = req_params[i];
@@ -588,7 +589,7 @@ test_parse_overlong(void **state)
 	const char		*reason;
 
 	assert_non_null(hdr);
-	for (size_t i = 0; i < ARRAY_LEN(long_cases); i++) {
+	for (size_t i = 0; i < NITEMS(long_cases); i++) {
 		const struct long_case *c = &long_cases[i];
 
 		print_message("long %s\n", c->name);
@@ -632,7 +633,7 @@ test_sess(void **state)
 	    cnonce[] = "MTYwMzg3", nc[] = "0000002a",
 	    uri[] = "/.well-known/est/east/simpleenroll";
 
-	for (size_t i = 0; i < ARRAY_LEN(sess_cases); i++) {
+	for (size_t i = 0; i < NITEMS(sess_cases); i++) {
 		const struct sess_case	*c = &sess_cases[i];
 		const EVP_MD		*md = c->md();
 		struct digest_auth	 a;
@@ -787,7 +788,7 @@ test_nonce_garbage(void **state)
 	struct digest_nonces	*n = nonces(secret_a, 300, 16);
 	char			 v[64], longer[128];
 
-	for (size_t i = 0; i < ARRAY_LEN(garbage); i++) {
+	for (size_t i = 0; i < NITEMS(garbage); i++) {
 		print_message("garbage %s\n", garbage[i] ? garbage[i] : "NULL");
 		assert_int_equal(digest_nonce_verify(n, garbage[i], NOW),
 		    NONCE_BAD);
@@ -945,7 +946,7 @@ test_nonce_table_model(void **state)
 	static char		 pool[POOL][64];
 	uint32_t		 rng = 12345;
 
-	for (size_t s = 0; s < ARRAY_LEN(sizes); s++) {
+	for (size_t s = 0; s < NITEMS(sizes); s++) {
 		struct digest_nonces	*n = nonces(secret_a, 100000, sizes[s]);
 		struct model		 m = { .max = sizes[s] };
 		unsigned long		 nc[POOL] = { 0 };
@@ -1038,7 +1039,7 @@ test_challenge_refused(void **state)
 	char			 out[512];
 	size_t			 need;
 
-	for (size_t i = 0; i < ARRAY_LEN(realms); i++)
+	for (size_t i = 0; i < NITEMS(realms); i++)
 		assert_int_equal(digest_challenge(n, realms[i],
 		    DIGEST_ALG_MD5, 0, NOW, out, sizeof(out)), -1);
 	assert_int_equal(digest_challenge(n, "est", DIGEST_ALG_MAX, 0, NOW,

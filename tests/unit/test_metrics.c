@@ -32,7 +32,8 @@
 #include "estrad/admin.h"
 #include "estrad/metrics.h"
 
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+#include "testpki.h"
+
 
 /* ---- helpers ----------------------------------------------------------- */
 

@@ -26,6 +26,7 @@
 #include "estrad/p7.h"
 
 #include "testdata.h"
+#include "testpki.h"
 
 /* serial as decimal, notAfter as OpenSSL prints it "YYYYMMDDHHMMSSZ". */
 static int
@@ -97,21 +98,12 @@ test_seed(void **state)
 static X509 *
 make_cert(long serial, const char *not_after, int v1)
 {
-	EVP_PKEY	*key = EVP_EC_gen("P-256");
-	X509		*x = X509_new();
+	EVP_PKEY	*key = testpki_key_new("p256");
+	X509		*x = testpki_cert(&(struct cert_spec){ .pkey = key,
+	    .subject = "CN=p7 test", .serial = serial,
+	    .not_before_at = "20261127000000Z", .not_after_at = not_after,
+	    .v1 = v1 });
 
-	assert_non_null(key);
-	assert_non_null(x);
-	if (!v1)
-		X509_set_version(x, X509_VERSION_3);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-	ASN1_TIME_set_string(X509_getm_notBefore(x), "20261127000000Z");
-	ASN1_TIME_set_string(X509_getm_notAfter(x), not_after);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
-	    MBSTRING_ASC, (const unsigned char *)"p7 test", -1, -1, 0);
-	X509_set_issuer_name(x, X509_get_subject_name(x));
-	X509_set_pubkey(x, key);
-	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
 	EVP_PKEY_free(key);
 	return x;
 }
@@ -215,7 +207,7 @@ test_malformed(void **state)
 	char	when[32];
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (size_t i = 0; i < NITEMS(rows); i++) {
 		print_message("row: %s\n", rows[i].name);
 		assert_int_equal(first_cert(rows[i].der, rows[i].len, &serial,
 		    when, sizeof(when)), -1);

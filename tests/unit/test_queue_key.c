@@ -27,8 +27,7 @@
 #include "estrad/queue.h"
 
 #include "testdata.h"
-
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+#include "testpki.h"
 
 /*
  * The seed CSR's SPKI hash as the openssl CLI computes it:
@@ -52,9 +51,7 @@ setup(void **state)
 	if (f == NULL)
 		return -1;
 	for (size_t i = 0; i < NITEMS(f->keys); i++)
-		if ((f->keys[i] = EVP_PKEY_Q_keygen(NULL, NULL, "EC",
-		    "P-256")) == NULL)
-			return -1;
+		f->keys[i] = testpki_key_new("p256");
 	*state = f;
 	return 0;
 }
@@ -74,21 +71,11 @@ teardown(void **state)
 static X509_REQ *
 make_req(EVP_PKEY *key, const char *cn, const char *challenge)
 {
-	X509_REQ	*req = X509_REQ_new();
-	X509_NAME	*name = X509_REQ_get_subject_name(req);
+	char subject[128];
 
-	assert_non_null(req);
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-	    (const unsigned char *)"Example", -1, -1, 0), 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0), 1);
-	assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
-	if (challenge != NULL)
-		assert_int_equal(X509_REQ_add1_attr_by_NID(req,
-		    NID_pkcs9_challengePassword, MBSTRING_ASC,
-		    (const unsigned char *)challenge, -1), 1);
-	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
-	return req;
+	snprintf(subject, sizeof(subject), "O=Example/CN=%s", cn);
+	return testpki_csr(&(struct csr_spec){ .pkey = key, .md = "SHA256",
+	    .subject = subject, .password = challenge });
 }
 
 static void
@@ -338,27 +325,25 @@ assert_refused(struct queue_key *k)
 static X509_REQ *
 make_long_req(EVP_PKEY *key, size_t ous, size_t cnlen, size_t *textlen)
 {
-	X509_REQ	*req = X509_REQ_new();
-	X509_NAME	*name = X509_REQ_get_subject_name(req);
 	BIO		*bio = BIO_new(BIO_s_mem());
-	char		 ou[65], cn[65];
+	char		 ou[65], cn[65], subject[2048], *p = subject;
+	X509_REQ	*req;
 
-	assert_non_null(req);
 	assert_non_null(bio);
 	assert_true(cnlen < sizeof(cn));
+	assert_true(ous * (3 + 64 + 1) + 3 + cnlen < sizeof(subject));
 	memset(ou, 'a', 64);
 	ou[64] = '\0';
 	memset(cn, 'b', cnlen);
 	cn[cnlen] = '\0';
 	for (size_t i = 0; i < ous; i++)
-		assert_int_equal(X509_NAME_add_entry_by_txt(name, "OU",
-		    MBSTRING_ASC, (const unsigned char *)ou, -1, -1, 0), 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0), 1);
-	assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
-	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
+		p += sprintf(p, "OU=%s/", ou);
+	sprintf(p, "CN=%s", cn);
+	req = testpki_csr(&(struct csr_spec){ .pkey = key, .md = "SHA256",
+	    .subject = subject });
 	/* the length the printer gives, measured here */
-	assert_true(X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) > 0);
+	assert_true(X509_NAME_print_ex(bio, X509_REQ_get_subject_name(req), 0,
+	    XN_FLAG_RFC2253) > 0);
 	*textlen = (size_t)BIO_pending(bio);
 	BIO_free(bio);
 	return req;

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -30,6 +29,8 @@
 #include "estrad/queue_cli.h"
 #include "estrad/store.h"
 
+#include "testpki.h"
+
 struct fixture {
 	char	 dir[64];	/* the test's own, removed after */
 	char	 state[96];	/* dir/state: the store's */
@@ -37,12 +38,6 @@ struct fixture {
 	char	 audit[128];	/* dir/audit.log */
 	char	 err[512];
 };
-
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static int
 setup(void **state)
@@ -66,7 +61,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	testpki_rmtree(f->dir);
 	free(f);
 	return 0;
 }
