@@ -1095,6 +1095,55 @@ PY
 	printf '%s\n' "$out"
 }
 
+# check_audit_states FILE ID STATES: the queue audit lines of entry ID
+# in FILE give exactly STATES ("pending issued delivered").
+check_audit_states() {
+	local states
+	states=$(audit_queue_states "$1" "$2")
+	[ "$states" = "$3" ] ||
+	    fail "audit states of entry $2: '$states', expected '$3'"
+}
+
+# offline_queued NAME CN UPSTREAM_EXTRA: one request queued behind a
+# private CA that is down (docs/offline.md): the fixed CA "ca" prepared,
+# not started; a proxy to it with the upstream settings UPSTREAM_EXTRA, a
+# queue (retry_after 5) and an audit file; NAME's new P-256 key asks for
+# /CN=CN (Digest simpleenroll, request NAME1) and is queued. Sets port
+# (the CA's), audit, plog, purl, ppid, cfg and id.
+offline_queued() {
+	local name=$1 cn=$2 extra=$3
+	fixed_prepare ca
+	port=$FIXED_PORT audit=$WORK/audit.jsonl
+	P_URL=$FIXED_URL P_UPSTREAM_EXTRA=$extra \
+	    P_TOP_EXTRA=$(offline_top "$WORK/state" "" '"retry_after": 5' "$audit") \
+	    proxy_config "$WORK/proxy.json"
+	start_estrad proxy "$WORK/proxy.json"
+	plog=$XLOG purl=$XURL ppid=$XPID cfg=$WORK/proxy.json
+	make_csr_key "$name" ec:P-256 "/CN=$cn"
+	post_csr "${name}1" "$purl/simpleenroll" "$WORK/$name.b64"
+	check_queued pending
+	id=$QID
+}
+
+# offline_retry_queued NAME: NAME's retry (request NAME2) is queued
+# again, as entry $id (see offline_queued).
+offline_retry_queued() {
+	post_csr "${1}2" "$purl/simpleenroll" "$WORK/$1.b64"
+	check_queued pending
+	[ "$QID" = "$id" ] || fail "the retry was queued as $QID, not as $id"
+}
+
+# offline_collect NAME: the real CA back on its port (see offline_queued):
+# entry $id is issued, NAME's next retry (request NAME3) gets 200 and
+# the certificate, and the audit says pending, issued, delivered.
+offline_collect() {
+	fixed_start ca
+	wait_queue_state 15 "$plog" "$id" issued
+	enroll_ok "${1}3" "$purl/simpleenroll" "$WORK/$1.b64" "$1" "$ISSUING_CERT"
+	wait_queue_state 5 "$plog" "$id" delivered
+	check_audit_states "$audit" "$id" "pending issued delivered"
+}
+
 # audit_request_field FILE RID KEY: field KEY of the request record of
 # request RID (its X-Request-Id: "id", and no "event") in FILE; strings
 # as they are, null as "null", "<absent>" when missing, "<none>" when
