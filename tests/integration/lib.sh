@@ -649,17 +649,12 @@ EOF
 # start_silent: start tests/tools/silent_server; sets SILENT_PID,
 # SILENT_PORT, SILENT_URL and SILENT_LOG ("accepted N" / "closed N").
 start_silent() {
-	local i
 	[ -x "${SILENT_SERVER:-}" ] || fail "no silent_server binary (SILENT_SERVER='${SILENT_SERVER:-}')"
 	SILENT_LOG=$WORK/silent.log
 	"$SILENT_SERVER" >"$WORK/silent.port" 2>"$SILENT_LOG" </dev/null &
 	SILENT_PID=$!
 	T_PIDS+=("$SILENT_PID")
-	for ((i = 0; i < 50; i++)); do
-		SILENT_PORT=$(head -n 1 "$WORK/silent.port")
-		[ -n "$SILENT_PORT" ] && break
-		sleep 0.1
-	done
+	SILENT_PORT=$(wait_output head -n 1 "$WORK/silent.port")
 	[ -n "$SILENT_PORT" ] || fail "silent_server printed no port"
 	SILENT_URL=https://127.0.0.1:$SILENT_PORT/.well-known/est
 }
@@ -672,6 +667,18 @@ wait_grep() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# wait_output COMMAND...: COMMAND's output as soon as it is not empty,
+# tried every 0.1 s for 5 s; empty if it never was.
+wait_output() {
+	local out= i
+	for ((i = 0; i < 50; i++)); do
+		out=$("$@")
+		[ -n "$out" ] && break
+		sleep 0.1
+	done
+	printf '%s\n' "$out"
 }
 
 # sclient NAME: openssl s_client to the daemon on $XPORT, fed from fd 3
@@ -756,12 +763,7 @@ start_recorder() {
 	REC_PID=$!
 	T_PIDS+=("$REC_PID")
 	T_LOGS+=("$WORK/$name.err")
-	REC_PORT=
-	for ((i = 0; i < 50; i++)); do
-		REC_PORT=$(listen_port "$REC_PID")
-		[ -n "$REC_PORT" ] && break
-		sleep 0.1
-	done
+	REC_PORT=$(wait_output listen_port "$REC_PID")
 	[ -n "$REC_PORT" ] || fail "cannot find the recording CA $name's port in /proc"
 	REC_URL=https://127.0.0.1:$REC_PORT/.well-known/est
 }
@@ -1095,6 +1097,30 @@ PY
 	printf '%s\n' "$out"
 }
 
+# lockout_proxy NAME USERS WINDOW: start a proxy NAME whose Digest users
+# are the file USERS and which locks a user, or an address, out after 3
+# failures within WINDOW seconds. Sets LOG.
+lockout_proxy() {
+	P_AUTH="\"digest_users\": \"$2\", \"max_failures\": 3, \"failure_window\": $3" \
+	    proxy_config "$WORK/proxy.json"
+	start_estrad "$1" "$WORK/proxy.json"
+	LOG=$XLOG
+}
+
+# digest_from NAME ADDR USER PASS: curl --digest as USER:PASS from ADDR
+# (not the lab's credentials) posting $WORK/dev.b64 to the proxy's
+# simpleenroll; STATUS etc. as from req. digest_from_ok: the same, which
+# must issue dev's certificate (enroll_ok).
+digest_from() {
+	T_AUTH=none post_csr "$1" "$XURL/simpleenroll" "$WORK/dev.b64" \
+	    --interface "$2" --digest -u "$3:$4"
+}
+
+digest_from_ok() {
+	T_AUTH=none enroll_ok "$1" "$XURL/simpleenroll" "$WORK/dev.b64" dev \
+	    "$ISSUING_CERT" --interface "$2" --digest -u "$3:$4"
+}
+
 # check_audit_states FILE ID STATES: the queue audit lines of entry ID
 # in FILE give exactly STATES ("pending issued delivered").
 check_audit_states() {
@@ -1262,18 +1288,14 @@ hup_wait() {
 # serving one connection; what it prints (its port, then "request", ...)
 # goes to $WORK/NAME.ca. Sets DRIP_URL.
 start_drip_ca() {
-	local name=$1 i port=
+	local name=$1 port
 	shift
 	python3 "$(dirname "${BASH_SOURCE[0]}")/../tools/drip_ca.py" "$1" \
 	    "$PKI_DIR/ca-server-chain.pem" "$PKI_DIR/ca-server.key" "$ROOT_CERT" \
 	    "${@:2}" >"$WORK/$name.ca" 2>"$WORK/$name.err" &
 	T_PIDS+=("$!")
 	T_LOGS+=("$WORK/$name.err")
-	for ((i = 0; i < 50; i++)); do
-		port=$(head -n 1 "$WORK/$name.ca")
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
+	port=$(wait_output head -n 1 "$WORK/$name.ca")
 	[ -n "$port" ] || fail "drip_ca.py $1 printed no port: $(cat "$WORK/$name.err")"
 	DRIP_URL=https://127.0.0.1:$port/.well-known/est
 }

@@ -146,26 +146,12 @@ make_ec_req(EVP_PKEY **keyp)
 	    .subject = "CN=device-42" });
 }
 
-/* The DER of req, in base64. */
-static char *
-encode_req(X509_REQ *req, size_t *len)
-{
-	unsigned char *der = NULL;
-	int derlen = i2d_X509_REQ(req, &der);
-	char *s;
-
-	assert_true(derlen > 0);
-	s = encode(der, (size_t)derlen, len);
-	OPENSSL_free(der);
-	return s;
-}
-
 static char *
 body_ec_fresh(size_t *len)
 {
 	EVP_PKEY *key;
 	X509_REQ *req = make_ec_req(&key);
-	char *s = encode_req(req, len);
+	char *s = testpki_csr_b64(req, len);
 
 	X509_REQ_free(req);
 	EVP_PKEY_free(key);
@@ -182,7 +168,7 @@ body_ec_explicit(size_t *len)
 
 	assert_true(X509_REQ_set_pubkey(req, key));
 	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
-	s = encode_req(req, len);
+	s = testpki_csr_b64(req, len);
 	X509_REQ_free(req);
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(named);
@@ -233,7 +219,7 @@ body_with_key(EVP_PKEY *pub, int resign, size_t *len)
 	assert_true(X509_REQ_set_pubkey(req, pub));
 	if (resign)
 		assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
-	s = encode_req(req, len);
+	s = testpki_csr_b64(req, len);
 	X509_REQ_free(req);
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(pub);

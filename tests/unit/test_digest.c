@@ -70,6 +70,38 @@ nonces(const unsigned char *secret, long lifetime, size_t slots)
 	return n;
 }
 
+/* The nonce tables most tests use: n and same share a secret (two
+ * replicas), other has another; 300 s, 16 slots. */
+struct nonce_fx {
+	struct digest_nonces	*n, *same, *other;
+};
+
+static int
+nonces_setup(void **state)
+{
+	static struct nonce_fx fx;
+
+	fx.n = nonces(secret_a, 300, 16);
+	fx.same = nonces(secret_a, 300, 16);
+	fx.other = nonces(secret_b, 300, 16);
+	*state = &fx;
+	return 0;
+}
+
+static int
+nonces_teardown(void **state)
+{
+	struct nonce_fx *fx = *state;
+
+	digest_nonces_free(fx->n);
+	digest_nonces_free(fx->same);
+	digest_nonces_free(fx->other);
+	return 0;
+}
+
+#define NONCE_TEST(t) \
+	cmocka_unit_test_setup_teardown(t, nonces_setup, nonces_teardown)
+
 static void
 make_nonce(struct digest_nonces *n, time_t t, char *out)
 {
@@ -699,8 +731,8 @@ test_nonces_new_args(void **state)
 static void
 test_nonce_make_verify(void **state)
 {
-	struct digest_nonces	*n = nonces(secret_a, 300, 16);
-	struct digest_nonces	*same = nonces(secret_a, 300, 16);
+	struct nonce_fx		*f = *state;
+	struct digest_nonces	*n = f->n, *same = f->same;
 	char			 a[64], b[64], small[43];
 
 	make_nonce(n, NOW, a);
@@ -715,15 +747,13 @@ test_nonce_make_verify(void **state)
 	assert_int_equal(digest_nonce_verify(same, a, NOW), NONCE_OK);
 	assert_int_equal(digest_nonce_make(n, NOW, small, sizeof(small)), -1);
 	assert_int_equal(digest_nonce_make(n, NOW, a, 0), -1);
-	digest_nonces_free(n);
-	digest_nonces_free(same);
 }
 
 static void
 test_nonce_tampered(void **state)
 {
-	struct digest_nonces	*n = nonces(secret_a, 300, 16);
-	struct digest_nonces	*other = nonces(secret_b, 300, 16);
+	struct nonce_fx		*f = *state;
+	struct digest_nonces	*n = f->n, *other = f->other;
 	char			 good[64], bad[64];
 
 	make_nonce(n, NOW, good);
@@ -737,14 +767,13 @@ test_nonce_tampered(void **state)
 	}
 	assert_int_equal(digest_nonce_verify(other, good, NOW), NONCE_BAD);
 	assert_int_equal(digest_nonce_use(other, good, 1, NOW), NONCE_BAD);
-	digest_nonces_free(n);
-	digest_nonces_free(other);
 }
 
 static void
 test_nonce_time(void **state)
 {
-	struct digest_nonces	*n = nonces(secret_a, 300, 16);
+	struct nonce_fx		*f = *state;
+	struct digest_nonces	*n = f->n;
 	char			 v[64];
 
 	make_nonce(n, NOW, v);
@@ -763,7 +792,6 @@ test_nonce_time(void **state)
 	make_nonce(n, (time_t)INT64_MAX, v);
 	assert_int_equal(digest_nonce_verify(n, v, (time_t)INT64_MIN),
 	    NONCE_BAD);
-	digest_nonces_free(n);
 }
 
 static const char *const garbage[] = {
@@ -785,7 +813,8 @@ static const char *const garbage[] = {
 static void
 test_nonce_garbage(void **state)
 {
-	struct digest_nonces	*n = nonces(secret_a, 300, 16);
+	struct nonce_fx		*f = *state;
+	struct digest_nonces	*n = f->n;
 	char			 v[64], longer[128];
 
 	for (size_t i = 0; i < NITEMS(garbage); i++) {
@@ -803,13 +832,13 @@ test_nonce_garbage(void **state)
 	v[42] = '\0';
 	assert_int_equal(digest_nonce_verify(n, v, NOW), NONCE_BAD);
 	assert_int_equal(digest_nonce_verify(NULL, v, NOW), NONCE_BAD);
-	digest_nonces_free(n);
 }
 
 static void
 test_nonce_replay(void **state)
 {
-	struct digest_nonces	*n = nonces(secret_a, 300, 16);
+	struct nonce_fx		*f = *state;
+	struct digest_nonces	*n = f->n;
 	char			 v[64], w[64];
 
 	make_nonce(n, NOW, v);
@@ -828,7 +857,6 @@ test_nonce_replay(void **state)
 	assert_int_equal(digest_nonce_use(n, v, 8, NOW + 3), NONCE_OK);
 	/* Expiry wins over replay tracking. */
 	assert_int_equal(digest_nonce_use(n, v, 9, NOW + 301), NONCE_STALE);
-	digest_nonces_free(n);
 }
 
 static void
@@ -999,9 +1027,8 @@ check_challenge(struct digest_nonces *n, enum digest_alg alg, int stale,
 static void
 test_challenge(void **state)
 {
-	struct digest_nonces	*n = nonces(secret_a, 300, 16);
-	struct digest_nonces	*same = nonces(secret_a, 300, 16);
-	struct digest_nonces	*other = nonces(secret_b, 300, 16);
+	struct nonce_fx		*f = *state;
+	struct digest_nonces	*n = f->n, *same = f->same, *other = f->other;
 	char			 out[512], opaque[64], o2[64], o3[64];
 	const char		*q;
 
@@ -1024,10 +1051,6 @@ test_challenge(void **state)
 	    out, sizeof(out)), 0);
 	snprintf(o3, sizeof(o3), "%.32s", strstr(out, "opaque=\"") + 8);
 	assert_string_not_equal(o3, opaque);
-
-	digest_nonces_free(n);
-	digest_nonces_free(same);
-	digest_nonces_free(other);
 }
 
 static void
@@ -1035,7 +1058,8 @@ test_challenge_refused(void **state)
 {
 	static const char *const realms[] = { "a\"b", "a\\b", "a\r\nb",
 	    "a\tb", NULL };
-	struct digest_nonces	*n = nonces(secret_a, 300, 16);
+	struct nonce_fx		*f = *state;
+	struct digest_nonces	*n = f->n;
 	char			 out[512];
 	size_t			 need;
 
@@ -1053,7 +1077,6 @@ test_challenge_refused(void **state)
 	    out, need), 0);
 	assert_int_equal(digest_challenge(n, "est", DIGEST_ALG_MD5, 1, NOW,
 	    out, need - 1), -1);
-	digest_nonces_free(n);
 }
 
 int
@@ -1071,16 +1094,16 @@ main(void)
 		cmocka_unit_test(test_parse_overlong),
 		cmocka_unit_test(test_sess),
 		cmocka_unit_test(test_nonces_new_args),
-		cmocka_unit_test(test_nonce_make_verify),
-		cmocka_unit_test(test_nonce_tampered),
-		cmocka_unit_test(test_nonce_time),
-		cmocka_unit_test(test_nonce_garbage),
-		cmocka_unit_test(test_nonce_replay),
+		NONCE_TEST(test_nonce_make_verify),
+		NONCE_TEST(test_nonce_tampered),
+		NONCE_TEST(test_nonce_time),
+		NONCE_TEST(test_nonce_garbage),
+		NONCE_TEST(test_nonce_replay),
 		cmocka_unit_test(test_nonce_bounded),
 		cmocka_unit_test(test_nonce_older_than_table),
 		cmocka_unit_test(test_nonce_table_model),
-		cmocka_unit_test(test_challenge),
-		cmocka_unit_test(test_challenge_refused),
+		NONCE_TEST(test_challenge),
+		NONCE_TEST(test_challenge_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

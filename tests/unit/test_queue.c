@@ -678,12 +678,11 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_retry_waits_for_insert,
 		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_full, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attempt_refused, setup,
-		    teardown),
+		FX_TEST(test_full),
+		FX_TEST(test_attempt_refused),
 		cmocka_unit_test_setup_teardown(test_attempt_before_send,
 		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
+		FX_TEST(test_purge),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

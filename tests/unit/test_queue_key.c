@@ -176,6 +176,9 @@ struct pair_case {
 #define BASIC		AUTH_METHOD_BASIC
 #define CERT		AUTH_METHOD_CERT
 #define ANON		AUTH_METHOD_MAX
+/* alice's simpleenroll of dev1 with key 0 on label ra: each row below
+ * changes one thing of it. */
+#define ALICE_DEV1	{ "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" }
 
 static const struct pair_case pair_cases[] = {
 	{ "a retry with a new challengePassword matches",
@@ -184,32 +187,24 @@ static const struct pair_case pair_cases[] = {
 	{ "a retry without a challengePassword matches",
 	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "tls-unique-1" },
 	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", NULL }, 1 },
-	{ "another key",
-	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" },
+	{ "another key", ALICE_DEV1,
 	  { "ra", ENROLL, DIGEST, "alice", 1, "dev1", "x" }, 0 },
-	{ "another subject",
-	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" },
+	{ "another subject", ALICE_DEV1,
 	  { "ra", ENROLL, DIGEST, "alice", 0, "dev2", "x" }, 0 },
-	{ "another user",
-	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" },
+	{ "another user", ALICE_DEV1,
 	  { "ra", ENROLL, DIGEST, "bob", 0, "dev1", "x" }, 0 },
-	{ "the same name by another method (digest, cert)",
-	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" },
+	{ "the same name by another method (digest, cert)", ALICE_DEV1,
 	  { "ra", ENROLL, CERT, "alice", 0, "dev1", "x" }, 0 },
-	{ "the same name by another method (digest, basic)",
-	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" },
+	{ "the same name by another method (digest, basic)", ALICE_DEV1,
 	  { "ra", ENROLL, BASIC, "alice", 0, "dev1", "x" }, 0 },
-	{ "another label",
-	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" },
+	{ "another label", ALICE_DEV1,
 	  { "rb", ENROLL, DIGEST, "alice", 0, "dev1", "x" }, 0 },
-	{ "a label against the bare path",
-	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" },
+	{ "a label against the bare path", ALICE_DEV1,
 	  { "", ENROLL, DIGEST, "alice", 0, "dev1", "x" }, 0 },
 	{ "no label is the bare path",
 	  { NULL, ENROLL, DIGEST, "alice", 0, "dev1", "x" },
 	  { "", ENROLL, DIGEST, "alice", 0, "dev1", "y" }, 1 },
-	{ "another operation",
-	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" },
+	{ "another operation", ALICE_DEV1,
 	  { "ra", REENROLL, DIGEST, "alice", 0, "dev1", "x" }, 0 },
 	{ "anonymous: no identity, or one without a method or name",
 	  { "ra", ENROLL, ANON, NULL, 0, "dev1", "x" },

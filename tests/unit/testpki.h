@@ -17,6 +17,9 @@
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
+/* A test run between the file's own setup() and teardown(). */
+#define FX_TEST(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 /* --- keys --- */
 
 /*
