@@ -95,6 +95,20 @@ stop_inflight() {
 	    fail "no '$line' line: $(grep 'signal' "$LOG")"
 }
 
+# inflight_answered REQ WHO: the request REQ in flight (see inflight)
+# ended with an answer, not a reset; STATUS, BODY and HDR are its last
+# response's (curl --digest writes the 401's headers too).
+inflight_answered() {
+	reap "$2" "$BG_PID" 10
+	[ "$(cat "$WORK/$1.rc" 2>/dev/null)" = 0 ] ||
+	    fail "$2: curl exit $(cat "$WORK/$1.rc" 2>/dev/null), expected 0 (an answer, not a reset): $(head -c 300 "$WORK/$1.err")"
+	STATUS=$(cat "$WORK/$1.status")
+	BODY=$WORK/$1.body
+	awk '/^HTTP\// { n = 0 } { h[n++] = $0 } END { for (i = 0; i < n; i++) print h[i] }' \
+	    "$WORK/$1.hdr" >"$WORK/$1.last.hdr"
+	HDR=$WORK/$1.last.hdr
+}
+
 # ---- (a) the request in flight is answered, then the daemon exits
 stop_inflight drain waiting 5 2 \
     'signal 15: stopping; 1 request in flight, 1 connection open, waiting up to 5.0 s'
@@ -109,16 +123,7 @@ crc=$?
 [ ! -e "$WORK/waiting.rc" ] ||
     fail "the request in flight ended before the refusal check (curl exit $(cat "$WORK/waiting.rc"), HTTP $(cat "$WORK/waiting.status"))"
 check_alive "$P" "the stopping proxy, with a request in flight"
-reap "the client in flight" "$BG_PID" 10
-[ "$(cat "$WORK/waiting.rc" 2>/dev/null)" = 0 ] ||
-    fail "the client in flight: curl exit $(cat "$WORK/waiting.rc" 2>/dev/null), expected 0 (an answer, not a reset): $(head -c 300 "$WORK/waiting.err")"
-STATUS=$(cat "$WORK/waiting.status")
-BODY=$WORK/waiting.body
-HDR=$WORK/waiting.hdr
-# The last response's headers only (curl --digest writes the 401's too).
-awk '/^HTTP\// { n = 0 } { h[n++] = $0 } END { for (i = 0; i < n; i++) print h[i] }' \
-    "$WORK/waiting.hdr" >"$WORK/waiting.last.hdr"
-HDR=$WORK/waiting.last.hdr
+inflight_answered waiting "the client in flight"
 check_error 504 "timed out"
 reap "the drained proxy" "$P" 5
 [ "$RC" = 0 ] || fail "the drained proxy exited $RC, expected 0"
@@ -181,14 +186,7 @@ grep -q 'SIGHUP: reloading\|reload: ' "$LOG" &&
     fail "a SIGHUP during the drain reloaded: $(grep 'reload' "$LOG")"
 [ ! -e "$WORK/hupwait.rc" ] ||
     fail "the request in flight ended before its answer was due (curl exit $(cat "$WORK/hupwait.rc"))"
-reap "the client in flight (SIGHUP)" "$BG_PID" 10
-[ "$(cat "$WORK/hupwait.rc" 2>/dev/null)" = 0 ] ||
-    fail "the client in flight after SIGHUP: curl exit $(cat "$WORK/hupwait.rc" 2>/dev/null), expected 0: $(head -c 300 "$WORK/hupwait.err")"
-STATUS=$(cat "$WORK/hupwait.status")
-BODY=$WORK/hupwait.body
-awk '/^HTTP\// { n = 0 } { h[n++] = $0 } END { for (i = 0; i < n; i++) print h[i] }' \
-    "$WORK/hupwait.hdr" >"$WORK/hupwait.last.hdr"
-HDR=$WORK/hupwait.last.hdr
+inflight_answered hupwait "the client in flight after SIGHUP"
 check_error 504 "timed out"
 reap "the proxy drained after SIGHUP" "$P" 5
 [ "$RC" = 0 ] || fail "the proxy drained after SIGHUP exited $RC, expected 0"

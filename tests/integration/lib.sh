@@ -44,6 +44,7 @@ T_CURL_TIMEOUT=${T_CURL_TIMEOUT:-15}
 DIGEST_AUTH=(--digest -u "$EST_USER:$EST_PASS")
 BASIC_AUTH=(--basic -u "$BASIC_USER:$BASIC_PASS")
 SANITIZER_RE='ERROR: (Address|Leak)Sanitizer|runtime error:'
+AUDIT_LOG_PY=$(dirname "${BASH_SOURCE[0]}")/../tools/audit_log.py	# audit_*
 
 # ------------------------------------------------------------ outcome
 
@@ -842,33 +843,8 @@ refused() {
 audit_record() {
 	local id=$1 log=${2:-$AUDIT_LOG} out
 	[ -f "$log" ] || fail "no audit log $log"
-	out=$(python3 - "$log" "$id" "$WORK/audit.$id.json" <<'PY'
-import json, sys
-path, rid, dest = sys.argv[1:4]
-found = []
-with open(path, encoding="utf-8") as f:
-    for n, line in enumerate(f, 1):
-        if not line.endswith("\n"):
-            sys.exit(f"{path}:{n}: no newline at the end of the line")
-        try:
-            rec = json.loads(line)
-        except ValueError as e:
-            sys.exit(f"{path}:{n}: not JSON ({e}): {line[:200]!r}")
-        if not isinstance(rec, dict):
-            sys.exit(f"{path}:{n}: not a JSON object")
-        if rec.get("id") == rid:
-            found.append(rec)
-if len(found) != 1:
-    sys.exit(f"{len(found)} audit records with id {rid}, expected 1")
-with open(dest, "w", encoding="utf-8") as f:
-    json.dump(found[0], f)
-# One "KEY<TAB>VALUE" line per field, for audit_field (no python per field).
-with open(dest[:-5] + ".kv", "w", encoding="utf-8") as f:
-    for k, v in found[0].items():
-        v = "null" if v is None else v if isinstance(v, str) else json.dumps(v)
-        f.write(k + "\t" + v.replace("\n", "\\n") + "\n")
-PY
-	) || fail "audit log: $out"
+	out=$(python3 "$AUDIT_LOG_PY" record "$log" "$id" "$WORK/audit.$id.json") ||
+	    fail "audit log: $out"
 }
 
 # audit_field ID KEY: the field KEY of audit record ID (after
@@ -1077,23 +1053,8 @@ wait_queue_state() {
 audit_queue_states() {
 	local out
 	[ -f "$1" ] || fail "no audit file $1"
-	out=$(python3 - "$1" "$2" <<'PY'
-import json, sys
-path, qid = sys.argv[1], int(sys.argv[2])
-states = []
-with open(path, encoding="utf-8") as f:
-    for n, line in enumerate(f, 1):
-        try:
-            rec = json.loads(line)
-        except ValueError as e:
-            sys.exit(f"{path}:{n}: not JSON ({e}): {line[:200]!r}")
-        if not isinstance(rec, dict):
-            sys.exit(f"{path}:{n}: not a JSON object")
-        if rec.get("event") == "queue" and rec.get("queue_id") == qid:
-            states.append(str(rec.get("state")))
-print(" ".join(states))
-PY
-	) || fail "audit file: $out"
+	out=$(python3 "$AUDIT_LOG_PY" queue-states "$1" "$2") ||
+	    fail "audit file: $out"
 	printf '%s\n' "$out"
 }
 
@@ -1175,29 +1136,7 @@ offline_collect() {
 # as they are, null as "null", "<absent>" when missing, "<none>" when
 # there is no such record (and "<many>" when more than one).
 audit_request_field() {
-	python3 - "$1" "$2" "$3" <<'PY'
-import json, sys
-path, rid, key = sys.argv[1:4]
-found = []
-try:
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict) and rec.get("id") == rid and "event" not in rec:
-                found.append(rec)
-except OSError:
-    pass
-if len(found) != 1:
-    print("<none>" if not found else "<many>")
-elif key not in found[0]:
-    print("<absent>")
-else:
-    v = found[0][key]
-    print("null" if v is None else v if isinstance(v, str) else json.dumps(v))
-PY
+	python3 "$AUDIT_LOG_PY" request-field "$1" "$2" "$3"
 }
 
 # kill9 PID: SIGKILL and reap; PID is gone afterwards.
