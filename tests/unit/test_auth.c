@@ -177,6 +177,18 @@ check(const char *addr, unsigned allowed, const char *authz, X509 *peer,
 	return auth_check(ctx, &s, id, r, NULL, NULL, &job);
 }
 
+/* A fresh Digest nonce (the MD5 challenge to addr) into nonce. */
+static void
+fresh_nonce(const char *addr, char *nonce, size_t len)
+{
+	struct auth_identity	id;
+	struct est_reply	r;
+
+	check(addr, D, NULL, NULL, &id, &r);
+	challenge_nonce(&r, "MD5", nonce, len);
+	est_reply_clear(&r);
+}
+
 static void
 test_without_credentials(void **state)
 {
@@ -253,9 +265,7 @@ test_digest(void **state)
 	struct est_reply	r;
 	char			nonce[128], hdr[1024];
 
-	check("192.0.2.2", D, NULL, NULL, &id, &r);
-	challenge_nonce(&r, "MD5", nonce, sizeof(nonce));
-	est_reply_clear(&r);
+	fresh_nonce("192.0.2.2", nonce, sizeof(nonce));
 	for (size_t i = 0; i < NITEMS(rows); i++) {
 		print_message("row %zu\n", i);
 		digest_header(rows[i].user, rows[i].password, rows[i].realm,
@@ -300,9 +310,7 @@ test_failures_block(void **state)
 	struct est_reply	r;
 	char			nonce[128], hdr[1024];
 
-	check("192.0.2.9", D, NULL, NULL, &id, &r);
-	challenge_nonce(&r, "MD5", nonce, sizeof(nonce));
-	est_reply_clear(&r);
+	fresh_nonce("192.0.2.9", nonce, sizeof(nonce));
 	for (int i = 1; i <= 3; i++) {
 		char nc[9];
 		snprintf(nc, sizeof(nc), "%08x", i);
@@ -327,18 +335,6 @@ test_failures_block(void **state)
 	/* Others are not. */
 	assert_int_equal(check("192.0.2.11", D, NULL, NULL, &id, &r), AUTH_DENY);
 	assert_int_equal(r.status, 401);
-	est_reply_clear(&r);
-}
-
-/* A fresh Digest nonce (MD5 challenge) into nonce. */
-static void
-fresh_nonce(char *nonce, size_t len)
-{
-	struct auth_identity	id;
-	struct est_reply	r;
-
-	check("192.0.2.250", D, NULL, NULL, &id, &r);
-	challenge_nonce(&r, "MD5", nonce, len);
 	est_reply_clear(&r);
 }
 
@@ -379,7 +375,7 @@ test_digest_not_offered(void **state)
 
 	for (size_t i = 0; i < NITEMS(rows); i++) {
 		print_message("%s\n", digest_alg_name(rows[i].alg));
-		fresh_nonce(nonce, sizeof(nonce));
+		fresh_nonce("192.0.2.250", nonce, sizeof(nonce));
 		digest_header_alg(rows[i].alg, "alice", "Circle of Life",
 		    "estrealm", URI, nonce, "00000001", hdr, sizeof(hdr));
 		assert_int_equal(status_of("192.0.2.30", hdr,
@@ -418,7 +414,7 @@ test_strangers_cannot_lock_out(void **state)
 
 	for (size_t i = 0; i < NITEMS(rows); i++) {
 		print_message("%s\n", rows[i].what);
-		fresh_nonce(nonce, sizeof(nonce));
+		fresh_nonce("192.0.2.250", nonce, sizeof(nonce));
 		if (rows[i].forged)
 			snprintf(nonce, sizeof(nonce), "%s",
 			    "AAAAAGsJCUtdK6ToYwDFOfDLn4temVM1LZWdnhVnLag");
@@ -436,7 +432,7 @@ test_strangers_cannot_lock_out(void **state)
 		}
 		/* That address is blocked now; alice is not. */
 		assert_int_equal(status_of(addr, hdr, NULL), 429);
-		fresh_nonce(nonce, sizeof(nonce));
+		fresh_nonce("192.0.2.250", nonce, sizeof(nonce));
 		digest_header("alice", "Circle of Life", "estrealm", URI,
 		    nonce, "00000001", hdr, sizeof(hdr));
 		assert_int_equal(status_of("192.0.2.41", hdr, NULL), 200);
@@ -446,7 +442,7 @@ test_strangers_cannot_lock_out(void **state)
 		const char *user = who == 0 ? "alice" : "mallory";
 
 		for (int n = 0; n < 4; n++) {
-			fresh_nonce(nonce, sizeof(nonce));
+			fresh_nonce("192.0.2.250", nonce, sizeof(nonce));
 			digest_header(user, n < 3 ? "guess" : "Circle of Life",
 			    "estrealm", URI, nonce, "00000001", hdr,
 			    sizeof(hdr));
@@ -665,7 +661,7 @@ test_digest_uri_label(void **state)
 	for (size_t i = 0; i < NITEMS(rows); i++) {
 		print_message("row %zu\n", i);
 		cfg.auth.digest_uri_without_label = rows[i].without_label;
-		fresh_nonce(nonce, sizeof(nonce));
+		fresh_nonce("192.0.2.250", nonce, sizeof(nonce));
 		digest_header("alice", "Circle of Life", "estrealm",
 		    rows[i].uri, nonce, "00000001", hdr, sizeof(hdr));
 		s.uri = rows[i].target;

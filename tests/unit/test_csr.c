@@ -39,6 +39,16 @@ encode(const unsigned char *der, size_t len, size_t *outlen)
 	return s;
 }
 
+/* encode(), then free der: the body builders' last step. */
+static char *
+encode_free(unsigned char *der, size_t len, size_t *outlen)
+{
+	char *s = encode(der, len, outlen);
+
+	free(der);
+	return s;
+}
+
 /* Body builders: each returns a malloc'd body and its length. */
 
 static char *
@@ -52,14 +62,13 @@ body_seed_pem(size_t *len)
 {
 	size_t derlen, b64len;
 	unsigned char *der = testdata_b64("seed-csr.b64", &derlen);
-	char *b64 = encode(der, derlen, &b64len);
+	char *b64 = encode_free(der, derlen, &b64len);
 	char *s = malloc(b64len + 128);
 
 	assert_non_null(s);
 	*len = (size_t)sprintf(s, "-----BEGIN CERTIFICATE REQUEST-----\r\n"
 	    "%s-----END CERTIFICATE REQUEST-----\r\n", b64);
 	free(b64);
-	free(der);
 	return s;
 }
 
@@ -75,7 +84,6 @@ body_sig_flipped(size_t *len)
 	const unsigned char *p = der;
 	const ASN1_BIT_STRING *sig = NULL;
 	X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)derlen);
-	char *s;
 
 	assert_non_null(req);
 	X509_REQ_get0_signature(req, &sig, NULL);
@@ -84,9 +92,7 @@ body_sig_flipped(size_t *len)
 	    (size_t)sig->length);
 	X509_REQ_free(req);
 	der[derlen - 10] ^= 0x08;
-	s = encode(der, derlen, len);
-	free(der);
-	return s;
+	return encode_free(der, derlen, len);
 }
 
 static char *
@@ -94,14 +100,11 @@ body_trailing_junk(size_t *len)
 {
 	size_t derlen;
 	unsigned char *der = testdata_b64("seed-csr.b64", &derlen), *more;
-	char *s;
 
 	more = realloc(der, derlen + 3);
 	assert_non_null(more);
 	memcpy(more + derlen, "\x05\x00\x00", 3);	/* even a whole NULL */
-	s = encode(more, derlen + 3, len);
-	free(more);
-	return s;
+	return encode_free(more, derlen + 3, len);
 }
 
 static char *
@@ -109,10 +112,8 @@ body_truncated_der(size_t *len)
 {
 	size_t derlen;
 	unsigned char *der = testdata_b64("seed-csr.b64", &derlen);
-	char *s = encode(der, derlen - 1, len);
 
-	free(der);
-	return s;
+	return encode_free(der, derlen - 1, len);
 }
 
 static char *
@@ -254,12 +255,9 @@ body_dsa10000_flipped(size_t *len)
 {
 	size_t derlen;
 	unsigned char *der = testdata_b64("dsa10000-csr.b64", &derlen);
-	char *s;
 
 	der[derlen - 5] ^= 0x01;
-	s = encode(der, derlen, len);
-	free(der);
-	return s;
+	return encode_free(der, derlen, len);
 }
 
 struct csr_case {

@@ -108,23 +108,6 @@ make_cert(long serial, const char *not_after, int v1)
 	return x;
 }
 
-/* DER of a certs-only PKCS#7 holding certs (0, 1 or 2 of them). */
-static unsigned char *
-make_p7(X509 **certs, int n, int *len)
-{
-	PKCS7		*p7 = PKCS7_new();
-	unsigned char	*der = NULL;
-
-	assert_true(PKCS7_set_type(p7, NID_pkcs7_signed));
-	assert_true(PKCS7_content_new(p7, NID_pkcs7_data));
-	for (int i = 0; i < n; i++)
-		assert_true(PKCS7_add_certificate(p7, certs[i]));
-	*len = i2d_PKCS7(p7, &der);
-	assert_true(*len > 0);
-	PKCS7_free(p7);
-	return der;
-}
-
 static void
 test_generated(void **state)
 {
@@ -137,7 +120,7 @@ test_generated(void **state)
 	(void)state;
 	/* Version 1: the serial is the tbsCertificate's first element. */
 	certs[0] = make_cert(0x1234, "20271127120000Z", 1);
-	der = make_p7(certs, 1, &len);
+	der = testpki_certs_only(certs, 1, &len);
 	assert_int_equal(first_cert(der, (size_t)len, &serial, when,
 	    sizeof(when)), 0);
 	assert_int_equal(serial, 0x1234);
@@ -148,14 +131,14 @@ test_generated(void **state)
 	certs[1] = make_cert(77, "20300101000000Z", 0);
 	X509_free(certs[0]);
 	certs[0] = make_cert(0x7fffffffL, "20500101000000Z", 0);
-	der = make_p7(certs, 2, &len);
+	der = testpki_certs_only(certs, 2, &len);
 	assert_int_equal(first_cert(der, (size_t)len, &serial, when,
 	    sizeof(when)), 0);
 	assert_int_equal(serial, 0x7fffffffL);
 	assert_string_equal(when, "20500101000000Z");
 	OPENSSL_free(der);
 	/* No certificate at all. */
-	der = make_p7(certs, 0, &len);
+	der = testpki_certs_only(certs, 0, &len);
 	assert_int_equal(first_cert(der, (size_t)len, &serial, when,
 	    sizeof(when)), -1);
 	OPENSSL_free(der);

@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -440,6 +441,35 @@ testpki_csr_b64(X509_REQ *req, size_t *len)
 
 	assert_true(derlen > 0);
 	b64 = b64_encode_lines(der, (size_t)derlen, len);
+	assert_non_null(b64);
+	OPENSSL_free(der);
+	return b64;
+}
+
+unsigned char *
+testpki_certs_only(X509 *const *certs, int n, int *len)
+{
+	PKCS7		*p7 = PKCS7_new();
+	unsigned char	*der = NULL;
+
+	assert_non_null(p7);
+	assert_int_equal(PKCS7_set_type(p7, NID_pkcs7_signed), 1);
+	assert_int_equal(PKCS7_content_new(p7, NID_pkcs7_data), 1);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(PKCS7_add_certificate(p7, certs[i]), 1);
+	*len = i2d_PKCS7(p7, &der);
+	assert_true(*len > 0);
+	PKCS7_free(p7);
+	return der;
+}
+
+char *
+testpki_certs_only_b64(X509 *const *certs, int n, size_t *len)
+{
+	int		 derlen;
+	unsigned char	*der = testpki_certs_only(certs, n, &derlen);
+	char		*b64 = b64_encode_lines(der, (size_t)derlen, len);
+
 	assert_non_null(b64);
 	OPENSSL_free(der);
 	return b64;

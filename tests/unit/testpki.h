@@ -102,6 +102,12 @@ struct cert_spec {
 X509_REQ *testpki_csr(const struct csr_spec *s);
 X509 *testpki_cert(const struct cert_spec *s);
 
+/* A certs-only PKCS#7 (RFC 7030 §4.1.3, RFC 5652 §5: signed-data, no
+ * signers, no content) holding the n certs, as DER (OPENSSL_free it, its
+ * length in *len) or in 64-column base64 (malloc'd). */
+unsigned char *testpki_certs_only(X509 *const *certs, int n, int *len);
+char *testpki_certs_only_b64(X509 *const *certs, int n, size_t *len);
+
 /* The DER of req in 64-column base64, as a client's body; malloc'd, its
  * length in *len. */
 char *testpki_csr_b64(X509_REQ *req, size_t *len);
