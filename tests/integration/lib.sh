@@ -673,7 +673,7 @@ wait_grep() {
 # wait_output COMMAND...: COMMAND's output as soon as it is not empty,
 # tried every 0.1 s for 5 s; empty if it never was.
 wait_output() {
-	local out= i
+	local out="" i
 	for ((i = 0; i < 50; i++)); do
 		out=$("$@")
 		[ -n "$out" ] && break
