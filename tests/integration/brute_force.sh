@@ -30,18 +30,9 @@ SPARE_PASS="spare-$(openssl rand -hex 8)"
 		printf 'spare:%s:%s\n' "$AUTH_REALM" "$(hash_hex SHA-256 "spare:$AUTH_REALM:$SPARE_PASS")"
 	} >"$WORK/digest"
 )
-P_AUTH="\"digest_users\": \"$WORK/digest\", \"max_failures\": 3, \"failure_window\": 5" \
-    proxy_config "$WORK/proxy.json"
-start_estrad limits "$WORK/proxy.json"
-LOG=$XLOG
+lockout_proxy limits "$WORK/digest" 5
 make_csr dev "/CN=brute-force"
 
-# login NAME ADDR USER PASS: curl --digest from ADDR to the proxy's
-# simpleenroll; STATUS etc. as from req.
-login() {
-	T_AUTH=none post_csr "$1" "$XURL/simpleenroll" "$WORK/dev.b64" \
-	    --interface "$2" --digest -u "$3:$4"
-}
 
 # throttled: the last answer is the 429.
 throttled() {
@@ -66,48 +57,44 @@ peer() {
 
 # ---- the address and the user: 127.0.0.1, estuser.
 for i in 1 2 3; do
-	login "wrong_$i" 127.0.0.1 "$EST_USER" "wrong-$i"
+	digest_from "wrong_$i" 127.0.0.1 "$EST_USER" "wrong-$i"
 	check_error 401
 	check_phrase "wrong user name or password"
 done
 peer 127.0.0.1
-login right 127.0.0.1 "$EST_USER" "$EST_PASS"
+digest_from right 127.0.0.1 "$EST_USER" "$EST_PASS"
 throttled
 note "estuser from 127.0.0.1: 429, Retry-After $RA"
-login right_2 127.0.0.2 "$EST_USER" "$EST_PASS"
+digest_from right_2 127.0.0.2 "$EST_USER" "$EST_PASS"
 throttled
 peer 127.0.0.2
-T_AUTH=none enroll_ok other_2 "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT" \
-    --interface 127.0.0.2 --digest -u "other:$OTHER_PASS"
+digest_from_ok other_2 127.0.0.2 other "$OTHER_PASS"
 check_access "auth=digest user=other status=200" "$LOG"
-login other_1 127.0.0.1 other "$OTHER_PASS"
+digest_from other_1 127.0.0.1 other "$OTHER_PASS"
 throttled
 T_AUTH=none req open GET "$XURL/cacerts" --interface 127.0.0.1
 check_status 200
 
 # ---- the user alone: "other" fails from two addresses.
-login o3a 127.0.0.3 other wrong-a
+digest_from o3a 127.0.0.3 other wrong-a
 check_error 401
-login o3b 127.0.0.3 other wrong-b
+digest_from o3b 127.0.0.3 other wrong-b
 check_error 401
-login o4 127.0.0.4 other wrong-c
+digest_from o4 127.0.0.4 other wrong-c
 check_error 401
-login other_5 127.0.0.5 other "$OTHER_PASS"
+digest_from other_5 127.0.0.5 other "$OTHER_PASS"
 throttled
 ra_user=$RA
-T_AUTH=none enroll_ok spare_3 "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT" \
-    --interface 127.0.0.3 --digest -u "spare:$SPARE_PASS"
+digest_from_ok spare_3 127.0.0.3 spare "$SPARE_PASS"
 peer 127.0.0.3
 note "other from 127.0.0.5: 429, Retry-After $ra_user"
 
 # ---- after the window (the later of the two, plus a second of clock
 # granularity), the right passwords work again.
 sleep $((ra_user + 1))
-T_AUTH=none enroll_ok again_1 "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT" \
-    --interface 127.0.0.1 --digest -u "$EST_USER:$EST_PASS"
+digest_from_ok again_1 127.0.0.1 "$EST_USER" "$EST_PASS"
 check_access "auth=digest user=$EST_USER status=200" "$LOG"
-T_AUTH=none enroll_ok again_5 "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT" \
-    --interface 127.0.0.5 --digest -u "other:$OTHER_PASS"
+digest_from_ok again_5 127.0.0.5 other "$OTHER_PASS"
 check_access "auth=digest user=other status=200" "$LOG"
 check_alive "$XPID" "the proxy"
 pass

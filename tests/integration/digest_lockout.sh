@@ -16,10 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 
 U=/.well-known/est/simpleenroll
-P_AUTH="\"digest_users\": \"$DIGEST_USERS\", \"max_failures\": 3, \"failure_window\": 60" \
-    proxy_config "$WORK/proxy.json"
-start_estrad lockout "$WORK/proxy.json"
-LOG=$XLOG
+lockout_proxy lockout "$DIGEST_USERS" 60
 make_csr dev "/CN=digest-lockout"
 
 # nonce ADDR: a fresh MD5 nonce of the proxy, asked for from ADDR, in NONCE.
@@ -62,25 +59,21 @@ digest_authz "$EST_USER" "$AUTH_REALM" "$EST_PASS" MD5 POST "$U" \
 stranger forged 127.0.0.4 "unknown nonce" "$XURL/simpleenroll"
 
 # The address is blocked, whatever it sends.
-T_AUTH=none post_csr blocked_addr "$XURL/simpleenroll" "$WORK/dev.b64" \
-    --interface 127.0.0.2 --digest -u "$EST_USER:$EST_PASS"
+digest_from blocked_addr 127.0.0.2 "$EST_USER" "$EST_PASS"
 check_error 429
 check_body "too many failed attempts; retry later"
 
 # The user is not.
-T_AUTH=none enroll_ok user_ok "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT" \
-    --interface 127.0.0.1 --digest -u "$EST_USER:$EST_PASS"
+digest_from_ok user_ok 127.0.0.1 "$EST_USER" "$EST_PASS"
 check_access "auth=digest user=$EST_USER status=200" "$LOG"
 
 # ---- password guesses do count against the user.
 for i in 1 2 3; do
-	T_AUTH=none post_csr "guess_$i" "$XURL/simpleenroll" "$WORK/dev.b64" \
-	    --interface 127.0.0.5 --digest -u "$EST_USER:wrong-$i"
+	digest_from "guess_$i" 127.0.0.5 "$EST_USER" "wrong-$i"
 	check_error 401
 	check_phrase "wrong user name or password"
 done
-T_AUTH=none post_csr user_blocked "$XURL/simpleenroll" "$WORK/dev.b64" \
-    --interface 127.0.0.6 --digest -u "$EST_USER:$EST_PASS"
+digest_from user_blocked 127.0.0.6 "$EST_USER" "$EST_PASS"
 check_error 429
 check_body "too many failed attempts; retry later"
 check_access "auth=- user=- status=429 upstream=-" "$LOG"

@@ -78,17 +78,40 @@ inflight() {
 	fail "$name: the silent CA accepted no connection within 5 s"
 }
 
+# stop_inflight CONF REQ SHUTDOWN_TIMEOUT UPSTREAM_TIMEOUT LINE: the
+# proxy CONF to the silent CA, with those timeouts, gets SIGTERM (at
+# T_TERM, in ms) while request REQ (see inflight) waits; within 2 s its
+# log has LINE, literal text. Sets P, LOG and PORT.
+stop_inflight() {
+	local conf=$1 req=$2 line=$5
+	P_TOP_EXTRA="\"shutdown_timeout\": $3" P_URL=$SILENT_URL P_TIMEOUT=$4 \
+	    proxy_config "$WORK/$conf.json"
+	start_estrad "$conf" "$WORK/$conf.json"
+	P=$XPID LOG=$XLOG PORT=$XPORT
+	inflight "$req"
+	T_TERM=$(now_ms)
+	kill -TERM "$P"
+	wait_grep 2 "$LOG" "${line//./\\.}" ||
+	    fail "no '$line' line: $(grep 'signal' "$LOG")"
+}
+
+# inflight_answered REQ WHO: the request REQ in flight (see inflight)
+# ended with an answer, not a reset; STATUS, BODY and HDR are its last
+# response's (curl --digest writes the 401's headers too).
+inflight_answered() {
+	reap "$2" "$BG_PID" 10
+	[ "$(cat "$WORK/$1.rc" 2>/dev/null)" = 0 ] ||
+	    fail "$2: curl exit $(cat "$WORK/$1.rc" 2>/dev/null), expected 0 (an answer, not a reset): $(head -c 300 "$WORK/$1.err")"
+	STATUS=$(cat "$WORK/$1.status")
+	BODY=$WORK/$1.body
+	awk '/^HTTP\// { n = 0 } { h[n++] = $0 } END { for (i = 0; i < n; i++) print h[i] }' \
+	    "$WORK/$1.hdr" >"$WORK/$1.last.hdr"
+	HDR=$WORK/$1.last.hdr
+}
+
 # ---- (a) the request in flight is answered, then the daemon exits
-P_TOP_EXTRA='"shutdown_timeout": 5' P_URL=$SILENT_URL P_TIMEOUT=2 \
-    proxy_config "$WORK/drain.json"
-start_estrad drain "$WORK/drain.json"
-P=$XPID
-LOG=$XLOG
-PORT=$XPORT
-inflight waiting
-kill -TERM "$P"
-wait_grep 2 "$LOG" 'signal 15: stopping; 1 request in flight, 1 connection open, waiting up to 5\.0 s' ||
-    fail "no 'signal 15: stopping; 1 request in flight, 1 connection open, waiting up to 5.0 s' line: $(grep 'signal' "$LOG")"
+stop_inflight drain waiting 5 2 \
+    'signal 15: stopping; 1 request in flight, 1 connection open, waiting up to 5.0 s'
 t0=$(now_ms)
 curl -sS --max-time 3 --cacert "$TRUST" -o /dev/null \
     "https://127.0.0.1:$PORT/.well-known/est/cacerts" 2>"$WORK/refused.err"
@@ -100,16 +123,7 @@ crc=$?
 [ ! -e "$WORK/waiting.rc" ] ||
     fail "the request in flight ended before the refusal check (curl exit $(cat "$WORK/waiting.rc"), HTTP $(cat "$WORK/waiting.status"))"
 check_alive "$P" "the stopping proxy, with a request in flight"
-reap "the client in flight" "$BG_PID" 10
-[ "$(cat "$WORK/waiting.rc" 2>/dev/null)" = 0 ] ||
-    fail "the client in flight: curl exit $(cat "$WORK/waiting.rc" 2>/dev/null), expected 0 (an answer, not a reset): $(head -c 300 "$WORK/waiting.err")"
-STATUS=$(cat "$WORK/waiting.status")
-BODY=$WORK/waiting.body
-HDR=$WORK/waiting.hdr
-# The last response's headers only (curl --digest writes the 401's too).
-awk '/^HTTP\// { n = 0 } { h[n++] = $0 } END { for (i = 0; i < n; i++) print h[i] }' \
-    "$WORK/waiting.hdr" >"$WORK/waiting.last.hdr"
-HDR=$WORK/waiting.last.hdr
+inflight_answered waiting "the client in flight"
 check_error 504 "timed out"
 reap "the drained proxy" "$P" 5
 [ "$RC" = 0 ] || fail "the drained proxy exited $RC, expected 0"
@@ -117,16 +131,9 @@ wait_grep 1 "$LOG" ' info stopped$' || fail "the drained proxy did not log 'stop
 note "drained: 504 to the client in flight, exit 0"
 
 # ---- (b) shutdown_timeout runs out: stop anyway
-P_TOP_EXTRA='"shutdown_timeout": 0.5' P_URL=$SILENT_URL P_TIMEOUT=30 \
-    proxy_config "$WORK/cut.json"
-start_estrad cut "$WORK/cut.json"
-P=$XPID
-LOG=$XLOG
-inflight cut
-t0=$(now_ms)
-kill -TERM "$P"
-wait_grep 2 "$LOG" 'signal 15: stopping; 1 request in flight, 1 connection open, waiting up to 0\.5 s' ||
-    fail "no 'signal 15: stopping; 1 request in flight, 1 connection open, waiting up to 0.5 s' line: $(grep 'signal' "$LOG")"
+stop_inflight cut cut 0.5 30 \
+    'signal 15: stopping; 1 request in flight, 1 connection open, waiting up to 0.5 s'
+t0=$T_TERM
 reap "the proxy past its shutdown_timeout" "$P" 3
 [ "$RC" = 0 ] || fail "the proxy past its shutdown_timeout exited $RC, expected 0"
 ms=$(($(now_ms) - t0))
@@ -171,15 +178,7 @@ grep -q ' info stopped$' "$LOG" || fail "the idle proxy did not log 'stopped'"
 note "idle: exit 0 ${ms} ms after SIGTERM"
 
 # ---- (d) SIGHUP while draining is ignored
-P_TOP_EXTRA='"shutdown_timeout": 5' P_URL=$SILENT_URL P_TIMEOUT=2 \
-    proxy_config "$WORK/hup.json"
-start_estrad hup "$WORK/hup.json"
-P=$XPID
-LOG=$XLOG
-inflight hupwait
-kill -TERM "$P"
-wait_grep 2 "$LOG" 'signal 15: stopping; 1 request in flight' ||
-    fail "no 'signal 15: stopping; 1 request in flight' line: $(grep 'signal' "$LOG")"
+stop_inflight hup hupwait 5 2 'signal 15: stopping; 1 request in flight'
 kill -HUP "$P"
 wait_grep 2 "$LOG" ' info SIGHUP while stopping: ignored$' ||
     fail "no 'SIGHUP while stopping: ignored' line after SIGHUP during the drain: $(grep -i 'sighup\|reload' "$LOG")"
@@ -187,14 +186,7 @@ grep -q 'SIGHUP: reloading\|reload: ' "$LOG" &&
     fail "a SIGHUP during the drain reloaded: $(grep 'reload' "$LOG")"
 [ ! -e "$WORK/hupwait.rc" ] ||
     fail "the request in flight ended before its answer was due (curl exit $(cat "$WORK/hupwait.rc"))"
-reap "the client in flight (SIGHUP)" "$BG_PID" 10
-[ "$(cat "$WORK/hupwait.rc" 2>/dev/null)" = 0 ] ||
-    fail "the client in flight after SIGHUP: curl exit $(cat "$WORK/hupwait.rc" 2>/dev/null), expected 0: $(head -c 300 "$WORK/hupwait.err")"
-STATUS=$(cat "$WORK/hupwait.status")
-BODY=$WORK/hupwait.body
-awk '/^HTTP\// { n = 0 } { h[n++] = $0 } END { for (i = 0; i < n; i++) print h[i] }' \
-    "$WORK/hupwait.hdr" >"$WORK/hupwait.last.hdr"
-HDR=$WORK/hupwait.last.hdr
+inflight_answered hupwait "the client in flight after SIGHUP"
 check_error 504 "timed out"
 reap "the proxy drained after SIGHUP" "$P" 5
 [ "$RC" = 0 ] || fail "the proxy drained after SIGHUP exited $RC, expected 0"

@@ -44,6 +44,7 @@ T_CURL_TIMEOUT=${T_CURL_TIMEOUT:-15}
 DIGEST_AUTH=(--digest -u "$EST_USER:$EST_PASS")
 BASIC_AUTH=(--basic -u "$BASIC_USER:$BASIC_PASS")
 SANITIZER_RE='ERROR: (Address|Leak)Sanitizer|runtime error:'
+AUDIT_LOG_PY=$(dirname "${BASH_SOURCE[0]}")/../tools/audit_log.py	# audit_*
 
 # ------------------------------------------------------------ outcome
 
@@ -649,17 +650,12 @@ EOF
 # start_silent: start tests/tools/silent_server; sets SILENT_PID,
 # SILENT_PORT, SILENT_URL and SILENT_LOG ("accepted N" / "closed N").
 start_silent() {
-	local i
 	[ -x "${SILENT_SERVER:-}" ] || fail "no silent_server binary (SILENT_SERVER='${SILENT_SERVER:-}')"
 	SILENT_LOG=$WORK/silent.log
 	"$SILENT_SERVER" >"$WORK/silent.port" 2>"$SILENT_LOG" </dev/null &
 	SILENT_PID=$!
 	T_PIDS+=("$SILENT_PID")
-	for ((i = 0; i < 50; i++)); do
-		SILENT_PORT=$(head -n 1 "$WORK/silent.port")
-		[ -n "$SILENT_PORT" ] && break
-		sleep 0.1
-	done
+	SILENT_PORT=$(wait_output head -n 1 "$WORK/silent.port")
 	[ -n "$SILENT_PORT" ] || fail "silent_server printed no port"
 	SILENT_URL=https://127.0.0.1:$SILENT_PORT/.well-known/est
 }
@@ -672,6 +668,18 @@ wait_grep() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# wait_output COMMAND...: COMMAND's output as soon as it is not empty,
+# tried every 0.1 s for 5 s; empty if it never was.
+wait_output() {
+	local out="" i
+	for ((i = 0; i < 50; i++)); do
+		out=$("$@")
+		[ -n "$out" ] && break
+		sleep 0.1
+	done
+	printf '%s\n' "$out"
 }
 
 # sclient NAME: openssl s_client to the daemon on $XPORT, fed from fd 3
@@ -756,12 +764,7 @@ start_recorder() {
 	REC_PID=$!
 	T_PIDS+=("$REC_PID")
 	T_LOGS+=("$WORK/$name.err")
-	REC_PORT=
-	for ((i = 0; i < 50; i++)); do
-		REC_PORT=$(listen_port "$REC_PID")
-		[ -n "$REC_PORT" ] && break
-		sleep 0.1
-	done
+	REC_PORT=$(wait_output listen_port "$REC_PID")
 	[ -n "$REC_PORT" ] || fail "cannot find the recording CA $name's port in /proc"
 	REC_URL=https://127.0.0.1:$REC_PORT/.well-known/est
 }
@@ -840,33 +843,8 @@ refused() {
 audit_record() {
 	local id=$1 log=${2:-$AUDIT_LOG} out
 	[ -f "$log" ] || fail "no audit log $log"
-	out=$(python3 - "$log" "$id" "$WORK/audit.$id.json" <<'PY'
-import json, sys
-path, rid, dest = sys.argv[1:4]
-found = []
-with open(path, encoding="utf-8") as f:
-    for n, line in enumerate(f, 1):
-        if not line.endswith("\n"):
-            sys.exit(f"{path}:{n}: no newline at the end of the line")
-        try:
-            rec = json.loads(line)
-        except ValueError as e:
-            sys.exit(f"{path}:{n}: not JSON ({e}): {line[:200]!r}")
-        if not isinstance(rec, dict):
-            sys.exit(f"{path}:{n}: not a JSON object")
-        if rec.get("id") == rid:
-            found.append(rec)
-if len(found) != 1:
-    sys.exit(f"{len(found)} audit records with id {rid}, expected 1")
-with open(dest, "w", encoding="utf-8") as f:
-    json.dump(found[0], f)
-# One "KEY<TAB>VALUE" line per field, for audit_field (no python per field).
-with open(dest[:-5] + ".kv", "w", encoding="utf-8") as f:
-    for k, v in found[0].items():
-        v = "null" if v is None else v if isinstance(v, str) else json.dumps(v)
-        f.write(k + "\t" + v.replace("\n", "\\n") + "\n")
-PY
-	) || fail "audit log: $out"
+	out=$(python3 "$AUDIT_LOG_PY" record "$log" "$id" "$WORK/audit.$id.json") ||
+	    fail "audit log: $out"
 }
 
 # audit_field ID KEY: the field KEY of audit record ID (after
@@ -1075,24 +1053,82 @@ wait_queue_state() {
 audit_queue_states() {
 	local out
 	[ -f "$1" ] || fail "no audit file $1"
-	out=$(python3 - "$1" "$2" <<'PY'
-import json, sys
-path, qid = sys.argv[1], int(sys.argv[2])
-states = []
-with open(path, encoding="utf-8") as f:
-    for n, line in enumerate(f, 1):
-        try:
-            rec = json.loads(line)
-        except ValueError as e:
-            sys.exit(f"{path}:{n}: not JSON ({e}): {line[:200]!r}")
-        if not isinstance(rec, dict):
-            sys.exit(f"{path}:{n}: not a JSON object")
-        if rec.get("event") == "queue" and rec.get("queue_id") == qid:
-            states.append(str(rec.get("state")))
-print(" ".join(states))
-PY
-	) || fail "audit file: $out"
+	out=$(python3 "$AUDIT_LOG_PY" queue-states "$1" "$2") ||
+	    fail "audit file: $out"
 	printf '%s\n' "$out"
+}
+
+# lockout_proxy NAME USERS WINDOW: start a proxy NAME whose Digest users
+# are the file USERS and which locks a user, or an address, out after 3
+# failures within WINDOW seconds. Sets LOG.
+lockout_proxy() {
+	P_AUTH="\"digest_users\": \"$2\", \"max_failures\": 3, \"failure_window\": $3" \
+	    proxy_config "$WORK/proxy.json"
+	start_estrad "$1" "$WORK/proxy.json"
+	LOG=$XLOG
+}
+
+# digest_from NAME ADDR USER PASS: curl --digest as USER:PASS from ADDR
+# (not the lab's credentials) posting $WORK/dev.b64 to the proxy's
+# simpleenroll; STATUS etc. as from req. digest_from_ok: the same, which
+# must issue dev's certificate (enroll_ok).
+digest_from() {
+	T_AUTH=none post_csr "$1" "$XURL/simpleenroll" "$WORK/dev.b64" \
+	    --interface "$2" --digest -u "$3:$4"
+}
+
+digest_from_ok() {
+	T_AUTH=none enroll_ok "$1" "$XURL/simpleenroll" "$WORK/dev.b64" dev \
+	    "$ISSUING_CERT" --interface "$2" --digest -u "$3:$4"
+}
+
+# check_audit_states FILE ID STATES: the queue audit lines of entry ID
+# in FILE give exactly STATES ("pending issued delivered").
+check_audit_states() {
+	local states
+	states=$(audit_queue_states "$1" "$2")
+	[ "$states" = "$3" ] ||
+	    fail "audit states of entry $2: '$states', expected '$3'"
+}
+
+# offline_queued NAME CN UPSTREAM_EXTRA: one request queued behind a
+# private CA that is down (docs/offline.md): the fixed CA "ca" prepared,
+# not started; a proxy to it with the upstream settings UPSTREAM_EXTRA, a
+# queue (retry_after 5) and an audit file; NAME's new P-256 key asks for
+# /CN=CN (Digest simpleenroll, request NAME1) and is queued. Sets port
+# (the CA's), audit, plog, purl, ppid, cfg and id.
+offline_queued() {
+	local name=$1 cn=$2 extra=$3
+	fixed_prepare ca
+	port=$FIXED_PORT audit=$WORK/audit.jsonl
+	P_URL=$FIXED_URL P_UPSTREAM_EXTRA=$extra \
+	    P_TOP_EXTRA=$(offline_top "$WORK/state" "" '"retry_after": 5' "$audit") \
+	    proxy_config "$WORK/proxy.json"
+	start_estrad proxy "$WORK/proxy.json"
+	plog=$XLOG purl=$XURL ppid=$XPID cfg=$WORK/proxy.json
+	make_csr_key "$name" ec:P-256 "/CN=$cn"
+	post_csr "${name}1" "$purl/simpleenroll" "$WORK/$name.b64"
+	check_queued pending
+	id=$QID
+}
+
+# offline_retry_queued NAME: NAME's retry (request NAME2) is queued
+# again, as entry $id (see offline_queued).
+offline_retry_queued() {
+	post_csr "${1}2" "$purl/simpleenroll" "$WORK/$1.b64"
+	check_queued pending
+	[ "$QID" = "$id" ] || fail "the retry was queued as $QID, not as $id"
+}
+
+# offline_collect NAME: the real CA back on its port (see offline_queued):
+# entry $id is issued, NAME's next retry (request NAME3) gets 200 and
+# the certificate, and the audit says pending, issued, delivered.
+offline_collect() {
+	fixed_start ca
+	wait_queue_state 15 "$plog" "$id" issued
+	enroll_ok "${1}3" "$purl/simpleenroll" "$WORK/$1.b64" "$1" "$ISSUING_CERT"
+	wait_queue_state 5 "$plog" "$id" delivered
+	check_audit_states "$audit" "$id" "pending issued delivered"
 }
 
 # audit_request_field FILE RID KEY: field KEY of the request record of
@@ -1100,29 +1136,7 @@ PY
 # as they are, null as "null", "<absent>" when missing, "<none>" when
 # there is no such record (and "<many>" when more than one).
 audit_request_field() {
-	python3 - "$1" "$2" "$3" <<'PY'
-import json, sys
-path, rid, key = sys.argv[1:4]
-found = []
-try:
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict) and rec.get("id") == rid and "event" not in rec:
-                found.append(rec)
-except OSError:
-    pass
-if len(found) != 1:
-    print("<none>" if not found else "<many>")
-elif key not in found[0]:
-    print("<absent>")
-else:
-    v = found[0][key]
-    print("null" if v is None else v if isinstance(v, str) else json.dumps(v))
-PY
+	python3 "$AUDIT_LOG_PY" request-field "$1" "$2" "$3"
 }
 
 # kill9 PID: SIGKILL and reap; PID is gone afterwards.
@@ -1213,18 +1227,14 @@ hup_wait() {
 # serving one connection; what it prints (its port, then "request", ...)
 # goes to $WORK/NAME.ca. Sets DRIP_URL.
 start_drip_ca() {
-	local name=$1 i port=
+	local name=$1 port
 	shift
 	python3 "$(dirname "${BASH_SOURCE[0]}")/../tools/drip_ca.py" "$1" \
 	    "$PKI_DIR/ca-server-chain.pem" "$PKI_DIR/ca-server.key" "$ROOT_CERT" \
 	    "${@:2}" >"$WORK/$name.ca" 2>"$WORK/$name.err" &
 	T_PIDS+=("$!")
 	T_LOGS+=("$WORK/$name.err")
-	for ((i = 0; i < 50; i++)); do
-		port=$(head -n 1 "$WORK/$name.ca")
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
+	port=$(wait_output head -n 1 "$WORK/$name.ca")
 	[ -n "$port" ] || fail "drip_ca.py $1 printed no port: $(cat "$WORK/$name.err")"
 	DRIP_URL=https://127.0.0.1:$port/.well-known/est
 }

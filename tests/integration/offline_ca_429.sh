@@ -14,19 +14,8 @@
 
 command -v python3 >/dev/null || fail "python3 is needed to read the audit file"
 
-fixed_prepare ca
-port=$FIXED_PORT audit=$WORK/audit.jsonl
-P_URL=$FIXED_URL \
-    P_UPSTREAM_EXTRA='"failure_threshold": 1, "backoff_initial": 0.2, "backoff_max": 1' \
-    P_TOP_EXTRA=$(offline_top "$WORK/state" "" '"retry_after": 5' "$audit") \
-    proxy_config "$WORK/proxy.json"
-start_estrad proxy "$WORK/proxy.json"
-plog=$XLOG purl=$XURL ppid=$XPID cfg=$WORK/proxy.json
-
-make_csr_key t ec:P-256 /CN=throttled-device
-post_csr t1 "$purl/simpleenroll" "$WORK/t.b64"
-check_queued pending
-id=$QID
+offline_queued t throttled-device \
+    '"failure_threshold": 1, "backoff_initial": 0.2, "backoff_max": 1'
 
 # ---- a CA that says "too many requests, come back in a second"
 printf 'slow down\n' >"$WORK/busy.body"
@@ -41,19 +30,11 @@ stop_pid "$REC_PID"
 [ "$Q_STATE" = pending ] ||
     fail "after the CA's 429, entry $id is '$Q_STATE', expected pending: '$Q_ROW'"
 
-post_csr t2 "$purl/simpleenroll" "$WORK/t.b64"
-check_queued pending
-[ "$QID" = "$id" ] || fail "the retry was queued as $QID, not as $id"
+offline_retry_queued t
 grep -q "queue: entry $id .*is refused" "$plog" &&
     fail "the CA's 429 was kept as a refusal: $(grep "queue: entry $id " "$plog")"
 
 # ---- the real CA: sent again, issued, collected
-fixed_start ca
-wait_queue_state 15 "$plog" "$id" issued
-enroll_ok t3 "$purl/simpleenroll" "$WORK/t.b64" t "$ISSUING_CERT"
-wait_queue_state 5 "$plog" "$id" delivered
-states=$(audit_queue_states "$audit" "$id")
-[ "$states" = "pending issued delivered" ] ||
-    fail "audit states of entry $id: '$states', expected 'pending issued delivered'"
+offline_collect t
 check_alive "$ppid" "the proxy"
 pass

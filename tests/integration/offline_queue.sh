@@ -158,11 +158,7 @@ n=$(grep -c 'queue: entry [0-9]* .*is pending' "$plog")
 [ "$n" = 5 ] || fail "a request after delivery was queued: $(grep 'queue: entry' "$plog" | tail -n 2)"
 
 # ---- audit: pending -> issued -> delivered
-states=$(audit_queue_states "$audit" "$id")
-[ "$states" = "pending issued delivered" ] ||
-    fail "audit states of entry $id: '$states', expected 'pending issued delivered'"
-states=$(audit_queue_states "$audit" "$ids")
-[ "$states" = "pending refused delivered" ] ||
-    fail "audit states of entry $ids: '$states', expected 'pending refused delivered'"
+check_audit_states "$audit" "$id" "pending issued delivered"
+check_audit_states "$audit" "$ids" "pending refused delivered"
 check_alive "$ppid" "the proxy"
 pass

@@ -59,9 +59,7 @@ for i in $(seq 30); do
 	case " $(audit_queue_states "$audit" "$id1") " in *" purged "*) break ;; esac
 	sleep 0.1
 done
-states=$(audit_queue_states "$audit" "$id1")
-[ "$states" = "pending purged" ] ||
-    fail "audit states of entry $id1: '$states', expected 'pending purged'"
+check_audit_states "$audit" "$id1" "pending purged"
 queue_cli list2 list
 awk -v id="$id1" '$1 == id' "$WORK/list2.out" | grep -q . &&
     fail "queue list still shows the purged entry $id1: $(cat "$WORK/list2.out")"

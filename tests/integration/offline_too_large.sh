@@ -16,19 +16,8 @@
 
 command -v python3 >/dev/null || fail "python3 is needed to read the audit file"
 
-fixed_prepare ca
-port=$FIXED_PORT audit=$WORK/audit.jsonl
-P_URL=$FIXED_URL \
-    P_UPSTREAM_EXTRA='"max_response_bytes": 1024, "failure_threshold": 1, "backoff_initial": 0.2, "backoff_max": 1' \
-    P_TOP_EXTRA=$(offline_top "$WORK/state" "" '"retry_after": 5' "$audit") \
-    proxy_config "$WORK/proxy.json"
-start_estrad proxy "$WORK/proxy.json"
-plog=$XLOG purl=$XURL ppid=$XPID cfg=$WORK/proxy.json
-
-make_csr_key b ec:P-256 /CN=big-answer-device
-post_csr b1 "$purl/simpleenroll" "$WORK/b.b64"
-check_queued pending
-id=$QID
+offline_queued b big-answer-device \
+    '"max_response_bytes": 1024, "failure_threshold": 1, "backoff_initial": 0.2, "backoff_max": 1'
 
 # ---- a CA whose answer is over max_response_bytes
 head -c 3072 /dev/urandom | base64 -w 64 | head -c 4096 >"$WORK/big.body"
@@ -47,20 +36,13 @@ queue_row "$cfg" "$id"
     fail "after the too large answer, entry $id is '$Q_STATE', expected pending: '$Q_ROW'"
 [ "$Q_ATTEMPTS" -ge 1 ] 2>/dev/null ||
     fail "entry $id shows $Q_ATTEMPTS attempts, expected at least 1: '$Q_ROW'"
-post_csr b2 "$purl/simpleenroll" "$WORK/b.b64"
-check_queued pending
-[ "$QID" = "$id" ] || fail "the retry was queued as $QID, not as $id"
+offline_retry_queued b
 grep -q "queue: entry $id .*is issued" "$plog" &&
     fail "the too large answer was kept as issued: $(grep "queue: entry $id " "$plog")"
 
 # ---- the real CA: issued, collected
-fixed_start ca
-wait_queue_state 15 "$plog" "$id" issued
-enroll_ok b3 "$purl/simpleenroll" "$WORK/b.b64" b "$ISSUING_CERT"
+offline_collect b
+# the retry's answer (request b3): the CA's certs-only PKCS#7
 check_header Content-Type 'application/pkcs7-mime; smime-type=certs-only'
-wait_queue_state 5 "$plog" "$id" delivered
-states=$(audit_queue_states "$audit" "$id")
-[ "$states" = "pending issued delivered" ] ||
-    fail "audit states of entry $id: '$states', expected 'pending issued delivered'"
 check_alive "$ppid" "the proxy"
 pass

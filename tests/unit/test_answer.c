@@ -26,6 +26,7 @@
 #include "estrad/p7.h"
 
 #include "testdata.h"
+#include "testpki.h"
 
 /* base64 (64-column lines) of der, or of der with extra bytes after it. */
 static char *
@@ -49,21 +50,9 @@ b64_of(const unsigned char *der, size_t len, const char *extra)
 static X509 *
 make_cert(EVP_PKEY **keyp)
 {
-	EVP_PKEY	*key = EVP_EC_gen("P-256");
-	X509		*x = X509_new();
-
-	assert_non_null(key);
-	X509_set_version(x, X509_VERSION_3);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
-	    MBSTRING_ASC, (const unsigned char *)"answer test", -1, -1, 0);
-	X509_set_issuer_name(x, X509_get_subject_name(x));
-	X509_set_pubkey(x, key);
-	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
-	*keyp = key;
-	return x;
+	*keyp = testpki_key_new("p256");
+	return testpki_cert(&(struct cert_spec){ .pkey = *keyp,
+	    .subject = "CN=answer test", .serial = 7 });
 }
 
 /* DER of a PKCS#7: certs-only with ncerts copies of x, or signed data. */
@@ -79,11 +68,10 @@ make_p7(X509 *x, EVP_PKEY *key, int ncerts, int signed_data, int *len)
 		p7 = PKCS7_sign(x, key, NULL, data, PKCS7_BINARY);
 		BIO_free(data);
 	} else {
-		p7 = PKCS7_new();
-		PKCS7_set_type(p7, NID_pkcs7_signed);
-		PKCS7_content_new(p7, NID_pkcs7_data);
-		for (int i = 0; i < ncerts; i++)
-			PKCS7_add_certificate(p7, x);
+		X509 *copies[] = { x, x, x };
+
+		assert_true(ncerts <= (int)NITEMS(copies));
+		return testpki_certs_only(copies, ncerts, len);
 	}
 	assert_non_null(p7);
 	*len = i2d_PKCS7(p7, &der);
@@ -232,7 +220,7 @@ test_table(void **state)
 		  0, NULL },
 		};
 
-		check_rows(rows, sizeof(rows) / sizeof(rows[0]));
+		check_rows(rows, NITEMS(rows));
 	}
 	free(ber_b64);
 	free(signed_b64);
@@ -294,7 +282,7 @@ test_trailing_nul(void **state)
 		  slen + 2, 0, NULL },
 		};
 
-		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		for (size_t i = 0; i < NITEMS(rows); i++) {
 			const struct nul_row *r = &rows[i];
 			int rc;
 

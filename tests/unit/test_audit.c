@@ -23,54 +23,28 @@
 
 #include "estrad/audit.h"
 #include "estrad/b64.h"
+#include "testpki.h"
 
 static EVP_PKEY *key;
 
 static X509_REQ *
 make_csr(void)
 {
-	X509_REQ			*req = X509_REQ_new();
-	X509_NAME			*n = X509_REQ_get_subject_name(req);
-	STACK_OF(X509_EXTENSION)	*exts = sk_X509_EXTENSION_new_null();
-	X509_EXTENSION			*san;
-
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"dev \"one\"", -1, -1, 0);
-	X509_REQ_set_pubkey(req, key);
-	san = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
-	    "DNS:dev1.example.com,IP:10.1.2.3");
-	sk_X509_EXTENSION_push(exts, san);
-	X509_REQ_add_extensions(req, exts);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	X509_REQ_add1_attr_by_NID(req, NID_pkcs9_challengePassword,
-	    MBSTRING_ASC, (const unsigned char *)"SECRET-BINDING-VALUE", -1);
-	X509_REQ_sign(req, key, EVP_sha256());
-	return req;
+	return testpki_csr(&(struct csr_spec){ .pkey = key, .md = "SHA256",
+	    .subject = "CN=dev \"one\"",
+	    .san = "DNS:dev1.example.com,IP:10.1.2.3",
+	    .password = "SECRET-BINDING-VALUE" });
 }
 
 /* base64 of a certs-only PKCS#7 holding one certificate, serial 0x1234. */
 static char *
 make_response(size_t *len)
 {
-	X509		*x = X509_new();
-	PKCS7		*p7 = PKCS7_new();
-	unsigned char	*der = NULL;
-	int		 n;
-	char		*b64;
+	X509		*x = testpki_cert(&(struct cert_spec){ .pkey = key,
+	    .serial = 0x1234, .not_before_at = "20261127000000Z",
+	    .not_after_at = "20271127120000Z" });
+	char		*b64 = testpki_certs_only_b64(&x, 1, len);
 
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 0x1234);
-	ASN1_TIME_set_string(X509_getm_notBefore(x), "20261127000000Z");
-	ASN1_TIME_set_string(X509_getm_notAfter(x), "20271127120000Z");
-	X509_set_pubkey(x, key);
-	X509_sign(x, key, EVP_sha256());
-	PKCS7_set_type(p7, NID_pkcs7_signed);
-	PKCS7_content_new(p7, NID_pkcs7_data);
-	PKCS7_add_certificate(p7, x);
-	n = i2d_PKCS7(p7, &der);
-	assert_true(n > 0);
-	b64 = b64_encode_lines(der, (size_t)n, len);
-	OPENSSL_free(der);
-	PKCS7_free(p7);
 	X509_free(x);
 	return b64;
 }

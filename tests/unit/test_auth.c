@@ -21,6 +21,7 @@
 #include "estrad/b64.h"
 #include "estrad/digest.h"
 #include "estrad/users.h"
+#include "testpki.h"
 
 #define D	AUTH_BIT(AUTH_METHOD_DIGEST)
 #define B	AUTH_BIT(AUTH_METHOD_BASIC)
@@ -44,22 +45,6 @@ write_file(const char *name, const char *text, char **path)
 	fclose(fp);
 }
 
-static X509 *
-make_cert(void)
-{
-	EVP_PKEY	*key = EVP_EC_gen("P-256");
-	X509		*x = X509_new();
-	X509_NAME	*n = X509_get_subject_name(x);
-
-	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
-	    (const unsigned char *)"Example", -1, -1, 0);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"device-17", -1, -1, 0);
-	X509_set_pubkey(x, key);
-	EVP_PKEY_free(key);
-	return x;
-}
-
 static int
 setup(void **state)
 {
@@ -79,7 +64,8 @@ setup(void **state)
 	cfg.auth.failure_slots = 64;
 	cfg.auth.basic_workers = 1;
 	base = event_base_new();
-	cert = make_cert();
+	cert = testpki_cert(&(struct cert_spec){ .key = "p256",
+	    .subject = "O=Example/CN=device-17" });
 	return base != NULL ? 0 : -1;
 }
 
@@ -117,13 +103,11 @@ ctx_free(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[300];
-
 	event_base_free(base);
 	X509_free(cert);
+	testpki_keys_free();
 	free(cfg.auth.digest_users);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return testpki_rmtree(dir);
 }
 
 /* The nonce of the challenge with algorithm alg in r. */
@@ -193,6 +177,18 @@ check(const char *addr, unsigned allowed, const char *authz, X509 *peer,
 	return auth_check(ctx, &s, id, r, NULL, NULL, &job);
 }
 
+/* A fresh Digest nonce (the MD5 challenge to addr) into nonce. */
+static void
+fresh_nonce(const char *addr, char *nonce, size_t len)
+{
+	struct auth_identity	id;
+	struct est_reply	r;
+
+	check(addr, D, NULL, NULL, &id, &r);
+	challenge_nonce(&r, "MD5", nonce, len);
+	est_reply_clear(&r);
+}
+
 static void
 test_without_credentials(void **state)
 {
@@ -217,7 +213,7 @@ test_without_credentials(void **state)
 	struct auth_identity	id;
 	struct est_reply	r;
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (size_t i = 0; i < NITEMS(rows); i++) {
 		print_message("row %zu\n", i);
 		assert_int_equal(check("192.0.2.1", rows[i].allowed, NULL,
 		    rows[i].with_cert ? cert : NULL, &id, &r), rows[i].verdict);
@@ -269,10 +265,8 @@ test_digest(void **state)
 	struct est_reply	r;
 	char			nonce[128], hdr[1024];
 
-	check("192.0.2.2", D, NULL, NULL, &id, &r);
-	challenge_nonce(&r, "MD5", nonce, sizeof(nonce));
-	est_reply_clear(&r);
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	fresh_nonce("192.0.2.2", nonce, sizeof(nonce));
+	for (size_t i = 0; i < NITEMS(rows); i++) {
 		print_message("row %zu\n", i);
 		digest_header(rows[i].user, rows[i].password, rows[i].realm,
 		    rows[i].uri, nonce, rows[i].nc, hdr, sizeof(hdr));
@@ -316,9 +310,7 @@ test_failures_block(void **state)
 	struct est_reply	r;
 	char			nonce[128], hdr[1024];
 
-	check("192.0.2.9", D, NULL, NULL, &id, &r);
-	challenge_nonce(&r, "MD5", nonce, sizeof(nonce));
-	est_reply_clear(&r);
+	fresh_nonce("192.0.2.9", nonce, sizeof(nonce));
 	for (int i = 1; i <= 3; i++) {
 		char nc[9];
 		snprintf(nc, sizeof(nc), "%08x", i);
@@ -343,18 +335,6 @@ test_failures_block(void **state)
 	/* Others are not. */
 	assert_int_equal(check("192.0.2.11", D, NULL, NULL, &id, &r), AUTH_DENY);
 	assert_int_equal(r.status, 401);
-	est_reply_clear(&r);
-}
-
-/* A fresh Digest nonce (MD5 challenge) into nonce. */
-static void
-fresh_nonce(char *nonce, size_t len)
-{
-	struct auth_identity	id;
-	struct est_reply	r;
-
-	check("192.0.2.250", D, NULL, NULL, &id, &r);
-	challenge_nonce(&r, "MD5", nonce, len);
 	est_reply_clear(&r);
 }
 
@@ -393,9 +373,9 @@ test_digest_not_offered(void **state)
 	};
 	char nonce[128], hdr[1024];
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (size_t i = 0; i < NITEMS(rows); i++) {
 		print_message("%s\n", digest_alg_name(rows[i].alg));
-		fresh_nonce(nonce, sizeof(nonce));
+		fresh_nonce("192.0.2.250", nonce, sizeof(nonce));
 		digest_header_alg(rows[i].alg, "alice", "Circle of Life",
 		    "estrealm", URI, nonce, "00000001", hdr, sizeof(hdr));
 		assert_int_equal(status_of("192.0.2.30", hdr,
@@ -432,9 +412,9 @@ test_strangers_cannot_lock_out(void **state)
 	};
 	char nonce[128], hdr[1024], addr[32];
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (size_t i = 0; i < NITEMS(rows); i++) {
 		print_message("%s\n", rows[i].what);
-		fresh_nonce(nonce, sizeof(nonce));
+		fresh_nonce("192.0.2.250", nonce, sizeof(nonce));
 		if (rows[i].forged)
 			snprintf(nonce, sizeof(nonce), "%s",
 			    "AAAAAGsJCUtdK6ToYwDFOfDLn4temVM1LZWdnhVnLag");
@@ -452,7 +432,7 @@ test_strangers_cannot_lock_out(void **state)
 		}
 		/* That address is blocked now; alice is not. */
 		assert_int_equal(status_of(addr, hdr, NULL), 429);
-		fresh_nonce(nonce, sizeof(nonce));
+		fresh_nonce("192.0.2.250", nonce, sizeof(nonce));
 		digest_header("alice", "Circle of Life", "estrealm", URI,
 		    nonce, "00000001", hdr, sizeof(hdr));
 		assert_int_equal(status_of("192.0.2.41", hdr, NULL), 200);
@@ -462,7 +442,7 @@ test_strangers_cannot_lock_out(void **state)
 		const char *user = who == 0 ? "alice" : "mallory";
 
 		for (int n = 0; n < 4; n++) {
-			fresh_nonce(nonce, sizeof(nonce));
+			fresh_nonce("192.0.2.250", nonce, sizeof(nonce));
 			digest_header(user, n < 3 ? "guess" : "Circle of Life",
 			    "estrealm", URI, nonce, "00000001", hdr,
 			    sizeof(hdr));
@@ -523,7 +503,7 @@ test_digest_order(void **state)
 	char		*path, err[256];
 	struct users	*u;
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (size_t i = 0; i < NITEMS(rows); i++) {
 		print_message("row %zu\n", i);
 		memset(&a, 0, sizeof(a));
 		for (size_t k = 0; k < 2 && rows[i].conf[k] != -1; k++)
@@ -628,7 +608,7 @@ test_uri_without_label(void **state)
 	};
 	char out[64];
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (size_t i = 0; i < NITEMS(rows); i++) {
 		print_message("%s\n", rows[i].uri);
 		if (rows[i].want == NULL) {
 			assert_int_equal(auth_uri_without_label(rows[i].uri,
@@ -678,10 +658,10 @@ test_digest_uri_label(void **state)
 	struct est_reply	 r;
 	char			 nonce[128], hdr[1024];
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (size_t i = 0; i < NITEMS(rows); i++) {
 		print_message("row %zu\n", i);
 		cfg.auth.digest_uri_without_label = rows[i].without_label;
-		fresh_nonce(nonce, sizeof(nonce));
+		fresh_nonce("192.0.2.250", nonce, sizeof(nonce));
 		digest_header("alice", "Circle of Life", "estrealm",
 		    rows[i].uri, nonce, "00000001", hdr, sizeof(hdr));
 		s.uri = rows[i].target;
@@ -727,7 +707,7 @@ test_basic_decode(void **state)
 	size_t		 pwsize, elen;
 	const char	*reason;
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (size_t i = 0; i < NITEMS(rows); i++) {
 		int rc = auth_basic_decode(rows[i].value, user, sizeof(user),
 		    &pw, &pwsize, &reason);
 

@@ -16,6 +16,8 @@
 
 #include "estrad/b64.h"
 
+#include "testpki.h"
+
 #define NOT_B64	"body is not base64"
 #define EMPTY	"body is empty"
 
@@ -279,8 +281,8 @@ test_round_trip(void **state)
 int
 main(void)
 {
-	size_t nlit = sizeof(lit_cases) / sizeof(lit_cases[0]);
-	size_t nlay = sizeof(layout_cases) / sizeof(layout_cases[0]);
+	size_t nlit = NITEMS(lit_cases);
+	size_t nlay = NITEMS(layout_cases);
 	size_t n = 0, i;
 	struct CMUnitTest *t = calloc(nlit + nlay + 2, sizeof(*t));
 	int rc;

@@ -15,7 +15,8 @@
 
 #include "estrad/backoff.h"
 
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+#include "testpki.h"
+
 
 struct delay_case {
 	int64_t		 initial, max;

@@ -32,6 +32,7 @@
 #include "estrad/chanbind.h"
 
 #include "testdata.h"
+#include "testpki.h"
 
 #define EXPORTER_LABEL	"EXPORTER-Channel-Binding"
 #define SEED_PASSWORD	"+rrCir/7+EYu50T4"
@@ -49,35 +50,15 @@ struct conn {
 
 /* ------------------------------------------------------------ PKI */
 
-static X509 *
-make_cert(EVP_PKEY *key)
-{
-	X509 *x = X509_new();
-	X509_NAME *name;
-
-	assert_non_null(x);
-	assert_int_equal(X509_set_version(x, 2), 1);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), -60);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"chanbind-test", -1, -1, 0);
-	assert_int_equal(X509_set_issuer_name(x, name), 1);
-	assert_int_equal(X509_set_pubkey(x, key), 1);
-	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
-	return x;
-}
-
 static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	f->key = EVP_EC_gen("P-256");
-	assert_non_null(f->key);
-	f->cert = make_cert(f->key);
+	f->key = testpki_key_new("p256");
+	f->cert = testpki_cert(&(struct cert_spec){ .pkey = f->key,
+	    .subject = "CN=chanbind-test", .not_before = -60 });
 	f->server = SSL_CTX_new(TLS_server_method());
 	assert_non_null(f->server);
 	assert_int_equal(SSL_CTX_use_certificate(f->server, f->cert), 1);
@@ -546,7 +527,7 @@ test_csr_password_table(void **state)
 	struct fixture *f = *state;
 	char out[64];
 
-	for (size_t i = 0; i < sizeof(pw_cases) / sizeof(pw_cases[0]); i++) {
+	for (size_t i = 0; i < NITEMS(pw_cases); i++) {
 		const struct pw_case *pc = &pw_cases[i];
 		X509_REQ *req = pw_csr(f->key, pc);
 		int rc;

@@ -20,32 +20,23 @@
 
 #include "estrad/b64.h"
 #include "estrad/clientchain.h"
+#include "testpki.h"
 
 static EVP_PKEY	*root_key, *mid_key, *leaf_key;
 static X509	*root, *mid, *leaf;
 
+/* A CA (or, with ca 0, end-entity) certificate for CN=cn; issuer NULL:
+ * self-signed. */
 static X509 *
 make(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey, int ca)
 {
-	X509		*x = X509_new();
-	X509V3_CTX	 v3;
-	X509_EXTENSION	*ext;
+	char subject[64];
 
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), ca ? 2 : 3);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
-	    MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-	X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x));
-	X509_gmtime_adj(X509_getm_notBefore(x), -60);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, key);
-	X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
-	    ca ? "critical,CA:TRUE" : "CA:FALSE");
-	X509_add_ext(x, ext, -1);
-	X509_EXTENSION_free(ext);
-	assert_true(X509_sign(x, ikey, EVP_sha256()) > 0);
-	return x;
+	snprintf(subject, sizeof(subject), "CN=%s", cn);
+	return testpki_cert(&(struct cert_spec){ .pkey = key,
+	    .subject = subject, .issuer = issuer, .issuer_key = ikey,
+	    .serial = ca ? 2 : 3, .not_before = -60,
+	    .bc = ca ? "critical,CA:TRUE" : "CA:FALSE" });
 }
 
 static int
@@ -180,20 +171,9 @@ test_add_without_verification(void **state)
 static char *
 cacerts_body(X509 *a, X509 *b, size_t *len)
 {
-	PKCS7		*p7 = PKCS7_new();
-	unsigned char	*der = NULL;
-	int		 dlen;
-	char		*out;
+	X509 *certs[] = { a, b };
 
-	PKCS7_set_type(p7, NID_pkcs7_signed);
-	PKCS7_content_new(p7, NID_pkcs7_data);
-	PKCS7_add_certificate(p7, a);
-	PKCS7_add_certificate(p7, b);
-	assert_true((dlen = i2d_PKCS7(p7, &der)) > 0);
-	out = b64_encode_lines(der, (size_t)dlen, len);
-	OPENSSL_free(der);
-	PKCS7_free(p7);
-	return out;
+	return testpki_certs_only_b64(certs, 2, len);
 }
 
 static void
@@ -218,7 +198,7 @@ test_cacerts(void **state)
 	assert_int_equal(sk_X509_num(certs), 2);
 	sk_X509_pop_free(certs, X509_free);
 	free(body);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (size_t i = 0; i < NITEMS(bad); i++)
 		assert_null(clientchain_cacerts((const unsigned char *)bad[i],
 		    strlen(bad[i])));
 }

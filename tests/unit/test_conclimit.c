@@ -21,7 +21,8 @@
 
 #include "estrad/conclimit.h"
 
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+#include "testpki.h"
+
 #define MS		1000LL		/* microseconds */
 
 enum { ENROLL = 2, CACERTS = 0 };
@@ -67,6 +68,8 @@ run_case(const struct round_case *c)
 #define A	CONCLIMIT_ANSWER
 #define O	CONCLIMIT_OVERLOAD
 #define I	CONCLIMIT_IGNORE
+/* Learn the enrollment baseline (100 ms) with 8 out, then grow to 9. */
+#define LEARN_100MS_AT_8	{ 16, ENROLL, 100, 8, A, 100, 0 }
 
 static void
 test_rounds(void **state)
@@ -92,27 +95,27 @@ test_rounds(void **state)
 		 * ms: 2.5 wait beyond the 10 ms tolerance, 5 work
 		 * (8 * 100 / 160). */
 		{ "a queue reads as the capacity", 8, 64,
-		  { { 16, ENROLL, 100, 8, A, 100, 0 },
+		  { LEARN_100MS_AT_8,
 		    { 9, ENROLL, 160, 8, A, 20, 160 } }, 5 },
 		{ "a deeper queue, the same arithmetic", 8, 64,
-		  { { 16, ENROLL, 100, 8, A, 100, 0 },
+		  { LEARN_100MS_AT_8,
 		    { 9, ENROLL, 400, 8, A, 50, 400 } }, 2 },
 		{ "answers sent under the old limit are not judged", 8, 64,
-		  { { 16, ENROLL, 100, 8, A, 100, 0 },
+		  { LEARN_100MS_AT_8,
 		    { 9, ENROLL, 400, 8, A, 20, 0 } }, 9 },
 		/* 9 ms over 100 is within the tolerance (a step), but
 		 * over half of it: 8 -> 9 -> 10, not 9 -> 11. */
 		{ "a queue within the tolerance is kept", 8, 64,
-		  { { 16, ENROLL, 100, 8, A, 100, 0 },
+		  { LEARN_100MS_AT_8,
 		    { 18, ENROLL, 109, 9, A, 13, 109 } }, 10 },
 		{ "an overload cuts a quarter at once", 8, 64,
-		  { { 16, ENROLL, 100, 8, A, 100, 0 },
+		  { LEARN_100MS_AT_8,
 		    { 1, ENROLL, 1000, 9, O, 10, 0 } }, 6 },
 		{ "a burst of timeouts sent before the cut cuts once", 8, 64,
-		  { { 16, ENROLL, 100, 8, A, 100, 0 },
+		  { LEARN_100MS_AT_8,
 		    { 6, ENROLL, 1000, 9, O, 1, 0 } }, 6 },
 		{ "later timeouts cut again", 8, 64,
-		  { { 16, ENROLL, 100, 8, A, 100, 0 },
+		  { LEARN_100MS_AT_8,
 		    { 2, ENROLL, 1000, 9, O, 1500, 0 } }, 4 },
 		{ "an overload at 1 stays at 1", 1, 64,
 		  { { 3, ENROLL, 1000, 1, O, 2000, 0 } }, 1 },
@@ -121,11 +124,11 @@ test_rounds(void **state)
 		/* After the cut to 5: three rounds (of 8) without a queue
 		 * hold it, the fourth probes 6. */
 		{ "a cut holds three rounds", 8, 64,
-		  { { 16, ENROLL, 100, 8, A, 100, 0 },
+		  { LEARN_100MS_AT_8,
 		    { 9, ENROLL, 160, 8, A, 20, 160 },
 		    { 24, ENROLL, 100, 5, A, 20, 100 } }, 5 },
 		{ "then probes one more", 8, 64,
-		  { { 16, ENROLL, 100, 8, A, 100, 0 },
+		  { LEARN_100MS_AT_8,
 		    { 9, ENROLL, 160, 8, A, 20, 160 },
 		    { 32, ENROLL, 100, 5, A, 20, 100 } }, 6 },
 		/* cacerts in 10 ms does not make a 100 ms enrollment look

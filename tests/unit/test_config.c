@@ -22,6 +22,8 @@
 #include "estrad/log.h"
 #include "estrad/netbind.h"
 
+#include "testpki.h"
+
 static char dir[] = "/tmp/estrad-test-config-XXXXXX";
 
 /* Write text to dir/name with mode (the check on secret files reads it). */
@@ -38,53 +40,14 @@ write_file(const char *name, const char *text, mode_t mode)
 	assert_int_equal(chmod(path, mode), 0);
 }
 
-/* key as PEM in dir/name, mode 0600 unless told otherwise. */
+/* key as PEM in dir/name with mode. */
 static void
 write_key_as(const char *name, EVP_PKEY *key, mode_t mode)
 {
-	char	 path[256];
-	FILE	*fp;
+	char path[256];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	assert_non_null(fp = fopen(path, "w"));
-	assert_int_equal(PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL,
-	    NULL), 1);
-	fclose(fp);
-	assert_int_equal(chmod(path, mode), 0);
-}
-
-static EVP_PKEY *
-write_key(const char *name)
-{
-	EVP_PKEY	*key = EVP_EC_gen("P-256");
-
-	assert_non_null(key);
-	write_key_as(name, key, 0600);
-	return key;
-}
-
-static void
-write_cert(const char *name, EVP_PKEY *key)
-{
-	char		 path[256];
-	X509		*x = X509_new();
-	X509_NAME	*n = X509_get_subject_name(x);
-	FILE		*fp;
-
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"test", -1, -1, 0);
-	X509_set_issuer_name(x, n);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, key);
-	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	assert_non_null(fp = fopen(path, "w"));
-	PEM_write_X509(fp, x);
-	fclose(fp);
-	X509_free(x);
+	testpki_write_key(path, mode, key, NULL);
 }
 
 static int
@@ -94,9 +57,9 @@ setup(void **state)
 
 	if (mkdtemp(dir) == NULL)
 		return -1;
-	key = write_key("key.pem");
-	other = write_key("other.key");
-	write_cert("cert.pem", key);
+	testpki_write_tls(dir, &key);	/* key.pem, cert.pem */
+	other = testpki_key_new("p256");
+	write_key_as("other.key", other, 0600);
 	/* The server key again, as an operator might leave it: 0644. */
 	write_key_as("open.key", key, 0644);
 	write_file("junk.pem", "this is not PEM\n", 0644);
@@ -110,10 +73,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return testpki_rmtree(dir);
 }
 
 /* Write text with every "@D@" replaced by dir; returns the file's path. */

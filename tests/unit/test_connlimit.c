@@ -20,6 +20,8 @@
 
 #include "estrad/connlimit.h"
 
+#include "testpki.h"
+
 #define MAX_CONNS	64
 
 static struct sockaddr_storage
@@ -116,7 +118,7 @@ static const struct script scripts[] = {
 static void
 test_scripts(void **state)
 {
-	for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++) {
+	for (size_t i = 0; i < NITEMS(scripts); i++) {
 		const struct script	*s = &scripts[i];
 		struct event_base	*base = event_base_new();
 		struct connlimit	*cl = connlimit_new(base);

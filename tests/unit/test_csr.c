@@ -26,6 +26,7 @@
 #include "estrad/csr.h"
 
 #include "testdata.h"
+#include "testpki.h"
 
 #define SEED_CN	"demostep4 1368141352"
 
@@ -35,6 +36,16 @@ encode(const unsigned char *der, size_t len, size_t *outlen)
 	char *s = b64_encode_lines(der, len, outlen);
 
 	assert_non_null(s);
+	return s;
+}
+
+/* encode(), then free der: the body builders' last step. */
+static char *
+encode_free(unsigned char *der, size_t len, size_t *outlen)
+{
+	char *s = encode(der, len, outlen);
+
+	free(der);
 	return s;
 }
 
@@ -51,14 +62,13 @@ body_seed_pem(size_t *len)
 {
 	size_t derlen, b64len;
 	unsigned char *der = testdata_b64("seed-csr.b64", &derlen);
-	char *b64 = encode(der, derlen, &b64len);
+	char *b64 = encode_free(der, derlen, &b64len);
 	char *s = malloc(b64len + 128);
 
 	assert_non_null(s);
 	*len = (size_t)sprintf(s, "-----BEGIN CERTIFICATE REQUEST-----\r\n"
 	    "%s-----END CERTIFICATE REQUEST-----\r\n", b64);
 	free(b64);
-	free(der);
 	return s;
 }
 
@@ -74,7 +84,6 @@ body_sig_flipped(size_t *len)
 	const unsigned char *p = der;
 	const ASN1_BIT_STRING *sig = NULL;
 	X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)derlen);
-	char *s;
 
 	assert_non_null(req);
 	X509_REQ_get0_signature(req, &sig, NULL);
@@ -83,9 +92,7 @@ body_sig_flipped(size_t *len)
 	    (size_t)sig->length);
 	X509_REQ_free(req);
 	der[derlen - 10] ^= 0x08;
-	s = encode(der, derlen, len);
-	free(der);
-	return s;
+	return encode_free(der, derlen, len);
 }
 
 static char *
@@ -93,14 +100,11 @@ body_trailing_junk(size_t *len)
 {
 	size_t derlen;
 	unsigned char *der = testdata_b64("seed-csr.b64", &derlen), *more;
-	char *s;
 
 	more = realloc(der, derlen + 3);
 	assert_non_null(more);
 	memcpy(more + derlen, "\x05\x00\x00", 3);	/* even a whole NULL */
-	s = encode(more, derlen + 3, len);
-	free(more);
-	return s;
+	return encode_free(more, derlen + 3, len);
 }
 
 static char *
@@ -108,10 +112,8 @@ body_truncated_der(size_t *len)
 {
 	size_t derlen;
 	unsigned char *der = testdata_b64("seed-csr.b64", &derlen);
-	char *s = encode(der, derlen - 1, len);
 
-	free(der);
-	return s;
+	return encode_free(der, derlen - 1, len);
 }
 
 static char *
@@ -140,32 +142,9 @@ body_empty(size_t *len)
 static X509_REQ *
 make_ec_req(EVP_PKEY **keyp)
 {
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509_REQ *req = X509_REQ_new();
-	X509_NAME *name = X509_REQ_get_subject_name(req);
-
-	assert_non_null(key);
-	assert_non_null(req);
-	assert_true(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"device-42", -1, -1, 0));
-	assert_true(X509_REQ_set_pubkey(req, key));
-	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
-	*keyp = key;
-	return req;
-}
-
-/* The DER of req, in base64. */
-static char *
-encode_req(X509_REQ *req, size_t *len)
-{
-	unsigned char *der = NULL;
-	int derlen = i2d_X509_REQ(req, &der);
-	char *s;
-
-	assert_true(derlen > 0);
-	s = encode(der, (size_t)derlen, len);
-	OPENSSL_free(der);
-	return s;
+	*keyp = testpki_key_new("p256");
+	return testpki_csr(&(struct csr_spec){ .pkey = *keyp, .md = "SHA256",
+	    .subject = "CN=device-42" });
 }
 
 static char *
@@ -173,7 +152,7 @@ body_ec_fresh(size_t *len)
 {
 	EVP_PKEY *key;
 	X509_REQ *req = make_ec_req(&key);
-	char *s = encode_req(req, len);
+	char *s = testpki_csr_b64(req, len);
 
 	X509_REQ_free(req);
 	EVP_PKEY_free(key);
@@ -184,27 +163,13 @@ body_ec_fresh(size_t *len)
 static char *
 body_ec_explicit(size_t *len)
 {
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	EVP_PKEY *key = NULL, *named;
-	X509_REQ *req = make_ec_req(&named);
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_utf8_string("group", "P-256", 0),
-		OSSL_PARAM_utf8_string("encoding", "explicit", 0),
-		OSSL_PARAM_END
-	};
-	char *s;
+	EVP_PKEY *key = testpki_key_new("p256x");
+	X509_REQ *req = testpki_csr(&(struct csr_spec){ .pkey = key,
+	    .md = "SHA256", .subject = "CN=device-42" });
+	char *s = testpki_csr_b64(req, len);
 
-	assert_non_null(ctx);
-	assert_int_equal(EVP_PKEY_keygen_init(ctx), 1);
-	assert_int_equal(EVP_PKEY_CTX_set_params(ctx, params), 1);
-	assert_int_equal(EVP_PKEY_generate(ctx, &key), 1);
-	assert_true(X509_REQ_set_pubkey(req, key));
-	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
-	s = encode_req(req, len);
 	X509_REQ_free(req);
 	EVP_PKEY_free(key);
-	EVP_PKEY_free(named);
-	EVP_PKEY_CTX_free(ctx);
 	return s;
 }
 
@@ -252,7 +217,7 @@ body_with_key(EVP_PKEY *pub, int resign, size_t *len)
 	assert_true(X509_REQ_set_pubkey(req, pub));
 	if (resign)
 		assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
-	s = encode_req(req, len);
+	s = testpki_csr_b64(req, len);
 	X509_REQ_free(req);
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(pub);
@@ -287,12 +252,9 @@ body_dsa10000_flipped(size_t *len)
 {
 	size_t derlen;
 	unsigned char *der = testdata_b64("dsa10000-csr.b64", &derlen);
-	char *s;
 
 	der[derlen - 5] ^= 0x01;
-	s = encode(der, derlen, len);
-	free(der);
-	return s;
+	return encode_free(der, derlen, len);
 }
 
 struct csr_case {
@@ -416,7 +378,7 @@ test_der_kept(void **state)
 int
 main(void)
 {
-	size_t n = sizeof(csr_cases) / sizeof(csr_cases[0]), i;
+	size_t n = NITEMS(csr_cases), i;
 	struct CMUnitTest *t = calloc(n + 1, sizeof(*t));
 	int rc;
 

@@ -20,7 +20,8 @@
 
 #include "estrad/digest.h"
 
-#define ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
+#include "testpki.h"
+
 
 #define R32	"0123456789abcdef0123456789abcdef"
 #define R64	R32 R32
@@ -69,6 +70,38 @@ nonces(const unsigned char *secret, long lifetime, size_t slots)
 	return n;
 }
 
+/* The nonce tables most tests use: n and same share a secret (two
+ * replicas), other has another; 300 s, 16 slots. */
+struct nonce_fx {
+	struct digest_nonces	*n, *same, *other;
+};
+
+static int
+nonces_setup(void **state)
+{
+	static struct nonce_fx fx;
+
+	fx.n = nonces(secret_a, 300, 16);
+	fx.same = nonces(secret_a, 300, 16);
+	fx.other = nonces(secret_b, 300, 16);
+	*state = &fx;
+	return 0;
+}
+
+static int
+nonces_teardown(void **state)
+{
+	struct nonce_fx *fx = *state;
+
+	digest_nonces_free(fx->n);
+	digest_nonces_free(fx->same);
+	digest_nonces_free(fx->other);
+	return 0;
+}
+
+#define NONCE_TEST(t) \
+	cmocka_unit_test_setup_teardown(t, nonces_setup, nonces_teardown)
+
 static void
 make_nonce(struct digest_nonces *n, time_t t, char *out)
 {
@@ -110,7 +143,7 @@ static const struct rfc_case rfc_cases[] = {
 static void
 test_rfc7616_vectors(void **state)
 {
-	for (size_t i = 0; i < ARRAY_LEN(rfc_cases); i++) {
+	for (size_t i = 0; i < NITEMS(rfc_cases); i++) {
 		const struct rfc_case	*c = &rfc_cases[i];
 		struct digest_auth	 a;
 		const char		*reason = "unset";
@@ -342,7 +375,7 @@ static const struct parse_ok_case parse_ok_cases[] = {
 static void
 test_parse_ok(void **state)
 {
-	for (size_t i = 0; i < ARRAY_LEN(parse_ok_cases); i++) {
+	for (size_t i = 0; i < NITEMS(parse_ok_cases); i++) {
 		const struct parse_ok_case	*c = &parse_ok_cases[i];
 		struct digest_auth		 a;
 		const char			*reason = "unset";
@@ -468,7 +501,7 @@ static const struct parse_bad_case parse_bad_cases[] = {
 static void
 test_parse_refused(void **state)
 {
-	for (size_t i = 0; i < ARRAY_LEN(parse_bad_cases); i++) {
+	for (size_t i = 0; i < NITEMS(parse_bad_cases); i++) {
 		const struct parse_bad_case	*c = &parse_bad_cases[i];
 		struct digest_auth		 a;
 		const char			*reason = NULL;
@@ -503,11 +536,11 @@ test_parse_missing(void **state)
 	const char		*reason;
 	char			 hdr[512];
 
-	join_params(hdr, sizeof(hdr), req_params, ARRAY_LEN(req_params), -1);
+	join_params(hdr, sizeof(hdr), req_params, NITEMS(req_params), -1);
 	assert_int_equal(digest_parse(hdr, &a, &reason), 0);
-	for (size_t i = 0; i < ARRAY_LEN(req_params); i++) {
+	for (size_t i = 0; i < NITEMS(req_params); i++) {
 		print_message("without %s\n", req_params[i]);
-		join_params(hdr, sizeof(hdr), req_params, ARRAY_LEN(req_params),
+		join_params(hdr, sizeof(hdr), req_params, NITEMS(req_params),
 		    (long)i);
 		assert_int_equal(digest_parse(hdr, &a, &reason), -1);
 		assert_string_equal(reason, req_missing[i]);
@@ -519,14 +552,14 @@ test_parse_duplicate(void **state)
 {
 	static const char *const extra[] = { "algorithm=MD5", "opaque=o",
 	    "userhash=false" };
-	const char		*params[ARRAY_LEN(req_params) + 2];
+	const char		*params[NITEMS(req_params) + 2];
 	struct digest_auth	 a;
 	const char		*reason;
 	char			 hdr[512];
-	size_t			 n = ARRAY_LEN(req_params);
+	size_t			 n = NITEMS(req_params);
 
 	memcpy(params, req_params, sizeof(req_params));
-	for (size_t i = 0; i < n + ARRAY_LEN(extra); i++) {
+	for (size_t i = 0; i < n + NITEMS(extra); i++) {
 		const char *dup = i < n ? req_params[i] : extra[i - n];
 
 		print_message("twice: %s\n", dup);
@@ -562,7 +595,7 @@ static void
 header_with_long(char *hdr, size_t hdrlen, const char *name, size_t len,
     int quoted)
 {
-	const char	*params[ARRAY_LEN(req_params) + 1];
+	const char	*params[NITEMS(req_params) + 1];
 	char		*param = malloc(len + 64);
 	size_t		 n = 0, o;
 
@@ -570,7 +603,7 @@ header_with_long(char *hdr, size_t hdrlen, const char *name, size_t len,
 	o = (size_t)sprintf(param, "%s=%s", name, quoted ? "\"" : "");
 	memset(param + o, 'a', len);
 	sprintf(param + o + len, "%s", quoted ? "\"" : "");
-	for (size_t i = 0; i < ARRAY_LEN(req_params); i++)
+	for (size_t i = 0; i < NITEMS(req_params); i++)
 		if (strncmp(req_params[i], name, strlen(name)) != 0 ||
 		    req_params[i][strlen(name)] != '=')
 			params[n++] = req_params[i];
@@ -588,7 +621,7 @@ test_parse_overlong(void **state)
 	const char		*reason;
 
 	assert_non_null(hdr);
-	for (size_t i = 0; i < ARRAY_LEN(long_cases); i++) {
+	for (size_t i = 0; i < NITEMS(long_cases); i++) {
 		const struct long_case *c = &long_cases[i];
 
 		print_message("long %s\n", c->name);
@@ -632,7 +665,7 @@ test_sess(void **state)
 	    cnonce[] = "MTYwMzg3", nc[] = "0000002a",
 	    uri[] = "/.well-known/est/east/simpleenroll";
 
-	for (size_t i = 0; i < ARRAY_LEN(sess_cases); i++) {
+	for (size_t i = 0; i < NITEMS(sess_cases); i++) {
 		const struct sess_case	*c = &sess_cases[i];
 		const EVP_MD		*md = c->md();
 		struct digest_auth	 a;
@@ -698,8 +731,8 @@ test_nonces_new_args(void **state)
 static void
 test_nonce_make_verify(void **state)
 {
-	struct digest_nonces	*n = nonces(secret_a, 300, 16);
-	struct digest_nonces	*same = nonces(secret_a, 300, 16);
+	struct nonce_fx		*f = *state;
+	struct digest_nonces	*n = f->n, *same = f->same;
 	char			 a[64], b[64], small[43];
 
 	make_nonce(n, NOW, a);
@@ -714,15 +747,13 @@ test_nonce_make_verify(void **state)
 	assert_int_equal(digest_nonce_verify(same, a, NOW), NONCE_OK);
 	assert_int_equal(digest_nonce_make(n, NOW, small, sizeof(small)), -1);
 	assert_int_equal(digest_nonce_make(n, NOW, a, 0), -1);
-	digest_nonces_free(n);
-	digest_nonces_free(same);
 }
 
 static void
 test_nonce_tampered(void **state)
 {
-	struct digest_nonces	*n = nonces(secret_a, 300, 16);
-	struct digest_nonces	*other = nonces(secret_b, 300, 16);
+	struct nonce_fx		*f = *state;
+	struct digest_nonces	*n = f->n, *other = f->other;
 	char			 good[64], bad[64];
 
 	make_nonce(n, NOW, good);
@@ -736,14 +767,13 @@ test_nonce_tampered(void **state)
 	}
 	assert_int_equal(digest_nonce_verify(other, good, NOW), NONCE_BAD);
 	assert_int_equal(digest_nonce_use(other, good, 1, NOW), NONCE_BAD);
-	digest_nonces_free(n);
-	digest_nonces_free(other);
 }
 
 static void
 test_nonce_time(void **state)
 {
-	struct digest_nonces	*n = nonces(secret_a, 300, 16);
+	struct nonce_fx		*f = *state;
+	struct digest_nonces	*n = f->n;
 	char			 v[64];
 
 	make_nonce(n, NOW, v);
@@ -762,7 +792,6 @@ test_nonce_time(void **state)
 	make_nonce(n, (time_t)INT64_MAX, v);
 	assert_int_equal(digest_nonce_verify(n, v, (time_t)INT64_MIN),
 	    NONCE_BAD);
-	digest_nonces_free(n);
 }
 
 static const char *const garbage[] = {
@@ -784,10 +813,11 @@ static const char *const garbage[] = {
 static void
 test_nonce_garbage(void **state)
 {
-	struct digest_nonces	*n = nonces(secret_a, 300, 16);
+	struct nonce_fx		*f = *state;
+	struct digest_nonces	*n = f->n;
 	char			 v[64], longer[128];
 
-	for (size_t i = 0; i < ARRAY_LEN(garbage); i++) {
+	for (size_t i = 0; i < NITEMS(garbage); i++) {
 		print_message("garbage %s\n", garbage[i] ? garbage[i] : "NULL");
 		assert_int_equal(digest_nonce_verify(n, garbage[i], NOW),
 		    NONCE_BAD);
@@ -802,13 +832,13 @@ test_nonce_garbage(void **state)
 	v[42] = '\0';
 	assert_int_equal(digest_nonce_verify(n, v, NOW), NONCE_BAD);
 	assert_int_equal(digest_nonce_verify(NULL, v, NOW), NONCE_BAD);
-	digest_nonces_free(n);
 }
 
 static void
 test_nonce_replay(void **state)
 {
-	struct digest_nonces	*n = nonces(secret_a, 300, 16);
+	struct nonce_fx		*f = *state;
+	struct digest_nonces	*n = f->n;
 	char			 v[64], w[64];
 
 	make_nonce(n, NOW, v);
@@ -827,7 +857,6 @@ test_nonce_replay(void **state)
 	assert_int_equal(digest_nonce_use(n, v, 8, NOW + 3), NONCE_OK);
 	/* Expiry wins over replay tracking. */
 	assert_int_equal(digest_nonce_use(n, v, 9, NOW + 301), NONCE_STALE);
-	digest_nonces_free(n);
 }
 
 static void
@@ -945,7 +974,7 @@ test_nonce_table_model(void **state)
 	static char		 pool[POOL][64];
 	uint32_t		 rng = 12345;
 
-	for (size_t s = 0; s < ARRAY_LEN(sizes); s++) {
+	for (size_t s = 0; s < NITEMS(sizes); s++) {
 		struct digest_nonces	*n = nonces(secret_a, 100000, sizes[s]);
 		struct model		 m = { .max = sizes[s] };
 		unsigned long		 nc[POOL] = { 0 };
@@ -998,9 +1027,8 @@ check_challenge(struct digest_nonces *n, enum digest_alg alg, int stale,
 static void
 test_challenge(void **state)
 {
-	struct digest_nonces	*n = nonces(secret_a, 300, 16);
-	struct digest_nonces	*same = nonces(secret_a, 300, 16);
-	struct digest_nonces	*other = nonces(secret_b, 300, 16);
+	struct nonce_fx		*f = *state;
+	struct digest_nonces	*n = f->n, *same = f->same, *other = f->other;
 	char			 out[512], opaque[64], o2[64], o3[64];
 	const char		*q;
 
@@ -1023,10 +1051,6 @@ test_challenge(void **state)
 	    out, sizeof(out)), 0);
 	snprintf(o3, sizeof(o3), "%.32s", strstr(out, "opaque=\"") + 8);
 	assert_string_not_equal(o3, opaque);
-
-	digest_nonces_free(n);
-	digest_nonces_free(same);
-	digest_nonces_free(other);
 }
 
 static void
@@ -1034,11 +1058,12 @@ test_challenge_refused(void **state)
 {
 	static const char *const realms[] = { "a\"b", "a\\b", "a\r\nb",
 	    "a\tb", NULL };
-	struct digest_nonces	*n = nonces(secret_a, 300, 16);
+	struct nonce_fx		*f = *state;
+	struct digest_nonces	*n = f->n;
 	char			 out[512];
 	size_t			 need;
 
-	for (size_t i = 0; i < ARRAY_LEN(realms); i++)
+	for (size_t i = 0; i < NITEMS(realms); i++)
 		assert_int_equal(digest_challenge(n, realms[i],
 		    DIGEST_ALG_MD5, 0, NOW, out, sizeof(out)), -1);
 	assert_int_equal(digest_challenge(n, "est", DIGEST_ALG_MAX, 0, NOW,
@@ -1052,7 +1077,6 @@ test_challenge_refused(void **state)
 	    out, need), 0);
 	assert_int_equal(digest_challenge(n, "est", DIGEST_ALG_MD5, 1, NOW,
 	    out, need - 1), -1);
-	digest_nonces_free(n);
 }
 
 int
@@ -1070,16 +1094,16 @@ main(void)
 		cmocka_unit_test(test_parse_overlong),
 		cmocka_unit_test(test_sess),
 		cmocka_unit_test(test_nonces_new_args),
-		cmocka_unit_test(test_nonce_make_verify),
-		cmocka_unit_test(test_nonce_tampered),
-		cmocka_unit_test(test_nonce_time),
-		cmocka_unit_test(test_nonce_garbage),
-		cmocka_unit_test(test_nonce_replay),
+		NONCE_TEST(test_nonce_make_verify),
+		NONCE_TEST(test_nonce_tampered),
+		NONCE_TEST(test_nonce_time),
+		NONCE_TEST(test_nonce_garbage),
+		NONCE_TEST(test_nonce_replay),
 		cmocka_unit_test(test_nonce_bounded),
 		cmocka_unit_test(test_nonce_older_than_table),
 		cmocka_unit_test(test_nonce_table_model),
-		cmocka_unit_test(test_challenge),
-		cmocka_unit_test(test_challenge_refused),
+		NONCE_TEST(test_challenge),
+		NONCE_TEST(test_challenge_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

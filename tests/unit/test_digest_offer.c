@@ -16,7 +16,8 @@
 
 #include "estrad/digest.h"
 
-#define ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
+#include "testpki.h"
+
 
 /* estrad's own challenge fields, as auth.c sends them (SHA-256 first). */
 #define EST_SHA256	"Digest realm=\"estrealm\", qop=\"auth\", " \
@@ -122,7 +123,7 @@ static const struct pick_case pick_cases[] = {
 static void
 test_pick(void **state)
 {
-	for (size_t i = 0; i < ARRAY_LEN(pick_cases); i++) {
+	for (size_t i = 0; i < NITEMS(pick_cases); i++) {
 		const struct pick_case	*c = &pick_cases[i];
 		struct digest_offer	 o;
 		int			 changed = 0;
@@ -211,7 +212,7 @@ test_answer_rfc7616(void **state)
 	struct digest_offer	o;
 	char			out[1024];
 
-	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+	for (size_t i = 0; i < NITEMS(cases); i++) {
 		rfc_offer(&o, cases[i].alg);
 		assert_int_equal(digest_offer_answer(&o, "Mufasa",
 		    "Circle of Life", "GET", "/dir/index.html", RFC_CNONCE, out,
@@ -241,7 +242,7 @@ test_answer_verifies(void **state)
 	const char		*reason;
 	char			 out[2048], ha1[DIGEST_HEX_MAX];
 
-	for (size_t i = 0; i < ARRAY_LEN(algs); i++) {
+	for (size_t i = 0; i < NITEMS(algs); i++) {
 		print_message("answer: %s\n", digest_alg_name(algs[i]));
 		rfc_offer(&o, algs[i]);
 		/* A realm with a quote and a backslash goes back escaped. */

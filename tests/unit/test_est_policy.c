@@ -29,34 +29,21 @@
 #include "estrad/policy.h"
 
 #include "est_req_int.h"
+#include "testpki.h"
 
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
-
-/* --- keys and CSRs --- */
+/* --- keys and CSRs (tests/unit/testpki.c) --- */
 
 enum test_key { K_P256, K_P256B, K_RSA1024, K_MAX };
 
-static EVP_PKEY *keys[K_MAX];
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	keys[K_P256] = EVP_EC_gen("P-256");
-	keys[K_P256B] = EVP_EC_gen("P-256");
-	keys[K_RSA1024] = EVP_RSA_gen(1024);
-	for (size_t i = 0; i < K_MAX; i++)
-		if (keys[i] == NULL)
-			return -1;
-	return 0;
-}
+static const char *const key_names[K_MAX] = {
+	[K_P256] = "p256", [K_P256B] = "p256b", [K_RSA1024] = "rsa1024",
+};
 
 static int
 group_teardown(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < K_MAX; i++)
-		EVP_PKEY_free(keys[i]);
+	testpki_keys_free();
 	metrics_reset();
 	return 0;
 }
@@ -69,26 +56,21 @@ group_teardown(void **state)
 static struct csr *
 csr_make(enum test_key key, const char *cn, enum test_key signer)
 {
-	X509_REQ	*req = X509_REQ_new();
-	unsigned char	*der = NULL;
+	char		 subject[128];
+	X509_REQ	*req;
 	char		*b64;
 	size_t		 b64len;
-	int		 len;
 	const char	*reason = NULL;
 	struct csr	*csr;
 
-	assert_non_null(req);
-	assert_int_equal(X509_NAME_add_entry_by_txt(
-	    X509_REQ_get_subject_name(req), "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0), 1);
-	assert_int_equal(X509_REQ_set_pubkey(req, keys[key]), 1);
-	assert_true(X509_REQ_sign(req, keys[signer], EVP_sha256()) > 0);
-	assert_true((len = i2d_X509_REQ(req, &der)) > 0);
-	assert_non_null(b64 = b64_encode_lines(der, (size_t)len, &b64len));
+	snprintf(subject, sizeof(subject), "CN=%s", cn);
+	req = testpki_csr(&(struct csr_spec){ .key = key_names[key],
+	    .md = "SHA256", .subject = subject,
+	    .signer = signer != key ? key_names[signer] : NULL });
+	b64 = testpki_csr_b64(req, &b64len);
 	csr = csr_parse_body(b64, b64len, &reason);
 	if (csr == NULL)
 		fail_msg("csr_parse_body: %s", reason);
-	OPENSSL_free(der);
 	free(b64);
 	X509_REQ_free(req);
 	return csr;
@@ -489,6 +471,6 @@ main(void)
 	CASES(test_audit_case, audit_cases, tests, n);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_rate);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_rate_none);
-	return _cmocka_run_group_tests("est_policy", tests, n, group_setup,
+	return _cmocka_run_group_tests("est_policy", tests, n, NULL,
 	    group_teardown);
 }

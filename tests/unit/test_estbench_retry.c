@@ -14,7 +14,8 @@
 
 #include "estbench.h"
 
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+#include "testpki.h"
+
 
 /* Sun, 06 Nov 1994 08:49:37 GMT (RFC 9110's example) */
 #define T1994	((time_t)784111777)

@@ -22,6 +22,8 @@
 
 #include "estrad/httpframe.h"
 
+#include "testpki.h"
+
 #define MAX_HEAD	256
 #define MAX_BODY	16	/* refused past 32; dropped first up to 128 */
 
@@ -303,7 +305,7 @@ test_verdict(void **state)
 int
 main(void)
 {
-	size_t			 n = sizeof(frame_cases) / sizeof(frame_cases[0]);
+	size_t			 n = NITEMS(frame_cases);
 	struct CMUnitTest	*t = calloc(n + 2, sizeof(*t));
 	int			 rc;
 

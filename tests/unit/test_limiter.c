@@ -11,6 +11,8 @@
 
 #include "estrad/limiter.h"
 
+#include "testpki.h"
+
 struct step {
 	char		 op;	/* 'f' fail, 'b' expect blocked value */
 	const char	*key;
@@ -50,7 +52,7 @@ test_blocks_after_max(void **state)
 		{ 'b', "u:alice", 1002, 0 },	/* other keys unaffected */
 	};
 
-	run_steps(steps, sizeof(steps) / sizeof(steps[0]), 3, 60);
+	run_steps(steps, NITEMS(steps), 3, 60);
 }
 
 static void
@@ -65,7 +67,7 @@ test_window_restarts(void **state)
 		{ 'b', "u:bob", 101, 59 },
 	};
 
-	run_steps(steps, sizeof(steps) / sizeof(steps[0]), 2, 60);
+	run_steps(steps, NITEMS(steps), 2, 60);
 }
 
 static void
@@ -100,7 +102,7 @@ test_flood_keeps_counters(void **state)
 	static const long flood_at[] = { 100, 130, 159 };
 	char key[32];
 
-	for (size_t r = 0; r < sizeof(flood_at) / sizeof(flood_at[0]); r++) {
+	for (size_t r = 0; r < NITEMS(flood_at); r++) {
 		struct limiter	*l = limiter_new(64, 3, 60);
 		long		 t = flood_at[r];
 

@@ -29,9 +29,10 @@
 #include "estrad/localca.h"
 #include "estrad/reply.h"
 
+#include "testpki.h"
+
 #define DAYS		30
 #define SAN_DNS		"device.example.com"
-#define MAX_FILES	64
 
 enum pki_kind { PKI_EC, PKI_RSA, PKI_ED25519, PKI_MAX };
 static const char *const pki_names[PKI_MAX] = { "ec", "rsa", "ed25519" };
@@ -48,47 +49,15 @@ struct pki {
 static struct {
 	char		 dir[256];
 	struct pki	 pki[PKI_MAX];
-	char		*files[MAX_FILES];
-	size_t		 nfiles;
 } fx;
 
 static EVP_PKEY *
 gen_key(enum pki_kind kind)
 {
-	EVP_PKEY *key = NULL;
+	static const char *const key_names[PKI_MAX] = { "p256", "rsa2048",
+	    "ed25519" };
 
-	switch (kind) {
-	case PKI_EC:
-		key = EVP_EC_gen("P-256");
-		break;
-	case PKI_RSA:
-		key = EVP_RSA_gen(2048);
-		break;
-	default:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-		break;
-	}
-	assert_non_null(key);
-	return key;
-}
-
-static void
-add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
-{
-	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
-
-	assert_non_null(ext);
-	assert_true(X509_add_ext(x, ext, -1));
-	X509_EXTENSION_free(ext);
-}
-
-static const EVP_MD *
-md_for(EVP_PKEY *key)
-{
-	int id = EVP_PKEY_get_base_id(key);
-
-	return id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448 ? NULL :
-	    EVP_sha256();
+	return testpki_key_new(key_names[kind]);
 }
 
 /* A CA (or, with ca 0, end-entity) certificate; issuer NULL: self-signed. */
@@ -97,33 +66,20 @@ make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey,
     int ca)
 {
 	static long serial = 1;
-	X509 *x = X509_new();
-	X509V3_CTX ctx;
+	char subject[128];
 
-	assert_non_null(x);
-	assert_true(X509_set_version(x, X509_VERSION_3));
-	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++));
-	assert_true(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
-	    MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0));
-	assert_true(X509_set_issuer_name(x,
-	    X509_get_subject_name(issuer != NULL ? issuer : x)));
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
-	assert_non_null(X509_time_adj_ex(X509_getm_notAfter(x), 365, 0,
-	    NULL));
-	assert_true(X509_set_pubkey(x, key));
-	X509V3_set_ctx(&ctx, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
-	add_ext(x, &ctx, NID_basic_constraints,
-	    ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-	add_ext(x, &ctx, NID_key_usage, ca ? "critical,keyCertSign,cRLSign" :
-	    "critical,digitalSignature");
-	add_ext(x, &ctx, NID_subject_key_identifier, "hash");
-	add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
-	assert_true(X509_sign(x, ikey != NULL ? ikey : key, md_for(
-	    ikey != NULL ? ikey : key)) > 0);
-	return x;
+	snprintf(subject, sizeof(subject), "CN=%s", cn);
+	return testpki_cert(&(struct cert_spec){ .pkey = key,
+	    .subject = subject, .issuer = issuer, .issuer_key = ikey,
+	    .serial = serial++, .not_before = -3600,
+	    .not_after = 365L * 24 * 3600,
+	    .bc = ca ? "critical,CA:TRUE" : "critical,CA:FALSE",
+	    .ku = ca ? "critical,keyCertSign,cRLSign" :
+	    "critical,digitalSignature",
+	    .skid = "hash", .akid = "keyid:always" });
 }
 
-/* dir/<kind>-<name>; remembered for removal when written. */
+/* dir/<kind>-<name>. */
 static const char *
 path_of(enum pki_kind kind, const char *name)
 {
@@ -135,36 +91,17 @@ path_of(enum pki_kind kind, const char *name)
 	return p;
 }
 
-static FILE *
-create_file(const char *path)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	assert_true(fx.nfiles < MAX_FILES);
-	fx.files[fx.nfiles++] = strdup(path);
-	return fp;
-}
-
 /* Write a, then b unless NULL, to path as PEM. */
 static void
 write_certs(const char *path, X509 *a, X509 *b)
 {
-	FILE *fp = create_file(path);
-
-	assert_true(PEM_write_X509(fp, a));
-	if (b != NULL)
-		assert_true(PEM_write_X509(fp, b));
-	fclose(fp);
+	testpki_write_certs(path, 0644, a, b);
 }
 
 static void
 write_key(const char *path, EVP_PKEY *key)
 {
-	FILE *fp = create_file(path);
-
-	assert_true(PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL));
-	fclose(fp);
+	testpki_write_key(path, 0600, key, NULL);
 }
 
 /* Every file a row may point at, for one kind of PKI. */
@@ -174,7 +111,6 @@ make_pki(enum pki_kind kind)
 	struct pki *p = &fx.pki[kind];
 	EVP_PKEY *other = gen_key(PKI_EC);
 	X509 *ee;
-	FILE *fp;
 
 	p->root_key = gen_key(kind);
 	p->ca_key = gen_key(kind);
@@ -191,10 +127,8 @@ make_pki(enum pki_kind kind)
 	write_key(path_of(kind, "other.key"), other);
 	write_certs(path_of(kind, "ee.pem"), ee, NULL);
 	write_key(path_of(kind, "ee.key"), other);
-	fp = create_file(path_of(kind, "ca-encrypted.key"));
-	assert_true(PEM_write_PrivateKey(fp, p->ca_key, EVP_aes_256_cbc(),
-	    (const unsigned char *)"secret", 6, NULL, NULL));
-	fclose(fp);
+	testpki_write_key(path_of(kind, "ca-encrypted.key"), 0600, p->ca_key,
+	    "secret");
 	X509_free(ee);
 	EVP_PKEY_free(other);
 }
@@ -202,12 +136,9 @@ make_pki(enum pki_kind kind)
 static int
 group_setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	int k;
 
-	snprintf(fx.dir, sizeof(fx.dir), "%s/estrad-localca-XXXXXX",
-	    tmp != NULL ? tmp : "/tmp");
-	if (mkdtemp(fx.dir) == NULL)
+	if (testpki_tmpdir(fx.dir, sizeof(fx.dir), "localca") == -1)
 		return -1;
 	for (k = 0; k < PKI_MAX; k++)
 		make_pki((enum pki_kind)k);
@@ -217,14 +148,9 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	size_t i;
 	int k;
 
-	for (i = 0; i < fx.nfiles; i++) {
-		unlink(fx.files[i]);
-		free(fx.files[i]);
-	}
-	rmdir(fx.dir);
+	testpki_rmtree(fx.dir);
 	for (k = 0; k < PKI_MAX; k++) {
 		X509_free(fx.pki[k].root);
 		X509_free(fx.pki[k].ca);
@@ -307,59 +233,24 @@ static const struct enroll_case enroll_cases[] = {
 	    NID_ecdsa_with_SHA256, 0, 1, 0, 1 },
 };
 
-static void
-req_add_exts(X509_REQ *req, const struct enroll_case *c)
-{
-	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
-	X509_EXTENSION *ext;
-
-	assert_non_null(exts);
-	if (c->with_san) {
-		ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
-		    "DNS:" SAN_DNS);
-		assert_non_null(ext);
-		assert_true(sk_X509_EXTENSION_push(exts, ext));
-	}
-	if (c->ask_ca) {
-		ext = X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints,
-		    "critical,CA:TRUE");
-		assert_non_null(ext);
-		assert_true(sk_X509_EXTENSION_push(exts, ext));
-	}
-	if (sk_X509_EXTENSION_num(exts) > 0)
-		assert_true(X509_REQ_add_extensions(req, exts));
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-}
-
 /* A CSR as a client sends it, parsed by csr.c like a real request. */
 static struct csr *
 make_csr(const struct enroll_case *c, EVP_PKEY *key)
 {
-	X509_REQ *req = X509_REQ_new();
-	unsigned char *der = NULL;
+	X509_REQ *req = testpki_csr(&(struct csr_spec){ .pkey = key,
+	    .md = c->csr_key == PKI_ED25519 ? NULL : "SHA256",
+	    .subject = c->empty_subject ? "" : "CN=device 7",
+	    .san = c->with_san ? "DNS:" SAN_DNS : NULL,
+	    .bc = c->ask_ca ? "critical,CA:TRUE" : NULL });
 	const char *reason = NULL;
 	struct csr *csr;
 	size_t len;
-	char *b64;
-	int derlen;
+	char *b64 = testpki_csr_b64(req, &len);
 
-	assert_non_null(req);
-	if (!c->empty_subject)
-		assert_true(X509_NAME_add_entry_by_txt(
-		    X509_REQ_get_subject_name(req), "CN", MBSTRING_ASC,
-		    (const unsigned char *)"device 7", -1, -1, 0));
-	assert_true(X509_REQ_set_pubkey(req, key));
-	req_add_exts(req, c);
-	assert_true(X509_REQ_sign(req, key, md_for(key)) > 0);
-	derlen = i2d_X509_REQ(req, &der);
-	assert_true(derlen > 0);
-	b64 = b64_encode_lines(der, (size_t)derlen, &len);
-	assert_non_null(b64);
 	csr = csr_parse_body(b64, len, &reason);
 	if (csr == NULL)
 		fail_msg("csr_parse_body: %s", reason);
 	free(b64);
-	OPENSSL_free(der);
 	X509_REQ_free(req);
 	return csr;
 }
@@ -767,34 +658,33 @@ test_reply_error(void **state)
 	localca_free(NULL);
 }
 
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 int
 main(void)
 {
-	size_t n = 0, i, max = NELEM(enroll_cases) + NELEM(cacerts_cases) +
-	    NELEM(csrattrs_cases) + NELEM(load_cases) + 4;
+	size_t n = 0, i, max = NITEMS(enroll_cases) + NITEMS(cacerts_cases) +
+	    NITEMS(csrattrs_cases) + NITEMS(load_cases) + 4;
 	struct CMUnitTest *t = calloc(max, sizeof(*t));
 	int rc;
 
 	if (t == NULL)
 		return 1;
-	for (i = 0; i < NELEM(enroll_cases); i++)
+	for (i = 0; i < NITEMS(enroll_cases); i++)
 		t[n++] = (struct CMUnitTest){ enroll_cases[i].name,
 		    test_enroll, NULL, NULL, (void *)&enroll_cases[i] };
 	t[n++] = (struct CMUnitTest){ "serials differ", test_serials_differ,
 	    NULL, NULL, NULL };
 	t[n++] = (struct CMUnitTest){ "undecodable SAN: 400", test_bad_san,
 	    NULL, NULL, NULL };
-	for (i = 0; i < NELEM(cacerts_cases); i++)
+	for (i = 0; i < NITEMS(cacerts_cases); i++)
 		t[n++] = (struct CMUnitTest){ cacerts_cases[i].name,
 		    test_cacerts, NULL, NULL, (void *)&cacerts_cases[i] };
 	t[n++] = (struct CMUnitTest){ "no chain: certificate file served",
 	    test_cacerts_from_certificate_file, NULL, NULL, NULL };
-	for (i = 0; i < NELEM(csrattrs_cases); i++)
+	for (i = 0; i < NITEMS(csrattrs_cases); i++)
 		t[n++] = (struct CMUnitTest){ csrattrs_cases[i].name,
 		    test_csrattrs, NULL, NULL, (void *)&csrattrs_cases[i] };
-	for (i = 0; i < NELEM(load_cases); i++)
+	for (i = 0; i < NITEMS(load_cases); i++)
 		t[n++] = (struct CMUnitTest){ load_cases[i].name,
 		    test_load_fails, NULL, NULL, (void *)&load_cases[i] };
 	t[n++] = (struct CMUnitTest){ "est_reply_error", test_reply_error,

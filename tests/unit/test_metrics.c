@@ -32,7 +32,8 @@
 #include "estrad/admin.h"
 #include "estrad/metrics.h"
 
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+#include "testpki.h"
+
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -868,24 +869,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_fresh, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_histogram, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_escaping, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_label_bound, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_series_cap, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_gauges, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_loop_lag, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_upstream_admission, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_upstream_up, setup,
-		    teardown),
+		FX_TEST(test_fresh),
+		FX_TEST(test_counters),
+		FX_TEST(test_histogram),
+		FX_TEST(test_escaping),
+		FX_TEST(test_label_bound),
+		FX_TEST(test_series_cap),
+		FX_TEST(test_gauges),
+		FX_TEST(test_loop_lag),
+		FX_TEST(test_upstream_admission),
+		FX_TEST(test_upstream_up),
 		cmocka_unit_test(test_curl_kinds),
-		cmocka_unit_test_setup_teardown(test_promtool, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_admin, setup, teardown),
+		FX_TEST(test_promtool),
+		FX_TEST(test_admin),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,6 +26,7 @@
 #include "estrad/p7.h"
 
 #include "testdata.h"
+#include "testpki.h"
 
 /* serial as decimal, notAfter as OpenSSL prints it "YYYYMMDDHHMMSSZ". */
 static int
@@ -97,40 +98,14 @@ test_seed(void **state)
 static X509 *
 make_cert(long serial, const char *not_after, int v1)
 {
-	EVP_PKEY	*key = EVP_EC_gen("P-256");
-	X509		*x = X509_new();
+	EVP_PKEY	*key = testpki_key_new("p256");
+	X509		*x = testpki_cert(&(struct cert_spec){ .pkey = key,
+	    .subject = "CN=p7 test", .serial = serial,
+	    .not_before_at = "20261127000000Z", .not_after_at = not_after,
+	    .v1 = v1 });
 
-	assert_non_null(key);
-	assert_non_null(x);
-	if (!v1)
-		X509_set_version(x, X509_VERSION_3);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-	ASN1_TIME_set_string(X509_getm_notBefore(x), "20261127000000Z");
-	ASN1_TIME_set_string(X509_getm_notAfter(x), not_after);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
-	    MBSTRING_ASC, (const unsigned char *)"p7 test", -1, -1, 0);
-	X509_set_issuer_name(x, X509_get_subject_name(x));
-	X509_set_pubkey(x, key);
-	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
 	EVP_PKEY_free(key);
 	return x;
-}
-
-/* DER of a certs-only PKCS#7 holding certs (0, 1 or 2 of them). */
-static unsigned char *
-make_p7(X509 **certs, int n, int *len)
-{
-	PKCS7		*p7 = PKCS7_new();
-	unsigned char	*der = NULL;
-
-	assert_true(PKCS7_set_type(p7, NID_pkcs7_signed));
-	assert_true(PKCS7_content_new(p7, NID_pkcs7_data));
-	for (int i = 0; i < n; i++)
-		assert_true(PKCS7_add_certificate(p7, certs[i]));
-	*len = i2d_PKCS7(p7, &der);
-	assert_true(*len > 0);
-	PKCS7_free(p7);
-	return der;
 }
 
 static void
@@ -145,7 +120,7 @@ test_generated(void **state)
 	(void)state;
 	/* Version 1: the serial is the tbsCertificate's first element. */
 	certs[0] = make_cert(0x1234, "20271127120000Z", 1);
-	der = make_p7(certs, 1, &len);
+	der = testpki_certs_only(certs, 1, &len);
 	assert_int_equal(first_cert(der, (size_t)len, &serial, when,
 	    sizeof(when)), 0);
 	assert_int_equal(serial, 0x1234);
@@ -156,14 +131,14 @@ test_generated(void **state)
 	certs[1] = make_cert(77, "20300101000000Z", 0);
 	X509_free(certs[0]);
 	certs[0] = make_cert(0x7fffffffL, "20500101000000Z", 0);
-	der = make_p7(certs, 2, &len);
+	der = testpki_certs_only(certs, 2, &len);
 	assert_int_equal(first_cert(der, (size_t)len, &serial, when,
 	    sizeof(when)), 0);
 	assert_int_equal(serial, 0x7fffffffL);
 	assert_string_equal(when, "20500101000000Z");
 	OPENSSL_free(der);
 	/* No certificate at all. */
-	der = make_p7(certs, 0, &len);
+	der = testpki_certs_only(certs, 0, &len);
 	assert_int_equal(first_cert(der, (size_t)len, &serial, when,
 	    sizeof(when)), -1);
 	OPENSSL_free(der);
@@ -215,7 +190,7 @@ test_malformed(void **state)
 	char	when[32];
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (size_t i = 0; i < NITEMS(rows); i++) {
 		print_message("row: %s\n", rows[i].name);
 		assert_int_equal(first_cert(rows[i].der, rows[i].len, &serial,
 		    when, sizeof(when)), -1);

@@ -30,391 +30,19 @@
 #include "estrad/policy.h"
 
 #include "testdata.h"
+#include "testpki.h"
 
 #define SEED_BINDING	"+rrCir/7+EYu50T4"
 
-/* --- keys, generated once --- */
-
-struct test_key {
-	const char	*name;
-	EVP_PKEY	*pkey;
-};
-
-static struct test_key test_keys[] = {
-	{ "rsa2048", NULL }, { "rsa1024", NULL }, { "pss2048", NULL },
-	{ "p256", NULL }, { "p256b", NULL }, { "p384", NULL },
-	{ "p192", NULL }, { "ed25519", NULL }, { "ed448", NULL },
-	{ "p256x", NULL },
-};
-
-/* P-256 with explicit curve parameters: OpenSSL still names its group. */
-static EVP_PKEY *
-key_make_explicit(void)
-{
-	EVP_PKEY_CTX	*ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	EVP_PKEY	*key = NULL;
-	OSSL_PARAM	 params[] = {
-		OSSL_PARAM_utf8_string("group", "P-256", 0),
-		OSSL_PARAM_utf8_string("encoding", "explicit", 0),
-		OSSL_PARAM_END
-	};
-
-	assert_non_null(ctx);
-	assert_int_equal(EVP_PKEY_keygen_init(ctx), 1);
-	assert_int_equal(EVP_PKEY_CTX_set_params(ctx, params), 1);
-	assert_int_equal(EVP_PKEY_generate(ctx, &key), 1);
-	EVP_PKEY_CTX_free(ctx);
-	return key;
-}
-
-static EVP_PKEY *
-key_make_pss(void)
-{
-	EVP_PKEY_CTX	*ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS",
-	    NULL);
-	EVP_PKEY	*key = NULL;
-
-	assert_non_null(ctx);
-	assert_int_equal(EVP_PKEY_keygen_init(ctx), 1);
-	assert_int_equal(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048), 1);
-	assert_int_equal(EVP_PKEY_generate(ctx, &key), 1);
-	EVP_PKEY_CTX_free(ctx);
-	return key;
-}
-
-static EVP_PKEY *
-key_make(const char *name)
-{
-	if (strcmp(name, "rsa2048") == 0)
-		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-	if (strcmp(name, "rsa1024") == 0)
-		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
-	if (strcmp(name, "pss2048") == 0)
-		return key_make_pss();
-	if (strcmp(name, "p256x") == 0)
-		return key_make_explicit();
-	if (strncmp(name, "p256", 4) == 0)
-		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	if (strcmp(name, "p384") == 0)
-		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-	if (strcmp(name, "p192") == 0)
-		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-192");
-	if (strcmp(name, "ed25519") == 0)
-		return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	if (strcmp(name, "ed448") == 0)
-		return EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
-	return NULL;
-}
-
-static EVP_PKEY *
-key_get(const char *name)
-{
-	for (size_t i = 0; i < sizeof(test_keys) / sizeof(test_keys[0]); i++)
-		if (strcmp(test_keys[i].name, name) == 0) {
-			if (test_keys[i].pkey == NULL)
-				test_keys[i].pkey = key_make(name);
-			assert_non_null(test_keys[i].pkey);
-			return test_keys[i].pkey;
-		}
-	fail_msg("no test key %s", name);
-	return NULL;
-}
-
-static void
-keys_free(void)
-{
-	for (size_t i = 0; i < sizeof(test_keys) / sizeof(test_keys[0]); i++) {
-		EVP_PKEY_free(test_keys[i].pkey);
-		test_keys[i].pkey = NULL;
-	}
-}
-
-/* --- the CSR and certificate builders --- */
-
-enum mal {
-	MAL_NONE, MAL_EXTREQ_STRING, MAL_SAN_TWICE, MAL_SAN_GARBAGE, MAL_IP5,
-	MAL_PW_TWO_VALUES, MAL_PW_INTEGER, MAL_EXTREQ_TWO_VALUES,
-	MAL_EC_IMPLICIT,
-};
-
-/* One IA5String SAN with any bytes (a v3 config string cannot hold a
- * NUL or a control byte). */
-struct raw_san {
-	int		 type;	/* GEN_DNS, GEN_EMAIL, GEN_URI; 0: none */
-	const char	*v;
-	size_t		 len;
-};
-#define RAW(t, s)	{ t, s, sizeof(s) - 1 }
-
-struct csr_spec {
-	const char	*key;		/* a test_keys name */
-	const char	*md;		/* "SHA256"...; NULL for EdDSA */
-	const char	*subject;	/* "CN=a/O=b" */
-	const char	*san;		/* OpenSSL v3 syntax: "DNS:a,IP:1.2.3.4" */
-	const char	*ku;
-	const char	*eku;
-	const char	*bc;
-	const char	*comment;	/* an nsComment extension */
-	const char	*password;	/* challengePassword */
-	enum mal	 mal;
-	struct raw_san	 raw;
-};
-
-struct cert_spec {
-	const char	*key;		/* NULL: no client certificate */
-	const char	*subject;
-	const char	*san;
-	const char	*eku;		/* e.g. "cmcRA": an RA's certificate */
-};
-
-static void
-name_fill(X509_NAME *name, const char *spec)
-{
-	char *copy = strdup(spec), *save = NULL, *tok, *eq;
-
-	assert_non_null(copy);
-	for (tok = strtok_r(copy, "/", &save); tok != NULL;
-	    tok = strtok_r(NULL, "/", &save)) {
-		eq = strchr(tok, '=');
-		assert_non_null(eq);
-		*eq = '\0';
-		assert_int_equal(X509_NAME_add_entry_by_txt(name, tok,
-		    MBSTRING_UTF8, (unsigned char *)eq + 1, -1, -1, 0), 1);
-	}
-	free(copy);
-}
-
-static void
-ext_add(STACK_OF(X509_EXTENSION) *exts, int nid, const char *value)
-{
-	X509_EXTENSION *ext;
-
-	if (value == NULL)
-		return;
-	ext = X509V3_EXT_conf_nid(NULL, NULL, nid, value);
-	assert_non_null(ext);
-	assert_true(sk_X509_EXTENSION_push(exts, ext) > 0);
-}
-
-static void
-ext_add_raw(STACK_OF(X509_EXTENSION) *exts, int nid,
-    const unsigned char *der, int len)
-{
-	ASN1_OCTET_STRING	*os = ASN1_OCTET_STRING_new();
-	X509_EXTENSION		*ext;
-
-	assert_non_null(os);
-	assert_int_equal(ASN1_OCTET_STRING_set(os, der, len), 1);
-	ext = X509_EXTENSION_create_by_NID(NULL, nid, 0, os);
-	assert_non_null(ext);
-	ASN1_OCTET_STRING_free(os);
-	assert_true(sk_X509_EXTENSION_push(exts, ext) > 0);
-}
-
-/* A SAN extension of one name, of type with value (consumed). */
-static void
-ext_add_san(STACK_OF(X509_EXTENSION) *exts, int type, ASN1_STRING *value)
-{
-	GENERAL_NAMES	*gens = GENERAL_NAMES_new();
-	GENERAL_NAME	*gn = GENERAL_NAME_new();
-	X509_EXTENSION	*ext;
-
-	assert_non_null(gens);
-	assert_non_null(gn);
-	GENERAL_NAME_set0_value(gn, type, value);
-	assert_true(sk_GENERAL_NAME_push(gens, gn) > 0);
-	ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, gens);
-	assert_non_null(ext);
-	GENERAL_NAMES_free(gens);
-	assert_true(sk_X509_EXTENSION_push(exts, ext) > 0);
-}
-
-/* A SAN with a 5-byte iPAddress, which no v3 config string can make. */
-static void
-ext_add_ip5(STACK_OF(X509_EXTENSION) *exts)
-{
-	ASN1_OCTET_STRING *ip = ASN1_OCTET_STRING_new();
-
-	assert_non_null(ip);
-	assert_int_equal(ASN1_OCTET_STRING_set(ip,
-	    (const unsigned char *)"\x0a\x00\x00\x01\x02", 5), 1);
-	ext_add_san(exts, GEN_IPADD, ip);
-}
-
-static void
-ext_add_raw_san(STACK_OF(X509_EXTENSION) *exts, const struct raw_san *r)
-{
-	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
-
-	assert_non_null(ia5);
-	assert_int_equal(ASN1_STRING_set(ia5, r->v, (int)r->len), 1);
-	ext_add_san(exts, r->type, ia5);
-}
-
-/*
- * implicitCA (RFC 5480 §2.1.1): the key's parameters become a NULL in
- * the parsed request only; the decoded key, which policy_check might
- * have trusted, still says P-256.
- */
-static void
-csr_make_implicit(X509_REQ *req)
-{
-	X509_PUBKEY	*spki = X509_REQ_get_X509_PUBKEY(req);
-	const unsigned char *pk;
-	unsigned char	*copy;
-	int		 len;
-
-	assert_int_equal(X509_PUBKEY_get0_param(NULL, &pk, &len, NULL, spki),
-	    1);
-	assert_non_null(copy = OPENSSL_memdup(pk, (size_t)len));
-	assert_int_equal(X509_PUBKEY_set0_param(spki, OBJ_nid2obj(
-	    NID_X9_62_id_ecPublicKey), V_ASN1_NULL, NULL, copy, len), 1);
-}
-
-static void
-csr_add_exts(X509_REQ *req, const struct csr_spec *s)
-{
-	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
-
-	assert_non_null(exts);
-	ext_add(exts, NID_subject_alt_name, s->san);
-	ext_add(exts, NID_key_usage, s->ku);
-	ext_add(exts, NID_ext_key_usage, s->eku);
-	ext_add(exts, NID_basic_constraints, s->bc);
-	ext_add(exts, NID_netscape_comment, s->comment);
-	if (s->mal == MAL_SAN_TWICE)
-		ext_add(exts, NID_subject_alt_name, "DNS:twice.example.com");
-	if (s->mal == MAL_SAN_GARBAGE)
-		ext_add_raw(exts, NID_subject_alt_name,
-		    (const unsigned char *)"\x01\x02", 2);
-	if (s->mal == MAL_IP5)
-		ext_add_ip5(exts);
-	if (s->raw.type != 0)
-		ext_add_raw_san(exts, &s->raw);
-	if (sk_X509_EXTENSION_num(exts) > 0)
-		assert_int_equal(X509_REQ_add_extensions(req, exts), 1);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-}
-
-static void
-csr_add_password(X509_REQ *req, const char *pw)
-{
-	assert_int_equal(X509_REQ_add1_attr_by_NID(req,
-	    NID_pkcs9_challengePassword, MBSTRING_ASC,
-	    (const unsigned char *)pw, -1), 1);
-}
-
-/* OpenSSL refuses a second challengePassword attribute: break the one. */
-static void
-csr_add_bad_password(X509_REQ *req, enum mal mal)
-{
-	X509_ATTRIBUTE *a = X509_ATTRIBUTE_new();
-
-	assert_non_null(a);
-	assert_int_equal(X509_ATTRIBUTE_set1_object(a,
-	    OBJ_nid2obj(NID_pkcs9_challengePassword)), 1);
-	if (mal == MAL_PW_INTEGER)
-		assert_int_equal(X509_ATTRIBUTE_set1_data(a, V_ASN1_INTEGER,
-		    "\x01", 1), 1);
-	else {
-		assert_int_equal(X509_ATTRIBUTE_set1_data(a,
-		    V_ASN1_PRINTABLESTRING, "one", 3), 1);
-		assert_int_equal(X509_ATTRIBUTE_set1_data(a,
-		    V_ASN1_PRINTABLESTRING, "two", 3), 1);
-	}
-	assert_int_equal(X509_REQ_add1_attr(req, a), 1);
-	X509_ATTRIBUTE_free(a);
-}
-
-/* A second value in the extensionRequest's SET, asking for evil.com. */
-static void
-csr_add_second_extreq_value(X509_REQ *req)
-{
-	STACK_OF(X509_EXTENSION)	*exts = sk_X509_EXTENSION_new_null();
-	X509_EXTENSION			*san = X509V3_EXT_conf_nid(NULL, NULL,
-	    NID_subject_alt_name, "DNS:evil.com");
-	unsigned char			*der = NULL;
-	int				 len, i;
-
-	assert_non_null(san);
-	sk_X509_EXTENSION_push(exts, san);
-	len = ASN1_item_i2d((ASN1_VALUE *)exts, &der,
-	    ASN1_ITEM_rptr(X509_EXTENSIONS));
-	assert_true(len > 2);
-	i = X509_REQ_get_attr_by_NID(req, NID_ext_req, -1);
-	assert_true(i >= 0);
-	assert_int_equal(X509_ATTRIBUTE_set1_data(X509_REQ_get_attr(req, i),
-	    V_ASN1_SEQUENCE, der, len), 1);
-	OPENSSL_free(der);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-}
-
-static const EVP_MD *
-md_get(const char *md)
-{
-	return md == NULL ? NULL : EVP_get_digestbyname(md);
-}
-
-static X509_REQ *
-csr_build(const struct csr_spec *s)
-{
-	X509_REQ	*req = X509_REQ_new();
-	EVP_PKEY	*key = key_get(s->key);
-
-	assert_non_null(req);
-	assert_int_equal(X509_REQ_set_version(req, X509_REQ_VERSION_1), 1);
-	name_fill(X509_REQ_get_subject_name(req), s->subject ? s->subject :
-	    "CN=dev-01");
-	assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
-	csr_add_exts(req, s);
-	if (s->mal == MAL_EXTREQ_STRING)
-		assert_int_equal(X509_REQ_add1_attr_by_NID(req, NID_ext_req,
-		    MBSTRING_UTF8, (const unsigned char *)"x", -1), 1);
-	if (s->mal == MAL_EXTREQ_TWO_VALUES)
-		csr_add_second_extreq_value(req);
-	if (s->password != NULL)
-		csr_add_password(req, s->password);
-	if (s->mal == MAL_PW_TWO_VALUES || s->mal == MAL_PW_INTEGER)
-		csr_add_bad_password(req, s->mal);
-	assert_true(X509_REQ_sign(req, key, md_get(s->md)) > 0);
-	if (s->mal == MAL_EC_IMPLICIT)
-		csr_make_implicit(req);
-	return req;
-}
-
+/* The client certificates of the rows: issued by "CN=test CA", serial 7. */
 static X509 *
 cert_build(const struct cert_spec *s)
 {
-	X509		*x;
-	EVP_PKEY	*key;
+	struct cert_spec c = *s;
 
-	if (s->key == NULL)
-		return NULL;
-	key = key_get(s->key);
-	assert_non_null(x = X509_new());
-	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 7), 1);
-	name_fill(X509_get_subject_name(x), s->subject);
-	name_fill(X509_get_issuer_name(x), "CN=test CA");
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
-	assert_int_equal(X509_set_pubkey(x, key), 1);
-	if (s->san != NULL) {
-		X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL,
-		    NID_subject_alt_name, s->san);
-		assert_non_null(ext);
-		assert_int_equal(X509_add_ext(x, ext, -1), 1);
-		X509_EXTENSION_free(ext);
-	}
-	if (s->eku != NULL) {
-		X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL,
-		    NID_ext_key_usage, s->eku);
-		assert_non_null(ext);
-		assert_int_equal(X509_add_ext(x, ext, -1), 1);
-		X509_EXTENSION_free(ext);
-	}
-	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
-	return x;
+	c.issuer_name = "CN=test CA";
+	c.serial = 7;
+	return testpki_cert(&c);
 }
 
 /* --- compiling --- */
@@ -1067,7 +695,7 @@ test_check_case(void **state)
 {
 	const struct check_case	*c = *state;
 	struct policy		*p = compile_ok(c->policy);
-	X509_REQ		*csr = csr_build(&c->csr);
+	X509_REQ		*csr = testpki_csr(&c->csr);
 	X509			*cert = cert_build(&c->cert);
 	struct policy_input	 in = { csr, c->op, c->user, cert, c->binding };
 	struct policy_verdict	 v;
@@ -1446,32 +1074,30 @@ test_csrattrs_case(void **state)
 static int
 group_teardown(void **state)
 {
-	keys_free();
+	testpki_keys_free();
 	return 0;
 }
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 int
 main(void)
 {
-	size_t			 n = NELEM(check_cases) + NELEM(seed_cases) +
-	    NELEM(compile_cases) + NELEM(csrattrs_cases) + 2, i, k = 0;
+	size_t			 n = NITEMS(check_cases) + NITEMS(seed_cases) +
+	    NITEMS(compile_cases) + NITEMS(csrattrs_cases) + 2, i, k = 0;
 	struct CMUnitTest	*t = calloc(n, sizeof(*t));
 	int			 rc;
 
 	if (t == NULL)
 		return 1;
-	for (i = 0; i < NELEM(check_cases); i++)
+	for (i = 0; i < NITEMS(check_cases); i++)
 		t[k++] = (struct CMUnitTest){ check_cases[i].name,
 		    test_check_case, NULL, NULL, (void *)&check_cases[i] };
-	for (i = 0; i < NELEM(seed_cases); i++)
+	for (i = 0; i < NITEMS(seed_cases); i++)
 		t[k++] = (struct CMUnitTest){ seed_cases[i].name,
 		    test_seed_case, NULL, NULL, (void *)&seed_cases[i] };
-	for (i = 0; i < NELEM(compile_cases); i++)
+	for (i = 0; i < NITEMS(compile_cases); i++)
 		t[k++] = (struct CMUnitTest){ compile_cases[i].name,
 		    test_compile_case, NULL, NULL, (void *)&compile_cases[i] };
-	for (i = 0; i < NELEM(csrattrs_cases); i++)
+	for (i = 0; i < NITEMS(csrattrs_cases); i++)
 		t[k++] = (struct CMUnitTest){ csrattrs_cases[i].name,
 		    test_csrattrs_case, NULL, NULL,
 		    (void *)&csrattrs_cases[i] };

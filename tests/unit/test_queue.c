@@ -22,7 +22,6 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,7 +48,8 @@
 #include "estrad/store.h"
 #include "estrad/upstream.h"
 
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+#include "testpki.h"
+
 #define REFUSED_URL	"https://127.0.0.1:1/.well-known/est"
 #define RETRY_AFTER	"7"	/* queue.retry_after in the config */
 #define NKEYS		3
@@ -88,54 +88,7 @@ now_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 /* ---- set-up ------------------------------------------------------------- */
-
-static int
-write_tls(struct fixture *f)
-{
-	EVP_PKEY	*key = EVP_EC_gen("P-256");
-	X509		*x = X509_new();
-	X509_NAME	*n = X509_get_subject_name(x);
-	char		 path[160];
-	FILE		*fp;
-	int		 rc = -1;
-
-	if (key == NULL || x == NULL)
-		goto done;
-	snprintf(path, sizeof(path), "%s/key.pem", f->dir);
-	if ((fp = fopen(path, "w")) == NULL)
-		goto done;
-	PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL);
-	fclose(fp);
-	if (chmod(path, 0600) != 0)	/* config_load refuses others' keys */
-		goto done;
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"test", -1, -1, 0);
-	X509_set_issuer_name(x, n);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, key);
-	if (X509_sign(x, key, EVP_sha256()) <= 0)
-		goto done;
-	snprintf(path, sizeof(path), "%s/cert.pem", f->dir);
-	if ((fp = fopen(path, "w")) == NULL)
-		goto done;
-	PEM_write_X509(fp, x);
-	fclose(fp);
-	rc = 0;
-done:
-	X509_free(x);
-	EVP_PKEY_free(key);
-	return rc;
-}
 
 static int
 setup(void **state)
@@ -151,12 +104,11 @@ setup(void **state)
 	snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
 	snprintf(f->audit_file, sizeof(f->audit_file), "%s/audit.jsonl",
 	    f->dir);
-	if (write_tls(f) == -1 || (f->base = event_base_new()) == NULL)
+	testpki_write_tls(f->dir, NULL);
+	if ((f->base = event_base_new()) == NULL)
 		return -1;
 	for (size_t i = 0; i < NKEYS; i++)
-		if ((f->keys[i] = EVP_PKEY_Q_keygen(NULL, NULL, "EC",
-		    "P-256")) == NULL)
-			return -1;
+		f->keys[i] = testpki_key_new("p256");
 	*state = f;
 	return 0;
 }
@@ -182,7 +134,7 @@ teardown(void **state)
 		close(f->silent_peer);
 	if (f->silent != -1)
 		close(f->silent);
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	testpki_rmtree(f->dir);
 	free(f);
 	return 0;
 }
@@ -327,16 +279,12 @@ wait_answers(struct fixture *f, size_t n)
 static X509_REQ *
 make_req(EVP_PKEY *key, const char *cn, unsigned char **der, int *derlen)
 {
-	X509_REQ	*req = X509_REQ_new();
-	X509_NAME	*name = X509_REQ_get_subject_name(req);
+	char		 subject[128];
+	X509_REQ	*req;
 
-	assert_non_null(req);
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-	    (const unsigned char *)"Example", -1, -1, 0), 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0), 1);
-	assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
-	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
+	snprintf(subject, sizeof(subject), "O=Example/CN=%s", cn);
+	req = testpki_csr(&(struct csr_spec){ .pkey = key, .md = "SHA256",
+	    .subject = subject });
 	*der = NULL;
 	*derlen = i2d_X509_REQ(req, der);
 	assert_true(*derlen > 0);
@@ -731,12 +679,11 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_retry_waits_for_insert,
 		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_full, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attempt_refused, setup,
-		    teardown),
+		FX_TEST(test_full),
+		FX_TEST(test_attempt_refused),
 		cmocka_unit_test_setup_teardown(test_attempt_before_send,
 		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
+		FX_TEST(test_purge),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

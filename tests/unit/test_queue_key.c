@@ -27,8 +27,7 @@
 #include "estrad/queue.h"
 
 #include "testdata.h"
-
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+#include "testpki.h"
 
 /*
  * The seed CSR's SPKI hash as the openssl CLI computes it:
@@ -52,9 +51,7 @@ setup(void **state)
 	if (f == NULL)
 		return -1;
 	for (size_t i = 0; i < NITEMS(f->keys); i++)
-		if ((f->keys[i] = EVP_PKEY_Q_keygen(NULL, NULL, "EC",
-		    "P-256")) == NULL)
-			return -1;
+		f->keys[i] = testpki_key_new("p256");
 	*state = f;
 	return 0;
 }
@@ -74,21 +71,11 @@ teardown(void **state)
 static X509_REQ *
 make_req(EVP_PKEY *key, const char *cn, const char *challenge)
 {
-	X509_REQ	*req = X509_REQ_new();
-	X509_NAME	*name = X509_REQ_get_subject_name(req);
+	char subject[128];
 
-	assert_non_null(req);
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-	    (const unsigned char *)"Example", -1, -1, 0), 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0), 1);
-	assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
-	if (challenge != NULL)
-		assert_int_equal(X509_REQ_add1_attr_by_NID(req,
-		    NID_pkcs9_challengePassword, MBSTRING_ASC,
-		    (const unsigned char *)challenge, -1), 1);
-	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
-	return req;
+	snprintf(subject, sizeof(subject), "O=Example/CN=%s", cn);
+	return testpki_csr(&(struct csr_spec){ .pkey = key, .md = "SHA256",
+	    .subject = subject, .password = challenge });
 }
 
 static void
@@ -189,6 +176,9 @@ struct pair_case {
 #define BASIC		AUTH_METHOD_BASIC
 #define CERT		AUTH_METHOD_CERT
 #define ANON		AUTH_METHOD_MAX
+/* alice's simpleenroll of dev1 with key 0 on label ra: each row below
+ * changes one thing of it. */
+#define ALICE_DEV1	{ "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" }
 
 static const struct pair_case pair_cases[] = {
 	{ "a retry with a new challengePassword matches",
@@ -197,32 +187,24 @@ static const struct pair_case pair_cases[] = {
 	{ "a retry without a challengePassword matches",
 	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "tls-unique-1" },
 	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", NULL }, 1 },
-	{ "another key",
-	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" },
+	{ "another key", ALICE_DEV1,
 	  { "ra", ENROLL, DIGEST, "alice", 1, "dev1", "x" }, 0 },
-	{ "another subject",
-	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" },
+	{ "another subject", ALICE_DEV1,
 	  { "ra", ENROLL, DIGEST, "alice", 0, "dev2", "x" }, 0 },
-	{ "another user",
-	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" },
+	{ "another user", ALICE_DEV1,
 	  { "ra", ENROLL, DIGEST, "bob", 0, "dev1", "x" }, 0 },
-	{ "the same name by another method (digest, cert)",
-	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" },
+	{ "the same name by another method (digest, cert)", ALICE_DEV1,
 	  { "ra", ENROLL, CERT, "alice", 0, "dev1", "x" }, 0 },
-	{ "the same name by another method (digest, basic)",
-	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" },
+	{ "the same name by another method (digest, basic)", ALICE_DEV1,
 	  { "ra", ENROLL, BASIC, "alice", 0, "dev1", "x" }, 0 },
-	{ "another label",
-	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" },
+	{ "another label", ALICE_DEV1,
 	  { "rb", ENROLL, DIGEST, "alice", 0, "dev1", "x" }, 0 },
-	{ "a label against the bare path",
-	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" },
+	{ "a label against the bare path", ALICE_DEV1,
 	  { "", ENROLL, DIGEST, "alice", 0, "dev1", "x" }, 0 },
 	{ "no label is the bare path",
 	  { NULL, ENROLL, DIGEST, "alice", 0, "dev1", "x" },
 	  { "", ENROLL, DIGEST, "alice", 0, "dev1", "y" }, 1 },
-	{ "another operation",
-	  { "ra", ENROLL, DIGEST, "alice", 0, "dev1", "x" },
+	{ "another operation", ALICE_DEV1,
 	  { "ra", REENROLL, DIGEST, "alice", 0, "dev1", "x" }, 0 },
 	{ "anonymous: no identity, or one without a method or name",
 	  { "ra", ENROLL, ANON, NULL, 0, "dev1", "x" },
@@ -338,27 +320,25 @@ assert_refused(struct queue_key *k)
 static X509_REQ *
 make_long_req(EVP_PKEY *key, size_t ous, size_t cnlen, size_t *textlen)
 {
-	X509_REQ	*req = X509_REQ_new();
-	X509_NAME	*name = X509_REQ_get_subject_name(req);
 	BIO		*bio = BIO_new(BIO_s_mem());
-	char		 ou[65], cn[65];
+	char		 ou[65], cn[65], subject[2048], *p = subject;
+	X509_REQ	*req;
 
-	assert_non_null(req);
 	assert_non_null(bio);
 	assert_true(cnlen < sizeof(cn));
+	assert_true(ous * (3 + 64 + 1) + 3 + cnlen < sizeof(subject));
 	memset(ou, 'a', 64);
 	ou[64] = '\0';
 	memset(cn, 'b', cnlen);
 	cn[cnlen] = '\0';
 	for (size_t i = 0; i < ous; i++)
-		assert_int_equal(X509_NAME_add_entry_by_txt(name, "OU",
-		    MBSTRING_ASC, (const unsigned char *)ou, -1, -1, 0), 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0), 1);
-	assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
-	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
+		p += sprintf(p, "OU=%s/", ou);
+	sprintf(p, "CN=%s", cn);
+	req = testpki_csr(&(struct csr_spec){ .pkey = key, .md = "SHA256",
+	    .subject = subject });
 	/* the length the printer gives, measured here */
-	assert_true(X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) > 0);
+	assert_true(X509_NAME_print_ex(bio, X509_REQ_get_subject_name(req), 0,
+	    XN_FLAG_RFC2253) > 0);
 	*textlen = (size_t)BIO_pending(bio);
 	BIO_free(bio);
 	return req;

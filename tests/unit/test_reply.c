@@ -19,6 +19,8 @@
 
 #include "estrad/reply.h"
 
+#include "testpki.h"
+
 static const struct {
 	int		 status;
 	const char	*content_type;
@@ -56,7 +58,7 @@ static void
 test_cte(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(cte_cases) / sizeof(cte_cases[0]); i++) {
+	for (size_t i = 0; i < NITEMS(cte_cases); i++) {
 		struct est_reply r;
 		const char *got;
 
@@ -122,7 +124,7 @@ test_not_challenge(void **state)
 	char phrase[64] = "untouched";
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < NITEMS(cases); i++) {
 		struct est_reply r;
 
 		memset(&r, 0, sizeof(r));

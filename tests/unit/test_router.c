@@ -10,6 +10,8 @@
 
 #include "estrad/router.h"
 
+#include "testpki.h"
+
 struct path_case {
 	const char	*path;
 	int		 ok;
@@ -60,7 +62,7 @@ static const struct path_case path_cases[] = {
 static void
 test_paths(void **state)
 {
-	for (size_t i = 0; i < sizeof(path_cases) / sizeof(path_cases[0]); i++) {
+	for (size_t i = 0; i < NITEMS(path_cases); i++) {
 		const struct path_case	*c = &path_cases[i];
 		struct est_route	 r;
 		const char		*reason = NULL;
@@ -106,7 +108,7 @@ test_methods(void **state)
 		{ EST_OP_SERVERKEYGEN, "POST" }, { EST_OP_FULLCMC, "POST" },
 	};
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (size_t i = 0; i < NITEMS(rows); i++) {
 		int get = strcmp(rows[i].allow, "GET") == 0;
 		assert_string_equal(router_allowed_method(rows[i].op),
 		    rows[i].allow);
@@ -142,7 +144,7 @@ test_content_types(void **state)
 		{ EST_OP_CACERTS, NULL, 1 },	/* GETs carry no body type */
 	};
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+	for (size_t i = 0; i < NITEMS(rows); i++) {
 		print_message("%s %s\n", est_op_name(rows[i].op),
 		    rows[i].ctype ? rows[i].ctype : "(none)");
 		assert_int_equal(router_content_type_ok(rows[i].op,

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -30,6 +29,8 @@
 #include "estrad/queue_cli.h"
 #include "estrad/store.h"
 
+#include "testpki.h"
+
 struct fixture {
 	char	 dir[64];	/* the test's own, removed after */
 	char	 state[96];	/* dir/state: the store's */
@@ -37,12 +38,6 @@ struct fixture {
 	char	 audit[128];	/* dir/audit.log */
 	char	 err[512];
 };
-
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static int
 setup(void **state)
@@ -66,7 +61,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	testpki_rmtree(f->dir);
 	free(f);
 	return 0;
 }
@@ -1033,27 +1028,22 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_wal, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_schema_newer, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_round_trip, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_update, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_update_purged, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_skips_purged, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_delete_done, setup,
-		    teardown),
+		FX_TEST(test_open_wal),
+		FX_TEST(test_schema_newer),
+		FX_TEST(test_lock),
+		FX_TEST(test_round_trip),
+		FX_TEST(test_update),
+		FX_TEST(test_update_purged),
+		FX_TEST(test_purge),
+		FX_TEST(test_load_skips_purged),
+		FX_TEST(test_delete_done),
 		cmocka_unit_test(test_entry_copy),
-		cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_writer, setup, teardown),
+		FX_TEST(test_cache),
+		FX_TEST(test_writer),
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_audit_format),
-		cmocka_unit_test_setup_teardown(test_cli_list, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cli_main, setup, teardown),
+		FX_TEST(test_cli_list),
+		FX_TEST(test_cli_main),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,8 @@
 
 #include "estrad/users.h"
 
+#include "testpki.h"
+
 #define PW_ALICE	"Planted-Alice-7"
 #define PW_BOB		"Planted-Bob-8"
 #define PW_CAROL	"Planted-Carol-9"
@@ -118,10 +120,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char	 cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return testpki_rmtree(dir);
 }
 
 #define HEX32	"0123456789abcdef0123456789abcdef"

@@ -87,6 +87,19 @@ check_jobs(struct job *jobs, int n, int want_work)
 	}
 }
 
+/* n fresh jobs: job i hashes i * step, and the done that brings *total
+ * to want_total breaks the loop (once a job's base is set). */
+static void
+jobs_init(struct job *jobs, int n, unsigned step, int *total, int want_total)
+{
+	memset(jobs, 0, (size_t)n * sizeof(*jobs));
+	for (int i = 0; i < n; i++) {
+		jobs[i].in = (unsigned)i * step;
+		jobs[i].done_total = total;
+		jobs[i].want_total = want_total;
+	}
+}
+
 /* Dispatch until the jobs are done, or fail after 10 s. */
 static void
 dispatch(struct event_base *base)
@@ -108,12 +121,10 @@ test_many_jobs(void **state)
 	int			 total = 0;
 
 	assert_non_null(jobs = calloc(N, sizeof(*jobs)));
+	jobs_init(jobs, N, 1, &total, N);
 	assert_non_null(base = event_base_new());
 	assert_non_null(w = worker_new(base, 2, N));
 	for (int i = 0; i < N; i++) {
-		jobs[i].in = (unsigned)i;
-		jobs[i].done_total = &total;
-		jobs[i].want_total = N;
 		jobs[i].base = base;
 		assert_int_equal(worker_submit(w, job_work, job_done,
 		    &jobs[i]), 0);
@@ -159,12 +170,7 @@ test_queue_full(void **state)
 	struct job		 jobs[4];
 	int			 total = 0;
 
-	memset(jobs, 0, sizeof(jobs));
-	for (int i = 0; i < 4; i++) {
-		jobs[i].in = (unsigned)i;
-		jobs[i].done_total = &total;
-		jobs[i].want_total = 3;
-	}
+	jobs_init(jobs, 4, 1, &total, 3);
 	assert_non_null(base = event_base_new());
 	jobs[2].base = base;
 	assert_non_null(w = worker_new(base, 1, 2));
@@ -209,13 +215,10 @@ test_free_pending(void **state)
 	struct job		 jobs[N];
 	int			 total = 0;
 
-	memset(jobs, 0, sizeof(jobs));
+	jobs_init(jobs, N, 1000, &total, N);
 	assert_non_null(base = event_base_new());
 	assert_non_null(w = worker_new(base, 2, N));
 	for (int i = 0; i < N; i++) {
-		jobs[i].in = (unsigned)i * 1000;
-		jobs[i].done_total = &total;
-		jobs[i].want_total = N;
 		jobs[i].resubmit = w;
 		jobs[i].resubmit_rc = 99;
 		assert_int_equal(worker_submit(w, job_work, job_done,
@@ -241,16 +244,12 @@ test_free_after_some(void **state)
 	struct job		 jobs[N];
 	int			 total = 0;
 
-	memset(jobs, 0, sizeof(jobs));
+	jobs_init(jobs, N, 1, &total, N);
 	assert_non_null(base = event_base_new());
 	assert_non_null(w = worker_new(base, 3, N));
-	for (int i = 0; i < N; i++) {
-		jobs[i].in = (unsigned)i;
-		jobs[i].done_total = &total;
-		jobs[i].want_total = N;
+	for (int i = 0; i < N; i++)
 		assert_int_equal(worker_submit(w, i < 10 ? job_work : job_noop,
 		    job_done, &jobs[i]), 0);
-	}
 	assert_true(event_base_loop(base, EVLOOP_ONCE) >= 0);
 	worker_free(w);
 	assert_int_equal(total, N);
