@@ -44,10 +44,6 @@
  * the value.
  */
 
-static const char *const log_level_names[] = {
-	"error", "warn", "info", "debug", NULL	/* enum log_level's order */
-};
-
 static const char *const upstream_auth_names[] = {
 	"none", "basic", "digest", NULL
 };
@@ -443,7 +439,7 @@ const struct cfg_field config_top_fields[] = {
 	F_BOOL(struct config, "syslog", log_syslog, 0,
 	    .doc = "also log to syslog(3)"),
 	F_ENUM(struct config, "syslog_facility", syslog_facility,
-	    config_syslog_facility_names, 0,
+	    log_facility_names, 0,
 	    .doc = "the facility of the syslog lines"),
 	F_STR(struct config, "user", user, 0, NULL, .flags = CFG_F_RESTART,
 	    .doc = "drop to this user once the ports are bound and the keys "

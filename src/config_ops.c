@@ -38,12 +38,6 @@ const struct cfg_field admin_fields[] = {
 	F_END
 };
 
-/* "syslog_facility": log.c maps each name to syslog(3)'s facility. */
-const char *const config_syslog_facility_names[] = {
-	"daemon", "user", "auth", "authpriv", "local0", "local1", "local2",
-	"local3", "local4", "local5", "local6", "local7", NULL
-};
-
 static int
 admin_load(struct cfg_ctx *ctx, const json_t *root)
 {

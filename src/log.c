@@ -34,26 +34,26 @@ static _Atomic int log_facility = LOG_DAEMON;
 static int log_syslog_opened;
 static char log_ident[64] = "estrad";
 
-static const char *const log_level_names[LOG_LEVEL_MAX] = {
-	"error", "warn", "info", "debug"
+const char *const log_level_names[LOG_LEVEL_MAX + 1] = {
+	"error", "warn", "info", "debug", NULL
 };
 
 static const int log_level_syslog[LOG_LEVEL_MAX] = {
 	LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG
 };
 
-/* The names config_ops.c accepts for "syslog_facility". */
-static const struct {
-	const char	*name;
-	int		 facility;
-} log_facilities[] = {
-	{ "daemon", LOG_DAEMON }, { "user", LOG_USER }, { "auth", LOG_AUTH },
-	{ "authpriv", LOG_AUTHPRIV }, { "local0", LOG_LOCAL0 },
-	{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
-	{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },
-	{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
-	{ "local7", LOG_LOCAL7 },
+/* "syslog_facility"'s names (the config row's), and syslog(3)'s codes. */
+const char *const log_facility_names[] = {
+	"daemon", "user", "auth", "authpriv", "local0", "local1", "local2",
+	"local3", "local4", "local5", "local6", "local7", NULL
 };
+static const int log_facility_codes[] = {
+	LOG_DAEMON, LOG_USER, LOG_AUTH, LOG_AUTHPRIV, LOG_LOCAL0, LOG_LOCAL1,
+	LOG_LOCAL2, LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5, LOG_LOCAL6, LOG_LOCAL7
+};
+_Static_assert(sizeof(log_facility_codes) / sizeof(log_facility_codes[0]) ==
+    sizeof(log_facility_names) / sizeof(log_facility_names[0]) - 1,
+    "one syslog code per facility name");
 
 void
 log_init(enum log_level level)
@@ -68,15 +68,14 @@ log_wants(enum log_level level)
 }
 
 void
-log_configure(enum log_format fmt, int use_syslog, const char *facility,
+log_configure(enum log_format fmt, int use_syslog, int facility,
     const char *ident)
 {
 	int fac = LOG_DAEMON;
 
-	for (size_t i = 0; facility != NULL &&
-	    i < sizeof(log_facilities) / sizeof(log_facilities[0]); i++)
-		if (strcmp(facility, log_facilities[i].name) == 0)
-			fac = log_facilities[i].facility;
+	if (facility >= 0 && (size_t)facility <
+	    sizeof(log_facility_codes) / sizeof(log_facility_codes[0]))
+		fac = log_facility_codes[facility];
 	log_format = fmt == LOG_FORMAT_JSON ? LOG_FORMAT_JSON :
 	    LOG_FORMAT_TEXT;
 	log_facility = fac;
@@ -93,15 +92,6 @@ log_configure(enum log_format fmt, int use_syslog, const char *facility,
 		log_syslog_opened = 1;
 	}
 	log_syslog_on = use_syslog != 0;
-}
-
-int
-log_level_from_name(const char *name)
-{
-	for (int i = 0; i < LOG_LEVEL_MAX; i++)
-		if (strcmp(name, log_level_names[i]) == 0)
-			return i;
-	return -1;
 }
 
 /* Length of the well-formed UTF-8 sequence at p (RFC 3629), or 0. */

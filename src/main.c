@@ -227,7 +227,7 @@ run(struct config *cfg, int debug)
 	d.debug = debug;
 	log_init(debug ? LOG_LEVEL_DEBUG : (enum log_level)cfg->log_level);
 	log_configure(cfg->log_format, cfg->log_syslog,
-	    config_syslog_facility_names[cfg->syslog_facility], "estrad");
+	    cfg->syslog_facility, "estrad");
 	signal(SIGPIPE, SIG_IGN);
 	no_core_dumps(debug);
 	enough_descriptors(cfg);

@@ -330,7 +330,7 @@ server_reload_config(struct server *srv)
 	srv->srv_cfg = cfg;
 	config_unref(old);
 	log_configure(cfg->log_format, cfg->log_syslog,
-	    config_syslog_facility_names[cfg->syslog_facility], "estrad");
+	    cfg->syslog_facility, "estrad");
 	log_init((enum log_level)cfg->log_level);
 	log_info("reload: policies loaded from %s (with the routes, the TLS "
 	    "certificate, key and trust anchors, RA credentials, upstream and "

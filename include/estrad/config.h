@@ -184,7 +184,7 @@ struct config {
 	struct cfg_queue queue;
 	enum log_format log_format;
 	int	 log_syslog;		/* also to syslog(3) */
-	int	 syslog_facility;	/* config_syslog_facility_names */
+	int	 syslog_facility;	/* index: log_facility_names */
 	char	*user;			/* drop privileges to, after start */
 	char	*group;
 	int	 run_as_root;		/* explicitly allowed to stay root */
@@ -221,9 +221,6 @@ long config_upstream_slots(const struct config *cfg);
 /* The route for label (NULL: the bare path), or NULL if none. */
 const struct cfg_route *config_route(const struct config *cfg,
     const char *label);
-
-/* The names of "syslog_facility", NULL-terminated: log_configure's. */
-extern const char *const config_syslog_facility_names[];
 
 /*
  * After a reload from old to cfg: log (warn) the keys that changed and

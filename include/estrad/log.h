@@ -17,16 +17,22 @@
 enum log_level { LOG_LEVEL_ERR, LOG_LEVEL_WARN, LOG_LEVEL_INFO,
 	LOG_LEVEL_DEBUG, LOG_LEVEL_MAX };
 
+/* The levels' names in enum log_level's order, NULL-terminated: the
+ * config's "log_level" row reads them. */
+extern const char *const log_level_names[];
+/* "syslog_facility"'s names ("daemon", "user", ..., "local7"),
+ * NULL-terminated; log_configure takes an index into it. */
+extern const char *const log_facility_names[];
+
 void log_init(enum log_level level);
 /*
  * The format of the stderr lines, and whether every line also goes to
- * syslog(3) under facility ("daemon", "local0".. "local7", ...; NULL:
- * daemon) and ident (NULL: "estrad"; copied, and fixed by the first call
- * that opens syslog). Called at start-up and again on a reload.
+ * syslog(3) under facility (an index into log_facility_names; out of
+ * range: daemon) and ident (NULL: "estrad"; copied, and fixed by the
+ * first call that opens syslog). Called at start-up and again on a reload.
  */
-void log_configure(enum log_format fmt, int use_syslog, const char *facility,
+void log_configure(enum log_format fmt, int use_syslog, int facility,
     const char *ident);
-int log_level_from_name(const char *name);	/* -1 if unknown */
 /* 1 if lines of level are written: skip the work of making one if not. */
 int log_wants(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)

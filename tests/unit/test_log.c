@@ -110,7 +110,7 @@ test_json_escaping(void **state)
 	size_t		 i = 0;
 
 	log_init(LOG_LEVEL_INFO);
-	log_configure(LOG_FORMAT_JSON, 0, NULL, NULL);
+	log_configure(LOG_FORMAT_JSON, 0, 0, NULL);
 	begin_capture();
 	for (i = 0; i < sizeof(esc_cases) / sizeof(esc_cases[0]); i++)
 		log_info("%s", esc_cases[i].msg);
@@ -129,7 +129,7 @@ test_json_escaping(void **state)
 	assert_int_equal(i, sizeof(esc_cases) / sizeof(esc_cases[0]));
 	assert_string_equal(line, "");
 	free(out);
-	log_configure(LOG_FORMAT_TEXT, 0, NULL, NULL);
+	log_configure(LOG_FORMAT_TEXT, 0, 0, NULL);
 }
 
 /* Long messages: cut at the same length as text lines, still one object. */
@@ -141,7 +141,7 @@ test_json_long(void **state)
 	json_t		*obj;
 	const char	*msg;
 
-	log_configure(LOG_FORMAT_JSON, 0, NULL, NULL);
+	log_configure(LOG_FORMAT_JSON, 0, 0, NULL);
 	for (int fill = 0; fill < 3; fill++) {
 		memset(big, "x\"\x01"[fill], sizeof(big) - 1);
 		begin_capture();
@@ -157,7 +157,7 @@ test_json_long(void **state)
 		json_decref(obj);
 		free(out);
 	}
-	log_configure(LOG_FORMAT_TEXT, 0, NULL, NULL);
+	log_configure(LOG_FORMAT_TEXT, 0, 0, NULL);
 }
 
 #define TEXT_LINE	" info access id=abc reason=\"x\"\n"
@@ -168,7 +168,7 @@ test_text_and_levels(void **state)
 	char	*out;
 
 	log_init(LOG_LEVEL_INFO);
-	log_configure(LOG_FORMAT_TEXT, 0, NULL, NULL);
+	log_configure(LOG_FORMAT_TEXT, 0, 0, NULL);
 	begin_capture();
 	log_debug("not shown");
 	log_info("access id=abc reason=\"x\"");
@@ -181,7 +181,7 @@ test_text_and_levels(void **state)
 	assert_string_equal(strchr(out, '\n') + 26, "error broken\n");
 	free(out);
 
-	log_configure(LOG_FORMAT_JSON, 0, NULL, NULL);
+	log_configure(LOG_FORMAT_JSON, 0, 0, NULL);
 	begin_capture();
 	log_debug("not shown");
 	log_init(LOG_LEVEL_DEBUG);
@@ -192,7 +192,7 @@ test_text_and_levels(void **state)
 	assert_null(strstr(out, "not shown"));
 	free(out);
 	log_init(LOG_LEVEL_INFO);
-	log_configure(LOG_FORMAT_TEXT, 0, NULL, NULL);
+	log_configure(LOG_FORMAT_TEXT, 0, 0, NULL);
 }
 
 /*
