@@ -370,9 +370,10 @@ static const struct cfg_field route_fields[] = {
  */
 const struct cfg_field config_top_fields[] = {
 	F_ENUM(struct config, "log_level", log_level, log_level_names,
-	    LOG_LEVEL_INFO,
+	    LOG_LEVEL_INFO, .env = "ESTRAD_LOG_LEVEL",
 	    .doc = "the least severe lines written (`-d` forces `debug`)"),
-	F_CUSTOM("listen", .flags = CFG_F_RESTART, .free = listen_free,
+	F_CUSTOM("listen", .flags = CFG_F_RESTART | CFG_F_ENV_LIST,
+	    .env = "ESTRAD_LISTEN", .free = listen_free,
 	    .same = listen_same,
 	    .doc_type = "array of strings", .doc_dflt = "required",
 	    .doc = "addresses to listen on: `\"127.0.0.1:8443\"`, "
@@ -420,6 +421,7 @@ const struct cfg_field config_top_fields[] = {
 	    .offset = offsetof(struct config, audit), .doc_type = "object",
 	    .doc = "the audit log of enrollment decisions, below"),
 	F_STR(struct config, "state_dir", state_dir, 0, NULL,
+	    .env = "ESTRAD_STATE_DIR",
 	    .flags = CFG_F_RESTART, .doc_type = "absolute path",
 	    .doc = "where the queue and the cache are kept (`estrad.db`, "
 	    "SQLite); created `0700`. Needed by `cache` and `queue`"),
@@ -435,6 +437,7 @@ const struct cfg_field config_top_fields[] = {
 	    "[offline.md](offline.md)"),
 	/* The operator's keys; checked further in config_ops.c. */
 	F_ENUM(struct config, "log_format", log_format, log_format_names, 0,
+	    .env = "ESTRAD_LOG_FORMAT",
 	    .doc = "`json`: one object per line"),
 	F_BOOL(struct config, "syslog", log_syslog, 0,
 	    .doc = "also log to syslog(3)"),
@@ -442,9 +445,11 @@ const struct cfg_field config_top_fields[] = {
 	    log_facility_names, 0,
 	    .doc = "the facility of the syslog lines"),
 	F_STR(struct config, "user", user, 0, NULL, .flags = CFG_F_RESTART,
+	    .env = "ESTRAD_USER",
 	    .doc = "drop to this user once the ports are bound and the keys "
 	    "read; it must exist"),
 	F_STR(struct config, "group", group, 0, NULL, .flags = CFG_F_RESTART,
+	    .env = "ESTRAD_GROUP",
 	    .doc_dflt = "the user's",
 	    .doc = "and to this group; needs `user`; it must exist"),
 	F_BOOL(struct config, "run_as_root", run_as_root, 0,

@@ -21,6 +21,7 @@
 
 const struct cfg_field admin_fields[] = {
 	F_STR(struct cfg_admin, "listen", listen, 0, "127.0.0.1:9090",
+	    .env = "ESTRAD_ADMIN_LISTEN",
 	    .doc = "the address of the admin listener, as in `listen`"),
 	F_FILE(struct cfg_admin, "certificate", certificate, 0,
 	    .doc = "PEM: the admin listener's certificate, for TLS; with "
@@ -241,19 +242,6 @@ config_restart_notes(const struct config *old, const struct config *cfg)
  * replaces one key of the file before it is checked, so a bad value gets
  * the same error as in the file (reported at the key's line, or line 0).
  */
-static const struct {
-	const char	*var;
-	const char	*key;		/* top-level, or "admin.listen" */
-	int		 list;		/* comma-separated -> JSON array */
-} env_keys[] = {
-	{ "ESTRAD_LISTEN",		"listen",		1 },
-	{ "ESTRAD_LOG_LEVEL",		"log_level",		0 },
-	{ "ESTRAD_LOG_FORMAT",		"log_format",		0 },
-	{ "ESTRAD_STATE_DIR",		"state_dir",		0 },
-	{ "ESTRAD_USER",		"user",			0 },
-	{ "ESTRAD_GROUP",		"group",		0 },
-	{ "ESTRAD_ADMIN_LISTEN",	"admin.listen",		0 },
-};
 
 static json_t *
 env_list(const char *value)
@@ -324,6 +312,30 @@ env_upstream_url(json_t *root, const char *value)
 	    name);
 }
 
+/*
+ * The rows that name a variable (.env), below fields at path: each set
+ * and non-empty one replaces its key in root.
+ */
+static void
+env_apply_rows(json_t *root, const struct cfg_field *fields,
+    const char *path)
+{
+	const char	*value;
+	char		 key[128];
+
+	for (const struct cfg_field *f = fields; f->key != NULL; f++) {
+		child_path(key, sizeof(key), path, f->key);
+		if (f->fields != NULL && f->entry_size == 0)
+			env_apply_rows(root, f->fields, key);
+		if (f->env == NULL || (value = getenv(f->env)) == NULL ||
+		    value[0] == '\0')
+			continue;
+		if (env_set(root, key, f->flags & CFG_F_ENV_LIST ?
+		    env_list(value) : json_string(value)) == 0)
+			log_info("config: %s overrides %s", f->env, key);
+	}
+}
+
 void
 config_apply_env(json_t *root)
 {
@@ -331,15 +343,7 @@ config_apply_env(json_t *root)
 
 	if (!json_is_object(root))
 		return;
-	for (size_t i = 0; i < sizeof(env_keys) / sizeof(env_keys[0]); i++) {
-		if ((value = getenv(env_keys[i].var)) == NULL ||
-		    value[0] == '\0')
-			continue;
-		if (env_set(root, env_keys[i].key, env_keys[i].list ?
-		    env_list(value) : json_string(value)) == 0)
-			log_info("config: %s overrides %s", env_keys[i].var,
-			    env_keys[i].key);
-	}
+	env_apply_rows(root, config_top_fields, "");
 	if ((value = getenv("ESTRAD_UPSTREAM_URL")) != NULL &&
 	    value[0] != '\0')
 		env_upstream_url(root, value);

@@ -53,6 +53,7 @@ struct cfg_strs {
 /* Row flags. */
 #define CFG_F_SECRET	0x01	/* a secret file: mode-checked (chmod 600) */
 #define CFG_F_RESTART	0x02	/* a change takes effect at the next restart */
+#define CFG_F_ENV_LIST	0x04	/* .env's value is comma-separated: an array */
 
 struct cfg_field;
 
@@ -81,6 +82,8 @@ struct cfg_field {
 	size_t			 offset;	/* of the slot in base */
 	int			 required;
 	unsigned		 flags;		/* CFG_F_* */
+	const char		*env;	/* the ESTRAD_* variable that replaces
+					 * the key (config_apply_env) */
 	double			 min, max;	/* CFG_LONG, CFG_SECONDS */
 	double			 dflt;	/* CFG_LONG, CFG_SECONDS, CFG_ENUM, CFG_BOOL */
 	const char		*dflt_str;	/* CFG_STRING */

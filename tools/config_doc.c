@@ -8,7 +8,9 @@
  *
  * and the prose around it is the docs' own. The same for the lists of
  * the rows flagged CFG_F_SECRET ("<!-- BEGIN secrets -->" .. "<!-- END
- * secrets -->") and CFG_F_RESTART ("restart").
+ * secrets -->") and CFG_F_RESTART ("restart"), and the table of the
+ * environment variables the rows name (.env: "env"). docs/policy.md's
+ * tables come from the policy compiler's rows the same way.
  *
  *	config_doc --check SRCDIR	exit 1 if a table differs (ctest)
  *	config_doc --write SRCDIR	rewrite the tables in place
@@ -239,6 +241,39 @@ flagged(struct buf *b, const struct cfg_field *fields, const char *path,
 }
 
 /*
+ * The variables that replace keys (the rows' .env): a table. -1 (said)
+ * for a key deeper than one section, which config_apply_env cannot set.
+ */
+static int
+env_rows(struct buf *b, const struct cfg_field *fields, const char *path)
+{
+	char	cp[256];
+	int	bad = 0;
+
+	for (const struct cfg_field *f = fields; f->key != NULL; f++) {
+		snprintf(cp, sizeof(cp), "%s%s%s", path, *path ? "." : "",
+		    f->key);
+		if (f->fields != NULL && f->entry_size == 0)
+			bad |= env_rows(b, f->fields, cp) != 0;
+		if (f->env == NULL)
+			continue;
+		if (strchr(cp, '.') != NULL && strchr(cp, '.') !=
+		    strrchr(cp, '.')) {
+			fprintf(stderr, "config_doc: %s: .env on a key more "
+			    "than one section deep\n", cp);
+			bad = 1;
+		}
+		buf_str(b, "| `");
+		buf_str(b, f->env);
+		buf_str(b, "` | `");
+		buf_str(b, cp);
+		buf_str(b, f->flags & CFG_F_ENV_LIST ? "` (comma-separated) |\n" :
+		    "` |\n");
+	}
+	return bad ? -1 : 0;
+}
+
+/*
  * The text of doc with its tables (and its lists of secret files and of
  * keys a reload does not change) made anew into out.
  * -1 (said) on a marker that is unknown or unclosed, or a table that has
@@ -261,7 +296,8 @@ doc_make(const char *doc, const char *text, struct buf *out)
 		if (strncmp(what, "keys ", 5) == 0)
 			t = table_find(doc, name, namelen);
 		else if (strncmp(what, "secrets ", 8) == 0 ||
-		    strncmp(what, "restart ", 8) == 0)
+		    strncmp(what, "restart ", 8) == 0 ||
+		    strncmp(what, "env ", 4) == 0)
 			namelen = 0;
 		else
 			what = NULL;
@@ -282,6 +318,9 @@ doc_make(const char *doc, const char *text, struct buf *out)
 		if (t != NULL) {
 			bad |= table_make(out, t->name, t->fields) != 0;
 			shown[t - cfg_doc_tables] = 1;
+		} else if (what[0] == 'e') {
+			buf_str(out, "| variable | key |\n|---|---|\n");
+			bad |= env_rows(out, config_top_fields, "") != 0;
 		} else {
 			struct buf list = { NULL, 0, 0 };
 			flagged(&list, config_top_fields, "", what[0] == 's' ?
