@@ -22,7 +22,8 @@
  *   offline   answered without the CA, for an upstream route: a cached
  *             cacerts/csrattrs; an enrollment already queued for this
  *             client and CSR: 202 while pending, or the CA's answer the
- *             queue holds, marked delivered once sent (docs/offline.md)
+ *             queue holds, marked delivered once sent (est_offline.c,
+ *             docs/offline.md)
  *   rate      the route's enrollments per identity per window: 429
  *             (est_policy.c; the counter is the server's current one)
  *   backend   the local CA, or the upstream CA over libcurl; an upstream
@@ -39,24 +40,8 @@
  * line and frees; a client that leaves first ends in est_req_abandon(),
  * which cancels the upstream transfer and frees without answering.
  *
- * Leaving is told apart from a half-close where it matters. A client
- * that shuts down only its sending side after a decided enrollment (a
- * FIN; RFC 9112 §9.6 lets either side close, and TLS 1.3 §6.1 closes each
- * direction on its own) may still read: it gets its answer, with
- * Connection: close. A FIN on anything else (cacerts, csrattrs, a request
- * still being authenticated) cancels it, as before: cheap to ask again,
- * and a storm of clients giving up must not keep the CA busy. A reset is
- * gone for every request, and its transfer is cancelled, except an
- * enrollment the CA already has: the CA may issue, so its answer is
- * awaited and goes to the audit log with the serial (decision
- * "abandoned"), never lost from the record (est_req_orphan_end; at a stop
- * server_free writes what is known).
+ * Leaving, and how it is told apart from a half-close: est_leave.c.
  */
-#include <sys/socket.h>
-
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +74,6 @@
 
 #include "est_req_int.h"
 
-static void est_req_wait(struct est_req *rq);
 static SSL *est_peer_ssl(struct est_req *rq);
 
 static double
@@ -111,7 +95,7 @@ est_safe_copy(char *out, size_t outlen, const char *in)
 	    0, LOG_QUOTE_TOKEN);
 }
 
-static void
+void
 est_access_log(struct est_req *rq, const struct est_reply *reply)
 {
 	char upstream[24] = "-", reason[sizeof(reply->reason)];
@@ -146,7 +130,7 @@ est_access_log(struct est_req *rq, const struct est_reply *reply)
 	    reason);
 }
 
-static void
+void
 est_req_free(struct est_req *rq)
 {
 	if (rq->rq_close_watch != NULL)
@@ -165,39 +149,6 @@ est_req_free(struct est_req *rq)
 	csr_free(rq->rq_csr);
 	rq->rq_srv->srv_in_flight--;
 	free(rq);
-}
-
-enum est_peer {
-	EST_PEER_OPEN,		/* no end seen (maybe bytes: a TLS alert, a
-				 * next request, which are evhttp's to read) */
-	EST_PEER_HALF_CLOSED,	/* FIN: it sends no more, may still read */
-	EST_PEER_GONE		/* reset or error: nobody to answer */
-};
-
-/*
- * What the client's socket says, from the kernel's TCP state: nothing is
- * read from it (the bytes are evhttp's).
- */
-static enum est_peer
-est_peer_state(evutil_socket_t fd)
-{
-	struct tcp_info	ti;
-	int		err = 0;
-	socklen_t	len = sizeof(err);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0)
-		return EST_PEER_GONE;
-	len = sizeof(ti);
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
-		return EST_PEER_OPEN;
-	switch (ti.tcpi_state) {
-	case TCP_ESTABLISHED:
-		return EST_PEER_OPEN;
-	case TCP_CLOSE_WAIT:
-		return EST_PEER_HALF_CLOSED;
-	default:		/* TCP_CLOSE after a reset, ... */
-		return EST_PEER_GONE;
-	}
 }
 
 /* Send reply, write the access line, free the request. */
@@ -287,8 +238,6 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	est_req_free(rq);
 }
 
-static void est_req_orphan_end(struct est_req *rq, struct est_reply *reply);
-
 static void
 est_on_audited(void *arg, int ok)
 {
@@ -321,7 +270,7 @@ est_audit_then_send(struct est_req *rq, struct est_reply *reply)
  * The client left after its enrollment was decided (the CA may have issued
  * already): the record still goes to the audit log, without an answer.
  */
-static void
+void
 est_audit_abandoned(struct est_req *rq, const struct est_reply *reply)
 {
 	struct audit_record	rec;
@@ -338,7 +287,7 @@ est_audit_abandoned(struct est_req *rq, const struct est_reply *reply)
 
 /* The one way out with an answer (audited first when rq_decided). Takes
  * and clears reply. */
-static void
+void
 est_req_answer(struct est_req *rq, struct est_reply *reply)
 {
 	if (rq->rq_orphan) {
@@ -352,241 +301,7 @@ est_req_answer(struct est_req *rq, struct est_reply *reply)
 		est_req_send(rq, reply);
 }
 
-/*
- * The client is gone before its answer: cancel, log, free; no reply. When
- * estrad itself is freeing the connection (the loop ended at
- * shutdown_timeout), the access line says so instead of blaming the
- * client.
- */
-void
-est_req_abandon(struct est_req *rq)
-{
-	struct est_reply reply;
-
-	memset(&reply, 0, sizeof(reply));
-	if (rq->rq_orphan) {
-		reply.status = 499;
-		snprintf(reply.reason, sizeof(reply.reason), "client closed "
-		    "the connection before the answer; estrad stopped before "
-		    "the CA answered");
-	} else if (rq->rq_srv->srv_stopped) {
-		reply.status = 503;
-		snprintf(reply.reason, sizeof(reply.reason), "not answered: "
-		    "estrad stopped (shutdown_timeout) and closed the "
-		    "connection");
-	} else {
-		reply.status = 499;	/* nginx's "client closed request" */
-		snprintf(reply.reason, sizeof(reply.reason),
-		    "client closed the connection before the answer");
-	}
-	est_access_log(rq, &reply);
-	est_audit_abandoned(rq, &reply);
-	est_req_free(rq);
-}
-
-/*
- * The CA answered an enrollment whose client had gone: the answer is
- * written down (the serial, if the CA issued) and dropped.
- */
-static void
-est_req_orphan_end(struct est_req *rq, struct est_reply *reply)
-{
-	struct est_reply record = *reply, line;
-
-	memset(&line, 0, sizeof(line));
-	line.status = record.status = 499;
-	snprintf(record.reason, sizeof(record.reason), "client closed the "
-	    "connection before the answer; %.120s", reply->reason);
-	memcpy(line.reason, record.reason, sizeof(line.reason));
-	est_audit_abandoned(rq, &record);
-	est_access_log(rq, &line);
-	est_reply_clear(reply);
-	est_req_free(rq);
-}
-
-/* evhttp is freeing the connection under a pending request. */
-static void
-est_on_conn_close(struct evhttp_connection *conn, void *arg)
-{
-	struct est_req *rq = arg;
-
-	netbind_close_notify(evhttp_connection_get_bufferevent(conn));
-	rq->rq_conn = NULL;
-	rq->rq_http = NULL;
-	est_req_abandon(rq);
-}
-
-static void est_watch_client(struct est_req *rq, int poll);
-
-/*
- * The client is gone: free its connection. Its request ends here, but
- * for an enrollment the CA already has: the CA may issue, so its answer
- * is awaited for the record (the upstream timeout bounds the wait; a
- * stop ends it, server_free).
- */
-static void
-est_req_gone(struct est_req *rq)
-{
-	struct evhttp_connection *conn = rq->rq_conn;
-
-	rq->rq_conn = NULL;
-	rq->rq_http = NULL;
-	evhttp_connection_set_closecb(conn, netbind_on_close, NULL);
-	if (rq->rq_xfer != NULL && rq->rq_decided) {
-		rq->rq_orphan = 1;
-		TAILQ_INSERT_TAIL(&rq->rq_srv->srv_orphans, rq, rq_orphans);
-		log_info("request %s: the client left while the CA has its "
-		    "%s; its answer goes to the audit log", rq->rq_id,
-		    est_op_name(rq->rq_route.op));
-	} else
-		est_req_abandon(rq);
-	evhttp_connection_free(conn);
-}
-
-/*
- * The client's socket became readable, or saw its end, while we wait for
- * the CA or a worker (libevent 2.1 stops reading a connection once a
- * request is dispatched, so without this watch nobody would notice), or
- * the poll's second passed. A FIN is all a half-close and a full close
- * show alike (TLS 1.3's close_notify closes one direction too): a
- * decided enrollment is seen through and answered, since its client may
- * be reading and the CA may issue; anything else (cacerts, csrattrs, a
- * request not yet authenticated) is cancelled, as cheap to ask again.
- */
-static void
-est_on_client_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct est_req *rq = arg;
-
-	event_free(rq->rq_close_watch);
-	rq->rq_close_watch = NULL;
-	switch (est_peer_state(rq->rq_close_fd)) {
-	case EST_PEER_GONE:
-		est_req_gone(rq);
-		break;
-	case EST_PEER_HALF_CLOSED:
-		/* Decided, or its decision's record being written. */
-		if (!rq->rq_decided && rq->rq_audit_job == NULL) {
-			est_req_gone(rq);
-			break;
-		}
-		rq->rq_peer_eof = 1;
-		log_debug("request %s: the client closed its sending side; "
-		    "it gets its answer", rq->rq_id);
-		break;
-	case EST_PEER_OPEN:
-		/* Bytes we must not take from evhttp: an fd watch would fire
-		 * for them on every turn of the loop (and libevent's epoll
-		 * reports a later reset as EV_READ, never EV_CLOSED): ask
-		 * the kernel once a second instead. */
-		rq->rq_close_polls++;
-		est_watch_client(rq, 1);
-		break;
-	}
-}
-
-/* Watch the client's socket (or, with poll, its TCP state each second). */
-static void
-est_watch_client(struct est_req *rq, int poll)
-{
-	static const struct timeval	 second = { 1, 0 };
-	struct bufferevent		*bev;
-	evutil_socket_t			 fd;
-
-	bev = evhttp_connection_get_bufferevent(rq->rq_conn);
-	if (bev == NULL || (fd = bufferevent_getfd(bev)) < 0)
-		return;
-	rq->rq_close_fd = fd;
-	/* EV_READ too: a reset alone is no EV_CLOSED to libevent's epoll
-	 * (EPOLLHUP|EPOLLERR become EV_READ|EV_WRITE). */
-	rq->rq_close_watch = poll ? evtimer_new(rq->rq_srv->srv_base,
-	    est_on_client_event, rq) : event_new(rq->rq_srv->srv_base, fd,
-	    EV_READ | EV_CLOSED, est_on_client_event, rq);
-	if (rq->rq_close_watch != NULL)
-		event_add(rq->rq_close_watch, poll ? &second : NULL);
-}
-
-/* The request now waits for something (a CA, a worker): notice if its
- * client leaves meanwhile. */
-static void
-est_req_wait(struct est_req *rq)
-{
-	if (rq->rq_close_watch != NULL || rq->rq_orphan)
-		return;
-	evhttp_connection_set_closecb(rq->rq_conn, est_on_conn_close, rq);
-	if (!rq->rq_peer_eof)
-		est_watch_client(rq, rq->rq_close_polls > 0);
-}
-
 /* ---- backends ---------------------------------------------------------- */
-
-/* Store and forward applies to these; serverkeygen's answer holds a
- * private key that estrad will not keep on disk. */
-static int
-est_op_queueable(enum est_op op)
-{
-	return op == EST_OP_SIMPLEENROLL || op == EST_OP_SIMPLEREENROLL;
-}
-
-static void
-est_on_queued(void *arg, struct est_reply *reply)
-{
-	struct est_req *rq = arg;
-
-	rq->rq_queue_job = NULL;
-	est_req_answer(rq, reply);
-}
-
-/*
- * Keep the enrollment for later (RFC 7030 §4.2.3): 202 once on disk. If it
- * cannot be kept (queue full, writer busy), the client gets ca_reply when
- * there is one (the CA's own 202), else the queue's 503.
- */
-static void
-est_queue(struct est_req *rq, enum queue_state state,
-    struct est_reply *ca_reply, const char *why)
-{
-	struct evbuffer		*in = evhttp_request_get_input_buffer(
-	    rq->rq_http);
-	struct queue_put	 p;
-	struct est_reply	 reply;
-
-	memset(&p, 0, sizeof(p));
-	memset(&reply, 0, sizeof(reply));
-	p.key = &rq->rq_qkey;
-	p.route = rq->rq_backend;
-	p.content_type = evhttp_find_header(evhttp_request_get_input_headers(
-	    rq->rq_http), "Content-Type");
-	p.csr_len = evbuffer_get_length(in);
-	if ((p.csr = evbuffer_pullup(in, -1)) == NULL)
-		p.csr = (const unsigned char *)"";
-	p.request_id = rq->rq_id;
-	p.state = state;
-	p.ca_retry_after = ca_reply != NULL ? ca_reply->retry_after : NULL;
-	p.note = why;
-	if (queue_put(rq->rq_srv->srv_queue, &p, est_on_queued, rq,
-	    &rq->rq_queue_job, &reply) == -1) {
-		if (ca_reply != NULL) {
-			est_reply_clear(&reply);
-			est_req_answer(rq, ca_reply);
-			return;
-		}
-		est_req_answer(rq, &reply);
-		return;
-	}
-	if (ca_reply != NULL)
-		est_reply_clear(ca_reply);
-	est_req_wait(rq);
-}
-
-/* A CA's cacerts: leaf-only clients of that CA re-enroll (listener.h). */
-static void
-est_learn_cacerts(struct est_req *rq, const struct est_reply *reply)
-{
-	if (rq->rq_route.op == EST_OP_CACERTS && reply->status == 200)
-		listener_learn_cacerts(rq->rq_srv->srv_listener, reply->body,
-		    reply->body_len);
-}
 
 static void
 est_on_upstream_done(void *arg, struct est_reply *reply, long upstream_status,
@@ -616,54 +331,6 @@ est_on_upstream_done(void *arg, struct est_reply *reply, long upstream_status,
 		    rq->rq_route.op, reply);
 	est_learn_cacerts(rq, reply);
 	est_req_answer(rq, reply);
-}
-
-/*
- * What can be answered without the CA: a cached cacerts/csrattrs, or a
- * queued enrollment this client asks for again. 1 when answered (or
- * waiting for the queue's answer).
- */
-static int
-est_answer_offline(struct est_req *rq)
-{
-	struct server		*srv = rq->rq_srv;
-	struct est_reply	 reply;
-	enum est_op		 op = rq->rq_route.op;
-
-	memset(&reply, 0, sizeof(reply));
-	if (rq->rq_backend->backend != ROUTE_BACKEND_UPSTREAM)
-		return 0;
-	if ((op == EST_OP_CACERTS || op == EST_OP_CSRATTRS) &&
-	    cache_lookup(srv->srv_cache, rq->rq_cfg, rq->rq_backend, op,
-	    &reply)) {
-		est_learn_cacerts(rq, &reply);
-		est_req_answer(rq, &reply);
-		return 1;
-	}
-	if (!est_op_queueable(op) || !queue_enabled(srv->srv_queue) ||
-	    rq->rq_csr == NULL || !queue_routes_label(srv->srv_queue,
-	    rq->rq_route.has_label ? rq->rq_route.label : NULL))
-		return 0;
-	if (queue_key_make(&rq->rq_qkey, rq->rq_route.has_label ?
-	    rq->rq_route.label : NULL, op, &rq->rq_identity,
-	    rq->rq_csr->csr_req) == -1) {
-		log_warn("request %s: no queue key for this CSR; it will not "
-		    "be queued", rq->rq_id);
-		return 0;
-	}
-	rq->rq_queueable = 1;
-	switch (queue_lookup(srv->srv_queue, &rq->rq_qkey, &reply,
-	    &rq->rq_deliver, est_on_queued, rq, &rq->rq_queue_job)) {
-	case QUEUE_MISS:
-		return 0;
-	case QUEUE_WAIT:
-		est_req_wait(rq);
-		return 1;
-	case QUEUE_ANSWER:
-		break;
-	}
-	est_req_answer(rq, &reply);
-	return 1;
 }
 
 static void

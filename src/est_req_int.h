@@ -1,8 +1,9 @@
 /*
  * est_req_int: the request path's private types, shared by est.c (one
- * request's path, est.c's opening comment), est_policy.c (the stages that
- * judge a CSR, and the audit record) and server.c (what a request runs
- * with). Not for other modules.
+ * request's path, est.c's opening comment), est_leave.c (a client that
+ * leaves before its answer), est_offline.c (answers without the CA: cache
+ * and queue), est_policy.c (the stages that judge a CSR, and the audit
+ * record) and server.c (what a request runs with). Not for other modules.
  */
 #ifndef ESTRAD_EST_REQ_INT_H
 #define ESTRAD_EST_REQ_INT_H
@@ -95,9 +96,47 @@ struct est_req {
 };
 
 /* est.c */
+/* The one way out with an answer (audited first when rq_decided). Takes
+ * and clears reply. */
+void est_req_answer(struct est_req *rq, struct est_reply *reply);
+/* rq's access line (and its request metrics) for reply. */
+void est_access_log(struct est_req *rq, const struct est_reply *reply);
+/* Cancels whatever rq still waits for and frees it; no answer. */
+void est_req_free(struct est_req *rq);
+/* The audit record (decision "abandoned") of a decided enrollment whose
+ * client left; nothing for a request that is not decided. */
+void est_audit_abandoned(struct est_req *rq, const struct est_reply *reply);
+
+/* est_leave.c */
+enum est_peer {
+	EST_PEER_OPEN,		/* no end seen (maybe bytes: a TLS alert, a
+				 * next request, which are evhttp's to read) */
+	EST_PEER_HALF_CLOSED,	/* FIN: it sends no more, may still read */
+	EST_PEER_GONE		/* reset or error: nobody to answer */
+};
+/* What the client's socket says, from the kernel's TCP state. */
+enum est_peer est_peer_state(evutil_socket_t fd);
+/* The request now waits for something (a CA, a worker): notice if its
+ * client leaves meanwhile. */
+void est_req_wait(struct est_req *rq);
 /* A request whose client is gone ends here: cancelled, logged, freed
  * (server_free ends the enrollments still waiting for a CA). */
 void est_req_abandon(struct est_req *rq);
+/* The CA answered an enrollment whose client had gone (rq_orphan): the
+ * answer is written down and dropped. Takes and clears reply. */
+void est_req_orphan_end(struct est_req *rq, struct est_reply *reply);
+
+/* est_offline.c */
+/* What can be answered without the CA: a cached cacerts/csrattrs, or a
+ * queued enrollment this client asks for again. 1 when answered (or
+ * waiting for the queue's answer), 0 to go on to the CA. */
+int est_answer_offline(struct est_req *rq);
+/* Keep the enrollment for later (RFC 7030 §4.2.3): 202 once on disk, else
+ * ca_reply (taken and cleared) or the queue's 503. */
+void est_queue(struct est_req *rq, enum queue_state state,
+    struct est_reply *ca_reply, const char *why);
+/* A CA's cacerts: leaf-only clients of that CA re-enroll (listener.h). */
+void est_learn_cacerts(struct est_req *rq, const struct est_reply *reply);
 
 /*
  * est_policy.c: the stages that judge a request with no I/O and no

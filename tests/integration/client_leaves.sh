@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A client that stops sending is not a client that left (src/est.c; issue
+# A client that stops sending is not a client that left (src/est_leave.c; issue
 # 14 item 7), in front of a CA that answers after a while
 # (tests/tools/drip_ca.py late, the seed exchange's PKCS#7):
 #  - half-close: a client (certificate auth) sends its simpleenroll and
