@@ -12,6 +12,8 @@
 
 #include "estrad/config.h"
 
+struct ssl_st;	/* OpenSSL's SSL: callers need not include <openssl/ssl.h> */
+
 struct listener;
 
 /*
