@@ -2,8 +2,8 @@
  * config_offline: the parts of the configuration that keep a branch office
  * working through an outage: "state_dir", "cache" and "queue" (each
  * upstream's list of URLs, with their backoff, is with the upstream's
- * rows in config.c). Private to the config module; errors as FILE:LINE:
- * key.path: problem, like the rest.
+ * rows in config_upstream.c). Private to the config module; errors as
+ * FILE:LINE: key.path: problem, like the rest.
  */
 #include <stdio.h>
 #include <stdlib.h>

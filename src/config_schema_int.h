@@ -193,6 +193,12 @@ extern const struct cfg_field admin_fields[];
 extern const struct cfg_field cache_fields[];
 extern const struct cfg_field queue_fields[];
 extern const struct cfg_field audit_fields[];
+extern const struct cfg_field tls_fields[];
+extern const struct cfg_field auth_fields[];
+extern const struct cfg_field limits_fields[];
+extern const struct cfg_field upstream_fields[];
+extern const struct cfg_field localca_fields[];
+extern const struct cfg_field route_fields[];
 
 /* The object at obj[key], or NULL (missing: NULL without an error). */
 const json_t *object_at(struct cfg_ctx *ctx, const json_t *obj,
@@ -205,6 +211,25 @@ int audit_load(struct cfg_ctx *ctx, const json_t *root);
 int route_policy_resolve(struct cfg_ctx *ctx, const char *path,
     const char *policy, int csrattrs_from_policy, struct cfg_route *r);
 void policies_free(struct config *cfg);
+
+/* config_listen.c: "listen", "tls", "auth", "limits", in this order. */
+int listen_load(struct cfg_ctx *ctx, const json_t *root);
+int tls_load(struct cfg_ctx *ctx, const json_t *root);
+int auth_load(struct cfg_ctx *ctx, const json_t *root);
+int limits_load(struct cfg_ctx *ctx, const json_t *root);
+/* The top-level rows' own: the listen strings, and whether they changed. */
+void listen_free(void *base);
+int listen_same(const void *a, const void *b);
+/* The "auth" row's own: the nonce secret read from its file, wiped. */
+void auth_row_free(void *base);
+
+/* config_upstream.c: "upstreams" then "local_cas", entries by name. */
+int upstreams_load(struct cfg_ctx *ctx, const json_t *root);
+
+/* config_routes.c: "default" and "labels"; after every other section. */
+int routes_load(struct cfg_ctx *ctx, const json_t *root);
+/* The "labels" row's own: every route, "default"'s too. */
+void routes_free(void *base);
 
 /* config_offline.c: "state_dir", "cache", "queue". */
 int offline_load(struct cfg_ctx *ctx, const json_t *root);
