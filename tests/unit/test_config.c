@@ -731,25 +731,10 @@ test_environment(void **state)
 static char *
 restart_notes(const struct config *old, const struct config *cfg)
 {
-	FILE	*capture = tmpfile();
-	int	 saved = dup(STDERR_FILENO);
-	long	 n;
-	char	*text;
-
-	assert_non_null(capture);
-	assert_true(saved >= 0);
-	assert_int_equal(dup2(fileno(capture), STDERR_FILENO), STDERR_FILENO);
+	testpki_stderr_begin();
 	log_init(LOG_LEVEL_INFO);
 	config_restart_notes(old, cfg);
-	fflush(stderr);
-	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
-	close(saved);
-	n = ftell(capture);
-	rewind(capture);
-	assert_non_null(text = calloc(1, (size_t)n + 1));
-	assert_int_equal(fread(text, 1, (size_t)n, capture), (size_t)n);
-	fclose(capture);
-	return text;
+	return testpki_stderr_end();
 }
 
 /* A reload names the CFG_F_RESTART keys that changed, and only those. */

@@ -58,20 +58,13 @@ csr_make(enum test_key key, const char *cn, enum test_key signer)
 {
 	char		 subject[128];
 	X509_REQ	*req;
-	char		*b64;
-	size_t		 b64len;
-	const char	*reason = NULL;
 	struct csr	*csr;
 
 	snprintf(subject, sizeof(subject), "CN=%s", cn);
 	req = testpki_csr(&(struct csr_spec){ .key = key_names[key],
 	    .md = "SHA256", .subject = subject,
 	    .signer = signer != key ? key_names[signer] : NULL });
-	b64 = testpki_csr_b64(req, &b64len);
-	csr = csr_parse_body(b64, b64len, &reason);
-	if (csr == NULL)
-		fail_msg("csr_parse_body: %s", reason);
-	free(b64);
+	csr = testpki_csr_parsed(req);
 	X509_REQ_free(req);
 	return csr;
 }

@@ -242,15 +242,8 @@ make_csr(const struct enroll_case *c, EVP_PKEY *key)
 	    .subject = c->empty_subject ? "" : "CN=device 7",
 	    .san = c->with_san ? "DNS:" SAN_DNS : NULL,
 	    .bc = c->ask_ca ? "critical,CA:TRUE" : NULL });
-	const char *reason = NULL;
-	struct csr *csr;
-	size_t len;
-	char *b64 = testpki_csr_b64(req, &len);
+	struct csr *csr = testpki_csr_parsed(req);
 
-	csr = csr_parse_body(b64, len, &reason);
-	if (csr == NULL)
-		fail_msg("csr_parse_body: %s", reason);
-	free(b64);
 	X509_REQ_free(req);
 	return csr;
 }
@@ -413,13 +406,8 @@ test_bad_san(void **state)
 	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
 	ASN1_OCTET_STRING *junk = ASN1_OCTET_STRING_new();
 	X509_REQ *req = X509_REQ_new();
-	unsigned char *der = NULL;
-	const char *reason = NULL;
 	struct est_reply reply;
 	struct csr *csr;
-	size_t len;
-	char *b64;
-	int derlen;
 
 	assert_true(ASN1_OCTET_STRING_set(junk, (const unsigned char *)
 	    "\x05\x00", 2));	/* a NULL, not GeneralNames */
@@ -428,10 +416,7 @@ test_bad_san(void **state)
 	assert_true(X509_REQ_set_pubkey(req, key));
 	assert_true(X509_REQ_add_extensions(req, exts));
 	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
-	derlen = i2d_X509_REQ(req, &der);
-	b64 = b64_encode_lines(der, (size_t)derlen, &len);
-	csr = csr_parse_body(b64, len, &reason);
-	assert_non_null(csr);
+	csr = testpki_csr_parsed(req);
 	memset(&reply, 0, sizeof(reply));
 	assert_int_equal(localca_enroll(ca, csr, &reply), -1);
 	assert_int_equal(reply.status, 400);
@@ -439,8 +424,6 @@ test_bad_san(void **state)
 	assert_string_equal(reply.reason, "CSR subjectAltName does not decode");
 	est_reply_clear(&reply);
 	csr_free(csr);
-	free(b64);
-	OPENSSL_free(der);
 	X509_REQ_free(req);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	ASN1_OCTET_STRING_free(junk);

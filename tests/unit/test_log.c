@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "estrad/log.h"
+#include "testpki.h"
 
 #define FFFD	"\xef\xbf\xbd"
 
@@ -47,37 +48,6 @@ static const struct esc_case esc_cases[] = {
 	    "euro " FFFD FFFD },
 	{ "empty", "", "" },
 };
-
-static FILE	*capture;
-static int	 saved_stderr = -1;
-
-/* From here until end_capture(), fd 2 is a temporary file. */
-static void
-begin_capture(void)
-{
-	assert_non_null(capture = tmpfile());
-	assert_true((saved_stderr = dup(STDERR_FILENO)) >= 0);
-	assert_int_equal(dup2(fileno(capture), STDERR_FILENO), STDERR_FILENO);
-}
-
-/* Restore stderr; the captured bytes, NUL terminated (free them). */
-static char *
-end_capture(void)
-{
-	long	 len;
-	char	*buf;
-
-	assert_int_equal(dup2(saved_stderr, STDERR_FILENO), STDERR_FILENO);
-	close(saved_stderr);
-	/* The log wrote to the fd, behind the FILE's back: ask the fd. */
-	assert_int_equal(fseek(capture, 0, SEEK_END), 0);
-	assert_true((len = ftell(capture)) >= 0);
-	rewind(capture);
-	assert_non_null(buf = calloc(1, (size_t)len + 1));
-	assert_int_equal(fread(buf, 1, (size_t)len, capture), (size_t)len);
-	fclose(capture);
-	return buf;
-}
 
 /* One JSON line: an object of exactly time, level, msg; returns it. */
 static json_t *
@@ -111,10 +81,10 @@ test_json_escaping(void **state)
 
 	log_init(LOG_LEVEL_INFO);
 	log_configure(LOG_FORMAT_JSON, 0, 0, NULL);
-	begin_capture();
+	testpki_stderr_begin();
 	for (i = 0; i < sizeof(esc_cases) / sizeof(esc_cases[0]); i++)
 		log_info("%s", esc_cases[i].msg);
-	out = end_capture();
+	out = testpki_stderr_end();
 	for (i = 0, line = out; (nl = strchr(line, '\n')) != NULL;
 	    i++, line = nl + 1) {
 		json_t *obj;
@@ -144,9 +114,9 @@ test_json_long(void **state)
 	log_configure(LOG_FORMAT_JSON, 0, 0, NULL);
 	for (int fill = 0; fill < 3; fill++) {
 		memset(big, "x\"\x01"[fill], sizeof(big) - 1);
-		begin_capture();
+		testpki_stderr_begin();
 		log_warn("%s", big);
-		out = end_capture();
+		out = testpki_stderr_end();
 		assert_non_null(nl = strchr(out, '\n'));
 		assert_string_equal(nl + 1, "");
 		obj = parse_line(out, (size_t)(nl - out), "warn");
@@ -169,11 +139,11 @@ test_text_and_levels(void **state)
 
 	log_init(LOG_LEVEL_INFO);
 	log_configure(LOG_FORMAT_TEXT, 0, 0, NULL);
-	begin_capture();
+	testpki_stderr_begin();
 	log_debug("not shown");
 	log_info("access id=abc reason=\"x\"");
 	log_err("broken");
-	out = end_capture();
+	out = testpki_stderr_end();
 	/* TIME LEVEL MESSAGE, as every integration case greps it. */
 	assert_int_equal(out[23], 'Z');
 	assert_true(strncmp(out + 24, TEXT_LINE, strlen(TEXT_LINE)) == 0);
@@ -182,11 +152,11 @@ test_text_and_levels(void **state)
 	free(out);
 
 	log_configure(LOG_FORMAT_JSON, 0, 0, NULL);
-	begin_capture();
+	testpki_stderr_begin();
 	log_debug("not shown");
 	log_init(LOG_LEVEL_DEBUG);
 	log_debug("shown");
-	out = end_capture();
+	out = testpki_stderr_end();
 	assert_non_null(strstr(out,
 	    "\"level\":\"debug\",\"msg\":\"shown\"}\n"));
 	assert_null(strstr(out, "not shown"));

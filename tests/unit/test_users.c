@@ -57,24 +57,6 @@ run(const char *fmt, ...)
 	assert_int_equal(system(cmd), 0);
 }
 
-/* The whole of a file, NUL-terminated; the caller frees. */
-static char *
-read_all(const char *name)
-{
-	FILE	*fp;
-	char	*buf;
-	long	 len;
-
-	assert_non_null(fp = fopen(path_of(name), "r"));
-	fseek(fp, 0, SEEK_END);
-	len = ftell(fp);
-	rewind(fp);
-	assert_non_null(buf = calloc(1, (size_t)len + 1));
-	assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
-	fclose(fp);
-	return buf;
-}
-
 /* H(user:realm:password) in lowercase hex, with md = EVP_md5() etc. */
 static void
 ha1_hex(const EVP_MD *md, const char *user, const char *realm,
@@ -238,7 +220,7 @@ test_legacy_hashes(void **state)
 	char		 err[512], want[512];
 
 	for (size_t i = 0; i < 4; i++) {
-		char *text = read_all(names[i]);
+		char *text = testpki_file_text(path_of(names[i]));
 
 		print_message("legacy: %s\n", names[i]);
 		assert_null(users_load_htpasswd(path_of(names[i]), err,
@@ -429,7 +411,7 @@ test_basic_verify(void **state)
 static void
 test_basic_crlf(void **state)
 {
-	char		*text = read_all("basic"), *out, *p, err[512];
+	char		*text = testpki_file_text(path_of("basic")), *out, *p, err[512];
 	size_t		 n = 0;
 	struct users	*u;
 
@@ -473,7 +455,7 @@ test_bcrypt_variants(void **state)
 static void
 test_verify_refuses(void **state)
 {
-	char	*text = read_all("legacy-d"), *des, *nl;
+	char	*text = testpki_file_text(path_of("legacy-d")), *des, *nl;
 	char	 big[5000];
 
 	des = strrchr(text, ':') + 1;

@@ -26,6 +26,7 @@
 #include <openssl/x509v3.h>
 
 #include "estrad/b64.h"
+#include "estrad/csr.h"
 #include "testpki.h"
 
 /* --- keys --- */
@@ -565,4 +566,69 @@ int
 testpki_rmtree(const char *dir)
 {
 	return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+struct csr *
+testpki_csr_parsed(X509_REQ *req)
+{
+	size_t		 len;
+	char		*b64 = testpki_csr_b64(req, &len);
+	const char	*reason = NULL;
+	struct csr	*csr = csr_parse_body(b64, len, &reason);
+
+	if (csr == NULL)
+		fail_msg("csr_parse_body: %s", reason);
+	free(b64);
+	return csr;
+}
+
+/* The rest of fp from its start, NUL-terminated; fp is closed. */
+static char *
+stream_text(FILE *fp)
+{
+	long	 len;
+	char	*buf;
+
+	/* A capture is written to the fd behind the FILE's back: ask the
+	 * fd, by seeking. */
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	assert_true((len = ftell(fp)) >= 0);
+	rewind(fp);
+	assert_non_null(buf = calloc(1, (size_t)len + 1));
+	assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
+	fclose(fp);
+	return buf;
+}
+
+char *
+testpki_file_text(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+
+	if (fp == NULL)
+		fail_msg("%s: cannot open", path);
+	return stream_text(fp);
+}
+
+static FILE	*stderr_capture;
+static int	 stderr_saved = -1;
+
+void
+testpki_stderr_begin(void)
+{
+	fflush(stderr);
+	assert_non_null(stderr_capture = tmpfile());
+	assert_true((stderr_saved = dup(STDERR_FILENO)) >= 0);
+	assert_int_equal(dup2(fileno(stderr_capture), STDERR_FILENO),
+	    STDERR_FILENO);
+}
+
+char *
+testpki_stderr_end(void)
+{
+	fflush(stderr);
+	assert_int_equal(dup2(stderr_saved, STDERR_FILENO), STDERR_FILENO);
+	close(stderr_saved);
+	stderr_saved = -1;
+	return stream_text(stderr_capture);
 }

@@ -114,6 +114,10 @@ char *testpki_certs_only_b64(X509 *const *certs, int n, size_t *len);
  * length in *len. */
 char *testpki_csr_b64(X509_REQ *req, size_t *len);
 
+/* req as a client's body, through csr_parse_body (a refusal fails the
+ * test with its reason); the caller frees with csr_free. */
+struct csr *testpki_csr_parsed(X509_REQ *req);
+
 /* --- files --- */
 
 /* key (encrypted with AES-256-CBC under pass unless NULL), or the certs
@@ -132,5 +136,14 @@ int testpki_tmpdir(char *buf, size_t size, const char *tag);
 
 /* dir and all below it, links not followed; 0, or -1. */
 int testpki_rmtree(const char *dir);
+
+/* The whole of a file, NUL-terminated (free it). */
+char *testpki_file_text(const char *path);
+
+/* From testpki_stderr_begin() until testpki_stderr_end(), fd 2 is a
+ * temporary file; end restores it and returns what was written,
+ * NUL-terminated (free it). One capture at a time. */
+void testpki_stderr_begin(void);
+char *testpki_stderr_end(void);
 
 #endif
