@@ -24,6 +24,7 @@
 
 #include "estrad/audit.h"
 #include "estrad/config.h"
+#include "estrad/log.h"
 #include "estrad/privdrop.h"
 #include "estrad/queue_cli.h"
 #include "estrad/store.h"
@@ -74,10 +75,11 @@ queue_cli_age(char *buf, size_t size, int64_t secs)
 static void
 queue_cli_text(char *buf, size_t size, const char *v)
 {
-	snprintf(buf, size, "%s", v[0] != '\0' ? v : "-");
-	for (unsigned char *p = (unsigned char *)buf; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	if (v[0] == '\0')
+		v = "-";
+	/* A client's bytes on the operator's terminal: the log's one rule,
+	 * in prose (a subject's spaces stay). */
+	log_quote(buf, size, v, strlen(v), LOG_QUOTE_PROSE);
 }
 
 static void

@@ -880,7 +880,7 @@ test_cli_list(void **state)
 	assert_non_null(strstr(text, "SUBJECT"));
 	assert_non_null(strstr(text, "ATTEMPTS"));
 	assert_non_null(strstr(text, "NOTE\n"));
-	assert_non_null(strstr(text, "digest:ev?[31mil"));
+	assert_non_null(strstr(text, "digest:ev\\x1b[31mil"));
 	assert_null(strchr(text, '\x1b'));
 	assert_non_null(strstr(text, "3m12s"));
 	assert_non_null(strstr(text, "CN=dev2,O=Example\\, Inc"));
