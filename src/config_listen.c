@@ -95,7 +95,7 @@ const struct cfg_field auth_fields[] = {
 	    300, .flags = CFG_F_RESTART, .doc_type = "integer seconds",
 	    .doc = "after it, a correct response gets 401 `stale=true`"),
 	F_LONG(struct cfg_auth, "replay_slots", replay_slots, 16, 1048576,
-	    16384,
+	    16384, .flags = CFG_F_RESTART,
 	    .doc = "nonces whose counts are tracked (bounded memory)"),
 	F_FILE(struct cfg_auth, "digest_users", digest_users, 0,
 	    .flags = CFG_F_SECRET | CFG_F_RESTART,
@@ -104,7 +104,7 @@ const struct cfg_field auth_fields[] = {
 	    .flags = CFG_F_SECRET | CFG_F_RESTART,
 	    .doc = "htpasswd file (bcrypt or SHA-512-crypt only)"),
 	F_LONG(struct cfg_auth, "basic_workers", basic_workers, 1, 64, 2,
-	    .doc = "threads that verify Basic passwords"),
+	    .flags = CFG_F_RESTART, .doc = "threads that verify Basic passwords"),
 	F_LONG(struct cfg_auth, "max_failures", max_failures, 1, 1000000, 10,
 	    .flags = CFG_F_RESTART,
 	    .doc = "failed attempts per address, and wrong passwords per user "
@@ -115,7 +115,7 @@ const struct cfg_field auth_fields[] = {
 	    .doc = "the window those failures are counted in, and the longest "
 	    "429 lasts"),
 	F_LONG(struct cfg_auth, "failure_slots", failure_slots, 16, 1048576,
-	    16384,
+	    16384, .flags = CFG_F_RESTART,
 	    .doc = "addresses and users tracked (bounded memory)"),
 	F_CUSTOM("digest_algorithms", .flags = CFG_F_RESTART,
 	    .same = digest_algs_same,

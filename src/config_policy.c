@@ -74,9 +74,10 @@ policies_load(struct cfg_ctx *ctx, const json_t *root)
 
 const struct cfg_field audit_fields[] = {
 	F_STR(struct cfg_audit, "file", file, 0, NULL, .doc_type = "path",
+	    .flags = CFG_F_RESTART,
 	    .doc = "JSON lines appended (created mode 0600 if missing; checked "
 	    "at start)"),
-	F_BOOL(struct cfg_audit, "stderr", to_stderr, 0,
+	F_BOOL(struct cfg_audit, "stderr", to_stderr, 0, .flags = CFG_F_RESTART,
 	    .doc = "the same lines on stderr too (containers)"),
 	F_END
 };

@@ -392,9 +392,10 @@ top_row(const char *key)
 {
 	const struct cfg_field *f;
 
-	for (f = config_top_fields; strcmp(f->key, key) != 0; f++)
-		;
-	return f;
+	for (f = config_top_fields; f->key != NULL; f++)
+		if (strcmp(f->key, key) == 0)
+			return f;
+	return NULL;
 }
 
 /* Fill the entries (calloc'd, owned by the config) of row key from root. */
@@ -403,15 +404,19 @@ named_section_load(struct cfg_ctx *ctx, const json_t *root, const char *key,
     named_check_fn check)
 {
 	const struct cfg_field	*row = top_row(key);
-	char			**entries = (char **)((char *)ctx->cfg +
-				    row->offset);
-	size_t			*n = (size_t *)((char *)ctx->cfg +
-				    row->count_offset);
+	char			**entries;
+	size_t			*n;
 	const json_t		*obj, *v;
 	const char		*name;
 	char			 cp[1024];
 	int			 nerr = 0;
 
+	if (row == NULL || row->entry_size == 0) {
+		cfg_err(ctx, key, "no table of named entries (an estrad bug)");
+		return 1;
+	}
+	entries = (char **)((char *)ctx->cfg + row->offset);
+	n = (size_t *)((char *)ctx->cfg + row->count_offset);
 	if ((obj = object_at(ctx, root, "", key, &nerr)) == NULL)
 		return nerr;
 	if ((*entries = calloc(json_object_size(obj) + 1, row->entry_size)) ==

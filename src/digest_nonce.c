@@ -18,6 +18,7 @@
 
 #include "estrad/b64.h"
 #include "estrad/digest.h"
+#include "estrad/keyhash.h"
 
 #define NONCE_TS_LEN	8	/* big-endian seconds */
 #define NONCE_RAND_LEN	8
@@ -231,19 +232,16 @@ digest_nonce_verify(struct digest_nonces *n, const char *nonce, time_t now)
 }
 
 /*
- * Not keyhash, on purpose: a tag enters the table only after its HMAC
- * checked (digest_nonce_check), so it is already the output of a keyed
- * PRF under the nonce secret, which no client can steer. Hashing it again
- * would add cost and no strength.
+ * keyhash, like every table keyed from outside: the tag is the nonce's
+ * HMAC, which no client can forge, but every 401 hands one out, and a
+ * client that asks for many and keeps those whose bytes fall together
+ * could fill one run of slots and make every probe walk it. Under the
+ * process's secret key, where a tag lands cannot be known.
  */
 static size_t
 digest_slot_home(const struct digest_nonces *n, const unsigned char *tag)
 {
-	uint64_t h = 0;
-
-	for (int i = 0; i < 8; i++)
-		h = h << 8 | tag[i];
-	return (size_t)h & (n->cap - 1);
+	return (size_t)keyhash(tag, NONCE_TAG_LEN) & (n->cap - 1);
 }
 
 /* The slot holding tag, or the empty slot where it would go. */

@@ -91,8 +91,12 @@ ms_since(const struct timespec *start)
 static void
 est_safe_copy(char *out, size_t outlen, const char *in)
 {
-	log_quote(out, outlen, in != NULL ? in : "", in != NULL ? strlen(in) :
-	    0, LOG_QUOTE_TOKEN);
+	size_t len = in != NULL ? strlen(in) : 0;
+
+	/* Escapes take four bytes: a value cut short says so with "...". */
+	if (log_quote(out, outlen - 3, in != NULL ? in : "", len,
+	    LOG_QUOTE_TOKEN) < len)
+		strcat(out, "...");
 }
 
 void

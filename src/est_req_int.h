@@ -27,10 +27,13 @@
 struct limiter;
 
 /*
- * Two configs: srv_boot_cfg is the one the server started with; only its
- * restart-only settings are read (listen, state_dir, cache, queue, admin,
- * auth, the config file's path). srv_cfg is the current one (the last
- * sound reload's): each new request takes a reference on it (rq_cfg).
+ * Two configs: srv_boot_cfg is the one the server started with. It is
+ * read for what only a restart changes (listen, state_dir, cache, queue,
+ * admin, auth, audit, the config file's path), and for what a reload must
+ * keep (the upstreams and local CAs by name: readiness counts them; the
+ * queue and the cache were built from it). srv_cfg is the current one
+ * (the last sound reload's): each new request takes a reference on it
+ * (rq_cfg).
  */
 struct server {
 	struct event_base	*srv_base;

@@ -8,8 +8,9 @@
  *
  * Two configs are kept: srv_boot_cfg, the one the server started with,
  * which alone holds the restart-only settings (listen addresses,
- * state_dir, cache, queue, admin, auth), and srv_cfg, the current one,
- * which each new request takes a reference on (est_req's rq_cfg).
+ * state_dir, cache, queue, admin, auth, audit) and what a reload must
+ * keep (the upstreams and local CAs by name), and srv_cfg, the current
+ * one, which each new request takes a reference on (est_req's rq_cfg).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -24,7 +24,7 @@ void server_free(struct server *srv);
  * RA credentials, local CAs, user files and log settings; requests in
  * flight keep the config they started with. A changed set of upstreams,
  * upstream URLs or local CAs refuses the reload (restart); listen
- * addresses, state_dir, cache, queue, admin and auth settings stay as
+ * addresses, state_dir, cache, queue, admin, auth and audit settings stay as
  * started (a warning says so). A config with any error changes nothing.
  * 0 or -1.
  */

@@ -111,5 +111,13 @@ tail -n +"$log_start" "$PROXY_LOG" >"$WORK/ours.log"
 bad=$(LC_ALL=C grep -avcE "^$TS_RE (error|warn|info|debug) " "$WORK/ours.log")
 [ "$bad" = 0 ] || fail "$bad lines of $PROXY_LOG are not log lines: $(LC_ALL=C grep -avE "^$TS_RE (error|warn|info|debug) " "$WORK/ours.log" | head -n 3 | cat -A)"
 
+# ---- a target longer than the field: cut, and the cut says so with "...",
+# never in the middle of an escape.
+long=$(printf 'a%.0s' $(seq 1 200))
+call long GET "$EST_URL/$long/cacerts"
+check_error 404 "bad CA label"
+access_line "$RID"
+expect_line "$TS_RE info access id=$RID peer=127\.0\.0\.1:$LPORT method=GET path=/\.well-known/est/a+\.\.\. label=- op=- auth=- user=- status=404 upstream=- bytes=[0-9]+ ms=[0-9]+\.[0-9] reason=\"bad CA label in path\""
+
 check_proxy_healthy
 pass

@@ -752,17 +752,19 @@ test_restart_notes(void **state)
 	    "  \"auth\": {\"realm\": \"r\", \"replay_slots\": 64, "
 	    "\"digest_algorithms\": [\"SHA-256\"]},\n" ROUTE_OK "}\n"));
 	c = load_clean(write_config("{\n" LISTEN_OK TLS_OK LOCAL_OK
-	    "  \"admin\": {\"timeout\": 2},\n" ROUTE_OK "}\n"));
+	    "  \"admin\": {\"timeout\": 2},\n"
+	    "  \"audit\": {\"stderr\": true},\n" ROUTE_OK "}\n"));
 	out = restart_notes(a, b);
 	assert_non_null(strstr(out, "reload: listen, state_dir changed: they "
 	    "take effect at the next restart\n"));
 	assert_non_null(strstr(out, "reload: the auth section changed: it "
-	    "takes effect at the next restart (auth.realm, "
+	    "takes effect at the next restart (auth.realm, auth.replay_slots, "
 	    "auth.digest_algorithms; the user files themselves reload)\n"));
 	free(out);
-	/* An admin section that appears: its keys, one line. */
+	/* An admin section that appears: its keys, one line; the audit log
+	 * is opened once, at start. */
 	out = restart_notes(a, c);
-	assert_non_null(strstr(out, "reload: admin.listen, "
+	assert_non_null(strstr(out, "audit.stderr, admin.listen, "
 	    "admin.max_connections, admin.timeout changed: they take effect "
 	    "at the next restart\n"));
 	assert_null(strstr(out, "auth"));
