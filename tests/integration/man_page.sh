@@ -2,7 +2,8 @@
 # man_page: docs/estrad.8 renders without a warning (groff -ww, or mandoc
 # -Tlint) and says what the code does: its version is the binary's; every
 # option of `estrad --help`, every queue command, every ESTRAD_* variable of
-# src/config_ops.c (and no other) and NOTIFY_SOCKET are in it; it has the
+# src/config*.c (the rows' .env, and ESTRAD_UPSTREAM_URL; no other) and
+# NOTIFY_SOCKET are in it; it has the
 # sections an operator looks for.
 . "$(dirname "$0")/lib.sh"
 
@@ -61,11 +62,11 @@ for cmd in "queue list" "queue purge" "--all"; do
 done
 note "${#opts[@]} options and the queue commands documented"
 
-# The environment: exactly config_ops.c's variables, plus NOTIFY_SOCKET.
-mapfile -t code_vars < <(grep -oE '"ESTRAD_[A-Z_]+"' "$SRC/src/config_ops.c" |
-    tr -d '"' | sort -u)
+# The environment: exactly the config module's variables, plus NOTIFY_SOCKET.
+mapfile -t code_vars < <(cat "$SRC"/src/config*.c |
+    grep -oE '"ESTRAD_[A-Z_]+"' | tr -d '"' | sort -u)
 mapfile -t man_vars < <(grep -oE '\bESTRAD_[A-Z_]+\b' "$MAN" | sort -u)
-[ "${#code_vars[@]}" -ge 8 ] || fail "only ${#code_vars[@]} ESTRAD_* variables found in config_ops.c"
+[ "${#code_vars[@]}" -ge 8 ] || fail "only ${#code_vars[@]} ESTRAD_* variables found in src/config*.c"
 [ "${code_vars[*]}" = "${man_vars[*]}" ] ||
     fail "ESTRAD_* variables: code has '${code_vars[*]}', man page '${man_vars[*]}'"
 grep -qE '^ +NOTIFY_SOCKET$' "$PAGE" || fail "NOTIFY_SOCKET is not an ENVIRONMENT entry"
