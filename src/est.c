@@ -93,6 +93,11 @@ est_safe_copy(char *out, size_t outlen, const char *in)
 {
 	size_t len = in != NULL ? strlen(in) : 0;
 
+	if (outlen < 4) {	/* no room for a value and its mark */
+		if (outlen > 0)
+			out[0] = '\0';
+		return;
+	}
 	/* Escapes take four bytes: a value cut short says so with "...". */
 	if (log_quote(out, outlen - 3, in != NULL ? in : "", len,
 	    LOG_QUOTE_TOKEN) < len)
