@@ -492,7 +492,8 @@ auth_check(struct auth_ctx *ctx, const struct auth_subject *s,
 	if (auth_throttle(ctx, "a:", s->peer_addr, r) == AUTH_DENY)
 		return AUTH_DENY;
 	if (s->authorization == NULL) {
-		metrics_auth_failure("none");
+		/* Every Digest exchange starts so: not a failure. */
+		metrics_auth_challenge();
 		auth_deny(r, 401, "authentication required");
 		auth_challenges(ctx, s->allowed, 0, r);
 		return AUTH_DENY;

@@ -60,6 +60,7 @@ enum metrics_id {
 	M_UPSTREAM_OVERLOAD,
 	M_UPSTREAM_CONNECTS,
 	M_AUTH_FAILURES,
+	M_AUTH_CHALLENGES,
 	M_POLICY_REFUSALS,
 	M_OPEN_CONNECTIONS,
 	M_TLS_HANDSHAKES,
@@ -135,8 +136,15 @@ static const struct metrics_family metrics_families[M_MAX] = {
 	    "slower than the requests." },
 	[M_AUTH_FAILURES] = { "estrad_auth_failures_total", MT_COUNTER,
 	    { "method" },
-	    "Failed client authentications, by method; none: no usable "
-	    "credentials (also the first leg of every Digest exchange)." },
+	    "Failed client authentications, by method (credentials that "
+	    "proved nothing: wrong password, malformed header, unknown or "
+	    "replayed nonce...; cert: a certificate required and none "
+	    "given; none: an Authorization header of a scheme not accepted "
+	    "here). A request without credentials is a challenge, not a "
+	    "failure." },
+	[M_AUTH_CHALLENGES] = { "estrad_auth_challenges_total", MT_COUNTER,
+	    { NULL }, "Requests without credentials answered 401 with a "
+	    "challenge: the first leg of every Digest exchange." },
 	[M_POLICY_REFUSALS] = { "estrad_policy_refusals_total", MT_COUNTER,
 	    { "rule" },
 	    "Enrollments refused by the RA before reaching a CA, by policy "
@@ -455,6 +463,7 @@ metrics_init(void)
 	metrics_set_value(M_LOOP_LAG_MAX, NULL, 0);
 	metrics_add_value(M_TLS_HANDSHAKES, NULL, 0);
 	metrics_add_value(M_TLS_HANDSHAKE_FAILURES, NULL, 0);
+	metrics_add_value(M_AUTH_CHALLENGES, NULL, 0);
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
 		v[0] = methods[i];
 		metrics_add_value(M_AUTH_FAILURES, v, 0);
@@ -545,6 +554,12 @@ metrics_auth_failure(const char *method)
 	const char *v[1] = { method };
 
 	metrics_add_value(M_AUTH_FAILURES, v, 1);
+}
+
+void
+metrics_auth_challenge(void)
+{
+	metrics_add_value(M_AUTH_CHALLENGES, NULL, 1);
 }
 
 void

@@ -36,8 +36,12 @@ void metrics_upstream(const char *upstream, double seconds,
 /* The error kind of a curl result code (a CURLcode): NULL for CURLE_OK,
  * else one of the kinds above. */
 const char *metrics_curl_error_kind(int code);
-/* estrad_auth_failures_total{method}: "digest", "basic", "cert", "none". */
+/* estrad_auth_failures_total{method}: "digest", "basic", "cert", "none";
+ * credentials that failed, never a mere challenge (below). */
 void metrics_auth_failure(const char *method);
+/* estrad_auth_challenges_total: a request without credentials answered
+ * 401 with a challenge (RFC 7235 section 2.1): normal, not a failure. */
+void metrics_auth_challenge(void);
 /* estrad_policy_refusals_total{rule}: "key.type", "rate", ... */
 void metrics_policy_refusal(const char *rule);
 /* estrad_open_connections (gauge): +1 accepted, -1 closed. */

@@ -10,7 +10,8 @@
 #    it; after a cacerts 200, a Digest enrollment 200, 401s (no
 #    credentials, a wrong password), a policy refusal (RSA 1024) and a 404
 #    through the EST port it counts exactly those requests, the auth
-#    failures by method, the refusal by rule, the upstream transfers, the
+#    challenges (a plain enrollment: one, and no failure) apart from the
+#    auth failures by method, the refusal by rule, the upstream transfers, the
 #    latency histograms (cumulative buckets up to +Inf, _sum, _count),
 #    TLS handshakes and a failed one, an open connection while one is
 #    held open, and config reloads (ok, then error);
@@ -96,6 +97,12 @@ req cacerts GET "$URL/cacerts"
 check_status 200
 make_csr dev "/CN=admin-metrics-device"
 enroll_ok enroll "$URL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
+# A plain Digest enrollment: one challenge (its first leg), no failure.
+scrape m0 "$ADMIN"
+check_metric estrad_auth_challenges_total 1
+for m in digest basic cert none; do
+	check_metric "estrad_auth_failures_total{method=\"$m\"}" 0
+done
 T_AUTH=none post_csr noauth "$URL/simpleenroll" "$WORK/dev.b64"
 check_status 401
 T_AUTH=none post_csr badpass "$URL/simpleenroll" "$WORK/dev.b64" \
@@ -133,7 +140,10 @@ check_metric 'estrad_requests_total{op="simpleenroll",label="",status="401"}' 5
 check_metric 'estrad_requests_total{op="simpleenroll",label="",status="403"}' 1
 n404=$(grep -E '^estrad_requests_total\{.*status="404"\} ' "$SCRAPE" | awk '{ s += $2 } END { print s + 0 }')
 [ "$n404" = 1 ] || fail "m1: $n404 requests counted with status 404, expected 1: $(grep 'status="404"' "$SCRAPE")"
-check_metric 'estrad_auth_failures_total{method="none"}' 4
+# Challenges: the first leg of the three Digest exchanges and the
+# credential-less POST; the one failure is the wrong password.
+check_metric estrad_auth_challenges_total 4
+check_metric 'estrad_auth_failures_total{method="none"}' 0
 check_metric 'estrad_auth_failures_total{method="digest"}' 1
 check_metric 'estrad_auth_failures_total{method="basic"}' 0
 check_metric 'estrad_auth_failures_total{method="cert"}' 0

@@ -3,6 +3,7 @@
  * the request offers (nothing, a certificate, Digest, Basic, garbage), the
  * verdict, the status and the challenges; failure counting up to 429.
  * Digest credentials are computed here from the challenge's nonce.
+ * What the metrics count: a challenge is not a failure.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -20,6 +22,7 @@
 #include "estrad/auth.h"
 #include "estrad/b64.h"
 #include "estrad/digest.h"
+#include "estrad/metrics.h"
 #include "estrad/users.h"
 #include "testpki.h"
 
@@ -746,6 +749,80 @@ test_basic_decode(void **state)
 	free(long_value);
 }
 
+/* The value of the sample line "SAMPLE VALUE" in /metrics; -1 if none. */
+static double
+metric(const char *sample)
+{
+	struct evbuffer	*b = evbuffer_new();
+	char		*line;
+	double		 v = -1;
+	size_t		 n = strlen(sample);
+
+	assert_non_null(b);
+	metrics_write(b, NULL);
+	while ((line = evbuffer_readln(b, NULL, EVBUFFER_EOL_LF)) != NULL) {
+		if (strncmp(line, sample, n) == 0 && line[n] == ' ')
+			v = strtod(line + n + 1, NULL);
+		free(line);
+	}
+	evbuffer_free(b);
+	return v;
+}
+
+/*
+ * A request without credentials is the first leg of every Digest
+ * exchange (RFC 7616 section 3.3): a challenge, counted apart, so that
+ * estrad_auth_failures_total only grows with credentials that failed.
+ */
+static void
+test_challenge_not_failure(void **state)
+{
+	static const struct {
+		unsigned	 allowed;
+		const char	*authz;
+		double		 challenges;
+		const char	*failed;	/* the method counted, or NULL */
+	} rows[] = {
+		{ D, NULL, 1, NULL },
+		{ D | B, NULL, 1, NULL },
+		{ B, NULL, 1, NULL },
+		{ D, "Digest username=", 0, "digest" },
+		{ D, "Basic YWxpY2U6eA==", 0, "none" },
+		{ C, NULL, 0, "cert" },
+	};
+	static const char *const methods[] = { "digest", "basic", "cert",
+	    "none" };
+	struct auth_identity	id;
+	struct est_reply	r;
+	char			addr[32], name[80];
+	double			before[NITEMS(methods)], ch;
+
+	for (size_t i = 0; i < NITEMS(rows); i++) {
+		print_message("row %zu\n", i);
+		for (size_t m = 0; m < NITEMS(methods); m++) {
+			snprintf(name, sizeof(name), "estrad_auth_failures_"
+			    "total{method=\"%s\"}", methods[m]);
+			before[m] = metric(name);
+		}
+		ch = metric("estrad_auth_challenges_total");
+		snprintf(addr, sizeof(addr), "192.0.2.%zu", 100 + i);
+		assert_int_equal(check(addr, rows[i].allowed, rows[i].authz,
+		    NULL, &id, &r), AUTH_DENY);
+		est_reply_clear(&r);
+		assert_true(metric("estrad_auth_challenges_total") ==
+		    ch + rows[i].challenges);
+		for (size_t m = 0; m < NITEMS(methods); m++) {
+			int counted = rows[i].failed != NULL &&
+			    strcmp(rows[i].failed, methods[m]) == 0;
+
+			snprintf(name, sizeof(name), "estrad_auth_failures_"
+			    "total{method=\"%s\"}", methods[m]);
+			assert_true(metric(name) == before[m] + counted);
+		}
+	}
+	metrics_reset();
+}
+
 int
 main(void)
 {
@@ -766,6 +843,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_digest_uri_label,
 		    ctx_lenient, ctx_free),
 		cmocka_unit_test(test_basic_decode),
+		cmocka_unit_test_setup_teardown(test_challenge_not_failure,
+		    ctx_lenient, ctx_free),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -153,6 +153,7 @@ static const char *const families[][2] = {
 	{ "estrad_upstream_overloaded_total", "counter" },
 	{ "estrad_upstream_connections_total", "counter" },
 	{ "estrad_auth_failures_total", "counter" },
+	{ "estrad_auth_challenges_total", "counter" },
 	{ "estrad_policy_refusals_total", "counter" },
 	{ "estrad_open_connections", "gauge" },
 	{ "estrad_tls_handshakes_total", "counter" },
@@ -244,6 +245,7 @@ test_fresh(void **state)
 	assert_line(t, "estrad_auth_failures_total{method=\"basic\"} 0");
 	assert_line(t, "estrad_auth_failures_total{method=\"cert\"} 0");
 	assert_line(t, "estrad_auth_failures_total{method=\"none\"} 0");
+	assert_line(t, "estrad_auth_challenges_total 0");
 	assert_line(t, "estrad_config_reloads_total{result=\"ok\"} 0");
 	assert_line(t, "estrad_config_reloads_total{result=\"error\"} 0");
 	assert_line(t, "estrad_config_last_reload_success 1");
@@ -265,6 +267,7 @@ test_counters(void **state)
 	metrics_auth_failure("digest");
 	metrics_auth_failure("none");
 	metrics_auth_failure("none");
+	metrics_auth_challenge();
 	metrics_policy_refusal("key.type");
 	metrics_policy_refusal("rate");
 	metrics_connection(1);
@@ -294,6 +297,7 @@ test_counters(void **state)
 	    "{op=\"simpleenroll\"} 3");
 	assert_line(t, "estrad_auth_failures_total{method=\"digest\"} 1");
 	assert_line(t, "estrad_auth_failures_total{method=\"none\"} 2");
+	assert_line(t, "estrad_auth_challenges_total 1");
 	assert_line(t, "estrad_policy_refusals_total{rule=\"key.type\"} 1");
 	assert_line(t, "estrad_policy_refusals_total{rule=\"rate\"} 1");
 	assert_line(t, "estrad_open_connections 1");
