@@ -125,8 +125,8 @@ est_access_log(struct est_req *rq, const struct est_reply *reply)
 	/* Only configured labels become series: a client inventing labels
 	 * must not crowd out the real ones. */
 	metrics_request(rq->rq_routed ? est_op_name(rq->rq_route.op) : "-",
-	    rq->rq_backend == NULL ? (rq->rq_routed ? "unknown" : "") :
-	    rq->rq_route.has_label ? rq->rq_route.label : "",
+	    rq->rq_backend == NULL ? (rq->rq_routed ? "unknown" : "-") :
+	    rq->rq_route.has_label ? rq->rq_route.label : "-",
 	    reply->status, ms_since(&rq->rq_start) / 1000.0);
 	log_info("access id=%s peer=%s method=%s path=%s label=%s op=%s "
 	    "auth=%s user=%s status=%d upstream=%s bytes=%zu ms=%.1f "

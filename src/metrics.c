@@ -91,8 +91,8 @@ static const struct metrics_family metrics_families[M_MAX] = {
 	    "When the process started, in seconds since the Unix epoch." },
 	[M_REQUESTS] = { "estrad_requests_total", MT_COUNTER,
 	    { "op", "label", "status" },
-	    "EST requests answered, by operation, CA label (empty for the "
-	    "bare path) and HTTP status." },
+	    "EST requests answered, by operation, CA label (- for the bare "
+	    "path) and HTTP status." },
 	[M_REQUEST_DURATION] = { "estrad_request_duration_seconds",
 	    MT_HISTOGRAM, { "op" },
 	    "Time from a request's arrival to its answer, by operation." },
@@ -496,7 +496,9 @@ metrics_request(const char *op, const char *label, int status,
     double seconds)
 {
 	char		 code[16];
-	const char	*v[3] = { op ? op : "none", label ? label : "", code };
+	/* The bare path is "-", as in the access and audit logs. */
+	const char	*v[3] = { op ? op : "none",
+	    label != NULL && *label != '\0' ? label : "-", code };
 
 	snprintf(code, sizeof(code), "%d", status);
 	metrics_add_value(M_REQUESTS, v, 1);

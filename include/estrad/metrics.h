@@ -22,7 +22,8 @@ struct evbuffer;
 void metrics_reset(void);
 
 /* One answered request: estrad_requests_total{op,label,status} and
- * estrad_request_duration_seconds{op}. label "" for the bare path. */
+ * estrad_request_duration_seconds{op}. label NULL, "" or "-" for the bare
+ * path, which is written "-" as in the access and audit logs. */
 void metrics_request(const char *op, const char *label, int status,
     double seconds);
 /* One upstream transfer: estrad_upstream_duration_seconds{upstream};

@@ -95,6 +95,8 @@ check_header Allow 'GET, HEAD'
 # ---- traffic through the EST port
 req cacerts GET "$URL/cacerts"
 check_status 200
+# The bare path: label=- in the access line, as in the metrics below.
+check_access "label=- op=cacerts" "$XLOG"
 make_csr dev "/CN=admin-metrics-device"
 enroll_ok enroll "$URL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
 # A plain Digest enrollment: one challenge (its first leg), no failure.
@@ -132,12 +134,12 @@ scrape m1 "$ADMIN"
 grep -qF -- "$EST_PASS" "$SCRAPE" && fail "the Digest password is in /metrics"
 check_metric "estrad_build_info{version=\"$("$ESTRAD_BIN" --version | awk '{ print $2 }')\"}" 1
 check_metric_ge estrad_start_time_seconds $(($(date +%s) - 120))
-check_metric 'estrad_requests_total{op="cacerts",label="",status="200"}' 1
-check_metric 'estrad_requests_total{op="simpleenroll",label="",status="200"}' 1
+check_metric 'estrad_requests_total{op="cacerts",label="-",status="200"}' 1
+check_metric 'estrad_requests_total{op="simpleenroll",label="-",status="200"}' 1
 # 401s: the first leg of each Digest exchange (the enrollment, the wrong
 # password, the refused CSR), the credential-less POST, the wrong password.
-check_metric 'estrad_requests_total{op="simpleenroll",label="",status="401"}' 5
-check_metric 'estrad_requests_total{op="simpleenroll",label="",status="403"}' 1
+check_metric 'estrad_requests_total{op="simpleenroll",label="-",status="401"}' 5
+check_metric 'estrad_requests_total{op="simpleenroll",label="-",status="403"}' 1
 n404=$(grep -E '^estrad_requests_total\{.*status="404"\} ' "$SCRAPE" | awk '{ s += $2 } END { print s + 0 }')
 [ "$n404" = 1 ] || fail "m1: $n404 requests counted with status 404, expected 1: $(grep 'status="404"' "$SCRAPE")"
 # Challenges: the first leg of the three Digest exchanges and the
@@ -257,7 +259,7 @@ grep -qi 'no upstream' "$BODY" || fail "dead_ready: reason '$(cat "$BODY")' does
 scrape dead_metrics "$DEAD"
 check_metric 'estrad_upstream_up{upstream="ca",url="https://127.0.0.1:1/.well-known/est"}' 0
 check_metric 'estrad_upstream_errors_total{upstream="ca",kind="unreachable"}' 1
-check_metric 'estrad_requests_total{op="cacerts",label="",status="502"}' 1
+check_metric 'estrad_requests_total{op="cacerts",label="-",status="502"}' 1
 req dead_healthz GET "$DEAD/healthz"
 check_status 200
 

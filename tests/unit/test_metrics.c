@@ -261,9 +261,9 @@ test_counters(void **state)
 	char *t;
 
 	metrics_request("simpleenroll", "", 200, 0.02);
-	metrics_request("simpleenroll", "", 200, 0.03);
+	metrics_request("simpleenroll", NULL, 200, 0.03);
 	metrics_request("simpleenroll", "east", 401, 0.001);
-	metrics_request("cacerts", "", 200, 0.001);
+	metrics_request("cacerts", "-", 200, 0.001);
 	metrics_auth_failure("digest");
 	metrics_auth_failure("none");
 	metrics_auth_failure("none");
@@ -287,11 +287,11 @@ test_counters(void **state)
 	metrics_upstream("ca", 0.3, "unavailable");
 	t = expo(NULL);
 	check_structure(t);
-	assert_line(t, "estrad_requests_total{op=\"simpleenroll\",label=\"\","
+	assert_line(t, "estrad_requests_total{op=\"simpleenroll\",label=\"-\","
 	    "status=\"200\"} 2");
 	assert_line(t, "estrad_requests_total{op=\"simpleenroll\","
 	    "label=\"east\",status=\"401\"} 1");
-	assert_line(t, "estrad_requests_total{op=\"cacerts\",label=\"\","
+	assert_line(t, "estrad_requests_total{op=\"cacerts\",label=\"-\","
 	    "status=\"200\"} 1");
 	assert_line(t, "estrad_request_duration_seconds_count"
 	    "{op=\"simpleenroll\"} 3");
