@@ -329,6 +329,48 @@ test_counters(void **state)
 
 /* ---- histograms ---------------------------------------------------------- */
 
+/*
+ * Numbers as Prometheus clients write them: the shortest text that reads
+ * back as the double (17 digits only when needed), and histogram sums
+ * kept in whole microseconds, so that adding decimal durations does not
+ * print binary noise (0.05 + 0.010062 would be 0.060062000000000004).
+ */
+static void
+test_float_text(void **state)
+{
+	static const struct {
+		double		 a, b;
+		const char	*sum;
+	} rows[] = {
+		{ 0.05, 0.010062, "0.060062" },
+		{ 0.1, 0.2, "0.3" },
+		{ 0.02, 0.03, "0.05" },
+		{ 1.5, 2, "3.5" },
+		{ 0.0000004, 0, "0" },		/* below a microsecond */
+		{ 86400.000001, 0.000001, "86400.000002" },
+	};
+	char	*t, name[32], line[160];
+
+	for (size_t i = 0; i < NITEMS(rows); i++) {
+		snprintf(name, sizeof(name), "row%zu", i);
+		metrics_upstream(name, rows[i].a, NULL);
+		metrics_upstream(name, rows[i].b, NULL);
+	}
+	/* A gauge shows its double as it is: 17 digits when it needs them. */
+	metrics_loop_lag(0.1 + 0.2);
+	t = expo(NULL);
+	check_structure(t);
+	for (size_t i = 0; i < NITEMS(rows); i++) {
+		print_message("row %zu\n", i);
+		snprintf(line, sizeof(line), "estrad_upstream_duration_seconds"
+		    "_sum{upstream=\"row%zu\"} %s", i, rows[i].sum);
+		assert_line(t, line);
+	}
+	assert_line(t, "estrad_event_loop_lag_max_seconds 0.30000000000000004");
+	assert_line(t, "estrad_event_loop_lag_seconds_sum 0.3");
+	free(t);
+}
+
 static void
 test_histogram(void **state)
 {
@@ -875,6 +917,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		FX_TEST(test_fresh),
 		FX_TEST(test_counters),
+		FX_TEST(test_float_text),
 		FX_TEST(test_histogram),
 		FX_TEST(test_escaping),
 		FX_TEST(test_label_bound),
