@@ -140,7 +140,7 @@ admin_readyz(struct admin *ad, struct evhttp_request *req)
 static void
 admin_metrics(struct admin *ad, struct evhttp_request *req)
 {
-	struct metrics_gauges	 g = { 0, 0, -1 };
+	struct metrics_gauges	 g = { .cache_max_age_seconds = -1 };
 	struct evbuffer		*body;
 
 	if ((body = evbuffer_new()) == NULL) {

@@ -14,12 +14,17 @@
  * characters and invalid UTF-8 become '?', and the writer escapes \, "
  * and newline as the format asks. Everything runs on the event loop.
  */
+#include <sys/resource.h>
+#include <sys/time.h>
+
+#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/buffer.h>
@@ -68,12 +73,19 @@ enum metrics_id {
 	M_TLS_HANDSHAKE_FAILURES,
 	M_CONNECTIONS_DROPPED,
 	M_RELOADS,
+	M_LAST_RELOAD_SUCCESSFUL,
+	M_LAST_RELOAD_SUCCESS_TIME,
 	M_LAST_RELOAD_SUCCESS,
 	M_QUEUE_ENTRIES,
 	M_QUEUE_OLDEST,
 	M_CACHE_AGE,
 	M_LOOP_LAG,
 	M_LOOP_LAG_MAX,
+	M_PROCESS_CPU,
+	M_PROCESS_RSS,
+	M_PROCESS_OPEN_FDS,
+	M_PROCESS_MAX_FDS,
+	M_PROCESS_START,
 	M_MAX
 };
 
@@ -167,11 +179,21 @@ static const struct metrics_family metrics_families[M_MAX] = {
 	[M_RELOADS] = { "estrad_config_reloads_total", MT_COUNTER,
 	    { "result" }, "Configuration reloads (SIGHUP), by result: ok or "
 	    "error (the old configuration stays)." },
+	/* The two names Prometheus itself uses for its configuration. */
+	[M_LAST_RELOAD_SUCCESSFUL] = {
+	    "estrad_config_last_reload_successful", MT_GAUGE, { NULL },
+	    "1 if the last configuration load succeeded, else 0." },
+	[M_LAST_RELOAD_SUCCESS_TIME] = {
+	    "estrad_config_last_reload_success_timestamp_seconds", MT_GAUGE,
+	    { NULL }, "When the configuration was last loaded successfully "
+	    "(the start, or a SIGHUP), in seconds since the Unix epoch." },
 	[M_LAST_RELOAD_SUCCESS] = { "estrad_config_last_reload_success",
-	    MT_GAUGE, { NULL }, "1 if the last configuration load succeeded, "
-	    "else 0." },
-	[M_QUEUE_ENTRIES] = { "estrad_queue_entries", MT_GAUGE, { NULL },
-	    "Store-and-forward entries waiting (for the CA or the client)." },
+	    MT_GAUGE, { NULL }, "Deprecated: estrad_config_last_reload_"
+	    "successful, under the name docs/operations.md gave it first." },
+	[M_QUEUE_ENTRIES] = { "estrad_queue_entries", MT_GAUGE, { "state" },
+	    "Store-and-forward entries by state: pending, polling (waiting "
+	    "for the CA), issued, refused (waiting for the client), "
+	    "delivered, expired (finished, kept until queue.expire)." },
 	[M_QUEUE_OLDEST] = { "estrad_queue_oldest_age_seconds", MT_GAUGE,
 	    { NULL }, "Age of the oldest waiting store-and-forward entry; 0 "
 	    "when none waits." },
@@ -183,6 +205,18 @@ static const struct metrics_family metrics_families[M_MAX] = {
 	    "time the loop was busy with other work." },
 	[M_LOOP_LAG_MAX] = { "estrad_event_loop_lag_max_seconds", MT_GAUGE,
 	    { NULL }, "The longest event-loop lag seen since the start." },
+	/* Prometheus's standard process metrics, read when scraped. */
+	[M_PROCESS_CPU] = { "process_cpu_seconds_total", MT_COUNTER,
+	    { NULL }, "Total user and system CPU time spent in seconds." },
+	[M_PROCESS_RSS] = { "process_resident_memory_bytes", MT_GAUGE,
+	    { NULL }, "Resident memory size in bytes." },
+	[M_PROCESS_OPEN_FDS] = { "process_open_fds", MT_GAUGE, { NULL },
+	    "Number of open file descriptors." },
+	[M_PROCESS_MAX_FDS] = { "process_max_fds", MT_GAUGE, { NULL },
+	    "Maximum number of open file descriptors." },
+	[M_PROCESS_START] = { "process_start_time_seconds", MT_GAUGE,
+	    { NULL }, "Start time of the process since unix epoch in "
+	    "seconds." },
 };
 
 struct metrics_series {
@@ -477,6 +511,8 @@ metrics_init(void)
 	v[0] = "error";
 	metrics_add_value(M_RELOADS, v, 0);
 	/* The start-up configuration loaded, or we would not be here. */
+	metrics_set_value(M_LAST_RELOAD_SUCCESSFUL, NULL, 1);
+	metrics_set_value(M_LAST_RELOAD_SUCCESS_TIME, NULL, metrics_g.mg_start);
 	metrics_set_value(M_LAST_RELOAD_SUCCESS, NULL, 1);
 }
 
@@ -613,7 +649,11 @@ metrics_reload(int ok)
 	const char *v[1] = { ok ? "ok" : "error" };
 
 	metrics_add_value(M_RELOADS, v, 1);
+	metrics_set_value(M_LAST_RELOAD_SUCCESSFUL, NULL, ok ? 1 : 0);
 	metrics_set_value(M_LAST_RELOAD_SUCCESS, NULL, ok ? 1 : 0);
+	if (ok)
+		metrics_set_value(M_LAST_RELOAD_SUCCESS_TIME, NULL,
+		    (double)time(NULL));
 }
 
 /*
@@ -787,16 +827,107 @@ metrics_histogram(struct evbuffer *out, enum metrics_id id,
 	metrics_sample(out, id, "_count", s, NULL, (double)s->ms_count);
 }
 
+/* ---- the process, read when scraped ------------------------------------ */
+
+/* Resident set size in bytes (/proc/self/statm's second field); -1. */
+static double
+metrics_process_rss(void)
+{
+	FILE		*fp = fopen("/proc/self/statm", "r");
+	unsigned long	 size, resident;
+	long		 page = sysconf(_SC_PAGESIZE);
+	int		 n;
+
+	if (fp == NULL)
+		return -1;
+	n = fscanf(fp, "%lu %lu", &size, &resident);
+	fclose(fp);
+	return n == 2 && page > 0 ? (double)resident * (double)page : -1;
+}
+
+/* Open descriptors: the entries of /proc/self/fd, less the one that
+ * reads it; -1 where there is no /proc. */
+static double
+metrics_process_fds(void)
+{
+	DIR		*d = opendir("/proc/self/fd");
+	struct dirent	*e;
+	long		 n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return (double)(n - 1);
+}
+
+/*
+ * Prometheus's process_* family id, computed now (a few system calls and
+ * two small /proc reads, on the admin listener's scrape only): 1 with *v
+ * (negative: not known here, no sample), or 0 for another family.
+ */
+static int
+metrics_process(enum metrics_id id, double *v)
+{
+	struct rusage	ru;
+	struct rlimit	rl;
+
+	switch (id) {
+	case M_PROCESS_CPU:
+		*v = getrusage(RUSAGE_SELF, &ru) == -1 ? -1 :
+		    (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+		    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+		return 1;
+	case M_PROCESS_RSS:
+		*v = metrics_process_rss();
+		return 1;
+	case M_PROCESS_OPEN_FDS:
+		*v = metrics_process_fds();
+		return 1;
+	case M_PROCESS_MAX_FDS:
+		*v = getrlimit(RLIMIT_NOFILE, &rl) == -1 ? -1 :
+		    rl.rlim_cur == RLIM_INFINITY ? 1.8446744073709552e19 :
+		    (double)rl.rlim_cur;
+		return 1;
+	case M_PROCESS_START:
+		*v = metrics_g.mg_start;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* estrad_queue_entries{state}: one sample per state the queue counts
+ * (negative: it does not), none without g. */
+static void
+metrics_queue_write(struct evbuffer *out, const struct metrics_gauges *g)
+{
+	struct metrics_series	s;
+
+	if (g == NULL)
+		return;
+	memset(&s, 0, sizeof(s));
+	for (int i = 0; i < QS_MAX; i++) {
+		if (g->queue_entries[i] < 0)
+			continue;
+		/* The names are fixed and clean: no copy needed. */
+		s.ms_labels[0] = (char *)(uintptr_t)queue_state_name(i);
+		metrics_sample(out, M_QUEUE_ENTRIES, "", &s, NULL,
+		    g->queue_entries[i]);
+	}
+}
+
 /* Scrape-time gauges are read from g, kept nowhere. 1 for such a
  * family, with *v its value (negative: no sample). */
 static int
 metrics_scraped(enum metrics_id id, const struct metrics_gauges *g,
     double *v)
 {
-	switch (id) {
-	case M_QUEUE_ENTRIES:
-		*v = g != NULL ? g->queue_depth : -1;
+	if (metrics_process(id, v))
 		return 1;
+	switch (id) {
 	case M_QUEUE_OLDEST:
 		*v = g != NULL ? g->queue_oldest_seconds : -1;
 		return 1;
@@ -820,6 +951,10 @@ metrics_family_write(struct evbuffer *out, enum metrics_id id,
 	metrics_escape(out, f->mf_help, 0);
 	evbuffer_add_printf(out, "\n# TYPE %s %s\n", f->mf_name,
 	    metrics_type_names[f->mf_type]);
+	if (id == M_QUEUE_ENTRIES) {
+		metrics_queue_write(out, g);
+		return;
+	}
 	if (metrics_scraped(id, g, &v)) {
 		if (v >= 0)	/* no labels: the series is not read */
 			metrics_sample(out, id, "", NULL, NULL, v);

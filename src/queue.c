@@ -1004,22 +1004,31 @@ queue_free(struct queue *q)
 	free(q);
 }
 
-/* For /metrics: entries waiting, and how long the oldest has waited. */
+/*
+ * For /metrics: entries by state, and how long the oldest waiting one has
+ * waited. Memory keeps the finished ones until they expire, except the
+ * purged, forgotten at once (queue_sync_done): -1, not known here.
+ */
 void
-queue_stats(const struct queue *q, double *depth, double *oldest_age_seconds)
+queue_stats(const struct queue *q, double entries[QS_MAX],
+    double *oldest_age_seconds)
 {
 	const struct queue_entry	*qe;
 	int64_t				 now = queue_now(), oldest = now;
 
-	*depth = 0;
+	for (int i = 0; i < QS_MAX; i++)
+		entries[i] = 0;
+	entries[QS_PURGED] = -1;
 	*oldest_age_seconds = 0;
 	if (!queue_enabled(q))
 		return;
-	*depth = (double)q->q_active;
-	TAILQ_FOREACH(qe, &q->q_entries, qe_link)
+	TAILQ_FOREACH(qe, &q->q_entries, qe_link) {
+		if ((unsigned)qe->qe_e.state < QS_MAX)
+			entries[qe->qe_e.state]++;
 		if (queue_state_active(qe->qe_e.state) &&
 		    qe->qe_e.created < oldest)
 			oldest = qe->qe_e.created;
+	}
 	*oldest_age_seconds = (double)(now - oldest);
 }
 

@@ -148,7 +148,7 @@ server_gauges(void *arg, struct metrics_gauges *g)
 {
 	struct server *srv = arg;
 
-	queue_stats(srv->srv_queue, &g->queue_depth,
+	queue_stats(srv->srv_queue, g->queue_entries,
 	    &g->queue_oldest_seconds);
 	g->cache_max_age_seconds = cache_max_age(srv->srv_cache);
 }

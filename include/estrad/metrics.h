@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 
+#include "estrad/store.h"
+
 struct evbuffer;
 
 /* Forget every series and free the registry (exit; tests). Nothing needs
@@ -77,9 +79,10 @@ void metrics_upstream_overload(const char *upstream);
 /* estrad_upstream_connections_total{upstream}: n connections opened. */
 void metrics_upstream_connects(const char *upstream, long n);
 
-/* Values read when scraped (queue depth and age, cache age). */
+/* Values read when scraped (queue entries and age, cache age); the
+ * process_* metrics are read by metrics_write itself. */
 struct metrics_gauges {
-	double	queue_depth;		/* estrad_queue_entries */
+	double	queue_entries[QS_MAX];	/* estrad_queue_entries{state} */
 	double	queue_oldest_seconds;	/* estrad_queue_oldest_age_seconds */
 	double	cache_max_age_seconds;	/* estrad_cache_age_seconds (max);
 					 * negative: nothing cached, no

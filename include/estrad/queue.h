@@ -117,8 +117,10 @@ void queue_drain(struct queue *q);
 long queue_sending(const struct queue *q);
 /* 1 if an entry for label would be forwarded (routes as at start). */
 int queue_routes_label(const struct queue *q, const char *label);
-/* Entries waiting, and the age of the oldest (seconds); 0, 0 if none. */
-void queue_stats(const struct queue *q, double *depth,
+/* Entries by state (index enum queue_state; QS_PURGED -1: memory does
+ * not keep them), and the age of the oldest waiting one (seconds); zeros
+ * if none or the queue is off. */
+void queue_stats(const struct queue *q, double entries[QS_MAX],
     double *oldest_age_seconds);
 
 #endif

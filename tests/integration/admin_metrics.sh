@@ -14,7 +14,10 @@
 #    auth failures by method, the refusal by rule, the upstream transfers, the
 #    latency histograms (cumulative buckets up to +Inf, _sum, _count),
 #    TLS handshakes and a failed one, an open connection while one is
-#    held open, and config reloads (ok, then error);
+#    held open, the queue's entries by state, Prometheus's process_*
+#    metrics (start time, descriptor limit and count as /proc/PID says),
+#    and config reloads (ok, then error) under Prometheus's names
+#    (..._last_reload_successful, ..._success_timestamp_seconds);
 #  - the admin listener over TLS (admin.certificate/key);
 #  - /readyz 503 "not ready: ..." on a proxy whose only upstream URL is
 #    dead (its breaker open) and that has no queue, with that URL's
@@ -175,7 +178,26 @@ check_metric_ge estrad_tls_handshakes_total 7
 check_metric estrad_tls_handshake_failures_total 1
 check_metric 'estrad_config_reloads_total{result="ok"}' 0
 check_metric estrad_config_last_reload_success 1
-check_metric estrad_queue_entries 0
+check_metric estrad_config_last_reload_successful 1
+# The start-up load is the last successful one.
+check_metric estrad_config_last_reload_success_timestamp_seconds \
+    "$(metric estrad_start_time_seconds)"
+# No queue here: every state counted, at 0; purged entries are not kept.
+for s in pending polling issued refused delivered expired; do
+	check_metric "estrad_queue_entries{state=\"$s\"}" 0
+done
+[ "$(grep -c '^estrad_queue_entries' "$SCRAPE")" = 6 ] ||
+    fail "m1: $(grep '^estrad_queue_entries' "$SCRAPE")"
+# Prometheus's process metrics, as the kernel sees the daemon.
+check_metric process_start_time_seconds "$(metric estrad_start_time_seconds)"
+check_metric process_max_fds "$(awk '/^Max open files/ { print $4 }' "/proc/$PROXY/limits")"
+check_metric_ge process_resident_memory_bytes 1000000
+check_metric_ge process_cpu_seconds_total 0
+nfd=$(metric process_open_fds)
+kfd=$(find "/proc/$PROXY/fd" -mindepth 1 | wc -l)
+# The scrape's own connection was open then: one more, or so.
+[ -n "$nfd" ] && [ "$nfd" -ge $((kfd - 1)) ] && [ "$nfd" -le $((kfd + 2)) ] ||
+    fail "m1: process_open_fds is '${nfd:-absent}', /proc/$PROXY/fd has $kfd"
 
 # The held connection closes: none is open.
 exec 7>&-
@@ -188,6 +210,7 @@ done
 check_metric estrad_open_connections 0
 
 # ---- reloads: the same file (ok), then a broken one (error)
+t_hup=$(date +%s)
 kill -HUP "$PROXY"
 wait_grep 5 "$XLOG" 'reload' || fail "no reload line after SIGHUP"
 for ((i = 0; i < 30; i++)); do
@@ -198,6 +221,9 @@ done
 check_metric 'estrad_config_reloads_total{result="ok"}' 1
 check_metric 'estrad_config_reloads_total{result="error"}' 0
 check_metric estrad_config_last_reload_success 1
+check_metric estrad_config_last_reload_successful 1
+check_metric_ge estrad_config_last_reload_success_timestamp_seconds "$t_hup"
+t_ok=$(metric estrad_config_last_reload_success_timestamp_seconds)
 cp "$WORK/proxy.json" "$WORK/proxy.json.good"
 echo '{ "broken": ' >"$WORK/proxy.json"
 kill -HUP "$PROXY"
@@ -210,6 +236,9 @@ cp "$WORK/proxy.json.good" "$WORK/proxy.json"
 check_metric 'estrad_config_reloads_total{result="error"}' 1
 check_metric 'estrad_config_reloads_total{result="ok"}' 1
 check_metric estrad_config_last_reload_success 0
+check_metric estrad_config_last_reload_successful 0
+# The last success is still the first reload's.
+check_metric estrad_config_last_reload_success_timestamp_seconds "$t_ok"
 check_alive "$PROXY" "the proxy"
 req readyz2 GET "$ADMIN/readyz"
 check_status 200

@@ -19,7 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -160,12 +163,19 @@ static const char *const families[][2] = {
 	{ "estrad_tls_handshake_failures_total", "counter" },
 	{ "estrad_connections_dropped_total", "counter" },
 	{ "estrad_config_reloads_total", "counter" },
+	{ "estrad_config_last_reload_successful", "gauge" },
+	{ "estrad_config_last_reload_success_timestamp_seconds", "gauge" },
 	{ "estrad_config_last_reload_success", "gauge" },
 	{ "estrad_queue_entries", "gauge" },
 	{ "estrad_queue_oldest_age_seconds", "gauge" },
 	{ "estrad_cache_age_seconds", "gauge" },
 	{ "estrad_event_loop_lag_seconds", "histogram" },
 	{ "estrad_event_loop_lag_max_seconds", "gauge" },
+	{ "process_cpu_seconds_total", "counter" },
+	{ "process_resident_memory_bytes", "gauge" },
+	{ "process_open_fds", "gauge" },
+	{ "process_max_fds", "gauge" },
+	{ "process_start_time_seconds", "gauge" },
 };
 
 /* Is name (up to its '{' or ' ') a sample of family fam of type type? */
@@ -249,8 +259,13 @@ test_fresh(void **state)
 	assert_line(t, "estrad_config_reloads_total{result=\"ok\"} 0");
 	assert_line(t, "estrad_config_reloads_total{result=\"error\"} 0");
 	assert_line(t, "estrad_config_last_reload_success 1");
+	assert_line(t, "estrad_config_last_reload_successful 1");
+	/* The start-up load is the last successful one. */
+	assert_true(sample_value(t, "estrad_config_last_reload_success_"
+	    "timestamp_seconds") == sample_value(t,
+	    "estrad_start_time_seconds"));
 	/* No probe: the scrape-time gauges have no sample. */
-	assert_int_equal(lines_starting(t, "estrad_queue_entries "), 0);
+	assert_int_equal(lines_starting(t, "estrad_queue_entries"), 0);
 	assert_int_equal(lines_starting(t, "estrad_cache_age_seconds "), 0);
 	free(t);
 }
@@ -310,6 +325,7 @@ test_counters(void **state)
 	assert_line(t, "estrad_config_reloads_total{result=\"ok\"} 1");
 	assert_line(t, "estrad_config_reloads_total{result=\"error\"} 1");
 	assert_line(t, "estrad_config_last_reload_success 0");
+	assert_line(t, "estrad_config_last_reload_successful 0");
 	assert_line(t, "estrad_upstream_duration_seconds_count"
 	    "{upstream=\"ca\"} 4");
 	assert_near(sample_value(t, "estrad_upstream_duration_seconds_sum"
@@ -324,6 +340,9 @@ test_counters(void **state)
 	metrics_reload(1);
 	t = expo(NULL);
 	assert_line(t, "estrad_config_last_reload_success 1");
+	assert_line(t, "estrad_config_last_reload_successful 1");
+	assert_true(sample_value(t, "estrad_config_last_reload_success_"
+	    "timestamp_seconds") >= (double)time(NULL) - 5);
 	free(t);
 }
 
@@ -532,30 +551,81 @@ test_series_cap(void **state)
 static void
 test_gauges(void **state)
 {
-	struct metrics_gauges	 g = { 3, 42.5, -1 };
-	char			*t;
+	static const char *const states[QS_MAX] = { "pending", "polling",
+	    "issued", "refused", "delivered", "expired", "purged" };
+	struct metrics_gauges	 g = { .queue_entries = { 3, 1, 0, 2, 5,
+	    0, -1 }, .queue_oldest_seconds = 42.5,
+	    .cache_max_age_seconds = -1 };
+	char			*t, line[96];
 
 	t = expo(&g);
 	check_structure(t);
-	assert_line(t, "estrad_queue_entries 3");
+	/* One sample per state, in the order of enum queue_state; none for
+	 * a state not counted (purged). */
+	for (int i = 0; i < QS_MAX - 1; i++) {
+		snprintf(line, sizeof(line), "estrad_queue_entries{state=\"%s\"} "
+		    "%g", states[i], g.queue_entries[i]);
+		assert_line(t, line);
+	}
+	assert_int_equal(lines_starting(t, "estrad_queue_entries"),
+	    QS_MAX - 1);
 	assert_line(t, "estrad_queue_oldest_age_seconds 42.5");
 	assert_int_equal(lines_starting(t, "estrad_cache_age_seconds "), 0);
 	free(t);
-	g.queue_depth = 0;
+	memset(g.queue_entries, 0, sizeof(g.queue_entries));
 	g.queue_oldest_seconds = 0;
 	g.cache_max_age_seconds = 7;
 	t = expo(&g);
-	assert_line(t, "estrad_queue_entries 0");
+	assert_line(t, "estrad_queue_entries{state=\"pending\"} 0");
 	assert_line(t, "estrad_queue_oldest_age_seconds 0");
 	assert_line(t, "estrad_cache_age_seconds 7");
 	free(t);
+}
+
+/*
+ * Prometheus's process_* metrics, read at each scrape: descriptors
+ * opened show at once, the limit is getrlimit's, the start time is
+ * estrad_start_time_seconds, memory and CPU time are there and grow.
+ */
+static void
+test_process(void **state)
+{
+	struct rlimit	 rl;
+	char		*t;
+	double		 fds, cpu;
+	int		 fd[3];
+	volatile double	 x = 0;
+
+	t = expo(NULL);
+	check_structure(t);
+	fds = sample_value(t, "process_open_fds");
+	cpu = sample_value(t, "process_cpu_seconds_total");
+	assert_true(fds >= 3);
+	assert_true(cpu > 0);
+	assert_true(sample_value(t, "process_resident_memory_bytes") > 1e5);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_true(sample_value(t, "process_max_fds") ==
+	    (double)rl.rlim_cur);
+	assert_true(sample_value(t, "process_start_time_seconds") ==
+	    sample_value(t, "estrad_start_time_seconds"));
+	free(t);
+	for (int i = 0; i < 3; i++)
+		assert_true((fd[i] = open("/dev/null", O_RDONLY)) != -1);
+	for (long i = 0; i < 30000000; i++)	/* some CPU time */
+		x += (double)i;
+	t = expo(NULL);
+	assert_true(sample_value(t, "process_open_fds") == fds + 3);
+	assert_true(sample_value(t, "process_cpu_seconds_total") > cpu);
+	free(t);
+	for (int i = 0; i < 3; i++)
+		close(fd[i]);
 }
 
 /* Loop lag: a histogram of every tick's lateness and the largest. */
 static void
 test_loop_lag(void **state)
 {
-	struct metrics_gauges	 g = { 0, 0, -1 };
+	struct metrics_gauges	 g = { .cache_max_age_seconds = -1 };
 	char			*t;
 
 	t = expo(&g);
@@ -671,7 +741,8 @@ test_curl_kinds(void **state)
 static void
 test_promtool(void **state)
 {
-	struct metrics_gauges	 g = { 1, 12, 30 };
+	struct metrics_gauges	 g = { .queue_entries = { 1, 0, 2 },
+	    .queue_oldest_seconds = 12, .cache_max_age_seconds = 30 };
 	char			 path[] = "/tmp/test_metrics.XXXXXX", cmd[256];
 	char			 out[512], *t;
 	FILE			*f, *p;
@@ -822,7 +893,7 @@ probe_ready(void *arg, char *why, size_t whylen)
 static void
 probe_gauges(void *arg, struct metrics_gauges *g)
 {
-	g->queue_depth = 2;
+	g->queue_entries[QS_POLLING] = 2;
 	g->queue_oldest_seconds = 5;
 	g->cache_max_age_seconds = 9;
 }
@@ -879,7 +950,7 @@ test_admin(void **state)
 	assert_string_equal(f->f_type,
 	    "text/plain; version=0.0.4; charset=utf-8");
 	check_structure(f->f_body);
-	assert_line(f->f_body, "estrad_queue_entries 2");
+	assert_line(f->f_body, "estrad_queue_entries{state=\"polling\"} 2");
 	assert_line(f->f_body, "estrad_queue_oldest_age_seconds 5");
 	assert_line(f->f_body, "estrad_cache_age_seconds 9");
 	/* admin_new said every configured URL is up. */
@@ -918,6 +989,7 @@ main(void)
 		FX_TEST(test_fresh),
 		FX_TEST(test_counters),
 		FX_TEST(test_float_text),
+		FX_TEST(test_process),
 		FX_TEST(test_histogram),
 		FX_TEST(test_escaping),
 		FX_TEST(test_label_bound),

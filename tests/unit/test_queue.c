@@ -634,6 +634,25 @@ audit_has(struct fixture *f, void *arg)
 	return strcmp(got, w->states) == 0;
 }
 
+/* queue_stats (estrad_queue_entries{state}): entries by state, as
+ * "pending=1 purged=0 ..." for the states not zero. */
+static void
+check_states(struct fixture *f, const char *want)
+{
+	double	n[QS_MAX], oldest;
+	char	got[256] = "";
+	size_t	len = 0;
+
+	queue_stats(f->q, n, &oldest);
+	/* Purged entries leave memory at once: not counted. */
+	assert_true(n[QS_PURGED] == -1);
+	for (int i = 0; i < QS_MAX; i++)
+		if (n[i] > 0)
+			len += (size_t)snprintf(got + len, sizeof(got) - len,
+			    "%s%s=%g", len ? " " : "", queue_state_name(i), n[i]);
+	assert_string_equal(got, want);
+}
+
 static void
 test_purge(void **state)
 {
@@ -649,6 +668,7 @@ test_purge(void **state)
 	wait_answers(f, 1);
 	id = queued_id(&f->ans[0].reply, "pending");
 	assert_int_equal(queue_depth(f->q), 1);
+	check_states(f, "pending=1");
 	assert_false(gone(f, NULL));
 
 	/* `estrad queue purge ID` while the daemon runs. */
@@ -662,6 +682,7 @@ test_purge(void **state)
 		fail_msg("entry %lld still matches 3.5 s after its purge",
 		    (long long)id);
 	assert_int_equal(queue_depth(f->q), 0);
+	check_states(f, "");
 
 	/* The audit: the daemon's "pending", the command's "purged". */
 	w.id = id;
