@@ -595,8 +595,9 @@ auth_reload_users(struct auth_ctx *ctx)
 	ctx->ac_basic_users = basic;
 	auth_digest_order(&ctx->ac_cfg->auth, digest, ctx->ac_algs,
 	    &ctx->ac_nalgs);
+	/* Users, not lines: Digest users often have an MD5 and a SHA-256 one. */
 	log_info("reload: users loaded (digest %zu, basic %zu)",
-	    digest ? users_count(digest) : 0, basic ? users_count(basic) : 0);
+	    users_names(digest), users_names(basic));
 }
 
 void

@@ -524,6 +524,36 @@ users_count(const struct users *u)
 	return u == NULL ? 0 : u->u_count;
 }
 
+static int
+users_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorted, so a file of many users costs n log n, not n squared. */
+size_t
+users_names(const struct users *u)
+{
+	const char	**names;
+	size_t		  n = 0;
+
+	if (u == NULL || u->u_count == 0)
+		return 0;
+	/* htpasswd has one line per user (users_add refuses a second). */
+	if (u->u_kind == USERS_HTPASSWD)
+		return u->u_count;
+	if ((names = calloc(u->u_count, sizeof(*names))) == NULL)
+		return u->u_count;	/* out of memory: the lines, an upper bound */
+	for (size_t i = 0; i < u->u_count; i++)
+		names[i] = u->u_entries[i]->ue_user;
+	qsort(names, u->u_count, sizeof(*names), users_name_cmp);
+	for (size_t i = 0; i < u->u_count; i++)
+		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
+			n++;
+	free(names);
+	return n;
+}
+
 void
 users_free(struct users *u)
 {

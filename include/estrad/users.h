@@ -43,7 +43,12 @@ const char *users_basic_decoy(const struct users *u);
  * Slow and thread-safe: for a worker thread. */
 int users_basic_verify(const char *hash, const char *password);
 
+/* Entries: the lines of the file (htdigest: one per user, realm and
+ * algorithm). */
 size_t users_count(const struct users *u);
+/* Distinct user names: what an operator calls the users. An htdigest
+ * user usually has two lines, MD5 and SHA-256 (RFC 7616 section 3.4). */
+size_t users_names(const struct users *u);
 void users_free(struct users *u);
 
 #endif

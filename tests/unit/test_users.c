@@ -309,7 +309,9 @@ check_digest_file(const char *eol)
 	write_file("digest", text, strlen(text));
 	assert_non_null(u = users_load_htdigest(path_of("digest"), err,
 	    sizeof(err)));
+	/* Four lines, two users: alice (two realms, two algorithms), bob. */
 	assert_int_equal(users_count(u), 4);
+	assert_int_equal(users_names(u), 2);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(*rows); i++) {
 		const char *got = users_digest_ha1(u, rows[i].user,
 		    rows[i].realm, rows[i].alg);
@@ -379,6 +381,7 @@ check_basic(struct users *u)
 	};
 
 	assert_int_equal(users_count(u), 3);
+	assert_int_equal(users_names(u), 3);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(*rows); i++) {
 		const char *h = users_basic_hash(u, rows[i].user);
 
@@ -500,6 +503,7 @@ test_many_users(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_true(t1.tv_sec - t0.tv_sec < 2);
 	assert_int_equal(users_count(ud), n);
+	assert_int_equal(users_names(ud), n);
 	assert_int_equal(users_count(ub), n);
 	for (int i = 0; i < n; i += 7) {
 		snprintf(user, sizeof(user), "user%05d", i);
@@ -525,9 +529,11 @@ test_empty_and_null(void **state)
 	assert_non_null(u = users_load_htdigest(path_of("empty"), err,
 	    sizeof(err)));
 	assert_int_equal(users_count(u), 0);
+	assert_int_equal(users_names(u), 0);
 	assert_null(users_digest_ha1(u, "alice", "realm", DIGEST_ALG_MD5));
 	users_free(u);
 	assert_int_equal(users_count(NULL), 0);
+	assert_int_equal(users_names(NULL), 0);
 	assert_null(users_basic_hash(NULL, "alice"));
 	users_free(NULL);
 }
