@@ -238,6 +238,21 @@ audit_record_line(json_t *o)
 	return line;
 }
 
+/*
+ * "rules": every rule that refused ([] if none). "rule", the first, stays
+ * for the readers written before a refusal could name several.
+ */
+static void
+audit_rules(json_t *o, const struct audit_record *r)
+{
+	json_t	*a = json_array();
+
+	for (size_t i = 0; a != NULL && i < r->nrules; i++)
+		json_array_append_new(a, json_string(r->rules[i]));
+	if (a != NULL)
+		json_object_set_new(o, "rules", a);
+}
+
 /* The record without what is read from the CA's answer. */
 static json_t *
 audit_record_json(const struct audit_record *r)
@@ -259,6 +274,7 @@ audit_record_json(const struct audit_record *r)
 	}
 	json_set_text(o, "decision", r->decision);
 	json_set_text(o, "rule", r->rule);
+	audit_rules(o, r);
 	json_set_text(o, "reason", r->reason);
 	json_object_set_new(o, "status", json_integer(r->status));
 	json_object_set_new(o, "upstream_status", r->upstream_status > 0 ?

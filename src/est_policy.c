@@ -45,13 +45,24 @@ policy_op_of(enum est_op op, enum policy_op *out)
 	}
 }
 
-/* A refusal by rule: named in the request (access line, audit record)
- * and counted. */
+_Static_assert(POLICY_RULES_MAX <= AUDIT_RULES_MAX,
+    "the audit record holds every rule of a verdict");
+_Static_assert(sizeof(((struct policy_verdict *)0)->reason) <=
+    sizeof(((struct est_reply *)0)->reason),
+    "a reply holds a policy verdict's whole reason");
+
+/* A refusal by rule: named in the request (audit record; the reason on
+ * the access line) and counted, once per rule. rq_rule is the first. */
 static void
 est_refused_by(struct est_req *rq, const char *rule)
 {
-	snprintf(rq->rq_rule, sizeof(rq->rq_rule), "%s", rule);
-	metrics_policy_refusal(rq->rq_rule);
+	if (rq->rq_nrules == AUDIT_RULES_MAX)
+		return;
+	snprintf(rq->rq_rules[rq->rq_nrules], sizeof(rq->rq_rules[0]), "%s",
+	    rule);
+	if (rq->rq_nrules++ == 0)
+		snprintf(rq->rq_rule, sizeof(rq->rq_rule), "%s", rule);
+	metrics_policy_refusal(rule);
 }
 
 /*
@@ -95,7 +106,8 @@ est_stage_policy(struct est_req *rq, SSL *ssl, X509 *client_cert,
 	    chanbind_value(ssl, binding, sizeof(binding)) == 0)
 		in.binding = binding;
 	if (policy_check(rq->rq_backend->policy, &in, &v) == -1) {
-		est_refused_by(rq, v.rule);
+		for (size_t i = 0; i < v.nrules; i++)
+			est_refused_by(rq, v.rules[i]);
 		est_reply_error(reply, v.status, "%s", v.reason);
 		return -1;
 	}
@@ -217,6 +229,9 @@ est_audit_fill(const struct est_req *rq, const struct est_reply *reply,
 	rec->csr = rq->rq_csr ? rq->rq_csr->csr_req : NULL;
 	rec->decision = decision != NULL ? decision : est_decision(rq, reply);
 	rec->rule = rq->rq_rule[0] ? rq->rq_rule : NULL;
+	for (size_t i = 0; i < rq->rq_nrules; i++)
+		rec->rules[i] = rq->rq_rules[i];
+	rec->nrules = rq->rq_nrules;
 	rec->reason = reply->reason;
 	rec->status = reply->status;
 	rec->upstream_status = rq->rq_upstream_status;

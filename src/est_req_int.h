@@ -83,6 +83,9 @@ struct est_req {
 	struct est_reply	  rq_reply;	/* held while the audit writes */
 	int			  rq_decided;	/* an enrollment decision */
 	char			  rq_rule[48];	/* the policy rule that refused */
+	char			  rq_rules[AUDIT_RULES_MAX][48]; /* all, rq_rule
+						 * the first */
+	size_t			  rq_nrules;
 	const struct cfg_route	 *rq_backend;
 	struct config		 *rq_cfg;	/* a reference: the config the
 						 * request started under */

@@ -30,7 +30,7 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: estrad [-n] -c FILE\n"
+	    "usage: estrad [-dn] -c FILE\n"
 	    "       estrad -c FILE queue list [--all]\n"
 	    "       estrad -c FILE queue purge ID | --all\n"
 	    "       estrad --version | --help\n"

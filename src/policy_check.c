@@ -1,8 +1,9 @@
 /*
  * policy_check: one CSR against one compiled policy. The extensionRequest
  * is decoded once (a CSR whose extensions do not decode is malformed, 400,
- * before any rule looks at it); then the rules run in a fixed order and the
- * first refusal wins, so a verdict is a pure function of its inputs. Every
+ * before any rule looks at it); then every group of rules runs, in a fixed
+ * order, and a refusal names the first broken rule of each group that has
+ * one, so a verdict is a pure function of its inputs. Every
  * reason is one line that names the rule and quotes the offending value
  * with non-printable bytes escaped; the challengePassword and the session's
  * binding never appear in one (they are secrets of the TLS session).
@@ -25,6 +26,8 @@
 
 /* More requested extensions than any real certificate carries. */
 #define POL_MAX_EXTS	64
+/* "policy ", which every reason starts with (pol_refuse). */
+#define POL_PREFIX	(sizeof("policy ") - 1)
 
 typedef int (*pol_check_fn)(const struct policy *,
     const struct policy_input *, struct pol_req *, struct policy_verdict *);
@@ -614,7 +617,8 @@ pol_check_reenroll(const struct policy *p, const struct policy_input *in,
 {
 	EVP_PKEY *old = X509_get0_pubkey(in->client_cert);
 
-	if (in->op != POLICY_REENROLL)
+	/* Without a certificate, reenroll.certificate has refused. */
+	if (in->op != POLICY_REENROLL || in->client_cert == NULL)
 		return 0;
 	if (p->p_same_subject && pol_check_same_subject(in, r, v) == -1)
 		return -1;
@@ -672,18 +676,59 @@ pol_check_binding(const struct policy *p, const struct policy_input *in,
 	return 0;
 }
 
+/* One group of rules each; a group names at most its first broken rule. */
 static const pol_check_fn pol_checks[] = {
 	pol_check_reenroll_cert, pol_check_key, pol_check_sig,
 	pol_check_subject, pol_check_sans, pol_check_exts, pol_check_reenroll,
 	pol_check_binding,
 };
+_Static_assert(sizeof(pol_checks) / sizeof(pol_checks[0]) <=
+    POLICY_RULES_MAX, "a verdict holds one rule per group");
+
+/*
+ * Every group's refusal in one verdict: the first whole ("policy a: x"),
+ * then "; b: y" for each other while it fits, and what does not fit is
+ * counted ("; and 2 more") so that every rule listed is listed whole.
+ */
+static void
+pol_verdict_join(struct policy_verdict *v, const struct policy_verdict *got,
+    size_t n)
+{
+	char	 more[32];
+	size_t	 len, i, tl, reserve;
+
+	*v = got[0];
+	for (i = 0; i < n; i++)
+		memcpy(v->rules[i], got[i].rule, sizeof(v->rules[i]));
+	v->nrules = n;
+	len = strlen(v->reason);
+	reserve = n > 1 ? (size_t)snprintf(more, sizeof(more), "; and %zu more",
+	    n - 1) : 0;
+	if (len + reserve >= sizeof(v->reason))
+		len = sizeof(v->reason) - 1 - reserve;
+	for (i = 1; i < n; i++) {
+		/* Each reason is "policy RULE: ...": one "policy" is enough. */
+		tl = strlen(got[i].reason + POL_PREFIX);
+		reserve = i + 1 < n ? (size_t)snprintf(more, sizeof(more),
+		    "; and %zu more", n - i - 1) : 0;
+		if (len + 2 + tl + reserve >= sizeof(v->reason))
+			break;
+		len += (size_t)snprintf(v->reason + len, sizeof(v->reason) - len,
+		    "; %s", got[i].reason + POL_PREFIX);
+	}
+	if (i < n)
+		snprintf(v->reason + len, sizeof(v->reason) - len,
+		    "; and %zu more", n - i);
+}
 
 int
 policy_check(const struct policy *p, const struct policy_input *in,
     struct policy_verdict *v)
 {
-	struct pol_req	 r;
-	int		 rc = 0, ra;
+	struct policy_verdict	 got[POLICY_RULES_MAX];
+	struct pol_req		 r;
+	size_t			 n = 0;
+	int			 rc = 0, ra;
 
 	memset(&r, 0, sizeof(r));
 	memset(v, 0, sizeof(*v));
@@ -698,7 +743,24 @@ policy_check(const struct policy *p, const struct policy_input *in,
 		    pol_checks[i] == pol_check_reenroll ||
 		    pol_checks[i] == pol_check_binding))
 			continue;
-		rc = pol_checks[i](p, in, &r, v);
+		memset(&got[n], 0, sizeof(got[n]));
+		if (pol_checks[i](p, in, &r, &got[n]) == 0)
+			continue;
+		/* A CSR that cannot be read is refused for that alone: the
+		 * other rules' verdicts on it mean nothing. */
+		if (got[n].status == 400) {
+			*v = got[n];
+			rc = -1;
+		} else
+			n++;
+	}
+	if (rc == 0 && n > 0) {
+		pol_verdict_join(v, got, n);
+		rc = -1;
+	}
+	if (v->status != 0 && v->nrules == 0) {
+		memcpy(v->rules[0], v->rule, sizeof(v->rules[0]));
+		v->nrules = 1;
 	}
 	pol_req_clear(&r);
 	ERR_clear_error();

@@ -609,7 +609,9 @@ static void
 queue_after(struct store_entry *e, int64_t ms, const char *why)
 {
 	e->next_attempt = queue_now() + (ms + 999) / 1000;
-	snprintf(e->note, sizeof(e->note), "%s", why);
+	/* A reply's reason is longer than a note: the note keeps its head. */
+	snprintf(e->note, sizeof(e->note), "%.*s", (int)sizeof(e->note) - 1,
+	    why);
 }
 
 /* The CA answered but not for good: try again after a backoff of this

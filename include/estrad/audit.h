@@ -16,6 +16,9 @@
 struct audit;
 struct audit_job;
 
+/* As many as a policy verdict names (POLICY_RULES_MAX). */
+#define AUDIT_RULES_MAX	8
+
 struct audit_record {
 	const char		*request_id;
 	const char		*peer;
@@ -33,6 +36,10 @@ struct audit_record {
 	 * which the issued serial and notAfter are read. */
 	const unsigned char	*response;
 	size_t			 response_len;
+	/* Every refusing rule, rule the first: a policy refusal names each
+	 * group of rules the CSR breaks. */
+	const char		*rules[AUDIT_RULES_MAX];
+	size_t			 nrules;
 };
 
 /* NULL on failure with a reason in err; a config without an audit file

@@ -54,13 +54,25 @@ struct policy_input {
 	const char	*binding;
 };
 
+/* At most one rule per group of checks: keys, signature, subject, ... */
+#define POLICY_RULES_MAX	8
+#define POLICY_RULE_LEN		48
+
 struct policy_verdict {
 	int	status;		/* 0 accepted; 403 refused; 400 malformed */
-	char	rule[48];	/* "san.dns", "key.rsa_min_bits", ... */
-	char	reason[256];	/* "policy san.dns: ..." one line */
+	char	rule[POLICY_RULE_LEN];	/* the first: "san.dns", ... */
+	char	rules[POLICY_RULES_MAX][POLICY_RULE_LEN]; /* every one */
+	size_t	nrules;
+	char	reason[384];	/* "policy san.dns: ...; key.type: ...",
+				 * as long as a reply's (reply.h) */
 };
 
-/* Fill *v; returns 0 when accepted, -1 when refused. */
+/*
+ * Fill *v; returns 0 when accepted, -1 when refused. A 403 names every
+ * group of rules the CSR breaks (the first broken rule of each), so a
+ * client fixes its CSR in one round trip; a CSR that cannot be read (400)
+ * is refused for that alone.
+ */
 int policy_check(const struct policy *p, const struct policy_input *in,
     struct policy_verdict *v);
 

@@ -28,7 +28,8 @@ struct est_reply {
 						 * Encoding; "" for none */
 	unsigned char	*body;			/* malloc'd, owned */
 	size_t		 body_len;
-	char		 reason[192];		/* one line, for errors and logs */
+	char		 reason[384];		/* one line, for errors and logs:
+						 * room for a policy verdict's */
 };
 
 /* Free the body and zero the reply. */

@@ -60,10 +60,13 @@ fi
 
 # ---- refused by the policy
 make_csr bad "/CN=$EST_USER" "IP:192.168.7.7"
-refused bad strict "$WORK/bad.b64" 403 'policy san.ip: "192.168.7.7" is not in 10.0.0.0/8'
+# Unbound, so the binding rule refuses it too: "rule" is the first.
+bad_reason='policy san.ip: "192.168.7.7" is not in 10.0.0.0/8'"; binding.required: the CSR has no challengePassword; it must hold this TLS session's channel binding (RFC 7030, section 3.5)"
+refused bad strict "$WORK/bad.b64" 403 "$bad_reason"
 id=$(header X-Request-Id)
 check_audit_line "$id" refused san.ip 403
-field "$id" reason 'policy san.ip: "192.168.7.7" is not in 10.0.0.0/8'
+field "$id" rules '["san.ip", "binding.required"]'
+field "$id" reason "$bad_reason"
 field "$id" label strict
 field "$id" subject "CN=$EST_USER"
 [ "$(audit_field "$id" serial)" = "<absent>" ] || [ "$(audit_field "$id" serial)" = null ] ||

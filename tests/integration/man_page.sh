@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # man_page: docs/estrad.8 renders without a warning (groff -ww, or mandoc
 # -Tlint) and says what the code does: its version is the binary's; every
-# option of `estrad --help`, every queue command, every ESTRAD_* variable of
+# option of `estrad --help` (and every option getopt takes is in --help's
+# table and usage lines), every queue command, every ESTRAD_* variable of
 # src/config*.c (the rows' .env, and ESTRAD_UPSTREAM_URL; no other) and
 # NOTIFY_SOCKET are in it; it has the
 # sections an operator looks for.
@@ -56,6 +57,21 @@ for o in "${opts[@]}"; do
 	read -r short long <<<"${o/,/}"
 	grep -qE -- "(^|[ ,])$short([ ,]|$)" "$PAGE" || fail "option $short is not in the man page"
 	grep -qE -- "(^|[ ,])$long([ ,]|$)" "$PAGE" || fail "option $long is not in the man page"
+done
+# Every option getopt takes (src/main.c) is in --help's table and in its
+# usage lines (-V and -h in "--version | --help").
+optstring=$(grep -oE 'getopt_long\(argc, argv, "[^"]*"' "$SRC/src/main.c" |
+    sed -E 's/.*"\+?([^"]*)"/\1/' | tr -d ':')
+[ -n "$optstring" ] || fail "no getopt_long option string in src/main.c"
+usage_lines=$(sed -n '/^usage:/,/^$/p' "$WORK/help.txt")
+for ((i = 0; i < ${#optstring}; i++)); do
+	o=${optstring:i:1}
+	grep -qE -- "^  -$o, --" "$WORK/help.txt" || fail "--help's table lacks -$o"
+	case $o in
+	V) grep -qF -- "--version" <<<"$usage_lines" ;;
+	h) grep -qF -- "--help" <<<"$usage_lines" ;;
+	*) grep -qE -- "\[-[a-zA-Z]*$o[a-zA-Z]*\]|-$o " <<<"$usage_lines" ;;
+	esac || fail "--help's usage lines lack -$o: $usage_lines"
 done
 for cmd in "queue list" "queue purge" "--all"; do
 	grep -qF -- "$cmd" "$PAGE" || fail "'$cmd' is not in the man page"

@@ -8,8 +8,8 @@
 #  - running (listening on 127.0.0.1:0, "run_as_root", the upstream
 #    "central" -> the lab CA): the enterprise policy's csrattrs asks for
 #    challengePassword, an EC P-256 key, ecdsa-with-SHA256 and a
-#    subjectAltName; a CSR without a SAN is refused (san.required) without
-#    reaching the CA; the lab policy's local CA label "lab" enrolls a SHA-1
+#    subjectAltName; a CSR without a SAN (nor a channel binding) is refused
+#    (san.required, then binding.required) without reaching the CA; the lab policy's local CA label "lab" enrolls a SHA-1
 #    RSA CSR (SHA1 allowed there) and writes its audit record on stderr
 #    ("audit": {"stderr": true}).
 # shellcheck source=lib.sh
@@ -73,7 +73,7 @@ make_csr nosan "/CN=$EST_USER"
 n=$(ca_access_lines)
 post_csr nosan "$XURL/simpleenroll" "$WORK/nosan.b64"
 check_error 403
-check_body "policy san.required: the CSR has no subjectAltName"
+check_body "policy san.required: the CSR has no subjectAltName; binding.required: the CSR has no challengePassword; it must hold this TLS session's channel binding (RFC 7030, section 3.5)"
 check_ca_unchanged "$n" "the enterprise refusal"
 wait_grep 2 "$AUDIT" '"rule":"san.required"' ||
     fail "no san.required record in the enterprise audit file $AUDIT"

@@ -73,7 +73,7 @@ test_format(void **state)
 		"abc-000001", "10.1.2.3:5555", "digest", "alice", "east",
 		"simpleenroll", csr, "accepted", NULL,
 		"upstream ca answered 200", 200, 200,
-		(const unsigned char *)resp, rlen };
+		(const unsigned char *)resp, rlen, { NULL }, 0 };
 	char			*line = audit_format(&rec);
 	json_error_t		 jerr;
 	json_t			*o;
@@ -100,6 +100,7 @@ test_format(void **state)
 	assert_string_equal(json_string_value(json_object_get(o, "decision")),
 	    "accepted");
 	assert_true(json_is_null(json_object_get(o, "rule")));
+	assert_int_equal(json_array_size(json_object_get(o, "rules")), 0);
 	assert_int_equal(json_integer_value(json_object_get(o, "status")), 200);
 	assert_int_equal(json_integer_value(json_object_get(o,
 	    "upstream_status")), 200);
@@ -110,15 +111,22 @@ test_format(void **state)
 	assert_non_null(json_object_get(o, "time"));
 	json_decref(o);
 	free(line);
-	/* A refusal: the rule, no serial, upstream null. */
+	/* A refusal by two rules: rule the first, rules both; no serial,
+	 * upstream null. */
 	rec.decision = "refused";
 	rec.rule = "san.dns";
+	rec.rules[0] = "san.dns";
+	rec.rules[1] = "key.type";
+	rec.nrules = 2;
 	rec.status = 403;
 	rec.upstream_status = 0;
 	line = audit_format(&rec);
 	assert_non_null(o = json_loads(line, 0, &jerr));
 	assert_string_equal(json_string_value(json_object_get(o, "rule")),
 	    "san.dns");
+	assert_int_equal(json_array_size(json_object_get(o, "rules")), 2);
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(o, "rules"), 1)), "key.type");
 	assert_true(json_is_null(json_object_get(o, "upstream_status")));
 	assert_null(json_object_get(o, "serial"));
 	json_decref(o);
@@ -174,7 +182,8 @@ test_sans_escaped(void **state)
 	    sizeof(san_rows[0]);
 	struct audit_record		 rec = { "abc-000002", "10.1.2.3:5555",
 		"digest", "alice", "-", "simpleenroll", req, "refused",
-		"san.dns", "policy san.dns: ...", 403, 0, NULL, 0 };
+		"san.dns", "policy san.dns: ...", 403, 0, NULL, 0,
+		{ "san.dns" }, 1 };
 	json_error_t			 jerr;
 	json_t				*o, *sans;
 	char				*line;

@@ -101,8 +101,12 @@ struct check_case {
 	const char		*binding;
 	int			 status;
 	const char		*rule;		/* NULL when accepted */
+	const char		*rules;		/* all, by spaces; NULL: rule */
 	const char		*reason;
 };
+
+/* A value long enough that two reasons quoting it fill the reason. */
+#define LONG_CN	"A-very-long-device-name-0123456789-0123456789-0123456789"
 
 #define P256	.key = "p256", .md = "SHA256"
 #define ACCEPT	.status = 0
@@ -688,7 +692,55 @@ static const struct check_case check_cases[] = {
 	  "example.com,IP:10.7.0.1", .ku = "critical,digitalSignature",
 	  .eku = "clientAuth", .bc = "CA:FALSE", .password = "Zm9vYmFy" },
 	  .user = "gw-7", .binding = "Zm9vYmFy", ACCEPT },
+	/* several rules broken: one refusal names them all, in the order of
+	 * the groups (keys, signature, subject, SAN, extensions, ...) */
+	{ "two rules: subject.pattern and san.dns",
+	  "{\"subject\":{\"patterns\":{\"CN\":\"^[a-z0-9-]+$\"}},"
+	  "\"san\":{\"dns\":[\"*.branch.example.com\"]}}",
+	  { P256, .subject = "CN=Bad Name", .san = "DNS:evil.com" },
+	  .status = 403, .rule = "subject.pattern", .rules = "subject.pattern "
+	  "san.dns", .reason = "policy subject.pattern: CN \"Bad\\x20Name\" "
+	  "does not match \"^[a-z0-9-]+$\"; san.dns: \"evil.com\" is not "
+	  "under \"*.branch.example.com\"" },
+	{ "three rules: key.type, subject.pattern and san.dns",
+	  "{\"keys\":{\"rsa\":false},"
+	  "\"subject\":{\"patterns\":{\"CN\":\"^[a-z0-9-]+$\"}},"
+	  "\"san\":{\"dns\":[\"*.branch.example.com\"]}}",
+	  { .key = "rsa2048", .md = "SHA256", .subject = "CN=Bad Name",
+	  .san = "DNS:evil.com" }, .status = 403, .rule = "key.type",
+	  .rules = "key.type subject.pattern san.dns", .reason = "policy "
+	  "key.type: RSA keys are not allowed; subject.pattern: CN "
+	  "\"Bad\\x20Name\" does not match \"^[a-z0-9-]+$\"; san.dns: "
+	  "\"evil.com\" is not under \"*.branch.example.com\"" },
+	{ "six rules: what does not fit the reason is counted",
+	  "{\"keys\":{\"rsa\":false},\"channel_binding\":\"required\","
+	  "\"subject\":{\"patterns\":{\"CN\":\"^[a-z0-9-]+$\"}},"
+	  "\"san\":{\"dns\":[\"*.branch.example.com\"]},"
+	  "\"extensions\":{\"ekus\":[\"clientAuth\"]}}",
+	  { .key = "rsa2048", .md = "SHA1", .subject = "CN=" LONG_CN,
+	  .san = "DNS:" LONG_CN ".example.org", .eku = "serverAuth" },
+	  .status = 403, .rule = "key.type", .rules = "key.type "
+	  "signature.hash subject.pattern san.dns extensions.eku "
+	  "binding.required", .reason = "policy key.type: RSA keys are not "
+	  "allowed; signature.hash: SHA1 is not allowed; subject.pattern: "
+	  "CN \"" LONG_CN "\" does not match \"^[a-z0-9-]+$\"; san.dns: \""
+	  LONG_CN ".example.org\" is not under \"*.branch.example.com\"; "
+	  "extensions.eku: serverAuth is not allowed (allowed: clientAuth); "
+	  "and 1 more" },
 };
+
+/* v's rules, separated by spaces. */
+static const char *
+verdict_rules(const struct policy_verdict *v, char *buf, size_t size)
+{
+	size_t	len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < v->nrules; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s",
+		    i ? " " : "", v->rules[i]);
+	return buf;
+}
 
 static void
 test_check_case(void **state)
@@ -699,10 +751,13 @@ test_check_case(void **state)
 	X509			*cert = cert_build(&c->cert);
 	struct policy_input	 in = { csr, c->op, c->user, cert, c->binding };
 	struct policy_verdict	 v;
+	char			 rules[POLICY_RULES_MAX * POLICY_RULE_LEN];
 	int			 rc = policy_check(p, &in, &v);
 
 	assert_string_equal(v.reason, c->reason ? c->reason : "");
 	assert_string_equal(v.rule, c->rule ? c->rule : "");
+	assert_string_equal(verdict_rules(&v, rules, sizeof(rules)),
+	    c->rules ? c->rules : c->rule ? c->rule : "");
 	assert_int_equal(v.status, c->status);
 	assert_int_equal(rc, c->status == 0 ? 0 : -1);
 	if (c->csr.password != NULL)
