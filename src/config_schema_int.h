@@ -138,6 +138,17 @@ void cfg_err(struct cfg_ctx *ctx, const char *path, const char *fmt, ...)
 /* For problems whose line is known without the locator. */
 void cfg_err_line(struct cfg_ctx *ctx, int line, const char *path,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * "Did you mean": of rows (each starting with its name, a const char *,
+ * stride bytes apart, the last name NULL: a cfg_field table or a NULL-
+ * terminated array of names), the one nearest to key by edit distance
+ * (Levenshtein, a swap of neighbours counting one), if within
+ * max(1, strlen(key) / 3) edits; the first of equals; else NULL.
+ */
+const char *cfg_nearest(const char *key, const void *rows, size_t stride);
+/* what, plus " (did you mean NAME?)" when cfg_nearest finds one. */
+void cfg_err_unknown(struct cfg_ctx *ctx, const char *path, const char *what,
+    const char *key, const void *rows, size_t stride);
 const char *json_type_name(const json_t *v);
 /* out = path + "." + key (just key at the top level). */
 void child_path(char *out, size_t outlen, const char *path, const char *key);

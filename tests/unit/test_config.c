@@ -23,6 +23,8 @@
 #include "estrad/netbind.h"
 
 #include "testpki.h"
+/* The engine's own "did you mean" (cfg_nearest), tested on its tables. */
+#include "../../src/config_schema_int.h"
 
 static char dir[] = "/tmp/estrad-test-config-XXXXXX";
 
@@ -120,6 +122,18 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"limits\": {\n    \"max_body\": 5\n  },\n" ROUTE_OK "}\n",
 	  "6: limits.max_body: unknown key", 1 },
+	{ "misspelt nested key",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"limits\": {\n    \"max_body_byte\": 5000\n  },\n" ROUTE_OK "}\n",
+	  "6: limits.max_body_byte: unknown key (did you mean max_body_bytes?)",
+	  1 },
+	{ "misspelt top-level key",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK "  \"upstream\": {},\n" ROUTE_OK "}\n",
+	  "5: upstream: unknown key (did you mean upstreams?)", 1 },
+	{ "unknown key too far from any",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"admin\": {\"listen_address\": \"127.0.0.1:9\"},\n" ROUTE_OK "}\n",
+	  "5: admin.listen_address: unknown key", 1 },
 	{ "listen not an array",
 	  "{\n  \"listen\": \"127.0.0.1:8443\",\n" TLS_OK LOCAL_OK ROUTE_OK "}\n",
 	  "2: listen: must be a non-empty array of \"host:port\" strings", 1 },
@@ -138,7 +152,11 @@ static const struct config_case cases[] = {
 	{ "integer given as a string",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"limits\": {\"max_header_bytes\": \"8192\"},\n" ROUTE_OK "}\n",
-	  "5: limits.max_header_bytes: must be an integer, not a string", 1 },
+	  "5: limits.max_header_bytes: must be a whole number, not a string", 1 },
+	{ "integer given with a fraction",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"limits\": {\"max_headers\": 2.5},\n" ROUTE_OK "}\n",
+	  "5: limits.max_headers: must be a whole number, not 2.5", 1 },
 	{ "seconds given as a string",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"limits\": {\"read_timeout\": \"30\"},\n" ROUTE_OK "}\n",
@@ -355,7 +373,8 @@ static const struct config_case cases[] = {
 	  "  \"upstreams\": {\"ca\": {\"url\": \"https://ca/.well-known/est\",\n"
 	  "    \"auth\": \"ntlm\"}},\n"
 	  "  \"default\": {\"upstream\": \"ca\"}\n}\n",
-	  "5: upstreams.ca.auth: must be one of none, basic, digest", 1 },
+	  "5: upstreams.ca.auth: must be one of none, basic, digest, not \"ntlm\"",
+	  1 },
 	{ "route to an unknown upstream",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"default\": {\"upstream\": \"nope\"}\n}\n",
@@ -382,12 +401,19 @@ static const struct config_case cases[] = {
 	{ "bad log level",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK "  \"log_level\": \"loud\",\n"
 	  ROUTE_OK "}\n",
-	  "5: log_level: must be one of error, warn, info, debug", 1 },
+	  "5: log_level: must be one of error, warn, info, debug, not \"loud\"",
+	  1 },
+	{ "log level not a string",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK "  \"log_level\": 3,\n"
+	  ROUTE_OK "}\n",
+	  "5: log_level: must be one of error, warn, info, debug, not an "
+	  "integer", 1 },
 	{ "bad syslog facility",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK "  \"syslog_facility\": \"local9\",\n"
 	  ROUTE_OK "}\n",
 	  "5: syslog_facility: must be one of daemon, user, auth, authpriv, "
-	  "local0, local1, local2, local3, local4, local5, local6, local7", 1 },
+	  "local0, local1, local2, local3, local4, local5, local6, local7, not "
+	  "\"local9\"", 1 },
 	{ "JSON syntax error",
 	  "{\n" LISTEN_OK TLS_OK "  \"x\": [1, 2,,]\n}\n",
 	  "4: -: JSON syntax: unexpected token near ','", 1 },
@@ -416,8 +442,26 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
 	  "    \"auth\": {\"simpleenroll\": [\"password\"]}}}\n}\n",
-	  "6: labels.lab.auth.simpleenroll: unknown method (digest, basic, cert)",
-	  1 },
+	  "6: labels.lab.auth.simpleenroll: unknown method \"password\" (digest, "
+	  "basic, cert)", 1 },
+	{ "auth method not a string",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
+	  "    \"auth\": {\"simpleenroll\": [1]}}}\n}\n",
+	  "6: labels.lab.auth.simpleenroll: a method must be a string (digest, "
+	  "basic, cert), not an integer", 1 },
+	{ "auth method echoed on one line",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
+	  "    \"auth\": {\"simpleenroll\": [\"cert\\nificate\"]}}}\n}\n",
+	  "6: labels.lab.auth.simpleenroll: unknown method \"cert\\x0aificate\" "
+	  "(digest, basic, cert)", 1 },
+	{ "auth operation misspelt",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"default\": {\"local_ca\": \"lab\",\n"
+	  "    \"auth\": {\"simpleenrol\": []}}\n}\n",
+	  "6: default.auth.simpleenrol: not an EST operation (did you mean "
+	  "simpleenroll?)", 1 },
 	{ "auth for an unknown operation",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
@@ -499,8 +543,8 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"policies\": {\"codes\": {\"keys\": {\"rsa\": false},\n"
 	  "    \"channel_binding\": \"none\"}},\n" ROUTE_OK "}\n",
-	  "6: policies.codes.channel_binding: must be one of optional, required, off",
-	  1 },
+	  "6: policies.codes.channel_binding: must be one of optional, required, "
+	  "off, not \"none\"", 1 },
 	{ "route naming an unknown policy",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
@@ -825,6 +869,49 @@ test_nul_bytes(void **state)
 	loc_free(&loc);
 }
 
+/* "Did you mean": the nearest key of the table, if near enough. */
+static void
+test_nearest(void **state)
+{
+	static const char *const ops[] = { "cacerts", "csrattrs",
+	    "simpleenroll", "simplereenroll", "serverkeygen", "fullcmc", NULL };
+	static const struct {
+		const struct cfg_field	*table;	/* NULL: ops */
+		const char		*key;
+		const char		*want;	/* NULL: no suggestion */
+	} rows[] = {
+		{ limits_fields, "max_body_byte", "max_body_bytes" },
+		{ limits_fields, "max_bdoy_bytes", "max_body_bytes" },
+		{ limits_fields, "max_body", NULL },
+		{ limits_fields, "idle_timeout", "idle_timeout" },
+		{ admin_fields, "listen_address", NULL },
+		{ admin_fields, "lsiten", "listen" },
+		{ admin_fields, "x", NULL },
+		{ config_top_fields, "upstream", "upstreams" },
+		{ config_top_fields, "log_levle", "log_level" },
+		{ config_top_fields, "bogus", NULL },
+		{ config_top_fields, "", NULL },
+		{ NULL, "simpleenrol", "simpleenroll" },
+		{ NULL, "simplereenrol", "simplereenroll" },
+		{ NULL, "cacert", "cacerts" },
+		{ NULL, "enroll", NULL },
+		{ NULL, "a-key-longer-than-the-sixty-four-bytes-the-table-holds-"
+		  "xxxxxxxxxxxx", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *got = rows[i].table ?
+		    cfg_nearest(rows[i].key, rows[i].table,
+		    sizeof(*rows[i].table)) :
+		    cfg_nearest(rows[i].key, ops, sizeof(*ops));
+		print_message("nearest %s\n", rows[i].key);
+		if (rows[i].want == NULL)
+			assert_null(got);
+		else
+			assert_string_equal(got, rows[i].want);
+	}
+}
+
 static void
 test_parse_address(void **state)
 {
@@ -859,6 +946,7 @@ main(void)
 		cmocka_unit_test(test_environment),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_parse_address),
+		cmocka_unit_test(test_nearest),
 		cmocka_unit_test(test_nul_bytes),
 		cmocka_unit_test(test_restart_notes),
 	};
