@@ -214,6 +214,7 @@ config_build(struct cfg_ctx *ctx, const json_t *root)
 		cfg_err(ctx, "", "the top level must be an object");
 		return 1;
 	}
+	ctx->root = root;
 	nerr = section_load(ctx, root, "", config_top_fields, ctx->cfg);
 	nerr += listen_load(ctx, root);
 	nerr += tls_load(ctx, root);

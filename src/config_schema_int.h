@@ -29,6 +29,7 @@ struct cfg_ctx {
 	cfg_err_fn		 on_err;
 	void			*on_err_arg;
 	int			 nerr;		/* problems reported so far */
+	const json_t		*root;		/* the file's top level */
 };
 
 enum cfg_type {

@@ -550,6 +550,17 @@ static const struct config_case cases[] = {
 	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
 	  "    \"policy\": \"nope\"}}\n}\n",
 	  "6: labels.lab.policy: no policy named \"nope\" in policies", 1 },
+	{ "route naming a policy that did not compile: no cascade",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"policies\": {\"strict\": {\"keys\": {\"rsa_min_bitz\": 2048}}},\n"
+	  "  \"default\": {\"local_ca\": \"lab\", \"policy\": \"strict\"}\n}\n",
+	  "5: policies.strict.keys.rsa_min_bitz: unknown key (did you mean "
+	  "rsa_min_bits?)", 1 },
+	{ "policy that is not an object, named by a route",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"policies\": {\"strict\": []},\n"
+	  "  \"default\": {\"local_ca\": \"lab\", \"policy\": \"strict\"}\n}\n",
+	  "5: policies.strict: must be an object, not an array", 1 },
 	{ "audit stderr not a boolean",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"audit\": {\"stderr\": \"yes\"},\n" ROUTE_OK "}\n",
