@@ -422,7 +422,7 @@ static const struct config_case cases[] = {
 	  "3: -: JSON syntax: duplicate object key near '\"listen\"'", 1 },
 	{ "tls missing among other errors",
 	  "{\n" LISTEN_OK "  \"zz\": 1,\n" LOCAL_OK ROUTE_OK "}\n",
-	  "3: zz: unknown key", 2 },
+	  "1: tls: is required (certificate and key)", 2 },
 	{ "tls not an object",
 	  "{\n" LISTEN_OK "  \"tls\": [],\n" LOCAL_OK ROUTE_OK "}\n",
 	  "3: tls: must be an object, not an array", 1 },
@@ -527,7 +527,7 @@ static const struct config_case cases[] = {
 	  "{\n  \"listen\": " "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"a]b\""
 	  "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],\n"
 	  "  \"x\": 1\n}\n",
-	  "3: x: unknown key", 4 },
+	  "1: tls: is required (certificate and key)", 4 },
 	{ "digest users file with a bad line",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"auth\": {\"digest_users\": \"@D@/password\"},\n" ROUTE_OK "}\n",
@@ -573,6 +573,10 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"admin\": {\"timeout\": 301},\n" ROUTE_OK "}\n",
 	  "5: admin.timeout: 301 is out of range [0.1, 300]", 1 },
+	{ "problems sorted by line, not by the order of the checks",
+	  "{\n  \"default\": {\"upstream\": \"nope\"},\n" LISTEN_OK TLS_OK
+	  LOCAL_OK "  \"limits\": {\"max_headers\": 0}\n}\n",
+	  "2: default.upstream: no upstream named \"nope\" in upstreams", 2 },
 	{ "several errors in one run",
 	  "{\n" LISTEN_OK "  \"a\": 1,\n  \"b\": 2,\n" TLS_OK LOCAL_OK
 	  ROUTE_OK "}\n",
