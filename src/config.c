@@ -281,7 +281,7 @@ config_load(const char *path, struct config_errors *errs)
 		return NULL;
 	}
 	loc_scan(&ctx.loc, text, len);
-	config_apply_env(root);
+	config_apply_env(&ctx, root);
 	if ((ctx.cfg = calloc(1, sizeof(*ctx.cfg))) != NULL)
 		ctx.cfg->refs = 1;
 	if (ctx.cfg == NULL ||

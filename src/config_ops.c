@@ -263,6 +263,16 @@ env_list(const char *value)
 	return arr;
 }
 
+/* Note that env replaced key: its problems name env (cfg_err). */
+static void
+env_note(struct cfg_ctx *ctx, const char *key, const char *env)
+{
+	if (ctx->nenv == CFG_ENV_MAX)
+		return;
+	snprintf(ctx->env[ctx->nenv].key, sizeof(ctx->env[0].key), "%s", key);
+	ctx->env[ctx->nenv++].env = env;
+}
+
 /* Set root[key] (key may be "section.key") to v (taken). */
 static int
 env_set(json_t *root, const char *key, json_t *v)
@@ -294,8 +304,9 @@ env_set(json_t *root, const char *key, json_t *v)
  * the bare path routes to, the one a container usually has.
  */
 static void
-env_upstream_url(json_t *root, const char *value)
+env_upstream_url(struct cfg_ctx *ctx, json_t *root, const char *value)
 {
+	char		 key[128];
 	json_t		*def = json_object_get(root, "default");
 	json_t		*ups = json_object_get(root, "upstreams"), *u;
 	const char	*name;
@@ -310,6 +321,8 @@ env_upstream_url(json_t *root, const char *value)
 	    json_string(value));
 	log_info("config: ESTRAD_UPSTREAM_URL overrides upstreams.%s.url",
 	    name);
+	snprintf(key, sizeof(key), "upstreams.%s.url", name);
+	env_note(ctx, key, "ESTRAD_UPSTREAM_URL");
 }
 
 /*
@@ -317,8 +330,8 @@ env_upstream_url(json_t *root, const char *value)
  * and non-empty one replaces its key in root.
  */
 static void
-env_apply_rows(json_t *root, const struct cfg_field *fields,
-    const char *path)
+env_apply_rows(struct cfg_ctx *ctx, json_t *root,
+    const struct cfg_field *fields, const char *path)
 {
 	const char	*value;
 	char		 key[128];
@@ -326,25 +339,27 @@ env_apply_rows(json_t *root, const struct cfg_field *fields,
 	for (const struct cfg_field *f = fields; f->key != NULL; f++) {
 		child_path(key, sizeof(key), path, f->key);
 		if (f->fields != NULL && f->entry_size == 0)
-			env_apply_rows(root, f->fields, key);
+			env_apply_rows(ctx, root, f->fields, key);
 		if (f->env == NULL || (value = getenv(f->env)) == NULL ||
 		    value[0] == '\0')
 			continue;
 		if (env_set(root, key, f->flags & CFG_F_ENV_LIST ?
-		    env_list(value) : json_string(value)) == 0)
+		    env_list(value) : json_string(value)) == 0) {
 			log_info("config: %s overrides %s", f->env, key);
+			env_note(ctx, key, f->env);
+		}
 	}
 }
 
 void
-config_apply_env(json_t *root)
+config_apply_env(struct cfg_ctx *ctx, json_t *root)
 {
 	const char *value;
 
 	if (!json_is_object(root))
 		return;
-	env_apply_rows(root, config_top_fields, "");
+	env_apply_rows(ctx, root, config_top_fields, "");
 	if ((value = getenv("ESTRAD_UPSTREAM_URL")) != NULL &&
 	    value[0] != '\0')
-		env_upstream_url(root, value);
+		env_upstream_url(ctx, root, value);
 }

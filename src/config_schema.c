@@ -44,8 +44,9 @@ cfg_verr(struct config_errors *errs, const char *file, int line,
 	char	**lines;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (asprintf(&raw, "%s:%d: %s: %s", file, line,
-	    *path ? path : "-", msg) == -1)
+	if ((line < 0 ? asprintf(&raw, "%s: %s: %s", file,
+	    *path ? path : "-", msg) : asprintf(&raw, "%s:%d: %s: %s", file,
+	    line, *path ? path : "-", msg)) == -1)
 		return;
 	out = cfg_escape_controls(raw);
 	free(raw);
@@ -60,18 +61,35 @@ cfg_verr(struct config_errors *errs, const char *file, int line,
 	errs->lines[errs->n++] = out;
 }
 
+/* The ESTRAD_* variable that replaced path or a key above it, or NULL. */
+static const char *
+cfg_env_of(const struct cfg_ctx *ctx, const char *path)
+{
+	for (size_t i = 0; i < ctx->nenv; i++) {
+		size_t n = strlen(ctx->env[i].key);
+		if (strncmp(path, ctx->env[i].key, n) == 0 &&
+		    (path[n] == '\0' || path[n] == '.' || path[n] == '['))
+			return ctx->env[i].env;
+	}
+	return NULL;
+}
+
 void
 cfg_err(struct cfg_ctx *ctx, const char *path, const char *fmt, ...)
 {
-	char	msg[768];
-	va_list	ap;
+	char		 msg[768];
+	const char	*env;
+	va_list		 ap;
 
 	ctx->nerr++;
 	va_start(ap, fmt);
 	if (ctx->on_err != NULL) {
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		ctx->on_err(ctx->on_err_arg, path, msg);
-	} else
+	} else if ((env = cfg_env_of(ctx, path)) != NULL)
+		/* The file's line holds the value the variable replaced. */
+		cfg_verr(ctx->errs, env, -1, path, fmt, ap);
+	else
 		cfg_verr(ctx->errs, ctx->file, loc_line(&ctx->loc, path), path,
 		    fmt, ap);
 	va_end(ap);

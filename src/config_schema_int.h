@@ -21,6 +21,16 @@
  */
 typedef void (*cfg_err_fn)(void *arg, const char *path, const char *msg);
 
+/*
+ * A key an ESTRAD_* variable replaced (config_apply_env): its problems are
+ * "ESTRAD_X: key.path: problem", since the file's line holds another value.
+ */
+#define CFG_ENV_MAX	16
+struct cfg_env_key {
+	char		 key[128];	/* "admin.listen", "upstreams.ca.url" */
+	const char	*env;		/* "ESTRAD_ADMIN_LISTEN" */
+};
+
 struct cfg_ctx {
 	const char		*file;
 	struct locator		 loc;
@@ -30,6 +40,8 @@ struct cfg_ctx {
 	void			*on_err_arg;
 	int			 nerr;		/* problems reported so far */
 	const json_t		*root;		/* the file's top level */
+	struct cfg_env_key	 env[CFG_ENV_MAX];
+	size_t			 nenv;
 };
 
 enum cfg_type {
@@ -248,7 +260,8 @@ int offline_load(struct cfg_ctx *ctx, const json_t *root);
 
 /* config_ops.c: logs, admin listener, privileges; the environment. */
 int ops_load(struct cfg_ctx *ctx, const json_t *root);
-/* ESTRAD_LISTEN, ESTRAD_LOG_LEVEL, ... replace keys of root. */
-void config_apply_env(json_t *root);
+/* ESTRAD_LISTEN, ESTRAD_LOG_LEVEL, ... replace keys of root; each key
+ * replaced is noted in ctx->env. */
+void config_apply_env(struct cfg_ctx *ctx, json_t *root);
 
 #endif

@@ -772,12 +772,28 @@ test_environment(void **state)
 	assert_string_equal(cfg->upstreams[0].urls[1],
 	    "https://c/.well-known/est");
 	config_free(cfg);
-	/* A bad value gets the file's own error. */
+	/* A bad value gets the file's own error, naming the variable. */
 	setenv("ESTRAD_LOG_FORMAT", "xml", 1);
 	assert_null(config_load(path, &errs));
-	assert_true(errs.n >= 1);
-	assert_non_null(strstr(errs.lines[0], "log_format: must be one of "
-	    "text, json"));
+	assert_int_equal(errs.n, 1);
+	assert_string_equal(errs.lines[0], "ESTRAD_LOG_FORMAT: log_format: "
+	    "must be one of text, json, not \"xml\"");
+	config_errors_clear(&errs);
+	unsetenv("ESTRAD_LOG_FORMAT");
+	/* An element of a list, a key of a section, an upstream's URL. */
+	setenv("ESTRAD_LISTEN", "127.0.0.1:8443,nowhere", 1);
+	setenv("ESTRAD_ADMIN_LISTEN", "127.0.0.1", 1);
+	setenv("ESTRAD_UPSTREAM_URL", "ftp://b/", 1);
+	assert_null(config_load(path, &errs));
+	for (size_t i = 0; i < errs.n; i++)
+		print_message("%s\n", errs.lines[i]);
+	assert_int_equal(errs.n, 3);
+	assert_string_equal(errs.lines[0], "ESTRAD_LISTEN: listen[1]: must be "
+	    "\"address:port\" (\"[v6address]:port\" for IPv6)");
+	assert_string_equal(errs.lines[1], "ESTRAD_UPSTREAM_URL: "
+	    "upstreams.ca.url: must be an https:// URL");
+	assert_string_equal(errs.lines[2], "ESTRAD_ADMIN_LISTEN: admin.listen: "
+	    "must be \"address:port\" (\"[v6address]:port\" for IPv6)");
 	config_errors_clear(&errs);
 	unsetenv("ESTRAD_LISTEN");
 	unsetenv("ESTRAD_LOG_LEVEL");
