@@ -4,6 +4,8 @@
  * a container. Private to the config module; errors as FILE:LINE:
  * key.path: problem like the rest.
  */
+#include <netinet/in.h>
+
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -22,7 +24,8 @@
 const struct cfg_field admin_fields[] = {
 	F_STR(struct cfg_admin, "listen", listen, 0, "127.0.0.1:9090",
 	    .env = "ESTRAD_ADMIN_LISTEN",
-	    .doc = "the address of the admin listener, as in `listen`"),
+	    .doc = "the address of the admin listener, as in `listen`; not one "
+	    "`listen` binds (the same port on its address or its wildcard)"),
 	F_FILE(struct cfg_admin, "certificate", certificate, 0,
 	    .doc = "PEM: the admin listener's certificate, for TLS; with "
 	    "`key`"),
@@ -38,6 +41,58 @@ const struct cfg_field admin_fields[] = {
 	    "is closed"),
 	F_END
 };
+
+/*
+ * 1 if a socket bound to a stops one on b: the same family and port (not
+ * 0: the kernel picks a fresh one for each) and the same address, or a
+ * wildcard on either side (IPv6 sockets are IPv6-only: no cross-family
+ * clash).
+ */
+static int
+admin_addr_clash(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port != 0 && x->sin_port == y->sin_port &&
+		    (x->sin_addr.s_addr == y->sin_addr.s_addr ||
+		    x->sin_addr.s_addr == htonl(INADDR_ANY) ||
+		    y->sin_addr.s_addr == htonl(INADDR_ANY));
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return x->sin6_port != 0 && x->sin6_port == y->sin6_port &&
+	    (IN6_ARE_ADDR_EQUAL(&x->sin6_addr, &y->sin6_addr) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr));
+}
+
+/*
+ * The admin listener on an address of "listen" would fail to bind at
+ * start-up, after the EST listeners are up: -n says so at once.
+ */
+static int
+admin_listen_clash(struct cfg_ctx *ctx, const struct sockaddr_storage *ss)
+{
+	const struct config	*cfg = ctx->cfg;
+	struct sockaddr_storage	 other;
+	socklen_t		 len;
+
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		if (config_parse_address(cfg->listen[i], &other, &len) != 0 ||
+		    !admin_addr_clash(ss, &other))
+			continue;
+		if (strcmp(cfg->admin.listen, cfg->listen[i]) == 0)
+			cfg_err(ctx, "admin.listen", "%s is also in listen",
+			    cfg->admin.listen);
+		else
+			cfg_err(ctx, "admin.listen", "%s overlaps %s in listen",
+			    cfg->admin.listen, cfg->listen[i]);
+		return 1;
+	}
+	return 0;
+}
 
 static int
 admin_load(struct cfg_ctx *ctx, const json_t *root)
@@ -57,7 +112,8 @@ admin_load(struct cfg_ctx *ctx, const json_t *root)
 		cfg_err(ctx, "admin.listen", "must be \"address:port\" "
 		    "(\"[v6address]:port\" for IPv6)");
 		nerr++;
-	}
+	} else
+		nerr += admin_listen_clash(ctx, &ss);
 	if ((a->certificate == NULL) != (a->key == NULL)) {
 		cfg_err(ctx, a->certificate ? "admin.key" : "admin.certificate",
 		    "is required with admin.%s", a->certificate ? "certificate" :

@@ -569,6 +569,20 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"admin\": {\"max_connections\": 0},\n" ROUTE_OK "}\n",
 	  "5: admin.max_connections: 0 is out of range [1, 1024]", 1 },
+	{ "admin listener on a listen address",
+	  "{\n  \"listen\": [\"127.0.0.1:0\", \"127.0.0.1:8443\"],\n"
+	  TLS_OK LOCAL_OK
+	  "  \"admin\": {\"listen\": \"127.0.0.1:8443\"},\n" ROUTE_OK "}\n",
+	  "5: admin.listen: 127.0.0.1:8443 is also in listen", 1 },
+	{ "admin listener under a listen wildcard",
+	  "{\n  \"listen\": [\"[::]:8443\", \"0.0.0.0:8443\"],\n"
+	  TLS_OK LOCAL_OK
+	  "  \"admin\": {\"listen\": \"127.0.0.1:8443\"},\n" ROUTE_OK "}\n",
+	  "5: admin.listen: 127.0.0.1:8443 overlaps 0.0.0.0:8443 in listen", 1 },
+	{ "admin listener on a listen address, IPv6",
+	  "{\n  \"listen\": [\"[::1]:8443\"],\n" TLS_OK LOCAL_OK
+	  "  \"admin\": {\"listen\": \"[::]:8443\"},\n" ROUTE_OK "}\n",
+	  "5: admin.listen: [::]:8443 overlaps [::1]:8443 in listen", 1 },
 	{ "admin timeout out of range",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"admin\": {\"timeout\": 301},\n" ROUTE_OK "}\n",
@@ -900,6 +914,23 @@ test_nul_bytes(void **state)
 	loc_free(&loc);
 }
 
+/* Port 0 is a fresh port for each listener: no clash. Nor across families. */
+static void
+test_admin_no_clash(void **state)
+{
+	static const char *const texts[] = {
+	    "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	    "  \"admin\": {\"listen\": \"127.0.0.1:0\"},\n" ROUTE_OK "}\n",
+	    "{\n  \"listen\": [\"[::]:8443\"],\n" TLS_OK LOCAL_OK
+	    "  \"admin\": {\"listen\": \"0.0.0.0:8443\"},\n" ROUTE_OK "}\n",
+	    "{\n  \"listen\": [\"127.0.0.1:8443\"],\n" TLS_OK LOCAL_OK
+	    "  \"admin\": {\"listen\": \"127.0.0.2:8443\"},\n" ROUTE_OK "}\n",
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		config_free(load_clean(write_config(texts[i])));
+}
+
 /* "Did you mean": the nearest key of the table, if near enough. */
 static void
 test_nearest(void **state)
@@ -978,6 +1009,7 @@ main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_parse_address),
 		cmocka_unit_test(test_nearest),
+		cmocka_unit_test(test_admin_no_clash),
 		cmocka_unit_test(test_nul_bytes),
 		cmocka_unit_test(test_restart_notes),
 	};
