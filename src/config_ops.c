@@ -52,20 +52,22 @@ static int
 admin_addr_clash(const struct sockaddr_storage *a,
     const struct sockaddr_storage *b)
 {
+	const struct sockaddr_in	*a4 = (const void *)a;
+	const struct sockaddr_in	*b4 = (const void *)b;
+	const struct sockaddr_in6	*a6 = (const void *)a;
+	const struct sockaddr_in6	*b6 = (const void *)b;
+
 	if (a->ss_family != b->ss_family)
 		return 0;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-		return x->sin_port != 0 && x->sin_port == y->sin_port &&
-		    (x->sin_addr.s_addr == y->sin_addr.s_addr ||
-		    x->sin_addr.s_addr == htonl(INADDR_ANY) ||
-		    y->sin_addr.s_addr == htonl(INADDR_ANY));
-	}
-	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-	return x->sin6_port != 0 && x->sin6_port == y->sin6_port &&
-	    (IN6_ARE_ADDR_EQUAL(&x->sin6_addr, &y->sin6_addr) ||
-	    IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) ||
-	    IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr));
+	if (a->ss_family == AF_INET)
+		return a4->sin_port != 0 && a4->sin_port == b4->sin_port &&
+		    (a4->sin_addr.s_addr == b4->sin_addr.s_addr ||
+		    a4->sin_addr.s_addr == htonl(INADDR_ANY) ||
+		    b4->sin_addr.s_addr == htonl(INADDR_ANY));
+	return a6->sin6_port != 0 && a6->sin6_port == b6->sin6_port &&
+	    (IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&b6->sin6_addr));
 }
 
 /*
