@@ -214,6 +214,7 @@ config_build(struct cfg_ctx *ctx, const json_t *root)
 		cfg_err(ctx, "", "the top level must be an object");
 		return 1;
 	}
+	ctx->root = root;
 	nerr = section_load(ctx, root, "", config_top_fields, ctx->cfg);
 	nerr += listen_load(ctx, root);
 	nerr += tls_load(ctx, root);
@@ -227,10 +228,43 @@ config_build(struct cfg_ctx *ctx, const json_t *root)
 	return nerr + routes_load(ctx, root);
 }
 
+/* The LINE of a "FILE:LINE: ..." problem about file. */
+static long
+problem_line(const char *line, const char *file)
+{
+	size_t n = strlen(file);
+
+	if (strncmp(line, file, n) != 0 || line[n] != ':')
+		return 0;
+	return strtol(line + n + 1, NULL, 10);
+}
+
+/*
+ * The sections are checked one after another, not in the order they are
+ * written: sort the problems from index from on by line, so they read
+ * down the file. Stable (a line's problems keep their order); line 0
+ * (the whole file) comes first. An insertion sort: a handful of lines.
+ */
+static void
+problems_sort(struct config_errors *errs, size_t from, const char *file)
+{
+	for (size_t i = from + 1; i < errs->n; i++) {
+		char	*cur = errs->lines[i];
+		long	 line = problem_line(cur, file);
+		size_t	 j = i;
+
+		for (; j > from && problem_line(errs->lines[j - 1], file) > line;
+		    j--)
+			errs->lines[j] = errs->lines[j - 1];
+		errs->lines[j] = cur;
+	}
+}
+
 struct config *
 config_load(const char *path, struct config_errors *errs)
 {
 	struct cfg_ctx	 ctx = { .file = path, .errs = errs };
+	size_t		 first = errs->n;
 	json_error_t	 jerr;
 	json_t		*root = NULL;
 	char		*text, err[256];
@@ -247,7 +281,7 @@ config_load(const char *path, struct config_errors *errs)
 		return NULL;
 	}
 	loc_scan(&ctx.loc, text, len);
-	config_apply_env(root);
+	config_apply_env(&ctx, root);
 	if ((ctx.cfg = calloc(1, sizeof(*ctx.cfg))) != NULL)
 		ctx.cfg->refs = 1;
 	if (ctx.cfg == NULL ||
@@ -258,6 +292,7 @@ config_load(const char *path, struct config_errors *errs)
 		if (errs->n == 0)
 			cfg_err(&ctx, "", "out of memory");
 	}
+	problems_sort(errs, first, path);
 	json_decref(root);
 	loc_free(&ctx.loc);
 	free(text);

@@ -4,6 +4,8 @@
  * a container. Private to the config module; errors as FILE:LINE:
  * key.path: problem like the rest.
  */
+#include <netinet/in.h>
+
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -22,7 +24,8 @@
 const struct cfg_field admin_fields[] = {
 	F_STR(struct cfg_admin, "listen", listen, 0, "127.0.0.1:9090",
 	    .env = "ESTRAD_ADMIN_LISTEN",
-	    .doc = "the address of the admin listener, as in `listen`"),
+	    .doc = "the address of the admin listener, as in `listen`; not one "
+	    "`listen` binds (the same port on its address or its wildcard)"),
 	F_FILE(struct cfg_admin, "certificate", certificate, 0,
 	    .doc = "PEM: the admin listener's certificate, for TLS; with "
 	    "`key`"),
@@ -38,6 +41,60 @@ const struct cfg_field admin_fields[] = {
 	    "is closed"),
 	F_END
 };
+
+/*
+ * 1 if a socket bound to a stops one on b: the same family and port (not
+ * 0: the kernel picks a fresh one for each) and the same address, or a
+ * wildcard on either side (IPv6 sockets are IPv6-only: no cross-family
+ * clash).
+ */
+static int
+admin_addr_clash(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in	*a4 = (const void *)a;
+	const struct sockaddr_in	*b4 = (const void *)b;
+	const struct sockaddr_in6	*a6 = (const void *)a;
+	const struct sockaddr_in6	*b6 = (const void *)b;
+
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return a4->sin_port != 0 && a4->sin_port == b4->sin_port &&
+		    (a4->sin_addr.s_addr == b4->sin_addr.s_addr ||
+		    a4->sin_addr.s_addr == htonl(INADDR_ANY) ||
+		    b4->sin_addr.s_addr == htonl(INADDR_ANY));
+	return a6->sin6_port != 0 && a6->sin6_port == b6->sin6_port &&
+	    (IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&b6->sin6_addr));
+}
+
+/*
+ * The admin listener on an address of "listen" would fail to bind at
+ * start-up, after the EST listeners are up: -n says so at once.
+ */
+static int
+admin_listen_clash(struct cfg_ctx *ctx, const struct sockaddr_storage *ss)
+{
+	const struct config	*cfg = ctx->cfg;
+	struct sockaddr_storage	 other;
+	socklen_t		 len;
+
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		if (config_parse_address(cfg->listen[i], &other, &len) != 0 ||
+		    !admin_addr_clash(ss, &other))
+			continue;
+		if (strcmp(cfg->admin.listen, cfg->listen[i]) == 0)
+			cfg_err(ctx, "admin.listen", "%s is also in listen",
+			    cfg->admin.listen);
+		else
+			cfg_err(ctx, "admin.listen", "%s overlaps %s in listen",
+			    cfg->admin.listen, cfg->listen[i]);
+		return 1;
+	}
+	return 0;
+}
 
 static int
 admin_load(struct cfg_ctx *ctx, const json_t *root)
@@ -57,7 +114,8 @@ admin_load(struct cfg_ctx *ctx, const json_t *root)
 		cfg_err(ctx, "admin.listen", "must be \"address:port\" "
 		    "(\"[v6address]:port\" for IPv6)");
 		nerr++;
-	}
+	} else
+		nerr += admin_listen_clash(ctx, &ss);
 	if ((a->certificate == NULL) != (a->key == NULL)) {
 		cfg_err(ctx, a->certificate ? "admin.key" : "admin.certificate",
 		    "is required with admin.%s", a->certificate ? "certificate" :
@@ -263,6 +321,16 @@ env_list(const char *value)
 	return arr;
 }
 
+/* Note that env replaced key: its problems name env (cfg_err). */
+static void
+env_note(struct cfg_ctx *ctx, const char *key, const char *env)
+{
+	if (ctx->nenv == CFG_ENV_MAX)
+		return;
+	snprintf(ctx->env[ctx->nenv].key, sizeof(ctx->env[0].key), "%s", key);
+	ctx->env[ctx->nenv++].env = env;
+}
+
 /* Set root[key] (key may be "section.key") to v (taken). */
 static int
 env_set(json_t *root, const char *key, json_t *v)
@@ -294,8 +362,9 @@ env_set(json_t *root, const char *key, json_t *v)
  * the bare path routes to, the one a container usually has.
  */
 static void
-env_upstream_url(json_t *root, const char *value)
+env_upstream_url(struct cfg_ctx *ctx, json_t *root, const char *value)
 {
+	char		 key[128];
 	json_t		*def = json_object_get(root, "default");
 	json_t		*ups = json_object_get(root, "upstreams"), *u;
 	const char	*name;
@@ -310,6 +379,8 @@ env_upstream_url(json_t *root, const char *value)
 	    json_string(value));
 	log_info("config: ESTRAD_UPSTREAM_URL overrides upstreams.%s.url",
 	    name);
+	snprintf(key, sizeof(key), "upstreams.%s.url", name);
+	env_note(ctx, key, "ESTRAD_UPSTREAM_URL");
 }
 
 /*
@@ -317,8 +388,8 @@ env_upstream_url(json_t *root, const char *value)
  * and non-empty one replaces its key in root.
  */
 static void
-env_apply_rows(json_t *root, const struct cfg_field *fields,
-    const char *path)
+env_apply_rows(struct cfg_ctx *ctx, json_t *root,
+    const struct cfg_field *fields, const char *path)
 {
 	const char	*value;
 	char		 key[128];
@@ -326,25 +397,27 @@ env_apply_rows(json_t *root, const struct cfg_field *fields,
 	for (const struct cfg_field *f = fields; f->key != NULL; f++) {
 		child_path(key, sizeof(key), path, f->key);
 		if (f->fields != NULL && f->entry_size == 0)
-			env_apply_rows(root, f->fields, key);
+			env_apply_rows(ctx, root, f->fields, key);
 		if (f->env == NULL || (value = getenv(f->env)) == NULL ||
 		    value[0] == '\0')
 			continue;
 		if (env_set(root, key, f->flags & CFG_F_ENV_LIST ?
-		    env_list(value) : json_string(value)) == 0)
+		    env_list(value) : json_string(value)) == 0) {
 			log_info("config: %s overrides %s", f->env, key);
+			env_note(ctx, key, f->env);
+		}
 	}
 }
 
 void
-config_apply_env(json_t *root)
+config_apply_env(struct cfg_ctx *ctx, json_t *root)
 {
 	const char *value;
 
 	if (!json_is_object(root))
 		return;
-	env_apply_rows(root, config_top_fields, "");
+	env_apply_rows(ctx, root, config_top_fields, "");
 	if ((value = getenv("ESTRAD_UPSTREAM_URL")) != NULL &&
 	    value[0] != '\0')
-		env_upstream_url(root, value);
+		env_upstream_url(ctx, root, value);
 }

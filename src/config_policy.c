@@ -112,6 +112,7 @@ route_policy_resolve(struct cfg_ctx *ctx, const char *path,
     const char *policy, int csrattrs_from_policy, struct cfg_route *r)
 {
 	const struct config	*cfg = ctx->cfg;
+	const json_t		*policies;
 	char			 cp[1024];
 
 	r->csrattrs_from_policy = csrattrs_from_policy;
@@ -123,6 +124,14 @@ route_policy_resolve(struct cfg_ctx *ctx, const char *path,
 			r->policy = cfg->policies[i].policy;
 			return 0;
 		}
+	/*
+	 * Written but refused: its own problems are reported already, and
+	 * "no policy named" would send the operator looking for a missing
+	 * one. The route still fails, so the file does.
+	 */
+	policies = ctx->root ? json_object_get(ctx->root, "policies") : NULL;
+	if (json_is_object(policies) && json_object_get(policies, policy))
+		return 1;
 	child_path(cp, sizeof(cp), path, "policy");
 	cfg_err(ctx, cp, "no policy named \"%s\" in policies", policy);
 	return 1;

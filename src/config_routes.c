@@ -169,9 +169,14 @@ auth_list_load(struct cfg_ctx *ctx, const char *path, const json_t *list)
 			if (json_is_string(m) && strcmp(json_string_value(m),
 			    auth_method_names[k]) == 0)
 				break;
+		if (k == AUTH_METHOD_MAX && json_is_string(m)) {
+			cfg_err(ctx, path, "unknown method \"%s\" (digest, "
+			    "basic, cert)", json_string_value(m));
+			return -1;
+		}
 		if (k == AUTH_METHOD_MAX) {
-			cfg_err(ctx, path, "unknown method (digest, basic, "
-			    "cert)");
+			cfg_err(ctx, path, "a method must be a string (digest, "
+			    "basic, cert), not %s", json_type_name(m));
 			return -1;
 		}
 		if (!(usable & AUTH_BIT(k))) {
@@ -194,8 +199,12 @@ route_auth_load(struct cfg_ctx *ctx, const char *path, const json_t *route,
 	int		 nerr = 0, explicit[EST_OP_MAX] = { 0 };
 	unsigned	 usable = auth_usable(ctx->cfg);
 
-	for (int op = 0; op < EST_OP_MAX; op++)
+	const char	*op_names[EST_OP_MAX + 1] = { NULL };
+
+	for (int op = 0; op < EST_OP_MAX; op++) {
 		r->auth[op] = auth_defaults[op] & usable;
+		op_names[op] = est_op_name(op);
+	}
 	if ((obj = object_at(ctx, route, path, "auth", &nerr)) != NULL)
 		json_object_foreach((json_t *)obj, key, list) {
 			enum est_op op = est_op_from_name(key, strlen(key));
@@ -203,7 +212,8 @@ route_auth_load(struct cfg_ctx *ctx, const char *path, const json_t *route,
 			child_path(ap, sizeof(ap), path, "auth");
 			child_path(cp, sizeof(cp), ap, key);
 			if (op == EST_OP_MAX) {
-				cfg_err(ctx, cp, "not an EST operation");
+				cfg_err_unknown(ctx, cp, "not an EST operation",
+				    key, op_names, sizeof(*op_names));
 				nerr++;
 				continue;
 			}

@@ -5,6 +5,7 @@
  * rows validate, fill defaults and document.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,8 +44,9 @@ cfg_verr(struct config_errors *errs, const char *file, int line,
 	char	**lines;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (asprintf(&raw, "%s:%d: %s: %s", file, line,
-	    *path ? path : "-", msg) == -1)
+	if ((line < 0 ? asprintf(&raw, "%s: %s: %s", file,
+	    *path ? path : "-", msg) : asprintf(&raw, "%s:%d: %s: %s", file,
+	    line, *path ? path : "-", msg)) == -1)
 		return;
 	out = cfg_escape_controls(raw);
 	free(raw);
@@ -59,18 +61,35 @@ cfg_verr(struct config_errors *errs, const char *file, int line,
 	errs->lines[errs->n++] = out;
 }
 
+/* The ESTRAD_* variable that replaced path or a key above it, or NULL. */
+static const char *
+cfg_env_of(const struct cfg_ctx *ctx, const char *path)
+{
+	for (size_t i = 0; i < ctx->nenv; i++) {
+		size_t n = strlen(ctx->env[i].key);
+		if (strncmp(path, ctx->env[i].key, n) == 0 &&
+		    (path[n] == '\0' || path[n] == '.' || path[n] == '['))
+			return ctx->env[i].env;
+	}
+	return NULL;
+}
+
 void
 cfg_err(struct cfg_ctx *ctx, const char *path, const char *fmt, ...)
 {
-	char	msg[768];
-	va_list	ap;
+	char		 msg[768];
+	const char	*env;
+	va_list		 ap;
 
 	ctx->nerr++;
 	va_start(ap, fmt);
 	if (ctx->on_err != NULL) {
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		ctx->on_err(ctx->on_err_arg, path, msg);
-	} else
+	} else if ((env = cfg_env_of(ctx, path)) != NULL)
+		/* The file's line holds the value the variable replaced. */
+		cfg_verr(ctx->errs, env, -1, path, fmt, ap);
+	else
 		cfg_verr(ctx->errs, ctx->file, loc_line(&ctx->loc, path), path,
 		    fmt, ap);
 	va_end(ap);
@@ -97,6 +116,71 @@ config_errors_clear(struct config_errors *errs)
 	free(errs->lines);
 	errs->lines = NULL;
 	errs->n = 0;
+}
+
+/* ---- did you mean ---------------------------------------------------- */
+
+/*
+ * The optimal-string-alignment distance (Levenshtein plus a swap of two
+ * neighbours, as git's "did you mean" counts): keys are short, so a full
+ * table on the stack; longer strings are simply "far".
+ */
+#define CFG_NEAR_MAX	64
+
+static size_t
+cfg_distance(const char *a, const char *b)
+{
+	unsigned	d[CFG_NEAR_MAX + 1][CFG_NEAR_MAX + 1];
+	size_t		la = strlen(a), lb = strlen(b);
+
+	if (la > CFG_NEAR_MAX || lb > CFG_NEAR_MAX)
+		return SIZE_MAX;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (unsigned)i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < c)
+				c = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < c)
+				c = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < c)
+				c = d[i - 2][j - 2] + 1;
+			d[i][j] = c;
+		}
+	return d[la][lb];
+}
+
+const char *
+cfg_nearest(const char *key, const void *rows, size_t stride)
+{
+	const char	*best = NULL, *name;
+	size_t		 bestd = SIZE_MAX, d, limit = strlen(key) / 3;
+
+	if (limit < 1)
+		limit = 1;
+	for (const char *r = rows; (name = *(const char *const *)r) != NULL;
+	    r += stride)
+		if ((d = cfg_distance(key, name)) <= limit && d < bestd) {
+			best = name;
+			bestd = d;
+		}
+	return best;
+}
+
+void
+cfg_err_unknown(struct cfg_ctx *ctx, const char *path, const char *what,
+    const char *key, const void *rows, size_t stride)
+{
+	const char *near = cfg_nearest(key, rows, stride);
+
+	if (near != NULL)
+		cfg_err(ctx, path, "%s (did you mean %s?)", what, near);
+	else
+		cfg_err(ctx, path, "%s", what);
 }
 
 /* ---- schema tables --------------------------------------------------- */
@@ -162,7 +246,12 @@ field_enum(struct cfg_ctx *ctx, const char *path, const struct cfg_field *f,
 		strncat(allowed, f->names[i], sizeof(allowed) -
 		    strlen(allowed) - 1);
 	}
-	cfg_err(ctx, path, "must be one of %s", allowed);
+	if (json_is_string(v))
+		cfg_err(ctx, path, "must be one of %s, not \"%s\"", allowed,
+		    json_string_value(v));
+	else
+		cfg_err(ctx, path, "must be one of %s, not %s", allowed,
+		    json_type_name(v));
 	return -1;
 }
 
@@ -172,8 +261,13 @@ field_number(struct cfg_ctx *ctx, const char *path, const struct cfg_field *f,
 {
 	double d;
 
+	if (f->type == CFG_LONG && json_is_real(v)) {
+		cfg_err(ctx, path, "must be a whole number, not %.10g",
+		    json_real_value(v));
+		return -1;
+	}
 	if (f->type == CFG_LONG && !json_is_integer(v)) {
-		cfg_err(ctx, path, "must be an integer, not %s",
+		cfg_err(ctx, path, "must be a whole number, not %s",
 		    json_type_name(v));
 		return -1;
 	}
@@ -349,7 +443,8 @@ section_load(struct cfg_ctx *ctx, const json_t *obj, const char *path,
 				break;
 		child_path(cp, sizeof(cp), path, key);
 		if (f->key == NULL) {
-			cfg_err(ctx, cp, "unknown key");
+			cfg_err_unknown(ctx, cp, "unknown key", key, fields,
+			    sizeof(*fields));
 			nerr++;
 		} else
 			nerr += field_present(ctx, cp, f, v, base);

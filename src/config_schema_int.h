@@ -21,6 +21,16 @@
  */
 typedef void (*cfg_err_fn)(void *arg, const char *path, const char *msg);
 
+/*
+ * A key an ESTRAD_* variable replaced (config_apply_env): its problems are
+ * "ESTRAD_X: key.path: problem", since the file's line holds another value.
+ */
+#define CFG_ENV_MAX	16
+struct cfg_env_key {
+	char		 key[128];	/* "admin.listen", "upstreams.ca.url" */
+	const char	*env;		/* "ESTRAD_ADMIN_LISTEN" */
+};
+
 struct cfg_ctx {
 	const char		*file;
 	struct locator		 loc;
@@ -29,6 +39,9 @@ struct cfg_ctx {
 	cfg_err_fn		 on_err;
 	void			*on_err_arg;
 	int			 nerr;		/* problems reported so far */
+	const json_t		*root;		/* the file's top level */
+	struct cfg_env_key	 env[CFG_ENV_MAX];
+	size_t			 nenv;
 };
 
 enum cfg_type {
@@ -138,6 +151,17 @@ void cfg_err(struct cfg_ctx *ctx, const char *path, const char *fmt, ...)
 /* For problems whose line is known without the locator. */
 void cfg_err_line(struct cfg_ctx *ctx, int line, const char *path,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * "Did you mean": of rows (each starting with its name, a const char *,
+ * stride bytes apart, the last name NULL: a cfg_field table or a NULL-
+ * terminated array of names), the one nearest to key by edit distance
+ * (Levenshtein, a swap of neighbours counting one), if within
+ * max(1, strlen(key) / 3) edits; the first of equals; else NULL.
+ */
+const char *cfg_nearest(const char *key, const void *rows, size_t stride);
+/* what, plus " (did you mean NAME?)" when cfg_nearest finds one. */
+void cfg_err_unknown(struct cfg_ctx *ctx, const char *path, const char *what,
+    const char *key, const void *rows, size_t stride);
 const char *json_type_name(const json_t *v);
 /* out = path + "." + key (just key at the top level). */
 void child_path(char *out, size_t outlen, const char *path, const char *key);
@@ -236,7 +260,8 @@ int offline_load(struct cfg_ctx *ctx, const json_t *root);
 
 /* config_ops.c: logs, admin listener, privileges; the environment. */
 int ops_load(struct cfg_ctx *ctx, const json_t *root);
-/* ESTRAD_LISTEN, ESTRAD_LOG_LEVEL, ... replace keys of root. */
-void config_apply_env(json_t *root);
+/* ESTRAD_LISTEN, ESTRAD_LOG_LEVEL, ... replace keys of root; each key
+ * replaced is noted in ctx->env. */
+void config_apply_env(struct cfg_ctx *ctx, json_t *root);
 
 #endif

@@ -330,6 +330,11 @@ main(int argc, char *argv[])
 		config_free(cfg);
 		return rc;
 	}
+	if (path == NULL && check) {
+		fprintf(stderr, "estrad: -c FILE is required with -n\n");
+		usage(stderr);
+		return 2;
+	}
 	if (path == NULL || optind != argc) {
 		usage(stderr);
 		return 2;

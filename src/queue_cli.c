@@ -368,7 +368,14 @@ queue_cli_main(const struct config *cfg, int argc, char **argv)
 	} else if (strcmp(cmd, "list") == 0 && argc == 3 &&
 	    strcmp(argv[2], "--all") == 0)
 		all = 1;
-	else if (strcmp(cmd, "list") != 0 || argc != 2) {
+	else if (!purge && *cmd != '\0' && strcmp(cmd, "list") != 0) {
+		char q[256];
+		/* The operator's own word, but kept to one line. */
+		log_quote(q, sizeof(q), cmd, strlen(cmd), LOG_QUOTE_PROSE);
+		fprintf(stderr, "estrad: unknown queue command \"%s\" (list, "
+		    "purge)\n", q);
+		return 2;
+	} else if (strcmp(cmd, "list") != 0 || argc != 2) {
 		queue_cli_usage(stderr);
 		return 2;
 	}

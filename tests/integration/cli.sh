@@ -3,7 +3,9 @@
 #  - --version / -V print "estrad <project version>" and exit 0;
 #  - --help / -h print the usage (naming -c and -n) on stdout and exit 0;
 #  - no arguments, an unknown option, -c without its file, -n without -c
-#    and a stray operand exit 2 with the usage on stderr;
+#    and a stray operand exit 2 with the usage on stderr; -n without -c
+#    first says "-c FILE is required with -n";
+#  - an unknown queue command exits 2 naming it and the known ones;
 #  - config/estrad.json, the repository's example, passes "estrad -n" once
 #    its /etc/estrad/pki paths point at the lab's PKI; unmodified (no
 #    /etc/estrad/pki here) it fails with one FILE:LINE: key.path: problem
@@ -66,6 +68,17 @@ check_misuse unknown_short -x
 check_misuse c_no_file -c
 check_misuse n_alone -n
 check_misuse n_alone_long --check
+# -n without -c says what is missing, before the usage.
+for name in n_alone n_alone_long; do
+	[ "$(head -n 1 "$WORK/$name.err")" = "estrad: -c FILE is required with -n" ] ||
+	    fail "$name: first stderr line '$(head -n 1 "$WORK/$name.err")', expected 'estrad: -c FILE is required with -n'"
+done
+# An unknown queue command is named, with the ones there are: exit 2.
+run queue_unknown -c "$PROXY_CONFIG" queue lsit
+[ "$RC" = 2 ] || fail "estrad queue lsit exited $RC, expected 2: $ERR"
+[ "$ERR" = 'estrad: unknown queue command "lsit" (list, purge)' ] ||
+    fail "estrad queue lsit said '$ERR'"
+[ -z "$OUT" ] || fail "estrad queue lsit wrote to stdout: $OUT"
 check_misuse operand -n -c "$PROXY_CONFIG" stray
 
 # ---- the example configuration against the lab's PKI.

@@ -23,6 +23,8 @@
 #include "estrad/netbind.h"
 
 #include "testpki.h"
+/* The engine's own "did you mean" (cfg_nearest), tested on its tables. */
+#include "../../src/config_schema_int.h"
 
 static char dir[] = "/tmp/estrad-test-config-XXXXXX";
 
@@ -120,6 +122,18 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"limits\": {\n    \"max_body\": 5\n  },\n" ROUTE_OK "}\n",
 	  "6: limits.max_body: unknown key", 1 },
+	{ "misspelt nested key",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"limits\": {\n    \"max_body_byte\": 5000\n  },\n" ROUTE_OK "}\n",
+	  "6: limits.max_body_byte: unknown key (did you mean max_body_bytes?)",
+	  1 },
+	{ "misspelt top-level key",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK "  \"upstream\": {},\n" ROUTE_OK "}\n",
+	  "5: upstream: unknown key (did you mean upstreams?)", 1 },
+	{ "unknown key too far from any",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"admin\": {\"listen_address\": \"127.0.0.1:9\"},\n" ROUTE_OK "}\n",
+	  "5: admin.listen_address: unknown key", 1 },
 	{ "listen not an array",
 	  "{\n  \"listen\": \"127.0.0.1:8443\",\n" TLS_OK LOCAL_OK ROUTE_OK "}\n",
 	  "2: listen: must be a non-empty array of \"host:port\" strings", 1 },
@@ -138,7 +152,11 @@ static const struct config_case cases[] = {
 	{ "integer given as a string",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"limits\": {\"max_header_bytes\": \"8192\"},\n" ROUTE_OK "}\n",
-	  "5: limits.max_header_bytes: must be an integer, not a string", 1 },
+	  "5: limits.max_header_bytes: must be a whole number, not a string", 1 },
+	{ "integer given with a fraction",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"limits\": {\"max_headers\": 2.5},\n" ROUTE_OK "}\n",
+	  "5: limits.max_headers: must be a whole number, not 2.5", 1 },
 	{ "seconds given as a string",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"limits\": {\"read_timeout\": \"30\"},\n" ROUTE_OK "}\n",
@@ -355,7 +373,8 @@ static const struct config_case cases[] = {
 	  "  \"upstreams\": {\"ca\": {\"url\": \"https://ca/.well-known/est\",\n"
 	  "    \"auth\": \"ntlm\"}},\n"
 	  "  \"default\": {\"upstream\": \"ca\"}\n}\n",
-	  "5: upstreams.ca.auth: must be one of none, basic, digest", 1 },
+	  "5: upstreams.ca.auth: must be one of none, basic, digest, not \"ntlm\"",
+	  1 },
 	{ "route to an unknown upstream",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"default\": {\"upstream\": \"nope\"}\n}\n",
@@ -382,12 +401,19 @@ static const struct config_case cases[] = {
 	{ "bad log level",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK "  \"log_level\": \"loud\",\n"
 	  ROUTE_OK "}\n",
-	  "5: log_level: must be one of error, warn, info, debug", 1 },
+	  "5: log_level: must be one of error, warn, info, debug, not \"loud\"",
+	  1 },
+	{ "log level not a string",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK "  \"log_level\": 3,\n"
+	  ROUTE_OK "}\n",
+	  "5: log_level: must be one of error, warn, info, debug, not an "
+	  "integer", 1 },
 	{ "bad syslog facility",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK "  \"syslog_facility\": \"local9\",\n"
 	  ROUTE_OK "}\n",
 	  "5: syslog_facility: must be one of daemon, user, auth, authpriv, "
-	  "local0, local1, local2, local3, local4, local5, local6, local7", 1 },
+	  "local0, local1, local2, local3, local4, local5, local6, local7, not "
+	  "\"local9\"", 1 },
 	{ "JSON syntax error",
 	  "{\n" LISTEN_OK TLS_OK "  \"x\": [1, 2,,]\n}\n",
 	  "4: -: JSON syntax: unexpected token near ','", 1 },
@@ -396,7 +422,7 @@ static const struct config_case cases[] = {
 	  "3: -: JSON syntax: duplicate object key near '\"listen\"'", 1 },
 	{ "tls missing among other errors",
 	  "{\n" LISTEN_OK "  \"zz\": 1,\n" LOCAL_OK ROUTE_OK "}\n",
-	  "3: zz: unknown key", 2 },
+	  "1: tls: is required (certificate and key)", 2 },
 	{ "tls not an object",
 	  "{\n" LISTEN_OK "  \"tls\": [],\n" LOCAL_OK ROUTE_OK "}\n",
 	  "3: tls: must be an object, not an array", 1 },
@@ -416,8 +442,26 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
 	  "    \"auth\": {\"simpleenroll\": [\"password\"]}}}\n}\n",
-	  "6: labels.lab.auth.simpleenroll: unknown method (digest, basic, cert)",
-	  1 },
+	  "6: labels.lab.auth.simpleenroll: unknown method \"password\" (digest, "
+	  "basic, cert)", 1 },
+	{ "auth method not a string",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
+	  "    \"auth\": {\"simpleenroll\": [1]}}}\n}\n",
+	  "6: labels.lab.auth.simpleenroll: a method must be a string (digest, "
+	  "basic, cert), not an integer", 1 },
+	{ "auth method echoed on one line",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
+	  "    \"auth\": {\"simpleenroll\": [\"cert\\nificate\"]}}}\n}\n",
+	  "6: labels.lab.auth.simpleenroll: unknown method \"cert\\x0aificate\" "
+	  "(digest, basic, cert)", 1 },
+	{ "auth operation misspelt",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"default\": {\"local_ca\": \"lab\",\n"
+	  "    \"auth\": {\"simpleenrol\": []}}\n}\n",
+	  "6: default.auth.simpleenrol: not an EST operation (did you mean "
+	  "simpleenroll?)", 1 },
 	{ "auth for an unknown operation",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
@@ -483,7 +527,7 @@ static const struct config_case cases[] = {
 	  "{\n  \"listen\": " "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"a]b\""
 	  "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],\n"
 	  "  \"x\": 1\n}\n",
-	  "3: x: unknown key", 4 },
+	  "1: tls: is required (certificate and key)", 4 },
 	{ "digest users file with a bad line",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"auth\": {\"digest_users\": \"@D@/password\"},\n" ROUTE_OK "}\n",
@@ -499,13 +543,24 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"policies\": {\"codes\": {\"keys\": {\"rsa\": false},\n"
 	  "    \"channel_binding\": \"none\"}},\n" ROUTE_OK "}\n",
-	  "6: policies.codes.channel_binding: must be one of optional, required, off",
-	  1 },
+	  "6: policies.codes.channel_binding: must be one of optional, required, "
+	  "off, not \"none\"", 1 },
 	{ "route naming an unknown policy",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
 	  "    \"policy\": \"nope\"}}\n}\n",
 	  "6: labels.lab.policy: no policy named \"nope\" in policies", 1 },
+	{ "route naming a policy that did not compile: no cascade",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"policies\": {\"strict\": {\"keys\": {\"rsa_min_bitz\": 2048}}},\n"
+	  "  \"default\": {\"local_ca\": \"lab\", \"policy\": \"strict\"}\n}\n",
+	  "5: policies.strict.keys.rsa_min_bitz: unknown key (did you mean "
+	  "rsa_min_bits?)", 1 },
+	{ "policy that is not an object, named by a route",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"policies\": {\"strict\": []},\n"
+	  "  \"default\": {\"local_ca\": \"lab\", \"policy\": \"strict\"}\n}\n",
+	  "5: policies.strict: must be an object, not an array", 1 },
 	{ "audit stderr not a boolean",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"audit\": {\"stderr\": \"yes\"},\n" ROUTE_OK "}\n",
@@ -514,10 +569,28 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"admin\": {\"max_connections\": 0},\n" ROUTE_OK "}\n",
 	  "5: admin.max_connections: 0 is out of range [1, 1024]", 1 },
+	{ "admin listener on a listen address",
+	  "{\n  \"listen\": [\"127.0.0.1:0\", \"127.0.0.1:8443\"],\n"
+	  TLS_OK LOCAL_OK
+	  "  \"admin\": {\"listen\": \"127.0.0.1:8443\"},\n" ROUTE_OK "}\n",
+	  "5: admin.listen: 127.0.0.1:8443 is also in listen", 1 },
+	{ "admin listener under a listen wildcard",
+	  "{\n  \"listen\": [\"[::]:8443\", \"0.0.0.0:8443\"],\n"
+	  TLS_OK LOCAL_OK
+	  "  \"admin\": {\"listen\": \"127.0.0.1:8443\"},\n" ROUTE_OK "}\n",
+	  "5: admin.listen: 127.0.0.1:8443 overlaps 0.0.0.0:8443 in listen", 1 },
+	{ "admin listener on a listen address, IPv6",
+	  "{\n  \"listen\": [\"[::1]:8443\"],\n" TLS_OK LOCAL_OK
+	  "  \"admin\": {\"listen\": \"[::]:8443\"},\n" ROUTE_OK "}\n",
+	  "5: admin.listen: [::]:8443 overlaps [::1]:8443 in listen", 1 },
 	{ "admin timeout out of range",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"admin\": {\"timeout\": 301},\n" ROUTE_OK "}\n",
 	  "5: admin.timeout: 301 is out of range [0.1, 300]", 1 },
+	{ "problems sorted by line, not by the order of the checks",
+	  "{\n  \"default\": {\"upstream\": \"nope\"},\n" LISTEN_OK TLS_OK
+	  LOCAL_OK "  \"limits\": {\"max_headers\": 0}\n}\n",
+	  "2: default.upstream: no upstream named \"nope\" in upstreams", 2 },
 	{ "several errors in one run",
 	  "{\n" LISTEN_OK "  \"a\": 1,\n  \"b\": 2,\n" TLS_OK LOCAL_OK
 	  ROUTE_OK "}\n",
@@ -713,12 +786,28 @@ test_environment(void **state)
 	assert_string_equal(cfg->upstreams[0].urls[1],
 	    "https://c/.well-known/est");
 	config_free(cfg);
-	/* A bad value gets the file's own error. */
+	/* A bad value gets the file's own error, naming the variable. */
 	setenv("ESTRAD_LOG_FORMAT", "xml", 1);
 	assert_null(config_load(path, &errs));
-	assert_true(errs.n >= 1);
-	assert_non_null(strstr(errs.lines[0], "log_format: must be one of "
-	    "text, json"));
+	assert_int_equal(errs.n, 1);
+	assert_string_equal(errs.lines[0], "ESTRAD_LOG_FORMAT: log_format: "
+	    "must be one of text, json, not \"xml\"");
+	config_errors_clear(&errs);
+	unsetenv("ESTRAD_LOG_FORMAT");
+	/* An element of a list, a key of a section, an upstream's URL. */
+	setenv("ESTRAD_LISTEN", "127.0.0.1:8443,nowhere", 1);
+	setenv("ESTRAD_ADMIN_LISTEN", "127.0.0.1", 1);
+	setenv("ESTRAD_UPSTREAM_URL", "ftp://b/", 1);
+	assert_null(config_load(path, &errs));
+	for (size_t i = 0; i < errs.n; i++)
+		print_message("%s\n", errs.lines[i]);
+	assert_int_equal(errs.n, 3);
+	assert_string_equal(errs.lines[0], "ESTRAD_LISTEN: listen[1]: must be "
+	    "\"address:port\" (\"[v6address]:port\" for IPv6)");
+	assert_string_equal(errs.lines[1], "ESTRAD_UPSTREAM_URL: "
+	    "upstreams.ca.url: must be an https:// URL");
+	assert_string_equal(errs.lines[2], "ESTRAD_ADMIN_LISTEN: admin.listen: "
+	    "must be \"address:port\" (\"[v6address]:port\" for IPv6)");
 	config_errors_clear(&errs);
 	unsetenv("ESTRAD_LISTEN");
 	unsetenv("ESTRAD_LOG_LEVEL");
@@ -825,6 +914,66 @@ test_nul_bytes(void **state)
 	loc_free(&loc);
 }
 
+/* Port 0 is a fresh port for each listener: no clash. Nor across families. */
+static void
+test_admin_no_clash(void **state)
+{
+	static const char *const texts[] = {
+	    "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	    "  \"admin\": {\"listen\": \"127.0.0.1:0\"},\n" ROUTE_OK "}\n",
+	    "{\n  \"listen\": [\"[::]:8443\"],\n" TLS_OK LOCAL_OK
+	    "  \"admin\": {\"listen\": \"0.0.0.0:8443\"},\n" ROUTE_OK "}\n",
+	    "{\n  \"listen\": [\"127.0.0.1:8443\"],\n" TLS_OK LOCAL_OK
+	    "  \"admin\": {\"listen\": \"127.0.0.2:8443\"},\n" ROUTE_OK "}\n",
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		config_free(load_clean(write_config(texts[i])));
+}
+
+/* "Did you mean": the nearest key of the table, if near enough. */
+static void
+test_nearest(void **state)
+{
+	static const char *const ops[] = { "cacerts", "csrattrs",
+	    "simpleenroll", "simplereenroll", "serverkeygen", "fullcmc", NULL };
+	static const struct {
+		const struct cfg_field	*table;	/* NULL: ops */
+		const char		*key;
+		const char		*want;	/* NULL: no suggestion */
+	} rows[] = {
+		{ limits_fields, "max_body_byte", "max_body_bytes" },
+		{ limits_fields, "max_bdoy_bytes", "max_body_bytes" },
+		{ limits_fields, "max_body", NULL },
+		{ limits_fields, "idle_timeout", "idle_timeout" },
+		{ admin_fields, "listen_address", NULL },
+		{ admin_fields, "lsiten", "listen" },
+		{ admin_fields, "x", NULL },
+		{ config_top_fields, "upstream", "upstreams" },
+		{ config_top_fields, "log_levle", "log_level" },
+		{ config_top_fields, "bogus", NULL },
+		{ config_top_fields, "", NULL },
+		{ NULL, "simpleenrol", "simpleenroll" },
+		{ NULL, "simplereenrol", "simplereenroll" },
+		{ NULL, "cacert", "cacerts" },
+		{ NULL, "enroll", NULL },
+		{ NULL, "a-key-longer-than-the-sixty-four-bytes-the-table-holds-"
+		  "xxxxxxxxxxxx", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *got = rows[i].table ?
+		    cfg_nearest(rows[i].key, rows[i].table,
+		    sizeof(*rows[i].table)) :
+		    cfg_nearest(rows[i].key, ops, sizeof(*ops));
+		print_message("nearest %s\n", rows[i].key);
+		if (rows[i].want == NULL)
+			assert_null(got);
+		else
+			assert_string_equal(got, rows[i].want);
+	}
+}
+
 static void
 test_parse_address(void **state)
 {
@@ -859,6 +1008,8 @@ main(void)
 		cmocka_unit_test(test_environment),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_parse_address),
+		cmocka_unit_test(test_nearest),
+		cmocka_unit_test(test_admin_no_clash),
 		cmocka_unit_test(test_nul_bytes),
 		cmocka_unit_test(test_restart_notes),
 	};

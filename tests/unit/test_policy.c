@@ -870,7 +870,8 @@ static const struct compile_case compile_cases[] = {
 	{ "not an object", "[1]", ": must be an object, not an array\n" },
 	{ "unknown keys at every level",
 	  "{\"bogus\":1,\"san\":{\"ipp\":[]},\"keys\":{\"dsa\":true}}",
-	  "bogus: unknown key\nsan.ipp: unknown key\nkeys.dsa: unknown key\n" },
+	  "bogus: unknown key\nsan.ipp: unknown key (did you mean ip?)\n"
+	  "keys.dsa: unknown key (did you mean rsa?)\n" },
 	{ "bad CIDR", "{\"san\":{\"ip\":[\"10.0.0.0/8\",\"10.0.0.1\","
 	  "\"10.0.0.0/33\",\"2001:db8::/129\",\"x::/8\",\"1.2.3.4/\"]}}",
 	  "san.ip[1]: not a CIDR (a.b.c.d/n or x::/n)\n"
@@ -893,7 +894,8 @@ static const struct compile_case compile_cases[] = {
 	  "or a dotted OID)\nextensions.allowed[0]: unknown extension (a "
 	  "short name such as subjectAltName, or a dotted OID)\n" },
 	{ "binding mode", "{\"channel_binding\":\"always\"}",
-	  "channel_binding: must be one of optional, required, off\n" },
+	  "channel_binding: must be one of optional, required, off, not "
+	  "\"always\"\n" },
 	{ "arrays of strings",
 	  "{\"san\":{\"dns\":\"a.com\",\"email_domains\":[1]},"
 	  "\"subject\":{\"allowed\":{}}}",
@@ -904,7 +906,8 @@ static const struct compile_case compile_cases[] = {
 	  "{\"subject\":{\"required\":[\"CN\",\"XYZ\"],\"cn_must_equal\":"
 	  "\"admin\",\"max_length\":0,\"patterns\":{\"QQ\":\"a\",\"CN\":1}}}",
 	  "subject.required[1]: " ATTR_MSG "\n"
-	  "subject.cn_must_equal: must be one of user, client_cert_cn\n"
+	  "subject.cn_must_equal: must be one of user, client_cert_cn, not "
+	  "\"admin\"\n"
 	  "subject.max_length: 0 is out of range [1, 65535]\n"
 	  "subject.patterns.QQ: " ATTR_MSG "\n"
 	  "subject.patterns.CN: must be a string, not an integer\n" },
@@ -924,7 +927,8 @@ static const struct compile_case compile_cases[] = {
 	  "keys.rsa: must be true or false, not a string\n"
 	  "san.ip[0]: not a CIDR (a.b.c.d/n or x::/n)\n"
 	  "san.max: -1 is out of range [0, 1000]\n"
-	  "channel_binding: must be one of optional, required, off\n"
+	  "channel_binding: must be one of optional, required, off, not a "
+	  "boolean\n"
 	  "reenroll: must be an object, not an array\n" },
 	{ "no key type left",
 	  "{\"keys\":{\"rsa\":false,\"ed25519\":false,\"ed448\":false,"
