@@ -2,10 +2,10 @@
 # The RFC 7030 example CSR (RSA-2048, SHA-1 signature, a challengePassword
 # holding the channel binding of the RFC author's TLS session; from
 # seed-exchange.txt, in tests/data/seed-csr.b64, wrapped at 64 columns):
-#  - the default policy refuses it for its hash:
-#    403 "policy signature.hash: SHA1 is not allowed";
-#  - on the lab label "legacy" (SHA1 allowed) it gets one rule further and
-#    is refused for its binding, which is another session's:
+#  - the default policy refuses it for its hash and, since a refusal names
+#    every rule broken, for its binding, which is another session's:
+#    403 "policy signature.hash: SHA1 is not allowed; binding.mismatch: ...";
+#  - on the lab label "legacy" (SHA1 allowed) only the binding is left:
 #    403 "policy binding.mismatch: ...";
 #  - neither reaches the upstream CA; the audit log names both rules.
 # shellcheck source=lib.sh
@@ -30,7 +30,7 @@ openssl req -inform DER -in "$WORK/seed.der" -noout -verify 2>&1 |
 ca_before=$(ca_access_lines)
 post_csr seed "$EST_URL/simpleenroll" "$seed"
 check_error 403
-check_body "policy signature.hash: SHA1 is not allowed"
+check_body "policy signature.hash: SHA1 is not allowed; binding.mismatch: the challengePassword is not this TLS session's channel binding"
 check_access "op=simpleenroll auth=digest user=estuser status=403 upstream=-"
 check_audit_line "$(header X-Request-Id)" refused signature.hash 403
 
