@@ -6,8 +6,10 @@
 #
 #  1. 64 estbench clients through estrad with the defaults ("concurrency":
 #     "adaptive"): every enrollment succeeds, no 503 either; after a
-#     warm-up the CA never holds more than K + 1 (K at work, one probe
-#     waiting), times nothing out and wastes no work; the breaker stays
+#     warm-up the CA never holds more than K + 2 (K at work, and the
+#     limit's probe above K: one or two waiting, as docs/performance.md
+#     reports for the benchmark), times nothing out and wastes no work;
+#     the breaker stays
 #     closed; the throughput is that of K workers; connections to the CA
 #     stay open (a handful opened for hundreds of enrollments).
 #  2. K changes mid-run, 4 -> 8 -> 2: estrad's limit follows within 5 s
@@ -100,7 +102,7 @@ conns=$(weak_ca_stat connections)
 note "weak CA: served=$served timeouts=$timeouts wasted=$wasted in_service_max=$in_service in_system_max=$in_system connections=$conns"
 [ "$timeouts" = 0 ] && [ "$wasted" = 0 ] ||
     fail "estrad overloaded the CA: $timeouts timed out, $wasted wasted"
-[ "$in_system" -le $((K + 1)) ] ||
+[ "$in_system" -le $((K + 2)) ] ||
     fail "the CA held $in_system requests at once, K is $K"
 # K workers, S ms each: K * 1000 / S a second. Half of it is the floor on
 # a busy 2-core machine (ASan); the benchmark measures it properly.
