@@ -2,8 +2,10 @@
  * policy_check: one CSR against one compiled policy. The extensionRequest
  * is decoded once (a CSR whose extensions do not decode is malformed, 400,
  * before any rule looks at it); then every group of rules runs, in a fixed
- * order, and a refusal names the first broken rule of each group that has
- * one, so a verdict is a pure function of its inputs. Every
+ * order, and each goes on past a broken rule: a refusal names every rule
+ * broken and every value that breaks it (pol_refuse adds them up; a 400
+ * found on the way stops everything), so a device's CSR template is fixed
+ * in one round trip, and a verdict is a pure function of its inputs. Every
  * reason is one line that names the rule and quotes the offending value
  * with non-printable bytes escaped; the challengePassword and the session's
  * binding never appear in one (they are secrets of the TLS session).
@@ -26,8 +28,6 @@
 
 /* More requested extensions than any real certificate carries. */
 #define POL_MAX_EXTS	64
-/* "policy ", which every reason starts with (pol_refuse). */
-#define POL_PREFIX	(sizeof("policy ") - 1)
 
 typedef int (*pol_check_fn)(const struct policy *,
     const struct policy_input *, struct pol_req *, struct policy_verdict *);
@@ -331,19 +331,20 @@ pol_check_value(const struct policy *p, const char *attr,
 	const struct pol_pattern	*pp = pol_pattern_for(p, obj);
 	char				 q[POL_QUOTE], qp[POL_QUOTE];
 	long				 chars = pol_utf8_chars(u, len);
+	int				 rc = 0;
 
 	if (p->p_subj_max_len > 0 && chars > p->p_subj_max_len)
-		return pol_refuse(v, 403, "subject.max_length", "%s %s is %ld "
+		rc = pol_refuse(v, 403, "subject.max_length", "%s %s is %ld "
 		    "characters long, the maximum is %ld", attr,
 		    pol_quote(q, sizeof(q), u, (size_t)len), chars,
 		    p->p_subj_max_len);
 	/* A NUL inside the value would hide the rest of it from regexec. */
 	if (pp != NULL && (memchr(u, '\0', (size_t)len) != NULL ||
 	    regexec(&pp->re, (const char *)u, 0, NULL, 0) != 0))
-		return pol_refuse(v, 403, "subject.pattern", "%s %s does not "
+		rc = pol_refuse(v, 403, "subject.pattern", "%s %s does not "
 		    "match %s", attr, pol_quote(q, sizeof(q), u, (size_t)len),
 		    pol_quote(qp, sizeof(qp), pp->src, strlen(pp->src)));
-	return 0;
+	return rc;
 }
 
 static int
@@ -446,17 +447,22 @@ pol_check_subject(const struct policy *p, const struct policy_input *in,
 {
 	const X509_NAME	*subj = X509_REQ_get_subject_name(in->csr);
 	const struct pol_objs *req = &p->p_subj_required;
+	int		 rc = 0, no_cn = 0;
 
 	for (size_t i = 0; i < req->name.n; i++)
-		if (X509_NAME_get_index_by_OBJ(subj, req->obj[i], -1) < 0)
-			return pol_refuse(v, 403, "subject.required", "the "
+		if (X509_NAME_get_index_by_OBJ(subj, req->obj[i], -1) < 0) {
+			rc = pol_refuse(v, 403, "subject.required", "the "
 			    "subject has no %s", req->name.v[i]);
-	for (int i = 0; i < X509_NAME_entry_count(subj); i++)
+			no_cn |= OBJ_obj2nid(req->obj[i]) == NID_commonName;
+		}
+	for (int i = 0; i < X509_NAME_entry_count(subj) && !pol_fatal(v); i++)
 		if (pol_check_entry(p, X509_NAME_get_entry(subj, i), v) == -1)
-			return -1;
-	if (p->p_cn_bind != POL_CN_NONE)
-		return pol_check_cn_bind(p, in, v);
-	return 0;
+			rc = -1;
+	/* A CN already named missing is not named again by cn_must_equal. */
+	if (p->p_cn_bind != POL_CN_NONE && !no_cn && !pol_fatal(v) &&
+	    pol_check_cn_bind(p, in, v) == -1)
+		rc = -1;
+	return rc;
 }
 
 /* --- SANs, extensions --- */
@@ -474,7 +480,7 @@ pol_check_ku(const struct policy *p, const ASN1_BIT_STRING *ku,
 {
 	char		 list[200], *names[POL_NKU];
 	size_t		 n = 0;
-	int		 bit, nbits = ASN1_STRING_length(ku) * 8;
+	int		 bit, nbits = ASN1_STRING_length(ku) * 8, rc = 0;
 
 	for (bit = 0; bit < POL_NKU; bit++)
 		if (p->p_ku_mask & (1u << bit))
@@ -484,14 +490,15 @@ pol_check_ku(const struct policy *p, const ASN1_BIT_STRING *ku,
 		    (bit < POL_NKU && (p->p_ku_mask & (1u << bit))))
 			continue;
 		if (bit >= POL_NKU)
-			return pol_refuse(v, 403, "extensions.key_usage",
+			rc = pol_refuse(v, 403, "extensions.key_usage",
 			    "key usage bit %d is not allowed (%s)", bit,
 			    pol_list(list, sizeof(list), names, n));
-		return pol_refuse(v, 403, "extensions.key_usage", "%s is not "
-		    "allowed (%s)", pol_ku_name(bit), pol_list(list,
-		    sizeof(list), names, n));
+		else
+			rc = pol_refuse(v, 403, "extensions.key_usage", "%s is "
+			    "not allowed (%s)", pol_ku_name(bit),
+			    pol_list(list, sizeof(list), names, n));
 	}
-	return 0;
+	return rc;
 }
 
 static int
@@ -500,16 +507,17 @@ pol_check_ekus(const struct policy *p, const EXTENDED_KEY_USAGE *eku,
 {
 	const ASN1_OBJECT	*o;
 	char			 name[64], list[160];
+	int			 rc = 0;
 
 	for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
 		o = sk_ASN1_OBJECT_value(eku, i);
 		if (!pol_objs_has(&p->p_ekus, o))
-			return pol_refuse(v, 403, "extensions.eku", "%s is not "
+			rc = pol_refuse(v, 403, "extensions.eku", "%s is not "
 			    "allowed (%s)", pol_obj_name(name, sizeof(name),
 			    o), pol_list(list, sizeof(list), p->p_ekus.name.v,
 			    p->p_ekus.name.n));
 	}
-	return 0;
+	return rc;
 }
 
 static int
@@ -542,33 +550,34 @@ pol_check_exts(const struct policy *p, const struct policy_input *in,
 {
 	const ASN1_OBJECT	*o;
 	char			 name[64], list[200];
+	int			 rc = 0;
 
 	if (r->bc != NULL && r->bc->ca && !p->p_allow_ca)
-		return pol_refuse(v, 403, "extensions.ca", "basicConstraints "
+		rc = pol_refuse(v, 403, "extensions.ca", "basicConstraints "
 		    "CA:TRUE is not allowed");
 	if (r->ku != NULL && p->p_ku_set && pol_check_ku(p, r->ku, v) == -1)
-		return -1;
+		rc = -1;
 	if (r->eku != NULL && p->p_ekus.name.set &&
 	    pol_check_ekus(p, r->eku, v) == -1)
-		return -1;
+		rc = -1;
 	/* An id-kp-cmcRA certificate is trusted as an RA by estrad (and by
 	 * CAs): a device must not obtain one through us unless the policy
 	 * lists that EKU by name. */
 	if (r->eku != NULL && !p->p_ekus.name.set && pol_eku_has_ra(r->eku))
-		return pol_refuse(v, 403, "extensions.eku", "cmcRA (the RA "
+		rc = pol_refuse(v, 403, "extensions.eku", "cmcRA (the RA "
 		    "purpose) is not allowed unless extensions.ekus lists it");
 	if (!p->p_ext_allowed.name.set)
-		return 0;
+		return rc;
 	for (int i = 0; i < sk_X509_EXTENSION_num(r->exts); i++) {
 		o = X509_EXTENSION_get_object(sk_X509_EXTENSION_value(r->exts,
 		    i));
 		if (!pol_objs_has(&p->p_ext_allowed, o))
-			return pol_refuse(v, 403, "extensions.allowed", "%s is "
+			rc = pol_refuse(v, 403, "extensions.allowed", "%s is "
 			    "not allowed (%s)", pol_obj_name(name,
 			    sizeof(name), o), pol_list(list, sizeof(list),
 			    p->p_ext_allowed.name.v, p->p_ext_allowed.name.n));
 	}
-	return 0;
+	return rc;
 }
 
 /* --- re-enrollment (RFC 7030 §4.2.2) --- */
@@ -603,34 +612,38 @@ pol_check_same_subject(const struct policy_input *in, struct pol_req *r,
 	const X509_NAME	*a = X509_REQ_get_subject_name(in->csr);
 	const X509_NAME	*b = X509_get_subject_name(in->client_cert);
 	char		 qa[POL_QUOTE], qb[POL_QUOTE];
+	int		 rc = 0;
 
 	if (X509_NAME_cmp(a, b) != 0)
-		return pol_refuse(v, 403, "reenroll.same_subject", "the subject "
+		rc = pol_refuse(v, 403, "reenroll.same_subject", "the subject "
 		    "%s is not the certificate's %s", pol_name_text(qa,
 		    sizeof(qa), a), pol_name_text(qb, sizeof(qb), b));
-	return pol_check_reenroll_san(r, in->client_cert, v);
+	if (pol_check_reenroll_san(r, in->client_cert, v) == -1)
+		rc = -1;
+	return rc;
 }
 
 static int
 pol_check_reenroll(const struct policy *p, const struct policy_input *in,
     struct pol_req *r, struct policy_verdict *v)
 {
-	EVP_PKEY *old = X509_get0_pubkey(in->client_cert);
+	EVP_PKEY	*old = X509_get0_pubkey(in->client_cert);
+	int		 rc = 0;
 
 	/* Without a certificate, reenroll.certificate has refused. */
 	if (in->op != POLICY_REENROLL || in->client_cert == NULL)
 		return 0;
 	if (p->p_same_subject && pol_check_same_subject(in, r, v) == -1)
-		return -1;
+		rc = -1;
 	if (old != NULL && EVP_PKEY_eq(X509_REQ_get0_pubkey(in->csr),
 	    old) == 1) {
 		if (!p->p_renew)
-			return pol_refuse(v, 403, "reenroll.renew", "renewing "
+			rc = pol_refuse(v, 403, "reenroll.renew", "renewing "
 			    "with the same key is not allowed: use a new key");
 	} else if (!p->p_rekey)
-		return pol_refuse(v, 403, "reenroll.rekey", "re-enrolling "
+		rc = pol_refuse(v, 403, "reenroll.rekey", "re-enrolling "
 		    "with a new key is not allowed: keep the certificate's key");
-	return 0;
+	return rc;
 }
 
 /* --- channel binding (RFC 7030 §3.5) --- */
@@ -676,59 +689,19 @@ pol_check_binding(const struct policy *p, const struct policy_input *in,
 	return 0;
 }
 
-/* One group of rules each; a group names at most its first broken rule. */
+/* The groups of rules, in the order a refusal names them. */
 static const pol_check_fn pol_checks[] = {
 	pol_check_reenroll_cert, pol_check_key, pol_check_sig,
 	pol_check_subject, pol_check_sans, pol_check_exts, pol_check_reenroll,
 	pol_check_binding,
 };
-_Static_assert(sizeof(pol_checks) / sizeof(pol_checks[0]) <=
-    POLICY_RULES_MAX, "a verdict holds one rule per group");
-
-/*
- * Every group's refusal in one verdict: the first whole ("policy a: x"),
- * then "; b: y" for each other while it fits, and what does not fit is
- * counted ("; and 2 more") so that every rule listed is listed whole.
- */
-static void
-pol_verdict_join(struct policy_verdict *v, const struct policy_verdict *got,
-    size_t n)
-{
-	char	 more[32];
-	size_t	 len, i, tl, reserve;
-
-	*v = got[0];
-	for (i = 0; i < n; i++)
-		memcpy(v->rules[i], got[i].rule, sizeof(v->rules[i]));
-	v->nrules = n;
-	len = strlen(v->reason);
-	reserve = n > 1 ? (size_t)snprintf(more, sizeof(more), "; and %zu more",
-	    n - 1) : 0;
-	if (len + reserve >= sizeof(v->reason))
-		len = sizeof(v->reason) - 1 - reserve;
-	for (i = 1; i < n; i++) {
-		/* Each reason is "policy RULE: ...": one "policy" is enough. */
-		tl = strlen(got[i].reason + POL_PREFIX);
-		reserve = i + 1 < n ? (size_t)snprintf(more, sizeof(more),
-		    "; and %zu more", n - i - 1) : 0;
-		if (len + 2 + tl + reserve >= sizeof(v->reason))
-			break;
-		len += (size_t)snprintf(v->reason + len, sizeof(v->reason) - len,
-		    "; %s", got[i].reason + POL_PREFIX);
-	}
-	if (i < n)
-		snprintf(v->reason + len, sizeof(v->reason) - len,
-		    "; and %zu more", n - i);
-}
 
 int
 policy_check(const struct policy *p, const struct policy_input *in,
     struct policy_verdict *v)
 {
-	struct policy_verdict	 got[POLICY_RULES_MAX];
 	struct pol_req		 r;
-	size_t			 n = 0;
-	int			 rc = 0, ra;
+	int			 rc, ra;
 
 	memset(&r, 0, sizeof(r));
 	memset(v, 0, sizeof(*v));
@@ -737,32 +710,18 @@ policy_check(const struct policy *p, const struct policy_input *in,
 	else
 		rc = pol_req_parse(p, &r, in->csr, v);
 	ra = in->client_cert != NULL && pol_cert_is_ra(in->client_cert);
-	for (size_t i = 0; rc == 0 && i < sizeof(pol_checks) /
-	    sizeof(pol_checks[0]); i++) {
+	/* A CSR that cannot be read is refused for that alone: the other
+	 * rules' verdicts on it mean nothing. */
+	for (size_t i = 0; rc == 0 && !pol_fatal(v) &&
+	    i < sizeof(pol_checks) / sizeof(pol_checks[0]); i++) {
 		if (ra && (pol_checks[i] == pol_check_reenroll_cert ||
 		    pol_checks[i] == pol_check_reenroll ||
 		    pol_checks[i] == pol_check_binding))
 			continue;
-		memset(&got[n], 0, sizeof(got[n]));
-		if (pol_checks[i](p, in, &r, &got[n]) == 0)
-			continue;
-		/* A CSR that cannot be read is refused for that alone: the
-		 * other rules' verdicts on it mean nothing. */
-		if (got[n].status == 400) {
-			*v = got[n];
-			rc = -1;
-		} else
-			n++;
+		pol_checks[i](p, in, &r, v);
 	}
-	if (rc == 0 && n > 0) {
-		pol_verdict_join(v, got, n);
-		rc = -1;
-	}
-	if (v->status != 0 && v->nrules == 0) {
-		memcpy(v->rules[0], v->rule, sizeof(v->rules[0]));
-		v->nrules = 1;
-	}
+	pol_refuse_end(v);
 	pol_req_clear(&r);
 	ERR_clear_error();
-	return rc;
+	return v->status == 0 ? 0 : -1;
 }

@@ -121,9 +121,20 @@ int pol_hash_nid(const char *name);
 const char *pol_ku_name(int bit);
 int pol_ku_bit(const char *name);
 
-/* Fill v as a refusal: "policy RULE: fmt..." Always returns -1. */
+/*
+ * One broken rule into v; always returns -1. A 403 is added to what v
+ * holds ("policy a: x; b: y"); a 400 (the CSR cannot be read) replaces
+ * it, and pol_fatal(v) then tells the checks to stop.
+ */
 int pol_refuse(struct policy_verdict *v, int status, const char *rule,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Close v's reason: "; and N more" for what did not fit. */
+void pol_refuse_end(struct policy_verdict *v);
+static inline int
+pol_fatal(const struct policy_verdict *v)
+{
+	return v->status == 400;
+}
 /* s[0..len) as a double-quoted, escaped, possibly shortened string. */
 const char *pol_quote(char *buf, size_t size, const void *s, size_t len);
 /* "allowed: a, b" or "none allowed", escaped and bounded. */

@@ -72,20 +72,66 @@ pol_ku_bit(const char *name)
 	return -1;
 }
 
+/* Room kept at the end of a reason for "; and N more". */
+#define POL_MORE_ROOM	sizeof("; and 99999 more")
+
+/* rule into v->rules unless it is there already (or they are full). */
+static void
+pol_rule_add(struct policy_verdict *v, const char *rule)
+{
+	for (size_t i = 0; i < v->nrules; i++)
+		if (strcmp(v->rules[i], rule) == 0)
+			return;
+	if (v->nrules < POLICY_RULES_MAX)
+		snprintf(v->rules[v->nrules++], sizeof(v->rules[0]), "%s",
+		    rule);
+}
+
+/*
+ * Each refusal is written whole or not at all (counted in nmore), in the
+ * order found; once one is left out, so are the rest, so that the reason
+ * reads in check order. The first is always written, cut if it must be.
+ */
 int
 pol_refuse(struct policy_verdict *v, int status, const char *rule,
     const char *fmt, ...)
 {
+	char	 text[sizeof(v->reason)];
 	va_list	 ap;
-	int	 off;
+	size_t	 len, tl, room = sizeof(v->reason) - POL_MORE_ROOM;
 
-	v->status = status;
-	snprintf(v->rule, sizeof(v->rule), "%s", rule);
-	off = snprintf(v->reason, sizeof(v->reason), "policy %s: ", v->rule);
+	if (pol_fatal(v))
+		return -1;
+	if (status == 400)
+		memset(v, 0, sizeof(*v));
 	va_start(ap, fmt);
-	vsnprintf(v->reason + off, sizeof(v->reason) - (size_t)off, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	v->status = status;
+	pol_rule_add(v, rule);
+	len = strlen(v->reason);
+	if (len == 0) {
+		snprintf(v->rule, sizeof(v->rule), "%s", rule);
+		snprintf(v->reason, room, "policy %s: %s", rule, text);
+		return -1;
+	}
+	tl = strlen(rule) + strlen(text) + sizeof("; : ") - 1;
+	if (v->nmore > 0 || len + tl >= room)
+		v->nmore++;
+	else
+		snprintf(v->reason + len, sizeof(v->reason) - len, "; %s: %s",
+		    rule, text);
 	return -1;
+}
+
+void
+pol_refuse_end(struct policy_verdict *v)
+{
+	size_t len = strlen(v->reason);
+
+	if (v->nmore > 0)
+		snprintf(v->reason + len, sizeof(v->reason) - len,
+		    "; and %zu more", v->nmore);
 }
 
 /* A client can send any bytes: quote them so a reason stays one line. */

@@ -304,8 +304,9 @@ int
 pol_check_san(const struct policy *p, const struct pol_req *r,
     struct policy_verdict *v)
 {
-	int n = pol_gn_count(r->san);
+	int n = pol_gn_count(r->san), rc = 0;
 
+	/* None allowed: the names themselves need no other verdict. */
 	if (p->p_san_forbidden && n > 0)
 		return pol_refuse(v, 403, "san.forbidden", "the CSR asks for "
 		    "%d SAN%s, none are allowed", n, n == 1 ? "" : "s");
@@ -313,12 +314,13 @@ pol_check_san(const struct policy *p, const struct pol_req *r,
 		return pol_refuse(v, 403, "san.required", "the CSR has no "
 		    "subjectAltName");
 	if (n > p->p_san_max)
-		return pol_refuse(v, 403, "san.max", "the CSR asks for %d SANs, "
+		rc = pol_refuse(v, 403, "san.max", "the CSR asks for %d SANs, "
 		    "the maximum is %ld", n, p->p_san_max);
+	/* Every name out of bounds, so that one answer lists them all. */
 	for (int i = 0; i < n; i++)
 		if (pol_san_one(p, sk_GENERAL_NAME_value(r->san, i), v) == -1)
-			return -1;
-	return 0;
+			rc = -1;
+	return rc;
 }
 
 /* "DNS:\"a.example\"": the type and, for the string types, the value. */
@@ -376,7 +378,7 @@ pol_check_reenroll_san(const struct pol_req *r, X509 *cert,
 	if ((gn = pol_gn_missing(r->san, old)) != NULL)
 		rc = pol_refuse(v, 403, "reenroll.same_subject", "SAN %s is not "
 		    "in the certificate", pol_gn_text(t, sizeof(t), gn));
-	else if ((gn = pol_gn_missing(old, r->san)) != NULL)
+	if ((gn = pol_gn_missing(old, r->san)) != NULL)
 		rc = pol_refuse(v, 403, "reenroll.same_subject", "the "
 		    "certificate's SAN %s is missing from the CSR",
 		    pol_gn_text(t, sizeof(t), gn));

@@ -54,7 +54,7 @@ struct policy_input {
 	const char	*binding;
 };
 
-/* At most one rule per group of checks: keys, signature, subject, ... */
+/* Distinct rules a verdict names (a rule broken twice is named once). */
 #define POLICY_RULES_MAX	8
 #define POLICY_RULE_LEN		48
 
@@ -65,13 +65,15 @@ struct policy_verdict {
 	size_t	nrules;
 	char	reason[384];	/* "policy san.dns: ...; key.type: ...",
 				 * as long as a reply's (reply.h) */
+	size_t	nmore;		/* refusals counted, not written, in reason */
 };
 
 /*
  * Fill *v; returns 0 when accepted, -1 when refused. A 403 names every
- * group of rules the CSR breaks (the first broken rule of each), so a
- * client fixes its CSR in one round trip; a CSR that cannot be read (400)
- * is refused for that alone.
+ * rule the CSR breaks, and every value that breaks it (two SANs out of
+ * bounds: both), so a client fixes its CSR in one round trip; what does
+ * not fit the reason is counted ("; and 3 more"). A CSR that cannot be
+ * read (400) is refused for that alone.
  */
 int policy_check(const struct policy *p, const struct policy_input *in,
     struct policy_verdict *v);

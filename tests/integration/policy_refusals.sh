@@ -48,7 +48,7 @@ make_csr_key nocn ec:P-256 "/O=lab/OU=devices"
 refused subj_required strict "$WORK/nocn.b64" 403 "policy subject.required: the subject has no CN""$NOBIND"
 make_csr_key upper ec:P-256 "/CN=EstUser"
 refused subj_pattern strict "$WORK/upper.b64" 403 \
-    'policy subject.pattern: CN "EstUser" does not match "^[a-z0-9-]{1,32}$"'"$NOBIND"
+    'policy subject.pattern: CN "EstUser" does not match "^[a-z0-9-]{1,32}$"; subject.cn_must_equal: CN "EstUser" is not the user name "'"$U"'"'"$NOBIND"
 make_csr_key other ec:P-256 "/CN=someone-else"
 refused subj_cn_user strict "$WORK/other.b64" 403 \
     "policy subject.cn_must_equal: CN \"someone-else\" is not the user name \"$U\"""$NOBIND"
@@ -75,6 +75,11 @@ make_csr_key three ec:P-256 "/CN=$U" \
     -addext "subjectAltName=DNS:a.lab.example.com,DNS:b.lab.example.com,IP:10.1.2.3"
 refused san_max strict "$WORK/three.b64" 403 \
     "policy san.max: the CSR asks for 3 SANs, the maximum is 2""$NOBIND"
+# Every SAN out of bounds is named, not only the first, with the count.
+make_csr_key sans3 ec:P-256 "/CN=$U" \
+    -addext "subjectAltName=DNS:evil.com,DNS:bad.example.org,IP:192.168.1.1"
+refused san_every strict "$WORK/sans3.b64" 403 \
+    'policy san.max: the CSR asks for 3 SANs, the maximum is 2; san.dns: "evil.com" is not under "*.lab.example.com"; san.dns: "bad.example.org" is not under "*.lab.example.com"; san.ip: "192.168.1.1" is not in 10.0.0.0/8'"$NOBIND"
 make_csr_key othername ec:P-256 "/CN=$U" \
     -addext "subjectAltName=otherName:1.3.6.1.4.1.311.20.2.3;UTF8:$U@lab.example.com"
 refused san_other strict "$WORK/othername.b64" 403 \

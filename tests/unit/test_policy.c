@@ -544,11 +544,19 @@ static const struct check_case check_cases[] = {
 	  "reenroll.same_subject: the subject \"CN=dev2\" is not the "
 	  "certificate's \"CN=dev1\"" },
 	{ "reenroll.same_subject: a SAN the certificate lacks", NULL,
+	  { P256, .subject = "CN=dev1", .san = "DNS:a.example.com,"
+	  "DNS:b.example.com" }, POLICY_REENROLL,
+	  .cert = { "p256", "CN=dev1", "DNS:a.example.com" },
+	  .status = 403, .rule = "reenroll.same_subject", .reason = "policy "
+	  "reenroll.same_subject: SAN DNS:\"b.example.com\" is not in the "
+	  "certificate" },
+	{ "reenroll.same_subject: a SAN swapped for another: both named", NULL,
 	  { P256, .subject = "CN=dev1", .san = "DNS:b.example.com" },
 	  POLICY_REENROLL, .cert = { "p256", "CN=dev1", "DNS:a.example.com" },
 	  .status = 403, .rule = "reenroll.same_subject", .reason = "policy "
 	  "reenroll.same_subject: SAN DNS:\"b.example.com\" is not in the "
-	  "certificate" },
+	  "certificate; reenroll.same_subject: the certificate's SAN "
+	  "DNS:\"a.example.com\" is missing from the CSR" },
 	{ "reenroll.same_subject: a SAN of the certificate missing", NULL,
 	  { P256, .subject = "CN=dev1" }, POLICY_REENROLL,
 	  .cert = { "p256", "CN=dev1", "IP:10.0.0.1" }, .status = 403,
@@ -725,8 +733,57 @@ static const struct check_case check_cases[] = {
 	  "allowed; signature.hash: SHA1 is not allowed; subject.pattern: "
 	  "CN \"" LONG_CN "\" does not match \"^[a-z0-9-]+$\"; san.dns: \""
 	  LONG_CN ".example.org\" is not under \"*.branch.example.com\"; "
-	  "extensions.eku: serverAuth is not allowed (allowed: clientAuth); "
-	  "and 1 more" },
+	  "and 2 more" },
+	/* every broken rule of a group, and every value that breaks one */
+	{ "subject: a pattern, two attributes not allowed, a missing one",
+	  "{\"subject\":{\"required\":[\"CN\",\"O\"],"
+	  "\"allowed\":[\"CN\",\"O\"],\"patterns\":{\"CN\":\"^[a-z]+$\"}}}",
+	  { P256, .subject = "CN=Dev 1/OU=lab/L=here" }, .status = 403,
+	  .rule = "subject.required", .rules = "subject.required "
+	  "subject.pattern subject.allowed", .reason = "policy "
+	  "subject.required: the subject has no O; subject.pattern: CN "
+	  "\"Dev\\x201\" does not match \"^[a-z]+$\"; subject.allowed: OU is "
+	  "not allowed (allowed: CN, O); subject.allowed: L is not allowed "
+	  "(allowed: CN, O)" },
+	{ "subject: too long and off the pattern, both named",
+	  "{\"subject\":{\"max_length\":4,\"patterns\":{\"CN\":\"^[a-z]+$\"}}}",
+	  { P256, .subject = "CN=Device" }, .status = 403,
+	  .rule = "subject.max_length", .rules = "subject.max_length "
+	  "subject.pattern", .reason = "policy subject.max_length: CN "
+	  "\"Device\" is 6 characters long, the maximum is 4; "
+	  "subject.pattern: CN \"Device\" does not match \"^[a-z]+$\"" },
+	{ "san: too many, and each name out of bounds",
+	  "{\"san\":{\"dns\":[\"*.branch.example.com\"],"
+	  "\"ip\":[\"10.0.0.0/8\"],\"max\":2}}",
+	  { P256, .san = "DNS:gw.branch.example.com,DNS:evil.com,"
+	  "IP:192.0.2.1" }, .status = 403, .rule = "san.max",
+	  .rules = "san.max san.dns san.ip", .reason = "policy san.max: the "
+	  "CSR asks for 3 SANs, the maximum is 2; san.dns: \"evil.com\" is "
+	  "not under \"*.branch.example.com\"; san.ip: \"192.0.2.1\" is not in "
+	  "10.0.0.0/8" },
+	{ "extensions: CA, key usage, EKU and an extension, all named",
+	  "{\"extensions\":{\"key_usages\":[\"digitalSignature\"],"
+	  "\"ekus\":[\"clientAuth\"],\"allowed\":[\"keyUsage\","
+	  "\"extendedKeyUsage\",\"basicConstraints\"]}}",
+	  { P256, .bc = "critical,CA:TRUE", .ku = "digitalSignature,"
+	  "keyCertSign", .eku = "clientAuth,serverAuth",
+	  .comment = "x" }, .status = 403, .rule = "extensions.ca",
+	  .rules = "extensions.ca extensions.key_usage extensions.eku "
+	  "extensions.allowed", .reason = "policy extensions.ca: "
+	  "basicConstraints CA:TRUE is not allowed; extensions.key_usage: "
+	  "keyCertSign is not allowed (allowed: digitalSignature); "
+	  "extensions.eku: serverAuth is not allowed "
+	  "(allowed: clientAuth); extensions.allowed: nsComment is not "
+	  "allowed (allowed: keyUsage, extendedKeyUsage, basicConstraints)" },
+	{ "reenroll: another subject and a new key, both named",
+	  "{\"reenroll\":{\"rekey\":false}}",
+	  { P256, .subject = "CN=dev2" }, POLICY_REENROLL,
+	  .cert = { "p256b", "CN=dev1", NULL }, .status = 403,
+	  .rule = "reenroll.same_subject", .rules = "reenroll.same_subject "
+	  "reenroll.rekey", .reason = "policy reenroll.same_subject: the "
+	  "subject \"CN=dev2\" is not the certificate's \"CN=dev1\"; "
+	  "reenroll.rekey: re-enrolling with a new key is not allowed: keep "
+	  "the certificate's key" },
 };
 
 /* v's rules, separated by spaces. */
@@ -763,6 +820,50 @@ test_check_case(void **state)
 	if (c->csr.password != NULL)
 		assert_null(strstr(v.reason, c->csr.password));
 	X509_free(cert);
+	X509_REQ_free(csr);
+	policy_free(p);
+}
+
+/*
+ * 60 names out of bounds: the reason stays within its buffer, lists whole
+ * refusals only, and counts the rest, so that the listed ones plus the
+ * counted ones are all 60; the rule is named once.
+ */
+static void
+test_check_many_sans(void **state)
+{
+	struct policy		*p = compile_ok("{\"san\":{\"dns\":"
+	    "[\"*.branch.example.com\"],\"max\":100}}");
+	char			 san[60 * 24], *end;
+	struct csr_spec		 spec = { P256, .san = san };
+	X509_REQ		*csr;
+	struct policy_input	 in = { 0 };
+	struct policy_verdict	 v;
+	size_t			 len = 0, listed = 0;
+	const char		*at;
+	unsigned long		 more;
+
+	(void)state;
+	for (int i = 0; i < 60; i++)
+		len += (size_t)snprintf(san + len, sizeof(san) - len,
+		    "%sDNS:host%02d.example.org", i ? "," : "", i);
+	csr = testpki_csr(&spec);
+	in.csr = csr;
+	assert_int_equal(policy_check(p, &in, &v), -1);
+	assert_int_equal(v.status, 403);
+	assert_int_equal(v.nrules, 1);
+	assert_string_equal(v.rules[0], "san.dns");
+	assert_true(strlen(v.reason) < sizeof(v.reason) - 1);
+	for (at = v.reason; (at = strstr(at, "is not under")) != NULL; at++)
+		listed++;
+	assert_non_null(at = strstr(v.reason, "; and "));
+	more = strtoul(at + 6, &end, 10);
+	assert_string_equal(end, " more");
+	assert_int_equal(listed + more, 60);
+	assert_true(listed >= 3);
+	/* The last listed refusal is whole: it ends with its pattern. */
+	assert_memory_equal(at - sizeof("\"*.branch.example.com\"") + 1,
+	    "\"*.branch.example.com\"", sizeof("\"*.branch.example.com\"") - 1);
 	X509_REQ_free(csr);
 	policy_free(p);
 }
@@ -1141,7 +1242,7 @@ int
 main(void)
 {
 	size_t			 n = NITEMS(check_cases) + NITEMS(seed_cases) +
-	    NITEMS(compile_cases) + NITEMS(csrattrs_cases) + 2, i, k = 0;
+	    NITEMS(compile_cases) + NITEMS(csrattrs_cases) + 3, i, k = 0;
 	struct CMUnitTest	*t = calloc(n, sizeof(*t));
 	int			 rc;
 
@@ -1160,6 +1261,8 @@ main(void)
 		t[k++] = (struct CMUnitTest){ csrattrs_cases[i].name,
 		    test_csrattrs_case, NULL, NULL,
 		    (void *)&csrattrs_cases[i] };
+	t[k++] = (struct CMUnitTest){ "60 SANs out of bounds: some named, "
+	    "the rest counted", test_check_many_sans, NULL, NULL, NULL };
 	t[k++] = (struct CMUnitTest){ "compile: bad regex",
 	    test_compile_bad_regex, NULL, NULL, NULL };
 	t[k++] = (struct CMUnitTest){ "compile: defaults and rate",
