@@ -524,6 +524,43 @@ users_count(const struct users *u)
 	return u == NULL ? 0 : u->u_count;
 }
 
+/* Up to USERS_REALMS_SHOWN other realms are named, then "...". */
+#define USERS_REALMS_SHOWN	4
+
+size_t
+users_realm_entries(const struct users *u, const char *realm, char *others,
+    size_t otherslen)
+{
+	const char	*seen[USERS_REALMS_SHOWN + 1];
+	size_t		 n = 0, nseen = 0, j, len;
+
+	if (otherslen > 0)
+		others[0] = '\0';
+	if (u == NULL)
+		return 0;
+	for (size_t i = 0; i < u->u_count; i++) {
+		const char *r = u->u_entries[i]->ue_realm;
+
+		if (strcmp(r, realm) == 0) {
+			n++;
+			continue;
+		}
+		/* Compared with the few named so far: n * 5, not n * n. */
+		for (j = 0; j < nseen && strcmp(seen[j], r) != 0; j++)
+			;
+		if (j < nseen || nseen > USERS_REALMS_SHOWN || otherslen == 0)
+			continue;
+		seen[nseen++] = r;
+		len = strlen(others);
+		if (nseen <= USERS_REALMS_SHOWN)
+			snprintf(others + len, otherslen - len, "%s\"%s\"",
+			    len ? ", " : "", r);
+		else
+			snprintf(others + len, otherslen - len, ", ...");
+	}
+	return n;
+}
+
 static int
 users_name_cmp(const void *a, const void *b)
 {

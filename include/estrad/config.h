@@ -154,6 +154,7 @@ struct cfg_route {
 	char	*upstream_label;	/* label at the CA, NULL for none */
 	size_t	 local_ca;		/* index into config.local_cas */
 	unsigned auth[EST_OP_MAX];	/* AUTH_BITs that suffice; 0: open */
+	unsigned refused;		/* 1u << op: "refuse", answered 501 */
 	const struct policy *policy;	/* never NULL (default policy) */
 	size_t	 index;			/* in config.routes */
 	int	 csrattrs_from_policy;	/* else relayed from the backend */

@@ -67,6 +67,13 @@ setup(void **state)
 	write_file("junk.pem", "this is not PEM\n", 0644);
 	write_file("password", "s3cret\n", 0600);
 	write_file("group.password", "s3cret\n", 0640);
+	/* htdigest files: HA1s need only look right to load. */
+	write_file("users.digest", "alice:estrealm:"
+	    "0123456789abcdef0123456789abcdef\n", 0600);
+	write_file("realms.digest", "alice:lab:"
+	    "0123456789abcdef0123456789abcdef\nbob:estrealm:"
+	    "0123456789abcdef0123456789abcdef\ncarol:lab:"
+	    "0123456789abcdef0123456789abcdef\n", 0600);
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(other);
 	return 0;
@@ -125,6 +132,12 @@ static const struct config_case cases[] = {
 	{ "misspelt nested key",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"limits\": {\n    \"max_body_byte\": 5000\n  },\n" ROUTE_OK "}\n",
+	  "6: limits.max_body_byte: unknown key (did you mean max_body_bytes?)",
+	  1 },
+	{ "misspelt key written with an escape",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"limits\": {\"max_headers\": 50,\n"
+	  "    \"max_body_b\\u0079te\": 5000\n  },\n" ROUTE_OK "}\n",
 	  "6: limits.max_body_byte: unknown key (did you mean max_body_bytes?)",
 	  1 },
 	{ "misspelt top-level key",
@@ -431,8 +444,51 @@ static const struct config_case cases[] = {
 	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\"},\n"
 	  LOCAL_OK "  \"labels\": {\"lab\": {\"local_ca\": \"lab\"}}\n}\n",
 	  "5: labels.lab: simpleenroll, simplereenroll, serverkeygen, fullcmc "
-	  "would admit no client: set auth.digest_users or tls.client_ca, or "
-	  "list the methods in \"auth\"", 1 },
+	  "would admit no client: their defaults, digest or cert, need "
+	  "auth.digest_users or tls.client_ca; set one, or refuse them in "
+	  "\"auth\" (\"simpleenroll\": \"refuse\")", 1 },
+	{ "digest only: simplereenroll's default needs a certificate",
+	  "{\n" LISTEN_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\"},\n"
+	  "  \"auth\": {\"digest_users\": \"@D@/users.digest\"},\n"
+	  LOCAL_OK ROUTE_OK "}\n",
+	  "6: default: simplereenroll would admit no client: its default, "
+	  "cert, needs tls.client_ca; set tls.client_ca, list a method in "
+	  "\"auth\" (e.g. \"simplereenroll\": [\"digest\"]), or refuse it in "
+	  "\"auth\" (\"simplereenroll\": \"refuse\")", 1 },
+	{ "digest users in another realm",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"auth\": {\"realm\": \"corp\",\n"
+	  "    \"digest_users\": \"@D@/realms.digest\"},\n" LOCAL_OK ROUTE_OK
+	  "}\n",
+	  "5: auth.digest_users: @D@/realms.digest has no user in realm "
+	  "\"corp\" (auth.realm), only in \"lab\", \"estrealm\": every Digest "
+	  "login would fail; set auth.realm to the file's realm, or write the "
+	  "file for \"corp\" (htdigest FILE \"corp\" USER)", 1 },
+	{ "digest users file missing: said once",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"auth\": {\"digest_users\": \"@D@/nonexistent\"},\n"
+	  LOCAL_OK ROUTE_OK "}\n",
+	  "4: auth.digest_users: cannot read @D@/nonexistent: No such file or "
+	  "directory", 1 },
+	{ "auth [] is ambiguous",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
+	  "    \"auth\": {\"serverkeygen\": []}}}\n}\n",
+	  "6: labels.lab.auth.serverkeygen: [] is ambiguous: write \"open\" to "
+	  "let anyone in, or \"refuse\" to turn the operation off", 1 },
+	{ "auth word unknown",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
+	  "    \"auth\": {\"serverkeygen\": \"off\"}}}\n}\n",
+	  "6: labels.lab.auth.serverkeygen: must be a list of methods (digest, "
+	  "basic, cert), \"open\" or \"refuse\", not \"off\"", 1 },
+	{ "auth neither list nor word",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
+	  "    \"auth\": {\"serverkeygen\": false}}}\n}\n",
+	  "6: labels.lab.auth.serverkeygen: must be a list of methods (digest, "
+	  "basic, cert), \"open\" or \"refuse\", not a boolean", 1 },
 	{ "auth method that cannot work",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
@@ -480,8 +536,9 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK
 	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\", "
 	  "\"client_crl\": \"@D@/cert.pem\"},\n" LOCAL_OK
-	  "  \"default\": {\"local_ca\": \"lab\", \"auth\": {\"simpleenroll\": [], "
-	  "\"simplereenroll\": [], \"serverkeygen\": [], \"fullcmc\": []}}\n}\n",
+	  "  \"default\": {\"local_ca\": \"lab\", \"auth\": {\"simpleenroll\": "
+	  "\"open\", \"simplereenroll\": \"open\", \"serverkeygen\": "
+	  "\"refuse\", \"fullcmc\": \"refuse\"}}\n}\n",
 	  "3: tls.client_crl: needs tls.client_ca", 1 },
 	{ "digest algorithms not an array",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
@@ -512,8 +569,9 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK
 	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\", "
 	  "\"client_intermediates\": \"@D@/cert.pem\"},\n" LOCAL_OK
-	  "  \"default\": {\"local_ca\": \"lab\", \"auth\": {\"simpleenroll\": [], "
-	  "\"simplereenroll\": [], \"serverkeygen\": [], \"fullcmc\": []}}\n}\n",
+	  "  \"default\": {\"local_ca\": \"lab\", \"auth\": {\"simpleenroll\": "
+	  "\"open\", \"simplereenroll\": \"open\", \"serverkeygen\": "
+	  "\"refuse\", \"fullcmc\": \"refuse\"}}\n}\n",
 	  "3: tls.client_intermediates: needs tls.client_ca", 1 },
 	{ "intermediates file without a certificate",
 	  "{\n" LISTEN_OK
@@ -699,6 +757,35 @@ test_valid_and_defaults(void **state)
 	assert_null(cfg->state_dir);
 	assert_false(cfg->cache.enabled);
 	assert_false(cfg->queue.enabled);
+	config_free(cfg);
+}
+
+/*
+ * Per operation: a list of methods, "open" (no credentials) or "refuse"
+ * (answered 501 by est.c); a htdigest file in auth.realm loads.
+ */
+static void
+test_auth_open_refuse(void **state)
+{
+	const char		*path = write_config("{\n"
+	    LISTEN_OK TLS_OK LOCAL_OK
+	    "  \"auth\": {\"digest_users\": \"@D@/users.digest\"},\n"
+	    "  \"labels\": {\"lab\": {\"local_ca\": \"lab\", \"auth\": {\n"
+	    "    \"serverkeygen\": \"refuse\", \"csrattrs\": \"refuse\",\n"
+	    "    \"simpleenroll\": \"open\", \"fullcmc\": [\"cert\"]}}},\n"
+	    ROUTE_OK "}\n");
+	struct config		*cfg = load_clean(path);
+	const struct cfg_route	*r;
+
+	assert_non_null(r = config_route(cfg, "lab"));
+	assert_int_equal(r->refused, (1u << EST_OP_SERVERKEYGEN) |
+	    (1u << EST_OP_CSRATTRS));
+	assert_int_equal(r->auth[EST_OP_SIMPLEENROLL], 0);
+	assert_int_equal(r->auth[EST_OP_FULLCMC], AUTH_BIT(AUTH_METHOD_CERT));
+	assert_int_equal(r->auth[EST_OP_SIMPLEREENROLL],
+	    AUTH_BIT(AUTH_METHOD_CERT));
+	assert_non_null(r = config_route(cfg, NULL));
+	assert_int_equal(r->refused, 0);
 	config_free(cfg);
 }
 
@@ -1003,6 +1090,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_valid_and_defaults),
+		cmocka_unit_test(test_auth_open_refuse),
 		cmocka_unit_test(test_binding_off),
 		cmocka_unit_test(test_offline),
 		cmocka_unit_test(test_environment),
