@@ -161,6 +161,12 @@ struct cfg_route {
 	int	 fullcmc_passthrough;	/* forward CMC unchecked (opt-in) */
 };
 
+/* One problem found while loading: "FILE:LINE: key.path: problem". */
+struct config_errors {
+	char	**lines;
+	size_t	 n;
+};
+
 struct config {
 	int	 refs;			/* config_ref/config_unref */
 	char	*path;
@@ -191,12 +197,12 @@ struct config {
 	int	 run_as_root;		/* explicitly allowed to stay root */
 	long	 shutdown_timeout_ms;	/* SIGTERM: requests in flight */
 	struct cfg_admin admin;
-};
-
-/* One problem found while loading: "FILE:LINE: key.path: problem". */
-struct config_errors {
-	char	**lines;
-	size_t	 n;
+	/*
+	 * Loaded as root with "user": the files that user could not read
+	 * (or reach), which a reload after the drop reads again; same form
+	 * as errors. `-n` reports them as errors, start-up as warnings.
+	 */
+	struct config_errors as_user;
 };
 
 /*

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <cmocka.h>
 
@@ -789,6 +790,43 @@ test_auth_open_refuse(void **state)
 	config_free(cfg);
 }
 
+/*
+ * Loaded as root with "user": the files that user cannot read are noted in
+ * cfg->as_user (errors for -n, warnings at start), not load errors. The
+ * test directory is root's 0700, so nobody reads nothing in it, the config
+ * file first. Not root, or no nobody: nothing to check.
+ */
+static void
+test_as_user(void **state)
+{
+	const char		*path;
+	struct config		*cfg;
+	char			 want[1024];
+
+	if (getuid() != 0 || getpwnam("nobody") == NULL) {
+		print_message("not root, or no user nobody: skipped\n");
+		return;
+	}
+	path = write_config("{\n" LISTEN_OK "  \"user\": \"nobody\",\n"
+	    TLS_OK LOCAL_OK ROUTE_OK "}\n");
+	cfg = load_clean(path);
+	assert_true(cfg->as_user.n >= 2);
+	snprintf(want, sizeof(want), "%s:0: -: the config file %s is not "
+	    "readable by user nobody (Permission denied); a reload after the "
+	    "privilege drop would fail", path, path);
+	assert_string_equal(cfg->as_user.lines[0], want);
+	snprintf(want, sizeof(want), "%s:4: tls.certificate: %s/cert.pem is "
+	    "not readable by user nobody (Permission denied); a reload after "
+	    "the privilege drop would fail", path, dir);
+	assert_string_equal(cfg->as_user.lines[1], want);
+	config_free(cfg);
+	/* As root without "user": nothing to try. */
+	cfg = load_clean(write_config("{\n" LISTEN_OK TLS_OK LOCAL_OK
+	    "  \"run_as_root\": true,\n" ROUTE_OK "}\n"));
+	assert_int_equal(cfg->as_user.n, 0);
+	config_free(cfg);
+}
+
 /* "channel_binding": "off" (enrollment codes for the CA) loads. */
 static void
 test_binding_off(void **state)
@@ -1091,6 +1129,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_valid_and_defaults),
 		cmocka_unit_test(test_auth_open_refuse),
+		cmocka_unit_test(test_as_user),
 		cmocka_unit_test(test_binding_off),
 		cmocka_unit_test(test_offline),
 		cmocka_unit_test(test_environment),
