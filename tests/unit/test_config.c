@@ -1039,6 +1039,34 @@ test_nul_bytes(void **state)
 	loc_free(&loc);
 }
 
+/*
+ * Keys are found by their value, escapes decoded as jansson decodes them
+ * (RFC 8259 §7): \uXXXX, a surrogate pair, the short escapes; a text cut
+ * inside an escape ends the walk without reading past it.
+ */
+static void
+test_locate_escapes(void **state)
+{
+	static const char text[] = "{\n"
+	    "\"max_body_b\\u0079te\": 1,\n"
+	    "\"caf\\u00e9\": 2,\n"
+	    "\"\\ud83d\\ude00\": 3,\n"
+	    "\"a\\/b\\\"c\": 4,\n"
+	    "\"bad\\uzz\": 5}";
+	static const char cut[] = "{\"a\\u00";
+	struct locator loc;
+
+	loc_scan(&loc, text, sizeof(text) - 1);
+	assert_int_equal(loc_line(&loc, "max_body_byte"), 2);
+	assert_int_equal(loc_line(&loc, "caf\xc3\xa9"), 3);
+	assert_int_equal(loc_line(&loc, "\xf0\x9f\x98\x80"), 4);
+	assert_int_equal(loc_line(&loc, "a/b\"c"), 5);
+	assert_int_equal(loc_line(&loc, "baduzz"), 6);
+	loc_free(&loc);
+	loc_scan(&loc, cut, sizeof(cut) - 1);
+	loc_free(&loc);
+}
+
 /* Port 0 is a fresh port for each listener: no clash. Nor across families. */
 static void
 test_admin_no_clash(void **state)
@@ -1138,6 +1166,7 @@ main(void)
 		cmocka_unit_test(test_nearest),
 		cmocka_unit_test(test_admin_no_clash),
 		cmocka_unit_test(test_nul_bytes),
+		cmocka_unit_test(test_locate_escapes),
 		cmocka_unit_test(test_restart_notes),
 	};
 
