@@ -390,30 +390,6 @@ nonce_secret_read(struct cfg_ctx *ctx, struct cfg_auth *a)
 }
 
 /*
- * A Digest response is checked against the HA1 of (user, auth.realm)
- * (RFC 7616 §3.4.2): a file written for another realm loads, yet every
- * login fails as a wrong password. An error, not a warning: no client
- * could ever log in by Digest. An empty file is left alone (users come
- * later, with a reload).
- */
-static int
-users_realm_check(struct cfg_ctx *ctx, const struct cfg_auth *a,
-    const struct users *u)
-{
-	char others[256];
-
-	if (users_count(u) == 0 ||
-	    users_realm_entries(u, a->realm, others, sizeof(others)) > 0)
-		return 0;
-	cfg_err(ctx, "auth.digest_users", "%s has no user in realm \"%s\" "
-	    "(auth.realm), only in %s: every Digest login would fail; set "
-	    "auth.realm to the file's realm, or write the file for \"%s\" "
-	    "(htdigest FILE \"%s\" USER)", a->digest_users, a->realm, others,
-	    a->realm, a->realm);
-	return 1;
-}
-
-/*
  * Load the user files once to find their errors now, with -n too; auth.c
  * loads them again for use (and on SIGHUP). A file that cannot be read
  * was reported when its key was loaded (field_file): once is enough.
@@ -430,8 +406,13 @@ users_check(struct cfg_ctx *ctx, const struct cfg_auth *a)
 		    sizeof(err))) == NULL) {
 			cfg_err(ctx, "auth.digest_users", "%s", err);
 			nerr++;
-		} else
-			nerr += users_realm_check(ctx, a, u);
+		} else if (users_realm_check(u, a->digest_users, a->realm, err,
+		    sizeof(err)) != 0) {
+			/* An error, not a warning: no client could ever
+			 * log in by Digest, like a route that admits no one. */
+			cfg_err(ctx, "auth.digest_users", "%s", err);
+			nerr++;
+		}
 		users_free(u);
 	}
 	if (a->basic_users != NULL && access(a->basic_users, R_OK) == 0) {

@@ -56,6 +56,13 @@ size_t users_names(const struct users *u);
  */
 size_t users_realm_entries(const struct users *u, const char *realm,
     char *others, size_t otherslen);
+/*
+ * -1 with err ("FILE has no user in realm ...") when the htdigest file u
+ * (from path) has users but none in realm: no Digest login could succeed.
+ * The config check and the users' reload (auth.c) say it the same way.
+ */
+int users_realm_check(const struct users *u, const char *path,
+    const char *realm, char *err, size_t errlen);
 void users_free(struct users *u);
 
 #endif
