@@ -241,9 +241,11 @@ no_client_err(struct cfg_ctx *ctx, const char *path, const char *ops,
 {
 	unsigned	 usable = auth_usable(ctx->cfg);
 	char		 methods[64], needs[128], fix[128] = "";
+	int		 plural;
 
 	auth_bits_text(lost, auth_method_names, methods, sizeof(methods));
 	auth_bits_text(lost, auth_method_needs, needs, sizeof(needs));
+	plural = nops > 1 || strchr(methods, ' ') != NULL;
 	for (int k = 0; k < AUTH_METHOD_MAX && !*fix; k++)
 		if (usable & AUTH_BIT(k))
 			snprintf(fix, sizeof(fix), " list a method in \"auth\" "
@@ -252,9 +254,9 @@ no_client_err(struct cfg_ctx *ctx, const char *path, const char *ops,
 	cfg_err(ctx, path, "%s would admit no client: %s default%s, %s, "
 	    "need%s %s; set %s,%s or refuse %s in \"auth\" (\"%s\": "
 	    "\"refuse\")", ops, nops > 1 ? "their" : "its",
-	    nops > 1 ? "s" : "", methods, nops > 1 || strchr(methods, ' ') ?
-	    "" : "s", needs, strchr(needs, ' ') ? "one" : needs, fix,
-	    nops > 1 ? "them" : "it", est_op_name(first));
+	    plural ? "s" : "", methods, plural ? "" : "s", needs,
+	    strchr(needs, ' ') ? "one" : needs, fix, nops > 1 ? "them" : "it",
+	    est_op_name(first));
 }
 
 static int

@@ -457,6 +457,15 @@ static const struct config_case cases[] = {
 	  "cert, needs tls.client_ca; set tls.client_ca, list a method in "
 	  "\"auth\" (e.g. \"simplereenroll\": [\"digest\"]), or refuse it in "
 	  "\"auth\" (\"simplereenroll\": \"refuse\")", 1 },
+	{ "one operation, two methods, neither verifiable",
+	  "{\n" LISTEN_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\"},\n"
+	  LOCAL_OK "  \"default\": {\"local_ca\": \"lab\", \"auth\": {\n"
+	  "    \"simplereenroll\": \"open\", \"serverkeygen\": \"refuse\",\n"
+	  "    \"fullcmc\": \"refuse\"}}\n}\n",
+	  "5: default: simpleenroll would admit no client: its defaults, digest "
+	  "or cert, need auth.digest_users or tls.client_ca; set one, or "
+	  "refuse it in \"auth\" (\"simpleenroll\": \"refuse\")", 1 },
 	{ "digest users in another realm",
 	  "{\n" LISTEN_OK TLS_OK
 	  "  \"auth\": {\"realm\": \"corp\",\n"
