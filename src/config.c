@@ -294,6 +294,8 @@ config_load(const char *path, struct config_errors *errs)
 			cfg_err(&ctx, "", "out of memory");
 	}
 	problems_sort(errs, first, path);
+	if (ctx.cfg != NULL)
+		problems_sort(&ctx.cfg->as_user, 0, path);
 	json_decref(root);
 	loc_free(&ctx.loc);
 	free(text);
