@@ -529,6 +529,14 @@ auth_load_users(const struct cfg_auth *a, struct users **digest,
 	    (*digest = users_load_htdigest(a->digest_users, err, errlen)) ==
 	    NULL)
 		return -1;
+	/* The realm is the running config's (a restart key): a file
+	 * rewritten for another one would fail every login. */
+	if (users_realm_check(*digest, a->digest_users, a->realm, err,
+	    errlen) != 0) {
+		users_free(*digest);
+		*digest = NULL;
+		return -1;
+	}
 	if (a->basic_users != NULL &&
 	    (*basic = users_load_htpasswd(a->basic_users, err, errlen)) ==
 	    NULL) {

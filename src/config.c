@@ -132,7 +132,8 @@ const struct cfg_field config_top_fields[] = {
 	F_STR(struct config, "user", user, 0, NULL, .flags = CFG_F_RESTART,
 	    .env = "ESTRAD_USER",
 	    .doc = "drop to this user once the ports are bound and the keys "
-	    "read; it must exist"),
+	    "read; it must exist. A reload reads every file again as this "
+	    "user: `-n` (as root) checks it can"),
 	F_STR(struct config, "group", group, 0, NULL, .flags = CFG_F_RESTART,
 	    .env = "ESTRAD_GROUP",
 	    .doc_dflt = "the user's",
@@ -293,6 +294,8 @@ config_load(const char *path, struct config_errors *errs)
 			cfg_err(&ctx, "", "out of memory");
 	}
 	problems_sort(errs, first, path);
+	if (ctx.cfg != NULL)
+		problems_sort(&ctx.cfg->as_user, 0, path);
 	json_decref(root);
 	loc_free(&ctx.loc);
 	free(text);
@@ -312,6 +315,7 @@ config_free(struct config *cfg)
 	if (cfg == NULL)
 		return;
 	section_free(config_top_fields, cfg);
+	config_errors_clear(&cfg->as_user);
 	free(cfg->path);
 	free(cfg);
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -390,7 +391,8 @@ nonce_secret_read(struct cfg_ctx *ctx, struct cfg_auth *a)
 
 /*
  * Load the user files once to find their errors now, with -n too; auth.c
- * loads them again for use (and on SIGHUP).
+ * loads them again for use (and on SIGHUP). A file that cannot be read
+ * was reported when its key was loaded (field_file): once is enough.
  */
 static int
 users_check(struct cfg_ctx *ctx, const struct cfg_auth *a)
@@ -399,15 +401,21 @@ users_check(struct cfg_ctx *ctx, const struct cfg_auth *a)
 	char		 err[512];
 	int		 nerr = 0;
 
-	if (a->digest_users != NULL) {
+	if (a->digest_users != NULL && access(a->digest_users, R_OK) == 0) {
 		if ((u = users_load_htdigest(a->digest_users, err,
 		    sizeof(err))) == NULL) {
+			cfg_err(ctx, "auth.digest_users", "%s", err);
+			nerr++;
+		} else if (users_realm_check(u, a->digest_users, a->realm, err,
+		    sizeof(err)) != 0) {
+			/* An error, not a warning: no client could ever
+			 * log in by Digest, like a route that admits no one. */
 			cfg_err(ctx, "auth.digest_users", "%s", err);
 			nerr++;
 		}
 		users_free(u);
 	}
-	if (a->basic_users != NULL) {
+	if (a->basic_users != NULL && access(a->basic_users, R_OK) == 0) {
 		if ((u = users_load_htpasswd(a->basic_users, err,
 		    sizeof(err))) == NULL) {
 			cfg_err(ctx, "auth.basic_users", "%s", err);

@@ -50,19 +50,102 @@ loc_ws(struct locator *l)
 	}
 }
 
-/* Copy a JSON string (escapes kept as written, which suffices for keys). */
+/* n bytes of UTF-8 for code point cp at out (room for 4 is checked). */
+static size_t
+loc_utf8(unsigned long cp, char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | cp >> 12);
+		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | cp >> 18);
+	out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* The 4 hex digits of a \uXXXX at p (within end), or -1. */
+static long
+loc_hex4(const char *p, const char *end)
+{
+	char	 buf[5], *stop;
+	long	 v;
+
+	if (end - p < 4)
+		return -1;
+	memcpy(buf, p, 4);
+	buf[4] = '\0';
+	v = strtol(buf, &stop, 16);
+	return *stop == '\0' && buf[0] != '-' && buf[0] != '+' ? v : -1;
+}
+
+/*
+ * One escape after the backslash at l->p, decoded into out (up to 4
+ * bytes): keys are matched by their value, as jansson reports them, so
+ * "max_body_b\u0079te" is found at its own line (RFC 8259 §7).
+ */
+static size_t
+loc_escape(struct locator *l, char *out)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const char	*e;
+	long		 cp, lo;
+
+	l->p++;				/* the backslash */
+	if (l->p >= l->end)
+		return 0;
+	if (*l->p != 'u') {
+		e = *l->p != '\0' ? strchr(from, *l->p) : NULL;
+		out[0] = e != NULL ? to[e - from] : *l->p;
+		l->p++;
+		return 1;
+	}
+	if ((cp = loc_hex4(l->p + 1, l->end)) < 0) {
+		out[0] = *l->p++;
+		return 1;
+	}
+	l->p += 5;
+	/* A surrogate pair is one code point. */
+	if (cp >= 0xd800 && cp < 0xdc00 && l->end - l->p >= 6 &&
+	    l->p[0] == '\\' && l->p[1] == 'u' &&
+	    (lo = loc_hex4(l->p + 2, l->end)) >= 0xdc00 && lo < 0xe000) {
+		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+		l->p += 6;
+	}
+	return loc_utf8((unsigned long)cp, out);
+}
+
+/* Copy a JSON string, escapes decoded (the key jansson reports). */
 static void
 loc_string(struct locator *l, char *out, size_t outlen)
 {
-	size_t n = 0;
+	size_t	n = 0, k;
+	char	dec[4];
 
 	l->p++;				/* opening quote */
 	while (l->p < l->end && *l->p != '"') {
-		if (*l->p == '\\' && l->p + 1 < l->end)
-			l->p++;
-		if (n + 1 < outlen)
-			out[n++] = *l->p;
-		l->p++;
+		if (*l->p == '\\')
+			k = loc_escape(l, dec);
+		else {
+			dec[0] = *l->p++;
+			k = 1;
+		}
+		if (n + k < outlen) {
+			memcpy(out + n, dec, k);
+			n += k;
+		}
 	}
 	if (l->p < l->end)
 		l->p++;			/* closing quote */

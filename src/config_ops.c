@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include <grp.h>
+#include <stdarg.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +189,119 @@ secrets_check(struct cfg_ctx *ctx, const struct config *cfg)
 	return ctx->nerr - nerr;
 }
 
+/*
+ * ---- as the user -----------------------------------------------------
+ * Started as root with "user", estrad reads its files as root, then drops;
+ * a reload reads every one of them again (config_load) as the user. A
+ * root-owned 0600 key passes at start and fails at the first SIGHUP, so
+ * the files are tried now as the user (privdrop_probe), and each one it
+ * cannot read is noted in cfg->as_user: -n reports them as errors, the
+ * daemon warns at start (main.c).
+ */
+struct as_user {
+	struct privdrop_probe	*probes;
+	char			(*keys)[128];	/* each probe's key path */
+	size_t			 n, cap;
+};
+
+static void
+as_user_add(struct as_user *au, const char *key, const char *path,
+    int search)
+{
+	if (path == NULL)
+		return;
+	if (au->n == au->cap) {
+		size_t			 cap = au->cap ? au->cap * 2 : 16;
+		struct privdrop_probe	*p;
+		char			(*k)[128];
+
+		if ((p = realloc(au->probes, cap * sizeof(*p))) == NULL)
+			return;
+		au->probes = p;
+		if ((k = realloc(au->keys, cap * sizeof(*k))) == NULL)
+			return;
+		au->keys = k;
+		au->cap = cap;
+	}
+	au->probes[au->n] = (struct privdrop_probe){ path, search, 0 };
+	snprintf(au->keys[au->n++], sizeof(au->keys[0]), "%s", key);
+}
+
+/* Every file-valued row (the walk goes into sections and entries). */
+static void
+as_user_visit(void *arg, const struct cfg_field *f, const char *path,
+    unsigned flags, const void *base, const void *other)
+{
+	if (f->type == CFG_FILE)
+		as_user_add(arg, path, *(char *const *)((const char *)base +
+		    f->offset), 0);
+}
+
+/* A problem for cfg->as_user, in the errors' form but not one of them. */
+static void
+as_user_note(struct cfg_ctx *ctx, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+as_user_note(struct cfg_ctx *ctx, const char *key, const char *fmt, ...)
+{
+	struct config_errors	*errs = ctx->errs;
+	int			 nerr = ctx->nerr;
+	char			 msg[768];
+	va_list			 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ctx->errs = &ctx->cfg->as_user;
+	if (*key == '\0')
+		cfg_err_line(ctx, 0, "", "%s", msg);
+	else
+		cfg_err(ctx, key, "%s", msg);
+	ctx->errs = errs;
+	ctx->nerr = nerr;
+}
+
+static void
+as_user_check(struct cfg_ctx *ctx, const struct config *cfg)
+{
+	struct as_user			 au = { NULL, NULL, 0, 0 };
+	const struct privdrop_probe	*p;
+	char				 err[512];
+
+	as_user_add(&au, "", ctx->file, 0);
+	section_walk(config_top_fields, cfg, NULL, "", as_user_visit, &au);
+	/* Handed over to the user at start (privdrop_hand_over), so only
+	 * the way to them is the user's to have. */
+	as_user_add(&au, "state_dir", cfg->state_dir, 1);
+	as_user_add(&au, "audit.file", cfg->audit.file, 1);
+	switch (privdrop_probe(cfg, au.probes, au.n, err, sizeof(err))) {
+	case -1:
+		as_user_note(ctx, "user", "%s", err);
+		break;
+	case 1:
+		for (size_t i = 0; i < au.n; i++) {
+			p = &au.probes[i];
+			if (p->err == 0)
+				continue;
+			if (p->search)
+				as_user_note(ctx, au.keys[i], "user %s cannot "
+				    "reach %s (%s on a directory above it); "
+				    "estrad would fail there after the "
+				    "privilege drop", cfg->user, p->path,
+				    strerror(p->err));
+			else
+				as_user_note(ctx, au.keys[i], "%s%s is not "
+				    "readable by user %s (%s); a reload after "
+				    "the privilege drop would fail",
+				    *au.keys[i] ? "" : "the config file ",
+				    p->path, cfg->user, strerror(p->err));
+		}
+	}
+	free(au.probes);
+	free(au.keys);
+}
+
 int
 ops_load(struct cfg_ctx *ctx, const json_t *root)
 {
@@ -206,7 +320,11 @@ ops_load(struct cfg_ctx *ctx, const json_t *root)
 	}
 	nerr += identity_check(ctx, cfg);
 	nerr += admin_load(ctx, root);
-	return nerr + secrets_check(ctx, cfg);
+	nerr += secrets_check(ctx, cfg);
+	/* A fork: only for a config sound so far (the routes come after). */
+	if (ctx->nerr == 0 && cfg->user != NULL)
+		as_user_check(ctx, cfg);
+	return nerr;
 }
 
 /* ---- the reload ---------------------------------------------------------- */

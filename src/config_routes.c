@@ -54,7 +54,8 @@ const struct cfg_field route_fields[] = {
 	F_CUSTOM("auth", .doc_type = "object", .doc_dflt = "RFC 7030 defaults",
 	    .doc = "per operation, the methods that suffice: "
 	    "`{\"simpleenroll\": [\"digest\", \"cert\"], \"simplereenroll\": "
-	    "[\"cert\"]}`; `[]` leaves an operation open. Defaults: `cacerts` "
+	    "[\"cert\"]}`; `\"open\"` lets anyone in, `\"refuse\"` turns "
+	    "the operation off (501); `[]` is an error. Defaults: `cacerts` "
 	    "and `csrattrs` open; `simpleenroll`, `serverkeygen`, `fullcmc` "
 	    "digest or cert; `simplereenroll` cert. See "
 	    "[authentication.md](authentication.md)."),
@@ -150,7 +151,15 @@ auth_usable(const struct config *cfg)
 	    (cfg->tls.client_ca ? AUTH_BIT(AUTH_METHOD_CERT) : 0);
 }
 
-/* One "op": ["digest", "cert"] entry; returns its bits or -1. */
+/* An "op" entry's value besides a list of methods. */
+#define AUTH_LIST_REFUSE	(-2)
+
+/*
+ * One "op" entry: ["digest", "cert"], "open" or "refuse"; returns the
+ * list's bits (0 for "open"), AUTH_LIST_REFUSE, or -1 (reported). [] is
+ * refused: it read as "no method needed" to some and as "no one" to
+ * others, so each meaning has its word.
+ */
 static long
 auth_list_load(struct cfg_ctx *ctx, const char *path, const json_t *list)
 {
@@ -159,9 +168,27 @@ auth_list_load(struct cfg_ctx *ctx, const char *path, const json_t *list)
 	unsigned	 bits = 0, usable = auth_usable(ctx->cfg);
 	int		 k;
 
+	if (json_is_string(list) && strcmp(json_string_value(list), "open") ==
+	    0)
+		return 0;
+	if (json_is_string(list) && strcmp(json_string_value(list),
+	    "refuse") == 0)
+		return AUTH_LIST_REFUSE;
+	if (json_is_array(list) && json_array_size(list) == 0) {
+		cfg_err(ctx, path, "[] is ambiguous: write \"open\" to let "
+		    "anyone in, or \"refuse\" to turn the operation off");
+		return -1;
+	}
+	if (json_is_string(list)) {
+		cfg_err(ctx, path, "must be a list of methods (digest, basic, "
+		    "cert), \"open\" or \"refuse\", not \"%s\"",
+		    json_string_value(list));
+		return -1;
+	}
 	if (!json_is_array(list)) {
-		cfg_err(ctx, path, "must be an array of methods (digest, "
-		    "basic, cert); [] leaves the operation open");
+		cfg_err(ctx, path, "must be a list of methods (digest, basic, "
+		    "cert), \"open\" or \"refuse\", not %s",
+		    json_type_name(list));
 		return -1;
 	}
 	json_array_foreach(list, i, m) {
@@ -189,6 +216,49 @@ auth_list_load(struct cfg_ctx *ctx, const char *path, const json_t *list)
 	return bits;
 }
 
+/* names of the methods in bits, joined by " or " (RFC 7030 defaults). */
+static void
+auth_bits_text(unsigned bits, const char *const *names, char *out,
+    size_t outlen)
+{
+	out[0] = '\0';
+	for (int k = 0; k < AUTH_METHOD_MAX; k++)
+		if (bits & AUTH_BIT(k))
+			snprintf(out + strlen(out), outlen - strlen(out), "%s%s",
+			    *out ? " or " : "", names[k]);
+}
+
+/*
+ * Operations whose defaults this configuration cannot verify (ops, lost
+ * their methods' bits): say which setting each default needs, and the
+ * two ways out in the route itself, a method it can verify or "refuse".
+ * Digest alone leaves simplereenroll so (its default is the certificate
+ * being renewed, RFC 7030 §3.3.2).
+ */
+static void
+no_client_err(struct cfg_ctx *ctx, const char *path, const char *ops,
+    int nops, unsigned lost, enum est_op first)
+{
+	unsigned	 usable = auth_usable(ctx->cfg);
+	char		 methods[64], needs[128], fix[128] = "";
+	int		 plural;
+
+	auth_bits_text(lost, auth_method_names, methods, sizeof(methods));
+	auth_bits_text(lost, auth_method_needs, needs, sizeof(needs));
+	plural = nops > 1 || strchr(methods, ' ') != NULL;
+	for (int k = 0; k < AUTH_METHOD_MAX && !*fix; k++)
+		if (usable & AUTH_BIT(k))
+			snprintf(fix, sizeof(fix), " list a method in \"auth\" "
+			    "(e.g. \"%s\": [\"%s\"]),", est_op_name(first),
+			    auth_method_names[k]);
+	cfg_err(ctx, path, "%s would admit no client: %s default%s, %s, "
+	    "need%s %s; set %s,%s or refuse %s in \"auth\" (\"%s\": "
+	    "\"refuse\")", ops, nops > 1 ? "their" : "its",
+	    plural ? "s" : "", methods, plural ? "" : "s", needs,
+	    strchr(needs, ' ') ? "one" : needs, fix, nops > 1 ? "them" : "it",
+	    est_op_name(first));
+}
+
 static int
 route_auth_load(struct cfg_ctx *ctx, const char *path, const json_t *route,
     struct cfg_route *r)
@@ -196,8 +266,9 @@ route_auth_load(struct cfg_ctx *ctx, const char *path, const json_t *route,
 	const json_t	*obj, *list;
 	const char	*key;
 	char		 cp[1024], ops[128] = "";
-	int		 nerr = 0, explicit[EST_OP_MAX] = { 0 };
-	unsigned	 usable = auth_usable(ctx->cfg);
+	int		 nerr = 0, nops = 0, explicit[EST_OP_MAX] = { 0 };
+	unsigned	 usable = auth_usable(ctx->cfg), lost = 0;
+	enum est_op	 first = EST_OP_MAX;
 
 	const char	*op_names[EST_OP_MAX + 1] = { NULL };
 
@@ -218,22 +289,27 @@ route_auth_load(struct cfg_ctx *ctx, const char *path, const json_t *route,
 				continue;
 			}
 			long bits = auth_list_load(ctx, cp, list);
-			if (bits < 0) {
+			if (bits == -1) {
 				nerr++;
 				continue;
 			}
-			r->auth[op] = (unsigned)bits;
+			if (bits == AUTH_LIST_REFUSE)
+				r->refused |= 1u << op;
+			r->auth[op] = bits < 0 ? 0 : (unsigned)bits;
 			explicit[op] = 1;
 		}
 	for (int op = 0; op < EST_OP_MAX; op++)
-		if (!explicit[op] && auth_defaults[op] && !r->auth[op])
+		if (!explicit[op] && auth_defaults[op] && !r->auth[op]) {
 			snprintf(ops + strlen(ops), sizeof(ops) - strlen(ops),
 			    "%s%s", *ops ? ", " : "", est_op_name(op));
+			lost |= auth_defaults[op];
+			nops++;
+			if (first == EST_OP_MAX)
+				first = op;
+		}
 	/* Derived from other keys: only worth saying once those are sound. */
 	if (nerr == 0 && *ops && ctx->errs->n == 0) {
-		cfg_err(ctx, path, "%s would admit no client: set "
-		    "auth.digest_users or tls.client_ca, or list the methods "
-		    "in \"auth\"", ops);
+		no_client_err(ctx, path, ops, nops, lost, first);
 		nerr++;
 	}
 	return nerr;

@@ -499,6 +499,17 @@ est_stage_route(struct est_req *rq, enum est_method method,
 	if (!router_method_ok(r->op, method))
 		return est_reply_error(reply, 405, "%s needs %s",
 		    est_op_name(r->op), router_allowed_method(r->op));
+	/*
+	 * Turned off for this route ("refuse"): before authentication, as
+	 * no credential could change the answer. 501, as for fullcmc here
+	 * and for what a local CA does not do: the server does not offer
+	 * the operation (RFC 9110 §15.6.2; RFC 7030 §4 makes serverkeygen,
+	 * fullcmc and csrattrs optional). 403 would tell the client that
+	 * other credentials might do, 404 that the path is wrong.
+	 */
+	if (rq->rq_backend->refused & (1u << r->op))
+		return est_reply_error(reply, 501, "%s is not offered here "
+		    "(turned off by the configuration)", est_op_name(r->op));
 	if (evbuffer_get_length(evhttp_request_get_input_buffer(rq->rq_http)) >
 	    (size_t)rq->rq_cfg->limits.max_body_bytes)
 		return est_reply_error(reply, 413, "body larger than %ld bytes",

@@ -228,6 +228,9 @@ run(struct config *cfg, int debug)
 	log_init(debug ? LOG_LEVEL_DEBUG : (enum log_level)cfg->log_level);
 	log_configure(cfg->log_format, cfg->log_syslog,
 	    cfg->syslog_facility, "estrad");
+	/* Start now, as the old files can be read: the reload cannot. */
+	for (size_t i = 0; i < cfg->as_user.n; i++)
+		log_warn("%s", cfg->as_user.lines[i]);
 	signal(SIGPIPE, SIG_IGN);
 	no_core_dumps(debug);
 	enough_descriptors(cfg);
@@ -341,6 +344,14 @@ main(int argc, char *argv[])
 	}
 	if ((cfg = load_or_report(path)) == NULL)
 		return 1;
+	/* Loaded as root: files "user" could not read are errors here (a
+	 * reload would fail on them), warnings at start (run()). */
+	if (check && cfg->as_user.n > 0) {
+		for (size_t i = 0; i < cfg->as_user.n; i++)
+			fprintf(stderr, "%s\n", cfg->as_user.lines[i]);
+		config_free(cfg);
+		return 1;
+	}
 	if (check) {
 		printf("configuration OK\n");
 		config_free(cfg);

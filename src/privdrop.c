@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "estrad/log.h"
@@ -252,6 +253,93 @@ privdrop_apply(const struct config *cfg, char *err, size_t errlen)
 	    cfg->user, (unsigned long)uid, cfg->group ? cfg->group :
 	    "of the user", (unsigned long)gid);
 	return 0;
+}
+
+/* In the child, as the user: one probe's errno (0: allowed). */
+static int
+privdrop_try(const struct privdrop_probe *p)
+{
+	char	 dir[4096], *slash;
+	int	 fd;
+
+	if (p->search) {
+		snprintf(dir, sizeof(dir), "%s", p->path);
+		if ((slash = strrchr(dir, '/')) == NULL)
+			snprintf(dir, sizeof(dir), ".");
+		else
+			slash[slash == dir] = '\0';	/* "/x": "/" */
+		return access(dir, X_OK) == 0 ? 0 : errno;
+	}
+	/* O_NONBLOCK: a FIFO named as a key must not hang the check. */
+	if ((fd = open(p->path, O_RDONLY | O_NOCTTY | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+/* The child: drop, probe, write one int per probe to fd, exit. */
+static void
+privdrop_probe_child(const struct config *cfg, uid_t uid, gid_t gid,
+    const struct privdrop_probe *p, size_t n, int fd)
+{
+	char	 err[256];
+	int	 e;
+
+	if (privdrop_become(cfg, uid, gid, err, sizeof(err)) != 0)
+		_exit(2);
+	for (size_t i = 0; i < n; i++) {
+		e = privdrop_try(&p[i]);
+		if (write(fd, &e, sizeof(e)) != (ssize_t)sizeof(e))
+			_exit(3);
+	}
+	_exit(0);
+}
+
+int
+privdrop_probe(const struct config *cfg, struct privdrop_probe *p, size_t n,
+    char *err, size_t errlen)
+{
+	uid_t	 uid;
+	gid_t	 gid;
+	pid_t	 pid;
+	int	 fds[2], status, e;
+	size_t	 got = 0;
+	ssize_t	 r;
+
+	if ((getuid() != 0 && geteuid() != 0) || cfg->user == NULL)
+		return 0;
+	/* The name is looked up here, not in the child (NSS after fork). */
+	if (privdrop_lookup(cfg, &uid, &gid, err, errlen) != 0)
+		return -1;
+	if (pipe(fds) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		privdrop_probe_child(cfg, uid, gid, p, n, fds[1]);
+	}
+	close(fds[1]);
+	while (got < n && ((r = read(fds[0], &e, sizeof(e))) ==
+	    (ssize_t)sizeof(e) || (r == -1 && errno == EINTR)))
+		if (r > 0)
+			p[got++].err = e;
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (got < n) {
+		snprintf(err, errlen, "cannot check the files as user \"%s\": "
+		    "the check did not finish", cfg->user);
+		return -1;
+	}
+	return 1;
 }
 
 int

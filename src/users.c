@@ -394,7 +394,9 @@ users_load(const char *path, enum users_kind kind, char *err,
 	if (errlen > 0)
 		err[0] = '\0';
 	if ((fp = fopen(path, "re")) == NULL) {
-		snprintf(err, errlen, "%s: cannot open: %s", path,
+		/* The words of the config's own check of the file
+		 * (config_schema.c), so that a reload says it one way. */
+		snprintf(err, errlen, "cannot read %s: %s", path,
 		    strerror(errno));
 		return NULL;
 	}
@@ -522,6 +524,65 @@ size_t
 users_count(const struct users *u)
 {
 	return u == NULL ? 0 : u->u_count;
+}
+
+/* Up to USERS_REALMS_SHOWN other realms are named, then "...". */
+#define USERS_REALMS_SHOWN	4
+
+size_t
+users_realm_entries(const struct users *u, const char *realm, char *others,
+    size_t otherslen)
+{
+	const char	*seen[USERS_REALMS_SHOWN + 1];
+	size_t		 n = 0, nseen = 0, j, len;
+
+	if (otherslen > 0)
+		others[0] = '\0';
+	if (u == NULL)
+		return 0;
+	for (size_t i = 0; i < u->u_count; i++) {
+		const char *r = u->u_entries[i]->ue_realm;
+
+		if (strcmp(r, realm) == 0) {
+			n++;
+			continue;
+		}
+		/* Compared with the few named so far: n * 5, not n * n. */
+		for (j = 0; j < nseen && strcmp(seen[j], r) != 0; j++)
+			;
+		if (j < nseen || nseen > USERS_REALMS_SHOWN || otherslen == 0)
+			continue;
+		seen[nseen++] = r;
+		len = strlen(others);
+		if (nseen <= USERS_REALMS_SHOWN)
+			snprintf(others + len, otherslen - len, "%s\"%s\"",
+			    len ? ", " : "", r);
+		else
+			snprintf(others + len, otherslen - len, ", ...");
+	}
+	return n;
+}
+
+/*
+ * A Digest response is checked against the HA1 of (user, auth.realm)
+ * (RFC 7616 §3.4.2): a file written for another realm loads, yet every
+ * login fails as a wrong password. An empty file is left alone (users
+ * come later, with a reload).
+ */
+int
+users_realm_check(const struct users *u, const char *path,
+    const char *realm, char *err, size_t errlen)
+{
+	char others[256];
+
+	if (users_count(u) == 0 ||
+	    users_realm_entries(u, realm, others, sizeof(others)) > 0)
+		return 0;
+	snprintf(err, errlen, "%s has no user in realm \"%s\" (auth.realm), "
+	    "only in %s: every Digest login would fail; set auth.realm to the "
+	    "file's realm, or write the file for \"%s\" (htdigest FILE \"%s\" "
+	    "USER)", path, realm, others, realm, realm);
+	return -1;
 }
 
 static int

@@ -154,10 +154,17 @@ struct cfg_route {
 	char	*upstream_label;	/* label at the CA, NULL for none */
 	size_t	 local_ca;		/* index into config.local_cas */
 	unsigned auth[EST_OP_MAX];	/* AUTH_BITs that suffice; 0: open */
+	unsigned refused;		/* 1u << op: "refuse", answered 501 */
 	const struct policy *policy;	/* never NULL (default policy) */
 	size_t	 index;			/* in config.routes */
 	int	 csrattrs_from_policy;	/* else relayed from the backend */
 	int	 fullcmc_passthrough;	/* forward CMC unchecked (opt-in) */
+};
+
+/* One problem found while loading: "FILE:LINE: key.path: problem". */
+struct config_errors {
+	char	**lines;
+	size_t	 n;
 };
 
 struct config {
@@ -190,12 +197,12 @@ struct config {
 	int	 run_as_root;		/* explicitly allowed to stay root */
 	long	 shutdown_timeout_ms;	/* SIGTERM: requests in flight */
 	struct cfg_admin admin;
-};
-
-/* One problem found while loading: "FILE:LINE: key.path: problem". */
-struct config_errors {
-	char	**lines;
-	size_t	 n;
+	/*
+	 * Loaded as root with "user": the files that user could not read
+	 * (or reach), which a reload after the drop reads again; same form
+	 * as errors. `-n` reports them as errors, start-up as warnings.
+	 */
+	struct config_errors as_user;
 };
 
 /*

@@ -43,6 +43,24 @@ int privdrop_apply(const struct config *cfg, char *err, size_t errlen);
  * only: -1 with "PATH is readable by group or others (mode 0644); chmod
  * 600 it" in err when it is not (or cannot be stat'ed), else 0.
  */
+/*
+ * What the configured user can do to one path: read it (open O_RDONLY),
+ * or, with search, reach it (the directory above it searchable).
+ */
+struct privdrop_probe {
+	const char	*path;
+	int		 search;
+	int		 err;		/* out: 0, or the errno the user got */
+};
+/*
+ * Try every probe as the configured user, in a forked child that drops as
+ * privdrop_apply does (setgroups, setgid, setuid): the kernel's answer,
+ * ACLs and all. Returns 1 when probed, 0 when there is nothing to check
+ * (not root, or no "user"), -1 with err when the child failed.
+ */
+int privdrop_probe(const struct config *cfg, struct privdrop_probe *p,
+    size_t n, char *err, size_t errlen);
+
 int privdrop_check_secret(const char *path, char *err, size_t errlen);
 
 #endif

@@ -6,8 +6,11 @@
 #    "reload: users loaded (digest N, basic M)", N counting users, not
 #    their HA1 lines (the lab's EST_USER has two: MD5 and SHA-256);
 #  - a file with a bad line, then a missing file: SIGHUP logs "reload:
-#    FILE:LINE: why; keeping the users loaded before" (or "cannot open"),
-#    the daemon keeps running, and every user loaded before still logs in;
+#    FILE:LINE: why; keeping the users loaded before" (or "cannot read
+#    FILE: ...", the words of the config's own check of the file), the
+#    daemon keeps running, and every user loaded before still logs in;
+#  - a file rewritten for another realm: the same, "FILE has no user in
+#    realm ...", for not one login could succeed;
 #  - a user removed from a good file cannot log in after SIGHUP;
 #  - a reload that changes auth.digest_uri_without_label or
 #    auth.digest_algorithms warns that it takes effect at the next restart.
@@ -89,8 +92,15 @@ login new_kept2 newuser "$NEW_PASS" 200
 # A missing file.
 cp "$WORK/basic.good" "$WORK/basic"
 mv "$WORK/digest" "$WORK/digest.moved"
-hup "error reload: $WORK/digest: cannot open: No such file or directory; keeping the users loaded before\$"
+hup "error reload: cannot read $WORK/digest: No such file or directory; keeping the users loaded before\$"
 login est_kept3 "$EST_USER" "$EST_PASS" 200
+
+# A file for another realm.
+sed "s/^\([^:]*\):$AUTH_REALM:/\1:corp:/" "$WORK/digest.moved" >"$WORK/digest"
+chmod 600 "$WORK/digest"
+grep -q ":$AUTH_REALM:" "$WORK/digest" && fail "could not rewrite the users for realm corp"
+hup "error reload: $WORK/digest has no user in realm \"$AUTH_REALM\" \\(auth.realm\\), only in \"corp\": every Digest login would fail; .*; keeping the users loaded before\$"
+login est_kept4 "$EST_USER" "$EST_PASS" 200
 
 # ---- a good file without newuser: newuser is gone.
 cp "$DIGEST_USERS" "$WORK/digest"

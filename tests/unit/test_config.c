@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <cmocka.h>
 
@@ -67,6 +68,13 @@ setup(void **state)
 	write_file("junk.pem", "this is not PEM\n", 0644);
 	write_file("password", "s3cret\n", 0600);
 	write_file("group.password", "s3cret\n", 0640);
+	/* htdigest files: HA1s need only look right to load. */
+	write_file("users.digest", "alice:estrealm:"
+	    "0123456789abcdef0123456789abcdef\n", 0600);
+	write_file("realms.digest", "alice:lab:"
+	    "0123456789abcdef0123456789abcdef\nbob:estrealm:"
+	    "0123456789abcdef0123456789abcdef\ncarol:lab:"
+	    "0123456789abcdef0123456789abcdef\n", 0600);
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(other);
 	return 0;
@@ -125,6 +133,12 @@ static const struct config_case cases[] = {
 	{ "misspelt nested key",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"limits\": {\n    \"max_body_byte\": 5000\n  },\n" ROUTE_OK "}\n",
+	  "6: limits.max_body_byte: unknown key (did you mean max_body_bytes?)",
+	  1 },
+	{ "misspelt key written with an escape",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"limits\": {\"max_headers\": 50,\n"
+	  "    \"max_body_b\\u0079te\": 5000\n  },\n" ROUTE_OK "}\n",
 	  "6: limits.max_body_byte: unknown key (did you mean max_body_bytes?)",
 	  1 },
 	{ "misspelt top-level key",
@@ -431,8 +445,60 @@ static const struct config_case cases[] = {
 	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\"},\n"
 	  LOCAL_OK "  \"labels\": {\"lab\": {\"local_ca\": \"lab\"}}\n}\n",
 	  "5: labels.lab: simpleenroll, simplereenroll, serverkeygen, fullcmc "
-	  "would admit no client: set auth.digest_users or tls.client_ca, or "
-	  "list the methods in \"auth\"", 1 },
+	  "would admit no client: their defaults, digest or cert, need "
+	  "auth.digest_users or tls.client_ca; set one, or refuse them in "
+	  "\"auth\" (\"simpleenroll\": \"refuse\")", 1 },
+	{ "digest only: simplereenroll's default needs a certificate",
+	  "{\n" LISTEN_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\"},\n"
+	  "  \"auth\": {\"digest_users\": \"@D@/users.digest\"},\n"
+	  LOCAL_OK ROUTE_OK "}\n",
+	  "6: default: simplereenroll would admit no client: its default, "
+	  "cert, needs tls.client_ca; set tls.client_ca, list a method in "
+	  "\"auth\" (e.g. \"simplereenroll\": [\"digest\"]), or refuse it in "
+	  "\"auth\" (\"simplereenroll\": \"refuse\")", 1 },
+	{ "one operation, two methods, neither verifiable",
+	  "{\n" LISTEN_OK
+	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\"},\n"
+	  LOCAL_OK "  \"default\": {\"local_ca\": \"lab\", \"auth\": {\n"
+	  "    \"simplereenroll\": \"open\", \"serverkeygen\": \"refuse\",\n"
+	  "    \"fullcmc\": \"refuse\"}}\n}\n",
+	  "5: default: simpleenroll would admit no client: its defaults, digest "
+	  "or cert, need auth.digest_users or tls.client_ca; set one, or "
+	  "refuse it in \"auth\" (\"simpleenroll\": \"refuse\")", 1 },
+	{ "digest users in another realm",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"auth\": {\"realm\": \"corp\",\n"
+	  "    \"digest_users\": \"@D@/realms.digest\"},\n" LOCAL_OK ROUTE_OK
+	  "}\n",
+	  "5: auth.digest_users: @D@/realms.digest has no user in realm "
+	  "\"corp\" (auth.realm), only in \"lab\", \"estrealm\": every Digest "
+	  "login would fail; set auth.realm to the file's realm, or write the "
+	  "file for \"corp\" (htdigest FILE \"corp\" USER)", 1 },
+	{ "digest users file missing: said once",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"auth\": {\"digest_users\": \"@D@/nonexistent\"},\n"
+	  LOCAL_OK ROUTE_OK "}\n",
+	  "4: auth.digest_users: cannot read @D@/nonexistent: No such file or "
+	  "directory", 1 },
+	{ "auth [] is ambiguous",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
+	  "    \"auth\": {\"serverkeygen\": []}}}\n}\n",
+	  "6: labels.lab.auth.serverkeygen: [] is ambiguous: write \"open\" to "
+	  "let anyone in, or \"refuse\" to turn the operation off", 1 },
+	{ "auth word unknown",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
+	  "    \"auth\": {\"serverkeygen\": \"off\"}}}\n}\n",
+	  "6: labels.lab.auth.serverkeygen: must be a list of methods (digest, "
+	  "basic, cert), \"open\" or \"refuse\", not \"off\"", 1 },
+	{ "auth neither list nor word",
+	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
+	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
+	  "    \"auth\": {\"serverkeygen\": false}}}\n}\n",
+	  "6: labels.lab.auth.serverkeygen: must be a list of methods (digest, "
+	  "basic, cert), \"open\" or \"refuse\", not a boolean", 1 },
 	{ "auth method that cannot work",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
 	  "  \"labels\": {\"lab\": {\"local_ca\": \"lab\",\n"
@@ -480,8 +546,9 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK
 	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\", "
 	  "\"client_crl\": \"@D@/cert.pem\"},\n" LOCAL_OK
-	  "  \"default\": {\"local_ca\": \"lab\", \"auth\": {\"simpleenroll\": [], "
-	  "\"simplereenroll\": [], \"serverkeygen\": [], \"fullcmc\": []}}\n}\n",
+	  "  \"default\": {\"local_ca\": \"lab\", \"auth\": {\"simpleenroll\": "
+	  "\"open\", \"simplereenroll\": \"open\", \"serverkeygen\": "
+	  "\"refuse\", \"fullcmc\": \"refuse\"}}\n}\n",
 	  "3: tls.client_crl: needs tls.client_ca", 1 },
 	{ "digest algorithms not an array",
 	  "{\n" LISTEN_OK TLS_OK LOCAL_OK
@@ -512,8 +579,9 @@ static const struct config_case cases[] = {
 	  "{\n" LISTEN_OK
 	  "  \"tls\": {\"certificate\": \"@D@/cert.pem\", \"key\": \"@D@/key.pem\", "
 	  "\"client_intermediates\": \"@D@/cert.pem\"},\n" LOCAL_OK
-	  "  \"default\": {\"local_ca\": \"lab\", \"auth\": {\"simpleenroll\": [], "
-	  "\"simplereenroll\": [], \"serverkeygen\": [], \"fullcmc\": []}}\n}\n",
+	  "  \"default\": {\"local_ca\": \"lab\", \"auth\": {\"simpleenroll\": "
+	  "\"open\", \"simplereenroll\": \"open\", \"serverkeygen\": "
+	  "\"refuse\", \"fullcmc\": \"refuse\"}}\n}\n",
 	  "3: tls.client_intermediates: needs tls.client_ca", 1 },
 	{ "intermediates file without a certificate",
 	  "{\n" LISTEN_OK
@@ -699,6 +767,72 @@ test_valid_and_defaults(void **state)
 	assert_null(cfg->state_dir);
 	assert_false(cfg->cache.enabled);
 	assert_false(cfg->queue.enabled);
+	config_free(cfg);
+}
+
+/*
+ * Per operation: a list of methods, "open" (no credentials) or "refuse"
+ * (answered 501 by est.c); a htdigest file in auth.realm loads.
+ */
+static void
+test_auth_open_refuse(void **state)
+{
+	const char		*path = write_config("{\n"
+	    LISTEN_OK TLS_OK LOCAL_OK
+	    "  \"auth\": {\"digest_users\": \"@D@/users.digest\"},\n"
+	    "  \"labels\": {\"lab\": {\"local_ca\": \"lab\", \"auth\": {\n"
+	    "    \"serverkeygen\": \"refuse\", \"csrattrs\": \"refuse\",\n"
+	    "    \"simpleenroll\": \"open\", \"fullcmc\": [\"cert\"]}}},\n"
+	    ROUTE_OK "}\n");
+	struct config		*cfg = load_clean(path);
+	const struct cfg_route	*r;
+
+	assert_non_null(r = config_route(cfg, "lab"));
+	assert_int_equal(r->refused, (1u << EST_OP_SERVERKEYGEN) |
+	    (1u << EST_OP_CSRATTRS));
+	assert_int_equal(r->auth[EST_OP_SIMPLEENROLL], 0);
+	assert_int_equal(r->auth[EST_OP_FULLCMC], AUTH_BIT(AUTH_METHOD_CERT));
+	assert_int_equal(r->auth[EST_OP_SIMPLEREENROLL],
+	    AUTH_BIT(AUTH_METHOD_CERT));
+	assert_non_null(r = config_route(cfg, NULL));
+	assert_int_equal(r->refused, 0);
+	config_free(cfg);
+}
+
+/*
+ * Loaded as root with "user": the files that user cannot read are noted in
+ * cfg->as_user (errors for -n, warnings at start), not load errors. The
+ * test directory is root's 0700, so nobody reads nothing in it, the config
+ * file first. Not root, or no nobody: nothing to check.
+ */
+static void
+test_as_user(void **state)
+{
+	const char		*path;
+	struct config		*cfg;
+	char			 want[1024];
+
+	if (getuid() != 0 || getpwnam("nobody") == NULL) {
+		print_message("not root, or no user nobody: skipped\n");
+		return;
+	}
+	path = write_config("{\n" LISTEN_OK "  \"user\": \"nobody\",\n"
+	    TLS_OK LOCAL_OK ROUTE_OK "}\n");
+	cfg = load_clean(path);
+	assert_true(cfg->as_user.n >= 2);
+	snprintf(want, sizeof(want), "%s:0: -: the config file %s is not "
+	    "readable by user nobody (Permission denied); a reload after the "
+	    "privilege drop would fail", path, path);
+	assert_string_equal(cfg->as_user.lines[0], want);
+	snprintf(want, sizeof(want), "%s:4: tls.certificate: %s/cert.pem is "
+	    "not readable by user nobody (Permission denied); a reload after "
+	    "the privilege drop would fail", path, dir);
+	assert_string_equal(cfg->as_user.lines[1], want);
+	config_free(cfg);
+	/* As root without "user": nothing to try. */
+	cfg = load_clean(write_config("{\n" LISTEN_OK TLS_OK LOCAL_OK
+	    "  \"run_as_root\": true,\n" ROUTE_OK "}\n"));
+	assert_int_equal(cfg->as_user.n, 0);
 	config_free(cfg);
 }
 
@@ -914,6 +1048,34 @@ test_nul_bytes(void **state)
 	loc_free(&loc);
 }
 
+/*
+ * Keys are found by their value, escapes decoded as jansson decodes them
+ * (RFC 8259 §7): \uXXXX, a surrogate pair, the short escapes; a text cut
+ * inside an escape ends the walk without reading past it.
+ */
+static void
+test_locate_escapes(void **state)
+{
+	static const char text[] = "{\n"
+	    "\"max_body_b\\u0079te\": 1,\n"
+	    "\"caf\\u00e9\": 2,\n"
+	    "\"\\ud83d\\ude00\": 3,\n"
+	    "\"a\\/b\\\"c\": 4,\n"
+	    "\"bad\\uzz\": 5}";
+	static const char cut[] = "{\"a\\u00";
+	struct locator loc;
+
+	loc_scan(&loc, text, sizeof(text) - 1);
+	assert_int_equal(loc_line(&loc, "max_body_byte"), 2);
+	assert_int_equal(loc_line(&loc, "caf\xc3\xa9"), 3);
+	assert_int_equal(loc_line(&loc, "\xf0\x9f\x98\x80"), 4);
+	assert_int_equal(loc_line(&loc, "a/b\"c"), 5);
+	assert_int_equal(loc_line(&loc, "baduzz"), 6);
+	loc_free(&loc);
+	loc_scan(&loc, cut, sizeof(cut) - 1);
+	loc_free(&loc);
+}
+
 /* Port 0 is a fresh port for each listener: no clash. Nor across families. */
 static void
 test_admin_no_clash(void **state)
@@ -1003,6 +1165,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_valid_and_defaults),
+		cmocka_unit_test(test_auth_open_refuse),
+		cmocka_unit_test(test_as_user),
 		cmocka_unit_test(test_binding_off),
 		cmocka_unit_test(test_offline),
 		cmocka_unit_test(test_environment),
@@ -1011,6 +1175,7 @@ main(void)
 		cmocka_unit_test(test_nearest),
 		cmocka_unit_test(test_admin_no_clash),
 		cmocka_unit_test(test_nul_bytes),
+		cmocka_unit_test(test_locate_escapes),
 		cmocka_unit_test(test_restart_notes),
 	};
 

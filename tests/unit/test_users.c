@@ -241,7 +241,7 @@ test_cannot_open(void **state)
 
 	assert_null(users_load_htdigest(path_of("nonexistent"), err,
 	    sizeof(err)));
-	snprintf(want, sizeof(want), "%s: cannot open: No such file or "
+	snprintf(want, sizeof(want), "cannot read %s: No such file or "
 	    "directory", path_of("nonexistent"));
 	assert_string_equal(err, want);
 	assert_null(users_load_htpasswd(path_of("nonexistent"), err,
