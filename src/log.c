@@ -139,6 +139,9 @@ log_utf8_len(const unsigned char *p)
  * that are not UTF-8 (a peer's garbage quoted in a warning), which
  * json_string() refuses; here each such byte becomes U+FFFD.
  */
+#define LOG_JSON_PLAIN(c)	((c) >= 0x20 && (c) < 0x7f && (c) != '"' && \
+	(c) != '\\')
+
 static size_t
 log_json_escape(char *out, size_t outlen, const char *in, size_t *used)
 {
@@ -146,7 +149,17 @@ log_json_escape(char *out, size_t outlen, const char *in, size_t *used)
 	size_t			 n = 0, len;
 
 	while (*p != '\0' && outlen - n > 7) {
-		if (*p == '"' || *p == '\\') {
+		if (LOG_JSON_PLAIN(*p)) {
+			/* A run of bytes that need nothing, in one copy: the
+			 * access line's fields are mostly that. */
+			size_t run = 1, max = outlen - n - 7;
+
+			while (run < max && LOG_JSON_PLAIN(p[run]))
+				run++;
+			memcpy(out + n, p, run);
+			n += run;
+			p += run;
+		} else if (*p == '"' || *p == '\\') {
 			out[n++] = '\\';
 			out[n++] = (char)*p++;
 		} else if (*p == '\n' || *p == '\r' || *p == '\t') {
@@ -157,9 +170,7 @@ log_json_escape(char *out, size_t outlen, const char *in, size_t *used)
 			memcpy(out + n, "\\u00", 4);
 			hex_encode(p++, 1, out + n + 4);
 			n += 6;
-		} else if (*p < 0x80)
-			out[n++] = (char)*p++;
-		else if ((len = log_utf8_len(p)) != 0) {
+		} else if ((len = log_utf8_len(p)) != 0) {
 			memcpy(out + n, p, len);
 			n += len;
 			p += len;
