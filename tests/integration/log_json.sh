@@ -21,7 +21,7 @@
 #    that is not UTF-8 enrolls, and its access line is still JSON:
 #    user.name is the name with U+FFFD for the bad byte; its audit record
 #    keeps "identity" (with \xNN for the bytes, as in the audit file);
-#  - no password reaches the log.
+#  - no password (right or wrong) nor Basic credentials reach the log.
 # The text format is checked by every other case.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -47,7 +47,8 @@ start_estrad json "$WORK/proxy.json"
 make_csr dev "/CN=log-json-device"
 enroll_ok enroll "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
 rid_ok=$(header X-Request-Id)
-T_AUTH=none post_csr wrong "$XURL/simpleenroll" "$WORK/dev.b64" --digest -u "$EST_USER:wrong\"pw"
+WRONG="wrong\"$(openssl rand -hex 8)"
+T_AUTH=none post_csr wrong "$XURL/simpleenroll" "$WORK/dev.b64" --digest -u "$EST_USER:$WRONG"
 check_status 401
 rid_401=$(header X-Request-Id)
 post_csr refused "$XURL/p384/simpleenroll" "$WORK/dev.b64"
@@ -148,8 +149,9 @@ jqs --arg rid "$rid_403" '
     ($l | map(select(.event.dataset == "estrad.access")) | .[0].estrad) as $x |
     $a.decision == "refused" and $a.rules == $x.rules and $a.status == 403'
 
-# ---- no password.
-for s in "$EST_PASS" "$ODD_PASS"; do
-	! grep -qaF -- "$s" "$XLOG" || fail "a password is in $XLOG"
+# ---- no password, nor the Basic credentials in base64.
+for s in "$EST_PASS" "$ODD_PASS" "${WRONG#wrong\"}" \
+    "$(printf '%s:%s' "$ODD_USER" "$ODD_PASS" | base64 -w0)"; do
+	! grep -qaF -- "$s" "$XLOG" || fail "a secret is in $XLOG: $s"
 done
 pass

@@ -288,6 +288,33 @@ test_writer(void **state)
 	event_base_free(base);
 }
 
+/* What an audit on stderr writes for line in the log format fmt (the
+ * line parsed: one JSON object). */
+static json_t *
+stderr_record(struct event_base *base, enum log_format fmt, const char *line)
+{
+	struct cfg_audit	 cfg = { NULL, 1 };
+	struct audit		*a;
+	struct audit_job	*job;
+	char			 err[256], *out;
+	json_t			*o;
+
+	done_count = 0;
+	log_configure(fmt, 0, 0, NULL);
+	assert_non_null(a = audit_new(base, &cfg, err, sizeof(err)));
+	testpki_stderr_begin();
+	assert_int_equal(audit_submit(a, strdup(line), on_done, NULL, &job),
+	    0);
+	while (done_count < 1)
+		event_base_loop(base, EVLOOP_ONCE);
+	audit_free(a);
+	out = testpki_stderr_end();
+	log_configure(LOG_FORMAT_TEXT, 0, 0, NULL);
+	assert_non_null(o = json_loads(out, 0, NULL));
+	free(out);
+	return o;
+}
+
 /*
  * "stderr": true with the JSON log format: the line is an ECS object
  * whose estrad.audit is the record itself (not a string), with the
@@ -297,27 +324,14 @@ static void
 test_stderr_json(void **state)
 {
 	struct event_base	*base = event_base_new();
-	struct cfg_audit	 cfg = { NULL, 1 };
-	struct audit		*a;
-	struct audit_job	*job;
-	char			 err[256], *out;
 	const char		*rec = "{\"time\":\"t\",\"id\":\"abc-000003\","
 	    "\"op\":\"simpleenroll\",\"decision\":\"refused\","
 	    "\"rules\":[\"key.type\"],\"status\":403}";
 	json_t			*o, *want;
 
 	(void)state;
-	done_count = 0;
-	log_configure(LOG_FORMAT_JSON, 0, 0, NULL);
-	assert_non_null(a = audit_new(base, &cfg, err, sizeof(err)));
-	testpki_stderr_begin();
-	assert_int_equal(audit_submit(a, strdup(rec), on_done, NULL, &job),
-	    0);
-	while (done_count < 1)
-		event_base_loop(base, EVLOOP_ONCE);
-	out = testpki_stderr_end();
-	assert_non_null(o = json_loads(out, 0, NULL));
 	assert_non_null(want = json_loads(rec, 0, NULL));
+	o = stderr_record(base, LOG_FORMAT_JSON, rec);
 	assert_true(json_equal(json_object_get(json_object_get(o, "estrad"),
 	    "audit"), want));
 	assert_string_equal(json_string_value(json_object_get(json_object_get(
@@ -327,21 +341,11 @@ test_stderr_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(o, "message")),
 	    "audit: simpleenroll refused (403)");
 	json_decref(o);
-	free(out);
 	/* The text format: the record as it is. */
-	log_configure(LOG_FORMAT_TEXT, 0, 0, NULL);
-	testpki_stderr_begin();
-	assert_int_equal(audit_submit(a, strdup(rec), on_done, NULL, &job),
-	    0);
-	while (done_count < 2)
-		event_base_loop(base, EVLOOP_ONCE);
-	out = testpki_stderr_end();
-	assert_non_null(o = json_loads(out, 0, NULL));
+	o = stderr_record(base, LOG_FORMAT_TEXT, rec);
 	assert_true(json_equal(o, want));
 	json_decref(o);
 	json_decref(want);
-	free(out);
-	audit_free(a);
 	event_base_free(base);
 }
 
