@@ -130,7 +130,8 @@ est_access_log(struct est_req *rq, const struct est_reply *reply)
 	    reply->status, ms_since(&rq->rq_start) / 1000.0);
 	if (log_json_on() && log_wants(LOG_LEVEL_INFO))
 		est_access_json(rq, reply, ms_since(&rq->rq_start));
-	log_text(LOG_LEVEL_INFO, "access id=%s peer=%s method=%s path=%s label=%s op=%s "
+	log_text(LOG_LEVEL_INFO,
+	    "access id=%s peer=%s method=%s path=%s label=%s op=%s "
 	    "auth=%s user=%s status=%d upstream=%s bytes=%zu ms=%.1f "
 	    "reason=\"%s\"",
 	    rq->rq_id, rq->rq_peer, rq->rq_method, rq->rq_path,

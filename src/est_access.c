@@ -62,7 +62,9 @@ est_access_who(struct log_json *j, const struct est_req *rq)
 {
 	const struct auth_identity	*id = &rq->rq_identity;
 	const char			*v = rq->rq_tls_version;
-	int				 cert = id->method == AUTH_METHOD_CERT;
+	int				 cert;
+
+	cert = id->method == AUTH_METHOD_CERT;
 
 	if (id->method != AUTH_METHOD_MAX && !cert) {
 		log_json_object(j, "user");
@@ -89,7 +91,8 @@ static void
 est_access_estrad(struct log_json *j, const struct est_req *rq,
     const struct est_reply *reply)
 {
-	const struct cfg_route *b = rq->rq_backend;
+	const struct cfg_route		*b = rq->rq_backend;
+	const struct cfg_upstream	*up;
 
 	log_json_object(j, "estrad");
 	log_json_str(j, "label", rq->rq_routed && rq->rq_route.has_label ?
@@ -98,8 +101,9 @@ est_access_estrad(struct log_json *j, const struct est_req *rq,
 	    "-");
 	log_json_str(j, "auth", auth_method_name(rq->rq_identity.method));
 	if (b != NULL && b->backend == ROUTE_BACKEND_UPSTREAM) {
+		up = &rq->rq_cfg->upstreams[b->upstream];
 		log_json_object(j, "upstream");
-		log_json_str(j, "name", rq->rq_cfg->upstreams[b->upstream].name);
+		log_json_str(j, "name", up->name);
 		if (rq->rq_upstream_status > 0)
 			log_json_int(j, "status_code", rq->rq_upstream_status);
 		else

@@ -2,8 +2,9 @@
  * log: timestamped lines on stderr, one per event, as text ("TIME LEVEL
  * MESSAGE") or as JSON in Elastic Common Schema's names ({"@timestamp":..,
  * "log":{"level":..},"message":..,"event":{"dataset":..},...}, built by
- * the writer below), and optionally the same messages to syslog(3). The level, the format and the syslog
- * switch are the only global state in estrad. Callers never pass secrets
+ * the writer below), and optionally the same messages to syslog(3). The
+ * level, the format and the syslog switch are the only global state in
+ * estrad. Callers never pass secrets
  * (passwords, Authorization headers, keys); OpenSSL's error strings carry
  * none.
  *

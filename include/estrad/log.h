@@ -77,7 +77,7 @@ struct log_json {
 	char		 lj_close[LOG_JSON_DEPTH];	/* '}' or ']' */
 	size_t		 lj_mark[LOG_JSON_DEPTH];	/* where it began */
 	unsigned char	 lj_was[LOG_JSON_DEPTH];	/* parent's more bit */
-	int		 lj_cut;	/* something was left out or cut */
+	int		 lj_cut;	/* a member was left out */
 };
 
 /* 1 if stderr lines are JSON: build fields only then. */
