@@ -10,7 +10,8 @@
 #  - access lines (one per X-Request-Id): a Digest enrollment (200:
 #    http.request.method, url.path, http.response.status_code a number,
 #    body bytes, event.duration, source.address/port, tls.version,
-#    user.name, estrad.auth/op/label/upstream/reason), a wrong password
+#    user.name, estrad.auth/op/label/upstream/reason), a client
+#    certificate (tls.client.subject, no user), a wrong password
 #    (401, no user), a policy refusal (403, estrad.rules an array of its
 #    rules), a bad path (404, op "-") and a bare-path cacerts (200, label
 #    "-");
@@ -63,7 +64,10 @@ rid_bare=$(header X-Request-Id)
 T_AUTH=none post_csr odd "$XURL/odd/simpleenroll" "$WORK/dev.b64" --basic -u "$ODD_USER:$ODD_PASS"
 check_status 200
 rid_odd=$(header X-Request-Id)
-for r in "$rid_ok" "$rid_401" "$rid_403" "$rid_404" "$rid_bare" "$rid_odd"; do
+T_AUTH=none enroll_ok cert "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT" \
+    --cert "$CLIENT_CERT" --key "$CLIENT_KEY"
+rid_cert=$(header X-Request-Id)
+for r in "$rid_ok" "$rid_401" "$rid_403" "$rid_404" "$rid_bare" "$rid_odd" "$rid_cert"; do
 	[ -n "$r" ] || fail "a response without X-Request-Id"
 	wait_grep 2 "$XLOG" "\"id\":\"$r\"" || fail "no line for $r in $XLOG"
 done
@@ -133,6 +137,10 @@ one access "$rid_bare" '.http.response.status_code == 200 and .estrad.op == "cac
 # '"' '\' U+0001 kept (escaped by JSON), 0xff as U+FFFD.
 one access "$rid_odd" '.http.response.status_code == 200 and .estrad.auth == "basic" and
     .user.name == "od\"d\\us\u0001er\ufffdx"'
+
+# A client certificate: its subject as tls.client.subject, no user.
+one access "$rid_cert" '.http.response.status_code == 200 and .estrad.auth == "cert" and
+    .tls.client.subject == "CN=lab-client" and (has("user") | not)'
 
 # ---- audit lines: the record as fields, joined by the request id.
 one audit "$rid_ok" '(.estrad.audit | type == "object") and
