@@ -52,11 +52,32 @@ struct audit_job {
 
 /* ---- formatting (pure) ----------------------------------------------- */
 
+/*
+ * jansson refuses text that is not UTF-8 (json_string() gives NULL and
+ * the key would silently go missing): such text goes through log_quote's
+ * prose rule, every byte above 0x7e (and any control) as \xNN.
+ */
+static void
+audit_set_any_text(json_t *o, const char *key, const char *value)
+{
+	json_t	*j;
+	char	*copy;
+	size_t	 len = strlen(value);
+
+	if ((j = json_string(value)) == NULL &&
+	    (copy = malloc(4 * len + 1)) != NULL) {
+		log_quote(copy, 4 * len + 1, value, len, LOG_QUOTE_PROSE);
+		j = json_string(copy);
+		free(copy);
+	}
+	json_object_set_new(o, key, j != NULL ? j : json_null());
+}
+
 static void
 json_set_text(json_t *o, const char *key, const char *value)
 {
 	if (value != NULL)
-		json_object_set_new(o, key, json_string(value));
+		audit_set_any_text(o, key, value);
 	else
 		json_object_set_new(o, key, json_null());
 }
@@ -320,6 +341,77 @@ audit_write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+/* The log line's "message" for a record: "audit: simpleenroll
+ * accepted (200)", "audit: queue entry 7 sent". */
+static const char *
+audit_get(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v != NULL ? v : "-";
+}
+
+static void
+audit_message(const json_t *o, char *out, size_t outlen)
+{
+	if (strcmp(audit_get(o, "event"), "queue") == 0)
+		snprintf(out, outlen, "audit: queue entry %" JSON_INTEGER_FORMAT
+		    " %s", json_integer_value(json_object_get(o, "queue_id")),
+		    audit_get(o, "state"));
+	else
+		snprintf(out, outlen, "audit: %s %s (%" JSON_INTEGER_FORMAT
+		    ")", audit_get(o, "op"), audit_get(o, "decision"),
+		    json_integer_value(json_object_get(o, "status")));
+}
+
+/*
+ * The record on stderr when the log is JSON: a log line like the others
+ * (log.h's envelope, "event":{"dataset":"estrad.audit"}) holding the
+ * record itself, unchanged, as the object "estrad":{"audit":{...}}, and
+ * its request id as "http.request.id", as on the access line, so the two
+ * join (room: the record plus 2048 for the rest, whose message is cut
+ * to 160 bytes). Out of memory, the record's own line. 0 or -1.
+ */
+static int
+audit_log_json(const char *line)
+{
+	size_t		 len = strlen(line), size;
+	char		*rec, *buf = NULL, msg[160];
+	json_t		*o;
+	const char	*id;
+	struct log_json	 j;
+	int		 rc;
+
+	if ((rec = strndup(line, len > 0 && line[len - 1] == '\n' ? len - 1 :
+	    len)) == NULL || (buf = malloc(size = len + 2048)) == NULL) {
+		free(rec);
+		return audit_write_all(STDERR_FILENO, line, len);
+	}
+	o = json_loads(rec, 0, NULL);
+	audit_message(o, msg, sizeof(msg));
+	if ((id = json_string_value(json_object_get(o, "id"))) == NULL)
+		id = json_string_value(json_object_get(o, "request_id"));
+	log_json_start(&j, buf, size, LOG_LEVEL_INFO, msg);
+	log_json_object(&j, "event");
+	log_json_str(&j, "dataset", "estrad.audit");
+	log_json_end(&j);
+	if (id != NULL) {
+		log_json_object(&j, "http");
+		log_json_object(&j, "request");
+		log_json_str(&j, "id", id);
+		log_json_end(&j);
+		log_json_end(&j);
+	}
+	log_json_object(&j, "estrad");
+	log_json_raw(&j, "audit", rec);
+	log_json_end(&j);
+	rc = log_json_write(&j);
+	json_decref(o);
+	free(rec);
+	free(buf);
+	return rc;
+}
+
 /* On a worker thread, or on the loop as a fallback. */
 static int
 audit_write_line(const struct audit *a, const char *line)
@@ -328,7 +420,8 @@ audit_write_line(const struct audit *a, const char *line)
 
 	if (a->au_fd != -1 && audit_write_all(a->au_fd, line, strlen(line)) == -1)
 		ok = 0;
-	if (a->au_stderr && audit_write_all(STDERR_FILENO, line, strlen(line)) == -1)
+	if (a->au_stderr && (log_json_on() ? audit_log_json(line) :
+	    audit_write_all(STDERR_FILENO, line, strlen(line))) == -1)
 		ok = 0;
 	return ok;
 }
@@ -503,27 +596,6 @@ audit_free(struct audit *a)
 }
 
 /* ---- store and forward -------------------------------------------------- */
-
-/*
- * jansson refuses text that is not UTF-8 (json_string() gives NULL and
- * the key would silently go missing): such text goes through log_quote's
- * prose rule, every byte above 0x7e (and any control) as \xNN.
- */
-static void
-audit_set_any_text(json_t *o, const char *key, const char *value)
-{
-	json_t	*j;
-	char	*copy;
-	size_t	 len = strlen(value);
-
-	if ((j = json_string(value)) == NULL &&
-	    (copy = malloc(4 * len + 1)) != NULL) {
-		log_quote(copy, 4 * len + 1, value, len, LOG_QUOTE_PROSE);
-		j = json_string(copy);
-		free(copy);
-	}
-	json_object_set_new(o, key, j != NULL ? j : json_null());
-}
 
 char *
 audit_format_queue(const struct store_entry *e, const char *reason)

@@ -123,7 +123,8 @@ const struct cfg_field config_top_fields[] = {
 	/* The operator's keys; checked further in config_ops.c. */
 	F_ENUM(struct config, "log_format", log_format, log_format_names, 0,
 	    .env = "ESTRAD_LOG_FORMAT",
-	    .doc = "`json`: one object per line"),
+	    .doc = "`json`: one object per line, Elastic Common Schema "
+	    "fields (operations.md)"),
 	F_BOOL(struct config, "syslog", log_syslog, 0,
 	    .doc = "also log to syslog(3)"),
 	F_ENUM(struct config, "syslog_facility", syslog_facility,

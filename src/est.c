@@ -128,7 +128,10 @@ est_access_log(struct est_req *rq, const struct est_reply *reply)
 	    rq->rq_backend == NULL ? (rq->rq_routed ? "unknown" : "-") :
 	    rq->rq_route.has_label ? rq->rq_route.label : "-",
 	    reply->status, ms_since(&rq->rq_start) / 1000.0);
-	log_info("access id=%s peer=%s method=%s path=%s label=%s op=%s "
+	if (log_json_on() && log_wants(LOG_LEVEL_INFO))
+		est_access_json(rq, reply, ms_since(&rq->rq_start));
+	log_text(LOG_LEVEL_INFO,
+	    "access id=%s peer=%s method=%s path=%s label=%s op=%s "
 	    "auth=%s user=%s status=%d upstream=%s bytes=%zu ms=%.1f "
 	    "reason=\"%s\"",
 	    rq->rq_id, rq->rq_peer, rq->rq_method, rq->rq_path,
@@ -592,6 +595,11 @@ est_req_identify(struct est_req *rq)
 	    host ? host : "?");
 	est_log_target(rq->rq_path, sizeof(rq->rq_path),
 	    evhttp_request_get_uri(rq->rq_http));
+	/* For the JSON access line: the connection may be gone by then. */
+	if (est_peer_ssl(rq) != NULL)
+		rq->rq_tls_version = SSL_get_version(est_peer_ssl(rq));
+	rq->rq_body_len = evbuffer_get_length(
+	    evhttp_request_get_input_buffer(rq->rq_http));
 }
 
 /* The client's TLS session, or NULL. */

@@ -99,6 +99,8 @@ struct est_req {
 	char			  rq_peer_addr[48];	/* no port */
 	char			  rq_method[12];
 	char			  rq_path[128];	/* sanitized, for the log */
+	const char		 *rq_tls_version; /* "TLSv1.3" (static) */
+	size_t			  rq_body_len;	/* the request's, as read */
 };
 
 /* est.c */
@@ -112,6 +114,12 @@ void est_req_free(struct est_req *rq);
 /* The audit record (decision "abandoned") of a decided enrollment whose
  * client left; nothing for a request that is not decided. */
 void est_audit_abandoned(struct est_req *rq, const struct est_reply *reply);
+
+/* est_access.c */
+/* The access line in the JSON format, ms after rq_start (est.c writes
+ * the text one). */
+void est_access_json(const struct est_req *rq, const struct est_reply *reply,
+    double ms);
 
 /* est_leave.c */
 enum est_peer {

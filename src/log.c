@@ -1,8 +1,10 @@
 /*
  * log: timestamped lines on stderr, one per event, as text ("TIME LEVEL
- * MESSAGE") or as JSON ({"time":..,"level":..,"msg":..}), and optionally
- * the same messages to syslog(3). The level, the format and the syslog
- * switch are the only global state in estrad. Callers never pass secrets
+ * MESSAGE") or as JSON in Elastic Common Schema's names ({"@timestamp":..,
+ * "log":{"level":..},"message":..,"event":{"dataset":..},...}, built by
+ * the writer below), and optionally the same messages to syslog(3). The
+ * level, the format and the syslog switch are the only global state in
+ * estrad. Callers never pass secrets
  * (passwords, Authorization headers, keys); OpenSSL's error strings carry
  * none.
  *
@@ -25,6 +27,14 @@
 #include "estrad/log.h"
 
 #define LOG_MSG_MAX	2048	/* a longer message is cut */
+/*
+ * ECS (https://www.elastic.co/guide/en/ecs/current/) is read as is by
+ * Filebeat and Elastic Agent and mapped by Vector, Fluent Bit and Loki
+ * without a custom parser; the version says which field set we follow.
+ */
+#define LOG_ECS_VERSION	"8.11.0"
+/* Kept back from a line for closing what is open, '\n' and NUL. */
+#define LOG_JSON_KEEP	(LOG_JSON_DEPTH + 2)
 
 /* Set on the main thread (start-up, reload), read by every thread. */
 static _Atomic int log_threshold = LOG_LEVEL_INFO;
@@ -130,14 +140,27 @@ log_utf8_len(const unsigned char *p)
  * that are not UTF-8 (a peer's garbage quoted in a warning), which
  * json_string() refuses; here each such byte becomes U+FFFD.
  */
+#define LOG_JSON_PLAIN(c)	((c) >= 0x20 && (c) < 0x7f && (c) != '"' && \
+	(c) != '\\')
+
 static size_t
-log_json_escape(char *out, size_t outlen, const char *in)
+log_json_escape(char *out, size_t outlen, const char *in, size_t *used)
 {
 	const unsigned char	*p = (const unsigned char *)in;
 	size_t			 n = 0, len;
 
 	while (*p != '\0' && outlen - n > 7) {
-		if (*p == '"' || *p == '\\') {
+		if (LOG_JSON_PLAIN(*p)) {
+			/* A run of bytes that need nothing, in one copy: the
+			 * access line's fields are mostly that. */
+			size_t run = 1, max = outlen - n - 7;
+
+			while (run < max && LOG_JSON_PLAIN(p[run]))
+				run++;
+			memcpy(out + n, p, run);
+			n += run;
+			p += run;
+		} else if (*p == '"' || *p == '\\') {
 			out[n++] = '\\';
 			out[n++] = (char)*p++;
 		} else if (*p == '\n' || *p == '\r' || *p == '\t') {
@@ -148,9 +171,7 @@ log_json_escape(char *out, size_t outlen, const char *in)
 			memcpy(out + n, "\\u00", 4);
 			hex_encode(p++, 1, out + n + 4);
 			n += 6;
-		} else if (*p < 0x80)
-			out[n++] = (char)*p++;
-		else if ((len = log_utf8_len(p)) != 0) {
+		} else if ((len = log_utf8_len(p)) != 0) {
 			memcpy(out + n, p, len);
 			n += len;
 			p += len;
@@ -161,6 +182,7 @@ log_json_escape(char *out, size_t outlen, const char *in)
 		}
 	}
 	out[n] = '\0';
+	*used = (size_t)((const char *)p - in);
 	return n;
 }
 
@@ -193,8 +215,9 @@ log_quote(char *out, size_t outlen, const void *in, size_t inlen, int flags)
 	return i;
 }
 
-/* All of buf to stderr, in one write unless the kernel splits it. */
-static void
+/* All of buf to stderr, in one write unless the kernel splits it. 0 or
+ * -1 (errno set): the caller may have nowhere left to complain. */
+static int
 log_write(const char *buf, size_t len)
 {
 	ssize_t w;
@@ -203,46 +226,306 @@ log_write(const char *buf, size_t len)
 		if ((w = write(STDERR_FILENO, buf, len)) < 0) {
 			if (errno == EINTR)
 				continue;
-			return;		/* nowhere left to complain */
+			return -1;
 		}
 		buf += w;
 		len -= (size_t)w;
 	}
+	return 0;
+}
+
+/* "2026-12-07T18:06:03.123Z": RFC 3339, UTC, milliseconds. */
+static void
+log_stamp(char *out, size_t outlen)
+{
+	struct timespec	now;
+	struct tm	tm;
+	size_t		n;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	n = strftime(out, outlen, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, outlen - n, ".%03ldZ", now.tv_nsec / 1000000);
+}
+
+/* ---- the JSON writer (log.h) ------------------------------------------ */
+
+int
+log_json_on(void)
+{
+	return log_format == LOG_FORMAT_JSON;
+}
+
+/* Bytes free for a member: what closing and ending the line need is kept
+ * back, so whatever fits, the line can still be closed. */
+static size_t
+log_json_room(const struct log_json *j)
+{
+	size_t keep = j->lj_len + LOG_JSON_KEEP;
+
+	return j->lj_size > keep ? j->lj_size - keep : 0;
+}
+
+/* n bytes of s, which the caller has made room for. */
+static void
+log_json_put(struct log_json *j, const char *s, size_t n)
+{
+	memcpy(j->lj_buf + j->lj_len, s, n);
+	j->lj_len += n;
+	j->lj_buf[j->lj_len] = '\0';
+}
+
+/* Back to mark: the member begun there did not fit. */
+static void
+log_json_undo(struct log_json *j, size_t mark)
+{
+	j->lj_len = mark;
+	j->lj_buf[mark] = '\0';
+	j->lj_cut = 1;
+}
+
+/* s quoted and escaped, or -1 (nothing kept) when all of it does not
+ * fit: a value is never cut short (a cut "warn" would read "w"). */
+static int
+log_json_quote(struct log_json *j, const char *s)
+{
+	size_t	mark = j->lj_len, used, n;
+
+	if (log_json_room(j) < 2)
+		return -1;
+	log_json_put(j, "\"", 1);
+	/* The room left holds the text and its closing quote. */
+	n = log_json_escape(j->lj_buf + j->lj_len, log_json_room(j) + 1, s,
+	    &used);
+	if (s[used] != '\0') {
+		log_json_undo(j, mark);
+		return -1;
+	}
+	j->lj_len += n;
+	log_json_put(j, "\"", 1);
+	return 0;
+}
+
+/* The comma and "key": of a new member (key NULL: an array's element).
+ * Sets *mark; -1 with nothing written if it does not fit. */
+static int
+log_json_member(struct log_json *j, const char *key, size_t *mark)
+{
+	*mark = j->lj_len;
+	if (j->lj_dead > 0)
+		return -1;
+	if (j->lj_more & 1u << j->lj_depth) {
+		if (log_json_room(j) < 1)
+			goto fail;
+		log_json_put(j, ",", 1);
+	}
+	if (key != NULL) {
+		if (log_json_quote(j, key) == -1 || log_json_room(j) < 1)
+			goto fail;
+		log_json_put(j, ":", 1);
+	}
+	return 0;
+fail:
+	log_json_undo(j, *mark);
+	return -1;
+}
+
+/* A value of len bytes (text, already JSON) as the member key. */
+static void
+log_json_value(struct log_json *j, const char *key, const char *text,
+    size_t len)
+{
+	size_t mark;
+
+	if (log_json_member(j, key, &mark) == -1)
+		return;
+	if (log_json_room(j) < len) {
+		log_json_undo(j, mark);
+		return;
+	}
+	log_json_put(j, text, len);
+	j->lj_more |= 1u << j->lj_depth;
 }
 
 void
-log_vmsg(enum log_level level, const char *fmt, va_list ap)
+log_json_str(struct log_json *j, const char *key, const char *value)
 {
-	char		 stamp[32], msg[LOG_MSG_MAX];
+	size_t mark;
+
+	if (value == NULL) {
+		log_json_value(j, key, "null", 4);
+		return;
+	}
+	if (log_json_member(j, key, &mark) == -1)
+		return;
+	if (log_json_quote(j, value) == -1) {
+		log_json_undo(j, mark);
+		return;
+	}
+	j->lj_more |= 1u << j->lj_depth;
+}
+
+void
+log_json_int(struct log_json *j, const char *key, long long value)
+{
+	char	num[24];
+	int	n = snprintf(num, sizeof(num), "%lld", value);
+
+	log_json_value(j, key, num, (size_t)n);
+}
+
+void
+log_json_raw(struct log_json *j, const char *key, const char *json)
+{
+	log_json_value(j, key, json, strlen(json));
+}
+
+/* Open an object or an array (close: its last byte). An open that does
+ * not fit makes a dead subtree: everything up to its end is left out. */
+static void
+log_json_open(struct log_json *j, const char *key, const char *open)
+{
+	size_t mark;
+
+	if (j->lj_dead > 0 || j->lj_depth + 1 >= LOG_JSON_DEPTH) {
+		j->lj_cut = 1;
+		j->lj_dead++;
+		return;
+	}
+	if (log_json_member(j, key, &mark) == -1 || log_json_room(j) < 1) {
+		log_json_undo(j, mark);
+		j->lj_dead++;
+		return;
+	}
+	log_json_put(j, open, 1);
+	j->lj_was[j->lj_depth + 1] = j->lj_more & 1u << j->lj_depth;
+	j->lj_more |= 1u << j->lj_depth;
+	j->lj_mark[++j->lj_depth] = mark;
+	j->lj_close[j->lj_depth] = open[1];
+	j->lj_more &= ~(1u << j->lj_depth);
+}
+
+void
+log_json_object(struct log_json *j, const char *key)
+{
+	log_json_open(j, key, "{}");
+}
+
+void
+log_json_array(struct log_json *j, const char *key)
+{
+	log_json_open(j, key, "[]");
+}
+
+void
+log_json_end(struct log_json *j)
+{
+	int d = j->lj_depth;
+
+	if (j->lj_dead > 0)
+		j->lj_dead--;
+	else if (d > 0 && j->lj_cut && !(j->lj_more & 1u << d)) {
+		/* Empty for want of room: left out whole, as a member. */
+		log_json_undo(j, j->lj_mark[d]);
+		if (!j->lj_was[d])
+			j->lj_more &= ~(1u << (d - 1));
+		j->lj_depth--;
+	} else if (d > 0)	/* its byte was kept back */
+		log_json_put(j, &j->lj_close[j->lj_depth--], 1);
+}
+
+const char *
+log_json_finish(struct log_json *j)
+{
+	j->lj_dead = 0;
+	while (j->lj_depth > 0)
+		log_json_end(j);
+	return j->lj_buf;
+}
+
+int
+log_json_write(struct log_json *j)
+{
+	log_json_finish(j);
+	log_json_put(j, "\n", 1);	/* kept back too */
+	return log_write(j->lj_buf, j->lj_len);
+}
+
+void
+log_json_start(struct log_json *j, char *buf, size_t size,
+    enum log_level level, const char *message)
+{
+	char stamp[40];
+
+	memset(j, 0, sizeof(*j));
+	j->lj_buf = buf;
+	j->lj_size = size;
+	buf[0] = '\0';
+	log_stamp(stamp, sizeof(stamp));
+	log_json_object(j, NULL);
+	log_json_str(j, "@timestamp", stamp);
+	log_json_object(j, "log");
+	log_json_str(j, "level", level < LOG_LEVEL_MAX ?
+	    log_level_names[level] : "info");
+	log_json_end(j);
+	log_json_str(j, "message", message);
+	log_json_object(j, "ecs");
+	log_json_str(j, "version", LOG_ECS_VERSION);
+	log_json_end(j);
+}
+
+/* A message: to stderr (in JSON, the envelope alone, dataset
+ * "estrad.event") unless to_stderr is 0, and to syslog when on. */
+static void
+log_vline(enum log_level level, int to_stderr, const char *fmt, va_list ap)
+{
+	char		 stamp[40], msg[LOG_MSG_MAX];
 	/* The worst case: every byte of msg escaped as \u00XX. */
-	char		 line[LOG_MSG_MAX * 6 + 128];
-	char		 esc[LOG_MSG_MAX * 6 + 8];
-	struct timespec	 now;
-	struct tm	 tm;
+	char		 line[LOG_MSG_MAX * 6 + 256];
+	struct log_json	 j;
 	int		 n, saved = errno;
 
 	if ((int)level > log_threshold || level >= LOG_LEVEL_MAX)
 		return;
 	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
 		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (log_format == LOG_FORMAT_JSON) {
-		log_json_escape(esc, sizeof(esc), msg);
-		n = snprintf(line, sizeof(line), "{\"time\":\"%s.%03ldZ\","
-		    "\"level\":\"%s\",\"msg\":\"%s\"}\n", stamp,
-		    now.tv_nsec / 1000000, log_level_names[level], esc);
-	} else
-		n = snprintf(line, sizeof(line), "%s.%03ldZ %s %s\n", stamp,
-		    now.tv_nsec / 1000000, log_level_names[level], msg);
-	if (n > 0)
-		log_write(line, (size_t)n < sizeof(line) ? (size_t)n :
-		    sizeof(line) - 1);
+	if (to_stderr && log_format == LOG_FORMAT_JSON) {
+		log_json_start(&j, line, sizeof(line), level, msg);
+		log_json_object(&j, "event");
+		log_json_str(&j, "dataset", "estrad.event");
+		log_json_end(&j);
+		log_json_write(&j);
+	} else if (to_stderr) {
+		log_stamp(stamp, sizeof(stamp));
+		n = snprintf(line, sizeof(line), "%s %s %s\n", stamp,
+		    log_level_names[level], msg);
+		if (n > 0)
+			log_write(line, (size_t)n < sizeof(line) ? (size_t)n :
+			    sizeof(line) - 1);
+	}
 	/* syslog stamps and ranks lines itself: only the message. */
 	if (log_syslog_on)
 		syslog(log_facility | log_level_syslog[level], "%s", msg);
 	errno = saved;
+}
+
+void
+log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	log_vline(level, 1, fmt, ap);
+}
+
+void
+log_text(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	int	json = log_format == LOG_FORMAT_JSON;
+
+	if (json && !log_syslog_on)
+		return;
+	va_start(ap, fmt);
+	log_vline(level, !json, fmt, ap);
+	va_end(ap);
 }
 
 void

@@ -39,8 +39,70 @@ void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+/*
+ * In the text format, the same as log_msg. In the JSON format, only to
+ * syslog (when on): for a line whose caller has just written its JSON
+ * form with fields (log_json_*), so syslog keeps the text it always had.
+ */
+void log_text(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Append OpenSSL's queued errors, then clear the queue. */
 void log_ssl_errors(enum log_level level, const char *what);
+
+/*
+ * JSON lines with fields (log_format "json"): Elastic Common Schema
+ * (ECS) names, nested objects, one object per line. A caller that has
+ * fields of its own (the access line, the audit on stderr) asks
+ * log_json_on(), builds its line with the writer below into a buffer of
+ * its own and writes it with log_json_write(); every other line is
+ * log_msg's, whose JSON form is the envelope alone with
+ * "event":{"dataset":"estrad.event"}.
+ *
+ * The writer never gives invalid JSON: strings are escaped (RFC 8259 §7),
+ * a byte that is not UTF-8 becomes U+FFFD, a member that does not fit is
+ * left out whole (never cut short; an object left empty for want of room
+ * goes too), lj_cut says so, and the room for closing every open object
+ * is kept back from the start. Size buffers for the worst case (every
+ * byte of outside text escaped as \u00XX, six bytes).
+ */
+#define LOG_JSON_DEPTH	8	/* objects and arrays open at once */
+
+struct log_json {
+	char		*lj_buf;
+	size_t		 lj_size;
+	size_t		 lj_len;	/* lj_buf[lj_len] is '\0' */
+	int		 lj_depth;
+	int		 lj_dead;	/* opens that did not fit, not closed */
+	unsigned	 lj_more;	/* bit d: depth d has a member */
+	char		 lj_close[LOG_JSON_DEPTH];	/* '}' or ']' */
+	size_t		 lj_mark[LOG_JSON_DEPTH];	/* where it began */
+	unsigned char	 lj_was[LOG_JSON_DEPTH];	/* parent's more bit */
+	int		 lj_cut;	/* a member was left out */
+};
+
+/* 1 if stderr lines are JSON: build fields only then. */
+int log_json_on(void);
+/*
+ * Start a line in buf (size > 64): "{" and the envelope: "@timestamp"
+ * (RFC 3339, UTC, milliseconds), "log":{"level"}, "message", "ecs":
+ * {"version"}. The caller adds "event":{"dataset":...} and its fields.
+ */
+void log_json_start(struct log_json *j, char *buf, size_t size,
+    enum log_level level, const char *message);
+/* A member (key) of the open object, or an element (key NULL) of the
+ * open array. A NULL string is null. */
+void log_json_str(struct log_json *j, const char *key, const char *value);
+void log_json_int(struct log_json *j, const char *key, long long value);
+/* json: a JSON value already valid (jansson's output), copied as is. */
+void log_json_raw(struct log_json *j, const char *key, const char *json);
+void log_json_object(struct log_json *j, const char *key);
+void log_json_array(struct log_json *j, const char *key);
+void log_json_end(struct log_json *j);
+/* Close what is open, end the line, write it (one write(2)) whatever the
+ * level threshold. 0, or -1 with errno when stderr refuses it. */
+int log_json_write(struct log_json *j);
+/* Close what is open; the line (no newline) is j->lj_buf. */
+const char *log_json_finish(struct log_json *j);
 
 /*
  * At most one line a second about a flood (refused or timed-out

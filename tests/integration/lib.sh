@@ -454,12 +454,12 @@ enroll_ok() {
 # ------------------------------------------------------------ daemons
 
 # log_port LOG HOSTRE: the port of the first EST listener line, "info
-# listening on HOST:PORT" (or its JSON form, "msg":"listening on ..."),
+# listening on HOST:PORT" (or its JSON form, "message":"listening on ..."),
 # whose HOST matches the sed regex HOSTRE. Other listeners' lines ("admin
 # listening on ...") do not count.
 log_port() {
 	sed -n -e "s/.* info listening on $2:\([0-9][0-9]*\).*/\1/p" \
-	    -e "s/.*\"msg\":\"listening on $2:\([0-9][0-9]*\).*/\1/p" \
+	    -e "s/.*\"message\":\"listening on $2:\([0-9][0-9]*\).*/\1/p" \
 	    "$1" 2>/dev/null | head -n 1
 }
 

@@ -3,8 +3,10 @@
  * parses as one JSON object on one line, escapes client text (SAN bytes
  * as \xNN, never altered or dropped), never holds
  * the CSR's challengePassword, and reads serial and notAfter from a real
- * certs-only PKCS#7 answer. Then the writer: lines land in the file, in
- * order, before their done callbacks run.
+ * certs-only PKCS#7 answer; a field that is not UTF-8 (a Basic user name)
+ * is kept, its bad bytes as \xNN. Then the writer: lines land in the
+ * file, in order, before their done callbacks run; on stderr with the
+ * JSON log format, a record is the object estrad.audit of an ECS line.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +25,7 @@
 
 #include "estrad/audit.h"
 #include "estrad/b64.h"
+#include "estrad/log.h"
 #include "testpki.h"
 
 static EVP_PKEY *key;
@@ -133,6 +136,28 @@ test_format(void **state)
 	free(line);
 	free(resp);
 	X509_REQ_free(csr);
+}
+
+/* jansson takes only UTF-8: an identity that is not (a Basic user name
+ * is any bytes) is written \xNN, not dropped from the record. */
+static void
+test_not_utf8(void **state)
+{
+	struct audit_record	 rec = {
+		"abc-000002", "10.1.2.3:5555", "basic", "al\"i\xff" "ce\x01",
+		"-", "simpleenroll", NULL, "accepted", NULL, "ok", 200, 200,
+		NULL, 0, { NULL }, 0 };
+	char			*line = audit_format(&rec);
+	json_t			*o;
+
+	(void)state;
+	assert_non_null(line);
+	assert_non_null(o = json_loads(line, 0, NULL));
+	assert_non_null(json_string_value(json_object_get(o, "identity")));
+	assert_string_equal(json_string_value(json_object_get(o, "identity")),
+	    "al\"i\\xffce\\x01");
+	json_decref(o);
+	free(line);
 }
 
 /* One IA5String SAN of type with the len bytes of v. */
@@ -263,6 +288,67 @@ test_writer(void **state)
 	event_base_free(base);
 }
 
+/* What an audit on stderr writes for line in the log format fmt (the
+ * line parsed: one JSON object). */
+static json_t *
+stderr_record(struct event_base *base, enum log_format fmt, const char *line)
+{
+	struct cfg_audit	 cfg = { NULL, 1 };
+	struct audit		*a;
+	struct audit_job	*job;
+	char			 err[256], *out;
+	json_t			*o;
+
+	done_count = 0;
+	log_configure(fmt, 0, 0, NULL);
+	assert_non_null(a = audit_new(base, &cfg, err, sizeof(err)));
+	testpki_stderr_begin();
+	assert_int_equal(audit_submit(a, strdup(line), on_done, NULL, &job),
+	    0);
+	while (done_count < 1)
+		event_base_loop(base, EVLOOP_ONCE);
+	audit_free(a);
+	out = testpki_stderr_end();
+	log_configure(LOG_FORMAT_TEXT, 0, 0, NULL);
+	assert_non_null(o = json_loads(out, 0, NULL));
+	free(out);
+	return o;
+}
+
+/*
+ * "stderr": true with the JSON log format: the line is an ECS object
+ * whose estrad.audit is the record itself (not a string), with the
+ * record's id as http.request.id; the text format writes the record.
+ */
+static void
+test_stderr_json(void **state)
+{
+	struct event_base	*base = event_base_new();
+	const char		*rec = "{\"time\":\"t\",\"id\":\"abc-000003\","
+	    "\"op\":\"simpleenroll\",\"decision\":\"refused\","
+	    "\"rules\":[\"key.type\"],\"status\":403}";
+	json_t			*o, *want;
+
+	(void)state;
+	assert_non_null(want = json_loads(rec, 0, NULL));
+	o = stderr_record(base, LOG_FORMAT_JSON, rec);
+	assert_true(json_equal(json_object_get(json_object_get(o, "estrad"),
+	    "audit"), want));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    o, "event"), "dataset")), "estrad.audit");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    json_object_get(o, "http"), "request"), "id")), "abc-000003");
+	assert_string_equal(json_string_value(json_object_get(o, "message")),
+	    "audit: simpleenroll refused (403)");
+	json_decref(o);
+	/* The text format: the record as it is. */
+	o = stderr_record(base, LOG_FORMAT_TEXT, rec);
+	assert_true(json_equal(o, want));
+	json_decref(o);
+	json_decref(want);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -270,6 +356,8 @@ main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_sans_escaped),
 		cmocka_unit_test(test_writer),
+		cmocka_unit_test(test_not_utf8),
+		cmocka_unit_test(test_stderr_json),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,11 +1,15 @@
 /*
- * test_log: what the log writes on stderr. JSON lines are objects of
- * exactly time, level and msg whose msg decodes (jansson, which insists on
- * UTF-8) to the message logged, whatever bytes it holds: quotes,
- * backslashes, control characters, invalid UTF-8 (each bad byte becomes
- * U+FFFD). The text format stays "TIME LEVEL MESSAGE". stderr is a
- * temporary file for the duration of each test. And log_quote, the one
- * escaper for outside bytes, row by row.
+ * test_log: what the log writes on stderr. JSON lines are objects in
+ * Elastic Common Schema's names: exactly "@timestamp", log.level,
+ * message, ecs.version and event.dataset "estrad.event", whose message
+ * decodes (jansson, which insists on UTF-8) to the message logged,
+ * whatever bytes it holds: quotes, backslashes, control characters,
+ * invalid UTF-8 (each bad byte becomes U+FFFD). The text format stays
+ * "TIME LEVEL MESSAGE"; log_text writes only in it. The JSON writer
+ * (log_json_*), table by table: every buffer size gives valid JSON, what
+ * does not fit is left out whole. stderr is a temporary file for the
+ * duration of each test. And log_quote, the one escaper for outside
+ * bytes, row by row.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,7 +53,17 @@ static const struct esc_case esc_cases[] = {
 	{ "empty", "", "" },
 };
 
-/* One JSON line: an object of exactly time, level, msg; returns it. */
+/* The string at a path of nested objects ("log", "level"), or NULL. */
+static const char *
+get_str(const json_t *obj, const char *outer, const char *inner)
+{
+	const json_t *o = json_object_get(obj, outer);
+
+	return json_string_value(inner != NULL ? json_object_get(o, inner) :
+	    o);
+}
+
+/* One JSON line: the envelope of an event line, exactly; returns it. */
 static json_t *
 parse_line(const char *line, size_t len, const char *level)
 {
@@ -60,16 +74,17 @@ parse_line(const char *line, size_t len, const char *level)
 	if (obj == NULL)
 		fail_msg("not JSON (%s): %.*s", jerr.text, (int)len, line);
 	assert_true(json_is_object(obj));
-	assert_int_equal(json_object_size(obj), 3);
-	assert_non_null(t = json_string_value(json_object_get(obj, "time")));
+	assert_int_equal(json_object_size(obj), 5);
+	assert_non_null(t = get_str(obj, "@timestamp", NULL));
 	/* 2026-01-02T03:04:05.678Z */
 	assert_int_equal(strlen(t), 24);
 	assert_int_equal(t[10], 'T');
 	assert_int_equal(t[19], '.');
 	assert_int_equal(t[23], 'Z');
-	assert_string_equal(json_string_value(json_object_get(obj, "level")),
-	    level);
-	assert_true(json_is_string(json_object_get(obj, "msg")));
+	assert_string_equal(get_str(obj, "log", "level"), level);
+	assert_non_null(get_str(obj, "ecs", "version"));
+	assert_string_equal(get_str(obj, "event", "dataset"), "estrad.event");
+	assert_true(json_is_string(json_object_get(obj, "message")));
 	return obj;
 }
 
@@ -92,8 +107,8 @@ test_json_escaping(void **state)
 		assert_true(i < sizeof(esc_cases) / sizeof(esc_cases[0]));
 		print_message("case: %s\n", esc_cases[i].name);
 		obj = parse_line(line, (size_t)(nl - line), "info");
-		assert_string_equal(json_string_value(json_object_get(obj,
-		    "msg")), esc_cases[i].want);
+		assert_string_equal(get_str(obj, "message", NULL),
+		    esc_cases[i].want);
 		json_decref(obj);
 	}
 	assert_int_equal(i, sizeof(esc_cases) / sizeof(esc_cases[0]));
@@ -120,7 +135,7 @@ test_json_long(void **state)
 		assert_non_null(nl = strchr(out, '\n'));
 		assert_string_equal(nl + 1, "");
 		obj = parse_line(out, (size_t)(nl - out), "warn");
-		msg = json_string_value(json_object_get(obj, "msg"));
+		msg = get_str(obj, "message", NULL);
 		assert_int_equal(strlen(msg), 2047);
 		assert_int_equal(strspn(msg, (char[]){ "x\"\x01"[fill], 0 }),
 		    2047);
@@ -157,12 +172,133 @@ test_text_and_levels(void **state)
 	log_init(LOG_LEVEL_DEBUG);
 	log_debug("shown");
 	out = testpki_stderr_end();
-	assert_non_null(strstr(out,
-	    "\"level\":\"debug\",\"msg\":\"shown\"}\n"));
+	assert_non_null(strstr(out, "\"log\":{\"level\":\"debug\"},"
+	    "\"message\":\"shown\","));
 	assert_null(strstr(out, "not shown"));
 	free(out);
 	log_init(LOG_LEVEL_INFO);
 	log_configure(LOG_FORMAT_TEXT, 0, 0, NULL);
+}
+
+/* log_text: the text line in the text format, nothing on stderr in JSON
+ * (its caller wrote the JSON line with fields). */
+static void
+test_log_text(void **state)
+{
+	char *out;
+
+	(void)state;
+	log_configure(LOG_FORMAT_TEXT, 0, 0, NULL);
+	testpki_stderr_begin();
+	log_text(LOG_LEVEL_INFO, "access id=%s", "t1");
+	out = testpki_stderr_end();
+	assert_string_equal(out + 24, " info access id=t1\n");
+	free(out);
+	log_configure(LOG_FORMAT_JSON, 0, 0, NULL);
+	assert_true(log_json_on());
+	testpki_stderr_begin();
+	log_text(LOG_LEVEL_INFO, "access id=%s", "t2");
+	out = testpki_stderr_end();
+	assert_string_equal(out, "");
+	free(out);
+	log_configure(LOG_FORMAT_TEXT, 0, 0, NULL);
+	assert_false(log_json_on());
+}
+
+/*
+ * The writer: one fixed sequence of members, nested objects and an
+ * array, hostile strings among them, written into buffers of every size
+ * from 64 bytes up. Each result is valid JSON (jansson, strict UTF-8);
+ * with room enough it is exactly WRITER_FULL.
+ */
+static void
+writer_fill(struct log_json *j)
+{
+	log_json_object(j, "event");
+	log_json_str(j, "dataset", "estrad.test");
+	log_json_int(j, "duration", -1234567890123LL);
+	log_json_end(j);
+	log_json_object(j, "user");
+	log_json_str(j, "name", "a\"b\\c\x01" "d\xff" "e\xc3\xa9");
+	log_json_str(j, "none", NULL);
+	log_json_end(j);
+	log_json_array(j, "rules");
+	log_json_str(j, NULL, "key.type");
+	log_json_str(j, NULL, "san.dns");
+	log_json_object(j, NULL);
+	log_json_raw(j, "raw", "{\"x\":[1,2]}");
+	log_json_end(j);
+	log_json_end(j);
+	log_json_str(j, "reason", "the last member, and a long one at that");
+}
+
+#define WRITER_FULL "\"event\":{\"dataset\":\"estrad.test\"," \
+	"\"duration\":-1234567890123},\"user\":{\"name\":" \
+	"\"a\\\"b\\\\c\\u0001d\\ufffde\xc3\xa9\",\"none\":null}," \
+	"\"rules\":[\"key.type\",\"san.dns\",{\"raw\":{\"x\":[1,2]}}]," \
+	"\"reason\":\"the last member, and a long one at that\"}"
+
+static void
+test_json_writer(void **state)
+{
+	char		 buf[1024];
+	struct log_json	 j;
+	json_error_t	 jerr;
+	const char	*line;
+	size_t		 full = 0;
+
+	(void)state;
+	for (size_t size = 64; size <= sizeof(buf); size++) {
+		json_t *obj;
+
+		memset(buf, 'Z', sizeof(buf));
+		log_json_start(&j, buf, size, LOG_LEVEL_WARN, "m");
+		writer_fill(&j);
+		line = log_json_finish(&j);
+		/* Nothing past the buffer, and it ends where it says. */
+		if (size < sizeof(buf))
+			assert_int_equal(buf[size], 'Z');
+		assert_int_equal(strlen(line), j.lj_len);
+		if ((obj = json_loads(line, 0, &jerr)) == NULL)
+			fail_msg("size %zu: not JSON (%s): %s", size,
+			    jerr.text, line);
+		/* A member is there whole or not at all. */
+		if (json_object_get(obj, "log") != NULL)
+			assert_string_equal(get_str(obj, "log", "level"),
+			    "warn");
+		json_decref(obj);
+		if (!j.lj_cut && full == 0)
+			full = size;
+		/* Once it fits, it fits in any bigger buffer. */
+		assert_true(full == 0 || !j.lj_cut);
+		if (!j.lj_cut)
+			assert_non_null(strstr(line, WRITER_FULL));
+	}
+	/* The whole line, and room for its '\n' and NUL, fit at last. */
+	assert_true(full > 0 && full < sizeof(buf));
+}
+
+/* Deeper than LOG_JSON_DEPTH: the deep part is left out, the rest stays
+ * valid and the line goes on. */
+static void
+test_json_writer_depth(void **state)
+{
+	char		 buf[512];
+	struct log_json	 j;
+	json_t		*obj;
+
+	(void)state;
+	log_json_start(&j, buf, sizeof(buf), LOG_LEVEL_INFO, "deep");
+	for (int d = 0; d < LOG_JSON_DEPTH + 3; d++)
+		log_json_object(&j, "d");
+	log_json_int(&j, "n", 1);
+	for (int d = 0; d < LOG_JSON_DEPTH + 3; d++)
+		log_json_end(&j);
+	log_json_str(&j, "after", "kept");
+	assert_non_null(obj = json_loads(log_json_finish(&j), 0, NULL));
+	assert_true(j.lj_cut);
+	assert_string_equal(get_str(obj, "after", NULL), "kept");
+	json_decref(obj);
 }
 
 /*
@@ -241,6 +377,9 @@ main(void)
 		cmocka_unit_test(test_json_escaping),
 		cmocka_unit_test(test_json_long),
 		cmocka_unit_test(test_text_and_levels),
+		cmocka_unit_test(test_log_text),
+		cmocka_unit_test(test_json_writer),
+		cmocka_unit_test(test_json_writer_depth),
 		cmocka_unit_test(test_quote),
 	};
 
