@@ -530,6 +530,11 @@ queue_entry_fill(struct queue *q, struct store_entry *e,
 	e->created = e->updated = queue_now();
 	e->expires = e->created + q->q_qcfg->expire;
 	e->next_attempt = e->created;
+	/* A CA that just failed: when its breaker lets it be tried. */
+	if (p->state == QS_PENDING && p->route != NULL &&
+	    p->route->backend == ROUTE_BACKEND_UPSTREAM)
+		e->next_attempt += (upstream_wait_ms(q->q_up,
+		    p->route->upstream) + 999) / 1000;
 	if (p->state == QS_POLLING) {
 		snprintf(e->retry_after, sizeof(e->retry_after), "%s",
 		    p->ca_retry_after ? p->ca_retry_after : "");
@@ -850,7 +855,9 @@ queue_forward(struct queue *q, int64_t now)
 		if (qe->qe_retry)
 			upstream_try_now(q->q_up, r->upstream);
 		else if ((wait = upstream_wait_ms(q->q_up, r->upstream)) > 0) {
+			/* On disk too: `estrad queue list` shows when. */
 			e->next_attempt = now + (wait + 999) / 1000;
+			queue_write(qe, QW_UPDATE);
 			continue;
 		}
 		qe->qe_retry = 0;

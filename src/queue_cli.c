@@ -89,8 +89,8 @@ queue_cli_text(char *buf, size_t size, const char *v)
 	log_quote(buf, size, v, strlen(v), LOG_QUOTE_PROSE);
 }
 
-/* When a waiting entry is sent next: "now", "in 42s"; "-" for an entry
- * that does not wait for the CA. */
+/* When a waiting entry is sent next: "now", "42s" (from now: columns hold
+ * no blank); "-" for an entry that does not wait for the CA. */
 static void
 queue_cli_next(char *buf, size_t size, const struct store_entry *e,
     int64_t now)
@@ -99,10 +99,8 @@ queue_cli_next(char *buf, size_t size, const struct store_entry *e,
 		snprintf(buf, size, "-");
 	else if (e->next_attempt <= now)
 		snprintf(buf, size, "now");
-	else {
-		snprintf(buf, size, "in ");
-		queue_cli_age(buf + 3, size - 3, e->next_attempt - now);
-	}
+	else
+		queue_cli_age(buf, size, e->next_attempt - now);
 }
 
 /* The SANs (one a line in the store), joined by commas, quoted. */
