@@ -797,6 +797,8 @@ queue_send(struct queue_entry *qe)
 	    upstream_wait_ms(q->q_up, r->upstream) : outcome == UPSTREAM_BUSY ?
 	    queue_busy_wait_ms(&refusal) : 1000, refusal.reason);
 	est_reply_clear(&refusal);
+	/* The attempt's write had the old note: `queue list` shows why. */
+	queue_write(qe, QW_UPDATE);
 }
 
 /* Record the attempt, then send (queue_attempt_done). */

@@ -752,6 +752,7 @@ test_operator_retry(void **state)
 	struct fixture		*f = *state;
 	struct est_reply	 r;
 	struct store		*cli;
+	struct store_entry	 e;
 	struct attempts_want	 w;
 	int64_t			 id;
 
@@ -778,6 +779,15 @@ test_operator_retry(void **state)
 	if (!run_until(f, attempts_reached, &w, 3500))
 		fail_msg("entry %lld not sent again within 3.5 s of the retry",
 		    (long long)id);
+	/* Really sent, through the open breaker: curl's refusal again, not
+	 * estrad's "not sent: every URL ... is down". */
+	run_for(f, 500);
+	assert_int_equal(disk_entry(f, id, &e), 1);
+	if (strncmp(e.last_error, REFUSED_URL ": ", strlen(REFUSED_URL) + 2)
+	    != 0)
+		fail_msg("after the retry, last_error '%s'", e.last_error);
+	assert_int_equal(e.ca_received, 0);
+	store_entry_clear(&e);
 }
 
 int
