@@ -9,7 +9,9 @@
  *   - the insert: the client's 202 (and that of any retry that arrives
  *     meanwhile) leaves only once the entry is on disk;
  *   - the attempt: attempts+1 is on disk before the request goes to the
- *     CA, so the record shows every send, even across a crash;
+ *     CA, so the record shows every send, even across a crash (whether
+ *     the CA received it, ca_received, is known and written only after:
+ *     upstream_report);
  *   - nothing else: a lost update is repeated by the next one, or by the
  *     forwarder after a restart.
  *
@@ -25,6 +27,8 @@
  *                   --no answer--> stays; the breakers say when to retry
  *                   --5xx, 401, 407, 408, 429--> stays; backoff per entry
  *   any active state --expires--> expired; estrad queue purge --> purged
+ *   pending/polling --estrad queue retry--> sent at the next pass, past
+ *                   its backoff and the upstream's open breakers
  *
  * Every change of state is an audit line. A CA that issued while estrad
  * died before writing "issued" sees the request again after the restart

@@ -3,15 +3,17 @@
  * arguments, its listing (a table, or JSON with stable field names:
  * queue_cli_json), one entry's every field, its purge with the audit
  * lines, and the retry that asks the daemon to send an entry now (the
- * store's reads and marks are store_list.c). A short-lived process that may block on the
- * disk: it is not the event loop. It never creates the database: listing
- * a queue that was never used says so and stops, so an operator's typo in
- * state_dir does not leave a stray database behind. Run as root for a
- * configured "user", it works as that user (after handing over the state
- * files that exist, as the daemon does at start). What it promises: a
- * listing is one consistent snapshot and puts no control character of a
- * client's text on the terminal; a purge writes one audit line per entry
- * purged, none for a purge that did not happen.
+ * store's reads and marks are store_list.c). A short-lived process that
+ * may block on the disk: it is not the event loop. It never creates the
+ * database: listing a queue that was never used says so and stops, so an
+ * operator's typo in state_dir does not leave a stray database behind.
+ * Run as root for a configured "user", it works as that user (after
+ * handing over the state files that exist, as the daemon does at start).
+ * What it promises: a listing is one consistent snapshot and puts no
+ * control character of a client's text on the terminal (JSON escapes
+ * them); a purge writes one audit line per entry purged, none for a purge
+ * that did not happen; a retry only flags a pending or polling entry, and
+ * says why it did not otherwise.
  */
 #include <sys/stat.h>
 

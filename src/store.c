@@ -9,14 +9,15 @@
  *
  * Two processes may have the file open: the daemon, which holds
  * DIR/estrad.lock for as long as it runs, and `estrad queue`, which does
- * not lock and only marks rows "purged". WAL lets the command read while
- * the daemon writes; busy_timeout makes either wait for the other's
- * short write transactions instead of failing.
+ * not lock and only marks rows "purged" or sets their retry_requested
+ * (and, migrating an old file, alters the table). WAL lets the command
+ * read while the daemon writes; busy_timeout makes either wait for the
+ * other's short write transactions instead of failing.
  *
  * This file owns the schema, the connection and the daemon's side;
  * store_list.c holds the reads and marks of the operator's command line
- * (`estrad queue list|purge`, queue_cli.c) and reaches the connection
- * through the helpers in store_int.h.
+ * (`estrad queue list|show|retry|purge`, queue_cli.c) and reaches the
+ * connection through the helpers in store_int.h.
  */
 #include <sys/file.h>
 #include <sys/stat.h>

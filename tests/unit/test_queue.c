@@ -15,8 +15,9 @@
  *   - an operator's purge from another connection drops the entry from
  *     the running queue, and the audit file has the entry's pending and
  *     purged lines;
- *   - a refused connection is an attempt, but not one the CA received
- *     (ca_received stays 0), and the entry keeps curl's real reason;
+ *   - a refused connection, or a CA that never completes the TLS
+ *     handshake, is an attempt but not one the CA received (ca_received
+ *     stays 0), and the entry keeps curl's real reason;
  *   - an operator's retry from another connection (`estrad queue retry`)
  *     makes the running queue send at once, past a long backoff and the
  *     upstream's open breaker.
@@ -790,6 +791,34 @@ test_operator_retry(void **state)
 	store_entry_clear(&e);
 }
 
+/* A CA that takes the connection and never completes the TLS handshake:
+ * the request never left, so the timeout is not received either. */
+static void
+test_handshake_timeout_not_received(void **state)
+{
+	struct fixture		*f = *state;
+	struct est_reply	 r;
+	struct store_entry	 e;
+	struct attempts_want	 w;
+	char			 url[128];
+
+	start_silent(f, url, sizeof(url));
+	f->upstream_extra = "\"timeout\": 0.5, \"connect_timeout\": 0.5";
+	start(f, url);
+	assert_int_equal(put(f, 0, 0, &r), 0);
+	wait_answers(f, 1);
+	w.id = queued_id(&f->ans[0].reply, "pending");
+	w.attempts = 2;		/* the first one has ended */
+	if (!run_until(f, attempts_reached, &w, 5000))
+		fail_msg("no second attempt in 5 s");
+	assert_int_equal(disk_entry(f, w.id, &e), 1);
+	assert_int_equal(e.ca_received, 0);
+	if (strncmp(e.last_error, url, strlen(url)) != 0 ||
+	    strstr(e.last_error, "time") == NULL)
+		fail_msg("last_error '%s'", e.last_error);
+	store_entry_clear(&e);
+}
+
 int
 main(void)
 {
@@ -803,6 +832,7 @@ main(void)
 		FX_TEST(test_purge),
 		FX_TEST(test_refused_not_received),
 		FX_TEST(test_operator_retry),
+		FX_TEST(test_handshake_timeout_not_received),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
