@@ -16,7 +16,8 @@
 #  - a CA on that port that answers "503 Service Unavailable": after
 #    `queue retry ID` the daemon sends at once (not after the minute):
 #    the entry shows 2 attempts, 1 received, the CA's 503 and its status
-#    line as the last error;
+#    line as the last error (not its header fields: a planted value in
+#    one is in no output and not in the database);
 #  - the real CA back on that port: nothing is sent for 3 s (the backoff
 #    holds); `queue retry ID` and the entry is issued within seconds:
 #    3 attempts, 2 received, no last error; a retry of it now says it is
@@ -125,8 +126,9 @@ done
 
 # ---- a CA that is there but unavailable: retry sends at once
 printf 'down for maintenance\n' >"$WORK/busy.body"
+planted="planted-$(openssl rand -hex 8)"
 http_answer "$WORK/busy.answer" '503 Service Unavailable' "$WORK/busy.body" \
-    'Content-Type: text/plain'
+    'Content-Type: text/plain' "WWW-Authenticate: Basic realm=\"$planted\""
 start_recorder busy "$WORK/busy.answer" "" "$port"
 qcli retry1 retry "$id"
 [ "$QRC" = 0 ] || fail "queue retry $id exited $QRC: $(cat "$WORK/retry1.cerr")"
@@ -142,6 +144,9 @@ stop_pid "$REC_PID"
 check_entry j2 "the CA's 503 received, its status line kept" \
     '(.attempts == 2) and (.ca_received == 1) and (.state == "pending")
      and (.last_error | endswith("HTTP/1.1 503 Service Unavailable"))'
+qcli show2 show "$id"
+grep -qF -- "$planted" "$WORK"/*.out "$WORK/state/estrad.db" "$WORK/state/estrad.db-wal" &&
+    fail "a header field of the CA's answer reached the queue's record or output"
 
 # ---- the real CA back: the backoff holds, until the operator's retry
 fixed_start ca
