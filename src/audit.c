@@ -57,7 +57,7 @@ struct audit_job {
  * the key would silently go missing): such text goes through log_quote's
  * prose rule, every byte above 0x7e (and any control) as \xNN.
  */
-static void
+void
 audit_set_any_text(json_t *o, const char *key, const char *value)
 {
 	json_t	*j;
@@ -162,23 +162,55 @@ audit_san_text(char *buf, size_t size, const GENERAL_NAME *gn)
 		memmove(buf + 2, buf + 10, strlen(buf + 10) + 1);
 }
 
-static void
-audit_sans(json_t *o, X509_REQ *csr)
+/* The CSR's subjectAltNames, or NULL (freed by the caller). */
+static GENERAL_NAMES *
+audit_csr_sans(X509_REQ *csr)
 {
 	STACK_OF(X509_EXTENSION)	*exts = X509_REQ_get_extensions(csr);
 	GENERAL_NAMES			*sans;
-	json_t				*arr = json_array();
-	char				 buf[512];
 
 	sans = exts ? X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL) :
 	    NULL;
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	return sans;
+}
+
+void
+audit_sans_text(X509_REQ *csr, char *out, size_t size)
+{
+	GENERAL_NAMES	*sans = csr != NULL ? audit_csr_sans(csr) : NULL;
+	char		 buf[512];
+	size_t		 len = 0;
+
+	out[0] = '\0';
+	for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
+		audit_san_text(buf, sizeof(buf), sk_GENERAL_NAME_value(sans,
+		    i));
+		/* A name that does not fit whole is left out, with "...". */
+		if (len + strlen(buf) + 5 >= size) {
+			snprintf(out + len, size - len, "%s...", len ? "\n" :
+			    "");
+			break;
+		}
+		len += (size_t)snprintf(out + len, size - len, "%s%s",
+		    len ? "\n" : "", buf);
+	}
+	GENERAL_NAMES_free(sans);
+}
+
+static void
+audit_sans(json_t *o, X509_REQ *csr)
+{
+	GENERAL_NAMES	*sans = audit_csr_sans(csr);
+	json_t		*arr = json_array();
+	char		 buf[512];
+
 	for (int i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
 		audit_san_text(buf, sizeof(buf), sk_GENERAL_NAME_value(sans,
 		    i));
 		json_array_append_new(arr, json_string(buf));
 	}
 	GENERAL_NAMES_free(sans);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	json_object_set_new(o, "sans", arr);
 }
 
@@ -614,6 +646,7 @@ audit_format_queue(const struct store_entry *e, const char *reason)
 	audit_set_any_text(o, "pubkey_sha256", e->pubkey);
 	audit_set_any_text(o, "request_id", e->request_id);
 	json_object_set_new(o, "attempts", json_integer(e->attempts));
+	json_object_set_new(o, "ca_received", json_integer(e->ca_received));
 	json_object_set_new(o, "ca_status", e->ca_status > 0 ?
 	    json_integer(e->ca_status) : json_null());
 	if (reason != NULL)

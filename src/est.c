@@ -319,8 +319,11 @@ static void
 est_on_upstream_done(void *arg, struct est_reply *reply, long upstream_status,
     enum upstream_outcome outcome)
 {
-	struct est_req *rq = arg;
+	struct est_req		*rq = arg;
+	struct upstream_report	 sent;
 
+	/* For a queued entry's record: did the CA get this one? */
+	upstream_report(rq->rq_xfer, &sent);
 	rq->rq_xfer = NULL;	/* upstream frees it after we return */
 	rq->rq_upstream_status = upstream_status;
 	if (rq->rq_orphan) {
@@ -328,14 +331,14 @@ est_on_upstream_done(void *arg, struct est_reply *reply, long upstream_status,
 		return;
 	}
 	if (rq->rq_queueable && outcome == UPSTREAM_UNAVAILABLE) {
-		est_queue(rq, QS_PENDING, NULL, reply->reason);
+		est_queue(rq, QS_PENDING, NULL, reply->reason, &sent);
 		est_reply_clear(reply);
 		return;
 	}
 	if (rq->rq_queueable && outcome == UPSTREAM_ANSWERED &&
 	    reply->status == 202) {
 		est_queue(rq, QS_POLLING, reply, "the CA answered 202; "
-		    "polling it");
+		    "polling it", &sent);
 		return;
 	}
 	if (outcome == UPSTREAM_ANSWERED)
@@ -371,7 +374,7 @@ est_forward(struct est_req *rq, const unsigned char *body, size_t len)
 	if (rq->rq_xfer == NULL) {
 		if (rq->rq_queueable && outcome == UPSTREAM_UNAVAILABLE) {
 			est_queue(rq, QS_PENDING, NULL, "every URL of the "
-			    "upstream is down");
+			    "upstream is down", NULL);
 			est_reply_clear(&refusal);
 			return;
 		}

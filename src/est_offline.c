@@ -14,12 +14,15 @@
 #include <event2/http.h>
 #include <openssl/ssl.h>
 
+#include "estrad/audit.h"
 #include "estrad/cache.h"
+#include "estrad/csr.h"
 #include "estrad/listener.h"
 #include "estrad/log.h"
 #include "estrad/queue.h"
 #include "estrad/reply.h"
 #include "estrad/router.h"
+#include "estrad/upstream.h"
 
 #include "est_req_int.h"
 
@@ -47,12 +50,14 @@ est_on_queued(void *arg, struct est_reply *reply)
  */
 void
 est_queue(struct est_req *rq, enum queue_state state,
-    struct est_reply *ca_reply, const char *why)
+    struct est_reply *ca_reply, const char *why,
+    const struct upstream_report *sent)
 {
 	struct evbuffer		*in = evhttp_request_get_input_buffer(
 	    rq->rq_http);
 	struct queue_put	 p;
 	struct est_reply	 reply;
+	char			 sans[sizeof(((struct store_entry *)0)->sans)];
 
 	memset(&p, 0, sizeof(p));
 	memset(&reply, 0, sizeof(reply));
@@ -67,6 +72,10 @@ est_queue(struct est_req *rq, enum queue_state state,
 	p.state = state;
 	p.ca_retry_after = ca_reply != NULL ? ca_reply->retry_after : NULL;
 	p.note = why;
+	p.sent = sent;
+	audit_sans_text(rq->rq_csr != NULL ? rq->rq_csr->csr_req : NULL, sans,
+	    sizeof(sans));
+	p.sans = sans;
 	if (queue_put(rq->rq_srv->srv_queue, &p, est_on_queued, rq,
 	    &rq->rq_queue_job, &reply) == -1) {
 		if (ca_reply != NULL) {

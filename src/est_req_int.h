@@ -146,9 +146,11 @@ void est_req_orphan_end(struct est_req *rq, struct est_reply *reply);
  * waiting for the queue's answer), 0 to go on to the CA. */
 int est_answer_offline(struct est_req *rq);
 /* Keep the enrollment for later (RFC 7030 §4.2.3): 202 once on disk, else
- * ca_reply (taken and cleared) or the queue's 503. */
+ * ca_reply (taken and cleared) or the queue's 503. sent: the report of
+ * the transfer that failed or got the 202 (NULL: none was sent). */
 void est_queue(struct est_req *rq, enum queue_state state,
-    struct est_reply *ca_reply, const char *why);
+    struct est_reply *ca_reply, const char *why,
+    const struct upstream_report *sent);
 /* A CA's cacerts: leaf-only clients of that CA re-enroll (listener.h). */
 void est_learn_cacerts(struct est_req *rq, const struct est_reply *reply);
 

@@ -31,7 +31,9 @@ usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: estrad [-dn] -c FILE\n"
-	    "       estrad -c FILE queue list [--all]\n"
+	    "       estrad -c FILE queue list [--all] [--json]\n"
+	    "       estrad -c FILE queue show ID [--json]\n"
+	    "       estrad -c FILE queue retry ID\n"
 	    "       estrad -c FILE queue purge ID | --all\n"
 	    "       estrad --version | --help\n"
 	    "\n"
@@ -46,9 +48,12 @@ usage(FILE *out)
 	    "  -h, --help         print this help and exit\n"
 	    "\n"
 	    "  queue list [--all] the store-and-forward queue in state_dir:\n"
-	    "                     waiting entries (--all: finished ones too)\n"
+	    "                     waiting entries (--all: finished ones too;\n"
+	    "                     --json: one JSON array)\n"
+	    "  queue show ID      every field of one entry (--json: an object)\n"
+	    "  queue retry ID     send a waiting entry now, past its backoff\n"
 	    "  queue purge ID     drop a waiting entry, or all with --all;\n"
-	    "                     recorded in the audit file. Both work while\n"
+	    "                     recorded in the audit file. All work while\n"
 	    "                     the daemon runs.\n"
 	    "\n"
 	    "estrad runs in the foreground and logs to stderr.\n");

@@ -9,7 +9,9 @@
  *   - the insert: the client's 202 (and that of any retry that arrives
  *     meanwhile) leaves only once the entry is on disk;
  *   - the attempt: attempts+1 is on disk before the request goes to the
- *     CA, so the record shows every send, even across a crash;
+ *     CA, so the record shows every send, even across a crash (whether
+ *     the CA received it, ca_received, is known and written only after:
+ *     upstream_report);
  *   - nothing else: a lost update is repeated by the next one, or by the
  *     forwarder after a restart.
  *
@@ -25,6 +27,8 @@
  *                   --no answer--> stays; the breakers say when to retry
  *                   --5xx, 401, 407, 408, 429--> stays; backoff per entry
  *   any active state --expires--> expired; estrad queue purge --> purged
+ *   pending/polling --estrad queue retry--> sent at the next pass, past
+ *                   its backoff and the upstream's open breakers
  *
  * Every change of state is an audit line. A CA that issued while estrad
  * died before writing "issued" sees the request again after the restart
@@ -75,6 +79,7 @@ struct queue_entry {
 	int				 qe_durable;	/* inserted */
 	int				 qe_writes;	/* in the writer */
 	int				 qe_gone;	/* free once writes end */
+	int				 qe_retry;	/* the operator's: now */
 	struct queue_job		*qe_waiters;	/* until inserted */
 	TAILQ_ENTRY(queue_entry)	 qe_link;
 };
@@ -520,6 +525,7 @@ queue_entry_fill(struct queue *q, struct store_entry *e,
 	    p->content_type ? p->content_type : "application/pkcs10");
 	snprintf(e->note, sizeof(e->note), "%s", p->note ? p->note :
 	    "queued");
+	snprintf(e->sans, sizeof(e->sans), "%s", p->sans ? p->sans : "");
 	if ((e->csr = malloc(p->csr_len ? p->csr_len : 1)) == NULL)
 		return -1;
 	memcpy(e->csr, p->csr, p->csr_len);
@@ -528,14 +534,26 @@ queue_entry_fill(struct queue *q, struct store_entry *e,
 	e->created = e->updated = queue_now();
 	e->expires = e->created + q->q_qcfg->expire;
 	e->next_attempt = e->created;
+	/* A CA that just failed: when its breaker lets it be tried. */
+	if (p->state == QS_PENDING && p->route != NULL &&
+	    p->route->backend == ROUTE_BACKEND_UPSTREAM)
+		e->next_attempt += (upstream_wait_ms(q->q_up,
+		    p->route->upstream) + 999) / 1000;
 	if (p->state == QS_POLLING) {
 		snprintf(e->retry_after, sizeof(e->retry_after), "%s",
 		    p->ca_retry_after ? p->ca_retry_after : "");
 		e->next_attempt += queue_secs(p->ca_retry_after,
 		    q->q_qcfg->poll_interval);
-		e->attempts = 1;
 		e->ca_status = 202;
 	}
+	/* The client's transfer was the first attempt. */
+	if (p->sent != NULL) {
+		e->attempts = 1;
+		e->ca_received = p->sent->reached || p->state == QS_POLLING;
+		snprintf(e->last_error, sizeof(e->last_error), "%s",
+		    p->sent->detail);
+	} else if (p->state == QS_POLLING)
+		e->attempts = e->ca_received = 1;
 	return 0;
 }
 
@@ -677,6 +695,30 @@ queue_on_answer(struct queue_entry *qe, struct est_reply *reply)
 	queue_retry_later(qe, reply);
 }
 
+/*
+ * What the attempt showed (upstream_report): whether the CA received it,
+ * and, unless it succeeded, the real reason, which the note (the client's
+ * short reason) does not give. Called while qe_xfer is still the transfer.
+ */
+static void
+queue_note_report(struct queue_entry *qe, const struct est_reply *reply,
+    enum upstream_outcome outcome)
+{
+	struct store_entry	*e = &qe->qe_e;
+	struct upstream_report	 rep;
+
+	upstream_report(qe->qe_xfer, &rep);
+	if (rep.reached)
+		e->ca_received++;
+	if (outcome == UPSTREAM_ANSWERED && reply->status >= 200 &&
+	    reply->status <= 299)
+		e->last_error[0] = '\0';
+	else
+		snprintf(e->last_error, sizeof(e->last_error), "%.*s",
+		    (int)sizeof(e->last_error) - 1, rep.detail[0] ?
+		    rep.detail : reply->reason);
+}
+
 /* The wait a busy upstream's 503 names (Retry-After), in ms. */
 static long
 queue_busy_wait_ms(const struct est_reply *r)
@@ -694,6 +736,7 @@ queue_on_forwarded(void *arg, struct est_reply *reply, long status,
 	struct queue		*q = qe->qe_q;
 	const struct cfg_route	*r = queue_route(q, &qe->qe_e);
 
+	queue_note_report(qe, reply, outcome);
 	qe->qe_xfer = NULL;
 	qe->qe_sending = 0;
 	q->q_forwarding--;
@@ -749,12 +792,17 @@ queue_send(struct queue_entry *qe)
 	}
 	/* Not sent after all (the breakers changed meanwhile, the cap):
 	 * the recorded attempt stands; try again shortly. */
+	snprintf(qe->qe_e.last_error, sizeof(qe->qe_e.last_error), "not sent: "
+	    "%.*s", (int)sizeof(qe->qe_e.last_error) - 12, r != NULL ?
+	    refusal.reason : "no upstream for its label");
 	qe->qe_sending = 0;
 	q->q_forwarding--;
 	queue_after(&qe->qe_e, r != NULL && outcome == UPSTREAM_UNAVAILABLE ?
 	    upstream_wait_ms(q->q_up, r->upstream) : outcome == UPSTREAM_BUSY ?
 	    queue_busy_wait_ms(&refusal) : 1000, refusal.reason);
 	est_reply_clear(&refusal);
+	/* The attempt's write had the old note: `queue list` shows why. */
+	queue_write(qe, QW_UPDATE);
 }
 
 /* Record the attempt, then send (queue_attempt_done). */
@@ -808,11 +856,17 @@ queue_forward(struct queue *q, int64_t now)
 			queue_write(qe, QW_UPDATE);
 			continue;
 		}
-		/* Every URL is being left alone: do not even try. */
-		if ((wait = upstream_wait_ms(q->q_up, r->upstream)) > 0) {
+		/* Every URL is being left alone: do not even try, unless
+		 * the operator said to (queue_retry_now). */
+		if (qe->qe_retry)
+			upstream_try_now(q->q_up, r->upstream);
+		else if ((wait = upstream_wait_ms(q->q_up, r->upstream)) > 0) {
+			/* On disk too: `estrad queue list` shows when. */
 			e->next_attempt = now + (wait + 999) / 1000;
+			queue_write(qe, QW_UPDATE);
 			continue;
 		}
+		qe->qe_retry = 0;
 		queue_start(q, qe);
 	}
 }
@@ -824,6 +878,8 @@ struct queue_sync {
 	int		 qs_sweep;	/* also delete old finished rows */
 	int64_t		*qs_ids;
 	size_t		 qs_n;
+	int64_t		*qs_retry;	/* `estrad queue retry` */
+	size_t		 qs_nretry;
 	int		 qs_rc;
 	char		 qs_err[256];
 };
@@ -835,9 +891,41 @@ queue_sync_work(struct store *st, void *arg)
 
 	s->qs_rc = store_purged_ids(st, &s->qs_ids, &s->qs_n, s->qs_err,
 	    sizeof(s->qs_err));
+	if (s->qs_rc == 0)
+		s->qs_rc = store_retry_ids(st, &s->qs_retry, &s->qs_nretry,
+		    s->qs_err, sizeof(s->qs_err));
 	if (s->qs_rc == 0 && s->qs_sweep && store_delete_done(st, queue_now(),
 	    s->qs_err, sizeof(s->qs_err)) == -1)
 		s->qs_rc = -1;
+}
+
+/*
+ * `estrad queue retry ID`: send entry id at the next pass, now, past its
+ * backoff and past the upstream's open breakers (one trial each: an
+ * operator who says "retry" believes the CA is back).
+ */
+static void
+queue_retry_now(struct queue *q, int64_t id)
+{
+	struct queue_entry *qe = queue_find_id(q, id);
+
+	if (qe == NULL || (qe->qe_e.state != QS_PENDING &&
+	    qe->qe_e.state != QS_POLLING)) {
+		log_info("queue: entry %lld: the operator's retry finds it %s",
+		    (long long)id, qe != NULL ? queue_state_name(qe->qe_e.state)
+		    : "gone");
+		return;
+	}
+	if (qe->qe_sending) {
+		log_info("queue: entry %lld: the operator's retry finds it "
+		    "being sent already", (long long)id);
+		return;
+	}
+	log_info("queue: entry %lld: sending now (the operator's retry)",
+	    (long long)id);
+	qe->qe_retry = 1;
+	qe->qe_e.next_attempt = queue_now();
+	queue_kick(q);
 }
 
 /* Entries an operator purged while we ran; old finished rows. */
@@ -858,6 +946,8 @@ queue_sync_done(void *arg)
 			    (long long)qe->qe_e.id);
 			queue_drop(qe);
 		}
+	for (size_t i = 0; i < s->qs_nretry; i++)
+		queue_retry_now(q, s->qs_retry[i]);
 	/* What the store deleted as finished and old, memory forgets. */
 	if (s->qs_sweep && s->qs_rc == 0)
 		TAILQ_FOREACH_SAFE(qe, &q->q_entries, qe_link, next)
@@ -865,6 +955,7 @@ queue_sync_done(void *arg)
 			    qe->qe_e.expires <= now && qe->qe_writes == 0)
 				queue_drop(qe);
 	free(s->qs_ids);
+	free(s->qs_retry);
 	free(s);
 }
 

@@ -9,14 +9,15 @@
  *
  * Two processes may have the file open: the daemon, which holds
  * DIR/estrad.lock for as long as it runs, and `estrad queue`, which does
- * not lock and only marks rows "purged". WAL lets the command read while
- * the daemon writes; busy_timeout makes either wait for the other's
- * short write transactions instead of failing.
+ * not lock and only marks rows "purged" or sets their retry_requested
+ * (and, migrating an old file, alters the table). WAL lets the command
+ * read while the daemon writes; busy_timeout makes either wait for the
+ * other's short write transactions instead of failing.
  *
  * This file owns the schema, the connection and the daemon's side;
  * store_list.c holds the reads and marks of the operator's command line
- * (`estrad queue list|purge`, queue_cli.c) and reaches the connection
- * through the helpers in store_int.h.
+ * (`estrad queue list|show|retry|purge`, queue_cli.c) and reaches the
+ * connection through the helpers in store_int.h.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -36,7 +37,10 @@
 
 #include "store_int.h"
 
-#define STORE_VERSION		1	/* PRAGMA user_version */
+/* PRAGMA user_version. 2 added sans, ca_received, last_error and
+ * retry_requested (store_migrate_sql: a version 1 file is migrated in
+ * place when it is opened). */
+#define STORE_VERSION		2
 #define STORE_BUSY_MS		5000
 #define STORE_MAX_QUEUED	4096
 
@@ -51,13 +55,15 @@
 #define STORE_QUEUE_COLS \
 	"id, label, op, identity, pubkey, subject, request_id, " \
 	"content_type, csr, state, created, updated, expires, next_attempt, " \
-	"attempts, ca_status, result_type, result, retry_after, note"
+	"attempts, ca_status, result_type, result, retry_after, note, " \
+	"sans, ca_received, last_error"
 
 enum store_col {
 	SC_ID, SC_LABEL, SC_OP, SC_IDENTITY, SC_PUBKEY, SC_SUBJECT,
 	SC_REQUEST_ID, SC_CONTENT_TYPE, SC_CSR, SC_STATE, SC_CREATED,
 	SC_UPDATED, SC_EXPIRES, SC_NEXT_ATTEMPT, SC_ATTEMPTS, SC_CA_STATUS,
-	SC_RESULT_TYPE, SC_RESULT, SC_RETRY_AFTER, SC_NOTE
+	SC_RESULT_TYPE, SC_RESULT, SC_RETRY_AFTER, SC_NOTE, SC_SANS,
+	SC_CA_RECEIVED, SC_LAST_ERROR
 };
 
 static const char store_schema_sql[] =
@@ -70,13 +76,30 @@ static const char store_schema_sql[] =
     " updated INTEGER NOT NULL, expires INTEGER NOT NULL,"
     " next_attempt INTEGER NOT NULL, attempts INTEGER NOT NULL,"
     " ca_status INTEGER NOT NULL, result_type TEXT NOT NULL, result BLOB,"
-    " retry_after TEXT NOT NULL, note TEXT NOT NULL);"
+    " retry_after TEXT NOT NULL, note TEXT NOT NULL,"
+    " sans TEXT NOT NULL DEFAULT '', ca_received INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT NOT NULL DEFAULT '',"
+    " retry_requested INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS queue_state ON queue (state);"
     "CREATE TABLE IF NOT EXISTS cache ("
     " label TEXT NOT NULL, op TEXT NOT NULL, source TEXT NOT NULL,"
     " status INTEGER NOT NULL, content_type TEXT NOT NULL, body BLOB,"
     " fetched INTEGER NOT NULL, PRIMARY KEY (label, op));"
     "PRAGMA user_version = " STORE_STR(STORE_VERSION) ";";
+
+/*
+ * Version 1 to 2. An entry of version 1 counted every attempt, refused
+ * connections too, and nothing else: each is taken as received by the CA,
+ * the safe side of docs/offline.md's advice on duplicate certificates.
+ */
+static const char store_migrate_sql[] =
+    "ALTER TABLE queue ADD COLUMN sans TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE queue ADD COLUMN ca_received INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE queue ADD COLUMN last_error TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE queue ADD COLUMN retry_requested INTEGER NOT NULL "
+    "DEFAULT 0;"
+    "UPDATE queue SET ca_received = attempts;"
+    "PRAGMA user_version = 2;";
 
 /* Prepared once at open; parameters are named after their columns. */
 static const char *const store_sql[SS_MAX] = {
@@ -87,10 +110,11 @@ static const char *const store_sql[SS_MAX] = {
 	[SS_INSERT] = "INSERT INTO queue (label, op, identity, pubkey, "
 	    "subject, request_id, content_type, csr, state, created, updated, "
 	    "expires, next_attempt, attempts, ca_status, result_type, result, "
-	    "retry_after, note) VALUES (:label, :op, :identity, :pubkey, "
-	    ":subject, :request_id, :content_type, :csr, :state, :created, "
-	    ":updated, :expires, :next_attempt, :attempts, :ca_status, "
-	    ":result_type, :result, :retry_after, :note)",
+	    "retry_after, note, sans, ca_received, last_error) VALUES (:label, "
+	    ":op, :identity, :pubkey, :subject, :request_id, :content_type, "
+	    ":csr, :state, :created, :updated, :expires, :next_attempt, "
+	    ":attempts, :ca_status, :result_type, :result, :retry_after, "
+	    ":note, :sans, :ca_received, :last_error)",
 	/* The key and created never change after the insert; the CSR is
 	 * dropped once the CA has answered for good (it may carry a
 	 * challengePassword, and nobody will send it again). */
@@ -99,6 +123,7 @@ static const char *const store_sql[SS_MAX] = {
 	    "attempts = :attempts, ca_status = :ca_status, "
 	    "result_type = :result_type, result = :result, "
 	    "retry_after = :retry_after, note = :note, "
+	    "ca_received = :ca_received, last_error = :last_error, "
 	    "csr = CASE WHEN :state IN ('pending', 'polling') THEN csr "
 	    "ELSE NULL END "
 	    "WHERE id = :id AND state != 'purged'",
@@ -120,6 +145,16 @@ static const char *const store_sql[SS_MAX] = {
 	    "WHERE " STORE_ACTIVE_SQL " AND (:id = 0 OR id = :id) ORDER BY id",
 	[SS_MARK_PURGED] = "UPDATE queue SET state = 'purged', "
 	    "updated = :updated, note = :note WHERE id = :id",
+	[SS_GET] = "SELECT " STORE_QUEUE_COLS " FROM queue WHERE id = :id",
+	/* The forwarder's own time is the daemon's (store_update writes
+	 * it back); this one is for a listing while no daemon runs. */
+	[SS_MARK_RETRY] = "UPDATE queue SET retry_requested = 1, "
+	    "next_attempt = MIN(next_attempt, :now) WHERE id = :id AND "
+	    "state IN ('pending', 'polling')",
+	[SS_SELECT_RETRY] = "SELECT id FROM queue WHERE retry_requested != 0 "
+	    "ORDER BY id",
+	[SS_CLEAR_RETRY] = "UPDATE queue SET retry_requested = 0 "
+	    "WHERE retry_requested != 0",
 };
 
 struct store_job {
@@ -319,6 +354,8 @@ store_bind_entry(struct store *st, sqlite3_stmt *s,
 	    BIND_TEXT(s, e, subject) || BIND_TEXT(s, e, request_id) ||
 	    BIND_TEXT(s, e, content_type) || BIND_TEXT(s, e, result_type) ||
 	    BIND_TEXT(s, e, retry_after) || BIND_TEXT(s, e, note) ||
+	    BIND_TEXT(s, e, sans) || BIND_TEXT(s, e, last_error) ||
+	    store_bind_int(s, ":ca_received", e->ca_received) ||
 	    store_bind_text(s, ":state", state, SIZE_MAX) ||
 	    store_bind_blob(s, ":csr", e->csr, e->csr_len) ||
 	    store_bind_blob(s, ":result", e->result, e->result_len) ||
@@ -385,6 +422,9 @@ store_read_entry(struct store *st, sqlite3_stmt *s, struct store_entry *e,
 	col_text(s, SC_RESULT_TYPE, e->result_type, sizeof(e->result_type));
 	col_text(s, SC_RETRY_AFTER, e->retry_after, sizeof(e->retry_after));
 	col_text(s, SC_NOTE, e->note, sizeof(e->note));
+	col_text(s, SC_SANS, e->sans, sizeof(e->sans));
+	e->ca_received = sqlite3_column_int(s, SC_CA_RECEIVED);
+	col_text(s, SC_LAST_ERROR, e->last_error, sizeof(e->last_error));
 	if (e->state == QS_MAX) {
 		snprintf(err, errlen, "%s: queue entry %lld: unknown state "
 		    "\"%s\"", st->st_path, (long long)e->id,
@@ -564,9 +604,14 @@ store_schema(struct store *st, char *err, size_t errlen)
 		    version, STORE_VERSION);
 		goto fail;
 	}
-	if (version < STORE_VERSION && sqlite3_exec(st->st_db,
-	    store_schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+	if (version == 0 && sqlite3_exec(st->st_db, store_schema_sql, NULL,
+	    NULL, NULL) != SQLITE_OK) {
 		store_fail(st, "create tables", err, errlen);
+		goto fail;
+	}
+	if (version == 1 && sqlite3_exec(st->st_db, store_migrate_sql, NULL,
+	    NULL, NULL) != SQLITE_OK) {
+		store_fail(st, "migrate schema 1 to 2", err, errlen);
 		goto fail;
 	}
 	if (sqlite3_exec(st->st_db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -768,9 +813,10 @@ store_push_id(int64_t **ids, size_t *n, size_t *cap, int64_t id)
 	return 0;
 }
 
-int
-store_purged_ids(struct store *st, int64_t **ids, size_t *n, char *err,
-    size_t errlen)
+/* The ids that select returns, then clear run, in one transaction. */
+static int
+store_take_ids(struct store *st, enum store_stmt select, enum store_stmt clear,
+    const char *what, int64_t **ids, size_t *n, char *err, size_t errlen)
 {
 	sqlite3_stmt	*s;
 	size_t		 cap = 0;
@@ -780,7 +826,7 @@ store_purged_ids(struct store *st, int64_t **ids, size_t *n, char *err,
 	*n = 0;
 	if (store_begin(st, SS_BEGIN, err, errlen) == -1)
 		return -1;
-	s = store_stmt(st, SS_SELECT_PURGED);
+	s = store_stmt(st, select);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		if (store_push_id(ids, n, &cap, sqlite3_column_int64(s, 0)) ==
 		    -1) {
@@ -788,13 +834,12 @@ store_purged_ids(struct store *st, int64_t **ids, size_t *n, char *err,
 			goto fail;
 		}
 	if (rc != SQLITE_DONE) {
-		store_fail(st, "select purged", err, errlen);
+		store_fail(st, what, err, errlen);
 		goto fail;
 	}
 	sqlite3_reset(s);
-	if ((*n > 0 && store_run(st, store_stmt(st, SS_DELETE_PURGED),
-	    "delete purged", err, errlen) == -1) ||
-	    store_commit(st, err, errlen) == -1)
+	if ((*n > 0 && store_run(st, store_stmt(st, clear), what, err,
+	    errlen) == -1) || store_commit(st, err, errlen) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -804,6 +849,22 @@ fail:
 	*ids = NULL;
 	*n = 0;
 	return -1;
+}
+
+int
+store_purged_ids(struct store *st, int64_t **ids, size_t *n, char *err,
+    size_t errlen)
+{
+	return store_take_ids(st, SS_SELECT_PURGED, SS_DELETE_PURGED,
+	    "select purged", ids, n, err, errlen);
+}
+
+int
+store_retry_ids(struct store *st, int64_t **ids, size_t *n, char *err,
+    size_t errlen)
+{
+	return store_take_ids(st, SS_SELECT_RETRY, SS_CLEAR_RETRY,
+	    "select retries", ids, n, err, errlen);
 }
 
 /* ---- the cache ---------------------------------------------------------- */

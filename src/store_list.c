@@ -1,11 +1,12 @@
 /*
- * store_list: the store's side of `estrad queue list|purge` (the command
- * itself, its output and its audit lines, is queue_cli.c), on a
- * connection that does not take the daemon's lock (see store.c). What it
- * promises: a listing's passes run in one read transaction, so they see
- * the same rows; a purge only marks active rows "purged", in one
- * transaction, after its caller has accepted every entry. The running
- * daemon picks the marks up through store_purged_ids().
+ * store_list: the store's side of `estrad queue list|show|purge|retry`
+ * (the command itself, its output and its audit lines, is queue_cli.c),
+ * on a connection that does not take the daemon's lock (see store.c).
+ * What it promises: a listing's passes run in one read transaction, so
+ * they see the same rows; a purge only marks active rows "purged", in one
+ * transaction, after its caller has accepted every entry; a retry only
+ * flags a waiting row, in the transaction that read its state. The
+ * running daemon picks both up (store_purged_ids, store_retry_ids).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -128,5 +129,53 @@ store_purge(struct store *st, int64_t id, store_purge_fn accept, void *arg,
 	else
 		rc = (int)n;
 	free(ids);
+	return rc;
+}
+
+/* One SELECT: inside a caller's transaction, or on its own. */
+int
+store_get(struct store *st, int64_t id, struct store_entry *e,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt	*s = store_stmt(st, SS_GET);
+	int		 rc;
+
+	memset(e, 0, sizeof(*e));
+	if (store_bind_int(s, ":id", id) != SQLITE_OK)
+		return store_fail(st, "get", err, errlen);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		rc = store_read_entry(st, s, e, err, errlen) == -1 ? -1 : 1;
+	else if (rc == SQLITE_DONE)
+		rc = 0;
+	else
+		rc = store_fail(st, "get", err, errlen);
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
+store_retry(struct store *st, int64_t id, struct store_entry *e, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt	*s;
+	int		 rc;
+
+	if (store_begin(st, SS_BEGIN, err, errlen) == -1)
+		return -1;
+	if ((rc = store_get(st, id, e, err, errlen)) == 1 &&
+	    (e->state == QS_PENDING || e->state == QS_POLLING)) {
+		s = store_stmt(st, SS_MARK_RETRY);
+		if (store_bind_int(s, ":id", id) != SQLITE_OK ||
+		    store_bind_int(s, ":now", (int64_t)time(NULL)) != SQLITE_OK)
+			rc = store_fail(st, "retry", err, errlen);
+		else if (store_run(st, s, "retry", err, errlen) == -1)
+			rc = -1;
+	} else if (rc == 1)
+		rc = 0;
+	if (rc == -1 || store_commit(st, err, errlen) == -1) {
+		store_rollback(st);
+		store_entry_clear(e);
+		return -1;
+	}
 	return rc;
 }

@@ -194,6 +194,20 @@ upstream_on_challenge(struct upstream_xfer *x, const char *data, size_t n)
 	digest_offer_pick(v, x->ux_fresh);
 }
 
+/* The CA's status line, for the queue's record (upstream_report): the
+ * CA's bytes, without the CRLF, quoted; data is not NUL-terminated. */
+static void
+upstream_keep_status_line(struct upstream_xfer *x, const char *data,
+    size_t n)
+{
+	size_t len = 0;
+
+	while (len < n && data[len] != '\r' && data[len] != '\n')
+		len++;
+	log_quote(x->ux_status_line, sizeof(x->ux_status_line), data, len,
+	    LOG_QUOTE_PROSE);
+}
+
 static size_t
 upstream_on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -203,6 +217,7 @@ upstream_on_header(char *data, size_t size, size_t nmemb, void *arg)
 
 	/* A new status line (after a 100): start over. */
 	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		upstream_keep_status_line(x, data, n);
 		r->content_type[0] = '\0';
 		r->retry_after[0] = '\0';
 		r->cte[0] = '\0';
@@ -557,6 +572,24 @@ upstream_wait_ms(struct upstream_ctx *ctx, size_t upstream)
 	return upstream_wait(&ctx->uc_upstreams[upstream], upstream_now_ms());
 }
 
+/* A trial already out is left alone: its outcome comes soon. */
+void
+upstream_try_now(struct upstream_ctx *ctx, size_t upstream)
+{
+	struct upstream	*up = &ctx->uc_upstreams[upstream];
+	int64_t		 now = upstream_now_ms();
+
+	for (size_t i = 0; i < up->up_nurls; i++) {
+		struct breaker *b = &up->up_urls[i].uu_breaker;
+		if (b->state == BREAKER_CLOSED || b->trial ||
+		    b->retry_at <= now)
+			continue;
+		b->retry_at = now;
+		log_info("upstream %s: %s may be tried now (the operator's "
+		    "queue retry)", up->up_cfg->name, up->up_urls[i].uu_url);
+	}
+}
+
 static int
 upstream_path(struct upstream_xfer *x, const struct upstream_request *ureq)
 {
@@ -610,6 +643,43 @@ upstream_cancel(struct upstream_xfer *x)
 	upstream_xfer_free(x);
 }
 
+/* "URL: what" of the attempt that just ended, or "" (what NULL: it
+ * succeeded). curl's error buffer is its own text, not the CA's. */
+static void
+upstream_set_detail(struct upstream_xfer *x, const char *what)
+{
+	/* Cut to its size: the head says most. */
+	if (what == NULL || snprintf(x->ux_detail, sizeof(x->ux_detail),
+	    "%s: %s", x->ux_up->up_urls[x->ux_url].uu_url, what) < 0)
+		x->ux_detail[0] = '\0';
+}
+
+void
+upstream_report(const struct upstream_xfer *x, struct upstream_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (x == NULL)
+		return;
+	r->reached = x->ux_reached;
+	snprintf(r->detail, sizeof(r->detail), "%s", x->ux_detail);
+}
+
+/*
+ * Did this attempt reach the CA (upstream_report)? An answer's status
+ * says so; so does a byte of the body on its way, which curl counts only
+ * once the TLS handshake is done and the request is being written.
+ */
+static int
+upstream_attempt_reached(struct upstream_xfer *x)
+{
+	long		status = 0;
+	curl_off_t	sent = 0;
+
+	curl_easy_getinfo(x->ux_easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(x->ux_easy, CURLINFO_SIZE_UPLOAD_T, &sent);
+	return status > 0 || sent > 0;
+}
+
 /*
  * Turn a finished transfer into the client's reply. When the CA gave no
  * answer, the client learns what kind of failure it was; the CA's address
@@ -640,6 +710,9 @@ upstream_result(struct upstream_xfer *x, CURLcode code, int *unavailable)
 		 * queued request retries later with backoff. */
 		log_warn("upstream %s: %s: answered %s with %ld but %s",
 		    u->name, url, est_op_name(x->ux_op), status, why);
+		if (snprintf(x->ux_detail, sizeof(x->ux_detail), "%s: %s, but "
+		    "%s", url, x->ux_status_line, why) < 0)
+			x->ux_detail[0] = '\0';
 		est_reply_error(r, 502, "upstream CA answered %ld with an "
 		    "unusable body", status);
 		metrics_upstream(u->name, secs, "bad_answer");
@@ -650,6 +723,8 @@ upstream_result(struct upstream_xfer *x, CURLcode code, int *unavailable)
 		r->status = (int)status;
 		snprintf(r->reason, sizeof(r->reason), "upstream %s answered "
 		    "%ld", u->name, status);
+		upstream_set_detail(x, status >= 300 ? x->ux_status_line :
+		    NULL);
 		/* A gateway's "the CA behind me is down": try elsewhere. */
 		*unavailable = status == 502 || status == 503 || status == 504;
 		metrics_upstream(u->name, secs, *unavailable ? "unavailable" :
@@ -661,6 +736,7 @@ upstream_result(struct upstream_xfer *x, CURLcode code, int *unavailable)
 		 * not discovered) or a status EST does not use. */
 		log_warn("upstream %s: %s: unexpected status %ld", u->name, url,
 		    status);
+		upstream_set_detail(x, x->ux_status_line);
 		est_reply_error(r, 502, "upstream CA answered %ld", status);
 		metrics_upstream(u->name, secs, "bad_status");
 		return status;
@@ -680,6 +756,9 @@ upstream_result(struct upstream_xfer *x, CURLcode code, int *unavailable)
 	log_warn("upstream %s: %s: %s: %s", u->name, url, what,
 	    x->ux_too_large ? "over max_response_bytes" :
 	    x->ux_error[0] ? x->ux_error : curl_easy_strerror(code));
+	upstream_set_detail(x, x->ux_too_large ? "answer over "
+	    "max_response_bytes" : x->ux_error[0] ? x->ux_error :
+	    curl_easy_strerror(code));
 	est_reply_error(r, client_status, "%s", what);
 	metrics_upstream(u->name, secs, x->ux_too_large ? "too_large" :
 	    metrics_curl_error_kind(code));
@@ -735,6 +814,7 @@ upstream_resend(struct upstream_xfer *x)
 	x->ux_body_cap = 0;
 	x->ux_too_large = 0;
 	x->ux_error[0] = '\0';
+	x->ux_status_line[0] = '\0';
 	x->ux_sent_us = upstream_now_us();
 	x->ux_sent_in_flight = x->ux_up->up_urls[x->ux_url].uu_in_flight;
 	if (curl_multi_add_handle(x->ux_ctx->uc_multi, x->ux_easy) !=
@@ -866,6 +946,7 @@ upstream_attempt_ended(struct upstream_xfer *x, CURLcode code)
 	curl_off_t	 pre, first;
 
 	curl_easy_getinfo(x->ux_easy, CURLINFO_RESPONSE_CODE, &status);
+	x->ux_reached |= upstream_attempt_reached(x);
 	/* The CA's time, as curl saw it: from the request about to go (a
 	 * new connection's TLS handshake done) to the answer's first byte.
 	 * Not the time before curl sent it, which is estrad's loop's. */

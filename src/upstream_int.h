@@ -126,6 +126,9 @@ struct upstream_xfer {
 	upstream_done_cb	 ux_done;
 	void			*ux_arg;
 	char			 ux_error[CURL_ERROR_SIZE];
+	char			 ux_status_line[128];	/* the CA's last */
+	int			 ux_reached;	/* upstream_report */
+	char			 ux_detail[UPSTREAM_DETAIL_MAX];
 };
 
 /* upstream.c */

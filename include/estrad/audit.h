@@ -77,10 +77,20 @@ struct store_entry;
 /*
  * The JSON line (with "time" now, "event":"queue"), newline included, for
  * a store-and-forward entry that changed state: its id, state, key,
- * attempts, the CA's last status and reason. Never the CSR or the CA's
+ * attempts, how many of them the CA received (ca_received), the CA's last
+ * status and reason. Never the CSR or the CA's
  * answer. malloc'd; NULL out of memory.
  */
 char *audit_format_queue(const struct store_entry *e, const char *reason);
+/* o[key] = value; text that is not UTF-8 goes through log_quote's prose
+ * rule (jansson refuses it). For `estrad queue ... --json` too. */
+struct json_t;
+void audit_set_any_text(struct json_t *o, const char *key,
+    const char *value);
+/* The CSR's subjectAltNames as the record names them ("DNS:a.example"),
+ * one per line, into out; "..." ends a list cut short. "" for none or a
+ * NULL csr. */
+void audit_sans_text(X509_REQ *csr, char *out, size_t size);
 
 /* write(2) all of buf, through EINTR and short writes. 0 or -1. Blocks:
  * for worker threads and the command line. */

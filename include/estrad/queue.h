@@ -30,6 +30,7 @@
 
 struct audit;
 struct upstream_ctx;
+struct upstream_report;
 struct queue;
 struct queue_job;
 
@@ -98,6 +99,10 @@ struct queue_put {
 	enum queue_state	 state;		/* QS_PENDING or QS_POLLING */
 	const char		*ca_retry_after;	/* the CA's, or NULL */
 	const char		*note;		/* why it was queued */
+	const char		*sans;		/* the CSR's, store_entry.sans */
+	/* The client's own transfer, which queued it: NULL when none was
+	 * sent (every URL's breaker open), else its report. */
+	const struct upstream_report *sent;
 };
 
 /*

@@ -1,12 +1,16 @@
 /*
  * queue_cli: the operator's view of the store-and-forward queue,
  *
- *	estrad -c FILE queue list [--all]
+ *	estrad -c FILE queue list [--all] [--json]
+ *	estrad -c FILE queue show ID [--json]
+ *	estrad -c FILE queue retry ID
  *	estrad -c FILE queue purge ID | --all
  *
  * It opens the daemon's database without the daemon's lock, so it works
  * while the daemon runs: a purge only marks rows, which the daemon then
- * forgets within seconds (store_purged_ids).
+ * forgets, and a retry flags one, which the daemon then sends, both
+ * within two seconds (store_purged_ids, store_retry_ids: the daemon polls
+ * the file; no signal, no network endpoint).
  */
 #ifndef ESTRAD_QUEUE_CLI_H
 #define ESTRAD_QUEUE_CLI_H
@@ -26,10 +30,21 @@ int queue_cli_main(const struct config *cfg, int argc, char **argv);
 
 /*
  * One line per entry on out, under a header: id, state, label, op,
- * identity, subject, age, attempts, the CA's status and the note; with
- * all == 0 only active entries. Returns the number listed, or -1 with err.
+ * identity, subject, SANs, age, next attempt, attempts, how many the CA
+ * received, the CA's status, the request id, the note with the last
+ * error; with all == 0 only active entries. json: one JSON array instead,
+ * an entry a line, with the fields of `queue show --json`. Returns the
+ * number listed, or -1 with err.
  */
-int queue_cli_list(struct store *st, FILE *out, int all, char *err,
+int queue_cli_list(struct store *st, FILE *out, int all, int json,
+    char *err, size_t errlen);
+/* Every field of entry id on out ("name value" lines, or one JSON
+ * object). 0, or -1 with err ("no queue entry ID"). */
+int queue_cli_show(struct store *st, FILE *out, int64_t id, int json,
+    char *err, size_t errlen);
+/* Ask the daemon to send waiting entry id now. 0, or -1 with err: "no
+ * queue entry ID", "queue entry ID is issued: ...". */
+int queue_cli_retry(struct store *st, int64_t id, char *err,
     size_t errlen);
 /*
  * Mark entries purged: the one with id (id > 0), or every active one

@@ -9,9 +9,10 @@
  * later call runs there (store_submit), never on the event loop, in the
  * order submitted. One connection, used by one thread at a time.
  *
- * `estrad queue list|purge` opens the same file with its own connection
- * (WAL lets it read while the daemon writes). A purge marks rows "purged";
- * the running daemon notices them through store_purged_ids().
+ * `estrad queue list|show|purge|retry` opens the same file with its own
+ * connection (WAL lets it read while the daemon writes). A purge marks
+ * rows "purged", a retry sets their retry_requested; the running daemon
+ * notices both within two seconds (store_purged_ids, store_retry_ids).
  */
 #ifndef ESTRAD_STORE_H
 #define ESTRAD_STORE_H
@@ -66,12 +67,21 @@ struct store_entry {
 	int64_t		 expires;
 	int64_t		 next_attempt;	/* when the forwarder may send it */
 	int		 attempts;	/* upstream calls started */
+	int		 ca_received;	/* of those, the ones that reached
+					 * the CA (upstream_report) */
 	int		 ca_status;	/* the CA's last status; 0: none */
 	char		 result_type[128];	/* the CA's Content-Type */
 	unsigned char	*result;	/* the CA's body, byte for byte */
 	size_t		 result_len;
 	char		 retry_after[32];	/* the CA's, on 202 */
 	char		 note[192];	/* last thing that happened, one line */
+	char		 sans[512];	/* the CSR's subjectAltNames, one per
+					 * line ("DNS:a.example\nIP:10.0.0.1"),
+					 * quoted as the audit record does */
+	char		 last_error[256];	/* what the last attempt that
+						 * failed showed (curl's or
+						 * TLS's error, the CA's
+						 * status line); "" none */
 };
 
 /* Deep copy (src's buffers duplicated). 0, or -1 out of memory. */
@@ -163,6 +173,13 @@ int store_put_cached(struct store *st, const struct store_cached *c,
 int store_purged_ids(struct store *st, int64_t **ids, size_t *n,
     char *err, size_t errlen);
 
+/*
+ * The ids of rows an operator asked to send now (`estrad queue retry`),
+ * clearing the requests in the same transaction; as store_purged_ids.
+ */
+int store_retry_ids(struct store *st, int64_t **ids, size_t *n,
+    char *err, size_t errlen);
+
 /* ---- for `estrad queue` (queue_cli.c), store_list.c ------------------- */
 
 /* The note a purged entry carries. */
@@ -190,5 +207,18 @@ typedef int (*store_purge_fn)(const struct store_entry *e, void *arg);
  */
 int store_purge(struct store *st, int64_t id, store_purge_fn accept,
     void *arg, char *err, size_t errlen);
+
+/* Entry id into *e (the caller clears it): 1, 0 no such entry (purged
+ * ones included: they wait for the daemon), or -1 with err. */
+int store_get(struct store *st, int64_t id, struct store_entry *e,
+    char *err, size_t errlen);
+/*
+ * Ask the daemon to send entry id now (store_retry_ids), in one
+ * transaction with a read of it: *e is the entry as it was (cleared by
+ * the caller). 1 asked (pending or polling), 0 not (no such entry: e->id
+ * is 0; or its state says why), -1 with err.
+ */
+int store_retry(struct store *st, int64_t id, struct store_entry *e,
+    char *err, size_t errlen);
 
 #endif

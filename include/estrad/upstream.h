@@ -85,6 +85,32 @@ long upstream_wait_ms(struct upstream_ctx *ctx, size_t upstream);
 /* A stable name of the upstream and CA label, for the cache's rows. */
 void upstream_source(const struct config *cfg, size_t upstream,
     const char *label, char *out, size_t outlen);
+/*
+ * What a transfer showed, for the queue's record (docs/offline.md).
+ * reached: some attempt of it reached the CA, which then may have acted
+ * on it: the CA answered with an HTTP status, or curl had written bytes
+ * of the request's body to the connection (CURLINFO_SIZE_UPLOAD_T > 0;
+ * a timeout or a broken connection after that counts). A refused
+ * connection, a name not found, a TLS handshake that failed, a request
+ * that never left the wait for a slot: not reached. detail: the last
+ * attempt that did not succeed, as "URL: what", what being curl's error
+ * (TLS's reason included) or the CA's status line; "" when the last
+ * attempt got a 2xx. Never a header field or a credential; the CA's
+ * text is quoted (log_quote).
+ */
+#define UPSTREAM_DETAIL_MAX	256
+struct upstream_report {
+	int	reached;
+	char	detail[UPSTREAM_DETAIL_MAX];
+};
+/* Only from the transfer's done callback (it is freed afterwards). */
+void upstream_report(const struct upstream_xfer *x,
+    struct upstream_report *r);
+
+/* An operator's retry (`estrad queue retry`): each URL of upstream whose
+ * breaker is open may have its trial now, not after its backoff. */
+void upstream_try_now(struct upstream_ctx *ctx, size_t upstream);
+
 /* Abort a transfer whose client went away; no callback follows. */
 void upstream_cancel(struct upstream_xfer *xfer);
 

@@ -76,7 +76,7 @@ done
 # An unknown queue command is named, with the ones there are: exit 2.
 run queue_unknown -c "$PROXY_CONFIG" queue lsit
 [ "$RC" = 2 ] || fail "estrad queue lsit exited $RC, expected 2: $ERR"
-[ "$ERR" = 'estrad: unknown queue command "lsit" (list, purge)' ] ||
+[ "$ERR" = 'estrad: unknown queue command "lsit" (list, show, retry, purge)' ] ||
     fail "estrad queue lsit said '$ERR'"
 [ -z "$OUT" ] || fail "estrad queue lsit wrote to stdout: $OUT"
 check_misuse operand -n -c "$PROXY_CONFIG" stray

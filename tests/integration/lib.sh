@@ -1191,8 +1191,9 @@ queue_row() {
 	Q_ROW=$(printf '%s\n' "$out" | awk -v id="$2" '$1 == id')
 	Q_STATE='' Q_ATTEMPTS='' Q_CA='' Q_NOTE=''
 	[ -n "$Q_ROW" ] || return 0
-	# ID STATE LABEL OP IDENTITY SUBJECT AGE ATTEMPTS CA NOTE...
-	read -r _ Q_STATE _ _ _ _ _ Q_ATTEMPTS Q_CA Q_NOTE <<<"$Q_ROW"
+	# ID STATE LABEL OP IDENTITY SUBJECT SANS AGE NEXT ATTEMPTS RECEIVED CA
+	# REQUEST NOTE...
+	read -r _ Q_STATE _ _ _ _ _ _ _ Q_ATTEMPTS _ Q_CA _ Q_NOTE <<<"$Q_ROW"
 }
 
 # wait_queue_ca SECONDS CONFIG ID STATUS: until `queue list` shows the

@@ -73,7 +73,7 @@ for ((i = 0; i < ${#optstring}; i++)); do
 	*) grep -qE -- "\[-[a-zA-Z]*$o[a-zA-Z]*\]|-$o " <<<"$usage_lines" ;;
 	esac || fail "--help's usage lines lack -$o: $usage_lines"
 done
-for cmd in "queue list" "queue purge" "--all"; do
+for cmd in "queue list" "queue show" "queue retry" "queue purge" "--all" "--json"; do
 	grep -qF -- "$cmd" "$PAGE" || fail "'$cmd' is not in the man page"
 done
 note "${#opts[@]} options and the queue commands documented"

@@ -42,7 +42,7 @@ id1=$QID
 wait_queue_state 5 "$plog" "$id1" pending
 
 queue_cli list1 list
-head -n 1 "$WORK/list1.out" | grep -q '^ID  *STATE  *LABEL  *OP  *IDENTITY  *SUBJECT  *AGE  *ATTEMPTS  *CA  *NOTE' ||
+head -n 1 "$WORK/list1.out" | grep -q '^ID  *STATE  *LABEL  *OP  *IDENTITY  *SUBJECT  *SANS  *AGE  *NEXT  *ATTEMPTS  *RECEIVED  *CA  *REQUEST  *NOTE' ||
     fail "queue list header: '$(head -n 1 "$WORK/list1.out")'"
 row=$(awk -v id="$id1" '$1 == id' "$WORK/list1.out")
 [ -n "$row" ] || fail "queue list does not show entry $id1: $(cat "$WORK/list1.out")"

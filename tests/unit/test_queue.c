@@ -14,7 +14,13 @@
  *     (seen by a second connection while the CA has not answered);
  *   - an operator's purge from another connection drops the entry from
  *     the running queue, and the audit file has the entry's pending and
- *     purged lines.
+ *     purged lines;
+ *   - a refused connection, or a CA that never completes the TLS
+ *     handshake, is an attempt but not one the CA received (ca_received
+ *     stays 0), and the entry keeps curl's real reason;
+ *   - an operator's retry from another connection (`estrad queue retry`)
+ *     makes the running queue send at once, past a long backoff and the
+ *     upstream's open breaker.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -72,6 +78,7 @@ struct fixture {
 	struct upstream_ctx	*up;
 	struct store		*st;
 	struct queue		*q;
+	const char		*upstream_extra;	/* members, or NULL */
 	int			 silent;	/* a CA that never answers */
 	int			 silent_peer;	/* its accepted connection */
 	/* Answers outlive the test function: store_close() in teardown
@@ -167,13 +174,15 @@ start(struct fixture *f, const char *url)
 	    "  \"listen\": [\"127.0.0.1:0\"],\n"
 	    "  \"tls\": {\"certificate\": \"%s/cert.pem\", "
 	    "\"key\": \"%s/key.pem\", \"client_ca\": \"%s/cert.pem\"},\n"
-	    "  \"upstreams\": {\"ca\": {\"url\": \"%s\"}},\n"
+	    "  \"upstreams\": {\"ca\": {\"url\": \"%s\"%s%s}},\n"
 	    "  \"default\": {\"upstream\": \"ca\"},\n"
 	    "  \"state_dir\": \"%s\",\n"
 	    "  \"queue\": {\"max_entries\": 2, \"retry_after\": " RETRY_AFTER
 	    "},\n"
 	    "  \"audit\": {\"file\": \"%s\", \"stderr\": false}\n"
-	    "}\n", f->dir, f->dir, f->dir, url, f->state, f->audit_file);
+	    "}\n", f->dir, f->dir, f->dir, url, f->upstream_extra ? ", " : "",
+	    f->upstream_extra ? f->upstream_extra : "", f->state,
+	    f->audit_file);
 	fclose(fp);
 	f->cfg = config_load(path, &errs);
 	for (size_t i = 0; i < errs.n; i++)
@@ -694,6 +703,122 @@ test_purge(void **state)
 	}
 }
 
+/* ---- (f) what the CA received, and the real reason ---------------------- */
+
+static void
+test_refused_not_received(void **state)
+{
+	struct fixture		*f = *state;
+	struct est_reply	 r;
+	struct store_entry	 e;
+	int64_t			 id;
+
+	start(f, REFUSED_URL);
+	assert_int_equal(put(f, 0, 0, &r), 0);
+	wait_answers(f, 1);
+	id = queued_id(&f->ans[0].reply, "pending");
+	run_for(f, 1500);
+	assert_int_equal(disk_entry(f, id, &e), 1);
+	assert_int_equal(e.state, QS_PENDING);
+	assert_true(e.attempts >= 1);
+	assert_int_equal(e.ca_received, 0);
+	/* curl's own words, after the URL: not just "unreachable". */
+	if (strncmp(e.last_error, REFUSED_URL ": ", strlen(REFUSED_URL) + 2)
+	    != 0 || strstr(e.last_error, "port 1") == NULL)
+		fail_msg("last_error '%s'", e.last_error);
+	store_entry_clear(&e);
+}
+
+struct attempts_want {
+	int64_t	id;
+	int	attempts;
+};
+
+static int
+attempts_reached(struct fixture *f, void *arg)
+{
+	struct attempts_want	*w = arg;
+	struct store_entry	 e;
+	int			 ok;
+
+	ok = disk_entry(f, w->id, &e) == 1 && e.attempts >= w->attempts;
+	store_entry_clear(&e);
+	return ok;
+}
+
+/* The backoff is a minute: only the operator's retry sends again soon. */
+static void
+test_operator_retry(void **state)
+{
+	struct fixture		*f = *state;
+	struct est_reply	 r;
+	struct store		*cli;
+	struct store_entry	 e;
+	struct attempts_want	 w;
+	int64_t			 id;
+
+	f->upstream_extra = "\"backoff_initial\": 60, \"backoff_max\": 120, "
+	    "\"failure_threshold\": 1";
+	start(f, REFUSED_URL);
+	assert_int_equal(put(f, 0, 0, &r), 0);
+	wait_answers(f, 1);
+	id = queued_id(&f->ans[0].reply, "pending");
+	w.id = id;
+	w.attempts = 1;
+	if (!run_until(f, attempts_reached, &w, 3000))
+		fail_msg("entry %lld: no first attempt in 3 s", (long long)id);
+	/* The breaker is open for a minute: nothing more meanwhile. */
+	run_for(f, 2500);
+	w.attempts = 2;
+	assert_false(attempts_reached(f, &w));
+
+	if ((cli = store_open(f->state, 0, f->err, sizeof(f->err))) == NULL)
+		fail_msg("store_open (second connection): %s", f->err);
+	assert_int_equal(queue_cli_retry(cli, id, f->err, sizeof(f->err)), 0);
+	store_close(cli);
+	/* Picked up every 2 s, sent at once. */
+	if (!run_until(f, attempts_reached, &w, 3500))
+		fail_msg("entry %lld not sent again within 3.5 s of the retry",
+		    (long long)id);
+	/* Really sent, through the open breaker: curl's refusal again, not
+	 * estrad's "not sent: every URL ... is down". */
+	run_for(f, 500);
+	assert_int_equal(disk_entry(f, id, &e), 1);
+	if (strncmp(e.last_error, REFUSED_URL ": ", strlen(REFUSED_URL) + 2)
+	    != 0)
+		fail_msg("after the retry, last_error '%s'", e.last_error);
+	assert_int_equal(e.ca_received, 0);
+	store_entry_clear(&e);
+}
+
+/* A CA that takes the connection and never completes the TLS handshake:
+ * the request never left, so the timeout is not received either. */
+static void
+test_handshake_timeout_not_received(void **state)
+{
+	struct fixture		*f = *state;
+	struct est_reply	 r;
+	struct store_entry	 e;
+	struct attempts_want	 w;
+	char			 url[128];
+
+	start_silent(f, url, sizeof(url));
+	f->upstream_extra = "\"timeout\": 0.5, \"connect_timeout\": 0.5";
+	start(f, url);
+	assert_int_equal(put(f, 0, 0, &r), 0);
+	wait_answers(f, 1);
+	w.id = queued_id(&f->ans[0].reply, "pending");
+	w.attempts = 2;		/* the first one has ended */
+	if (!run_until(f, attempts_reached, &w, 5000))
+		fail_msg("no second attempt in 5 s");
+	assert_int_equal(disk_entry(f, w.id, &e), 1);
+	assert_int_equal(e.ca_received, 0);
+	if (strncmp(e.last_error, url, strlen(url)) != 0 ||
+	    strstr(e.last_error, "time") == NULL)
+		fail_msg("last_error '%s'", e.last_error);
+	store_entry_clear(&e);
+}
+
 int
 main(void)
 {
@@ -705,6 +830,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_attempt_before_send,
 		    setup, teardown),
 		FX_TEST(test_purge),
+		FX_TEST(test_refused_not_received),
+		FX_TEST(test_operator_retry),
+		FX_TEST(test_handshake_timeout_not_received),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -154,6 +154,13 @@ make_entry(struct store_entry *e, int i, enum queue_state s)
 	if (s == QS_POLLING)
 		snprintf(e->retry_after, sizeof(e->retry_after), "120");
 	snprintf(e->note, sizeof(e->note), "note %d", i);
+	snprintf(e->sans, sizeof(e->sans), "DNS:dev%d.example\nIP:10.0.0.%d",
+	    i, i);
+	e->ca_received = i / 2;
+	if (s == QS_PENDING)
+		snprintf(e->last_error, sizeof(e->last_error), "https://ca:1/"
+		    ".well-known/est: Failed to connect to ca port 1: "
+		    "Connection refused");
 }
 
 static void
@@ -190,6 +197,9 @@ assert_entry_equal(const struct store_entry *a, const struct store_entry *b)
 	assert_blob(a->result, a->result_len, b->result, b->result_len);
 	assert_string_equal(a->retry_after, b->retry_after);
 	assert_string_equal(a->note, b->note);
+	assert_string_equal(a->sans, b->sans);
+	assert_int_equal(a->ca_received, b->ca_received);
+	assert_string_equal(a->last_error, b->last_error);
 }
 
 /* What store_load_entries() handed over, in order. */
@@ -256,7 +266,7 @@ test_open_wal(void **state)
 	peek_text(f, "PRAGMA journal_mode", buf, sizeof(buf));
 	assert_string_equal(buf, "wal");
 	peek_text(f, "PRAGMA user_version", buf, sizeof(buf));
-	assert_string_equal(buf, "1");
+	assert_string_equal(buf, "2");
 	store_close(st);
 	/* Opening again finds the tables there. */
 	store_close(open_ok(f, 1));
@@ -274,10 +284,10 @@ test_schema_newer(void **state)
 	struct fixture	*f = *state;
 
 	store_close(open_ok(f, 1));
-	peek_exec(f, "PRAGMA user_version = 2");
+	peek_exec(f, "PRAGMA user_version = 3");
 	assert_null(store_open(f->state, 1, f->err, sizeof(f->err)));
 	assert_non_null(strstr(f->err, f->db));
-	assert_non_null(strstr(f->err, "schema version 2 is newer"));
+	assert_non_null(strstr(f->err, "schema version 3 is newer"));
 }
 
 static void
@@ -294,7 +304,7 @@ test_lock(void **state)
 	    "uses this state_dir"));
 	/* `estrad queue` does not lock, and sees the daemon's rows. */
 	cli = open_ok(f, 0);
-	assert_int_equal(queue_cli_list(cli, out, 0, f->err, sizeof(f->err)),
+	assert_int_equal(queue_cli_list(cli, out, 0, 0, f->err, sizeof(f->err)),
 	    1);
 	store_close(cli);
 	store_close(daemon);
@@ -821,6 +831,8 @@ test_audit_format(void **state)
 	    "request_id")), "req-2");
 	assert_int_equal(json_integer_value(json_object_get(o, "attempts")),
 	    2);
+	assert_int_equal(json_integer_value(json_object_get(o,
+	    "ca_received")), 1);
 	assert_int_equal(json_integer_value(json_object_get(o, "ca_status")),
 	    202);
 	assert_string_equal(json_string_value(json_object_get(o, "reason")),
@@ -872,7 +884,7 @@ test_cli_list(void **state)
 	insert_ok(f, st, 5, QS_DELIVERED);
 
 	assert_non_null(out = tmpfile());
-	assert_int_equal(queue_cli_list(st, out, 0, f->err, sizeof(f->err)),
+	assert_int_equal(queue_cli_list(st, out, 0, 0, f->err, sizeof(f->err)),
 	    2);
 	text = read_file(out);
 	assert_true(strncmp(text, "ID  ", 4) == 0);
@@ -892,7 +904,7 @@ test_cli_list(void **state)
 	fclose(out);
 
 	assert_non_null(out = tmpfile());
-	assert_int_equal(queue_cli_list(st, out, 1, f->err, sizeof(f->err)),
+	assert_int_equal(queue_cli_list(st, out, 1, 0, f->err, sizeof(f->err)),
 	    3);
 	text = read_file(out);
 	assert_non_null(strstr(text, "delivered"));
@@ -1024,6 +1036,225 @@ test_cli_main(void **state)
 	store_close(st);
 }
 
+/* ---- schema 1 to 2 ------------------------------------------------------ */
+
+/* The queue table as estrad wrote it before ca_received (schema 1). */
+static const char schema_v1[] =
+    "CREATE TABLE queue ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " label TEXT NOT NULL, op TEXT NOT NULL, identity TEXT NOT NULL,"
+    " pubkey TEXT NOT NULL, subject TEXT NOT NULL,"
+    " request_id TEXT NOT NULL, content_type TEXT NOT NULL, csr BLOB,"
+    " state TEXT NOT NULL, created INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    " next_attempt INTEGER NOT NULL, attempts INTEGER NOT NULL,"
+    " ca_status INTEGER NOT NULL, result_type TEXT NOT NULL, result BLOB,"
+    " retry_after TEXT NOT NULL, note TEXT NOT NULL);"
+    "CREATE INDEX queue_state ON queue (state);"
+    "CREATE TABLE cache ("
+    " label TEXT NOT NULL, op TEXT NOT NULL, source TEXT NOT NULL,"
+    " status INTEGER NOT NULL, content_type TEXT NOT NULL, body BLOB,"
+    " fetched INTEGER NOT NULL, PRIMARY KEY (label, op));"
+    "INSERT INTO queue (label, op, identity, pubkey, subject, request_id,"
+    " content_type, csr, state, created, updated, expires, next_attempt,"
+    " attempts, ca_status, result_type, result, retry_after, note) VALUES"
+    " ('', 'simpleenroll', 'digest:old', 'ab', 'CN=old', 'req-old',"
+    " 'application/pkcs10', x'3082', 'pending', 1700000000, 1700000000,"
+    " 1700086400, 1700000300, 3, 0, '', NULL, '', 'upstream CA "
+    "unreachable');"
+    "PRAGMA user_version = 1;";
+
+/* A database of schema 1 opens, migrated: its entry is kept, its
+ * attempts are all taken as received (the safe side), and new rows and
+ * updates use the new columns. */
+static void
+test_migrate_v1(void **state)
+{
+	struct fixture		*f = *state;
+	struct store		*st;
+	struct store_entry	 e;
+	sqlite3			*db = NULL;
+	char			 buf[64];
+	int64_t			 id;
+
+	assert_int_equal(mkdir(f->state, 0700), 0);
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, schema_v1, NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+
+	st = open_ok(f, 1);
+	peek_text(f, "PRAGMA user_version", buf, sizeof(buf));
+	assert_string_equal(buf, "2");
+	assert_int_equal(store_get(st, 1, &e, f->err, sizeof(f->err)), 1);
+	assert_string_equal(e.identity, "digest:old");
+	assert_int_equal(e.state, QS_PENDING);
+	assert_int_equal(e.attempts, 3);
+	assert_int_equal(e.ca_received, 3);
+	assert_string_equal(e.sans, "");
+	assert_string_equal(e.last_error, "");
+	assert_int_equal(e.csr_len, 2);
+	/* The daemon writes it back with the new fields. */
+	e.attempts = 4;
+	snprintf(e.last_error, sizeof(e.last_error), "refused");
+	assert_int_equal(store_update(st, &e, f->err, sizeof(f->err)), 0);
+	store_entry_clear(&e);
+	assert_int_equal(store_get(st, 1, &e, f->err, sizeof(f->err)), 1);
+	assert_int_equal(e.attempts, 4);
+	assert_int_equal(e.ca_received, 3);
+	assert_string_equal(e.last_error, "refused");
+	store_entry_clear(&e);
+	id = insert_ok(f, st, 4, QS_PENDING);
+	assert_int_equal(store_get(st, id, &e, f->err, sizeof(f->err)), 1);
+	assert_string_equal(e.sans, "DNS:dev4.example\nIP:10.0.0.4");
+	assert_int_equal(e.ca_received, 2);
+	store_entry_clear(&e);
+	store_close(st);
+	/* Opened again: nothing to migrate. */
+	store_close(open_ok(f, 1));
+	peek_text(f, "SELECT count(*) FROM queue", buf, sizeof(buf));
+	assert_string_equal(buf, "2");
+}
+
+/* ---- show, --json, retry ------------------------------------------------ */
+
+static char *
+cli_output(struct fixture *f, struct store *st, int64_t id, int what,
+    int *rc)
+{
+	FILE *out = tmpfile();
+	char *text;
+
+	assert_non_null(out);
+	if (what == 0)
+		*rc = queue_cli_list(st, out, 1, 1, f->err, sizeof(f->err));
+	else
+		*rc = queue_cli_show(st, out, id, what == 2, f->err,
+		    sizeof(f->err));
+	text = read_file(out);
+	fclose(out);
+	return text;
+}
+
+static void
+test_cli_json_show(void **state)
+{
+	struct fixture		*f = *state;
+	struct store		*st = open_ok(f, 1);
+	struct store_entry	 e;
+	json_t			*arr, *o;
+	json_error_t		 jerr;
+	char			*text;
+	int			 rc;
+	int64_t			 id, now = (int64_t)time(NULL);
+
+	make_entry(&e, 2, QS_PENDING);
+	e.next_attempt = now + 600;
+	assert_int_equal(store_insert(st, &e, f->err, sizeof(f->err)), 0);
+	id = e.id;
+	store_entry_clear(&e);
+	insert_ok(f, st, 5, QS_DELIVERED);
+
+	/* list --json: one array, every entry with the same fields. */
+	text = cli_output(f, st, 0, 0, &rc);
+	assert_int_equal(rc, 2);
+	if ((arr = json_loads(text, 0, &jerr)) == NULL)
+		fail_msg("list --json is not JSON (%s): %s", jerr.text, text);
+	assert_true(json_is_array(arr));
+	assert_int_equal(json_array_size(arr), 2);
+	o = json_array_get(arr, 0);
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), id);
+	assert_string_equal(json_string_value(json_object_get(o, "state")),
+	    "pending");
+	assert_string_equal(json_string_value(json_object_get(o,
+	    "request_id")), "req-2");
+	assert_int_equal(json_array_size(json_object_get(o, "sans")), 2);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(o,
+	    "sans"), 1)), "IP:10.0.0.2");
+	assert_int_equal(json_integer_value(json_object_get(o, "attempts")),
+	    2);
+	assert_int_equal(json_integer_value(json_object_get(o,
+	    "ca_received")), 1);
+	assert_true(json_integer_value(json_object_get(o, "next_attempt_in"))
+	    > 590);
+	assert_non_null(strstr(json_string_value(json_object_get(o,
+	    "last_error")), "Connection refused"));
+	assert_int_equal(strlen(json_string_value(json_object_get(o,
+	    "next_attempt"))), strlen("2026-12-07T18:10:00Z"));
+	assert_true(json_is_null(json_object_get(o, "ca_status")));
+	/* A finished entry does not wait: no next attempt. */
+	o = json_array_get(arr, 1);
+	assert_true(json_is_null(json_object_get(o, "next_attempt")));
+	assert_true(json_is_null(json_object_get(o, "last_error")));
+	json_decref(arr);
+	free(text);
+
+	/* show: every field, human and JSON. */
+	text = cli_output(f, st, id, 1, &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(text, "\nsans             DNS:dev2.example, "
+	    "IP:10.0.0.2\n"));
+	assert_non_null(strstr(text, "\nca_received      1\n"));
+	assert_non_null(strstr(text, "\nnext_attempt_in  "));
+	assert_true(strstr(text, " (in 9m5") != NULL ||
+	    strstr(text, " (in 10m00s)") != NULL);
+	assert_non_null(strstr(text, "\nlast_error       https://ca:1/"));
+	free(text);
+	text = cli_output(f, st, id, 2, &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(o = json_loads(text, 0, &jerr));
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), id);
+	json_decref(o);
+	free(text);
+	text = cli_output(f, st, 99, 1, &rc);
+	assert_int_equal(rc, -1);
+	assert_string_equal(f->err, "no queue entry 99");
+	free(text);
+	store_close(st);
+}
+
+static void
+test_cli_retry(void **state)
+{
+	struct fixture	*f = *state;
+	struct store	*daemon = open_ok(f, 1), *cli;
+	int64_t		 pending, issued, *ids;
+	size_t		 n;
+	char		 buf[64];
+
+	pending = insert_ok(f, daemon, 1, QS_PENDING);
+	issued = insert_ok(f, daemon, 2, QS_ISSUED);
+	cli = open_ok(f, 0);
+	assert_int_equal(queue_cli_retry(cli, pending, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(queue_cli_retry(cli, issued, f->err,
+	    sizeof(f->err)), -1);
+	snprintf(buf, sizeof(buf), "queue entry %lld is issued: the CA has "
+	    "answered", (long long)issued);
+	assert_non_null(strstr(f->err, buf));
+	assert_int_equal(queue_cli_retry(cli, 99, f->err, sizeof(f->err)),
+	    -1);
+	assert_string_equal(f->err, "no queue entry 99");
+	store_close(cli);
+	/* Due now, for a listing while no daemon runs. */
+	snprintf(buf, sizeof(buf), "SELECT next_attempt <= %lld FROM queue "
+	    "WHERE id = %lld", (long long)time(NULL), (long long)pending);
+	peek_text(f, buf, buf, sizeof(buf));
+	assert_string_equal(buf, "1");
+
+	/* The daemon takes the request once. */
+	assert_int_equal(store_retry_ids(daemon, &ids, &n, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], pending);
+	free(ids);
+	assert_int_equal(store_retry_ids(daemon, &ids, &n, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(n, 0);
+	assert_null(ids);
+	store_close(daemon);
+}
+
 int
 main(void)
 {
@@ -1044,6 +1275,9 @@ main(void)
 		cmocka_unit_test(test_audit_format),
 		FX_TEST(test_cli_list),
 		FX_TEST(test_cli_main),
+		FX_TEST(test_migrate_v1),
+		FX_TEST(test_cli_json_show),
+		FX_TEST(test_cli_retry),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
