@@ -7,8 +7,9 @@
 #  - `tests/lab ca stop`: the CA's port refuses connections; an enrollment
 #    gets 202 "queued as ID (pending)"; `queue list` shows ID pending;
 #  - `tests/lab ca start`: the CA answers cacerts on the same port as
-#    before, lab.env names the new CA pid; without any change to the
-#    proxy, entry ID is sent and issued, and the client's retry gets 200
+#    before, lab.env names the new CA pid; `queue retry ID` is
+#    acknowledged; without any change to the proxy, entry ID is sent and
+#    issued, and the client's retry gets 200
 #    with the certificate for its key; the audit says pending, issued,
 #    delivered;
 #  - the port taken by someone else: `tests/lab ca start` exits 1 saying
@@ -66,6 +67,10 @@ out=$("$LAB" ca start "$PLAB" 2>&1) || fail "tests/lab ca start: $out"
 req up GET "$CA_URL/cacerts"
 check_status 200
 
+# The walkthrough's `queue retry`: the operator knows the link is back.
+out=$("$ESTRAD_BIN" -c "$PROXY_CONFIG" queue retry "$id" 2>&1) || fail "queue retry $id: $out"
+[ "$out" = "queue entry $id: retry requested; a running estrad sends it within 2 seconds" ] ||
+    fail "queue retry $id said: $out"
 wait_queue_state 20 "$PROXY_LOG" "$id" issued
 enroll_ok b2 "$EST_URL/simpleenroll" "$WORK/b.b64" b "$ISSUING_CERT"
 wait_queue_state 5 "$PROXY_LOG" "$id" delivered
