@@ -561,6 +561,19 @@ stop_pid() {
 	wait "$1" 2>/dev/null || true
 }
 
+# exit_status PID WHAT: wait (10 s) for our child PID to end, fail if it
+# does not; sets RC to its exit status.
+exit_status() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		running "$1" || break
+		sleep 0.1
+	done
+	running "$1" && fail "$2 still runs 10 s after SIGTERM"
+	wait "$1"
+	RC=$?
+}
+
 # check_alive PID WHAT
 check_alive() {
 	running "$1" || fail "$2 (pid $1) is not running any more"
