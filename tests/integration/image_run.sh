@@ -10,7 +10,12 @@
 #     ESTRAD_ADMIN_LISTEN override as compose.yaml does (ports 0 here);
 #   - the image's user is not root; cacerts, then a Digest simpleenroll
 #     through it gives a certificate for the CSR's key; /healthz, /readyz
-#     and the image's HEALTHCHECK command answer; SIGTERM stops it.
+#     and the image's HEALTHCHECK command answer; SIGTERM stops it;
+#   - docker/k8s's pod: a Secret volume laid out as the kubelet does with
+#     fsGroup (..data links, root's files, mode 0440) is refused by
+#     `estrad -n` on configmap.yaml's estrad.json, naming the key; the
+#     copies deployment.yaml's init container command makes in the image
+#     (uid 999, 0400) pass.
 # Label "image": tools/check builds the image, then runs this with
 # ESTRAD_IMAGE_REQUIRED=1, where a missing tool or image fails; elsewhere
 # it skips (exit 77) with the reason.
@@ -112,6 +117,62 @@ buildah run --isolation chroot --network host \
     -e ESTRAD_ADMIN_LISTEN="0.0.0.0:$aport" "$CTR" -- \
     /usr/local/bin/estrad-healthcheck || fail "the image's HEALTHCHECK command failed"
 note "/healthz, /readyz and estrad-healthcheck: 200"
+
+# ---- docker/k8s's pod, files laid out as the kubelet lays them out
+# A Secret volume with fsGroup: each name a link to ..data/NAME, ..data a
+# link to a timestamped directory, the files root's, group the fsGroup,
+# mode 0440 (the kubelet adds group read whatever defaultMode says).
+K=$WORK/k8s
+ts=..2026_01_01_00_00_00.000000001
+mkdir -p "$K/src/$ts" "$K/run" "$K/trust"
+cp "$PROXY_SERVER_CERT" "$K/src/$ts/server.crt"
+cp "$PROXY_SERVER_KEY" "$K/src/$ts/server.key"
+cp "$RA_CERT" "$K/src/$ts/ra.crt"
+cp "$RA_KEY" "$K/src/$ts/ra.key"
+cp "$DIGEST_USERS" "$K/src/$ts/users.htdigest"
+head -c 32 /dev/urandom >"$K/src/$ts/nonce.secret"
+chown -R "0:$gid" "$K/src/$ts"
+chmod 0440 "$K/src/$ts/"*
+ln -s "$ts" "$K/src/..data"
+for f in "$K/src/$ts/"*; do
+	ln -s "..data/${f##*/}" "$K/src/${f##*/}"
+done
+chmod 0777 "$K/run"	# the emptyDir
+cp "$ROOT_CERT" "$K/trust/client-ca.pem"
+cp "$ROOT_CERT" "$K/trust/ca-bundle.pem"
+k8s_estrad_json "$K/estrad.json"
+init=$(sed -n "s/^ *- '\(set -e; for f in \/secrets\/.*\)'$/\1/p" "$SRC/docker/k8s/deployment.yaml")
+[ -n "$init" ] || fail "no init container command (set -e; for f in /secrets/* ...) in docker/k8s/deployment.yaml"
+
+# k8s_check LOG SECRETS: estrad -n in the image on the ConfigMap's
+# estrad.json, /run/estrad/secrets from the host directory SECRETS.
+k8s_check() {
+	buildah run --isolation chroot --network host \
+	    -v "$K/estrad.json:/etc/estrad/estrad.json:ro" \
+	    -v "$K/trust:/etc/estrad/trust:ro" \
+	    -v "$2:/run/estrad/secrets:ro" \
+	    "$CTR" -- /usr/local/sbin/estrad -n -c /etc/estrad/estrad.json >"$1" 2>&1
+}
+# Straight from the Secret volume: refused, and the reason names the file.
+k8s_check "$K/direct.out" "$K/src" && fail "estrad -n accepted a 0440 Secret volume: $(cat "$K/direct.out")"
+grep -q '/run/estrad/secrets/server.key is readable by group or others (mode 0440)' "$K/direct.out" ||
+    fail "estrad -n on the Secret volume itself: $(head -c 400 "$K/direct.out")"
+# The init container's copies: the pod's user's, 0400, and estrad -n is OK.
+buildah run --isolation chroot --network host -v "$K/src:/secrets:ro" \
+    -v "$K/run:/run/estrad/secrets" "$CTR" -- /bin/sh -c "$init" ||
+    fail "the init container's command failed in the image: $init"
+for f in "$K/src/$ts/"*; do
+	c=$K/run/${f##*/}
+	if [ ! -f "$c" ] || [ -L "$c" ]; then
+		fail "the init container did not copy ${f##*/}"
+	fi
+	[ "$(stat -c '%u %a' "$c")" = "$uid 400" ] ||
+	    fail "${f##*/} copied as $(stat -c 'uid %u mode %a' "$c"), not uid $uid mode 400"
+done
+k8s_check "$K/copied.out" "$K/run" ||
+    fail "estrad -n on the init container's copies: $(head -c 400 "$K/copied.out")"
+grep -q 'configuration OK' "$K/copied.out" || fail "estrad -n said: $(head -c 400 "$K/copied.out")"
+note "k8s: the Secret volume itself (0440) refused, naming the key; the init container's copies (uid $uid, 0400) pass estrad -n"
 
 # ---- SIGTERM (what `docker stop` sends) stops it
 # descendant PID COMM: the first process named COMM under PID.
