@@ -47,8 +47,26 @@ note "image $IMAGE: user $user, HEALTHCHECK estrad-healthcheck, size $size"
 CTR=image-run-$$
 buildah from --pull-never --name "$CTR" "$IMAGE" >/dev/null ||
     fail "buildah from $IMAGE failed"
+# descendant PID COMM: the first process named COMM under PID.
+descendant() {
+	local c
+	# shellcheck disable=SC2013 # the children files are space-separated
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		[ "$(cat "/proc/$c/comm" 2>/dev/null)" = "$2" ] && { echo "$c"; return; }
+		descendant "$c" "$2"
+	done
+}
+
+# On the way out (a failure too): the daemon in the image, then the
+# container.
 # shellcheck disable=SC2317 # called by the EXIT trap
 ctr_cleanup() {
+	local p
+	if [ -n "${RA_PID:-}" ] && running "$RA_PID"; then
+		p=$(descendant "$RA_PID" estrad | head -n 1)
+		[ -z "$p" ] || kill -TERM "$p" 2>/dev/null
+		stop_pid "$RA_PID"
+	fi
 	buildah rm "$CTR" >/dev/null 2>&1
 	t_cleanup
 }
@@ -175,15 +193,6 @@ grep -q 'configuration OK' "$K/copied.out" || fail "estrad -n said: $(head -c 40
 note "k8s: the Secret volume itself (0440) refused, naming the key; the init container's copies (uid $uid, 0400) pass estrad -n"
 
 # ---- SIGTERM (what `docker stop` sends) stops it
-# descendant PID COMM: the first process named COMM under PID.
-descendant() {
-	local c
-	# shellcheck disable=SC2013 # the children files are space-separated
-	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-		[ "$(cat "/proc/$c/comm" 2>/dev/null)" = "$2" ] && { echo "$c"; return; }
-		descendant "$c" "$2"
-	done
-}
 pid=$(descendant "$RA_PID" estrad | head -n 1)
 [ -n "$pid" ] || fail "no estrad process under buildah run ($RA_PID)"
 [ "$(stat -c %u "/proc/$pid")" = "$uid" ] || fail "estrad runs as uid $(stat -c %u "/proc/$pid")"
