@@ -60,13 +60,15 @@ apt_packages() {
 	    grep -vE '^(apt-get|install|-.*|)$' | sort -u
 }
 
-# tools/install-deps' PACKAGES; the build ones are those a build needs
-# (libclang-rt-14-dev is libFuzzer's runtime, for tools/fuzz.sh only).
+# tools/install-deps' PACKAGES; the build ones are those a build and the
+# unit tests need (apache2-utils: unit_test_users runs htdigest and
+# htpasswd; libclang-rt-14-dev is libFuzzer's runtime, for tools/fuzz.sh
+# only).
 deps=$(sed -n '/^PACKAGES="/,/"$/p' "$SRC/tools/install-deps" |
     sed 's/PACKAGES=//' | tr -d '"' | tr ' ' '\n' | sed '/^$/d' | sort -u)
 [ -n "$deps" ] || fail "no PACKAGES in tools/install-deps"
 want_build=$(printf '%s\n' "$deps" |
-    grep -E -- '-dev$|^(build-essential|cmake|pkg-config)$' |
+    grep -E -- '-dev$|^(build-essential|cmake|pkg-config|apache2-utils)$' |
     grep -vx 'libclang-rt-14-dev' | sort -u)
 got_build=$(apt_packages "$WORK/build.stage")
 [ "$got_build" = "$want_build" ] ||

@@ -561,6 +561,31 @@ stop_pid() {
 	wait "$1" 2>/dev/null || true
 }
 
+# k8s_estrad_json OUT: the estrad.json of docker/k8s/configmap.yaml, in
+# OUT.
+k8s_estrad_json() {
+	local src=${ESTRAD_SOURCE_DIR:-$(dirname "${BASH_SOURCE[0]}")/../..}
+	awk '/^  estrad.json: \|$/ { on = 1; next }
+	    on && /^    / { print substr($0, 5); next }
+	    on && /^$/ { print; next }
+	    on { exit }' "$src/docker/k8s/configmap.yaml" >"$1"
+	grep -q '"nonce_secret_file"' "$1" ||
+	    fail "no estrad.json with a nonce_secret_file in docker/k8s/configmap.yaml"
+}
+
+# exit_status PID WHAT: wait (10 s) for our child PID to end, fail if it
+# does not; sets RC to its exit status.
+exit_status() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		running "$1" || break
+		sleep 0.1
+	done
+	running "$1" && fail "$2 still runs 10 s after SIGTERM"
+	wait "$1"
+	RC=$?
+}
+
 # check_alive PID WHAT
 check_alive() {
 	running "$1" || fail "$2 (pid $1) is not running any more"

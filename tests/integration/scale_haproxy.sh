@@ -42,12 +42,7 @@ haproxy -c -f "$WORK/doc-haproxy.cfg" >"$WORK/doc-haproxy.out" 2>&1 ||
 # paths name the lab's files; with PyYAML (not a dependency), the
 # manifests agree with it (ports, probes, every file it names mounted).
 K8S=$SRC/docker/k8s
-awk '/^  estrad.json: \|$/ { on = 1; next }
-    on && /^    / { print substr($0, 5); next }
-    on && /^$/ { print; next }
-    on { exit }' "$K8S/configmap.yaml" >"$WORK/k8s.json"
-grep -q '"nonce_secret_file"' "$WORK/k8s.json" ||
-    fail "no estrad.json with a nonce_secret_file in $K8S/configmap.yaml"
+k8s_estrad_json "$WORK/k8s.json"
 sed -e "s|/run/estrad/secrets/server.crt|$PROXY_SERVER_CERT|" \
     -e "s|/run/estrad/secrets/server.key|$PROXY_SERVER_KEY|" \
     -e "s|/run/estrad/secrets/ra.crt|$RA_CERT|" \

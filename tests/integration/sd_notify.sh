@@ -106,14 +106,8 @@ note "SIGHUP: RELOADING=1 then READY=1"
 
 kill -TERM "$PID"
 expect_line 4 "pid=$PID STOPPING=1"
-for ((i = 0; i < 100; i++)); do
-	running "$PID" || break
-	sleep 0.1
-done
-running "$PID" && fail "estrad still runs 10 s after SIGTERM"
-wait "$PID"
-rc=$?
-[ "$rc" = 0 ] || fail "estrad exited $rc after SIGTERM, expected 0"
+exit_status "$PID" estrad
+[ "$RC" = 0 ] || fail "estrad exited $RC after SIGTERM, expected 0"
 no_more 4
 note "SIGTERM: STOPPING=1, exit 0"
 

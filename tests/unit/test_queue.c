@@ -160,7 +160,11 @@ group_teardown(void **state)
 	return 0;
 }
 
-/* The daemon's offline half, as est.c wires it, upstream at url. */
+/* The daemon's offline half, as est.c wires it, upstream at url. The
+ * upstream's ca_bundle is set: without one, libcurl loads the system's
+ * store, and where there is none (no ca-certificates: the image's build
+ * stage) every transfer fails before it connects, so the silent CA never
+ * sees the forwarder. */
 static void
 start(struct fixture *f, const char *url)
 {
@@ -174,13 +178,15 @@ start(struct fixture *f, const char *url)
 	    "  \"listen\": [\"127.0.0.1:0\"],\n"
 	    "  \"tls\": {\"certificate\": \"%s/cert.pem\", "
 	    "\"key\": \"%s/key.pem\", \"client_ca\": \"%s/cert.pem\"},\n"
-	    "  \"upstreams\": {\"ca\": {\"url\": \"%s\"%s%s}},\n"
+	    "  \"upstreams\": {\"ca\": {\"url\": \"%s\", "
+	    "\"ca_bundle\": \"%s/cert.pem\"%s%s}},\n"
 	    "  \"default\": {\"upstream\": \"ca\"},\n"
 	    "  \"state_dir\": \"%s\",\n"
 	    "  \"queue\": {\"max_entries\": 2, \"retry_after\": " RETRY_AFTER
 	    "},\n"
 	    "  \"audit\": {\"file\": \"%s\", \"stderr\": false}\n"
-	    "}\n", f->dir, f->dir, f->dir, url, f->upstream_extra ? ", " : "",
+	    "}\n", f->dir, f->dir, f->dir, url, f->dir,
+	    f->upstream_extra ? ", " : "",
 	    f->upstream_extra ? f->upstream_extra : "", f->state,
 	    f->audit_file);
 	fclose(fp);
