@@ -47,7 +47,10 @@ const struct cfg_field upstream_fields[] = {
 	F_FILE(struct cfg_upstream, "client_certificate", client_certificate,
 	    0,
 	    .doc = "the RA certificate (PEM, with its chain) for mutual TLS "
-	    "(RFC 7030 §3.7); it should carry the id-kp-cmcRA EKU"),
+	    "(RFC 7030 §3.7). If it has an extendedKeyUsage, that must hold "
+	    "clientAuth or id-kp-cmcRA (most CAs want clientAuth), and a "
+	    "keyUsage must hold digitalSignature: `-n` refuses others, which "
+	    "the CA would refuse in the TLS handshake"),
 	F_FILE(struct cfg_upstream, "client_key", client_key, 0,
 	    .flags = CFG_F_SECRET,
 	    .doc = "its private key; required with `client_certificate`"),
@@ -126,10 +129,16 @@ const struct cfg_field localca_fields[] = {
 	F_END
 };
 
-/* A certificate and key pair named by two keys of one section. */
+/*
+ * A certificate and key pair named by two keys of one section; tls_client:
+ * the certificate is presented as a TLS client certificate, so a CA that
+ * checks its purpose must not refuse it (the issue is otherwise found at
+ * the first enrollment, as an alert from the CA).
+ */
 static int
 pair_check(struct cfg_ctx *ctx, const char *path, const char *cert_key,
-    const char *certfile, const char *key_key, const char *keyfile)
+    const char *certfile, const char *key_key, const char *keyfile,
+    int tls_client)
 {
 	STACK_OF(X509)	*certs = NULL;
 	EVP_PKEY	*key = NULL;
@@ -158,6 +167,13 @@ pair_check(struct cfg_ctx *ctx, const char *path, const char *cert_key,
 	    !pki_key_matches_cert(key, sk_X509_value(certs, 0))) {
 		cfg_err(ctx, cp, "%s does not match the certificate in %s",
 		    keyfile, certfile);
+		nerr++;
+	}
+	if (certs != NULL && tls_client &&
+	    pki_tls_client_check(sk_X509_value(certs, 0), err,
+	    sizeof(err)) == -1) {
+		child_path(cp, sizeof(cp), path, cert_key);
+		cfg_err(ctx, cp, "%s %s", certfile, err);
 		nerr++;
 	}
 	sk_X509_pop_free(certs, X509_free);
@@ -334,7 +350,7 @@ upstream_check(struct cfg_ctx *ctx, const char *path, const json_t *obj,
 	child_path(cp, sizeof(cp), path, "ca_bundle");
 	nerr += certs_check(ctx, cp, u->ca_bundle);
 	nerr += pair_check(ctx, path, "client_certificate",
-	    u->client_certificate, "client_key", u->client_key);
+	    u->client_certificate, "client_key", u->client_key, 1);
 	child_path(cp, sizeof(cp), path, "auth");
 	if (u->auth != UPSTREAM_AUTH_NONE &&
 	    (u->username == NULL || u->password_file == NULL)) {
@@ -360,7 +376,7 @@ localca_check(struct cfg_ctx *ctx, const char *path, struct cfg_localca *ca)
 	int	nerr;
 
 	nerr = pair_check(ctx, path, "certificate", ca->certificate, "key",
-	    ca->key);
+	    ca->key, 0);
 	child_path(cp, sizeof(cp), path, "chain");
 	return nerr + certs_check(ctx, cp, ca->chain);
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/buffer.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "estrad/pki.h"
 
@@ -262,4 +264,96 @@ pki_name_text(const X509_NAME *name, char *out, size_t outlen)
 		out[n] = '\0';
 	BIO_free(bio);
 	return n >= 0 ? 0 : -1;
+}
+
+/* OID's short name ("serverAuth"), or its dotted form, appended to buf. */
+static void
+pki_oid_append(char *buf, size_t len, const ASN1_OBJECT *obj)
+{
+	size_t	n = strlen(buf);
+	int	nid = OBJ_obj2nid(obj);
+	char	oid[80];
+
+	if (nid != NID_undef)
+		snprintf(oid, sizeof(oid), "%s", OBJ_nid2sn(nid));
+	else if (OBJ_obj2txt(oid, sizeof(oid), obj, 1) <= 0)
+		snprintf(oid, sizeof(oid), "?");
+	snprintf(buf + n, len - n, "%s%s", n ? ", " : "", oid);
+}
+
+static int
+pki_eku_check(X509 *cert, char *why, size_t whylen)
+{
+	EXTENDED_KEY_USAGE	*eku;
+	char			 names[256] = "";
+	int			 crit = -1, nid;
+
+	eku = X509_get_ext_d2i(cert, NID_ext_key_usage, &crit, NULL);
+	if (eku == NULL && crit == -1)
+		return 0;	/* none: any purpose */
+	if (eku == NULL) {
+		snprintf(why, whylen, "has an extendedKeyUsage that cannot "
+		    "be read");
+		return -1;
+	}
+	for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
+		nid = OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i));
+		if (nid == NID_client_auth || nid == NID_cmcRA) {
+			EXTENDED_KEY_USAGE_free(eku);
+			return 0;
+		}
+		pki_oid_append(names, sizeof(names),
+		    sk_ASN1_OBJECT_value(eku, i));
+	}
+	EXTENDED_KEY_USAGE_free(eku);
+	snprintf(why, whylen, "has extendedKeyUsage %s only; the CA will "
+	    "refuse it as a TLS client certificate: it needs clientAuth or "
+	    "id-kp-cmcRA", names);
+	return -1;
+}
+
+static int
+pki_ku_check(X509 *cert, char *why, size_t whylen)
+{
+	static const struct {
+		uint32_t	 bit;
+		const char	*name;
+	} bits[] = {
+		{ KU_NON_REPUDIATION, "nonRepudiation" },
+		{ KU_KEY_ENCIPHERMENT, "keyEncipherment" },
+		{ KU_DATA_ENCIPHERMENT, "dataEncipherment" },
+		{ KU_KEY_AGREEMENT, "keyAgreement" },
+		{ KU_KEY_CERT_SIGN, "keyCertSign" },
+		{ KU_CRL_SIGN, "cRLSign" },
+		{ KU_ENCIPHER_ONLY, "encipherOnly" },
+		{ KU_DECIPHER_ONLY, "decipherOnly" },
+	};
+	uint32_t	ku = X509_get_key_usage(cert);
+	char		names[160] = "";
+	size_t		n;
+
+	if (ku == UINT32_MAX || (ku & KU_DIGITAL_SIGNATURE))
+		return 0;	/* none, or what TLS needs */
+	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
+		if (ku & bits[i].bit) {
+			n = strlen(names);
+			snprintf(names + n, sizeof(names) - n, "%s%s",
+			    n ? ", " : "", bits[i].name);
+		}
+	snprintf(why, whylen, "has keyUsage %s without digitalSignature; the "
+	    "CA will refuse it as a TLS client certificate: its key signs the "
+	    "handshake", names[0] ? names : "(none)");
+	return -1;
+}
+
+int
+pki_tls_client_check(X509 *cert, char *why, size_t whylen)
+{
+	int rc;
+
+	why[0] = '\0';
+	rc = pki_eku_check(cert, why, whylen) == 0 &&
+	    pki_ku_check(cert, why, whylen) == 0 ? 0 : -1;
+	ERR_clear_error();
+	return rc;
 }

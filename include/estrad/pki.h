@@ -38,4 +38,15 @@ int pki_name_text(const X509_NAME *name, char *out, size_t outlen);
 /* 1 if key is the private half of cert's public key, else 0. */
 int pki_key_matches_cert(EVP_PKEY *key, X509 *cert);
 
+/*
+ * Whether cert can serve as a TLS client certificate, as a CA checking
+ * its purpose sees it: an extendedKeyUsage, if present, must hold
+ * clientAuth or id-kp-cmcRA (RFC 7030 §3.7, RFC 6402 §2.10); a keyUsage,
+ * if present, digitalSignature (the client signs the handshake, RFC 8446
+ * §4.4.3, RFC 5246 §7.4.8). No extension: any purpose (RFC 5280
+ * §4.2.1.12). 0, or -1 with what is wrong in why ("has extendedKeyUsage
+ * serverAuth only; ..."), to follow the file's name.
+ */
+int pki_tls_client_check(X509 *cert, char *why, size_t whylen);
+
 #endif

@@ -53,6 +53,37 @@ write_key_as(const char *name, EVP_PKEY *key, mode_t mode)
 	testpki_write_key(path, mode, key, NULL);
 }
 
+/*
+ * RA certificates for other.key, one per way a CA checking the TLS client
+ * purpose refuses or takes it (rows below and test_ra_certificate_ok).
+ */
+static void
+write_ra_certs(EVP_PKEY *key)
+{
+	static const struct {
+		const char	*name;
+		const char	*eku;
+		const char	*ku;
+	} ras[] = {
+		{ "ra-server.pem", "serverAuth", NULL },
+		{ "ra-two.pem", "serverAuth,1.2.3.4", NULL },
+		{ "ra-nods.pem", "clientAuth", "keyEncipherment,keyAgreement" },
+		{ "ra-cmc.pem", "cmcRA", "digitalSignature" },
+		{ "ra-client.pem", "serverAuth,clientAuth", NULL },
+		{ "ra-any.pem", NULL, NULL },
+	};
+	char	 path[256];
+	X509	*x;
+
+	for (size_t i = 0; i < NITEMS(ras); i++) {
+		x = testpki_cert(&(struct cert_spec){ .pkey = key,
+		    .subject = "CN=ra", .eku = ras[i].eku, .ku = ras[i].ku });
+		snprintf(path, sizeof(path), "%s/%s", dir, ras[i].name);
+		testpki_write_certs(path, 0644, x, NULL);
+		X509_free(x);
+	}
+}
+
 static int
 setup(void **state)
 {
@@ -65,6 +96,7 @@ setup(void **state)
 	write_key_as("other.key", other, 0600);
 	/* The server key again, as an operator might leave it: 0644. */
 	write_key_as("open.key", key, 0644);
+	write_ra_certs(other);
 	write_file("junk.pem", "this is not PEM\n", 0644);
 	write_file("password", "s3cret\n", 0600);
 	write_file("group.password", "s3cret\n", 0640);
@@ -376,6 +408,35 @@ static const struct config_case cases[] = {
 	  "  \"default\": {\"upstream\": \"ca\"}\n}\n",
 	  "4: upstreams.ca.client_key: is required with client_certificate",
 	  1 },
+	{ "RA certificate for TLS servers only",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"upstreams\": {\"ca\": {\"url\": \"https://ca/.well-known/est\",\n"
+	  "    \"client_certificate\": \"@D@/ra-server.pem\",\n"
+	  "    \"client_key\": \"@D@/other.key\"}},\n"
+	  "  \"default\": {\"upstream\": \"ca\"}\n}\n",
+	  "5: upstreams.ca.client_certificate: @D@/ra-server.pem has "
+	  "extendedKeyUsage serverAuth only; the CA will refuse it as a TLS "
+	  "client certificate: it needs clientAuth or id-kp-cmcRA", 1 },
+	{ "RA certificate with two EKUs, neither for a TLS client",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"upstreams\": {\"ca\": {\"url\": \"https://ca/.well-known/est\",\n"
+	  "    \"client_key\": \"@D@/other.key\",\n"
+	  "    \"client_certificate\": \"@D@/ra-two.pem\"}},\n"
+	  "  \"default\": {\"upstream\": \"ca\"}\n}\n",
+	  "6: upstreams.ca.client_certificate: @D@/ra-two.pem has "
+	  "extendedKeyUsage serverAuth, 1.2.3.4 only; the CA will refuse it "
+	  "as a TLS client certificate: it needs clientAuth or id-kp-cmcRA",
+	  1 },
+	{ "RA certificate whose key may not sign",
+	  "{\n" LISTEN_OK TLS_OK
+	  "  \"upstreams\": {\"ca\": {\"url\": \"https://ca/.well-known/est\",\n"
+	  "    \"client_certificate\": \"@D@/ra-nods.pem\",\n"
+	  "    \"client_key\": \"@D@/other.key\"}},\n"
+	  "  \"default\": {\"upstream\": \"ca\"}\n}\n",
+	  "5: upstreams.ca.client_certificate: @D@/ra-nods.pem has keyUsage "
+	  "keyEncipherment, keyAgreement without digitalSignature; the CA "
+	  "will refuse it as a TLS client certificate: its key signs the "
+	  "handshake", 1 },
 	{ "upstream auth without credentials",
 	  "{\n" LISTEN_OK TLS_OK
 	  "  \"upstreams\": {\"ca\": {\"url\": \"https://ca/.well-known/est\",\n"
@@ -715,6 +776,31 @@ load_clean(const char *path)
 	assert_int_equal(errs.n, 0);
 	assert_non_null(cfg);
 	return cfg;
+}
+
+/*
+ * RA certificates a CA takes as TLS client certificates: id-kp-cmcRA
+ * without clientAuth (RFC 7030 §3.7's RA certificate), clientAuth beside
+ * serverAuth, and no EKU at all (any purpose, RFC 5280 §4.2.1.12).
+ */
+static void
+test_ra_certificate_ok(void **state)
+{
+	static const char *const files[] = {
+		"ra-cmc.pem", "ra-client.pem", "ra-any.pem",
+	};
+	char text[1024];
+
+	for (size_t i = 0; i < NITEMS(files); i++) {
+		print_message("RA certificate %s\n", files[i]);
+		snprintf(text, sizeof(text), "{\n" LISTEN_OK TLS_OK
+		    "  \"upstreams\": {\"ca\": {\"url\": "
+		    "\"https://ca/.well-known/est\",\n"
+		    "    \"client_certificate\": \"@D@/%s\",\n"
+		    "    \"client_key\": \"@D@/other.key\"}},\n"
+		    "  \"default\": {\"upstream\": \"ca\"}\n}\n", files[i]);
+		config_free(load_clean(write_config(text)));
+	}
 }
 
 static void
@@ -1167,6 +1253,7 @@ main(void)
 		cmocka_unit_test(test_valid_and_defaults),
 		cmocka_unit_test(test_auth_open_refuse),
 		cmocka_unit_test(test_as_user),
+		cmocka_unit_test(test_ra_certificate_ok),
 		cmocka_unit_test(test_binding_off),
 		cmocka_unit_test(test_offline),
 		cmocka_unit_test(test_environment),
