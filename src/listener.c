@@ -57,6 +57,9 @@ struct listener {
 static int listener_conn_index = -1;
 /* Another: the connection's bufferevent, until its handshake is done. */
 static int listener_bev_index = -1;
+/* Another: the client certificate that failed verification (a reference),
+ * for the line that says so; OpenSSL keeps no refused peer certificate. */
+static int listener_refused_index = -1;
 
 static void listener_stop_accepting(struct listener *lst);
 
@@ -88,6 +91,33 @@ tls_client_crls(SSL_CTX *ssl, const struct cfg_tls *tls)
 	return rc;
 }
 
+static void
+listener_on_refused_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	X509_free(ptr);
+}
+
+/* Keep the leaf of a chain that fails, the first time (OpenSSL's verdict
+ * stands: ok is returned unchanged). */
+static int
+listener_on_verify(int ok, X509_STORE_CTX *sctx)
+{
+	SSL	*ssl;
+	X509	*leaf;
+
+	if (ok || listener_refused_index == -1 ||
+	    (ssl = X509_STORE_CTX_get_ex_data(sctx,
+	    SSL_get_ex_data_X509_STORE_CTX_idx())) == NULL ||
+	    SSL_get_ex_data(ssl, listener_refused_index) != NULL ||
+	    (leaf = X509_STORE_CTX_get0_cert(sctx)) == NULL)
+		return ok;
+	if (X509_up_ref(leaf) == 1 &&
+	    SSL_set_ex_data(ssl, listener_refused_index, leaf) != 1)
+		X509_free(leaf);
+	return ok;
+}
+
 static int
 tls_client_verify(SSL_CTX *ssl, const struct config *cfg)
 {
@@ -108,7 +138,7 @@ tls_client_verify(SSL_CTX *ssl, const struct config *cfg)
 	if (tls->client_crl != NULL && tls_client_crls(ssl, tls) == -1)
 		return -1;
 	/* Ask, do not demand: no SSL_VERIFY_FAIL_IF_NO_PEER_CERT. */
-	SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_verify(ssl, SSL_VERIFY_PEER, listener_on_verify);
 	SSL_CTX_set_verify_depth(ssl, (int)tls->client_verify_depth);
 	return 0;
 }
@@ -177,9 +207,10 @@ listener_on_handshake(SSL *ssl)
 static void
 listener_on_tls_info(const SSL *ssl, int where, int ret)
 {
-	char			 peer[80];
+	char			 peer[80], subject[256];
 	long			 verify;
 	struct connlimit_conn	*conn = listener_conn_of(ssl);
+	X509			*refused;
 
 	if (where & SSL_CB_HANDSHAKE_DONE) {
 		listener_on_handshake((SSL *)ssl);
@@ -212,10 +243,19 @@ listener_on_tls_info(const SSL *ssl, int where, int ret)
 	}
 	metrics_tls_handshake(0);
 	verify = SSL_get_verify_result(ssl);
-	log_info("tls peer=%s handshake failed: alert %s%s%s", peer,
+	refused = listener_refused_index == -1 ? NULL :
+	    SSL_get_ex_data(ssl, listener_refused_index);
+	if (verify == X509_V_OK || refused == NULL ||
+	    pki_name_text(X509_get_subject_name(refused), subject,
+	    sizeof(subject)) == -1)
+		subject[0] = '\0';
+	/* The subject says whose it is: an RA's certificate refused here
+	 * is its operator's mistake, to be found among many clients. */
+	log_info("tls peer=%s handshake failed: alert %s%s%s%s%s", peer,
 	    SSL_alert_desc_string_long(ret),
 	    verify != X509_V_OK ? "; client certificate: " : "",
-	    verify != X509_V_OK ? X509_verify_cert_error_string(verify) : "");
+	    verify != X509_V_OK ? X509_verify_cert_error_string(verify) : "",
+	    subject[0] ? "; subject " : "", subject);
 }
 
 /*
@@ -443,6 +483,9 @@ listener_new(struct event_base *base, const struct config *cfg,
 	if (listener_bev_index == -1)
 		listener_bev_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
 		    NULL);
+	if (listener_refused_index == -1)
+		listener_refused_index = SSL_get_ex_new_index(0, NULL, NULL,
+		    NULL, listener_on_refused_free);
 	if ((lst->lst_limit = connlimit_new(base)) == NULL ||
 	    (lst->lst_ssl = tls_context_new(cfg)) == NULL)
 		goto fail;

@@ -744,9 +744,10 @@ queue_on_forwarded(void *arg, struct est_reply *reply, long status,
 	 * (too large, a redirect) carries the CA's status but a 502. */
 	if (outcome == UPSTREAM_ANSWERED && reply->status != 502)
 		queue_on_answer(qe, reply);
-	else if (outcome == UPSTREAM_ANSWERED)
-		/* The CA answered, badly: its breaker counts it a success,
-		 * so the entry backs off on its own. */
+	else if (outcome == UPSTREAM_ANSWERED || outcome == UPSTREAM_REFUSED)
+		/* The CA answered, badly, or refused our TLS (ours to fix):
+		 * its breaker is not charged, so the entry backs off on its
+		 * own. */
 		queue_retry_later(qe, reply);
 	else if (outcome == UPSTREAM_BUSY)
 		/* No slot in time: back when estrad said one would be free. */

@@ -134,6 +134,11 @@ server_ready(void *arg, char *why, size_t whylen)
 		snprintf(why, whylen, "shutting down");
 		return 0;
 	}
+	/* Our own mistake: nothing is served by waiting, not even the
+	 * queue (issue 18 §1). */
+	for (size_t i = 0; i < cfg->nupstreams; i++)
+		if (upstream_refused(srv->srv_upstreams, i, why, whylen))
+			return 0;
 	if (queue_enabled(srv->srv_queue) || cfg->nlocal_cas > 0)
 		return 1;
 	for (size_t i = 0; i < cfg->nupstreams; i++)

@@ -519,6 +519,7 @@ upstream_easy_setup(struct upstream_xfer *x,
 	x->ux_creds->uc_refs++;
 	if (rc != CURLE_OK ||
 	    upstream_tls_opts(e, x->ux_up, x->ux_creds) == -1 ||
+	    upstream_refusal_opts(e, x) == -1 ||
 	    upstream_body_opts(x, ureq) == -1)
 		return -1;
 	return 0;
@@ -532,6 +533,7 @@ upstream_xfer_free(struct upstream_xfer *x)
 	/* curl may use the blobs until the easy handle is cleaned up. */
 	if (x->ux_easy != NULL)
 		curl_easy_cleanup(x->ux_easy);
+	upstream_refusal_detach(x);
 	upstream_creds_unref(x->ux_creds);
 	curl_slist_free_all(x->ux_headers);
 	upstream_offer_return(&x->ux_up->up_urls[x->ux_url], x->ux_offer);
@@ -699,7 +701,10 @@ upstream_result(struct upstream_xfer *x, CURLcode code, int *unavailable)
 	char			 why[160];
 
 	*unavailable = 0;
+	x->ux_refused = 0;
 	curl_easy_getinfo(x->ux_easy, CURLINFO_RESPONSE_CODE, &status);
+	if (code == CURLE_OK)
+		upstream_refusal_clear(x->ux_up);	/* TLS got through */
 	curl_easy_getinfo(x->ux_easy, CURLINFO_TOTAL_TIME, &secs);
 	if (code == CURLE_OK && answer_check(x->ux_op, status,
 	    r->content_type, r->body, r->body_len, why, sizeof(why)) == -1) {
@@ -739,6 +744,11 @@ upstream_result(struct upstream_xfer *x, CURLcode code, int *unavailable)
 		upstream_set_detail(x, x->ux_status_line);
 		est_reply_error(r, 502, "upstream CA answered %ld", status);
 		metrics_upstream(u->name, secs, "bad_status");
+		return status;
+	}
+	if (upstream_refusal(x, code)) {
+		x->ux_refused = 1;
+		metrics_upstream(u->name, secs, "tls");
 		return status;
 	}
 	if (code == CURLE_WRITE_ERROR && x->ux_too_large)
@@ -994,8 +1004,10 @@ upstream_check_done(struct upstream_ctx *ctx)
 		upstream_health(x, unavailable, busy);
 		if (unavailable && upstream_failover(x) == 0)
 			continue;
+		/* A refusal is no outage: the CA answered, with an alert. */
 		upstream_deliver(x, status, unavailable ?
-		    UPSTREAM_UNAVAILABLE : UPSTREAM_ANSWERED);
+		    UPSTREAM_UNAVAILABLE : x->ux_refused ? UPSTREAM_REFUSED :
+		    UPSTREAM_ANSWERED);
 	}
 }
 
@@ -1145,6 +1157,23 @@ upstream_ctx_free(struct upstream_ctx *ctx)
 	free(ctx);
 }
 
+static int
+upstream_blob_same(const struct upstream_blob *a, const struct upstream_blob *b)
+{
+	return a->ub_len == b->ub_len && (a->ub_len == 0 ||
+	    memcmp(a->ub_data, b->ub_data, a->ub_len) == 0);
+}
+
+/* The same files' bytes: a refusal stands until other ones come. */
+static int
+upstream_creds_same(const struct upstream_creds *a,
+    const struct upstream_creds *b)
+{
+	return upstream_blob_same(&a->uc_ca_bundle, &b->uc_ca_bundle) &&
+	    upstream_blob_same(&a->uc_cert, &b->uc_cert) &&
+	    upstream_blob_same(&a->uc_key, &b->uc_key);
+}
+
 /* Same upstream, same URLs in the same order: what a reload keeps. */
 static int
 upstream_same(const struct upstream *up, const struct cfg_upstream *u)
@@ -1216,6 +1245,8 @@ upstream_reload_commit(struct upstream_ctx *ctx, const struct config *cfg,
 		struct upstream		*up = &ctx->uc_upstreams[i];
 		const struct cfg_upstream *u = &cfg->upstreams[i];
 
+		if (!upstream_creds_same(up->up_creds, fresh[i]))
+			upstream_refusal_clear(up);	/* to be seen anew */
 		upstream_creds_unref(up->up_creds);
 		up->up_creds = fresh[i];
 		up->up_cfg = u;

@@ -7,6 +7,8 @@
  *   upstream_admit.c  admission: the adaptive limit per URL (conclimit.h),
  *                     the FIFO of requests waiting for a slot, and the 503
  *                     + Retry-After of a request that cannot wait
+ *   upstream_refusal.c  a TLS refusal (the CA's alert, or our check of its
+ *                     certificate): our configuration, not an outage
  */
 #ifndef ESTRAD_UPSTREAM_INT_H
 #define ESTRAD_UPSTREAM_INT_H
@@ -85,6 +87,13 @@ struct upstream {
 	struct event			*up_deadline;	/* the oldest's wait */
 	int64_t				 up_promised_us; /* the last Retry-After
 							  * given, as a time */
+	int				 up_alert;	/* the last fatal alert
+							 * the CA sent */
+	int64_t				 up_alert_us;	/* when; 0: never */
+	char				 up_refused[512]; /* why the TLS with
+							   * the CA fails for
+							   * our configuration;
+							   * "": it does not */
 };
 
 struct upstream_ctx {
@@ -94,6 +103,8 @@ struct upstream_ctx {
 	struct upstream		*uc_upstreams;
 	size_t			 uc_n;
 };
+
+struct upstream_tls;
 
 struct upstream_xfer {
 	struct upstream_ctx	*ux_ctx;
@@ -123,6 +134,8 @@ struct upstream_xfer {
 	struct est_reply	 ux_reply;	/* built as the answer arrives */
 	size_t			 ux_body_cap;
 	int			 ux_too_large;
+	int			 ux_refused;	/* upstream_refusal said so */
+	struct upstream_tls	*ux_tls;	/* the connection it opened */
 	upstream_done_cb	 ux_done;
 	void			*ux_arg;
 	char			 ux_error[CURL_ERROR_SIZE];
@@ -168,5 +181,16 @@ void upstream_admit_move(struct upstream_xfer *x, size_t to);
  * (or got a 503/504) while the CA answered others. */
 void upstream_admit_sample(struct upstream_xfer *x, long status,
     int64_t rtt_us, int busy);
+
+/* upstream_refusal.c */
+/* Hear the alerts of the connections x opens (CURLOPT_SSL_CTX_FUNCTION). */
+int upstream_refusal_opts(CURL *e, struct upstream_xfer *x);
+/* x is freed: its connection forgets it. */
+void upstream_refusal_detach(struct upstream_xfer *x);
+/* 1 when x's attempt failed (code) because the CA refused our TLS, or we
+ * its certificate: logged, x's reply a 502, the upstream not ready. */
+int upstream_refusal(struct upstream_xfer *x, CURLcode code);
+/* A transfer got through (or a reload brought other files): ready. */
+void upstream_refusal_clear(struct upstream *up);
 
 #endif

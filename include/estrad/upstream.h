@@ -23,10 +23,13 @@ struct upstream_xfer;
  * upstream gave one (unreachable, TLS, timeout, or the CA's own 502, 503
  * or 504 from every URL tried); BUSY is a CA busy with every slot estrad
  * gives it, for longer than the request could wait (503 + Retry-After,
- * upstream_admit.c); ERROR is estrad's own trouble.
+ * upstream_admit.c); REFUSED is a TLS handshake refused for our own
+ * configuration (the CA's alert against our RA certificate, or its
+ * certificate failing our check; a 502 that waiting will not mend, so
+ * not queued, upstream_refusal.c); ERROR is estrad's own trouble.
  */
 enum upstream_outcome { UPSTREAM_ANSWERED, UPSTREAM_UNAVAILABLE,
-	UPSTREAM_BUSY, UPSTREAM_ERROR };
+	UPSTREAM_BUSY, UPSTREAM_ERROR, UPSTREAM_REFUSED };
 
 /*
  * Called once per transfer that was not cancelled. The callee takes the
@@ -80,6 +83,13 @@ void upstream_reload_commit(struct upstream_ctx *ctx,
     const struct config *cfg, struct upstream_reload *r);
 void upstream_reload_abort(struct upstream_ctx *ctx,
     struct upstream_reload *r);
+/*
+ * 1 when the last TLS handshake with upstream's CA failed for our
+ * configuration (a REFUSED outcome, not since mended), with "upstream
+ * NAME: what" in why (for /readyz); else 0.
+ */
+int upstream_refused(const struct upstream_ctx *ctx, size_t upstream,
+    char *why, size_t whylen);
 /* Milliseconds until some URL of upstream may be tried (0: now). */
 long upstream_wait_ms(struct upstream_ctx *ctx, size_t upstream);
 /* A stable name of the upstream and CA label, for the cache's rows. */

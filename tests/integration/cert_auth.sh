@@ -87,7 +87,7 @@ sleep 0.2
 [ "$(grep -c ' access ' "$PROXY_LOG")" = "$lines" ] ||
     fail "requests with the revoked certificate were logged: $(grep ' access ' "$PROXY_LOG" | tail -n +$((lines + 1)))"
 # ... but each refused handshake is, with the reason.
-grep -q 'tls peer=127\.0\.0\.1:[0-9]* handshake failed: alert certificate revoked; client certificate: certificate revoked$' "$PROXY_LOG" ||
+grep -q 'tls peer=127\.0\.0\.1:[0-9]* handshake failed: alert certificate revoked; client certificate: certificate revoked; subject CN=revoked-client$' "$PROXY_LOG" ||
     fail "no 'handshake failed ... certificate revoked' line in $PROXY_LOG"
 
 # ---- the good certificate still works after those handshakes.

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# An RA certificate the CA refuses (issue 18 §1) is a configuration error
+# of ours, caught by `-n` when it can be, named at once when it cannot:
+#  - an RA certificate from the lab's issuing CA with EKU serverAuth only:
+#    `estrad -n` exits 1 with the exact line for each upstream using it
+#    (FILE:LINE: upstreams.NAME.client_certificate: ... it needs
+#    clientAuth or id-kp-cmcRA), and the daemon does not start with it;
+#  - an RA certificate the lab CA does not trust (self-signed, EKU
+#    clientAuth: -n cannot know): a simpleenroll gets 502 with the one-line
+#    reason, nothing is queued (queue list, audit), the proxy logs one
+#    error line naming the upstream, URL, certificate file and the CA's
+#    alert, and none of curl's noise ("getpeername() failed"); the breaker
+#    does not call the CA down; /readyz is 503 naming the upstream and the
+#    alert; the CA logs one line: the peer, the alert, the verify error and
+#    the certificate's subject;
+#  - the good RA certificate copied over the files and SIGHUP: /readyz 200
+#    at once, the same CSR enrolls (200);
+#  - a proxy whose ca_bundle lacks the CA's root (we refuse the CA): 502
+#    with its reason, one error line naming ca_bundle and curl's verify
+#    error, nothing queued, /readyz 503 saying so.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+# --- -n: serverAuth only -------------------------------------------------
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+    -out "$WORK/server-ra.key" 2>/dev/null || fail "genpkey"
+chmod 600 "$WORK/server-ra.key"
+openssl req -new -key "$WORK/server-ra.key" -subj "/CN=server-only RA" \
+    -out "$WORK/server-ra.csr" 2>/dev/null || fail "req"
+printf 'keyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n' \
+    >"$WORK/server-ra.ext"
+openssl x509 -req -in "$WORK/server-ra.csr" -CA "$ISSUING_CERT" \
+    -CAkey "$PKI_DIR/issuing.key" -CAcreateserial -days 2 -sha256 \
+    -extfile "$WORK/server-ra.ext" -out "$WORK/server-ra.pem" 2>/dev/null ||
+    fail "x509 -req"
+cat "$WORK/server-ra.pem" "$ISSUING_CERT" >"$WORK/server-ra-chain.pem"
+
+RA_CERT=$WORK/server-ra-chain.pem RA_KEY=$WORK/server-ra.key \
+    proxy_config "$WORK/bad.json"
+out=$("$ESTRAD_BIN" -n -c "$WORK/bad.json" 2>&1)
+rc=$?
+[ "$rc" = 1 ] || fail "estrad -n -c bad.json exited $rc (want 1): $out"
+for name in ca lab; do
+	line=$(awk -v n="$name" '$0 ~ "\"" n "\": {" { s = 1 }
+	    s && /"client_certificate"/ { print NR; exit }' "$WORK/bad.json")
+	want="$WORK/bad.json:$line: upstreams.$name.client_certificate: $WORK/server-ra-chain.pem has extendedKeyUsage serverAuth only; the CA will refuse it as a TLS client certificate: it needs clientAuth or id-kp-cmcRA"
+	grep -qxF -- "$want" <<<"$out" ||
+	    fail "estrad -n: no line '$want' in: $out"
+done
+timeout 10 "$ESTRAD_BIN" -c "$WORK/bad.json" >"$WORK/bad.out" 2>&1
+rc=$?
+[ "$rc" = 1 ] || fail "estrad -c bad.json exited $rc (want 1): $(head -c 400 "$WORK/bad.out")"
+
+# --- run time: a certificate the CA does not trust -----------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$WORK/ra.key" -out "$WORK/ra.pem" -subj "/CN=rogue RA" -days 2 \
+    -addext "extendedKeyUsage = clientAuth" 2>/dev/null || fail "req -x509"
+chmod 600 "$WORK/ra.key"
+audit=$WORK/audit.jsonl
+RA_CERT=$WORK/ra.pem RA_KEY=$WORK/ra.key \
+    P_TOP_EXTRA="$(offline_top "$WORK/state" "" "" "$audit"), \"admin\": { \"listen\": \"127.0.0.1:0\" }" \
+    proxy_config "$WORK/proxy.json"
+out=$("$ESTRAD_BIN" -n -c "$WORK/proxy.json" 2>&1) ||
+    fail "estrad -n -c proxy.json: $out"
+start_estrad proxy "$WORK/proxy.json"
+plog=$XLOG purl=$XURL ppid=$XPID
+admin_port "$plog"
+ca_lines=$(wc -l <"$CA_LOG")
+
+make_csr_key k ec:P-256 /CN=refused-ra-device
+# More than failure_threshold (3): a CA that is down would be left alone.
+for i in 1 2 3 4; do
+	post_csr r$i "$purl/simpleenroll" "$WORK/k.b64"
+	check_error 502 "the upstream CA refused this RA's TLS client certificate: a configuration error of the RA, not an outage"
+done
+
+want="upstream ca: $CA_URL: the CA refused our TLS client certificate $WORK/ra.pem (alert: unknown CA): a configuration error, not an outage"
+n=$(grep -cF -- " error $want" "$plog")
+[ "$n" = 4 ] || fail "proxy log: $n lines ' error $want' for four requests, want 4: $(grep upstream "$plog" | tail -n 5)"
+for noise in getpeername SSL_write "bad write retry" "is down" queued "connection broke"; do
+	grep -F -- "$noise" "$plog" | grep -v ' access ' | grep -q . &&
+	    fail "proxy log has '$noise': $(grep -F -- "$noise" "$plog" | head -n 3)"
+done
+
+# Nothing queued: neither on disk nor in the audit file.
+out=$(timeout 20 "$ESTRAD_BIN" -c "$WORK/proxy.json" queue list --all 2>&1) ||
+    fail "queue list --all: $out"
+[ "$(printf '%s\n' "$out" | sed 1d | grep -c .)" = 0 ] ||
+    fail "queue list --all shows entries after a refusal: $out"
+[ ! -s "$audit" ] || ! grep -q '"pending"' "$audit" ||
+    fail "audit file has a pending record: $(cat "$audit")"
+
+req ready1 GET "http://127.0.0.1:$APORT/readyz"
+check_status 503
+want="not ready: upstream ca: the CA refused our TLS client certificate $WORK/ra.pem (alert: unknown CA)"
+[ "$(cat "$BODY")" = "$want" ] || fail "/readyz body '$(cat "$BODY")', want '$want'"
+
+# The CA's side: one clear line per refused handshake.
+want="handshake failed: alert unknown CA; client certificate: self-signed certificate; subject CN=rogue RA"
+n=$(tail -n +"$((ca_lines + 1))" "$CA_LOG" | grep -cF -- "$want")
+[ "$n" -ge 4 ] || fail "CA log: $n lines '$want' since the test began: $(tail -n 5 "$CA_LOG")"
+
+# --- fixed: the lab's RA certificate, SIGHUP -----------------------------
+cp "$RA_CERT" "$WORK/ra.pem"
+cp "$RA_KEY" "$WORK/ra.key"
+chmod 600 "$WORK/ra.key"
+hup_wait "reload with the good RA certificate" "$ppid" "$plog" "reload: policies loaded"
+req ready2 GET "http://127.0.0.1:$APORT/readyz"
+check_status 200
+enroll_ok ok "$purl/simpleenroll" "$WORK/k.b64" k "$ISSUING_CERT"
+req ready3 GET "http://127.0.0.1:$APORT/readyz"
+check_status 200
+
+# --- our side refuses the CA's certificate (ca_bundle without its root) --
+sed "s|\"ca_bundle\": \"$ROOT_CERT\"|\"ca_bundle\": \"$WORK/other-root.pem\"|" \
+    "$WORK/proxy.json" >"$WORK/trust.json"
+sed -i "s|\"$WORK/state\"|\"$WORK/state2\"|" "$WORK/trust.json"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$WORK/other-root.key" -out "$WORK/other-root.pem" \
+    -subj "/CN=another root" -days 2 2>/dev/null || fail "req -x509 root"
+start_estrad trust "$WORK/trust.json"
+admin_port "$XLOG"
+post_csr v1 "$XURL/simpleenroll" "$WORK/k.b64"
+check_error 502 "this RA does not accept the upstream CA's TLS certificate: a configuration error of the RA, not an outage"
+want="upstream ca: $CA_URL: we do not accept the CA's TLS certificate with ca_bundle $WORK/other-root.pem (SSL certificate problem: unable to get local issuer certificate): a configuration error, not an outage"
+grep -qF -- " error $want" "$XLOG" ||
+    fail "trust.log: no line ' error $want': $(grep upstream "$XLOG" | tail -n 3)"
+out=$(timeout 20 "$ESTRAD_BIN" -c "$WORK/trust.json" queue list --all 2>&1) ||
+    fail "queue list --all: $out"
+[ "$(printf '%s\n' "$out" | sed 1d | grep -c .)" = 0 ] ||
+    fail "queue list --all shows entries after our refusal of the CA: $out"
+req ready4 GET "http://127.0.0.1:$APORT/readyz"
+check_status 503
+want="not ready: upstream ca: we do not accept the CA's TLS certificate with ca_bundle $WORK/other-root.pem (SSL certificate problem: unable to get local issuer certificate)"
+[ "$(cat "$BODY")" = "$want" ] || fail "/readyz body '$(cat "$BODY")', want '$want'"
+pass
