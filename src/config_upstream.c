@@ -48,9 +48,11 @@ const struct cfg_field upstream_fields[] = {
 	    0,
 	    .doc = "the RA certificate (PEM, with its chain) for mutual TLS "
 	    "(RFC 7030 §3.7). If it has an extendedKeyUsage, that must hold "
-	    "clientAuth or id-kp-cmcRA (most CAs want clientAuth), and a "
-	    "keyUsage must hold digitalSignature: `-n` refuses others, which "
-	    "the CA would refuse in the TLS handshake"),
+	    "clientAuth or id-kp-cmcRA, and a keyUsage must hold "
+	    "digitalSignature: `-n` refuses others, which the CA would refuse "
+	    "in the TLS handshake. An estrad CA takes id-kp-cmcRA alone; CAs "
+	    "that check OpenSSL's TLS client purpose want clientAuth as well "
+	    "([operations.md](operations.md#when-the-ca-refuses-the-ra))"),
 	F_FILE(struct cfg_upstream, "client_key", client_key, 0,
 	    .flags = CFG_F_SECRET,
 	    .doc = "its private key; required with `client_certificate`"),

@@ -98,14 +98,34 @@ listener_on_refused_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 	X509_free(ptr);
 }
 
+/*
+ * An RA's certificate whose extendedKeyUsage names id-kp-cmcRA but not
+ * clientAuth: RFC 7030 §3.7 gives the RA that EKU for its TLS client
+ * certificate, and estrad's -n takes it for one; OpenSSL's purpose check
+ * (clientAuth, or no EKU) would refuse it as "unsuitable certificate
+ * purpose". Taken here, at the leaf only; every other check stands.
+ */
+static int
+listener_ra_purpose(X509_STORE_CTX *sctx)
+{
+	if (X509_STORE_CTX_get_error(sctx) != X509_V_ERR_INVALID_PURPOSE ||
+	    X509_STORE_CTX_get_error_depth(sctx) != 0 ||
+	    !pki_cert_has_cmc_ra(X509_STORE_CTX_get_current_cert(sctx)))
+		return 0;
+	X509_STORE_CTX_set_error(sctx, X509_V_OK);
+	return 1;
+}
+
 /* Keep the leaf of a chain that fails, the first time (OpenSSL's verdict
- * stands: ok is returned unchanged). */
+ * stands, but for an RA's purpose). */
 static int
 listener_on_verify(int ok, X509_STORE_CTX *sctx)
 {
 	SSL	*ssl;
 	X509	*leaf;
 
+	if (!ok && listener_ra_purpose(sctx))
+		return 1;
 	if (ok || listener_refused_index == -1 ||
 	    (ssl = X509_STORE_CTX_get_ex_data(sctx,
 	    SSL_get_ex_data_X509_STORE_CTX_idx())) == NULL ||
@@ -207,7 +227,7 @@ listener_on_handshake(SSL *ssl)
 static void
 listener_on_tls_info(const SSL *ssl, int where, int ret)
 {
-	char			 peer[80], subject[256];
+	char			 peer[80], name[256], subject[1024];
 	long			 verify;
 	struct connlimit_conn	*conn = listener_conn_of(ssl);
 	X509			*refused;
@@ -245,12 +265,15 @@ listener_on_tls_info(const SSL *ssl, int where, int ret)
 	verify = SSL_get_verify_result(ssl);
 	refused = listener_refused_index == -1 ? NULL :
 	    SSL_get_ex_data(ssl, listener_refused_index);
-	if (verify == X509_V_OK || refused == NULL ||
-	    pki_name_text(X509_get_subject_name(refused), subject,
-	    sizeof(subject)) == -1)
-		subject[0] = '\0';
+	subject[0] = '\0';
 	/* The subject says whose it is: an RA's certificate refused here
-	 * is its operator's mistake, to be found among many clients. */
+	 * is its operator's mistake, to be found among many clients. The
+	 * client wrote it: escaped, as the access line's user= is. */
+	if (verify != X509_V_OK && refused != NULL &&
+	    pki_name_text(X509_get_subject_name(refused), name,
+	    sizeof(name)) == 0)
+		log_quote(subject, sizeof(subject), name, strlen(name),
+		    LOG_QUOTE_TOKEN);
 	log_info("tls peer=%s handshake failed: alert %s%s%s%s%s", peer,
 	    SSL_alert_desc_string_long(ret),
 	    verify != X509_V_OK ? "; client certificate: " : "",

@@ -49,4 +49,8 @@ int pki_key_matches_cert(EVP_PKEY *key, X509 *cert);
  */
 int pki_tls_client_check(X509 *cert, char *why, size_t whylen);
 
+/* 1 if cert's extendedKeyUsage holds id-kp-cmcRA (an RA's, RFC 6402
+ * §2.10), else 0. */
+int pki_cert_has_cmc_ra(X509 *cert);
+
 #endif

@@ -15,25 +15,35 @@
 #    the certificate's subject;
 #  - the good RA certificate copied over the files and SIGHUP: /readyz 200
 #    at once, the same CSR enrolls (200);
+#  - an RA certificate with id-kp-cmcRA but not clientAuth (RFC 7030
+#    §3.7): `-n` passes, and after a SIGHUP the lab CA (an estrad) takes it
+#    (OpenSSL's own purpose check would say "unsuitable certificate
+#    purpose"): 200;
 #  - a proxy whose ca_bundle lacks the CA's root (we refuse the CA): 502
 #    with its reason, one error line naming ca_bundle and curl's verify
 #    error, nothing queued, /readyz 503 saying so.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
+# ra_cert NAME EKU: $WORK/NAME.key and NAME-chain.pem (with the issuing
+# CA), an RA certificate from the lab's issuing CA with that EKU.
+ra_cert() {
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+	    -out "$WORK/$1.key" 2>/dev/null || fail "genpkey $1"
+	chmod 600 "$WORK/$1.key"
+	openssl req -new -key "$WORK/$1.key" -subj "/CN=$1 RA" \
+	    -out "$WORK/$1.csr" 2>/dev/null || fail "req $1"
+	printf 'keyUsage = critical, digitalSignature\nextendedKeyUsage = %s\n' \
+	    "$2" >"$WORK/$1.ext"
+	openssl x509 -req -in "$WORK/$1.csr" -CA "$ISSUING_CERT" \
+	    -CAkey "$PKI_DIR/issuing.key" -CAcreateserial -days 2 -sha256 \
+	    -extfile "$WORK/$1.ext" -out "$WORK/$1.pem" 2>/dev/null ||
+	    fail "x509 -req $1"
+	cat "$WORK/$1.pem" "$ISSUING_CERT" >"$WORK/$1-chain.pem"
+}
+
 # --- -n: serverAuth only -------------------------------------------------
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
-    -out "$WORK/server-ra.key" 2>/dev/null || fail "genpkey"
-chmod 600 "$WORK/server-ra.key"
-openssl req -new -key "$WORK/server-ra.key" -subj "/CN=server-only RA" \
-    -out "$WORK/server-ra.csr" 2>/dev/null || fail "req"
-printf 'keyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n' \
-    >"$WORK/server-ra.ext"
-openssl x509 -req -in "$WORK/server-ra.csr" -CA "$ISSUING_CERT" \
-    -CAkey "$PKI_DIR/issuing.key" -CAcreateserial -days 2 -sha256 \
-    -extfile "$WORK/server-ra.ext" -out "$WORK/server-ra.pem" 2>/dev/null ||
-    fail "x509 -req"
-cat "$WORK/server-ra.pem" "$ISSUING_CERT" >"$WORK/server-ra-chain.pem"
+ra_cert server-ra serverAuth
 
 RA_CERT=$WORK/server-ra-chain.pem RA_KEY=$WORK/server-ra.key \
     proxy_config "$WORK/bad.json"
@@ -96,7 +106,7 @@ want="not ready: upstream ca: the CA refused our TLS client certificate $WORK/ra
 [ "$(cat "$BODY")" = "$want" ] || fail "/readyz body '$(cat "$BODY")', want '$want'"
 
 # The CA's side: one clear line per refused handshake.
-want="handshake failed: alert unknown CA; client certificate: self-signed certificate; subject CN=rogue RA"
+want="handshake failed: alert unknown CA; client certificate: self-signed certificate; subject CN=rogue\\x20RA"
 n=$(tail -n +"$((ca_lines + 1))" "$CA_LOG" | grep -cF -- "$want")
 [ "$n" -ge 4 ] || fail "CA log: $n lines '$want' since the test began: $(tail -n 5 "$CA_LOG")"
 
@@ -110,6 +120,16 @@ check_status 200
 enroll_ok ok "$purl/simpleenroll" "$WORK/k.b64" k "$ISSUING_CERT"
 req ready3 GET "http://127.0.0.1:$APORT/readyz"
 check_status 200
+
+# --- id-kp-cmcRA without clientAuth: -n takes it, so does the lab CA -------
+ra_cert cmc-ra 1.3.6.1.5.5.7.3.28
+cp "$WORK/cmc-ra-chain.pem" "$WORK/ra.pem"
+cp "$WORK/cmc-ra.key" "$WORK/ra.key"
+out=$("$ESTRAD_BIN" -n -c "$WORK/proxy.json" 2>&1) ||
+    fail "estrad -n with a cmcRA-only RA certificate: $out"
+hup_wait "reload with a cmcRA-only RA certificate" "$ppid" "$plog" "reload: policies loaded"
+make_csr_key k2 ec:P-256 /CN=cmc-ra-device
+enroll_ok ok2 "$purl/simpleenroll" "$WORK/k2.b64" k2 "$ISSUING_CERT"
 
 # --- our side refuses the CA's certificate (ca_bundle without its root) --
 sed "s|\"ca_bundle\": \"$ROOT_CERT\"|\"ca_bundle\": \"$WORK/other-root.pem\"|" \
