@@ -218,9 +218,8 @@ upstream_refusal_why(const struct upstream_xfer *x, CURLcode code,
 		    "certificate with ca_bundle %s (%s)", u->ca_bundle ?
 		    u->ca_bundle : "(the system's)", x->ux_error[0] ?
 		    x->ux_error : curl_easy_strerror(code));
-		*reply = "this RA does not accept the upstream CA's TLS "
-		    "certificate: a configuration error of the RA, not an "
-		    "outage";
+		*reply = "upstream CA certificate does not verify: a "
+		    "configuration error of the RA, not an outage";
 		return 1;
 	}
 	if (code == CURLE_SSL_CERTPROBLEM) {

@@ -141,7 +141,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 start_estrad trust "$WORK/trust.json"
 admin_port "$XLOG"
 post_csr v1 "$XURL/simpleenroll" "$WORK/k.b64"
-check_error 502 "this RA does not accept the upstream CA's TLS certificate: a configuration error of the RA, not an outage"
+check_error 502 "upstream CA certificate does not verify: a configuration error of the RA, not an outage"
 want="upstream ca: $CA_URL: we do not accept the CA's TLS certificate with ca_bundle $WORK/other-root.pem (SSL certificate problem: unable to get local issuer certificate): a configuration error, not an outage"
 grep -qF -- " error $want" "$XLOG" ||
     fail "trust.log: no line ' error $want': $(grep upstream "$XLOG" | tail -n 3)"
