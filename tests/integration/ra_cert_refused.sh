@@ -13,6 +13,8 @@
 #    does not call the CA down; /readyz is 503 naming the upstream and the
 #    alert; the CA logs one line: the peer, the alert, the verify error and
 #    the certificate's subject;
+#  - the same certificate toward a TLS 1.2 CA (openssl s_server), whose
+#    alert comes inside the handshake: the same 502 and error line;
 #  - the good RA certificate copied over the files and SIGHUP: /readyz 200
 #    at once, the same CSR enrolls (200);
 #  - an RA certificate with id-kp-cmcRA but not clientAuth (RFC 7030
@@ -109,6 +111,31 @@ want="not ready: upstream ca: the CA refused our TLS client certificate $WORK/ra
 want="handshake failed: alert unknown CA; client certificate: self-signed certificate; subject CN=rogue\\x20RA"
 n=$(tail -n +"$((ca_lines + 1))" "$CA_LOG" | grep -cF -- "$want")
 [ "$n" -ge 4 ] || fail "CA log: $n lines '$want' since the test began: $(tail -n 5 "$CA_LOG")"
+
+# --- the same with TLS 1.2: the alert comes inside the handshake ---------
+# (a CA of openssl s_server, TLS 1.2 only, that wants a client certificate
+# from the lab's root)
+fixed_prepare tls12
+openssl s_server -accept "127.0.0.1:$FIXED_PORT" -tls1_2 -Verify 2 \
+    -verify_return_error -CAfile "$ROOT_CERT" \
+    -cert "$PKI_DIR/ca-server-chain.pem" -cert_chain "$PKI_DIR/ca-server-chain.pem" \
+    -key "$PKI_DIR/ca-server.key" \
+    -www </dev/null >"$WORK/tls12.out" 2>&1 &
+T_PIDS+=("$!")
+for i in $(seq 50); do
+	openssl s_client -connect "127.0.0.1:$FIXED_PORT" </dev/null >/dev/null 2>&1 && break
+	grep -q ACCEPT "$WORK/tls12.out" && break
+	sleep 0.1
+done
+sed -e "s|\"url\": \"$CA_URL\"|\"url\": \"$FIXED_URL\"|" \
+    -e "s|\"$WORK/state\"|\"$WORK/state12\"|" "$WORK/proxy.json" >"$WORK/tls12.json"
+start_estrad p12 "$WORK/tls12.json"
+post_csr t1 "$XURL/simpleenroll" "$WORK/k.b64"
+check_error 502 "the upstream CA refused this RA's TLS client certificate: a configuration error of the RA, not an outage"
+want="upstream ca: $FIXED_URL: the CA refused our TLS client certificate $WORK/ra.pem (alert: unknown CA): a configuration error, not an outage"
+grep -qF -- " error $want" "$XLOG" ||
+    fail "p12 log: no line ' error $want': $(grep upstream "$XLOG" | tail -n 3)"
+stop_pid "$XPID"
 
 # --- fixed: the lab's RA certificate, SIGHUP -----------------------------
 cp "$RA_CERT" "$WORK/ra.pem"
