@@ -23,7 +23,10 @@
 #    purpose"): 200;
 #  - a proxy whose ca_bundle lacks the CA's root (we refuse the CA): 502
 #    with its reason, one error line naming ca_bundle and curl's verify
-#    error, nothing queued, /readyz 503 saying so.
+#    error, nothing queued, /readyz 503 saying so;
+#  - an enrollment queued while the CA was down, refused by it once it is
+#    back: the entry stays pending, its note says the CA refused the RA
+#    certificate, it backs off (at most 4 attempts in ~3 s), /readyz 503.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -68,9 +71,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$WORK/ra.key" -out "$WORK/ra.pem" -subj "/CN=rogue RA" -days 2 \
     -addext "extendedKeyUsage = clientAuth" 2>/dev/null || fail "req -x509"
 chmod 600 "$WORK/ra.key"
+cp "$WORK/ra.pem" "$WORK/rogue.pem"
+cp -p "$WORK/ra.key" "$WORK/rogue.key"
 audit=$WORK/audit.jsonl
 RA_CERT=$WORK/ra.pem RA_KEY=$WORK/ra.key \
-    P_TOP_EXTRA="$(offline_top "$WORK/state" "" "" "$audit"), \"admin\": { \"listen\": \"127.0.0.1:0\" }" \
+    P_TOP_EXTRA="$(offline_top "$WORK/state" "" '"retry_after": 5' "$audit"), \"admin\": { \"listen\": \"127.0.0.1:0\" }" \
     proxy_config "$WORK/proxy.json"
 out=$("$ESTRAD_BIN" -n -c "$WORK/proxy.json" 2>&1) ||
     fail "estrad -n -c proxy.json: $out"
@@ -180,4 +185,40 @@ req ready4 GET "http://127.0.0.1:$APORT/readyz"
 check_status 503
 want="not ready: upstream ca: we do not accept the CA's TLS certificate with ca_bundle $WORK/other-root.pem (SSL certificate problem: unable to get local issuer certificate)"
 [ "$(cat "$BODY")" = "$want" ] || fail "/readyz body '$(cat "$BODY")', want '$want'"
+stop_pid "$XPID"
+
+# --- queued while the CA was down, refused once it is back ---------------
+# The entry stays pending with the reason as its note and backs off (it
+# is not sent again at once, over and over: the breaker says "up").
+fixed_prepare late
+sed -e "s|\"url\": \"$CA_URL\"|\"url\": \"$FIXED_URL\"|" \
+    -e "s|\"$WORK/state\"|\"$WORK/state3\"|" \
+    -e "s|\"$WORK/ra.pem\"|\"$WORK/rogue.pem\"|" \
+    -e "s|\"$WORK/ra.key\"|\"$WORK/rogue.key\"|" "$WORK/proxy.json" >"$WORK/late-proxy.json"
+start_estrad late-proxy "$WORK/late-proxy.json"
+llog=$XLOG
+admin_port "$llog"
+make_csr_key k3 ec:P-256 /CN=queued-then-refused
+post_csr q1 "$XURL/simpleenroll" "$WORK/k3.b64"
+check_queued pending
+id=$QID
+fixed_start late
+wait_grep 10 "$llog" "error upstream ca: $FIXED_URL: the CA refused our TLS client certificate" ||
+    fail "late-proxy log: no refusal line once the CA is up: $(grep -e upstream -e queue "$llog" | tail -n 5)"
+sleep 3
+# (read again if it caught the entry's note while an attempt is on its way)
+for i in 1 2 3 4 5; do
+	queue_row "$WORK/late-proxy.json" "$id"
+	case $Q_NOTE in *"refused this RA's"*) break ;; esac
+	sleep 0.2
+done
+[ "$Q_STATE" = pending ] || fail "entry $id: state '$Q_STATE' after the refusal, want pending: $Q_ROW"
+[ "$Q_ATTEMPTS" -le 4 ] ||
+    fail "entry $id: $Q_ATTEMPTS attempts in about 3 s of refusals: not backing off: $Q_ROW"
+case $Q_NOTE in
+*"refused this RA's TLS client certificate"*) ;;
+*) fail "entry $id: note '$Q_NOTE' does not say the CA refused the RA certificate" ;;
+esac
+req ready5 GET "http://127.0.0.1:$APORT/readyz"
+check_status 503
 pass
