@@ -233,19 +233,20 @@ upstream_refusal_why(const struct upstream_xfer *x, CURLcode code,
 	    (alert = upstream_refusal_alert(x, &of_cert)) == -1)
 		return 0;
 	desc = SSL_alert_desc_string_long(alert);
-	if (of_cert && u->client_certificate != NULL)
+	if (of_cert && u->client_certificate != NULL) {
 		snprintf(why, whylen, "the CA refused our TLS client "
 		    "certificate %s (alert: %s)", u->client_certificate, desc);
-	else if (of_cert)
-		snprintf(why, whylen, "the CA refused the TLS connection "
+		return 1;
+	}
+	if (of_cert)
+		snprintf(why, whylen, "the CA refused the TLS handshake "
 		    "(alert: %s); no client_certificate is set, and it may "
 		    "want one", desc);
-	else {
+	else
 		snprintf(why, whylen, "the CA refused the TLS handshake "
 		    "(alert: %s)", desc);
-		*reply = "the upstream CA refused this RA's TLS handshake: a "
-		    "configuration error of the RA, not an outage";
-	}
+	*reply = "the upstream CA refused this RA's TLS handshake: a "
+	    "configuration error of the RA, not an outage";
 	return 1;
 }
 

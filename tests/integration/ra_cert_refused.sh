@@ -14,7 +14,9 @@
 #    alert; the CA logs one line: the peer, the alert, the verify error and
 #    the certificate's subject;
 #  - the same certificate toward a TLS 1.2 CA (openssl s_server), whose
-#    alert comes inside the handshake: the same 502 and error line;
+#    alert comes inside the handshake: the same 502 and error line; and
+#    no client certificate at all: 502 "... refused this RA's TLS
+#    handshake ...", the line says no client_certificate is set;
 #  - the good RA certificate copied over the files and SIGHUP: /readyz 200
 #    at once, the same CSR enrolls (200);
 #  - an RA certificate with id-kp-cmcRA but not clientAuth (RFC 7030
@@ -140,6 +142,16 @@ check_error 502 "the upstream CA refused this RA's TLS client certificate: a con
 want="upstream ca: $FIXED_URL: the CA refused our TLS client certificate $WORK/ra.pem (alert: unknown CA): a configuration error, not an outage"
 grep -qF -- " error $want" "$XLOG" ||
     fail "p12 log: no line ' error $want': $(grep upstream "$XLOG" | tail -n 3)"
+stop_pid "$XPID"
+# ... and without any client certificate, which that CA demands
+grep -v -e '"client_certificate"' -e '"client_key"' "$WORK/tls12.json" |
+    sed "s|\"$WORK/state12\"|\"$WORK/state13\"|" >"$WORK/nocert.json"
+start_estrad nocert "$WORK/nocert.json"
+post_csr t2 "$XURL/simpleenroll" "$WORK/k.b64"
+check_error 502 "the upstream CA refused this RA's TLS handshake: a configuration error of the RA, not an outage"
+want="upstream ca: $FIXED_URL: the CA refused the TLS handshake (alert: handshake failure); no client_certificate is set, and it may want one: a configuration error, not an outage"
+grep -qF -- " error $want" "$XLOG" ||
+    fail "nocert log: no line ' error $want': $(grep upstream "$XLOG" | tail -n 3)"
 stop_pid "$XPID"
 
 # --- fixed: the lab's RA certificate, SIGHUP -----------------------------
