@@ -122,6 +122,13 @@ upstream_on_ssl_ctx(CURL *e, void *ssl_ctx, void *arg)
 	struct upstream_tls	*t;
 
 	(void)e;
+	/* One SSL_CTX per connection (libcurl 7.x, 8.x); were one handed
+	 * over again, its old record would go, not leak. */
+	if ((t = SSL_CTX_get_ex_data(ssl_ctx, upstream_tls_ctx_index)) !=
+	    NULL) {
+		SSL_CTX_set_ex_data(ssl_ctx, upstream_tls_ctx_index, NULL);
+		upstream_tls_ctx_free(ssl_ctx, t, NULL, 0, 0, NULL);
+	}
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return CURLE_OK;	/* only the names get vaguer */
 	t->ut_up = x->ux_up;
@@ -182,12 +189,12 @@ upstream_tls_drain(struct upstream_xfer *x)
 
 /* The alert that refused x's attempt, or -1; *of_cert as the table's. */
 static int
-upstream_refusal_alert(const struct upstream_xfer *x, int *of_cert)
+upstream_refusal_alert(struct upstream_xfer *x, int *of_cert)
 {
 	const struct upstream *up = x->ux_up;
 
 	if (up->up_alert_us < x->ux_sent_us)
-		upstream_tls_drain((struct upstream_xfer *)x);
+		upstream_tls_drain(x);
 	if (up->up_alert_us < x->ux_sent_us)
 		return -1;	/* none since this attempt was sent */
 	for (size_t i = 0; i < sizeof(upstream_refusal_alerts) /
@@ -204,7 +211,7 @@ upstream_refusal_alert(const struct upstream_xfer *x, int *of_cert)
  * client (reply): 1, or 0 when code is no refusal.
  */
 static int
-upstream_refusal_why(const struct upstream_xfer *x, CURLcode code,
+upstream_refusal_why(struct upstream_xfer *x, CURLcode code,
     char *why, size_t whylen, const char **reply)
 {
 	const struct cfg_upstream *u = x->ux_up->up_cfg;
