@@ -49,6 +49,17 @@ ra_cert() {
 	cat "$WORK/$1.pem" "$ISSUING_CERT" >"$WORK/$1-chain.pem"
 }
 
+# refused_once NAME CONFIG REASON LINE: a proxy of CONFIG answers one
+# simpleenroll with 502 and REASON, logs LINE at level error, is stopped.
+refused_once() {
+	start_estrad "$1" "$2"
+	post_csr "$1-r" "$XURL/simpleenroll" "$WORK/k.b64"
+	check_error 502 "$3"
+	grep -qF -- " error $4" "$XLOG" ||
+	    fail "$1 log: no line ' error $4': $(grep upstream "$XLOG" | tail -n 3)"
+	stop_pid "$XPID"
+}
+
 # --- -n: serverAuth only -------------------------------------------------
 ra_cert server-ra serverAuth
 
@@ -129,30 +140,18 @@ openssl s_server -accept "127.0.0.1:$FIXED_PORT" -tls1_2 -Verify 2 \
     -key "$PKI_DIR/ca-server.key" \
     -www </dev/null >"$WORK/tls12.out" 2>&1 &
 T_PIDS+=("$!")
-for i in $(seq 50); do
-	openssl s_client -connect "127.0.0.1:$FIXED_PORT" </dev/null >/dev/null 2>&1 && break
-	grep -q ACCEPT "$WORK/tls12.out" && break
-	sleep 0.1
-done
+wait_grep 5 "$WORK/tls12.out" ACCEPT || fail "openssl s_server did not start: $(head -c 300 "$WORK/tls12.out")"
 sed -e "s|\"url\": \"$CA_URL\"|\"url\": \"$FIXED_URL\"|" \
     -e "s|\"$WORK/state\"|\"$WORK/state12\"|" "$WORK/proxy.json" >"$WORK/tls12.json"
-start_estrad p12 "$WORK/tls12.json"
-post_csr t1 "$XURL/simpleenroll" "$WORK/k.b64"
-check_error 502 "the upstream CA refused this RA's TLS client certificate: a configuration error of the RA, not an outage"
-want="upstream ca: $FIXED_URL: the CA refused our TLS client certificate $WORK/ra.pem (alert: unknown CA): a configuration error, not an outage"
-grep -qF -- " error $want" "$XLOG" ||
-    fail "p12 log: no line ' error $want': $(grep upstream "$XLOG" | tail -n 3)"
-stop_pid "$XPID"
+refused_once p12 "$WORK/tls12.json" \
+    "the upstream CA refused this RA's TLS client certificate: a configuration error of the RA, not an outage" \
+    "upstream ca: $FIXED_URL: the CA refused our TLS client certificate $WORK/ra.pem (alert: unknown CA): a configuration error, not an outage"
 # ... and without any client certificate, which that CA demands
 grep -v -e '"client_certificate"' -e '"client_key"' "$WORK/tls12.json" |
     sed "s|\"$WORK/state12\"|\"$WORK/state13\"|" >"$WORK/nocert.json"
-start_estrad nocert "$WORK/nocert.json"
-post_csr t2 "$XURL/simpleenroll" "$WORK/k.b64"
-check_error 502 "the upstream CA refused this RA's TLS handshake: a configuration error of the RA, not an outage"
-want="upstream ca: $FIXED_URL: the CA refused the TLS handshake (alert: handshake failure); no client_certificate is set, and it may want one: a configuration error, not an outage"
-grep -qF -- " error $want" "$XLOG" ||
-    fail "nocert log: no line ' error $want': $(grep upstream "$XLOG" | tail -n 3)"
-stop_pid "$XPID"
+refused_once nocert "$WORK/nocert.json" \
+    "the upstream CA refused this RA's TLS handshake: a configuration error of the RA, not an outage" \
+    "upstream ca: $FIXED_URL: the CA refused the TLS handshake (alert: handshake failure); no client_certificate is set, and it may want one: a configuration error, not an outage"
 
 # --- fixed: the lab's RA certificate, SIGHUP -----------------------------
 cp "$RA_CERT" "$WORK/ra.pem"
