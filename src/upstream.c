@@ -747,7 +747,11 @@ upstream_result(struct upstream_xfer *x, CURLcode code, int *unavailable)
 		return status;
 	}
 	if (upstream_refusal(x, code)) {
+		/* The request may have been written, behind a handshake the
+		 * CA then refused: no HTTP server read it. */
+		x->ux_reached = x->ux_reached_before;
 		x->ux_refused = 1;
+		upstream_set_detail(x, x->ux_up->up_refused);
 		metrics_upstream(u->name, secs, "tls");
 		return status;
 	}
@@ -956,6 +960,7 @@ upstream_attempt_ended(struct upstream_xfer *x, CURLcode code)
 	curl_off_t	 pre, first;
 
 	curl_easy_getinfo(x->ux_easy, CURLINFO_RESPONSE_CODE, &status);
+	x->ux_reached_before = x->ux_reached;
 	x->ux_reached |= upstream_attempt_reached(x);
 	/* The CA's time, as curl saw it: from the request about to go (a
 	 * new connection's TLS handshake done) to the answer's first byte.

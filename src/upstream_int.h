@@ -141,6 +141,7 @@ struct upstream_xfer {
 	char			 ux_error[CURL_ERROR_SIZE];
 	char			 ux_status_line[128];	/* the CA's last */
 	int			 ux_reached;	/* upstream_report */
+	int			 ux_reached_before; /* before this attempt */
 	char			 ux_detail[UPSTREAM_DETAIL_MAX];
 };
 

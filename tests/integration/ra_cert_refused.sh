@@ -28,7 +28,8 @@
 #    error, nothing queued, /readyz 503 saying so;
 #  - an enrollment queued while the CA was down, refused by it once it is
 #    back: the entry stays pending, its note says the CA refused the RA
-#    certificate, it backs off (at most 4 attempts in ~3 s), /readyz 503.
+#    certificate, it backs off (at most 4 attempts in ~3 s), `queue show
+#    --json` has ca_received 0 and the refusal as last_error, /readyz 503.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -230,6 +231,13 @@ case $Q_NOTE in
 *"refused this RA's TLS client certificate"*) ;;
 *) fail "entry $id: note '$Q_NOTE' does not say the CA refused the RA certificate" ;;
 esac
+# The CA's HTTP server never read it; the last error says why.
+out=$(timeout 20 "$ESTRAD_BIN" -c "$WORK/late-proxy.json" queue show "$id" --json 2>&1) ||
+    fail "queue show $id --json: $out"
+got=$(python3 -c 'import json, sys; e = json.loads(sys.argv[1])
+print(e["ca_received"], "|", e["last_error"])' "$out") || fail "queue show $id --json: not JSON: $out"
+want="0 | $FIXED_URL: the CA refused our TLS client certificate $WORK/rogue.pem (alert: unknown CA)"
+[ "$got" = "$want" ] || fail "entry $id: ca_received | last_error '$got', want '$want'"
 req ready5 GET "http://127.0.0.1:$APORT/readyz"
 check_status 503
 pass
