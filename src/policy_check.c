@@ -529,21 +529,6 @@ pol_eku_has_ra(const EXTENDED_KEY_USAGE *eku)
 	return 0;
 }
 
-/* A registration authority's certificate (RFC 6402 §2.10). */
-static int
-pol_cert_is_ra(X509 *cert)
-{
-	EXTENDED_KEY_USAGE	*eku;
-	int			 ra;
-
-	if ((eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL)) ==
-	    NULL)
-		return 0;
-	ra = pol_eku_has_ra(eku);
-	EXTENDED_KEY_USAGE_free(eku);
-	return ra;
-}
-
 static int
 pol_check_exts(const struct policy *p, const struct policy_input *in,
     struct pol_req *r, struct policy_verdict *v)
@@ -709,7 +694,8 @@ policy_check(const struct policy *p, const struct policy_input *in,
 		rc = pol_refuse(v, 400, "csr.malformed", "no CSR");
 	else
 		rc = pol_req_parse(p, &r, in->csr, v);
-	ra = in->client_cert != NULL && pol_cert_is_ra(in->client_cert);
+	/* A registration authority's certificate (RFC 6402 §2.10). */
+	ra = in->client_cert != NULL && pki_cert_has_cmc_ra(in->client_cert);
 	/* A CSR that cannot be read is refused for that alone: the other
 	 * rules' verdicts on it mean nothing. */
 	for (size_t i = 0; rc == 0 && !pol_fatal(v) &&
