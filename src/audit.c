@@ -137,6 +137,8 @@ static void
 audit_san_text(char *buf, size_t size, const GENERAL_NAME *gn)
 {
 	BIO	*bio;
+	char	 raw[512];
+	size_t	 len;
 	int	 n = -1;
 
 	switch (gn->type) {
@@ -151,15 +153,24 @@ audit_san_text(char *buf, size_t size, const GENERAL_NAME *gn)
 		    gn->d.uniformResourceIdentifier);
 		return;
 	}
+	/* OpenSSL prints an otherName's bytes as the client sent them (a
+	 * newline would forge a second SAN in the store's one-per-line list,
+	 * an ESC reach the operator's terminal): through log_quote's prose
+	 * rule like every other outside text. */
 	bio = BIO_new(BIO_s_mem());
 	if (bio != NULL && GENERAL_NAME_print(bio, (GENERAL_NAME *)gn) == 1)
-		n = BIO_read(bio, buf, (int)size - 1);
-	buf[n > 0 ? n : 0] = '\0';
+		n = BIO_read(bio, raw, (int)sizeof(raw));
 	BIO_free(bio);
+	len = n > 0 ? (size_t)n : 0;
 	/* OpenSSL prints "IP Address:"; say "IP:" like "DNS:" and like the
 	 * policy's messages. */
-	if (strncmp(buf, "IP Address:", 11) == 0)
-		memmove(buf + 2, buf + 10, strlen(buf + 10) + 1);
+	if (len >= 11 && memcmp(raw, "IP Address:", 11) == 0) {
+		memmove(raw + 2, raw + 10, len - 10);
+		len -= 8;
+	}
+	if (log_quote(buf, size - 3, raw, len, LOG_QUOTE_PROSE) < len ||
+	    n == (int)sizeof(raw))
+		strcat(buf, "...");
 }
 
 /* The CSR's subjectAltNames, or NULL (freed by the caller). */

@@ -327,7 +327,8 @@ queue_cli_show_one(FILE *out, const json_t *o, const char *key)
 {
 	const json_t	*v = json_object_get(o, key);
 	char		 buf[1024], ago[32];
-	size_t		 i, len = 0;
+	const char	*text;
+	size_t		 i, len = 0, room = sizeof(buf) - 3;
 	const json_t	*one;
 
 	if (json_is_integer(v))
@@ -336,10 +337,23 @@ queue_cli_show_one(FILE *out, const json_t *o, const char *key)
 	else if (json_is_string(v))
 		queue_cli_text(buf, sizeof(buf), json_string_value(v));
 	else if (json_is_array(v) && json_array_size(v) > 0) {
+		/* A client's SANs, each quoted as text is, as many as fit
+		 * whole escapes into buf; "..." says some were cut. */
 		buf[0] = '\0';
-		json_array_foreach(v, i, one)
-			len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-			    "%s%s", i ? ", " : "", json_string_value(one));
+		json_array_foreach(v, i, one) {
+			if (!json_is_string(one))
+				continue;
+			text = json_string_value(one);
+			if (i > 0 && len + 2 < room)
+				len += (size_t)snprintf(buf + len, room - len,
+				    ", ");
+			if (log_quote(buf + len, room - len, text, strlen(text),
+			    LOG_QUOTE_PROSE) < strlen(text)) {
+				strcat(buf, "...");
+				break;
+			}
+			len += strlen(buf + len);
+		}
 	} else
 		snprintf(buf, sizeof(buf), "-");
 	fprintf(out, "%-16s %s", key, buf);

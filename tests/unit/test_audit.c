@@ -173,6 +173,23 @@ san_push(GENERAL_NAMES *gens, int type, const char *v, int len)
 	assert_true(sk_GENERAL_NAME_push(gens, gn) > 0);
 }
 
+/* One otherName SAN: a UPN (1.3.6.1.4.1.311.20.2.3) of the len bytes of
+ * v, as a UTF8String whatever they are. */
+static void
+upn_push(GENERAL_NAMES *gens, const char *v, int len)
+{
+	GENERAL_NAME		*gn = GENERAL_NAME_new();
+	ASN1_TYPE		*val = ASN1_TYPE_new();
+	ASN1_UTF8STRING		*u = ASN1_UTF8STRING_new();
+
+	assert_true(gn != NULL && val != NULL && u != NULL);
+	assert_int_equal(ASN1_STRING_set(u, v, len), 1);
+	ASN1_TYPE_set(val, V_ASN1_UTF8STRING, u);
+	assert_int_equal(GENERAL_NAME_set0_othername(gn,
+	    OBJ_nid2obj(NID_ms_upn), val), 1);
+	assert_true(sk_GENERAL_NAME_push(gens, gn) > 0);
+}
+
 /* What the record says for each SAN of a hostile CSR. */
 struct san_row {
 	int		 type;
@@ -213,9 +230,13 @@ test_sans_escaped(void **state)
 	json_t				*o, *sans;
 	char				*line;
 
+	char				 text[2048], *nl;
+	size_t				 lines = 1;
+
 	for (size_t i = 0; i < n; i++)
 		san_push(gens, san_rows[i].type, san_rows[i].v,
 		    san_rows[i].len);
+	upn_push(gens, "a\nDNS:forged.example\x1b[31m\xff", 26);
 	sk_X509_EXTENSION_push(exts, X509V3_EXT_i2d(NID_subject_alt_name, 0,
 	    gens));
 	X509_REQ_set_pubkey(req, key);
@@ -223,10 +244,20 @@ test_sans_escaped(void **state)
 	assert_non_null(line = audit_format(&rec));
 	assert_non_null(o = json_loads(line, 0, &jerr));
 	sans = json_object_get(o, "sans");
-	assert_int_equal(json_array_size(sans), n);
+	assert_int_equal(json_array_size(sans), n + 1);
 	for (size_t i = 0; i < n; i++)
 		assert_string_equal(json_string_value(json_array_get(sans, i)),
 		    san_rows[i].want);
+	/* An otherName's bytes, printed by OpenSSL as they came, are
+	 * escaped too: its newline forges no second SAN, its ESC and 0xff
+	 * reach no terminal. */
+	assert_string_equal(json_string_value(json_array_get(sans, n)),
+	    "othername:UPN:a\\x0aDNS:forged.example\\x1b[31m\\xff");
+	/* The store's list, one SAN a line: exactly one line per SAN. */
+	audit_sans_text(req, text, sizeof(text));
+	for (nl = text; (nl = strchr(nl, '\n')) != NULL; nl++)
+		lines++;
+	assert_int_equal(lines, n + 1);
 	json_decref(o);
 	free(line);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);

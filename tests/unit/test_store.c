@@ -1210,6 +1210,22 @@ test_cli_json_show(void **state)
 	assert_int_equal(rc, -1);
 	assert_string_equal(f->err, "no queue entry 99");
 	free(text);
+	/* SANs that are not UTF-8 grow fourfold as \xNN: show cuts them to
+	 * its line ("..."), every byte printable, and does not overrun. */
+	make_entry(&e, 7, QS_PENDING);
+	memset(e.sans, 0xff, sizeof(e.sans) - 1);
+	e.sans[sizeof(e.sans) / 2] = '\n';
+	e.sans[sizeof(e.sans) - 1] = '\0';
+	assert_int_equal(store_insert(st, &e, f->err, sizeof(f->err)), 0);
+	id = e.id;
+	store_entry_clear(&e);
+	text = cli_output(f, st, id, 1, &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(text, "\nsans             \\xff\\xff"));
+	assert_non_null(strstr(text, "\\xff...\n"));
+	for (const char *c = text; *c != '\0'; c++)
+		assert_true(*c == '\n' || (*c >= 0x20 && *c < 0x7f));
+	free(text);
 	store_close(st);
 }
 
