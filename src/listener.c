@@ -19,6 +19,7 @@
 #include <openssl/err.h>
 #include <openssl/sha.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "estrad/clientchain.h"
 #include "estrad/connlimit.h"
@@ -103,14 +104,23 @@ listener_on_refused_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
  * clientAuth: RFC 7030 §3.7 gives the RA that EKU for its TLS client
  * certificate, and estrad's -n takes it for one; OpenSSL's purpose check
  * (clientAuth, or no EKU) would refuse it as "unsuitable certificate
- * purpose". Taken here, at the leaf only; every other check stands.
+ * purpose". Taken here, at the leaf only, and only when the purpose error
+ * can come from that EKU alone: OpenSSL raises the same error for a
+ * keyUsage without digitalSignature and for a Netscape certificate type
+ * without SSL client, and those restrictions of the issuer stand (as they
+ * do in -n, through pki_tls_client_check). Every other check stands.
  */
 static int
 listener_ra_purpose(X509_STORE_CTX *sctx)
 {
+	X509	*leaf = X509_STORE_CTX_get_current_cert(sctx);
+	char	 why[160];
+
 	if (X509_STORE_CTX_get_error(sctx) != X509_V_ERR_INVALID_PURPOSE ||
-	    X509_STORE_CTX_get_error_depth(sctx) != 0 ||
-	    !pki_cert_has_cmc_ra(X509_STORE_CTX_get_current_cert(sctx)))
+	    X509_STORE_CTX_get_error_depth(sctx) != 0 || leaf == NULL ||
+	    !pki_cert_has_cmc_ra(leaf) ||
+	    (X509_get_extension_flags(leaf) & EXFLAG_NSCERT) != 0 ||
+	    pki_tls_client_check(leaf, why, sizeof(why)) != 0)
 		return 0;
 	X509_STORE_CTX_set_error(sctx, X509_V_OK);
 	return 1;

@@ -33,16 +33,17 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-# ra_cert NAME EKU: $WORK/NAME.key and NAME-chain.pem (with the issuing
-# CA), an RA certificate from the lab's issuing CA with that EKU.
+# ra_cert NAME EKU [KU]: $WORK/NAME.key and NAME-chain.pem (with the
+# issuing CA), an RA certificate from the lab's issuing CA with that EKU
+# (and keyUsage KU, digitalSignature by default).
 ra_cert() {
 	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
 	    -out "$WORK/$1.key" 2>/dev/null || fail "genpkey $1"
 	chmod 600 "$WORK/$1.key"
 	openssl req -new -key "$WORK/$1.key" -subj "/CN=$1 RA" \
 	    -out "$WORK/$1.csr" 2>/dev/null || fail "req $1"
-	printf 'keyUsage = critical, digitalSignature\nextendedKeyUsage = %s\n' \
-	    "$2" >"$WORK/$1.ext"
+	printf 'keyUsage = critical, %s\nextendedKeyUsage = %s\n' \
+	    "${3:-digitalSignature}" "$2" >"$WORK/$1.ext"
 	openssl x509 -req -in "$WORK/$1.csr" -CA "$ISSUING_CERT" \
 	    -CAkey "$PKI_DIR/issuing.key" -CAcreateserial -days 2 -sha256 \
 	    -extfile "$WORK/$1.ext" -out "$WORK/$1.pem" 2>/dev/null ||
@@ -174,6 +175,17 @@ out=$("$ESTRAD_BIN" -n -c "$WORK/proxy.json" 2>&1) ||
 hup_wait "reload with a cmcRA-only RA certificate" "$ppid" "$plog" "reload: policies loaded"
 make_csr_key k2 ec:P-256 /CN=cmc-ra-device
 enroll_ok ok2 "$purl/simpleenroll" "$WORK/k2.b64" k2 "$ISSUING_CERT"
+# ... but only for that EKU: the issuer's keyUsage restriction (here
+# keyEncipherment, no digitalSignature) still makes the lab CA refuse a
+# cmcRA certificate at the handshake, as -n does.
+req cmc_ok GET "$CA_URL/cacerts" --cert "$WORK/cmc-ra-chain.pem" --key "$WORK/cmc-ra.key"
+check_status 200
+ra_cert cmc-ke 1.3.6.1.5.5.7.3.28 keyEncipherment
+req cmc_ke GET "$CA_URL/cacerts" --cert "$WORK/cmc-ke-chain.pem" --key "$WORK/cmc-ke.key"
+[ "$STATUS" = 000 ] ||
+    fail "the lab CA answered $STATUS to a cmcRA certificate without digitalSignature"
+wait_grep 5 "$CA_LOG" 'handshake failed: .*unsuitable certificate purpose; subject CN=cmc-ke\\x20RA' ||
+    fail "no refusal of CN=cmc-ke RA in the CA's log: $(grep 'handshake failed' "$CA_LOG" | tail -n 2)"
 
 # --- our side refuses the CA's certificate (ca_bundle without its root) --
 sed "s|\"ca_bundle\": \"$ROOT_CERT\"|\"ca_bundle\": \"$WORK/other-root.pem\"|" \
