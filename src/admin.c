@@ -4,7 +4,8 @@
  * (TLS 1.2 and 1.3, as the EST listener). Three read-only resources:
  *
  *   /healthz  200 "ok": the process runs its event loop
- *   /readyz   200 "ready", or 503 "not ready: REASON" (probe->ready says)
+ *   /readyz   200 "ready" (or "ready; but NOTE"), or 503 "not ready:
+ *             REASON" (probe->ready says)
  *   /metrics  the Prometheus text exposition (metrics.c)
  *
  * GET and HEAD only (405 with Allow otherwise), no body, 8 KiB of headers,
@@ -127,13 +128,18 @@ admin_readyz(struct admin *ad, struct evhttp_request *req)
 {
 	char why[256] = "";
 
-	if (ad->ad_probe.ready == NULL ||
-	    ad->ad_probe.ready(ad->ad_probe.arg, why, sizeof(why))) {
-		admin_text(req, 200, "ready\n");
-		return;
-	}
+	int  ready = ad->ad_probe.ready == NULL ||
+	    ad->ad_probe.ready(ad->ad_probe.arg, why, sizeof(why));
+
 	/* One line, whatever the probe wrote. */
 	why[strcspn(why, "\r\n")] = '\0';
+	if (ready) {
+		/* Ready, with something for people to know (an upstream
+		 * refused while others still serve). */
+		admin_text(req, 200, "ready%s%s\n", why[0] ? "; but " : "",
+		    why);
+		return;
+	}
 	admin_text(req, 503, "not ready: %s\n", why[0] ? why : "unknown");
 }
 

@@ -129,16 +129,22 @@ server_ready(void *arg, char *why, size_t whylen)
 {
 	struct server		*srv = arg;
 	const struct config	*cfg = srv->srv_boot_cfg;
+	char			 other[8];
+	size_t			 nwhy = 0;
 
 	if (srv->srv_draining) {
 		snprintf(why, whylen, "shutting down");
 		return 0;
 	}
 	/* Our own mistake: nothing is served by waiting, not even the
-	 * queue (issue 18 §1). */
+	 * queue (issue 18 §1). Not ready when it leaves nothing to serve
+	 * with; otherwise ready, the first refusal named all the same. */
 	for (size_t i = 0; i < cfg->nupstreams; i++)
-		if (upstream_refused(srv->srv_upstreams, i, why, whylen))
-			return 0;
+		if (upstream_refused(srv->srv_upstreams, i, nwhy == 0 ? why :
+		    other, nwhy == 0 ? whylen : sizeof(other)))
+			nwhy++;
+	if (nwhy > 0 && nwhy == cfg->nupstreams && cfg->nlocal_cas == 0)
+		return 0;
 	if (queue_enabled(srv->srv_queue) || cfg->nlocal_cas > 0)
 		return 1;
 	for (size_t i = 0; i < cfg->nupstreams; i++)

@@ -1162,23 +1162,6 @@ upstream_ctx_free(struct upstream_ctx *ctx)
 	free(ctx);
 }
 
-static int
-upstream_blob_same(const struct upstream_blob *a, const struct upstream_blob *b)
-{
-	return a->ub_len == b->ub_len && (a->ub_len == 0 ||
-	    memcmp(a->ub_data, b->ub_data, a->ub_len) == 0);
-}
-
-/* The same files' bytes: a refusal stands until other ones come. */
-static int
-upstream_creds_same(const struct upstream_creds *a,
-    const struct upstream_creds *b)
-{
-	return upstream_blob_same(&a->uc_ca_bundle, &b->uc_ca_bundle) &&
-	    upstream_blob_same(&a->uc_cert, &b->uc_cert) &&
-	    upstream_blob_same(&a->uc_key, &b->uc_key);
-}
-
 /* Same upstream, same URLs in the same order: what a reload keeps. */
 static int
 upstream_same(const struct upstream *up, const struct cfg_upstream *u)
@@ -1250,8 +1233,9 @@ upstream_reload_commit(struct upstream_ctx *ctx, const struct config *cfg,
 		struct upstream		*up = &ctx->uc_upstreams[i];
 		const struct cfg_upstream *u = &cfg->upstreams[i];
 
-		if (!upstream_creds_same(up->up_creds, fresh[i]))
-			upstream_refusal_clear(up);	/* to be seen anew */
+		/* The operator says it is mended (here, or at the CA): seen
+		 * anew by the next request. */
+		upstream_refusal_clear(up);
 		upstream_creds_unref(up->up_creds);
 		up->up_creds = fresh[i];
 		up->up_cfg = u;

@@ -87,9 +87,7 @@ struct upstream {
 	struct event			*up_deadline;	/* the oldest's wait */
 	int64_t				 up_promised_us; /* the last Retry-After
 							  * given, as a time */
-	int				 up_alert;	/* the last fatal alert
-							 * the CA sent */
-	int64_t				 up_alert_us;	/* when; 0: never */
+	int64_t				 up_refused_us;	/* when last seen */
 	char				 up_refused[512]; /* why the TLS with
 							   * the CA fails for
 							   * our configuration;
@@ -114,6 +112,10 @@ struct upstream_xfer {
 	int			 ux_slot;	/* holds one at ux_url */
 	int64_t			 ux_queued_us;	/* submitted */
 	int64_t			 ux_sent_us;	/* last sent to ux_url */
+	int			 ux_alert;	/* the last fatal alert the CA
+						 * sent on a connection this
+						 * transfer opened */
+	int64_t			 ux_alert_us;	/* when; 0: never */
 	long			 ux_sent_in_flight; /* ux_url's, then */
 	CURL			*ux_easy;
 	struct upstream_creds	*ux_creds;	/* a reference */

@@ -5,8 +5,8 @@
  * certificate, revoked...), or we refusing the CA's, will not mend by
  * waiting: the client gets 502 at once, nothing is queued, the breaker is
  * not charged (the CA is up: it answered, with an alert), and /readyz
- * names the upstream and the reason until a transfer to it gets through
- * or a reload brings other files.
+ * names the upstream and the reason until a transfer to it gets through,
+ * a reload, or backoff_max without another refusal.
  *
  * The alert is heard from OpenSSL, not read from curl's message: with TLS
  * 1.3 the CA judges the client certificate after the client has finished
@@ -16,10 +16,11 @@
  * (what the issue saw) and leaves the alert unread in the socket. So each
  * connection's SSL_CTX (curl makes one per connection, then calls
  * CURLOPT_SSL_CTX_FUNCTION) carries a struct upstream_tls: its info
- * callback notes a fatal alert received on the upstream, with its time,
- * and the transfer that opened the connection can read what is left on it
+ * callback notes a fatal alert, with its time, in the transfer that
+ * opened the connection, which can also read what is left on it
  * (SSL_peek) once its attempt has failed. An attempt that failed after an
- * alert came since it was sent is taken for refused by that alert.
+ * alert came on its own connection since it was sent is taken for refused
+ * by that alert.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,10 +109,16 @@ upstream_on_tls_info(const SSL *ssl, int where, int ret)
 	if ((where & SSL_CB_HANDSHAKE_START) && t->ut_ssl == NULL &&
 	    SSL_set_ex_data((SSL *)ssl, upstream_tls_ssl_index, t) == 1)
 		t->ut_ssl = (SSL *)ssl;
-	if (!(where & SSL_CB_READ_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
+	if (!(where & SSL_CB_READ_ALERT) || (ret >> 8) != SSL3_AL_FATAL ||
+	    t->ut_x == NULL)
 		return;
-	t->ut_up->up_alert = ret & 0xff;
-	t->ut_up->up_alert_us = upstream_now_us();
+	/* Kept by the transfer that opened this connection, not by the
+	 * upstream: another transfer's failure (a reset on another URL, a
+	 * cache refresh) is never blamed on this alert. The transfer
+	 * outlives the connection, which curl may close first (TLS 1.2:
+	 * the alert ends the handshake). */
+	t->ut_x->ux_alert = ret & 0xff;
+	t->ut_x->ux_alert_us = upstream_now_us();
 }
 
 /* A new connection's SSL_CTX, made for transfer arg: hear its alerts. */
@@ -191,17 +198,15 @@ upstream_tls_drain(struct upstream_xfer *x)
 static int
 upstream_refusal_alert(struct upstream_xfer *x, int *of_cert)
 {
-	const struct upstream *up = x->ux_up;
-
-	if (up->up_alert_us < x->ux_sent_us)
+	if (x->ux_alert_us < x->ux_sent_us)
 		upstream_tls_drain(x);
-	if (up->up_alert_us < x->ux_sent_us)
+	if (x->ux_alert_us < x->ux_sent_us)
 		return -1;	/* none since this attempt was sent */
 	for (size_t i = 0; i < sizeof(upstream_refusal_alerts) /
 	    sizeof(upstream_refusal_alerts[0]); i++)
-		if (upstream_refusal_alerts[i].alert == up->up_alert) {
+		if (upstream_refusal_alerts[i].alert == x->ux_alert) {
 			*of_cert = upstream_refusal_alerts[i].of_cert;
-			return up->up_alert;
+			return x->ux_alert;
 		}
 	return -1;
 }
@@ -269,6 +274,7 @@ upstream_refusal(struct upstream_xfer *x, CURLcode code)
 	log_err("upstream %s: %s: %s: a configuration error, not an outage",
 	    up->up_cfg->name, up->up_urls[x->ux_url].uu_url, why);
 	snprintf(up->up_refused, sizeof(up->up_refused), "%s", why);
+	up->up_refused_us = upstream_now_us();
 	est_reply_error(&x->ux_reply, 502, "%s", reply);
 	return 1;
 }
@@ -292,7 +298,13 @@ upstream_refused(const struct upstream_ctx *ctx, size_t upstream, char *why,
 	if (ctx == NULL || upstream >= ctx->uc_n)
 		return 0;
 	up = &ctx->uc_upstreams[upstream];
-	if (up->up_refused[0] == '\0')
+	/*
+	 * Held for backoff_max after the last refusal, as a breaker holds a
+	 * CA it found down, then let go: a CA-side fix (it now trusts our
+	 * issuer) is seen only by a request, and a not-ready RA gets none.
+	 */
+	if (up->up_refused[0] == '\0' || upstream_now_us() -
+	    up->up_refused_us > (int64_t)up->up_cfg->backoff_max_ms * 1000)
 		return 0;
 	snprintf(why, whylen, "upstream %s: %s", up->up_cfg->name,
 	    up->up_refused);

@@ -10,8 +10,9 @@
 #    reason, nothing is queued (queue list, audit), the proxy logs one
 #    error line naming the upstream, URL, certificate file and the CA's
 #    alert, and none of curl's noise ("getpeername() failed"); the breaker
-#    does not call the CA down; /readyz is 503 naming the upstream and the
-#    alert; the CA logs one line: the peer, the alert, the verify error and
+#    does not call the CA down; /readyz is 200 "ready; but upstream ca:
+#    ..." while the other upstream (label "real") is untried, then 503
+#    naming the upstream and the alert once it is refused too; the CA logs one line: the peer, the alert, the verify error and
 #    the certificate's subject;
 #  - the same certificate toward a TLS 1.2 CA (openssl s_server), whose
 #    alert comes inside the handshake: the same 502 and error line; and
@@ -25,11 +26,13 @@
 #    purpose"): 200;
 #  - a proxy whose ca_bundle lacks the CA's root (we refuse the CA): 502
 #    with its reason, one error line naming ca_bundle and curl's verify
-#    error, nothing queued, /readyz 503 saying so;
+#    error, nothing queued, /readyz 503 saying so (both upstreams refused),
+#    then 200 "ready" once backoff_max (2 s) passes with no refusal;
 #  - an enrollment queued while the CA was down, refused by it once it is
 #    back: the entry stays pending, its note says the CA refused the RA
 #    certificate, it backs off (at most 4 attempts in ~3 s), `queue show
-#    --json` has ca_received 0 and the refusal as last_error, /readyz 503.
+#    --json` has ca_received 0 and the refusal as last_error, /readyz 200
+#    "ready; but upstream ca: ..." (the other upstream is untried).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -122,6 +125,15 @@ out=$(timeout 20 "$ESTRAD_BIN" -c "$WORK/proxy.json" queue list --all 2>&1) ||
 [ ! -s "$audit" ] || ! grep -q '"pending"' "$audit" ||
     fail "audit file has a pending record: $(cat "$audit")"
 
+# The other upstream ("lab", label "real") has not been refused yet: still
+# ready, the refusal named; once it is refused too, nothing is left to
+# serve with: 503.
+req ready0 GET "http://127.0.0.1:$APORT/readyz"
+check_status 200
+want="ready; but upstream ca: the CA refused our TLS client certificate $WORK/ra.pem (alert: unknown CA)"
+[ "$(cat "$BODY")" = "$want" ] || fail "/readyz body '$(cat "$BODY")', want '$want'"
+post_csr r5 "$purl/real/simpleenroll" "$WORK/k.b64"
+check_error 502 "the upstream CA refused this RA's TLS client certificate: a configuration error of the RA, not an outage"
 req ready1 GET "http://127.0.0.1:$APORT/readyz"
 check_status 503
 want="not ready: upstream ca: the CA refused our TLS client certificate $WORK/ra.pem (alert: unknown CA)"
@@ -190,7 +202,8 @@ wait_grep 5 "$CA_LOG" 'handshake failed: .*unsuitable certificate purpose; subje
 # --- our side refuses the CA's certificate (ca_bundle without its root) --
 sed "s|\"ca_bundle\": \"$ROOT_CERT\"|\"ca_bundle\": \"$WORK/other-root.pem\"|" \
     "$WORK/proxy.json" >"$WORK/trust.json"
-sed -i "s|\"$WORK/state\"|\"$WORK/state2\"|" "$WORK/trust.json"
+sed -i -e "s|\"$WORK/state\"|\"$WORK/state2\"|" \
+    -e 's|^\( *"retry_after": 5\)$|\1, "backoff_max": 2|' "$WORK/trust.json"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$WORK/other-root.key" -out "$WORK/other-root.pem" \
     -subj "/CN=another root" -days 2 2>/dev/null || fail "req -x509 root"
@@ -205,10 +218,19 @@ out=$(timeout 20 "$ESTRAD_BIN" -c "$WORK/trust.json" queue list --all 2>&1) ||
     fail "queue list --all: $out"
 [ "$(printf '%s\n' "$out" | sed 1d | grep -c .)" = 0 ] ||
     fail "queue list --all shows entries after our refusal of the CA: $out"
+post_csr v2 "$XURL/real/simpleenroll" "$WORK/k.b64"
+check_error 502 "upstream CA certificate does not verify: a configuration error of the RA, not an outage"
 req ready4 GET "http://127.0.0.1:$APORT/readyz"
 check_status 503
 want="not ready: upstream ca: we do not accept the CA's TLS certificate with ca_bundle $WORK/other-root.pem (SSL certificate problem: unable to get local issuer certificate)"
 [ "$(cat "$BODY")" = "$want" ] || fail "/readyz body '$(cat "$BODY")', want '$want'"
+# Held for backoff_max (2 s here) after the last refusal, then let go: a
+# not-ready RA gets no requests, and only a request would see a fix made
+# at the CA.
+sleep 2.5
+req ready4b GET "http://127.0.0.1:$APORT/readyz"
+check_status 200
+[ "$(cat "$BODY")" = ready ] || fail "/readyz body '$(cat "$BODY")' once backoff_max passed, want 'ready'"
 stop_pid "$XPID"
 
 # --- queued while the CA was down, refused once it is back ---------------
@@ -250,6 +272,12 @@ got=$(python3 -c 'import json, sys; e = json.loads(sys.argv[1])
 print(e["ca_received"], "|", e["last_error"])' "$out") || fail "queue show $id --json: not JSON: $out"
 want="0 | $FIXED_URL: the CA refused our TLS client certificate $WORK/rogue.pem (alert: unknown CA)"
 [ "$got" = "$want" ] || fail "entry $id: ca_received | last_error '$got', want '$want'"
+# Only "ca" refused (label "real"'s upstream untried): ready, and why not
+# all is well.
 req ready5 GET "http://127.0.0.1:$APORT/readyz"
-check_status 503
+check_status 200
+case $(cat "$BODY") in
+"ready; but upstream ca: the CA refused our TLS client certificate "*) ;;
+*) fail "/readyz body '$(cat "$BODY")', want 'ready; but upstream ca: the CA refused ...'" ;;
+esac
 pass
