@@ -821,12 +821,79 @@ queue_start(struct queue *q, struct queue_entry *qe)
 	q->q_forwarding++;
 }
 
+/*
+ * The next attempts of entries an open breaker holds back, on disk for
+ * `estrad queue list`: one store job for them all (they fall due together
+ * on every breaker cycle; a job each would flood the writer's queue).
+ */
+struct queue_next_job {
+	struct store_next	*nj_v;
+	size_t			 nj_n, nj_cap;
+	int			 nj_rc;
+	char			 nj_err[256];
+};
+
+static void
+queue_next_add(struct queue_next_job *j, int64_t id, int64_t when)
+{
+	struct store_next *v;
+
+	if (j->nj_n == j->nj_cap) {
+		/* Out of memory: only `queue list` shows an older time. */
+		if ((v = reallocarray(j->nj_v, j->nj_cap ? j->nj_cap * 2 : 64,
+		    sizeof(*v))) == NULL)
+			return;
+		j->nj_v = v;
+		j->nj_cap = j->nj_cap ? j->nj_cap * 2 : 64;
+	}
+	j->nj_v[j->nj_n++] = (struct store_next){ id, when };
+}
+
+static void
+queue_next_work(struct store *st, void *arg)
+{
+	struct queue_next_job *j = arg;
+
+	j->nj_rc = store_set_next_attempts(st, j->nj_v, j->nj_n, j->nj_err,
+	    sizeof(j->nj_err));
+}
+
+static void
+queue_next_done(void *arg)
+{
+	struct queue_next_job *j = arg;
+
+	if (j->nj_rc != 0)
+		log_warn("queue: cannot note the next attempts: %s",
+		    j->nj_err);
+	free(j->nj_v);
+	free(j);
+}
+
+static void
+queue_next_submit(struct queue *q, struct queue_next_job *j)
+{
+	struct queue_next_job *own;
+
+	if (j->nj_n == 0 || (own = malloc(sizeof(*own))) == NULL) {
+		free(j->nj_v);
+		return;
+	}
+	*own = *j;
+	if (store_submit(q->q_store, queue_next_work, queue_next_done,
+	    own) == -1) {
+		free(own->nj_v);
+		free(own);
+	}
+}
+
 /* Expire what is too old (a bounded number per pass), send what is due. */
 static void
 queue_forward(struct queue *q, int64_t now)
 {
 	struct queue_entry	*qe, *next;
 	const struct cfg_route	*r;
+	struct queue_next_job	 held = { 0 };
 	int			 expired = 0;
 	long			 wait;
 
@@ -864,12 +931,13 @@ queue_forward(struct queue *q, int64_t now)
 		else if ((wait = upstream_wait_ms(q->q_up, r->upstream)) > 0) {
 			/* On disk too: `estrad queue list` shows when. */
 			e->next_attempt = now + (wait + 999) / 1000;
-			queue_write(qe, QW_UPDATE);
+			queue_next_add(&held, e->id, e->next_attempt);
 			continue;
 		}
 		qe->qe_retry = 0;
 		queue_start(q, qe);
 	}
+	queue_next_submit(q, &held);
 }
 
 /* ---- housekeeping ------------------------------------------------------- */

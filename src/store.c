@@ -134,6 +134,8 @@ static const char *const store_sql[SS_MAX] = {
 	[SS_SELECT_PURGED] = "SELECT id FROM queue WHERE state = 'purged' "
 	    "ORDER BY id",
 	[SS_DELETE_PURGED] = "DELETE FROM queue WHERE state = 'purged'",
+	[SS_SET_NEXT] = "UPDATE queue SET next_attempt = :next_attempt "
+	    "WHERE id = :id AND state IN ('pending', 'polling')",
 	[SS_PUT_CACHED] = "INSERT OR REPLACE INTO cache (label, op, source, "
 	    "status, content_type, body, fetched) VALUES (:label, :op, "
 	    ":source, :status, :content_type, :body, :fetched)",
@@ -865,6 +867,32 @@ store_retry_ids(struct store *st, int64_t **ids, size_t *n, char *err,
 {
 	return store_take_ids(st, SS_SELECT_RETRY, SS_CLEAR_RETRY,
 	    "select retries", ids, n, err, errlen);
+}
+
+int
+store_set_next_attempts(struct store *st, const struct store_next *next,
+    size_t n, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = store_stmt(st, SS_SET_NEXT);
+
+	if (store_begin(st, SS_BEGIN, err, errlen) == -1)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (store_bind_int(s, ":next_attempt", next[i].sn_when) !=
+		    SQLITE_OK || store_bind_int(s, ":id", next[i].sn_id) !=
+		    SQLITE_OK) {
+			store_fail(st, "set next attempt", err, errlen);
+			goto fail;
+		}
+		if (store_run(st, s, "set next attempt", err, errlen) == -1)
+			goto fail;
+	}
+	if (store_commit(st, err, errlen) == -1)
+		goto fail;
+	return 0;
+fail:
+	store_rollback(st);
+	return -1;
 }
 
 /* ---- the cache ---------------------------------------------------------- */

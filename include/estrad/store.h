@@ -180,6 +180,18 @@ int store_purged_ids(struct store *st, int64_t **ids, size_t *n,
 int store_retry_ids(struct store *st, int64_t **ids, size_t *n,
     char *err, size_t errlen);
 
+/*
+ * Entries held back by an open breaker: their next attempts, all in one
+ * transaction (one job however many wait; rows no longer waiting are left
+ * alone). 0 or -1.
+ */
+struct store_next {
+	int64_t	sn_id;
+	int64_t	sn_when;
+};
+int store_set_next_attempts(struct store *st, const struct store_next *next,
+    size_t n, char *err, size_t errlen);
+
 /* ---- for `estrad queue` (queue_cli.c), store_list.c ------------------- */
 
 /* The note a purged entry carries. */

@@ -1271,6 +1271,40 @@ test_cli_retry(void **state)
 	store_close(daemon);
 }
 
+/*
+ * The next attempts of entries a breaker holds back, in one transaction:
+ * waiting rows take theirs, a row that no longer waits (issued) keeps its
+ * own, an unknown id changes nothing.
+ */
+static void
+test_set_next_attempts(void **state)
+{
+	struct fixture		*f = *state;
+	struct store		*st = open_ok(f, 1);
+	struct store_entry	 e;
+	int64_t			 a = insert_ok(f, st, 1, QS_PENDING);
+	int64_t			 b = insert_ok(f, st, 2, QS_POLLING);
+	int64_t			 c = insert_ok(f, st, 3, QS_ISSUED);
+	struct store_next	 next[] = { { a, 1111 }, { b, 2222 },
+	    { c, 3333 }, { 999, 4444 } };
+
+	assert_int_equal(store_set_next_attempts(st, next, NITEMS(next),
+	    f->err, sizeof(f->err)), 0);
+	assert_int_equal(store_get(st, a, &e, f->err, sizeof(f->err)), 1);
+	assert_int_equal(e.next_attempt, 1111);
+	store_entry_clear(&e);
+	assert_int_equal(store_get(st, b, &e, f->err, sizeof(f->err)), 1);
+	assert_int_equal(e.next_attempt, 2222);
+	store_entry_clear(&e);
+	assert_int_equal(store_get(st, c, &e, f->err, sizeof(f->err)), 1);
+	assert_int_not_equal(e.next_attempt, 3333);
+	assert_int_equal(e.state, QS_ISSUED);
+	store_entry_clear(&e);
+	assert_int_equal(store_set_next_attempts(st, next, 0, f->err,
+	    sizeof(f->err)), 0);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -1294,6 +1328,7 @@ main(void)
 		FX_TEST(test_migrate_v1),
 		FX_TEST(test_cli_json_show),
 		FX_TEST(test_cli_retry),
+		FX_TEST(test_set_next_attempts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
