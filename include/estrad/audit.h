@@ -17,7 +17,7 @@ struct audit;
 struct audit_job;
 
 /* As many as a policy verdict names (POLICY_RULES_MAX). */
-#define AUDIT_RULES_MAX	8
+#define AUDIT_RULES_MAX	32
 
 struct audit_record {
 	const char		*request_id;

@@ -54,8 +54,10 @@ struct policy_input {
 	const char	*binding;
 };
 
-/* Distinct rules a verdict names (a rule broken twice is named once). */
-#define POLICY_RULES_MAX	8
+/* Distinct rules a verdict names (a rule broken twice is named once): room
+ * for every rule there is (30 names today), so rules[] is never
+ * cut short. */
+#define POLICY_RULES_MAX	32
 #define POLICY_RULE_LEN		48
 
 struct policy_verdict {
