@@ -29,6 +29,7 @@
 #include <curl/curl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "estrad/log.h"
 #include "upstream_int.h"
@@ -212,6 +213,26 @@ upstream_refusal_alert(struct upstream_xfer *x, int *of_cert)
 }
 
 /*
+ * The CA's certificate (or its chain) out of its validity period: the CA
+ * let it expire, or a clock is wrong. That is the CA's incident, mended
+ * at the CA without a change here, so it is an outage (queued, the
+ * breaker charged, curl's "certificate has expired" logged), not our
+ * configuration error. Any other verify failure (an unknown issuer: our
+ * ca_bundle; a name mismatch: our URL) is ours.
+ */
+static int
+upstream_ca_expired(struct upstream_xfer *x)
+{
+	long vr = X509_V_OK;
+
+	if (curl_easy_getinfo(x->ux_easy, CURLINFO_SSL_VERIFYRESULT, &vr) !=
+	    CURLE_OK)
+		return 0;
+	return vr == X509_V_ERR_CERT_HAS_EXPIRED ||
+	    vr == X509_V_ERR_CERT_NOT_YET_VALID;
+}
+
+/*
  * What went wrong, in words for the log and /readyz (why), and for the
  * client (reply): 1, or 0 when code is no refusal.
  */
@@ -225,6 +246,8 @@ upstream_refusal_why(struct upstream_xfer *x, CURLcode code,
 
 	*reply = "the upstream CA refused this RA's TLS client certificate: "
 	    "a configuration error of the RA, not an outage";
+	if (code == CURLE_PEER_FAILED_VERIFICATION && upstream_ca_expired(x))
+		return 0;	/* the CA's incident: an outage, queued */
 	if (code == CURLE_PEER_FAILED_VERIFICATION) {
 		snprintf(why, whylen, "we do not accept the CA's TLS "
 		    "certificate with ca_bundle %s (%s)", u->ca_bundle ?

@@ -28,6 +28,9 @@
 #    with its reason, one error line naming ca_bundle and curl's verify
 #    error, nothing queued, /readyz 503 saying so (both upstreams refused),
 #    then 200 "ready" once backoff_max (2 s) passes with no refusal;
+#  - a CA whose own certificate expired (openssl s_server): the CA's
+#    incident, not ours: the enrollment is queued (202) and the log says
+#    "certificate has expired", not "a configuration error";
 #  - an enrollment queued while the CA was down, refused by it once it is
 #    back: the entry stays pending, its note says the CA refused the RA
 #    certificate, it backs off (at most 4 attempts in ~3 s), `queue show
@@ -231,6 +234,36 @@ sleep 2.5
 req ready4b GET "http://127.0.0.1:$APORT/readyz"
 check_status 200
 [ "$(cat "$BODY")" = ready ] || fail "/readyz body '$(cat "$BODY")' once backoff_max passed, want 'ready'"
+stop_pid "$XPID"
+
+# --- the CA's own certificate expired: the CA's incident, an outage ------
+# (not our configuration: it is mended at the CA; the enrollment is queued)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$WORK/exp-root.key" -out "$WORK/exp-root.pem" \
+    -subj "/CN=expired CA's root" -days 2 2>/dev/null || fail "req -x509 exp-root"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$WORK/exp.key" -subj /CN=127.0.0.1 -out "$WORK/exp.csr" 2>/dev/null ||
+    fail "req exp"
+printf 'subjectAltName = IP:127.0.0.1\n' >"$WORK/exp.ext"
+# -days -1: valid from now until yesterday, i.e. expired
+openssl x509 -req -in "$WORK/exp.csr" -CA "$WORK/exp-root.pem" \
+    -CAkey "$WORK/exp-root.key" -CAcreateserial -days -1 \
+    -extfile "$WORK/exp.ext" -out "$WORK/exp.pem" 2>/dev/null || fail "x509 exp"
+fixed_prepare exp
+openssl s_server -accept "127.0.0.1:$FIXED_PORT" -cert "$WORK/exp.pem" \
+    -key "$WORK/exp.key" -www </dev/null >"$WORK/exp.out" 2>&1 &
+T_PIDS+=("$!")
+wait_grep 5 "$WORK/exp.out" ACCEPT || fail "openssl s_server (expired) did not start: $(head -c 300 "$WORK/exp.out")"
+sed -e "s|\"url\": \"$CA_URL\"|\"url\": \"$FIXED_URL\"|" \
+    -e "s|\"ca_bundle\": \"$ROOT_CERT\"|\"ca_bundle\": \"$WORK/exp-root.pem\"|" \
+    -e "s|\"$WORK/state\"|\"$WORK/state_exp\"|" "$WORK/proxy.json" >"$WORK/exp.json"
+start_estrad expca "$WORK/exp.json"
+post_csr e1 "$XURL/simpleenroll" "$WORK/k.b64"
+check_queued pending
+grep -q "upstream ca: $FIXED_URL: .*certificate has expired" "$XLOG" ||
+    fail "expca log: no 'certificate has expired' line: $(grep upstream "$XLOG" | tail -n 3)"
+grep -qF "a configuration error" "$XLOG" &&
+    fail "expca log calls the CA's expired certificate our configuration error: $(grep -F 'a configuration error' "$XLOG" | head -n 2)"
 stop_pid "$XPID"
 
 # --- queued while the CA was down, refused once it is back ---------------
