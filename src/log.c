@@ -476,7 +476,7 @@ log_json_start(struct log_json *j, char *buf, size_t size,
 
 /* A message: to stderr (in JSON, the envelope alone, dataset
  * "estrad.event") unless to_stderr is 0, and to syslog when on. */
-static void
+static void __attribute__((format(printf, 3, 0)))
 log_vline(enum log_level level, int to_stderr, const char *fmt, va_list ap)
 {
 	char		 stamp[40], msg[LOG_MSG_MAX];
