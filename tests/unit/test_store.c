@@ -105,6 +105,28 @@ peek_text(struct fixture *f, const char *sql, char *buf, size_t size)
 	sqlite3_close(db);
 }
 
+/* The daemon's poll for retry marks (SS_SELECT_RETRY, as store.c writes
+ * it) reads the queue_retry index, not the whole table: the index exists
+ * (or the statement would not prepare) and EXPLAIN QUERY PLAN names it. */
+static int
+retry_uses_index(struct fixture *f)
+{
+	sqlite3		*db = peek_open(f);
+	sqlite3_stmt	*s = NULL;
+	int		 found = 0;
+
+	assert_int_equal(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT id "
+	    "FROM queue INDEXED BY queue_retry WHERE retry_requested != 0 "
+	    "ORDER BY id", -1, &s, NULL), SQLITE_OK);
+	while (sqlite3_step(s) == SQLITE_ROW)
+		found |= sqlite3_column_text(s, 3) != NULL &&
+		    strstr((const char *)sqlite3_column_text(s, 3),
+		    "queue_retry") != NULL;
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return found;
+}
+
 static void
 peek_exec(struct fixture *f, const char *sql)
 {
@@ -1086,6 +1108,9 @@ test_migrate_v1(void **state)
 	st = open_ok(f, 1);
 	peek_text(f, "PRAGMA user_version", buf, sizeof(buf));
 	assert_string_equal(buf, "2");
+	/* The retry marks' index came with the migration, and the daemon's
+	 * poll reads it rather than the whole table. */
+	assert_true(retry_uses_index(f));
 	assert_int_equal(store_get(st, 1, &e, f->err, sizeof(f->err)), 1);
 	assert_string_equal(e.identity, "digest:old");
 	assert_int_equal(e.state, QS_PENDING);
@@ -1287,6 +1312,8 @@ test_set_next_attempts(void **state)
 	int64_t			 c = insert_ok(f, st, 3, QS_ISSUED);
 	struct store_next	 next[] = { { a, 1111 }, { b, 2222 },
 	    { c, 3333 }, { 999, 4444 } };
+
+	assert_true(retry_uses_index(f));	/* a fresh database's too */
 
 	assert_int_equal(store_set_next_attempts(st, next, NITEMS(next),
 	    f->err, sizeof(f->err)), 0);
