@@ -321,8 +321,11 @@ ops_load(struct cfg_ctx *ctx, const json_t *root)
 	nerr += identity_check(ctx, cfg);
 	nerr += admin_load(ctx, root);
 	nerr += secrets_check(ctx, cfg);
-	/* A fork: only for a config sound so far (the routes come after). */
-	if (ctx->nerr == 0 && cfg->user != NULL)
+	/* A fork: only as root (who is to drop to the user; a reload after
+	 * the drop, and `estrad queue`, skip the walk too), and only for a
+	 * config sound so far (the routes come after). */
+	if (ctx->nerr == 0 && cfg->user != NULL &&
+	    (getuid() == 0 || geteuid() == 0))
 		as_user_check(ctx, cfg);
 	return nerr;
 }

@@ -109,6 +109,7 @@ est_access_log(struct est_req *rq, const struct est_reply *reply)
 {
 	char upstream[24] = "-", reason[sizeof(reply->reason)];
 	char user[sizeof(rq->rq_identity.name)];
+	double ms = ms_since(&rq->rq_start);
 	size_t i;
 
 	/* Keep reason="..." one quoted field whatever the reason quotes. */
@@ -127,9 +128,9 @@ est_access_log(struct est_req *rq, const struct est_reply *reply)
 	metrics_request(rq->rq_routed ? est_op_name(rq->rq_route.op) : "-",
 	    rq->rq_backend == NULL ? (rq->rq_routed ? "unknown" : "-") :
 	    rq->rq_route.has_label ? rq->rq_route.label : "-",
-	    reply->status, ms_since(&rq->rq_start) / 1000.0);
+	    reply->status, ms / 1000.0);
 	if (log_json_on() && log_wants(LOG_LEVEL_INFO))
-		est_access_json(rq, reply, ms_since(&rq->rq_start));
+		est_access_json(rq, reply, ms);
 	log_text(LOG_LEVEL_INFO,
 	    "access id=%s peer=%s method=%s path=%s label=%s op=%s "
 	    "auth=%s user=%s status=%d upstream=%s bytes=%zu ms=%.1f "
@@ -138,8 +139,7 @@ est_access_log(struct est_req *rq, const struct est_reply *reply)
 	    rq->rq_routed && rq->rq_route.has_label ? rq->rq_route.label : "-",
 	    rq->rq_routed ? est_op_name(rq->rq_route.op) : "-",
 	    auth_method_name(rq->rq_identity.method), user,
-	    reply->status, upstream, reply->body_len, ms_since(&rq->rq_start),
-	    reason);
+	    reply->status, upstream, reply->body_len, ms, reason);
 }
 
 void

@@ -359,18 +359,26 @@ pki_tls_client_check(X509 *cert, char *why, size_t whylen)
 }
 
 int
+pki_eku_has_cmc_ra(const EXTENDED_KEY_USAGE *eku)
+{
+	for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++)
+		if (OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == NID_cmcRA)
+			return 1;
+	return 0;
+}
+
+int
 pki_cert_has_cmc_ra(X509 *cert)
 {
 	EXTENDED_KEY_USAGE	*eku;
-	int			 ra = 0;
+	int			 ra;
 
 	if ((eku = X509_get_ext_d2i(cert, NID_ext_key_usage, NULL, NULL)) ==
 	    NULL) {
 		ERR_clear_error();
 		return 0;
 	}
-	for (int i = 0; i < sk_ASN1_OBJECT_num(eku) && !ra; i++)
-		ra = OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == NID_cmcRA;
+	ra = pki_eku_has_cmc_ra(eku);
 	EXTENDED_KEY_USAGE_free(eku);
 	return ra;
 }

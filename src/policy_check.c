@@ -521,15 +521,6 @@ pol_check_ekus(const struct policy *p, const EXTENDED_KEY_USAGE *eku,
 }
 
 static int
-pol_eku_has_ra(const EXTENDED_KEY_USAGE *eku)
-{
-	for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++)
-		if (OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == NID_cmcRA)
-			return 1;
-	return 0;
-}
-
-static int
 pol_check_exts(const struct policy *p, const struct policy_input *in,
     struct pol_req *r, struct policy_verdict *v)
 {
@@ -548,7 +539,7 @@ pol_check_exts(const struct policy *p, const struct policy_input *in,
 	/* An id-kp-cmcRA certificate is trusted as an RA by estrad (and by
 	 * CAs): a device must not obtain one through us unless the policy
 	 * lists that EKU by name. */
-	if (r->eku != NULL && !p->p_ekus.name.set && pol_eku_has_ra(r->eku))
+	if (r->eku != NULL && !p->p_ekus.name.set && pki_eku_has_cmc_ra(r->eku))
 		rc = pol_refuse(v, 403, "extensions.eku", "cmcRA (the RA "
 		    "purpose) is not allowed unless extensions.ekus lists it");
 	if (!p->p_ext_allowed.name.set)

@@ -129,7 +129,6 @@ server_ready(void *arg, char *why, size_t whylen)
 {
 	struct server		*srv = arg;
 	const struct config	*cfg = srv->srv_boot_cfg;
-	char			 other[8];
 	size_t			 nwhy = 0;
 
 	if (srv->srv_draining) {
@@ -141,7 +140,7 @@ server_ready(void *arg, char *why, size_t whylen)
 	 * with; otherwise ready, the first refusal named all the same. */
 	for (size_t i = 0; i < cfg->nupstreams; i++)
 		if (upstream_refused(srv->srv_upstreams, i, nwhy == 0 ? why :
-		    other, nwhy == 0 ? whylen : sizeof(other)))
+		    NULL, whylen))
 			nwhy++;
 	if (nwhy > 0 && nwhy == cfg->nupstreams && cfg->nlocal_cas == 0)
 		return 0;

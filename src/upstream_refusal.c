@@ -329,7 +329,8 @@ upstream_refused(const struct upstream_ctx *ctx, size_t upstream, char *why,
 	if (up->up_refused[0] == '\0' || upstream_now_us() -
 	    up->up_refused_us > (int64_t)up->up_cfg->backoff_max_ms * 1000)
 		return 0;
-	snprintf(why, whylen, "upstream %s: %s", up->up_cfg->name,
-	    up->up_refused);
+	if (why != NULL)
+		snprintf(why, whylen, "upstream %s: %s", up->up_cfg->name,
+		    up->up_refused);
 	return 1;
 }

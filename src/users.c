@@ -529,7 +529,12 @@ users_count(const struct users *u)
 /* Up to USERS_REALMS_SHOWN other realms are named, then "...". */
 #define USERS_REALMS_SHOWN	4
 
-size_t
+/*
+ * The htdigest entries in realm; others gets the other realms found, each
+ * quoted, the first four of them ("\"a\", \"b\", ..."): an operator whose
+ * auth.realm matches no line learns which realms the file was written for.
+ */
+static size_t
 users_realm_entries(const struct users *u, const char *realm, char *others,
     size_t otherslen)
 {

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 /*
  * Read every PEM certificate in path, in file order. Returns a new stack
@@ -49,8 +50,9 @@ int pki_key_matches_cert(EVP_PKEY *key, X509 *cert);
  */
 int pki_tls_client_check(X509 *cert, char *why, size_t whylen);
 
-/* 1 if cert's extendedKeyUsage holds id-kp-cmcRA (an RA's, RFC 6402
- * §2.10), else 0. */
+/* 1 if cert's extendedKeyUsage (or the decoded eku) holds id-kp-cmcRA
+ * (an RA's, RFC 6402 §2.10), else 0. */
 int pki_cert_has_cmc_ra(X509 *cert);
+int pki_eku_has_cmc_ra(const EXTENDED_KEY_USAGE *eku);
 
 #endif

@@ -86,7 +86,7 @@ void upstream_reload_abort(struct upstream_ctx *ctx,
 /*
  * 1 when the last TLS handshake with upstream's CA failed for our
  * configuration (a REFUSED outcome, not since mended), with "upstream
- * NAME: what" in why (for /readyz); else 0.
+ * NAME: what" in why (for /readyz; why may be NULL); else 0.
  */
 int upstream_refused(const struct upstream_ctx *ctx, size_t upstream,
     char *why, size_t whylen);

@@ -50,13 +50,6 @@ size_t users_count(const struct users *u);
  * user usually has two lines, MD5 and SHA-256 (RFC 7616 section 3.4). */
 size_t users_names(const struct users *u);
 /*
- * The htdigest entries in realm; others gets the other realms found, each
- * quoted, the first four of them ("\"a\", \"b\", ..."): an operator whose
- * auth.realm matches no line learns which realms the file was written for.
- */
-size_t users_realm_entries(const struct users *u, const char *realm,
-    char *others, size_t otherslen);
-/*
  * -1 with err ("FILE has no user in realm ...") when the htdigest file u
  * (from path) has users but none in realm: no Digest login could succeed.
  * The config check and the users' reload (auth.c) say it the same way.
