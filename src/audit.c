@@ -86,20 +86,13 @@ static void
 audit_time(char *out, size_t outlen, const ASN1_TIME *t)
 {
 	struct tm	tm;
-	struct timespec	now;
 
-	if (t != NULL) {
-		if (ASN1_TIME_to_tm(t, &tm) == 1)
-			strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		else
-			snprintf(out, outlen, "?");
-		return;
-	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(out, outlen, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + strlen(out), outlen - strlen(out), ".%03ldZ",
-	    now.tv_nsec / 1000000);
+	if (t == NULL)
+		log_stamp(out, outlen);
+	else if (ASN1_TIME_to_tm(t, &tm) == 1)
+		strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	else
+		snprintf(out, outlen, "?");
 }
 
 static void

@@ -234,8 +234,7 @@ log_write(const char *buf, size_t len)
 	return 0;
 }
 
-/* "2026-12-07T18:06:03.123Z": RFC 3339, UTC, milliseconds. */
-static void
+void
 log_stamp(char *out, size_t outlen)
 {
 	struct timespec	now;

@@ -139,6 +139,10 @@ int log_throttle(struct log_throttle *t, char *more, size_t morelen);
 size_t log_quote(char *out, size_t outlen, const void *in, size_t inlen,
     int flags);
 
+/* Now as "2026-12-07T18:06:03.123Z": RFC 3339, UTC, milliseconds (every
+ * log line's time, the audit record's). */
+void log_stamp(char *out, size_t outlen);
+
 /* Print to stderr and exit(1): start-up only. */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2),
     noreturn));
