@@ -34,12 +34,20 @@ est_op_queueable(enum est_op op)
 	return op == EST_OP_SIMPLEENROLL || op == EST_OP_SIMPLEREENROLL;
 }
 
+/* The queue's answer: a put's 202 (or refusal), a lookup's match
+ * (deliver: the entry whose CA answer this is), or, from the shared
+ * store's lookup, no match (reply NULL): the request goes on. */
 static void
-est_on_queued(void *arg, struct est_reply *reply)
+est_on_queued(void *arg, struct est_reply *reply, int64_t deliver)
 {
 	struct est_req *rq = arg;
 
 	rq->rq_queue_job = NULL;
+	if (reply == NULL) {
+		est_req_after_offline(rq);
+		return;
+	}
+	rq->rq_deliver = deliver;
 	est_req_answer(rq, reply);
 }
 
@@ -103,7 +111,8 @@ est_learn_cacerts(struct est_req *rq, const struct est_reply *reply)
 /*
  * What can be answered without the CA: a cached cacerts/csrattrs, or a
  * queued enrollment this client asks for again. 1 when answered (or
- * waiting for the queue's answer).
+ * waiting for the queue's answer: on the shared store every lookup
+ * waits, and a miss goes on in est_on_queued).
  */
 int
 est_answer_offline(struct est_req *rq)

@@ -51,6 +51,8 @@
 #include "estrad/queue.h"
 #include "estrad/upstream.h"
 
+#include "queue_int.h"
+
 /* glibc's sys/queue.h lacks the BSD _SAFE walk. */
 #ifndef TAILQ_FOREACH_SAFE
 #define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
@@ -58,51 +60,6 @@
 	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
 	    (var) = (tvar))
 #endif
-
-#define QUEUE_TICK_MS		1000
-#define QUEUE_SYNC_EVERY	2	/* ticks between purge checks */
-#define QUEUE_SWEEP_EVERY	60	/* ticks between deletes of old rows */
-#define QUEUE_EXPIRE_PER_TICK	256	/* a mass expiry spreads out */
-
-struct queue_job {
-	struct queue_entry	*qj_entry;
-	queue_put_cb		 qj_done;	/* NULL: cancelled */
-	void			*qj_arg;
-	struct queue_job	*qj_next;
-};
-
-struct queue_entry {
-	struct store_entry		 qe_e;
-	struct queue			*qe_q;
-	struct upstream_xfer		*qe_xfer;	/* the forwarder's */
-	int				 qe_sending;	/* attempt write, xfer */
-	int				 qe_durable;	/* inserted */
-	int				 qe_writes;	/* in the writer */
-	int				 qe_gone;	/* free once writes end */
-	int				 qe_retry;	/* the operator's: now */
-	struct queue_job		*qe_waiters;	/* until inserted */
-	TAILQ_ENTRY(queue_entry)	 qe_link;
-};
-
-TAILQ_HEAD(queue_entries, queue_entry);
-
-struct queue {
-	struct event_base	*q_base;
-	const struct config	*q_cfg;
-	const struct cfg_queue	*q_qcfg;
-	struct store		*q_store;
-	struct upstream_ctx	*q_up;
-	struct audit		*q_audit;
-	struct queue_entries	 q_entries;
-	size_t			 q_active;
-	long			 q_forwarding;	/* entries qe_sending */
-	struct event		*q_tick;
-	struct event		*q_kick;	/* a pass now, from the loop */
-	unsigned		 q_ticks;
-	int			 q_syncing;
-	int			 q_load_failed;
-	int			 q_draining;	/* SIGTERM: no new sends */
-};
 
 enum queue_write_kind { QW_INSERT, QW_UPDATE, QW_ATTEMPT };
 
@@ -116,10 +73,8 @@ struct queue_write {
 };
 
 static int queue_write(struct queue_entry *qe, enum queue_write_kind kind);
-static void queue_send(struct queue_entry *qe);
-static void queue_kick(struct queue *q);
 
-static int64_t
+int64_t
 queue_now(void)
 {
 	return (int64_t)time(NULL);
@@ -133,7 +88,7 @@ queue_audit_done(void *arg, int ok)
 }
 
 /* One audit line per change of state; written, never waited for. */
-static void
+void
 queue_audit(struct queue *q, const struct store_entry *e, const char *reason)
 {
 	struct audit_job	*job = NULL;
@@ -151,7 +106,7 @@ queue_audit(struct queue *q, const struct store_entry *e, const char *reason)
 }
 
 /* The CSR is not needed once the CA has answered for good. */
-static void
+void
 queue_drop_csr(struct store_entry *e)
 {
 	if (e->csr != NULL)
@@ -160,7 +115,7 @@ queue_drop_csr(struct store_entry *e)
 	e->csr_len = 0;
 }
 
-static void
+void
 queue_set_state(struct queue_entry *qe, enum queue_state s, const char *why)
 {
 	struct queue		*q = qe->qe_q;
@@ -168,7 +123,8 @@ queue_set_state(struct queue_entry *qe, enum queue_state s, const char *why)
 
 	/* why may be the note itself. */
 	snprintf(reason, sizeof(reason), "%s", why);
-	if (queue_state_active(qe->qe_e.state) && !queue_state_active(s))
+	if (queue_state_active(qe->qe_e.state) && !queue_state_active(s) &&
+	    q->q_pg == NULL)
 		q->q_active--;
 	qe->qe_e.state = s;
 	qe->qe_e.updated = queue_now();
@@ -201,14 +157,14 @@ queue_entry_free(struct queue_entry *qe)
 }
 
 /* Forget qe (purged, deleted): now, or when its last write returns. */
-static void
+void
 queue_drop(struct queue_entry *qe)
 {
 	struct queue *q = qe->qe_q;
 
 	if (qe->qe_gone)
 		return;
-	if (queue_state_active(qe->qe_e.state))
+	if (queue_state_active(qe->qe_e.state) && q->q_pg == NULL)
 		q->q_active--;
 	if (qe->qe_xfer != NULL) {
 		upstream_cancel(qe->qe_xfer);
@@ -255,7 +211,7 @@ queue_secs(const char *text, long dflt)
 }
 
 /* The 202 for an entry that waits (RFC 7030 §4.2.3). */
-static void
+void
 queue_reply_pending(const struct queue *q, const struct store_entry *e,
     struct est_reply *reply)
 {
@@ -271,7 +227,7 @@ queue_reply_pending(const struct queue *q, const struct store_entry *e,
 }
 
 /* The CA's final answer, as it gave it. */
-static void
+void
 queue_reply_final(const struct store_entry *e, struct est_reply *reply)
 {
 	memset(reply, 0, sizeof(*reply));
@@ -306,7 +262,7 @@ queue_answer_waiters(struct queue_entry *qe, int ok)
 			est_reply_error(&reply, 500, "the request could not "
 			    "be queued");
 		if (j->qj_done != NULL)
-			j->qj_done(j->qj_arg, &reply);
+			j->qj_done(j->qj_arg, &reply, 0);
 		est_reply_clear(&reply);
 		free(j);
 	}
@@ -421,6 +377,12 @@ queue_write(struct queue_entry *qe, enum queue_write_kind kind)
 {
 	struct queue_write	*w;
 
+	if (qe->qe_q->q_pg != NULL) {
+		/* The forwarder's result, under its lease (no other kind of
+		 * write is made from memory on the shared store). */
+		queue_pg_write(qe);
+		return 0;
+	}
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		goto fail;
 	if (store_entry_copy(&w->qw_copy, &qe->qe_e) == -1) {
@@ -470,6 +432,8 @@ queue_lookup(struct queue *q, const struct queue_key *k,
 	*job = NULL;
 	if (!queue_enabled(q))
 		return QUEUE_MISS;
+	if (q->q_pg != NULL)
+		return queue_pg_lookup(q, k, reply, done, arg, job);
 	TAILQ_FOREACH(qe, &q->q_entries, qe_link)
 		if (queue_state_active(qe->qe_e.state) &&
 		    queue_entry_matches(&qe->qe_e, k))
@@ -501,6 +465,10 @@ queue_delivered(struct queue *q, int64_t id)
 {
 	struct queue_entry *qe;
 
+	if (queue_enabled(q) && q->q_pg != NULL) {
+		queue_pg_delivered(q, id);
+		return;
+	}
 	if (!queue_enabled(q) || (qe = queue_find_id(q, id)) == NULL ||
 	    (qe->qe_e.state != QS_ISSUED && qe->qe_e.state != QS_REFUSED))
 		return;
@@ -508,7 +476,7 @@ queue_delivered(struct queue *q, int64_t id)
 	queue_write(qe, QW_UPDATE);
 }
 
-static int
+int
 queue_entry_fill(struct queue *q, struct store_entry *e,
     const struct queue_put *p)
 {
@@ -557,7 +525,7 @@ queue_entry_fill(struct queue *q, struct store_entry *e,
 	return 0;
 }
 
-static int
+int
 queue_refuse(const struct queue *q, struct est_reply *reply, int status,
     const char *why)
 {
@@ -578,6 +546,8 @@ queue_put(struct queue *q, const struct queue_put *p, queue_put_cb done,
 	*job = NULL;
 	if (!queue_enabled(q))
 		return queue_refuse(q, reply, 500, "internal error");
+	if (q->q_pg != NULL)
+		return queue_pg_put(q, p, done, arg, job, reply);
 	if (q->q_active >= (size_t)q->q_qcfg->max_entries) {
 		log_warn("queue: full (%zu entries); refusing a request",
 		    q->q_active);
@@ -608,13 +578,15 @@ queue_put(struct queue *q, const struct queue_put *p, queue_put_cb done,
 void
 queue_put_cancel(struct queue_job *job)
 {
-	if (job != NULL)
+	if (job != NULL && job->qj_q != NULL)
+		queue_pg_cancel(job);
+	else if (job != NULL)
 		job->qj_done = NULL;
 }
 
 /* ---- the forwarder ------------------------------------------------------ */
 
-static const struct cfg_route *
+const struct cfg_route *
 queue_route(const struct queue *q, const struct store_entry *e)
 {
 	const struct cfg_route *r = config_route(q->q_cfg,
@@ -763,7 +735,7 @@ queue_on_forwarded(void *arg, struct est_reply *reply, long status,
 }
 
 /* The attempt is on disk: hand the stored request to the upstream. */
-static void
+void
 queue_send(struct queue_entry *qe)
 {
 	struct queue		*q = qe->qe_q;
@@ -1050,11 +1022,14 @@ queue_on_kick(evutil_socket_t fd, short what, void *arg)
 {
 	struct queue *q = arg;
 
-	queue_forward(q, queue_now());
+	if (q->q_pg != NULL)
+		queue_pg_tick(q, 1);
+	else
+		queue_forward(q, queue_now());
 }
 
 /* Not from inside a pass or a transfer's callback: via the loop. */
-static void
+void
 queue_kick(struct queue *q)
 {
 	if (q->q_kick != NULL && !event_pending(q->q_kick, EV_TIMEOUT, NULL))
@@ -1067,6 +1042,10 @@ queue_on_tick(evutil_socket_t fd, short what, void *arg)
 	struct queue *q = arg;
 
 	q->q_ticks++;
+	if (q->q_pg != NULL) {
+		queue_pg_tick(q, 0);
+		return;
+	}
 	queue_forward(q, queue_now());
 	if (q->q_ticks % QUEUE_SYNC_EVERY == 0)
 		queue_sync(q, q->q_ticks % QUEUE_SWEEP_EVERY == 0);
@@ -1098,8 +1077,8 @@ queue_load_one(void *arg, struct store_entry *e)
 
 struct queue *
 queue_new(struct event_base *base, const struct config *cfg,
-    struct store *st, struct upstream_ctx *up, struct audit *audit,
-    char *err, size_t errlen)
+    struct store *st, struct pg *pg, struct upstream_ctx *up,
+    struct audit *audit, char *err, size_t errlen)
 {
 	struct queue	*q;
 	struct timeval	 tick = { QUEUE_TICK_MS / 1000,
@@ -1118,7 +1097,10 @@ queue_new(struct event_base *base, const struct config *cfg,
 	q->q_audit = audit;
 	if (!cfg->queue.enabled)
 		return q;
-	if (store_load_entries(st, queue_load_one, q, err, errlen) == -1)
+	if (pg != NULL) {
+		if (queue_pg_new(q, pg, err, errlen) == -1)
+			goto fail;
+	} else if (store_load_entries(st, queue_load_one, q, err, errlen) == -1)
 		goto fail;
 	if (q->q_load_failed) {
 		snprintf(err, errlen, "queue: out of memory loading %s/estrad.db",
@@ -1136,8 +1118,10 @@ queue_new(struct event_base *base, const struct config *cfg,
 		snprintf(err, errlen, "cannot start the forwarder");
 		goto fail;
 	}
-	log_info("queue: %zu waiting entr%s in %s/estrad.db", q->q_active,
-	    q->q_active == 1 ? "y" : "ies", cfg->state_dir);
+	if (pg == NULL)
+		log_info("queue: %zu waiting entr%s in %s/estrad.db",
+		    q->q_active, q->q_active == 1 ? "y" : "ies",
+		    cfg->state_dir);
 	return q;
 fail:
 	queue_free(q);
@@ -1163,6 +1147,7 @@ queue_free(struct queue *q)
 		TAILQ_REMOVE(&q->q_entries, qe, qe_link);
 		queue_entry_free(qe);
 	}
+	queue_pg_free(q);
 	free(q);
 }
 
@@ -1184,6 +1169,10 @@ queue_stats(const struct queue *q, double entries[QS_MAX],
 	*oldest_age_seconds = 0;
 	if (!queue_enabled(q))
 		return;
+	if (q->q_pg != NULL) {
+		queue_pg_stats(q, entries, oldest_age_seconds);
+		return;
+	}
 	TAILQ_FOREACH(qe, &q->q_entries, qe_link) {
 		if ((unsigned)qe->qe_e.state < QS_MAX)
 			entries[qe->qe_e.state]++;
@@ -1208,7 +1197,10 @@ queue_drain(struct queue *q)
 long
 queue_sending(const struct queue *q)
 {
-	return q != NULL ? q->q_forwarding : 0;
+	/* On the shared store, a result still being written counts: a
+	 * replica that stopped before "issued" is on record would have the
+	 * CA asked again by the next claimer. */
+	return q != NULL ? q->q_forwarding + queue_pg_writing(q) : 0;
 }
 
 /* Would the forwarder find an upstream for this label? (The queue routes

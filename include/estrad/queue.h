@@ -9,9 +9,12 @@
  * the CSR's bytes: with channel binding every retry's CSR differs) and
  * gets the CA's final answer, or 202 again.
  *
- * Entries live in memory (every lookup is on the event loop, without
- * I/O) and on disk (store.c): every change is written by one writer
- * thread, in order; a 202 leaves only after its entry is on disk.
+ * With SQLite, entries live in memory (every lookup is on the event loop,
+ * without I/O) and on disk (store.c): every change is written by one
+ * writer thread, in order; a 202 leaves only after its entry is on disk.
+ * On PostgreSQL (store.backend "postgresql", queue_pg.c) the shared table
+ * is the only truth: lookups and puts are queries, and every replica's
+ * forwarder claims due entries with a lease, so that one sends each.
  */
 #ifndef ESTRAD_QUEUE_H
 #define ESTRAD_QUEUE_H
@@ -29,6 +32,7 @@
 #include "estrad/store.h"
 
 struct audit;
+struct pg;
 struct upstream_ctx;
 struct upstream_report;
 struct queue;
@@ -54,20 +58,23 @@ void queue_key_of_entry(struct queue_key *k, const struct store_entry *e);
 /*
  * A config without a "queue" section gives no queue: queue_enabled() is
  * 0, lookups miss and puts are refused. st is read here (start-up) and
- * written through store_submit() afterwards.
+ * written through store_submit() afterwards. pg non-NULL: the queue is
+ * the shared table estrad_queue instead (st is not used for it).
  */
 struct queue *queue_new(struct event_base *base, const struct config *cfg,
-    struct store *st, struct upstream_ctx *up, struct audit *audit,
-    char *err, size_t errlen);
+    struct store *st, struct pg *pg, struct upstream_ctx *up,
+    struct audit *audit, char *err, size_t errlen);
 /* Cancel the forwarder's transfers and free. Call store_close() first:
  * its last write callbacks need the queue. */
 void queue_free(struct queue *q);
 int queue_enabled(const struct queue *q);
 
 /* Called once, on the loop, unless cancelled: 202 when on disk, 503 when
- * the queue is full, 500 when it could not be written. The callee takes
- * the reply. */
-typedef void (*queue_put_cb)(void *arg, struct est_reply *reply);
+ * the queue is full or the shared store away, 500 when it could not be
+ * written. The callee takes the reply. From a lookup on the shared store:
+ * reply NULL when nothing matches, and deliver as queue_lookup's. */
+typedef void (*queue_put_cb)(void *arg, struct est_reply *reply,
+    int64_t deliver);
 
 enum queue_found {
 	QUEUE_MISS,	/* nothing matches: a new request */
@@ -80,8 +87,9 @@ enum queue_found {
  * 202 + Retry-After while the entry waits, or the CA's final 200 / 4xx,
  * byte for byte as the CA gave it; then *deliver is the entry's id, and
  * the caller calls queue_delivered() once the answer has left. QUEUE_WAIT:
- * the matching entry's insert is still being written; *job is set and
- * done(arg, reply) follows with its 202 (or 500), as for queue_put().
+ * the matching entry's insert is still being written, or (on the shared
+ * store) the lookup is a query; *job is set and done(arg, reply, deliver)
+ * follows (reply NULL: a miss), as for queue_put().
  */
 enum queue_found queue_lookup(struct queue *q, const struct queue_key *k,
     struct est_reply *reply, int64_t *deliver, queue_put_cb done, void *arg,

@@ -202,7 +202,7 @@ start(struct fixture *f, const char *url)
 	assert_non_null(f->up = upstream_ctx_new(f->base, f->cfg));
 	if ((f->st = store_open(f->state, 1, f->err, sizeof(f->err))) == NULL)
 		fail_msg("store_open: %s", f->err);
-	if ((f->q = queue_new(f->base, f->cfg, f->st, f->up, f->audit,
+	if ((f->q = queue_new(f->base, f->cfg, f->st, NULL, f->up, f->audit,
 	    f->err, sizeof(f->err))) == NULL)
 		fail_msg("queue_new: %s", f->err);
 	assert_int_equal(store_writer_start(f->st, f->base), 0);
@@ -261,7 +261,7 @@ run_until(struct fixture *f, int (*cond)(struct fixture *, void *),
 /* ---- requests ----------------------------------------------------------- */
 
 static void
-on_done(void *arg, struct est_reply *reply)
+on_done(void *arg, struct est_reply *reply, int64_t deliver)
 {
 	struct answer *a = arg;
 
