@@ -33,6 +33,7 @@
 #include "estrad/b64.h"
 #include "estrad/config.h"
 #include "estrad/log.h"
+#include "estrad/metrics.h"
 #include "estrad/pg.h"
 #include "pg_int.h"
 
@@ -141,9 +142,11 @@ pg_conn_fail(struct pg_conn *pc, const char *why)
 	if (was_ready || strcmp(pg->pg_why, why) != 0)
 		log_err("store: %s", why);
 	snprintf(pg->pg_why, sizeof(pg->pg_why), "%s", why);
+	metrics_store_up(pg_available(pg));
 	pg_conn_schedule(pc);
 	while ((q = TAILQ_FIRST(&failed)) != NULL) {
 		TAILQ_REMOVE(&failed, q, pq_link);
+		metrics_store_query("error", pg_ms_since(&q->pq_sent) / 1000.0);
 		if (q->pq_done != NULL)
 			q->pq_done(q->pq_arg, NULL, why);
 		pg_query_free(q);
@@ -199,6 +202,7 @@ pg_conn_ready(struct pg_conn *pc)
 	}
 	pc->pc_state = PC_READY;
 	pc->pc_backoff_ms = PG_BACKOFF_MIN_MS;
+	metrics_store_up(1);
 	if (pg_conn_watch(pc, EV_READ) == -1) {
 		pg_conn_fail(pc, "store: cannot watch the database's socket");
 		return;
@@ -300,6 +304,8 @@ pg_conn_finish_head(struct pg_conn *pc)
 		return;
 	TAILQ_REMOVE(&pc->pc_inflight, q, pq_link);
 	pc->pc_ninflight--;
+	metrics_store_query(q->pq_err[0] == '\0' && q->pq_res != NULL ? "ok" :
+	    "error", pg_ms_since(&q->pq_sent) / 1000.0);
 	if (q->pq_done != NULL) {
 		if (q->pq_err[0] == '\0' && q->pq_res != NULL)
 			q->pq_done(q->pq_arg, q->pq_res, NULL);
@@ -455,6 +461,7 @@ pg_new(struct event_base *base, const struct cfg_store *cfg, char *err,
 	if (pg_cfg_copy(&pg->pg_cfg, cfg) == -1)
 		goto nomem;
 	pg_make_owner(pg);
+	metrics_store_up(0);
 	snprintf(pg->pg_why, sizeof(pg->pg_why), "not connected yet");
 	pg->pg_nconns = (size_t)(cfg->connections > 0 ? cfg->connections : 1);
 	if ((pg->pg_conns = calloc(pg->pg_nconns, sizeof(*pg->pg_conns))) ==
@@ -538,8 +545,10 @@ pg_query(struct pg *pg, const char *sql, const struct pg_param *params,
 
 	*out = NULL;
 	if (nparams > 16 || (pc = pg_pick(pg)) == NULL ||
-	    (q = calloc(1, sizeof(*q))) == NULL)
+	    (q = calloc(1, sizeof(*q))) == NULL) {
+		metrics_store_query("unavailable", -1);
 		return -1;
+	}
 	for (int i = 0; i < nparams; i++) {
 		values[i] = params[i].value;
 		lengths[i] = params[i].binary ? params[i].len : 0;
