@@ -120,6 +120,13 @@ const struct cfg_field config_top_fields[] = {
 	    .doc_type = "object", .doc_dflt = "off",
 	    .doc = "store and forward of enrollments while the CA is away: "
 	    "[offline.md](offline.md)"),
+	F_CUSTOM("store", .fields = store_fields,
+	    .offset = offsetof(struct config, store), .free = store_row_free,
+	    .flags = CFG_F_RESTART,
+	    .doc_type = "object", .doc_dflt = "SQLite in `state_dir`",
+	    .doc = "where the queue and the shared counters live: SQLite for "
+	    "one node, PostgreSQL for replicas that act as one, below; "
+	    "[scaling.md](scaling.md)"),
 	/* The operator's keys; checked further in config_ops.c. */
 	F_ENUM(struct config, "log_format", log_format, log_format_names, 0,
 	    .env = "ESTRAD_LOG_FORMAT",
@@ -164,6 +171,7 @@ const struct cfg_doc_table cfg_doc_tables[] = {
 	{ "docs/configuration.md", "upstreams", upstream_fields },
 	{ "docs/configuration.md", "cache", cache_fields },
 	{ "docs/configuration.md", "queue", queue_fields },
+	{ "docs/configuration.md", "store", store_fields },
 	{ "docs/configuration.md", "local_cas", localca_fields },
 	{ "docs/configuration.md", "routes", route_fields },
 	{ "docs/configuration.md", "admin", admin_fields },

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
 
 #include "estrad/config.h"
 #include "config_schema_int.h"
@@ -45,6 +47,197 @@ const struct cfg_field queue_fields[] = {
 	F_END
 };
 
+static const char *const store_backend_names[] = {
+	"sqlite", "postgresql", NULL
+};
+/* libpq's own names (sslmode), strictest last. */
+static const char *const store_sslmode_names[] = {
+	"disable", "require", "verify-ca", "verify-full", NULL
+};
+
+const struct cfg_field store_fields[] = {
+	F_ENUM(struct cfg_store, "backend", backend, store_backend_names, 0,
+	    .env = "ESTRAD_STORE_BACKEND",
+	    .doc = "`sqlite`: `estrad.db` in `state_dir`, one node. "
+	    "`postgresql`: the queue, Digest nonce counts, failed-login "
+	    "counters and policy rate windows shared by every replica "
+	    "using the same database"),
+	F_STR(struct cfg_store, "conninfo", conninfo, 0, NULL,
+	    .env = "ESTRAD_STORE_CONNINFO",
+	    .doc_type = "string", .doc_dflt = "required for `postgresql`",
+	    .doc = "libpq's connection string without the password or TLS "
+	    "settings: `\"host=db.example port=5432 dbname=estrad "
+	    "user=estrad\"`"),
+	F_FILE(struct cfg_store, "password_file", password_file, 0,
+	    .flags = CFG_F_SECRET,
+	    .doc_dflt = "none",
+	    .doc = "the database user's password, its first line; mode "
+	    "checked like every secret"),
+	F_ENUM(struct cfg_store, "sslmode", sslmode_index,
+	    store_sslmode_names, STORE_SSL_VERIFY_FULL,
+	    .doc = "libpq's `sslmode`: `verify-full` checks the server's "
+	    "certificate and name; `disable` is for a Unix socket or a "
+	    "loopback address only"),
+	F_FILE(struct cfg_store, "ssl_root_cert", ssl_root_cert, 0,
+	    .doc_dflt = "required for `verify-ca`/`verify-full`",
+	    .doc = "PEM file of the CA that issued the database's "
+	    "certificate"),
+	F_LONG(struct cfg_store, "connections", connections, 1, 64, 2,
+	    .doc = "connections per process, each pipelining its queries"),
+	F_LONG(struct cfg_store, "timeout", timeout, 1, 300, 5,
+	    .doc_type = "integer seconds",
+	    .doc = "connecting, and a query's answer; past it the connection "
+	    "is dropped and made again"),
+	F_LONG(struct cfg_store, "lease", lease, 5, 86400, 60,
+	    .doc_type = "integer seconds",
+	    .doc = "a replica's claim on a queued entry it forwards; another "
+	    "replica takes it over after this if the claimer died. Longer "
+	    "than the upstream's `timeout`"),
+	F_END
+};
+
+void
+store_row_free(void *base)
+{
+	struct cfg_store *s = &((struct config *)base)->store;
+
+	if (s->password != NULL)
+		OPENSSL_clear_free(s->password, strlen(s->password) + 1);
+	s->password = NULL;
+}
+
+/* The password file's first line, kept (wiped on free). */
+static int
+store_password_read(struct cfg_ctx *ctx, struct cfg_store *s)
+{
+	char	 buf[1024];
+	FILE	*fp;
+	size_t	 n;
+
+	if ((fp = fopen(s->password_file, "r")) == NULL)
+		return 1;	/* already reported by the field check */
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (buf[0] == '\0') {
+		cfg_err(ctx, "store.password_file", "%s is empty",
+		    s->password_file);
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return 1;
+	}
+	s->password = strdup(buf);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return s->password == NULL;
+}
+
+/* A conninfo holding what the store's own keys say, or unparsable. */
+static int
+store_conninfo_check(struct cfg_ctx *ctx, const struct cfg_store *s)
+{
+	static const char *const owned[][2] = {
+		{ "password", "store.password_file" },
+		{ "passfile", "store.password_file" },
+		{ "sslmode", "store.sslmode" },
+		{ "sslrootcert", "store.ssl_root_cert" },
+	};
+	PQconninfoOption	*opts, *o;
+	char			*perr = NULL;
+	int			 nerr = 0;
+
+	if ((opts = PQconninfoParse(s->conninfo, &perr)) == NULL) {
+		/* libpq's reason names the bad part, never a value. */
+		cfg_err(ctx, "store.conninfo", "libpq cannot parse it: %.*s",
+		    perr != NULL ? (int)strcspn(perr, "\n") : 13,
+		    perr != NULL ? perr : "out of memory");
+		PQfreemem(perr);
+		return 1;
+	}
+	for (o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL)
+			continue;
+		for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+			if (strcmp(o->keyword, owned[i][0]) == 0) {
+				cfg_err(ctx, "store.conninfo", "holds %s=...: "
+				    "use %s instead (kept out of the "
+				    "connection string, which logs may show)",
+				    owned[i][0], owned[i][1]);
+				nerr++;
+			}
+	}
+	PQconninfoFree(opts);
+	return nerr;
+}
+
+/* Every host of the conninfo is a socket directory or loopback. */
+static int
+store_host_local(const struct cfg_store *s)
+{
+	PQconninfoOption	*opts, *o;
+	char			*perr = NULL, *list, *h, *save = NULL;
+	int			 local = 1;
+
+	if ((opts = PQconninfoParse(s->conninfo, &perr)) == NULL) {
+		PQfreemem(perr);
+		return 1;	/* reported by store_conninfo_check */
+	}
+	for (o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL || (strcmp(o->keyword, "host") != 0 &&
+		    strcmp(o->keyword, "hostaddr") != 0))
+			continue;
+		if ((list = strdup(o->val)) == NULL)
+			break;
+		for (h = strtok_r(list, ",", &save); h != NULL;
+		    h = strtok_r(NULL, ",", &save)) {
+			if (h[0] != '/' && strncmp(h, "127.", 4) != 0 &&
+			    strcmp(h, "::1") != 0 && strcmp(h, "localhost") != 0)
+				local = 0;
+		}
+		free(list);
+	}
+	PQconninfoFree(opts);
+	return local;
+}
+
+static int
+store_check(struct cfg_ctx *ctx, struct cfg_store *s)
+{
+	int nerr = 0;
+
+	s->sslmode = store_sslmode_names[s->sslmode_index];
+	if (s->backend != STORE_POSTGRESQL) {
+		if (s->conninfo != NULL || s->password_file != NULL) {
+			cfg_err(ctx, "store.backend", "is sqlite: conninfo and "
+			    "password_file are for postgresql");
+			nerr++;
+		}
+		return nerr;
+	}
+	if (s->conninfo == NULL) {
+		cfg_err(ctx, "store.conninfo", "is required for the "
+		    "postgresql backend");
+		return nerr + 1;
+	}
+	nerr += store_conninfo_check(ctx, s);
+	if (s->sslmode_index >= STORE_SSL_VERIFY_CA &&
+	    s->ssl_root_cert == NULL) {
+		cfg_err(ctx, "store.ssl_root_cert", "is required with sslmode "
+		    "%s (the CA that issued the database's certificate)",
+		    s->sslmode);
+		nerr++;
+	}
+	if (s->sslmode_index == STORE_SSL_DISABLE && !store_host_local(s)) {
+		cfg_err(ctx, "store.sslmode", "is disable but conninfo's host "
+		    "is not a Unix socket or a loopback address: the password "
+		    "and every queued CSR would cross the network in clear; "
+		    "use verify-full");
+		nerr++;
+	}
+	if (s->password_file != NULL)
+		nerr += store_password_read(ctx, s);
+	return nerr;
+}
+
 static int
 offline_section(struct cfg_ctx *ctx, const json_t *root, const char *key,
     const struct cfg_field *fields, void *base, int *enabled)
@@ -55,7 +248,10 @@ offline_section(struct cfg_ctx *ctx, const json_t *root, const char *key,
 	if ((obj = object_at(ctx, root, "", key, &nerr)) == NULL)
 		return nerr;
 	*enabled = 1;
-	if (ctx->cfg->state_dir == NULL) {
+	/* On PostgreSQL the queue is in the database; the cache stays a
+	 * replica's own (SQLite) and needs state_dir still. */
+	if (ctx->cfg->state_dir == NULL && !(fields == queue_fields &&
+	    ctx->cfg->store.backend == STORE_POSTGRESQL)) {
 		cfg_err(ctx, key, "needs \"state_dir\" (where the %s is kept "
 		    "across restarts)", key);
 		nerr++;
@@ -67,6 +263,7 @@ int
 offline_load(struct cfg_ctx *ctx, const json_t *root)
 {
 	struct config	*cfg = ctx->cfg;
+	const json_t	*obj;
 	int		 nerr = 0;
 
 	/* state_dir comes from the top-level table (a plain string). */
@@ -74,6 +271,14 @@ offline_load(struct cfg_ctx *ctx, const json_t *root)
 		cfg_err(ctx, "state_dir", "must be an absolute path");
 		nerr++;
 	}
+	if ((obj = object_at(ctx, root, "", "store", &nerr)) != NULL) {
+		cfg->store.enabled = 1;
+		nerr += section_load(ctx, obj, "store", store_fields,
+		    &cfg->store);
+	}
+	cfg->store.sslmode = store_sslmode_names[cfg->store.sslmode_index];
+	if (cfg->store.enabled)
+		nerr += store_check(ctx, &cfg->store);
 	nerr += offline_section(ctx, root, "cache", cache_fields, &cfg->cache,
 	    &cfg->cache.enabled);
 	nerr += offline_section(ctx, root, "queue", queue_fields, &cfg->queue,

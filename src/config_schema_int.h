@@ -216,6 +216,8 @@ extern const struct cfg_field config_top_fields[];
 extern const struct cfg_field admin_fields[];
 extern const struct cfg_field cache_fields[];
 extern const struct cfg_field queue_fields[];
+extern const struct cfg_field store_fields[];
+void store_row_free(void *base);
 extern const struct cfg_field audit_fields[];
 extern const struct cfg_field tls_fields[];
 extern const struct cfg_field auth_fields[];

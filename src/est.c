@@ -67,6 +67,7 @@
 #include "estrad/log.h"
 #include "estrad/metrics.h"
 #include "estrad/netbind.h"
+#include "estrad/pg.h"
 #include "estrad/reply.h"
 #include "estrad/queue.h"
 #include "estrad/router.h"
@@ -156,6 +157,7 @@ est_req_free(struct est_req *rq)
 	auth_cancel(rq->rq_auth_job);
 	audit_cancel(rq->rq_audit_job);
 	queue_put_cancel(rq->rq_queue_job);
+	pg_cancel(rq->rq_pg_query);
 	est_reply_clear(&rq->rq_reply);
 	config_unref(rq->rq_cfg);
 	csr_free(rq->rq_csr);
@@ -655,17 +657,48 @@ est_req_proceed(struct est_req *rq)
 	    est_stage_pop(rq, &reply) == -1)
 		goto answer;
 	if (est_answer_offline(rq))
+		return;		/* answered, or est_req_after_offline follows */
+	est_req_after_offline(rq);
+	return;
+answer:
+	est_req_answer(rq, &reply);
+}
+
+void
+est_req_after_offline(struct est_req *rq)
+{
+	struct est_reply reply;
+
+	memset(&reply, 0, sizeof(reply));
+	switch (est_stage_rate(rq, server_rate(rq->rq_srv,
+	    rq->rq_route.has_label ? rq->rq_route.label : NULL), &reply)) {
+	case 0:
+		est_req_after_rate(rq);
 		return;
-	if (est_stage_rate(rq, server_rate(rq->rq_srv, rq->rq_route.has_label ?
-	    rq->rq_route.label : NULL), &reply) == -1)
-		goto answer;
+	case 1:		/* the shared store counts: it calls back */
+		est_req_wait(rq);
+		return;
+	default:
+		est_req_answer(rq, &reply);
+		return;
+	}
+}
+
+void
+est_req_after_rate(struct est_req *rq)
+{
+	struct evbuffer		*in = evhttp_request_get_input_buffer(
+	    rq->rq_http);
+	size_t			 len = evbuffer_get_length(in);
+	const unsigned char	*body = NULL;
+
+	if (router_method_ok(rq->rq_route.op, EST_METHOD_POST) &&
+	    (body = evbuffer_pullup(in, -1)) == NULL)
+		body = (const unsigned char *)"";
 	if (rq->rq_backend->backend == ROUTE_BACKEND_LOCAL_CA)
 		est_local(rq);
 	else
 		est_forward(rq, body, len);
-	return;
-answer:
-	est_req_answer(rq, &reply);
 }
 
 static void

@@ -42,6 +42,8 @@ struct server {
 	struct listener		*srv_listener;
 	struct upstream_ctx	*srv_upstreams;
 	struct store		*srv_store;	/* NULL without state_dir */
+	struct pg		*srv_pg;	/* the shared store; NULL
+						 * with SQLite (pg.h) */
 	struct queue		*srv_queue;
 	struct cache		*srv_cache;
 	struct auth_ctx		*srv_auth;
@@ -77,6 +79,8 @@ struct est_req {
 	struct csr		 *rq_csr;
 	struct audit_job	 *rq_audit_job;
 	struct queue_job	 *rq_queue_job;
+	struct pg_query		 *rq_pg_query;	/* a stage waiting for the
+						 * shared store */
 	struct queue_key	  rq_qkey;
 	int			  rq_queueable;	/* rq_qkey is set */
 	int64_t			  rq_deliver;	/* queue entry answered */
@@ -104,6 +108,13 @@ struct est_req {
 };
 
 /* est.c */
+/*
+ * The stages after the offline one (rate, then the backend), and after
+ * the rate one (the backend): a stage that waited (for the queue's or
+ * the shared store's answer) goes on with these.
+ */
+void est_req_after_offline(struct est_req *rq);
+void est_req_after_rate(struct est_req *rq);
 /* The one way out with an answer (audited first when rq_decided). Takes
  * and clears reply. */
 void est_req_answer(struct est_req *rq, struct est_reply *reply);
@@ -172,7 +183,8 @@ int est_stage_policy(struct est_req *rq, SSL *ssl, X509 *client_cert,
 int est_stage_pop(struct est_req *rq, struct est_reply *reply);
 /* The enrollment rate on counter rate (NULL: no rate), once the request
  * is known to be a new one (not a client collecting what the queue holds
- * for it). */
+ * for it). 0 go on, -1 refused (reply filled), 1 waiting for the shared
+ * store (est_req_after_rate or est_req_answer follows). */
 int est_stage_rate(struct est_req *rq, struct limiter *rate,
     struct est_reply *reply);
 /* rq's audit record for reply; decision NULL: judged from the reply.

@@ -22,6 +22,7 @@
 #include "estrad/loop.h"
 #include "estrad/metrics.h"
 #include "estrad/notify.h"
+#include "estrad/pg.h"
 #include "estrad/privdrop.h"
 #include "estrad/queue_cli.h"
 #include "estrad/server.h"
@@ -356,6 +357,16 @@ main(int argc, char *argv[])
 			fprintf(stderr, "%s\n", cfg->as_user.lines[i]);
 		config_free(cfg);
 		return 1;
+	}
+	/* The shared store: reachable with these credentials, and ours. */
+	if (check && cfg->store.backend == STORE_POSTGRESQL) {
+		char err[768];
+
+		if (pg_check(&cfg->store, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: store: %s\n", path, err);
+			config_free(cfg);
+			return 1;
+		}
 	}
 	if (check) {
 		printf("configuration OK\n");

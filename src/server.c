@@ -32,6 +32,7 @@
 #include "estrad/log.h"
 #include "estrad/loop.h"
 #include "estrad/metrics.h"
+#include "estrad/pg.h"
 #include "estrad/policy.h"
 #include "estrad/queue.h"
 #include "estrad/server.h"
@@ -135,6 +136,12 @@ server_ready(void *arg, char *why, size_t whylen)
 		snprintf(why, whylen, "shutting down");
 		return 0;
 	}
+	/* Replicas without their shared state would each act alone. */
+	if (srv->srv_pg != NULL && !pg_available(srv->srv_pg)) {
+		snprintf(why, whylen, "shared store unreachable: %s",
+		    pg_why(srv->srv_pg));
+		return 0;
+	}
 	/* Our own mistake: nothing is served by waiting, not even the
 	 * queue (issue 18 §1). Not ready when it leaves nothing to serve
 	 * with; otherwise ready, the first refusal named all the same. */
@@ -208,6 +215,40 @@ fail:
 	return -1;
 }
 
+/*
+ * The shared store (store.backend "postgresql"): checked, its schema made
+ * or upgraded, and the group's nonce secret read, all before the loop
+ * runs (blocking is fine here); then the connections of the loop. A
+ * database away at start is an error: estrad will not start on state it
+ * cannot check (the service manager starts it again).
+ */
+static int
+server_pg_new(struct server *srv, struct config *cfg)
+{
+	PGconn	*c;
+	char	 err[512];
+
+	if (cfg->store.backend != STORE_POSTGRESQL)
+		return 0;
+	if ((c = pg_connect_blocking(&cfg->store, err, sizeof(err))) == NULL)
+		goto fail;
+	if (pg_schema_migrate(c, err, sizeof(err)) == -1 ||
+	    (cfg->auth.nonce_secret == NULL && pg_nonce_secret(c,
+	    &cfg->auth.nonce_secret, &cfg->auth.nonce_secret_len, err,
+	    sizeof(err)) == -1)) {
+		PQfinish(c);
+		goto fail;
+	}
+	PQfinish(c);
+	if ((srv->srv_pg = pg_new(srv->srv_base, &cfg->store, err,
+	    sizeof(err))) == NULL)
+		goto fail;
+	return 0;
+fail:
+	log_err("store: %s", err);
+	return -1;
+}
+
 struct server *
 server_new(struct event_base *base, struct config *cfg)
 {
@@ -224,7 +265,8 @@ server_new(struct event_base *base, struct config *cfg)
 	srv->srv_cfg = config_ref(cfg);
 	RAND_bytes((unsigned char *)&srv->srv_id_prefix,
 	    sizeof(srv->srv_id_prefix));
-	if ((srv->srv_localcas = server_localcas_new(cfg)) == NULL)
+	if ((srv->srv_localcas = server_localcas_new(cfg)) == NULL ||
+	    server_pg_new(srv, cfg) == -1)
 		goto fail;
 	if ((srv->srv_auth = auth_new(base, cfg, err, sizeof(err))) == NULL ||
 	    (srv->srv_audit = audit_new(base, &cfg->audit, err, sizeof(err)))
@@ -268,6 +310,8 @@ server_free(struct server *srv)
 	queue_free(srv->srv_queue);
 	upstream_ctx_free(srv->srv_upstreams);
 	auth_free(srv->srv_auth);
+	/* After every module that sends queries: they cancelled theirs. */
+	pg_free(srv->srv_pg);
 	/* After the requests: queued records are written, none is lost. */
 	audit_free(srv->srv_audit);
 	server_rates_free(srv);

@@ -113,6 +113,26 @@ struct cfg_queue {
 					 * Retry-After */
 };
 
+/* Where shared state lives (config_offline.c; pg.h): SQLite in
+ * state_dir, or PostgreSQL shared by replicas. */
+enum store_backend { STORE_SQLITE, STORE_POSTGRESQL, STORE_BACKEND_MAX };
+enum store_sslmode { STORE_SSL_DISABLE, STORE_SSL_REQUIRE,
+	STORE_SSL_VERIFY_CA, STORE_SSL_VERIFY_FULL, STORE_SSLMODE_MAX };
+
+struct cfg_store {
+	int	 enabled;		/* a "store" section is present */
+	int	 backend;		/* enum store_backend */
+	char	*conninfo;		/* libpq's, without password/ssl */
+	char	*password_file;
+	char	*password;		/* its first line; wiped on free */
+	int	 sslmode_index;		/* enum store_sslmode */
+	const char *sslmode;		/* its libpq name */
+	char	*ssl_root_cert;
+	long	 connections;		/* per process */
+	long	 timeout;		/* seconds: connect, and a query */
+	long	 lease;			/* seconds a queue claim holds */
+};
+
 /* The operator's side (config_ops.c): logs, admin listener, privileges. */
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON, LOG_FORMAT_MAX };
 
@@ -189,6 +209,7 @@ struct config {
 	char	*state_dir;		/* queue and cache database */
 	struct cfg_cache cache;
 	struct cfg_queue queue;
+	struct cfg_store store;
 	enum log_format log_format;
 	int	 log_syslog;		/* also to syslog(3) */
 	int	 syslog_facility;	/* index: log_facility_names */
