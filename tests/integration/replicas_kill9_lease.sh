@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# kill -9 of the replica that claimed a queued entry mid-forward
+# (docs/scaling.md, "Replicas on PostgreSQL"): its lease (store.lease, 5 s)
+# runs out and another replica sends the entry; the CA issues once.
+#  - replica A's upstream is a port where nothing listens: a Digest
+#    simpleenroll is refused there and gets 202 "queued as ID" (attempt 1);
+#  - then a server that accepts TCP and never speaks TLS takes that port:
+#    A's forwarder claims the entry (attempts 2, lease_owner A) and its
+#    send hangs; A is killed with SIGKILL while the row names it;
+#  - the CA is started, and replicas B and C with it as their upstream:
+#    not before A's lease has run out (lease_until, the database's clock),
+#    one of them claims the entry (attempts 3, lease_owner B or C) and it
+#    is issued; the client's retry on the other one gets 200 with a
+#    certificate for its key; the CA issued exactly one certificate.
+# With a queue of its own per replica (SQLite), B and C know nothing of the
+# entry: no row, no lease, and the retry is a new request.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+pg_reset
+fixed_prepare ca
+port=$(free_port) || fail "python3 found no free port"
+store=$(pg_store_json '"lease": 5')
+P_URL="https://127.0.0.1:$port/.well-known/est" P_CONNECT_TIMEOUT=60 \
+    P_TIMEOUT=60 P_UPSTREAM_EXTRA='"backoff_initial": 1, "backoff_max": 1' \
+    P_TOP_EXTRA="\"queue\": { \"retry_after\": 5, \"expire\": 600 }, \"store\": $store" \
+    proxy_config "$WORK/a.json"
+P_URL=$FIXED_URL P_UPSTREAM_EXTRA='"backoff_initial": 0.2, "backoff_max": 1' \
+    P_TOP_EXTRA="\"queue\": { \"retry_after\": 5, \"expire\": 600 }, \"store\": $store" \
+    proxy_config "$WORK/bc.json"
+
+row_field() {
+	pg_psql "SELECT $1 FROM estrad_queue ORDER BY id LIMIT 1"
+}
+
+# wait_row SECONDS WHAT SQL-CONDITION: until the row meets the condition.
+wait_row() {
+	local k
+	for ((k = 0; k < $1 * 10; k++)); do
+		[ "$(pg_psql "SELECT count(*) FROM estrad_queue WHERE $3")" = 1 ] &&
+		    return 0
+		sleep 0.1
+	done
+	fail "$2: not within $1 s: $(pg_psql 'SELECT id, state, attempts, lease_owner, lease_until - estrad_now(), note FROM estrad_queue')"
+}
+
+start_estrad a "$WORK/a.json"
+apid=$XPID alog=$XLOG aurl=$XURL
+make_csr_key k ec:P-256 /CN=kill9-lease
+post_csr q1 "$aurl/simpleenroll" "$WORK/k.b64"
+check_queued pending
+id=$QID
+[ "$(row_field attempts)" = 1 ] || fail "after the refused send: attempts $(row_field attempts), not 1"
+
+# A listener that accepts and never answers: A's next send hangs in the
+# TLS handshake (connect_timeout 60 s).
+python3 -c 'import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(64)
+print("listening", flush=True)
+time.sleep(300)' "$port" >"$WORK/mute.log" 2>&1 &
+T_PIDS+=("$!")
+wait_grep 5 "$WORK/mute.log" listening || fail "the mute listener did not start: $(cat "$WORK/mute.log")"
+
+wait_row 15 "A claims the entry" "id = $id AND attempts = 2 AND lease_owner LIKE '%:$apid:%' AND lease_until > estrad_now()"
+note "A (pid $apid) holds entry $id: $(pg_psql 'SELECT lease_owner, lease_until - estrad_now() FROM estrad_queue')"
+kill9 "$apid"
+t_kill=$(pg_psql "SELECT estrad_now()")
+until_a=$(row_field lease_until)
+
+fixed_start ca
+start_estrad b "$WORK/bc.json"
+blog=$XLOG burl=$XURL
+start_estrad c "$WORK/bc.json"
+clog=$XLOG
+
+wait_row 20 "B or C forwards the entry" "id = $id AND state = 'issued'"
+[ "$(row_field attempts)" = 3 ] || fail "the row shows attempts $(row_field attempts), expected 3 (refused, A's hung send, the delivery)"
+owner=$(row_field lease_owner)
+case $owner in
+*":$apid:"*) fail "the row's lease_owner is still A's ($owner)" ;;
+esac
+# Not before A's lease ran out: the claim's update time is past it.
+[ "$(row_field updated)" -ge "$until_a" ] ||
+    fail "claimed at $(row_field updated), before A's lease ran out at $until_a (A killed at $t_kill)"
+grep -q "queue: entry $id .*is issued" "$blog" "$clog" ||
+    fail "neither B nor C logged 'queue: entry $id ... is issued'"
+
+post_csr got "$burl/simpleenroll" "$WORK/k.b64"
+check_status 200
+check_issued got k "$ISSUING_CERT"
+wait_row 5 "delivered" "id = $id AND state = 'delivered'"
+sleep 0.2
+n=$(enroll_lines ca)
+[ "$n" = 1 ] || fail "the CA issued $n certificates for the queued request, expected 1"
+pass

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The queue shared by replicas on PostgreSQL (docs/scaling.md, "Replicas on
+# PostgreSQL"; RFC 7030 §4.2.3): three replicas behind HAProxy, one
+# database, their CA (a private copy of the lab's) stopped.
+#  - a Digest simpleenroll gets 202 "queued as ID" from replica 1; the
+#    same client's retries on replicas 2 and 3 (directly) and through
+#    HAProxy all get 202 for the same ID, and estrad_queue holds one row;
+#  - the CA started: one replica forwards the entry (the row becomes
+#    issued), the client's retry through HAProxy gets 200 with a
+#    certificate for its key, the row becomes delivered, and the CA issued
+#    exactly one certificate.
+# On SQLite queues (each replica its own) the retries would queue three
+# entries and the CA would issue three certificates.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+pg_reset
+fixed_prepare ca
+P_URL=$FIXED_URL P_UPSTREAM_EXTRA='"backoff_initial": 0.2, "backoff_max": 1' \
+    P_TOP_EXTRA="\"queue\": { \"retry_after\": 5, \"expire\": 600 }, \"store\": $(pg_store_json)" \
+    proxy_config "$WORK/replica.json"
+replicas_start 3 "$WORK/replica.json"
+
+# row_field FIELD: FIELD of the (only) row of estrad_queue.
+row_field() {
+	pg_psql "SELECT $1 FROM estrad_queue ORDER BY id LIMIT 1"
+}
+
+# wait_row_state SECONDS STATE: until the row is in STATE.
+wait_row_state() {
+	local k
+	for ((k = 0; k < $1 * 10; k++)); do
+		[ "$(row_field state)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "the queued row is '$(row_field state)', not $2, after $1 s"
+}
+
+make_csr_key k ec:P-256 /CN=replicas-queue
+post_csr q1 "${REP_URL[1]}/simpleenroll" "$WORK/k.b64"
+check_queued pending
+check_header Retry-After 5
+id=$QID
+note "queued as $id by r1"
+
+for i in 2 3; do
+	post_csr "q$i" "${REP_URL[i]}/simpleenroll" "$WORK/k.b64"
+	check_queued pending
+	[ "$QID" = "$id" ] || fail "r$i answered 'queued as $QID', not $id"
+done
+for i in 1 2 3; do
+	post_csr "ha$i" "$HA_URL/simpleenroll" "$WORK/k.b64"
+	check_queued pending
+	[ "$QID" = "$id" ] || fail "through haproxy: 'queued as $QID', not $id"
+done
+n=$(pg_psql "SELECT count(*) FROM estrad_queue")
+[ "$n" = 1 ] || fail "estrad_queue holds $n rows, expected 1: $(pg_psql 'SELECT id, state, lease_owner FROM estrad_queue')"
+[ "$(row_field id)" = "$id" ] || fail "the row's id is $(row_field id), not $id"
+
+fixed_start ca
+wait_row_state 20 issued
+owner=$(row_field lease_owner)
+note "forwarded by $owner"
+[ -n "$owner" ] || fail "the issued row names no lease_owner"
+
+post_csr got "$HA_URL/simpleenroll" "$WORK/k.b64"
+check_status 200
+check_issued got k "$ISSUING_CERT"
+check_header Content-Type 'application/pkcs7-mime; smime-type=certs-only'
+wait_row_state 5 delivered
+sleep 0.2
+n=$(enroll_lines ca)
+[ "$n" = 1 ] || fail "the CA issued $n certificates for the queued request, expected 1"
+for i in 1 2 3; do
+	check_alive "${REP_PID[i]}" "replica r$i"
+done
+pass
