@@ -546,8 +546,7 @@ queue_put(struct queue *q, const struct queue_put *p, queue_put_cb done,
 	*job = NULL;
 	if (!queue_enabled(q))
 		return queue_refuse(q, reply, 500, "internal error");
-	if (q->q_pg != NULL)
-		return queue_pg_put(q, p, done, arg, job, reply);
+	/* On the shared store q_active is the count of the last tick. */
 	if (q->q_active >= (size_t)q->q_qcfg->max_entries) {
 		log_warn("queue: full (%zu entries); refusing a request",
 		    q->q_active);
@@ -556,6 +555,8 @@ queue_put(struct queue *q, const struct queue_put *p, queue_put_cb done,
 		    q->q_qcfg->max_entries);
 		return queue_refuse(q, reply, 503, why);
 	}
+	if (q->q_pg != NULL)
+		return queue_pg_put(q, p, done, arg, job, reply);
 	if ((qe = calloc(1, sizeof(*qe))) == NULL)
 		return queue_refuse(q, reply, 500, "internal error");
 	qe->qe_q = q;

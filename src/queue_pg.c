@@ -369,17 +369,9 @@ queue_pg_put(struct queue *q, const struct queue_put *p, queue_put_cb done,
 {
 	struct store_entry	 e;
 	struct queue_job	*j;
-	char			 nums[128], why[128];
+	char			 nums[128];
 	int			 rc;
 
-	if (q->q_active >= (size_t)q->q_qcfg->max_entries) {
-		log_warn("queue: full (%zu entries); refusing a request",
-		    q->q_active);
-		snprintf(why, sizeof(why), "the CA is unreachable and the "
-		    "queue is full (%ld entries); retry later",
-		    q->q_qcfg->max_entries);
-		return queue_refuse(q, reply, 503, why);
-	}
 	memset(&e, 0, sizeof(e));
 	if (queue_entry_fill(q, &e, p) == -1 ||
 	    (j = qpg_job_new(q, p->key, done, arg)) == NULL) {
