@@ -44,6 +44,8 @@ struct queue_entry {
 	int				 qe_writes;	/* in the writer */
 	int				 qe_gone;	/* free once writes end */
 	int				 qe_retry;	/* the operator's: now */
+	int				 qe_unwritten;	/* the shared store's:
+							 * a result to write */
 	struct queue_job		*qe_waiters;	/* until inserted */
 	TAILQ_ENTRY(queue_entry)	 qe_link;
 };
@@ -107,7 +109,9 @@ int queue_pg_put(struct queue *q, const struct queue_put *p, queue_put_cb done,
     void *arg, struct queue_job **job, struct est_reply *reply);
 void queue_pg_cancel(struct queue_job *job);
 void queue_pg_delivered(struct queue *q, int64_t id);
-/* Write the forwarder's result for qe, under its lease; qe is dropped. */
+/* Write the forwarder's result for qe, under its lease; qe is dropped
+ * once it is written (or the lease was lost), and written again at the
+ * next tick if that failed. */
 void queue_pg_write(struct queue_entry *qe);
 /* One tick: claim and send what is due, renew leases, housekeeping. */
 void queue_pg_tick(struct queue *q, int pass_only);

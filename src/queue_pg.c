@@ -57,6 +57,8 @@ struct qpg_op {
 	struct queue_pg		*op_qp;
 	struct pg_query		*op_pgq;
 	int64_t			 op_id;
+	struct queue_entry	*op_qe;		/* a result's: kept until
+						 * written */
 	TAILQ_ENTRY(qpg_op)	 op_link;
 };
 
@@ -66,7 +68,6 @@ struct queue_pg {
 	struct queue		*qp_q;
 	struct pg		*qp_pg;
 	struct qpg_ops		 qp_ops;	/* writes, delivered marks */
-	long			 qp_writes;	/* forwarder's results */
 	struct pg_query		*qp_claim;	/* one of each at a time */
 	struct pg_query		*qp_stats;
 	struct pg_query		*qp_renew;
@@ -469,23 +470,31 @@ queue_pg_delivered(struct queue *q, int64_t id)
 	}
 }
 
+/*
+ * The result is on record (or was not ours to write any more): the entry
+ * goes. A write that failed is made again at the next tick while this
+ * process holds the lease (the renewal goes on): a CA's answer dropped
+ * would have the next claimer ask the CA again.
+ */
 static void
 qpg_on_result(void *arg, const PGresult *res, const char *err)
 {
-	struct qpg_op	*op = arg;
-	struct queue	*q = op->op_qp->qp_q;
+	struct qpg_op		*op = arg;
+	struct queue_entry	*qe = op->op_qe;
+	struct queue		*q = qe->qe_q;
 
-	op->op_qp->qp_writes--;
+	qe->qe_writes = 0;
 	if (res == NULL)
-		log_err("queue: entry %lld: cannot write the CA's answer: %s; "
-		    "it is sent again once its lease runs out",
-		    (long long)op->op_id, err);
+		log_err("queue: entry %lld: cannot write the result of its "
+		    "send: %s; trying again", (long long)op->op_id, err);
 	else if (PQntuples(res) == 0)
 		log_warn("queue: entry %lld: the result of this send is "
 		    "dropped: another replica claimed the entry after its "
 		    "lease ran out, or the operator purged it",
 		    (long long)op->op_id);
 	qpg_op_free(op);
+	if (res != NULL)
+		queue_drop(qe);
 	queue_kick(q);
 }
 
@@ -493,7 +502,6 @@ void
 queue_pg_write(struct queue_entry *qe)
 {
 	struct queue		*q = qe->qe_q;
-	struct queue_pg		*qp = q->q_pgq;
 	const struct store_entry *e = &qe->qe_e;
 	struct qpg_op		*op;
 	char			 ids[24], nums[96];
@@ -507,31 +515,47 @@ queue_pg_write(struct queue_entry *qe)
 	};
 	int64_t			 next_in = e->next_attempt - queue_now();
 
+	qe->qe_unwritten = 1;
 	if (e->result == NULL)
 		p[4].value = NULL;
 	snprintf(ids, sizeof(ids), "%lld", (long long)e->id);
 	snprintf(nums, sizeof(nums), "{%lld,%d,%d}",
 	    (long long)(next_in > 0 ? next_in : 0), e->ca_status,
 	    e->ca_received);
-	if ((op = qpg_op_new(qp, e->id)) != NULL && pg_query(q->q_pg,
-	    qpg_result_sql, p, 9, qpg_on_result, op, &op->op_pgq) == 0)
-		qp->qp_writes++;
-	else {
-		log_err("queue: entry %lld: cannot write the CA's answer: %s; "
-		    "it is sent again once its lease runs out",
-		    (long long)e->id, op != NULL ? pg_why(q->q_pg) :
-		    "out of memory");
-		if (op != NULL)
-			qpg_op_free(op);
+	if ((op = qpg_op_new(q->q_pgq, e->id)) == NULL)
+		return;		/* the next tick tries again */
+	op->op_qe = qe;
+	if (pg_query(q->q_pg, qpg_result_sql, p, 9, qpg_on_result, op,
+	    &op->op_pgq) == -1) {
+		qpg_op_free(op);
+		return;
 	}
-	/* The row is the truth from here on. */
-	queue_drop(qe);
+	qe->qe_writes = 1;
 }
 
+/* Results not yet on record: the SIGTERM wait counts them too. */
 long
 queue_pg_writing(const struct queue *q)
 {
-	return q->q_pgq != NULL ? q->q_pgq->qp_writes : 0;
+	const struct queue_entry	*qe;
+	long				 n = 0;
+
+	if (q->q_pgq == NULL)
+		return 0;
+	TAILQ_FOREACH(qe, &q->q_entries, qe_link)
+		n += qe->qe_unwritten;
+	return n;
+}
+
+/* Results whose write failed: again, while the lease is ours. */
+static void
+qpg_rewrite(struct queue *q)
+{
+	struct queue_entry *qe;
+
+	TAILQ_FOREACH(qe, &q->q_entries, qe_link)
+		if (qe->qe_unwritten && qe->qe_writes == 0)
+			queue_pg_write(qe);
 }
 
 /* ---- the forwarder ---------------------------------------------------------- */
@@ -652,7 +676,7 @@ qpg_on_renew(void *arg, const PGresult *res, const char *err)
 		    "sent: %s", err);
 }
 
-/* The entries being sent keep their leases while the sends last. */
+/* The entries being sent (or their results written) keep their leases. */
 static void
 qpg_renew(struct queue *q)
 {
@@ -752,6 +776,7 @@ queue_pg_tick(struct queue *q, int pass_only)
 
 	if (!pass_only && pg_available(q->q_pg)) {
 		qpg_renew(q);
+		qpg_rewrite(q);
 		qpg_run(q, &qp->qp_stats, qpg_stats_sql, NULL, 0, qpg_on_stats);
 		if (q->q_ticks % QPG_EXPIRE_EVERY == 0)
 			qpg_run(q, &qp->qp_expire, qpg_expire_sql, &exp, 1,
