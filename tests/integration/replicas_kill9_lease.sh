@@ -72,9 +72,9 @@ until_a=$(row_field lease_until)
 
 fixed_start ca
 start_estrad b "$WORK/bc.json"
-blog=$XLOG burl=$XURL
+bpid=$XPID blog=$XLOG burl=$XURL
 start_estrad c "$WORK/bc.json"
-clog=$XLOG
+cpid=$XPID clog=$XLOG
 
 wait_row 20 "B or C forwards the entry" "id = $id AND state = 'issued'"
 [ "$(row_field attempts)" = 3 ] || fail "the row shows attempts $(row_field attempts), expected 3 (refused, A's hung send, the delivery)"
@@ -95,4 +95,11 @@ wait_row 5 "delivered" "id = $id AND state = 'delivered'"
 sleep 0.2
 n=$(enroll_lines ca)
 [ "$n" = 1 ] || fail "the CA issued $n certificates for the queued request, expected 1"
+for r in "b $bpid $blog" "c $cpid $clog"; do
+	read -r name pid log <<<"$r"
+	kill -TERM "$pid"
+	exit_status "$pid" "replica $name"
+	[ "$RC" = 0 ] || fail "replica $name exited $RC after SIGTERM"
+	! grep -E "$SANITIZER_RE" "$log" || fail "$name: sanitizer report"
+done
 pass

@@ -71,7 +71,13 @@ wait_row_state 5 delivered
 sleep 0.2
 n=$(enroll_lines ca)
 [ "$n" = 1 ] || fail "the CA issued $n certificates for the queued request, expected 1"
+# Each replica still runs, and stops cleanly (SIGTERM: exit 0, and under
+# ASan no report).
 for i in 1 2 3; do
 	check_alive "${REP_PID[i]}" "replica r$i"
+	kill -TERM "${REP_PID[i]}"
+	exit_status "${REP_PID[i]}" "replica r$i"
+	[ "$RC" = 0 ] || fail "replica r$i exited $RC after SIGTERM"
+	! grep -E "$SANITIZER_RE" "${REP_LOG[i]}" || fail "r$i: sanitizer report"
 done
 pass

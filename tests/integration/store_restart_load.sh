@@ -10,7 +10,7 @@
 #  - the CA started: every client retries through HAProxy until it gets
 #    200 with a certificate for its key; the CA issued exactly one
 #    certificate per client (no acknowledged entry lost, none sent twice);
-#  - no replica was restarted (each still runs).
+#  - no replica was restarted (each still runs), and each stops cleanly.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -94,8 +94,13 @@ sleep 1
 issued=$(enroll_lines ca)
 [ "$issued" = "$n" ] ||
     fail "the CA issued $issued certificates for $n clients: $(pg_psql 'SELECT id, state, attempts, ca_received FROM estrad_queue WHERE attempts > 1 OR ca_received > 1')"
+# Each replica still runs, and stops cleanly (SIGTERM: exit 0, and under
+# ASan no report).
 for i in 1 2 3; do
 	check_alive "${REP_PID[i]}" "replica r$i"
+	kill -TERM "${REP_PID[i]}"
+	exit_status "${REP_PID[i]}" "replica r$i"
+	[ "$RC" = 0 ] || fail "replica r$i exited $RC after SIGTERM"
 	! grep -E "$SANITIZER_RE" "${REP_LOG[i]}" || fail "r$i: sanitizer report"
 done
 pass
