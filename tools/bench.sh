@@ -159,20 +159,12 @@ START=$(date +%s)
 
 # ------------------------------------------------------------ machine
 
-CPU_MODEL=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
-[ -n "$CPU_MODEL" ] || CPU_MODEL=unknown
-MACHINE="nproc $(nproc), CPU $CPU_MODEL, kernel $(uname -srm)"
-echo "machine: $MACHINE"
-echo "estrad: $("$ESTRAD_BIN" --version 2>&1 | head -n 1)"
+bench_machine
 echo "sizes: -t ${DURATION}s, idle $IDLE, RSS after $SMALL and $BIG enrollments, open files $(ulimit -n)"
 
 # ------------------------------------------------------------ lab
 
-log "lab up in $LAB"
-"$ROOT/tests/lab" up "$LAB" >"$WORK/lab-up.log" 2>&1 ||
-    { cat "$WORK/lab-up.log" >&2; exit 1; }
-# shellcheck disable=SC1091
-. "$LAB/lab.env"
+bench_lab_up
 : "${CA_URL:?}" "${EST_URL:?}" "${TRUST:?}" "${PROXY_PID:?}" "${PKI_DIR:?}"
 
 # The policy proxy: the lab proxy's TLS and upstream, Digest users from the

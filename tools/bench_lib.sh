@@ -5,13 +5,34 @@
 #
 # The caller sets ROOT (the repository) first. BUILD_DIR, ESTRAD_BIN and
 # ESTBENCH may come from the environment. run and median_of (tools/bench.sh,
-# tools/bench_store.sh) also need WORK, TRUST, ROUNDS and a log function.
+# tools/bench_store.sh) also need WORK, TRUST, ROUNDS and a log function;
+# bench_lab_up WORK, LAB and log.
 
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 ESTRAD_BIN=${ESTRAD_BIN:-$BUILD_DIR/estrad}
 ESTBENCH=${ESTBENCH:-$BUILD_DIR/tools/estbench/estbench}
 export ESTRAD_BIN
+
+# bench_machine: MACHINE, the machine in one line (cores, CPU model,
+# kernel); prints it and estrad's version.
+bench_machine() {
+	local cpu
+	cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
+	MACHINE="nproc $(nproc), CPU ${cpu:-unknown}, kernel $(uname -srm)"
+	echo "machine: $MACHINE"
+	echo "estrad: $("$ESTRAD_BIN" --version 2>&1 | head -n 1)"
+}
+
+# bench_lab_up: tests/lab up $LAB (its output in $WORK/lab-up.log, shown
+# when it fails, which ends the script), then its lab.env sourced.
+bench_lab_up() {
+	log "lab up in $LAB"
+	"$ROOT/tests/lab" up "$LAB" >"$WORK/lab-up.log" 2>&1 ||
+	    { cat "$WORK/lab-up.log" >&2; exit 1; }
+	# shellcheck disable=SC1091
+	. "$LAB/lab.env"
+}
 
 # calc FORMAT EXPR A B: EXPR (awk, on a and b) in FORMAT, or n/a when an
 # input is missing.

@@ -134,18 +134,11 @@ log() { echo "bench_store: $*" >&2; }
 START=$(date +%s)
 CLK_TCK=$(getconf CLK_TCK)
 NPROC=$(nproc)
-CPU_MODEL=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
-MACHINE="nproc $NPROC, CPU ${CPU_MODEL:-unknown}, kernel $(uname -srm)"
-echo "machine: $MACHINE"
-echo "estrad: $("$ESTRAD_BIN" --version 2>&1 | head -n 1)"
+bench_machine
 
 # ------------------------------------------------------------ lab, database
 
-log "lab up in $LAB"
-"$ROOT/tests/lab" up "$LAB" >"$WORK/lab-up.log" 2>&1 ||
-    { cat "$WORK/lab-up.log" >&2; exit 1; }
-# shellcheck disable=SC1091
-. "$LAB/lab.env"
+bench_lab_up
 : "${CA_URL:?}" "${TRUST:?}" "${PKI_DIR:?}" "${CA_PID:?}"
 
 STORE_JSON=
@@ -397,7 +390,12 @@ ELAPSED=$(($(date +%s) - START))
 	echo "| target | enrollments | estrad % | PostgreSQL % | HAProxy % | the CA % | estrad CPU ms / enrollment | PostgreSQL CPU ms / enrollment | store queries / enrollment |"
 	echo "|---|---|---|---|---|---|---|---|---|"
 	for t in "${TARGETS[@]}"; do
-		echo "| ${T_DESC[$t]} | ${OKS[$t]} | $(share "${CPU_ESTRAD[$t]}" "$t") | $(share "${CPU_PG[$t]}" "$t") | $(share "${CPU_HA[$t]}" "$t") | $(share "${CPU_CA[$t]}" "$t") | $(per_enroll "${CPU_ESTRAD[$t]}" "${OKS[$t]}") | $(per_enroll "${CPU_PG[$t]}" "${OKS[$t]}") | $(ratio "${QUERIES[$t]}" "${OKS[$t]}") |"
+		pgs=- pgms=-
+		if [ -n "$PG_MAIN" ]; then
+			pgs=$(share "${CPU_PG[$t]}" "$t")
+			pgms=$(per_enroll "${CPU_PG[$t]}" "${OKS[$t]}")
+		fi
+		echo "| ${T_DESC[$t]} | ${OKS[$t]} | $(share "${CPU_ESTRAD[$t]}" "$t") | $pgs | $(share "${CPU_HA[$t]}" "$t") | $(share "${CPU_CA[$t]}" "$t") | $(per_enroll "${CPU_ESTRAD[$t]}" "${OKS[$t]}") | $pgms | $(ratio "${QUERIES[$t]}" "${OKS[$t]}") |"
 	done
 	echo
 	echo "| measure | value | target | verdict |"
@@ -416,7 +414,8 @@ ELAPSED=$(($(date +%s) - START))
 		[ "$t" = pgN ] && base=pg
 		RN=$(ratio "${RATE[$t.c64]}" "${RATE[$base.c64]}")
 		echo "| throughput ${T_DESC[$t]} / one replica, 64 clients | $RN | (2 cores: no scale-up here) | |"
-		echo "| PostgreSQL's share of the CPU, ${T_DESC[$t]}, 64 clients (%) | $(share "${CPU_PG[$t]}" "$t") | | |"
+		[ "$t" != pgN ] ||
+		    echo "| PostgreSQL's share of the CPU, ${T_DESC[$t]}, 64 clients (%) | $(share "${CPU_PG[$t]}" "$t") | | |"
 	done
 } >"$WORK/table.md"
 
