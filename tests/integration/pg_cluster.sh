@@ -9,7 +9,9 @@
 #    failure), plain TCP (pg_hba: hostssl only), a wrong password;
 #  - pg_store_json prints a JSON object with the cluster's conninfo (no
 #    password in it), verify-full, its CA and a copy of the password file
-#    (mode 0600, ours), and takes extra members;
+#    (mode 0600, ours), and takes extra members; `estrad -n` with it in a
+#    proxy_config connects (configuration OK), and refuses the password
+#    file once it is mode 644;
 #  - pg_psql runs SQL as the superuser; pg_reset empties the database;
 #  - `pgcluster restart DIR 1`: the database is away for a second
 #    (connections refused), comes back on the same port, and the committed
@@ -84,6 +86,20 @@ cmp -s "$WORK/pg.password" "$PG_PASSWORD_FILE" ||
 ! grep -qF "$PW" "$WORK/store.json" || fail "the password is in the store JSON"
 [ "$(pg_store_json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" = 5 ] ||
     fail "pg_store_json without members is not the five-member object"
+
+# estrad reads it: `estrad -n` with the store section reaches the
+# database (and refuses a copy of the password readable by others).
+P_TOP_EXTRA="\"store\": $(pg_store_json)" proxy_config "$WORK/store-proxy.json"
+"$ESTRAD_BIN" -n -c "$WORK/store-proxy.json" >"$WORK/store-n.out" 2>&1 ||
+    fail "estrad -n with pg_store_json's store: $(head -c 600 "$WORK/store-n.out")"
+grep -q "configuration OK" "$WORK/store-n.out" ||
+    fail "estrad -n: $(head -c 600 "$WORK/store-n.out")"
+chmod 644 "$WORK/pg.password"
+! "$ESTRAD_BIN" -n -c "$WORK/store-proxy.json" >"$WORK/store-644.out" 2>&1 ||
+    fail "estrad -n took a password file of mode 644"
+grep -q "store.password_file" "$WORK/store-644.out" ||
+    fail "estrad -n on a 644 password file: $(head -c 600 "$WORK/store-644.out")"
+chmod 600 "$WORK/pg.password"
 
 # ---- data as estrad over TLS; pg_psql as the superuser sees it.
 tcp_psql create "$CI $VF" \
