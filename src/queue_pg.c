@@ -349,6 +349,10 @@ qpg_on_insert(void *arg, const PGresult *res, const char *err)
 	} else if (PQntuples(res) == 0) {
 		/* Another replica queued this request meanwhile: its entry
 		 * answers, as a retry's lookup would. */
+		log_info("queue: another replica queued this request first "
+		    "(%s %s, %s): answering with its entry",
+		    j->qj_key.label[0] ? j->qj_key.label : "-", j->qj_key.op,
+		    j->qj_key.identity);
 		j->qj_put = 1;
 		if (qpg_send_lookup(j) == 0)
 			return;

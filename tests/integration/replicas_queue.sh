@@ -5,10 +5,12 @@
 #  - a Digest simpleenroll gets 202 "queued as ID" from replica 1; the
 #    same client's retries on replicas 2 and 3 (directly) and through
 #    HAProxy all get 202 for the same ID, and estrad_queue holds one row;
+#  - a second client sends its request to the three replicas at once: all
+#    three answer 202 for one ID (the unique index: one row for it);
 #  - the CA started: one replica forwards the entry (the row becomes
 #    issued), the client's retry through HAProxy gets 200 with a
-#    certificate for its key, the row becomes delivered, and the CA issued
-#    exactly one certificate.
+#    certificate for its key, the row becomes delivered; so does the second
+#    client; the CA issued exactly one certificate for each.
 # On SQLite queues (each replica its own) the retries would queue three
 # entries and the CA would issue three certificates.
 # shellcheck source=lib.sh
@@ -57,6 +59,29 @@ n=$(pg_psql "SELECT count(*) FROM estrad_queue")
 [ "$n" = 1 ] || fail "estrad_queue holds $n rows, expected 1: $(pg_psql 'SELECT id, state, lease_owner FROM estrad_queue')"
 [ "$(row_field id)" = "$id" ] || fail "the row's id is $(row_field id), not $id"
 
+# A second client sends to the three replicas at once, before any has an
+# entry for it: each misses and queues, the unique index keeps one row,
+# and the replicas that lost the race answer with the winner's ID.
+make_csr_key k2 ec:P-256 /CN=replicas-queue-race
+racers=()
+for i in 1 2 3; do
+	post_csr "race$i" "${REP_URL[i]}/simpleenroll" "$WORK/k2.b64" &
+	racers+=("$!")
+done
+wait "${racers[@]}"
+id2=''
+for i in 1 2 3; do
+	BODY=$WORK/race$i.body HDR=$WORK/race$i.hdr
+	STATUS=$(sed -n 's/^HTTP[^ ]* \([0-9]*\).*/\1/p' "$HDR" | tail -n 1)
+	check_queued pending
+	[ -n "$id2" ] || id2=$QID
+	[ "$QID" = "$id2" ] || fail "race: r$i answered 'queued as $QID', another replica $id2"
+done
+[ "$id2" != "$id" ] || fail "the second client's request was matched to the first's entry $id"
+n=$(pg_psql "SELECT count(*) FROM estrad_queue")
+[ "$n" = 2 ] || fail "estrad_queue holds $n rows after the race, expected 2: $(pg_psql 'SELECT id, subject, state FROM estrad_queue')"
+note "the race: one entry, $id2 ($(cat "${REP_LOG[@]}" | grep -c 'another replica queued this request first') replicas lost the insert)"
+
 fixed_start ca
 wait_row_state 20 issued
 owner=$(row_field lease_owner)
@@ -68,9 +93,16 @@ check_status 200
 check_issued got k "$ISSUING_CERT"
 check_header Content-Type 'application/pkcs7-mime; smime-type=certs-only'
 wait_row_state 5 delivered
+for ((k = 0; k < 100; k++)); do
+	[ "$(pg_psql "SELECT state FROM estrad_queue WHERE id = $id2")" = issued ] && break
+	sleep 0.1
+done
+post_csr got2 "$HA_URL/simpleenroll" "$WORK/k2.b64"
+check_status 200
+check_issued got2 k2 "$ISSUING_CERT"
 sleep 0.2
 n=$(enroll_lines ca)
-[ "$n" = 1 ] || fail "the CA issued $n certificates for the queued request, expected 1"
+[ "$n" = 2 ] || fail "the CA issued $n certificates for the two queued requests, expected 2"
 # Each replica still runs, and stops cleanly (SIGTERM: exit 0, and under
 # ASan no report).
 for i in 1 2 3; do
