@@ -5,6 +5,7 @@
 #  - a Digest simpleenroll gets 202 "queued as ID" from replica 1; the
 #    same client's retries on replicas 2 and 3 (directly) and through
 #    HAProxy all get 202 for the same ID, and estrad_queue holds one row;
+#    replica 3's /metrics counts it (estrad_queue_entries, the group's);
 #  - a second client sends its request to the three replicas at once: all
 #    three answer 202 for one ID (the unique index: one row for it);
 #  - the CA started: one replica forwards the entry (the row becomes
@@ -19,7 +20,7 @@
 pg_reset
 fixed_prepare ca
 P_URL=$FIXED_URL P_UPSTREAM_EXTRA='"backoff_initial": 0.2, "backoff_max": 1' \
-    P_TOP_EXTRA="\"queue\": { \"retry_after\": 5, \"expire\": 600 }, \"store\": $(pg_store_json)" \
+    P_TOP_EXTRA="\"queue\": { \"retry_after\": 5, \"expire\": 600 }, \"admin\": { \"listen\": \"127.0.0.1:0\" }, \"store\": $(pg_store_json)" \
     proxy_config "$WORK/replica.json"
 replicas_start 3 "$WORK/replica.json"
 
@@ -58,6 +59,15 @@ done
 n=$(pg_psql "SELECT count(*) FROM estrad_queue")
 [ "$n" = 1 ] || fail "estrad_queue holds $n rows, expected 1: $(pg_psql 'SELECT id, state, lease_owner FROM estrad_queue')"
 [ "$(row_field id)" = "$id" ] || fail "the row's id is $(row_field id), not $id"
+# The count is the group's: replica 3, which queued nothing, reports the
+# entry in its metrics (counted each second).
+APORT=${REP_ADMIN[3]}
+for ((k = 0; k < 30; k++)); do
+	scrape "metrics$k"
+	[ "$(awk '$1 == "estrad_queue_entries{state=\"pending\"}" { print $2 }' "$SCRAPE")" = 1 ] && break
+	sleep 0.1
+done
+check_metric 'estrad_queue_entries{state="pending"}' 1
 
 # A second client sends to the three replicas at once, before any has an
 # entry for it: each misses and queues, the unique index keeps one row,
