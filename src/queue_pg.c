@@ -570,8 +570,10 @@ qpg_array_add(char *buf, size_t len, const char *label)
 {
 	size_t	 n = strlen(buf);
 
-	if (n + strlen(label) + 4 >= len)
-		return;		/* labels are short; a full list claims less */
+	/* Labels are short and plain (router.c); one that is not, or a
+	 * list that is full, only means fewer entries claimed here. */
+	if (n + strlen(label) + 4 >= len || strpbrk(label, "\"\\{},") != NULL)
+		return;
 	snprintf(buf + n, len - n, "%s\"%s\"", n > 1 ? "," : "", label);
 }
 
