@@ -1558,3 +1558,13 @@ replica_served() {
 	R=$(replica_of_request " access id=$rid ") ||
 	    fail "$1: no replica logged request $rid"
 }
+
+# stop_clean PID NAME LOG: SIGTERM to PID (a daemon this case started); it
+# exits 0 within 10 s, and LOG holds no sanitizer report (ASan's leak
+# check runs at exit).
+stop_clean() {
+	kill -TERM "$1" 2>/dev/null
+	exit_status "$1" "$2"
+	[ "$RC" = 0 ] || fail "$2 exited $RC after SIGTERM"
+	! grep -E "$SANITIZER_RE" "$3" || fail "$2: sanitizer report in $(basename "$3")"
+}

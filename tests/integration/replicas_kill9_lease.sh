@@ -95,11 +95,6 @@ wait_row 5 "delivered" "id = $id AND state = 'delivered'"
 sleep 0.2
 n=$(enroll_lines ca)
 [ "$n" = 1 ] || fail "the CA issued $n certificates for the queued request, expected 1"
-for r in "b $bpid $blog" "c $cpid $clog"; do
-	read -r name pid log <<<"$r"
-	kill -TERM "$pid"
-	exit_status "$pid" "replica $name"
-	[ "$RC" = 0 ] || fail "replica $name exited $RC after SIGTERM"
-	! grep -E "$SANITIZER_RE" "$log" || fail "$name: sanitizer report"
-done
+stop_clean "$bpid" "replica B" "$blog"
+stop_clean "$cpid" "replica C" "$clog"
 pass

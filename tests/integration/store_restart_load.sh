@@ -98,9 +98,6 @@ issued=$(enroll_lines ca)
 # ASan no report).
 for i in 1 2 3; do
 	check_alive "${REP_PID[i]}" "replica r$i"
-	kill -TERM "${REP_PID[i]}"
-	exit_status "${REP_PID[i]}" "replica r$i"
-	[ "$RC" = 0 ] || fail "replica r$i exited $RC after SIGTERM"
-	! grep -E "$SANITIZER_RE" "${REP_LOG[i]}" || fail "r$i: sanitizer report"
+	stop_clean "${REP_PID[i]}" "replica r$i" "${REP_LOG[i]}"
 done
 pass
