@@ -45,7 +45,7 @@ wait_row() {
 }
 
 start_estrad a "$WORK/a.json"
-apid=$XPID alog=$XLOG aurl=$XURL
+apid=$XPID aurl=$XURL
 make_csr_key k ec:P-256 /CN=kill9-lease
 post_csr q1 "$aurl/simpleenroll" "$WORK/k.b64"
 check_queued pending

@@ -20,7 +20,7 @@
 pg_reset
 fixed_prepare ca
 P_URL=$FIXED_URL P_UPSTREAM_EXTRA='"backoff_initial": 0.2, "backoff_max": 1' \
-    P_TOP_EXTRA="\"queue\": { \"retry_after\": 5, \"expire\": 600 }, \"admin\": { \"listen\": \"127.0.0.1:0\" }, \"store\": $(pg_store_json)" \
+    P_TOP_EXTRA="\"queue\": { \"retry_after\": 5, \"expire\": 600 }, \"admin\": { \"listen\": \"127.0.0.1:0\" }, \"store\": $(pg_store_json '')" \
     proxy_config "$WORK/replica.json"
 replicas_start 3 "$WORK/replica.json"
 
