@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The operator's marks on the shared queue (docs/offline.md, "Inspecting,
+# retrying and purging the queue"; docs/scaling.md, "Replicas on
+# PostgreSQL"), as `estrad queue purge` and `estrad queue retry` make them
+# on PostgreSQL (state 'purged'; retry_requested and next_attempt now):
+#  - two replicas, the CA down, its breakers open for 30 s after the first
+#    refusal (backoff_initial 30): two clients' requests are queued;
+#  - the first entry is purged, the CA started, and the second marked for
+#    retry: within a few seconds one replica sends it past its open
+#    breakers (logs "sending now (the operator's retry)"), the CA issues,
+#    and the client gets 200 with its certificate;
+#  - the purged entry is never sent: still purged, attempts unchanged, and
+#    the CA issued exactly one certificate.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+pg_reset
+fixed_prepare ca
+P_URL=$FIXED_URL P_UPSTREAM_EXTRA='"backoff_initial": 30, "backoff_max": 60' \
+    P_TOP_EXTRA="\"queue\": { \"retry_after\": 5, \"expire\": 600 }, \"store\": $(pg_store_json '')" \
+    proxy_config "$WORK/replica.json"
+replicas_start 2 "$WORK/replica.json"
+
+field() {
+	pg_psql "SELECT $2 FROM estrad_queue WHERE id = $1"
+}
+
+make_csr_key k1 ec:P-256 /CN=marks-purged
+post_csr q1 "${REP_URL[1]}/simpleenroll" "$WORK/k1.b64"
+check_queued pending
+id1=$QID
+make_csr_key k2 ec:P-256 /CN=marks-retried
+post_csr q2 "${REP_URL[2]}/simpleenroll" "$WORK/k2.b64"
+check_queued pending
+id2=$QID
+a1=$(field "$id1" attempts)
+
+pg_psql "UPDATE estrad_queue SET state = 'purged', updated = estrad_now(), note = 'purged by the operator' WHERE id = $id1" >/dev/null ||
+    fail "cannot purge entry $id1"
+fixed_start ca
+pg_psql "UPDATE estrad_queue SET retry_requested = true, next_attempt = LEAST(next_attempt, estrad_now()) WHERE id = $id2" >/dev/null ||
+    fail "cannot mark entry $id2 for retry"
+
+for ((k = 0; k < 50; k++)); do
+	[ "$(field "$id2" state)" = issued ] && break
+	sleep 0.1
+done
+[ "$(field "$id2" state)" = issued ] ||
+    fail "entry $id2 is $(field "$id2" state) 5 s after the operator's retry (breakers open for 30 s): $(field "$id2" note)"
+[ "$(field "$id2" retry_requested)" = f ] || fail "entry $id2 still has retry_requested"
+grep -q "queue: entry $id2: sending now (the operator's retry)" "${REP_LOG[@]}" ||
+    fail "no replica logged 'queue: entry $id2: sending now (the operator's retry)'"
+
+post_csr got "$HA_URL/simpleenroll" "$WORK/k2.b64"
+check_status 200
+check_issued got k2 "$ISSUING_CERT"
+
+sleep 1
+[ "$(field "$id1" state)" = purged ] || fail "the purged entry $id1 is $(field "$id1" state)"
+[ "$(field "$id1" attempts)" = "$a1" ] ||
+    fail "the purged entry $id1 was sent: attempts $(field "$id1" attempts), was $a1"
+n=$(enroll_lines ca)
+[ "$n" = 1 ] || fail "the CA issued $n certificates, expected 1 (the purged entry sent?)"
+for i in 1 2; do
+	stop_clean "${REP_PID[i]}" "replica r$i" "${REP_LOG[i]}"
+done
+pass
