@@ -90,9 +90,9 @@ const struct cfg_field store_fields[] = {
 	    "is dropped and made again"),
 	F_LONG(struct cfg_store, "lease", lease, 5, 86400, 60,
 	    .doc_type = "integer seconds",
-	    .doc = "a replica's claim on a queued entry it forwards; another "
-	    "replica takes it over after this if the claimer died. Longer "
-	    "than the upstream's `timeout`"),
+	    .doc = "a replica's claim on a queued entry it forwards, renewed "
+	    "every second while the send lasts; another replica takes it "
+	    "over this long after the claimer died"),
 	F_END
 };
 
