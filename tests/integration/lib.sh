@@ -1388,6 +1388,33 @@ pg_psql() {
 	"$ESTRAD_PGCLUSTER" psql "$ESTRAD_PG_DIR" -q -A -t -v ON_ERROR_STOP=1 "${args[@]}"
 }
 
+# pg_outage SECONDS: take the database away for SECONDS (`pgcluster
+# restart DIR SECONDS` in the background: a fast shutdown, which ends
+# every session, then the same port again); returns once it is down.
+# pg_back waits (SECONDS + 20 s at most) until it is up again.
+pg_outage() {
+	local i
+	pg_need
+	"$ESTRAD_PGCLUSTER" restart "$ESTRAD_PG_DIR" "$1" >"$WORK/pg_outage.out" 2>&1 &
+	# Not in T_PIDS: a case that fails meanwhile leaves the restart to end
+	# by itself, so the next case finds the database up.
+	PG_OUTAGE_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		"$ESTRAD_PGCLUSTER" status "$ESTRAD_PG_DIR" >/dev/null 2>&1 || return 0
+		running "$PG_OUTAGE_PID" ||
+		    fail "pgcluster restart ended before the database went down: $(cat "$WORK/pg_outage.out")"
+		sleep 0.1
+	done
+	fail "the database did not go down within 10 s"
+}
+
+pg_back() {
+	wait "$PG_OUTAGE_PID" ||
+	    fail "pgcluster restart: $(cat "$WORK/pg_outage.out")"
+	"$ESTRAD_PGCLUSTER" status "$ESTRAD_PG_DIR" >/dev/null 2>&1 ||
+	    fail "the database is not up after pgcluster restart"
+}
+
 # free_port: a TCP port free on 127.0.0.1 now (for a daemon that cannot
 # take port 0: HAProxy, or a replica that must come back where it was).
 free_port() {
