@@ -39,9 +39,6 @@
  * find the tables made. The key is arbitrary but fixed ("estrad" in hex). */
 #define PG_SCHEMA_LOCK	"SELECT pg_advisory_xact_lock(6573747261640001)"
 
-/* The active states, as store.c's STORE_ACTIVE_SQL. */
-#define PG_ACTIVE	"state IN ('pending', 'polling', 'issued', 'refused')"
-
 static const char pg_schema_v1[] =
     "CREATE TABLE IF NOT EXISTS estrad_meta ("
     " key text PRIMARY KEY, value text NOT NULL);"
