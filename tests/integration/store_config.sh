@@ -14,7 +14,7 @@
 #    schema in an empty database);
 #  - a schema newer than this estrad's (estrad_meta's schema_version
 #    raised): -n and a start refuse, naming both versions; the start
-#    never listens.
+#    never listens; a schema_version that is not a number: -n refuses.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -179,4 +179,13 @@ grep -qF "the database's schema is version 2, newer than this estrad's (1)" "$WO
     fail "the start does not name both versions: $(tail -n 3 "$WORK/newer.log")"
 grep -q "listening on" "$WORK/newer.log" && fail "estrad listened on a newer schema"
 grep -qF -- "$PW" "$WORK/newer.log" "$WORK/first.log" && fail "a daemon log holds the password"
+
+# A version that is not a number is not taken for "none yet" (which would
+# create and stamp version 1 over whatever is there).
+pg_psql "UPDATE estrad_meta SET value = 'v2' WHERE key = 'schema_version'" >/dev/null ||
+    fail "cannot edit the schema version"
+check_n good
+[ "$RC" = 1 ] || fail "estrad -n with schema_version 'v2' exited $RC: $(cat "$WORK/good.out")"
+grep -qF "$WORK/good.json: store: postgresql $PG_HOST:$PG_PORT/$PG_DB: estrad_meta's schema_version is not a version number" "$WORK/good.out" ||
+    fail "estrad -n on schema_version 'v2': $(cat "$WORK/good.out")"
 pass
