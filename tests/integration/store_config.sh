@@ -52,6 +52,14 @@ check_n() {
 	RC=$?
 }
 
+# refused NAME: -n on NAME.json exits 1 with exactly one line.
+refused() {
+	check_n "$1"
+	[ "$RC" = 1 ] || fail "$1: estrad -n exited $RC (want 1): $(cat "$WORK/$1.out")"
+	[ "$(wc -l <"$WORK/$1.out")" = 1 ] ||
+	    fail "$1: want one line, got: $(cat "$WORK/$1.out")"
+}
+
 # no_secret NAME [MORE...]: NAME's output holds neither the database's
 # password nor any MORE.
 no_secret() {
@@ -70,10 +78,7 @@ config_error() {
 	local name=$1 key=$2 pat=$3 problem=$4 file=$WORK/$1.json line
 	line=$(grep -nF -- "$pat" "$file" | head -n 1 | cut -d: -f1)
 	[ -n "$line" ] || fail "$name: no line '$pat' in $file"
-	check_n "$name"
-	[ "$RC" = 1 ] || fail "$name: estrad -n exited $RC (want 1): $(cat "$WORK/$name.out")"
-	[ "$(wc -l <"$WORK/$name.out")" = 1 ] ||
-	    fail "$name: want one line, got: $(cat "$WORK/$name.out")"
+	refused "$name"
 	grep -qF -- "$file:$line: $key: " "$WORK/$name.out" ||
 	    fail "$name: not '$file:$line: $key: ...': $(cat "$WORK/$name.out")"
 	grep -qF -- "$problem" "$WORK/$name.out" ||
@@ -86,10 +91,7 @@ config_error() {
 db_refused() {
 	local name=$1 where=$2 reason=$3
 	shift 3
-	check_n "$name"
-	[ "$RC" = 1 ] || fail "$name: estrad -n exited $RC (want 1): $(cat "$WORK/$name.out")"
-	[ "$(wc -l <"$WORK/$name.out")" = 1 ] ||
-	    fail "$name: want one line, got: $(cat "$WORK/$name.out")"
+	refused "$name"
 	grep -qF -- "$WORK/$name.json: store: postgresql $where/" "$WORK/$name.out" ||
 	    fail "$name: the line does not name the file and postgresql $where: $(cat "$WORK/$name.out")"
 	grep -qF -- "$reason" "$WORK/$name.out" ||
