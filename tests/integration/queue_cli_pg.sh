@@ -17,6 +17,8 @@
 #  - before any daemon made the schema: "queue is empty (no estrad schema
 #    yet in postgresql HOST:PORT/DB)", [] with --json, show ID exit 1, and
 #    nothing created;
+#  - run by root for a configured "user" (HOME root's, 0700): it works as
+#    that user, and libpq does not trip over root's ~/.postgresql;
 #  - the database away: exit 1, one line naming host and port, no
 #    password; a schema newer than this estrad's: exit 1 naming both
 #    versions.
@@ -265,6 +267,21 @@ if pg != sq or len(pg) != 3:
 PY
 same listafter list
 expect pg listafter 0 "no active queue entries (queue list --all shows finished ones)" ""
+
+# ---- run by root for a daemon with "user": as that user (privdrop),
+# whose HOME it takes: libpq looks for a client certificate in
+# $HOME/.postgresql and takes one it may not open (root's) for an error.
+if [ "$(id -u)" = 0 ]; then
+	mkdir -m 700 "$WORK/roothome" || fail "cannot make $WORK/roothome"
+	sed 's/"run_as_root": true/"user": "nobody"/' "$WORK/pg.json" >"$WORK/user.json"
+	grep -q '"user": "nobody"' "$WORK/user.json" || fail "cannot set user in user.json"
+	HOME=$WORK/roothome cli user asuser list --all --json
+	expect user asuser 0 "$(cat "$WORK/user.asuser.out")" ""
+	[ "$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))))' "$WORK/user.asuser.out")" = 4 ] ||
+	    fail "queue list --all --json as nobody: $(head -c 300 "$WORK/user.asuser.out")"
+else
+	note "not root: the run as a configured user is not tried"
+fi
 
 # ---- the database away, and a schema newer than ours.
 down=$(free_port) || fail "no free port"
