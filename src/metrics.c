@@ -82,6 +82,9 @@ enum metrics_id {
 	M_CACHE_AGE,
 	M_LOOP_LAG,
 	M_LOOP_LAG_MAX,
+	M_STORE_UP,
+	M_STORE_QUERIES,
+	M_STORE_QUERY_SECONDS,
 	M_PROCESS_CPU,
 	M_PROCESS_RSS,
 	M_PROCESS_OPEN_FDS,
@@ -209,6 +212,16 @@ static const struct metrics_family metrics_families[M_MAX] = {
 	    "time the loop was busy with other work." },
 	[M_LOOP_LAG_MAX] = { "estrad_event_loop_lag_max_seconds", MT_GAUGE,
 	    { NULL }, "The longest event-loop lag seen since the start." },
+	[M_STORE_UP] = { "estrad_store_up", MT_GAUGE, { NULL },
+	    "With store.backend postgresql: 1 while a connection to the "
+	    "shared store is up, else 0 (what needs it answers 503)." },
+	[M_STORE_QUERIES] = { "estrad_store_queries_total", MT_COUNTER,
+	    { "result" }, "Queries to the shared store, by result: ok, error "
+	    "(refused, or the connection broke or timed out under it), "
+	    "unavailable (no connection up: not sent)." },
+	[M_STORE_QUERY_SECONDS] = { "estrad_store_query_seconds",
+	    MT_HISTOGRAM, { NULL }, "Time from sending a query to the shared "
+	    "store to its result: the database's round trip, pipelined." },
 	/* Prometheus's standard process metrics, read when scraped. */
 	[M_PROCESS_CPU] = { "process_cpu_seconds_total", MT_COUNTER,
 	    { NULL }, "Total user and system CPU time spent in seconds." },
@@ -646,6 +659,22 @@ metrics_loop_lag(double seconds)
 	metrics_observe(M_LOOP_LAG, NULL, seconds);
 	if (max != NULL && seconds > max->ms_value)
 		max->ms_value = seconds;
+}
+
+void
+metrics_store_up(int up)
+{
+	metrics_set_value(M_STORE_UP, NULL, up ? 1 : 0);
+}
+
+void
+metrics_store_query(const char *result, double seconds)
+{
+	const char *v[1] = { result };
+
+	metrics_add_value(M_STORE_QUERIES, v, 1);
+	if (seconds >= 0)
+		metrics_observe(M_STORE_QUERY_SECONDS, NULL, seconds);
 }
 
 void

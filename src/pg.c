@@ -33,6 +33,7 @@
 #include "estrad/b64.h"
 #include "estrad/config.h"
 #include "estrad/log.h"
+#include "estrad/metrics.h"
 #include "estrad/pg.h"
 #include "pg_int.h"
 
@@ -41,7 +42,10 @@
 #define PG_INFLIGHT_MAX		1024	/* per connection: beyond, 503 */
 #define PG_TICK_MS		500
 
-enum pg_conn_state { PC_DOWN, PC_CONNECTING, PC_READY };
+/* PC_BROKEN: failed inside pg_query; pg_conn_fail runs from the loop
+ * (pc_fail), so no caller sees another query's callback run inside its
+ * own pg_query call. */
+enum pg_conn_state { PC_DOWN, PC_CONNECTING, PC_READY, PC_BROKEN };
 
 struct pg_query {
 	TAILQ_ENTRY(pg_query)	 pq_link;
@@ -62,6 +66,8 @@ struct pg_conn {
 	int			 pc_fd;		/* pc_ev's */
 	short			 pc_what;	/* pc_ev's interest */
 	struct event		*pc_retry;	/* reconnect timer */
+	struct event		*pc_fail;	/* PC_BROKEN: fail from the loop */
+	char			 pc_fail_why[700];
 	long			 pc_backoff_ms;
 	struct timespec		 pc_started;	/* of the connect */
 	struct pg_queries	 pc_inflight;
@@ -126,8 +132,10 @@ pg_conn_fail(struct pg_conn *pc, const char *why)
 	struct pg		*pg = pc->pc_pg;
 	struct pg_queries	 failed;
 	struct pg_query		*q;
-	int			 was_ready = pc->pc_state == PC_READY;
+	int			 was_ready = pc->pc_state == PC_READY ||
+				     pc->pc_state == PC_BROKEN;
 
+	event_del(pc->pc_fail);
 	if (pc->pc_ev != NULL) {
 		event_free(pc->pc_ev);
 		pc->pc_ev = NULL;
@@ -141,9 +149,11 @@ pg_conn_fail(struct pg_conn *pc, const char *why)
 	if (was_ready || strcmp(pg->pg_why, why) != 0)
 		log_err("store: %s", why);
 	snprintf(pg->pg_why, sizeof(pg->pg_why), "%s", why);
+	metrics_store_up(pg_available(pg));
 	pg_conn_schedule(pc);
 	while ((q = TAILQ_FIRST(&failed)) != NULL) {
 		TAILQ_REMOVE(&failed, q, pq_link);
+		metrics_store_query("error", pg_ms_since(&q->pq_sent) / 1000.0);
 		if (q->pq_done != NULL)
 			q->pq_done(q->pq_arg, NULL, why);
 		pg_query_free(q);
@@ -161,6 +171,29 @@ pg_conn_fail_libpq(struct pg_conn *pc, const char *doing)
 	    PQerrorMessage(pc->pc_conn) : "out of memory");
 	snprintf(line, sizeof(line), "%s: %s: %s", where, doing, why);
 	pg_conn_fail(pc, line);
+}
+
+static void
+pg_conn_on_fail(evutil_socket_t fd, short what, void *arg)
+{
+	struct pg_conn *pc = arg;
+
+	if (pc->pc_state == PC_BROKEN)
+		pg_conn_fail(pc, pc->pc_fail_why);
+}
+
+/* pg_conn_fail_libpq, but from the loop, at once: for pg_query. */
+static void
+pg_conn_fail_later(struct pg_conn *pc, const char *doing)
+{
+	char where[256], why[384];
+
+	pg_where(&pc->pc_pg->pg_cfg, where, sizeof(where));
+	pg_errline(why, sizeof(why), PQerrorMessage(pc->pc_conn));
+	snprintf(pc->pc_fail_why, sizeof(pc->pc_fail_why), "%s: %s: %s",
+	    where, doing, why);
+	pc->pc_state = PC_BROKEN;
+	event_active(pc->pc_fail, 0, 0);
 }
 
 /* Watch the socket for what (EV_READ and/or EV_WRITE). */
@@ -199,6 +232,7 @@ pg_conn_ready(struct pg_conn *pc)
 	}
 	pc->pc_state = PC_READY;
 	pc->pc_backoff_ms = PG_BACKOFF_MIN_MS;
+	metrics_store_up(1);
 	if (pg_conn_watch(pc, EV_READ) == -1) {
 		pg_conn_fail(pc, "store: cannot watch the database's socket");
 		return;
@@ -300,6 +334,8 @@ pg_conn_finish_head(struct pg_conn *pc)
 		return;
 	TAILQ_REMOVE(&pc->pc_inflight, q, pq_link);
 	pc->pc_ninflight--;
+	metrics_store_query(q->pq_err[0] == '\0' && q->pq_res != NULL ? "ok" :
+	    "error", pg_ms_since(&q->pq_sent) / 1000.0);
 	if (q->pq_done != NULL) {
 		if (q->pq_err[0] == '\0' && q->pq_res != NULL)
 			q->pq_done(q->pq_arg, q->pq_res, NULL);
@@ -359,6 +395,8 @@ pg_conn_on_io(evutil_socket_t fd, short what, void *arg)
 {
 	struct pg_conn *pc = arg;
 
+	if (pc->pc_state == PC_BROKEN)
+		return;		/* pc_fail runs next */
 	if (pc->pc_state == PC_CONNECTING) {
 		pg_conn_poll(pc);
 		return;
@@ -455,6 +493,7 @@ pg_new(struct event_base *base, const struct cfg_store *cfg, char *err,
 	if (pg_cfg_copy(&pg->pg_cfg, cfg) == -1)
 		goto nomem;
 	pg_make_owner(pg);
+	metrics_store_up(0);
 	snprintf(pg->pg_why, sizeof(pg->pg_why), "not connected yet");
 	pg->pg_nconns = (size_t)(cfg->connections > 0 ? cfg->connections : 1);
 	if ((pg->pg_conns = calloc(pg->pg_nconns, sizeof(*pg->pg_conns))) ==
@@ -469,7 +508,8 @@ pg_new(struct event_base *base, const struct cfg_store *cfg, char *err,
 		pc->pc_backoff_ms = PG_BACKOFF_MIN_MS;
 		TAILQ_INIT(&pc->pc_inflight);
 		if ((pc->pc_retry = evtimer_new(base, pg_conn_on_retry,
-		    pc)) == NULL)
+		    pc)) == NULL || (pc->pc_fail = evtimer_new(base,
+		    pg_conn_on_fail, pc)) == NULL)
 			goto nomem;
 	}
 	for (size_t i = 0; i < pg->pg_nconns; i++)
@@ -499,6 +539,8 @@ pg_free(struct pg *pg)
 			event_free(pc->pc_ev);
 		if (pc->pc_retry != NULL)
 			event_free(pc->pc_retry);
+		if (pc->pc_fail != NULL)
+			event_free(pc->pc_fail);
 		PQfinish(pc->pc_conn);
 	}
 	free(pg->pg_conns);
@@ -535,11 +577,14 @@ pg_query(struct pg *pg, const char *sql, const struct pg_param *params,
 	int		 lengths[16], formats[16];
 	struct pg_conn	*pc;
 	struct pg_query	*q;
+	int		 rc;
 
 	*out = NULL;
 	if (nparams > 16 || (pc = pg_pick(pg)) == NULL ||
-	    (q = calloc(1, sizeof(*q))) == NULL)
+	    (q = calloc(1, sizeof(*q))) == NULL) {
+		metrics_store_query("unavailable", -1);
 		return -1;
+	}
 	for (int i = 0; i < nparams; i++) {
 		values[i] = params[i].value;
 		lengths[i] = params[i].binary ? params[i].len : 0;
@@ -549,17 +594,20 @@ pg_query(struct pg *pg, const char *sql, const struct pg_param *params,
 	q->pq_arg = arg;
 	clock_gettime(CLOCK_MONOTONIC, &q->pq_sent);
 	if (PQsendQueryParams(pc->pc_conn, sql, nparams, NULL, values,
-	    lengths, formats, 0) != 1 || PQpipelineSync(pc->pc_conn) != 1) {
+	    lengths, formats, 0) != 1 || PQpipelineSync(pc->pc_conn) != 1 ||
+	    (rc = PQflush(pc->pc_conn)) == -1) {
+		/* The connection is unusable: this query was never ours to
+		 * answer (-1), the others it carries fail from the loop. */
 		free(q);
-		/* The send failed: the connection is unusable. */
-		pg_conn_fail_libpq(pc, "sending");
+		pg_conn_fail_later(pc, "sending");
+		metrics_store_query("unavailable", -1);
 		return -1;
 	}
 	TAILQ_INSERT_TAIL(&pc->pc_inflight, q, pq_link);
 	pc->pc_ninflight++;
 	/* PQpipelineSync flushed what it could; watch for the rest. */
-	if (pg_conn_flush(pc) == -1)
-		return 0;	/* done was called, with the error */
+	if (pg_conn_watch(pc, rc == 1 ? EV_READ | EV_WRITE : EV_READ) == -1)
+		pg_conn_fail_later(pc, "watching the socket");
 	*out = q;
 	return 0;
 }

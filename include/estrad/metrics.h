@@ -59,6 +59,11 @@ void metrics_connection_dropped(const char *reason);
 /* estrad_event_loop_lag_seconds (histogram) and _max_seconds (gauge):
  * how late a periodic timer fired, i.e. how long the loop was busy. */
 void metrics_loop_lag(double seconds);
+/* The shared store (pg.c): estrad_store_up (gauge 0/1), and per query
+ * estrad_store_queries_total{result} ("ok", "error", "unavailable") and
+ * estrad_store_query_seconds (histogram; seconds < 0: not sent). */
+void metrics_store_up(int up);
+void metrics_store_query(const char *result, double seconds);
 /* estrad_tls_handshakes_total, estrad_tls_handshake_failures_total. */
 void metrics_tls_handshake(int ok);
 /* estrad_config_reloads_total{result="ok"|"error"} and

@@ -1323,3 +1323,270 @@ weak_ca_drain() {
 	done
 	fail "weak_ca still holds $(weak_ca_stat in_system) requests after $1 s"
 }
+
+# ------------------------------------------------------------ PostgreSQL and replicas (issue 19)
+
+# The cases of ESTRAD_PG_CASES (tests/integration/CMakeLists.txt) run with
+# a throwaway PostgreSQL cluster (tests/tools/pgcluster, the estrad_pg
+# fixture) in ESTRAD_PG_DIR. pg_reset gives a case an empty database.
+ESTRAD_PGCLUSTER=${ESTRAD_PGCLUSTER:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)/pgcluster}
+
+# pg_env: source $ESTRAD_PG_DIR/pg.env: PG_HOST, PG_PORT, PG_DB, PG_USER,
+# PG_PASSWORD_FILE, PG_CA, PG_SOCKET_DIR, PG_DATA, PG_LOG (the server's
+# log, shown with the others when the case fails).
+pg_env() {
+	[ -n "${ESTRAD_PG_DIR:-}" ] ||
+	    fail "ESTRAD_PG_DIR is not set: list this case in ESTRAD_PG_CASES (tests/integration/CMakeLists.txt), or export it after 'tests/tools/pgcluster start DIR'"
+	[ -f "$ESTRAD_PG_DIR/pg.env" ] ||
+	    fail "no $ESTRAD_PG_DIR/pg.env: did 'tests/tools/pgcluster start $ESTRAD_PG_DIR' (integration_pg_up) run?"
+	# shellcheck disable=SC1091
+	. "$ESTRAD_PG_DIR/pg.env"
+	case " ${T_LOGS[*]} " in
+	*" $PG_LOG "*) ;;
+	*) T_LOGS+=("$PG_LOG") ;;
+	esac
+}
+
+pg_need() {
+	[ -n "${PG_PORT:-}" ] || pg_env
+}
+
+# pg_reset: drop and recreate the database estrad (connections still open
+# to it are ended): this case starts on an empty database.
+pg_reset() {
+	local out
+	pg_need
+	out=$("$ESTRAD_PGCLUSTER" reset "$ESTRAD_PG_DIR" 2>&1) ||
+	    fail "pgcluster reset: $out"
+}
+
+# pg_store_json [MEMBERS]: print the JSON object of estrad's "store"
+# section for the cluster (verify-full against its CA), with MEMBERS
+# (e.g. '"lease": 5') added. The password is copied to $WORK/pg.password,
+# mode 0600 and owned by this user, as estrad's secret check wants (a case
+# that runs estrad as another "user" must chown it). Use:
+#   P_TOP_EXTRA="\"store\": $(pg_store_json)" proxy_config FILE
+pg_store_json() {
+	pg_need
+	(umask 077 && cp "$PG_PASSWORD_FILE" "$WORK/pg.password") ||
+	    fail "cannot copy $PG_PASSWORD_FILE to $WORK/pg.password"
+	chmod 600 "$WORK/pg.password"
+	printf '{ "backend": "postgresql", "conninfo": "host=%s port=%s dbname=%s user=%s", "password_file": "%s", "sslmode": "verify-full", "ssl_root_cert": "%s"%s }\n' \
+	    "$PG_HOST" "$PG_PORT" "$PG_DB" "$PG_USER" "$WORK/pg.password" \
+	    "$PG_CA" "${1:+, $1}"
+}
+
+# pg_psql SQL...: each SQL (one -c each) as the superuser against the
+# database estrad, over the socket; unaligned tuples only, no notices.
+# Returns psql's status (stops at the first error), its errors on stderr.
+pg_psql() {
+	local a args=()
+	pg_need
+	for a in "$@"; do
+		args+=(-c "$a")
+	done
+	"$ESTRAD_PGCLUSTER" psql "$ESTRAD_PG_DIR" -q -A -t -v ON_ERROR_STOP=1 "${args[@]}"
+}
+
+# free_port: a TCP port free on 127.0.0.1 now (for a daemon that cannot
+# take port 0: HAProxy, or a replica that must come back where it was).
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# Replicas: N estrads from one CONFIG behind HAProxy (replicas_start).
+declare -ga REP_PID=() REP_LOG=() REP_PORT=() REP_URL=() REP_ADMIN=() \
+    REP_STATE=() REP_RUNS=()
+REP_CONFIG='' HA_PID='' HA_PORT='' HA_URL='' HA_LOG='' HA_CFG=''
+
+# replica_run I: start replica I from $REP_CONFIG on its own port
+# (ESTRAD_LISTEN), admin port (ESTRAD_ADMIN_LISTEN, when CONFIG has an
+# "admin" section) and state_dir (ESTRAD_STATE_DIR, when CONFIG has one);
+# its output is appended to REP_LOG[I]; returns 1 if it did not listen on
+# its port within 10 s (it exited: the port was taken), with REP_PID[I]
+# stopped.
+replica_run() {
+	local i=$1 before k env=()
+	env=(ESTRAD_LISTEN="127.0.0.1:${REP_PORT[i]}")
+	[ -z "${REP_ADMIN[i]}" ] ||
+	    env+=(ESTRAD_ADMIN_LISTEN="127.0.0.1:${REP_ADMIN[i]}")
+	[ -z "${REP_STATE[i]}" ] || env+=(ESTRAD_STATE_DIR="${REP_STATE[i]}")
+	REP_RUNS[i]=$((${REP_RUNS[i]:-0} + 1))
+	echo "==== replicas: r$i run ${REP_RUNS[i]}" >>"${REP_LOG[i]}"
+	before=$(grep -cF "listening on 127.0.0.1:${REP_PORT[i]}" "${REP_LOG[i]}")
+	env "${env[@]}" setsid "$ESTRAD_BIN" -c "$REP_CONFIG" </dev/null \
+	    >>"${REP_LOG[i]}" 2>&1 &
+	REP_PID[i]=$!
+	T_PIDS+=("${REP_PID[i]}")
+	for ((k = 0; k < 100; k++)); do
+		[ "$(grep -cF "listening on 127.0.0.1:${REP_PORT[i]}" "${REP_LOG[i]}")" -gt "$before" ] &&
+		    return 0
+		running "${REP_PID[i]}" || break
+		sleep 0.1
+	done
+	stop_pid "${REP_PID[i]}"
+	return 1
+}
+
+# haproxy_cfg: HAProxy's configuration for the replicas, on $HA_PORT: TCP
+# mode (TLS passes through to estrad), round robin, no affinity; a plain
+# TCP connect check of each replica's EST port every 500 ms, one failure
+# takes it out and one success brings it back; a connection refused by a
+# dead replica is retried (3 times) on another (redispatch on every retry).
+haproxy_cfg() {
+	local i
+	cat <<CFG
+global
+	log stdout format raw local0 info
+	maxconn ${HA_MAXCONN:-4096}
+
+defaults
+	mode tcp
+	log global
+	option tcplog
+	timeout connect 2s
+	timeout client 60s
+	timeout server 60s
+	timeout check 1s
+	retries 3
+	option redispatch 1
+
+frontend est
+	bind 127.0.0.1:$HA_PORT
+	default_backend estrad
+
+backend estrad
+	balance roundrobin
+	default-server check inter 500 fall 1 rise 1
+CFG
+	for ((i = 1; i <= ${#REP_PORT[@]}; i++)); do
+		printf '\tserver r%s 127.0.0.1:%s\n' "$i" "${REP_PORT[i]}"
+	done
+}
+
+# replicas_start N CONFIG: N estrads from the same CONFIG file (which may
+# listen on 127.0.0.1:0: each replica gets a fixed port of its own, chosen
+# here, so a restarted one comes back where HAProxy expects it), then
+# HAProxy in front of them. Replica I (1..N) logs to $WORK/rI.log; with an
+# "admin" section, it gets an admin port of its own; with a "state_dir",
+# its own state_dir STATE_DIR.rI (SQLite allows one daemon per state_dir).
+# Sets REP_PID[I], REP_LOG[I], REP_PORT[I], REP_URL[I]
+# (https://127.0.0.1:PORT/.well-known/est), REP_ADMIN[I] (the admin port,
+# or empty), REP_STATE[I], HA_PORT, HA_URL (the same through HAProxy),
+# HA_PID, HA_LOG (HAProxy's log: "estrad/rI is DOWN" and its connection
+# lines) and HA_CFG. Everything is stopped when the case ends. Fails when
+# a replica or HAProxy does not start.
+replicas_start() {
+	local n=$1 cfg=$2 i k tries info admin state
+	command -v haproxy >/dev/null 2>&1 ||
+	    fail "no haproxy (Debian package haproxy, in tools/install-deps)"
+	[ -f "$cfg" ] || fail "replicas_start: no config $cfg"
+	info=$(python3 -c 'import json, sys
+c = json.load(open(sys.argv[1]))
+print("admin" if "admin" in c else "-", c.get("state_dir") or "-")' "$cfg") ||
+	    fail "replicas_start: $cfg is not JSON"
+	read -r admin state <<<"$info"
+	REP_CONFIG=$cfg
+	for ((i = 1; i <= n; i++)); do
+		REP_LOG[i]=$WORK/r$i.log
+		: >"${REP_LOG[i]}"
+		T_LOGS+=("${REP_LOG[i]}")
+		REP_STATE[i]=
+		[ "$state" = - ] || REP_STATE[i]=${state%/}.r$i
+		for ((tries = 0; ; tries++)); do
+			[ "$tries" -lt 3 ] ||
+			    fail "replica r$i did not start: $(tail -n 5 "${REP_LOG[i]}")"
+			REP_PORT[i]=$(free_port) || fail "python3 found no free port"
+			REP_ADMIN[i]=
+			[ "$admin" = - ] || REP_ADMIN[i]=$(free_port) ||
+			    fail "python3 found no free port"
+			replica_run "$i" && break
+		done
+		REP_URL[i]=https://127.0.0.1:${REP_PORT[i]}/.well-known/est
+	done
+	HA_LOG=$WORK/haproxy.log HA_CFG=$WORK/haproxy.cfg
+	T_LOGS+=("$HA_LOG")
+	HA_PID=
+	for ((tries = 0; tries < 3; tries++)); do
+		HA_PORT=$(free_port) || fail "python3 found no free port"
+		haproxy_cfg >"$HA_CFG"
+		haproxy -c -f "$HA_CFG" >"$WORK/haproxy.check" 2>&1 ||
+		    fail "haproxy -c $HA_CFG: $(tail -n 5 "$WORK/haproxy.check")"
+		haproxy -db -f "$HA_CFG" </dev/null >>"$HA_LOG" 2>&1 &
+		HA_PID=$!
+		T_PIDS+=("$HA_PID")
+		for ((k = 0; k < 50; k++)); do
+			[ "$(listen_port "$HA_PID")" = "$HA_PORT" ] && break 2
+			running "$HA_PID" || break
+			sleep 0.1
+		done
+		stop_pid "$HA_PID"	# the port was taken meanwhile: another
+		HA_PID=
+	done
+	[ -n "$HA_PID" ] || fail "haproxy did not start: $(tail -n 5 "$HA_LOG")"
+	HA_URL=https://127.0.0.1:$HA_PORT/.well-known/est
+	note "haproxy on $HA_PORT -> replicas ${REP_PORT[*]}"
+}
+
+# replica_up I: until HAProxy's log says replica I is up (as many "is UP"
+# as "is DOWN" lines for it), 5 s.
+replica_up() {
+	local k down up
+	for ((k = 0; k < 50; k++)); do
+		down=$(grep -c "estrad/r$1 is DOWN" "$HA_LOG")
+		up=$(grep -c "estrad/r$1 is UP" "$HA_LOG")
+		[ "$up" -ge "$down" ] && return 0
+		sleep 0.1
+	done
+	fail "haproxy did not mark r$1 UP within 5 s: $(grep "estrad/r$1 " "$HA_LOG" | tail -n 2)"
+}
+
+# replica_kill9 I: SIGKILL replica I, then wait (5 s) until HAProxy's check
+# took it out ("estrad/rI is DOWN").
+replica_kill9() {
+	local n k
+	n=$(grep -c "estrad/r$1 is DOWN" "$HA_LOG")
+	kill9 "${REP_PID[$1]}"
+	for ((k = 0; k < 50; k++)); do
+		[ "$(grep -c "estrad/r$1 is DOWN" "$HA_LOG")" -gt "$n" ] && return 0
+		sleep 0.1
+	done
+	fail "haproxy did not mark r$1 DOWN within 5 s of its kill -9"
+}
+
+# replica_restart I: stop replica I if it runs (SIGTERM), start it again
+# from the same config on the same ports (its log goes on in REP_LOG[I]),
+# and wait until HAProxy has it back.
+replica_restart() {
+	running "${REP_PID[$1]}" && stop_pid "${REP_PID[$1]}"
+	replica_run "$1" ||
+	    fail "replica r$1 did not come back on port ${REP_PORT[$1]}: $(tail -n 5 "${REP_LOG[$1]}")"
+	replica_up "$1"
+}
+
+# replica_of_request PATTERN: the replica (1..N) whose log has a line
+# holding the fixed string PATTERN, e.g. " access id=$RID "; waits 2 s.
+# Prints it; returns 1 (and prints nothing) when none has.
+replica_of_request() {
+	local i k
+	for ((k = 0; k < 20; k++)); do
+		for ((i = 1; i <= ${#REP_LOG[@]}; i++)); do
+			grep -qF -- "$1" "${REP_LOG[i]}" && { echo "$i"; return 0; }
+		done
+		sleep 0.1
+	done
+	return 1
+}
+
+# replica_served NAME: the replica that answered the last response (by its
+# X-Request-Id); sets R.
+replica_served() {
+	local rid
+	rid=$(header X-Request-Id)
+	[ -n "$rid" ] || fail "$1: no X-Request-Id"
+	R=$(replica_of_request " access id=$rid ") ||
+	    fail "$1: no replica logged request $rid"
+}
