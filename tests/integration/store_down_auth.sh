@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The shared store away (issue 19): one estrad on PostgreSQL, the default
+# route Digest or certificate without a rate, label "rated" with a rate.
+# With the database stopped (pgcluster stop):
+#  - /readyz: 503 naming the shared store;
+#  - a Digest enrollment: the challenge (no store needed), then 503 with
+#    Retry-After (a number >= 1) and the text/plain line "the shared store
+#    is unreachable; retry later", never 500, nothing at the CA;
+#  - cacerts: 200; a certificate-authenticated enrollment on the default
+#    route (no rate): 200;
+#  - the same on "rated": 503, the same line (the rate cannot be counted);
+#  - estrad_store_refusals_total counts them by stage;
+# with the database back (pgcluster start), without restarting estrad:
+#  - /readyz 200 and a Digest enrollment 200.
+# Before this change, Digest asked no store (the 503 never came), and the
+# rate counted in memory.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+pg_env
+pg_reset
+# The cluster is the fixture's: whatever happens here, it runs again
+# for the next case.
+trap '"$ESTRAD_PGCLUSTER" start "$ESTRAD_PG_DIR" >/dev/null 2>&1; t_cleanup' EXIT
+P_LABELS='"rated": { "upstream": "ca", "policy": "rated" }' \
+    P_TOP_EXTRA="\"policies\": { \"rated\": { \"rate\": { \"max\": 50, \"window\": 60 } } }, \"admin\": { \"listen\": \"127.0.0.1:0\" }, \"store\": $(pg_store_json '"timeout": 2')" \
+    proxy_config "$WORK/proxy.json"
+start_estrad down "$WORK/proxy.json"
+admin_port "$XLOG"
+make_csr dev "/CN=store-down"
+
+T_AUTH=digest enroll_ok up "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
+
+"$ESTRAD_PGCLUSTER" stop "$ESTRAD_PG_DIR" >/dev/null || fail "pgcluster stop"
+for ((k = 0; k < 50; k++)); do
+	req "ready$k" GET "http://127.0.0.1:$APORT/readyz"
+	[ "$STATUS" = 503 ] && break
+	sleep 0.2
+done
+check_status 503
+grep -qi "shared store" "$BODY" || fail "/readyz says '$(cat "$BODY")', not naming the shared store"
+
+before=$(ca_access_lines)
+# away NAME URL [curl args]: 503 + Retry-After, the one line.
+away() {
+	local name=$1 url=$2
+	shift 2
+	post_csr "$name" "$url" "$WORK/dev.b64" "$@"
+	check_error 503
+	check_body "the shared store is unreachable; retry later"
+	ra=$(header Retry-After)
+	[[ $ra =~ ^[0-9]+$ ]] && [ "$ra" -ge 1 ] ||
+	    fail "$name: 503 with Retry-After '$ra'"
+}
+T_AUTH=digest away digest "$XURL/simpleenroll"
+T_AUTH=digest away digest_rated "$XURL/rated/simpleenroll"
+away cert_rated "$XURL/rated/simpleenroll" --cert "$CLIENT_CERT" --key "$CLIENT_KEY"
+check_ca_unchanged "$before" "the enrollments refused while the store is away"
+
+req cacerts GET "$XURL/cacerts"
+check_status 200
+enroll_ok cert "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT" \
+    --cert "$CLIENT_CERT" --key "$CLIENT_KEY"
+scrape metrics
+check_metric 'estrad_store_refusals_total{stage="auth"}' 2
+check_metric 'estrad_store_refusals_total{stage="rate"}' 1
+
+"$ESTRAD_PGCLUSTER" start "$ESTRAD_PG_DIR" >/dev/null || fail "pgcluster start"
+for ((k = 0; k < 100; k++)); do
+	req "back$k" GET "http://127.0.0.1:$APORT/readyz"
+	[ "$STATUS" = 200 ] && break
+	sleep 0.2
+done
+check_status 200
+T_AUTH=digest enroll_ok again "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
+T_AUTH=digest enroll_ok again_rated "$XURL/rated/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
+check_alive "$XPID" estrad
+pass
