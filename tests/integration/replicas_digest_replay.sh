@@ -8,7 +8,10 @@
 #    "Digest nonce count replayed" (with fresh challenges), and the CA saw
 #    one enrollment in all;
 #  - the next count of that nonce (nc 2), on r3: 200;
-#  - the (nonce, nc) rows are in estrad_nonce, with an expiry.
+#  - the (nonce, nc) rows are in estrad_nonce, with an expiry;
+#  - within 75 s the replicas' sweep deleted a nonce use expired and a
+#    counter whose window ended (inserted at the start), and kept the
+#    others.
 # On one node's memory (before this change) each replica would take the
 # replayed header once more.
 # shellcheck source=lib.sh
@@ -20,6 +23,11 @@ U=/.well-known/est/simpleenroll
 P_TOP_EXTRA="\"store\": $(pg_store_json)" proxy_config "$WORK/replica.json"
 replicas_start 3 "$WORK/replica.json"
 make_csr dev "/CN=replay-device"
+# Rows whose time is over, for the sweep (every 60 s on each replica).
+pg_psql "insert into estrad_nonce values ('old-nonce', 1, estrad_now() - 10)" \
+    "insert into estrad_counter values ('u:gone', estrad_now() - 100, estrad_now() - 40, 9)" \
+    "insert into estrad_counter values ('u:live', estrad_now(), estrad_now() + 600, 2)" ||
+    fail "cannot insert the rows to sweep"
 
 # A challenge from r1.
 T_AUTH=none post_csr ch1 "${REP_URL[1]}/simpleenroll" "$WORK/dev.b64"
@@ -71,6 +79,19 @@ rows=$(pg_psql "select nc, expires > estrad_now() from estrad_nonce where nonce 
     fail "cannot read estrad_nonce"
 [ "$(tr '\n' ' ' <<<"$rows")" = "1|t 2|t " ] ||
     fail "estrad_nonce holds '$rows' for the nonce, expected nc 1 and 2, unexpired"
+
+# The sweep: the rows whose time is over go, the others stay.
+for ((k = 0; k < 75; k++)); do
+	left=$(pg_psql "select count(*) from estrad_nonce where nonce = 'old-nonce'" \
+	    "select count(*) from estrad_counter where name = 'u:gone'" | tr '\n' ' ')
+	[ "$left" = "0 0 " ] && break
+	sleep 1
+done
+[ "$left" = "0 0 " ] || fail "75 s on, the expired rows are still there ($left)"
+[ "$(pg_psql "select count(*) from estrad_counter where name = 'u:live'")" = 1 ] ||
+    fail "the sweep deleted a counter whose window has not ended"
+[ "$(pg_psql "select count(*) from estrad_nonce where nonce = '$NONCE'")" = 2 ] ||
+    fail "the sweep deleted unexpired nonce uses"
 for i in 1 2 3; do
 	check_alive "${REP_PID[i]}" "replica r$i"
 done
