@@ -55,9 +55,6 @@ struct auth_job {
 	void			*aj_arg;
 	enum auth_wait		 aj_wait;
 	struct pg_query		*aj_query;	/* waiting for the store */
-	int			 aj_sending;	/* inside pg_query */
-	int			 aj_lost;	/* the store failed while
-						 * sending: answered at once */
 	const char		*aj_reason;	/* static; AUTH_WAIT_FAIL */
 	const char		*aj_scheme;	/* "digest", "basic" */
 	struct auth_identity	 aj_id;		/* AUTH_WAIT_DIGEST */

@@ -118,11 +118,6 @@ auth_shared_done(void *arg, const PGresult *res, const char *err)
 	job->aj_query = NULL;
 	if (res == NULL)
 		log_debug("auth: shared store: %s", err);
-	if (job->aj_sending) {
-		/* Failed inside pg_query: auth_shared_send answers. */
-		job->aj_lost = 1;
-		return;
-	}
 	memset(&r, 0, sizeof(r));
 	if (job->aj_wait == AUTH_WAIT_BASIC && res != NULL) {
 		struct shared_login got;
@@ -153,21 +148,16 @@ auth_shared_done(void *arg, const PGresult *res, const char *err)
 
 /*
  * Send job's statement. AUTH_PENDING with *out set, or AUTH_DENY with r
- * the 503 (no connection, or it broke while sending) and job freed.
+ * the 503 (no connection up) and job freed.
  */
 static enum auth_verdict
 auth_shared_send(struct auth_job *job, const struct shared_login_args *a,
     struct est_reply *r, struct auth_job **out)
 {
-	struct auth_ctx	*ctx = job->aj_ctx;
-	int		 rc;
+	struct auth_ctx *ctx = job->aj_ctx;
 
-	job->aj_sending = 1;
-	rc = shared_login(ctx->ac_pg, a, auth_shared_done, job,
-	    &job->aj_query);
-	job->aj_sending = 0;
-	if (rc == -1 || job->aj_lost) {
-		job->aj_query = NULL;
+	if (shared_login(ctx->ac_pg, a, auth_shared_done, job,
+	    &job->aj_query) == -1) {
 		auth_job_free(job);
 		auth_shared_away(ctx, r);
 		return AUTH_DENY;

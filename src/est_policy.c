@@ -165,10 +165,6 @@ est_rate_counted(void *arg, const PGresult *res, const char *err)
 	long			 wait;
 
 	rq->rq_pg_query = NULL;
-	if (rq->rq_pg_sending) {
-		rq->rq_pg_lost = 1;	/* est_rate_shared answers */
-		return;
-	}
 	memset(&reply, 0, sizeof(reply));
 	if (res == NULL) {
 		log_debug("rate: shared store: %s", err);
@@ -186,27 +182,21 @@ est_rate_counted(void *arg, const PGresult *res, const char *err)
 
 /*
  * With replicas on PostgreSQL the count is the group's: one upsert
- * (shared.c), answered on the loop. A failure while sending (pg.c may
- * call back at once) is answered here, as -1.
+ * (shared.c), answered on the loop; no connection up: -1, the 503.
  */
 static int
 est_rate_shared(struct est_req *rq, const char *key, struct est_reply *reply)
 {
 	struct pg	*pg = rq->rq_srv->srv_pg;
 	char		 name[400];
-	int		 rc;
 
 	if (shared_rate_name(name, sizeof(name), rq->rq_route.has_label ?
 	    rq->rq_route.label : NULL, key) == -1) {
 		est_reply_error(reply, 500, "internal error");
 		return -1;
 	}
-	rq->rq_pg_sending = 1;
-	rc = shared_rate(pg, name, policy_rate_window(rq->rq_backend->policy),
-	    est_rate_counted, rq, &rq->rq_pg_query);
-	rq->rq_pg_sending = 0;
-	if (rc == -1 || rq->rq_pg_lost) {
-		rq->rq_pg_query = NULL;
+	if (shared_rate(pg, name, policy_rate_window(rq->rq_backend->policy),
+	    est_rate_counted, rq, &rq->rq_pg_query) == -1) {
 		est_rate_away(rq, reply);
 		return -1;
 	}

@@ -81,9 +81,6 @@ struct est_req {
 	struct queue_job	 *rq_queue_job;
 	struct pg_query		 *rq_pg_query;	/* a stage waiting for the
 						 * shared store */
-	int			  rq_pg_sending; /* inside pg_query, which
-						 * may fail at once */
-	int			  rq_pg_lost;	/* ... and did */
 	struct queue_key	  rq_qkey;
 	int			  rq_queueable;	/* rq_qkey is set */
 	int64_t			  rq_deliver;	/* queue entry answered */

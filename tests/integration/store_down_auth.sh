@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The shared store away (issue 19): one estrad on PostgreSQL, the default
 # route Digest or certificate without a rate, label "rated" with a rate.
-# With the database stopped (pgcluster stop):
+# With the counters table locked by another session past store.timeout
+# (2 s): a Digest enrollment 503 (the query timed out), then 200 once the
+# lock is gone. With the database stopped (pgcluster stop):
 #  - /readyz: 503 naming the shared store;
 #  - a Digest enrollment: the challenge (no store needed), then 503 with
 #    Retry-After (a number >= 1) and the text/plain line "the shared store
@@ -30,6 +32,25 @@ admin_port "$XLOG"
 make_csr dev "/CN=store-down"
 
 T_AUTH=digest enroll_ok up "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
+
+# ---- a statement that does not come back within store.timeout (2 s):
+# the counters locked by another session. The query fails on the loop:
+# 503 as well, in about 2 s.
+pg_psql "begin" "lock table estrad_counter in access exclusive mode" \
+    "select pg_sleep(6)" "commit" >/dev/null 2>&1 &
+LOCKER=$!
+T_PIDS+=("$LOCKER")
+for ((k = 0; k < 50; k++)); do
+	[ "$(pg_psql "select count(*) from pg_locks where relation = 'estrad_counter'::regclass and mode = 'AccessExclusiveLock' and granted")" = 1 ] && break
+	sleep 0.1
+done
+T_AUTH=digest post_csr locked "$XURL/simpleenroll" "$WORK/dev.b64"
+check_error 503
+check_body "the shared store is unreachable; retry later"
+[ "$ELAPSED_MS" -ge 1500 ] && [ "$ELAPSED_MS" -lt 6000 ] ||
+    fail "the 503 of a query timed out came after $ELAPSED_MS ms, expected about 2000"
+wait "$LOCKER"
+T_AUTH=digest enroll_ok unlocked "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
 
 "$ESTRAD_PGCLUSTER" stop "$ESTRAD_PG_DIR" >/dev/null || fail "pgcluster stop"
 for ((k = 0; k < 50; k++)); do
@@ -62,7 +83,7 @@ check_status 200
 enroll_ok cert "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT" \
     --cert "$CLIENT_CERT" --key "$CLIENT_KEY"
 scrape metrics
-check_metric 'estrad_store_refusals_total{stage="auth"}' 2
+check_metric 'estrad_store_refusals_total{stage="auth"}' 3
 check_metric 'estrad_store_refusals_total{stage="rate"}' 1
 
 "$ESTRAD_PGCLUSTER" start "$ESTRAD_PG_DIR" >/dev/null || fail "pgcluster start"
