@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The shared store away (issue 19): one estrad on PostgreSQL, the default
 # route Digest or certificate without a rate, label "rated" with a rate.
+# Round trips (estrad_store_queries_total): a Digest enrollment 1, 2 on
+# "rated"; a certificate one 0, 1 on "rated".
 # With the counters table locked by another session past store.timeout
 # (2 s): a Digest enrollment 503 (the query timed out), then 200 once the
 # lock is gone. With the database stopped (pgcluster stop):
@@ -31,7 +33,29 @@ start_estrad down "$WORK/proxy.json"
 admin_port "$XLOG"
 make_csr dev "/CN=store-down"
 
-T_AUTH=digest enroll_ok up "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
+# queries NAME: the ok queries so far (estrad_store_queries_total), in Q.
+queries() {
+	scrape "$1"
+	Q=$(awk '$1 == "estrad_store_queries_total{result=\"ok\"}" { print $2 }' "$SCRAPE")
+	Q=${Q:-0}	# a series is made on first use
+}
+# cost NAME WANT URL [post_csr args]: one enrollment, WANT round trips.
+cost() {
+	local name=$1 want=$2 url=$3 q0
+	shift 3
+	queries "$name.before"
+	q0=$Q
+	enroll_ok "$name" "$url" "$WORK/dev.b64" dev "$ISSUING_CERT" "$@"
+	queries "$name.after"
+	[ $((Q - q0)) = "$want" ] ||
+	    fail "$name: $((Q - q0)) queries to the shared store, expected $want"
+}
+# ---- round trips: Digest 1 (auth), plus 1 on a route with a rate;
+# a certificate needs none where there is no rate.
+T_AUTH=digest cost up 1 "$XURL/simpleenroll"
+T_AUTH=digest cost up_rated 2 "$XURL/rated/simpleenroll"
+cost cert_free 0 "$XURL/simpleenroll" --cert "$CLIENT_CERT" --key "$CLIENT_KEY"
+cost cert_rated 1 "$XURL/rated/simpleenroll" --cert "$CLIENT_CERT" --key "$CLIENT_KEY"
 
 # ---- a statement that does not come back within store.timeout (2 s):
 # the counters locked by another session. The query fails on the loop:
