@@ -50,6 +50,28 @@ cost() {
 	[ $((Q - q0)) = "$want" ] ||
 	    fail "$name: $((Q - q0)) queries to the shared store, expected $want"
 }
+# away NAME URL [curl args]: 503 + Retry-After, the one line.
+away() {
+	local name=$1 url=$2
+	shift 2
+	post_csr "$name" "$url" "$WORK/dev.b64" "$@"
+	check_error 503
+	check_body "the shared store is unreachable; retry later"
+	ra=$(header Retry-After)
+	[[ $ra =~ ^[0-9]+$ ]] && [ "$ra" -ge 1 ] ||
+	    fail "$name: 503 with Retry-After '$ra'"
+}
+# ready_is STATUS: until /readyz answers STATUS (20 s).
+ready_is() {
+	local k
+	for ((k = 0; k < 100; k++)); do
+		req "ready$1.$k" GET "http://127.0.0.1:$APORT/readyz"
+		[ "$STATUS" = "$1" ] && return 0
+		sleep 0.2
+	done
+	check_status "$1"
+}
+
 # ---- round trips: Digest 1 (auth), plus 1 on a route with a rate;
 # a certificate needs none where there is no rate.
 T_AUTH=digest cost up 1 "$XURL/simpleenroll"
@@ -68,35 +90,17 @@ for ((k = 0; k < 50; k++)); do
 	[ "$(pg_psql "select count(*) from pg_locks where relation = 'estrad_counter'::regclass and mode = 'AccessExclusiveLock' and granted")" = 1 ] && break
 	sleep 0.1
 done
-T_AUTH=digest post_csr locked "$XURL/simpleenroll" "$WORK/dev.b64"
-check_error 503
-check_body "the shared store is unreachable; retry later"
+T_AUTH=digest away locked "$XURL/simpleenroll"
 [ "$ELAPSED_MS" -ge 1500 ] && [ "$ELAPSED_MS" -lt 6000 ] ||
     fail "the 503 of a query timed out came after $ELAPSED_MS ms, expected about 2000"
 wait "$LOCKER"
 T_AUTH=digest enroll_ok unlocked "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
 
 "$ESTRAD_PGCLUSTER" stop "$ESTRAD_PG_DIR" >/dev/null || fail "pgcluster stop"
-for ((k = 0; k < 50; k++)); do
-	req "ready$k" GET "http://127.0.0.1:$APORT/readyz"
-	[ "$STATUS" = 503 ] && break
-	sleep 0.2
-done
-check_status 503
+ready_is 503
 grep -qi "shared store" "$BODY" || fail "/readyz says '$(cat "$BODY")', not naming the shared store"
 
 before=$(ca_access_lines)
-# away NAME URL [curl args]: 503 + Retry-After, the one line.
-away() {
-	local name=$1 url=$2
-	shift 2
-	post_csr "$name" "$url" "$WORK/dev.b64" "$@"
-	check_error 503
-	check_body "the shared store is unreachable; retry later"
-	ra=$(header Retry-After)
-	[[ $ra =~ ^[0-9]+$ ]] && [ "$ra" -ge 1 ] ||
-	    fail "$name: 503 with Retry-After '$ra'"
-}
 T_AUTH=digest away digest "$XURL/simpleenroll"
 T_AUTH=digest away digest_rated "$XURL/rated/simpleenroll"
 away cert_rated "$XURL/rated/simpleenroll" --cert "$CLIENT_CERT" --key "$CLIENT_KEY"
@@ -111,12 +115,7 @@ check_metric 'estrad_store_refusals_total{stage="auth"}' 3
 check_metric 'estrad_store_refusals_total{stage="rate"}' 1
 
 "$ESTRAD_PGCLUSTER" start "$ESTRAD_PG_DIR" >/dev/null || fail "pgcluster start"
-for ((k = 0; k < 100; k++)); do
-	req "back$k" GET "http://127.0.0.1:$APORT/readyz"
-	[ "$STATUS" = 200 ] && break
-	sleep 0.2
-done
-check_status 200
+ready_is 200
 T_AUTH=digest enroll_ok again "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
 T_AUTH=digest enroll_ok again_rated "$XURL/rated/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
 check_alive "$XPID" estrad
