@@ -75,7 +75,7 @@ auth_shared_verdict(struct auth_job *job, const PGresult *res,
 {
 	struct auth_ctx		*ctx = job->aj_ctx;
 	struct shared_login	 got;
-	char			 a[300];
+	char			 a[SHARED_NAME_MAX];
 
 	if (res == NULL) {
 		auth_shared_away(ctx, r);
@@ -187,8 +187,8 @@ auth_shared_job(struct auth_ctx *ctx, const struct auth_subject *s,
 
 /* Names a (the address) and u (user, "" for none) for the statement. */
 struct auth_names {
-	char	a[300];
-	char	u[300];
+	char	a[SHARED_NAME_MAX];
+	char	u[SHARED_NAME_MAX];
 };
 
 static int

@@ -188,7 +188,7 @@ static int
 est_rate_shared(struct est_req *rq, const char *key, struct est_reply *reply)
 {
 	struct pg	*pg = rq->rq_srv->srv_pg;
-	char		 name[400];
+	char		 name[SHARED_NAME_MAX];
 
 	if (shared_rate_name(name, sizeof(name), rq->rq_route.has_label ?
 	    rq->rq_route.label : NULL, key) == -1) {

@@ -67,21 +67,53 @@ static const char shared_sweep_sql[] =
     " SELECT (SELECT count(*) FROM n) AS nonces,"
     " (SELECT count(*) FROM c) AS counters";
 
+/* prefix, then what with its bytes outside '!'..'~' and '%' as %XX. */
+static int
+shared_name(char *out, size_t outlen, const char *prefix, const char *what)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	size_t			 o;
+
+	if ((o = strlen(prefix)) >= outlen)
+		return -1;
+	memcpy(out, prefix, o);
+	for (const unsigned char *p = (const unsigned char *)what; *p != '\0';
+	    p++) {
+		if (*p > ' ' && *p < 0x7f && *p != '%') {
+			if (o + 1 >= outlen)
+				return -1;
+			out[o++] = (char)*p;
+			continue;
+		}
+		if (o + 3 >= outlen)
+			return -1;
+		out[o++] = '%';
+		out[o++] = hex[*p >> 4];
+		out[o++] = hex[*p & 0xf];
+	}
+	out[o] = '\0';
+	return 0;
+}
+
 int
 shared_login_name(char *out, size_t outlen, char kind, const char *what)
 {
-	int n = snprintf(out, outlen, "%c:%s", kind, what);
+	char prefix[3] = { kind, ':', '\0' };
 
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+	return shared_name(out, outlen, prefix, what);
 }
 
 int
 shared_rate_name(char *out, size_t outlen, const char *label,
     const char *key)
 {
-	int n = snprintf(out, outlen, "rate:%s:%s", label ? label : "", key);
+	char	prefix[128];
+	int	n = snprintf(prefix, sizeof(prefix), "rate:%s:",
+	    label ? label : "");
 
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+	if (n < 0 || (size_t)n >= sizeof(prefix))
+		return -1;
+	return shared_name(out, outlen, prefix, key);
 }
 
 /*

@@ -21,16 +21,22 @@
 #define SHARED_AWAY_REASON	"the shared store is unreachable; retry later"
 #define SHARED_AWAY_STATUS	503
 
+/* Room for any name below: a user name (255 bytes) each byte escaped. */
+#define SHARED_NAME_MAX		1024
+
 /*
  * A failed-login counter's name: "a:ADDR" (addr) or "u:USER" (user), as
- * limiter.c's keys. -1 when it does not fit in outlen.
+ * limiter.c's keys. Bytes outside printable ASCII, and '%', are written
+ * %XX: a name is valid text for the database whatever a client sent (a
+ * user name that is not UTF-8 would make the statement fail), and two
+ * keys never share a name. -1 when it does not fit in outlen.
  */
 int shared_login_name(char *out, size_t outlen, char kind, const char *what);
 /*
  * A policy rate counter's name: "rate:LABEL:KEY", LABEL "" for the route
- * without a label. Labels never hold ':' (router.c), and failed-login
- * names start "a:" or "u:", so no two routes, and no login counter,
- * share a row. -1 when it does not fit.
+ * without a label, KEY escaped as above. Labels never hold ':'
+ * (router.c), and failed-login names start "a:" or "u:", so no two
+ * routes, and no login counter, share a row. -1 when it does not fit.
  */
 int shared_rate_name(char *out, size_t outlen, const char *label,
     const char *key);

@@ -12,6 +12,7 @@
 #  - the counters are the rows a:127.0.0.5 and u:USER, count 3 or more;
 #  - the windows ended (set so in the database): the right password
 #    enrolls, and the next failure opens a new window counting from 1.
+#  - a user name that is not UTF-8 (byte 0xff): 401, counted as u:gu%FFst;
 #  - Basic on label "basic": a right password is counted ahead and
 #    forgiven (its row back to 0); three wrong ones, one per replica, then
 #    the right one from another address on each replica: 429.
@@ -84,6 +85,14 @@ for i in 1 2 3; do
 	check_error 429
 	check_body "too many failed attempts; retry later"
 done
+
+# ---- a user name that is not UTF-8 is a wrong password like any other
+# (its counter's name escaped), not a statement the database refuses.
+XURL=${REP_URL[2]} digest_from odd 127.0.0.10 "$(printf 'gu\xffst')" "x"
+check_error 401
+check_phrase "wrong user name or password"
+[ "$(pg_psql "select count from estrad_counter where name = 'u:gu%FFst'")" = 1 ] ||
+    fail "no counter u:gu%FFst for the user name that is not UTF-8"
 
 # ---- the block lasts until the window ends (the database's clock): end
 # it there, and the right password enrolls; the next failure opens a new

@@ -58,8 +58,9 @@ away() {
 	check_error 503
 	check_body "the shared store is unreachable; retry later"
 	ra=$(header Retry-After)
-	[[ $ra =~ ^[0-9]+$ ]] && [ "$ra" -ge 1 ] ||
-	    fail "$name: 503 with Retry-After '$ra'"
+	if ! [[ $ra =~ ^[0-9]+$ ]] || [ "$ra" -lt 1 ]; then
+		fail "$name: 503 with Retry-After '$ra'"
+	fi
 }
 # ready_is STATUS: until /readyz answers STATUS (20 s).
 ready_is() {
@@ -91,8 +92,9 @@ for ((k = 0; k < 50; k++)); do
 	sleep 0.1
 done
 T_AUTH=digest away locked "$XURL/simpleenroll"
-[ "$ELAPSED_MS" -ge 1500 ] && [ "$ELAPSED_MS" -lt 6000 ] ||
-    fail "the 503 of a query timed out came after $ELAPSED_MS ms, expected about 2000"
+if [ "$ELAPSED_MS" -lt 1500 ] || [ "$ELAPSED_MS" -ge 6000 ]; then
+	fail "the 503 of a query timed out came after $ELAPSED_MS ms, expected about 2000"
+fi
 wait "$LOCKER"
 T_AUTH=digest enroll_ok unlocked "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
 

@@ -1,7 +1,8 @@
 /*
  * The shared counters' names (shared.c): one row per login key and per
- * route and identity, never the same row for two of them, and a name that
- * does not fit is refused rather than cut (a cut name could be another's).
+ * route and identity, never the same row for two of them, text the
+ * database takes whatever bytes a client sent, and a name that does not
+ * fit is refused rather than cut (a cut name could be another's).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +30,33 @@ test_login_names(void **state)
 	/* Exactly full, then one byte too long. */
 	assert_int_equal(shared_login_name(out, 6, 'u', "abc"), 0);
 	assert_int_equal(shared_login_name(out, 6, 'u', "abcd"), -1);
+	/* Not UTF-8, spaces, controls, '%': escaped, so the database takes
+	 * any name, and a user named "a%20b" is not "a b". */
+	assert_int_equal(shared_login_name(out, sizeof(out), 'u',
+	    "gu\xffst a\t%"), 0);
+	assert_string_equal(out, "u:gu%FFst%20a%09%25");
+	assert_int_equal(shared_login_name(out, sizeof(out), 'u', "a%20b"), 0);
+	assert_string_equal(out, "u:a%2520b");
+	/* An escape that does not fit is refused whole, never cut. */
+	assert_int_equal(shared_login_name(out, 5, 'u', "\xff"), -1);
+	assert_int_equal(shared_login_name(out, 6, 'u', "\xff"), 0);
+	assert_string_equal(out, "u:%FF");
+}
+
+/* The longest user name, every byte escaped, fits SHARED_NAME_MAX. */
+static void
+test_name_max(void **state)
+{
+	char	user[256], out[SHARED_NAME_MAX];
+
+	(void)state;
+	memset(user, 0xfe, sizeof(user) - 1);
+	user[sizeof(user) - 1] = '\0';
+	assert_int_equal(shared_login_name(out, sizeof(out), 'u', user), 0);
+	assert_int_equal(strlen(out), 2 + 3 * 255);
+	assert_int_equal(shared_rate_name(out, sizeof(out),
+	    "a-label-of-sixty-four-characters-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    user), 0);
 }
 
 struct rate_case {
@@ -42,12 +70,13 @@ static const struct rate_case rate_cases[] = {
 	{ "east", "digest:estuser", "rate:east:digest:estuser" },
 	{ "east", "cert:CN=a:b", "rate:east:cert:CN=a:b" },
 	{ "-", "addr:192.0.2.1", "rate:-:addr:192.0.2.1" },
+	{ "east", "cert:CN=a b,O=x", "rate:east:cert:CN=a%20b,O=x" },
 };
 
 static void
 test_rate_names(void **state)
 {
-	char	names[4][128];
+	char	names[5][128];
 
 	(void)state;
 	for (size_t i = 0; i < NITEMS(rate_cases); i++) {
@@ -77,6 +106,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_login_names),
 		cmocka_unit_test(test_rate_names),
+		cmocka_unit_test(test_name_max),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
