@@ -15,6 +15,10 @@
  * counting it would let anyone lock the user out. Those failures count
  * against the address alone, which still stops a scanner. Unknown users
  * and wrong passwords get the same answer, 429 included.
+ *
+ * Replicas on PostgreSQL share the counters and the nonce counts instead
+ * (auth_shared.c): the checks here that need no state are the same, and
+ * auth_check hands the rest to it.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,9 @@
  * window ends.
  *
  * Digest and certificate checks finish at once; Basic (bcrypt) runs on a
- * worker thread and finishes later through the callback.
+ * worker thread and finishes later through the callback. With the shared
+ * store (auth_use_store), Digest and Basic attempts with credentials
+ * finish later too, once the database has answered.
  */
 #ifndef ESTRAD_AUTH_H
 #define ESTRAD_AUTH_H
