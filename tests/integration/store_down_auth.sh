@@ -4,8 +4,9 @@
 # Round trips (estrad_store_queries_total): a Digest enrollment 1, 2 on
 # "rated"; a certificate one 0, 1 on "rated".
 # With the counters table locked by another session past store.timeout
-# (2 s): a Digest enrollment 503 (the query timed out), then 200 once the
-# lock is gone. With the database stopped (pgcluster stop):
+# (2 s): a client that gives up after 1 s leaves nothing behind (its query
+# cancelled); a Digest enrollment 503 (the query timed out), then 200 once
+# the lock is gone. With the database stopped (pgcluster stop):
 #  - /readyz: 503 naming the shared store;
 #  - a Digest enrollment: the challenge (no store needed), then 503 with
 #    Retry-After (a number >= 1) and the text/plain line "the shared store
@@ -91,7 +92,16 @@ for ((k = 0; k < 50; k++)); do
 	[ "$(pg_psql "select count(*) from pg_locks where relation = 'estrad_counter'::regclass and mode = 'AccessExclusiveLock' and granted")" = 1 ] && break
 	sleep 0.1
 done
+# A client that leaves while its login waits for the store: the query is
+# cancelled with the request (auth_cancel), its late answer dropped.
+T_CURL_TIMEOUT=1 T_AUTH=digest post_csr gone "$XURL/simpleenroll" "$WORK/dev.b64"
+# (curl's status is the challenge's: the answer to the second leg never came)
+grep -q "timed out" "$WORK/gone.err" ||
+    fail "gone: answered within 1 s while the counters are locked ($STATUS: $(cat "$WORK/gone.err"))"
+wait_grep 3 "$XLOG" "status=499 .*client closed the connection before the answer" ||
+    fail "gone: no access line with 499 for the client that left"
 T_AUTH=digest away locked "$XURL/simpleenroll"
+check_alive "$XPID" estrad
 if [ "$ELAPSED_MS" -lt 1500 ] || [ "$ELAPSED_MS" -ge 6000 ]; then
 	fail "the 503 of a query timed out came after $ELAPSED_MS ms, expected about 2000"
 fi
