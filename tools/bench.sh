@@ -21,6 +21,13 @@
 # tools/bench_weak.sh on the same lab: estrad in front of a weak CA that
 # collapses on its own (its table follows the first).
 #
+# With --store or --replicas, the shared store's benchmark instead
+# (tools/bench_store.sh, issue 19): one replica on PostgreSQL against one on
+# SQLite, and N replicas behind HAProxy; -q, -t, -r and -o as below.
+#
+#   tools/bench.sh --store postgresql [--replicas N] [-q] [-t S] [-r R] [-o FILE]
+#   tools/bench.sh --replicas N [--store sqlite|postgresql] [...]
+#
 # usage: tools/bench.sh [-q] [-t SECONDS] [-r ROUNDS] [-i IDLE] [-n BIG] [-o FILE]
 #   -t SECONDS  duration of each throughput run (default 10; -q: 3)
 #   -r ROUNDS   rounds of the interleaved direct/proxy/policy runs; each
@@ -41,6 +48,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench_lib.sh
 . "$ROOT/tools/bench_lib.sh"
+
+# The shared store's benchmark is a script of its own.
+for a in "$@"; do
+	case $a in
+	--store | --store=* | --replicas | --replicas=*)
+		exec "$ROOT/tools/bench_store.sh" "$@"
+		;;
+	esac
+done
 
 ARGS_TEXT=${*:-}
 DURATION=
@@ -143,20 +159,12 @@ START=$(date +%s)
 
 # ------------------------------------------------------------ machine
 
-CPU_MODEL=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
-[ -n "$CPU_MODEL" ] || CPU_MODEL=unknown
-MACHINE="nproc $(nproc), CPU $CPU_MODEL, kernel $(uname -srm)"
-echo "machine: $MACHINE"
-echo "estrad: $("$ESTRAD_BIN" --version 2>&1 | head -n 1)"
+bench_machine
 echo "sizes: -t ${DURATION}s, idle $IDLE, RSS after $SMALL and $BIG enrollments, open files $(ulimit -n)"
 
 # ------------------------------------------------------------ lab
 
-log "lab up in $LAB"
-"$ROOT/tests/lab" up "$LAB" >"$WORK/lab-up.log" 2>&1 ||
-    { cat "$WORK/lab-up.log" >&2; exit 1; }
-# shellcheck disable=SC1091
-. "$LAB/lab.env"
+bench_lab_up
 : "${CA_URL:?}" "${EST_URL:?}" "${TRUST:?}" "${PROXY_PID:?}" "${PKI_DIR:?}"
 
 # The policy proxy: the lab proxy's TLS and upstream, Digest users from the
@@ -258,42 +266,6 @@ LAB_ADMIN=${ADMIN_URL:-}
 
 # ------------------------------------------------------------ runs
 
-declare -A RATE P50 P90 P99 ERRS DESC
-
-# shown_args ARGS...: the arguments for the log, the password of -u hidden.
-shown_args() {
-	local a prev= out=()
-	for a in "$@"; do
-		if [ "$prev" = -u ]; then
-			out+=("${a%%:*}:***")
-		else
-			out+=("$a")
-		fi
-		prev=$a
-	done
-	echo "${out[*]}"
-}
-
-# run KEY DESCRIPTION ESTBENCH-ARGS...: one estbench run; its machine line
-# goes into RATE/P50/P90/P99/ERRS[KEY]; its output into WORK/KEY.out.
-run() {
-	local key=$1 desc=$2 line rc=0
-	shift 2
-	DESC[$key]=$desc
-	log "$key: estbench $(shown_args "$@")"
-	"$ESTBENCH" --cafile "$TRUST" "$@" >"$WORK/$key.out" 2>"$WORK/$key.err" || rc=$?
-	line=$(grep '^rate=' "$WORK/$key.out" | tail -n 1 || true)
-	RATE[$key]=$(sed -n 's/.*rate=\([^ ]*\).*/\1/p' <<<"$line")
-	P50[$key]=$(sed -n 's/.*p50_ms=\([^ ]*\).*/\1/p' <<<"$line")
-	P90[$key]=$(sed -n 's/.*p90_ms=\([^ ]*\).*/\1/p' <<<"$line")
-	P99[$key]=$(sed -n 's/.*p99_ms=\([^ ]*\).*/\1/p' <<<"$line")
-	ERRS[$key]=$(sed -n 's/.*errors=\([^ ]*\).*/\1/p' <<<"$line")
-	if [ "$rc" -ne 0 ]; then
-		log "$key: estbench exited $rc: $(grep '^errors:' "$WORK/$key.out" || true) $(tail -n 2 "$WORK/$key.err" | tr '\n' ' ')"
-	fi
-	return 0
-}
-
 # lag_max ADMIN_URL: estrad_event_loop_lag_max_seconds, in ms.
 lag_max_ms() {
 	local v
@@ -335,34 +307,6 @@ rq_wait_ns() {
 # vmrss PID: VmRSS in KiB.
 vmrss() {
 	awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
-}
-
-# median VALUES...: the median (the lower middle of an even count).
-median() {
-	printf '%s\n' "$@" | grep -v '^$' | sort -g |
-	    awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
-}
-
-# median_of KEY: RATE/P50/P90/P99[KEY] are the medians of KEY.1..ROUNDS,
-# ERRS[KEY] their sum, ROUNDS_OF[KEY] the rounds' rates.
-declare -A ROUNDS_OF
-median_of() {
-	local key=$1 r f rates=() p50=() p90=() p99=() errs=0
-	for ((r = 1; r <= ROUNDS; r++)); do
-		f=$key.$r
-		rates+=("${RATE[$f]:-}")
-		p50+=("${P50[$f]:-}")
-		p90+=("${P90[$f]:-}")
-		p99+=("${P99[$f]:-}")
-		errs=$((errs + ${ERRS[$f]:-0}))
-		DESC[$key]=${DESC[$f]}
-	done
-	RATE[$key]=$(median "${rates[@]}")
-	P50[$key]=$(median "${p50[@]}")
-	P90[$key]=$(median "${p90[@]}")
-	P99[$key]=$(median "${p99[@]}")
-	ERRS[$key]=$errs
-	ROUNDS_OF[$key]=$(printf '%s ' "${rates[@]}")
 }
 
 # The lag maxima count from each daemon's start: read them before the load

@@ -1388,6 +1388,33 @@ pg_psql() {
 	"$ESTRAD_PGCLUSTER" psql "$ESTRAD_PG_DIR" -q -A -t -v ON_ERROR_STOP=1 "${args[@]}"
 }
 
+# pg_outage SECONDS: take the database away for SECONDS (`pgcluster
+# restart DIR SECONDS` in the background: a fast shutdown, which ends
+# every session, then the same port again); returns once it is down.
+# pg_back waits (SECONDS + 20 s at most) until it is up again.
+pg_outage() {
+	local i
+	pg_need
+	"$ESTRAD_PGCLUSTER" restart "$ESTRAD_PG_DIR" "$1" >"$WORK/pg_outage.out" 2>&1 &
+	# Not in T_PIDS: a case that fails meanwhile leaves the restart to end
+	# by itself, so the next case finds the database up.
+	PG_OUTAGE_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		"$ESTRAD_PGCLUSTER" status "$ESTRAD_PG_DIR" >/dev/null 2>&1 || return 0
+		running "$PG_OUTAGE_PID" ||
+		    fail "pgcluster restart ended before the database went down: $(cat "$WORK/pg_outage.out")"
+		sleep 0.1
+	done
+	fail "the database did not go down within 10 s"
+}
+
+pg_back() {
+	wait "$PG_OUTAGE_PID" ||
+	    fail "pgcluster restart: $(cat "$WORK/pg_outage.out")"
+	"$ESTRAD_PGCLUSTER" status "$ESTRAD_PG_DIR" >/dev/null 2>&1 ||
+	    fail "the database is not up after pgcluster restart"
+}
+
 # free_port: a TCP port free on 127.0.0.1 now (for a daemon that cannot
 # take port 0: HAProxy, or a replica that must come back where it was).
 free_port() {
@@ -1431,46 +1458,12 @@ replica_run() {
 	return 1
 }
 
-# haproxy_cfg: HAProxy's configuration for the replicas, on $HA_PORT: TCP
-# mode (TLS passes through to estrad), round robin, no affinity; a plain
-# TCP connect check of each replica's EST port every 500 ms, one failure
-# takes it out and one success brings it back; a connection refused by a
-# dead replica is retried (3 times) on another (redispatch on every retry).
-haproxy_cfg() {
-	local i
-	cat <<CFG
-global
-	log stdout format raw local0 info
-	maxconn ${HA_MAXCONN:-4096}
-
-defaults
-	mode tcp
-	log global
-	option tcplog
-	timeout connect 2s
-	timeout client 60s
-	timeout server 60s
-	timeout check 1s
-	retries 3
-	option redispatch 1
-
-frontend est
-	bind 127.0.0.1:$HA_PORT
-	default_backend estrad
-
-backend estrad
-	balance roundrobin
-	default-server check inter 500 fall 1 rise 1
-CFG
-	for ((i = 1; i <= ${#REP_PORT[@]}; i++)); do
-		printf '\tserver r%s 127.0.0.1:%s\n' "$i" "${REP_PORT[i]}"
-	done
-}
-
 # replicas_start N CONFIG: N estrads from the same CONFIG file (which may
 # listen on 127.0.0.1:0: each replica gets a fixed port of its own, chosen
 # here, so a restarted one comes back where HAProxy expects it), then
-# HAProxy in front of them. Replica I (1..N) logs to $WORK/rI.log; with an
+# HAProxy in front of them (tests/tools/haproxy_cfg: TCP mode, round robin,
+# a TCP check every 500 ms, redispatch; HA_MAXCONN, default 4096, its
+# maxconn). Replica I (1..N) logs to $WORK/rI.log; with an
 # "admin" section, it gets an admin port of its own; with a "state_dir",
 # its own state_dir STATE_DIR.rI (SQLite allows one daemon per state_dir).
 # Sets REP_PID[I], REP_LOG[I], REP_PORT[I], REP_URL[I]
@@ -1512,7 +1505,9 @@ print("admin" if "admin" in c else "-", c.get("state_dir") or "-")' "$cfg") ||
 	HA_PID=
 	for ((tries = 0; tries < 3; tries++)); do
 		HA_PORT=$(free_port) || fail "python3 found no free port"
-		haproxy_cfg >"$HA_CFG"
+		"$(dirname "${BASH_SOURCE[0]}")/../tools/haproxy_cfg" "$HA_PORT" \
+		    "${HA_MAXCONN:-4096}" "${REP_PORT[@]}" >"$HA_CFG" ||
+		    fail "tests/tools/haproxy_cfg failed"
 		haproxy -c -f "$HA_CFG" >"$WORK/haproxy.check" 2>&1 ||
 		    fail "haproxy -c $HA_CFG: $(tail -n 5 "$WORK/haproxy.check")"
 		haproxy -db -f "$HA_CFG" </dev/null >>"$HA_LOG" 2>&1 &

@@ -9,10 +9,12 @@
 #    failure), plain TCP (pg_hba: hostssl only), a wrong password;
 #  - pg_store_json prints a JSON object with the cluster's conninfo (no
 #    password in it), verify-full, its CA and a copy of the password file
-#    (mode 0600, ours), and takes extra members;
+#    (mode 0600, ours), and takes extra members; `estrad -n` with it in a
+#    proxy_config connects (configuration OK), and refuses the password
+#    file once it is mode 644;
 #  - pg_psql runs SQL as the superuser; pg_reset empties the database;
-#  - `pgcluster restart DIR 1`: the database is away for a second
-#    (connections refused), comes back on the same port, and the committed
+#  - pg_outage 3 (`pgcluster restart DIR 3`), pg_back: the database is
+#    away (connections refused), comes back on the same port, and the committed
 #    row is still there; `pgcluster start` on the running cluster is a no-op.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -85,6 +87,20 @@ cmp -s "$WORK/pg.password" "$PG_PASSWORD_FILE" ||
 [ "$(pg_store_json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" = 5 ] ||
     fail "pg_store_json without members is not the five-member object"
 
+# estrad reads it: `estrad -n` with the store section reaches the
+# database (and refuses a copy of the password readable by others).
+P_TOP_EXTRA="\"store\": $(pg_store_json)" proxy_config "$WORK/store-proxy.json"
+"$ESTRAD_BIN" -n -c "$WORK/store-proxy.json" >"$WORK/store-n.out" 2>&1 ||
+    fail "estrad -n with pg_store_json's store: $(head -c 600 "$WORK/store-n.out")"
+grep -q "configuration OK" "$WORK/store-n.out" ||
+    fail "estrad -n: $(head -c 600 "$WORK/store-n.out")"
+chmod 644 "$WORK/pg.password"
+! "$ESTRAD_BIN" -n -c "$WORK/store-proxy.json" >"$WORK/store-644.out" 2>&1 ||
+    fail "estrad -n took a password file of mode 644"
+grep -q "store.password_file" "$WORK/store-644.out" ||
+    fail "estrad -n on a 644 password file: $(head -c 600 "$WORK/store-644.out")"
+chmod 600 "$WORK/pg.password"
+
 # ---- data as estrad over TLS; pg_psql as the superuser sees it.
 tcp_psql create "$CI $VF" \
     "create table kept (v text); insert into kept values ('before restart')" ||
@@ -95,14 +111,9 @@ estrad" ] || fail "pg_psql: $(pg_psql 'select v from kept' 2>&1)"
 
 # ---- a restart: away for a second, back on the same port, data kept.
 port=$PG_PORT
-"$ESTRAD_PGCLUSTER" restart "$ESTRAD_PG_DIR" 3 >"$WORK/restart.out" 2>&1 &
-rpid=$!
-for ((i = 0; i < 30; i++)); do
-	"$ESTRAD_PGCLUSTER" status "$ESTRAD_PG_DIR" >/dev/null 2>&1 || break
-	sleep 0.1
-done
+pg_outage 3
 ! tcp_psql during "$CI $VF" "select 1" || fail "the database answered while stopped"
-wait "$rpid" || fail "pgcluster restart: $(cat "$WORK/restart.out")"
+pg_back
 pg_env
 [ "$PG_PORT" = "$port" ] || fail "the cluster came back on port $PG_PORT, not $port"
 tcp_psql after "$CI $VF" "select v from kept" ||
