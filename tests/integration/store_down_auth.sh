@@ -6,7 +6,7 @@
 # With the counters table locked by another session past store.timeout
 # (2 s): a client that gives up after 1 s leaves nothing behind (its query
 # cancelled); a Digest enrollment 503 (the query timed out), then 200 once
-# the lock is gone. With the database stopped (pgcluster stop):
+# the lock is gone. With the database away (pg_outage):
 #  - /readyz: 503 naming the shared store;
 #  - a Digest enrollment: the challenge (no store needed), then 503 with
 #    Retry-After (a number >= 1) and the text/plain line "the shared store
@@ -15,7 +15,7 @@
 #    route (no rate): 200;
 #  - the same on "rated": 503, the same line (the rate cannot be counted);
 #  - estrad_store_refusals_total counts them by stage;
-# with the database back (pgcluster start), without restarting estrad:
+# with the database back (pg_back), without restarting estrad:
 #  - /readyz 200 and a Digest enrollment 200.
 # Before this change, Digest asked no store (the 503 never came), and the
 # rate counted in memory.
@@ -24,9 +24,6 @@
 
 pg_env
 pg_reset
-# The cluster is the fixture's: whatever happens here, it runs again
-# for the next case.
-trap '"$ESTRAD_PGCLUSTER" start "$ESTRAD_PG_DIR" >/dev/null 2>&1; t_cleanup' EXIT
 P_LABELS='"rated": { "upstream": "ca", "policy": "rated" }' \
     P_TOP_EXTRA="\"policies\": { \"rated\": { \"rate\": { \"max\": 50, \"window\": 60 } } }, \"admin\": { \"listen\": \"127.0.0.1:0\" }, \"store\": $(pg_store_json '"timeout": 2')" \
     proxy_config "$WORK/proxy.json"
@@ -108,7 +105,9 @@ fi
 wait "$LOCKER"
 T_AUTH=digest enroll_ok unlocked "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
 
-"$ESTRAD_PGCLUSTER" stop "$ESTRAD_PG_DIR" >/dev/null || fail "pgcluster stop"
+# The database away for 12 s (pg_outage: it comes back by itself, even
+# if this case fails meanwhile), long enough for what follows.
+pg_outage 12
 ready_is 503
 grep -qi "shared store" "$BODY" || fail "/readyz says '$(cat "$BODY")', not naming the shared store"
 
@@ -126,7 +125,7 @@ scrape metrics
 check_metric 'estrad_store_refusals_total{stage="auth"}' 3
 check_metric 'estrad_store_refusals_total{stage="rate"}' 1
 
-"$ESTRAD_PGCLUSTER" start "$ESTRAD_PG_DIR" >/dev/null || fail "pgcluster start"
+pg_back
 ready_is 200
 T_AUTH=digest enroll_ok again "$XURL/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
 T_AUTH=digest enroll_ok again_rated "$XURL/rated/simpleenroll" "$WORK/dev.b64" dev "$ISSUING_CERT"
