@@ -41,10 +41,7 @@ blocked() {
 	XURL=$2 digest_from "$1" "$3" "$EST_USER" "$4"
 	check_error 429
 	check_body "too many failed attempts; retry later"
-	ra=$(header Retry-After)
-	if ! [[ $ra =~ ^[0-9]+$ ]] || [ "$ra" -lt 1 ] || [ "$ra" -gt 60 ]; then
-		fail "$1: 429 with Retry-After '$ra', expected 1..60"
-	fi
+	check_retry_after 1 60
 }
 before=$(ca_access_lines)
 for i in 1 2 3; do

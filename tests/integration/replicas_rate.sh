@@ -37,10 +37,7 @@ over() {
 	post_csr "$1" "$2/simpleenroll" "$WORK/dev.b64"
 	check_error 429
 	check_body "policy rate: at most 3 enrollments per 60 s for this identity; retry later"
-	ra=$(header Retry-After)
-	if ! [[ $ra =~ ^[0-9]+$ ]] || [ "$ra" -lt 1 ] || [ "$ra" -gt 60 ]; then
-		fail "$1: 429 with Retry-After '$ra', expected 1..60"
-	fi
+	check_retry_after 1 60
 }
 before=$(ca_access_lines)
 over fourth "$HA_URL"

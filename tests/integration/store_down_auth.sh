@@ -55,10 +55,7 @@ away() {
 	post_csr "$name" "$url" "$WORK/dev.b64" "$@"
 	check_error 503
 	check_body "the shared store is unreachable; retry later"
-	ra=$(header Retry-After)
-	if ! [[ $ra =~ ^[0-9]+$ ]] || [ "$ra" -lt 1 ]; then
-		fail "$name: 503 with Retry-After '$ra'"
-	fi
+	check_retry_after 1 300
 }
 # ready_is STATUS: until /readyz answers STATUS (20 s).
 ready_is() {
