@@ -182,6 +182,16 @@ check_header() {
 	[ "$v" = "$2" ] || fail "$(basename "$HDR"): $1 is '$v', expected '$2'"
 }
 
+# check_retry_after MIN MAX: the last response's Retry-After is a number
+# of seconds from MIN to MAX.
+check_retry_after() {
+	local ra
+	ra=$(header Retry-After)
+	if ! [[ $ra =~ ^[0-9]+$ ]] || [ "$ra" -lt "$1" ] || [ "$ra" -gt "$2" ]; then
+		fail "$(basename "$HDR"): Retry-After '$ra', expected $1..$2"
+	fi
+}
+
 # check_framing: Content-Length present and right, no chunked encoding
 # (RFC 8951 interop: some clients need Content-Length).
 check_framing() {
