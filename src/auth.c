@@ -15,6 +15,10 @@
  * counting it would let anyone lock the user out. Those failures count
  * against the address alone, which still stops a scanner. Unknown users
  * and wrong passwords get the same answer, 429 included.
+ *
+ * Replicas on PostgreSQL share the counters and the nonce counts instead
+ * (auth_shared.c): the checks here that need no state are the same, and
+ * auth_check hands the rest to it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,36 +40,11 @@
 #include "estrad/users.h"
 #include "estrad/worker.h"
 
+#include "auth_int.h"
+
 #define AUTH_SECRET_LEN		32
 #define AUTH_MAX_QUEUED		1024	/* Basic checks waiting for a thread */
 #define AUTH_BUSY_RETRY		"1"
-
-struct auth_ctx {
-	const struct config	*ac_cfg;
-	struct digest_nonces	*ac_nonces;
-	struct users		*ac_digest_users;	/* NULL: none */
-	enum digest_alg		 ac_algs[2];	/* challenge order */
-	size_t			 ac_nalgs;
-	struct users		*ac_basic_users;
-	struct limiter		*ac_limiter;
-	struct worker		*ac_worker;		/* for Basic only */
-};
-
-/* A Basic check in flight on a worker thread. */
-struct auth_job {
-	struct auth_ctx		*aj_ctx;
-	char			*aj_hash;	/* copies: the worker never */
-	char			*aj_password;	/* touches shared state */
-	size_t			 aj_password_size;	/* to wipe it all */
-	int			 aj_decoy;	/* unknown user: must fail */
-	char			 aj_user[256];
-	char			 aj_peer_addr[80];
-	unsigned		 aj_allowed;
-	int			 aj_ok;		/* written by the worker */
-	int			 aj_cancelled;
-	auth_done_cb		 aj_done;
-	void			*aj_arg;
-};
 
 static const char *const auth_method_names[AUTH_METHOD_MAX] = {
 	"digest", "basic", "cert"
@@ -108,7 +87,7 @@ auth_digest_order(const struct cfg_auth *a, const struct users *users,
 	}
 }
 
-static void
+void
 auth_challenges(struct auth_ctx *ctx, unsigned allowed, int stale,
     struct est_reply *r)
 {
@@ -129,7 +108,7 @@ auth_challenges(struct auth_ctx *ctx, unsigned allowed, int stale,
 		    "Basic realm=\"%s\", charset=\"UTF-8\"", realm);
 }
 
-static enum auth_verdict
+enum auth_verdict
 auth_deny(struct est_reply *r, int status, const char *reason)
 {
 	est_reply_error(r, status, "%s", reason);
@@ -255,40 +234,53 @@ auth_cert(X509 *cert, struct auth_identity *id)
 	return AUTH_ALLOW;
 }
 
+const char *
+auth_digest_judge(struct auth_ctx *ctx, const struct auth_subject *s,
+    const struct digest_auth *a, enum nonce_verdict *nv, int *user_counted)
+{
+	const char *ha1;
+
+	*user_counted = 0;
+	/* Until the response is checked, nothing is known about the user:
+	 * these failures count against the address alone. */
+	if (!auth_digest_offered(ctx, a->alg))
+		return "Digest algorithm was not offered";
+	if (strcmp(a->realm, ctx->ac_cfg->auth.realm) != 0)
+		return "wrong realm";
+	if (!auth_digest_uri_ok(ctx, a->uri, s->uri))
+		return "Digest uri is not the request target";
+	if ((*nv = digest_nonce_verify(ctx->ac_nonces, a->nonce,
+	    time(NULL))) == NONCE_BAD)
+		return "unknown nonce";
+	/* A password guess: counted against the name, known or not, so that
+	 * a 429 tells no one which names exist (the limiter's memory is
+	 * fixed, and a flood of names cannot push out a counter that blocks). */
+	ha1 = ctx->ac_digest_users == NULL ? NULL : users_digest_ha1(
+	    ctx->ac_digest_users, a->username, a->realm, a->alg);
+	if (ha1 == NULL || !digest_response_ok(a, ha1, s->method)) {
+		*user_counted = 1;
+		return "wrong user name or password";
+	}
+	return NULL;
+}
+
 static enum auth_verdict
 auth_digest(struct auth_ctx *ctx, const struct auth_subject *s,
     struct auth_identity *id, struct est_reply *r)
 {
 	struct digest_auth	 a;
-	const char		*reason, *ha1;
-	enum nonce_verdict	 nv;
+	const char		*reason;
+	enum nonce_verdict	 nv = NONCE_OK;
+	int			 counted;
 	time_t			 now = time(NULL);
 
 	if (digest_parse(s->authorization, &a, &reason) == -1)
 		return auth_fail(ctx, s, NULL, r, reason);
 	if (auth_throttle(ctx, "u:", a.username, r) == AUTH_DENY)
 		return AUTH_DENY;
-	/* Until the response is checked, nothing is known about the user:
-	 * these failures count against the address alone. */
-	if (!auth_digest_offered(ctx, a.alg))
-		return auth_fail(ctx, s, NULL, r,
-		    "Digest algorithm was not offered");
-	if (strcmp(a.realm, ctx->ac_cfg->auth.realm) != 0)
-		return auth_fail(ctx, s, NULL, r, "wrong realm");
-	if (!auth_digest_uri_ok(ctx, a.uri, s->uri))
-		return auth_fail(ctx, s, NULL, r,
-		    "Digest uri is not the request target");
-	if ((nv = digest_nonce_verify(ctx->ac_nonces, a.nonce, now)) ==
-	    NONCE_BAD)
-		return auth_fail(ctx, s, NULL, r, "unknown nonce");
-	/* A password guess: counted against the name, known or not, so that
-	 * a 429 tells no one which names exist (the limiter's memory is
-	 * fixed, and a flood of names cannot push out a counter that blocks). */
-	ha1 = ctx->ac_digest_users == NULL ? NULL : users_digest_ha1(
-	    ctx->ac_digest_users, a.username, a.realm, a.alg);
-	if (ha1 == NULL || !digest_response_ok(&a, ha1, s->method))
-		return auth_fail(ctx, s, a.username, r,
-		    "wrong user name or password");
+	if ((reason = auth_digest_judge(ctx, s, &a, &nv, &counted)) != NULL)
+		return auth_fail(ctx, s, counted ? a.username : NULL, r,
+		    reason);
 	if (nv == NONCE_OK)
 		nv = digest_nonce_use(ctx->ac_nonces, a.nonce, a.nc_value, now);
 	/* The response was right: whoever replays it knows no password. */
@@ -306,7 +298,7 @@ auth_digest(struct auth_ctx *ctx, const struct auth_subject *s,
 	return AUTH_ALLOW;
 }
 
-static void
+void
 auth_job_free(struct auth_job *job)
 {
 	if (job->aj_password != NULL)
@@ -340,7 +332,12 @@ auth_basic_done(void *arg)
 	memset(&denial, 0, sizeof(denial));
 	if (job->aj_ok) {
 		/* It was counted as a failure ahead: take that back. */
-		auth_forgive(job->aj_ctx, job->aj_peer_addr, job->aj_user);
+		if (job->aj_ctx->ac_pg != NULL)
+			auth_shared_forgive(job->aj_ctx, job->aj_peer_addr,
+			    job->aj_user);
+		else
+			auth_forgive(job->aj_ctx, job->aj_peer_addr,
+			    job->aj_user);
 		id.method = AUTH_METHOD_BASIC;
 		snprintf(id.name, sizeof(id.name), "%s", job->aj_user);
 		job->aj_done(job->aj_arg, AUTH_ALLOW, &denial, &id);
@@ -396,8 +393,7 @@ fail:
 	return -1;
 }
 
-/* Split "Basic base64(user:password)"; returns a job or NULL. */
-static struct auth_job *
+struct auth_job *
 auth_basic_job(const char *value, const char **reason)
 {
 	struct auth_job	*job;
@@ -414,6 +410,34 @@ auth_basic_job(const char *value, const char **reason)
 	return job;
 }
 
+const char *
+auth_basic_hash(struct auth_ctx *ctx, struct auth_job *job)
+{
+	const char *hash = users_basic_hash(ctx->ac_basic_users, job->aj_user);
+
+	if (hash == NULL) {
+		/* An unknown user costs a real check too: no timing oracle. */
+		job->aj_decoy = 1;
+		hash = users_basic_decoy(ctx->ac_basic_users);
+	}
+	return hash;
+}
+
+int
+auth_basic_submit(struct auth_ctx *ctx, struct auth_job *job,
+    const char *hash, struct est_reply *r)
+{
+	if ((job->aj_hash = strdup(hash)) == NULL ||
+	    worker_submit(ctx->ac_worker, auth_basic_work, auth_basic_done,
+	    job) == -1) {
+		auth_deny(r, 503, "too many password checks waiting; retry");
+		snprintf(r->retry_after, sizeof(r->retry_after), "%s",
+		    AUTH_BUSY_RETRY);
+		return -1;
+	}
+	return 0;
+}
+
 static enum auth_verdict
 auth_basic(struct auth_ctx *ctx, const struct auth_subject *s,
     struct est_reply *r, auth_done_cb done, void *arg, struct auth_job **out)
@@ -427,13 +451,7 @@ auth_basic(struct auth_ctx *ctx, const struct auth_subject *s,
 		auth_job_free(job);
 		return AUTH_DENY;
 	}
-	hash = users_basic_hash(ctx->ac_basic_users, job->aj_user);
-	if (hash == NULL) {
-		/* An unknown user costs a real check too: no timing oracle. */
-		job->aj_decoy = 1;
-		hash = users_basic_decoy(ctx->ac_basic_users);
-	}
-	if (hash == NULL) {
+	if ((hash = auth_basic_hash(ctx, job)) == NULL) {
 		auth_fail(ctx, s, job->aj_user, r, "wrong user name or password");
 		auth_job_free(job);
 		return AUTH_DENY;
@@ -444,13 +462,8 @@ auth_basic(struct auth_ctx *ctx, const struct auth_subject *s,
 	job->aj_arg = arg;
 	snprintf(job->aj_peer_addr, sizeof(job->aj_peer_addr), "%s",
 	    s->peer_addr);
-	if ((job->aj_hash = strdup(hash)) == NULL ||
-	    worker_submit(ctx->ac_worker, auth_basic_work, auth_basic_done,
-	    job) == -1) {
+	if (auth_basic_submit(ctx, job, hash, r) == -1) {
 		auth_job_free(job);
-		auth_deny(r, 503, "too many password checks waiting; retry");
-		snprintf(r->retry_after, sizeof(r->retry_after), "%s",
-		    AUTH_BUSY_RETRY);
 		return AUTH_DENY;
 	}
 	/* Count the attempt now, forgive it on success: parallel guesses
@@ -489,7 +502,10 @@ auth_check(struct auth_ctx *ctx, const struct auth_subject *s,
 		return auth_deny(r, 403, "a TLS client certificate is "
 		    "required for this operation");
 	}
-	if (auth_throttle(ctx, "a:", s->peer_addr, r) == AUTH_DENY)
+	/* With the shared store, its one query per attempt reads the
+	 * address's block along with the rest (auth_shared.c). */
+	if (ctx->ac_pg == NULL &&
+	    auth_throttle(ctx, "a:", s->peer_addr, r) == AUTH_DENY)
 		return AUTH_DENY;
 	if (s->authorization == NULL) {
 		/* Every Digest exchange starts so: not a failure. */
@@ -500,10 +516,12 @@ auth_check(struct auth_ctx *ctx, const struct auth_subject *s,
 	}
 	if ((s->allowed & AUTH_BIT(AUTH_METHOD_DIGEST)) &&
 	    auth_scheme_is(s->authorization, "Digest"))
-		return auth_digest(ctx, s, id, r);
+		return ctx->ac_pg != NULL ? auth_shared_digest(ctx, s, r, done,
+		    arg, job) : auth_digest(ctx, s, id, r);
 	if ((s->allowed & AUTH_BIT(AUTH_METHOD_BASIC)) &&
 	    auth_scheme_is(s->authorization, "Basic"))
-		return auth_basic(ctx, s, r, done, arg, job);
+		return ctx->ac_pg != NULL ? auth_shared_basic(ctx, s, r, done,
+		    arg, job) : auth_basic(ctx, s, r, done, arg, job);
 	metrics_auth_failure("none");	/* no credentials usable here */
 	auth_deny(r, 401, "authentication scheme not accepted here");
 	auth_challenges(ctx, s->allowed, 0, r);
@@ -513,9 +531,14 @@ auth_check(struct auth_ctx *ctx, const struct auth_subject *s,
 void
 auth_cancel(struct auth_job *job)
 {
+	if (job == NULL)
+		return;
+	if (job->aj_query != NULL) {
+		auth_shared_cancel(job);
+		return;
+	}
 	/* The worker may be running it: auth_basic_done frees it. */
-	if (job != NULL)
-		job->aj_cancelled = 1;
+	job->aj_cancelled = 1;
 }
 
 /* ---- context --------------------------------------------------------------- */
@@ -558,6 +581,7 @@ auth_new(struct event_base *base, const struct config *cfg, char *err,
 	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
 		return NULL;
 	ctx->ac_cfg = cfg;
+	ctx->ac_base = base;
 	/* Without a configured secret, nonces are valid in this process
 	 * only; replicas behind one name need the same secret file. */
 	if (a->nonce_secret == NULL && RAND_bytes(secret, sizeof(secret)) != 1)
@@ -616,6 +640,7 @@ auth_free(struct auth_ctx *ctx)
 	/* First: pending Basic checks complete (their requests are gone
 	 * and cancelled them) while everything they use still exists. */
 	worker_free(ctx->ac_worker);
+	auth_shared_stop(ctx);
 	digest_nonces_free(ctx->ac_nonces);
 	users_free(ctx->ac_digest_users);
 	users_free(ctx->ac_basic_users);

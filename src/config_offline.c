@@ -5,6 +5,7 @@
  * rows in config_upstream.c). Private to the config module; errors as
  * FILE:LINE: key.path: problem, like the rest.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,56 @@ store_password_read(struct cfg_ctx *ctx, struct cfg_store *s)
 	return s->password == NULL;
 }
 
+/* 1 when word (len bytes) is one of libpq's connection keywords, or holds
+ * no letter or digit ("="): safe to show. */
+static int
+store_conninfo_safe(const PQconninfoOption *defs, const char *word,
+    size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && !isalnum((unsigned char)word[i]); i++)
+		;
+	if (i == len)
+		return 1;
+	for (; defs != NULL && defs->keyword != NULL; defs++)
+		if (strlen(defs->keyword) == len &&
+		    memcmp(defs->keyword, word, len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * libpq's parse error, its first line, with each quoted word that is not
+ * a keyword of its own replaced by "...": libpq quotes the stray word it
+ * stopped at, and a stray word in a connection string may be a pasted
+ * password.
+ */
+static void
+store_conninfo_reason(char *out, size_t outlen, const char *msg)
+{
+	PQconninfoOption	*defs = PQconndefaults();
+	const char		*p = msg, *q;
+	size_t			 o = 0, n;
+
+	while (*p != '\0' && *p != '\n' && o + 6 < outlen) {
+		if (*p != '"' || (q = strpbrk(p + 1, "\"\n")) == NULL ||
+		    *q != '"') {
+			out[o++] = *p++;
+			continue;
+		}
+		n = (size_t)(q - p - 1);
+		if (!store_conninfo_safe(defs, p + 1, n))
+			n = 0;
+		n = n < outlen - o - 3 ? n : outlen - o - 3;
+		o += (size_t)snprintf(out + o, outlen - o, "\"%.*s\"",
+		    n > 0 ? (int)n : 3, n > 0 ? p + 1 : "...");
+		p = q + 1;
+	}
+	out[o < outlen ? o : outlen - 1] = '\0';
+	PQconninfoFree(defs);
+}
+
 /* A conninfo holding what the store's own keys say, or unparsable. */
 static int
 store_conninfo_check(struct cfg_ctx *ctx, const struct cfg_store *s)
@@ -142,14 +193,13 @@ store_conninfo_check(struct cfg_ctx *ctx, const struct cfg_store *s)
 		{ "sslrootcert", "store.ssl_root_cert" },
 	};
 	PQconninfoOption	*opts, *o;
-	char			*perr = NULL;
+	char			*perr = NULL, why[256];
 	int			 nerr = 0;
 
 	if ((opts = PQconninfoParse(s->conninfo, &perr)) == NULL) {
-		/* libpq's reason names the bad part, never a value. */
-		cfg_err(ctx, "store.conninfo", "libpq cannot parse it: %.*s",
-		    perr != NULL ? (int)strcspn(perr, "\n") : 13,
-		    perr != NULL ? perr : "out of memory");
+		store_conninfo_reason(why, sizeof(why), perr != NULL ? perr :
+		    "out of memory");
+		cfg_err(ctx, "store.conninfo", "libpq cannot parse it: %s", why);
 		PQfreemem(perr);
 		return 1;
 	}

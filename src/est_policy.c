@@ -22,7 +22,9 @@
 #include "estrad/limiter.h"
 #include "estrad/log.h"
 #include "estrad/metrics.h"
+#include "estrad/pg.h"
 #include "estrad/policy.h"
+#include "estrad/shared.h"
 
 #include "est_req_int.h"
 
@@ -130,6 +132,77 @@ est_stage_pop(struct est_req *rq, struct est_reply *reply)
 	return -1;
 }
 
+/* The 429 of a rate reached, wait seconds before the window ends. */
+static void
+est_rate_refuse(struct est_req *rq, long wait, struct est_reply *reply)
+{
+	const struct policy *p = rq->rq_backend->policy;
+
+	est_refused_by(rq, "rate");
+	est_reply_error(reply, 429, "policy rate: at most %ld "
+	    "enrollments per %ld s for this identity; retry later",
+	    policy_rate_max(p), policy_rate_window(p));
+	snprintf(reply->retry_after, sizeof(reply->retry_after), "%ld", wait);
+}
+
+/* The shared store cannot count: 503, never an enrollment uncounted. */
+static void
+est_rate_away(struct est_req *rq, struct est_reply *reply)
+{
+	metrics_store_refusal("rate");
+	est_reply_error(reply, SHARED_AWAY_STATUS, "%s", SHARED_AWAY_REASON);
+	snprintf(reply->retry_after, sizeof(reply->retry_after), "%ld",
+	    pg_retry_after(rq->rq_srv->srv_pg));
+}
+
+/* The shared count came back (or did not): on the loop. */
+static void
+est_rate_counted(void *arg, const PGresult *res, const char *err)
+{
+	struct est_req		*rq = arg;
+	struct est_reply	 reply;
+	int64_t			 count;
+	long			 wait;
+
+	rq->rq_pg_query = NULL;
+	memset(&reply, 0, sizeof(reply));
+	if (res == NULL) {
+		log_debug("rate: shared store: %s", err);
+		est_rate_away(rq, &reply);
+	} else {
+		shared_rate_read(res, &count, &wait);
+		if (count <= policy_rate_max(rq->rq_backend->policy)) {
+			est_req_after_rate(rq);
+			return;
+		}
+		est_rate_refuse(rq, wait, &reply);
+	}
+	est_req_answer(rq, &reply);
+}
+
+/*
+ * With replicas on PostgreSQL the count is the group's: one upsert
+ * (shared.c), answered on the loop; no connection up: -1, the 503.
+ */
+static int
+est_rate_shared(struct est_req *rq, const char *key, struct est_reply *reply)
+{
+	struct pg	*pg = rq->rq_srv->srv_pg;
+	char		 name[SHARED_NAME_MAX];
+
+	if (shared_rate_name(name, sizeof(name), rq->rq_route.has_label ?
+	    rq->rq_route.label : NULL, key) == -1) {
+		est_reply_error(reply, 500, "internal error");
+		return -1;
+	}
+	if (shared_rate(pg, name, policy_rate_window(rq->rq_backend->policy),
+	    est_rate_counted, rq, &rq->rq_pg_query) == -1) {
+		est_rate_away(rq, reply);
+		return -1;
+	}
+	return 1;
+}
+
 /*
  * At most N enrollments per identity per window (counted when they pass
  * the policy, whatever the CA then says); fullcmc, which has no CSR here,
@@ -139,7 +212,6 @@ int
 est_stage_rate(struct est_req *rq, struct limiter *rate,
     struct est_reply *reply)
 {
-	const struct policy	*p = rq->rq_backend->policy;
 	char			 key[320];
 	time_t			 now = time(NULL);
 	long			 wait;
@@ -154,13 +226,10 @@ est_stage_rate(struct est_req *rq, struct limiter *rate,
 		snprintf(key, sizeof(key), "%s:%s",
 		    auth_method_name(rq->rq_identity.method),
 		    rq->rq_identity.name);
+	if (rq->rq_srv != NULL && rq->rq_srv->srv_pg != NULL)
+		return est_rate_shared(rq, key, reply);
 	if ((wait = limiter_blocked(rate, key, now)) > 0) {
-		est_refused_by(rq, "rate");
-		est_reply_error(reply, 429, "policy rate: at most %ld "
-		    "enrollments per %ld s for this identity; retry later",
-		    policy_rate_max(p), policy_rate_window(p));
-		snprintf(reply->retry_after, sizeof(reply->retry_after), "%ld",
-		    wait);
+		est_rate_refuse(rq, wait, reply);
 		return -1;
 	}
 	limiter_fail(rate, key, now);

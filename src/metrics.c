@@ -68,6 +68,7 @@ enum metrics_id {
 	M_AUTH_FAILURES,
 	M_AUTH_CHALLENGES,
 	M_POLICY_REFUSALS,
+	M_STORE_REFUSALS,
 	M_OPEN_CONNECTIONS,
 	M_TLS_HANDSHAKES,
 	M_TLS_HANDSHAKE_FAILURES,
@@ -165,6 +166,9 @@ static const struct metrics_family metrics_families[M_MAX] = {
 	    { "rule" },
 	    "Enrollments refused by the RA before reaching a CA, by policy "
 	    "rule (rate: the per-identity enrollment rate)." },
+	[M_STORE_REFUSALS] = { "estrad_store_refusals_total", MT_COUNTER,
+	    { "stage" }, "Requests answered 503 because the shared store "
+	    "(PostgreSQL) could not be asked, by stage (auth, rate)." },
 	[M_OPEN_CONNECTIONS] = { "estrad_open_connections", MT_GAUGE,
 	    { NULL }, "EST client connections open now." },
 	[M_TLS_HANDSHAKES] = { "estrad_tls_handshakes_total", MT_COUNTER,
@@ -615,6 +619,14 @@ void
 metrics_auth_challenge(void)
 {
 	metrics_add_value(M_AUTH_CHALLENGES, NULL, 1);
+}
+
+void
+metrics_store_refusal(const char *stage)
+{
+	const char *v[1] = { stage };
+
+	metrics_add_value(M_STORE_REFUSALS, v, 1);
 }
 
 void

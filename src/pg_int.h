@@ -10,6 +10,9 @@
 
 struct cfg_store;
 
+/* estrad_queue's active states, as store.c's STORE_ACTIVE_SQL. */
+#define PG_ACTIVE	"state IN ('pending', 'polling', 'issued', 'refused')"
+
 /* Keywords pg_conn_params() may fill, without the terminating NULL. */
 #define PG_CONN_PARAMS	6
 

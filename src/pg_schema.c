@@ -39,9 +39,6 @@
  * find the tables made. The key is arbitrary but fixed ("estrad" in hex). */
 #define PG_SCHEMA_LOCK	"SELECT pg_advisory_xact_lock(6573747261640001)"
 
-/* The active states, as store.c's STORE_ACTIVE_SQL. */
-#define PG_ACTIVE	"state IN ('pending', 'polling', 'issued', 'refused')"
-
 static const char pg_schema_v1[] =
     "CREATE TABLE IF NOT EXISTS estrad_meta ("
     " key text PRIMARY KEY, value text NOT NULL);"
@@ -281,8 +278,20 @@ pg_schema_version(PGconn *c, char *err, size_t errlen)
 		PQclear(res);
 		return -1;
 	}
-	if (PQntuples(res) == 1)
-		v = atoi(PQgetvalue(res, 0, 0));
+	if (PQntuples(res) == 1) {
+		const char	*text = PQgetvalue(res, 0, 0);
+		char		*end;
+		long		 l = strtol(text, &end, 10);
+
+		/* Not a number: not ours to create over, or to migrate. */
+		if (end == text || *end != '\0' || l < 1 || l > 100000) {
+			snprintf(err, errlen, "estrad_meta's schema_version "
+			    "is not a version number: not estrad's, or edited");
+			PQclear(res);
+			return -1;
+		}
+		v = (int)l;
+	}
 	PQclear(res);
 	return v;
 }

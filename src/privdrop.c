@@ -25,6 +25,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -194,6 +195,23 @@ privdrop_hand_over(const struct config *cfg, int create, char *err,
 	return 0;
 }
 
+/*
+ * HOME is the user's from now on, as login(1) makes it: libpq looks in
+ * $HOME/.postgresql for a client certificate and takes a file it may not
+ * open (root's, after the drop) for an error, not an absence, so every
+ * connection to the shared store failed for a daemon started by root
+ * with "user". Without a passwd entry, no HOME: libpq then has none.
+ */
+static void
+privdrop_home(uid_t uid)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw == NULL || pw->pw_dir == NULL || setenv("HOME", pw->pw_dir,
+	    1) != 0)
+		unsetenv("HOME");
+}
+
 /* Become uid:gid for good, and check that it took. */
 static int
 privdrop_become(const struct config *cfg, uid_t uid, gid_t gid, char *err,
@@ -212,6 +230,7 @@ privdrop_become(const struct config *cfg, uid_t uid, gid_t gid, char *err,
 		    "root could be regained", cfg->user);
 		return -1;
 	}
+	privdrop_home(uid);
 	return 0;
 }
 

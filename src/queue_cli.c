@@ -2,11 +2,14 @@
  * queue_cli: `estrad queue list|show|purge|retry`, the whole command: its
  * arguments, its listing (a table, or JSON with stable field names:
  * queue_cli_json), one entry's every field, its purge with the audit
- * lines, and the retry that asks the daemon to send an entry now (the
- * store's reads and marks are store_list.c). A short-lived process that
- * may block on the disk: it is not the event loop. It never creates the
- * database: listing a queue that was never used says so and stops, so an
- * operator's typo in state_dir does not leave a stray database behind.
+ * lines, and the retry that asks the daemon to send an entry now, on
+ * either store through store_cli's calls (the reads and marks are
+ * store_list.c on SQLite, store_pg.c on PostgreSQL, where a LEASE column
+ * shows which replica holds an entry). A short-lived process that may
+ * block on the disk or the database: it is not the event loop. It never
+ * creates the database or the schema: listing a queue that was never used
+ * says so and stops, so an operator's typo in state_dir does not leave a
+ * stray database behind.
  * Run as root for a configured "user", it works as that user (after
  * handing over the state files that exist, as the daemon does at start).
  * What it promises: a listing is one consistent snapshot and puts no
@@ -34,14 +37,15 @@
 #include "estrad/privdrop.h"
 #include "estrad/queue_cli.h"
 #include "estrad/store.h"
+#include "estrad/store_pg.h"
 
 enum { LC_ID, LC_STATE, LC_LABEL, LC_OP, LC_IDENTITY, LC_SUBJECT, LC_SANS,
-    LC_AGE, LC_NEXT, LC_ATTEMPTS, LC_RECEIVED, LC_CA, LC_REQUEST, LC_NOTE,
-    LC_MAX };
+    LC_AGE, LC_NEXT, LC_ATTEMPTS, LC_RECEIVED, LC_CA, LC_REQUEST, LC_LEASE,
+    LC_NOTE, LC_MAX };
 
 static const char *const queue_cli_head[LC_MAX] = {
 	"ID", "STATE", "LABEL", "OP", "IDENTITY", "SUBJECT", "SANS", "AGE",
-	"NEXT", "ATTEMPTS", "RECEIVED", "CA", "REQUEST", "NOTE"
+	"NEXT", "ATTEMPTS", "RECEIVED", "CA", "REQUEST", "LEASE", "NOTE"
 };
 
 /* A value longer than this still prints whole, but does not widen its
@@ -59,6 +63,7 @@ struct queue_cli_listing {
 	int	 ql_w[LC_MAX];
 	int	 ql_head_done;
 	int	 ql_json;	/* --json: an array, one entry a line */
+	int	 ql_leases;	/* the store has claims: a LEASE column */
 	int	 ql_failed;	/* out of memory in a JSON entry */
 };
 
@@ -128,10 +133,20 @@ queue_cli_note(char *buf, size_t size, const struct store_entry *e)
 	queue_cli_text(buf, size, text);
 }
 
+/* The replica holding a claim on the entry now (PostgreSQL), or NULL. */
+static const char *
+queue_cli_lease(const struct store_entry *e, int64_t now)
+{
+	return e->lease_owner[0] != '\0' && e->lease_until > now ?
+	    e->lease_owner : NULL;
+}
+
 static void
 queue_cli_row(struct queue_cli_row *r, const struct store_entry *e,
     int64_t now)
 {
+	const char *lease = queue_cli_lease(e, now);
+
 	snprintf(r->col[LC_ID], sizeof(r->col[0]), "%lld", (long long)e->id);
 	snprintf(r->col[LC_STATE], sizeof(r->col[0]), "%s",
 	    queue_state_name(e->state));
@@ -150,6 +165,8 @@ queue_cli_row(struct queue_cli_row *r, const struct store_entry *e,
 	else
 		snprintf(r->col[LC_CA], sizeof(r->col[0]), "-");
 	queue_cli_text(r->col[LC_REQUEST], sizeof(r->col[0]), e->request_id);
+	queue_cli_text(r->col[LC_LEASE], sizeof(r->col[0]),
+	    lease != NULL ? lease : "");
 	queue_cli_note(r->col[LC_NOTE], sizeof(r->col[0]), e);
 }
 
@@ -204,13 +221,16 @@ queue_cli_json_opt(json_t *o, const char *key, const char *v)
  * Every field of an entry, under names that stay (docs/offline.md): the
  * scripts' interface. Times are RFC 3339 UTC; next_attempt and
  * next_attempt_in (seconds from now, 0 when due) are null for an entry
- * that does not wait for the CA. NULL out of memory.
+ * that does not wait for the CA. With leases (PostgreSQL), lease_owner
+ * and lease_until say which replica holds the entry until when (null
+ * when none does). NULL out of memory.
  */
 static json_t *
-queue_cli_json(const struct store_entry *e, int64_t now)
+queue_cli_json(const struct store_entry *e, int64_t now, int leases)
 {
-	json_t	*o = json_object();
-	int	 waits = e->state == QS_PENDING || e->state == QS_POLLING;
+	json_t		*o = json_object();
+	int		 waits = e->state == QS_PENDING || e->state == QS_POLLING;
+	const char	*lease = queue_cli_lease(e, now);
 
 	if (o == NULL)
 		return NULL;
@@ -236,6 +256,11 @@ queue_cli_json(const struct store_entry *e, int64_t now)
 	json_object_set_new(o, "ca_status", e->ca_status > 0 ?
 	    json_integer(e->ca_status) : json_null());
 	queue_cli_json_opt(o, "retry_after", e->retry_after);
+	if (leases) {
+		queue_cli_json_opt(o, "lease_owner", lease != NULL ? lease : "");
+		json_object_set_new(o, "lease_until", lease != NULL ?
+		    queue_cli_time(e->lease_until) : json_null());
+	}
 	audit_set_any_text(o, "note", e->note);
 	queue_cli_json_opt(o, "last_error", e->last_error);
 	json_object_set_new(o, "csr_bytes", json_integer((json_int_t)e->csr_len));
@@ -248,7 +273,7 @@ queue_cli_json(const struct store_entry *e, int64_t now)
 static void
 queue_cli_json_line(struct queue_cli_listing *l, const struct store_entry *e)
 {
-	json_t	*o = queue_cli_json(e, l->ql_now);
+	json_t	*o = queue_cli_json(e, l->ql_now, l->ql_leases);
 	char	*text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	if (text == NULL)
@@ -261,11 +286,13 @@ queue_cli_json_line(struct queue_cli_listing *l, const struct store_entry *e)
 	json_decref(o);
 }
 
+/* A row; the LEASE column only for a store that has leases. */
 static void
-queue_cli_print(FILE *out, const char *const *col, const int *w)
+queue_cli_print(FILE *out, const char *const *col, const int *w, int leases)
 {
 	for (int i = 0; i < LC_MAX - 1; i++)
-		fprintf(out, "%-*s  ", w[i], col[i]);
+		if (i != LC_LEASE || leases)
+			fprintf(out, "%-*s  ", w[i], col[i]);
 	fprintf(out, "%s\n", col[LC_MAX - 1]);
 }
 
@@ -292,23 +319,26 @@ queue_cli_list_visit(const struct store_entry *e, int pass, void *arg)
 	if (pass == 0)
 		return;
 	if (!l->ql_head_done)
-		queue_cli_print(l->ql_out, queue_cli_head, l->ql_w);
+		queue_cli_print(l->ql_out, queue_cli_head, l->ql_w,
+		    l->ql_leases);
 	l->ql_head_done = 1;
-	queue_cli_print(l->ql_out, col, l->ql_w);
+	queue_cli_print(l->ql_out, col, l->ql_w, l->ql_leases);
 }
 
 int
-queue_cli_list(struct store *st, FILE *out, int all, int json, char *err,
-    size_t errlen)
+queue_cli_list(const struct store_cli *sc, FILE *out, int all, int json,
+    char *err, size_t errlen)
 {
-	struct queue_cli_listing l = { .ql_out = out,
-	    .ql_now = (int64_t)time(NULL), .ql_json = json };
+	struct queue_cli_listing l = { .ql_out = out, .ql_json = json,
+	    .ql_leases = sc->sc_ops->sco_leases };
 	int n;
 
+	if ((l.ql_now = sc->sc_ops->sco_now(sc->sc_h, err, errlen)) == -1)
+		return -1;
 	for (int i = 0; i < LC_MAX; i++)
 		l.ql_w[i] = (int)strlen(queue_cli_head[i]);
-	n = store_list(st, all, json ? 1 : 2, queue_cli_list_visit, &l, err,
-	    errlen);
+	n = sc->sc_ops->sco_list(sc->sc_h, all, json ? 1 : 2,
+	    queue_cli_list_visit, &l, err, errlen);
 	if (json && n >= 0)
 		fprintf(out, "%s]\n", n > 0 ? "\n" : "[");
 	if (n >= 0 && l.ql_failed) {
@@ -366,7 +396,7 @@ queue_cli_show_one(FILE *out, const json_t *o, const char *key)
 }
 
 int
-queue_cli_show(struct store *st, FILE *out, int64_t id, int json,
+queue_cli_show(const struct store_cli *sc, FILE *out, int64_t id, int json,
     char *err, size_t errlen)
 {
 	struct store_entry	 e;
@@ -375,15 +405,17 @@ queue_cli_show(struct store *st, FILE *out, int64_t id, int json,
 	json_t			*v;
 	char			*text;
 	int			 rc;
-	int64_t			 now = (int64_t)time(NULL);
+	int64_t			 now;
 
-	if ((rc = store_get(st, id, &e, err, errlen)) != 1) {
+	if ((now = sc->sc_ops->sco_now(sc->sc_h, err, errlen)) == -1)
+		return -1;
+	if ((rc = sc->sc_ops->sco_get(sc->sc_h, id, &e, err, errlen)) != 1) {
 		if (rc == 0)
 			snprintf(err, errlen, "no queue entry %lld",
 			    (long long)id);
 		return -1;
 	}
-	o = queue_cli_json(&e, now);
+	o = queue_cli_json(&e, now, sc->sc_ops->sco_leases);
 	store_entry_clear(&e);
 	if (o == NULL || (json && (text = json_dumps(o, JSON_INDENT(2))) ==
 	    NULL)) {
@@ -402,12 +434,14 @@ queue_cli_show(struct store *st, FILE *out, int64_t id, int json,
 }
 
 int
-queue_cli_retry(struct store *st, int64_t id, char *err, size_t errlen)
+queue_cli_retry(const struct store_cli *sc, int64_t id, char *err,
+    size_t errlen)
 {
 	struct store_entry	e;
 	int			rc;
 
-	if ((rc = store_retry(st, id, &e, err, errlen)) == 0) {
+	if ((rc = sc->sc_ops->sco_retry(sc->sc_h, id, &e, err, errlen)) ==
+	    0) {
 		if (e.id == 0)
 			snprintf(err, errlen, "no queue entry %lld",
 			    (long long)id);
@@ -443,8 +477,8 @@ queue_cli_purge_line(const struct store_entry *e, void *arg)
  * that none records a purge that did not happen.
  */
 int
-queue_cli_purge(struct store *st, int64_t id, const char *audit_file,
-    char *err, size_t errlen)
+queue_cli_purge(const struct store_cli *sc, int64_t id,
+    const char *audit_file, char *err, size_t errlen)
 {
 	FILE	*lines = NULL;
 	char	*buf = NULL;
@@ -461,8 +495,8 @@ queue_cli_purge(struct store *st, int64_t id, const char *audit_file,
 		snprintf(err, errlen, "out of memory");
 		goto done;
 	}
-	if ((n = store_purge(st, id, queue_cli_purge_line, lines, err,
-	    errlen)) == -1)
+	if ((n = sc->sc_ops->sco_purge(sc->sc_h, id, queue_cli_purge_line,
+	    lines, err, errlen)) == -1)
 		goto done;
 	rc = n;
 	if (id > 0 && n == 0) {
@@ -532,12 +566,12 @@ queue_cli_exists(const char *path)
 }
 
 static int
-queue_cli_cmd_list(struct store *st, int all, int json)
+queue_cli_cmd_list(const struct store_cli *sc, int all, int json)
 {
 	char	err[512];
 	int	n;
 
-	if ((n = queue_cli_list(st, stdout, all, json, err, sizeof(err))) ==
+	if ((n = queue_cli_list(sc, stdout, all, json, err, sizeof(err))) ==
 	    -1) {
 		fprintf(stderr, "estrad: %s\n", err);
 		return 1;
@@ -553,12 +587,13 @@ queue_cli_cmd_list(struct store *st, int all, int json)
 }
 
 static int
-queue_cli_cmd_purge(struct store *st, int64_t id, const char *audit_file)
+queue_cli_cmd_purge(const struct store_cli *sc, int64_t id,
+    const char *audit_file)
 {
 	char	err[512];
 	int	n;
 
-	if ((n = queue_cli_purge(st, id, audit_file, err, sizeof(err))) ==
+	if ((n = queue_cli_purge(sc, id, audit_file, err, sizeof(err))) ==
 	    -1) {
 		fprintf(stderr, "estrad: %s\n", err);
 		return 1;
@@ -575,16 +610,16 @@ queue_cli_cmd_purge(struct store *st, int64_t id, const char *audit_file)
 
 /* show and retry: one line on stderr for an unknown or finished ID. */
 static int
-queue_cli_cmd_one(struct store *st, const struct queue_cli_args *a)
+queue_cli_cmd_one(const struct store_cli *sc, const struct queue_cli_args *a)
 {
 	char	err[512];
 	int	rc;
 
 	if (a->qa_cmd == QC_SHOW)
-		rc = queue_cli_show(st, stdout, a->qa_id, a->qa_json, err,
+		rc = queue_cli_show(sc, stdout, a->qa_id, a->qa_json, err,
 		    sizeof(err));
 	else
-		rc = queue_cli_retry(st, a->qa_id, err, sizeof(err));
+		rc = queue_cli_retry(sc, a->qa_id, err, sizeof(err));
 	if (rc == -1) {
 		fprintf(stderr, "estrad: %s\n", err);
 		return 1;
@@ -613,28 +648,73 @@ queue_cli_id(const char *arg, int all_ok)
 	return (int64_t)v;
 }
 
-/* Without a database there is nothing to list, show, purge or retry. */
+/*
+ * Without a queue there is nothing to list, show, purge or retry. none
+ * says where none is: "no database yet at PATH" (SQLite), "no estrad
+ * schema yet in postgresql HOST:PORT/DB".
+ */
 static int
-queue_cli_no_db(const char *path, const struct queue_cli_args *a)
+queue_cli_no_db(const char *none, const struct queue_cli_args *a)
 {
 	if (a->qa_cmd != QC_LIST && a->qa_id > 0) {
-		fprintf(stderr, "estrad: no queue entry %lld (no database "
-		    "yet at %s)\n", (long long)a->qa_id, path);
+		fprintf(stderr, "estrad: no queue entry %lld (%s)\n",
+		    (long long)a->qa_id, none);
 		return 1;
 	}
 	if (a->qa_json)
 		printf("[]\n");
 	else
-		printf("queue is empty (no database yet at %s)\n", path);
+		printf("queue is empty (%s)\n", none);
 	return 0;
+}
+
+/*
+ * The daemon's store, as sc: 1 open, 0 no queue there yet (said, with
+ * *rc the exit status), -1 failed (said).
+ */
+static int
+queue_cli_open(const struct config *cfg, const struct queue_cli_args *a,
+    struct store_cli *sc, int *rc)
+{
+	struct store	*st;
+	char		*path = NULL, err[768], where[256], none[320];
+	int		 exists;
+
+	if (cfg->store.backend == STORE_POSTGRESQL) {
+		if ((exists = store_pg_open(&cfg->store, sc, where,
+		    sizeof(where), err, sizeof(err))) == -1)
+			fprintf(stderr, "estrad: %s\n", err);
+		snprintf(none, sizeof(none), "no estrad schema yet in %s", where);
+		if (exists == 0)
+			*rc = queue_cli_no_db(none, a);
+		return exists;
+	}
+	if (asprintf(&path, "%s/estrad.db", cfg->state_dir) == -1) {
+		fprintf(stderr, "estrad: out of memory\n");
+		return -1;
+	}
+	if ((exists = queue_cli_exists(path)) == 0) {
+		snprintf(none, sizeof(none), "no database yet at %s", path);
+		*rc = queue_cli_no_db(none, a);
+	}
+	free(path);
+	if (exists != 1)
+		return exists;
+	/* Not locked: the daemon holds the lock while it runs. */
+	if ((st = store_open(cfg->state_dir, 0, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "estrad: %s\n", err);
+		return -1;
+	}
+	store_cli_sqlite(st, sc);
+	return 1;
 }
 
 static int
 queue_cli_run(const struct config *cfg, const struct queue_cli_args *a)
 {
-	struct store	*st;
-	char		*path = NULL, err[512];
-	int		 rc, exists;
+	struct store_cli	 sc;
+	char			 err[512];
+	int			 rc = 1, opened;
 
 	/* Run by root for a daemon with a "user": as that user, so that no
 	 * file of root's is left where the daemon must write. */
@@ -642,33 +722,20 @@ queue_cli_run(const struct config *cfg, const struct queue_cli_args *a)
 		fprintf(stderr, "estrad: %s\n", err);
 		return 1;
 	}
-	if (asprintf(&path, "%s/estrad.db", cfg->state_dir) == -1) {
-		fprintf(stderr, "estrad: out of memory\n");
-		return 1;
-	}
-	if ((exists = queue_cli_exists(path)) != 1) {
-		rc = exists == 0 ? queue_cli_no_db(path, a) : 1;
-		free(path);
-		return rc;
-	}
-	free(path);
-	/* Not locked: the daemon holds the lock while it runs. */
-	if ((st = store_open(cfg->state_dir, 0, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "estrad: %s\n", err);
-		return 1;
-	}
+	if ((opened = queue_cli_open(cfg, a, &sc, &rc)) != 1)
+		return opened == 0 ? rc : 1;
 	switch (a->qa_cmd) {
 	case QC_PURGE:
-		rc = queue_cli_cmd_purge(st, a->qa_id, cfg->audit.file);
+		rc = queue_cli_cmd_purge(&sc, a->qa_id, cfg->audit.file);
 		break;
 	case QC_LIST:
-		rc = queue_cli_cmd_list(st, a->qa_all, a->qa_json);
+		rc = queue_cli_cmd_list(&sc, a->qa_all, a->qa_json);
 		break;
 	default:
-		rc = queue_cli_cmd_one(st, a);
+		rc = queue_cli_cmd_one(&sc, a);
 		break;
 	}
-	store_close(st);
+	sc.sc_ops->sco_close(sc.sc_h);
 	if (fflush(stdout) == EOF) {
 		fprintf(stderr, "estrad: stdout: %s\n", strerror(errno));
 		rc = 1;
@@ -758,7 +825,8 @@ queue_cli_main(const struct config *cfg, int argc, char **argv)
 	}
 	if ((rc = queue_cli_parse((int)i, argc, argv, &a)) != 0)
 		return rc;
-	if (cfg->state_dir == NULL) {
+	/* On PostgreSQL the queue is in the database (docs/scaling.md). */
+	if (cfg->state_dir == NULL && cfg->store.backend != STORE_POSTGRESQL) {
 		fprintf(stderr, "estrad: state_dir is not set in %s\n",
 		    cfg->path != NULL ? cfg->path : "the configuration");
 		return 1;

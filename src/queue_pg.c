@@ -34,7 +34,9 @@
 #include <openssl/crypto.h>
 
 #include "estrad/log.h"
+#include "estrad/metrics.h"
 #include "estrad/pg.h"
+#include "estrad/shared.h"
 #include "estrad/upstream.h"
 
 #include "queue_int.h"
@@ -220,7 +222,8 @@ qpg_noted(struct queue *q, const PGresult *res)
 	}
 }
 
-/* The database is away: come back later (never a 500). */
+/* The database is away: come back later (never a 500), as the other
+ * stages that need the shared store answer (shared.h). */
 static void
 qpg_unavailable(const struct queue *q, struct est_reply *reply,
     const char *err)
@@ -228,8 +231,8 @@ qpg_unavailable(const struct queue *q, struct est_reply *reply,
 	/* The reason stays in the log: the client learns nothing of the
 	 * database's address. */
 	log_debug("queue: the shared store is away: %s", err);
-	est_reply_error(reply, 503, "the queue is unavailable (its shared "
-	    "store is unreachable); retry later");
+	metrics_store_refusal("queue");
+	est_reply_error(reply, SHARED_AWAY_STATUS, "%s", SHARED_AWAY_REASON);
 	snprintf(reply->retry_after, sizeof(reply->retry_after), "%ld",
 	    pg_retry_after(q->q_pg));
 }

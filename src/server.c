@@ -274,6 +274,7 @@ server_new(struct event_base *base, struct config *cfg)
 		log_err("%s", err);
 		goto fail;
 	}
+	auth_use_store(srv->srv_auth, srv->srv_pg);
 	if (server_rates_make(cfg, &srv->srv_rates, &srv->srv_nrates) == -1)
 		goto fail;
 	if ((srv->srv_upstreams = upstream_ctx_new(base, cfg)) == NULL ||

@@ -179,3 +179,63 @@ store_retry(struct store *st, int64_t id, struct store_entry *e, char *err,
 	}
 	return rc;
 }
+
+/* ---- store_cli over SQLite ---------------------------------------------- */
+
+static int
+store_cli_list(void *h, int all, int passes, store_list_fn visit, void *arg,
+    char *err, size_t errlen)
+{
+	return store_list(h, all, passes, visit, arg, err, errlen);
+}
+
+static int
+store_cli_purge(void *h, int64_t id, store_purge_fn accept, void *arg,
+    char *err, size_t errlen)
+{
+	return store_purge(h, id, accept, arg, err, errlen);
+}
+
+static int
+store_cli_get(void *h, int64_t id, struct store_entry *e, char *err,
+    size_t errlen)
+{
+	return store_get(h, id, e, err, errlen);
+}
+
+static int
+store_cli_retry(void *h, int64_t id, struct store_entry *e, char *err,
+    size_t errlen)
+{
+	return store_retry(h, id, e, err, errlen);
+}
+
+/* The daemon writes this host's time into the file. */
+static int64_t
+store_cli_now(void *h, char *err, size_t errlen)
+{
+	return (int64_t)time(NULL);
+}
+
+static void
+store_cli_close(void *h)
+{
+	store_close(h);
+}
+
+static const struct store_cli_ops store_cli_sqlite_ops = {
+	.sco_list = store_cli_list,
+	.sco_purge = store_cli_purge,
+	.sco_get = store_cli_get,
+	.sco_retry = store_cli_retry,
+	.sco_now = store_cli_now,
+	.sco_close = store_cli_close,
+	.sco_leases = 0,
+};
+
+void
+store_cli_sqlite(struct store *st, struct store_cli *sc)
+{
+	sc->sc_ops = &store_cli_sqlite_ops;
+	sc->sc_h = st;
+}

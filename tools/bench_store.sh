@@ -96,6 +96,9 @@ fi
     { echo "bench_store: no haproxy (tools/install-deps)" >&2; exit 1; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/estrad-bench-store.XXXXXX")
+# Searchable (not readable) by others: as root, the cluster's server runs
+# as nobody and keeps its files in WORK/pg (tests/tools/pgcluster).
+chmod 711 "$WORK"
 LAB=$WORK/lab
 PGDIR=$WORK/pg
 STARTED=()		# estrads and HAProxy, stopped at the end

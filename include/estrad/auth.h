@@ -7,7 +7,9 @@
  * window ends.
  *
  * Digest and certificate checks finish at once; Basic (bcrypt) runs on a
- * worker thread and finishes later through the callback.
+ * worker thread and finishes later through the callback. With the shared
+ * store (auth_use_store), Digest and Basic attempts with credentials
+ * finish later too, once the database has answered.
  */
 #ifndef ESTRAD_AUTH_H
 #define ESTRAD_AUTH_H
@@ -47,6 +49,16 @@ typedef void (*auth_done_cb)(void *arg, enum auth_verdict verdict,
 struct auth_ctx *auth_new(struct event_base *base, const struct config *cfg,
     char *err, size_t errlen);
 void auth_free(struct auth_ctx *ctx);
+
+struct pg;
+/*
+ * The replicas share their state on pg (store.backend "postgresql"):
+ * failed-login counts and Digest nonce uses live there, each attempt
+ * with credentials costing one query (auth_shared.c), and a timer
+ * deletes the rows whose time is over. pg NULL: this process's memory,
+ * as before. Call once, before the first auth_check.
+ */
+void auth_use_store(struct auth_ctx *ctx, struct pg *pg);
 
 /* Reload the user files (SIGHUP). A file that fails keeps the old set. */
 void auth_reload_users(struct auth_ctx *ctx);

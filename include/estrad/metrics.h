@@ -47,6 +47,9 @@ void metrics_auth_failure(const char *method);
 void metrics_auth_challenge(void);
 /* estrad_policy_refusals_total{rule}: "key.type", "rate", ... */
 void metrics_policy_refusal(const char *rule);
+/* estrad_store_refusals_total{stage}: "auth", "rate": answered 503
+ * because the shared store (PostgreSQL) could not be asked. */
+void metrics_store_refusal(const char *stage);
 /* estrad_open_connections (gauge): +1 accepted, -1 closed. */
 void metrics_connection(int delta);
 /* A connection closed by a limit: "total", "per_address",

@@ -82,6 +82,11 @@ struct store_entry {
 						 * failed showed (curl's or
 						 * TLS's error, the CA's
 						 * status line); "" none */
+	/* PostgreSQL only (estrad_queue's claim; "" and 0 on SQLite): the
+	 * replica forwarding the entry, holding it until lease_until
+	 * (the database's clock). */
+	char		 lease_owner[128];
+	int64_t		 lease_until;
 };
 
 /* Deep copy (src's buffers duplicated). 0, or -1 out of memory. */
@@ -232,5 +237,38 @@ int store_get(struct store *st, int64_t id, struct store_entry *e,
  */
 int store_retry(struct store *st, int64_t id, struct store_entry *e,
     char *err, size_t errlen);
+
+/*
+ * `estrad queue` on either store: the SQLite file (store_cli_sqlite,
+ * store_list.c) or the shared PostgreSQL database (store_pg.c). Each call
+ * promises what the function of the same name above does; h is the
+ * store's handle. queue_cli.c is written once against this.
+ */
+struct store_cli_ops {
+	int	(*sco_list)(void *h, int all, int passes, store_list_fn visit,
+		    void *arg, char *err, size_t errlen);
+	int	(*sco_purge)(void *h, int64_t id, store_purge_fn accept,
+		    void *arg, char *err, size_t errlen);
+	int	(*sco_get)(void *h, int64_t id, struct store_entry *e,
+		    char *err, size_t errlen);
+	int	(*sco_retry)(void *h, int64_t id, struct store_entry *e,
+		    char *err, size_t errlen);
+	/* The clock of the entries' times (Unix seconds): this host's for
+	 * SQLite, the database's for PostgreSQL; -1 with err. */
+	int64_t	(*sco_now)(void *h, char *err, size_t errlen);
+	/* Closes the store and frees h. */
+	void	(*sco_close)(void *h);
+	/* 1: entries carry a claim (lease_owner, lease_until) worth a
+	 * column; 0: never (SQLite: one daemon per state_dir). */
+	int	  sco_leases;
+};
+
+struct store_cli {
+	const struct store_cli_ops	*sc_ops;
+	void				*sc_h;
+};
+
+/* sc over st (opened with store_open, lock 0): sco_close closes st. */
+void store_cli_sqlite(struct store *st, struct store_cli *sc);
 
 #endif

@@ -182,6 +182,16 @@ check_header() {
 	[ "$v" = "$2" ] || fail "$(basename "$HDR"): $1 is '$v', expected '$2'"
 }
 
+# check_retry_after MIN MAX: the last response's Retry-After is a number
+# of seconds from MIN to MAX.
+check_retry_after() {
+	local ra
+	ra=$(header Retry-After)
+	if ! [[ $ra =~ ^[0-9]+$ ]] || [ "$ra" -lt "$1" ] || [ "$ra" -gt "$2" ]; then
+		fail "$(basename "$HDR"): Retry-After '$ra', expected $1..$2"
+	fi
+}
+
 # check_framing: Content-Length present and right, no chunked encoding
 # (RFC 8951 interop: some clients need Content-Length).
 check_framing() {
@@ -1386,6 +1396,33 @@ pg_psql() {
 		args+=(-c "$a")
 	done
 	"$ESTRAD_PGCLUSTER" psql "$ESTRAD_PG_DIR" -q -A -t -v ON_ERROR_STOP=1 "${args[@]}"
+}
+
+# pg_outage SECONDS: take the database away for SECONDS (`pgcluster
+# restart DIR SECONDS` in the background: a fast shutdown, which ends
+# every session, then the same port again); returns once it is down.
+# pg_back waits (SECONDS + 20 s at most) until it is up again.
+pg_outage() {
+	local i
+	pg_need
+	"$ESTRAD_PGCLUSTER" restart "$ESTRAD_PG_DIR" "$1" >"$WORK/pg_outage.out" 2>&1 &
+	# Not in T_PIDS: a case that fails meanwhile leaves the restart to end
+	# by itself, so the next case finds the database up.
+	PG_OUTAGE_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		"$ESTRAD_PGCLUSTER" status "$ESTRAD_PG_DIR" >/dev/null 2>&1 || return 0
+		running "$PG_OUTAGE_PID" ||
+		    fail "pgcluster restart ended before the database went down: $(cat "$WORK/pg_outage.out")"
+		sleep 0.1
+	done
+	fail "the database did not go down within 10 s"
+}
+
+pg_back() {
+	wait "$PG_OUTAGE_PID" ||
+	    fail "pgcluster restart: $(cat "$WORK/pg_outage.out")"
+	"$ESTRAD_PGCLUSTER" status "$ESTRAD_PG_DIR" >/dev/null 2>&1 ||
+	    fail "the database is not up after pgcluster restart"
 }
 
 # free_port: a TCP port free on 127.0.0.1 now (for a daemon that cannot

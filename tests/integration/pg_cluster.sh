@@ -13,8 +13,8 @@
 #    proxy_config connects (configuration OK), and refuses the password
 #    file once it is mode 644;
 #  - pg_psql runs SQL as the superuser; pg_reset empties the database;
-#  - `pgcluster restart DIR 1`: the database is away for a second
-#    (connections refused), comes back on the same port, and the committed
+#  - pg_outage 3 (`pgcluster restart DIR 3`), pg_back: the database is
+#    away (connections refused), comes back on the same port, and the committed
 #    row is still there; `pgcluster start` on the running cluster is a no-op.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -111,14 +111,9 @@ estrad" ] || fail "pg_psql: $(pg_psql 'select v from kept' 2>&1)"
 
 # ---- a restart: away for a second, back on the same port, data kept.
 port=$PG_PORT
-"$ESTRAD_PGCLUSTER" restart "$ESTRAD_PG_DIR" 3 >"$WORK/restart.out" 2>&1 &
-rpid=$!
-for ((i = 0; i < 30; i++)); do
-	"$ESTRAD_PGCLUSTER" status "$ESTRAD_PG_DIR" >/dev/null 2>&1 || break
-	sleep 0.1
-done
+pg_outage 3
 ! tcp_psql during "$CI $VF" "select 1" || fail "the database answered while stopped"
-wait "$rpid" || fail "pgcluster restart: $(cat "$WORK/restart.out")"
+pg_back
 pg_env
 [ "$PG_PORT" = "$port" ] || fail "the cluster came back on port $PG_PORT, not $port"
 tcp_psql after "$CI $VF" "select v from kept" ||

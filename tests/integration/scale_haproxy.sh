@@ -139,22 +139,17 @@ fi
 "$ESTRAD_BIN" -n -c "$WORK/replica.json" >"$WORK/replica.check" 2>&1 ||
     fail "estrad -n: $(head -c 400 "$WORK/replica.check")"
 
-declare -a R_PID R_PORT R_ADMIN R_LOG
+declare -a R_PID R_PORT R_ADMIN
 for i in 1 2 3; do
 	start_estrad "r$i" "$WORK/replica.json"
-	R_PID[i]=$XPID R_PORT[i]=$XPORT R_LOG[i]=$XLOG
+	R_PID[i]=$XPID R_PORT[i]=$XPORT REP_LOG[i]=$XLOG	# replica_served reads REP_LOG
 	wait_grep 5 "$XLOG" 'admin listening on 127\.0\.0\.1:' ||
 	    fail "r$i: no 'admin listening on 127.0.0.1:PORT' line"
 	R_ADMIN[i]=$(sed -n 's/.*admin listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$XLOG" | head -n 1)
 done
 
-# ---- HAProxy in front, on a free port (it cannot bind port 0).
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
+# ---- HAProxy in front, on a free port (it cannot bind port 0: lib.sh's
+# free_port).
 
 # haproxy_cfg PORT: the test's haproxy.cfg: the docs' example on loopback,
 # with checks every 200 ms (each replica's admin /readyz), one failed
@@ -216,47 +211,25 @@ done
 LB_URL=https://127.0.0.1:$LB_PORT/.well-known/est
 note "haproxy on $LB_PORT -> replicas ${R_PORT[*]}"
 
-# replica_of RID: which replica (1..3) logged the access line of request
-# RID (its X-Request-Id; each process has its own random prefix).
-replica_of() {
-	local i k
-	for ((k = 0; k < 20; k++)); do
-		for i in 1 2 3; do
-			grep -q -- " access id=$1 " "${R_LOG[i]}" && { echo "$i"; return 0; }
-		done
-		sleep 0.1
-	done
-	echo "no replica logged request $1" >&2
-	return 1
-}
-
-# served NAME: the replica that answered the last response; sets R.
-served() {
-	local rid
-	rid=$(header X-Request-Id)
-	[ -n "$rid" ] || fail "$1: no X-Request-Id"
-	R=$(replica_of "$rid") || fail "$1: no replica logged request $rid"
-}
-
 # ---- (1) a challenge from one replica, answered on another.
 make_csr cross "/CN=scale-cross"
 T_AUTH=none post_csr challenge "$LB_URL/simpleenroll" "$WORK/cross.b64"
 check_error 401 "authentication required"
 check_challenges "MD5 SHA-256"
-served challenge
+replica_served challenge
 a=$R
-check_access "status=401 upstream=-" "${R_LOG[a]}"
+check_access "status=401 upstream=-" "${REP_LOG[a]}"
 digest_challenge SHA-256
 digest_authz "$EST_USER" "$AUTH_REALM" "$EST_PASS" SHA-256 POST "$U" \
     "$CH_NONCE" 00000001 "" "$CH_OPAQUE"
 authz=$DIGEST_AUTHZ
 T_AUTH=none enroll_ok cross "$LB_URL/simpleenroll" "$WORK/cross.b64" cross \
     "$ISSUING_CERT" -H "Authorization: $authz"
-served cross
+replica_served cross
 b=$R
 [ "$a" != "$b" ] ||
     fail "the challenge and the authorized POST were both served by replica $a (round robin should alternate)"
-check_access "auth=digest user=$EST_USER status=200" "${R_LOG[b]}"
+check_access "auth=digest user=$EST_USER status=200" "${REP_LOG[b]}"
 note "challenge from r$a answered on r$b"
 
 # Replay tables are per replica: the same header again is a replay where
@@ -269,7 +242,7 @@ check_error 401
 check_phrase "Digest nonce count replayed"
 T_AUTH=none enroll_ok replay_other "https://127.0.0.1:${R_PORT[c]}$U" \
     "$WORK/cross.b64" cross "$ISSUING_CERT" -H "Authorization: $authz"
-check_access "auth=digest user=$EST_USER status=200" "${R_LOG[c]}"
+check_access "auth=digest user=$EST_USER status=200" "${REP_LOG[c]}"
 
 # enroll_round TAG N "REPLICAS": N curl --digest enrollments (each one
 # curl, so one connection: its 401 and 200 on the same replica) through
@@ -285,8 +258,8 @@ enroll_round() {
 	for ((i = 1; i <= n; i++)); do
 		enroll_ok "$tag$i" "$LB_URL/simpleenroll" "$WORK/$tag$i.b64" \
 		    "$tag$i" "$ISSUING_CERT"
-		served "$tag$i"
-		check_access "auth=digest user=$EST_USER status=200" "${R_LOG[R]}"
+		replica_served "$tag$i"
+		check_access "auth=digest user=$EST_USER status=200" "${REP_LOG[R]}"
 		[ "$R" != "$prev" ] ||
 		    fail "$tag$i: served by r$R like the enrollment before it (sequence: $SEQ $R)"
 		prev=$R

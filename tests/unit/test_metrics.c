@@ -158,6 +158,7 @@ static const char *const families[][2] = {
 	{ "estrad_auth_failures_total", "counter" },
 	{ "estrad_auth_challenges_total", "counter" },
 	{ "estrad_policy_refusals_total", "counter" },
+	{ "estrad_store_refusals_total", "counter" },
 	{ "estrad_open_connections", "gauge" },
 	{ "estrad_tls_handshakes_total", "counter" },
 	{ "estrad_tls_handshake_failures_total", "counter" },

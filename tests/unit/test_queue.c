@@ -668,6 +668,16 @@ check_states(struct fixture *f, const char *want)
 	assert_string_equal(got, want);
 }
 
+/* st as `estrad queue` sees it (store_cli over SQLite). */
+static const struct store_cli *
+as_cli(struct store *st)
+{
+	static struct store_cli sc;
+
+	store_cli_sqlite(st, &sc);
+	return &sc;
+}
+
 static void
 test_purge(void **state)
 {
@@ -689,7 +699,7 @@ test_purge(void **state)
 	/* `estrad queue purge ID` while the daemon runs. */
 	if ((cli = store_open(f->state, 0, f->err, sizeof(f->err))) == NULL)
 		fail_msg("store_open (second connection): %s", f->err);
-	assert_int_equal(queue_cli_purge(cli, id, f->audit_file, f->err,
+	assert_int_equal(queue_cli_purge(as_cli(cli), id, f->audit_file, f->err,
 	    sizeof(f->err)), 1);
 	store_close(cli);
 	/* Picked up every 2 s. */
@@ -780,7 +790,7 @@ test_operator_retry(void **state)
 
 	if ((cli = store_open(f->state, 0, f->err, sizeof(f->err))) == NULL)
 		fail_msg("store_open (second connection): %s", f->err);
-	assert_int_equal(queue_cli_retry(cli, id, f->err, sizeof(f->err)), 0);
+	assert_int_equal(queue_cli_retry(as_cli(cli), id, f->err, sizeof(f->err)), 0);
 	store_close(cli);
 	/* Picked up every 2 s, sent at once. */
 	if (!run_until(f, attempts_reached, &w, 3500))

@@ -66,6 +66,16 @@ teardown(void **state)
 	return 0;
 }
 
+/* st as `estrad queue` sees it (store_cli over SQLite). */
+static const struct store_cli *
+as_cli(struct store *st)
+{
+	static struct store_cli sc;
+
+	store_cli_sqlite(st, &sc);
+	return &sc;
+}
+
 static struct store *
 open_ok(struct fixture *f, int lock)
 {
@@ -326,7 +336,7 @@ test_lock(void **state)
 	    "uses this state_dir"));
 	/* `estrad queue` does not lock, and sees the daemon's rows. */
 	cli = open_ok(f, 0);
-	assert_int_equal(queue_cli_list(cli, out, 0, 0, f->err, sizeof(f->err)),
+	assert_int_equal(queue_cli_list(as_cli(cli), out, 0, 0, f->err, sizeof(f->err)),
 	    1);
 	store_close(cli);
 	store_close(daemon);
@@ -439,7 +449,7 @@ test_update_purged(void **state)
 	make_entry(&e, 1, QS_PENDING);
 	assert_int_equal(store_insert(daemon, &e, f->err, sizeof(f->err)), 0);
 	cli = open_ok(f, 0);
-	assert_int_equal(queue_cli_purge(cli, e.id, NULL, f->err,
+	assert_int_equal(queue_cli_purge(as_cli(cli), e.id, NULL, f->err,
 	    sizeof(f->err)), 1);
 	store_close(cli);
 	e.state = QS_ISSUED;
@@ -512,26 +522,26 @@ test_purge(void **state)
 	done = insert_ok(f, st, 4, QS_DELIVERED);
 
 	/* Unknown, and finished: neither can be purged. */
-	assert_int_equal(queue_cli_purge(st, 999, f->audit, f->err,
+	assert_int_equal(queue_cli_purge(as_cli(st), 999, f->audit, f->err,
 	    sizeof(f->err)), -1);
 	assert_string_equal(f->err, "no active queue entry 999");
-	assert_int_equal(queue_cli_purge(st, done, f->audit, f->err,
+	assert_int_equal(queue_cli_purge(as_cli(st), done, f->audit, f->err,
 	    sizeof(f->err)), -1);
 	assert_non_null(strstr(f->err, "no active queue entry"));
 	assert_int_equal(count_lines(f->audit), 0);
 	/* An audit file that cannot be opened stops the purge. */
-	assert_int_equal(queue_cli_purge(st, a, f->dir, f->err,
+	assert_int_equal(queue_cli_purge(as_cli(st), a, f->dir, f->err,
 	    sizeof(f->err)), -1);
 	assert_non_null(strstr(f->err, "audit file"));
 
 	/* One, then all the others that are active. */
-	assert_int_equal(queue_cli_purge(st, b, f->audit, f->err,
+	assert_int_equal(queue_cli_purge(as_cli(st), b, f->audit, f->err,
 	    sizeof(f->err)), 1);
-	assert_int_equal(queue_cli_purge(st, b, f->audit, f->err,
+	assert_int_equal(queue_cli_purge(as_cli(st), b, f->audit, f->err,
 	    sizeof(f->err)), -1);
-	assert_int_equal(queue_cli_purge(st, 0, f->audit, f->err,
+	assert_int_equal(queue_cli_purge(as_cli(st), 0, f->audit, f->err,
 	    sizeof(f->err)), 2);
-	assert_int_equal(queue_cli_purge(st, 0, f->audit, f->err,
+	assert_int_equal(queue_cli_purge(as_cli(st), 0, f->audit, f->err,
 	    sizeof(f->err)), 0);
 	check_audit_purged(f->audit, (int64_t[]){ b, a, c }, 3);
 
@@ -562,7 +572,7 @@ test_load_skips_purged(void **state)
 
 	a = insert_ok(f, st, 1, QS_PENDING);
 	insert_ok(f, st, 2, QS_PENDING);
-	assert_int_equal(queue_cli_purge(st, a, NULL, f->err,
+	assert_int_equal(queue_cli_purge(as_cli(st), a, NULL, f->err,
 	    sizeof(f->err)), 1);
 	load_all(f, st, &l);
 	assert_int_equal(l.n, 1);
@@ -906,7 +916,7 @@ test_cli_list(void **state)
 	insert_ok(f, st, 5, QS_DELIVERED);
 
 	assert_non_null(out = tmpfile());
-	assert_int_equal(queue_cli_list(st, out, 0, 0, f->err, sizeof(f->err)),
+	assert_int_equal(queue_cli_list(as_cli(st), out, 0, 0, f->err, sizeof(f->err)),
 	    2);
 	text = read_file(out);
 	assert_true(strncmp(text, "ID  ", 4) == 0);
@@ -926,7 +936,7 @@ test_cli_list(void **state)
 	fclose(out);
 
 	assert_non_null(out = tmpfile());
-	assert_int_equal(queue_cli_list(st, out, 1, 0, f->err, sizeof(f->err)),
+	assert_int_equal(queue_cli_list(as_cli(st), out, 1, 0, f->err, sizeof(f->err)),
 	    3);
 	text = read_file(out);
 	assert_non_null(strstr(text, "delivered"));
@@ -1152,9 +1162,9 @@ cli_output(struct fixture *f, struct store *st, int64_t id, int what,
 
 	assert_non_null(out);
 	if (what == 0)
-		*rc = queue_cli_list(st, out, 1, 1, f->err, sizeof(f->err));
+		*rc = queue_cli_list(as_cli(st), out, 1, 1, f->err, sizeof(f->err));
 	else
-		*rc = queue_cli_show(st, out, id, what == 2, f->err,
+		*rc = queue_cli_show(as_cli(st), out, id, what == 2, f->err,
 		    sizeof(f->err));
 	text = read_file(out);
 	fclose(out);
@@ -1266,14 +1276,14 @@ test_cli_retry(void **state)
 	pending = insert_ok(f, daemon, 1, QS_PENDING);
 	issued = insert_ok(f, daemon, 2, QS_ISSUED);
 	cli = open_ok(f, 0);
-	assert_int_equal(queue_cli_retry(cli, pending, f->err,
+	assert_int_equal(queue_cli_retry(as_cli(cli), pending, f->err,
 	    sizeof(f->err)), 0);
-	assert_int_equal(queue_cli_retry(cli, issued, f->err,
+	assert_int_equal(queue_cli_retry(as_cli(cli), issued, f->err,
 	    sizeof(f->err)), -1);
 	snprintf(buf, sizeof(buf), "queue entry %lld is issued: the CA has "
 	    "answered", (long long)issued);
 	assert_non_null(strstr(f->err, buf));
-	assert_int_equal(queue_cli_retry(cli, 99, f->err, sizeof(f->err)),
+	assert_int_equal(queue_cli_retry(as_cli(cli), 99, f->err, sizeof(f->err)),
 	    -1);
 	assert_string_equal(f->err, "no queue entry 99");
 	store_close(cli);
