@@ -37,6 +37,7 @@
 #include "estrad/metrics.h"
 #include "estrad/pg.h"
 #include "estrad/shared.h"
+#include "estrad/store_pg.h"
 #include "estrad/upstream.h"
 
 #include "queue_int.h"
@@ -165,41 +166,15 @@ static const char qpg_stats_sql[] =
 
 /* ---- rows ---------------------------------------------------------------- */
 
-/* Row of res into e (zeroed first; the CSR only if the row has it). */
+/* Row of res into e (store_pg.c's reading, as `estrad queue` reads it;
+ * the CSR and the result only when the statement returned them). */
 static int
 qpg_row(const PGresult *res, int row, struct store_entry *e)
 {
-	memset(e, 0, sizeof(*e));
-	e->id = pg_int(res, row, "id");
-#define QPG_TXT(f) snprintf(e->f, sizeof(e->f), "%s", pg_text(res, row, #f))
-	QPG_TXT(label);
-	QPG_TXT(op);
-	QPG_TXT(identity);
-	QPG_TXT(pubkey);
-	QPG_TXT(subject);
-	QPG_TXT(request_id);
-	QPG_TXT(content_type);
-	QPG_TXT(result_type);
-	QPG_TXT(retry_after);
-	QPG_TXT(note);
-	QPG_TXT(sans);
-	QPG_TXT(last_error);
-#undef QPG_TXT
-	if ((e->state = queue_state_from_name(pg_text(res, row, "state"))) ==
-	    QS_MAX)
-		e->state = QS_EXPIRED;
-	e->created = pg_int(res, row, "created");
-	e->updated = pg_int(res, row, "updated");
-	e->expires = pg_int(res, row, "expires");
-	e->next_attempt = pg_int(res, row, "next_attempt");
-	e->attempts = (int)pg_int(res, row, "attempts");
-	e->ca_status = (int)pg_int(res, row, "ca_status");
-	e->ca_received = (int)pg_int(res, row, "ca_received");
-	if (pg_bytea(res, row, "result", &e->result, &e->result_len) == -1 ||
-	    (PQfnumber(res, "csr") >= 0 && pg_bytea(res, row, "csr", &e->csr,
-	    &e->csr_len) == -1)) {
-		queue_drop_csr(e);
-		store_entry_clear(e);
+	char err[160];
+
+	if (store_pg_read_entry(res, row, e, err, sizeof(err)) == -1) {
+		log_err("queue: %s", err);
 		return -1;
 	}
 	return 0;
