@@ -1605,3 +1605,59 @@ stop_clean() {
 	[ "$RC" = 0 ] || fail "$2 exited $RC after SIGTERM"
 	! grep -E "$SANITIZER_RE" "$3" || fail "$2: sanitizer report in $(basename "$3")"
 }
+
+# ------------------------------------------------------------ the shared queue (issue 19)
+
+# pg_queue_field FIELD [ID]: FIELD of estrad_queue's row ID (default: the
+# first row).
+pg_queue_field() {
+	if [ -n "${2:-}" ]; then
+		pg_psql "SELECT $1 FROM estrad_queue WHERE id = $2"
+	else
+		pg_psql "SELECT $1 FROM estrad_queue ORDER BY id LIMIT 1"
+	fi
+}
+
+# pg_wait_row SECONDS WHAT CONDITION: until one row of estrad_queue meets
+# the SQL CONDITION; fails naming WHAT, with the rows, if none does.
+pg_wait_row() {
+	local k
+	for ((k = 0; k < $1 * 10; k++)); do
+		[ "$(pg_psql "SELECT count(*) FROM estrad_queue WHERE $3")" = 1 ] &&
+		    return 0
+		sleep 0.1
+	done
+	fail "$2: not within $1 s: $(pg_psql 'SELECT id, state, attempts, lease_owner, lease_until - estrad_now(), note FROM estrad_queue')"
+}
+
+# pg_queue_config FILE URL TIMEOUT BACKOFF [TOP_EXTRA]: a proxy_config
+# whose upstream "ca" is URL (connect_timeout and timeout TIMEOUT seconds;
+# its breakers' backoff_initial BACKOFF seconds, backoff_max BACKOFF or 1,
+# whichever is more), with a queue (retry_after 5) on the shared store with
+# a 5 s lease (pg_store_json) and TOP_EXTRA's members.
+pg_queue_config() {
+	local max=1 store
+	[ "${4%.*}" -ge 1 ] 2>/dev/null && max=$4
+	store=$(pg_store_json '"lease": 5')
+	P_URL=$2 P_CONNECT_TIMEOUT=$3 P_TIMEOUT=$3 \
+	    P_UPSTREAM_EXTRA="\"backoff_initial\": $4, \"backoff_max\": $max" \
+	    P_TOP_EXTRA="\"queue\": { \"retry_after\": 5, \"expire\": 600 }, \"store\": $store${5:+, $5}" \
+	    proxy_config "$1"
+}
+
+# start_mute PORT: a listener on 127.0.0.1:PORT that accepts connections
+# and never says a word (a send to it hangs in the TLS handshake, until
+# the upstream's connect_timeout). Unlike start_silent, on a port chosen
+# before (an upstream that was refused there first).
+start_mute() {
+	python3 -c 'import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(64)
+print("listening", flush=True)
+time.sleep(300)' "$1" >"$WORK/mute.log" 2>&1 &
+	T_PIDS+=("$!")
+	wait_grep 5 "$WORK/mute.log" listening ||
+	    fail "the mute listener did not start on $1: $(cat "$WORK/mute.log")"
+}

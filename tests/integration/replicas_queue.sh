@@ -19,25 +19,9 @@
 
 pg_reset
 fixed_prepare ca
-P_URL=$FIXED_URL P_UPSTREAM_EXTRA='"backoff_initial": 0.2, "backoff_max": 1' \
-    P_TOP_EXTRA="\"queue\": { \"retry_after\": 5, \"expire\": 600 }, \"admin\": { \"listen\": \"127.0.0.1:0\" }, \"store\": $(pg_store_json '')" \
-    proxy_config "$WORK/replica.json"
+pg_queue_config "$WORK/replica.json" "$FIXED_URL" 5 0.2 \
+    '"admin": { "listen": "127.0.0.1:0" }'
 replicas_start 3 "$WORK/replica.json"
-
-# row_field FIELD: FIELD of the (only) row of estrad_queue.
-row_field() {
-	pg_psql "SELECT $1 FROM estrad_queue ORDER BY id LIMIT 1"
-}
-
-# wait_row_state SECONDS STATE: until the row is in STATE.
-wait_row_state() {
-	local k
-	for ((k = 0; k < $1 * 10; k++)); do
-		[ "$(row_field state)" = "$2" ] && return 0
-		sleep 0.1
-	done
-	fail "the queued row is '$(row_field state)', not $2, after $1 s"
-}
 
 make_csr_key k ec:P-256 /CN=replicas-queue
 post_csr q1 "${REP_URL[1]}/simpleenroll" "$WORK/k.b64"
@@ -58,7 +42,7 @@ for i in 1 2 3; do
 done
 n=$(pg_psql "SELECT count(*) FROM estrad_queue")
 [ "$n" = 1 ] || fail "estrad_queue holds $n rows, expected 1: $(pg_psql 'SELECT id, state, lease_owner FROM estrad_queue')"
-[ "$(row_field id)" = "$id" ] || fail "the row's id is $(row_field id), not $id"
+[ "$(pg_queue_field id)" = "$id" ] || fail "the row's id is $(pg_queue_field id), not $id"
 # The count is the group's: replica 3, which queued nothing, reports the
 # entry in its metrics (counted each second).
 APORT=${REP_ADMIN[3]}
@@ -93,8 +77,8 @@ n=$(pg_psql "SELECT count(*) FROM estrad_queue")
 note "the race: one entry, $id2 ($(cat "${REP_LOG[@]}" | grep -c 'another replica queued this request first') replicas lost the insert)"
 
 fixed_start ca
-wait_row_state 20 issued
-owner=$(row_field lease_owner)
+pg_wait_row 20 "the entry forwarded" "id = $id AND state = 'issued'"
+owner=$(pg_queue_field lease_owner)
 note "forwarded by $owner"
 [ -n "$owner" ] || fail "the issued row names no lease_owner"
 
@@ -102,11 +86,8 @@ post_csr got "$HA_URL/simpleenroll" "$WORK/k.b64"
 check_status 200
 check_issued got k "$ISSUING_CERT"
 check_header Content-Type 'application/pkcs7-mime; smime-type=certs-only'
-wait_row_state 5 delivered
-for ((k = 0; k < 100; k++)); do
-	[ "$(pg_psql "SELECT state FROM estrad_queue WHERE id = $id2")" = issued ] && break
-	sleep 0.1
-done
+pg_wait_row 5 "the entry delivered" "id = $id AND state = 'delivered'"
+pg_wait_row 10 "the second entry forwarded" "id = $id2 AND state = 'issued'"
 post_csr got2 "$HA_URL/simpleenroll" "$WORK/k2.b64"
 check_status 200
 check_issued got2 k2 "$ISSUING_CERT"

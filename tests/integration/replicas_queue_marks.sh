@@ -16,14 +16,8 @@
 
 pg_reset
 fixed_prepare ca
-P_URL=$FIXED_URL P_UPSTREAM_EXTRA='"backoff_initial": 30, "backoff_max": 60' \
-    P_TOP_EXTRA="\"queue\": { \"retry_after\": 5, \"expire\": 600 }, \"store\": $(pg_store_json '')" \
-    proxy_config "$WORK/replica.json"
+pg_queue_config "$WORK/replica.json" "$FIXED_URL" 5 30
 replicas_start 2 "$WORK/replica.json"
-
-field() {
-	pg_psql "SELECT $2 FROM estrad_queue WHERE id = $1"
-}
 
 make_csr_key k1 ec:P-256 /CN=marks-purged
 post_csr q1 "${REP_URL[1]}/simpleenroll" "$WORK/k1.b64"
@@ -33,7 +27,7 @@ make_csr_key k2 ec:P-256 /CN=marks-retried
 post_csr q2 "${REP_URL[2]}/simpleenroll" "$WORK/k2.b64"
 check_queued pending
 id2=$QID
-a1=$(field "$id1" attempts)
+a1=$(pg_queue_field attempts "$id1")
 
 pg_psql "UPDATE estrad_queue SET state = 'purged', updated = estrad_now(), note = 'purged by the operator' WHERE id = $id1" >/dev/null ||
     fail "cannot purge entry $id1"
@@ -41,13 +35,8 @@ fixed_start ca
 pg_psql "UPDATE estrad_queue SET retry_requested = true, next_attempt = LEAST(next_attempt, estrad_now()) WHERE id = $id2" >/dev/null ||
     fail "cannot mark entry $id2 for retry"
 
-for ((k = 0; k < 50; k++)); do
-	[ "$(field "$id2" state)" = issued ] && break
-	sleep 0.1
-done
-[ "$(field "$id2" state)" = issued ] ||
-    fail "entry $id2 is $(field "$id2" state) 5 s after the operator's retry (breakers open for 30 s): $(field "$id2" note)"
-[ "$(field "$id2" retry_requested)" = f ] || fail "entry $id2 still has retry_requested"
+pg_wait_row 5 "entry $id2 sent after the operator's retry (breakers open for 30 s)" "id = $id2 AND state = 'issued'"
+[ "$(pg_queue_field retry_requested "$id2")" = f ] || fail "entry $id2 still has retry_requested"
 grep -q "queue: entry $id2: sending now (the operator's retry)" "${REP_LOG[@]}" ||
     fail "no replica logged 'queue: entry $id2: sending now (the operator's retry)'"
 
@@ -56,9 +45,9 @@ check_status 200
 check_issued got k2 "$ISSUING_CERT"
 
 sleep 1
-[ "$(field "$id1" state)" = purged ] || fail "the purged entry $id1 is $(field "$id1" state)"
-[ "$(field "$id1" attempts)" = "$a1" ] ||
-    fail "the purged entry $id1 was sent: attempts $(field "$id1" attempts), was $a1"
+[ "$(pg_queue_field state "$id1")" = purged ] || fail "the purged entry $id1 is $(pg_queue_field state "$id1")"
+[ "$(pg_queue_field attempts "$id1")" = "$a1" ] ||
+    fail "the purged entry $id1 was sent: attempts $(pg_queue_field attempts "$id1"), was $a1"
 n=$(enroll_lines ca)
 [ "$n" = 1 ] || fail "the CA issued $n certificates, expected 1 (the purged entry sent?)"
 for i in 1 2; do
