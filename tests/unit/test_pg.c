@@ -357,6 +357,41 @@ test_unreachable(void **state)
 	pg_free(pg);
 }
 
+/*
+ * A first host that refuses, then one that answers ("host=a,b", the usual
+ * failover list): libpq closes the refused socket and opens the next, most
+ * often under the same descriptor number; the pool must watch the new
+ * socket, not take it for the one it already watches (epoll forgot the
+ * closed one), or it never connects.
+ */
+static void
+test_second_host(void **state)
+{
+	struct fixture		*f = *state;
+	struct cfg_store	 cfg = f->cfg;
+	struct pg		*pg;
+	char			 conninfo[512], err[512];
+	int			 round;
+
+	snprintf(conninfo, sizeof(conninfo), "host=%s,%s port=1,%s "
+	    "dbname=%s user=%s", env_or("PG_HOST", "127.0.0.1"),
+	    env_or("PG_HOST", "127.0.0.1"), getenv("PG_PORT"),
+	    env_or("PG_DB", "estrad"), env_or("PG_USER", "estrad"));
+	cfg.conninfo = conninfo;
+	cfg.connections = 1;
+	cfg.timeout = 5;
+	assert_non_null(pg = pg_new(f->base, &cfg, err, sizeof(err)));
+	/* Well within store.timeout: a stalled connect takes all of it. */
+	for (round = 0; round < 300 && !pg_available(pg); round++) {
+		struct timeval tv = { 0, 10000 };
+
+		event_base_loopexit(f->base, &tv);
+		event_base_dispatch(f->base);
+	}
+	assert_true(pg_available(pg));
+	pg_free(pg);
+}
+
 int
 main(void)
 {
@@ -368,6 +403,7 @@ main(void)
 		cmocka_unit_test(test_killed_reconnects),
 		cmocka_unit_test(test_timeout_drops),
 		cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_second_host),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
