@@ -5,6 +5,9 @@
  * rows in config_upstream.c). Private to the config module; errors as
  * FILE:LINE: key.path: problem, like the rest.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,6 +222,21 @@ store_conninfo_check(struct cfg_ctx *ctx, const struct cfg_store *s)
 	return nerr;
 }
 
+/* h is a socket directory, "localhost" or a loopback address (an
+ * address: a host name that merely starts "127." may be anywhere). */
+static int
+store_one_local(const char *h)
+{
+	struct in_addr	v4;
+	struct in6_addr	v6;
+
+	if (h[0] == '/' || h[0] == '@' || strcmp(h, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, h, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, h, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
 /* Every host of the conninfo is a socket directory or loopback. */
 static int
 store_host_local(const struct cfg_store *s)
@@ -239,8 +257,7 @@ store_host_local(const struct cfg_store *s)
 			break;
 		for (h = strtok_r(list, ",", &save); h != NULL;
 		    h = strtok_r(NULL, ",", &save)) {
-			if (h[0] != '/' && strncmp(h, "127.", 4) != 0 &&
-			    strcmp(h, "::1") != 0 && strcmp(h, "localhost") != 0)
+			if (!store_one_local(h))
 				local = 0;
 		}
 		free(list);

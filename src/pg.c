@@ -246,10 +246,20 @@ pg_conn_ready(struct pg_conn *pc)
 	}
 }
 
-/* One step of PQconnectPoll, then wait for what it asks. */
+/*
+ * One step of PQconnectPoll, then wait for what it asks. The socket is
+ * watched afresh each step: a step may close it and open the next
+ * address's (host=a,b; a refused connect), most often under the same
+ * number, which epoll dropped with the old one while libevent still
+ * counts it as watched.
+ */
 static void
 pg_conn_poll(struct pg_conn *pc)
 {
+	if (pc->pc_ev != NULL) {
+		event_free(pc->pc_ev);
+		pc->pc_ev = NULL;
+	}
 	switch (PQconnectPoll(pc->pc_conn)) {
 	case PGRES_POLLING_OK:
 		pg_conn_ready(pc);

@@ -296,6 +296,28 @@ pg_schema_version(PGconn *c, char *err, size_t errlen)
 	return v;
 }
 
+/* 1 when estrad_meta exists (in the search path), 0 not, -1 error. */
+static int
+pg_meta_exists(PGconn *c, char *err, size_t errlen)
+{
+	PGresult	*res = PQexec(c, "SELECT to_regclass('estrad_meta') "
+	    "IS NOT NULL");
+	char		 why[384];
+	int		 rc;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    PQntuples(res) != 1) {
+		pg_errline(why, sizeof(why), res != NULL ?
+		    PQresultErrorMessage(res) : PQerrorMessage(c));
+		snprintf(err, errlen, "looking for estrad_meta: %s", why);
+		PQclear(res);
+		return -1;
+	}
+	rc = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return rc;
+}
+
 static int
 pg_schema_newer(int v, char *err, size_t errlen)
 {
@@ -319,22 +341,24 @@ pg_schema_migrate(PGconn *c, char *err, size_t errlen)
 	    errlen) == -1)
 		goto fail;
 	/* Inside the transaction: a missing table aborts it, so look first
-	 * whether estrad_meta exists at all. */
-	if (pg_exec_ok(c, "CREATE TABLE IF NOT EXISTS estrad_meta ("
-	    " key text PRIMARY KEY, value text NOT NULL)",
-	    "creating estrad_meta", err, errlen) == -1 ||
-	    (v = pg_schema_version(c, err, errlen)) == -1 ||
-	    pg_schema_newer(v, err, errlen) == -1)
+	 * whether estrad_meta exists at all (without CREATE TABLE IF NOT
+	 * EXISTS, which a user without CREATE may not run even when the
+	 * table is there: a schema made, nothing to write). */
+	if ((v = pg_meta_exists(c, err, errlen)) == 1)
+		v = pg_schema_version(c, err, errlen);
+	if (v == -1 || pg_schema_newer(v, err, errlen) == -1)
 		goto fail;
 	if (v < 1 && pg_exec_ok(c, pg_schema_v1, "creating the schema", err,
 	    errlen) == -1)
 		goto fail;
 	/* Later versions: if (v < 2) ... here, each in this transaction. */
-	if (pg_exec_ok(c, "INSERT INTO estrad_meta (key, value) VALUES "
-	    "('schema_version', '" PG_STR(PG_SCHEMA_VERSION) "') "
-	    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-	    "recording the schema version", err, errlen) == -1 ||
-	    pg_exec_ok(c, "COMMIT", "committing the schema", err,
+	if (v < PG_SCHEMA_VERSION && pg_exec_ok(c, "INSERT INTO estrad_meta "
+	    "(key, value) VALUES ('schema_version', '"
+	    PG_STR(PG_SCHEMA_VERSION) "') ON CONFLICT (key) DO UPDATE SET "
+	    "value = EXCLUDED.value", "recording the schema version", err,
+	    errlen) == -1)
+		goto fail;
+	if (pg_exec_ok(c, "COMMIT", "committing the schema", err,
 	    errlen) == -1)
 		goto fail;
 	return 0;

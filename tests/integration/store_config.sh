@@ -5,7 +5,8 @@
 #    without touching the database: no conninfo; a conninfo holding
 #    password=; one whose stray word (a pasted password?) libpq would
 #    quote (never echoed); sslmode verify-full without ssl_root_cert;
-#    sslmode disable towards a host that is not loopback; a password file
+#    sslmode disable towards a host that is not loopback (a host name
+#    that starts "127." included); a password file
 #    of mode 0644;
 #  - the database refusing: a wrong password, a CA that did not issue the
 #    server's certificate (verify-full), nothing listening: -n exits 1 with
@@ -123,6 +124,11 @@ store_cfg "$WORK/clear.json" '"backend": "postgresql"' \
     '"conninfo": "host=db.example port=5432 dbname=estrad user=estrad"' \
     "\"password_file\": \"$WORK/pg.password\"" '"sslmode": "disable"'
 config_error clear store.sslmode '"sslmode"' "is not a Unix socket or a loopback address"
+# A host name that starts like a loopback address is a name, anywhere.
+store_cfg "$WORK/clear127.json" '"backend": "postgresql"' \
+    '"conninfo": "host=127.0.0.1,127.0.0.1.db.example port=5432 dbname=estrad user=estrad"' \
+    "\"password_file\": \"$WORK/pg.password\"" '"sslmode": "disable"'
+config_error clear127 store.sslmode '"sslmode"' "is not a Unix socket or a loopback address"
 
 cp "$WORK/pg.password" "$WORK/pg.password.644"
 chmod 644 "$WORK/pg.password.644"
