@@ -33,7 +33,14 @@
 #include "auth_int.h"
 
 #define AUTH_SWEEP_SECONDS	60
-#define AUTH_NONCE_SKEW		60	/* digest_nonce.c's NONCE_SKEW */
+/*
+ * A use is kept this long past the nonce's lifetime. The nonce's age is
+ * judged by the replica's clock, the row's end by the database's: ten
+ * minutes cover a replica whose clock runs that far behind (more than
+ * digest_nonce.c's 60 s of NONCE_SKEW ahead), so a swept use is never one
+ * a replica would still accept.
+ */
+#define AUTH_NONCE_KEEP_SLACK	600
 
 /* ---- answers -------------------------------------------------------------- */
 
@@ -257,7 +264,8 @@ auth_shared_digest(struct auth_ctx *ctx, const struct auth_subject *s,
 		    d.username);
 		a.nonce = d.nonce;
 		a.nc = d.nc_value;
-		a.keep = ctx->ac_cfg->auth.nonce_lifetime + AUTH_NONCE_SKEW;
+		a.keep = ctx->ac_cfg->auth.nonce_lifetime +
+		    AUTH_NONCE_KEEP_SLACK;
 	}
 	return auth_shared_send(job, &a, r, out);
 }

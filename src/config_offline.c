@@ -123,6 +123,13 @@ store_password_read(struct cfg_ctx *ctx, struct cfg_store *s)
 	n = fread(buf, 1, sizeof(buf) - 1, fp);
 	fclose(fp);
 	buf[n] = '\0';
+	if (n == sizeof(buf) - 1 && strcspn(buf, "\r\n") == n) {
+		/* Cut, it would fail to log in and say nothing of why. */
+		cfg_err(ctx, "store.password_file", "%s: its first line is "
+		    "longer than %zu bytes", s->password_file, sizeof(buf) - 2);
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return 1;
+	}
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (buf[0] == '\0') {
 		cfg_err(ctx, "store.password_file", "%s is empty",

@@ -3,9 +3,9 @@
  *
  * Each connection is a small state machine:
  *
- *   down --timer--> connecting --PQconnectPoll OK--> ready
- *     ^                 |                              |
- *     +---- backoff ----+---- error, EOF, timeout -----+
+ *   down --timer--> [resolving] --> connecting --PQconnectPoll OK--> ready
+ *     ^                 |              |                             |
+ *     +---- backoff ----+--------------+---- error, EOF, timeout ----+
  *
  * A ready connection is in pipeline mode: a query is PQsendQueryParams
  * then PQpipelineSync, so its results end with PGRES_PIPELINE_SYNC and an
@@ -15,9 +15,9 @@
  * its connection (a database that hangs looks like one that is gone) and
  * every query it carried fails, so no request waits on it for long.
  *
- * PQconnectStartParams resolves a host name with getaddrinfo, which
- * blocks: an operator who cares puts hostaddr= in the conninfo
- * (docs/scaling.md). It happens once per reconnect, never per query.
+ * PQconnectStartParams would resolve a host name with getaddrinfo, which
+ * blocks: host names are resolved first on a worker thread (pg_dns.c),
+ * and libpq gets their addresses as hostaddr.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +45,8 @@
 /* PC_BROKEN: failed inside pg_query; pg_conn_fail runs from the loop
  * (pc_fail), so no caller sees another query's callback run inside its
  * own pg_query call. */
-enum pg_conn_state { PC_DOWN, PC_CONNECTING, PC_READY, PC_BROKEN };
+enum pg_conn_state { PC_DOWN, PC_RESOLVING, PC_CONNECTING, PC_READY,
+	PC_BROKEN };
 
 struct pg_query {
 	TAILQ_ENTRY(pg_query)	 pq_link;
@@ -67,6 +68,7 @@ struct pg_conn {
 	short			 pc_what;	/* pc_ev's interest */
 	struct event		*pc_retry;	/* reconnect timer */
 	struct event		*pc_fail;	/* PC_BROKEN: fail from the loop */
+	struct pg_dns_job	*pc_dns_job;	/* PC_RESOLVING */
 	char			 pc_fail_why[700];
 	long			 pc_backoff_ms;
 	struct timespec		 pc_started;	/* of the connect */
@@ -78,6 +80,7 @@ struct pg {
 	struct event_base	*pg_base;
 	struct cfg_store	 pg_cfg;	/* copies: a reload frees the
 						 * config it came from */
+	struct pg_dns		*pg_dns;	/* the hosts' names */
 	struct pg_conn		*pg_conns;
 	size_t			 pg_nconns;
 	size_t			 pg_next;	/* round robin */
@@ -136,6 +139,8 @@ pg_conn_fail(struct pg_conn *pc, const char *why)
 				     pc->pc_state == PC_BROKEN;
 
 	event_del(pc->pc_fail);
+	pg_dns_cancel(pc->pc_dns_job);
+	pc->pc_dns_job = NULL;
 	if (pc->pc_ev != NULL) {
 		event_free(pc->pc_ev);
 		pc->pc_ev = NULL;
@@ -278,16 +283,16 @@ pg_conn_poll(struct pg_conn *pc)
 	pg_conn_fail_libpq(pc, "cannot connect");
 }
 
+/* Connect to to (NULL: the conninfo's hosts as they are). */
 static void
-pg_conn_connect(struct pg_conn *pc)
+pg_conn_start(struct pg_conn *pc, const struct pg_dns_target *to)
 {
 	const char	*keys[PG_CONN_PARAMS + 1], *vals[PG_CONN_PARAMS + 1];
 	char		 timeout[24];
 
-	pg_conn_params(&pc->pc_pg->pg_cfg, keys, vals, timeout,
+	pg_conn_params(&pc->pc_pg->pg_cfg, to, keys, vals, timeout,
 	    sizeof(timeout));
 	pc->pc_conn = PQconnectStartParams(keys, vals, 1);
-	clock_gettime(CLOCK_MONOTONIC, &pc->pc_started);
 	if (pc->pc_conn == NULL || PQstatus(pc->pc_conn) == CONNECTION_BAD) {
 		pg_conn_fail_libpq(pc, "cannot connect");
 		return;
@@ -297,6 +302,38 @@ pg_conn_connect(struct pg_conn *pc)
 	/* libpq: after PQconnectStart, wait until the socket is writable. */
 	if (pg_conn_watch(pc, EV_WRITE) == -1)
 		pg_conn_fail_libpq(pc, "cannot connect");
+}
+
+static void
+pg_conn_on_resolved(void *arg, const struct pg_dns_target *to,
+    const char *err)
+{
+	struct pg_conn	*pc = arg;
+	char		 where[256], line[700];
+
+	pc->pc_dns_job = NULL;
+	if (to != NULL) {
+		pg_conn_start(pc, to);
+		return;
+	}
+	pg_where(&pc->pc_pg->pg_cfg, where, sizeof(where));
+	snprintf(line, sizeof(line), "%s: cannot connect: %s", where, err);
+	pg_conn_fail(pc, line);
+}
+
+static void
+pg_conn_connect(struct pg_conn *pc)
+{
+	clock_gettime(CLOCK_MONOTONIC, &pc->pc_started);
+	if (!pg_dns_needed(pc->pc_pg->pg_dns)) {
+		pg_conn_start(pc, NULL);
+		return;
+	}
+	pc->pc_state = PC_RESOLVING;
+	if ((pc->pc_dns_job = pg_dns_resolve(pc->pc_pg->pg_dns,
+	    pg_conn_on_resolved, pc)) == NULL)
+		pg_conn_on_resolved(pc, NULL, "cannot start resolving its "
+		    "host names");
 }
 
 static void
@@ -431,7 +468,8 @@ pg_on_tick(evutil_socket_t fd, short what, void *arg)
 		struct pg_conn	*pc = &pg->pg_conns[i];
 		struct pg_query	*q = TAILQ_FIRST(&pc->pc_inflight);
 
-		if (pc->pc_state == PC_CONNECTING &&
+		if ((pc->pc_state == PC_CONNECTING ||
+		    pc->pc_state == PC_RESOLVING) &&
 		    pg_ms_since(&pc->pc_started) > limit) {
 			snprintf(line, sizeof(line), "%s: cannot connect: no "
 			    "answer within %ld s", where, pg->pg_cfg.timeout);
@@ -504,6 +542,8 @@ pg_new(struct event_base *base, const struct cfg_store *cfg, char *err,
 		goto nomem;
 	pg_make_owner(pg);
 	metrics_store_up(0);
+	if ((pg->pg_dns = pg_dns_new(base, pg->pg_cfg.conninfo)) == NULL)
+		goto nomem;
 	snprintf(pg->pg_why, sizeof(pg->pg_why), "not connected yet");
 	pg->pg_nconns = (size_t)(cfg->connections > 0 ? cfg->connections : 1);
 	if ((pg->pg_conns = calloc(pg->pg_nconns, sizeof(*pg->pg_conns))) ==
@@ -538,6 +578,10 @@ pg_free(struct pg *pg)
 
 	if (pg == NULL)
 		return;
+	/* Lookups first: their ends find their connections cancelled. */
+	for (size_t i = 0; pg->pg_conns != NULL && i < pg->pg_nconns; i++)
+		pg_dns_cancel(pg->pg_conns[i].pc_dns_job);
+	pg_dns_free(pg->pg_dns);
 	for (size_t i = 0; pg->pg_conns != NULL && i < pg->pg_nconns; i++) {
 		struct pg_conn *pc = &pg->pg_conns[i];
 

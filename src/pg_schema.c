@@ -43,7 +43,7 @@ static const char pg_schema_v1[] =
     "CREATE TABLE IF NOT EXISTS estrad_meta ("
     " key text PRIMARY KEY, value text NOT NULL);"
     "CREATE OR REPLACE FUNCTION estrad_now() RETURNS bigint LANGUAGE sql "
-    " STABLE AS 'SELECT floor(extract(epoch FROM clock_timestamp()))"
+    " STABLE AS 'SELECT floor(extract(epoch FROM statement_timestamp()))"
     "::bigint';"
     "CREATE TABLE IF NOT EXISTS estrad_queue ("
     " id bigserial PRIMARY KEY,"
@@ -191,8 +191,8 @@ pg_where(const struct cfg_store *cfg, char *out, size_t outlen)
  * keyword wins). keys/vals hold up to PG_CONN_PARAMS + 1 entries.
  */
 void
-pg_conn_params(const struct cfg_store *cfg, const char **keys,
-    const char **vals, char *timeout, size_t timeoutlen)
+pg_conn_params(const struct cfg_store *cfg, const struct pg_dns_target *to,
+    const char **keys, const char **vals, char *timeout, size_t timeoutlen)
 {
 	size_t n = 0;
 
@@ -206,8 +206,21 @@ pg_conn_params(const struct cfg_store *cfg, const char **keys,
 	if (cfg->password != NULL) {
 		keys[n] = "password"; vals[n++] = cfg->password;
 	}
+	if (to != NULL) {
+		keys[n] = "host"; vals[n++] = to->host;
+		keys[n] = "hostaddr"; vals[n++] = to->hostaddr;
+		if (to->port != NULL) {
+			keys[n] = "port"; vals[n++] = to->port;
+		}
+	}
 	keys[n] = "connect_timeout"; vals[n++] = timeout;
 	keys[n] = "application_name"; vals[n++] = "estrad";
+	/* A database host lost without a reset is noticed within a minute,
+	 * not only when a query times out. */
+	keys[n] = "keepalives"; vals[n++] = "1";
+	keys[n] = "keepalives_idle"; vals[n++] = "30";
+	keys[n] = "keepalives_interval"; vals[n++] = "10";
+	keys[n] = "keepalives_count"; vals[n++] = "3";
 	keys[n] = NULL; vals[n] = NULL;
 }
 
@@ -218,7 +231,7 @@ pg_connect_blocking(const struct cfg_store *cfg, char *err, size_t errlen)
 	char		 timeout[24], where[256], why[384];
 	PGconn		*c;
 
-	pg_conn_params(cfg, keys, vals, timeout, sizeof(timeout));
+	pg_conn_params(cfg, NULL, keys, vals, timeout, sizeof(timeout));
 	c = PQconnectdbParams(keys, vals, 1);
 	if (c != NULL && PQstatus(c) == CONNECTION_OK) {
 		pg_quiet(c);
@@ -371,6 +384,7 @@ int
 pg_schema_check(PGconn *c, char *err, size_t errlen)
 {
 	PGresult	*res;
+	char		 schema[128] = "?";
 	int		 v, ok;
 
 	if ((v = pg_schema_version(c, err, errlen)) == -1 ||
@@ -379,15 +393,19 @@ pg_schema_check(PGconn *c, char *err, size_t errlen)
 	if (v == PG_SCHEMA_VERSION)
 		return 0;
 	/* Nothing there yet: estrad makes it at start if it may. */
-	res = PQexec(c, "SELECT has_schema_privilege(current_schema(), "
-	    "'CREATE')");
+	res = PQexec(c, "SELECT coalesce(current_schema(), '(none)'), "
+	    "coalesce(has_schema_privilege(current_schema(), 'CREATE'), "
+	    "false)");
 	ok = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK &&
-	    PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	    PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK &&
+	    PQntuples(res) == 1)
+		snprintf(schema, sizeof(schema), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	if (!ok) {
 		snprintf(err, errlen, "the database has no estrad schema and "
 		    "its user may not create one in schema %s (GRANT CREATE, "
-		    "or run estrad once as a user who may)", "current_schema()");
+		    "or run estrad once as a user who may)", schema);
 		return -1;
 	}
 	return 0;

@@ -136,6 +136,13 @@ store_cfg "$WORK/mode.json" '"backend": "postgresql"' "\"conninfo\": \"$CONNINFO
     "\"password_file\": \"$WORK/pg.password.644\"" "\"ssl_root_cert\": \"$PG_CA\""
 config_error mode store.password_file '"password_file"' "(mode 0644)"
 
+# A first line too long to keep: said, not cut short in silence.
+head -c 1500 /dev/zero | tr '\0' x >"$WORK/long.password"
+chmod 600 "$WORK/long.password"
+store_cfg "$WORK/long.json" '"backend": "postgresql"' "\"conninfo\": \"$CONNINFO\"" \
+    "\"password_file\": \"$WORK/long.password\"" "\"ssl_root_cert\": \"$PG_CA\""
+config_error long store.password_file '"password_file"' "its first line is longer than 1022 bytes"
+
 # ---- the database refuses, or is not there.
 printf 'not-the-password-%s\n' "$RANDOM" >"$WORK/wrong.password"
 chmod 600 "$WORK/wrong.password"

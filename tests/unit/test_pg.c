@@ -20,6 +20,7 @@
 
 #include "estrad/config.h"
 #include "estrad/pg.h"
+#include "pg_int.h"
 
 struct fixture {
 	struct event_base	*base;
@@ -392,6 +393,108 @@ test_second_host(void **state)
 	pg_free(pg);
 }
 
+/* Run the loop until pg is up, or why names want, or 10 s. */
+static void
+wait_up_or_why(struct fixture *f, struct pg *pg, const char *want)
+{
+	for (int round = 0; round < 1000 && !pg_available(pg) &&
+	    (want == NULL || strstr(pg_why(pg), want) == NULL); round++) {
+		struct timeval tv = { 0, 10000 };
+
+		event_base_loopexit(f->base, &tv);
+		event_base_dispatch(f->base);
+	}
+}
+
+/*
+ * A host given by name ("localhost": the cluster's certificate names it)
+ * is resolved off the loop and handed to libpq as hostaddr, host= kept
+ * for verify-full's name check: it connects and answers.
+ */
+static void
+test_host_name(void **state)
+{
+	struct fixture		*f = *state;
+	struct cfg_store	 cfg = f->cfg;
+	struct pg		*pg;
+	struct seen		 s;
+	struct pg_query		*q;
+	char			 conninfo[512], err[512], seven[] = "7";
+	struct pg_param		 p = { seven, 0, 0 };
+
+	snprintf(conninfo, sizeof(conninfo), "host=localhost port=%s "
+	    "dbname=%s user=%s", getenv("PG_PORT"), env_or("PG_DB", "estrad"),
+	    env_or("PG_USER", "estrad"));
+	cfg.conninfo = conninfo;
+	cfg.connections = 1;
+	memset(&s, 0, sizeof(s));
+	assert_non_null(pg = pg_new(f->base, &cfg, err, sizeof(err)));
+	wait_up_or_why(f, pg, NULL);
+	assert_true(pg_available(pg));
+	assert_int_equal(pg_query(pg, "SELECT $1::int AS v", &p, 1, on_result,
+	    &s, &q), 0);
+	for (int i = 0; i < 1000 && !s.called; i++) {
+		struct timeval tv = { 0, 10000 };
+
+		event_base_loopexit(f->base, &tv);
+		event_base_dispatch(f->base);
+	}
+	assert_true(s.ok);
+	assert_int_equal(s.value, 7);
+	pg_free(pg);
+}
+
+/* A name that does not resolve: not connected, and pg_why says which. */
+static void
+test_host_unresolved(void **state)
+{
+	struct fixture		*f = *state;
+	struct cfg_store	 cfg = f->cfg;
+	struct pg		*pg;
+	char			 err[512];
+
+	cfg.conninfo = "host=estrad-no-such-host.invalid port=5432 "
+	    "dbname=estrad user=estrad";
+	cfg.connections = 1;
+	assert_non_null(pg = pg_new(f->base, &cfg, err, sizeof(err)));
+	wait_up_or_why(f, pg, "cannot resolve estrad-no-such-host.invalid");
+	assert_false(pg_available(pg));
+	assert_non_null(strstr(pg_why(pg),
+	    "cannot resolve estrad-no-such-host.invalid"));
+	pg_free(pg);
+}
+
+/* Which conninfos libpq would resolve itself (blocking), table by table. */
+static void
+test_dns_needed(void **state)
+{
+	static const struct {
+		const char	*conninfo;
+		int		 needed;
+	} rows[] = {
+		{ "host=localhost dbname=estrad", 1 },
+		{ "host=db.example.net port=5432", 1 },
+		{ "host=127.0.0.1,db.example.net port=1,2", 1 },
+		{ "host=127.0.0.1 port=5432", 0 },
+		{ "host=::1", 0 },
+		{ "host=/var/run/postgresql", 0 },
+		{ "host=@abstract", 0 },
+		{ "host=db.example.net hostaddr=10.0.0.5", 0 },
+		{ "dbname=estrad", 0 },
+	};
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct pg_dns *d = pg_dns_new(f->base, rows[i].conninfo);
+
+		assert_non_null(d);
+		if (pg_dns_needed(d) != rows[i].needed)
+			fail_msg("%s: needed %d, want %d", rows[i].conninfo,
+			    pg_dns_needed(d), rows[i].needed);
+		pg_dns_free(d);
+	}
+}
+
 /* Exec sql on c: 1 when it did. */
 static int
 exec_ok(PGconn *c, const char *sql)
@@ -449,6 +552,9 @@ main(void)
 		cmocka_unit_test(test_unreachable),
 		cmocka_unit_test(test_second_host),
 		cmocka_unit_test(test_migrate_without_create),
+		cmocka_unit_test(test_host_name),
+		cmocka_unit_test(test_host_unresolved),
+		cmocka_unit_test(test_dns_needed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
