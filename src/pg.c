@@ -7,8 +7,9 @@
  *     ^                 |              |                             |
  *     +---- backoff ----+--------------+---- error, EOF, timeout ----+
  *
- * A ready connection is in pipeline mode: a query is PQsendQueryParams
- * then PQpipelineSync, so its results end with PGRES_PIPELINE_SYNC and an
+ * A ready connection is in pipeline mode: a query is a prepared statement
+ * (prepared in the same pipeline at its first use on the connection) then
+ * PQpipelineSync, so its results end with PGRES_PIPELINE_SYNC and an
  * error in one never aborts the next (each has its own sync). Results come
  * in the order sent: the in-flight list's head is always the query whose
  * results arrive next. A query with no answer within store.timeout drops
@@ -41,6 +42,7 @@
 #define PG_BACKOFF_MAX_MS	5000
 #define PG_INFLIGHT_MAX		1024	/* per connection: beyond, 503 */
 #define PG_TICK_MS		500
+#define PG_PREPARED_MAX		64	/* statements prepared per connection */
 
 /* PC_BROKEN: failed inside pg_query; pg_conn_fail runs from the loop
  * (pc_fail), so no caller sees another query's callback run inside its
@@ -74,6 +76,11 @@ struct pg_conn {
 	struct timespec		 pc_started;	/* of the connect */
 	struct pg_queries	 pc_inflight;
 	size_t			 pc_ninflight;
+	/* The SQL texts prepared on this connection (by address: pg_query
+	 * takes string literals), statement i named "e<i>". */
+	const char		*pc_prepared[PG_PREPARED_MAX];
+	size_t			 pc_nprepared;
+	int			 pc_stale;	/* the cache is wrong: reconnect */
 };
 
 struct pg {
@@ -148,6 +155,8 @@ pg_conn_fail(struct pg_conn *pc, const char *why)
 	PQfinish(pc->pc_conn);
 	pc->pc_conn = NULL;
 	pc->pc_state = PC_DOWN;
+	pc->pc_nprepared = 0;	/* a new session has none */
+	pc->pc_stale = 0;
 	TAILQ_INIT(&failed);
 	TAILQ_CONCAT(&failed, &pc->pc_inflight, pq_link);
 	pc->pc_ninflight = 0;
@@ -360,6 +369,12 @@ pg_conn_keep(struct pg_conn *pc, PGresult *res)
 		q->pq_res = res;
 		return;
 	}
+	/* 26000: a statement we took as prepared is not (its prepare
+	 * failed): a new session starts the cache afresh. */
+	if (st == PGRES_FATAL_ERROR && PQresultErrorField(res,
+	    PG_DIAG_SQLSTATE) != NULL && strcmp(PQresultErrorField(res,
+	    PG_DIAG_SQLSTATE), "26000") == 0)
+		pc->pc_stale = 1;
 	if (q->pq_err[0] == '\0') {
 		char why[256];
 
@@ -415,6 +430,15 @@ pg_conn_read(struct pg_conn *pc)
 	}
 	if (pc->pc_state == PC_READY && PQstatus(pc->pc_conn) == CONNECTION_BAD) {
 		pg_conn_fail_libpq(pc, "connection lost");
+		return -1;
+	}
+	if (pc->pc_state == PC_READY && pc->pc_stale) {
+		char where[256], line[512];
+
+		pg_where(&pc->pc_pg->pg_cfg, where, sizeof(where));
+		snprintf(line, sizeof(line), "%s: a prepared statement was "
+		    "missing; connecting again", where);
+		pg_conn_fail(pc, line);
 		return -1;
 	}
 	return 0;
@@ -623,6 +647,35 @@ pg_pick(struct pg *pg)
 	return best;
 }
 
+/*
+ * Send sql as a prepared statement: planned once per connection, not at
+ * every call (the login statement's plan costs more than running it).
+ * The first use prepares it in the same pipeline, before the sync: its
+ * result comes first and the query's replaces it (pg_conn_keep). Past
+ * PG_PREPARED_MAX texts, sent unprepared. 1, or 0 as libpq's send.
+ */
+static int
+pg_conn_send(struct pg_conn *pc, const char *sql, int nparams,
+    const char *const *values, const int *lengths, const int *formats)
+{
+	char	name[16];
+	size_t	i;
+
+	for (i = 0; i < pc->pc_nprepared && pc->pc_prepared[i] != sql; i++)
+		;
+	if (i == pc->pc_nprepared && i == PG_PREPARED_MAX)
+		return PQsendQueryParams(pc->pc_conn, sql, nparams, NULL,
+		    values, lengths, formats, 0);
+	snprintf(name, sizeof(name), "e%zu", i);
+	if (i == pc->pc_nprepared) {
+		if (PQsendPrepare(pc->pc_conn, name, sql, nparams, NULL) != 1)
+			return 0;
+		pc->pc_prepared[pc->pc_nprepared++] = sql;
+	}
+	return PQsendQueryPrepared(pc->pc_conn, name, nparams, values,
+	    lengths, formats, 0);
+}
+
 int
 pg_query(struct pg *pg, const char *sql, const struct pg_param *params,
     int nparams, pg_done_fn done, void *arg, struct pg_query **out)
@@ -647,8 +700,8 @@ pg_query(struct pg *pg, const char *sql, const struct pg_param *params,
 	q->pq_done = done;
 	q->pq_arg = arg;
 	clock_gettime(CLOCK_MONOTONIC, &q->pq_sent);
-	if (PQsendQueryParams(pc->pc_conn, sql, nparams, NULL, values,
-	    lengths, formats, 0) != 1 || PQpipelineSync(pc->pc_conn) != 1 ||
+	if (pg_conn_send(pc, sql, nparams, values, lengths, formats) != 1 ||
+	    PQpipelineSync(pc->pc_conn) != 1 ||
 	    (rc = PQflush(pc->pc_conn)) == -1) {
 		/* The connection is unusable: this query was never ours to
 		 * answer (-1), the others it carries fail from the loop. */
