@@ -197,6 +197,28 @@ qpg_noted(struct queue *q, const PGresult *res)
 	}
 }
 
+/*
+ * PostgreSQL (UTF8) refuses a text parameter that is not UTF-8, where
+ * SQLite keeps any bytes: a client's Content-Type parameter (router.c
+ * checks only the media type) or a CA's Retry-After or Content-Type would
+ * have the insert refused for good (503 "away" to every retry), or the
+ * forwarder's result rewritten for ever. Such a byte is kept as '?'.
+ */
+static void
+qpg_utf8(char *s)
+{
+	unsigned char	*p = (unsigned char *)s;
+	size_t		 n;
+
+	while (*p != '\0')
+		if (*p < 0x80)
+			p++;
+		else if ((n = log_utf8_len(p)) != 0)
+			p += n;
+		else
+			*p++ = '?';
+}
+
 /* The database is away: come back later (never a 500), as the other
  * stages that need the shared store answer (shared.h). */
 static void
@@ -361,6 +383,12 @@ queue_pg_put(struct queue *q, const struct queue_put *p, queue_put_cb done,
 		queue_drop_csr(&e);
 		return queue_refuse(q, reply, 500, "internal error");
 	}
+	qpg_utf8(e.request_id);
+	qpg_utf8(e.content_type);
+	qpg_utf8(e.retry_after);
+	qpg_utf8(e.note);
+	qpg_utf8(e.sans);
+	qpg_utf8(e.last_error);
 	snprintf(nums, sizeof(nums), "{%lld,%lld,%d,%d,%d}",
 	    (long long)(e.next_attempt - e.created),
 	    (long long)(e.expires - e.created), e.attempts, e.ca_status,
@@ -498,6 +526,10 @@ queue_pg_write(struct queue_entry *qe)
 	int64_t			 next_in = e->next_attempt - queue_now();
 
 	qe->qe_unwritten = 1;
+	qpg_utf8(qe->qe_e.result_type);
+	qpg_utf8(qe->qe_e.retry_after);
+	qpg_utf8(qe->qe_e.note);
+	qpg_utf8(qe->qe_e.last_error);
 	if (e->result == NULL)
 		p[4].value = NULL;
 	snprintf(ids, sizeof(ids), "%lld", (long long)e->id);
