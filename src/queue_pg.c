@@ -62,6 +62,7 @@ struct qpg_op {
 	int64_t			 op_id;
 	struct queue_entry	*op_qe;		/* a result's: kept until
 						 * written */
+	int			 op_release;	/* claimed rows handed back */
 	TAILQ_ENTRY(qpg_op)	 op_link;
 };
 
@@ -138,6 +139,14 @@ static const char qpg_result_sql[] =
     "last_error = $8, lease_until = 0 "
     "WHERE id = $1 AND lease_owner = $2 AND state IN ('pending', 'polling') "
     "RETURNING id";
+
+/* Rows claimed once SIGTERM came: not sent, so handed back as they were
+ * (but for the operator's retry mark, which the claim cleared). */
+static const char qpg_release_sql[] =
+    "UPDATE estrad_queue SET lease_until = 0, attempts = attempts - 1, "
+    "note = 'not sent: the replica that claimed it was stopping' "
+    "WHERE id = ANY($1::bigint[]) AND lease_owner = $2 "
+    "AND state IN ('pending', 'polling')";
 
 static const char qpg_renew_sql[] =
     "UPDATE estrad_queue SET lease_until = estrad_now() + $3::bigint "
@@ -552,13 +561,18 @@ long
 queue_pg_writing(const struct queue *q)
 {
 	const struct queue_entry	*qe;
+	const struct qpg_op		*op;
 	long				 n = 0;
 
 	if (q->q_pgq == NULL)
 		return 0;
 	TAILQ_FOREACH(qe, &q->q_entries, qe_link)
 		n += qe->qe_unwritten;
-	return n;
+	/* A claim out when SIGTERM came, and its rows' hand-back: waited
+	 * for, or they would wait out their lease unsent. */
+	TAILQ_FOREACH(op, &q->q_pgq->qp_ops, op_link)
+		n += op->op_release;
+	return n + (q->q_draining && q->q_pgq->qp_claim != NULL);
 }
 
 /* Results whose write failed: again, while the lease is ours. */
@@ -642,6 +656,43 @@ qpg_start(struct queue *q, const PGresult *res, int row)
 }
 
 static void
+qpg_on_released(void *arg, const PGresult *res, const char *err)
+{
+	struct qpg_op *op = arg;
+
+	if (res == NULL)
+		log_warn("queue: cannot hand back the entries claimed while "
+		    "stopping: %s (their lease runs out)", err);
+	qpg_op_free(op);
+}
+
+/* Stopping: the rows this claim took are not sent; hand them back. */
+static void
+qpg_release(struct queue *q, const PGresult *res)
+{
+	struct qpg_op	*op;
+	char		*ids;
+	size_t		 len = (size_t)PQntuples(res) * 24 + 3, n = 1;
+	struct pg_param	 p[2] = { { NULL, 0, 0 }, { pg_owner(q->q_pg), 0, 0 } };
+
+	if (PQntuples(res) == 0 || (ids = malloc(len)) == NULL)
+		return;
+	snprintf(ids, len, "{");
+	for (int i = 0; i < PQntuples(res); i++)
+		n += snprintf(ids + n, len - n, "%s%lld", i > 0 ? "," : "",
+		    (long long)pg_int(res, i, "id"));
+	snprintf(ids + n, len - n, "}");
+	p[0].value = ids;
+	if ((op = qpg_op_new(q->q_pgq, 0)) != NULL) {
+		op->op_release = 1;
+		if (pg_query(q->q_pg, qpg_release_sql, p, 2, qpg_on_released,
+		    op, &op->op_pgq) == -1)
+			qpg_op_free(op);
+	}
+	free(ids);
+}
+
+static void
 qpg_on_claim(void *arg, const PGresult *res, const char *err)
 {
 	struct queue *q = arg;
@@ -651,9 +702,12 @@ qpg_on_claim(void *arg, const PGresult *res, const char *err)
 		log_warn("queue: cannot claim due entries: %s", err);
 		return;
 	}
+	if (q->q_draining) {
+		qpg_release(q, res);
+		return;
+	}
 	for (int i = 0; i < PQntuples(res); i++)
-		if (!q->q_draining)
-			qpg_start(q, res, i);
+		qpg_start(q, res, i);
 }
 
 static void
