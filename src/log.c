@@ -105,7 +105,7 @@ log_configure(enum log_format fmt, int use_syslog, int facility,
 }
 
 /* Length of the well-formed UTF-8 sequence at p (RFC 3629), or 0. */
-static size_t
+size_t
 log_utf8_len(const unsigned char *p)
 {
 	unsigned	cp;

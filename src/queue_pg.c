@@ -62,6 +62,7 @@ struct qpg_op {
 	int64_t			 op_id;
 	struct queue_entry	*op_qe;		/* a result's: kept until
 						 * written */
+	int			 op_release;	/* claimed rows handed back */
 	TAILQ_ENTRY(qpg_op)	 op_link;
 };
 
@@ -139,6 +140,14 @@ static const char qpg_result_sql[] =
     "WHERE id = $1 AND lease_owner = $2 AND state IN ('pending', 'polling') "
     "RETURNING id";
 
+/* Rows claimed once SIGTERM came: not sent, so handed back as they were
+ * (but for the operator's retry mark, which the claim cleared). */
+static const char qpg_release_sql[] =
+    "UPDATE estrad_queue SET lease_until = 0, attempts = attempts - 1, "
+    "note = 'not sent: the replica that claimed it was stopping' "
+    "WHERE id = ANY($1::bigint[]) AND lease_owner = $2 "
+    "AND state IN ('pending', 'polling')";
+
 static const char qpg_renew_sql[] =
     "UPDATE estrad_queue SET lease_until = estrad_now() + $3::bigint "
     "WHERE id = ANY($1::bigint[]) AND lease_owner = $2 "
@@ -195,6 +204,28 @@ qpg_noted(struct queue *q, const PGresult *res)
 		queue_drop_csr(&qe.qe_e);
 		store_entry_clear(&qe.qe_e);
 	}
+}
+
+/*
+ * PostgreSQL (UTF8) refuses a text parameter that is not UTF-8, where
+ * SQLite keeps any bytes: a client's Content-Type parameter (router.c
+ * checks only the media type) or a CA's Retry-After or Content-Type would
+ * have the insert refused for good (503 "away" to every retry), or the
+ * forwarder's result rewritten for ever. Such a byte is kept as '?'.
+ */
+static void
+qpg_utf8(char *s)
+{
+	unsigned char	*p = (unsigned char *)s;
+	size_t		 n;
+
+	while (*p != '\0')
+		if (*p < 0x80)
+			p++;
+		else if ((n = log_utf8_len(p)) != 0)
+			p += n;
+		else
+			*p++ = '?';
 }
 
 /* The database is away: come back later (never a 500), as the other
@@ -361,6 +392,12 @@ queue_pg_put(struct queue *q, const struct queue_put *p, queue_put_cb done,
 		queue_drop_csr(&e);
 		return queue_refuse(q, reply, 500, "internal error");
 	}
+	qpg_utf8(e.request_id);
+	qpg_utf8(e.content_type);
+	qpg_utf8(e.retry_after);
+	qpg_utf8(e.note);
+	qpg_utf8(e.sans);
+	qpg_utf8(e.last_error);
 	snprintf(nums, sizeof(nums), "{%lld,%lld,%d,%d,%d}",
 	    (long long)(e.next_attempt - e.created),
 	    (long long)(e.expires - e.created), e.attempts, e.ca_status,
@@ -498,6 +535,10 @@ queue_pg_write(struct queue_entry *qe)
 	int64_t			 next_in = e->next_attempt - queue_now();
 
 	qe->qe_unwritten = 1;
+	qpg_utf8(qe->qe_e.result_type);
+	qpg_utf8(qe->qe_e.retry_after);
+	qpg_utf8(qe->qe_e.note);
+	qpg_utf8(qe->qe_e.last_error);
 	if (e->result == NULL)
 		p[4].value = NULL;
 	snprintf(ids, sizeof(ids), "%lld", (long long)e->id);
@@ -520,13 +561,18 @@ long
 queue_pg_writing(const struct queue *q)
 {
 	const struct queue_entry	*qe;
+	const struct qpg_op		*op;
 	long				 n = 0;
 
 	if (q->q_pgq == NULL)
 		return 0;
 	TAILQ_FOREACH(qe, &q->q_entries, qe_link)
 		n += qe->qe_unwritten;
-	return n;
+	/* A claim out when SIGTERM came, and its rows' hand-back: waited
+	 * for, or they would wait out their lease unsent. */
+	TAILQ_FOREACH(op, &q->q_pgq->qp_ops, op_link)
+		n += op->op_release;
+	return n + (q->q_draining && q->q_pgq->qp_claim != NULL);
 }
 
 /* Results whose write failed: again, while the lease is ours. */
@@ -610,6 +656,43 @@ qpg_start(struct queue *q, const PGresult *res, int row)
 }
 
 static void
+qpg_on_released(void *arg, const PGresult *res, const char *err)
+{
+	struct qpg_op *op = arg;
+
+	if (res == NULL)
+		log_warn("queue: cannot hand back the entries claimed while "
+		    "stopping: %s (their lease runs out)", err);
+	qpg_op_free(op);
+}
+
+/* Stopping: the rows this claim took are not sent; hand them back. */
+static void
+qpg_release(struct queue *q, const PGresult *res)
+{
+	struct qpg_op	*op;
+	char		*ids;
+	size_t		 len = (size_t)PQntuples(res) * 24 + 3, n = 1;
+	struct pg_param	 p[2] = { { NULL, 0, 0 }, { pg_owner(q->q_pg), 0, 0 } };
+
+	if (PQntuples(res) == 0 || (ids = malloc(len)) == NULL)
+		return;
+	snprintf(ids, len, "{");
+	for (int i = 0; i < PQntuples(res); i++)
+		n += snprintf(ids + n, len - n, "%s%lld", i > 0 ? "," : "",
+		    (long long)pg_int(res, i, "id"));
+	snprintf(ids + n, len - n, "}");
+	p[0].value = ids;
+	if ((op = qpg_op_new(q->q_pgq, 0)) != NULL) {
+		op->op_release = 1;
+		if (pg_query(q->q_pg, qpg_release_sql, p, 2, qpg_on_released,
+		    op, &op->op_pgq) == -1)
+			qpg_op_free(op);
+	}
+	free(ids);
+}
+
+static void
 qpg_on_claim(void *arg, const PGresult *res, const char *err)
 {
 	struct queue *q = arg;
@@ -619,9 +702,12 @@ qpg_on_claim(void *arg, const PGresult *res, const char *err)
 		log_warn("queue: cannot claim due entries: %s", err);
 		return;
 	}
+	if (q->q_draining) {
+		qpg_release(q, res);
+		return;
+	}
 	for (int i = 0; i < PQntuples(res); i++)
-		if (!q->q_draining)
-			qpg_start(q, res, i);
+		qpg_start(q, res, i);
 }
 
 static void

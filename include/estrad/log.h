@@ -48,6 +48,9 @@ void log_text(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Append OpenSSL's queued errors, then clear the queue. */
 void log_ssl_errors(enum log_level level, const char *what);
+/* Length of the well-formed UTF-8 sequence (RFC 3629) at p, a
+ * NUL-terminated string, or 0 (an ASCII byte is not one). */
+size_t log_utf8_len(const unsigned char *p);
 
 /*
  * JSON lines with fields (log_format "json"): Elastic Common Schema

@@ -2,15 +2,16 @@
 # The operator's marks on the shared queue (docs/offline.md, "Inspecting,
 # retrying and purging the queue"; docs/scaling.md, "Replicas on
 # PostgreSQL"), as `estrad queue purge` and `estrad queue retry` make them
-# on PostgreSQL (state 'purged'; retry_requested and next_attempt now):
+# on PostgreSQL (state 'purged'; retry_requested and next_attempt now), run
+# as the commands (estrad -c CONFIG queue purge|retry):
 #  - two replicas, the CA down, its breakers open for 30 s after the first
 #    refusal (backoff_initial 30): two clients' requests are queued;
 #  - the first entry is purged, the CA started, and the second marked for
 #    retry: within a few seconds one replica sends it past its open
 #    breakers (logs "sending now (the operator's retry)"), the CA issues,
 #    and the client gets 200 with its certificate;
-#  - the purged entry is never sent: still purged, attempts unchanged, and
-#    the CA issued exactly one certificate.
+#  - the purged entry, made due past the breakers, is never sent: still
+#    purged, attempts unchanged, and the CA issued exactly one certificate.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -29,11 +30,15 @@ check_queued pending
 id2=$QID
 a1=$(pg_queue_field attempts "$id1")
 
-pg_psql "UPDATE estrad_queue SET state = 'purged', updated = estrad_now(), note = 'purged by the operator' WHERE id = $id1" >/dev/null ||
-    fail "cannot purge entry $id1"
+timeout 30 "$ESTRAD_BIN" -c "$WORK/replica.json" queue purge "$id1" >"$WORK/purge.out" 2>&1 ||
+    fail "estrad queue purge $id1: $(cat "$WORK/purge.out")"
+# The purged row made due, past the breakers too: only its state keeps it
+# from being sent (its next attempt was 30 s away, after the breaker).
+pg_psql "UPDATE estrad_queue SET next_attempt = estrad_now(), retry_requested = true WHERE id = $id1" >/dev/null ||
+    fail "cannot make entry $id1 due"
 fixed_start ca
-pg_psql "UPDATE estrad_queue SET retry_requested = true, next_attempt = LEAST(next_attempt, estrad_now()) WHERE id = $id2" >/dev/null ||
-    fail "cannot mark entry $id2 for retry"
+timeout 30 "$ESTRAD_BIN" -c "$WORK/replica.json" queue retry "$id2" >"$WORK/retry.out" 2>&1 ||
+    fail "estrad queue retry $id2: $(cat "$WORK/retry.out")"
 
 pg_wait_row 5 "entry $id2 sent after the operator's retry (breakers open for 30 s)" "id = $id2 AND state = 'issued'"
 [ "$(pg_queue_field retry_requested "$id2")" = f ] || fail "entry $id2 still has retry_requested"

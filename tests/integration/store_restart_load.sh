@@ -7,6 +7,7 @@
 #    (pgcluster restart): every answer is a 202 "queued as ID" or a 503
 #    with a Retry-After (the database away), never a 500 or anything else;
 #    some are 503 and some are 202 after the restart;
+#  - every 202's entry is in estrad_queue, pending, for that client;
 #  - the CA started: every client retries through HAProxy until it gets
 #    200 with a certificate for its key; the CA issued exactly one
 #    certificate per client (no acknowledged entry lost, none sent twice);
@@ -75,6 +76,16 @@ tail -n 3 "$WORK/statuses" | grep -q ' 202 ' ||
 for i in 1 2 3; do
 	check_alive "${REP_PID[i]}" "replica r$i"
 done
+# Every 202 is on record: its row is there, pending, for that client's
+# key. (With the CA started below, a retry whose row was lost would just
+# enroll anew, and the counts would not show the loss.)
+while read -r i st _; do
+	[ "$st" = 202 ] || continue
+	qid=$(sed -n 's/^queued as \([0-9][0-9]*\) (pending).*/\1/p' "$WORK/c$i.body")
+	[ -n "$qid" ] || fail "client $i: a 202 without 'queued as ID': $(head -c 200 "$WORK/c$i.body")"
+	[ "$(pg_queue_field "state || ' ' || subject" "$qid")" = "pending CN=restart-load-$i" ] ||
+	    fail "client $i got 202 'queued as $qid', but the row is '$(pg_queue_field "state || ' ' || subject" "$qid")'"
+done <"$WORK/statuses"
 
 fixed_start ca
 # Every client comes back until it holds its certificate (a real one
