@@ -93,6 +93,8 @@ struct pg {
 	size_t			 pg_next;	/* round robin */
 	struct event		*pg_tick;
 	char			 pg_owner[128];
+	char			 pg_options[1024];	/* the conninfo's, and
+						 * statement_timeout */
 	char			 pg_why[704];
 };
 
@@ -296,10 +298,15 @@ pg_conn_poll(struct pg_conn *pc)
 static void
 pg_conn_start(struct pg_conn *pc, const struct pg_dns_target *to)
 {
-	const char	*keys[PG_CONN_PARAMS + 1], *vals[PG_CONN_PARAMS + 1];
-	char		 timeout[24];
+	const char		*keys[PG_CONN_PARAMS + 1];
+	const char		*vals[PG_CONN_PARAMS + 1];
+	char			 timeout[24];
+	struct pg_dns_target	 t = { NULL, NULL, NULL, NULL };
 
-	pg_conn_params(&pc->pc_pg->pg_cfg, to, keys, vals, timeout,
+	if (to != NULL)
+		t = *to;
+	t.options = pc->pc_pg->pg_options;
+	pg_conn_params(&pc->pc_pg->pg_cfg, &t, keys, vals, timeout,
 	    sizeof(timeout));
 	pc->pc_conn = PQconnectStartParams(keys, vals, 1);
 	if (pc->pc_conn == NULL || PQstatus(pc->pc_conn) == CONNECTION_BAD) {
@@ -536,6 +543,32 @@ pg_cfg_free(struct cfg_store *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/*
+ * The conninfo's options, and a statement_timeout of store.timeout: a
+ * query dropped by the pool's timeout must not go on in its backend and
+ * commit later (a claim leasing rows to nobody, a result written after
+ * it was given up).
+ */
+static void
+pg_make_options(struct pg *pg)
+{
+	PQconninfoOption	*opts, *o;
+	const char		*mine = "";
+	char			*perr = NULL;
+
+	if ((opts = PQconninfoParse(pg->pg_cfg.conninfo, &perr)) != NULL) {
+		for (o = opts; o->keyword != NULL; o++)
+			if (strcmp(o->keyword, "options") == 0 &&
+			    o->val != NULL)
+				mine = o->val;
+	}
+	PQfreemem(perr);
+	snprintf(pg->pg_options, sizeof(pg->pg_options), "%s%s-c "
+	    "statement_timeout=%ld", mine, mine[0] != '\0' ? " " : "",
+	    pg->pg_cfg.timeout * 1000);
+	PQconninfoFree(opts);
+}
+
 static void
 pg_make_owner(struct pg *pg)
 {
@@ -565,6 +598,7 @@ pg_new(struct event_base *base, const struct cfg_store *cfg, char *err,
 	if (pg_cfg_copy(&pg->pg_cfg, cfg) == -1)
 		goto nomem;
 	pg_make_owner(pg);
+	pg_make_options(pg);
 	metrics_store_up(0);
 	if ((pg->pg_dns = pg_dns_new(base, pg->pg_cfg.conninfo)) == NULL)
 		goto nomem;

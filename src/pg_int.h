@@ -14,16 +14,17 @@ struct cfg_store;
 #define PG_ACTIVE	"state IN ('pending', 'polling', 'issued', 'refused')"
 
 /* Keywords pg_conn_params() may fill, without the terminating NULL. */
-#define PG_CONN_PARAMS	13
+#define PG_CONN_PARAMS	14
 
 struct event_base;
 
 /* Where to connect, resolved off the loop (pg_dns.c): comma lists for
  * libpq's host, hostaddr and port (port NULL: the conninfo's). */
 struct pg_dns_target {
-	const char	*host;
+	const char	*host;		/* NULL: the conninfo's */
 	const char	*hostaddr;
 	const char	*port;
+	const char	*options;	/* libpq's options; NULL: the conninfo's */
 };
 
 /* libpq's message (msg) on one line, without its trailing newline. */

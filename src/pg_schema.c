@@ -206,12 +206,15 @@ pg_conn_params(const struct cfg_store *cfg, const struct pg_dns_target *to,
 	if (cfg->password != NULL) {
 		keys[n] = "password"; vals[n++] = cfg->password;
 	}
-	if (to != NULL) {
+	if (to != NULL && to->host != NULL) {
 		keys[n] = "host"; vals[n++] = to->host;
 		keys[n] = "hostaddr"; vals[n++] = to->hostaddr;
 		if (to->port != NULL) {
 			keys[n] = "port"; vals[n++] = to->port;
 		}
+	}
+	if (to != NULL && to->options != NULL) {
+		keys[n] = "options"; vals[n++] = to->options;
 	}
 	keys[n] = "connect_timeout"; vals[n++] = timeout;
 	keys[n] = "application_name"; vals[n++] = "estrad";

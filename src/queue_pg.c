@@ -109,15 +109,17 @@ static const char qpg_delivered_sql[] =
 /*
  * The claim: $1 owner, $2 lease seconds, $3 labels whose upstream admits
  * a send now, $4 every label this replica routes (an operator's retry
- * goes past the breakers), $5 how many.
+ * goes past the breakers), $5 how many, $6 the entries this process is
+ * sending already (after a database gap longer than the lease, its own
+ * rows look free: never take one twice).
  */
 static const char qpg_claim_sql[] =
     "WITH c AS (SELECT id, retry_requested AS was_retry FROM estrad_queue "
     "WHERE state IN ('pending', 'polling') AND lease_until <= estrad_now() "
     "AND expires > estrad_now() AND ((next_attempt <= estrad_now() AND "
     "label = ANY($3::text[])) OR (retry_requested AND "
-    "label = ANY($4::text[]))) ORDER BY next_attempt, id LIMIT $5 "
-    "FOR UPDATE SKIP LOCKED) "
+    "label = ANY($4::text[]))) AND id <> ALL($6::bigint[]) "
+    "ORDER BY next_attempt, id LIMIT $5 FOR UPDATE SKIP LOCKED) "
     "UPDATE estrad_queue q SET lease_owner = $1, "
     "lease_until = estrad_now() + $2::bigint, attempts = q.attempts + 1, "
     "retry_requested = false, updated = estrad_now(), "
@@ -710,27 +712,52 @@ qpg_on_claim(void *arg, const PGresult *res, const char *err)
 		qpg_start(q, res, i);
 }
 
+/* "{ID,ID,...}" of the entries this process holds (malloc'd), or NULL
+ * out of memory. */
+static char *
+qpg_local_ids(struct queue *q)
+{
+	struct queue_entry	*qe;
+	size_t			 count = 0, len, n = 1;
+	char			*ids;
+
+	TAILQ_FOREACH(qe, &q->q_entries, qe_link)
+		count++;
+	len = count * 24 + 3;
+	if ((ids = malloc(len)) == NULL)
+		return NULL;
+	snprintf(ids, len, "{");
+	TAILQ_FOREACH(qe, &q->q_entries, qe_link)
+		n += snprintf(ids + n, len - n, "%s%lld", n > 1 ? "," : "",
+		    (long long)qe->qe_e.id);
+	snprintf(ids + n, len - n, "}");
+	return ids;
+}
+
 static void
 qpg_claim(struct queue *q)
 {
 	struct queue_pg	*qp = q->q_pgq;
-	char		 every[2048], admitted[2048], n[24];
+	char		 every[2048], admitted[2048], n[24], *mine;
 	long		 room = q->q_qcfg->max_forwarding - q->q_forwarding;
-	struct pg_param	 p[5] = {
+	struct pg_param	 p[6] = {
 		{ pg_owner(q->q_pg), 0, 0 }, { qp->qp_lease, 0, 0 },
-		{ admitted, 0, 0 }, { every, 0, 0 }, { n, 0, 0 }
+		{ admitted, 0, 0 }, { every, 0, 0 }, { n, 0, 0 },
+		{ NULL, 0, 0 }
 	};
 
 	if (q->q_draining || qp->qp_claim != NULL || room <= 0 ||
 	    !pg_available(q->q_pg))
 		return;
 	qpg_labels(q, every, admitted, sizeof(every));
-	if (strcmp(every, "{}") == 0)
+	if (strcmp(every, "{}") == 0 || (mine = qpg_local_ids(q)) == NULL)
 		return;
 	snprintf(n, sizeof(n), "%ld", room);
-	if (pg_query(q->q_pg, qpg_claim_sql, p, 5, qpg_on_claim, q,
+	p[5].value = mine;
+	if (pg_query(q->q_pg, qpg_claim_sql, p, 6, qpg_on_claim, q,
 	    &qp->qp_claim) == -1)
 		qp->qp_claim = NULL;
+	free(mine);
 }
 
 /* ---- housekeeping ------------------------------------------------------------- */
@@ -751,25 +778,21 @@ static void
 qpg_renew(struct queue *q)
 {
 	struct queue_pg		*qp = q->q_pgq;
-	struct queue_entry	*qe;
-	char			 ids[4096];
-	size_t			 n = 1;
+	char			*ids;
 	struct pg_param		 p[3] = {
-		{ ids, 0, 0 }, { pg_owner(q->q_pg), 0, 0 },
+		{ NULL, 0, 0 }, { pg_owner(q->q_pg), 0, 0 },
 		{ qp->qp_lease, 0, 0 }
 	};
 
-	if (qp->qp_renew != NULL || TAILQ_EMPTY(&q->q_entries))
+	if (qp->qp_renew != NULL || TAILQ_EMPTY(&q->q_entries) ||
+	    (ids = qpg_local_ids(q)) == NULL)
 		return;
-	snprintf(ids, sizeof(ids), "{");
-	TAILQ_FOREACH(qe, &q->q_entries, qe_link)
-		if (n + 24 < sizeof(ids))
-			n += snprintf(ids + n, sizeof(ids) - n, "%s%lld",
-			    n > 1 ? "," : "", (long long)qe->qe_e.id);
-	snprintf(ids + n, sizeof(ids) - n, "}");
+	/* Every entry's id: a lease left out would lapse mid-send. */
+	p[0].value = ids;
 	if (pg_query(q->q_pg, qpg_renew_sql, p, 3, qpg_on_renew, q,
 	    &qp->qp_renew) == -1)
 		qp->qp_renew = NULL;
+	free(ids);
 }
 
 static void

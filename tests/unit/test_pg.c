@@ -8,6 +8,8 @@
  * store.timeout drops its connection instead of hanging.
  */
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/types.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +39,9 @@ struct seen {
 	int64_t	 value;
 	char	 err[512];
 };
+
+static void wait_up_or_why(struct fixture *f, struct pg *pg,
+    const char *want);
 
 static const char *
 env_or(const char *name, const char *dflt)
@@ -313,9 +318,14 @@ test_killed_reconnects(void **state)
 static void
 test_timeout_drops(void **state)
 {
-	struct fixture	*f = *state;
-	struct seen	 slow, after;
+	struct fixture		*f = *state;
+	struct cfg_store	 cfg = f->cfg;
+	struct seen		 slow, pid, hung, after;
+	struct pg		*pg;
+	char			 err[512];
 
+	/* A statement past store.timeout is ended by the server itself
+	 * (statement_timeout): it cannot commit later, given up. */
 	wait_available(f);
 	memset(&slow, 0, sizeof(slow));
 	memset(&after, 0, sizeof(after));
@@ -323,11 +333,38 @@ test_timeout_drops(void **state)
 	    &slow), 0);
 	run_until(f, &slow, 1);
 	assert_false(slow.ok);
-	assert_non_null(strstr(slow.err, "no answer within 2 s"));
-	wait_available(f);
+	assert_non_null(strstr(slow.err, "statement timeout"));
 	assert_int_equal(send_int(f, "SELECT $1::int AS v", 8, &after), 0);
 	run_until(f, &after, 1);
 	assert_true(after.ok);
+
+	/* A backend that answers nothing at all (stopped, as a host lost
+	 * without a reset): the pool drops the connection at the timeout. */
+	cfg.connections = 1;
+	assert_non_null(pg = pg_new(f->base, &cfg, err, sizeof(err)));
+	wait_up_or_why(f, pg, NULL);
+	assert_true(pg_available(pg));
+	memset(&pid, 0, sizeof(pid));
+	memset(&hung, 0, sizeof(hung));
+	{
+		struct pg_query	*q;
+
+		assert_int_equal(pg_query(pg, "SELECT pg_backend_pid() AS v",
+		    NULL, 0, on_result, &pid, &q), 0);
+		run_until(f, &pid, 1);
+		assert_true(pid.ok);
+		if (kill((pid_t)pid.value, SIGSTOP) == -1) {
+			pg_free(pg);
+			skip();	/* the cluster runs as another user */
+		}
+		assert_int_equal(pg_query(pg, "SELECT 1 AS v", NULL, 0,
+		    on_result, &hung, &q), 0);
+		run_until(f, &hung, 1);
+		kill((pid_t)pid.value, SIGCONT);
+	}
+	assert_false(hung.ok);
+	assert_non_null(strstr(hung.err, "no answer within 2 s"));
+	pg_free(pg);
 }
 
 /* Nothing listens: pg_query refuses at once, pg_why says why. */
