@@ -159,6 +159,7 @@ est_req_free(struct est_req *rq)
 	queue_put_cancel(rq->rq_queue_job);
 	pg_cancel(rq->rq_pg_query);
 	est_reply_clear(&rq->rq_reply);
+	est_reply_clear(&rq->rq_rate_held);
 	config_unref(rq->rq_cfg);
 	csr_free(rq->rq_csr);
 	rq->rq_srv->srv_in_flight--;

@@ -48,6 +48,9 @@ est_on_queued(void *arg, struct est_reply *reply, int64_t deliver)
 		return;
 	}
 	rq->rq_deliver = deliver;
+	/* A retry is no new enrollment: an early rate count is taken back. */
+	if (est_rate_hold(rq, reply))
+		return;
 	est_req_answer(rq, reply);
 }
 
@@ -143,6 +146,9 @@ est_answer_offline(struct est_req *rq)
 		return 0;
 	}
 	rq->rq_queueable = 1;
+	if (srv->srv_pg != NULL)
+		est_rate_prefetch(rq, server_rate(srv, rq->rq_route.has_label ?
+		    rq->rq_route.label : NULL));
 	switch (queue_lookup(srv->srv_queue, &rq->rq_qkey, &reply,
 	    &rq->rq_deliver, est_on_queued, rq, &rq->rq_queue_job)) {
 	case QUEUE_MISS:

@@ -155,52 +155,150 @@ est_rate_away(struct est_req *rq, struct est_reply *reply)
 	    pg_retry_after(rq->rq_srv->srv_pg));
 }
 
+/* The stage's verdict on the shared count: 0 within the rate, -1 with
+ * the 429 or the 503 in reply. */
+static int
+est_rate_verdict(struct est_req *rq, struct est_reply *reply)
+{
+	if (rq->rq_rate_away) {
+		est_rate_away(rq, reply);
+		return -1;
+	}
+	if (rq->rq_rate_count <= policy_rate_max(rq->rq_backend->policy))
+		return 0;
+	est_rate_refuse(rq, rq->rq_rate_wait, reply);
+	return -1;
+}
+
+/* A count taken for a request that was no new enrollment: given back. */
+static void
+est_rate_give_back(struct est_req *rq)
+{
+	if (!rq->rq_rate_away)
+		shared_forgive(rq->rq_srv->srv_pg, rq->rq_rate_name, NULL);
+}
+
 /* The shared count came back (or did not): on the loop. */
 static void
 est_rate_counted(void *arg, const PGresult *res, const char *err)
 {
 	struct est_req		*rq = arg;
 	struct est_reply	 reply;
-	int64_t			 count;
-	long			 wait;
 
 	rq->rq_pg_query = NULL;
-	memset(&reply, 0, sizeof(reply));
+	rq->rq_rate_state = EST_RATE_DONE;
 	if (res == NULL) {
 		log_debug("rate: shared store: %s", err);
-		est_rate_away(rq, &reply);
-	} else {
-		shared_rate_read(res, &count, &wait);
-		if (count <= policy_rate_max(rq->rq_backend->policy)) {
-			est_req_after_rate(rq);
-			return;
-		}
-		est_rate_refuse(rq, wait, &reply);
+		rq->rq_rate_away = 1;
+	} else
+		shared_rate_read(res, &rq->rq_rate_count, &rq->rq_rate_wait);
+	if (rq->rq_rate_holding) {
+		/* The lookup found the request queued: its answer waited. */
+		est_rate_give_back(rq);
+		rq->rq_rate_holding = 0;
+		reply = rq->rq_rate_held;
+		memset(&rq->rq_rate_held, 0, sizeof(rq->rq_rate_held));
+		est_req_answer(rq, &reply);
+		return;
 	}
-	est_req_answer(rq, &reply);
+	if (!rq->rq_rate_waiting)
+		return;		/* the lookup's answer comes first */
+	memset(&reply, 0, sizeof(reply));
+	rq->rq_rate_state = EST_RATE_USED;
+	if (est_rate_verdict(rq, &reply) == 0)
+		est_req_after_rate(rq);
+	else
+		est_req_answer(rq, &reply);
+}
+
+/* rq's shared counter's name for key; -1 (a 500) if it does not fit. */
+static int
+est_rate_name(struct est_req *rq, const char *key)
+{
+	return shared_rate_name(rq->rq_rate_name, sizeof(rq->rq_rate_name),
+	    rq->rq_route.has_label ? rq->rq_route.label : NULL, key);
+}
+
+/* Send the shared count; a send refused at once is the store away. */
+static void
+est_rate_send(struct est_req *rq)
+{
+	rq->rq_rate_state = EST_RATE_PENDING;
+	if (shared_rate(rq->rq_srv->srv_pg, rq->rq_rate_name,
+	    policy_rate_window(rq->rq_backend->policy), est_rate_counted, rq,
+	    &rq->rq_pg_query) == -1) {
+		rq->rq_rate_state = EST_RATE_DONE;
+		rq->rq_rate_away = 1;
+	}
 }
 
 /*
  * With replicas on PostgreSQL the count is the group's: one upsert
- * (shared.c), answered on the loop; no connection up: -1, the 503.
+ * (shared.c), answered on the loop; no connection up: -1, the 503. A
+ * count sent already beside the queue's lookup is read, or waited for.
  */
 static int
 est_rate_shared(struct est_req *rq, const char *key, struct est_reply *reply)
 {
-	struct pg	*pg = rq->rq_srv->srv_pg;
-	char		 name[SHARED_NAME_MAX];
+	if (rq->rq_rate_state == EST_RATE_NONE) {
+		if (est_rate_name(rq, key) == -1) {
+			est_reply_error(reply, 500, "internal error");
+			return -1;
+		}
+		est_rate_send(rq);
+	}
+	if (rq->rq_rate_state == EST_RATE_PENDING) {
+		rq->rq_rate_waiting = 1;
+		return 1;
+	}
+	rq->rq_rate_state = EST_RATE_USED;
+	return est_rate_verdict(rq, reply);
+}
 
-	if (shared_rate_name(name, sizeof(name), rq->rq_route.has_label ?
-	    rq->rq_route.label : NULL, key) == -1) {
-		est_reply_error(reply, 500, "internal error");
+/* The counter's key of rq: 0, or -1 when no rate applies to it. */
+static int
+est_rate_key(const struct est_req *rq, const struct limiter *rate,
+    char *key, size_t keylen)
+{
+	if (rate == NULL || (rq->rq_csr == NULL &&
+	    rq->rq_route.op != EST_OP_FULLCMC))
 		return -1;
+	/* Anonymous enrollment (an open route) is counted per address. */
+	if (rq->rq_identity.method == AUTH_METHOD_MAX)
+		snprintf(key, keylen, "addr:%s", rq->rq_peer_addr);
+	else
+		snprintf(key, keylen, "%s:%s",
+		    auth_method_name(rq->rq_identity.method),
+		    rq->rq_identity.name);
+	return 0;
+}
+
+void
+est_rate_prefetch(struct est_req *rq, struct limiter *rate)
+{
+	char key[320];
+
+	if (rq->rq_srv->srv_pg == NULL || rq->rq_rate_state != EST_RATE_NONE ||
+	    est_rate_key(rq, rate, key, sizeof(key)) == -1 ||
+	    est_rate_name(rq, key) == -1)
+		return;		/* the stage says what is wrong, if anything */
+	est_rate_send(rq);
+}
+
+int
+est_rate_hold(struct est_req *rq, struct est_reply *reply)
+{
+	if (rq->rq_rate_state == EST_RATE_PENDING) {
+		rq->rq_rate_held = *reply;
+		memset(reply, 0, sizeof(*reply));
+		rq->rq_rate_holding = 1;
+		return 1;
 	}
-	if (shared_rate(pg, name, policy_rate_window(rq->rq_backend->policy),
-	    est_rate_counted, rq, &rq->rq_pg_query) == -1) {
-		est_rate_away(rq, reply);
-		return -1;
+	if (rq->rq_rate_state == EST_RATE_DONE) {
+		est_rate_give_back(rq);
+		rq->rq_rate_state = EST_RATE_USED;
 	}
-	return 1;
+	return 0;
 }
 
 /*
@@ -216,16 +314,8 @@ est_stage_rate(struct est_req *rq, struct limiter *rate,
 	time_t			 now = time(NULL);
 	long			 wait;
 
-	if (rate == NULL || (rq->rq_csr == NULL &&
-	    rq->rq_route.op != EST_OP_FULLCMC))
+	if (est_rate_key(rq, rate, key, sizeof(key)) == -1)
 		return 0;
-	/* Anonymous enrollment (an open route) is counted per address. */
-	if (rq->rq_identity.method == AUTH_METHOD_MAX)
-		snprintf(key, sizeof(key), "addr:%s", rq->rq_peer_addr);
-	else
-		snprintf(key, sizeof(key), "%s:%s",
-		    auth_method_name(rq->rq_identity.method),
-		    rq->rq_identity.name);
 	if (rq->rq_srv != NULL && rq->rq_srv->srv_pg != NULL)
 		return est_rate_shared(rq, key, reply);
 	if ((wait = limiter_blocked(rate, key, now)) > 0) {

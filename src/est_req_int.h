@@ -81,6 +81,17 @@ struct est_req {
 	struct queue_job	 *rq_queue_job;
 	struct pg_query		 *rq_pg_query;	/* a stage waiting for the
 						 * shared store */
+	/* The shared rate count, sent beside the queue's lookup (one round
+	 * trip for both) and read by the rate stage (est_policy.c). */
+	int			  rq_rate_state;	/* EST_RATE_* */
+	int			  rq_rate_waiting;	/* the stage waits */
+	int			  rq_rate_away;		/* the store failed */
+	int64_t			  rq_rate_count;
+	long			  rq_rate_wait;
+	char			  rq_rate_name[1024];	/* SHARED_NAME_MAX */
+	struct est_reply	  rq_rate_held;	/* a queue answer waiting for
+						 * the count to be taken back */
+	int			  rq_rate_holding;
 	struct queue_key	  rq_qkey;
 	int			  rq_queueable;	/* rq_qkey is set */
 	int64_t			  rq_deliver;	/* queue entry answered */
@@ -181,6 +192,20 @@ int est_stage_policy(struct est_req *rq, SSL *ssl, X509 *client_cert,
     struct est_reply *reply);
 /* Proof of possession (RFC 7030 §3.4): the CSR's self-signature. */
 int est_stage_pop(struct est_req *rq, struct est_reply *reply);
+/* USED: the rate stage took the count (this request is a new
+ * enrollment: a later 202 of the queue's put keeps it). */
+enum { EST_RATE_NONE, EST_RATE_PENDING, EST_RATE_DONE, EST_RATE_USED };
+/*
+ * On the shared store, send the rate count now, beside the queue's
+ * lookup (est_offline.c): both in one round trip. The rate stage then
+ * reads it; a lookup that finds the request queued takes it back
+ * (est_rate_hold).
+ */
+void est_rate_prefetch(struct est_req *rq, struct limiter *rate);
+/* A queue answer for rq: 1 when it must wait for the early count (kept in
+ * rq, answered when the count is back and taken back), else 0 (taken back
+ * already if it counted: answer now). Takes reply when 1. */
+int est_rate_hold(struct est_req *rq, struct est_reply *reply);
 /* The enrollment rate on counter rate (NULL: no rate), once the request
  * is known to be a new one (not a client collecting what the queue holds
  * for it). 0 go on, -1 refused (reply filled), 1 waiting for the shared
