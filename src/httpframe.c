@@ -15,6 +15,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
+#include "estrad/b64.h"
 #include "estrad/httpframe.h"
 
 /* evhttp refuses bodies over twice limits.max_body_bytes (listener.c);
@@ -126,18 +127,6 @@ hf_ows(const char *p, size_t n)
 	while (i < n && (p[i] == ' ' || p[i] == '\t'))
 		i++;
 	return i;
-}
-
-static int
-hf_hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* The same name, ignoring case (field names are case-insensitive). */
@@ -585,7 +574,7 @@ hf_chunk_size(struct httpframe *hf, struct evbuffer *in, struct evbuffer *out)
 	if (n == -2)
 		return hf_refuse_chunk(hf, 400, "chunk size line too long",
 		    out);
-	for (i = 0; i < (size_t)n && (d = hf_hexval((unsigned char)line[i]))
+	for (i = 0; i < (size_t)n && (d = hex_digit((unsigned char)line[i]))
 	    >= 0; i++) {
 		if (size > (UINT64_MAX >> 4))
 			return hf_refuse_chunk(hf, 413, "chunk too large", out);

@@ -84,18 +84,6 @@ static const char pg_schema_v1[] =
 
 /* ---- blocking connect ---------------------------------------------------- */
 
-static int
-pg_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 pg_unhex(const char *hex, unsigned char **out, size_t *len)
 {
@@ -107,8 +95,8 @@ pg_unhex(const char *hex, unsigned char **out, size_t *len)
 	if (n % 2 != 0 || (*out = malloc(n / 2 + 1)) == NULL)
 		return -1;
 	for (i = 0; i < n / 2; i++) {
-		if ((hi = pg_hexval(hex[2 * i])) < 0 ||
-		    (lo = pg_hexval(hex[2 * i + 1])) < 0) {
+		if ((hi = hex_digit(hex[2 * i])) < 0 ||
+		    (lo = hex_digit(hex[2 * i + 1])) < 0) {
 			free(*out);
 			*out = NULL;
 			return -1;

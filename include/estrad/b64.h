@@ -28,5 +28,7 @@ char *b64_encode_lines(const unsigned char *in, size_t inlen, size_t *outlen);
 
 /* Lowercase hex of in into out, which holds 2 * inlen + 1 bytes (NUL). */
 void hex_encode(const unsigned char *in, size_t inlen, char *out);
+/* The value of one hex digit (either case), or -1. */
+int hex_digit(int c);
 
 #endif
