@@ -200,7 +200,8 @@ server_offline_new(struct server *srv)
 	    sizeof(err))) == NULL)
 		goto fail;
 	if ((srv->srv_queue = queue_new(srv->srv_base, cfg, srv->srv_store,
-	    srv->srv_pg, srv->srv_upstreams, srv->srv_audit, err, sizeof(err))) == NULL ||
+	    srv->srv_pg, srv->srv_upstreams, srv->srv_audit, err,
+	    sizeof(err))) == NULL ||
 	    (srv->srv_cache = cache_new(srv->srv_base, cfg, srv->srv_store,
 	    srv->srv_upstreams, err, sizeof(err))) == NULL)
 		goto fail;
