@@ -97,16 +97,20 @@ wait_available(struct fixture *f)
 static int
 setup(void **state)
 {
-	struct fixture	*f = calloc(1, sizeof(*f));
+	struct fixture	*f;
 	const char	*pwfile = getenv("PG_PASSWORD_FILE");
 	char		 err[512];
 	FILE		*fp;
 
+	*state = NULL;
 	if (getenv("PG_PORT") == NULL) {
 		fprintf(stderr, "test_pg: PG_PORT is not set: run it through "
 		    "tests/integration/pg_pool.sh (the pg fixture)\n");
 		return -1;
 	}
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return -1;
+	*state = f;	/* teardown frees it, also after a failed setup */
 	f->base = event_base_new();
 	snprintf(f->conninfo, sizeof(f->conninfo), "host=%s port=%s "
 	    "dbname=%s user=%s", env_or("PG_HOST", "127.0.0.1"),
@@ -130,7 +134,6 @@ setup(void **state)
 		fprintf(stderr, "test_pg: %s\n", err);
 		return -1;
 	}
-	*state = f;
 	return 0;
 }
 
@@ -139,6 +142,8 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	if (f == NULL)
+		return 0;
 	pg_free(f->pg);
 	event_base_free(f->base);
 	free(f);
