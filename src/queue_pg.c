@@ -40,6 +40,8 @@
 #include "estrad/store_pg.h"
 #include "estrad/upstream.h"
 
+#include "pg_int.h"	/* PG_ACTIVE: the unique index's predicate, which
+			 * ON CONFLICT must repeat exactly */
 #include "queue_int.h"
 
 #define QPG_SWEEP_EVERY		60	/* ticks between deletes of old rows */
@@ -50,8 +52,6 @@
 	"content_type, state, created, updated, expires, next_attempt, " \
 	"attempts, ca_status, result_type, result, retry_after, note, sans, " \
 	"ca_received, last_error"
-/* As the unique index estrad_queue_match's predicate (pg_schema.c). */
-#define QPG_ACTIVE	"state IN ('pending', 'polling', 'issued', 'refused')"
 #define QPG_KEY		"label = $1 AND op = $2 AND identity = $3 AND " \
 	"pubkey = $4 AND subject = $5"
 
@@ -85,7 +85,7 @@ struct queue_pg {
 
 static const char qpg_lookup_sql[] =
     "SELECT " QPG_COLS " FROM estrad_queue WHERE " QPG_KEY " AND "
-    QPG_ACTIVE;
+    PG_ACTIVE;
 
 /* $10: {next_attempt - now, expires - now, attempts, ca_status,
  * ca_received}: the database's clock gives the times. */
@@ -97,7 +97,7 @@ static const char qpg_insert_sql[] =
     "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, t.n, t.n, t.n + t.v[2], "
     "t.n + t.v[1], t.v[3], t.v[4], $11, $12, $13, t.v[5], $14 "
     "FROM (SELECT estrad_now() AS n, $10::bigint[] AS v) t "
-    "ON CONFLICT (label, op, identity, pubkey, subject) WHERE " QPG_ACTIVE
+    "ON CONFLICT (label, op, identity, pubkey, subject) WHERE " PG_ACTIVE
     " DO NOTHING RETURNING " QPG_COLS;
 
 static const char qpg_delivered_sql[] =
@@ -161,7 +161,7 @@ static const char qpg_expire_sql[] =
     "note = CASE WHEN state IN ('issued', 'refused') THEN 'the client "
     "never came back for the CA''s answer' ELSE 'the CA did not answer "
     "in time' END "
-    "WHERE id IN (SELECT id FROM estrad_queue WHERE " QPG_ACTIVE " AND "
+    "WHERE id IN (SELECT id FROM estrad_queue WHERE " PG_ACTIVE " AND "
     "expires <= estrad_now() AND lease_until <= estrad_now() "
     "ORDER BY expires LIMIT 256 FOR UPDATE SKIP LOCKED) RETURNING " QPG_COLS;
 
