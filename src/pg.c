@@ -93,6 +93,8 @@ struct pg {
 	size_t			 pg_next;	/* round robin */
 	struct event		*pg_tick;
 	char			 pg_owner[128];
+	char			 pg_where[256];	/* "postgresql HOST:PORT/DB",
+						 * for every message */
 	char			 pg_options[1024];	/* the conninfo's, and
 						 * statement_timeout */
 	char			 pg_why[704];
@@ -180,12 +182,12 @@ pg_conn_fail(struct pg_conn *pc, const char *why)
 static void
 pg_conn_fail_libpq(struct pg_conn *pc, const char *doing)
 {
-	char where[256], why[384], line[700];
+	char why[384], line[700];
 
-	pg_where(&pc->pc_pg->pg_cfg, where, sizeof(where));
 	pg_errline(why, sizeof(why), pc->pc_conn != NULL ?
 	    PQerrorMessage(pc->pc_conn) : "out of memory");
-	snprintf(line, sizeof(line), "%s: %s: %s", where, doing, why);
+	snprintf(line, sizeof(line), "%s: %s: %s",
+	    pc->pc_pg->pg_where, doing, why);
 	pg_conn_fail(pc, line);
 }
 
@@ -202,12 +204,11 @@ pg_conn_on_fail(evutil_socket_t fd, short what, void *arg)
 static void
 pg_conn_fail_later(struct pg_conn *pc, const char *doing)
 {
-	char where[256], why[384];
+	char why[384];
 
-	pg_where(&pc->pc_pg->pg_cfg, where, sizeof(where));
 	pg_errline(why, sizeof(why), PQerrorMessage(pc->pc_conn));
 	snprintf(pc->pc_fail_why, sizeof(pc->pc_fail_why), "%s: %s: %s",
-	    where, doing, why);
+	    pc->pc_pg->pg_where, doing, why);
 	pc->pc_state = PC_BROKEN;
 	event_active(pc->pc_fail, 0, 0);
 }
@@ -254,10 +255,7 @@ pg_conn_ready(struct pg_conn *pc)
 		return;
 	}
 	if (was_down) {
-		char where[256];
-
-		pg_where(&pg->pg_cfg, where, sizeof(where));
-		log_info("store: connected to %s", where);
+		log_info("store: connected to %s", pg->pg_where);
 		pg->pg_why[0] = '\0';
 	}
 }
@@ -325,15 +323,15 @@ pg_conn_on_resolved(void *arg, const struct pg_dns_target *to,
     const char *err)
 {
 	struct pg_conn	*pc = arg;
-	char		 where[256], line[700];
+	char		 line[700];
 
 	pc->pc_dns_job = NULL;
 	if (to != NULL) {
 		pg_conn_start(pc, to);
 		return;
 	}
-	pg_where(&pc->pc_pg->pg_cfg, where, sizeof(where));
-	snprintf(line, sizeof(line), "%s: cannot connect: %s", where, err);
+	snprintf(line, sizeof(line), "%s: cannot connect: %s",
+	    pc->pc_pg->pg_where, err);
 	pg_conn_fail(pc, line);
 }
 
@@ -440,11 +438,10 @@ pg_conn_read(struct pg_conn *pc)
 		return -1;
 	}
 	if (pc->pc_state == PC_READY && pc->pc_stale) {
-		char where[256], line[512];
+		char line[512];
 
-		pg_where(&pc->pc_pg->pg_cfg, where, sizeof(where));
 		snprintf(line, sizeof(line), "%s: a prepared statement was "
-		    "missing; connecting again", where);
+		    "missing; connecting again", pc->pc_pg->pg_where);
 		pg_conn_fail(pc, line);
 		return -1;
 	}
@@ -492,9 +489,8 @@ pg_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct pg	*pg = arg;
 	double		 limit = (double)pg->pg_cfg.timeout * 1000.0;
-	char		 where[256], line[512];
+	char		 line[512];
 
-	pg_where(&pg->pg_cfg, where, sizeof(where));
 	for (size_t i = 0; i < pg->pg_nconns; i++) {
 		struct pg_conn	*pc = &pg->pg_conns[i];
 		struct pg_query	*q = TAILQ_FIRST(&pc->pc_inflight);
@@ -503,12 +499,13 @@ pg_on_tick(evutil_socket_t fd, short what, void *arg)
 		    pc->pc_state == PC_RESOLVING) &&
 		    pg_ms_since(&pc->pc_started) > limit) {
 			snprintf(line, sizeof(line), "%s: cannot connect: no "
-			    "answer within %ld s", where, pg->pg_cfg.timeout);
+			    "answer within %ld s", pg->pg_where,
+			    pg->pg_cfg.timeout);
 			pg_conn_fail(pc, line);
 		} else if (pc->pc_state == PC_READY && q != NULL &&
 		    pg_ms_since(&q->pq_sent) > limit) {
 			snprintf(line, sizeof(line), "%s: no answer within "
-			    "%ld s; connection dropped", where,
+			    "%ld s; connection dropped", pg->pg_where,
 			    pg->pg_cfg.timeout);
 			pg_conn_fail(pc, line);
 		}
@@ -599,6 +596,8 @@ pg_new(struct event_base *base, const struct cfg_store *cfg, char *err,
 		goto nomem;
 	pg_make_owner(pg);
 	pg_make_options(pg);
+	/* Parsed once: the tick and every failure name it. */
+	pg_where(&pg->pg_cfg, pg->pg_where, sizeof(pg->pg_where));
 	metrics_store_up(0);
 	if ((pg->pg_dns = pg_dns_new(base, pg->pg_cfg.conninfo)) == NULL)
 		goto nomem;
