@@ -135,9 +135,11 @@ wait "$bpid" || fail "estbench (capacity change): $(tail -n 5 "$WORK/change.out"
 LAST=$(tail -n 1 "$WORK/change.out")
 note "capacity change: limit $l8lo-$l8 at K=8, $l2lo-$l2 at K=2; $LAST"
 # K reached within 5 s (the highest reading), and never over K plus the
-# probe (every reading).
+# probe (every reading). The probe is one or two over K (docs/performance.md,
+# and the K + 2 the CA may hold above), going up and coming down alike: the
+# landing CI of issue 19 read 3-4 at K=2, a probe of two.
 [ "$l8" -ge 8 ] && [ "$l8" -le 10 ] || fail "4-5 s after K became 8 the limit is $l8lo-$l8"
-[ "$l2" -ge 2 ] && [ "$l2" -le 3 ] || fail "4-5 s after K became 2 the limit is $l2lo-$l2"
+[ "$l2" -ge 2 ] && [ "$l2" -le 4 ] || fail "4-5 s after K became 2 the limit is $l2lo-$l2"
 [ "$(field errors)" = 0 ] && [ "$(field busy)" = 0 ] ||
     fail "requests failed while K changed: $LAST"
 [ "$(weak_ca_stat timeouts)" = 0 ] || fail "the CA timed out $(weak_ca_stat timeouts) while K changed"
