@@ -1,0 +1,2 @@
+/* coap_block: being written (issue 20); see include/estrad/coap_block.h. */
+#include "estrad/coap_block.h"
