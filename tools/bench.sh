@@ -28,6 +28,12 @@
 #   tools/bench.sh --store postgresql [--replicas N] [-q] [-t S] [-r R] [-o FILE]
 #   tools/bench.sh --replicas N [--store sqlite|postgresql] [...]
 #
+# With --coap, EST over CoAP against HTTPS instead (tools/bench_coap.sh,
+# issue 20): 64 DTLS clients (coap-client-openssl) enrolling, beside the
+# HTTPS rate on the same proxy, and the bytes on the wire per enrollment.
+#
+#   tools/bench.sh --coap [-q] [-t S] [-c CLIENTS] [-n N] [-o FILE]
+#
 # usage: tools/bench.sh [-q] [-t SECONDS] [-r ROUNDS] [-i IDLE] [-n BIG] [-o FILE]
 #   -t SECONDS  duration of each throughput run (default 10; -q: 3)
 #   -r ROUNDS   rounds of the interleaved direct/proxy/policy runs; each
@@ -49,11 +55,18 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench_lib.sh
 . "$ROOT/tools/bench_lib.sh"
 
-# The shared store's benchmark is a script of its own.
+# The shared store's benchmark is a script of its own, and so is CoAP's.
 for a in "$@"; do
 	case $a in
 	--store | --store=* | --replicas | --replicas=*)
 		exec "$ROOT/tools/bench_store.sh" "$@"
+		;;
+	--coap)
+		args=()
+		for a in "$@"; do
+			[ "$a" = --coap ] || args+=("$a")
+		done
+		exec "$ROOT/tools/bench_coap.sh" ${args[@]+"${args[@]}"}
 		;;
 	esac
 done

@@ -609,6 +609,7 @@ check_alive() {
 #                '"max_connections": 5' (default none)
 #   P_TLS_EXTRA  extra JSON members for "tls", e.g. '"session_cache": 0'
 #                (default none)
+#   P_CLIENT_CA  the "tls" section's client_ca (default the lab root)
 #   P_LISTEN     JSON array of listen addresses (default ["127.0.0.1:0"])
 #   P_LABELS     extra JSON members for "labels" (default none)
 #   P_UPSTREAM_EXTRA  extra JSON members for the upstream "ca", e.g.
@@ -643,7 +644,7 @@ proxy_config() {
   "tls": {
     "certificate": "$PROXY_SERVER_CERT",
     "key": "$PROXY_SERVER_KEY",
-    "client_ca": "$ROOT_CERT",
+    "client_ca": "${P_CLIENT_CA:-$ROOT_CERT}",
     "client_verify_depth": 4${P_TLS_EXTRA:+, $P_TLS_EXTRA}
   },
   "auth": { $authjson },
@@ -1660,4 +1661,134 @@ time.sleep(300)' "$1" >"$WORK/mute.log" 2>&1 &
 	T_PIDS+=("$!")
 	wait_grep 5 "$WORK/mute.log" listening ||
 	    fail "the mute listener did not start on $1: $(cat "$WORK/mute.log")"
+}
+
+# ------------------------------------------------------------ EST over CoAP (issue 20)
+
+# coap_port LOG: the port of the first "coap listening on 127.0.0.1:PORT"
+# line (5 s); sets CPORT.
+coap_port() {
+	local i
+	CPORT=
+	for ((i = 0; i < 50; i++)); do
+		CPORT=$(sed -n 's/.* coap listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' \
+		    "$1" | head -n 1)
+		[ -n "$CPORT" ] && return 0
+		sleep 0.1
+	done
+	fail "no 'coap listening on 127.0.0.1:PORT' in $(basename "$1")"
+}
+
+# coap_trust_bundle: $WORK/client-ca.pem, the lab root with the issuing
+# and branch CAs; prints its path. coap-client-openssl (libcoap 4.3.1)
+# sends its leaf certificate alone, never the chain in its -c file, so the
+# daemon can only verify the lab's client certificates (issued by the
+# issuing CA) when client_ca holds the intermediates too.
+coap_trust_bundle() {
+	cat "$ROOT_CERT" "$ISSUING_CERT" "$BRANCH_CERT" >"$WORK/client-ca.pem"
+	echo "$WORK/client-ca.pem"
+}
+
+# coap_proxy NAME [COAP_MEMBERS]: an extra proxy (proxy_config: every P_*
+# variable applies; P_TOP_EXTRA is kept) with a "coap" section listening
+# on 127.0.0.1:0 (COAP_MEMBERS: more members, e.g. '"max_body_bytes":
+# 4096'), client_ca the bundle of coap_trust_bundle and the lab CRLs;
+# started. Sets what start_estrad sets, CPORT and COAPS (its
+# coaps://127.0.0.1:CPORT/.well-known/est).
+coap_proxy() {
+	local coap="\"coap\": { \"listen\": [\"127.0.0.1:0\"]${2:+, $2} }"
+	P_CLIENT_CA=${P_CLIENT_CA:-$(coap_trust_bundle)} \
+	    P_TLS_EXTRA=${P_TLS_EXTRA:-"\"client_crl\": \"$CRL\""} \
+	    P_TOP_EXTRA="${P_TOP_EXTRA:+$P_TOP_EXTRA, }$coap" \
+	    proxy_config "$WORK/$1.json"
+	start_estrad "$1" "$WORK/$1.json"
+	coap_port "$XLOG"
+	COAPS=coaps://127.0.0.1:$CPORT/.well-known/est
+}
+
+# coap NAME URI [coap-client args...]: one request by Debian's
+# coap-client-openssl (libcoap3-bin, a client nobody here wrote), verifying
+# the server against the lab root (-R), waiting T_COAP_WAIT s (-B, default
+# 15) at verbosity 6, which prints the header of every message sent and
+# received ("v:1 t:ACK c:2.05 i:... {token} [ options ] :: payload").
+# The args give the rest: -m post, -f FILE, -t 286, -A 287, -b 64, -c CERT
+# -j KEY. A 2.xx payload (every block of it) lands in $WORK/NAME.body;
+# the client's stdout (its log and the headers) in $WORK/NAME.out, its
+# stderr (where it prints "4.03 DIAGNOSTIC" for an error) in
+# $WORK/NAME.err. Sets:
+#   CODE  the code of the last answer, e.g. 2.05 or 4.03 ("none": no
+#         answer, e.g. a failed DTLS handshake; coap-client exits 0 then
+#         too, so its status says nothing)
+#   DIAG  an error's diagnostic payload, as coap-client printed it (bytes
+#         that are not printable become '.')
+#   OPTS  the options of the last answer, e.g. "Content-Format:281,
+#         Block2:3/_/64, Size2:620"
+#   BODY  $WORK/NAME.body (empty when there was no payload)
+coap() {
+	local name=$1 uri=$2 hdr
+	shift 2
+	BODY=$WORK/$name.body
+	rm -f "$BODY"
+	timeout $((${T_COAP_WAIT:-15} + 5)) coap-client-openssl -R "$TRUST" \
+	    -B "${T_COAP_WAIT:-15}" -v 6 "$@" -o "$BODY" "$uri" \
+	    >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null
+	[ -f "$BODY" ] || : >"$BODY"
+	# The answers: codes 2.01 to 5.05, not the empty ACK (0.00) of a
+	# separate response nor the requests (c:GET, c:POST).
+	hdr=$(grep -E '^v:1 t:[A-Z]+ c:[2-5]\.[0-9]{2} ' "$WORK/$name.out" | tail -n 1)
+	CODE=$(sed -n 's/^v:1 t:[A-Z]* c:\([2-5]\.[0-9][0-9]\) .*/\1/p' <<<"$hdr")
+	[ -n "$CODE" ] || CODE=none
+	OPTS=$(sed -n 's/^[^[]*\[ \(.*\) \].*/\1/p' <<<"$hdr")
+	DIAG=$(sed -n 's/^[45]\.[0-9][0-9] \{0,1\}//p' "$WORK/$name.err" | tail -n 1)
+}
+
+# coap_post NAME URI FILE [args]: POST FILE (DER) as application/pkcs10
+# (Content-Format 286, RFC 9148 §5).
+coap_post() {
+	local name=$1 uri=$2 file=$3
+	shift 3
+	coap "$name" "$uri" -m post -t 286 -f "$file" "$@"
+}
+
+# check_code EXPECTED: the last coap answered EXPECTED.
+check_code() {
+	[ "$CODE" = "$1" ] ||
+	    fail "$(basename "$BODY" .body): expected CoAP $1, got $CODE ${DIAG:+(\"$DIAG\") }[$OPTS];" \
+	    "coap-client said: $(grep -v '^v:1' "${BODY%.body}.out" | tail -n 3 | head -c 600)" \
+	    "$(head -c 300 "${BODY%.body}.err")"
+}
+
+# check_option OPTION: the last answer carries OPTION (e.g.
+# "Content-Format:281" or "Max-Age:"), a fixed string among its options.
+check_option() {
+	case ", $OPTS," in
+	*", $1"*) ;;
+	*) fail "$(basename "$BODY" .body): no option '$1' in [$OPTS]" ;;
+	esac
+}
+
+# coap_diag CODE TEXT: the last answer is CODE and its diagnostic payload
+# holds the fixed string TEXT.
+coap_diag() {
+	check_code "$1"
+	case $DIAG in
+	*"$2"*) ;;
+	*) fail "$(basename "$BODY" .body): $1's diagnostic '$DIAG' lacks '$2'" ;;
+	esac
+}
+
+# coap_issued NAME CSRNAME ISSUER: the last answer is 2.04 with
+# Content-Format 281: a certs-only PKCS#7 in DER (not base64, RFC 9148
+# §5) holding one certificate for CSRNAME's key, issued by ISSUER
+# (check_issued on its base64).
+coap_issued() {
+	check_code 2.04
+	check_option "Content-Format:281"
+	base64 -w 64 "$BODY" >"$WORK/$1.b64body"
+	BODY=$WORK/$1.b64body check_issued "$@"
+}
+
+# coap_access_lines LOG: the access lines of LOG with transport=coaps.
+coap_access_lines() {
+	grep -c ' access .*transport=coaps' "$1"
 }
