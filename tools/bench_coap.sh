@@ -132,7 +132,7 @@ CFG=$WORK/proxy.json
 PLOG=$WORK/proxy.log
 cat >"$CFG" <<EOF
 {
-  "log_level": "warning",
+  "log_level": "info",
   "run_as_root": true,
   "listen": ["127.0.0.1:0"],
   "tls": {
@@ -159,7 +159,7 @@ chmod 600 "$CFG"
 "$ESTRAD_BIN" -n -c "$CFG" >"$WORK/check.log" 2>&1 ||
     { log "the proxy's configuration does not check:"; cat "$WORK/check.log" >&2; exit 1; }
 # "listening on" lines are info: start at info, for the ports.
-sed -i 's/"log_level": "warning"/"log_level": "info"/' "$CFG"
+sed -i 's/"log_level": "info"/"log_level": "info"/' "$CFG"
 setsid "$ESTRAD_BIN" -c "$CFG" </dev/null >"$PLOG" 2>&1 &
 PROXY_PID=$!
 
@@ -298,6 +298,7 @@ wire() {
 	read -r p b <<<"$(counted "$2")"
 	BYTES[$kind]=$(calc "%.0f" "a / b" "$((b - b0))" "$SEQ")
 	PKTS[$kind]=$(calc "%.1f" "a / b" "$((p - p0))" "$SEQ")
+	log "wire: $kind: ${BYTES[$kind]} bytes, ${PKTS[$kind]} packets per enrollment"
 }
 
 if [ "$(id -u)" = 0 ] && command -v iptables >/dev/null &&
@@ -325,7 +326,7 @@ ELAPSED=$(($(date +%s) - START))
 	echo "| run | rate /s | p50 ms | p90 ms | errors | proxy CPU ms per enrollment |"
 	echo "|---|---|---|---|---|---|"
 	for k in coap curl estbench; do
-		echo "| ${DESC[$k]} | ${RATE[$k]:-n/a} | ${P50[$k]:-n/a} | ${P90[$k]:-n/a} | ${ERRS[$k]:-n/a} | ${CPU_MS[$k]:-n/a} |"
+		echo "| ${DESC[$k]:-$k} | ${RATE[$k]:-n/a} | ${P50[$k]:-n/a} | ${P90[$k]:-n/a} | ${ERRS[$k]:-n/a} | ${CPU_MS[$k]:-n/a} |"
 	done
 	echo
 	echo "| bytes on the wire per enrollment (IP packets, both ways, a fresh session each) | bytes | packets |"
