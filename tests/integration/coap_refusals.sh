@@ -13,14 +13,18 @@
 #    to the CA, and the access line says status 4.03 and transport=coaps;
 #  - a payload that is not a CSR: 4.00; another Content-Format (text/plain,
 #    0): 4.15;
-#  - and the proxy still serves /crts afterwards.
+#  - and the proxy still serves /crts afterwards;
+#  - the admin listener's /metrics counts it: estrad_coap_requests_total by
+#    op and code, estrad_coap_handshakes_total{result="failed"} for the
+#    handshakes refused.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 command -v coap-client-openssl >/dev/null ||
     fail "no coap-client-openssl (libcoap3-bin, tools/install-deps)"
-coap_proxy proxy
+P_TOP_EXTRA='"admin": { "listen": "127.0.0.1:0" }' coap_proxy proxy
 plog=$XLOG
+admin_port "$plog"
 CERT=(-c "$CLIENT_CERT" -j "$CLIENT_KEY")
 T_CA_SETTLE=0
 before=$(ca_access_lines)
@@ -40,6 +44,7 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     fail "rogue CSR"
 openssl x509 -req -in "$WORK/rogue.csr" -CA "$WORK/rogue-ca.pem" -CAkey "$WORK/rogue-ca.key" \
     -CAcreateserial -out "$WORK/rogue.pem" -days 2 2>/dev/null || fail "rogue certificate"
+failed=0 n401=1
 for who in rogue revoked; do
 	case $who in
 	rogue) args=(-c "$WORK/rogue.pem" -j "$WORK/rogue.key") ;;
@@ -54,6 +59,7 @@ for who in rogue revoked; do
 	*) fail "$who certificate: CoAP $CODE, expected a failed handshake or 4.01" ;;
 	esac
 	note "$who certificate: ${CODE/none/DTLS handshake failed}"
+	[ "$CODE" = none ] && failed=$((failed + 1)) || n401=$((n401 + 1))
 done
 
 # ---- the policy refuses (the built-in default: RSA at least 2048 bits)
@@ -77,4 +83,13 @@ check_ca_unchanged "$before" "a refused CoAP request"
 coap crts "$COAPS/crts"
 check_code 2.05
 check_alive "$XPID" "the proxy"
+
+# ---- the metrics
+scrape metrics
+check_metric 'estrad_coap_requests_total{op="simpleenroll",code="4.01"}' "$n401"
+for c in 4.03 4.00 4.15; do
+	check_metric "estrad_coap_requests_total{op=\"simpleenroll\",code=\"$c\"}" 1
+done
+check_metric 'estrad_coap_requests_total{op="cacerts",code="2.05"}' 1
+check_metric 'estrad_coap_handshakes_total{result="failed"}' "$failed"
 pass
