@@ -267,14 +267,6 @@ coaps_ssl(coap_session_t *session)
 	return lib == COAP_TLS_LIBRARY_OPENSSL ? tls : NULL;
 }
 
-/* OpenSSL's verdict stands: a certificate that does not verify ends the
- * handshake with an alert, as on the HTTPS side (listener.c). */
-static int
-coaps_on_verify(int ok, X509_STORE_CTX *sctx)
-{
-	return ok;
-}
-
 /*
  * Each handshake's SSL, after libcoap's own set-up: admission by the
  * session limits, then our trust in place of libcoap's (the "tls"
@@ -320,8 +312,10 @@ coaps_on_ssl(void *tls_session, coap_dtls_pki_t *setup)
 			    "certificates will not verify there");
 		if (SSL_set1_verify_cert_store(ssl, cs->cs_trust) != 1)
 			return 0;
+		/* OpenSSL's verdict stands: a certificate that does not
+		 * verify ends the handshake with an alert, as on HTTPS. */
 		SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE,
-		    coaps_on_verify);
+		    NULL);
 		SSL_set_verify_depth(ssl, (int)cs->cs_verify_depth);
 	} else
 		SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
