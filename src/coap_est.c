@@ -389,6 +389,8 @@ coaps_refuse(struct est_req *rq, int status, const char *why)
 	memset(&reply, 0, sizeof(reply));
 	est_reply_error(&reply, status, "%s", why);
 	rq->rq_routed = 1;	/* the resource is known: op and label */
+	rq->rq_backend = config_route(rq->rq_cfg, rq->rq_route.has_label ?
+	    rq->rq_route.label : NULL);
 	est_req_answer(rq, &reply);
 }
 
