@@ -184,7 +184,7 @@ coaps_sess_free(struct coaps_sess *sess, int session_alive)
 {
 	struct coaps *cs = sess->s_cs;
 
-	coaps_sess_end(sess);
+	coaps_sess_end(sess, session_alive);
 	coap_block_forget(cs->cs_blocks, sess);
 	metrics_coap_blocks(coap_block_count(cs->cs_blocks));
 	TAILQ_REMOVE(&cs->cs_sessions, sess, s_link);
@@ -238,13 +238,13 @@ coaps_on_event(coap_session_t *session, const coap_event_t event)
 			    sess->s_peer);
 		}
 		if (sess != NULL)
-			coaps_sess_end(sess);
+			coaps_sess_end(sess, 1);
 		break;
 	case COAP_EVENT_DTLS_CLOSED:
 	case COAP_EVENT_SESSION_CLOSED:
 	case COAP_EVENT_SESSION_FAILED:
 		if (sess != NULL)
-			coaps_sess_end(sess);
+			coaps_sess_end(sess, 1);
 		break;
 	case COAP_EVENT_SERVER_SESSION_DEL:
 		if (sess != NULL)

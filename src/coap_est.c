@@ -84,17 +84,20 @@ coaps_xchg_free(struct coaps_xchg *x)
 }
 
 /* The session is gone (or its DTLS ended): its waiting requests are left
- * as an HTTPS client's are when it hangs up (est_leave.c). */
+ * as an HTTPS client's are when it hangs up (est_leave.c). alive: the
+ * session (and its asyncs) still exist in libcoap. */
 void
-coaps_sess_end(struct coaps_sess *sess)
+coaps_sess_end(struct coaps_sess *sess, int alive)
 {
 	struct coaps_xchg	*x;
 	struct est_req		*rq;
 
 	while ((x = TAILQ_FIRST(&sess->s_xchgs)) != NULL) {
 		rq = x->x_rq;
-		/* The async goes with the session, in libcoap. */
-		x->x_async = NULL;
+		/* An async of a live session forgets x (coaps_xchg_free);
+		 * a freed one is libcoap's business. */
+		if (!alive)
+			x->x_async = NULL;
 		coaps_xchg_free(x);
 		if (rq != NULL) {
 			log_info("request %s: the CoAP client's DTLS session "

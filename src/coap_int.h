@@ -86,6 +86,6 @@ SSL *coaps_ssl(coap_session_t *session);
 /* Register the RFC 9148 resources of cfg's routes (bare and labels). */
 int coaps_resources(struct coaps *cs, const struct config *cfg);
 /* A session ends: its waiting requests are left (est_req_left). */
-void coaps_sess_end(struct coaps_sess *sess);
+void coaps_sess_end(struct coaps_sess *sess, int alive);
 
 #endif
