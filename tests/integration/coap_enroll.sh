@@ -15,9 +15,10 @@
 #    rekey, a new key, the same subject): issued; a re-enrollment CSR with
 #    another subject: 4.03 naming reenroll.same_subject (the route's
 #    policy, as over HTTPS);
-#  - /skg (server-side key generation, RFC 9148 §4.8): 2.04,
-#    Content-Format 62 (multipart-core), a private key (284) and a
-#    certificate for it.
+#  - /skg (server-side key generation, RFC 9148 §4.8), to a recording CA
+#    that answers RFC 7030's multipart/mixed: 2.04, Content-Format 62, the
+#    multipart-core array [284, the key's PKCS#8, 281, the PKCS#7], each
+#    the CA's bytes decoded from base64, byte for byte.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -48,15 +49,6 @@ for f in "auth=cert" "user=CN=lab-client"; do
 	case " $line " in *" $f "*) ;; *) fail "the access line of /sen lacks $f: $line" ;; esac
 done
 
-# ---- Accept 287: the certificate alone
-make_csr dev2 "/CN=coap-device-2"
-coap_post sen287 "$COAPS/sen" "$WORK/dev2.der" -A 287 "${CERT[@]}"
-check_code 2.04
-check_option "Content-Format:287"
-openssl x509 -inform DER -in "$BODY" -out "$WORK/sen287.pem" 2>/dev/null ||
-    fail "Accept 287: the payload is not one DER certificate"
-same_key "$WORK/sen287.pem" "$WORK/dev2.key"
-
 # ---- a label
 make_csr dev3 "/CN=coap-device-3"
 coap_post sen_label "$COAPS/real/sen" "$WORK/dev3.der" "${CERT[@]}"
@@ -78,12 +70,44 @@ coap_post sren_other "$COAPS/sren" "$WORK/other.der" "${NEWCERT[@]}"
 coap_diag 4.03 "reenroll.same_subject"
 check_ca_unchanged "$before" "a re-enrollment for another subject"
 
-# ---- skg: the key and its certificate in multipart-core (CBOR)
+# ---- Accept 287: the certificate alone
+make_csr dev2 "/CN=coap-device-2"
+coap_post sen287 "$COAPS/sen" "$WORK/dev2.der" -A 287 "${CERT[@]}"
+check_code 2.04
+check_option "Content-Format:287"
+openssl x509 -inform DER -in "$BODY" -out "$WORK/sen287.pem" 2>/dev/null ||
+    fail "Accept 287: the payload is not one DER certificate"
+same_key "$WORK/sen287.pem" "$WORK/dev2.key"
+
+# ---- skg: a CA's RFC 7030 §4.4.2 answer (multipart/mixed: the key as
+# application/pkcs8, the certificate as certs-only PKCS#7, both base64;
+# the lab's CAs make no keys, so a recording CA gives it) becomes
+# multipart-core (RFC 8710: a CBOR array of content-format, bytes pairs)
+# with the same DER bytes.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/gen.key" 2>/dev/null
+openssl pkcs8 -topk8 -nocrypt -in "$WORK/gen.key" -outform DER -out "$WORK/gen.p8" ||
+    fail "pkcs8"
+openssl req -x509 -key "$WORK/gen.key" -subj /CN=coap-skg-device -days 2 -out "$WORK/gen.pem" ||
+    fail "the generated key's certificate"
+openssl crl2pkcs7 -nocrl -certfile "$WORK/gen.pem" -outform DER -out "$WORK/gen.p7" ||
+    fail "crl2pkcs7"
+{
+	printf -- '--estrad-skg\r\nContent-Type: application/pkcs8\r\n'
+	printf 'Content-Transfer-Encoding: base64\r\n\r\n%s\r\n' "$(base64 -w0 "$WORK/gen.p8")"
+	printf -- '--estrad-skg\r\nContent-Type: application/pkcs7-mime; smime-type=certs-only\r\n'
+	printf 'Content-Transfer-Encoding: base64\r\n\r\n%s\r\n' "$(base64 -w0 "$WORK/gen.p7")"
+	printf -- '--estrad-skg--\r\n'
+} >"$WORK/skg.multipart"
+http_answer "$WORK/skg.answer" "200 OK" "$WORK/skg.multipart" \
+    'Content-Type: multipart/mixed; boundary=estrad-skg'
 make_csr skg "/CN=coap-skg-device"
+start_recorder skgca "$WORK/skg.answer" "$(base64 -w 64 "$WORK/skg.der" | tail -n 1)"
+P_URL=$REC_URL coap_proxy skgproxy
 coap_post skg "$COAPS/skg" "$WORK/skg.der" "${CERT[@]}"
+touch "$WORK/skgca.done"
 check_code 2.04
 check_option "Content-Format:62"
-python3 - "$BODY" "$WORK/skg" 2>"$WORK/skg.py.err" <<'PY' || fail "/skg: not multipart-core [284, key, 281, pkcs7]: $(cat "$WORK/skg.py.err" 2>/dev/null)"
+python3 - "$BODY" "$WORK/skg" 2>"$WORK/skg.py.err" <<'PY' ||
 import sys
 # RFC 8710: a CBOR array of (content-format uint, representation bstr)
 # pairs. Only the major types that appear here are read.
@@ -99,26 +123,19 @@ def head():
     return mt, v
 mt, n = head()
 assert mt == 4 and n == 4, "not an array of 4"
-parts = {}
+cts = []
 for _ in range(2):
     mt, ct = head(); assert mt == 0, "content-format not a uint"
     mt, ln = head(); assert mt == 2, "representation not a bstr"
-    parts[ct] = b[pos:pos + ln]; pos += ln
+    open("%s.%d" % (sys.argv[2], ct), "wb").write(b[pos:pos + ln]); pos += ln
+    cts.append(ct)
 assert pos == len(b), "trailing bytes"
-assert 284 in parts and (281 in parts or 287 in parts), "types %s" % list(parts)
-open(sys.argv[2] + ".key.der", "wb").write(parts[284])
-open(sys.argv[2] + ".cert.der", "wb").write(parts.get(281) or parts[287])
-open(sys.argv[2] + ".cert.ct", "w").write("281" if 281 in parts else "287")
+assert cts == [284, 281], "content-formats %s, expected [284, 281]" % cts
 PY
-openssl pkey -inform DER -in "$WORK/skg.key.der" -out "$WORK/skg.gen.key" 2>/dev/null ||
-    fail "/skg: the key part is not a DER private key"
-if [ "$(cat "$WORK/skg.cert.ct")" = 281 ]; then
-	openssl pkcs7 -inform DER -in "$WORK/skg.cert.der" -print_certs -out "$WORK/skg.cert.pem" ||
-	    fail "/skg: the certificate part is not a PKCS#7"
-else
-	openssl x509 -inform DER -in "$WORK/skg.cert.der" -out "$WORK/skg.cert.pem" ||
-	    fail "/skg: the certificate part is not a certificate"
-fi
-same_key "$WORK/skg.cert.pem" "$WORK/skg.gen.key"
+    fail "/skg: not multipart-core [284, key, 281, PKCS#7]: $(cat "$WORK/skg.py.err")"
+cmp -s "$WORK/skg.284" "$WORK/gen.p8" || fail "/skg: the key is not the CA's PKCS#8, byte for byte"
+cmp -s "$WORK/skg.281" "$WORK/gen.p7" || fail "/skg: the PKCS#7 is not the CA's, byte for byte"
+grep -q "POST /.well-known/est/serverkeygen " "$REC_FILE" ||
+    fail "the CA was not asked for serverkeygen: $(head -n 1 "$REC_FILE")"
 check_alive "$XPID" "the proxy"
 pass

@@ -10,7 +10,9 @@
 #    4.01; nothing reaches the CA;
 #  - a CSR the policy refuses (RSA 1024 bits): 4.03 whose diagnostic names
 #    the rule (key.rsa_min_bits, as the HTTPS 403's reason), nothing sent
-#    to the CA, and the access line says status 4.03 and transport=coaps;
+#    to the CA, and the access line says transport=coaps, status=403 (the
+#    EST status, as on HTTPS; the CoAP code is in the metrics) and
+#    upstream=-;
 #  - a payload that is not a CSR: 4.00; another Content-Format (text/plain,
 #    0): 4.15;
 #  - and the proxy still serves /crts afterwards;
@@ -68,7 +70,7 @@ coap_post rsa1k "$COAPS/sen" "$WORK/rsa1k.der" "${CERT[@]}"
 coap_diag 4.03 "key.rsa_min_bits"
 line=$(grep ' access .*transport=coaps' "$plog" | grep ' op=simpleenroll ' | tail -n 1)
 case " $line " in
-*" status=4.03 "*) ;;
+*" status=403 upstream=- "*) ;;
 *) fail "the access line of the refusal: $line" ;;
 esac
 

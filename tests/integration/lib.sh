@@ -609,7 +609,6 @@ check_alive() {
 #                '"max_connections": 5' (default none)
 #   P_TLS_EXTRA  extra JSON members for "tls", e.g. '"session_cache": 0'
 #                (default none)
-#   P_CLIENT_CA  the "tls" section's client_ca (default the lab root)
 #   P_LISTEN     JSON array of listen addresses (default ["127.0.0.1:0"])
 #   P_LABELS     extra JSON members for "labels" (default none)
 #   P_UPSTREAM_EXTRA  extra JSON members for the upstream "ca", e.g.
@@ -644,7 +643,7 @@ proxy_config() {
   "tls": {
     "certificate": "$PROXY_SERVER_CERT",
     "key": "$PROXY_SERVER_KEY",
-    "client_ca": "${P_CLIENT_CA:-$ROOT_CERT}",
+    "client_ca": "$ROOT_CERT",
     "client_verify_depth": 4${P_TLS_EXTRA:+, $P_TLS_EXTRA}
   },
   "auth": { $authjson },
@@ -1679,26 +1678,19 @@ coap_port() {
 	fail "no 'coap listening on 127.0.0.1:PORT' in $(basename "$1")"
 }
 
-# coap_trust_bundle: $WORK/client-ca.pem, the lab root with the issuing
-# and branch CAs; prints its path. coap-client-openssl (libcoap 4.3.1)
-# sends its leaf certificate alone, never the chain in its -c file, so the
-# daemon can only verify the lab's client certificates (issued by the
-# issuing CA) when client_ca holds the intermediates too.
-coap_trust_bundle() {
-	cat "$ROOT_CERT" "$ISSUING_CERT" "$BRANCH_CERT" >"$WORK/client-ca.pem"
-	echo "$WORK/client-ca.pem"
-}
-
 # coap_proxy NAME [COAP_MEMBERS]: an extra proxy (proxy_config: every P_*
 # variable applies; P_TOP_EXTRA is kept) with a "coap" section listening
 # on 127.0.0.1:0 (COAP_MEMBERS: more members, e.g. '"max_body_bytes":
-# 4096'), client_ca the bundle of coap_trust_bundle and the lab CRLs;
-# started. Sets what start_estrad sets, CPORT and COAPS (its
+# 4096') and the lab CRLs (tls.client_crl, unless P_TLS_EXTRA is set);
+# started. client_ca is the lab root alone: coap-client-openssl (libcoap
+# 4.3.1) sends its leaf certificate without the chain of its -c file, and
+# the daemon completes it from the intermediates it knows (the RA chain's
+# issuing CA; tls.client_intermediates), as on HTTPS. Sets what
+# start_estrad sets, CPORT and COAPS (its
 # coaps://127.0.0.1:CPORT/.well-known/est).
 coap_proxy() {
-	local coap="\"coap\": { \"listen\": [\"127.0.0.1:0\"]${2:+, $2} }"
-	P_CLIENT_CA=${P_CLIENT_CA:-$(coap_trust_bundle)} \
-	    P_TLS_EXTRA=${P_TLS_EXTRA:-"\"client_crl\": \"$CRL\""} \
+	local coap="\"coap\": { \"listen\": \"127.0.0.1:0\"${2:+, $2} }"
+	P_TLS_EXTRA=${P_TLS_EXTRA:-"\"client_crl\": \"$CRL\""} \
 	    P_TOP_EXTRA="${P_TOP_EXTRA:+$P_TOP_EXTRA, }$coap" \
 	    proxy_config "$WORK/$1.json"
 	start_estrad "$1" "$WORK/$1.json"
