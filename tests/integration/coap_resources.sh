@@ -9,11 +9,13 @@
 #    byte for byte the base64-decoded body of the HTTPS cacerts; through a
 #    label too (/.well-known/est/real/crts);
 #  - with 64-byte blocks (-b 64) the same bytes arrive in Block2 blocks
-#    (RFC 7959), the answer's header shows Block2;
+#    (RFC 7959), the answers' headers show Block2 (the proxy has a cache:
+#    a cached /crts is answered at once, piggybacked on the ACK, which
+#    libcoap 4.3.1 clients need for Block2; see coap_block2_separate);
 #  - /att answers 2.05, Content-Format 285, the DER of the HTTPS csrattrs;
 #  - an unknown resource is 4.04, a GET of /sen 4.05 (Method Not Allowed);
-#  - each request writes one access line with transport=coaps, and the
-#    HTTPS lines say transport=https;
+#  - each EST request writes one access line with transport=coaps (a
+#    Block2 sequence one), and the HTTPS lines say transport=https;
 #  - the DTLS cookie exchange is on: openssl s_client -dtls1_2 gets a
 #    HelloVerifyRequest before the ServerHello (RFC 6347 §4.2.1).
 # shellcheck source=lib.sh
@@ -21,7 +23,7 @@
 
 command -v coap-client-openssl >/dev/null ||
     fail "no coap-client-openssl (libcoap3-bin, tools/install-deps)"
-coap_proxy proxy
+P_TOP_EXTRA=$(offline_top "$WORK/state" '{}') coap_proxy proxy
 plog=$XLOG
 
 # ---- discovery
@@ -80,8 +82,11 @@ coap get_sen "$COAPS/sen"
 check_code 4.05
 
 # ---- the access lines: one per request, transport=coaps
+# crts, real/crts, crts in blocks (one request: the later blocks are
+# served from the session's answer) and att. Discovery, 4.04 and 4.05 are
+# libcoap's own answers: estrad never sees them, and logs no line.
 n=$(coap_access_lines "$plog")
-[ "$n" -ge 9 ] || fail "$n access lines with transport=coaps for 9 CoAP requests: $(grep ' access ' "$plog" | tail -n 4)"
+[ "$n" = 4 ] || fail "$n access lines with transport=coaps for 4 EST requests: $(grep ' access ' "$plog" | tail -n 5)"
 grep ' access .*transport=coaps' "$plog" | grep -q ' op=cacerts ' ||
     fail "no access line of /crts with op=cacerts and transport=coaps: $(grep ' access .*coaps' "$plog" | head -n 2)"
 grep ' access .*transport=coaps' "$plog" | grep -q 'transport=https' &&
