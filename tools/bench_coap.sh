@@ -39,6 +39,9 @@
 #   -o FILE     also write the table (markdown) to FILE
 #   -q          quick run
 #
+# BENCH_KEEP=1 keeps the work directory (the proxy's log, each failed
+# client's last lines) after a run that succeeded too.
+#
 # Needs the README's set-up (tools/install-deps: libcoap3-bin), a build in
 # build/ (BUILD_DIR overrides) and, for the bytes, root and iptables (the
 # rules are removed at the end; without them those rows read n/a).
@@ -101,8 +104,8 @@ cleanup() {
 		kill -KILL "$PROXY_PID" 2>/dev/null || true
 	fi
 	[ ! -f "$LAB/lab.env" ] || "$ROOT/tests/lab" down "$LAB" >/dev/null 2>&1 || true
-	if [ "$rc" -ne 0 ]; then
-		echo "bench_coap: failed (rc $rc); logs kept in $WORK" >&2
+	if [ "$rc" -ne 0 ] || [ -n "${BENCH_KEEP:-}" ]; then
+		echo "bench_coap: rc $rc; logs kept in $WORK" >&2
 	else
 		rm -rf "$WORK"
 	fi
@@ -132,7 +135,7 @@ CFG=$WORK/proxy.json
 PLOG=$WORK/proxy.log
 cat >"$CFG" <<EOF
 {
-  "log_level": "info",
+  "log_level": "${BENCH_LOG_LEVEL:-info}",
   "run_as_root": true,
   "listen": ["127.0.0.1:0"],
   "tls": {
@@ -196,12 +199,27 @@ done
 # answer in OUT (empty or absent: failed).
 enroll_coap() {
 	coap-client-openssl -m post -t 286 -f "$WORK/csr/$1.der" -c "$LEAF" -j "$CLIENT_KEY" \
-	    -R "$TRUST" -B 30 -o "$2" "$COAPS/sen" >/dev/null 2>&1 </dev/null
+	    -R "$TRUST" -B 30 -o "$2" "$COAPS/sen" >"$2.log" 2>&1 </dev/null
 }
 enroll_https() {
 	curl -s -f --max-time 30 --cacert "$TRUST" --cert "$LEAF" --key "$CLIENT_KEY" \
 	    -H 'Content-Type: application/pkcs10' --data-binary "@$WORK/csr/$1.b64" \
-	    -o "$2" "$URL/simpleenroll" 2>/dev/null
+	    -o "$2" "$URL/simpleenroll" 2>"$2.log"
+}
+
+# enroll_coap2 / enroll_https2 I OUT: two enrollments in one session
+# (coap-client-openssl -G 2 repeats its request a second later on the same
+# DTLS session; curl posts to the URL twice on one kept-alive
+# connection): the second one's bytes are those of a device that keeps its
+# session.
+enroll_coap2() {
+	coap-client-openssl -m post -t 286 -f "$WORK/csr/$1.der" -c "$LEAF" -j "$CLIENT_KEY" \
+	    -R "$TRUST" -B 30 -G 2 -o "$2" "$COAPS/sen" >/dev/null 2>&1 </dev/null
+}
+enroll_https2() {
+	curl -s -f --max-time 30 --cacert "$TRUST" --cert "$LEAF" --key "$CLIENT_KEY" \
+	    -H 'Content-Type: application/pkcs10' --data-binary "@$WORK/csr/$1.b64" \
+	    -o "$2" -o "$2.2" "$URL/simpleenroll" "$URL/simpleenroll" 2>/dev/null
 }
 
 # cpu_ticks PID: utime + stime of PID, in clock ticks.
@@ -232,6 +250,8 @@ loops() {
 					echo $(((${EPOCHREALTIME/./} - s) / 1000)) >>"$WORK/$key.$i.ms"
 				else
 					fails=$((fails + 1))
+					{ echo "== $(date -u +%T.%N) after $(((${EPOCHREALTIME/./} - s) / 1000)) ms"
+					  tail -n 5 "$out.log"; } >>"$WORK/$key.fail" 2>/dev/null
 				fi
 			done
 			echo "$fails" >"$WORK/$key.$i.err"
@@ -249,6 +269,7 @@ loops() {
 	CPU_MS[$key]=$(calc "%.2f" "a * 1000 / b" "$(($(cpu_ticks "$PROXY_PID") - c0))" "$((ok * CLK_TCK))")
 	DESC[$key]="$3"
 	log "$key: $ok enrollments, ${RATE[$key]}/s, ${ERRS[$key]} errors"
+	[ ! -s "$WORK/$key.fail" ] || { log "$key: the failures (kept in $WORK/$key.fail):"; head -n 12 "$WORK/$key.fail" >&2; }
 }
 
 # One of each first: both paths work before anything is timed.
@@ -286,7 +307,7 @@ counted() {
 # wire KIND PROTO: bytes and packets per enrollment of SEQ sequential
 # enroll_KIND runs, both directions (the PROTO rules); sets BYTES[KIND]
 # and PKTS[KIND].
-declare -A BYTES PKTS
+declare -A BYTES PKTS BYTES_RAW PKTS_RAW RUNS
 wire() {
 	local kind=$1 i b0 p0 b p
 	read -r p0 b0 <<<"$(counted "$2")"
@@ -297,6 +318,7 @@ wire() {
 	done
 	read -r p b <<<"$(counted "$2")"
 	BYTES[$kind]=$(calc "%.0f" "a / b" "$((b - b0))" "$SEQ")
+	BYTES_RAW[$kind]=$((b - b0)) PKTS_RAW[$kind]=$((p - p0)) RUNS[$kind]=$SEQ
 	PKTS[$kind]=$(calc "%.1f" "a / b" "$((p - p0))" "$SEQ")
 	log "wire: $kind: ${BYTES[$kind]} bytes, ${PKTS[$kind]} packets per enrollment"
 }
@@ -309,10 +331,23 @@ if [ "$(id -u)" = 0 ] && command -v iptables >/dev/null &&
 	log "wire: $SEQ enrollments each, counted by iptables"
 	wire coap udp
 	wire https tcp
+	SEQ=$(((SEQ + 3) / 4)) wire coap2 udp
+	SEQ=$(((SEQ + 3) / 4)) wire https2 tcp
 else
 	log "wire: no iptables as root here: the bytes read n/a"
 fi
 SIZES="CSR $(stat -c %s "$WORK/csr/0.der") bytes DER ($(stat -c %s "$WORK/csr/0.b64") base64), PKCS#7 answer $(stat -c %s "$WORK/first.coap") bytes DER ($(stat -c %s "$WORK/first.https") base64)"
+
+# kept KIND bytes|pkts: what the second enrollment of KIND2 (two on one
+# session) cost beyond KIND's one: (KIND2 per run) - (KIND per run).
+kept() {
+	local t=BYTES_RAW fmt=%.0f
+	[ "$2" = pkts ] && t=PKTS_RAW fmt=%.1f
+	local -n raw=$t
+	[ -n "${raw[$1]:-}" ] && [ -n "${raw[${1}2]:-}" ] || { echo n/a; return 0; }
+	awk -v a="${raw[${1}2]}" -v na="${RUNS[${1}2]}" -v b="${raw[$1]}" -v nb="${RUNS[$1]}" \
+	    "BEGIN { printf \"$fmt\", a / na - b / nb }"
+}
 
 # ------------------------------------------------------------ table
 
@@ -334,6 +369,8 @@ ELAPSED=$(($(date +%s) - START))
 	echo "| CoAP over DTLS 1.2 (coap-client-openssl, UDP) | ${BYTES[coap]:-n/a} | ${PKTS[coap]:-n/a} |"
 	echo "| HTTPS over TLS 1.3 (curl, TCP) | ${BYTES[https]:-n/a} | ${PKTS[https]:-n/a} |"
 	echo "| CoAP / HTTPS | $(ratio "${BYTES[coap]:-}" "${BYTES[https]:-}") | $(ratio "${PKTS[coap]:-}" "${PKTS[https]:-}") |"
+	echo "| CoAP, one more enrollment on a kept DTLS session | $(kept coap bytes) | $(kept coap pkts) |"
+	echo "| HTTPS, one more enrollment on a kept TLS connection | $(kept https bytes) | $(kept https pkts) |"
 	echo
 	echo "Sizes: $SIZES."
 } >"$WORK/table.md"
