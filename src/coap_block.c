@@ -47,6 +47,14 @@ struct coap_block_seq {
 	unsigned char		 bs_key[];
 };
 
+/* What names a sequence: the caller's session and key, and their hash. */
+struct coap_block_id {
+	const void	*session;
+	const char	*key;
+	size_t		 keylen;
+	uint64_t	 hash;
+};
+
 struct coap_block_set {
 	struct coap_block_limits	  cs_lim;
 	struct coap_block_seq		**cs_buckets;
@@ -76,28 +84,29 @@ coap_block_new(const struct coap_block_limits *limits)
 	return set;
 }
 
-static uint64_t
-coap_block_hash(const void *session, const char *key, size_t keylen)
+static void
+coap_block_id_hash(struct coap_block_id *id)
 {
 	struct keyhash_ctx	c;
-	uintptr_t		p = (uintptr_t)session;
+	uintptr_t		p = (uintptr_t)id->session;
 
 	keyhash_start(&c);
 	keyhash_add(&c, &p, sizeof(p));
-	keyhash_add(&c, key, keylen);
-	return keyhash_end(&c);
+	keyhash_add(&c, id->key, id->keylen);
+	id->hash = keyhash_end(&c);
 }
 
 static struct coap_block_seq *
-coap_block_find(const struct coap_block_set *set, uint64_t h,
-    const void *session, const char *key, size_t keylen)
+coap_block_find(const struct coap_block_set *set,
+    const struct coap_block_id *id)
 {
-	struct coap_block_seq *s = set->cs_buckets[h & (set->cs_nbuckets - 1)];
+	struct coap_block_seq *s;
 
+	s = set->cs_buckets[id->hash & (set->cs_nbuckets - 1)];
 	for (; s != NULL; s = s->bs_hnext)
-		if (s->bs_hash == h && s->bs_session == session &&
-		    s->bs_keylen == keylen &&
-		    memcmp(s->bs_key, key, keylen) == 0)
+		if (s->bs_hash == id->hash && s->bs_session == id->session &&
+		    s->bs_keylen == id->keylen && (id->keylen == 0 ||
+		    memcmp(s->bs_key, id->key, id->keylen) == 0))
 			return s;
 	return NULL;
 }
@@ -235,19 +244,19 @@ coap_block_session_count(const struct coap_block_set *set,
 
 /* A new, empty sequence in the set; NULL when out of memory. */
 static struct coap_block_seq *
-coap_block_insert(struct coap_block_set *set, uint64_t h,
-    const void *session, const char *key, size_t keylen)
+coap_block_insert(struct coap_block_set *set, const struct coap_block_id *id)
 {
 	struct coap_block_seq	 *s;
 	struct coap_block_seq	**b;
 
-	if ((s = calloc(1, sizeof(*s) + keylen)) == NULL)
+	if ((s = calloc(1, sizeof(*s) + id->keylen)) == NULL)
 		return NULL;
-	s->bs_session = session;
-	s->bs_hash = h;
-	s->bs_keylen = keylen;
-	memcpy(s->bs_key, key, keylen);
-	b = &set->cs_buckets[h & (set->cs_nbuckets - 1)];
+	s->bs_session = id->session;
+	s->bs_hash = id->hash;
+	s->bs_keylen = id->keylen;
+	if (id->keylen > 0)
+		memcpy(s->bs_key, id->key, id->keylen);
+	b = &set->cs_buckets[id->hash & (set->cs_nbuckets - 1)];
 	s->bs_hnext = *b;
 	*b = s;
 	coap_block_list_newest(set, s);
@@ -302,9 +311,8 @@ coap_block_single(const struct coap_block_in *in, unsigned char **body,
  * that began anew, or block 0 sent again after a lost 2.31). */
 static enum coap_block_result
 coap_block_start(struct coap_block_set *set, struct coap_block_seq *s,
-    uint64_t h, const void *session, const char *key, size_t keylen,
-    const struct coap_block_in *in, uint64_t now_ms, unsigned char **body,
-    size_t *body_len)
+    const struct coap_block_id *id, const struct coap_block_in *in,
+    uint64_t now_ms, unsigned char **body, size_t *body_len)
 {
 	if (in->len > set->cs_lim.max_body) {
 		coap_block_drop(set, s);
@@ -319,10 +327,10 @@ coap_block_start(struct coap_block_set *set, struct coap_block_seq *s,
 		s->bs_len = 0;
 		coap_block_touch(set, s, now_ms);
 	} else if (set->cs_count >= set->cs_lim.max_sequences ||
-	    coap_block_session_count(set, session) >=
+	    coap_block_session_count(set, id->session) >=
 	    set->cs_lim.max_per_session)
 		return COAP_BLOCK_BUSY;
-	else if ((s = coap_block_insert(set, h, session, key, keylen)) == NULL)
+	else if ((s = coap_block_insert(set, id)) == NULL)
 		return COAP_BLOCK_NOMEM;
 	s->bs_touched = now_ms;
 	s->bs_szx = in->szx;
@@ -418,23 +426,23 @@ coap_block_add(struct coap_block_set *set, const void *session,
     const char *key, size_t keylen, const struct coap_block_in *in,
     uint64_t now_ms, unsigned char **body, size_t *body_len)
 {
+	struct coap_block_id	 id = { session, key, keylen, 0 };
 	struct coap_block_seq	*s;
 	enum coap_block_result	 r;
-	uint64_t		 h;
 
 	*body = NULL;
 	*body_len = 0;
 	coap_block_expire(set, now_ms);
 	if (keylen > COAP_BLOCK_KEY_MAX)
 		return COAP_BLOCK_BAD;
-	h = coap_block_hash(session, key, keylen);
-	s = coap_block_find(set, h, session, key, keylen);
+	coap_block_id_hash(&id);
+	s = coap_block_find(set, &id);
 	if ((r = coap_block_check(set, in)) != COAP_BLOCK_CONTINUE) {
 		coap_block_drop(set, s);
 		return r;
 	}
 	if (in->num == 0)
-		return coap_block_start(set, s, h, session, key, keylen, in,
-		    now_ms, body, body_len);
+		return coap_block_start(set, s, &id, in, now_ms, body,
+		    body_len);
 	return coap_block_next(set, s, in, now_ms, body, body_len);
 }

@@ -497,10 +497,14 @@ test_key_length(void **state)
 	    &body, &len), COAP_BLOCK_BAD);
 	assert_int_equal(coap_block_add(set, sessions, key, 255, &in, 0,
 	    &body, &len), COAP_BLOCK_CONTINUE);
-	/* the empty key is a key */
+	/* the empty key is a key, NULL or not */
+	assert_int_equal(coap_block_add(set, sessions, NULL, 0, &in, 0,
+	    &body, &len), COAP_BLOCK_CONTINUE);
+	in.num = 1;
 	assert_int_equal(coap_block_add(set, sessions, key, 0, &in, 0,
 	    &body, &len), COAP_BLOCK_CONTINUE);
 	assert_int_equal(coap_block_count(set), 2);
+	assert_int_equal(coap_block_bytes(set), 3 * 1024);
 	coap_block_free(set);
 	coap_block_free(NULL);
 }
