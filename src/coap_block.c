@@ -343,9 +343,9 @@ coap_block_start(struct coap_block_set *set, struct coap_block_seq *s,
 }
 
 /*
- * The last block taken, again: a client whose 2.31 was lost (RFC 7959
- * §2.5 leaves the repeat to the client's CoAP retransmission). Same
- * number, size and bytes; anything else is a block out of order.
+ * The last block taken, again: a client whose 2.31 was lost sends its
+ * confirmable request once more (RFC 7252 §4.2). Same number, size and
+ * bytes; anything else is a block out of order.
  */
 static int
 coap_block_is_repeat(const struct coap_block_seq *s,
@@ -402,7 +402,7 @@ coap_block_next(struct coap_block_set *set, struct coap_block_seq *s,
 }
 
 /* The checks that need no sequence: RFC 7959 §2.2's szx, the block's
- * length against its size (a middle block is exactly full, §2.3), and
+ * length against its size (all but the last block are full, §2.2), and
  * Size1 (§4) against max_body before a byte is kept. CONTINUE: they
  * pass. */
 static enum coap_block_result
