@@ -459,9 +459,11 @@ test_nomem(void **state)
 	static const struct step steps[] = {
 		/* a single block's copy */
 		{ 'a', 0, "a", 0, 0, 6, 10, 0, 0, R_MEM, 0, 0, 0, 1 },
-		/* a new sequence: its struct, then its buffer */
+		/* a new sequence: its session's counter, its struct, then
+		 * its buffer (a counter left behind is a leak ASan sees) */
 		{ 'a', 0, "a", 0, 1, 6, 1024, 0, 0, R_MEM, 0, 0, 0, 1 },
 		{ 'a', 0, "a", 0, 1, 6, 1024, 0, 0, R_MEM, 0, 0, 0, 2 },
+		{ 'a', 0, "a", 0, 1, 6, 1024, 0, 0, R_MEM, 0, 0, 0, 3 },
 		/* the buffer's growth: the sequence is dropped */
 		{ 'a', 0, "a", 0, 1, 6, 1024, 0, 0, R_CONT, 0, 1, 1024, 0 },
 		{ 'a', 0, "a", 1, 1, 6, 1024, 0, 0, R_MEM, 0, 0, 0, 1 },
@@ -475,6 +477,8 @@ test_nomem(void **state)
 	alloc_fail_in = 0;
 	assert_null(coap_block_new(&lim_std));
 	alloc_fail_in = 1;
+	assert_null(coap_block_new(&lim_std));
+	alloc_fail_in = 2;
 	assert_null(coap_block_new(&lim_std));
 	alloc_fail_in = -1;
 }
