@@ -479,6 +479,7 @@ coaps_on_request(coap_resource_t *resource, coap_session_t *session,
 	    NULL) {
 		if ((x = coap_async_get_app_data(async)) != NULL &&
 		    x->x_answered) {
+			x->x_sess->s_last_ms = coaps_now_ms();
 			coaps_respond(x, req, resp);
 			x->x_async = NULL;	/* libcoap frees it on return */
 			coaps_xchg_free(x);
@@ -489,6 +490,7 @@ coaps_on_request(coap_resource_t *resource, coap_session_t *session,
 		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(500));
 		return;
 	}
+	sess->s_last_ms = coaps_now_ms();
 	if (coap_get_block(req, COAP_OPTION_BLOCK2, &b2) && b2.num > 0) {
 		coaps_next_block(sess, r, req, resp);
 		return;
