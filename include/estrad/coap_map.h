@@ -32,6 +32,12 @@
 
 #define COAP_MAP_WIRE(code)	((((code) / 100) << 5) | ((code) % 100))
 
+/* A diagnostic payload's bytes: one short line in one datagram. */
+#define COAP_MAP_DIAG_MAX	256
+/* An answer's payload, in Block2 blocks (RFC 7959): a CA's answer that
+ * decodes to more is refused (5.02), not relayed. */
+#define COAP_MAP_PAYLOAD_MAX	65536
+
 /* One RFC 9148 resource under /.well-known/est[/label]. */
 struct coap_map_resource {
 	const char	*name;		/* "crts", "sen", "sren", "att", "skg" */
