@@ -350,7 +350,7 @@ static int
 coap_map_skg_parts(const struct est_reply *reply, int cf[2],
     unsigned char *data[2], size_t len[2], const char **why)
 {
-	struct coap_map_part	parts[3], body;
+	struct coap_map_part	parts[2], body;
 	char			b[COAP_MAP_BOUNDARY_MAX + 1], ct[128], cte[32];
 	size_t			n, i;
 	int			slot;
@@ -360,7 +360,7 @@ coap_map_skg_parts(const struct est_reply *reply, int cf[2],
 	    coap_map_param(reply->content_type, "boundary", b, sizeof(b)) ==
 	    -1)
 		return -1;
-	if (coap_map_parts(reply->body, reply->body_len, b, parts, 3, &n,
+	if (coap_map_parts(reply->body, reply->body_len, b, parts, 2, &n,
 	    why) == -1)
 		return -1;
 	*why = "serverkeygen answer has not two parts";
