@@ -668,6 +668,35 @@ test_answer_skg_bytes(void **state)
 	assert_memory_equal(a.payload, want, sizeof(want));
 	coap_map_answer_clear(&a);
 	est_reply_clear(&r);
+
+	/* Binary parts: the CRLF before a delimiter is the delimiter's, the
+	 * bytes before it the part's, "\r\n" and "--" inside them too. */
+	{
+		static const char bin[] =
+		    "--est\r\n"
+		    "Content-Type: application/pkcs8\r\n"
+		    "Content-Transfer-Encoding: binary\r\n"
+		    "\r\n"
+		    "\x00\r\n--es\r\n"
+		    "--est\r\n"
+		    "Content-Type: application/pkcs7-mime\r\n"
+		    "Content-Transfer-Encoding: BINARY\r\n"
+		    "\r\n"
+		    "\xaa\xbb\n\r\n"
+		    "--est--";
+		static const unsigned char want2[] = { 0x84, 0x19, 0x01, 0x1c,
+		    0x47, 0x00, '\r', '\n', '-', '-', 'e', 's', 0x19, 0x01,
+		    0x19, 0x43, 0xaa, 0xbb, '\n' };
+
+		reply_set(&r, 200, SKG_CT, NULL, bin, sizeof(bin) - 1);
+		assert_int_equal(coap_map_answer(EST_OP_SERVERKEYGEN,
+		    EST_METHOD_GET, COAP_CF_MULTIPART_CORE, &r, &a), 0);
+		assert_int_equal(a.code, 205);
+		assert_int_equal(a.payload_len, sizeof(want2));
+		assert_memory_equal(a.payload, want2, sizeof(want2));
+		coap_map_answer_clear(&a);
+		est_reply_clear(&r);
+	}
 }
 
 /*
