@@ -531,7 +531,10 @@ coap_map_answer_clear(struct coap_map_answer *a)
 {
 	if (a == NULL)
 		return;
-	free(a->payload);
+	/* serverkeygen's payload holds a private key: wiped, as the key
+	 * part was (house style: secrets are wiped when freed). */
+	if (a->payload != NULL)
+		OPENSSL_clear_free(a->payload, a->payload_len);
 	memset(a, 0, sizeof(*a));
 	a->content_format = COAP_CF_NONE;
 	a->max_age = -1;
