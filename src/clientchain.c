@@ -134,12 +134,20 @@ clientchain_attach(SSL_CTX *ssl, const struct config *cfg)
 	STACK_OF(X509)	*extra;
 	char		 err[512];
 
-	if (clientchain_index == -1 && (clientchain_index =
-	    SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
-	    clientchain_on_free)) == -1)
-		return -1;
 	if ((extra = clientchain_collect(cfg, err, sizeof(err))) == NULL) {
 		log_err("client certificate intermediates: %s", err);
+		return -1;
+	}
+	return clientchain_attach_stack(ssl, extra);
+}
+
+int
+clientchain_attach_stack(SSL_CTX *ssl, STACK_OF(X509) *extra)
+{
+	if (clientchain_index == -1 && (clientchain_index =
+	    SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+	    clientchain_on_free)) == -1) {
+		sk_X509_pop_free(extra, X509_free);
 		return -1;
 	}
 	if (SSL_CTX_set_ex_data(ssl, clientchain_index, extra) != 1) {

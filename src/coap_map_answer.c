@@ -534,7 +534,8 @@ coap_map_answer_clear(struct coap_map_answer *a)
 	/* serverkeygen's payload holds a private key: wiped, as the key
 	 * part was (house style: secrets are wiped when freed). */
 	if (a->payload != NULL)
-		OPENSSL_clear_free(a->payload, a->payload_len);
+		OPENSSL_cleanse(a->payload, a->payload_len);
+	free(a->payload);
 	memset(a, 0, sizeof(*a));
 	a->content_format = COAP_CF_NONE;
 	a->max_age = -1;

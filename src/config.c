@@ -127,6 +127,12 @@ const struct cfg_field config_top_fields[] = {
 	    .doc = "where the queue and the shared counters live: SQLite for "
 	    "one node, PostgreSQL for replicas that act as one, below; "
 	    "[scaling.md](scaling.md)"),
+	F_CUSTOM("coap", .fields = coap_fields,
+	    .offset = offsetof(struct config, coap), .flags = CFG_F_RESTART,
+	    .doc_type = "object", .doc_dflt = "off",
+	    .doc = "EST over CoAP (RFC 9148): a DTLS listener with the `tls` "
+	    "section's certificate and client trust, below; "
+	    "[coap.md](coap.md)"),
 	/* The operator's keys; checked further in config_ops.c. */
 	F_ENUM(struct config, "log_format", log_format, log_format_names, 0,
 	    .env = "ESTRAD_LOG_FORMAT",
@@ -175,6 +181,7 @@ const struct cfg_doc_table cfg_doc_tables[] = {
 	{ "docs/configuration.md", "local_cas", localca_fields },
 	{ "docs/configuration.md", "routes", route_fields },
 	{ "docs/configuration.md", "admin", admin_fields },
+	{ "docs/configuration.md", "coap", coap_fields },
 	{ "docs/policy.md", "policy", policy_fields },
 	{ "docs/policy.md", "keys", pol_keys_fields },
 	{ "docs/policy.md", "subject", pol_subject_fields },

@@ -43,6 +43,69 @@ const struct cfg_field admin_fields[] = {
 	F_END
 };
 
+const struct cfg_field coap_fields[] = {
+	F_STR(struct cfg_coap, "listen", listen, 0, "127.0.0.1:5684",
+	    .env = "ESTRAD_COAP_LISTEN",
+	    .doc = "the UDP address of the DTLS listener, as in `listen` (5684 "
+	    "is coaps' port, RFC 7252 §12.7); port 0 asks the kernel, and the "
+	    "log line `coap listening on ADDR:PORT` says which"),
+	F_LONG(struct cfg_coap, "max_sessions", max_sessions, 1, 100000, 1024,
+	    .doc = "DTLS sessions at once; a handshake beyond it is refused "
+	    "with an alert"),
+	F_LONG(struct cfg_coap, "max_sessions_per_address",
+	    max_sessions_per_address, 1, 100000, 16,
+	    .doc = "DTLS sessions at once from one IP address"),
+	F_SEC(struct cfg_coap, "handshake_timeout", handshake_timeout_ms, 1,
+	    300, 10,
+	    .doc = "a DTLS handshake not finished in this long is dropped"),
+	F_SEC(struct cfg_coap, "idle_timeout", idle_timeout_ms, 1, 86400, 120,
+	    .doc = "a session with no request for this long is closed (a "
+	    "device on a sleepy link keeps its session across requests)"),
+	F_LONG(struct cfg_coap, "max_body_bytes", max_body_bytes, 256,
+	    1048576, 16384,
+	    .doc = "a request body sent in Block1 blocks, whole (a CSR is "
+	    "well under it); more is answered 4.13 with Size1"),
+	F_LONG(struct cfg_coap, "max_block_sequences", max_block_sequences, 1,
+	    100000, 256,
+	    .doc = "unfinished Block1 bodies held at once; one more is "
+	    "answered 5.03"),
+	F_LONG(struct cfg_coap, "max_block_sequences_per_session",
+	    max_block_sequences_per_session, 1, 64, 2,
+	    .doc = "unfinished Block1 bodies of one session"),
+	F_SEC(struct cfg_coap, "block_timeout", block_timeout_ms, 1, 3600, 30,
+	    .doc = "an unfinished Block1 body is dropped this long after its "
+	    "last block (RFC 7959 §2.5 leaves it to the server)"),
+	F_END
+};
+
+static int
+coap_load(struct cfg_ctx *ctx, const json_t *root)
+{
+	struct cfg_coap		*c = &ctx->cfg->coap;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	const json_t		*obj;
+	int			 nerr = 0;
+
+	if ((obj = object_at(ctx, root, "", "coap", &nerr)) == NULL)
+		return nerr;
+	c->enabled = 1;
+	if ((nerr = section_load(ctx, obj, "coap", coap_fields, c)) != 0)
+		return nerr;
+	if (config_parse_address(c->listen, &ss, &sslen) != 0) {
+		cfg_err(ctx, "coap.listen", "must be \"address:port\" "
+		    "(\"[v6address]:port\" for IPv6)");
+		nerr++;
+	}
+	if (c->max_sessions_per_address > c->max_sessions) {
+		cfg_err(ctx, "coap.max_sessions_per_address", "is %ld, over "
+		    "coap.max_sessions (%ld)", c->max_sessions_per_address,
+		    c->max_sessions);
+		nerr++;
+	}
+	return nerr;
+}
+
 /*
  * 1 if a socket bound to a stops one on b: the same family and port (not
  * 0: the kernel picks a fresh one for each) and the same address, or a
@@ -320,6 +383,7 @@ ops_load(struct cfg_ctx *ctx, const json_t *root)
 	}
 	nerr += identity_check(ctx, cfg);
 	nerr += admin_load(ctx, root);
+	nerr += coap_load(ctx, root);
 	nerr += secrets_check(ctx, cfg);
 	/* A fork: only as root (who is to drop to the user; a reload after
 	 * the drop, and `estrad queue`, skip the walk too), and only for a

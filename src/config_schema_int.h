@@ -219,6 +219,7 @@ extern const struct cfg_field queue_fields[];
 extern const struct cfg_field store_fields[];
 void store_row_free(void *base);
 extern const struct cfg_field audit_fields[];
+extern const struct cfg_field coap_fields[];
 extern const struct cfg_field tls_fields[];
 extern const struct cfg_field auth_fields[];
 extern const struct cfg_field limits_fields[];

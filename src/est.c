@@ -76,6 +76,9 @@
 #include "est_req_int.h"
 
 static SSL *est_peer_ssl(struct est_req *rq);
+static int est_stage_routed(struct est_req *rq, enum est_method method,
+    struct est_reply *reply);
+static void est_stage_auth(struct est_req *rq);
 
 static double
 ms_since(const struct timespec *start)
@@ -133,10 +136,11 @@ est_access_log(struct est_req *rq, const struct est_reply *reply)
 	if (log_json_on() && log_wants(LOG_LEVEL_INFO))
 		est_access_json(rq, reply, ms);
 	log_text(LOG_LEVEL_INFO,
-	    "access id=%s peer=%s method=%s path=%s label=%s op=%s "
-	    "auth=%s user=%s status=%d upstream=%s bytes=%zu ms=%.1f "
+	    "access id=%s peer=%s transport=%s method=%s path=%s label=%s "
+	    "op=%s auth=%s user=%s status=%d upstream=%s bytes=%zu ms=%.1f "
 	    "reason=\"%s\"",
-	    rq->rq_id, rq->rq_peer, rq->rq_method, rq->rq_path,
+	    rq->rq_id, rq->rq_peer, rq->rq_tp != NULL ? rq->rq_tp->name :
+	    "https", rq->rq_method, rq->rq_path,
 	    rq->rq_routed && rq->rq_route.has_label ? rq->rq_route.label : "-",
 	    rq->rq_routed ? est_op_name(rq->rq_route.op) : "-",
 	    auth_method_name(rq->rq_identity.method), user,
@@ -160,15 +164,29 @@ est_req_free(struct est_req *rq)
 	pg_cancel(rq->rq_pg_query);
 	est_reply_clear(&rq->rq_reply);
 	est_reply_clear(&rq->rq_rate_held);
+	if (rq->rq_tp != NULL)
+		rq->rq_tp->detach(rq);
 	config_unref(rq->rq_cfg);
 	csr_free(rq->rq_csr);
 	rq->rq_srv->srv_in_flight--;
 	free(rq);
 }
 
+/* Another transport's answer: the line, its send, the delivery mark. */
+static void
+est_req_send_tp(struct est_req *rq, struct est_reply *reply)
+{
+	est_access_log(rq, reply);
+	rq->rq_tp->send(rq, reply);
+	if (rq->rq_deliver != 0)
+		queue_delivered(rq->rq_srv->srv_queue, rq->rq_deliver);
+	est_reply_clear(reply);
+	est_req_free(rq);
+}
+
 /* Send reply, write the access line, free the request. */
 static void
-est_req_send(struct est_req *rq, struct est_reply *reply)
+est_req_send_http(struct est_req *rq, struct est_reply *reply)
 {
 	struct evkeyvalq	*hdrs = evhttp_request_get_output_headers(
 	    rq->rq_http);
@@ -251,6 +269,15 @@ est_req_send(struct est_req *rq, struct est_reply *reply)
 	est_reply_clear(reply);
 	rq->rq_conn = NULL;
 	est_req_free(rq);
+}
+
+static void
+est_req_send(struct est_req *rq, struct est_reply *reply)
+{
+	if (rq->rq_tp != NULL)
+		est_req_send_tp(rq, reply);
+	else
+		est_req_send_http(rq, reply);
 }
 
 static void
@@ -364,9 +391,7 @@ est_forward(struct est_req *rq, const unsigned char *body, size_t len)
 	ureq.label = rq->rq_backend->upstream_label;
 	ureq.op = rq->rq_route.op;
 	if (body != NULL) {
-		ureq.content_type = evhttp_find_header(
-		    evhttp_request_get_input_headers(rq->rq_http),
-		    "Content-Type");
+		ureq.content_type = rq->rq_ctype;
 		ureq.body = body;
 		ureq.body_len = len;
 	}
@@ -483,7 +508,7 @@ est_stage_route(struct est_req *rq, enum est_method method,
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(
 	    rq->rq_http);
 	const char		*path = uri ? evhttp_uri_get_path(uri) : NULL;
-	const char		*reason, *ctype;
+	const char		*reason;
 	struct est_route	*r = &rq->rq_route;
 
 	if (est_stage_headers(rq, reply) == -1)
@@ -495,6 +520,16 @@ est_stage_route(struct est_req *rq, enum est_method method,
 		    "userinfo in the request target");
 	if (router_parse_path(path, r, &reason) == -1)
 		return est_reply_error(reply, 404, "%s", reason);
+	return est_stage_routed(rq, method, reply);
+}
+
+/* The checks of a routed request (rq_route set), whatever its transport. */
+static int
+est_stage_routed(struct est_req *rq, enum est_method method,
+    struct est_reply *reply)
+{
+	struct est_route	*r = &rq->rq_route;
+
 	rq->rq_routed = 1;
 	/* The routes of the config this request started under. */
 	rq->rq_backend = config_route(rq->rq_cfg,
@@ -519,14 +554,12 @@ est_stage_route(struct est_req *rq, enum est_method method,
 	if (rq->rq_backend->refused & (1u << r->op))
 		return est_reply_error(reply, 501, "%s is not offered here "
 		    "(turned off by the configuration)", est_op_name(r->op));
-	if (evbuffer_get_length(evhttp_request_get_input_buffer(rq->rq_http)) >
+	if (evbuffer_get_length(rq->rq_body) >
 	    (size_t)rq->rq_cfg->limits.max_body_bytes)
 		return est_reply_error(reply, 413, "body larger than %ld bytes",
 		    rq->rq_cfg->limits.max_body_bytes);
-	ctype = evhttp_find_header(evhttp_request_get_input_headers(
-	    rq->rq_http), "Content-Type");
 	if (method == EST_METHOD_POST &&
-	    !router_content_type_ok(r->op, ctype))
+	    !router_content_type_ok(r->op, rq->rq_ctype))
 		return est_reply_error(reply, 415, "%s needs Content-Type %s",
 		    est_op_name(r->op), router_expected_type(r->op));
 	return 0;
@@ -587,12 +620,9 @@ est_log_target(char *out, size_t outlen, const char *target)
 static void
 est_req_identify(struct est_req *rq)
 {
-	struct server		*srv = rq->rq_srv;
 	const char		*host = NULL;
 	ev_uint16_t		 port = 0;
 
-	snprintf(rq->rq_id, sizeof(rq->rq_id), "%08x-%06llx",
-	    srv->srv_id_prefix, (unsigned long long)++srv->srv_next_id);
 	evhttp_connection_get_peer(rq->rq_conn, (char **)&host, &port);
 	snprintf(rq->rq_peer, sizeof(rq->rq_peer), "%s%s%s:%u",
 	    host && strchr(host, ':') ? "[" : "", host ? host : "?",
@@ -604,16 +634,21 @@ est_req_identify(struct est_req *rq)
 	/* For the JSON access line: the connection may be gone by then. */
 	if (est_peer_ssl(rq) != NULL)
 		rq->rq_tls_version = SSL_get_version(est_peer_ssl(rq));
-	rq->rq_body_len = evbuffer_get_length(
-	    evhttp_request_get_input_buffer(rq->rq_http));
+	rq->rq_body = evhttp_request_get_input_buffer(rq->rq_http);
+	rq->rq_ctype = evhttp_find_header(evhttp_request_get_input_headers(
+	    rq->rq_http), "Content-Type");
+	rq->rq_body_len = evbuffer_get_length(rq->rq_body);
 }
 
 /* The client's TLS session, or NULL. */
 static SSL *
 est_peer_ssl(struct est_req *rq)
 {
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(
-	    rq->rq_conn);
+	struct bufferevent *bev;
+
+	if (rq->rq_tp != NULL)
+		return rq->rq_tp->ssl(rq);
+	bev = evhttp_connection_get_bufferevent(rq->rq_conn);
 
 	return bev ? bufferevent_openssl_get_ssl(httpframe_bev_under(bev)) :
 	    NULL;
@@ -637,8 +672,7 @@ est_peer_cert(struct est_req *rq)
 static void
 est_req_proceed(struct est_req *rq)
 {
-	struct evbuffer		*in = evhttp_request_get_input_buffer(
-	    rq->rq_http);
+	struct evbuffer		*in = rq->rq_body;
 	size_t			 len = evbuffer_get_length(in);
 	const unsigned char	*body = NULL;
 	struct est_reply	 reply;
@@ -688,8 +722,7 @@ est_req_after_offline(struct est_req *rq)
 void
 est_req_after_rate(struct est_req *rq)
 {
-	struct evbuffer		*in = evhttp_request_get_input_buffer(
-	    rq->rq_http);
+	struct evbuffer		*in = rq->rq_body;
 	size_t			 len = evbuffer_get_length(in);
 	const unsigned char	*body = NULL;
 
@@ -727,9 +760,14 @@ est_stage_auth(struct est_req *rq)
 	memset(&s, 0, sizeof(s));
 	memset(&denial, 0, sizeof(denial));
 	s.method = rq->rq_method;
-	s.uri = evhttp_request_get_uri(rq->rq_http);
-	s.authorization = evhttp_find_header(evhttp_request_get_input_headers(
-	    rq->rq_http), "Authorization");
+	/* CoAP carries no Authorization (RFC 9148 §3: DTLS authenticates
+	 * the client); Digest's uri is HTTP's alone. */
+	if (rq->rq_tp == NULL) {
+		s.uri = evhttp_request_get_uri(rq->rq_http);
+		s.authorization = evhttp_find_header(
+		    evhttp_request_get_input_headers(rq->rq_http),
+		    "Authorization");
+	}
 	s.peer_addr = rq->rq_peer_addr;
 	s.peer_cert = est_peer_cert(rq);
 	s.allowed = rq->rq_backend->auth[rq->rq_route.op];
@@ -785,23 +823,49 @@ est_on_request(struct evhttp_request *http, void *arg)
 		est_refuse_cleartext(http);
 		return;
 	}
-	if ((rq = calloc(1, sizeof(*rq))) == NULL) {
+	if ((rq = est_req_new(srv)) == NULL) {
 		evhttp_send_error(http, 500, NULL);
 		return;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &rq->rq_start);
-	rq->rq_srv = srv;
-	srv->srv_in_flight++;
-	rq->rq_cfg = config_ref(srv->srv_cfg);
 	rq->rq_http = http;
 	rq->rq_conn = evhttp_request_get_connection(http);
-	rq->rq_identity.method = AUTH_METHOD_MAX;
 	listener_request_read(est_peer_ssl(rq));
 	est_req_identify(rq);
 	method = est_method_of(http, rq->rq_method, sizeof(rq->rq_method));
 	memset(&reply, 0, sizeof(reply));
 	if (est_stage_framing(rq, &reply) == -1 ||
 	    est_stage_route(rq, method, &reply) == -1) {
+		est_req_answer(rq, &reply);
+		return;
+	}
+	est_stage_auth(rq);
+}
+
+struct est_req *
+est_req_new(struct server *srv)
+{
+	struct est_req *rq;
+
+	if ((rq = calloc(1, sizeof(*rq))) == NULL)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &rq->rq_start);
+	rq->rq_srv = srv;
+	srv->srv_in_flight++;
+	rq->rq_cfg = config_ref(srv->srv_cfg);
+	rq->rq_identity.method = AUTH_METHOD_MAX;
+	snprintf(rq->rq_id, sizeof(rq->rq_id), "%08x-%06llx",
+	    srv->srv_id_prefix, (unsigned long long)++srv->srv_next_id);
+	return rq;
+}
+
+void
+est_req_start(struct est_req *rq, enum est_method method)
+{
+	struct est_reply reply;
+
+	memset(&reply, 0, sizeof(reply));
+	rq->rq_body_len = evbuffer_get_length(rq->rq_body);
+	if (est_stage_routed(rq, method, &reply) == -1) {
 		est_req_answer(rq, &reply);
 		return;
 	}

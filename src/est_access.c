@@ -77,6 +77,9 @@ est_access_who(struct log_json *j, const struct est_req *rq)
 	if (v != NULL && strncmp(v, "TLSv", 4) == 0) {
 		log_json_str(j, "version", v + 4);
 		log_json_str(j, "version_protocol", "tls");
+	} else if (v != NULL && strncmp(v, "DTLSv", 5) == 0) {
+		log_json_str(j, "version", v + 5);
+		log_json_str(j, "version_protocol", "dtls");
 	}
 	if (cert) {
 		log_json_object(j, "client");
@@ -152,6 +155,12 @@ est_access_json(const struct est_req *rq, const struct est_reply *reply,
 	log_json_end(&j);
 	log_json_end(&j);
 	est_access_url(&j, rq->rq_path);
+	/* ECS "network": EST over HTTPS (tcp) or over CoAP (udp, RFC 9148);
+	 * the http fields carry the HTTP-equivalent status either way. */
+	log_json_object(&j, "network");
+	log_json_str(&j, "protocol", rq->rq_tp != NULL ? "coap" : "http");
+	log_json_str(&j, "transport", rq->rq_tp != NULL ? "udp" : "tcp");
+	log_json_end(&j);
 	est_access_source(&j, rq);
 	est_access_who(&j, rq);
 	est_access_estrad(&j, rq, reply);

@@ -147,6 +147,13 @@ est_req_gone(struct est_req *rq)
 	rq->rq_conn = NULL;
 	rq->rq_http = NULL;
 	evhttp_connection_set_closecb(conn, netbind_on_close, NULL);
+	est_req_left(rq);
+	evhttp_connection_free(conn);
+}
+
+void
+est_req_left(struct est_req *rq)
+{
 	if (rq->rq_xfer != NULL && rq->rq_decided) {
 		rq->rq_orphan = 1;
 		TAILQ_INSERT_TAIL(&rq->rq_srv->srv_orphans, rq, rq_orphans);
@@ -155,7 +162,6 @@ est_req_gone(struct est_req *rq)
 		    est_op_name(rq->rq_route.op));
 	} else
 		est_req_abandon(rq);
-	evhttp_connection_free(conn);
 }
 
 /*
@@ -226,7 +232,8 @@ est_watch_client(struct est_req *rq, int poll)
 void
 est_req_wait(struct est_req *rq)
 {
-	if (rq->rq_close_watch != NULL || rq->rq_orphan)
+	/* Another transport watches its own clients (coap_est.c). */
+	if (rq->rq_close_watch != NULL || rq->rq_orphan || rq->rq_tp != NULL)
 		return;
 	evhttp_connection_set_closecb(rq->rq_conn, est_on_conn_close, rq);
 	if (!rq->rq_peer_eof)

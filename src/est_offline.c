@@ -64,8 +64,7 @@ est_queue(struct est_req *rq, enum queue_state state,
     struct est_reply *ca_reply, const char *why,
     const struct upstream_report *sent)
 {
-	struct evbuffer		*in = evhttp_request_get_input_buffer(
-	    rq->rq_http);
+	struct evbuffer		*in = rq->rq_body;
 	struct queue_put	 p;
 	struct est_reply	 reply;
 	char			 sans[sizeof(((struct store_entry *)0)->sans)];
@@ -74,8 +73,7 @@ est_queue(struct est_req *rq, enum queue_state state,
 	memset(&reply, 0, sizeof(reply));
 	p.key = &rq->rq_qkey;
 	p.route = rq->rq_backend;
-	p.content_type = evhttp_find_header(evhttp_request_get_input_headers(
-	    rq->rq_http), "Content-Type");
+	p.content_type = rq->rq_ctype;
 	p.csr_len = evbuffer_get_length(in);
 	if ((p.csr = evbuffer_pullup(in, -1)) == NULL)
 		p.csr = (const unsigned char *)"";

@@ -3,7 +3,9 @@
  * request's path, est.c's opening comment), est_leave.c (a client that
  * leaves before its answer), est_offline.c (answers without the CA: cache
  * and queue), est_policy.c (the stages that judge a CSR, and the audit
- * record) and server.c (what a request runs with). Not for other modules.
+ * record), server.c (what a request runs with) and coap_est.c (a request
+ * that came over CoAP, RFC 9148: the same path with another transport).
+ * Not for other modules.
  */
 #ifndef ESTRAD_EST_REQ_INT_H
 #define ESTRAD_EST_REQ_INT_H
@@ -24,6 +26,7 @@
 #include "estrad/reply.h"
 #include "estrad/router.h"
 
+struct coaps;
 struct limiter;
 
 /*
@@ -40,6 +43,7 @@ struct server {
 	struct config		*srv_boot_cfg;	/* as started: restart-only */
 	struct config		*srv_cfg;	/* current: new requests' */
 	struct listener		*srv_listener;
+	struct coaps		*srv_coap;	/* NULL without "coap" */
 	struct upstream_ctx	*srv_upstreams;
 	struct store		*srv_store;	/* NULL without state_dir */
 	struct pg		*srv_pg;	/* the shared store; NULL
@@ -62,8 +66,29 @@ struct server {
 	TAILQ_HEAD(, est_req)	 srv_orphans;
 };
 
+/*
+ * A transport other than evhttp's HTTPS (coap_est.c): how an answer leaves
+ * and how the client's TLS session is found. NULL rq_tp: HTTPS.
+ */
+struct est_req;
+struct est_transport {
+	const char	*name;		/* "coaps", for the logs */
+	/* The answer leaves (est.c wrote the access line); reply is taken
+	 * and cleared by est.c after the call. */
+	void		(*send)(struct est_req *rq, struct est_reply *reply);
+	/* rq is being freed, answered or not. */
+	void		(*detach)(struct est_req *rq);
+	SSL		*(*ssl)(struct est_req *rq);
+};
+
 struct est_req {
 	struct server		 *rq_srv;
+	const struct est_transport *rq_tp;	/* NULL: HTTPS (evhttp) */
+	void			 *rq_tp_arg;	/* the transport's exchange */
+	/* The body and its Content-Type as HTTPS carries them (a CoAP
+	 * request's DER is made base64 first): the stages read these. */
+	struct evbuffer		 *rq_body;
+	const char		 *rq_ctype;
 	struct evhttp_request	 *rq_http;
 	struct evhttp_connection *rq_conn;
 	struct event		 *rq_close_watch;
@@ -119,6 +144,14 @@ struct est_req {
 };
 
 /* est.c */
+/* A request of another transport: counted, timed, with an id and the
+ * current config; the caller fills rq_tp, rq_tp_arg, rq_body, rq_ctype,
+ * rq_route, rq_peer, rq_peer_addr, rq_method and rq_path. NULL: no memory. */
+struct est_req *est_req_new(struct server *srv);
+/* The route's checks once rq_route is set (the label's route, method,
+ * turned off, body size, media type), then authentication and the rest:
+ * every outcome leaves through est_req_answer. */
+void est_req_start(struct est_req *rq, enum est_method method);
 /*
  * The stages after the offline one (rate, then the backend), and after
  * the rate one (the backend): a stage that waited (for the queue's or
@@ -155,6 +188,10 @@ enum est_peer est_peer_state(evutil_socket_t fd);
 /* The request now waits for something (a CA, a worker): notice if its
  * client leaves meanwhile. */
 void est_req_wait(struct est_req *rq);
+/* The client left (its connection or session is gone): an enrollment the
+ * CA already has waits for the record (an orphan), anything else is
+ * abandoned. */
+void est_req_left(struct est_req *rq);
 /* A request whose client is gone ends here: cancelled, logged, freed
  * (server_free ends the enrollments still waiting for a CA). */
 void est_req_abandon(struct est_req *rq);

@@ -69,6 +69,10 @@ enum metrics_id {
 	M_AUTH_CHALLENGES,
 	M_POLICY_REFUSALS,
 	M_STORE_REFUSALS,
+	M_COAP_SESSIONS,
+	M_COAP_HANDSHAKES,
+	M_COAP_REQUESTS,
+	M_COAP_BLOCKS,
 	M_OPEN_CONNECTIONS,
 	M_TLS_HANDSHAKES,
 	M_TLS_HANDSHAKE_FAILURES,
@@ -166,6 +170,17 @@ static const struct metrics_family metrics_families[M_MAX] = {
 	    { "rule" },
 	    "Enrollments refused by the RA before reaching a CA, by policy "
 	    "rule (rate: the per-identity enrollment rate)." },
+	[M_COAP_SESSIONS] = { "estrad_coap_sessions", MT_GAUGE, { NULL },
+	    "DTLS sessions of EST-over-CoAP clients open now." },
+	[M_COAP_HANDSHAKES] = { "estrad_coap_handshakes_total", MT_COUNTER,
+	    { "result" }, "DTLS handshakes with CoAP clients, by result: ok, "
+	    "failed (an alert, a certificate that did not verify), refused "
+	    "(the session limits) or timeout." },
+	[M_COAP_REQUESTS] = { "estrad_coap_requests_total", MT_COUNTER,
+	    { "op", "code" }, "EST-over-CoAP answers, by operation and CoAP "
+	    "response code (2.04, 4.03 ...); 2.31 Continue blocks too." },
+	[M_COAP_BLOCKS] = { "estrad_coap_block_sequences", MT_GAUGE, { NULL },
+	    "Block1 request bodies being received now (unfinished)." },
 	[M_STORE_REFUSALS] = { "estrad_store_refusals_total", MT_COUNTER,
 	    { "stage" }, "Requests answered 503 because the shared store "
 	    "(PostgreSQL) could not be asked, by stage (auth, rate)." },
@@ -1016,4 +1031,32 @@ metrics_write(struct evbuffer *out, const struct metrics_gauges *g)
 	metrics_init();
 	for (size_t id = 0; id < M_MAX; id++)
 		metrics_family_write(out, (enum metrics_id)id, g);
+}
+
+void
+metrics_coap_session(int delta)
+{
+	metrics_add_value(M_COAP_SESSIONS, NULL, delta);
+}
+
+void
+metrics_coap_handshake(const char *result)
+{
+	const char *v[1] = { result };
+
+	metrics_add_value(M_COAP_HANDSHAKES, v, 1);
+}
+
+void
+metrics_coap_request(const char *op, const char *code)
+{
+	const char *v[2] = { op, code };
+
+	metrics_add_value(M_COAP_REQUESTS, v, 1);
+}
+
+void
+metrics_coap_blocks(size_t n)
+{
+	metrics_set_value(M_COAP_BLOCKS, NULL, (double)n);
 }

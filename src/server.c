@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "estrad/coap.h"
 #include "estrad/admin.h"
 #include "estrad/audit.h"
 #include "estrad/auth.h"
@@ -283,6 +284,9 @@ server_new(struct event_base *base, struct config *cfg)
 	    (srv->srv_listener = listener_new(base, cfg, est_on_request,
 	    srv)) == NULL || server_admin_new(srv) == -1)
 		goto fail;
+	if (cfg->coap.enabled &&
+	    (srv->srv_coap = coaps_new(srv, base, cfg)) == NULL)
+		goto fail;
 	return srv;
 fail:
 	server_free(srv);
@@ -300,6 +304,9 @@ server_free(struct server *srv)
 	 * which cancel their transfers while the multi handle exists; so
 	 * are enrollments whose clients left (their record says so). */
 	srv->srv_stopped = 1;
+	/* CoAP's sessions end first: their requests are left, and join the
+	 * orphans if the CA has them. */
+	coaps_free(srv->srv_coap);
 	while ((rq = TAILQ_FIRST(&srv->srv_orphans)) != NULL)
 		est_req_abandon(rq);
 	admin_free(srv->srv_admin);
@@ -416,6 +423,7 @@ server_drain(struct server *srv)
 	if (grace > srv->srv_cfg->shutdown_timeout_ms)
 		grace = srv->srv_cfg->shutdown_timeout_ms;
 	listener_drain(srv->srv_listener, grace);
+	coaps_drain(srv->srv_coap);
 	queue_drain(srv->srv_queue);
 }
 

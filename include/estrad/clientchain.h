@@ -33,6 +33,10 @@ STACK_OF(X509) *clientchain_collect(const struct config *cfg, char *err,
  * stack from here. 0, or -1 after logging why.
  */
 int clientchain_attach(SSL_CTX *ssl, const struct config *cfg);
+/* The same with intermediates collected earlier (the DTLS listener's
+ * SSL_CTX is libcoap's, first seen in a handshake: no files read then).
+ * ssl owns extra from here, also on failure. */
+int clientchain_attach_stack(SSL_CTX *ssl, STACK_OF(X509) *extra);
 
 /*
  * Add x to ssl's intermediates (and its name to the CA list) if it is a

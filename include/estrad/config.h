@@ -133,6 +133,21 @@ struct cfg_store {
 	long	 lease;			/* seconds a queue claim holds */
 };
 
+/* EST over CoAP (RFC 9148, docs/coap.md): a DTLS listener beside the
+ * HTTPS one, with the "tls" section's certificate, key and client trust. */
+struct cfg_coap {
+	int	 enabled;		/* a "coap" section is present */
+	char	*listen;		/* "127.0.0.1:5684" */
+	long	 max_sessions;		/* DTLS sessions at once */
+	long	 max_sessions_per_address;
+	long	 handshake_timeout_ms;
+	long	 idle_timeout_ms;
+	long	 max_body_bytes;	/* a Block1 body, reassembled */
+	long	 max_block_sequences;	/* unfinished Block1 bodies */
+	long	 max_block_sequences_per_session;
+	long	 block_timeout_ms;	/* an unfinished one's life */
+};
+
 /* The operator's side (config_ops.c): logs, admin listener, privileges. */
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON, LOG_FORMAT_MAX };
 
@@ -210,6 +225,7 @@ struct config {
 	struct cfg_cache cache;
 	struct cfg_queue queue;
 	struct cfg_store store;
+	struct cfg_coap coap;
 	enum log_format log_format;
 	int	 log_syslog;		/* also to syslog(3) */
 	int	 syslog_facility;	/* index: log_facility_names */

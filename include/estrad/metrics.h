@@ -66,6 +66,12 @@ void metrics_store_up(int up);
 void metrics_store_query(const char *result, double seconds);
 /* estrad_tls_handshakes_total, estrad_tls_handshake_failures_total. */
 void metrics_tls_handshake(int ok);
+/* EST over CoAP (coap.c): sessions open, handshakes by result, answers by
+ * operation and CoAP code ("2.04"), unfinished Block1 bodies. */
+void metrics_coap_session(int delta);
+void metrics_coap_handshake(const char *result);
+void metrics_coap_request(const char *op, const char *code);
+void metrics_coap_blocks(size_t n);
 /* estrad_config_reloads_total{result="ok"|"error"} and
  * estrad_config_last_reload_success (gauge 0/1). */
 void metrics_reload(int ok);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The access line (README "Running estrad"), on the lab proxy:
 #  - each request writes exactly one line,
-#      access id= peer=127.0.0.1:PORT method= path= label= op= auth= user=
+#      access id= peer=127.0.0.1:PORT transport=https method= path= label= op= auth= user=
 #      status= upstream= bytes= ms= reason="..."
 #    whose id is the X-Request-Id answered, whose peer port is the client's;
 #  - a forwarded cacerts: upstream=200 and bytes= the body the client got;
@@ -61,14 +61,14 @@ check_status 200
 size=$(stat -c %s "$BODY")
 [ "$size" -gt 0 ] || fail "cacerts: empty body"
 access_line "$RID"
-expect_line "$TS_RE info access id=$RID peer=127\.0\.0\.1:$LPORT method=GET path=/\.well-known/est/cacerts label=- op=cacerts auth=- user=- status=200 upstream=200 bytes=$size ms=[0-9]+\.[0-9] reason=\"upstream ca answered 200\""
+expect_line "$TS_RE info access id=$RID peer=127\.0\.0\.1:$LPORT transport=https method=GET path=/\.well-known/est/cacerts label=- op=cacerts auth=- user=- status=200 upstream=200 bytes=$size ms=[0-9]+\.[0-9] reason=\"upstream ca answered 200\""
 
 # ---- the same through a label.
 call east GET "$EST_URL/east/cacerts"
 check_status 200
 size=$(stat -c %s "$BODY")
 access_line "$RID"
-expect_line "$TS_RE info access id=$RID peer=127\.0\.0\.1:$LPORT method=GET path=/\.well-known/est/east/cacerts label=east op=cacerts auth=- user=- status=200 upstream=200 bytes=$size ms=[0-9]+\.[0-9] reason=\"upstream ca answered 200\""
+expect_line "$TS_RE info access id=$RID peer=127\.0\.0\.1:$LPORT transport=https method=GET path=/\.well-known/est/east/cacerts label=east op=cacerts auth=- user=- status=200 upstream=200 bytes=$size ms=[0-9]+\.[0-9] reason=\"upstream ca answered 200\""
 
 # ---- a POST refused with 415: the CA was not asked.
 make_csr dev "/CN=access-log"
@@ -80,14 +80,14 @@ reason=$(tr -d '\r\n' <"$BODY")
 [ "$reason" = "simpleenroll needs Content-Type application/pkcs10" ] ||
     fail "415 body '$reason'"
 access_line "$RID"
-expect_line "$TS_RE info access id=$RID peer=127\.0\.0\.1:$LPORT method=POST path=/\.well-known/est/simpleenroll label=- op=simpleenroll auth=- user=- status=415 upstream=- bytes=$size ms=[0-9]+\.[0-9] reason=\"$reason\""
+expect_line "$TS_RE info access id=$RID peer=127\.0\.0\.1:$LPORT transport=https method=POST path=/\.well-known/est/simpleenroll label=- op=simpleenroll auth=- user=- status=415 upstream=- bytes=$size ms=[0-9]+\.[0-9] reason=\"$reason\""
 
 # ---- %-escapes are logged as sent, not decoded into a quote or a newline.
 call pct GET "$EST_URL/%22x%0a/cacerts" --path-as-is
 check_error 404 "bad CA label"
 size=$(stat -c %s "$BODY")
 access_line "$RID"
-expect_line "$TS_RE info access id=$RID peer=127\.0\.0\.1:$LPORT method=GET path=/\.well-known/est/%22x%0a/cacerts label=- op=- auth=- user=- status=404 upstream=- bytes=$size ms=[0-9]+\.[0-9] reason=\"bad CA label in path\""
+expect_line "$TS_RE info access id=$RID peer=127\.0\.0\.1:$LPORT transport=https method=GET path=/\.well-known/est/%22x%0a/cacerts label=- op=- auth=- user=- status=404 upstream=- bytes=$size ms=[0-9]+\.[0-9] reason=\"bad CA label in path\""
 
 # ---- raw odd bytes in the target (curl would not send them): a quote,
 # SOH, TAB, ESC, a backslash, DEL, 0xff.
@@ -100,7 +100,7 @@ status=$(head -n 1 "$WORK/raw.out" | tr -d '\r')
 RID=$(header X-Request-Id "$WORK/raw.out")
 echo "$RID" | grep -qxE "$ID_RE" || fail "raw request: X-Request-Id '$RID'"
 access_line "$RID"
-expect_line "$TS_RE info access id=$RID peer=127\.0\.0\.1:[0-9]+ method=GET path=/\.well-known/est/\\\\x22x\\\\x01y\\\\x09z\\\\x1bw\\\\x5cv\\\\x7f\\\\xff/cacerts label=- op=- auth=- user=- status=404 upstream=- bytes=[0-9]+ ms=[0-9]+\.[0-9] reason=\"bad CA label in path\""
+expect_line "$TS_RE info access id=$RID peer=127\.0\.0\.1:[0-9]+ transport=https method=GET path=/\.well-known/est/\\\\x22x\\\\x01y\\\\x09z\\\\x1bw\\\\x5cv\\\\x7f\\\\xff/cacerts label=- op=- auth=- user=- status=404 upstream=- bytes=[0-9]+ ms=[0-9]+\.[0-9] reason=\"bad CA label in path\""
 # Whatever the exact form: the line is printable ASCII with two quotes.
 bad=$(grep -- " access id=$RID " "$PROXY_LOG" | LC_ALL=C grep -c '[^ -~]')
 [ "$bad" = 0 ] || fail "the access line holds bytes outside printable ASCII"
@@ -117,7 +117,7 @@ long=$(printf 'a%.0s' $(seq 1 200))
 call long GET "$EST_URL/$long/cacerts"
 check_error 404 "bad CA label"
 access_line "$RID"
-expect_line "$TS_RE info access id=$RID peer=127\.0\.0\.1:$LPORT method=GET path=/\.well-known/est/a+\.\.\. label=- op=- auth=- user=- status=404 upstream=- bytes=[0-9]+ ms=[0-9]+\.[0-9] reason=\"bad CA label in path\""
+expect_line "$TS_RE info access id=$RID peer=127\.0\.0\.1:$LPORT transport=https method=GET path=/\.well-known/est/a+\.\.\. label=- op=- auth=- user=- status=404 upstream=- bytes=[0-9]+ ms=[0-9]+\.[0-9] reason=\"bad CA label in path\""
 
 check_proxy_healthy
 pass
