@@ -490,6 +490,8 @@ coap_map_error(const struct est_reply *reply, struct coap_map_answer *a)
 	const char	*text;
 	int		 code = coap_map_code(reply->status), len;
 
+	if (reply->status == 202)
+		code = 503;
 	if (code == 503 || code == 429)
 		a->max_age = answer_retry_after(reply->retry_after, -1);
 	/* CoAP has no WWW-Authenticate: the credential it can carry is the
@@ -510,14 +512,16 @@ coap_map_answer(enum est_op op, enum est_method method, int cf,
 	memset(out, 0, sizeof(*out));
 	out->content_format = COAP_CF_NONE;
 	out->max_age = -1;
-	if (reply->status == 202) {
-		/* RFC 9148 §4.7: not ready; come back after Max-Age. */
+	/* RFC 9148 §4.7: a 202 (queued) is 5.03, come back after Max-Age;
+	 * the queue's reason names its entry ("queued as ID ..."). */
+	if (reply->status == 202 && reply->reason[0] == '\0') {
 		out->max_age = answer_retry_after(reply->retry_after, -1);
 		return coap_map_diag(out, 503, "enrollment queued at the CA: "
 		    "retry after %ld s", out->max_age != -1 ? out->max_age :
 		    60L);
 	}
-	if (reply->status < 200 || reply->status > 299)
+	if (reply->status < 200 || reply->status > 299 ||
+	    reply->status == 202)
 		return coap_map_error(reply, out);
 	if (reply->body_len == 0 || reply->body == NULL) {
 		out->code = ok;

@@ -111,8 +111,9 @@ struct coap_map_answer {
  *     COAP_MAP_PAYLOAD_MAX: 5.02 with a diagnostic. A 2xx without a body
  *     (204): the success code with no payload.
  *   202 (queued, RFC 7030 §4.2.3): 5.03 with Max-Age = Retry-After
- *     (RFC 9148 §4.7), diagnostic "enrollment queued at the CA: retry
- *     after N s".
+ *     (RFC 9148 §4.7), the reply's reason as diagnostic (the queue's
+ *     "queued as ID (state): ..."), else "enrollment queued at the CA:
+ *     retry after N s".
  *   errors: coap_map_code(status), Max-Age from Retry-After for 503/429,
  *     and the reply's reason (else the first line of a text/plain body)
  *     as a diagnostic payload (RFC 7252 §5.5.2); estrad's own 401 with

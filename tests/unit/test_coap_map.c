@@ -866,6 +866,10 @@ test_answer_errors(void **state)
 		  503, 120, "enrollment queued at the CA: retry after 120 s" },
 		{ EST_OP_SIMPLEENROLL, 202, 0, NULL, "", "", "", 503, -1,
 		  "enrollment queued at the CA: retry after 60 s" },
+		{ EST_OP_SIMPLEENROLL, 202, 0, EST_CT_TEXT, "300", "queued as "
+		  "7 (pending): the CA is unreachable; retry after 300 s", "",
+		  503, 300, "queued as 7 (pending): the CA is unreachable; "
+		  "retry after 300 s" },
 		{ EST_OP_SIMPLEENROLL, 503, 0, EST_CT_TEXT, "30",
 		  "CA unreachable", "", 503, 30, "CA unreachable" },
 		{ EST_OP_CACERTS, 503, 0, EST_CT_TEXT, "Wed, 21 Oct 2015",
