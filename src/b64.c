@@ -223,8 +223,10 @@ b64_encode_group(const unsigned char *in, size_t n, char *o)
 	o[3] = n > 2 ? b64_alphabet[v & 63] : '=';
 }
 
-char *
-b64_encode_lines(const unsigned char *in, size_t inlen, size_t *outlen)
+/* Lines of linelen characters (a multiple of 4), or one line if 0. */
+static char *
+b64_encode(const unsigned char *in, size_t inlen, size_t linelen,
+    size_t *outlen)
 {
 	size_t nchars, size, i, col = 0;
 	char *out, *o;
@@ -232,7 +234,7 @@ b64_encode_lines(const unsigned char *in, size_t inlen, size_t *outlen)
 	if (inlen > (SIZE_MAX - 3) / 4 * 3 / 2)
 		return NULL;
 	nchars = (inlen + 2) / 3 * 4;
-	size = nchars + (nchars + B64_LINE - 1) / B64_LINE + 1;
+	size = nchars + (linelen ? (nchars + linelen - 1) / linelen : 0) + 1;
 	if ((out = malloc(size)) == NULL)
 		return NULL;
 	o = out;
@@ -240,7 +242,7 @@ b64_encode_lines(const unsigned char *in, size_t inlen, size_t *outlen)
 		b64_encode_group(in + i, inlen - i < 3 ? inlen - i : 3, o);
 		o += 4;
 		col += 4;
-		if (col == B64_LINE || i + 3 >= inlen) {
+		if (linelen != 0 && (col == linelen || i + 3 >= inlen)) {
 			*o++ = '\n';
 			col = 0;
 		}
@@ -249,6 +251,18 @@ b64_encode_lines(const unsigned char *in, size_t inlen, size_t *outlen)
 	if (outlen != NULL)
 		*outlen = (size_t)(o - out);
 	return out;
+}
+
+char *
+b64_encode_lines(const unsigned char *in, size_t inlen, size_t *outlen)
+{
+	return b64_encode(in, inlen, B64_LINE, outlen);
+}
+
+char *
+b64_encode_flat(const unsigned char *in, size_t inlen, size_t *outlen)
+{
+	return b64_encode(in, inlen, 0, outlen);
 }
 
 void

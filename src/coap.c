@@ -17,7 +17,8 @@
  * the files at every handshake, blocking, as a user who may not read them.
  *
  * Sessions: one struct coaps_sess per DTLS session (its app data), made
- * when libcoap reports it and freed when libcoap deletes it; a session
+ * when its handshake starts past the cookie and freed when libcoap
+ * deletes it; a session
  * that closes leaves its waiting requests (coap_est.c). A handshake not
  * done within handshake_timeout is ended by the one-second sweep, which
  * also drops Block1 bodies left unfinished (coap_block.c).
@@ -167,10 +168,12 @@ coaps_sess_of(struct coaps *cs, coap_session_t *session)
 		return NULL;
 	sess->s_cs = cs;
 	sess->s_session = session;
-	sess->s_start_ms = coaps_now_ms();
+	sess->s_start_ms = sess->s_last_ms = coaps_now_ms();
 	TAILQ_INIT(&sess->s_xchgs);
 	coaps_peer_text(session, sess->s_peer, sizeof(sess->s_peer),
 	    sess->s_addr, sizeof(sess->s_addr));
+	coap_address_copy(&sess->s_remote, coap_session_get_addr_remote(session));
+	sess->s_ifindex = coap_session_get_ifindex(session);
 	TAILQ_INSERT_TAIL(&cs->cs_sessions, sess, s_link);
 	cs->cs_nsess++;
 	sess->s_counted = 1;
@@ -214,17 +217,18 @@ coaps_sessions_from(const struct coaps *cs, const char *addr)
 static int
 coaps_on_event(coap_session_t *session, const coap_event_t event)
 {
-	struct coaps		*cs = coap_get_app_data(
-	    coap_session_get_context(session));
-	struct coaps_sess	*sess = coap_session_get_app_data(session);
+	struct coaps_sess *sess = coap_session_get_app_data(session);
 
 	switch (event) {
-	case COAP_EVENT_SERVER_SESSION_NEW:
-		(void)coaps_sess_of(cs, session);
-		break;
+	/*
+	 * SERVER_SESSION_NEW comes with the first ClientHello, before its
+	 * cookie is checked: a spoofed source gets no state of ours. It is
+	 * made at the first handshake with a valid cookie (coaps_on_ssl).
+	 */
 	case COAP_EVENT_DTLS_CONNECTED:
 		if (sess != NULL && !sess->s_established) {
 			sess->s_established = 1;
+			sess->s_last_ms = coaps_now_ms();
 			metrics_coap_handshake("ok");
 			log_debug("coap peer=%s: DTLS session up (%s)",
 			    sess->s_peer, coaps_ssl(session) != NULL ?
@@ -296,6 +300,9 @@ coaps_on_ssl(void *tls_session, coap_dtls_pki_t *setup)
 		    cs->cs_nsess, coaps_sessions_from(cs, sess->s_addr),
 		    cs->cs_cfg.max_sessions,
 		    cs->cs_cfg.max_sessions_per_address);
+		/* libcoap frees a session whose set-up fails without an
+		 * event: forget it now. */
+		coaps_sess_free(sess, 1);
 		return 0;
 	}
 	if (cs->cs_trust != NULL) {
@@ -427,6 +434,27 @@ coaps_pki(struct coaps *cs, const struct config *cfg)
 
 /* ---- limits ------------------------------------------------------------- */
 
+/*
+ * What the sweep ends: a handshake older than handshake_timeout; an
+ * established session idle for idle_timeout with nothing waiting (libcoap's
+ * own idle timer does that too, when nothing holds the session).
+ */
+static const char *
+coaps_sweep_why(const struct coaps *cs, const struct coaps_sess *sess,
+    uint64_t now)
+{
+	if (sess->s_dropped)
+		return NULL;
+	if (!sess->s_established && coap_session_get_state(sess->s_session) !=
+	    COAP_SESSION_STATE_ESTABLISHED && now - sess->s_start_ms >=
+	    (uint64_t)cs->cs_cfg.handshake_timeout_ms)
+		return "handshake";
+	if (sess->s_established && TAILQ_EMPTY(&sess->s_xchgs) &&
+	    now - sess->s_last_ms >= (uint64_t)cs->cs_cfg.idle_timeout_ms)
+		return "idle";
+	return NULL;
+}
+
 static void
 coaps_on_sweep(evutil_socket_t fd, short what, void *arg)
 {
@@ -434,19 +462,30 @@ coaps_on_sweep(evutil_socket_t fd, short what, void *arg)
 	struct coaps			*cs = arg;
 	struct coaps_sess		*sess, *next;
 	uint64_t			 now = coaps_now_ms();
+	const char			*why;
 
 	for (sess = TAILQ_FIRST(&cs->cs_sessions); sess != NULL;
 	    sess = next) {
 		next = TAILQ_NEXT(sess, s_link);
-		if (sess->s_established || now - sess->s_start_ms <
-		    (uint64_t)cs->cs_cfg.handshake_timeout_ms ||
-		    coap_session_get_state(sess->s_session) ==
-		    COAP_SESSION_STATE_ESTABLISHED)
+		/* A handshake that failed in its first flight is freed by
+		 * libcoap without an event: ask whether it still lives. */
+		if (!sess->s_established && coap_session_get_by_peer(
+		    cs->cs_ctx, &sess->s_remote, sess->s_ifindex) !=
+		    sess->s_session) {
+			coaps_sess_free(sess, 0);
 			continue;
-		metrics_coap_handshake("timeout");
-		log_info("coap peer=%s: no DTLS session after %ld ms: dropped",
-		    sess->s_peer, cs->cs_cfg.handshake_timeout_ms);
-		sess->s_established = 1;	/* once */
+		}
+		if ((why = coaps_sweep_why(cs, sess, now)) == NULL)
+			continue;
+		if (strcmp(why, "handshake") == 0) {
+			metrics_coap_handshake("timeout");
+			log_info("coap peer=%s: no DTLS session after %ld ms: "
+			    "dropped", sess->s_peer,
+			    cs->cs_cfg.handshake_timeout_ms);
+		} else if (strcmp(why, "idle") == 0)
+			log_debug("coap peer=%s: idle for %ld ms: closed",
+			    sess->s_peer, cs->cs_cfg.idle_timeout_ms);
+		sess->s_dropped = 1;	/* once; libcoap frees it later */
 		coap_session_disconnected(sess->s_session,
 		    COAP_NACK_TLS_FAILED);
 	}

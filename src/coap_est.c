@@ -38,6 +38,9 @@
 
 /* RFC 9175 §3.2: Request-Tag tells apart bodies sent at once. */
 #define COAPS_OPTION_RTAG	292
+/* Room for the header, token and options of an answer (Content-Format,
+ * Block1, Size1): what a payload may not use of the session's PDU size. */
+#define COAPS_HEADROOM		64
 
 struct coaps_xchg {
 	struct coaps_sess	*x_sess;
@@ -198,6 +201,21 @@ coaps_respond(struct coaps_xchg *x, const coap_pdu_t *req, coap_pdu_t *resp)
 		coaps_add_block(resp, COAP_OPTION_BLOCK1, &x->x_block1, 0);
 	if (x->x_size1 > 0)
 		coaps_add_uint(resp, COAP_OPTION_SIZE1, (unsigned)x->x_size1);
+	/*
+	 * A separate response that fits one message goes whole, whatever
+	 * block size the request hinted (RFC 7959 §2.4 early negotiation):
+	 * libcoap 4.3.1's client asks for no further Block2 block of a
+	 * separate response, and would wait until it gave up.
+	 */
+	if (a->code / 100 == 2 && !a->diagnostic && a->payload != NULL &&
+	    x->x_async != NULL && a->payload_len + COAPS_HEADROOM <=
+	    coap_session_max_pdu_size(sess->s_session)) {
+		coap_pdu_set_code(resp, COAP_MAP_WIRE(a->code));
+		coaps_add_uint(resp, COAP_OPTION_CONTENT_FORMAT,
+		    (unsigned)a->content_format);
+		coap_add_data(resp, a->payload_len, a->payload);
+		return;
+	}
 	if (a->code / 100 == 2 && !a->diagnostic && a->payload != NULL) {
 		coaps_keep(sess, x->x_res->r_path, a);
 		coap_add_data_blocked_response(req, resp,
@@ -290,7 +308,7 @@ coaps_block1(struct coaps_xchg *x, const coap_pdu_t *req, coap_pdu_t *resp,
 		in.size1 = (uint64_t)coaps_uint_option(req, COAP_OPTION_SIZE1);
 	keylen = (size_t)snprintf(key, sizeof(key), "%s#", x->x_res->r_path);
 	if ((rtag = coap_check_option(req, COAPS_OPTION_RTAG, &it)) != NULL &&
-	    keylen + coap_opt_length(rtag) <= sizeof(key)) {
+	    keylen + coap_opt_length(rtag) < sizeof(key)) {
 		memcpy(key + keylen, coap_opt_value(rtag), coap_opt_length(rtag));
 		keylen += coap_opt_length(rtag);
 	}
@@ -461,6 +479,7 @@ coaps_on_request(coap_resource_t *resource, coap_session_t *session,
 	    NULL) {
 		if ((x = coap_async_get_app_data(async)) != NULL &&
 		    x->x_answered) {
+			x->x_sess->s_last_ms = coaps_now_ms();
 			coaps_respond(x, req, resp);
 			x->x_async = NULL;	/* libcoap frees it on return */
 			coaps_xchg_free(x);
@@ -471,6 +490,7 @@ coaps_on_request(coap_resource_t *resource, coap_session_t *session,
 		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(500));
 		return;
 	}
+	sess->s_last_ms = coaps_now_ms();
 	if (coap_get_block(req, COAP_OPTION_BLOCK2, &b2) && b2.num > 0) {
 		coaps_next_block(sess, r, req, resp);
 		return;

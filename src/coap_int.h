@@ -25,8 +25,12 @@ struct coaps_sess {
 	coap_session_t		*s_session;
 	char			 s_peer[64];	/* "ADDR:PORT" */
 	char			 s_addr[48];	/* "ADDR" */
+	coap_address_t		 s_remote;	/* to ask libcoap if it lives */
+	int			 s_ifindex;
 	uint64_t		 s_start_ms;	/* for the handshake timeout */
+	uint64_t		 s_last_ms;	/* last request or answer: idle */
 	int			 s_established;
+	int			 s_dropped;	/* disconnected by the sweep */
 	int			 s_counted;	/* in estrad_coap_sessions */
 	TAILQ_HEAD(, coaps_xchg) s_xchgs;	/* waiting for est.c */
 	/* The last answer with a body, for its later Block2 blocks (a

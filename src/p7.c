@@ -242,6 +242,29 @@ fail:
 	}
 }
 
+int
+p7_only_cert(const unsigned char *der, size_t len,
+    const unsigned char **cert, size_t *certlen, const char **why)
+{
+	struct der_cursor	c;
+	struct der_elem		certs, e;
+	int			n;
+
+	*cert = NULL;
+	*certlen = 0;
+	if (p7_certs_only(der, len, &n, why) == -1)
+		return -1;
+	*why = n > 1 ? "more than one certificate" : "a BER PKCS#7";
+	if (n != 1 || p7_certificates(der, len, &certs) == -1)
+		return -1;
+	c = der_enter(&certs);
+	if (der_take(&c, &e) == -1 || c.left != 0)
+		return -1;
+	*cert = e.start;
+	*certlen = (size_t)e.tlen;
+	return 0;
+}
+
 static int
 p7_first_cert_walk(const unsigned char *der, size_t len, ASN1_INTEGER **serial,
     ASN1_TIME **not_after)

@@ -17,7 +17,7 @@ set -eu
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
 
-NAMES="router auth csr_policy config answer httpframe"
+NAMES="router auth csr_policy config answer httpframe coap_block coap_map"
 BUILD=${ESTRAD_FUZZ_BUILD:-build-fuzz}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 JOBS=${ESTRAD_FUZZ_JOBS:-1}
@@ -43,6 +43,8 @@ max_len() {
 	config) echo 16384 ;;
 	answer) echo 16384 ;;
 	httpframe) echo 4096 ;;
+	coap_block) echo 4096 ;;
+	coap_map) echo 16384 ;;
 	esac
 }
 

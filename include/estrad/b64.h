@@ -25,6 +25,9 @@ int b64_decode_lenient(const char *in, size_t inlen, unsigned char **out,
  * on allocation failure.
  */
 char *b64_encode_lines(const unsigned char *in, size_t inlen, size_t *outlen);
+/* The same in one line, no line break at all (RFC 8951 §3.1 allows
+ * either; a proxy's CoAP-to-HTTPS body is one line, as `base64 -A`). */
+char *b64_encode_flat(const unsigned char *in, size_t inlen, size_t *outlen);
 
 /* Lowercase hex of in into out, which holds 2 * inlen + 1 bytes (NUL). */
 void hex_encode(const unsigned char *in, size_t inlen, char *out);

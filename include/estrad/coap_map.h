@@ -32,6 +32,12 @@
 
 #define COAP_MAP_WIRE(code)	((((code) / 100) << 5) | ((code) % 100))
 
+/* A diagnostic payload's bytes: one short line in one datagram. */
+#define COAP_MAP_DIAG_MAX	256
+/* An answer's payload, in Block2 blocks (RFC 7959): a CA's answer that
+ * decodes to more is refused (5.02), not relayed. */
+#define COAP_MAP_PAYLOAD_MAX	65536
+
 /* One RFC 9148 resource under /.well-known/est[/label]. */
 struct coap_map_resource {
 	const char	*name;		/* "crts", "sen", "sren", "att", "skg" */
@@ -99,12 +105,22 @@ struct coap_map_answer {
  *     when the CA said Content-Transfer-Encoding: binary), byte for byte;
  *     for cf 287 the one certificate of the PKCS#7 (-1 if it holds more
  *     or none: 5.02); for skg, RFC 8951 multipart/mixed -> multipart-core
- *     (RFC 8710: a CBOR array of content-format, byte string pairs).
- *     A body that does not decode: 5.02 with a diagnostic.
+ *     (RFC 8710: a CBOR array of content-format, byte string pairs: the
+ *     key, 284 or 280, then the PKCS#7, 281). A body that does not
+ *     decode, has another media type than op's, or decodes to more than
+ *     COAP_MAP_PAYLOAD_MAX: 5.02 with a diagnostic. A 2xx without a body
+ *     (204): the success code with no payload.
  *   202 (queued, RFC 7030 §4.2.3): 5.03 with Max-Age = Retry-After
- *     (RFC 9148 §4.7), diagnostic "...".
+ *     (RFC 9148 §4.7), the reply's reason as diagnostic (the queue's
+ *     "queued as ID (state): ..."), else "enrollment queued at the CA:
+ *     retry after N s".
  *   errors: coap_map_code(status), Max-Age from Retry-After for 503/429,
- *     and the reply's reason as a diagnostic payload (RFC 7252 §5.5.2).
+ *     and the reply's reason (else the first line of a text/plain body)
+ *     as a diagnostic payload (RFC 7252 §5.5.2); estrad's own 401 with
+ *     challenges says a DTLS client certificate is needed, as CoAP
+ *     carries no HTTP credentials.
+ * A diagnostic is printable ASCII, at most COAP_MAP_DIAG_MAX bytes, with
+ * no Content-Format. Max-Age is -1 (no option) or 1..86400.
  * 0, or -1 out of memory. Free with coap_map_answer_clear.
  */
 int coap_map_answer(enum est_op op, enum est_method method, int cf,
@@ -113,9 +129,11 @@ void coap_map_answer_clear(struct coap_map_answer *a);
 
 /* An HTTP error status -> its CoAP code: 400 -> 400 (4.00), 401 -> 401,
  * 403, 404, 405, 406, 413, 415, 429 -> 429 (4.29, RFC 8516), 431 -> 400,
- * 500 -> 500, 501 -> 501, 502, 503, 504; any other 4xx -> 400, 5xx -> 500. */
+ * 500 -> 500, 501 -> 501, 502, 503, 504; any other 4xx -> 400, anything
+ * else (5xx, or no error status at all) -> 500. */
 int coap_map_code(int http_status);
-/* "4.04" for 404 into buf (size >= 5). */
+/* "4.04" for 404 into buf (size >= 5; cut to fit below), "?.??" for no
+ * CoAP code (negative, over 7.99, a detail over 31). */
 const char *coap_map_code_text(int code, char *buf, size_t len);
 
 #endif

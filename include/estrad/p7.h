@@ -32,4 +32,14 @@ int p7_first_cert(const unsigned char *der, size_t len, ASN1_INTEGER **serial,
 int p7_certs_only(const unsigned char *der, size_t len, int *ncerts,
     const char **why);
 
+/*
+ * The one certificate of a certs-only SignedData that holds exactly one
+ * (p7_certs_only() accepts it with *ncerts 1): *cert points at its DER
+ * inside der, *certlen bytes, as the CA encoded it (RFC 9148 §4.3:
+ * application/pkix-cert). -1 with *why otherwise, and for a BER PKCS#7,
+ * whose certificates the DER walk cannot locate.
+ */
+int p7_only_cert(const unsigned char *der, size_t len,
+    const unsigned char **cert, size_t *certlen, const char **why);
+
 #endif

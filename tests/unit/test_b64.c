@@ -249,6 +249,7 @@ test_round_trip(void **state)
 
 	for (n = 0; n <= 300; n++) {
 		char *s = b64_encode_lines(payload, n, &len);
+		char *one = b64_encode_flat(payload, n, &outlen);
 
 		assert_non_null(s);
 		assert_int_equal(len, strlen(s));
@@ -259,6 +260,11 @@ test_round_trip(void **state)
 		flat[j] = '\0';
 		EVP_EncodeBlock((unsigned char *)ref, payload, (int)n);
 		assert_string_equal(flat, ref);
+		/* b64_encode_flat: the same in one line, no line break. */
+		assert_non_null(one);
+		assert_string_equal(one, ref);
+		assert_int_equal(outlen, strlen(ref));
+		free(one);
 		out = NULL;
 		reason = NULL;
 		if (n == 0) {

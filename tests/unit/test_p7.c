@@ -275,12 +275,67 @@ test_mutations_agree(void **state)
 	free(der);
 }
 
+/*
+ * p7_only_cert: the one certificate of the seed as a slice of its DER,
+ * the same bytes OpenSSL re-encodes; a chain of two, none, and the seed
+ * in BER refused with their reasons.
+ */
+static void
+test_only_cert(void **state)
+{
+	size_t			 len, clen;
+	unsigned char		*der = testdata_b64("seed-pkcs7.b64", &len);
+	unsigned char		*ber, *enc = NULL, *p7;
+	const unsigned char	*cert, *p = der;
+	const char		*why;
+	PKCS7			*dec;
+	X509			*certs[2];
+	int			 elen, n;
+
+	(void)state;
+	assert_int_equal(p7_only_cert(der, len, &cert, &clen, &why), 0);
+	assert_true(cert > der && cert + clen <= der + len);
+	assert_non_null(dec = d2i_PKCS7(NULL, &p, (long)len));
+	assert_true((elen = i2d_X509(sk_X509_value(dec->d.sign->cert, 0),
+	    &enc)) > 0);
+	assert_int_equal(clen, (size_t)elen);
+	assert_memory_equal(cert, enc, clen);
+	OPENSSL_free(enc);
+	PKCS7_free(dec);
+	/* BER: OpenSSL reads it, the walk cannot slice it. */
+	assert_non_null(ber = malloc(len + 2));
+	ber[0] = 0x30;
+	ber[1] = 0x80;
+	memcpy(ber + 2, der + 4, len - 4);
+	ber[len - 2] = ber[len - 1] = 0x00;
+	assert_int_equal(p7_only_cert(ber, len, &cert, &clen, &why), -1);
+	assert_string_equal(why, "a BER PKCS#7");
+	assert_null(cert);
+	assert_int_equal(clen, 0);
+	free(ber);
+	free(der);
+
+	certs[0] = make_cert(1, "20271127120000Z", 0);
+	certs[1] = make_cert(2, "20271127120000Z", 0);
+	for (n = 0; n <= 2; n += 2) {
+		p7 = testpki_certs_only(certs, n, &elen);
+		assert_int_equal(p7_only_cert(p7, (size_t)elen, &cert, &clen,
+		    &why), -1);
+		assert_string_equal(why, n == 0 ? "no certificates" :
+		    "more than one certificate");
+		OPENSSL_free(p7);
+	}
+	X509_free(certs[0]);
+	X509_free(certs[1]);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seed),
 		cmocka_unit_test(test_generated),
+		cmocka_unit_test(test_only_cert),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_mutations_agree),
