@@ -95,14 +95,7 @@ cleanup() {
 		# shellcheck disable=SC2086
 		iptables -w -D OUTPUT $r 2>/dev/null || true
 	done
-	if [ -n "$PROXY_PID" ]; then
-		kill -TERM "$PROXY_PID" 2>/dev/null || true
-		for _ in $(seq 50); do
-			kill -0 "$PROXY_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$PROXY_PID" 2>/dev/null || true
-	fi
+	[ -z "$PROXY_PID" ] || bench_stop "$PROXY_PID"
 	[ ! -f "$LAB/lab.env" ] || "$ROOT/tests/lab" down "$LAB" >/dev/null 2>&1 || true
 	if [ "$rc" -ne 0 ] || [ -n "${BENCH_KEEP:-}" ]; then
 		echo "bench_coap: rc $rc; logs kept in $WORK" >&2

@@ -1,6 +1,6 @@
-# tools/bench_lib.sh: what tools/bench.sh, tools/bench_weak.sh and
-# tools/bench_store.sh share,
-# sourced by both: where the binaries are, and the arithmetic and verdicts
+# tools/bench_lib.sh: what tools/bench.sh, tools/bench_weak.sh,
+# tools/bench_store.sh and tools/bench_coap.sh share,
+# sourced by each: where the binaries are, and the arithmetic and verdicts
 # of their tables.
 #
 # The caller sets ROOT (the repository) first. BUILD_DIR, ESTRAD_BIN and
@@ -32,6 +32,22 @@ bench_lab_up() {
 	    { cat "$WORK/lab-up.log" >&2; exit 1; }
 	# shellcheck disable=SC1091
 	. "$LAB/lab.env"
+}
+
+# bench_stop PID...: SIGTERM to each, up to 5 s for each to end, then
+# SIGKILL (for a cleanup trap: never fails).
+bench_stop() {
+	local pid
+	for pid in "$@"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "$@"; do
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	done
 }
 
 # calc FORMAT EXPR A B: EXPR (awk, on a and b) in FORMAT, or n/a when an

@@ -104,18 +104,9 @@ PGDIR=$WORK/pg
 STARTED=()		# estrads and HAProxy, stopped at the end
 
 cleanup() {
-	local rc=$? pid
+	local rc=$?
 	trap - EXIT INT TERM
-	for pid in ${STARTED[@]+"${STARTED[@]}"}; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in ${STARTED[@]+"${STARTED[@]}"}; do
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
+	bench_stop ${STARTED[@]+"${STARTED[@]}"}
 	[ ! -d "$PGDIR" ] || "$PGCLUSTER" stop "$PGDIR" >/dev/null 2>&1 || true
 	if [ -f "$LAB/lab.env" ]; then
 		"$ROOT/tests/lab" down "$LAB" >/dev/null 2>&1 || true

@@ -522,18 +522,24 @@ digest_ca_config() {
 JSON
 }
 
+# named_port LOG NAME: the port of the first "NAME listening on
+# 127.0.0.1:PORT" line of LOG (e.g. "admin", "coap"), waiting 5 s for it;
+# prints it, or nothing.
+named_port() {
+	local i port
+	for ((i = 0; i < 50; i++)); do
+		port=$(sed -n "s/.* $2 listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p" \
+		    "$1" | head -n 1)
+		[ -n "$port" ] && { echo "$port"; return 0; }
+		sleep 0.1
+	done
+}
+
 # admin_port LOG: the port of the first "admin listening on 127.0.0.1:PORT"
 # line (5 s); sets APORT.
 admin_port() {
-	local i
-	APORT=
-	for ((i = 0; i < 50; i++)); do
-		APORT=$(sed -n 's/.* admin listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' \
-		    "$1" | head -n 1)
-		[ -n "$APORT" ] && return 0
-		sleep 0.1
-	done
-	fail "no 'admin listening on 127.0.0.1:PORT' in $(basename "$1")"
+	APORT=$(named_port "$1" admin)
+	[ -n "$APORT" ] || fail "no 'admin listening on 127.0.0.1:PORT' in $(basename "$1")"
 }
 
 # scrape NAME: GET the admin listener's /metrics (on $APORT) into
@@ -1667,15 +1673,8 @@ time.sleep(300)' "$1" >"$WORK/mute.log" 2>&1 &
 # coap_port LOG: the port of the first "coap listening on 127.0.0.1:PORT"
 # line (5 s); sets CPORT.
 coap_port() {
-	local i
-	CPORT=
-	for ((i = 0; i < 50; i++)); do
-		CPORT=$(sed -n 's/.* coap listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' \
-		    "$1" | head -n 1)
-		[ -n "$CPORT" ] && return 0
-		sleep 0.1
-	done
-	fail "no 'coap listening on 127.0.0.1:PORT' in $(basename "$1")"
+	CPORT=$(named_port "$1" coap)
+	[ -n "$CPORT" ] || fail "no 'coap listening on 127.0.0.1:PORT' in $(basename "$1")"
 }
 
 # coap_proxy NAME [COAP_MEMBERS]: an extra proxy (proxy_config: every P_*
