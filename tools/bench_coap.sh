@@ -227,7 +227,7 @@ cpu_ticks() {
 # failures in WORK/KEY.I.err. Sets RATE, P50, P90, ERRS and CPU_MS[KEY].
 declare -A CPU_MS
 loops() {
-	local key=$1 kind=$2 i c0 t0 t1 pids=() ok
+	local key=$1 kind=$2 i c0 t0 pids=() ok
 	log "$key: $CLIENTS loops of $kind for ${DURATION} s"
 	c0=$(cpu_ticks "$PROXY_PID")
 	t0=${EPOCHREALTIME/./}
@@ -240,7 +240,8 @@ loops() {
 				s=${EPOCHREALTIME/./}
 				rm -f "$out"
 				if "enroll_$kind" "$i" "$out" && [ -s "$out" ]; then
-					echo $(((${EPOCHREALTIME/./} - s) / 1000)) >>"$WORK/$key.$i.ms"
+					e=${EPOCHREALTIME/./}
+					echo "$(((e - s) / 1000)) $e" >>"$WORK/$key.$i.ms"
 				else
 					fails=$((fails + 1))
 					{ echo "== $(date -u +%T.%N) after $(((${EPOCHREALTIME/./} - s) / 1000)) ms"
@@ -252,12 +253,15 @@ loops() {
 		pids+=("$!")
 	done
 	wait "${pids[@]}"
-	t1=${EPOCHREALTIME/./}
+	# The rate counts the enrollments done within the run (a client still
+	# waiting at its end, e.g. on a handshake that stalled, would stretch
+	# it), the latencies every success.
 	cat "$WORK/$key".*.ms | sort -n >"$WORK/$key.all"
+	ok=$(awk -v end="$((t0 + DURATION * 1000000))" '$2 <= end' "$WORK/$key.all" | wc -l)
+	RATE[$key]=$(calc "%.1f" "a / b" "$ok" "$DURATION")
 	ok=$(wc -l <"$WORK/$key.all")
-	RATE[$key]=$(calc "%.1f" "a * 1000000 / b" "$ok" "$((t1 - t0))")
-	P50[$key]=$(awk -v n="$ok" 'NR == int((n + 1) / 2) { print; exit }' "$WORK/$key.all")
-	P90[$key]=$(awk -v n="$ok" 'NR == int((n * 9 + 9) / 10) { print; exit }' "$WORK/$key.all")
+	P50[$key]=$(awk -v n="$ok" 'NR == int((n + 1) / 2) { print $1; exit }' "$WORK/$key.all")
+	P90[$key]=$(awk -v n="$ok" 'NR == int((n * 9 + 9) / 10) { print $1; exit }' "$WORK/$key.all")
 	ERRS[$key]=$(cat "$WORK/$key".*.err | awk '{ n += $1 } END { print n + 0 }')
 	CPU_MS[$key]=$(calc "%.2f" "a * 1000 / b" "$(($(cpu_ticks "$PROXY_PID") - c0))" "$((ok * CLK_TCK))")
 	DESC[$key]="$3"
