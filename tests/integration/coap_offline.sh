@@ -3,10 +3,13 @@
 # coap-client-openssl, behind a private CA that stops and comes back at
 # the same URL (fixed_prepare; the lab's own CA never stops):
 #  - a proxy without a queue: /sen answers 5.02 (Bad Gateway), as the
-#    HTTPS side's 502;
-#  - a proxy with a queue (docs/offline.md): /sen answers 5.03 with
-#    Max-Age (RFC 9148 §5: the delayed response), the entry is pending; the
-#    same CSR again is matched to the same entry (5.03, no second entry);
+#    HTTPS side's 502; behind a CA that accepts and never answers
+#    (timeout 2 s), 5.04 in a separate response after the empty ACK;
+#  - a proxy with a queue (docs/offline.md, retry_after 5): /sen answers
+#    5.03 with Max-Age 5 (RFC 9148 §5: the delayed response) and the
+#    queue's reason as diagnostic, "queued as ID (pending): ...", the entry
+#    pending; the same CSR again is matched to the same entry (5.03 naming
+#    the same ID, no second entry);
 #  - the CA back: the entry is issued, and the next retry gets 2.04 with
 #    the certificate for the CSR's key; the CA issued exactly once, and the
 #    audit says pending, issued, delivered.
@@ -26,6 +29,15 @@ coap_post plain "$COAPS/sen" "$WORK/dev.der" "${CERT[@]}"
 check_code 5.02
 stop_pid "$XPID"
 
+# ---- a CA that accepts and never answers: 5.04 at the upstream timeout
+start_silent
+P_URL=$SILENT_URL P_TIMEOUT=2 coap_proxy silent
+coap_post silent "$COAPS/sen" "$WORK/dev.der" "${CERT[@]}"
+check_code 5.04
+grep -qE '^v:1 t:CON c:5\.04 ' "$WORK/silent.out" ||
+    fail "the 5.04 was not a separate response: $(grep -m 1 'c:5' "$WORK/silent.out")"
+stop_pid "$XPID"
+
 # ---- a queue: 5.03 with Max-Age, the retry matched
 audit=$WORK/audit.jsonl
 P_URL=$FIXED_URL \
@@ -34,15 +46,15 @@ P_URL=$FIXED_URL \
     coap_proxy queued
 plog=$XLOG
 coap_post q1 "$COAPS/sen" "$WORK/dev.der" "${CERT[@]}"
-check_code 5.03
-check_option "Max-Age:"
-wait_grep 5 "$plog" 'queue: entry [0-9]* .*is pending' ||
-    fail "no 'queue: entry ID ... is pending' line"
-id=$(sed -n 's/.*queue: entry \([0-9][0-9]*\) .*is pending.*/\1/p' "$plog" | head -n 1)
-note "queued as entry $id (diagnostic: $DIAG)"
+coap_diag 5.03 "queued as "
+check_option "Max-Age:5"
+id=$(sed -n 's/^queued as \([0-9][0-9]*\) (pending).*/\1/p' <<<"$DIAG")
+[ -n "$id" ] || fail "the 5.03's diagnostic '$DIAG' is not 'queued as ID (pending): ...'"
+wait_queue_state 5 "$plog" "$id" pending
+note "queued as entry $id"
 coap_post q2 "$COAPS/sen" "$WORK/dev.der" "${CERT[@]}"
-check_code 5.03
-check_option "Max-Age:"
+coap_diag 5.03 "queued as $id (pending)"
+check_option "Max-Age:5"
 sleep 0.3
 n=$(grep -c 'queue: entry [0-9]* .*is pending' "$plog")
 [ "$n" = 1 ] || fail "the retry made another entry: $(grep 'queue: entry' "$plog")"

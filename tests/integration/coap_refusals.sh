@@ -14,7 +14,7 @@
 #    EST status, as on HTTPS; the CoAP code is in the metrics) and
 #    upstream=-;
 #  - a payload that is not a CSR: 4.00; another Content-Format (text/plain,
-#    0): 4.15;
+#    0): 4.15; Accept text/plain: 4.06;
 #  - and the proxy still serves /crts afterwards;
 #  - the admin listener's /metrics counts it: estrad_coap_requests_total by
 #    op and code, estrad_coap_handshakes_total{result="failed"} for the
@@ -80,6 +80,8 @@ coap_post junk "$COAPS/sen" "$WORK/junk.der" "${CERT[@]}"
 check_code 4.00
 coap text "$COAPS/sen" -m post -t 0 -f "$WORK/dev.der" "${CERT[@]}"
 check_code 4.15
+coap_post accept_text "$COAPS/sen" "$WORK/dev.der" -A 0 "${CERT[@]}"
+check_code 4.06
 
 check_ca_unchanged "$before" "a refused CoAP request"
 coap crts "$COAPS/crts"
@@ -89,7 +91,7 @@ check_alive "$XPID" "the proxy"
 # ---- the metrics
 scrape metrics
 check_metric 'estrad_coap_requests_total{op="simpleenroll",code="4.01"}' "$n401"
-for c in 4.03 4.00 4.15; do
+for c in 4.03 4.00 4.15 4.06; do
 	check_metric "estrad_coap_requests_total{op=\"simpleenroll\",code=\"$c\"}" 1
 done
 check_metric 'estrad_coap_requests_total{op="cacerts",code="2.05"}' 1
