@@ -321,6 +321,7 @@ wire() {
 	done
 	read -r p b <<<"$(counted "$2")"
 	BYTES[$kind]=$(calc "%.0f" "a / b" "$((b - b0))" "$SEQ")
+	# shellcheck disable=SC2034 # read through a nameref, by kept
 	BYTES_RAW[$kind]=$((b - b0)) PKTS_RAW[$kind]=$((p - p0)) RUNS[$kind]=$SEQ
 	PKTS[$kind]=$(calc "%.1f" "a / b" "$((p - p0))" "$SEQ")
 	log "wire: $kind: ${BYTES[$kind]} bytes, ${PKTS[$kind]} packets per enrollment"
