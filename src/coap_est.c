@@ -54,6 +54,8 @@ struct coaps_xchg {
 	int			 x_has_block1;	/* echo the last Block1 */
 	coap_block_t		 x_block1;
 	long			 x_size1;	/* 4.13: the largest body */
+	int			 x_code;	/* a code with no HTTP status
+						 * (4.08): it wins */
 	TAILQ_ENTRY(coaps_xchg)	 x_link;
 };
 
@@ -127,9 +129,11 @@ coaps_tp_send(struct est_req *rq, struct est_reply *reply)
 		x->x_answer.content_format = COAP_CF_NONE;
 		x->x_answer.max_age = -1;
 	}
+	if (x->x_code != 0)
+		x->x_answer.code = x->x_code;
 	metrics_coap_request(est_op_name(x->x_res->r_op),
 	    coap_map_code_text(x->x_answer.code, code, sizeof(code)));
-	log_debug("request %s: CoAP %s", rq->rq_id, code);
+	snprintf(rq->rq_tp_code, sizeof(rq->rq_tp_code), "%s", code);
 	x->x_answered = 1;
 	x->x_rq = NULL;
 	rq->rq_tp_arg = NULL;
@@ -330,7 +334,8 @@ coaps_block1(struct coaps_xchg *x, const coap_pdu_t *req, coap_pdu_t *resp,
 		    "(Size1 says how large it may be)";
 		break;
 	case COAP_BLOCK_INCOMPLETE:
-		*status = 408;
+		*status = 400;
+		x->x_code = 408;	/* RFC 7959 §2.9.2 */
 		*why = "a block out of order, or of a body not begun "
 		    "(RFC 7959 §2.5): send it again from block 0";
 		break;
@@ -522,8 +527,6 @@ coaps_on_request(coap_resource_t *resource, coap_session_t *session,
 	}
 	free(body);
 	if (x->x_answered) {
-		if (status == 408)
-			x->x_answer.code = 408;
 		coaps_respond(x, req, resp);
 		coaps_xchg_free(x);
 		return;

@@ -137,14 +137,15 @@ est_access_log(struct est_req *rq, const struct est_reply *reply)
 		est_access_json(rq, reply, ms);
 	log_text(LOG_LEVEL_INFO,
 	    "access id=%s peer=%s transport=%s method=%s path=%s label=%s "
-	    "op=%s auth=%s user=%s status=%d upstream=%s bytes=%zu ms=%.1f "
-	    "reason=\"%s\"",
+	    "op=%s auth=%s user=%s status=%d%s%s upstream=%s bytes=%zu "
+	    "ms=%.1f reason=\"%s\"",
 	    rq->rq_id, rq->rq_peer, rq->rq_tp != NULL ? rq->rq_tp->name :
 	    "https", rq->rq_method, rq->rq_path,
 	    rq->rq_routed && rq->rq_route.has_label ? rq->rq_route.label : "-",
 	    rq->rq_routed ? est_op_name(rq->rq_route.op) : "-",
 	    auth_method_name(rq->rq_identity.method), user,
-	    reply->status, upstream, reply->body_len, ms, reason);
+	    reply->status, rq->rq_tp_code[0] ? " coap=" : "", rq->rq_tp_code,
+	    upstream, reply->body_len, ms, reason);
 }
 
 void
@@ -176,8 +177,8 @@ est_req_free(struct est_req *rq)
 static void
 est_req_send_tp(struct est_req *rq, struct est_reply *reply)
 {
-	est_access_log(rq, reply);
 	rq->rq_tp->send(rq, reply);
+	est_access_log(rq, reply);
 	if (rq->rq_deliver != 0)
 		queue_delivered(rq->rq_srv->srv_queue, rq->rq_deliver);
 	est_reply_clear(reply);

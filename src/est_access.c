@@ -103,6 +103,8 @@ est_access_estrad(struct log_json *j, const struct est_req *rq,
 	log_json_str(j, "op", rq->rq_routed ? est_op_name(rq->rq_route.op) :
 	    "-");
 	log_json_str(j, "auth", auth_method_name(rq->rq_identity.method));
+	if (rq->rq_tp_code[0] != '\0')
+		log_json_str(j, "coap_code", rq->rq_tp_code);
 	if (b != NULL && b->backend == ROUTE_BACKEND_UPSTREAM) {
 		up = &rq->rq_cfg->upstreams[b->upstream];
 		log_json_object(j, "upstream");

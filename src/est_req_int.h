@@ -73,8 +73,8 @@ struct server {
 struct est_req;
 struct est_transport {
 	const char	*name;		/* "coaps", for the logs */
-	/* The answer leaves (est.c wrote the access line); reply is taken
-	 * and cleared by est.c after the call. */
+	/* The answer leaves (rq_tp_code set; est.c then writes the access
+	 * line); reply is cleared by est.c after the call. */
 	void		(*send)(struct est_req *rq, struct est_reply *reply);
 	/* rq is being freed, answered or not. */
 	void		(*detach)(struct est_req *rq);
@@ -85,6 +85,8 @@ struct est_req {
 	struct server		 *rq_srv;
 	const struct est_transport *rq_tp;	/* NULL: HTTPS (evhttp) */
 	void			 *rq_tp_arg;	/* the transport's exchange */
+	char			  rq_tp_code[8];	/* its answer's code, for the
+						 * access line: "4.03" */
 	/* The body and its Content-Type as HTTPS carries them (a CoAP
 	 * request's DER is made base64 first): the stages read these. */
 	struct evbuffer		 *rq_body;

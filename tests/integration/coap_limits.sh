@@ -18,21 +18,14 @@
 command -v coap-client-openssl >/dev/null ||
 	fail "coap-client-openssl is needed (tools/install-deps: libcoap3-bin)"
 
-P_TOP_EXTRA='"admin": { "listen": "127.0.0.1:0" }, "coap": { "listen": "127.0.0.1:0", "handshake_timeout": 1, "max_sessions_per_address": 1, "idle_timeout": 2 }' \
-    proxy_config "$WORK/p.json"
-start_estrad coap "$WORK/p.json"
+P_TOP_EXTRA='"admin": { "listen": "127.0.0.1:0" }' coap_proxy coap \
+    '"handshake_timeout": 1, "max_sessions_per_address": 1, "idle_timeout": 2'
 admin_port "$XLOG"
-for ((i = 0; i < 50; i++)); do
-	CPORT=$(sed -n 's/.* coap listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$XLOG")
-	[ -n "$CPORT" ] && break
-	sleep 0.1
-done
-[ -n "$CPORT" ] || fail "no 'coap listening on 127.0.0.1:PORT' in the log"
 
 # crts FROM OUT: GET /crts from local address FROM; 0 if a DER PKCS#7 came.
 crts() {
 	rm -f "$2"
-	timeout 15 coap-client-openssl -a "$1" -m get -R "$TRUST" -o "$2" \
+	timeout 15 coap-client-openssl -a "$1" -B 5 -m get -R "$TRUST" -o "$2" \
 	    "coaps://127.0.0.1:$CPORT/.well-known/est/crts" >"$2.err" 2>&1
 	[ -s "$2" ] && openssl pkcs7 -inform DER -in "$2" -noout 2>/dev/null
 }
@@ -43,7 +36,7 @@ RELAY=$!
 T_PIDS+=("$RELAY")
 wait_grep 5 "$WORK/relay.out" "port " || fail "the relay did not start"
 rport=$(awk '{ print $2 }' "$WORK/relay.out")
-sleep 30 | timeout 8 openssl s_client -dtls1_2 -connect "127.0.0.1:$rport" \
+sleep 30 2>/dev/null | timeout 8 openssl s_client -dtls1_2 -connect "127.0.0.1:$rport" \
     -CAfile "$TRUST" >"$WORK/stall.out" 2>&1 &
 STALL=$!
 T_PIDS+=("$STALL")
@@ -55,7 +48,7 @@ check_metric 'estrad_coap_handshakes_total{result="timeout"}' 1
 
 # ---- one session per address.
 crts 127.0.0.1 "$WORK/first.der" || fail "/crts before any limit: $(cat "$WORK/first.der.err")"
-sleep 30 | openssl s_client -dtls1_2 -connect "127.0.0.1:$CPORT" -CAfile "$TRUST" \
+sleep 30 2>/dev/null | openssl s_client -dtls1_2 -connect "127.0.0.1:$CPORT" -CAfile "$TRUST" \
     >"$WORK/held.out" 2>&1 &
 HELD=$!
 T_PIDS+=("$HELD")

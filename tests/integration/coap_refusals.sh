@@ -70,7 +70,7 @@ coap_post rsa1k "$COAPS/sen" "$WORK/rsa1k.der" "${CERT[@]}"
 coap_diag 4.03 "key.rsa_min_bits"
 line=$(grep ' access .*transport=coaps' "$plog" | grep ' op=simpleenroll ' | tail -n 1)
 case " $line " in
-*" status=403 upstream=- "*) ;;
+*" status=403 coap=4.03 upstream=- "*) ;;
 *) fail "the access line of the refusal: $line" ;;
 esac
 
