@@ -18,6 +18,11 @@
 #          (the HTTPS twin of the coap loops: a process per enrollment)
 #   estbench  estbench -c C (the HTTPS rate of tools/bench.sh, a client
 #          that is not a process per enrollment)
+#   coapbench  tools/coapbench -c C, estbench's CoAP twin: one process,
+#          C DTLS sessions, each kept for all its enrollments, then again
+#          with --fresh (a DTLS handshake per enrollment, as the loops and
+#          estbench have): the server's CoAP rate, not process start-up's;
+#          next to estbench --keepalive, its HTTPS twin
 #
 # each for SECONDS: enrollments per second, p50 and p90 in ms (the loops
 # time each run of their client, process start included), errors, and the
@@ -79,6 +84,8 @@ if [ "$QUICK" = 1 ]; then DURATION=${DURATION:-5}; else DURATION=${DURATION:-20}
 
 [ -x "$ESTRAD_BIN" ] || { echo "bench_coap: no estrad at $ESTRAD_BIN (build first)" >&2; exit 1; }
 [ -x "$ESTBENCH" ] || { echo "bench_coap: no estbench at $ESTBENCH (build first)" >&2; exit 1; }
+COAPBENCH=${COAPBENCH:-$BUILD_DIR/tools/coapbench/coapbench}
+[ -x "$COAPBENCH" ] || { echo "bench_coap: no coapbench at $COAPBENCH (build first)" >&2; exit 1; }
 command -v coap-client-openssl >/dev/null ||
     { echo "bench_coap: no coap-client-openssl (libcoap3-bin, tools/install-deps)" >&2; exit 1; }
 command -v curl >/dev/null || { echo "bench_coap: curl not found" >&2; exit 1; }
@@ -283,11 +290,24 @@ enroll_https 0 "$WORK/first.https" && [ -s "$WORK/first.https" ] ||
 
 loops coap coap "CoAP: $CLIENTS loops of coap-client-openssl (DTLS 1.2, a session each)"
 loops curl https "HTTPS: $CLIENTS loops of curl (a TLS connection each)"
-c0=$(cpu_ticks "$PROXY_PID")
-run estbench "HTTPS: estbench -c $CLIENTS (a TLS connection each)" -c "$CLIENTS" -t "$DURATION" \
+# generator KEY DESCRIPTION ARGS...: one run of an in-process generator
+# (BENCH_BIN: coapbench; default estbench), with the proxy's CPU per
+# enrollment into CPU_MS[KEY].
+generator() {
+	local key=$1 c0 n
+	c0=$(cpu_ticks "$PROXY_PID")
+	run "$@"
+	n=$(sed -n 's/^done: ok=\([0-9]*\).*/\1/p' "$WORK/$key.out" | head -n 1)
+	CPU_MS[$key]=$(calc "%.2f" "a * 1000 / b" "$(($(cpu_ticks "$PROXY_PID") - c0))" "$((${n:-0} * CLK_TCK))")
+}
+generator estbench "HTTPS: estbench -c $CLIENTS (a TLS connection each)" -c "$CLIENTS" -t "$DURATION" \
     --cert "$LEAF" --key "$CLIENT_KEY" "$URL"
-n=$(sed -n 's/^done: ok=\([0-9]*\).*/\1/p' "$WORK/estbench.out" | head -n 1)
-CPU_MS[estbench]=$(calc "%.2f" "a * 1000 / b" "$(($(cpu_ticks "$PROXY_PID") - c0))" "$((${n:-0} * CLK_TCK))")
+generator estbench_kept "HTTPS: estbench -c $CLIENTS --keepalive (a TLS connection each, kept)" -c "$CLIENTS" \
+    -t "$DURATION" --keepalive --cert "$LEAF" --key "$CLIENT_KEY" "$URL"
+BENCH_BIN=$COAPBENCH generator coapbench "CoAP: coapbench -c $CLIENTS (a DTLS session each, kept)" \
+    -c "$CLIENTS" -t "$DURATION" --cert "$LEAF" --key "$CLIENT_KEY" "$COAPS"
+BENCH_BIN=$COAPBENCH generator coapbench_fresh "CoAP: coapbench -c $CLIENTS --fresh (a DTLS session each)" \
+    -c "$CLIENTS" -t "$DURATION" --fresh --cert "$LEAF" --key "$CLIENT_KEY" "$COAPS"
 
 # ------------------------------------------------------------ bytes on the wire
 
@@ -327,6 +347,23 @@ wire() {
 	log "wire: $kind: ${BYTES[$kind]} bytes, ${PKTS[$kind]} packets per enrollment"
 }
 
+# wire_kept: the bytes and packets of one more enrollment on a kept DTLS
+# session, by coapbench: one session for SEQ + 1 enrollments, less one
+# session for one, over SEQ; into BYTES/PKTS[coapkept].
+wire_kept() {
+	local b0 p0 b1 p1 b2 p2
+	read -r p0 b0 <<<"$(counted udp)"
+	"$COAPBENCH" --cafile "$TRUST" --cert "$LEAF" --key "$CLIENT_KEY" -n 1 "$COAPS" >"$WORK/wire1.out" 2>&1 ||
+	    { log "wire: coapbench -n 1 failed"; return 0; }
+	read -r p1 b1 <<<"$(counted udp)"
+	"$COAPBENCH" --cafile "$TRUST" --cert "$LEAF" --key "$CLIENT_KEY" -n "$((SEQ + 1))" "$COAPS" \
+	    >"$WORK/wireN.out" 2>&1 || { log "wire: coapbench -n $((SEQ + 1)) failed"; return 0; }
+	read -r p2 b2 <<<"$(counted udp)"
+	BYTES[coapkept]=$(calc "%.0f" "a / b" "$((b2 - b1 - (b1 - b0)))" "$SEQ")
+	PKTS[coapkept]=$(calc "%.1f" "a / b" "$((p2 - p1 - (p1 - p0)))" "$SEQ")
+	log "wire: coapbench: ${BYTES[coapkept]} bytes, ${PKTS[coapkept]} packets per enrollment on a kept session"
+}
+
 if [ "$(id -u)" = 0 ] && command -v iptables >/dev/null &&
     count_rule udp --dport "$COAP_PORT" 2>/dev/null; then
 	count_rule udp --sport "$COAP_PORT"
@@ -337,6 +374,7 @@ if [ "$(id -u)" = 0 ] && command -v iptables >/dev/null &&
 	wire https tcp
 	SEQ=$(((SEQ + 3) / 4)) wire coap2 udp
 	SEQ=$(((SEQ + 3) / 4)) wire https2 tcp
+	wire_kept
 else
 	log "wire: no iptables as root here: the bytes read n/a"
 fi
@@ -364,7 +402,7 @@ ELAPSED=$(($(date +%s) - START))
 	echo
 	echo "| run | rate /s | p50 ms | p90 ms | errors | proxy CPU ms per enrollment |"
 	echo "|---|---|---|---|---|---|"
-	for k in coap curl estbench; do
+	for k in coap curl estbench coapbench_fresh estbench_kept coapbench; do
 		echo "| ${DESC[$k]:-$k} | ${RATE[$k]:-n/a} | ${P50[$k]:-n/a} | ${P90[$k]:-n/a} | ${ERRS[$k]:-n/a} | ${CPU_MS[$k]:-n/a} |"
 	done
 	echo
@@ -373,7 +411,8 @@ ELAPSED=$(($(date +%s) - START))
 	echo "| CoAP over DTLS 1.2 (coap-client-openssl, UDP) | ${BYTES[coap]:-n/a} | ${PKTS[coap]:-n/a} |"
 	echo "| HTTPS over TLS 1.3 (curl, TCP) | ${BYTES[https]:-n/a} | ${PKTS[https]:-n/a} |"
 	echo "| CoAP / HTTPS | $(ratio "${BYTES[coap]:-}" "${BYTES[https]:-}") | $(ratio "${PKTS[coap]:-}" "${PKTS[https]:-}") |"
-	echo "| CoAP, one more enrollment on a kept DTLS session | $(kept coap bytes) | $(kept coap pkts) |"
+	echo "| CoAP, one more enrollment on a kept DTLS session (coap-client-openssl -G 2) | $(kept coap bytes) | $(kept coap pkts) |"
+	echo "| CoAP, one more enrollment on a kept DTLS session (coapbench -n $((SEQ + 1)) less -n 1) | ${BYTES[coapkept]:-n/a} | ${PKTS[coapkept]:-n/a} |"
 	echo "| HTTPS, one more enrollment on a kept TLS connection | $(kept https bytes) | $(kept https pkts) |"
 	echo
 	echo "Sizes: $SIZES."

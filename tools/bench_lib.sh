@@ -97,14 +97,16 @@ shown_args() {
 	echo "${out[*]}"
 }
 
-# run KEY DESCRIPTION ESTBENCH-ARGS...: one estbench run; its machine line
-# goes into RATE/P50/P90/P99/ERRS[KEY]; its output into WORK/KEY.out.
+# [BENCH_BIN=PATH] run KEY DESCRIPTION ESTBENCH-ARGS...: one estbench run
+# (BENCH_BIN: another generator with estbench's --cafile and machine line,
+# tools/coapbench); its machine line goes into RATE/P50/P90/P99/ERRS[KEY];
+# its output into WORK/KEY.out.
 run() {
-	local key=$1 desc=$2 line rc=0
+	local key=$1 desc=$2 line rc=0 bin=${BENCH_BIN:-$ESTBENCH}
 	shift 2
 	DESC[$key]=$desc
-	log "$key: estbench $(shown_args "$@")"
-	"$ESTBENCH" --cafile "$TRUST" "$@" >"$WORK/$key.out" 2>"$WORK/$key.err" || rc=$?
+	log "$key: ${bin##*/} $(shown_args "$@")"
+	"$bin" --cafile "$TRUST" "$@" >"$WORK/$key.out" 2>"$WORK/$key.err" || rc=$?
 	line=$(grep '^rate=' "$WORK/$key.out" | tail -n 1 || true)
 	RATE[$key]=$(sed -n 's/.*rate=\([^ ]*\).*/\1/p' <<<"$line")
 	P50[$key]=$(sed -n 's/.*p50_ms=\([^ ]*\).*/\1/p' <<<"$line")
@@ -112,7 +114,7 @@ run() {
 	P99[$key]=$(sed -n 's/.*p99_ms=\([^ ]*\).*/\1/p' <<<"$line")
 	ERRS[$key]=$(sed -n 's/.*errors=\([^ ]*\).*/\1/p' <<<"$line")
 	if [ "$rc" -ne 0 ]; then
-		log "$key: estbench exited $rc: $(grep '^errors:' "$WORK/$key.out" || true) $(tail -n 2 "$WORK/$key.err" | tr '\n' ' ')"
+		log "$key: ${bin##*/} exited $rc: $(grep '^errors:' "$WORK/$key.out" || true) $(tail -n 2 "$WORK/$key.err" | tr '\n' ' ')"
 	fi
 	return 0
 }
