@@ -8,7 +8,8 @@
 # estrad "proxy" with both listeners (HTTPS and the "coap" DTLS listener)
 # in front of the lab's CA, the default route (simpleenroll by client
 # certificate, the built-in policy), then measures, one after the other on
-# the same proxy, with a fresh (D)TLS session per enrollment:
+# the same proxy, with a fresh (D)TLS session per enrollment but in the
+# kept runs below:
 #
 #   coap   C shell loops, each running Debian's coap-client-openssl
 #          (libcoap3-bin) once per enrollment: POST /sen, a DER CSR
@@ -302,12 +303,12 @@ generator() {
 }
 generator estbench "HTTPS: estbench -c $CLIENTS (a TLS connection each)" -c "$CLIENTS" -t "$DURATION" \
     --cert "$LEAF" --key "$CLIENT_KEY" "$URL"
+BENCH_BIN=$COAPBENCH generator coapbench_fresh "CoAP: coapbench -c $CLIENTS --fresh (a DTLS session each)" \
+    -c "$CLIENTS" -t "$DURATION" --fresh --cert "$LEAF" --key "$CLIENT_KEY" "$COAPS"
 generator estbench_kept "HTTPS: estbench -c $CLIENTS --keepalive (a TLS connection each, kept)" -c "$CLIENTS" \
     -t "$DURATION" --keepalive --cert "$LEAF" --key "$CLIENT_KEY" "$URL"
 BENCH_BIN=$COAPBENCH generator coapbench "CoAP: coapbench -c $CLIENTS (a DTLS session each, kept)" \
     -c "$CLIENTS" -t "$DURATION" --cert "$LEAF" --key "$CLIENT_KEY" "$COAPS"
-BENCH_BIN=$COAPBENCH generator coapbench_fresh "CoAP: coapbench -c $CLIENTS --fresh (a DTLS session each)" \
-    -c "$CLIENTS" -t "$DURATION" --fresh --cert "$LEAF" --key "$CLIENT_KEY" "$COAPS"
 
 # ------------------------------------------------------------ bytes on the wire
 

@@ -26,6 +26,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "bench_url.h"
+
 #define MAX_CODES 32	/* distinct error kinds counted */
 #define BIND_TRIES 8	/* new sessions tried for a source port of its own */
 
@@ -37,8 +39,7 @@ struct opts {
 	long pool;
 	int fresh;
 	const char *cafile, *cert, *key;
-	char host[256], port[8];
-	char path[256];		/* the est path, e.g. /.well-known/est/label */
+	struct bench_url url;	/* path: the EST base, e.g. /.well-known/est/label */
 };
 
 struct client;
@@ -108,49 +109,6 @@ usage(void)
 	exit(2);
 }
 
-/* coaps://host[:port]/path, host may be [v6]. */
-static int
-parse_url(struct opts *o, const char *url)
-{
-	const char *h, *e, *p;
-	size_t hl;
-
-	if (strncasecmp(url, "coaps://", 8) != 0)
-		return -1;
-	h = url + 8;
-	p = strchr(h, '/');
-	if (p == NULL)
-		p = h + strlen(h);
-	if (*h == '[') {
-		if ((e = memchr(h, ']', (size_t)(p - h))) == NULL)
-			return -1;
-		hl = (size_t)(e - h - 1);
-		h++;
-		e++;
-	} else {
-		e = memchr(h, ':', (size_t)(p - h));
-		if (e == NULL)
-			e = p;
-		hl = (size_t)(e - h);
-	}
-	if (hl == 0 || hl >= sizeof(o->host))
-		return -1;
-	memcpy(o->host, h, hl);
-	o->host[hl] = '\0';
-	if (*e == ':') {
-		if ((size_t)(p - e - 1) >= sizeof(o->port) || p - e - 1 == 0)
-			return -1;
-		memcpy(o->port, e + 1, (size_t)(p - e - 1));
-		o->port[p - e - 1] = '\0';
-	} else
-		strcpy(o->port, "5684");	/* RFC 7252 §6.2 */
-	snprintf(o->path, sizeof(o->path), "%s", *p ? p : "/.well-known/est");
-	hl = strlen(o->path);
-	while (hl > 0 && o->path[hl - 1] == '/')
-		o->path[--hl] = '\0';
-	return 0;
-}
-
 static void
 parse_opts(struct opts *o, int argc, char **argv)
 {
@@ -181,7 +139,8 @@ parse_opts(struct opts *o, int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (optind != argc - 1 || parse_url(o, argv[optind]) != 0 ||
+	if (optind != argc - 1 || bench_url_parse(&o->url, argv[optind], "coaps",
+	    "5684" /* RFC 7252 §6.2 */) != 0 ||
 	    o->clients < 1 || o->clients > 10000 || o->n < 0 ||
 	    o->seconds < 0 || o->timeout <= 0 || o->pool < 0 ||
 	    o->cafile == NULL || o->cert == NULL || o->key == NULL)
@@ -410,7 +369,7 @@ session_new(struct client *c)
 	return s;
 }
 
-/* Uri-Path options (RFC 7252 §6.4) from b->o.path, then /sen. */
+/* Uri-Path options (RFC 7252 §6.4) from b->o.url.path, then /sen. */
 static int
 add_path(coap_pdu_t *pdu, const char *path)
 {
@@ -448,7 +407,7 @@ send_enroll(struct client *c)
 		return -1;
 	coap_session_new_token(c->session, &c->token_len, c->token);
 	if (coap_add_token(pdu, c->token_len, c->token) == 0 ||
-	    add_path(pdu, b->o.path) != 0 ||
+	    add_path(pdu, b->o.url.path) != 0 ||
 	    coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
 	    coap_encode_var_safe(cf, sizeof(cf), 286), cf) == 0 ||
 	    coap_add_data_large_request(c->session, pdu, b->csr_len[i],
@@ -509,7 +468,7 @@ resolve(struct bench *b)
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_DGRAM;
-	if (getaddrinfo(b->o.host, b->o.port, &hints, &ai) != 0)
+	if (getaddrinfo(b->o.url.host, b->o.url.port, &hints, &ai) != 0)
 		return -1;
 	coap_address_init(&b->server);
 	b->server.size = ai->ai_addrlen;
@@ -640,7 +599,7 @@ main(int argc, char **argv)
 	coap_set_log_level(LOG_CRIT);
 	coap_dtls_set_log_level(LOG_CRIT);
 	if (resolve(&b) != 0) {
-		fprintf(stderr, "coapbench: cannot resolve %s\n", b.o.host);
+		fprintf(stderr, "coapbench: cannot resolve %s\n", b.o.url.host);
 		goto out;
 	}
 	if (csr_pool(&b) != 0) {

@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "bench_url.h"
 #include "estbench.h"
 #include "estrad/b64.h"
 
@@ -74,42 +75,13 @@ usage(void)
 static int
 parse_url(struct bench_opts *o, const char *url)
 {
-	const char *h, *e, *p;
-	size_t hl;
+	struct bench_url u;
 
-	if (strncasecmp(url, "https://", 8) != 0)
+	if (bench_url_parse(&u, url, "https", "443") != 0)
 		return -1;
-	h = url + 8;
-	p = strchr(h, '/');
-	if (p == NULL)
-		p = h + strlen(h);
-	if (*h == '[') {
-		if ((e = memchr(h, ']', (size_t)(p - h))) == NULL)
-			return -1;
-		hl = (size_t)(e - h - 1);
-		h++;
-		e++;
-	} else {
-		e = memchr(h, ':', (size_t)(p - h));
-		if (e == NULL)
-			e = p;
-		hl = (size_t)(e - h);
-	}
-	if (hl == 0 || hl >= sizeof(o->host))
-		return -1;
-	memcpy(o->host, h, hl);
-	o->host[hl] = '\0';
-	if (*e == ':') {
-		if ((size_t)(p - e - 1) >= sizeof(o->port) || p - e - 1 == 0)
-			return -1;
-		memcpy(o->port, e + 1, (size_t)(p - e - 1));
-		o->port[p - e - 1] = '\0';
-	} else
-		strcpy(o->port, "443");
-	snprintf(o->path, sizeof(o->path), "%s", *p ? p : "/.well-known/est");
-	hl = strlen(o->path);
-	while (hl > 0 && o->path[hl - 1] == '/')
-		o->path[--hl] = '\0';
+	snprintf(o->host, sizeof(o->host), "%s", u.host);
+	snprintf(o->port, sizeof(o->port), "%s", u.port);
+	snprintf(o->path, sizeof(o->path), "%s", u.path);
 	return 0;
 }
 
