@@ -62,13 +62,14 @@ apt_packages() {
 
 # tools/install-deps' PACKAGES; the build ones are those a build and the
 # unit tests need (apache2-utils: unit_test_users runs htdigest and
-# htpasswd; libclang-rt-14-dev is libFuzzer's runtime, for tools/fuzz.sh
+# htpasswd; openssl: unit_test_coap_map takes the CLI's decoding as its
+# oracle; libclang-rt-14-dev is libFuzzer's runtime, for tools/fuzz.sh
 # only).
 deps=$(sed -n '/^PACKAGES="/,/"$/p' "$SRC/tools/install-deps" |
     sed 's/PACKAGES=//' | tr -d '"' | tr ' ' '\n' | sed '/^$/d' | sort -u)
 [ -n "$deps" ] || fail "no PACKAGES in tools/install-deps"
 want_build=$(printf '%s\n' "$deps" |
-    grep -E -- '-dev$|^(build-essential|cmake|pkg-config|apache2-utils)$' |
+    grep -E -- '-dev$|^(build-essential|cmake|pkg-config|apache2-utils|openssl)$' |
     grep -vx 'libclang-rt-14-dev' | sort -u)
 got_build=$(apt_packages "$WORK/build.stage")
 [ "$got_build" = "$want_build" ] ||
