@@ -414,6 +414,8 @@ coaps_refuse(struct est_req *rq, int status, const char *why)
 
 	memset(&reply, 0, sizeof(reply));
 	est_reply_error(&reply, status, "%s", why);
+	if (status == 503)	/* Max-Age: when to ask again */
+		snprintf(reply.retry_after, sizeof(reply.retry_after), "5");
 	rq->rq_routed = 1;	/* the resource is known: op and label */
 	rq->rq_backend = config_route(rq->rq_cfg, rq->rq_route.has_label ?
 	    rq->rq_route.label : NULL);

@@ -173,7 +173,8 @@ est_req_free(struct est_req *rq)
 	free(rq);
 }
 
-/* Another transport's answer: the line, its send, the delivery mark. */
+/* Another transport's answer: its send (which names the code it sent),
+ * the access line, the delivery mark. */
 static void
 est_req_send_tp(struct est_req *rq, struct est_reply *reply)
 {
