@@ -627,8 +627,15 @@ coaps_free(struct coaps *cs)
 		event_free(cs->cs_timer);
 	if (cs->cs_sweep != NULL)
 		event_free(cs->cs_sweep);
-	/* libcoap ends its sessions (close_notify); each is deleted with
-	 * its event, and what we keep of it with it. */
+	/*
+	 * The waiting requests are left first, their asyncs freed while
+	 * the context lives: coap_free_context frees every async before it
+	 * deletes the sessions, whose events would otherwise reach them.
+	 * libcoap then ends its sessions (close_notify); each is deleted
+	 * with its event, and what we keep of it with it.
+	 */
+	TAILQ_FOREACH(sess, &cs->cs_sessions, s_link)
+		coaps_sess_end(sess, 1);
 	if (cs->cs_ctx != NULL)
 		coap_free_context(cs->cs_ctx);
 	while ((sess = TAILQ_FIRST(&cs->cs_sessions)) != NULL)

@@ -99,10 +99,15 @@ coaps_sess_end(struct coaps_sess *sess, int alive)
 
 	while ((x = TAILQ_FIRST(&sess->s_xchgs)) != NULL) {
 		rq = x->x_rq;
-		/* An async of a live session forgets x (coaps_xchg_free);
-		 * a freed one is libcoap's business. */
-		if (!alive)
-			x->x_async = NULL;
+		/*
+		 * An async holds a reference to its session, and one with no
+		 * delay fires only when triggered: left alone it would keep
+		 * the ended session (and its place in the limits) for ever.
+		 * A freed one is libcoap's business.
+		 */
+		if (alive && x->x_async != NULL)
+			coap_free_async(sess->s_session, x->x_async);
+		x->x_async = NULL;
 		coaps_xchg_free(x);
 		if (rq != NULL) {
 			log_info("request %s: the CoAP client's DTLS session "
