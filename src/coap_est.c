@@ -41,6 +41,10 @@
 /* Room for the header, token and options of an answer (Content-Format,
  * Block1, Size1): what a payload may not use of the session's PDU size. */
 #define COAPS_HEADROOM		64
+/* Requests of one session waiting for est.c at once: a client should send
+ * one at a time (NSTART 1, RFC 7252 §4.7); beyond a few, 5.03 (as an
+ * HTTPS connection, which carries one request at a time, is bounded). */
+#define COAPS_MAX_WAITING	4
 
 struct coaps_xchg {
 	struct coaps_sess	*x_sess;
@@ -427,6 +431,18 @@ coaps_refuse(struct est_req *rq, int status, const char *why)
 	est_req_answer(rq, &reply);
 }
 
+static size_t
+coaps_waiting(const struct coaps_sess *sess)
+{
+	const struct coaps_xchg	*x;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(x, &sess->s_xchgs, x_link)
+		if (x->x_async != NULL)
+			n++;
+	return n;
+}
+
 /* The checks of a whole request, then est.c. */
 static void
 coaps_start(struct coaps_xchg *x, struct est_req *rq, const coap_pdu_t *req,
@@ -439,6 +455,11 @@ coaps_start(struct coaps_xchg *x, struct est_req *rq, const coap_pdu_t *req,
 
 	if (x->x_sess->s_cs->cs_draining) {
 		coaps_refuse(rq, 503, "shutting down; retry in a moment");
+		return;
+	}
+	if (coaps_waiting(x->x_sess) >= COAPS_MAX_WAITING) {
+		coaps_refuse(rq, 503, "too many requests of this DTLS session "
+		    "waiting; send one at a time");
 		return;
 	}
 	if (r->r_method == EST_METHOD_POST && coap_map_request_format(r->r_op,
