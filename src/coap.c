@@ -176,7 +176,6 @@ coaps_sess_of(struct coaps *cs, coap_session_t *session)
 	sess->s_ifindex = coap_session_get_ifindex(session);
 	TAILQ_INSERT_TAIL(&cs->cs_sessions, sess, s_link);
 	cs->cs_nsess++;
-	sess->s_counted = 1;
 	metrics_coap_session(1);
 	coap_session_set_app_data(session, sess);
 	return sess;
@@ -191,10 +190,8 @@ coaps_sess_free(struct coaps_sess *sess, int session_alive)
 	coap_block_forget(cs->cs_blocks, sess);
 	metrics_coap_blocks(coap_block_count(cs->cs_blocks));
 	TAILQ_REMOVE(&cs->cs_sessions, sess, s_link);
-	if (sess->s_counted) {
-		cs->cs_nsess--;
-		metrics_coap_session(-1);
-	}
+	cs->cs_nsess--;
+	metrics_coap_session(-1);
 	if (session_alive)
 		coap_session_set_app_data(sess->s_session, NULL);
 	free(sess->s_last);

@@ -31,7 +31,6 @@ struct coaps_sess {
 	uint64_t		 s_last_ms;	/* last request or answer: idle */
 	int			 s_established;
 	int			 s_dropped;	/* disconnected by the sweep */
-	int			 s_counted;	/* in estrad_coap_sessions */
 	TAILQ_HEAD(, coaps_xchg) s_xchgs;	/* waiting for est.c */
 	/* The last answer with a body, for its later Block2 blocks (a
 	 * client asks for each with a request of its own). */
