@@ -50,8 +50,9 @@ const struct cfg_field coap_fields[] = {
 	    "is coaps' port, RFC 7252 §12.7); port 0 asks the kernel, and the "
 	    "log line `coap listening on ADDR:PORT` says which"),
 	F_LONG(struct cfg_coap, "max_sessions", max_sessions, 1, 100000, 1024,
-	    .doc = "DTLS sessions at once; a handshake beyond it is refused "
-	    "with an alert"),
+	    .doc = "DTLS sessions at once: at the limit the session idle "
+	    "longest (no request waiting) is closed to make room; a "
+	    "handshake is refused with an alert only when none is idle"),
 	F_LONG(struct cfg_coap, "max_sessions_per_address",
 	    max_sessions_per_address, 1, 100000, 16,
 	    .doc = "DTLS sessions at once from one IP address"),
