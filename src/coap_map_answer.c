@@ -117,8 +117,10 @@ coap_map_decode(const unsigned char *body, size_t len, const char *cte,
 	*why = "answer too large for CoAP";
 	if (len / 4 * 3 > COAP_MAP_PAYLOAD_MAX * 2)
 		return -1;
-	if (b64_decode_lenient((const char *)body, len, out, outlen, why) ==
-	    -1)
+	/* Read as answer_check() read it: a NUL after the base64 (libest's
+	 * csrattrs) carries nothing, and the HTTPS side relays that answer. */
+	if (b64_decode_lenient((const char *)body, answer_trimmed_len(body,
+	    len), out, outlen, why) == -1)
 		return -1;
 	if (*outlen > COAP_MAP_PAYLOAD_MAX) {
 		*why = "answer too large for CoAP";

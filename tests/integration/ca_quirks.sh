@@ -6,14 +6,19 @@
 #    too), Content-Type application/csrattrs;
 #  - cacerts whose base64 ends in a newline and a NUL: 200, byte for byte;
 #  - still refused: a NUL inside the base64 (502, "not base64"), and a
-#    trailing NUL after a SET, which is no csrattrs (502).
+#    trailing NUL after a SET, which is no csrattrs (502);
+#  - over CoAP (RFC 9148, Debian's coap-client-openssl) the same two
+#    quirks: /att 2.05, Content-Format 285, the DER without the NUL; /crts
+#    2.05, Content-Format 281, the seed's DER (the CoAP side reads the
+#    CA's body as the check does: the landing CI's fuzz_answer finding).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 fixed_prepare quirks
 port=$FIXED_PORT
-P_URL=$FIXED_URL proxy_config "$WORK/proxy.json"
-start_estrad proxy "$WORK/proxy.json"
+command -v coap-client-openssl >/dev/null ||
+    fail "no coap-client-openssl (libcoap3-bin, tools/install-deps)"
+P_URL=$FIXED_URL coap_proxy proxy
 plog=$XLOG purl=$XURL
 
 # quirk NAME OP ANSWERFILE: one GET of OP through the proxy while the
@@ -22,6 +27,16 @@ quirk() {
 	local name=$1 op=$2 answer=$3
 	start_recorder "$name" "$answer" "" "$port"
 	req "$name" GET "$purl/$op"
+	recorder_done "$name"
+	stop_pid "$REC_PID"
+}
+
+# coap_quirk NAME RESOURCE ANSWERFILE: quirk's GET over CoAP (/att,
+# /crts); CODE, OPTS, BODY as coap sets them.
+coap_quirk() {
+	local name=$1 res=$2 answer=$3
+	start_recorder "$name" "$answer" "" "$port"
+	coap "$name" "$COAPS/$res"
 	recorder_done "$name"
 	stop_pid "$REC_PID"
 }
@@ -61,5 +76,21 @@ quirk cacerts cacerts "$WORK/cacerts.answer"
 check_status 200
 cmp -s "$WORK/seednul.body" "$BODY" || fail "cacerts with a NUL were not relayed byte for byte"
 note "cacerts ending in a NUL: 200, byte for byte"
+
+# ---- the same two over CoAP: the DER, without the NUL.
+coap_quirk coap_libest att "$WORK/libest.answer"
+check_code 2.05
+check_option "Content-Format:285"
+printf 'MCYGBysGAQEBARYGCSqGSIb3DQEJAQYFK4EEACIGCWCGSAFlAwQCAg==' |
+    base64 -d >"$WORK/libest.der"
+cmp -s "$WORK/libest.der" "$BODY" ||
+    fail "/att of libest's csrattrs is not their DER: code $CODE, $(od -An -tx1 "$BODY" | head -n 3)"
+coap_quirk coap_cacerts crts "$WORK/cacerts.answer"
+check_code 2.05
+check_option "Content-Format:281"
+base64 -d <"$WORK/seed.b64" >"$WORK/seed.der"
+cmp -s "$WORK/seed.der" "$BODY" ||
+    fail "/crts of cacerts ending in a NUL is not the seed's DER: code $CODE, diagnostic '$DIAG'"
+note "over CoAP: /att and /crts of the same answers are 2.05 with their DER"
 check_alive "$XPID" "the proxy"
 pass

@@ -621,6 +621,27 @@ test_answer_csrattrs(void **state)
 	assert_memory_equal(a.payload, want, sizeof(want));
 	coap_map_answer_clear(&a);
 	est_reply_clear(&r);
+	/* libest's example server: the base64 and the NUL of a C string,
+	 * counted in Content-Length. answer_check() passes it and HTTPS
+	 * relays it; CoAP gets the same DER. */
+	reply_set(&r, 200, EST_CT_CSRATTRS, "base64", "MAkGByqGSM49AgE=\0",
+	    17);
+	assert_int_equal(coap_map_answer(EST_OP_CSRATTRS, EST_METHOD_GET,
+	    COAP_CF_CSRATTRS, &r, &a), 0);
+	assert_int_equal(a.code, 205);
+	assert_int_equal(a.payload_len, sizeof(want));
+	assert_memory_equal(a.payload, want, sizeof(want));
+	coap_map_answer_clear(&a);
+	est_reply_clear(&r);
+	/* A NUL inside the base64 is still no base64: 5.02. */
+	reply_set(&r, 200, EST_CT_CSRATTRS, "base64", "MAkGByqG\0SM49AgE=",
+	    17);
+	assert_int_equal(coap_map_answer(EST_OP_CSRATTRS, EST_METHOD_GET,
+	    COAP_CF_CSRATTRS, &r, &a), 0);
+	assert_int_equal(a.code, 502);
+	assert_true(a.diagnostic);
+	coap_map_answer_clear(&a);
+	est_reply_clear(&r);
 	/* 204: no attributes; an empty 2.05. */
 	reply_set(&r, 204, NULL, NULL, NULL, 0);
 	assert_int_equal(coap_map_answer(EST_OP_CSRATTRS, EST_METHOD_GET,
