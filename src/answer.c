@@ -44,7 +44,7 @@ answer_csrattrs(const unsigned char *der, size_t len)
  * directly cope. A NUL anywhere else is no base64 and is refused. Only
  * the check reads the shorter body: the CA's bytes are relayed as sent.
  */
-size_t
+static size_t
 answer_trimmed_len(const unsigned char *body, size_t len)
 {
 	while (len > 0 && (body[len - 1] == '\0' || body[len - 1] == ' ' ||
@@ -52,6 +52,14 @@ answer_trimmed_len(const unsigned char *body, size_t len)
 	    body[len - 1] == '\n'))
 		len--;
 	return len;
+}
+
+int
+answer_decode(const unsigned char *body, size_t len, unsigned char **der,
+    size_t *dlen, const char **why)
+{
+	return b64_decode_lenient((const char *)body, answer_trimmed_len(body,
+	    len), der, dlen, why);
 }
 
 /*
@@ -100,8 +108,7 @@ answer_check(enum est_op op, long status, const char *content_type,
 		    want);
 		return -1;
 	}
-	if (b64_decode_lenient((const char *)body,
-	    answer_trimmed_len(body, len), &der, &dlen, &reason) == -1) {
+	if (answer_decode(body, len, &der, &dlen, &reason) == -1) {
 		snprintf(why, whylen, "%s", reason);
 		return -1;
 	}

@@ -19,7 +19,6 @@
 
 #include "estrad/answer.h"
 #include "estrad/audit.h"
-#include "estrad/b64.h"
 #include "estrad/log.h"
 #include "estrad/p7.h"
 #include "estrad/pki.h"
@@ -251,9 +250,8 @@ audit_issued(json_t *o, const unsigned char *resp, size_t len)
 	BIGNUM		*bn;
 	char		 when[40], *hex = NULL;
 
-	if (b64_decode_lenient((const char *)resp, answer_trimmed_len(resp,
-	    len), &der, &dlen, &reason)
-	    == 0 && p7_first_cert(der, dlen, &serial, &not_after) == 0) {
+	if (answer_decode(resp, len, &der, &dlen, &reason) == 0 &&
+	    p7_first_cert(der, dlen, &serial, &not_after) == 0) {
 		if ((bn = ASN1_INTEGER_to_BN(serial, NULL)) != NULL)
 			hex = BN_bn2hex(bn);
 		BN_free(bn);

@@ -13,7 +13,6 @@
 #include <openssl/x509v3.h>
 
 #include "estrad/answer.h"
-#include "estrad/b64.h"
 #include "estrad/clientchain.h"
 #include "estrad/log.h"
 #include "estrad/pki.h"
@@ -189,8 +188,7 @@ clientchain_cacerts(const unsigned char *body, size_t len)
 	PKCS7			*p7 = NULL;
 	STACK_OF(X509)		*certs = NULL, *out = NULL;
 
-	if (b64_decode_lenient((const char *)body, answer_trimmed_len(body,
-	    len), &der, &dlen, &why) == -1)
+	if (answer_decode(body, len, &der, &dlen, &why) == -1)
 		return NULL;
 	p = der;
 	if ((p7 = d2i_PKCS7(NULL, &p, (long)dlen)) != NULL &&

@@ -21,7 +21,6 @@
 #include <openssl/crypto.h>
 
 #include "estrad/answer.h"
-#include "estrad/b64.h"
 #include "estrad/coap_map.h"
 #include "estrad/p7.h"
 
@@ -117,10 +116,9 @@ coap_map_decode(const unsigned char *body, size_t len, const char *cte,
 	*why = "answer too large for CoAP";
 	if (len / 4 * 3 > COAP_MAP_PAYLOAD_MAX * 2)
 		return -1;
-	/* Read as answer_check() read it: a NUL after the base64 (libest's
-	 * csrattrs) carries nothing, and the HTTPS side relays that answer. */
-	if (b64_decode_lenient((const char *)body, answer_trimmed_len(body,
-	    len), out, outlen, why) == -1)
+	/* As answer_check() read it (a NUL after the base64, libest's
+	 * csrattrs, carries nothing; HTTPS relays that answer). */
+	if (answer_decode(body, len, out, outlen, why) == -1)
 		return -1;
 	if (*outlen > COAP_MAP_PAYLOAD_MAX) {
 		*why = "answer too large for CoAP";

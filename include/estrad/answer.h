@@ -12,6 +12,17 @@
 #include "estrad/router.h"
 
 /*
+ * A CA's base64 body (len bytes) decoded into *der (malloc'd, *dlen
+ * bytes): 0, or -1 with a reason in *why. The trailing NUL bytes and
+ * whitespace a CA may end it with (libest's example server: a C string's
+ * NUL) carry nothing and are not read. Whatever reads a CA's body (the
+ * check, the audit's serial, the intermediates learnt from cacerts, the
+ * CoAP side's DER) reads it so; what is relayed is the CA's bytes.
+ */
+int answer_decode(const unsigned char *body, size_t len, unsigned char **der,
+    size_t *dlen, const char **why);
+
+/*
  * 0 if the answer of status, Content-Type and body suits op: for cacerts,
  * simpleenroll and simplereenroll a 200 must be application/pkcs7-mime
  * with a base64 certs-only PKCS#7 holding a certificate (RFC 7030 §4.1.3,
@@ -21,13 +32,6 @@
  * relayed as they are). -1 with a one-line reason in why (the CA's
  * Content-Type in it with bytes other than printable ASCII as \xNN).
  */
-/*
- * len without the trailing NUL bytes and whitespace a CA may end a base64
- * body with (libest's example server: a C string's NUL); what reads a
- * CA's body (the check, the audit's serial, the intermediates learnt from
- * cacerts) reads it this long.
- */
-size_t answer_trimmed_len(const unsigned char *body, size_t len);
 int answer_check(enum est_op op, long status, const char *content_type,
     const unsigned char *body, size_t len, char *why, size_t whylen);
 
